@@ -1,0 +1,296 @@
+// Shared helpers of the benchmark (bench/run.mjs) and the parity check (bench/parity.mjs).
+import { spawn, spawnSync, execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { homedir, tmpdir, cpus, totalmem, availableParallelism, platform, release, arch } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { generate, GENERATOR_VERSION, SIZES, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+export const CLI = join(ROOT, 'bin', 'usage-ledger.js')
+export const CCUSAGE_VERSION = '20.0.24'
+/** Fixed device id for every bench run (DESIGN §3 override), so runs are comparable. */
+export const DEVICE_ID = '0123456789abcdef0123456789abcdef'
+
+/** `${XDG_CACHE_HOME:-~/.cache}/usage-ledger-bench` */
+export function benchCacheDir() {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
+  return join(base, 'usage-ledger-bench')
+}
+
+export function log(...args) {
+  console.error(...args)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ccusage, installed once into the cache (it is not a dependency of the project).
+
+/**
+ * Installs ccusage@20.0.24 into `<cache>/ccusage-20.0.24` unless already there; returns the
+ * path of its bin (a small Node launcher that spawns the platform's native binary).
+ */
+export function ensureCcusage() {
+  const prefix = join(benchCacheDir(), `ccusage-${CCUSAGE_VERSION}`)
+  const bin = join(prefix, 'node_modules', '.bin', process.platform === 'win32' ? 'ccusage.cmd' : 'ccusage')
+  const pkg = join(prefix, 'node_modules', 'ccusage', 'package.json')
+  const installed = () => existsSync(bin) && existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).version === CCUSAGE_VERSION
+  if (!installed()) {
+    mkdirSync(prefix, { recursive: true })
+    log(`installing ccusage@${CCUSAGE_VERSION} into ${prefix} …`)
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+    const r = spawnSync(npm, ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', `ccusage@${CCUSAGE_VERSION}`], { stdio: ['ignore', 'inherit', 'inherit'] })
+    if (r.status !== 0 || !installed()) throw new Error(`could not install ccusage@${CCUSAGE_VERSION} into ${prefix} (npm exit ${r.status}); check network access to the npm registry`)
+  }
+  return bin
+}
+
+/** The native binary the ccusage launcher spawns (for information; the bench runs the launcher). */
+export function ccusageNativeBinary() {
+  const prefix = join(benchCacheDir(), `ccusage-${CCUSAGE_VERSION}`)
+  const dir = join(prefix, 'node_modules', '@ccusage')
+  if (!existsSync(dir)) return null
+  for (const d of readdirSync(dir)) {
+    const p = join(dir, d, 'bin', process.platform === 'win32' ? 'ccusage.exe' : 'ccusage')
+    if (existsSync(p)) return p
+  }
+  return null
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generated trees, cached by size + seed + end + generator version.
+
+/**
+ * Returns {dir, meta} of a generated tree, generating it into the cache the first time.
+ * Generation goes to a temp dir renamed into place, so an interrupted run leaves no half tree.
+ */
+export function ensureTree({ size = 'small', seed = DEFAULT_SEED, end = DEFAULT_END } = {}) {
+  if (!SIZES[size]) throw new Error(`unknown size ${size} (small, medium, large)`)
+  const treesDir = join(benchCacheDir(), 'trees')
+  const dir = join(treesDir, `${size}-seed${seed}-end${end}-g${GENERATOR_VERSION}`)
+  const metaPath = join(dir, 'bench-meta.json')
+  if (existsSync(metaPath)) return { dir, meta: JSON.parse(readFileSync(metaPath, 'utf8')), cached: true }
+  mkdirSync(treesDir, { recursive: true })
+  const tmp = mkdtempSync(join(treesDir, '.gen-'))
+  log(`generating the ${size} tree (seed ${seed}) into ${dir} …`)
+  try {
+    const meta = generate({ out: tmp, size, seed, end, log })
+    rmSync(dir, { recursive: true, force: true })
+    renameSync(tmp, dir)
+    log(`generated ${meta.files} files, ${meta.responses} responses, ${(meta.bytes / 1e6).toFixed(1)} MB in ${meta.seconds} s`)
+    return { dir, meta, cached: false }
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true })
+    throw e
+  }
+}
+
+/** Reads every file of a tree once, so the first measured command does not pay for cold disk. */
+export function warmTree(dir) {
+  let bytes = 0
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (e.isFile()) bytes += readFileSync(p).length
+    }
+  }
+  walk(dir)
+  return bytes
+}
+
+export function tempDir(prefix) {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring a command: wall time and peak RSS.
+
+let timeMode
+/**
+ * 'gnu-time' when /usr/bin/time is GNU time (supports -f/-o), else 'python' (python3 needed;
+ * macOS's BSD time has no -f). USAGE_LEDGER_BENCH_MEASURE forces one.
+ */
+export function measureMode() {
+  if (timeMode) return timeMode
+  const forced = process.env.USAGE_LEDGER_BENCH_MEASURE // 'gnu-time' or 'python', to test either path
+  if (forced === 'gnu-time' || forced === 'python') return (timeMode = forced)
+  if (existsSync('/usr/bin/time')) {
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', '/dev/null', 'true'], { stdio: 'ignore' })
+    if (r.status === 0) return (timeMode = 'gnu-time')
+  }
+  const py = spawnSync('python3', ['-c', 'import resource'], { stdio: 'ignore' })
+  if (py.status === 0) return (timeMode = 'python')
+  throw new Error('need GNU time at /usr/bin/time or python3 to measure peak RSS')
+}
+
+// Runs argv, then prints "<wall seconds> <ru_maxrss of children in KB>" to the file in argv[1].
+const PY_WRAPPER = `
+import os, resource, subprocess, sys, time
+out = sys.argv[1]
+t = time.perf_counter()
+code = subprocess.call(sys.argv[2:])
+wall = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+if sys.platform == 'darwin':
+    rss //= 1024
+with open(out, 'w') as f:
+    f.write('%f %d\\n' % (wall, rss))
+sys.exit(code if code >= 0 else 128 - code)
+`
+
+/**
+ * Runs `cmd args` and returns {wallMs, maxRssKB, code, stdout, stderr}.
+ * wallMs: GNU time mode measures spawn-to-exit in this process with hrtime (GNU time's %e has
+ * only 10 ms resolution; the extra fork+exec of /usr/bin/time costs both sides of a ratio the
+ * same ~1 ms); python mode uses the wrapper's own perf_counter around the child.
+ * maxRssKB: the peak resident set of the command (for a process tree: of its largest process,
+ * as rusage reports it, not the sum).
+ */
+export function measure(cmd, args, { env, cwd } = {}) {
+  const mode = measureMode()
+  const outFile = join(tmpdir(), `ul-bench-${process.pid}-${Math.random().toString(36).slice(2)}.time`)
+  const argv = mode === 'gnu-time'
+    ? ['/usr/bin/time', ['-f', '%e %M', '-o', outFile, cmd, ...args]]
+    : ['python3', ['-c', PY_WRAPPER, outFile, cmd, ...args]]
+  return new Promise((resolvePromise, reject) => {
+    const t0 = process.hrtime.bigint()
+    const child = spawn(argv[0], argv[1], { env: env ?? process.env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    const out = []
+    const err = []
+    child.stdout.on('data', (b) => out.push(b))
+    child.stderr.on('data', (b) => err.push(b))
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      const wallHr = Number(process.hrtime.bigint() - t0) / 1e6
+      let wallMs = wallHr
+      let maxRssKB = NaN
+      try {
+        const [w, m] = readFileSync(outFile, 'utf8').trim().split(/\s+/).slice(-2)
+        maxRssKB = Number(m)
+        if (mode === 'python') wallMs = Number(w) * 1000
+      } catch { /* killed before writing */ }
+      rmSync(outFile, { force: true })
+      // GNU time reports a child's non-zero exit as its own exit status, after a "Command exited
+      // with non-zero status" line in the -o file; the status is what we return either way.
+      resolvePromise({ wallMs, maxRssKB, code: code ?? (signal ? 128 : 1), signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') })
+    })
+  })
+}
+
+/** measure() that throws with the command's stderr when it exits non-zero. */
+export async function measureOk(label, cmd, args, opts) {
+  const r = await measure(cmd, args, opts)
+  if (r.code !== 0) {
+    throw new Error(`${label} failed (exit ${r.code}): ${cmd} ${args.join(' ')}\n${r.stderr.trim().split('\n').slice(-15).join('\n')}`)
+  }
+  return r
+}
+
+export function median(xs) {
+  const a = xs.filter((x) => Number.isFinite(x)).sort((p, q) => p - q)
+  if (a.length === 0) return NaN
+  const m = a.length >> 1
+  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output.
+
+/** Plain-text aligned table; numbers (and strings that look numeric) are right-aligned. */
+export function formatTable(header, rows) {
+  const all = [header, ...rows].map((r) => r.map((c) => (c == null ? '' : String(c))))
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)))
+  const num = /^(?:[-+]?[\d.,]+(?:\s?(?:ms|s|KB|MB|GB|×|%))?|—)$/
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => r[i] == null || r[i] === '' || num.test(String(r[i]))))
+  const line = (r) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()
+  const sep = widths.map((w) => '-'.repeat(w)).join('  ')
+  return [line(all[0]), sep, ...all.slice(1).map(line)].join('\n')
+}
+
+export const fmtMs = (ms) => (!Number.isFinite(ms) ? '—' : ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`)
+export const fmtMB = (kb) => (!Number.isFinite(kb) ? '—' : `${Math.round(kb / 1024)} MB`)
+export const fmtRatio = (r) => (!Number.isFinite(r) ? '—' : `${r.toFixed(2)}×`)
+export const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—')
+
+function tryRun(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return null
+  }
+}
+
+/** What the numbers were measured on. */
+export function machineInfo() {
+  const cpu = cpus()[0]?.model?.trim() ?? 'unknown'
+  return {
+    platform: `${platform()} ${release()} ${arch()}`,
+    cpu,
+    nproc: availableParallelism(),
+    memoryGB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    git: tryRun('git', ['--version'])?.replace(/^git version /, '') ?? null,
+    measure: measureMode(),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Daily reports: ccusage's JSON and ours, normalised to one shape for comparison.
+
+export const TOKEN_FIELDS = ['input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens']
+
+/**
+ * ccusage 20 `claude daily --json`: {"daily":[{"date","inputTokens","outputTokens",
+ * "cacheCreationTokens","cacheReadTokens","totalTokens","totalCost","modelsUsed",
+ * "modelBreakdowns":[…]}],"totals":{…same token fields…,"totalCost"}}
+ */
+export function normaliseCcusageDaily(json) {
+  const days = {}
+  for (const r of json.daily ?? []) {
+    days[r.date] = { input: r.inputTokens, output: r.outputTokens, cacheWrite: r.cacheCreationTokens, cacheRead: r.cacheReadTokens, totalTokens: r.totalTokens, costUSD: r.totalCost }
+  }
+  const t = json.totals ?? {}
+  return { days, totals: { input: t.inputTokens, output: t.outputTokens, cacheWrite: t.cacheCreationTokens, cacheRead: t.cacheReadTokens, totalTokens: t.totalTokens, costUSD: t.totalCost } }
+}
+
+/** Ours, `report daily --json` (schema usage-ledger/report@1, DESIGN §7). */
+export function normaliseOurDaily(json) {
+  if (json.schema !== 'usage-ledger/report@1') throw new Error(`unexpected report schema ${JSON.stringify(json.schema)}`)
+  const days = {}
+  for (const r of json.rows ?? []) {
+    const d = (days[r.period] ??= { records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0, costUSD: 0 })
+    for (const k of ['records', ...TOKEN_FIELDS, 'costUSD']) d[k] += r[k] ?? 0
+  }
+  const t = json.totals ?? {}
+  return { days, totals: { records: t.records, input: t.input, output: t.output, cacheWrite: t.cacheWrite, cacheRead: t.cacheRead, totalTokens: t.totalTokens, costUSD: t.costUSD } }
+}
+
+/** The generator's ground truth (bench-meta.json) in the same shape. */
+export function normaliseTruth(meta) {
+  return { days: meta.days, totals: meta.totals }
+}
+
+/** Every (day, field) where a and b differ, over the union of days; plus the totals. */
+export function diffDaily(a, b, fields = TOKEN_FIELDS) {
+  const days = [...new Set([...Object.keys(a.days), ...Object.keys(b.days)])].sort()
+  const diffs = []
+  for (const day of days) {
+    for (const f of fields) {
+      const x = a.days[day]?.[f] ?? 0
+      const y = b.days[day]?.[f] ?? 0
+      if (x !== y) diffs.push({ day, field: f, a: x, b: y, delta: x - y })
+    }
+  }
+  const totals = []
+  for (const f of fields) {
+    const x = a.totals?.[f] ?? 0
+    const y = b.totals?.[f] ?? 0
+    if (x !== y) totals.push({ field: f, a: x, b: y, delta: x - y })
+  }
+  return { days, diffs, totals }
+}
+
+export function writeJson(path, value) {
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, JSON.stringify(value, null, 2) + '\n')
+}

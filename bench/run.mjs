@@ -1,0 +1,214 @@
+#!/usr/bin/env node
+// The benchmark behind `npm run bench` (which builds first). See docs/benchmarks.md.
+//
+//   node bench/run.mjs [--size large|medium|small] [--runs 3] [--seed 42] [--keep]
+//                      [--p2-reps 10] [--p3-reps 5] [--p3-responses 100]
+//
+// P1  first `record` (backfill of the whole tree) vs `ccusage claude daily --offline --json`
+//     on the same tree: wall and peak RSS, median over runs.
+// P2  `record` when nothing is new vs `node -e 0` (interleaved, median of all samples).
+// P3  `record` after `--p3-responses` new responses were appended vs `node -e 0`.
+// Each run starts from a fresh temp home; ratios come from numbers measured in the same
+// invocation. The generated tree is cached (by size, seed, end date and generator version)
+// under ${XDG_CACHE_HOME:-~/.cache}/usage-ledger-bench/trees and is left as it was found: P3
+// writes into its own session file, deleted afterwards.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { randomUUID } from 'node:crypto'
+import { appendResponses, SIZES, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
+import {
+  ROOT, CLI, DEVICE_ID, CCUSAGE_VERSION, ensureCcusage, ensureTree, warmTree, tempDir, measure, measureOk,
+  median, formatTable, fmtMs, fmtMB, fmtRatio, fmtInt, machineInfo, log, writeJson, normaliseCcusageDaily,
+  normaliseOurDaily, normaliseTruth, diffDaily,
+} from './lib.mjs'
+
+const GOALS = {
+  P1: { wallRatio: 0.5, rssMB: 250 },
+  P2: { wallRatio: 1.5 },
+  P3: { wallRatio: 3 },
+}
+// A project dir of its own for P3's session file, so the cached tree is easy to restore.
+const P3_PROJECT = '-tmp-usage-ledger-bench-p3'
+
+const { values: opt } = parseArgs({
+  options: {
+    size: { type: 'string', default: 'large' },
+    runs: { type: 'string', default: '3' },
+    seed: { type: 'string', default: String(DEFAULT_SEED) },
+    end: { type: 'string', default: DEFAULT_END },
+    keep: { type: 'boolean', default: false },
+    'p2-reps': { type: 'string', default: '10' },
+    'p3-reps': { type: 'string', default: '5' },
+    'p3-responses': { type: 'string', default: '100' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+})
+if (opt.help) {
+  console.log('usage: node bench/run.mjs [--size large|medium|small] [--runs 3] [--seed 42] [--keep] [--p2-reps 10] [--p3-reps 5] [--p3-responses 100] [--out results.json]')
+  process.exit(0)
+}
+if (!SIZES[opt.size]) {
+  console.error(`unknown --size ${opt.size} (small, medium, large)`)
+  process.exit(2)
+}
+const RUNS = Math.max(1, Number(opt.runs))
+const P2_REPS = Math.max(1, Number(opt['p2-reps']))
+const P3_REPS = Math.max(1, Number(opt['p3-reps']))
+const P3_N = Math.max(1, Number(opt['p3-responses']))
+const NODE = process.execPath
+
+if (!existsSync(join(ROOT, 'dist', 'cli.js'))) {
+  console.error('dist/cli.js is missing: run `npm run bench` (it builds first) or `npm run build`')
+  process.exit(2)
+}
+
+const machine = machineInfo()
+log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB, ${machine.platform}; node ${machine.node}, git ${machine.git}; measuring with ${machine.measure}`)
+
+const ccusage = ensureCcusage()
+const { dir: tree, meta } = ensureTree({ size: opt.size, seed: Number(opt.seed), end: opt.end })
+const p3Dir = join(tree, 'projects', P3_PROJECT)
+rmSync(p3Dir, { recursive: true, force: true }) // left over by an interrupted run
+log(`tree: ${tree} (${meta.files} files, ${fmtInt(meta.responses)} responses, ${(meta.bytes / 1e6).toFixed(0)} MB)`)
+log('reading the tree once so every measured command finds it in the page cache …')
+warmTree(join(tree, 'projects'))
+
+const baseEnv = { ...process.env, TZ: 'UTC', NO_COLOR: '1' }
+delete baseEnv.FORCE_COLOR
+const ourEnv = { ...baseEnv, CLAUDE_CONFIG_DIR: tree, USAGE_LEDGER_DEVICE_ID: DEVICE_ID }
+delete ourEnv.USAGE_LEDGER_HOME
+const ccEnv = { ...baseEnv, CLAUDE_CONFIG_DIR: tree }
+
+const ours = (home, ...args) => [NODE, [CLI, '--home', home, ...args]]
+const recordArgs = (home) => ours(home, 'record', '--no-push', '--source', 'claude-code')
+// ccusage 20.0.24 has the `claude daily` subcommand (checked with `ccusage claude daily --help`),
+// so the reference is run exactly as the issue names it.
+const ccArgs = [ccusage, ['claude', 'daily', '--offline', '--json']]
+const nodeNoop = [NODE, ['-e', '0']]
+
+const samples = { p1Ours: [], p1Ref: [], p2Ours: [], p2Ref: [], p3Ours: [], p3Ref: [] }
+const checks = []
+const sumInto = (acc, t) => {
+  for (const k of ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens']) acc[k] = (acc[k] ?? 0) + (t[k] ?? 0)
+  return acc
+}
+
+for (let run = 1; run <= RUNS; run++) {
+  const home = tempDir('ul-bench-home-')
+  const expected = sumInto({}, meta.totals)
+  try {
+    log(`run ${run}/${RUNS}: home ${home}`)
+    // P1: alternate the order between runs so neither side always goes first
+    const p1 = async () => {
+      const r = await measureOk('record (P1, backfill)', ...recordArgs(home), { env: ourEnv })
+      samples.p1Ours.push(r)
+      log(`  P1 ours    ${fmtMs(r.wallMs)}  ${fmtMB(r.maxRssKB)}`)
+    }
+    const ref = async () => {
+      const r = await measureOk('ccusage', ...ccArgs, { env: ccEnv })
+      samples.p1Ref.push(r)
+      log(`  P1 ccusage ${fmtMs(r.wallMs)}  ${fmtMB(r.maxRssKB)}`)
+      if (run === 1) {
+        const d = diffDaily(normaliseCcusageDaily(JSON.parse(r.stdout)), normaliseTruth(meta))
+        if (d.diffs.length) log(`  note: ccusage differs from the generator's truth on ${d.diffs.length} (day, field) pairs`)
+      }
+    }
+    if (run % 2) { await p1(); await ref() } else { await ref(); await p1() }
+
+    // P3's own session file, made known to the ledger before P2 so P2 really has nothing new
+    mkdirSync(p3Dir, { recursive: true })
+    const p3File = join(p3Dir, `${randomUUID()}.jsonl`)
+    const seeded = appendResponses(tree, 5, new Date().toISOString(), { file: p3File, cwd: '/tmp/usage-ledger-bench-p3' })
+    sumInto(expected, seeded.truth.totals)
+    await measureOk('record (absorbing the P3 session file)', ...recordArgs(home), { env: ourEnv })
+
+    // P2: nothing new, interleaved with node -e 0
+    for (let k = 0; k < P2_REPS; k++) {
+      const a = await measureOk('record (P2, nothing new)', ...recordArgs(home), { env: ourEnv })
+      const b = await measureOk('node -e 0', ...nodeNoop, { env: baseEnv })
+      samples.p2Ours.push(a)
+      samples.p2Ref.push(b)
+    }
+    log(`  P2 ours ${fmtMs(median(samples.p2Ours.slice(-P2_REPS).map((s) => s.wallMs)))}, node -e 0 ${fmtMs(median(samples.p2Ref.slice(-P2_REPS).map((s) => s.wallMs)))}`)
+
+    // P3: append new responses, then record, interleaved with node -e 0
+    for (let k = 0; k < P3_REPS; k++) {
+      const added = appendResponses(tree, P3_N, new Date().toISOString(), { file: p3File })
+      sumInto(expected, added.truth.totals)
+      const a = await measureOk('record (P3, after appending)', ...recordArgs(home), { env: ourEnv })
+      const b = await measureOk('node -e 0', ...nodeNoop, { env: baseEnv })
+      samples.p3Ours.push(a)
+      samples.p3Ref.push(b)
+    }
+    log(`  P3 ours ${fmtMs(median(samples.p3Ours.slice(-P3_REPS).map((s) => s.wallMs)))}, node -e 0 ${fmtMs(median(samples.p3Ref.slice(-P3_REPS).map((s) => s.wallMs)))}`)
+
+    // Not measured: did the ledger get exactly what the tree holds? (P2/P3 numbers mean little
+    // if a run skipped work.)
+    const rep = await measure(...ours(home, 'report', 'daily', '--json', '--tz', 'UTC'), { env: ourEnv })
+    let check
+    if (rep.code !== 0) check = { run, ok: false, detail: `report failed (exit ${rep.code}): ${rep.stderr.trim().split('\n').pop()}` }
+    else {
+      const got = normaliseOurDaily(JSON.parse(rep.stdout)).totals
+      const bad = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens'].filter((k) => got[k] !== expected[k])
+      check = { run, ok: bad.length === 0, detail: bad.length ? bad.map((k) => `${k} ${got[k]} ≠ expected ${expected[k]}`).join(', ') : `ledger totals = tree totals (${fmtInt(expected.records)} records)` }
+    }
+    checks.push(check)
+    log(`  check: ${check.ok ? 'ok' : 'MISMATCH'}: ${check.detail}`)
+  } finally {
+    rmSync(p3Dir, { recursive: true, force: true })
+    if (!opt.keep) rmSync(home, { recursive: true, force: true })
+    else log(`  kept ${home}`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results.
+
+const med = (xs, k) => median(xs.map((s) => s[k]))
+const row = (id, name, oursS, refS, refName, goal) => {
+  const o = { wallMs: med(oursS, 'wallMs'), maxRssKB: med(oursS, 'maxRssKB'), n: oursS.length }
+  const r = { wallMs: med(refS, 'wallMs'), maxRssKB: med(refS, 'maxRssKB'), n: refS.length }
+  const ratio = o.wallMs / r.wallMs
+  let met = ratio <= goal.wallRatio
+  if (goal.rssMB != null) met = met && o.maxRssKB / 1024 <= goal.rssMB
+  return { id, case: name, reference: refName, ours: o, ref: r, ratio, goal, met }
+}
+const results = [
+  row('P1', 'first record (backfill)', samples.p1Ours, samples.p1Ref, `ccusage ${CCUSAGE_VERSION} claude daily --offline --json`, GOALS.P1),
+  row('P2', 'record, nothing new', samples.p2Ours, samples.p2Ref, 'node -e 0', GOALS.P2),
+  row('P3', `record, ${P3_N} new responses`, samples.p3Ours, samples.p3Ref, 'node -e 0', GOALS.P3),
+]
+const goalText = (g) => `≤ ${g.wallRatio}× wall` + (g.rssMB != null ? `, ≤ ${g.rssMB} MB` : '')
+
+console.log()
+console.log(`usage-ledger bench — ${opt.size} tree: ${meta.files} files, ${fmtInt(meta.responses)} responses, ${(meta.bytes / 1e6).toFixed(0)} MB; ` +
+  `${RUNS} run(s), medians (P2 over ${samples.p2Ours.length} samples, P3 over ${samples.p3Ours.length})`)
+console.log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB RAM, ${machine.platform}; node ${machine.node}; git ${machine.git}`)
+console.log()
+console.log(formatTable(
+  ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'goal', 'met?'],
+  results.map((r) => [`${r.id} ${r.case}`, fmtMs(r.ours.wallMs), fmtMB(r.ours.maxRssKB), r.reference, fmtMs(r.ref.wallMs), fmtMB(r.ref.maxRssKB), fmtRatio(r.ratio), goalText(r.goal), r.met ? 'yes' : 'NO']),
+))
+console.log()
+for (const c of checks) console.log(`run ${c.run} ledger check: ${c.ok ? 'ok' : 'MISMATCH'} — ${c.detail}`)
+
+const outPath = opt.out ?? join(ROOT, 'bench', `results-${opt.size}.json`)
+writeJson(outPath, {
+  schema: 'usage-ledger/bench@1',
+  date: new Date().toISOString(),
+  size: opt.size,
+  tree: { files: meta.files, responses: meta.responses, lines: meta.lines, bytes: meta.bytes, seed: meta.seed, end: meta.end, generator: meta.generator },
+  runs: RUNS,
+  p2Reps: P2_REPS,
+  p3Reps: P3_REPS,
+  p3Responses: P3_N,
+  machine,
+  ccusage: CCUSAGE_VERSION,
+  results: results.map((r) => ({ id: r.id, case: r.case, reference: r.reference, ours: r.ours, ref: r.ref, ratio: r.ratio, goal: r.goal, met: r.met })),
+  samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((s) => ({ wallMs: Math.round(s.wallMs * 10) / 10, maxRssKB: s.maxRssKB }))])),
+  checks,
+})
+console.log(`\nwrote ${outPath}`)
+process.exitCode = checks.every((c) => c.ok) ? 0 : 1

@@ -1,0 +1,115 @@
+/**
+ * The CLI: yargs wiring and the one place that maps errors to exit codes (DESIGN §7).
+ * Command implementations are imported when their command runs, so `record` from a shell
+ * hook does not pay for the report renderer or isomorphic-git.
+ */
+import yargs, { type Argv } from 'yargs'
+import { LedgerError } from '../errors.js'
+import { processEnv, type Env } from '../env.js'
+import { parseBackendChoice } from '../git/index.js'
+import type { CommandContext, GlobalOptions } from './context.js'
+
+export const EXIT = { ok: 0, operational: 1, usage: 2, input: 2, integrity: 3 } as const
+
+const VERSION = '0.1.0'
+
+type Handler = (ctx: CommandContext, a: Record<string, unknown>) => Promise<number>
+
+function globals(a: Record<string, unknown>): GlobalOptions {
+  return {
+    home: a.home as string | undefined,
+    repo: a.repo as string | undefined,
+    git: parseBackendChoice(a.git),
+    json: Boolean(a.json) || a.format === 'json',
+    quiet: Boolean(a.quiet),
+    debug: Boolean(a.debug),
+    color: a.color !== false,
+  }
+}
+
+function build(env: Env, run: (h: Handler, a: Record<string, unknown>) => void): Argv {
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)])
+  return yargs()
+    .scriptName('usage-ledger')
+    .usage('$0 <command> [options]\n\nRecords AI coding tool usage per machine into an append-only git ledger and sums it across machines.')
+    .option('home', { type: 'string', describe: 'store directory (default $USAGE_LEDGER_HOME, $XDG_DATA_HOME/usage-ledger, ~/.local/share/usage-ledger)' })
+    .option('git', { choices: ['auto', 'system', 'iso'], describe: 'git backend (auto = system git when installed)' })
+    .option('json', { type: 'boolean', describe: 'machine-readable output (= --format json)' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'no messages on stderr' })
+    .option('debug', { type: 'boolean', describe: 'show stack traces on errors' })
+    .option('color', { type: 'boolean', default: !env.vars.NO_COLOR, describe: 'colour output (--no-color to disable)' })
+    .command('init', 'create the local store for this device', (y) => y
+      .option('name', { type: 'string', describe: 'display name of this device (default: hostname)' })
+      .option('device-id', { type: 'string', describe: 'override the device id (32 hex; containers, cloned VMs)' }),
+    (a) => run(async (ctx) => (await import('./init.js')).init(ctx, { name: a.name, deviceId: a.deviceId }), a))
+    .command('record', 'read new usage from the sources and commit it to this device\'s ledger', (y) => y
+      .option('source', { type: 'string', array: true, describe: 'only these sources (claude-code, codex); with --stdin the source name' })
+      .option('stdin', { type: 'boolean', default: false, describe: 'read schema-v1 records (NDJSON) from stdin' })
+      .option('push', { type: 'boolean', default: true, describe: 'push after committing (--no-push: commit locally only)' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'print the lines that would be committed; change nothing' })
+      .option('name', { type: 'string', describe: 'display name of this device' })
+      .option('device-id', { type: 'string', describe: 'override the device id' }),
+    (a) => run(async (ctx) => (await import('./record.js')).record(ctx, {
+      sources: list(a.source), stdin: a.stdin, push: a.push, dryRun: a.dryRun, name: a.name, deviceId: a.deviceId,
+    }), a))
+    .command('report [period]', 'usage totals over every device in the store', (y) => y
+      .positional('period', { choices: ['daily', 'monthly'] as const, default: 'daily' as const })
+      .option('tz', { type: 'string', describe: 'IANA time zone for days (default: config, then the system zone)' })
+      .option('since', { type: 'string', describe: 'first day, YYYY-MM-DD in --tz' })
+      .option('until', { type: 'string', describe: 'last day, YYYY-MM-DD in --tz' })
+      .option('by', { type: 'string', array: true, default: [] as string[], describe: 'group by device,source,model,project' })
+      .option('cost', { choices: ['auto', 'calculate', 'display'] as const, default: 'auto' as const, describe: 'auto: the source\'s cost when it gave one, else the price table' })
+      .option('format', { choices: ['table', 'json'] as const, default: 'table' as const }),
+    (a) => run(async (ctx) => (await import('./report.js')).report(ctx, {
+      period: a.period, tz: a.tz, since: a.since, until: a.until, by: a.by, cost: a.cost,
+      format: ctx.global.json ? 'json' : a.format,
+    }), a))
+    .demandCommand(1, 'name a command: init, record or report')
+    .recommendCommands()
+    .strict()
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(100, (env.stdout as { columns?: number }).columns ?? 100))
+    .exitProcess(false)
+}
+
+/** Runs the CLI with `argv`; returns the exit code. Tests call this with a fixed `env`. */
+export async function main(argv: string[], env: Env = processEnv()): Promise<number> {
+  let pending: Promise<number> | null = null
+  let debug = argv.includes('--debug')
+  const run = (h: Handler, a: Record<string, unknown>) => {
+    const global = globals(a)
+    debug = global.debug
+    pending = h({ env, global }, a)
+  }
+  try {
+    let usage: { message: string } | null = null
+    let printed = ''
+    await build(env, run)
+      .fail((msg, err) => { usage = { message: msg ?? err?.message ?? 'bad usage' }; if (err instanceof LedgerError) throw err })
+      .parseAsync(argv, {}, (_err, _a, output) => { printed = output })
+    if (usage) {
+      env.stderr.write(`usage-ledger: ${(usage as { message: string }).message} (see usage-ledger --help)\n`)
+      return EXIT.usage
+    }
+    if (printed) env.stdout.write(printed + '\n')
+    return pending ? await pending : EXIT.ok
+  } catch (e) {
+    return reportError(env, e, debug)
+  }
+}
+
+function reportError(env: Env, e: unknown, debug: boolean): number {
+  if (e instanceof LedgerError) {
+    env.stderr.write(`usage-ledger: ${e.message}\n`)
+    for (const d of e.details) env.stderr.write(d + '\n')
+    if (debug) env.stderr.write((e.stack ?? '') + '\n')
+    return EXIT[e.kind]
+  }
+  const err = e as NodeJS.ErrnoException
+  const where = err?.path ? ` (${err.path})` : ''
+  env.stderr.write(`usage-ledger: unexpected error: ${err?.message ?? String(e)}${where}; rerun with --debug and report it\n`)
+  if (debug) env.stderr.write((err?.stack ?? '') + '\n')
+  return EXIT.operational
+}

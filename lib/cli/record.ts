@@ -1,0 +1,89 @@
+/** `record`: read new usage from the sources and commit one part per touched UTC day. */
+import { Batch, collect, fileSources } from '../collect/index.js'
+import { collectStdinText, readAll } from '../collect/stdin/index.js'
+import { usageError } from '../errors.js'
+import { Store } from '../store/store.js'
+import { loadCursors, saveCursors } from '../store/cursors.js'
+import { appendRecords } from '../store/writer.js'
+import { out, say, type CommandContext } from './context.js'
+import { progressBar } from './progress.js'
+
+export interface RecordOptions {
+  sources: string[]
+  stdin: boolean
+  push: boolean
+  dryRun: boolean
+  deviceId?: string
+  name?: string
+}
+
+export async function record(ctx: CommandContext, opts: RecordOptions): Promise<number> {
+  const { env, global } = ctx
+  if (opts.stdin && opts.sources.length !== 1) throw usageError('STDIN_SOURCE', 'record --stdin needs exactly one --source NAME naming the tool the records come from')
+  const store = Store.open(env, { home: global.home, git: global.git, deviceId: opts.deviceId, name: opts.name })
+  if (!opts.dryRun) await store.ensureInit()
+  const lock = opts.dryRun ? null : await store.lock()
+  try {
+    const salt = store.config.privacy?.salt ?? ''
+    const batch = new Batch()
+    const cursors = loadCursors(store.paths.cursors)
+    let nextCursors = cursors
+    let stats = {}
+    if (opts.stdin) {
+      collectStdinText(await readAll(env.stdin), opts.sources[0]!, batch)
+    } else {
+      const bar = env.stderrIsTTY && !global.quiet && !global.json ? progressBar(env.stderr, 'reading sources') : undefined
+      const r = collect(env, fileSources(opts.sources), cursors, batch, salt, bar?.update)
+      bar?.done()
+      nextCursors = r.cursors
+      stats = r.stats
+    }
+    const cursorsChanged = JSON.stringify(nextCursors) !== JSON.stringify(cursors)
+    const records = batch.records()
+    if (records.length === 0) {
+      if (cursorsChanged && !opts.dryRun) saveCursors(store.paths.cursors, nextCursors)
+      report(ctx, { device: store.device.id, commit: null, appended: 0, alreadyRecorded: 0, duplicates: batch.duplicates, malformed: batch.malformed, days: [], sources: stats, dryRun: opts.dryRun })
+      return 0
+    }
+    const git = await store.git()
+    const res = await appendRecords(git, store.device, store.paths.known, records, env.now(), { dryRun: opts.dryRun })
+    if (opts.dryRun) {
+      for (const lines of res.parts.values()) for (const l of lines) out(ctx, l)
+    } else if (cursorsChanged) {
+      saveCursors(store.paths.cursors, nextCursors)
+    }
+    const days = [...res.parts].map(([day, lines]) => ({ day, records: lines.length, part: res.manifest.days[day]!.parts }))
+    report(ctx, { device: store.device.id, commit: res.commit, appended: res.appended, alreadyRecorded: res.alreadyRecorded, duplicates: batch.duplicates, malformed: batch.malformed, days, sources: stats, dryRun: opts.dryRun })
+    return 0
+  } finally {
+    lock?.release()
+    await store.close()
+  }
+}
+
+interface RecordSummary {
+  device: string
+  commit: string | null
+  appended: number
+  alreadyRecorded: number
+  duplicates: number
+  malformed: number
+  days: Array<{ day: string; records: number; part: number }>
+  sources: Record<string, unknown>
+  dryRun: boolean
+}
+
+function report(ctx: CommandContext, s: RecordSummary): void {
+  if (ctx.global.json) {
+    out(ctx, JSON.stringify({ schema: 'usage-ledger/record@1', ...s, pushed: false }))
+    return
+  }
+  if (s.dryRun) { say(ctx, `dry run: ${s.appended} record${s.appended === 1 ? '' : 's'} would be committed`); return }
+  const extra = [
+    s.alreadyRecorded ? `${s.alreadyRecorded} already recorded` : '',
+    s.malformed ? `${s.malformed} malformed line${s.malformed === 1 ? '' : 's'} skipped` : '',
+  ].filter(Boolean).join(', ')
+  if (!s.appended) { say(ctx, `nothing new${extra ? ` (${extra})` : ''}`); return }
+  const range = s.days.length === 1 ? s.days[0]!.day : `${s.days[0]!.day}..${s.days[s.days.length - 1]!.day}`
+  say(ctx, `recorded ${s.appended} record${s.appended === 1 ? '' : 's'} in ${s.days.length} part${s.days.length === 1 ? '' : 's'} (${range}), commit ${s.commit!.slice(0, 12)}${extra ? `; ${extra}` : ''}`)
+}

@@ -1,0 +1,61 @@
+/** `report daily|monthly`: totals over every device's ledger in the store. */
+import { usageError } from '../errors.js'
+import { Store } from '../store/store.js'
+import { loadLedger } from '../index/load.js'
+import { aggregate, GROUP_KEYS, type GroupKey, type Period } from '../report/aggregate.js'
+import { PRICES_AS_OF, PRICES_SHA256, type CostMode } from '../report/prices.js'
+import { renderJson, renderTable, type ReportResult } from '../report/render.js'
+import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
+import { isValidDay } from '../ledger/time.js'
+import { out, type CommandContext } from './context.js'
+
+export interface ReportOptions {
+  period: Period
+  tz?: string
+  since?: string
+  until?: string
+  by: string[]
+  cost: CostMode
+  format: 'table' | 'json'
+}
+
+function checkDay(flag: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined
+  const day = v.replace(/^(\d{4})(\d{2})(\d{2})$/, '$1-$2-$3')
+  if (!isValidDay(day)) throw usageError('BAD_DATE', `${flag} "${v}" is not a date; use YYYY-MM-DD`)
+  return day
+}
+
+export async function report(ctx: CommandContext, opts: ReportOptions): Promise<number> {
+  const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git })
+  const tz = checkZone(opts.tz ?? store.config.timezone ?? systemZone())
+  const since = checkDay('--since', opts.since)
+  const until = checkDay('--until', opts.until)
+  if (since && until && since > until) throw usageError('BAD_RANGE', `--since ${since} is after --until ${until}`)
+  const groupBy = opts.by.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean) as GroupKey[]
+  for (const g of groupBy) if (!GROUP_KEYS.includes(g)) throw usageError('BAD_GROUP', `--by ${g}: group by one of ${GROUP_KEYS.join(', ')}`)
+  try {
+    const ledger = store.initialized ? await loadLedger(await store.git()) : null
+    const devices = ledger?.devices ?? []
+    const agg = aggregate(ledger ? ledger.best.winners() : [], {
+      period: opts.period, localTime: localTimeIn(tz), since, until, groupBy: [...new Set(groupBy)], cost: opts.cost,
+      deviceNames: new Map(devices.map((d) => [d.id, d.name])),
+    })
+    const warnings: ReportResult['warnings'] = []
+    if (agg.unknownModels.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: agg.unknownModels })
+    if (ledger?.newerLines) warnings.push({ code: 'NEWER_RECORD_VERSION', lines: ledger.newerLines, detail: 'lines written by a newer usage-ledger were skipped; upgrade to count them' })
+    if (ledger?.invalidLines) warnings.push({ code: 'INVALID_LEDGER_LINES', lines: ledger.invalidLines, detail: 'run usage-ledger verify' })
+    if (!ledger) warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
+    const result: ReportResult = {
+      schema: 'usage-ledger/report@1', period: opts.period, timezone: tz, since: since ?? null, until: until ?? null,
+      groupBy: [...new Set(groupBy)], rows: agg.rows, totals: agg.totals, devices,
+      pricing: { asOf: PRICES_AS_OF, sha256: PRICES_SHA256, mode: opts.cost },
+      dedupe: { duplicateLines: ledger?.best.dropped ?? 0, crossDevice: ledger?.best.crossDevice.size ?? 0 },
+      warnings,
+    }
+    out(ctx, opts.format === 'json' ? renderJson(result) : renderTable(result, { color: ctx.global.color }))
+    return 0
+  } finally {
+    await store.close()
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Claude Code transcripts (DESIGN §5): `projects/**.jsonl` under each config dir. One usable
+ * line = one response write; the same response is often written several times (streaming,
+ * resumed sessions), which dedupe by `message.id:requestId` folds.
+ */
+import path from 'node:path'
+import fs from 'node:fs'
+import type { Env } from '../../env.js'
+import { normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
+import { findJsonl, looksLikeJsonObject } from '../files.js'
+import type { Batch, FileSource } from '../types.js'
+
+export const SOURCE = 'claude-code'
+
+/** CLAUDE_CONFIG_DIR (comma list), else $XDG_CONFIG_HOME/claude (~/.config/claude) and ~/.claude. */
+export function claudeConfigDirs(env: Env): string[] {
+  const v = env.vars.CLAUDE_CONFIG_DIR
+  const dirs = v
+    ? v.split(',').map((d) => d.trim()).filter(Boolean).map((d) => path.resolve(env.cwd, d))
+    : [path.join(env.vars.XDG_CONFIG_HOME || path.join(env.userHome, '.config'), 'claude'), path.join(env.userHome, '.claude')]
+  const seen = new Set<string>()
+  const out: string[] = []
+  for (const d of dirs) {
+    let real: string
+    try { real = fs.realpathSync(d) } catch { continue }
+    if (!seen.has(real)) { seen.add(real); out.push(d) }
+  }
+  return out
+}
+
+const USAGE = Buffer.from('"usage"')
+
+const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0)
+
+interface ClaudeLine {
+  timestamp?: unknown
+  requestId?: unknown
+  sessionId?: unknown
+  cwd?: unknown
+  isSidechain?: unknown
+  costUSD?: unknown
+  speed?: unknown
+  message?: {
+    id?: unknown
+    model?: unknown
+    usage?: {
+      input_tokens?: unknown
+      output_tokens?: unknown
+      cache_creation_input_tokens?: unknown
+      cache_read_input_tokens?: unknown
+      cache_creation?: { ephemeral_5m_input_tokens?: unknown; ephemeral_1h_input_tokens?: unknown }
+      speed?: unknown
+    }
+  }
+}
+
+/** Normalises one transcript line; null when it carries no billed usage. `lineKey` keys lines without message.id. */
+export function claudeRecord(o: ClaudeLine, lineKey: string, salt: string): LedgerRecord | null {
+  const msg = o.message
+  const u = msg?.usage
+  if (!u || typeof u !== 'object') return null
+  if (typeof u.input_tokens !== 'number' || typeof u.output_tokens !== 'number') return null
+  const ts = normaliseTs(o.timestamp)
+  if (!ts) return null
+  const model = typeof msg!.model === 'string' && msg!.model ? msg!.model : 'unknown'
+  if (model === '<synthetic>') return null
+  const cc = u.cache_creation
+  const has1h = cc && typeof cc === 'object' && (typeof cc.ephemeral_5m_input_tokens === 'number' || typeof cc.ephemeral_1h_input_tokens === 'number')
+  const cacheWrite1h = has1h ? count(cc!.ephemeral_1h_input_tokens) : 0
+  const cacheWrite = has1h ? count(cc!.ephemeral_5m_input_tokens) + cacheWrite1h : count(u.cache_creation_input_tokens)
+  const r: LedgerRecord = {
+    v: 1,
+    id: '',
+    ts,
+    source: SOURCE,
+    model,
+    input: count(u.input_tokens),
+    output: count(u.output_tokens),
+    cacheWrite,
+    cacheRead: count(u.cache_read_input_tokens),
+  }
+  if (r.input + r.output + r.cacheWrite + r.cacheRead === 0) return null
+  const nativeKey = typeof msg!.id === 'string' && msg!.id ? `${msg!.id}:${typeof o.requestId === 'string' ? o.requestId : ''}` : lineKey
+  r.id = recordId(SOURCE, nativeKey)
+  if (cacheWrite1h) r.cacheWrite1h = cacheWrite1h
+  if (o.speed === 'fast' || u.speed === 'fast') r.speed = 'fast'
+  if (typeof o.costUSD === 'number' && Number.isFinite(o.costUSD) && o.costUSD > 0) r.costUSD = o.costUSD
+  if (typeof o.sessionId === 'string' && o.sessionId) r.session = privacyHash(o.sessionId, salt)
+  if (typeof o.cwd === 'string' && o.cwd) r.project = privacyHash(o.cwd, salt)
+  if (o.isSidechain === true) r.sidechain = true
+  return r
+}
+
+export const claudeCode: FileSource = {
+  name: SOURCE,
+  discover(env) {
+    const files: Array<{ path: string; root: string }> = []
+    for (const root of claudeConfigDirs(env)) for (const p of findJsonl(path.join(root, 'projects'))) files.push({ path: p, root })
+    return files
+  },
+  parser(file, _ctx, batch: Batch, salt) {
+    const rel = path.relative(file.root, file.path).split(path.sep).join('/')
+    return {
+      line(line, offset) {
+        if (line.indexOf(USAGE) < 0) {
+          if (!looksLikeJsonObject(line)) batch.malformed++
+          return
+        }
+        let o: ClaudeLine
+        try { o = JSON.parse(line.toString('utf8')) as ClaudeLine } catch { batch.malformed++; return }
+        if (typeof o !== 'object' || o === null) { batch.malformed++; return }
+        const r = claudeRecord(o, `${rel}@${offset}`, salt)
+        if (r) batch.add(r, typeof o.message?.id === 'string' ? o.message.id : undefined)
+      },
+      ctx: () => undefined,
+    }
+  },
+}

@@ -1,0 +1,134 @@
+/**
+ * Codex rollouts (DESIGN §5, fixtures/FORMATS.md §2): usage is in `token_count` events; the
+ * model comes from the latest `turn_context`. Re-emitted events (total did not advance) and
+ * the parent history a fork replays at its top are not counted again.
+ */
+import path from 'node:path'
+import type { Env } from '../../env.js'
+import { normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
+import { findJsonl, looksLikeJsonObject } from '../files.js'
+import type { Batch, FileSource } from '../types.js'
+
+export const SOURCE = 'codex'
+
+/** [input_tokens, cached_input_tokens, output_tokens, reasoning_output_tokens] */
+type Counts = [number, number, number, number]
+
+/** What a file's earlier lines taught us; kept in its cursor between runs. */
+export interface CodexCtx {
+  session: string
+  cwd: string
+  model: string
+  /** The running total the next event is compared with. */
+  prev: Counts | null
+  /** In a fork, lines are replayed parent history until the fork's first own turn. */
+  replay: boolean
+  forkIdMs: number | null
+  firstLineMs: number
+  lines: number
+}
+
+const newCtx = (): CodexCtx => ({ session: '', cwd: '', model: 'unknown', prev: null, replay: false, forkIdMs: null, firstLineMs: 0, lines: 0 })
+
+const num = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0)
+
+function counts(u: unknown): Counts | null {
+  if (!u || typeof u !== 'object') return null
+  const o = u as Record<string, unknown>
+  return [num(o.input_tokens), num(o.cached_input_tokens), num(o.output_tokens), num(o.reasoning_output_tokens)]
+}
+
+const same = (a: Counts, b: Counts) => a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3]
+
+/** Milliseconds in a UUIDv7's 48-bit prefix, or null for other UUIDs. */
+export function uuidV7Ms(id: unknown): number | null {
+  if (typeof id !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i.test(id)) return null
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16)
+}
+
+interface Line { timestamp?: unknown; type?: unknown; payload?: Record<string, unknown> }
+
+export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): void {
+  const p = o.payload
+  c.lines++
+  const lineMs = typeof o.timestamp === 'string' ? Date.parse(o.timestamp) : NaN
+  if (c.lines === 1) {
+    c.firstLineMs = Number.isFinite(lineMs) ? lineMs : 0
+    if (o.type === 'session_meta' && p) {
+      c.session = typeof p.id === 'string' ? p.id : ''
+      c.cwd = typeof p.cwd === 'string' ? p.cwd : ''
+      const source = p.source as { subagent?: { thread_spawn?: { parent_thread_id?: unknown } } } | undefined
+      const parent = typeof p.forked_from_id === 'string' && p.forked_from_id ? p.forked_from_id : source?.subagent?.thread_spawn?.parent_thread_id
+      if (typeof parent === 'string' && parent) {
+        c.replay = true
+        c.forkIdMs = uuidV7Ms(c.session)
+      }
+    }
+    return
+  }
+  if (!p) return
+  if (o.type === 'turn_context') {
+    if (c.replay) {
+      const turnMs = uuidV7Ms(p.turn_id)
+      const own = c.forkIdMs !== null && turnMs !== null ? turnMs >= c.forkIdMs : Number.isFinite(lineMs) && lineMs >= c.firstLineMs + 1000
+      if (own) c.replay = false
+    }
+    if (typeof p.model === 'string' && p.model) c.model = p.model
+    return
+  }
+  if (o.type !== 'event_msg' || p.type !== 'token_count') return
+  const info = p.info as { total_token_usage?: unknown; last_token_usage?: unknown; model?: unknown; model_name?: unknown } | null | undefined
+  if (!info || typeof info !== 'object') return
+  const total = counts(info.total_token_usage)
+  const last = counts(info.last_token_usage)
+  if (c.replay) {
+    if (total) c.prev = total
+    return
+  }
+  let use: Counts | null
+  if (total) {
+    const prev = c.prev
+    if (prev && same(total, prev)) return // re-emitted
+    const dropped = prev !== null && (total[0] < prev[0] || total[1] < prev[1] || total[2] < prev[2] || total[3] < prev[3])
+    use = last ?? (dropped ? null : prev ? [total[0] - prev[0], total[1] - prev[1], total[2] - prev[2], total[3] - prev[3]] : total)
+    c.prev = total
+  } else {
+    use = last
+  }
+  if (!use || (use[0] === 0 && use[1] === 0 && use[2] === 0 && use[3] === 0)) return
+  const ts = normaliseTs(o.timestamp)
+  if (!ts) return
+  const cached = Math.min(use[1], use[0])
+  const model = c.model !== 'unknown' ? c.model : typeof info.model === 'string' ? info.model : typeof info.model_name === 'string' ? info.model_name : 'unknown'
+  const keyCounts = total ?? use
+  const nativeKey = `${c.session}:${total ? '' : ts + ':'}${keyCounts.join(':')}`
+  const r: LedgerRecord = {
+    v: 1, id: recordId(SOURCE, nativeKey), ts, source: SOURCE, model,
+    input: use[0] - cached, output: use[2], cacheWrite: 0, cacheRead: cached,
+  }
+  if (use[3]) r.reasoning = Math.min(use[3], use[2])
+  if (c.session) r.session = privacyHash(c.session, salt)
+  if (c.cwd) r.project = privacyHash(c.cwd, salt)
+  batch.add(r)
+}
+
+export const codex: FileSource = {
+  name: SOURCE,
+  discover(env: Env) {
+    const home = env.vars.CODEX_HOME ? path.resolve(env.cwd, env.vars.CODEX_HOME) : path.join(env.userHome, '.codex')
+    return ['sessions', 'archived_sessions'].flatMap((d) => findJsonl(path.join(home, d)).map((p) => ({ path: p, root: home })))
+  },
+  parser(_file, ctx, batch, salt) {
+    const c: CodexCtx = ctx && typeof ctx === 'object' ? { ...newCtx(), ...(ctx as CodexCtx) } : newCtx()
+    return {
+      line(line) {
+        if (!looksLikeJsonObject(line)) { batch.malformed++; return }
+        let o: Line
+        try { o = JSON.parse(line.toString('utf8')) as Line } catch { batch.malformed++; return }
+        if (typeof o !== 'object' || o === null) { batch.malformed++; return }
+        codexLine(o, c, batch, salt)
+      },
+      ctx: () => c,
+    }
+  },
+}

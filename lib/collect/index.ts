@@ -1,0 +1,38 @@
+/** The source registry. A new source is a FileSource in its own folder, listed here. */
+import { usageError } from '../errors.js'
+import type { Env } from '../env.js'
+import { claudeCode } from './claude-code/index.js'
+import { codex } from './codex/index.js'
+import { collectFiles, type Progress, type ReadStats } from './files.js'
+import type { Batch, FileSource, SourceCursors } from './types.js'
+
+export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex]
+
+export function fileSources(names: string[] | undefined): FileSource[] {
+  if (!names?.length) return [...FILE_SOURCES]
+  return names.map((n) => {
+    const s = FILE_SOURCES.find((x) => x.name === n)
+    if (!s) throw usageError('UNKNOWN_SOURCE', `unknown source "${n}"; known: ${FILE_SOURCES.map((x) => x.name).join(', ')} (or --stdin --source NAME)`)
+    return s
+  })
+}
+
+export interface CollectResult {
+  cursors: Record<string, SourceCursors>
+  stats: Record<string, ReadStats & { malformed: number }>
+}
+
+export function collect(env: Env, sources: FileSource[], cursors: Record<string, SourceCursors>, batch: Batch, salt: string, progress?: Progress): CollectResult {
+  const next: Record<string, SourceCursors> = { ...cursors }
+  const stats: CollectResult['stats'] = {}
+  for (const s of sources) {
+    const before = batch.malformed
+    const r = collectFiles(env, s, cursors[s.name] ?? {}, batch, salt, progress)
+    next[s.name] = r.cursors
+    stats[s.name] = { ...r.stats, malformed: batch.malformed - before }
+  }
+  return { cursors: next, stats }
+}
+
+export { Batch } from './types.js'
+export type { SourceCursors } from './types.js'

@@ -1,0 +1,42 @@
+/**
+ * Everything a command reads from or writes to the world outside the store, passed in so
+ * tests can fix the clock, the environment, the home and capture the output.
+ */
+import os from 'node:os'
+
+export interface Output {
+  write(s: string): unknown
+}
+
+export interface Env {
+  vars: Record<string, string | undefined>
+  now(): Date
+  /** The user's home (where ~/.claude and ~/.codex live). */
+  userHome: string
+  cwd: string
+  platform: NodeJS.Platform
+  hostname: string
+  stdin: NodeJS.ReadableStream
+  stdout: Output
+  stderr: Output
+  /** Progress bars and colour only when stderr is a terminal. */
+  stderrIsTTY: boolean
+}
+
+/** The real process's env. `USAGE_LEDGER_NOW` fixes the clock (tests, reproducible demos). */
+export function processEnv(): Env {
+  const fixed = process.env.USAGE_LEDGER_NOW
+  const fixedMs = fixed ? Date.parse(fixed) : NaN
+  return {
+    vars: process.env,
+    now: Number.isFinite(fixedMs) ? () => new Date(fixedMs) : () => new Date(),
+    userHome: process.env.HOME || os.homedir(),
+    cwd: process.cwd(),
+    platform: process.platform,
+    hostname: os.hostname(),
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stderrIsTTY: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR,
+  }
+}

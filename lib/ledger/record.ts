@@ -1,0 +1,128 @@
+/**
+ * Record schema v1 (DESIGN §4): validation, the canonical line, id derivation.
+ * The canonical line is what we write and what digests are computed over, so its key order
+ * is fixed here and nowhere else.
+ */
+import { createHash } from 'node:crypto'
+
+export const SCHEMA_VERSION = 1
+
+export interface LedgerRecord {
+  v: 1
+  id: string
+  ts: string
+  source: string
+  model: string
+  input: number
+  output: number
+  cacheWrite: number
+  cacheRead: number
+  cacheWrite1h?: number
+  reasoning?: number
+  speed?: 'fast'
+  costUSD?: number
+  session?: string
+  project?: string
+  sidechain?: true
+}
+
+const ID_RE = /^[0-9a-f]{32}$/
+const HASH16_RE = /^[0-9a-f]{16}$/
+const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+const SOURCE_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/
+const TOKEN_KEYS = ['input', 'output', 'cacheWrite', 'cacheRead'] as const
+
+export const sha256hex = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex')
+
+export function recordId(source: string, nativeKey: string): string {
+  return sha256hex(source + '\n' + nativeKey).slice(0, 32)
+}
+
+/** `hex(sha256("usage-ledger/project/v1\0" + salt + value))[0:16]` for projects and sessions. */
+export function privacyHash(value: string, salt = ''): string {
+  return sha256hex('usage-ledger/project/v1\0' + salt + value).slice(0, 16)
+}
+
+export const totalTokens = (r: Pick<LedgerRecord, 'input' | 'output' | 'cacheWrite' | 'cacheRead'>) =>
+  r.input + r.output + r.cacheWrite + r.cacheRead
+
+/** RFC 3339 UTC with milliseconds, or null when the value is not a valid instant. */
+export function normaliseTs(value: unknown): string | null {
+  if (typeof value !== 'string' && typeof value !== 'number') return null
+  const d = new Date(value)
+  const ms = d.getTime()
+  if (!Number.isFinite(ms)) return null
+  return d.toISOString()
+}
+
+/** The canonical line: keys in schema order, optional keys omitted when absent or zero. */
+export function canonicalLine(r: LedgerRecord): string {
+  let s = `{"v":1,"id":"${r.id}","ts":"${r.ts}","source":${JSON.stringify(r.source)},"model":${JSON.stringify(r.model)}` +
+    `,"input":${r.input},"output":${r.output},"cacheWrite":${r.cacheWrite},"cacheRead":${r.cacheRead}`
+  if (r.cacheWrite1h) s += `,"cacheWrite1h":${r.cacheWrite1h}`
+  if (r.reasoning) s += `,"reasoning":${r.reasoning}`
+  if (r.speed === 'fast') s += `,"speed":"fast"`
+  if (r.costUSD) s += `,"costUSD":${r.costUSD}`
+  if (r.session) s += `,"session":"${r.session}"`
+  if (r.project) s += `,"project":"${r.project}"`
+  if (r.sidechain) s += `,"sidechain":true`
+  return s + '}'
+}
+
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+
+/**
+ * Checks a parsed line against schema v1 and returns the problems (empty = valid).
+ * Unknown keys are allowed (a newer writer may add some); a higher `v` is the caller's concern.
+ */
+export function validateRecord(o: unknown): string[] {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return ['not a JSON object']
+  const r = o as Record<string, unknown>
+  const errs: string[] = []
+  if (r.v !== 1) errs.push(`"v" must be 1`)
+  if (typeof r.id !== 'string' || !ID_RE.test(r.id)) errs.push(`"id" must be 32 lowercase hex`)
+  if (typeof r.ts !== 'string' || !TS_RE.test(r.ts) || normaliseTs(r.ts) !== r.ts) errs.push(`"ts" must be RFC 3339 UTC with milliseconds`)
+  if (typeof r.source !== 'string' || !SOURCE_RE.test(r.source)) errs.push(`"source" must be a short lowercase name`)
+  if (typeof r.model !== 'string' || r.model.length === 0 || r.model.length > 200) errs.push(`"model" must be a non-empty string`)
+  for (const k of TOKEN_KEYS) if (!isCount(r[k])) errs.push(`"${k}" must be a non-negative integer`)
+  for (const k of ['cacheWrite1h', 'reasoning'] as const) if (r[k] !== undefined && !isCount(r[k])) errs.push(`"${k}" must be a non-negative integer`)
+  if (isCount(r.cacheWrite1h) && isCount(r.cacheWrite) && r.cacheWrite1h > r.cacheWrite) errs.push(`"cacheWrite1h" exceeds "cacheWrite"`)
+  if (r.speed !== undefined && r.speed !== 'fast') errs.push(`"speed" must be "fast" when present`)
+  if (r.costUSD !== undefined && !(typeof r.costUSD === 'number' && Number.isFinite(r.costUSD) && r.costUSD >= 0)) errs.push(`"costUSD" must be a non-negative number`)
+  for (const k of ['session', 'project'] as const) if (r[k] !== undefined && !(typeof r[k] === 'string' && HASH16_RE.test(r[k] as string))) errs.push(`"${k}" must be 16 lowercase hex`)
+  if (r.sidechain !== undefined && r.sidechain !== true) errs.push(`"sidechain" must be true when present`)
+  return errs
+}
+
+/** Keeps only schema keys, so a record read back canonicalises identically. */
+export function toRecord(o: Record<string, unknown>): LedgerRecord {
+  const r: LedgerRecord = {
+    v: 1, id: o.id as string, ts: o.ts as string, source: o.source as string, model: o.model as string,
+    input: o.input as number, output: o.output as number, cacheWrite: o.cacheWrite as number, cacheRead: o.cacheRead as number,
+  }
+  if (o.cacheWrite1h) r.cacheWrite1h = o.cacheWrite1h as number
+  if (o.reasoning) r.reasoning = o.reasoning as number
+  if (o.speed === 'fast') r.speed = 'fast'
+  if (o.costUSD) r.costUSD = o.costUSD as number
+  if (o.session) r.session = o.session as string
+  if (o.project) r.project = o.project as string
+  if (o.sidechain === true) r.sidechain = true
+  return r
+}
+
+export type ParsedLine =
+  | { kind: 'record'; record: LedgerRecord }
+  | { kind: 'newer'; v: number }
+  | { kind: 'invalid'; problems: string[] }
+
+/** Parses one ledger line as a reader must: skip higher versions, report invalid ones. */
+export function parseLedgerLine(line: string): ParsedLine {
+  let o: unknown
+  try { o = JSON.parse(line) } catch { return { kind: 'invalid', problems: ['not valid JSON'] } }
+  if (typeof o === 'object' && o !== null && typeof (o as { v?: unknown }).v === 'number' && (o as { v: number }).v > SCHEMA_VERSION) {
+    return { kind: 'newer', v: (o as { v: number }).v }
+  }
+  const problems = validateRecord(o)
+  if (problems.length) return { kind: 'invalid', problems }
+  return { kind: 'record', record: toRecord(o as Record<string, unknown>) }
+}

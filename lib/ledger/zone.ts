@@ -1,0 +1,35 @@
+/**
+ * Local calendar days in any IANA zone. Offsets change only on quarter-hour boundaries, so
+ * one offset lookup per UTC quarter hour answers every record in it exactly (half- and
+ * quarter-hour zones, DST days of 23 and 25 hours).
+ */
+import { getTimezoneOffset } from 'date-fns-tz'
+import { usageError } from '../errors.js'
+
+const QUARTER = 900_000
+
+export function systemZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
+}
+
+export function checkZone(tz: string): string {
+  let ok = false
+  try { ok = Number.isFinite(getTimezoneOffset(tz, new Date(0))) && Boolean(new Intl.DateTimeFormat('en', { timeZone: tz })) } catch { ok = false }
+  if (!ok) throw usageError('BAD_TIMEZONE', `unknown time zone "${tz}"; use an IANA name such as Europe/Berlin or UTC`)
+  return tz
+}
+
+/** Returns a function mapping an RFC 3339 UTC timestamp to its local `YYYY-MM-DDTHH:MM` in `tz`. */
+export function localTimeIn(tz: string): (ts: string) => string {
+  const offsets = new Map<number, number>()
+  return (ts: string) => {
+    const ms = Date.parse(ts)
+    const q = Math.floor(ms / QUARTER)
+    let off = offsets.get(q)
+    if (off === undefined) {
+      off = getTimezoneOffset(tz, new Date(q * QUARTER))
+      offsets.set(q, off)
+    }
+    return new Date(ms + off).toISOString().slice(0, 16)
+  }
+}

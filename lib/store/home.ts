@@ -1,0 +1,73 @@
+/** Where a store lives (DESIGN §6) and its config file. */
+import fs from 'node:fs'
+import path from 'node:path'
+import { inputError } from '../errors.js'
+import type { Env } from '../env.js'
+import { writeFileAtomic } from './fsutil.js'
+
+export interface HomePaths {
+  home: string
+  gitdir: string
+  state: string
+  index: string
+  config: string
+  lock: string
+  cursors: string
+  known: string
+}
+
+export function resolveHome(env: Env, flag?: string): string {
+  if (flag) return path.resolve(env.cwd, flag)
+  const v = env.vars
+  if (v.USAGE_LEDGER_HOME) return path.resolve(env.cwd, v.USAGE_LEDGER_HOME)
+  if (v.XDG_DATA_HOME) return path.join(v.XDG_DATA_HOME, 'usage-ledger')
+  return path.join(env.userHome, '.local', 'share', 'usage-ledger')
+}
+
+export function homePaths(home: string): HomePaths {
+  const state = path.join(home, 'state')
+  return {
+    home,
+    gitdir: path.join(home, 'repo.git'),
+    state,
+    index: path.join(home, 'index'),
+    config: path.join(home, 'config.json'),
+    lock: path.join(state, 'lock'),
+    cursors: path.join(state, 'cursors.json'),
+    known: path.join(state, 'known'),
+  }
+}
+
+export const CONFIG_VERSION = 1
+
+/** config.json. Never holds secrets: tokens come from the environment or git's credential helper. */
+export interface Config {
+  v: 1
+  deviceId?: string
+  deviceName?: string
+  remote?: string
+  timezone?: string
+  git?: { backend?: 'auto' | 'system' | 'iso' }
+  record?: { minInterval?: number }
+  privacy?: { salt?: string }
+}
+
+export function readConfig(file: string): Config {
+  let text: string
+  try { text = fs.readFileSync(file, 'utf8') } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { v: 1 }
+    throw e
+  }
+  let o: unknown
+  try { o = JSON.parse(text) } catch (e) {
+    throw inputError('BAD_CONFIG', `${file} is not valid JSON (${(e as Error).message}); fix or delete it`)
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw inputError('BAD_CONFIG', `${file} must hold a JSON object; fix or delete it`)
+  const c = o as Config
+  if (c.v !== undefined && c.v > CONFIG_VERSION) throw inputError('CONFIG_TOO_NEW', `${file} was written by a newer usage-ledger (config v${c.v}); upgrade usage-ledger`)
+  return { ...c, v: 1 }
+}
+
+export function writeConfig(file: string, config: Config): void {
+  writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n')
+}

@@ -1,0 +1,94 @@
+/**
+ * One writer per store (DESIGN §6): an O_EXCL lock file holding pid, host and start time.
+ * A lock whose process is gone (same host) or that is older than `staleAfterMs` is taken
+ * over; a live one is waited for up to `waitMs`, then reported. Taking over goes through a
+ * short-lived mkdir guard so two waiters cannot both remove the same stale lock and then
+ * delete each other's fresh one.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { opError } from '../errors.js'
+
+export interface LockInfo { pid: number; host: string; startedAt: string }
+
+export interface LockOptions {
+  waitMs?: number
+  staleAfterMs?: number
+  now?: () => number
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+interface HeldLock { info: LockInfo | null; raw: string; mtimeMs: number }
+
+function readLock(file: string): HeldLock | null {
+  let raw: string, mtimeMs: number
+  try { raw = fs.readFileSync(file, 'utf8'); mtimeMs = fs.statSync(file).mtimeMs } catch { return null }
+  try { return { info: JSON.parse(raw) as LockInfo, raw, mtimeMs } } catch { return { info: null, raw, mtimeMs } }
+}
+
+export class StoreLock {
+  private constructor(private readonly file: string, private readonly token: string) {}
+
+  static async acquire(file: string, opts: LockOptions = {}): Promise<StoreLock> {
+    const waitMs = opts.waitMs ?? 120_000
+    const staleAfterMs = opts.staleAfterMs ?? 30 * 60_000
+    const now = opts.now ?? Date.now
+    const deadline = now() + waitMs
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    const info: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date(now()).toISOString() }
+    const token = JSON.stringify(info)
+    let delay = 5
+    for (;;) {
+      try {
+        const fd = fs.openSync(file, 'wx', 0o600)
+        fs.writeSync(fd, token)
+        fs.closeSync(fd)
+        return new StoreLock(file, token)
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw opError('LOCK_FAILED', `cannot create lock ${file}: ${(e as Error).message}`, e)
+      }
+      const held = readLock(file)
+      if (held && isStale(held, staleAfterMs, now())) takeOver(file, held.raw)
+      else if (now() > deadline) {
+        const who = held?.info ? `pid ${held.info.pid} on ${held.info.host} since ${held.info.startedAt}` : 'another process'
+        throw opError('LOCKED', `the store is locked by ${who} (${file}); wait for it to finish, or remove the file if that process is gone`)
+      } else {
+        await sleep(delay)
+        delay = Math.min(delay * 2, 100)
+      }
+    }
+  }
+
+  release(): void {
+    const held = readLock(this.file)
+    if (held?.raw === this.token) fs.rmSync(this.file, { force: true })
+  }
+}
+
+function isStale({ info, mtimeMs }: HeldLock, staleAfterMs: number, nowMs: number): boolean {
+  // Unreadable: half-written by a process killed between create and write, or still being written.
+  if (!info) return Date.now() - mtimeMs > 5_000
+  if (info.host === os.hostname() && !pidAlive(info.pid)) return true
+  const started = Date.parse(info.startedAt)
+  return !Number.isFinite(started) || nowMs - started > staleAfterMs
+}
+
+function takeOver(file: string, staleRaw: string): void {
+  const guard = file + '.takeover'
+  try { fs.mkdirSync(guard) } catch {
+    // Another process is taking over; a guard left by a killed process is removed when old.
+    try { if (Date.now() - fs.statSync(guard).mtimeMs > 10_000) fs.rmdirSync(guard) } catch { /* gone already */ }
+    return
+  }
+  try {
+    if (readLock(file)?.raw === staleRaw) fs.rmSync(file, { force: true })
+  } finally {
+    fs.rmdirSync(guard)
+  }
+}

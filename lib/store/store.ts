@@ -1,0 +1,77 @@
+/**
+ * A store (DESIGN §6): home paths, config, this device's identity and the git backend,
+ * opened on demand so that a run with nothing to do never starts git.
+ */
+import fs from 'node:fs'
+import type { Env } from '../env.js'
+import { openBackend, parseBackendChoice, type BackendChoice, type GitBackend } from '../git/index.js'
+import { homePaths, readConfig, resolveHome, writeConfig, type Config, type HomePaths } from './home.js'
+import { resolveDeviceId } from './device.js'
+import { TOOL, type DeviceInfo } from './writer.js'
+import { StoreLock } from './lock.js'
+import { opError } from '../errors.js'
+
+export interface StoreOptions {
+  home?: string
+  git?: BackendChoice
+  deviceId?: string
+  name?: string
+}
+
+export class Store {
+  private backend: GitBackend | null = null
+
+  private constructor(
+    readonly env: Env,
+    readonly paths: HomePaths,
+    public config: Config,
+    readonly device: DeviceInfo,
+    private readonly gitChoice: BackendChoice,
+  ) {}
+
+  static open(env: Env, opts: StoreOptions = {}): Store {
+    const paths = homePaths(resolveHome(env, opts.home))
+    const config = readConfig(paths.config)
+    const { id, fromRandom } = resolveDeviceId(env, config, opts.deviceId)
+    if (fromRandom) config.deviceId = id
+    const name = opts.name ?? config.deviceName ?? env.hostname
+    const gitChoice = opts.git && opts.git !== 'auto' ? opts.git : parseBackendChoice(config.git?.backend)
+    const store = new Store(env, paths, config, { id, name, platform: env.platform, tool: TOOL }, gitChoice)
+    return store
+  }
+
+  get initialized(): boolean {
+    return fs.existsSync(this.paths.gitdir + '/HEAD')
+  }
+
+  /** Creates home, repository and config when missing (zero-config use: `record` does this). */
+  async ensureInit(): Promise<void> {
+    try {
+      fs.mkdirSync(this.paths.state, { recursive: true })
+    } catch (e) {
+      throw opError('HOME_UNWRITABLE', `cannot create ${this.paths.state}: ${(e as Error).message}; pass a writable --home`, e)
+    }
+    if (!this.initialized) await (await this.git()).init()
+    if (!fs.existsSync(this.paths.config)) writeConfig(this.paths.config, this.config)
+    else if (this.config.deviceId && !readConfig(this.paths.config).deviceId) writeConfig(this.paths.config, this.config)
+  }
+
+  saveConfig(): void {
+    writeConfig(this.paths.config, this.config)
+  }
+
+  async git(): Promise<GitBackend> {
+    this.backend ??= await openBackend(this.gitChoice, this.paths.gitdir)
+    return this.backend
+  }
+
+  lock(waitMs?: number): Promise<StoreLock> {
+    const v = this.env.vars.USAGE_LEDGER_LOCK_TIMEOUT
+    return StoreLock.acquire(this.paths.lock, { waitMs: waitMs ?? (v ? Number(v) * 1000 : undefined) })
+  }
+
+  async close(): Promise<void> {
+    await this.backend?.close()
+    this.backend = null
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Appending to this device's ledger branch: plan (pure reads), then write in the crash-safe
+ * order objects → branch ref (compare-and-swap) → caches. The caller saves source cursors last.
+ */
+import { addDays, utcDay, utcMonth } from '../ledger/time.js'
+import { canonicalLine, type LedgerRecord } from '../ledger/record.js'
+import { beatsRecorded } from '../ledger/dedupe.js'
+import { addToMonth, emptyManifest, parseManifest, sealDigestLines, serializeManifest, type Manifest } from '../ledger/manifest.js'
+import { dayDir, deviceDir, ledgerRef, partName } from '../ledger/paths.js'
+import type { GitBackend, Signature } from '../git/backend.js'
+import { readEntryAt, walkBlobs, writeFiles } from '../git/tree.js'
+import { KnownCache, entryBest, entryOf, entryTokens } from './known.js'
+
+export interface DeviceInfo {
+  id: string
+  name: string
+  platform: string
+  tool: string
+}
+
+export interface AppendPlan {
+  head: string | null
+  /** day → canonical lines of the new part */
+  parts: Map<string, string[]>
+  manifest: Manifest
+  appended: number
+  /** Copies of responses already recorded at least as well. */
+  alreadyRecorded: number
+}
+
+export interface AppendResult extends AppendPlan {
+  commit: string | null
+}
+
+export const TOOL = 'usage-ledger/0.1.0'
+
+export async function appendRecords(
+  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: Iterable<LedgerRecord>, now: Date, opts: { dryRun?: boolean } = {},
+): Promise<AppendResult> {
+  const ref = ledgerRef(device.id)
+  const head = await git.readRef(ref)
+  const tree = head ? (await git.readCommit(head)).tree : null
+  const dir = deviceDir(device.id)
+  const manifestEntry = await readEntryAt(git, tree, `${dir}/manifest.json`)
+  const manifest = manifestEntry ? parseManifest((await git.readBlob(manifestEntry.oid)).toString('utf8')) : emptyManifest(device.id, now.toISOString())
+  const known = new KnownCache(knownDir, git, device.id, tree, head)
+
+  const parts = new Map<string, LedgerRecord[]>()
+  let alreadyRecorded = 0
+  for (const r of candidates) {
+    const day = utcDay(r.ts)
+    const prev = await known.best(r.id, [addDays(day, -1), day, addDays(day, 1)])
+    if (prev && !beatsRecorded(r, entryBest(prev.entry))) { alreadyRecorded++; continue }
+    if (prev) addToMonth(manifest, utcMonth(prev.day), entryTokens(prev.entry), -1)
+    addToMonth(manifest, utcMonth(day), r, 1)
+    await known.set(day, r.id, entryOf(r))
+    let list = parts.get(day)
+    if (!list) parts.set(day, (list = []))
+    list.push(r)
+  }
+
+  const lines = new Map<string, string[]>()
+  let appended = 0
+  for (const day of [...parts.keys()].sort()) {
+    const recs = parts.get(day)!.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : 1))
+    lines.set(day, recs.map(canonicalLine))
+    appended += recs.length
+    const d = (manifest.days[day] ??= { parts: 0, records: 0 })
+    d.parts++
+    d.records += recs.length
+    manifest.records += recs.length
+    const last = recs[recs.length - 1]!.ts
+    if (!manifest.lastRecordAt || last > manifest.lastRecordAt) manifest.lastRecordAt = last
+  }
+  const plan: AppendPlan = { head, parts: lines, manifest, appended, alreadyRecorded }
+  if (appended === 0 || opts.dryRun) return { ...plan, commit: null }
+
+  manifest.updatedAt = now.toISOString()
+  const files = new Map<string, string>()
+  for (const [day, ls] of lines) {
+    const n = manifest.days[day]!.parts
+    files.set(`${dir}/${dayDir(day)}/${partName(n)}`, await git.writeBlob(Buffer.from(ls.join('\n') + '\n')))
+  }
+  await reseal(git, tree, dir, manifest, lines, addDays(utcDay(now.toISOString()), -1))
+  files.set(`${dir}/manifest.json`, await git.writeBlob(Buffer.from(serializeManifest(manifest))))
+  const deviceJson = await readEntryAt(git, tree, `${dir}/device.json`)
+  const deviceText = await deviceFile(git, deviceJson?.oid, device, now)
+  if (deviceText) files.set(`${dir}/device.json`, await git.writeBlob(Buffer.from(deviceText)))
+
+  const newTree = await writeFiles(git, tree, files)
+  const days = [...lines.keys()]
+  const sig: Signature = { name: 'usage-ledger', email: `${device.id}@usage-ledger`, timestamp: Math.floor(now.getTime() / 1000) }
+  const range = days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`
+  const commit = await git.writeCommit({
+    tree: newTree, parents: head ? [head] : [], author: sig, committer: sig,
+    message: `record: +${appended} record${appended === 1 ? '' : 's'} (${range})\n`,
+  })
+  await git.updateRef(ref, commit, head)
+  known.save(commit)
+  return { ...plan, commit }
+}
+
+/**
+ * `sealed` covers every record before today 00:00Z. It changes only when the day rolls over
+ * or a late record lands in a sealed day; only then are the older parts read back.
+ */
+async function reseal(git: GitBackend, tree: string | null, dir: string, m: Manifest, added: Map<string, string[]>, through: string): Promise<void> {
+  const lateRecord = [...added.keys()].some((d) => d <= through)
+  if (m.sealed.through === through && !lateRecord) return
+  const lines: Array<{ id: string; line: string }> = []
+  const take = (text: string) => {
+    for (const line of text.split('\n')) if (line) lines.push({ id: idOf(line), line })
+  }
+  if (tree) {
+    const devTree = await readEntryAt(git, tree, dir)
+    if (devTree) {
+      for await (const b of walkBlobs(git, devTree.oid)) {
+        const m2 = /^\d{4}-\d{2}\/(\d{4}-\d{2}-\d{2})\/\d{6}\.ndjson$/.exec(b.path)
+        if (m2 && m2[1]! <= through) take((await git.readBlob(b.oid)).toString('utf8'))
+      }
+    }
+  }
+  for (const [day, ls] of added) if (day <= through) for (const line of ls) lines.push({ id: idOf(line), line })
+  m.sealed = { through, records: lines.length, digest: sealDigestLines(lines) }
+}
+
+/** Canonical lines start with {"v":1,"id":"<32 hex>"; anything else is parsed. */
+function idOf(line: string): string {
+  if (line.startsWith('{"v":1,"id":"')) return line.slice(13, 45)
+  try { return String((JSON.parse(line) as { id?: unknown }).id ?? '') } catch { return '' }
+}
+
+async function deviceFile(git: GitBackend, oid: string | undefined, device: DeviceInfo, now: Date): Promise<string | null> {
+  let createdAt = now.toISOString()
+  if (oid) {
+    try {
+      const cur = JSON.parse((await git.readBlob(oid)).toString('utf8')) as { name?: string; createdAt?: string }
+      if (cur.name === device.name) return null
+      if (cur.createdAt) createdAt = cur.createdAt
+    } catch { /* rewrite a damaged device.json */ }
+  }
+  return JSON.stringify({ v: 1, id: device.id, name: device.name, platform: device.platform, createdAt, tool: device.tool }, null, 2) + '\n'
+}

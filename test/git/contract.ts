@@ -1,0 +1,388 @@
+/**
+ * The one conformance suite every GitBackend must pass (DESIGN §6, §11). Expected object ids
+ * come from native git in a separate repository and from hashing by hand, so two backends
+ * passing it write byte-identical objects; native git then fsck's, logs and clones the result.
+ */
+import type { Test } from 'tap'
+import { join } from 'node:path'
+import type { CommitInfo, GitBackend, TreeEntry } from '../../lib/git/backend.js'
+import { readEntryAt, readTreeAt, walkBlobs, writeFiles } from '../../lib/git/tree.js'
+import { dayDir, deviceDir, ledgerRef, LEDGER_REF_PREFIX } from '../../lib/ledger/paths.js'
+import {
+  blobOid, commitOid, fsck, git, nativeCommitTree, nativeGit, nativeTreeOf, prng, scratchRepo, treeOidInOrder,
+} from './native.js'
+
+export const EMPTY_BLOB = 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391'
+export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
+const ABSENT = 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef'
+/** 2026-11-21T10:15:03Z */
+const T = 1795256103
+const DEVICE = '0123456789abcdef0123456789abcdef'
+const DEVICE2 = 'fedcba9876543210fedcba9876543210'
+const ledgerSig = (id: string, timestamp: number) => ({ name: 'usage-ledger', email: `${id}@usage-ledger`, timestamp })
+
+const nameSorted = (es: TreeEntry[]) => [...es].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+
+async function rejectsCode(t: Test, p: Promise<unknown>, code: string, msg: string) {
+  await t.rejects(p, { name: 'LedgerError', code }, msg)
+}
+
+export function backendContract(t: Test, make: (gitdir: string) => GitBackend): void {
+  /** A fresh, initialised backend in this subtest's own temp dir. */
+  const open = async (tt: Test, init = true) => {
+    // t.testdir() recreates its directory on every call: call it once per test.
+    const dir = tt.testdir()
+    const gitdir = join(dir, 'home', 'repo.git')
+    const b = make(gitdir)
+    tt.teardown(() => b.close())
+    if (init) await b.init()
+    return { b, gitdir, dir }
+  }
+  const scratch = (tt: Test) => {
+    const s = scratchRepo()
+    tt.teardown(s.dispose)
+    return s.gitdir
+  }
+  /** Two root commits and a small history: c1 ← c2 ← c3 (merge of c2 and r). */
+  const history = async (b: GitBackend) => {
+    const tree = await b.writeTree([{ mode: '100644', type: 'blob', name: 'f', oid: await b.writeBlob(Buffer.from('x\n')) }])
+    const c1 = await b.writeCommit({ tree, parents: [], author: ledgerSig(DEVICE, T), committer: ledgerSig(DEVICE, T), message: 'one\n' })
+    const c2 = await b.writeCommit({ tree, parents: [c1], author: ledgerSig(DEVICE, T + 1), committer: ledgerSig(DEVICE, T + 1), message: 'two\n' })
+    const r = await b.writeCommit({ tree, parents: [], author: ledgerSig(DEVICE2, T), committer: ledgerSig(DEVICE2, T), message: 'unrelated\n' })
+    const c3 = await b.writeCommit({ tree, parents: [c2, r], author: ledgerSig(DEVICE, T + 2), committer: ledgerSig(DEVICE, T + 2), message: 'merge\n' })
+    return { tree, c1, c2, c3, r }
+  }
+
+  t.test('init makes a bare repository native git accepts, and is idempotent', async (t) => {
+    const { b, gitdir } = await open(t, false)
+    t.equal(b.gitdir, gitdir, 'gitdir is what it was made with')
+    await b.init()
+    t.equal(git(gitdir, ['rev-parse', '--is-bare-repository']), 'true', 'bare')
+    t.equal(git(gitdir, ['symbolic-ref', 'HEAD']), 'refs/heads/main', 'HEAD points at main')
+    t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean on the empty repo')
+    t.equal(await b.readRef('refs/heads/main'), null, 'unborn main reads as null')
+    t.same([...await b.listRefs('refs/heads/')], [], 'no refs yet')
+
+    const { c2 } = await history(b)
+    await b.updateRef('refs/heads/ledger/' + DEVICE, c2, null)
+    await b.init()
+    const again = make(gitdir)
+    t.teardown(() => again.close())
+    await again.init()
+    t.equal(await again.readRef('refs/heads/ledger/' + DEVICE), c2, 'a second init keeps refs')
+    t.equal((await again.readCommit(c2)).message, 'two\n', 'a second init keeps objects')
+    t.equal(git(gitdir, ['symbolic-ref', 'HEAD']), 'refs/heads/main', 'HEAD unchanged')
+    t.same(fsck(gitdir), { code: 0, output: '' }, 'still clean')
+  })
+
+  t.test('init on a repository native git made keeps its content', async (t) => {
+    const gitdir = join(t.testdir(), 'native.git')
+    git(undefined, ['init', '--bare', '--quiet', gitdir])
+    const oid = git(gitdir, ['hash-object', '-w', '--stdin'], { input: 'native\n' })
+    const b = make(gitdir)
+    t.teardown(() => b.close())
+    await b.init()
+    t.equal((await b.readBlob(oid)).toString(), 'native\n')
+  })
+
+  t.test('writeBlob returns the oid git hash-object computes and round-trips the bytes', async (t) => {
+    const { b, gitdir } = await open(t)
+    const samples: Array<[string, Buffer]> = [
+      ['empty', Buffer.alloc(0)],
+      ['text', Buffer.from('hello\n')],
+      ['no trailing newline', Buffer.from('{"v":1}')],
+      ['utf-8', Buffer.from('€ — ü 日本\n')],
+      ['every byte value', Buffer.from(Array.from({ length: 512 }, (_, i) => i & 0xff))],
+      ['crlf', Buffer.from('a\r\nb\r\n')],
+      ['300 KiB random', prng(300 * 1024, 7)],
+    ]
+    for (const [label, data] of samples) {
+      const oid = await b.writeBlob(data)
+      t.equal(oid, git(undefined, ['hash-object', '--stdin'], { input: data }), `${label}: same oid as git hash-object`)
+      t.equal(oid, blobOid(data), `${label}: same oid as sha1("blob <n>\\0" + data)`)
+      t.equal(await b.writeBlob(new Uint8Array(data)), oid, `${label}: writing again (as a Uint8Array) gives the same oid`)
+      const back = await b.readBlob(oid)
+      t.ok(Buffer.isBuffer(back), `${label}: readBlob gives a Buffer`)
+      t.ok(back.equals(data), `${label}: readBlob returns the same bytes`)
+      t.ok(nativeGit(gitdir, ['cat-file', 'blob', oid]).out.equals(data), `${label}: native git reads the same bytes`)
+    }
+    t.equal(await b.writeBlob(Buffer.alloc(0)), EMPTY_BLOB)
+    t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
+  })
+
+  t.test('writeTree sorts like git, nests, and matches native mktree', async (t) => {
+    const { b, gitdir } = await open(t)
+    const ref = scratch(t)
+    const x = await b.writeBlob(Buffer.from('x\n'))
+    const y = await b.writeBlob(Buffer.from('y\n'))
+    git(ref, ['hash-object', '-w', '--stdin'], { input: 'x\n' })
+    git(ref, ['hash-object', '-w', '--stdin'], { input: 'y\n' })
+
+    t.equal(await b.writeTree([]), EMPTY_TREE, 'empty tree')
+
+    const innerEntries: TreeEntry[] = [
+      { mode: '100644', type: 'blob', name: 'z', oid: x },
+      { mode: '100644', type: 'blob', name: 'y.txt', oid: y },
+    ]
+    const inner = await b.writeTree(innerEntries)
+    t.equal(inner, treeOidInOrder([innerEntries[1]!, innerEntries[0]!]), 'inner tree by hand')
+    t.equal(inner, git(ref, ['mktree'], { input: `100644 blob ${x}\tz\n100644 blob ${y}\ty.txt\n` }), 'inner tree = native mktree')
+
+    // Unsorted on purpose. Git sorts a tree named "a" as "a/": '-' < '.' < '/' < '0'.
+    const outerEntries: TreeEntry[] = [
+      { mode: '100644', type: 'blob', name: 'b', oid: y },
+      { mode: '040000', type: 'tree', name: 'a', oid: inner },
+      { mode: '100644', type: 'blob', name: 'a0', oid: x },
+      { mode: '100644', type: 'blob', name: 'a.b', oid: y },
+      { mode: '100644', type: 'blob', name: 'a-c', oid: x },
+    ]
+    const gitOrder = ['a-c', 'a.b', 'a', 'a0', 'b']
+    const byName = new Map(outerEntries.map((e) => [e.name, e]))
+    const sorted = gitOrder.map((n) => byName.get(n)!)
+    const outer = await b.writeTree(outerEntries)
+    t.equal(outer, treeOidInOrder(sorted), 'outer tree by hand, in git order')
+    const mktreeInput = outerEntries.map((e) => `${e.mode} ${e.type} ${e.oid}\t${e.name}\n`).join('')
+    t.equal(outer, git(ref, ['mktree'], { input: mktreeInput }), 'outer tree = native mktree')
+    t.equal(await b.writeTree([...outerEntries].reverse()), outer, 'entry order given does not matter')
+
+    t.same(git(gitdir, ['ls-tree', '--name-only', outer]).split('\n'), gitOrder, 'native ls-tree order')
+    // The interface does not fix the order readTree returns (system: git's stored order; iso:
+    // plain name order), so compare by name; callers that need an order sort (walkBlobs does).
+    t.same(nameSorted(await b.readTree(outer)), nameSorted(outerEntries), 'readTree returns every entry with mode, type and oid')
+    t.same(nameSorted(await b.readTree(inner)), nameSorted(innerEntries), 'readTree of the nested tree')
+    t.same(await b.readTree(EMPTY_TREE), [], 'readTree of the empty tree')
+    t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean (sorted, no zero-padded modes)')
+  })
+
+  t.test('writeCommit hashes like git commit-tree; readCommit round-trips', async (t) => {
+    const { b, gitdir } = await open(t)
+    const ref = scratch(t)
+    const blob = await b.writeBlob(Buffer.from('x\n'))
+    git(ref, ['hash-object', '-w', '--stdin'], { input: 'x\n' })
+    const tree = await b.writeTree([{ mode: '100644', type: 'blob', name: 'f', oid: blob }])
+    git(ref, ['mktree'], { input: `100644 blob ${blob}\tf\n` })
+
+    const root: CommitInfo = {
+      tree, parents: [],
+      author: ledgerSig(DEVICE, T), committer: { name: 'someone else', email: 'ci@example.com', timestamp: T + 60 },
+      message: 'record: +3 records (2026-11-20..2026-11-21)\n',
+    }
+    const c1 = await b.writeCommit(root)
+    t.equal(c1, commitOid(root), 'root commit oid by hand')
+    t.equal(c1, nativeCommitTree(ref, root), 'root commit oid = native commit-tree')
+
+    const child: CommitInfo = {
+      tree, parents: [c1], author: ledgerSig(DEVICE, T + 3600), committer: ledgerSig(DEVICE, T + 3600),
+      message: 'record: +1 records (2026-11-21..2026-11-21)\n\nsecond paragraph\n',
+    }
+    const c2 = await b.writeCommit(child)
+    t.equal(c2, commitOid(child), 'child commit oid by hand')
+    t.equal(c2, nativeCommitTree(ref, child), 'child commit oid = native commit-tree')
+
+    const other: CommitInfo = { tree, parents: [], author: ledgerSig(DEVICE2, 0), committer: ledgerSig(DEVICE2, 0), message: 'epoch\n' }
+    const r = await b.writeCommit(other)
+    t.equal(r, nativeCommitTree(ref, other), 'timestamp 0')
+    const merge: CommitInfo = { tree, parents: [c2, r], author: ledgerSig(DEVICE, T + 7200), committer: ledgerSig(DEVICE, T + 7200), message: 'merge\n' }
+    const c3 = await b.writeCommit(merge)
+    t.equal(c3, commitOid(merge), 'merge commit oid by hand (parent order kept)')
+    t.equal(c3, nativeCommitTree(ref, merge), 'merge commit = native commit-tree')
+
+    t.same(await b.readCommit(c1), root, 'readCommit(root)')
+    t.same(await b.readCommit(c2), child, 'readCommit(child)')
+    t.same(await b.readCommit(c3), merge, 'readCommit(merge) keeps parent order')
+    t.same(await b.readCommit(r), other, 'readCommit(epoch)')
+
+    const raw = git(gitdir, ['cat-file', '-p', c3])
+    t.match(raw, `parent ${c2}\nparent ${r}\n`, 'native sees both parents in order')
+    t.match(raw, `author usage-ledger <${DEVICE}@usage-ledger> ${T + 7200} +0000\n`, 'native sees the author')
+    t.equal(git(gitdir, ['log', '--format=%an <%ae> %at|%cn <%ce> %ct|%s', '-1', c1]),
+      `usage-ledger <${DEVICE}@usage-ledger> ${T}|someone else <ci@example.com> ${T + 60}|record: +3 records (2026-11-20..2026-11-21)`,
+      'git log shows author and committer apart')
+    t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
+  })
+
+  t.test('readRef and updateRef compare-and-swap', async (t) => {
+    const { b, gitdir } = await open(t)
+    const { c1, c2, c3 } = await history(b)
+    const ref = ledgerRef(DEVICE)
+    t.equal(await b.readRef(ref), null, 'missing ref is null')
+
+    await b.updateRef(ref, c1, null)
+    t.equal(await b.readRef(ref), c1, 'created')
+    t.equal(git(gitdir, ['rev-parse', ref]), c1, 'native sees the created ref')
+
+    await rejectsCode(t, b.updateRef(ref, c2, null), 'REF_STALE', 'create refused when the ref exists')
+    t.equal(await b.readRef(ref), c1, 'unchanged after the refused create')
+
+    await b.updateRef(ref, c2, c1)
+    t.equal(await b.readRef(ref), c2, 'advanced with the right old value')
+    t.equal(git(gitdir, ['rev-parse', ref]), c2)
+
+    await rejectsCode(t, b.updateRef(ref, c3, c1), 'REF_STALE', 'stale old value refused')
+    t.equal(await b.readRef(ref), c2, 'unchanged after the stale update')
+    t.equal(git(gitdir, ['rev-parse', ref]), c2)
+
+    const absent = ledgerRef(DEVICE2)
+    await rejectsCode(t, b.updateRef(absent, c1, c2), 'REF_STALE', 'an old value for an absent ref is refused')
+    t.equal(await b.readRef(absent), null, 'still absent')
+
+    // Someone else (native git) moves the ref: the backend must see it, not a cached value.
+    git(gitdir, ['update-ref', ref, c3, c2])
+    t.equal(await b.readRef(ref), c3, 'readRef sees a move made by another process')
+    await rejectsCode(t, b.updateRef(ref, c1, c2), 'REF_STALE', 'CAS against the value before the outside move is refused')
+    await b.updateRef(ref, c1, c3)
+    t.equal(git(gitdir, ['rev-parse', ref]), c1, 'going back is allowed when the old value matches (CAS, not ff)')
+
+    // Packed refs (native gc/fetch pack them) read and update the same way.
+    git(gitdir, ['pack-refs', '--all'])
+    t.equal(await b.readRef(ref), c1, 'packed ref reads')
+    await rejectsCode(t, b.updateRef(ref, c2, c3), 'REF_STALE', 'stale CAS on a packed ref refused')
+    await b.updateRef(ref, c2, c1)
+    t.equal(await b.readRef(ref), c2, 'packed ref advanced')
+    t.equal(git(gitdir, ['rev-parse', ref]), c2, 'native agrees')
+    t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
+  })
+
+  t.test('listRefs returns only refs under the prefix', async (t) => {
+    const { b, gitdir } = await open(t)
+    const { c1, c2, c3, r } = await history(b)
+    await b.updateRef(ledgerRef(DEVICE), c2, null)
+    await b.updateRef(ledgerRef(DEVICE2), r, null)
+    await b.updateRef('refs/heads/main', c1, null)
+    await b.updateRef('refs/heads/merged', c3, null)
+    await b.updateRef('refs/heads/ledger-old', c1, null)
+    git(gitdir, ['update-ref', 'refs/tags/ledger/' + DEVICE, c1])
+
+    const want = new Map([[ledgerRef(DEVICE), c2], [ledgerRef(DEVICE2), r]])
+    t.same(new Map(await b.listRefs(LEDGER_REF_PREFIX)), want, 'only refs/heads/ledger/*')
+    t.same([...(await b.listRefs('refs/heads/')).keys()].sort(),
+      ['refs/heads/ledger-old', ledgerRef(DEVICE), ledgerRef(DEVICE2), 'refs/heads/main', 'refs/heads/merged'].sort(),
+      'every head under refs/heads/')
+    t.equal((await b.listRefs('refs/heads/nothing/')).size, 0, 'no refs under an absent prefix')
+
+    git(gitdir, ['pack-refs', '--all'])
+    t.same(new Map(await b.listRefs(LEDGER_REF_PREFIX)), want, 'same answer once the refs are packed')
+    await b.updateRef(ledgerRef(DEVICE), c3, c2)
+    t.same(new Map(await b.listRefs(LEDGER_REF_PREFIX)), new Map([[ledgerRef(DEVICE), c3], [ledgerRef(DEVICE2), r]]),
+      'a loose update overrides the packed value')
+  })
+
+  t.test('isAncestor', async (t) => {
+    const { b } = await open(t)
+    const { c1, c2, c3, r } = await history(b)
+    t.equal(await b.isAncestor(c1, c1), true, 'a commit is its own ancestor')
+    t.equal(await b.isAncestor(c1, c2), true, 'parent')
+    t.equal(await b.isAncestor(c1, c3), true, 'grandparent')
+    t.equal(await b.isAncestor(r, c3), true, 'second parent of a merge')
+    t.equal(await b.isAncestor(c2, c1), false, 'reverse')
+    t.equal(await b.isAncestor(c3, c2), false, 'reverse of a merge')
+    t.equal(await b.isAncestor(r, c2), false, 'unrelated')
+    t.equal(await b.isAncestor(c1, r), false, 'unrelated, other way')
+  })
+
+  t.test('reading a missing object fails with GIT_MISSING_OBJECT, and the backend keeps working', async (t) => {
+    const { b } = await open(t)
+    const oid = await b.writeBlob(Buffer.from('present\n'))
+    await rejectsCode(t, b.readBlob(ABSENT), 'GIT_MISSING_OBJECT', 'readBlob')
+    await rejectsCode(t, b.readTree(ABSENT), 'GIT_MISSING_OBJECT', 'readTree')
+    await rejectsCode(t, b.readCommit(ABSENT), 'GIT_MISSING_OBJECT', 'readCommit')
+    t.equal((await b.readBlob(oid)).toString(), 'present\n', 'a read after the failures still works')
+    const results = await Promise.allSettled([b.readBlob(ABSENT), b.readBlob(oid), b.readTree(ABSENT), b.readBlob(oid)])
+    t.same(results.map((x) => x.status), ['rejected', 'fulfilled', 'rejected', 'fulfilled'], 'interleaved missing and present reads')
+    t.equal((results[3] as PromiseFulfilledResult<Buffer>).value.toString(), 'present\n')
+    await t.rejects(b.readTree(oid), { name: 'LedgerError' }, 'reading a blob as a tree fails')
+  })
+
+  t.test('writeFiles builds the device layout; a second part only adds; native git accepts all of it', async (t) => {
+    const { b, gitdir, dir } = await open(t)
+    const dev = deviceDir(DEVICE)
+    const text = {
+      device: `{"id":"${DEVICE}","name":"laptop"}\n`,
+      manifest1: '{"records":3}\n',
+      manifest2: '{"records":4}\n',
+      p21a: '{"v":1,"n":1}\n{"v":1,"n":2}\n',
+      p20a: '{"v":1,"n":3}\n',
+      p31a: '{"v":1,"n":0}\n',
+      p21b: '{"v":1,"n":4}\n',
+    }
+    const oid: Record<keyof typeof text, string> = {} as never
+    for (const k of Object.keys(text) as Array<keyof typeof text>) oid[k] = await b.writeBlob(Buffer.from(text[k]))
+
+    const files1 = new Map([
+      [`${dev}/device.json`, oid.device],
+      [`${dev}/manifest.json`, oid.manifest1],
+      [`${dev}/${dayDir('2026-11-21')}/000001.ndjson`, oid.p21a],
+      [`${dev}/${dayDir('2026-11-20')}/000001.ndjson`, oid.p20a],
+      [`${dev}/${dayDir('2026-10-31')}/000001.ndjson`, oid.p31a],
+    ])
+    const root1 = await writeFiles(b, null, files1)
+    t.equal(`${dev}/2026-11/2026-11-21/000001.ndjson`, `devices/${DEVICE}/2026-11/2026-11-21/000001.ndjson`, 'layout of a part path')
+
+    const lsTree = (tree: string) => new Map(git(gitdir, ['ls-tree', '-r', tree]).split('\n').map((l) => {
+      const [meta, path] = l.split('\t')
+      const [mode, type, o] = meta!.split(' ')
+      t.equal(`${mode} ${type}`, '100644 blob', `${path} is a plain file`)
+      return [path!, o!]
+    }))
+    t.same(lsTree(root1), files1, 'native ls-tree -r lists exactly the files written')
+    t.equal(root1, nativeTreeOf(gitdir, files1, join(dir, 'index1')), 'root = what native write-tree makes of the same files')
+
+    t.same(await readEntryAt(b, root1, `${dev}/2026-11/2026-11-20/000001.ndjson`), { mode: '100644', type: 'blob', name: '000001.ndjson', oid: oid.p20a })
+    t.same((await readTreeAt(b, root1, `${dev}/2026-11`))!.map((e) => `${e.type}:${e.name}`), ['tree:2026-11-20', 'tree:2026-11-21'])
+    t.same((await readTreeAt(b, root1, ''))!.map((e) => e.name), ['devices'], 'root holds only devices/')
+    t.equal(await readTreeAt(b, root1, `${dev}/2026-12`), null, 'absent directory')
+    t.equal(await readEntryAt(b, root1, `${dev}/2026-11/2026-11-22/000001.ndjson`), null, 'absent file')
+    t.equal(await readTreeAt(b, null, dev), null, 'no root, no tree')
+
+    const files2 = new Map([
+      [`${dev}/2026-11/2026-11-21/000002.ndjson`, oid.p21b],
+      [`${dev}/manifest.json`, oid.manifest2],
+    ])
+    const root2 = await writeFiles(b, root1, files2)
+    const all2 = new Map([...files1, ...files2])
+    t.same(lsTree(root2), all2, 'second write = first files + the new part, manifest rewritten')
+    t.equal(root2, nativeTreeOf(gitdir, all2, join(dir, 'index2')), 'root2 = native write-tree')
+    const walked1 = []
+    for await (const e of walkBlobs(b, root1)) walked1.push(e)
+    const walked2 = []
+    for await (const e of walkBlobs(b, root2)) walked2.push(e)
+    t.same(walked2.map((e) => e.path), [
+      `devices/${DEVICE}/2026-10/2026-10-31/000001.ndjson`,
+      `devices/${DEVICE}/2026-11/2026-11-20/000001.ndjson`,
+      `devices/${DEVICE}/2026-11/2026-11-21/000001.ndjson`,
+      `devices/${DEVICE}/2026-11/2026-11-21/000002.ndjson`,
+      `devices/${DEVICE}/device.json`,
+      `devices/${DEVICE}/manifest.json`,
+    ], 'walkBlobs: depth first, name order')
+    const after = new Map(walked2.map((e) => [e.path, e.oid]))
+    for (const e of walked1) {
+      if (e.path.endsWith('manifest.json')) continue
+      t.equal(after.get(e.path), e.oid, `unchanged: ${e.path}`)
+    }
+    for (const dir of [`${dev}/2026-10`, `${dev}/2026-11/2026-11-20`]) {
+      t.equal((await readEntryAt(b, root2, dir))!.oid, (await readEntryAt(b, root1, dir))!.oid, `untouched subtree keeps its oid: ${dir}`)
+    }
+    t.same(git(gitdir, ['diff-tree', '-r', '--name-status', root1, root2]).split('\n'), [
+      `A\t${dev}/2026-11/2026-11-21/000002.ndjson`,
+      `M\t${dev}/manifest.json`,
+    ], 'native diff-tree: one part added, manifest modified, nothing else')
+
+    const msg1 = 'record: +3 records (2026-10-31..2026-11-21)\n'
+    const c1 = await b.writeCommit({ tree: root1, parents: [], author: ledgerSig(DEVICE, T), committer: ledgerSig(DEVICE, T), message: msg1 })
+    await b.updateRef(ledgerRef(DEVICE), c1, null)
+    const c2 = await b.writeCommit({ tree: root2, parents: [c1], author: ledgerSig(DEVICE, T + 600), committer: ledgerSig(DEVICE, T + 600), message: 'record: +1 records (2026-11-21..2026-11-21)\n' })
+    await b.updateRef(ledgerRef(DEVICE), c2, c1)
+
+    t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
+    t.equal(git(gitdir, ['log', '--format=%H|%an <%ae>|%cn <%ce>|%at|%s', ledgerRef(DEVICE)]), [
+      `${c2}|usage-ledger <${DEVICE}@usage-ledger>|usage-ledger <${DEVICE}@usage-ledger>|${T + 600}|record: +1 records (2026-11-21..2026-11-21)`,
+      `${c1}|usage-ledger <${DEVICE}@usage-ledger>|usage-ledger <${DEVICE}@usage-ledger>|${T}|record: +3 records (2026-10-31..2026-11-21)`,
+    ].join('\n'), 'git log shows both commits with the ledger identity')
+    const raw = git(gitdir, ['cat-file', '-p', c2])
+    t.match(raw, `tree ${root2}\nparent ${c1}\nauthor usage-ledger <${DEVICE}@usage-ledger> ${T + 600} +0000\ncommitter usage-ledger <${DEVICE}@usage-ledger> ${T + 600} +0000\n`)
+
+    const clone = join(dir, 'clone')
+    git(undefined, ['clone', '--quiet', '--branch', `ledger/${DEVICE}`, gitdir, clone])
+    t.equal(nativeGit(undefined, ['-C', clone, 'show', `HEAD:${dev}/2026-11/2026-11-21/000002.ndjson`]).stdout, text.p21b, 'native clone checks out the part')
+  })
+}
