@@ -203,7 +203,7 @@ export function formatTable(header, rows) {
   const num = /^(?:[-+]?[\d.,]+(?:\s?(?:ms|s|KB|MB|GB|×|%))?|—)$/
   const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => r[i] == null || r[i] === '' || num.test(String(r[i]))))
   const line = (r) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()
-  const sep = widths.map((w) => '-'.repeat(w)).join('  ')
+  const sep = widths.map((w) => '-'.repeat(w)).join('  ').trimEnd()
   return [line(all[0]), sep, ...all.slice(1).map(line)].join('\n')
 }
 

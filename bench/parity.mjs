@@ -83,7 +83,9 @@ try {
       ours.days[day] && ref.days[day] ? '' : ours.days[day] ? 'only ours' : 'only ccusage'])
   rows.push(['totals', fmtInt(ours.totals.records), fmtInt(ours.totals.totalTokens), ...TOKEN_FIELDS.map((f) => fmtInt(delta(ours.totals, ref.totals, f))), ''])
   console.log(`\nusage-ledger record+report vs ccusage ${CCUSAGE_VERSION} claude daily (UTC days; Δ = ours − ccusage)\n`)
-  console.log(formatTable(['day', 'records', 'total tokens', ...TOKEN_FIELDS.map((f) => short[f]), ''], rows))
+  const header = ['day', 'records', 'total tokens', ...TOKEN_FIELDS.map((f) => short[f]), '']
+  if (rows.every((r) => r[r.length - 1] === '')) { header.pop(); rows.forEach((r) => r.pop()) }
+  console.log(formatTable(header, rows))
   if (d.diffs.length) {
     const LIMIT = opt.all ? Infinity : 30
     console.log('\ndifferences:')

@@ -27,7 +27,7 @@ function globals(a: Record<string, unknown>): GlobalOptions {
   }
 }
 
-function build(env: Env, run: (h: Handler, a: Record<string, unknown>) => void): Argv {
+function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string, unknown>) => void): Argv {
   const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)])
   return yargs()
     .scriptName('usage-ledger')
@@ -70,23 +70,29 @@ function build(env: Env, run: (h: Handler, a: Record<string, unknown>) => void):
     .version(VERSION)
     .help()
     .alias('h', 'help')
-    .wrap(Math.min(100, (env.stdout as { columns?: number }).columns ?? 100))
+    // yargs renders the help text on every command run; wrapping it costs a tenth of a
+    // `record` run, so only wrap when help is what was asked for.
+    .wrap(wantsHelp ? Math.min(100, (env.stdout as { columns?: number }).columns ?? 100) : null)
     .exitProcess(false)
 }
 
 /** Runs the CLI with `argv`; returns the exit code. Tests call this with a fixed `env`. */
 export async function main(argv: string[], env: Env = processEnv()): Promise<number> {
-  let pending: Promise<number> | null = null
+  // yargs may call a handler and report a validation failure in the same parse, so the
+  // command only starts once parsing finished cleanly.
+  let pending: (() => Promise<number>) | null = null
   let debug = argv.includes('--debug')
   const run = (h: Handler, a: Record<string, unknown>) => {
-    const global = globals(a)
-    debug = global.debug
-    pending = h({ env, global }, a)
+    pending = () => {
+      const global = globals(a)
+      debug = global.debug
+      return h({ env, global }, a)
+    }
   }
   try {
     let usage: { message: string } | null = null
     let printed = ''
-    await build(env, run)
+    await build(env, argv.some((a) => a === '--help' || a === '-h' || a === 'help'), run)
       .fail((msg, err) => { usage = { message: msg ?? err?.message ?? 'bad usage' }; if (err instanceof LedgerError) throw err })
       .parseAsync(argv, {}, (_err, _a, output) => { printed = output })
     if (usage) {
@@ -94,7 +100,7 @@ export async function main(argv: string[], env: Env = processEnv()): Promise<num
       return EXIT.usage
     }
     if (printed) env.stdout.write(printed + '\n')
-    return pending ? await pending : EXIT.ok
+    return pending ? await (pending as () => Promise<number>)() : EXIT.ok
   } catch (e) {
     return reportError(env, e, debug)
   }

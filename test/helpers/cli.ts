@@ -1,0 +1,94 @@
+/** Running the built CLI as a subprocess, as users and hooks do, with a fixed environment. */
+import { spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+export const BIN = path.join(ROOT, 'bin/usage-ledger.js')
+export const FIXTURES = path.join(ROOT, 'fixtures')
+
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+export interface CliOptions {
+  env?: Record<string, string | undefined>
+  input?: string
+  cwd?: string
+}
+
+/** Environment with nothing of the real user's: HOME, sources and store all under `dir`. */
+export function isolatedEnv(dir: string, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    PATH: process.env.PATH,
+    HOME: path.join(dir, 'home'),
+    TZ: 'UTC',
+    USAGE_LEDGER_HOME: path.join(dir, 'store'),
+    USAGE_LEDGER_NOW: '2026-11-22T12:00:00.000Z',
+    CLAUDE_CONFIG_DIR: path.join(dir, 'claude'),
+    CODEX_HOME: path.join(dir, 'codex'),
+    GIT_CONFIG_NOSYSTEM: '1',
+    ...extra,
+  }
+}
+
+export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = '', stderr = ''
+    child.stdout.on('data', (b) => (stdout += b))
+    child.stderr.on('data', (b) => (stderr += b))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+    child.stdin.end(opts.input ?? '')
+  })
+}
+
+export function cliSync(args: string[], opts: CliOptions = {}): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), cwd: opts.cwd ?? ROOT, input: opts.input ?? '', encoding: 'utf8' })
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
+}
+
+function cleanEnv(env: Record<string, string | undefined> | undefined): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(env ?? { PATH: process.env.PATH })) if (v !== undefined) out[k] = v
+  return out
+}
+
+/** Copies fixtures/claude and fixtures/codex into `dir` (the layout isolatedEnv expects). */
+export function copyFixtures(dir: string): void {
+  fs.cpSync(path.join(FIXTURES, 'claude'), path.join(dir, 'claude'), { recursive: true })
+  fs.cpSync(path.join(FIXTURES, 'codex'), path.join(dir, 'codex'), { recursive: true })
+  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
+}
+
+export function git(gitdir: string, args: string[]): string {
+  const r = spawnSync('git', args, { env: { PATH: process.env.PATH, GIT_DIR: gitdir, GIT_CONFIG_NOSYSTEM: '1', HOME: gitdir }, encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`)
+  return r.stdout
+}
+
+export interface Expected {
+  'claude-code': { days: Record<string, Totals>; totals: Totals; afterCompletingUnfinished: { file: string; newRecord: Totals & { ts: string } } }
+  codex: { days: Record<string, Totals>; totals: Totals }
+}
+export interface Totals { records: number; input: number; output: number; cacheWrite: number; cacheRead: number; totalTokens: number }
+
+export const expected = (): Expected => JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')) as Expected
+
+export const TOKEN_FIELDS = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens'] as const
+
+export function pick(o: Record<string, unknown>): Totals {
+  return Object.fromEntries(TOKEN_FIELDS.map((k) => [k, o[k]])) as unknown as Totals
+}
+
+/** Sums expected per-day totals of several sources into one map. */
+export function sumDays(...sources: Array<Record<string, Totals>>): Record<string, Totals> {
+  const out: Record<string, Totals> = {}
+  for (const days of sources) {
+    for (const [day, t] of Object.entries(days)) {
+      const cur = (out[day] ??= { records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0 })
+      for (const k of TOKEN_FIELDS) cur[k] += t[k]
+    }
+  }
+  return out
+}
