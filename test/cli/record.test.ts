@@ -191,3 +191,40 @@ t.test('the system and iso backends write byte-identical ledgers', async (t) => 
   const ra = await cli(['--git', 'iso', 'report', '--json', '--tz', 'UTC'], { env: a.env })
   t.same(JSON.parse(ra.stdout).totals, JSON.parse((await cli(['report', '--json', '--tz', 'UTC'], { env: a.env })).stdout).totals, 'iso reads what system wrote')
 })
+
+t.test('manifest.json counts and the sealed digest match the parts', async (t) => {
+  const { dir, env, gitdir } = setup(t)
+  await cli(['record'], { env })
+  // A record of "today" (the fixed clock's day) must stay outside the sealed prefix.
+  fs.appendFileSync(path.join(dir, CLAUDE_FILE), assistantLine('msg_today', '2026-11-22T09:00:00.000Z', 5) + '\n')
+  await cli(['record'], { env })
+  const ref = `refs/heads/ledger/${DEVICE}`
+  const manifest = JSON.parse(git(gitdir, ['show', `${ref}:devices/${DEVICE}/manifest.json`]))
+  const files = git(gitdir, ['ls-tree', '-r', '--name-only', ref]).split('\n').filter((p) => p.endsWith('.ndjson'))
+  const byDay = new Map<string, string[][]>()
+  for (const f of files) {
+    const day = f.split('/')[3]!
+    const list = byDay.get(day) ?? []
+    list.push(git(gitdir, ['show', `${ref}:${f}`]).trim().split('\n'))
+    byDay.set(day, list)
+  }
+  const all = [...byDay.values()].flat(2)
+  t.equal(manifest.v, 1)
+  t.equal(manifest.deviceId, DEVICE)
+  t.equal(manifest.records, all.length)
+  t.same(manifest.days, Object.fromEntries([...byDay].map(([d, parts]) => [d, { parts: parts.length, records: parts.flat().length }])))
+  t.equal(manifest.lastRecordAt, '2026-11-22T09:00:00.000Z')
+  const sealedLines = [...byDay].filter(([d]) => d <= '2026-11-21').flatMap(([, p]) => p.flat())
+  sealedLines.sort((a, b) => {
+    const ia = JSON.parse(a).id, ib = JSON.parse(b).id
+    return ia < ib ? -1 : ia > ib ? 1 : a < b ? -1 : 1
+  })
+  const { createHash } = await import('node:crypto')
+  t.same(manifest.sealed, { through: '2026-11-21', records: sealedLines.length, digest: createHash('sha256').update(sealedLines.map((l) => l + '\n').join('')).digest('hex') })
+  const exp = expected()
+  const month = manifest.months['2026-11']
+  t.equal(month.records, exp['claude-code'].totals.records + exp.codex.totals.records + 1)
+  t.equal(month.output, exp['claude-code'].totals.output + exp.codex.totals.output + 5)
+  const device = JSON.parse(git(gitdir, ['show', `${ref}:devices/${DEVICE}/device.json`]))
+  t.match(device, { v: 1, id: DEVICE, platform: 'linux', createdAt: '2026-11-22T12:00:00.000Z', tool: /^usage-ledger\// })
+})
