@@ -1,7 +1,7 @@
 // Shared helpers of the benchmark (bench/run.mjs) and the parity check (bench/parity.mjs).
 import { spawn, spawnSync, execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { homedir, tmpdir, cpus, totalmem, availableParallelism, platform, release, arch } from 'node:os'
+import { homedir, tmpdir, cpus, totalmem, availableParallelism, platform, release, arch, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generate, GENERATOR_VERSION, SIZES, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
@@ -231,6 +231,7 @@ export function machineInfo() {
     node: process.version,
     git: tryRun('git', ['--version'])?.replace(/^git version /, '') ?? null,
     measure: measureMode(),
+    loadavg1: Math.round(loadavg()[0] * 100) / 100,
   }
 }
 

@@ -16,6 +16,12 @@ import {
   fmtMs, log, normaliseCcusageDaily, normaliseOurDaily, normaliseTruth, diffDaily, TOKEN_FIELDS,
 } from './lib.mjs'
 
+// a failed command or install: one clear line, not a stack (temp dirs are cleaned in finally blocks)
+process.on('uncaughtException', (e) => {
+  console.error(`${process.argv[1]?.endsWith('parity.mjs') ? 'parity' : 'bench'}: ${e?.message ?? e}`)
+  process.exit(1)
+})
+
 const { values: opt } = parseArgs({
   options: {
     size: { type: 'string', default: 'small' },

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { randomUUID } from 'node:crypto'
+import { loadavg } from 'node:os'
 import { appendResponses, SIZES, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
 import {
   ROOT, CLI, DEVICE_ID, CCUSAGE_VERSION, ensureCcusage, ensureTree, warmTree, tempDir, measure, measureOk,
@@ -30,6 +31,12 @@ const GOALS = {
 }
 // A project dir of its own for P3's session file, so the cached tree is easy to restore.
 const P3_PROJECT = '-tmp-usage-ledger-bench-p3'
+
+// a failed command or install: one clear line, not a stack (temp dirs are cleaned in finally blocks)
+process.on('uncaughtException', (e) => {
+  console.error(`${process.argv[1]?.endsWith('parity.mjs') ? 'parity' : 'bench'}: ${e?.message ?? e}`)
+  process.exit(1)
+})
 
 const { values: opt } = parseArgs({
   options: {
@@ -66,6 +73,7 @@ if (!existsSync(join(ROOT, 'dist', 'cli.js'))) {
 
 const machine = machineInfo()
 log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB, ${machine.platform}; node ${machine.node}, git ${machine.git}; measuring with ${machine.measure}`)
+if (machine.loadavg1 > machine.nproc / 2) log(`warning: the machine is busy (load ${machine.loadavg1} on ${machine.nproc} CPUs); absolute numbers will be noisy, ratios less so`)
 
 const ccusage = ensureCcusage()
 const { dir: tree, meta } = ensureTree({ size: opt.size, seed: Number(opt.seed), end: opt.end })
@@ -193,6 +201,8 @@ console.log(formatTable(
 ))
 console.log()
 for (const c of checks) console.log(`run ${c.run} ledger check: ${c.ok ? 'ok' : 'MISMATCH'} — ${c.detail}`)
+const loadEnd = Math.round(loadavg()[0] * 100) / 100
+if (Math.max(machine.loadavg1, loadEnd) > machine.nproc / 2) console.log(`note: machine busy while measuring (1-min load ${machine.loadavg1} at start, ${loadEnd} at end, ${machine.nproc} CPUs)`)
 
 const outPath = opt.out ?? join(ROOT, 'bench', `results-${opt.size}.json`)
 writeJson(outPath, {
@@ -204,7 +214,7 @@ writeJson(outPath, {
   p2Reps: P2_REPS,
   p3Reps: P3_REPS,
   p3Responses: P3_N,
-  machine,
+  machine: { ...machine, loadavg1End: loadEnd },
   ccusage: CCUSAGE_VERSION,
   results: results.map((r) => ({ id: r.id, case: r.case, reference: r.reference, ours: r.ours, ref: r.ref, ratio: r.ratio, goal: r.goal, met: r.met })),
   samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((s) => ({ wallMs: Math.round(s.wallMs * 10) / 10, maxRssKB: s.maxRssKB }))])),
