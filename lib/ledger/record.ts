@@ -38,9 +38,18 @@ export function recordId(source: string, nativeKey: string): string {
   return sha256hex(source + '\n' + nativeKey).slice(0, 32)
 }
 
+const privacyCache = new Map<string, string>()
+
 /** `hex(sha256("usage-ledger/project/v1\0" + salt + value))[0:16]` for projects and sessions. */
 export function privacyHash(value: string, salt = ''): string {
-  return sha256hex('usage-ledger/project/v1\0' + salt + value).slice(0, 16)
+  const key = salt + '\0' + value
+  let h = privacyCache.get(key)
+  if (h === undefined) {
+    h = sha256hex('usage-ledger/project/v1\0' + salt + value).slice(0, 16)
+    if (privacyCache.size > 100_000) privacyCache.clear()
+    privacyCache.set(key, h)
+  }
+  return h
 }
 
 export const totalTokens = (r: Pick<LedgerRecord, 'input' | 'output' | 'cacheWrite' | 'cacheRead'>) =>
@@ -48,6 +57,11 @@ export const totalTokens = (r: Pick<LedgerRecord, 'input' | 'output' | 'cacheWri
 
 /** RFC 3339 UTC with milliseconds, or null when the value is not a valid instant. */
 export function normaliseTs(value: unknown): string | null {
+  if (typeof value === 'string' && value.length === 24 && TS_RE.test(value)) {
+    // Already canonical unless it names an impossible date (2026-02-30…).
+    const ms = Date.parse(value)
+    if (Number.isFinite(ms) && value.charCodeAt(8) === 48 + Math.floor(new Date(ms).getUTCDate() / 10)) return value
+  }
   if (typeof value !== 'string' && typeof value !== 'number') return null
   const d = new Date(value)
   const ms = d.getTime()

@@ -11,7 +11,7 @@ import { parseLedgerLine, totalTokens, type LedgerRecord } from '../ledger/recor
 import { dayDir, deviceDir } from '../ledger/paths.js'
 import type { GitBackend } from '../git/backend.js'
 import { readTreeAt } from '../git/tree.js'
-import { readJsonIfExists, writeFileAtomic } from './fsutil.js'
+import { writeFileAtomic } from './fsutil.js'
 
 /** [input, output, cacheWrite, cacheRead, sidechain 0|1] */
 export type KnownEntry = [number, number, number, number, number]
@@ -20,7 +20,29 @@ export const entryOf = (r: LedgerRecord): KnownEntry => [r.input, r.output, r.ca
 export const entryBest = (e: KnownEntry): RecordedBest => ({ total: e[0] + e[1] + e[2] + e[3], sidechain: e[4] === 1 })
 export const entryTokens = (e: KnownEntry) => ({ input: e[0], output: e[1], cacheWrite: e[2], cacheRead: e[3] })
 
-interface KnownFile { v: 1; ids: Record<string, KnownEntry> }
+/** `usage-ledger known v1` then one `id input output cacheWrite cacheRead sidechain` line per id. */
+const KNOWN_HEADER = 'usage-ledger known v1\n'
+
+function knownFileText(m: Map<string, KnownEntry>): string {
+  let s = KNOWN_HEADER
+  for (const [id, e] of m) s += `${id} ${e[0]} ${e[1]} ${e[2]} ${e[3]} ${e[4]}\n`
+  return s
+}
+
+/** The cached day, or undefined when absent or unreadable (then it is rebuilt from git). */
+function readKnownFile(file: string): Map<string, KnownEntry> | undefined {
+  let text: string
+  try { text = fs.readFileSync(file, 'utf8') } catch { return undefined }
+  if (!text.startsWith(KNOWN_HEADER)) return undefined
+  const m = new Map<string, KnownEntry>()
+  for (const line of text.slice(KNOWN_HEADER.length).split('\n')) {
+    if (!line) continue
+    const f = line.split(' ')
+    if (f.length !== 6) return undefined
+    m.set(f[0]!, [+f[1]!, +f[2]!, +f[3]!, +f[4]!, +f[5]!])
+  }
+  return m
+}
 
 export class KnownCache {
   private readonly days = new Map<string, Map<string, KnownEntry>>()
@@ -38,39 +60,43 @@ export class KnownCache {
     if (cachedHead !== (head ?? '')) fs.rmSync(dir, { recursive: true, force: true })
   }
 
-  async day(day: string): Promise<Map<string, KnownEntry>> {
-    let m = this.days.get(day)
-    if (m) return m
-    const file = readJsonIfExists<KnownFile>(path.join(this.dir, day + '.json'))
-    if (file?.v === 1) m = new Map(Object.entries(file.ids))
-    else {
-      m = await this.rebuild(day)
-      this.dirty.add(day)
+  /** Loads (from the cache file, else from git) every day a lookup will touch. */
+  async preload(days: Iterable<string>): Promise<void> {
+    for (const day of days) {
+      if (this.days.has(day)) continue
+      let m = readKnownFile(path.join(this.dir, day + '.txt'))
+      if (!m) {
+        m = await this.rebuild(day)
+        this.dirty.add(day)
+      }
+      this.days.set(day, m)
     }
-    this.days.set(day, m)
+  }
+
+  private day(day: string): Map<string, KnownEntry> {
+    const m = this.days.get(day)
+    if (!m) throw new Error(`known cache: day ${day} was not preloaded`)
     return m
   }
 
   /** The best recorded copy of `id` across `days`, and the day it is in. */
-  async best(id: string, days: string[]): Promise<{ day: string; entry: KnownEntry } | null> {
+  best(id: string, days: readonly string[]): { day: string; entry: KnownEntry } | null {
     let found: { day: string; entry: KnownEntry } | null = null
     for (const d of days) {
-      const e = (await this.day(d)).get(id)
+      const e = this.day(d).get(id)
       if (e && (!found || entryBest(e).total >= entryBest(found.entry).total)) found = { day: d, entry: e }
     }
     return found
   }
 
-  async set(day: string, id: string, entry: KnownEntry): Promise<void> {
-    (await this.day(day)).set(id, entry)
+  set(day: string, id: string, entry: KnownEntry): void {
+    this.day(day).set(id, entry)
     this.dirty.add(day)
   }
 
   /** Called after the branch moved to `head`: days first, then the stamp that validates them. */
   save(head: string): void {
-    for (const d of this.dirty) {
-      writeFileAtomic(path.join(this.dir, d + '.json'), JSON.stringify({ v: 1, ids: Object.fromEntries(this.days.get(d)!) }))
-    }
+    for (const d of this.dirty) writeFileAtomic(path.join(this.dir, d + '.txt'), knownFileText(this.days.get(d)!))
     this.dirty.clear()
     writeFileAtomic(path.join(this.dir, 'HEAD'), head + '\n')
   }

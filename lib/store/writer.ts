@@ -2,7 +2,7 @@
  * Appending to this device's ledger branch: plan (pure reads), then write in the crash-safe
  * order objects → branch ref (compare-and-swap) → caches. The caller saves source cursors last.
  */
-import { addDays, utcDay, utcMonth } from '../ledger/time.js'
+import { addDays, neighbourDays, utcDay, utcMonth } from '../ledger/time.js'
 import { canonicalLine, type LedgerRecord } from '../ledger/record.js'
 import { beatsRecorded } from '../ledger/dedupe.js'
 import { addToMonth, emptyManifest, parseManifest, sealDigestLines, serializeManifest, type Manifest } from '../ledger/manifest.js'
@@ -35,7 +35,7 @@ export interface AppendResult extends AppendPlan {
 export const TOOL = 'usage-ledger/0.1.0'
 
 export async function appendRecords(
-  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: Iterable<LedgerRecord>, now: Date, opts: { dryRun?: boolean } = {},
+  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: readonly LedgerRecord[], now: Date, opts: { dryRun?: boolean } = {},
 ): Promise<AppendResult> {
   const ref = ledgerRef(device.id)
   const head = await git.readRef(ref)
@@ -45,15 +45,24 @@ export async function appendRecords(
   const manifest = manifestEntry ? parseManifest((await git.readBlob(manifestEntry.oid)).toString('utf8')) : emptyManifest(device.id, now.toISOString())
   const known = new KnownCache(knownDir, git, device.id, tree, head)
 
+  // Duplicates of one response lie minutes apart: a record's own UTC day and its two
+  // neighbours hold every earlier copy (DESIGN §4).
+  const window = new Map<string, readonly string[]>()
+  for (const r of candidates) {
+    const day = utcDay(r.ts)
+    if (!window.has(day)) { const [before, after] = neighbourDays(day); window.set(day, [before, day, after]) }
+  }
+  await known.preload(new Set([...window.values()].flat()))
+
   const parts = new Map<string, LedgerRecord[]>()
   let alreadyRecorded = 0
   for (const r of candidates) {
     const day = utcDay(r.ts)
-    const prev = await known.best(r.id, [addDays(day, -1), day, addDays(day, 1)])
+    const prev = known.best(r.id, window.get(day)!)
     if (prev && !beatsRecorded(r, entryBest(prev.entry))) { alreadyRecorded++; continue }
     if (prev) addToMonth(manifest, utcMonth(prev.day), entryTokens(prev.entry), -1)
     addToMonth(manifest, utcMonth(day), r, 1)
-    await known.set(day, r.id, entryOf(r))
+    known.set(day, r.id, entryOf(r))
     let list = parts.get(day)
     if (!list) parts.set(day, (list = []))
     list.push(r)

@@ -5,15 +5,12 @@ import { cli, copyFixtures, expected, git, isolatedEnv, pick, sumDays, TOKEN_FIE
 
 const DEVICE = 'a'.repeat(32)
 
-function setup(t: Tap.Test, extra: Record<string, string> = {}) {
+function setup(t: { testdir(): string }, extra: Record<string, string> = {}) {
   const dir = t.testdir()
   copyFixtures(dir)
   const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: DEVICE, ...extra })
   return { dir, env, gitdir: path.join(dir, 'store', 'repo.git') }
 }
-
-type Tap = typeof t
-declare namespace Tap { type Test = typeof t }
 
 const head = (gitdir: string) => git(gitdir, ['rev-parse', `refs/heads/ledger/${DEVICE}`]).trim()
 

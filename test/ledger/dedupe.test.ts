@@ -18,14 +18,19 @@ t.test('beatsRecorded (writer side)', async (t) => {
   t.equal(beatsRecorded(r, { total: 116, sidechain: false }), false, 'fewer tokens than recorded')
   t.equal(beatsRecorded(r, { total: 115, sidechain: false }), false, 'equal tokens: re-reading a source never grows the ledger')
   t.equal(beatsRecorded(r, { total: 115, sidechain: true }), true, 'equal tokens: the non-sidechain copy beats a recorded sidechain copy')
+  t.equal(beatsRecorded(r, { total: 114, sidechain: true }), true, 'non-sidechain with more tokens than a recorded sidechain copy')
+  t.equal(beatsRecorded(r, { total: 116, sidechain: true }), false,
+    'non-sidechain with fewer tokens than a recorded sidechain copy is not appended (readers would not pick it)')
   const side = rec('a', [10, 5, 0, 100], 'x', { sidechain: true })
+  t.equal(beatsRecorded(side, undefined), true, 'a new id is appended even as a sidechain copy')
   t.equal(beatsRecorded(side, { total: 115, sidechain: true }), false, 'sidechain vs recorded sidechain, equal: not appended')
+  t.equal(beatsRecorded(side, { total: 114, sidechain: true }), true, 'sidechain vs recorded sidechain, more tokens: appended')
   t.equal(beatsRecorded(side, { total: 115, sidechain: false }), false, 'sidechain never beats an equal non-sidechain')
-  t.equal(beatsRecorded(side, { total: 114, sidechain: false }), true, 'but more tokens still win, sidechain or not')
+  t.equal(beatsRecorded(side, { total: 1, sidechain: false }), false, 'nor a smaller one: a sidechain copy never displaces a recorded non-sidechain one')
   t.equal(beatsRecorded(rec('a', [0, 0, 0, 0], 'z'), { total: 0, sidechain: false }), false, 'zero vs zero')
 })
 
-t.test('laterCopyWins (within one batch)', async (t) => {
+t.test('laterCopyWins (within one run): non-sidechain first, then largest, then later', async (t) => {
   const small = rec('a', [10, 1, 0, 0], 'small')
   const big = rec('a', [10, 50, 0, 0], 'big')
   t.equal(laterCopyWins(small, big), true, 'more tokens later wins')
@@ -33,12 +38,14 @@ t.test('laterCopyWins (within one batch)', async (t) => {
   const a = rec('a', [10, 5, 0, 0], 'first')
   const b = rec('a', [10, 5, 0, 0], 'second')
   t.equal(laterCopyWins(a, b), true, 'tie: the later one')
-  const sideA = { ...a, sidechain: true as const }
-  const sideB = { ...b, sidechain: true as const }
-  t.equal(laterCopyWins(sideA, b), true, 'tie: non-sidechain replaces sidechain')
-  t.equal(laterCopyWins(a, sideB), false, 'tie: sidechain does not replace non-sidechain')
-  t.equal(laterCopyWins(sideA, sideB), true, 'tie between two sidechain copies: the later one')
-  t.equal(laterCopyWins(a, { ...big, sidechain: true }), true, 'more tokens win even as a sidechain copy')
+  const side = (r: LedgerRecord) => ({ ...r, sidechain: true as const })
+  t.equal(laterCopyWins(side(a), b), true, 'tie: non-sidechain replaces sidechain')
+  t.equal(laterCopyWins(a, side(b)), false, 'tie: sidechain does not replace non-sidechain')
+  t.equal(laterCopyWins(side(a), side(b)), true, 'tie between two sidechain copies: the later one')
+  t.equal(laterCopyWins(side(small), side(big)), true, 'two sidechain copies: the larger')
+  t.equal(laterCopyWins(side(big), side(small)), false)
+  t.equal(laterCopyWins(small, side(big)), false, 'a larger sidechain copy does not replace a non-sidechain one')
+  t.equal(laterCopyWins(side(big), small), true, 'a smaller non-sidechain copy replaces a sidechain one')
 })
 
 t.test('BestById: largest total wins, in either order', async (t) => {

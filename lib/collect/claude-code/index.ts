@@ -9,6 +9,7 @@ import type { Env } from '../../env.js'
 import { normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject } from '../files.js'
 import type { Batch, FileSource } from '../types.js'
+import { extractClaudeLine } from './extract.js'
 
 export const SOURCE = 'claude-code'
 
@@ -28,18 +29,15 @@ export function claudeConfigDirs(env: Env): string[] {
   return out
 }
 
-const USAGE = Buffer.from('"usage"')
-
 const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0)
 
-interface ClaudeLine {
+export interface ClaudeLine {
   timestamp?: unknown
   requestId?: unknown
   sessionId?: unknown
   cwd?: unknown
   isSidechain?: unknown
   costUSD?: unknown
-  speed?: unknown
   message?: {
     id?: unknown
     model?: unknown
@@ -83,7 +81,7 @@ export function claudeRecord(o: ClaudeLine, lineKey: string, salt: string): Ledg
   const nativeKey = typeof msg!.id === 'string' && msg!.id ? `${msg!.id}:${typeof o.requestId === 'string' ? o.requestId : ''}` : lineKey
   r.id = recordId(SOURCE, nativeKey)
   if (cacheWrite1h) r.cacheWrite1h = cacheWrite1h
-  if (o.speed === 'fast' || u.speed === 'fast') r.speed = 'fast'
+  if (u.speed === 'fast') r.speed = 'fast'
   if (typeof o.costUSD === 'number' && Number.isFinite(o.costUSD) && o.costUSD > 0) r.costUSD = o.costUSD
   if (typeof o.sessionId === 'string' && o.sessionId) r.session = privacyHash(o.sessionId, salt)
   if (typeof o.cwd === 'string' && o.cwd) r.project = privacyHash(o.cwd, salt)
@@ -102,13 +100,15 @@ export const claudeCode: FileSource = {
     const rel = path.relative(file.root, file.path).split(path.sep).join('/')
     return {
       line(line, offset) {
-        if (line.indexOf(USAGE) < 0) {
+        let o = extractClaudeLine(line)
+        if (o === 'none') {
           if (!looksLikeJsonObject(line)) batch.malformed++
           return
         }
-        let o: ClaudeLine
-        try { o = JSON.parse(line.toString('utf8')) as ClaudeLine } catch { batch.malformed++; return }
-        if (typeof o !== 'object' || o === null) { batch.malformed++; return }
+        if (o === null) {
+          try { o = JSON.parse(line.toString('utf8')) as ClaudeLine } catch { batch.malformed++; return }
+          if (typeof o !== 'object' || o === null) { batch.malformed++; return }
+        }
         const r = claudeRecord(o, `${rel}@${offset}`, salt)
         if (r) batch.add(r, typeof o.message?.id === 'string' ? o.message.id : undefined)
       },
