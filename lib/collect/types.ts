@@ -20,8 +20,9 @@ export type SourceCursors = Record<string, FileCursor>
 /** New records of one run, deduplicated within the run by the reader rule. */
 export class Batch {
   private readonly byId = new Map<string, LedgerRecord>()
-  /** message → whether a non-sidechain copy was seen, and the ids of its sidechain copies. */
-  private readonly messages = new Map<string, { main: boolean; sidechain: Set<string> }>()
+  /** Messages with a non-sidechain copy, and the ids of every sidechain copy per message. */
+  private readonly mainMessages = new Set<string>()
+  private readonly sidechainCopies = new Map<string, string[]>()
   malformed = 0
   /** Copies of a response this run already had (streaming rewrites, resumed sessions, replays). */
   duplicates = 0
@@ -33,10 +34,12 @@ export class Batch {
    */
   add(r: LedgerRecord, message?: string): void {
     if (message) {
-      let m = this.messages.get(message)
-      if (!m) this.messages.set(message, (m = { main: false, sidechain: new Set() }))
-      if (r.sidechain) m.sidechain.add(r.id)
-      else m.main = true
+      if (!r.sidechain) this.mainMessages.add(message)
+      else {
+        const ids = this.sidechainCopies.get(message)
+        if (ids) ids.push(r.id)
+        else this.sidechainCopies.set(message, [r.id])
+      }
     }
     const cur = this.byId.get(r.id)
     if (cur) {
@@ -48,17 +51,22 @@ export class Batch {
 
   get size(): number { return this.byId.size }
 
-  clear(): void { this.byId.clear(); this.messages.clear() }
+  clear(): void {
+    this.byId.clear()
+    this.mainMessages.clear()
+    this.sidechainCopies.clear()
+  }
 
   /** The run's records after the sidechain rule. */
   records(): LedgerRecord[] {
-    for (const m of this.messages.values()) {
-      if (!m.main) continue
-      for (const id of m.sidechain) {
+    for (const [message, ids] of this.sidechainCopies) {
+      if (!this.mainMessages.has(message)) continue
+      for (const id of new Set(ids)) {
         if (this.byId.get(id)?.sidechain) { this.byId.delete(id); this.duplicates++ }
       }
     }
-    this.messages.clear()
+    this.mainMessages.clear()
+    this.sidechainCopies.clear()
     return [...this.byId.values()]
   }
 }

@@ -3,6 +3,8 @@
  * `git cat-file --batch`; writes through hash-object, mktree, commit-tree and update-ref.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
 import { opError, LedgerError } from '../errors.js'
 import type { CommitInfo, GitBackend, Signature, TreeEntry } from './backend.js'
 import { ZERO_OID } from './backend.js'
@@ -40,63 +42,78 @@ async function git(args: string[], opts: Parameters<typeof runGit>[1] = {}): Pro
   return r.stdout
 }
 
+function checkOid(s: string, what: string): string {
+  if (!/^[0-9a-f]{40}$/.test(s)) throw opError('GIT_FAILED', `git ${what} answered "${s.slice(0, 80)}" instead of an object id`)
+  return s
+}
+
 const sigEnv = (prefix: 'AUTHOR' | 'COMMITTER', s: Signature) => ({
   [`GIT_${prefix}_NAME`]: s.name,
   [`GIT_${prefix}_EMAIL`]: s.email,
   [`GIT_${prefix}_DATE`]: `@${s.timestamp} +0000`,
 })
 
-/** One `git cat-file --batch` process answering requests in order. */
-class CatFile {
-  private child: ChildProcessWithoutNullStreams | null = null
-  private buf: Buffer = Buffer.alloc(0)
-  private queue: Array<{ resolve: (v: { type: string; data: Buffer } | null) => void; reject: (e: Error) => void }> = []
+type Reply<T> = { value: T; used: number } | { need: number }
 
-  constructor(private readonly gitdir: string) {}
+/**
+ * One long-lived git process answering requests in order (`cat-file --batch`,
+ * `hash-object --stdin-paths`, `mktree --batch`): a spawn costs more than the work of a small
+ * `record`. Output is kept as a list of chunks and joined only once a reply is complete, so a
+ * large object is not copied again on every chunk.
+ */
+class GitPipe<T> {
+  private child: ChildProcessWithoutNullStreams | null = null
+  private chunks: Buffer[] = []
+  private size = 0
+  private need = 1
+  private queue: Array<{ resolve: (v: T) => void; reject: (e: Error) => void }> = []
+
+  constructor(private readonly gitdir: string, private readonly args: string[], private readonly parse: (buf: Buffer) => Reply<T>) {}
 
   private start(): ChildProcessWithoutNullStreams {
-    const child = spawn('git', ['cat-file', '--batch'], { env: gitEnv(this.gitdir), stdio: ['pipe', 'pipe', 'pipe'] })
-    child.stdout.on('data', (b: Buffer) => { this.buf = this.buf.length ? Buffer.concat([this.buf, b]) : b; this.drain() })
-    child.stderr.resume()
-    // A dead reader's half-received answer must not be parsed as the next process's reply; and
+    const child = spawn('git', this.args, { env: gitEnv(this.gitdir), stdio: ['pipe', 'pipe', 'pipe'] })
+    child.stdout.on('data', (b: Buffer) => { this.chunks.push(b); this.size += b.length; this.drain() })
+    let stderr = ''
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString('utf8') })
+    // A dead process's half-received answer must not be parsed as its successor's reply; and
     // 'error' then 'close' of an old process must not fail requests sent to its successor.
     const fail = (e: Error) => {
       if (this.child !== child) return
       for (const q of this.queue.splice(0)) q.reject(e)
       this.child = null
-      this.buf = Buffer.alloc(0)
+      this.chunks = []
+      this.size = 0
+      this.need = 1
     }
     child.on('error', (e) => fail(opError('GIT_SPAWN', `could not run git (${e.message}); install git or use --git iso`, e)))
-    child.on('close', () => fail(opError('GIT_FAILED', 'git cat-file exited unexpectedly')))
+    child.on('close', () => fail(opError('GIT_FAILED', `git ${this.args[0]} exited unexpectedly: ${stderr.trim().split('\n').pop() ?? ''}`)))
     child.stdin.on('error', () => {})
     this.child = child
     return child
   }
 
   private drain() {
-    while (this.queue.length) {
-      const nl = this.buf.indexOf(10)
-      if (nl < 0) return
-      const header = this.buf.subarray(0, nl).toString('latin1')
-      if (header.endsWith(' missing') || header.endsWith(' ambiguous')) {
-        this.buf = this.buf.subarray(nl + 1)
-        this.queue.shift()!.resolve(null)
-        continue
+    while (this.queue.length && this.size >= this.need) {
+      const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size)
+      const r = this.parse(buf)
+      if ('need' in r) {
+        this.chunks = [buf]
+        this.need = r.need
+        return
       }
-      const [, type, sizeStr] = header.split(' ')
-      const size = Number(sizeStr)
-      if (this.buf.length < nl + 1 + size + 1) return
-      const data = Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size))
-      this.buf = this.buf.subarray(nl + 1 + size + 1)
-      this.queue.shift()!.resolve({ type: type!, data })
+      const rest = buf.subarray(r.used)
+      this.chunks = rest.length ? [rest] : []
+      this.size = rest.length
+      this.need = 1
+      this.queue.shift()!.resolve(r.value)
     }
   }
 
-  get(spec: string): Promise<{ type: string; data: Buffer } | null> {
+  request(input: string | Uint8Array): Promise<T> {
     const child = this.child ?? this.start()
     return new Promise((resolve, reject) => {
       this.queue.push({ resolve, reject })
-      child.stdin.write(spec + '\n')
+      child.stdin.write(input)
     })
   }
 
@@ -107,25 +124,58 @@ class CatFile {
   }
 }
 
+type CatReply = { oid: string; type: string; data: Buffer } | null
+
+function parseCatFile(buf: Buffer): Reply<CatReply> {
+  const nl = buf.indexOf(10)
+  if (nl < 0) return { need: buf.length + 1 }
+  const header = buf.toString('latin1', 0, nl)
+  if (header.endsWith(' missing') || header.endsWith(' ambiguous')) return { value: null, used: nl + 1 }
+  const [oid, type, sizeStr] = header.split(' ')
+  const end = nl + 1 + Number(sizeStr)
+  if (buf.length < end + 1) return { need: end + 1 }
+  return { value: { oid: oid!, type: type!, data: Buffer.from(buf.subarray(nl + 1, end)) }, used: end + 1 }
+}
+
+function parseLine(buf: Buffer): Reply<string> {
+  const nl = buf.indexOf(10)
+  if (nl < 0) return { need: buf.length + 1 }
+  return { value: buf.toString('latin1', 0, nl).trim(), used: nl + 1 }
+}
+
 export class SystemBackend implements GitBackend {
   readonly name = 'system' as const
-  private readonly cat: CatFile
+  private readonly cat: GitPipe<CatReply>
+  private readonly hashObject: GitPipe<string>
+  private readonly mktree: GitPipe<string>
+  private tmpSeq = 0
 
   constructor(readonly gitdir: string) {
-    this.cat = new CatFile(gitdir)
+    this.cat = new GitPipe(gitdir, ['cat-file', '--batch'], parseCatFile)
+    this.hashObject = new GitPipe(gitdir, ['hash-object', '-w', '--no-filters', '--stdin-paths'], parseLine)
+    this.mktree = new GitPipe(gitdir, ['mktree', '--batch'], parseLine)
   }
 
   async init(): Promise<void> {
     await git(['init', '--bare', '--quiet', '--initial-branch=main', this.gitdir], { gitdir: undefined })
   }
 
+  /** Through a temporary file: `hash-object --stdin-paths` is the batch form git offers. */
   async writeBlob(data: Uint8Array): Promise<string> {
-    return (await git(['hash-object', '-w', '--stdin'], { gitdir: this.gitdir, input: data })).toString('latin1').trim()
+    const dir = path.join(this.gitdir, 'usage-ledger-tmp')
+    fs.mkdirSync(dir, { recursive: true })
+    const file = path.join(dir, `${process.pid}-${this.tmpSeq++}`)
+    fs.writeFileSync(file, data)
+    try {
+      return checkOid(await this.hashObject.request(file + '\n'), 'hash-object')
+    } finally {
+      fs.rmSync(file, { force: true })
+    }
   }
 
   async writeTree(entries: TreeEntry[]): Promise<string> {
     const input = entries.map((e) => `${e.mode} ${e.type} ${e.oid}\t${e.name}\n`).join('')
-    return (await git(['mktree'], { gitdir: this.gitdir, input })).toString('latin1').trim()
+    return checkOid(await this.mktree.request(input + '\n'), 'mktree')
   }
 
   async writeCommit(c: CommitInfo): Promise<string> {
@@ -137,8 +187,9 @@ export class SystemBackend implements GitBackend {
   }
 
   async readRef(ref: string): Promise<string | null> {
-    const r = await runGit(['rev-parse', '--verify', '--quiet', ref + '^{commit}'], { gitdir: this.gitdir })
-    return r.code === 0 ? r.stdout.toString('latin1').trim() : null
+    if (/\s/.test(ref)) return null
+    const o = await this.cat.request(ref + '^{commit}\n')
+    return o ? o.oid : null
   }
 
   async listRefs(prefix: string): Promise<Map<string, string>> {
@@ -155,12 +206,17 @@ export class SystemBackend implements GitBackend {
   async updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void> {
     const r = await runGit(['update-ref', '-m', 'usage-ledger', ref, newOid, expectedOld ?? ZERO_OID], { gitdir: this.gitdir })
     if (r.code !== 0) {
-      throw new LedgerError('operational', 'REF_STALE', `${ref} moved under us (expected ${expectedOld ?? 'no ref'}): ${r.stderr.trim().split('\n').pop()}`)
+      const why = r.stderr.trim().split('\n').pop() ?? ''
+      // git says "cannot lock ref ...: is at X but expected Y" or "...: reference already exists".
+      if (/but expected|already exists|unable to resolve reference|reference is missing/.test(why)) {
+        throw new LedgerError('operational', 'REF_STALE', `${ref} moved under us (expected ${expectedOld ?? 'no ref'}): ${why}`)
+      }
+      throw opError('GIT_FAILED', `git update-ref ${ref} failed: ${why}`)
     }
   }
 
   private async object(oid: string, want: string): Promise<Buffer> {
-    const o = await this.cat.get(oid)
+    const o = /^[0-9a-f]{40}$/.test(oid) ? await this.cat.request(oid + '\n') : null
     if (!o) throw opError('GIT_MISSING_OBJECT', `git object ${oid} is missing from ${this.gitdir}`)
     if (o.type !== want) throw opError('GIT_BAD_OBJECT', `git object ${oid} is a ${o.type}, expected a ${want}`)
     return o.data
@@ -177,5 +233,9 @@ export class SystemBackend implements GitBackend {
     throw opError('GIT_FAILED', `git merge-base failed: ${r.stderr.trim()}`)
   }
 
-  async close(): Promise<void> { this.cat.close() }
+  async close(): Promise<void> {
+    this.cat.close()
+    this.hashObject.close()
+    this.mktree.close()
+  }
 }
