@@ -187,7 +187,8 @@ export class SystemBackend implements GitBackend {
   }
 
   async readRef(ref: string): Promise<string | null> {
-    if (/\s/.test(ref)) return null
+    // No repository yet (a dry run before the first record) reads as no ref, as in iso.
+    if (/\s/.test(ref) || !fs.existsSync(this.gitdir)) return null
     const o = await this.cat.request(ref + '^{commit}\n')
     return o ? o.oid : null
   }
