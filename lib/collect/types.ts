@@ -34,6 +34,7 @@ export class Batch {
    */
   add(r: LedgerRecord, message?: string): void {
     if (message) {
+      ;(r as LedgerRecord & { message?: string }).message = message
       if (!r.sidechain) this.mainMessages.add(message)
       else {
         const ids = this.sidechainCopies.get(message)
@@ -57,17 +58,20 @@ export class Batch {
     this.sidechainCopies.clear()
   }
 
-  /** The run's records after the sidechain rule. */
-  records(): LedgerRecord[] {
+  /**
+   * Hands over the run's records after the sidechain rule, each with the native message it
+   * copies (for the writer's rule across runs); the batch is empty afterwards.
+   */
+  records(): Array<LedgerRecord & { message?: string }> {
     for (const [message, ids] of this.sidechainCopies) {
       if (!this.mainMessages.has(message)) continue
       for (const id of new Set(ids)) {
         if (this.byId.get(id)?.sidechain) { this.byId.delete(id); this.duplicates++ }
       }
     }
-    this.mainMessages.clear()
-    this.sidechainCopies.clear()
-    return [...this.byId.values()]
+    const out = [...this.byId.values()]
+    this.clear()
+    return out
   }
 }
 

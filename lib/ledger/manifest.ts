@@ -45,9 +45,20 @@ export function parseManifest(text: string): Manifest {
   return o
 }
 
-/** sha256 over the canonical lines sorted by id (then by line), each ending in "\n". */
+/**
+ * sha256 over the canonical lines sorted by id, then by line, each ending in "\n". Every
+ * canonical v1 line starts with `{"v":1,"id":"<id>"`, so a plain string sort is that order.
+ */
 export function sealDigest(records: LedgerRecord[]): string {
-  return sealDigestLines(records.map((r) => ({ id: r.id, line: canonicalLine(r) })))
+  return sealDigestLines(records.map(canonicalLine))
+}
+
+/** The same digest over lines already in canonical form; sorts `lines` in place. */
+export function sealDigestLines(lines: string[]): string {
+  lines.sort()
+  const h = createHash('sha256')
+  for (const l of lines) h.update(l + '\n')
+  return h.digest('hex')
 }
 
 export function addToMonth(m: Manifest, month: string, r: Pick<LedgerRecord, 'input' | 'output' | 'cacheWrite' | 'cacheRead'>, sign: 1 | -1): void {
@@ -59,10 +70,3 @@ export function addToMonth(m: Manifest, month: string, r: Pick<LedgerRecord, 'in
   t.cacheRead += sign * r.cacheRead
 }
 
-/** The same digest over lines already in canonical form (what a writer has at hand). */
-export function sealDigestLines(lines: Array<{ id: string; line: string }>): string {
-  lines.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.line < b.line ? -1 : a.line > b.line ? 1 : 0))
-  const h = createHash('sha256')
-  for (const l of lines) h.update(l.line + '\n')
-  return h.digest('hex')
-}

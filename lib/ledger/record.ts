@@ -34,8 +34,23 @@ const TOKEN_KEYS = ['input', 'output', 'cacheWrite', 'cacheRead'] as const
 
 export const sha256hex = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex')
 
+/** The first `bytes` of a sha256 as hex; a fresh string, not a slice pinning the full digest. */
+const sha256prefix = (s: string, bytes: number) => createHash('sha256').update(s).digest().toString('hex', 0, bytes)
+
 export function recordId(source: string, nativeKey: string): string {
-  return sha256hex(source + '\n' + nativeKey).slice(0, 32)
+  return sha256prefix(source + '\n' + nativeKey, 16)
+}
+
+const interned = new Map<string, string>()
+
+/** One shared copy of a value that repeats on every record (model names). */
+export function intern(s: string): string {
+  let v = interned.get(s)
+  if (v === undefined) {
+    if (interned.size > 10_000) interned.clear()
+    interned.set(s, (v = s))
+  }
+  return v
 }
 
 const privacyCache = new Map<string, string>()
@@ -45,7 +60,7 @@ export function privacyHash(value: string, salt = ''): string {
   const key = salt + '\0' + value
   let h = privacyCache.get(key)
   if (h === undefined) {
-    h = sha256hex('usage-ledger/project/v1\0' + salt + value).slice(0, 16)
+    h = sha256prefix('usage-ledger/project/v1\0' + salt + value, 8)
     if (privacyCache.size > 100_000) privacyCache.clear()
     privacyCache.set(key, h)
   }
@@ -69,18 +84,24 @@ export function normaliseTs(value: unknown): string | null {
   return d.toISOString()
 }
 
-/** The canonical line: keys in schema order, optional keys omitted when absent or zero. */
+/**
+ * The canonical line: keys in schema order, optional keys omitted when absent or zero. Built
+ * by JSON.stringify of an object in that order, which yields one flat string (a backfill holds
+ * hundreds of thousands of them).
+ */
 export function canonicalLine(r: LedgerRecord): string {
-  let s = `{"v":1,"id":"${r.id}","ts":"${r.ts}","source":${JSON.stringify(r.source)},"model":${JSON.stringify(r.model)}` +
-    `,"input":${r.input},"output":${r.output},"cacheWrite":${r.cacheWrite},"cacheRead":${r.cacheRead}`
-  if (r.cacheWrite1h) s += `,"cacheWrite1h":${r.cacheWrite1h}`
-  if (r.reasoning) s += `,"reasoning":${r.reasoning}`
-  if (r.speed === 'fast') s += `,"speed":"fast"`
-  if (r.costUSD) s += `,"costUSD":${r.costUSD}`
-  if (r.session) s += `,"session":"${r.session}"`
-  if (r.project) s += `,"project":"${r.project}"`
-  if (r.sidechain) s += `,"sidechain":true`
-  return s + '}'
+  const o: Record<string, unknown> = {
+    v: 1, id: r.id, ts: r.ts, source: r.source, model: r.model,
+    input: r.input, output: r.output, cacheWrite: r.cacheWrite, cacheRead: r.cacheRead,
+  }
+  if (r.cacheWrite1h) o.cacheWrite1h = r.cacheWrite1h
+  if (r.reasoning) o.reasoning = r.reasoning
+  if (r.speed === 'fast') o.speed = 'fast'
+  if (r.costUSD) o.costUSD = r.costUSD
+  if (r.session) o.session = r.session
+  if (r.project) o.project = r.project
+  if (r.sidechain) o.sidechain = true
+  return JSON.stringify(o)
 }
 
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0

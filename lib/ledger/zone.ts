@@ -3,7 +3,7 @@
  * one offset lookup per UTC quarter hour answers every record in it exactly (half- and
  * quarter-hour zones, DST days of 23 and 25 hours).
  */
-import { getTimezoneOffset } from 'date-fns-tz'
+import { formatInTimeZone, getTimezoneOffset } from 'date-fns-tz'
 import { usageError } from '../errors.js'
 
 const QUARTER = 900_000
@@ -19,6 +19,12 @@ export function checkZone(tz: string): string {
   return tz
 }
 
+/** The zone's offset from UTC at the instant `ms`, read from the local wall clock there. */
+function offsetAt(tz: string, ms: number): number {
+  const wall = formatInTimeZone(new Date(ms), tz, "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
+  return Date.parse(wall) - ms
+}
+
 /** Returns a function mapping an RFC 3339 UTC timestamp to its local `YYYY-MM-DDTHH:MM` in `tz`. */
 export function localTimeIn(tz: string): (ts: string) => string {
   const offsets = new Map<number, number>()
@@ -27,7 +33,7 @@ export function localTimeIn(tz: string): (ts: string) => string {
     const q = Math.floor(ms / QUARTER)
     let off = offsets.get(q)
     if (off === undefined) {
-      off = getTimezoneOffset(tz, new Date(q * QUARTER))
+      off = offsetAt(tz, q * QUARTER)
       offsets.set(q, off)
     }
     return new Date(ms + off).toISOString().slice(0, 16)

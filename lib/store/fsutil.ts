@@ -6,14 +6,19 @@ import { randomBytes } from 'node:crypto'
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true })
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
-  const fd = fs.openSync(tmp, 'w', 0o600)
   try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
+    const fd = fs.openSync(tmp, 'w', 0o600)
+    try {
+      fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+    fs.renameSync(tmp, file)
+  } catch (e) {
+    fs.rmSync(tmp, { force: true })
+    throw e
   }
-  fs.renameSync(tmp, file)
 }
 
 export function readJsonIfExists<T>(file: string): T | undefined {

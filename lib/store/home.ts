@@ -20,7 +20,8 @@ export function resolveHome(env: Env, flag?: string): string {
   if (flag) return path.resolve(env.cwd, flag)
   const v = env.vars
   if (v.USAGE_LEDGER_HOME) return path.resolve(env.cwd, v.USAGE_LEDGER_HOME)
-  if (v.XDG_DATA_HOME) return path.join(v.XDG_DATA_HOME, 'usage-ledger')
+  // The XDG spec: a relative XDG_DATA_HOME is invalid and ignored.
+  if (v.XDG_DATA_HOME && path.isAbsolute(v.XDG_DATA_HOME)) return path.join(v.XDG_DATA_HOME, 'usage-ledger')
   return path.join(env.userHome, '.local', 'share', 'usage-ledger')
 }
 

@@ -20,32 +20,40 @@ export const entryOf = (r: LedgerRecord): KnownEntry => [r.input, r.output, r.ca
 export const entryBest = (e: KnownEntry): RecordedBest => ({ total: e[0] + e[1] + e[2] + e[3], sidechain: e[4] === 1 })
 export const entryTokens = (e: KnownEntry) => ({ input: e[0], output: e[1], cacheWrite: e[2], cacheRead: e[3] })
 
-/** `usage-ledger known v1` then one `id input output cacheWrite cacheRead sidechain` line per id. */
+/**
+ * `usage-ledger known v1`, then one `id input output cacheWrite cacheRead sidechain` line per
+ * id and one `m <message>` line per main message.
+ */
 const KNOWN_HEADER = 'usage-ledger known v1\n'
 
-function knownFileText(m: Map<string, KnownEntry>): string {
-  let s = KNOWN_HEADER
-  for (const [id, e] of m) s += `${id} ${e[0]} ${e[1]} ${e[2]} ${e[3]} ${e[4]}\n`
-  return s
+function knownFileText(ids: Map<string, KnownEntry>, messages: Set<string>): string {
+  const out: string[] = [KNOWN_HEADER]
+  for (const [id, e] of ids) out.push(`${id} ${e[0]} ${e[1]} ${e[2]} ${e[3]} ${e[4]}\n`)
+  for (const m of messages) out.push(`m ${m}\n`)
+  return out.join('')
 }
 
 /** The cached day, or undefined when absent or unreadable (then it is rebuilt from git). */
-function readKnownFile(file: string): Map<string, KnownEntry> | undefined {
+function readKnownFile(file: string): { ids: Map<string, KnownEntry>; messages: Set<string> } | undefined {
   let text: string
   try { text = fs.readFileSync(file, 'utf8') } catch { return undefined }
   if (!text.startsWith(KNOWN_HEADER)) return undefined
-  const m = new Map<string, KnownEntry>()
+  const ids = new Map<string, KnownEntry>()
+  const messages = new Set<string>()
   for (const line of text.slice(KNOWN_HEADER.length).split('\n')) {
     if (!line) continue
+    if (line.startsWith('m ')) { messages.add(line.slice(2)); continue }
     const f = line.split(' ')
     if (f.length !== 6) return undefined
-    m.set(f[0]!, [+f[1]!, +f[2]!, +f[3]!, +f[4]!, +f[5]!])
+    ids.set(f[0]!, [+f[1]!, +f[2]!, +f[3]!, +f[4]!, +f[5]!])
   }
-  return m
+  return { ids, messages }
 }
 
 export class KnownCache {
   private readonly days = new Map<string, Map<string, KnownEntry>>()
+  /** Per day, the native messages recorded as main (non-sidechain) copies. */
+  private readonly mainMessages = new Map<string, Set<string>>()
   private readonly dirty = new Set<string>()
 
   constructor(
@@ -64,12 +72,16 @@ export class KnownCache {
   async preload(days: Iterable<string>): Promise<void> {
     for (const day of days) {
       if (this.days.has(day)) continue
-      let m = readKnownFile(path.join(this.dir, day + '.txt'))
-      if (!m) {
-        m = await this.rebuild(day)
+      const cached = readKnownFile(path.join(this.dir, day + '.txt'))
+      if (cached) {
+        this.days.set(day, cached.ids)
+        this.mainMessages.set(day, cached.messages)
+      } else {
+        // Ledger lines carry no message ids: after a rebuild only ids dedupe (see hasMainMessage).
+        this.days.set(day, await this.rebuild(day))
+        this.mainMessages.set(day, new Set())
         this.dirty.add(day)
       }
-      this.days.set(day, m)
     }
   }
 
@@ -94,9 +106,19 @@ export class KnownCache {
     this.dirty.add(day)
   }
 
+  hasMainMessage(message: string, days: readonly string[]): boolean {
+    return days.some((d) => this.mainMessages.get(d)?.has(message))
+  }
+
+  addMainMessage(day: string, message: string): void {
+    this.day(day)
+    this.mainMessages.get(day)!.add(message)
+    this.dirty.add(day)
+  }
+
   /** Called after the branch moved to `head`: days first, then the stamp that validates them. */
   save(head: string): void {
-    for (const d of this.dirty) writeFileAtomic(path.join(this.dir, d + '.txt'), knownFileText(this.days.get(d)!))
+    for (const d of this.dirty) writeFileAtomic(path.join(this.dir, d + '.txt'), knownFileText(this.days.get(d)!, this.mainMessages.get(d)!))
     this.dirty.clear()
     writeFileAtomic(path.join(this.dir, 'HEAD'), head + '\n')
   }

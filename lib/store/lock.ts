@@ -8,9 +8,10 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { randomBytes } from 'node:crypto'
 import { opError } from '../errors.js'
 
-export interface LockInfo { pid: number; host: string; startedAt: string }
+export interface LockInfo { pid: number; host: string; startedAt: string; nonce: string }
 
 export interface LockOptions {
   waitMs?: number
@@ -41,10 +42,11 @@ export class StoreLock {
     const now = opts.now ?? Date.now
     const deadline = now() + waitMs
     fs.mkdirSync(path.dirname(file), { recursive: true })
-    const info: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date(now()).toISOString() }
-    const token = JSON.stringify(info)
     let delay = 5
     for (;;) {
+      // The nonce makes every holder's token unique, even two in one process in one millisecond.
+      const info: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date(now()).toISOString(), nonce: randomBytes(8).toString('hex') }
+      const token = JSON.stringify(info)
       try {
         const fd = fs.openSync(file, 'wx', 0o600)
         fs.writeSync(fd, token)

@@ -34,8 +34,15 @@ export interface AppendResult extends AppendPlan {
 
 export const TOOL = 'usage-ledger/0.1.0'
 
+/** A record on its way in, with the native message it copies (Claude's message.id), if any. */
+export type Candidate = LedgerRecord & { message?: string }
+
+/**
+ * Appends the candidates that are new or better than what is recorded. Consumes `candidates`
+ * (the array is emptied once planned) so a backfill's records can be freed as lines are built.
+ */
 export async function appendRecords(
-  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: readonly LedgerRecord[], now: Date, opts: { dryRun?: boolean } = {},
+  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: Candidate[], now: Date, opts: { dryRun?: boolean } = {},
 ): Promise<AppendResult> {
   const ref = ledgerRef(device.id)
   const head = await git.readRef(ref)
@@ -58,20 +65,27 @@ export async function appendRecords(
   let alreadyRecorded = 0
   for (const r of candidates) {
     const day = utcDay(r.ts)
-    const prev = known.best(r.id, window.get(day)!)
+    const days = window.get(day)!
+    // A sidechain replay of a message recorded earlier as a main copy may carry another
+    // requestId, so another id: the message decides (DESIGN §5).
+    if (r.sidechain && r.message && known.hasMainMessage(r.message, days)) { alreadyRecorded++; continue }
+    const prev = known.best(r.id, days)
     if (prev && !beatsRecorded(r, entryBest(prev.entry))) { alreadyRecorded++; continue }
     if (prev) addToMonth(manifest, utcMonth(prev.day), entryTokens(prev.entry), -1)
     addToMonth(manifest, utcMonth(day), r, 1)
     known.set(day, r.id, entryOf(r))
+    if (r.message && !r.sidechain) known.addMainMessage(day, r.message)
     let list = parts.get(day)
     if (!list) parts.set(day, (list = []))
     list.push(r)
   }
+  candidates.length = 0
 
   const lines = new Map<string, string[]>()
   let appended = 0
   for (const day of [...parts.keys()].sort()) {
     const recs = parts.get(day)!.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : 1))
+    parts.delete(day)
     lines.set(day, recs.map(canonicalLine))
     appended += recs.length
     const d = (manifest.days[day] ??= { parts: 0, records: 0 })
@@ -116,9 +130,9 @@ export async function appendRecords(
 async function reseal(git: GitBackend, tree: string | null, dir: string, m: Manifest, added: Map<string, string[]>, through: string): Promise<void> {
   const lateRecord = [...added.keys()].some((d) => d <= through)
   if (m.sealed.through === through && !lateRecord) return
-  const lines: Array<{ id: string; line: string }> = []
+  const lines: string[] = []
   const take = (text: string) => {
-    for (const line of text.split('\n')) if (line) lines.push({ id: idOf(line), line })
+    for (const line of text.split('\n')) if (line) lines.push(line)
   }
   if (tree) {
     const devTree = await readEntryAt(git, tree, dir)
@@ -129,14 +143,8 @@ async function reseal(git: GitBackend, tree: string | null, dir: string, m: Mani
       }
     }
   }
-  for (const [day, ls] of added) if (day <= through) for (const line of ls) lines.push({ id: idOf(line), line })
+  for (const [day, ls] of added) if (day <= through) for (const line of ls) lines.push(line)
   m.sealed = { through, records: lines.length, digest: sealDigestLines(lines) }
-}
-
-/** Canonical lines start with {"v":1,"id":"<32 hex>"; anything else is parsed. */
-function idOf(line: string): string {
-  if (line.startsWith('{"v":1,"id":"')) return line.slice(13, 45)
-  try { return String((JSON.parse(line) as { id?: unknown }).id ?? '') } catch { return '' }
 }
 
 async function deviceFile(git: GitBackend, oid: string | undefined, device: DeviceInfo, now: Date): Promise<string | null> {

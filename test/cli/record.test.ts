@@ -225,3 +225,15 @@ t.test('manifest.json counts and the sealed digest match the parts', async (t) =
   const device = JSON.parse(git(gitdir, ['show', `${ref}:devices/${DEVICE}/device.json`]))
   t.match(device, { v: 1, id: DEVICE, platform: 'linux', createdAt: '2026-11-22T12:00:00.000Z', tool: /^usage-ledger\// })
 })
+
+t.test('a subagent transcript that appears in a later run does not count a replayed message again', async (t) => {
+  const { dir, env } = setup(t)
+  const sub = path.join(dir, 'claude/projects/-home-ana-src-app/c27e9a10-5b42-4f8d-a1e3-3f9b2c7d5e02')
+  fs.renameSync(sub, path.join(dir, 'later'))
+  t.equal((await cli(['record'], { env })).code, 0)
+  fs.renameSync(path.join(dir, 'later'), sub)
+  const r = JSON.parse((await cli(['record', '--json'], { env })).stdout)
+  t.equal(r.alreadyRecorded, 2, 'both sidechain replays (same and other requestId) are known')
+  const exp = expected()
+  t.same(await dailyByDay(env), sumDays(exp['claude-code'].days, exp.codex.days), 'totals equal a one-shot read')
+})

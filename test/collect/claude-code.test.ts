@@ -152,11 +152,13 @@ t.test('file reading order does not change the result', async (t) => {
   const subs = only('subs', (p) => p.includes('/subagents/'))
   const rest = only('rest', (p) => !p.includes('/subagents/'))
   t.equal(claudeCode.discover(fakeEnv({ CLAUDE_CONFIG_DIR: `${subs},${rest}` }))[0]?.path.includes('/subagents/'), true, 'a subagent file is read first')
-  const rev = run(fakeEnv({ CLAUDE_CONFIG_DIR: `${subs},${rest}` })).records
-  t.same(sumBy(rev, (r) => r.ts.slice(0, 10)), EXP.days)
-  t.equal(rev.filter((r) => r.sidechain).length, 3, 'still 3 sidechain records (A6 not flagged)')
   const key = (rs: LedgerRecord[]) => rs.map((r) => `${r.id}${r.sidechain ? 's' : ''}`).sort()
-  t.same(key(rev), key(base), 'same ids and sidechain flags')
+  for (const [name, dirs] of [['subagents first', `${subs},${rest}`], ['sessions first', `${rest},${subs}`]] as const) {
+    const rev = run(fakeEnv({ CLAUDE_CONFIG_DIR: dirs })).records
+    t.same(sumBy(rev, (r) => r.ts.slice(0, 10)), EXP.days, `${name}: days`)
+    t.equal(rev.filter((r) => r.sidechain).length, 3, `${name}: still 3 sidechain records (A6 not flagged)`)
+    t.same(key(rev), key(base), `${name}: same ids and sidechain flags`)
+  }
 })
 
 t.test('two config dirs holding the same files do not double count', async (t) => {
@@ -492,4 +494,66 @@ t.test('claudeRecord', async (t) => {
     t.equal(claudeRecord(badTs, 'k', ''), null, 'bad timestamp')
     t.equal(claudeRecord({}, 'k', ''), null, 'empty object')
   })
+})
+
+t.test('a subagent transcript that appears in a later run', async (t) => {
+  // Run 1 sees the session files; the subagent transcripts are written afterwards (run 2).
+  const root = t.testdir({})
+  const dir = copyClaude(root)
+  const subDir = path.join(dir, P1, 'c27e9a10-5b42-4f8d-a1e3-3f9b2c7d5e02')
+  fs.renameSync(subDir, path.join(root, 'later'))
+  const env = fakeEnv({ CLAUDE_CONFIG_DIR: dir })
+  const first = run(env)
+  t.equal(first.records.length, 14, 'run 1: 17 minus SC1, SC2, SC3')
+  fs.renameSync(path.join(root, 'later'), subDir)
+  const second = run(env, first.cursors)
+  t.equal(second.stats.read, 2, 'only the two subagent files are read')
+
+  // What a writer keeps: per id, the non-sidechain copy first, then the largest (DESIGN §4).
+  const best = new Map<string, LedgerRecord>()
+  for (const r of [...first.records, ...second.records]) {
+    const cur = best.get(r.id)
+    if (!cur || (cur.sidechain && !r.sidechain) || (!!cur.sidechain === !!r.sidechain && total([r]).totalTokens > total([cur]).totalTokens)) best.set(r.id, r)
+  }
+  const all = [...best.values()]
+  t.ok(second.records.some((r) => r.id === idOf('msg_01H2VaVXevnbBrs4KssoRwFk:req_011CwgSYak4bWLuP5Cr2fAWz')), 'SC1 recorded in run 2')
+  t.equal(best.get(idOf('msg_01EVw47C7oMwoiwjkXRhas1m:req_011Ck2XggdGjmzxpqr1xUhF4'))?.sidechain, undefined, 'A6 keeps its non-sidechain copy (same id)')
+  // Across runs only the writer knows A8 was recorded; the collector hands the replay over
+  // with its message so the writer can drop it (test/cli/record.test.ts checks the totals).
+  const replay = second.records.find((r) => r.id === idOf('msg_01KeeryDokhGYoEYgGMKRAb8:req_011CCHHoMdeRQBGyikoNDPVs'))
+  t.match(replay, { sidechain: true, message: 'msg_01KeeryDokhGYoEYgGMKRAb8' }, 'the replay of A8 carries its message id for the writer')
+  t.ok(all.length > 0)
+})
+
+t.test('parser: any valid line layout gives the record a full JSON.parse gives', async (t) => {
+  const viaParser = (line: string) => {
+    const b = new Batch()
+    const p = claudeCode.parser({ path: '/r/projects/p/s.jsonl', root: '/r' }, undefined, b, '')
+    p.line(Buffer.from(line), 0)
+    // The message id rides along for the writer; the record itself is what is compared.
+    return { records: b.records().map(({ message: _message, ...r }) => r), malformed: b.malformed }
+  }
+  const usage = { input_tokens: 5, cache_creation_input_tokens: 30, cache_read_input_tokens: 40, cache_creation: { ephemeral_5m_input_tokens: 10, ephemeral_1h_input_tokens: 20 }, output_tokens: 7, service_tier: 'standard', speed: 'fast' }
+  const line = {
+    parentUuid: 'p', isSidechain: true, cwd: '/w', sessionId: 's',
+    message: { model: 'claude-sonnet-4-5-20250929', id: 'msg_1', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'say \\"usage\\":{ and "message":{ and "content": here' }], stop_reason: 'end_turn', usage },
+    requestId: 'req_1', costUSD: 0.01, type: 'assistant', timestamp: '2026-11-21T10:00:00.000Z',
+  }
+  const want = claudeRecord(line, 'projects/p/s.jsonl@0', '')!
+  t.equal(want.id, idOf('msg_1:req_1'))
+  t.equal(want.speed, 'fast')
+  t.equal(want.sidechain, true)
+
+  const same = (text: string, msg: string, extra?: { todo: string }) => {
+    const got = viaParser(text)
+    t.same(got, { records: [claudeRecord(JSON.parse(text), 'projects/p/s.jsonl@0', '')], malformed: 0 }, msg, extra ?? {})
+  }
+  same(JSON.stringify(line), 'compact, as Claude Code writes it')
+  t.same(viaParser(JSON.stringify(line)).records, [want])
+  same(JSON.stringify({ ...line, message: { ...line.message, content: 'plain string content' } }), 'string content')
+  same(JSON.stringify({ ...line, message: { id: 'msg_1', model: 'claude-haiku-4-5', usage, content: [] } }), 'content after usage')
+  same(JSON.stringify({ toolUseResult: { message: { content: 'x' } }, ...line }), 'a nested "message" key before the message')
+  same(JSON.stringify({ ...line, message: { type: 'message', role: 'assistant', content: [{ type: 'text', text: 'hi' }], model: 'claude-sonnet-4-5-20250929', id: 'msg_1', usage } }),
+    'model and id after content')
+  same(JSON.stringify(line, null, 1).replace(/\n/g, ''), 'valid JSON with spaces after colons')
 })

@@ -11,7 +11,7 @@
  */
 import type { ClaudeLine } from './index.js'
 
-const USAGE = Buffer.from('"usage":{')
+const USAGE = Buffer.from('"usage"')
 const MESSAGE = Buffer.from('"message":{')
 const CONTENT = Buffer.from('"content":')
 
@@ -34,12 +34,14 @@ function closeOf(b: Buffer, from: number, depth: number): number {
 export function extractClaudeLine(b: Buffer): ClaudeLine | 'none' | null {
   const u = b.indexOf(USAGE)
   if (u < 0) return 'none'
+  // Claude Code writes compact JSON; anything else (`"usage": {`) takes the full parse.
+  if (b[u + USAGE.length] !== 58 || b[u + USAGE.length + 1] !== 123) return null
   if (b.indexOf(USAGE, u + USAGE.length) >= 0) return null
   const m = b.indexOf(MESSAGE)
   if (m < 0 || m > u) return null
   const c = b.indexOf(CONTENT, m)
   if (c < 0 || c > u) return null
-  const usageStart = u + USAGE.length - 1
+  const usageStart = u + USAGE.length + 1
   const usageEnd = closeOf(b, usageStart, 0)
   if (usageEnd < 0) return null
   const messageEnd = closeOf(b, usageEnd, 1)
@@ -49,6 +51,8 @@ export function extractClaudeLine(b: Buffer): ClaudeLine | 'none' | null {
     const head = JSON.parse('{' + b.toString('utf8', m + MESSAGE.length, c) + '"content":0}') as { model?: unknown; id?: unknown }
     const usage = JSON.parse(b.toString('utf8', usageStart, usageEnd)) as NonNullable<ClaudeLine['message']>['usage']
     if (typeof top !== 'object' || top === null || Array.isArray(top)) return null
+    // model and id after the content: another layout, so parse it all.
+    if (head.model === undefined || head.id === undefined) return null
     top.message = { model: head.model, id: head.id, usage }
     return top
   } catch {

@@ -6,7 +6,7 @@
 import path from 'node:path'
 import fs from 'node:fs'
 import type { Env } from '../../env.js'
-import { normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
+import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject } from '../files.js'
 import type { Batch, FileSource } from '../types.js'
 import { extractClaudeLine } from './extract.js'
@@ -60,7 +60,7 @@ export function claudeRecord(o: ClaudeLine, lineKey: string, salt: string): Ledg
   if (typeof u.input_tokens !== 'number' || typeof u.output_tokens !== 'number') return null
   const ts = normaliseTs(o.timestamp)
   if (!ts) return null
-  const model = typeof msg!.model === 'string' && msg!.model ? msg!.model : 'unknown'
+  const model = typeof msg!.model === 'string' && msg!.model ? intern(msg!.model) : 'unknown'
   if (model === '<synthetic>') return null
   const cc = u.cache_creation
   const has1h = cc && typeof cc === 'object' && (typeof cc.ephemeral_5m_input_tokens === 'number' || typeof cc.ephemeral_1h_input_tokens === 'number')

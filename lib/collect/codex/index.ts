@@ -5,7 +5,7 @@
  */
 import path from 'node:path'
 import type { Env } from '../../env.js'
-import { normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
+import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject } from '../files.js'
 import type { Batch, FileSource } from '../types.js'
 
@@ -73,7 +73,7 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
       const own = c.forkIdMs !== null && turnMs !== null ? turnMs >= c.forkIdMs : Number.isFinite(lineMs) && lineMs >= c.firstLineMs + 1000
       if (own) c.replay = false
     }
-    if (typeof p.model === 'string' && p.model) c.model = p.model
+    if (typeof p.model === 'string' && p.model) c.model = intern(p.model)
     return
   }
   if (o.type !== 'event_msg' || p.type !== 'token_count') return

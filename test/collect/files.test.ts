@@ -1,0 +1,221 @@
+import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import type { Env } from '../../lib/env.js'
+import { collectFiles, findJsonl, looksLikeJsonObject, readLines } from '../../lib/collect/files.js'
+import { Batch, type FileSource, type SourceCursors } from '../../lib/collect/types.js'
+
+const CHUNK = 4 << 20
+
+function lines(file: string, from = 0, size = fs.statSync(file).size) {
+  const got: Array<[string, number]> = []
+  let bytes = 0
+  const end = readLines(file, from, size, (l, off) => got.push([l.toString('utf8'), off]), (n) => { bytes += n })
+  return { got, end, bytes }
+}
+
+t.test('readLines', async (t) => {
+  const dir = t.testdir({
+    crlf: 'a\r\nbb\r\n\r\nc\n',
+    empty: '\n\nx\n\n\ny\n',
+    tail: 'one\ntwo\nthr',
+    nothing: '',
+    onlyNl: '\n\n\n',
+    cr: 'a\rb\n',
+    utf8: 'é€\n😀\n',
+  })
+  const f = (n: string) => path.join(dir, n)
+
+  t.test('CRLF', async (t) => {
+    const r = lines(f('crlf'))
+    t.same(r.got, [['a', 0], ['bb', 3], ['c', 9]], 'CR stripped, empty CRLF line skipped, offsets are byte offsets')
+    t.equal(r.end, 11)
+  })
+
+  t.test('empty lines are skipped but advance the offset', async (t) => {
+    const r = lines(f('empty'))
+    t.same(r.got, [['x', 2], ['y', 6]])
+    t.equal(r.end, 8)
+    const n = lines(f('onlyNl'))
+    t.same(n.got, [])
+    t.equal(n.end, 3)
+  })
+
+  t.test('no trailing newline: the offset stops before the unfinished line', async (t) => {
+    const r = lines(f('tail'))
+    t.same(r.got, [['one', 0], ['two', 4]])
+    t.equal(r.end, 8)
+    t.equal(r.bytes, 11, 'all bytes were read, only complete lines consumed')
+    // Continuing from the offset once the line completes.
+    fs.appendFileSync(f('tail'), 'ee\n')
+    const r2 = lines(f('tail'), r.end)
+    t.same(r2.got, [['three', 8]])
+    t.equal(r2.end, 14)
+  })
+
+  t.test('empty file and empty range', async (t) => {
+    t.same(lines(f('nothing')).got, [])
+    t.equal(lines(f('nothing')).end, 0)
+    const r = lines(f('crlf'), 11, 11)
+    t.same(r.got, [])
+    t.equal(r.end, 11)
+  })
+
+  t.test('a lone CR is part of the line; UTF-8 intact', async (t) => {
+    t.same(lines(f('cr')).got, [['a\rb', 0]])
+    t.same(lines(f('utf8')).got, [['é€', 0], ['😀', 6]])
+  })
+
+  t.test('from and size bound the read', async (t) => {
+    // crlf = "a\r\nbb\r\n\r\nc\n": from 3 up to 7 → only "bb"
+    const r = lines(f('crlf'), 3, 7)
+    t.same(r.got, [['bb', 3]])
+    t.equal(r.end, 7)
+    const r2 = lines(f('crlf'), 3, 6)
+    t.same(r2.got, [], 'size cuts the line before its newline')
+    t.equal(r2.end, 3)
+  })
+})
+
+t.test('readLines: a line longer than the 4 MiB chunk', async (t) => {
+  const dir = t.testdir({})
+  const file = path.join(dir, 'big')
+  const big = 'x'.repeat(9_000_000)
+  fs.writeFileSync(file, `{"a":1}\n${big}\nlast\n`)
+  const got: Array<[number, number, string]> = []
+  const end = readLines(file, 0, fs.statSync(file).size, (l, off) => got.push([l.length, off, l.subarray(0, 1).toString() + l.subarray(l.length - 1).toString()]))
+  t.same(got, [[7, 0, '{}'], [9_000_000, 8, 'xx'], [4, 9_000_009, 'lt']])
+  t.equal(end, 9_000_014)
+  t.ok(9_000_000 > 2 * CHUNK, 'the line spans more than two chunks')
+
+  // Unfinished huge line: nothing consumed past the last newline.
+  const f2 = path.join(dir, 'big2')
+  fs.writeFileSync(f2, `ok\n${big}`)
+  const got2: string[] = []
+  t.equal(readLines(f2, 0, fs.statSync(f2).size, (l) => got2.push(l.toString())), 3)
+  t.same(got2, ['ok'])
+})
+
+t.test('readLines: many short lines across chunk boundaries', async (t) => {
+  const dir = t.testdir({})
+  const file = path.join(dir, 'many')
+  const parts: string[] = []
+  for (let i = 0, len = 0; len < CHUNK + 100_000; i++) {
+    parts.push(`{"i":${i},"pad":"${'p'.repeat(i % 97)}"}\n`)
+    len += parts[i]!.length
+  }
+  const text = parts.join('')
+  fs.writeFileSync(file, text)
+  let n = 0, bad = 0, expectOff = 0
+  const end = readLines(file, 0, Buffer.byteLength(text), (l, off) => {
+    const s = l.toString()
+    if (off !== expectOff || s + '\n' !== parts[n]) bad++
+    expectOff += Buffer.byteLength(parts[n]!)
+    n++
+  })
+  t.equal(n, parts.length, 'every line')
+  t.equal(bad, 0, 'every line whole, at its own offset')
+  t.equal(end, Buffer.byteLength(text))
+})
+
+t.test('findJsonl', async (t) => {
+  const dir = t.testdir({
+    projects: {
+      a: { 's1.jsonl': '', 's1': { subagents: { 'agent-x.jsonl': '', 'agent-x.meta.json': '{}' } } },
+      b: { 'deep': { 'deeper': { 'z.jsonl': '' } }, 'y.jsonl.bak': '', 'notes.txt': '' },
+      'top.jsonl': '',
+      'dir.jsonl': { 'inner.jsonl': '' },
+    },
+  })
+  const root = path.join(dir, 'projects')
+  fs.symlinkSync(path.join(root, 'top.jsonl'), path.join(root, 'link.jsonl'))
+  const got = findJsonl(root).map((p) => path.relative(root, p)).sort()
+  t.same(got, ['a/s1.jsonl', 'a/s1/subagents/agent-x.jsonl', 'b/deep/deeper/z.jsonl', 'dir.jsonl/inner.jsonl', 'link.jsonl', 'top.jsonl'])
+  t.same(findJsonl(path.join(dir, 'missing')), [], 'a missing dir yields nothing')
+  t.same(findJsonl(path.join(root, 'top.jsonl')), [], 'a file as root yields nothing')
+  const out = ['keep']
+  t.equal(findJsonl(path.join(root, 'b'), out), out, 'appends to the given array')
+  t.same(out.length, 2)
+})
+
+t.test('looksLikeJsonObject', async (t) => {
+  const y = (s: string) => looksLikeJsonObject(Buffer.from(s))
+  t.equal(y('{}'), true)
+  t.equal(y('{"a":1}'), true)
+  t.equal(y('  \t{"a":1}\t  '), true, 'spaces and tabs around')
+  t.equal(y('{"a":'), false, 'truncated')
+  t.equal(y('{"type":"user","message":{"content":"cut off mid-str'), false)
+  t.equal(y('<<<<<<< HEAD'), false, 'merge-conflict marker')
+  t.equal(y('======='), false)
+  t.equal(y(''), false, 'empty')
+  t.equal(y('   '), false)
+  t.equal(y('{'), false, 'a lone brace')
+  t.equal(y('}'), false)
+  t.equal(y('[1,2]'), false, 'an array')
+  t.equal(y('"str"'), false)
+  t.equal(y('null'), false)
+})
+
+t.test('collectFiles with a minimal source', async (t) => {
+  const dir = t.testdir({ logs: { 'a.jsonl': '1\n2\n', 'b.jsonl': '10\n2' } })
+  const logs = path.join(dir, 'logs')
+  const seen: Array<{ file: string; line: string; offset: number; ctxIn: unknown }> = []
+  const source: FileSource = {
+    name: 'fake',
+    discover: () => findJsonl(logs).sort().map((p) => ({ path: p, root: logs })),
+    parser(file, ctx) {
+      let sum = typeof ctx === 'number' ? ctx : 0
+      return {
+        line(l, offset) { seen.push({ file: path.basename(file.path), line: l.toString(), offset, ctxIn: ctx }); sum += Number(l.toString()) },
+        ctx: () => sum,
+      }
+    },
+  }
+  const env = { vars: {}, now: () => new Date(0), userHome: dir, cwd: dir, platform: 'linux', hostname: 'h', stdin: Readable.from([]), stdout: { write: () => true }, stderr: { write: () => true }, stderrIsTTY: false } satisfies Env
+  const a = path.join(logs, 'a.jsonl'), b = path.join(logs, 'b.jsonl')
+  const progress: Array<[number, number]> = []
+
+  const r1 = collectFiles(env, source, {}, new Batch(), '', (done, total) => progress.push([done, total]))
+  t.same(seen.map((s) => [s.file, s.line, s.offset]), [['a.jsonl', '1', 0], ['a.jsonl', '2', 2], ['b.jsonl', '10', 0]])
+  t.same(r1.stats, { files: 2, unchanged: 0, read: 2, bytes: 4 + 3 })
+  t.equal(r1.cursors[a]!.offset, 4)
+  t.equal(r1.cursors[b]!.offset, 3, 'stops before the unfinished "2"')
+  t.equal(r1.cursors[b]!.size, 4)
+  t.equal(r1.cursors[a]!.ctx, 3)
+  t.equal(r1.cursors[b]!.ctx, 10)
+  t.same(progress.at(-1), [8, 8], 'progress reaches the total bytes')
+  t.equal(r1.cursors[a]!.ino, fs.statSync(a).ino)
+
+  seen.length = 0
+  const r2 = collectFiles(env, source, r1.cursors, new Batch(), '')
+  t.same(seen, [])
+  t.same(r2.stats, { files: 2, unchanged: 2, read: 0, bytes: 0 })
+  t.equal(r2.cursors[a], r1.cursors[a], 'unchanged cursors carried over as they are')
+
+  // b grows: read from its offset with its ctx.
+  fs.appendFileSync(b, '0\n5\n')
+  const r3 = collectFiles(env, source, r2.cursors, new Batch(), '')
+  t.same(seen.map((s) => [s.file, s.line, s.offset, s.ctxIn]), [['b.jsonl', '20', 3, 10], ['b.jsonl', '5', 6, 10]])
+  t.equal(r3.cursors[b]!.ctx, 35)
+  t.equal(r3.cursors[b]!.offset, 8)
+
+  // a shrinks: read again from 0 without ctx.
+  seen.length = 0
+  fs.writeFileSync(a, '7\n')
+  const r4 = collectFiles(env, source, r3.cursors, new Batch(), '')
+  t.same(seen.map((s) => [s.file, s.line, s.offset, s.ctxIn]), [['a.jsonl', '7', 0, undefined]])
+  t.equal(r4.cursors[a]!.ctx, 7)
+
+  // a vanishes: its cursor is dropped.
+  fs.rmSync(a)
+  const r5 = collectFiles(env, source, r4.cursors, new Batch(), '')
+  t.same(Object.keys(r5.cursors), [b])
+  t.equal(r5.stats.files, 1)
+
+  // A cursor for another device/inode restarts from 0.
+  seen.length = 0
+  const fake: SourceCursors = { [b]: { ...r5.cursors[b]!, ino: r5.cursors[b]!.ino + 1, mtimeMs: 0 } }
+  collectFiles(env, source, fake, new Batch(), '')
+  t.same(seen.map((s) => [s.line, s.offset, s.ctxIn]), [['10', 0, undefined], ['20', 3, undefined], ['5', 6, undefined]])
+})
