@@ -57,7 +57,7 @@ export function sealDigest(records: LedgerRecord[]): string {
 export function sealDigestLines(lines: string[]): string {
   lines.sort()
   const h = createHash('sha256')
-  for (const l of lines) h.update(l + '\n')
+  for (const l of lines) { h.update(l); h.update('\n') }
   return h.digest('hex')
 }
 

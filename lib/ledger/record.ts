@@ -53,16 +53,17 @@ export function intern(s: string): string {
   return v
 }
 
-const privacyCache = new Map<string, string>()
+const privacyCaches = new Map<string, Map<string, string>>()
 
 /** `hex(sha256("usage-ledger/project/v1\0" + salt + value))[0:16]` for projects and sessions. */
 export function privacyHash(value: string, salt = ''): string {
-  const key = salt + '\0' + value
-  let h = privacyCache.get(key)
+  let cache = privacyCaches.get(salt)
+  if (!cache) privacyCaches.set(salt, (cache = new Map()))
+  let h = cache.get(value)
   if (h === undefined) {
     h = sha256prefix('usage-ledger/project/v1\0' + salt + value, 8)
-    if (privacyCache.size > 100_000) privacyCache.clear()
-    privacyCache.set(key, h)
+    if (cache.size > 100_000) cache.clear()
+    cache.set(value, h)
   }
   return h
 }
@@ -73,15 +74,21 @@ export const totalTokens = (r: Pick<LedgerRecord, 'input' | 'output' | 'cacheWri
 /** RFC 3339 UTC with milliseconds, or null when the value is not a valid instant. */
 export function normaliseTs(value: unknown): string | null {
   if (typeof value === 'string' && value.length === 24 && TS_RE.test(value)) {
-    // Already canonical unless it names an impossible date (2026-02-30…).
-    const ms = Date.parse(value)
-    if (Number.isFinite(ms) && value.charCodeAt(8) === 48 + Math.floor(new Date(ms).getUTCDate() / 10)) return value
+    // Already canonical when no field can overflow (a day past 28, hour 24); else check.
+    if (value.charCodeAt(8) < 50 || (value.charCodeAt(8) === 50 && value.charCodeAt(9) < 57)) {
+      if (value.charCodeAt(11) < 50 || (value.charCodeAt(11) === 50 && value.charCodeAt(12) < 52)) {
+        return Number.isFinite(Date.parse(value)) ? value : null
+      }
+    }
   }
   if (typeof value !== 'string' && typeof value !== 'number') return null
   const d = new Date(value)
   const ms = d.getTime()
   if (!Number.isFinite(ms)) return null
-  return d.toISOString()
+  const iso = d.toISOString()
+  // A string naming an impossible instant (2026-02-30, 24:00) is not silently moved.
+  if (typeof value === 'string' && TS_RE.test(value) && iso !== value) return null
+  return iso
 }
 
 /**

@@ -14,6 +14,7 @@ import type { ClaudeLine } from './index.js'
 const USAGE = Buffer.from('"usage"')
 const MESSAGE = Buffer.from('"message":{')
 const CONTENT = Buffer.from('"content":')
+const TYPE_USER = Buffer.from('"type":"user"')
 
 /** Index just past the `}` that closes an object whose body starts at `from` at `depth`, or -1. */
 function closeOf(b: Buffer, from: number, depth: number): number {
@@ -32,13 +33,18 @@ function closeOf(b: Buffer, from: number, depth: number): number {
  * null when only a full parse can tell.
  */
 export function extractClaudeLine(b: Buffer): ClaudeLine | 'none' | null {
-  const u = b.indexOf(USAGE)
+  const m = b.indexOf(MESSAGE)
+  // User lines (prompts, tool results: half the bytes) never carry usage; their type comes
+  // before their message, so they are dismissed without scanning the content.
+  const prefix = m > 0 ? b.subarray(0, m) : null
+  if (prefix && prefix.indexOf(TYPE_USER) >= 0) return 'none'
+  if (prefix && prefix.indexOf(USAGE) >= 0) return null
+  const u = b.indexOf(USAGE, m > 0 ? m : 0)
   if (u < 0) return 'none'
   // Claude Code writes compact JSON; anything else (`"usage": {`) takes the full parse.
   if (b[u + USAGE.length] !== 58 || b[u + USAGE.length + 1] !== 123) return null
   if (b.indexOf(USAGE, u + USAGE.length) >= 0) return null
-  const m = b.indexOf(MESSAGE)
-  if (m < 0 || m > u) return null
+  if (m < 0) return null
   const c = b.indexOf(CONTENT, m)
   if (c < 0 || c > u) return null
   const usageStart = u + USAGE.length + 1
