@@ -3,6 +3,7 @@
  * tests can fix the clock, the environment, the home and capture the output.
  */
 import os from 'node:os'
+import tty from 'node:tty'
 
 export interface Output {
   write(s: string): unknown
@@ -27,6 +28,8 @@ export interface Env {
 export function processEnv(): Env {
   const fixed = process.env.USAGE_LEDGER_NOW
   const fixedMs = fixed ? Date.parse(fixed) : NaN
+  // The standard streams are created on first access, which costs a few milliseconds each:
+  // a quiet `record` with nothing new touches none of them.
   return {
     vars: process.env,
     now: Number.isFinite(fixedMs) ? () => new Date(fixedMs) : () => new Date(),
@@ -34,9 +37,9 @@ export function processEnv(): Env {
     cwd: process.cwd(),
     platform: process.platform,
     hostname: os.hostname(),
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stderrIsTTY: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR,
+    get stdin() { return process.stdin },
+    stdout: { write: (s: string) => process.stdout.write(s), get columns() { return process.stdout.columns } } as Output,
+    stderr: { write: (s: string) => process.stderr.write(s) },
+    get stderrIsTTY() { return tty.isatty(2) && !process.env.NO_COLOR },
   }
 }

@@ -17,6 +17,6 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   // CJS dependencies inside an ESM bundle need a real require.
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  alias: { 'string-width': './scripts/shims/string-width.mjs' },
+  alias: { 'string-width': './scripts/shims/string-width.mjs', assert: './scripts/shims/assert.mjs' },
   logLevel: 'warning',
 })

@@ -12,10 +12,7 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
   try {
     const existed = store.initialized
     await store.ensureInit()
-    // Remember what this run decided, so later runs need no flags.
-    if (opts.deviceId) store.config.deviceId = store.device.id
-    if (opts.name) store.config.deviceName = opts.name
-    if (opts.deviceId || opts.name) store.saveConfig()
+    store.remember(opts)
     const git = await store.git()
     if (ctx.global.json) {
       out(ctx, JSON.stringify({ schema: 'usage-ledger/init@1', home: store.paths.home, created: !existed, device: { id: store.device.id, name: store.device.name }, git: git.name }))

@@ -6,7 +6,7 @@
 import yargs, { type Argv } from 'yargs'
 import { LedgerError } from '../errors.js'
 import { processEnv, type Env } from '../env.js'
-import { parseBackendChoice } from '../git/index.js'
+import { parseBackendChoice } from '../git/choice.js'
 import type { CommandContext, GlobalOptions } from './context.js'
 
 export const EXIT = { ok: 0, operational: 1, usage: 2, input: 2, integrity: 3 } as const
@@ -92,7 +92,16 @@ export async function main(argv: string[], env: Env = processEnv()): Promise<num
   try {
     let usage: { message: string } | null = null
     let printed = ''
-    await build(env, argv.some((a) => a === '--help' || a === '-h' || a === 'help'), run)
+    const wantsHelp = argv.some((a) => a === '--help' || a === '-h' || a === 'help')
+    const parser = build(env, wantsHelp, run)
+    // yargs renders the whole help text after every command in case a later failure wants
+    // it; we never print help on failure, and the rendering is a tenth of a no-op `record`.
+    if (!wantsHelp) {
+      const usageInstance = (parser as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } })
+        .getInternalMethods?.().getUsageInstance?.()
+      if (usageInstance?.cacheHelpMessage) usageInstance.cacheHelpMessage = () => {}
+    }
+    await parser
       .fail((msg, err) => { usage = { message: msg ?? err?.message ?? 'bad usage' }; if (err instanceof LedgerError) throw err })
       .parseAsync(argv, {}, (_err, _a, output) => { printed = output })
     if (usage) {

@@ -21,24 +21,28 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
   const { env, global } = ctx
   if (opts.stdin && opts.sources.length !== 1) throw usageError('STDIN_SOURCE', 'record --stdin needs exactly one --source NAME naming the tool the records come from')
   const store = Store.open(env, { home: global.home, git: global.git, deviceId: opts.deviceId, name: opts.name })
-  if (!opts.dryRun) await store.ensureInit()
+  const batch = new Batch()
+  // stdin is read (and rejected if bad) before the store is locked: a slow pipe holds no lock.
+  if (opts.stdin) collectStdinText(await readAll(env.stdin), opts.sources[0]!, batch)
+  if (!opts.dryRun) {
+    await store.ensureInit()
+    store.remember(opts)
+  }
   const lock = opts.dryRun ? null : await store.lock()
   try {
     const salt = store.config.privacy?.salt ?? ''
-    const batch = new Batch()
     const cursors = loadCursors(store.paths.cursors)
     let nextCursors = cursors
+    let cursorsChanged = false
     let stats = {}
-    if (opts.stdin) {
-      collectStdinText(await readAll(env.stdin), opts.sources[0]!, batch)
-    } else {
+    if (!opts.stdin) {
       const bar = env.stderrIsTTY && !global.quiet && !global.json ? progressBar(env.stderr, 'reading sources') : undefined
       const r = collect(env, fileSources(opts.sources), cursors, batch, salt, bar?.update)
       bar?.done()
       nextCursors = r.cursors
+      cursorsChanged = r.changed
       stats = r.stats
     }
-    const cursorsChanged = JSON.stringify(nextCursors) !== JSON.stringify(cursors)
     const records = batch.records()
     if (records.length === 0) {
       if (cursorsChanged && !opts.dryRun) saveCursors(store.paths.cursors, nextCursors)

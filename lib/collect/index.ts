@@ -18,6 +18,8 @@ export function fileSources(names: string[] | undefined): FileSource[] {
 }
 
 export interface CollectResult {
+  /** False when every file was unchanged and none disappeared: the cursors need no write. */
+  changed: boolean
   cursors: Record<string, SourceCursors>
   stats: Record<string, ReadStats & { malformed: number }>
 }
@@ -25,13 +27,16 @@ export interface CollectResult {
 export function collect(env: Env, sources: FileSource[], cursors: Record<string, SourceCursors>, batch: Batch, salt: string, progress?: Progress): CollectResult {
   const next: Record<string, SourceCursors> = { ...cursors }
   const stats: CollectResult['stats'] = {}
+  let changed = false
   for (const s of sources) {
     const before = batch.malformed
-    const r = collectFiles(env, s, cursors[s.name] ?? {}, batch, salt, progress)
+    const prev = cursors[s.name] ?? {}
+    const r = collectFiles(env, s, prev, batch, salt, progress)
     next[s.name] = r.cursors
     stats[s.name] = { ...r.stats, malformed: batch.malformed - before }
+    if (r.stats.read > 0 || r.stats.unchanged !== Object.keys(prev).length) changed = true
   }
-  return { cursors: next, stats }
+  return { changed, cursors: next, stats }
 }
 
 export { Batch } from './types.js'

@@ -1,21 +1,14 @@
 /** Choosing a backend: `auto` = system when a working `git` is on PATH, else iso. */
 import { spawnSync } from 'node:child_process'
-import { usageError } from '../errors.js'
 import type { BackendName, GitBackend } from './backend.js'
 import { SystemBackend } from './system.js'
 
-export type BackendChoice = BackendName | 'auto'
+import type { BackendChoice } from './choice.js'
 
 let systemGitWorks: boolean | undefined
 export function hasSystemGit(): boolean {
   systemGitWorks ??= spawnSync('git', ['--version'], { stdio: 'ignore' }).status === 0
   return systemGitWorks
-}
-
-export function parseBackendChoice(v: unknown): BackendChoice {
-  if (v === undefined || v === null || v === '') return 'auto'
-  if (v === 'auto' || v === 'system' || v === 'iso') return v
-  throw usageError('BAD_GIT_BACKEND', `unknown git backend "${String(v)}"; use --git auto, system or iso`)
 }
 
 export async function openBackend(choice: BackendChoice, gitdir: string): Promise<GitBackend> {
@@ -27,3 +20,4 @@ export async function openBackend(choice: BackendChoice, gitdir: string): Promis
 }
 
 export type { GitBackend, TreeEntry, CommitInfo, Signature, BackendName } from './backend.js'
+export { parseBackendChoice, type BackendChoice } from './choice.js'

@@ -4,7 +4,7 @@
  * `months` sums the device's winners per id (a response written twice counts once), so a
  * person reading it sees real usage. `sealed` is the digest over the complete UTC-day prefix.
  */
-import { createHash } from 'node:crypto'
+import { newSha256 } from './hash.js'
 import { canonicalLine, type LedgerRecord } from './record.js'
 
 export const MANIFEST_VERSION = 1
@@ -56,7 +56,7 @@ export function sealDigest(records: LedgerRecord[]): string {
 /** The same digest over lines already in canonical form; sorts `lines` in place. */
 export function sealDigestLines(lines: string[]): string {
   lines.sort()
-  const h = createHash('sha256')
+  const h = newSha256()
   for (const l of lines) { h.update(l); h.update('\n') }
   return h.digest('hex')
 }

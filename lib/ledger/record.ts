@@ -3,7 +3,7 @@
  * The canonical line is what we write and what digests are computed over, so its key order
  * is fixed here and nowhere else.
  */
-import { createHash } from 'node:crypto'
+import { sha256hex, sha256prefix } from './hash.js'
 
 export const SCHEMA_VERSION = 1
 
@@ -32,10 +32,7 @@ const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const SOURCE_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/
 const TOKEN_KEYS = ['input', 'output', 'cacheWrite', 'cacheRead'] as const
 
-export const sha256hex = (s: string | Uint8Array) => createHash('sha256').update(s).digest('hex')
-
-/** The first `bytes` of a sha256 as hex; a fresh string, not a slice pinning the full digest. */
-const sha256prefix = (s: string, bytes: number) => createHash('sha256').update(s).digest().toString('hex', 0, bytes)
+export { sha256hex }
 
 export function recordId(source: string, nativeKey: string): string {
   return sha256prefix(source + '\n' + nativeKey, 16)

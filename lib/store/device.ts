@@ -1,8 +1,7 @@
 /** Device identity (DESIGN §3): a stable id derived from the machine id, never the raw id. */
 import fs from 'node:fs'
-import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { sha256hex } from '../ledger/record.js'
+import { createRequire } from 'node:module'
+import { randomHex, sha256hex } from '../ledger/hash.js'
 import { DEVICE_ID_RE } from '../ledger/paths.js'
 import { usageError } from '../errors.js'
 import type { Env } from '../env.js'
@@ -21,6 +20,10 @@ function readFirst(files: string[]): string | null {
   }
   return null
 }
+
+// Only macOS and Windows need a subprocess for their id; Linux reads a file.
+const execFileSync = (cmd: string, args: string[], opts: object): string =>
+  (createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')).execFileSync(cmd, args, opts) as unknown as string
 
 /** The platform's machine id, or null when none can be read. */
 export function machineId(platform: NodeJS.Platform): string | null {
@@ -54,5 +57,5 @@ export function resolveDeviceId(env: Env, config: Config, flag?: string): { id: 
   if (config.deviceId) return { id: checkDeviceId(config.deviceId, 'config.json deviceId'), fromRandom: false }
   const mid = machineId(env.platform)
   if (mid) return { id: deviceIdFromMachineId(mid), fromRandom: false }
-  return { id: randomBytes(16).toString('hex'), fromRandom: true }
+  return { id: randomHex(16), fromRandom: true }
 }

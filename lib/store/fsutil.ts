@@ -1,11 +1,12 @@
 /** Atomic state files: readers never see a half-written file (write temp, fsync, rename). */
 import fs from 'node:fs'
 import path from 'node:path'
-import { randomBytes } from 'node:crypto'
+
+let tmpSeq = 0
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true })
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
+  const tmp = `${file}.tmp-${process.pid}-${(tmpSeq++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
   try {
     const fd = fs.openSync(tmp, 'w', 0o600)
     try {

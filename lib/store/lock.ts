@@ -8,7 +8,6 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { randomBytes } from 'node:crypto'
 import { opError } from '../errors.js'
 
 export interface LockInfo { pid: number; host: string; startedAt: string; nonce: string }
@@ -45,7 +44,7 @@ export class StoreLock {
     let delay = 5
     for (;;) {
       // The nonce makes every holder's token unique, even two in one process in one millisecond.
-      const info: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date(now()).toISOString(), nonce: randomBytes(8).toString('hex') }
+      const info: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date(now()).toISOString(), nonce: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}` }
       const token = JSON.stringify(info)
       try {
         const fd = fs.openSync(file, 'wx', 0o600)

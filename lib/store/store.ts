@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs'
 import type { Env } from '../env.js'
-import { openBackend, parseBackendChoice, type BackendChoice, type GitBackend } from '../git/index.js'
+import type { BackendChoice, GitBackend } from '../git/index.js'
+import { parseBackendChoice } from '../git/choice.js'
 import { homePaths, readConfig, resolveHome, writeConfig, type Config, type HomePaths } from './home.js'
 import { resolveDeviceId } from './device.js'
 import { TOOL, type DeviceInfo } from './writer.js'
@@ -56,12 +57,20 @@ export class Store {
     else if (this.config.deviceId && !readConfig(this.paths.config).deviceId) writeConfig(this.paths.config, this.config)
   }
 
-  saveConfig(): void {
-    writeConfig(this.paths.config, this.config)
+  /** Keeps a --device-id or --name given on the command line for later runs. */
+  remember(opts: { deviceId?: string; name?: string }): void {
+    let changed = false
+    if (opts.deviceId && this.config.deviceId !== this.device.id) { this.config.deviceId = this.device.id; changed = true }
+    if (opts.name && this.config.deviceName !== opts.name) { this.config.deviceName = opts.name; changed = true }
+    if (changed) writeConfig(this.paths.config, this.config)
   }
 
+  /** The backend is loaded on first use: a run with nothing new never starts git. */
   async git(): Promise<GitBackend> {
-    this.backend ??= await openBackend(this.gitChoice, this.paths.gitdir)
+    if (!this.backend) {
+      const { openBackend } = await import('../git/index.js')
+      this.backend = await openBackend(this.gitChoice, this.paths.gitdir)
+    }
     return this.backend
   }
 
