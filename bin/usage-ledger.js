@@ -1,8 +1,29 @@
 #!/usr/bin/env node
-// Loads the bundled CLI; `npm run build` makes dist/ (the published package ships it built).
-import { main } from '../dist/cli.js'
+// Runs the bundled CLI (dist/cli.cjs, made by `npm run build`) through a V8 code cache kept in
+// the user's cache dir, so a hook calling `record` after every prompt does not recompile it.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import vm from 'node:vm'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code },
-  (err) => { console.error(err); process.exitCode = 1 },
-)
+const file = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
+const source = fs.readFileSync(file, 'utf8')
+const cacheDir = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'usage-ledger')
+const cacheFile = path.join(cacheDir, `cli-${process.version}-${fs.statSync(file).size}.v8cache`)
+let cachedData
+try { cachedData = fs.readFileSync(cacheFile) } catch { /* first run */ }
+const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData })
+const module = { exports: {} }
+script.runInThisContext()(module.exports, createRequire(file), module, file, path.dirname(file))
+module.exports.main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+  if (cachedData && !script.cachedDataRejected) return
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true })
+    const tmp = `${cacheFile}.${process.pid}`
+    fs.writeFileSync(tmp, script.createCachedData())
+    fs.renameSync(tmp, cacheFile) // whole or not at all, whatever runs at the same time
+  } catch { /* no cache then */ }
+}, (err) => { console.error(err); process.exitCode = 1 })
