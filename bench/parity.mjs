@@ -41,8 +41,8 @@ if (!SIZES[opt.size]) {
   console.error(`unknown --size ${opt.size} (small, medium, large)`)
   process.exit(2)
 }
-if (!existsSync(join(ROOT, 'dist', 'cli.js'))) {
-  console.error('dist/cli.js is missing: run `npm run parity` (it builds first) or `npm run build`')
+if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
+  console.error('dist/cli.cjs is missing: run `npm run parity` (it builds first) or `npm run build`')
   process.exit(2)
 }
 

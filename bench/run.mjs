@@ -66,8 +66,8 @@ const P3_REPS = Math.max(1, Number(opt['p3-reps']))
 const P3_N = Math.max(1, Number(opt['p3-responses']))
 const NODE = process.execPath
 
-if (!existsSync(join(ROOT, 'dist', 'cli.js'))) {
-  console.error('dist/cli.js is missing: run `npm run bench` (it builds first) or `npm run build`')
+if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
+  console.error('dist/cli.cjs is missing: run `npm run bench` (it builds first) or `npm run build`')
   process.exit(2)
 }
 
