@@ -28,6 +28,12 @@ export interface CommitInfo {
   message: string
 }
 
+/** A remote and how to authenticate to it; the token never reaches argv, files or output. */
+export interface Remote {
+  url: string
+  token?: string
+}
+
 export interface GitBackend {
   readonly name: BackendName
   readonly gitdir: string
@@ -46,7 +52,24 @@ export interface GitBackend {
   readCommit(oid: string): Promise<CommitInfo>
   /** True when `ancestor` is `descendant` or one of its ancestors. */
   isAncestor(ancestor: string, descendant: string): Promise<boolean>
+  /** Branch heads on the remote under `prefix` (e.g. `refs/heads/`), full name → oid. */
+  listRemoteRefs(remote: Remote, prefix: string): Promise<Map<string, string>>
+  /**
+   * Fetches `refs` (full remote names) into `refs/remotes/origin/…`, overwriting whatever was
+   * there: callers check ancestry themselves (rewrite detection) before trusting them.
+   */
+  fetchRefs(remote: Remote, refs: string[]): Promise<Map<string, string>>
+  /** Pushes a local branch to the same name on the remote, fast-forward only (PUSH_REJECTED). */
+  push(remote: Remote, ref: string): Promise<void>
   close(): Promise<void>
+}
+
+/** Where a fetched remote branch lands locally. */
+export const trackingRef = (ref: string) => ref.replace(/^refs\/heads\//, 'refs/remotes/origin/')
+
+/** A URL safe to print: no user, password or token. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1')
 }
 
 export const ZERO_OID = '0'.repeat(40)

@@ -6,8 +6,12 @@
  */
 import fs from 'node:fs'
 import * as git from 'isomorphic-git'
+import http from 'isomorphic-git/http/node'
 import { LedgerError, opError } from '../errors.js'
-import type { CommitInfo, GitBackend, TreeEntry } from './backend.js'
+import type { CommitInfo, GitBackend, Remote, TreeEntry } from './backend.js'
+import { redactUrl, trackingRef } from './backend.js'
+import { authFailed, pushRejected, unreachable } from './remote-errors.js'
+import { usageError } from '../errors.js'
 
 const isNotFound = (e: unknown) => (e as { code?: string })?.code === 'NotFoundError'
 
@@ -80,6 +84,57 @@ export class IsoBackend implements GitBackend {
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
     if (ancestor === descendant) return true
     return git.isDescendent({ ...this.base, oid: descendant, ancestor, depth: -1 })
+  }
+
+  private remoteBase(remote: Remote) {
+    if (!/^https?:\/\//i.test(remote.url)) {
+      throw usageError('ISO_REMOTE', `the iso backend speaks only HTTP(S); ${redactUrl(remote.url)} needs the system backend (install git)`)
+    }
+    const onAuth = () => (remote.token ? { username: 'usage-ledger', password: remote.token } : { cancel: true })
+    return { http, url: remote.url, onAuth, onAuthFailure: () => ({ cancel: true }) }
+  }
+
+  private async remoteCall<T>(remote: Remote, f: () => Promise<T>, ref = ''): Promise<T> {
+    try { return await f() } catch (e) {
+      const err = e as { code?: string; data?: { statusCode?: number; reason?: string }; message?: string }
+      const status = err.data?.statusCode
+      if (err.code === 'UserCanceledError' || status === 401 || status === 403) throw authFailed(remote.url)
+      if (err.code === 'PushRejectedError') throw pushRejected(remote.url, ref)
+      if (err.code === 'HttpError' || /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|socket hang up/.test(err.message ?? '')) {
+        throw unreachable(remote.url, status ? `HTTP ${status}` : (err.message ?? 'no answer').slice(0, 200))
+      }
+      throw e
+    }
+  }
+
+  async listRemoteRefs(remote: Remote, prefix: string): Promise<Map<string, string>> {
+    const base = this.remoteBase(remote)
+    const refs = await this.remoteCall(remote, () => git.listServerRefs({ ...base, prefix, protocolVersion: 2 }))
+    return new Map(refs.filter((r) => r.ref.startsWith(prefix)).map((r) => [r.ref, r.oid]))
+  }
+
+  /** isomorphic-git fetches one branch per call and ignores `+`: callers keep the old heads. */
+  async fetchRefs(remote: Remote, refs: string[]): Promise<Map<string, string>> {
+    const base = this.remoteBase(remote)
+    const got = new Map<string, string>()
+    for (const ref of refs) {
+      const res = await this.remoteCall(remote, () => git.fetch({
+        ...this.base, ...base, ref: ref.replace(/^refs\/heads\//, ''), remoteRef: ref, singleBranch: true, tags: false,
+      }))
+      if (res.fetchHead) {
+        await git.writeRef({ ...this.base, ref: trackingRef(ref), value: res.fetchHead, force: true })
+        got.set(ref, res.fetchHead)
+      }
+    }
+    return got
+  }
+
+  async push(remote: Remote, ref: string): Promise<void> {
+    const base = this.remoteBase(remote)
+    const res = await this.remoteCall(remote, () => git.push({ ...this.base, ...base, ref, remoteRef: ref, force: false }), ref)
+    if (res.ok === false || (res.refs?.[ref] && !res.refs[ref].ok)) throw pushRejected(remote.url, ref)
+    const oid = await this.readRef(ref)
+    if (oid) await git.writeRef({ ...this.base, ref: trackingRef(ref), value: oid, force: true })
   }
 
   async close(): Promise<void> {}

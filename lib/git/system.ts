@@ -6,8 +6,9 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { opError, LedgerError } from '../errors.js'
-import type { CommitInfo, GitBackend, Signature, TreeEntry } from './backend.js'
-import { ZERO_OID } from './backend.js'
+import type { CommitInfo, GitBackend, Remote, Signature, TreeEntry } from './backend.js'
+import { trackingRef, ZERO_OID } from './backend.js'
+import { classifyGitError } from './remote-errors.js'
 import { parseCommit, parseTree } from './objects.js'
 
 interface RunResult { stdout: Buffer; stderr: string; code: number }
@@ -232,6 +233,53 @@ export class SystemBackend implements GitBackend {
     if (r.code === 0) return true
     if (r.code === 1) return false
     throw opError('GIT_FAILED', `git merge-base failed: ${r.stderr.trim()}`)
+  }
+
+  /**
+   * The token travels as an HTTP header set through git's environment config, so it is in
+   * neither argv (visible in ps) nor any file; without one, git's own credential helpers apply.
+   */
+  private remoteEnv(remote: Remote): Record<string, string> {
+    const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' }
+    if (remote.token) {
+      env.GIT_CONFIG_COUNT = '1'
+      env.GIT_CONFIG_KEY_0 = 'http.extraHeader'
+      env.GIT_CONFIG_VALUE_0 = 'Authorization: Basic ' + Buffer.from('usage-ledger:' + remote.token).toString('base64')
+    }
+    return env
+  }
+
+  private async remoteGit(remote: Remote, args: string[], ref = ''): Promise<Buffer> {
+    const r = await runGit(args, { gitdir: this.gitdir, env: this.remoteEnv(remote) })
+    if (r.code === 0) return r.stdout
+    throw classifyGitError(remote.url, r.stderr, ref) ?? opError('GIT_FAILED', `git ${args[0]} ${remote.url.replace(/\/\/[^@/]*@/, '//')} failed: ${r.stderr.trim().split('\n').pop() ?? ''}`)
+  }
+
+  async listRemoteRefs(remote: Remote, prefix: string): Promise<Map<string, string>> {
+    const out = (await this.remoteGit(remote, ['ls-remote', '--', remote.url, prefix + '*'])).toString('utf8')
+    const refs = new Map<string, string>()
+    for (const line of out.split('\n')) {
+      const [oid, name] = line.split('\t')
+      if (oid && name?.startsWith(prefix)) refs.set(name, oid)
+    }
+    return refs
+  }
+
+  async fetchRefs(remote: Remote, refs: string[]): Promise<Map<string, string>> {
+    const got = new Map<string, string>()
+    if (!refs.length) return got
+    await this.remoteGit(remote, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--', remote.url, ...refs.map((r) => `+${r}:${trackingRef(r)}`)])
+    for (const r of refs) {
+      const oid = await this.readRef(trackingRef(r))
+      if (oid) got.set(r, oid)
+    }
+    return got
+  }
+
+  async push(remote: Remote, ref: string): Promise<void> {
+    await this.remoteGit(remote, ['push', '--quiet', '--porcelain', '--', remote.url, `${ref}:${ref}`], ref)
+    const oid = await this.readRef(ref)
+    if (oid) await runGit(['update-ref', trackingRef(ref), oid], { gitdir: this.gitdir })
   }
 
   async close(): Promise<void> {

@@ -29,6 +29,9 @@ function counting(inner: GitBackend) {
     readBlob: (o) => inner.readBlob(o),
     readCommit: (o) => inner.readCommit(o),
     isAncestor: (a, d) => inner.isAncestor(a, d),
+    listRemoteRefs: (r, p) => inner.listRemoteRefs(r, p),
+    fetchRefs: (r, refs) => inner.fetchRefs(r, refs),
+    push: (r, ref) => inner.push(r, ref),
     close: () => inner.close(),
   }
   return { b, log, reset: () => { log.reads.length = 0; log.writes.length = 0 } }

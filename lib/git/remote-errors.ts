@@ -1,0 +1,24 @@
+/** One clear error per way a remote can fail, for both backends (DESIGN §7: exit 1). */
+import { LedgerError } from '../errors.js'
+import { redactUrl } from './backend.js'
+
+export const authFailed = (url: string) => new LedgerError('operational', 'AUTH_FAILED',
+  `${redactUrl(url)} refused the credentials (401/403); set USAGE_LEDGER_TOKEN or store a token with git's credential helper`)
+
+export const unreachable = (url: string, why: string) => new LedgerError('operational', 'REMOTE_UNREACHABLE',
+  `${redactUrl(url)} is unreachable (${why}); commits stay local and are pushed next time`)
+
+export const pushRejected = (url: string, ref: string) => new LedgerError('operational', 'PUSH_REJECTED',
+  `${redactUrl(url)} rejected ${ref} as not a fast-forward: another machine records under this device id; ` +
+  `give one of them its own id with --device-id (nothing recorded is lost)`)
+
+/** Classifies git's stderr; null when it is none of the above. */
+export function classifyGitError(url: string, stderr: string, ref = ''): LedgerError | null {
+  if (/HTTP 40[13]|Authentication failed|could not read Username|terminal prompts disabled|403 Forbidden|401 Unauthorized/i.test(stderr)) return authFailed(url)
+  if (/\[rejected\]|non-fast-forward|fetch first|\(stale info\)/i.test(stderr)) return pushRejected(url, ref)
+  if (/Could not resolve host|Connection refused|Failed to connect|Couldn't connect|Connection reset|timed out|does not appear to be a git repository|No such file or directory|unable to access|Empty reply/i.test(stderr)) {
+    const line = stderr.trim().split('\n').filter(Boolean).pop() ?? ''
+    return unreachable(url, line.replace(/^fatal: /, '').slice(0, 200))
+  }
+  return null
+}
