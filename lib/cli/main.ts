@@ -33,15 +33,27 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
     .scriptName('usage-ledger')
     .usage('$0 <command> [options]\n\nRecords AI coding tool usage per machine into an append-only git ledger and sums it across machines.')
     .option('home', { type: 'string', describe: 'store directory (default $USAGE_LEDGER_HOME, $XDG_DATA_HOME/usage-ledger, ~/.local/share/usage-ledger)' })
+    .option('repo', { type: 'string', describe: 'read a native clone of the ledger remote instead of the store (report, status, devices)' })
     .option('git', { choices: ['auto', 'system', 'iso'], describe: 'git backend (auto = system git when installed)' })
     .option('json', { type: 'boolean', describe: 'machine-readable output (= --format json)' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no messages on stderr' })
     .option('debug', { type: 'boolean', describe: 'show stack traces on errors' })
     .option('color', { type: 'boolean', default: !env.vars.NO_COLOR, describe: 'colour output (--no-color to disable)' })
     .command('init', 'create the local store for this device', (y) => y
+      .option('remote', { type: 'string', describe: 'a private git remote (https://, ssh://, user@host:path or a path); the token comes from USAGE_LEDGER_TOKEN or git\'s credential helper' })
       .option('name', { type: 'string', describe: 'display name of this device (default: hostname)' })
       .option('device-id', { type: 'string', describe: 'override the device id (32 hex; containers, cloned VMs)' }),
-    (a) => run(async (ctx) => (await import('./init.js')).init(ctx, { name: a.name, deviceId: a.deviceId }), a))
+    (a) => run(async (ctx) => (await import('./init.js')).init(ctx, { name: a.name, deviceId: a.deviceId, remote: a.remote }), a))
+    .command('push', 'push this device\'s pending commits', (y) => y,
+      (a) => run(async (ctx) => (await import('./push.js')).push(ctx), a))
+    .command('fetch', 'fetch every device, check their history, advance the merged view', (y) => y
+      .option('accept-rewrite', { type: 'string', array: true, default: [] as string[], describe: 'accept a rewritten branch of this device id' }),
+    (a) => run(async (ctx) => (await import('./fetch.js')).fetch(ctx, { acceptRewrite: list(a.acceptRewrite) }), a))
+    .command('status', 'this device, remote, pending commits, devices, merged tree', (y) => y,
+      (a) => run(async (ctx) => (await import('./status.js')).status(ctx), a))
+    .command('devices [action]', 'list the devices in the ledger', (y) => y
+      .positional('action', { choices: ['list'] as const, default: 'list' as const }),
+    (a) => run(async (ctx) => (await import('./devices.js')).devices(ctx), a))
     .command('record', 'read new usage from the sources and commit it to this device\'s ledger', (y) => y
       .option('source', { type: 'string', array: true, describe: 'only these sources (claude-code, codex); with --stdin the source name' })
       .option('stdin', { type: 'boolean', default: false, describe: 'read schema-v1 records (NDJSON) from stdin' })
@@ -58,13 +70,14 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
       .option('since', { type: 'string', describe: 'first day, YYYY-MM-DD in --tz' })
       .option('until', { type: 'string', describe: 'last day, YYYY-MM-DD in --tz' })
       .option('by', { type: 'string', array: true, default: [] as string[], describe: 'group by device,source,model,project' })
+      .option('device', { type: 'string', array: true, default: [] as string[], describe: 'only these devices (id or name)' })
       .option('cost', { choices: ['auto', 'calculate', 'display'] as const, default: 'auto' as const, describe: 'auto: the source\'s cost when it gave one, else the price table' })
       .option('format', { choices: ['table', 'json'] as const, default: 'table' as const }),
     (a) => run(async (ctx) => (await import('./report.js')).report(ctx, {
-      period: a.period, tz: a.tz, since: a.since, until: a.until, by: a.by, cost: a.cost,
+      period: a.period, tz: a.tz, since: a.since, until: a.until, by: a.by, device: list(a.device), cost: a.cost,
       format: ctx.global.json ? 'json' : a.format,
     }), a))
-    .demandCommand(1, 'name a command: init, record or report')
+    .demandCommand(1, 'name a command: init, record, push, fetch, report, status or devices')
     .recommendCommands()
     .strict()
     .version(VERSION)

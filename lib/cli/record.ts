@@ -5,6 +5,8 @@ import { usageError } from '../errors.js'
 import { Store } from '../store/store.js'
 import { loadCursors, saveCursors } from '../store/cursors.js'
 import { appendRecords } from '../store/writer.js'
+import { loadVerified } from '../store/verified.js'
+import { pushOrKeep, sayPush, type PushSummary } from './push.js'
 import { out, say, type CommandContext } from './context.js'
 import { progressBar } from './progress.js'
 
@@ -44,21 +46,29 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
       stats = r.stats
     }
     const records = batch.records()
+    const base = { device: store.device.id, duplicates: batch.duplicates, malformed: batch.malformed, sources: stats, dryRun: opts.dryRun }
+    let summary: RecordSummary
     if (records.length === 0) {
       if (cursorsChanged && !opts.dryRun) saveCursors(store.paths.cursors, nextCursors)
-      report(ctx, { device: store.device.id, commit: null, appended: 0, alreadyRecorded: 0, duplicates: batch.duplicates, malformed: batch.malformed, days: [], sources: stats, dryRun: opts.dryRun })
-      return 0
+      summary = { ...base, commit: null, appended: 0, alreadyRecorded: 0, days: [] }
+    } else {
+      const git = await store.git()
+      const seen = loadVerified(store.paths.verified)
+      const res = await appendRecords(git, store.device, store.paths.known, records, env.now(), { dryRun: opts.dryRun, seen })
+      if (opts.dryRun) {
+        for (const lines of res.parts.values()) for (const l of lines) out(ctx, l)
+      } else if (cursorsChanged) {
+        saveCursors(store.paths.cursors, nextCursors)
+      }
+      const days = [...res.parts].map(([day, lines]) => ({ day, records: lines.length, part: res.manifest.days[day]!.parts }))
+      summary = { ...base, commit: res.commit, appended: res.appended, alreadyRecorded: res.alreadyRecorded, days }
     }
-    const git = await store.git()
-    const res = await appendRecords(git, store.device, store.paths.known, records, env.now(), { dryRun: opts.dryRun })
-    if (opts.dryRun) {
-      for (const lines of res.parts.values()) for (const l of lines) out(ctx, l)
-    } else if (cursorsChanged) {
-      saveCursors(store.paths.cursors, nextCursors)
+    // Commits left by an earlier offline run go out with this one, new records or not.
+    if (!opts.dryRun && opts.push && store.config.remote && (summary.commit || store.hasPending())) {
+      summary.push = await pushOrKeep(store)
     }
-    const days = [...res.parts].map(([day, lines]) => ({ day, records: lines.length, part: res.manifest.days[day]!.parts }))
-    report(ctx, { device: store.device.id, commit: res.commit, appended: res.appended, alreadyRecorded: res.alreadyRecorded, duplicates: batch.duplicates, malformed: batch.malformed, days, sources: stats, dryRun: opts.dryRun })
-    return 0
+    report(ctx, summary)
+    return summary.push?.rejected ? 1 : 0
   } finally {
     lock?.release()
     await store.close()
@@ -66,6 +76,7 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
 }
 
 interface RecordSummary {
+  push?: PushSummary
   device: string
   commit: string | null
   appended: number
@@ -79,9 +90,11 @@ interface RecordSummary {
 
 function report(ctx: CommandContext, s: RecordSummary): void {
   if (ctx.global.json) {
-    out(ctx, JSON.stringify({ schema: 'usage-ledger/record@1', ...s, pushed: false }))
+    const { push, ...rest } = s
+    out(ctx, JSON.stringify({ schema: 'usage-ledger/record@1', ...rest, pushed: push?.pushed ?? false, pending: push?.pending ?? 0 }))
     return
   }
+  if (s.push) sayPush(ctx, s.push)
   if (s.dryRun) { say(ctx, `dry run: ${s.appended} record${s.appended === 1 ? '' : 's'} would be committed`); return }
   const extra = [
     s.alreadyRecorded ? `${s.alreadyRecorded} already recorded` : '',

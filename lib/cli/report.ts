@@ -15,6 +15,8 @@ export interface ReportOptions {
   since?: string
   until?: string
   by: string[]
+  /** Only these devices, by id (or its first characters) or name. */
+  device: string[]
   cost: CostMode
   format: 'table' | 'json'
 }
@@ -27,7 +29,7 @@ function checkDay(flag: string, v: string | undefined): string | undefined {
 }
 
 export async function report(ctx: CommandContext, opts: ReportOptions): Promise<number> {
-  const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git })
+  const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   const tz = checkZone(opts.tz ?? store.config.timezone ?? systemZone())
   const since = checkDay('--since', opts.since)
   const until = checkDay('--until', opts.until)
@@ -35,9 +37,18 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
   const groupBy = opts.by.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean) as GroupKey[]
   for (const g of groupBy) if (!GROUP_KEYS.includes(g)) throw usageError('BAD_GROUP', `--by ${g}: group by one of ${GROUP_KEYS.join(', ')}`)
   try {
-    const ledger = store.initialized ? await loadLedger(await store.git()) : null
-    const devices = ledger?.devices ?? []
-    const agg = aggregate(ledger ? ledger.best.winners() : [], {
+    const ledger = store.initialized ? await loadLedger(await store.git(), { withTracking: Boolean(ctx.global.repo) }) : null
+    let devices = ledger?.devices ?? []
+    if (opts.device.length) {
+      const want = opts.device.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean)
+      const pick = devices.filter((d) => want.some((w) => d.id === w || d.name === w || (w.length >= 6 && d.id.startsWith(w))))
+      const unknown = want.filter((w) => !devices.some((d) => d.id === w || d.name === w || (w.length >= 6 && d.id.startsWith(w))))
+      if (unknown.length) throw usageError('UNKNOWN_DEVICE', `no device ${unknown.map((u) => `"${u}"`).join(', ')} in the ledger; see usage-ledger devices`)
+      devices = pick
+    }
+    const only = new Set(devices.map((d) => d.id))
+    const winners = ledger ? [...ledger.best.winners()].filter((w) => only.has(w.device)) : []
+    const agg = aggregate(winners, {
       period: opts.period, localTime: localTimeIn(tz), since, until, groupBy: [...new Set(groupBy)], cost: opts.cost,
       deviceNames: new Map(devices.map((d) => [d.id, d.name])),
     })
@@ -45,6 +56,7 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     if (agg.unknownModels.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: agg.unknownModels })
     if (ledger?.newerLines) warnings.push({ code: 'NEWER_RECORD_VERSION', lines: ledger.newerLines, detail: 'lines written by a newer usage-ledger were skipped; upgrade to count them' })
     if (ledger?.invalidLines) warnings.push({ code: 'INVALID_LEDGER_LINES', lines: ledger.invalidLines, detail: 'run usage-ledger verify' })
+    if (ledger?.best.crossDevice.size) warnings.push({ code: 'DUPLICATE_ACROSS_DEVICES', records: ledger.best.crossDevice.size, detail: 'the same responses were recorded on more than one device (a copied ~/.claude?); each counts once' })
     if (!ledger) warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
     const result: ReportResult = {
       schema: 'usage-ledger/report@1', period: opts.period, timezone: tz, since: since ?? null, until: until ?? null,

@@ -117,6 +117,9 @@ export class IsoBackend implements GitBackend {
   async fetchRefs(remote: Remote, refs: string[]): Promise<Map<string, string>> {
     const base = this.remoteBase(remote)
     const got = new Map<string, string>()
+    if (!refs.length) return got
+    // isomorphic-git's fetch reads its refspec from the config of a named remote.
+    await git.addRemote({ ...this.base, remote: 'origin', url: remote.url, force: true })
     for (const ref of refs) {
       const res = await this.remoteCall(remote, () => git.fetch({
         ...this.base, ...base, ref: ref.replace(/^refs\/heads\//, ''), remoteRef: ref, singleBranch: true, tags: false,

@@ -24,13 +24,30 @@ export interface LoadedLedger {
   newerLines: number
 }
 
-export async function loadLedger(git: GitBackend): Promise<LoadedLedger> {
-  const refs = await git.listRefs(LEDGER_REF_PREFIX)
+/**
+ * Device heads of a repository: its own `ledger/*` branches, and in a native clone (`--repo`)
+ * also the remote-tracking ones; of two heads of one device the one that descends wins.
+ */
+export async function deviceHeads(git: GitBackend, withTracking: boolean): Promise<Map<string, string>> {
+  const heads = new Map<string, string>()
+  for (const [ref, oid] of await git.listRefs(LEDGER_REF_PREFIX)) heads.set(ref.slice(LEDGER_REF_PREFIX.length), oid)
+  if (withTracking) {
+    for (const [ref, oid] of await git.listRefs('refs/remotes/')) {
+      const m = /^refs\/remotes\/[^/]+\/ledger\/([0-9a-f]{32})$/.exec(ref)
+      if (!m) continue
+      const cur = heads.get(m[1]!)
+      if (!cur || (cur !== oid && (await git.isAncestor(cur, oid)))) heads.set(m[1]!, oid)
+    }
+  }
+  return heads
+}
+
+export async function loadLedger(git: GitBackend, opts: { withTracking?: boolean } = {}): Promise<LoadedLedger> {
+  const heads = await deviceHeads(git, opts.withTracking ?? false)
   const best = new BestById()
   const devices: DeviceSummary[] = []
   let lines = 0, invalidLines = 0, newerLines = 0
-  for (const [ref, head] of [...refs].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const id = ref.slice(LEDGER_REF_PREFIX.length)
+  for (const [id, head] of [...heads].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const tree = (await git.readCommit(head)).tree
     const dir = await readEntryAt(git, tree, deviceDir(id))
     let name = id.slice(0, 8)

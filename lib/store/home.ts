@@ -14,6 +14,7 @@ export interface HomePaths {
   lock: string
   cursors: string
   known: string
+  verified: string
 }
 
 export function resolveHome(env: Env, flag?: string): string {
@@ -36,6 +37,7 @@ export function homePaths(home: string): HomePaths {
     lock: path.join(state, 'lock'),
     cursors: path.join(state, 'cursors.json'),
     known: path.join(state, 'known'),
+    verified: path.join(state, 'verified.json'),
   }
 }
 

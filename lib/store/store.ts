@@ -3,6 +3,7 @@
  * opened on demand so that a run with nothing to do never starts git.
  */
 import fs from 'node:fs'
+import path from 'node:path'
 import type { Env } from '../env.js'
 import type { BackendChoice, GitBackend } from '../git/index.js'
 import { parseBackendChoice } from '../git/choice.js'
@@ -10,10 +11,12 @@ import { homePaths, readConfig, resolveHome, writeConfig, type Config, type Home
 import { resolveDeviceId } from './device.js'
 import { TOOL, type DeviceInfo } from './writer.js'
 import { StoreLock } from './lock.js'
-import { opError } from '../errors.js'
+import { opError, usageError } from '../errors.js'
 
 export interface StoreOptions {
   home?: string
+  /** A native clone to read instead of the store's repository (DESIGN §6 `--repo`). */
+  repo?: string
   git?: BackendChoice
   deviceId?: string
   name?: string
@@ -32,6 +35,12 @@ export class Store {
 
   static open(env: Env, opts: StoreOptions = {}): Store {
     const paths = homePaths(resolveHome(env, opts.home))
+    if (opts.repo) {
+      const dir = path.resolve(env.cwd, opts.repo)
+      paths.gitdir = fs.existsSync(path.join(dir, '.git')) ? path.join(dir, '.git') : dir
+      if (!fs.existsSync(path.join(paths.gitdir, 'HEAD'))) throw usageError('BAD_REPO', `--repo ${opts.repo} is not a git repository; pass a clone of the ledger remote`)
+      paths.index = path.join(paths.gitdir, 'usage-ledger')
+    }
     const config = readConfig(paths.config)
     const { id, fromRandom } = resolveDeviceId(env, config, opts.deviceId)
     if (fromRandom) config.deviceId = id
@@ -55,6 +64,17 @@ export class Store {
     if (!this.initialized) await (await this.git()).init()
     if (!fs.existsSync(this.paths.config)) writeConfig(this.paths.config, this.config)
     else if (this.config.deviceId && !readConfig(this.paths.config).deviceId) writeConfig(this.paths.config, this.config)
+  }
+
+  saveConfig(): void {
+    writeConfig(this.paths.config, this.config)
+  }
+
+  /** Whether this device's branch has commits the remote has not acknowledged (a cheap file check). */
+  hasPending(): boolean {
+    const read = (ref: string) => { try { return fs.readFileSync(path.join(this.paths.gitdir, ref), 'utf8').trim() } catch { return null } }
+    const local = read(`refs/heads/ledger/${this.device.id}`)
+    return local !== null && local !== read(`refs/remotes/origin/ledger/${this.device.id}`)
   }
 
   /** Keeps a --device-id or --name given on the command line for later runs. */

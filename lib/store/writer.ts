@@ -42,7 +42,7 @@ export type Candidate = LedgerRecord & { message?: string }
  * (the array is emptied once planned) so a backfill's records can be freed as lines are built.
  */
 export async function appendRecords(
-  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: Candidate[], now: Date, opts: { dryRun?: boolean } = {},
+  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: Candidate[], now: Date, opts: { dryRun?: boolean; seen?: Record<string, string> } = {},
 ): Promise<AppendResult> {
   const ref = ledgerRef(device.id)
   const head = await git.readRef(ref)
@@ -99,6 +99,9 @@ export async function appendRecords(
   if (appended === 0 || opts.dryRun) return { ...plan, commit: null }
 
   manifest.updatedAt = now.toISOString()
+  // The other devices' heads this device verified at its last fetch: witnesses against a
+  // later rewrite of their branches (DESIGN §2).
+  if (opts.seen) manifest.seen = Object.fromEntries(Object.entries(opts.seen).filter(([id]) => id !== device.id))
   const files = new Map<string, string>()
   for (const [day, ls] of lines) {
     const n = manifest.days[day]!.parts

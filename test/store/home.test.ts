@@ -43,6 +43,7 @@ t.test('homePaths layout', async (t) => {
     lock: '/h/state/lock',
     cursors: '/h/state/cursors.json',
     known: '/h/state/known',
+    verified: '/h/state/verified.json',
   })
 })
 

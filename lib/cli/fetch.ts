@@ -1,0 +1,46 @@
+/** `fetch`: bring in every device's branch, verify it, advance `merged` (DESIGN §7, §8). */
+import { usageError } from '../errors.js'
+import { redactUrl } from '../git/backend.js'
+import { Store } from '../store/store.js'
+import { loadVerified, saveVerified } from '../store/verified.js'
+import { fetchDevices, type FetchResult } from '../sync/fetch.js'
+import { resolveRemote } from '../sync/remote.js'
+import { out, say, type CommandContext } from './context.js'
+
+export interface FetchOptions {
+  acceptRewrite: string[]
+}
+
+/** Fetch and integrate under the store lock; shared by `fetch` and `init --remote`. */
+export async function fetchInto(store: Store, acceptRewrite: string[]): Promise<FetchResult> {
+  const git = await store.git()
+  const remote = await resolveRemote(store.config.remote!, store.env)
+  const lock = await store.lock()
+  try {
+    const r = await fetchDevices(git, remote, { me: store.device.id, verified: loadVerified(store.paths.verified), acceptRewrite, now: store.env.now() })
+    saveVerified(store.paths.verified, r.verified)
+    return r
+  } finally {
+    lock.release()
+  }
+}
+
+export async function fetch(ctx: CommandContext, opts: FetchOptions): Promise<number> {
+  const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git })
+  try {
+    if (!store.config.remote) throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; run usage-ledger init --remote URL`)
+    if (!store.initialized) await store.ensureInit()
+    const r = await fetchInto(store, opts.acceptRewrite)
+    const errors = r.findings.filter((f) => f.severity === 'error')
+    if (ctx.global.json) {
+      out(ctx, JSON.stringify({ schema: 'usage-ledger/fetch@1', remote: redactUrl(store.config.remote), devices: r.devices, merged: r.merged, findings: r.findings, hooks: r.hooks }))
+    } else {
+      const changed = r.devices.filter((d) => d.status === 'new' || d.status === 'updated' || d.status === 'accepted')
+      say(ctx, `fetched ${r.devices.length} device${r.devices.length === 1 ? '' : 's'} from ${redactUrl(store.config.remote)}; ${changed.length} changed; merged tree ${r.merged?.tree ?? '(none)'}`)
+      for (const f of r.findings) ctx.env.stderr.write(`${f.severity}: ${f.code} ${f.device}: ${f.detail}\n`)
+    }
+    return errors.length ? 3 : 0
+  } finally {
+    await store.close()
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Bringing in every device (DESIGN §2, §8): fetch all `ledger/*` heads, accept a head only if
+ * it descends from the last verified head and from every head another device witnessed
+ * (`manifest.seen`), advance the local `merged` branch to the union of device directories,
+ * and run the store's post-merge hooks. A rewrite keeps the old data and is reported.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { spawn } from 'node:child_process'
+import type { GitBackend, Remote, TreeEntry } from '../git/backend.js'
+import { readEntryAt } from '../git/tree.js'
+import { DEVICE_ID_RE, deviceDir, LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../ledger/paths.js'
+import { parseManifest } from '../ledger/manifest.js'
+
+export interface Finding {
+  code: string
+  severity: 'error' | 'warning'
+  device: string
+  commit: string | null
+  path: string | null
+  line: number | null
+  detail: string
+}
+
+export interface DeviceFetch {
+  id: string
+  before: string | null
+  head: string | null
+  status: 'new' | 'updated' | 'unchanged' | 'rewritten' | 'accepted' | 'local-ahead'
+}
+
+export interface FetchResult {
+  devices: DeviceFetch[]
+  findings: Finding[]
+  merged: { commit: string; tree: string } | null
+  hooks: string[]
+}
+
+const finding = (code: string, device: string, commit: string | null, detail: string, severity: Finding['severity'] = 'error'): Finding =>
+  ({ code, severity, device, commit, path: null, line: null, detail })
+
+async function descends(git: GitBackend, ancestor: string, head: string): Promise<boolean> {
+  try { return await git.isAncestor(ancestor, head) } catch { return false } // a missing commit is not in the history
+}
+
+async function seenBy(git: GitBackend, device: string, head: string): Promise<Record<string, string>> {
+  try {
+    const tree = (await git.readCommit(head)).tree
+    const e = await readEntryAt(git, tree, `${deviceDir(device)}/manifest.json`)
+    return e ? parseManifest((await git.readBlob(e.oid)).toString('utf8')).seen ?? {} : {}
+  } catch {
+    return {}
+  }
+}
+
+export interface IntegrateOptions {
+  me: string
+  verified: Record<string, string>
+  acceptRewrite: string[]
+  now: Date
+}
+
+/** Fetches every device branch of `remote`, then integrates it (see `integrate`). */
+export async function fetchDevices(git: GitBackend, remote: Remote, o: IntegrateOptions): Promise<FetchResult & { verified: Record<string, string> }> {
+  const refs = await git.listRemoteRefs(remote, LEDGER_REF_PREFIX)
+  const fetched = await git.fetchRefs(remote, [...refs.keys()])
+  return integrate(git, fetched, o)
+}
+
+/**
+ * Checks the candidate heads (`refs/heads/ledger/<id>` → oid, already in the object store) and
+ * moves the local device branches that pass. Returns the new verified heads for the caller to save.
+ */
+export async function integrate(git: GitBackend, candidates: Map<string, string>, o: IntegrateOptions): Promise<FetchResult & { verified: Record<string, string> }> {
+  const findings: Finding[] = []
+  const devices: DeviceFetch[] = []
+  const verified = { ...o.verified }
+  const accepted = new Map<string, string>()
+  for (const [ref, head] of [...candidates].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const id = ref.slice(LEDGER_REF_PREFIX.length)
+    if (!DEVICE_ID_RE.test(id)) {
+      findings.push(finding('BAD_DEVICE_BRANCH', id, head, `${ref} is not a device branch (32 hex); ignored`, 'warning'))
+      continue
+    }
+    const local = await git.readRef(ledgerRef(id))
+    if (id === o.me) {
+      if (!local || (local !== head && (await descends(git, local, head)))) accepted.set(id, head) // a reinstall catching up
+      else if (local !== head && !(await descends(git, head, local))) {
+        findings.push(finding('DEVICE_ID_COLLISION', id, head, `the remote's branch of this device (${head.slice(0, 12)}) and the local one (${local.slice(0, 12)}) diverged: another machine records under this device id; give one of them its own id with --device-id`))
+      }
+      devices.push({ id, before: local, head: accepted.get(id) ?? local, status: accepted.has(id) ? 'updated' : local === head ? 'unchanged' : 'local-ahead' })
+      continue
+    }
+    const base = verified[id] ?? local
+    if (base && base !== head && !(await descends(git, base, head))) {
+      if (o.acceptRewrite.includes(id)) {
+        findings.push(finding('REWRITE_ACCEPTED', id, head, `history of ${id} was rewritten (last verified ${base.slice(0, 12)}); accepted on request`, 'warning'))
+        accepted.set(id, head)
+        devices.push({ id, before: local, head, status: 'accepted' })
+      } else {
+        findings.push(finding('HISTORY_REWRITTEN', id, head, `the remote head ${head.slice(0, 12)} does not descend from the last verified head ${base.slice(0, 12)}: the branch was rewritten; the old data is kept; if this was intended, run fetch --accept-rewrite ${id}`))
+        devices.push({ id, before: local, head: local, status: 'rewritten' })
+      }
+      continue
+    }
+    accepted.set(id, head)
+    devices.push({ id, before: local, head, status: !local ? 'new' : local === head ? 'unchanged' : 'updated' })
+  }
+
+  // Witnesses: a head another device saw at its last fetch must still be in the history.
+  const heads = new Map<string, string>()
+  for (const d of devices) if (d.head) heads.set(d.id, accepted.get(d.id) ?? d.head)
+  for (const [witness, wHead] of heads) {
+    for (const [id, seen] of Object.entries(await seenBy(git, witness, wHead))) {
+      const head = heads.get(id)
+      if (!head || id === witness || o.acceptRewrite.includes(id) || head === seen || (await descends(git, seen, head))) continue
+      findings.push(finding('WITNESS_MISSING', id, head, `device ${witness} saw ${id} at ${seen.slice(0, 12)}, which is not in its history now: the branch was rewritten; the old data is kept; if this was intended, run fetch --accept-rewrite ${id}`))
+      const d = devices.find((x) => x.id === id)!
+      if (accepted.has(id) && d.before !== accepted.get(id)) {
+        accepted.delete(id)
+        d.head = d.before
+        d.status = 'rewritten'
+      }
+    }
+  }
+
+  for (const [id, head] of accepted) {
+    const local = await git.readRef(ledgerRef(id))
+    if (local !== head) await git.updateRef(ledgerRef(id), head, local)
+    verified[id] = head
+  }
+  for (const d of devices) if (d.status === 'unchanged' && d.head) verified[d.id] = d.head
+  const merged = await advanceMerged(git, o.me, o.now)
+  const hooks = merged.changed ? await runPostMerge(git.gitdir) : []
+  return { devices, findings, merged: merged.result, hooks, verified }
+}
+
+/** The local `merged` branch: one commit whose tree holds every device's directory. */
+export async function advanceMerged(git: GitBackend, me: string, now: Date): Promise<{ result: { commit: string; tree: string } | null; changed: boolean }> {
+  const refs = [...(await git.listRefs(LEDGER_REF_PREFIX))].sort(([a], [b]) => (a < b ? -1 : 1))
+  if (!refs.length) return { result: null, changed: false }
+  const dirs: TreeEntry[] = []
+  for (const [ref, head] of refs) {
+    const id = ref.slice(LEDGER_REF_PREFIX.length)
+    const e = await readEntryAt(git, (await git.readCommit(head)).tree, deviceDir(id))
+    if (e?.type === 'tree') dirs.push({ ...e, name: id })
+  }
+  const tree = await git.writeTree([{ mode: '040000', type: 'tree', name: 'devices', oid: await git.writeTree(dirs) }])
+  const prev = await git.readRef(MERGED_REF)
+  if (prev && (await git.readCommit(prev)).tree === tree) return { result: { commit: prev, tree }, changed: false }
+  const sig = { name: 'usage-ledger', email: `${me}@usage-ledger`, timestamp: Math.floor(now.getTime() / 1000) }
+  const parents = [...(prev ? [prev] : []), ...refs.map(([, h]) => h)]
+  const commit = await git.writeCommit({ tree, parents, author: sig, committer: sig, message: `merge: ${refs.length} device${refs.length === 1 ? '' : 's'}\n` })
+  await git.updateRef(MERGED_REF, commit, prev)
+  return { result: { commit, tree }, changed: true }
+}
+
+/** Runs `<gitdir>/hooks/post-merge` when it is there and executable; returns what ran. */
+export async function runPostMerge(gitdir: string): Promise<string[]> {
+  const hook = path.join(gitdir, 'hooks', 'post-merge')
+  try { fs.accessSync(hook, fs.constants.X_OK) } catch { return [] }
+  await new Promise<void>((resolve) => {
+    const child = spawn(hook, ['0'], { cwd: gitdir, env: { ...process.env, GIT_DIR: gitdir }, stdio: 'ignore' })
+    child.on('error', () => resolve())
+    child.on('close', () => resolve())
+  })
+  return [hook]
+}
+

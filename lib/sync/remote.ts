@@ -1,0 +1,42 @@
+/** The remote of a store and its credentials (DESIGN §6): tokens never touch our files. */
+import { spawn } from 'node:child_process'
+import { usageError } from '../errors.js'
+import type { Env } from '../env.js'
+import type { Remote } from '../git/backend.js'
+
+/** Refuses URLs carrying credentials: they would end up in config.json and in git's logs. */
+export function checkRemoteUrl(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/@]*)@/i.exec(url)
+  if (m && /^https?$/i.test(m[1]!)) {
+    throw usageError('URL_WITH_CREDENTIALS', 'the remote URL carries credentials; give the URL without them and the token in USAGE_LEDGER_TOKEN (or git\'s credential helper)')
+  }
+  if (!url.trim()) throw usageError('BAD_REMOTE', 'the remote URL is empty')
+  return url
+}
+
+/** `git credential fill` for an HTTP(S) URL; null when git or a helper has nothing. */
+function credentialFill(url: string, env: Env): Promise<string | null> {
+  let u: URL
+  try { u = new URL(url) } catch { return Promise.resolve(null) }
+  const input = `protocol=${u.protocol.replace(':', '')}\nhost=${u.host}\npath=${u.pathname.replace(/^\//, '')}\n\n`
+  return new Promise((resolve) => {
+    const child = spawn('git', ['credential', 'fill'], { env: { ...env.vars, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '' } as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'ignore'] })
+    let out = ''
+    child.stdout.on('data', (b) => (out += b))
+    child.on('error', () => resolve(null))
+    child.on('close', (code) => resolve(code === 0 ? /^password=(.*)$/m.exec(out)?.[1] ?? null : null))
+    child.stdin.on('error', () => {})
+    child.stdin.end(input)
+  })
+}
+
+export async function resolveRemote(url: string, env: Env): Promise<Remote> {
+  checkRemoteUrl(url)
+  const token = env.vars.USAGE_LEDGER_TOKEN
+  if (token) return { url, token }
+  if (/^https?:\/\//i.test(url)) {
+    const filled = await credentialFill(url, env)
+    if (filled) return { url, token: filled }
+  }
+  return { url }
+}

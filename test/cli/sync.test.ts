@@ -1,0 +1,204 @@
+import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+import { spawn, spawnSync } from 'node:child_process'
+import { cli, expected, FIXTURES, git, isolatedEnv, pick, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { startGitServer } from '../helpers/git-server.js'
+
+const TOKEN = 's3cret-token-for-tests'
+const ID = { a: 'a1'.repeat(16), b: 'b2'.repeat(16), c: 'c3'.repeat(16), d: 'd4'.repeat(16) }
+
+interface Device { env: Record<string, string | undefined>; dir: string; gitdir: string }
+
+/** A machine of its own: a home, a store, and only the sources given. */
+function machine(root: string, name: keyof typeof ID, sources: Array<'claude' | 'codex'>, extra: Record<string, string> = {}): Device {
+  const dir = path.join(root, name)
+  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
+  for (const s of sources) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
+  return { dir, gitdir: path.join(dir, 'store/repo.git'), env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID[name], USAGE_LEDGER_TOKEN: TOKEN, ...extra }) }
+}
+
+async function ok(args: string[], d: Device, input?: string) {
+  const r = await cli(args, { env: d.env, input })
+  if (r.code !== 0) throw new Error(`${args.join(' ')} exited ${r.code}: ${r.stderr}`)
+  return r
+}
+
+async function totalsByDevice(d: Device, extra: string[] = []): Promise<Record<string, Totals>> {
+  const j = JSON.parse((await ok(['report', 'monthly', '--json', '--tz', 'UTC', '--by', 'device', ...extra], d)).stdout) as { rows: Array<Record<string, unknown>> }
+  const out: Record<string, Totals> = {}
+  for (const row of j.rows) {
+    const cur = (out[row.device as string] ??= { records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0 })
+    for (const k of TOKEN_FIELDS) cur[k] += row[k] as number
+  }
+  return out
+}
+
+const STDIN = [
+  JSON.stringify({ ts: '2026-11-20T10:00:00Z', model: 'gpt-5', input_tokens: 1000, output_tokens: 200 }),
+  JSON.stringify({ ts: '2026-11-21T11:00:00Z', model: 'gpt-5', input_tokens: 3000, output_tokens: 400, cache_read_input_tokens: 50 }),
+].join('\n') + '\n'
+
+const own = (d: Record<string, Totals>, id: string) => d[id]!
+
+t.test('three devices push over HTTP with a token; a fourth home sees every device exactly', async (t) => {
+  const root = t.testdir()
+  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
+  t.teardown(() => server.close())
+  server.createBare('ledger')
+  const url = server.repoUrl('ledger')
+  const a = machine(root, 'a', ['claude'])
+  const b = machine(root, 'b', ['codex'])
+  const c = machine(root, 'c', [])
+  const d = machine(root, 'd', [])
+
+  for (const m of [a, b, c]) await ok(['init', '--remote', url], m)
+  await ok(['record'], a)
+  await ok(['record'], b)
+  await ok(['record', '--stdin', '--source', 'my-tool'], c, STDIN)
+  const mine = { a: own(await totalsByDevice(a), ID.a), b: own(await totalsByDevice(b), ID.b), c: own(await totalsByDevice(c), ID.c) }
+  const exp = expected()
+  t.same(mine.a, exp['claude-code'].totals, 'device a alone = the claude fixture')
+  t.same(mine.b, exp.codex.totals, 'device b alone = the codex fixture')
+
+  const init = JSON.parse((await ok(['init', '--remote', url, '--json'], d)).stdout)
+  t.same(init.devices.map((x: { id: string }) => x.id).sort(), [ID.a, ID.b, ID.c], 'init on a fourth machine fetches every device')
+  const all = await totalsByDevice(d)
+  t.same(all, { [ID.a]: mine.a, [ID.b]: mine.b, [ID.c]: mine.c }, 'per-device totals equal each device\'s own')
+  const grand = JSON.parse((await ok(['report', '--json', '--tz', 'UTC'], d)).stdout).totals
+  for (const k of TOKEN_FIELDS) t.equal(grand[k], mine.a[k] + mine.b[k] + mine.c[k], `grand total ${k} is the sum`)
+  t.same(await totalsByDevice(d, ['--device', ID.b]), { [ID.b]: mine.b }, '--device filters')
+
+  // A native clone of the remote, as a CI job has it, gives the same totals.
+  const clone = path.join(root, 'clone')
+  const auth = ['-c', `http.extraHeader=Authorization: Basic ${Buffer.from('ci:' + TOKEN).toString('base64')}`]
+  // Asynchronously: this process serves the remote, so a blocking spawn would deadlock it.
+  const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn('git', [...auth, 'clone', '--quiet', url, clone], { env: { PATH: process.env.PATH, HOME: root, GIT_TERMINAL_PROMPT: '0' } })
+    let stderr = ''
+    child.stderr.on('data', (b) => (stderr += b))
+    child.on('close', (code) => resolve({ code, stderr }))
+  })
+  t.equal(r.code, 0, r.stderr)
+  t.same(await totalsByDevice({ ...d, env: { ...d.env, USAGE_LEDGER_HOME: path.join(root, 'ci-home') } }, ['--repo', clone]), all, 'report --repo on a native clone')
+
+  // The merged view: one tree with every device directory, the same on every machine.
+  const merged = git(d.gitdir, ['ls-tree', '--name-only', 'refs/heads/merged', 'devices/']).trim().split('\n').sort()
+  t.same(merged, [ID.a, ID.b, ID.c].map((id) => `devices/${id}`))
+  await ok(['fetch'], a)
+  t.equal(git(a.gitdir, ['rev-parse', 'refs/heads/merged^{tree}']).trim(), git(d.gitdir, ['rev-parse', 'refs/heads/merged^{tree}']).trim(), 'same merged tree oid on two machines')
+  git(path.join(root, 'srv', 'ledger.git'), ['fsck', '--strict'])
+
+  // The token never lands in files or output.
+  const leaks = spawnSync('grep', ['-rl', TOKEN, root], { encoding: 'utf8' }).stdout.split('\n').filter((f) => f && !f.includes(`${path.sep}srv${path.sep}`))
+  t.same(leaks, [], 'the token is in no file of any store or clone')
+  t.notMatch(init.remote, TOKEN)
+})
+
+t.test('a force-pushed device branch: fetch exits 3 and keeps the old data until --accept-rewrite', async (t) => {
+  const root = t.testdir()
+  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
+  t.teardown(() => server.close())
+  const bare = server.createBare('ledger')
+  const url = server.repoUrl('ledger')
+  const b = machine(root, 'b', [])
+  const d = machine(root, 'd', [])
+  await ok(['init', '--remote', url], b)
+  await ok(['record', '--stdin', '--source', 'x'], b, STDIN)
+  await ok(['record', '--stdin', '--source', 'x'], b, JSON.stringify({ ts: '2026-11-21T12:00:00Z', model: 'gpt-5', input: 7 }) + '\n')
+  await ok(['init', '--remote', url], d)
+  const before = await totalsByDevice(d)
+  t.equal(before[ID.b]!.records, 3)
+
+  // On the server, drop b's last commit.
+  const ref = `refs/heads/ledger/${ID.b}`
+  git(bare, ['update-ref', ref, git(bare, ['rev-parse', `${ref}~1`]).trim()])
+  const f = await cli(['fetch', '--json'], { env: d.env })
+  t.equal(f.code, 3, 'a rewrite is an integrity failure')
+  const j = JSON.parse(f.stdout)
+  t.match(j.findings, [{ code: 'HISTORY_REWRITTEN', device: ID.b, severity: 'error' }])
+  t.same(await totalsByDevice(d), before, 'the old data is kept in reports')
+  t.equal((await cli(['fetch'], { env: d.env })).code, 3, 'and stays refused')
+  const acc = await cli(['fetch', '--accept-rewrite', ID.b], { env: d.env })
+  t.equal(acc.code, 0, acc.stderr)
+  t.equal((await totalsByDevice(d))[ID.b]!.records, 2, 'accepted: the rewritten branch is what counts now')
+  t.equal((await cli(['fetch'], { env: d.env })).code, 0, 'and later fetches are clean')
+})
+
+t.test('remote down during record: exit 0, commit kept, delivered by a later push; bad token: one line, exit 1', async (t) => {
+  const root = t.testdir()
+  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
+  t.teardown(() => server.close())
+  server.createBare('ledger')
+  const url = server.repoUrl('ledger')
+  const a = machine(root, 'a', ['claude'])
+  const d = machine(root, 'd', [])
+  await ok(['init', '--remote', url], a)
+  await server.setDown(true)
+  const r = await cli(['record', '--json'], { env: a.env })
+  t.equal(r.code, 0, 'recording works offline')
+  const j = JSON.parse(r.stdout)
+  t.equal(j.pushed, false)
+  t.equal(j.pending, 1, 'one commit pending')
+  const st = JSON.parse((await ok(['status', '--json'], a)).stdout)
+  t.equal(st.pending, 1)
+  t.equal((await cli(['push'], { env: a.env })).code, 1, 'push while down fails')
+  await server.setDown(false)
+  const p = await cli(['push', '--json'], { env: a.env })
+  t.equal(p.code, 0, p.stderr)
+  t.match(JSON.parse(p.stdout), { pushed: true, pending: 0 })
+  await ok(['init', '--remote', url], d)
+  t.same((await totalsByDevice(d))[ID.a], expected()['claude-code'].totals, 'delivered exactly')
+
+  const bad = await cli(['push'], { env: { ...a.env, USAGE_LEDGER_TOKEN: 'wrong' } })
+  t.equal(bad.code, 0, 'nothing pending: nothing to push')
+  fs.appendFileSync(path.join(a.dir, 'claude/projects/-home-ana-src-infra-tools/e4b96c32-7d64-4baf-83a5-5b1d4e9f7a04.jsonl'), '\n')
+  const rb = await cli(['record'], { env: { ...a.env, USAGE_LEDGER_TOKEN: 'wrong' } })
+  t.equal(rb.code, 0, 'a refused push leaves the commit pending')
+  t.match(rb.stderr, /refused the credentials/)
+  const pb = await cli(['push'], { env: { ...a.env, USAGE_LEDGER_TOKEN: 'wrong' } })
+  t.equal(pb.code, 1)
+  t.equal(pb.stderr.trim().split('\n').length, 1, 'one line')
+  t.notMatch(pb.stderr + pb.stdout + rb.stderr, /wrong/, 'the token is not printed')
+})
+
+t.test('a URL with credentials is refused', async (t) => {
+  const d = machine(t.testdir(), 'd', [])
+  const r = await cli(['init', '--remote', 'https://user:pw@example.invalid/x.git'], { env: d.env })
+  t.equal(r.code, 2)
+  t.match(r.stderr, /carries credentials/)
+  t.notMatch(r.stderr, /pw@/)
+})
+
+t.test('a path remote with the system backend', async (t) => {
+  const root = t.testdir()
+  const bare = path.join(root, 'remote.git')
+  spawnSync('git', ['init', '--bare', '--quiet', bare])
+  const a = machine(root, 'a', ['claude'], { USAGE_LEDGER_TOKEN: '' })
+  const b = machine(root, 'b', ['codex'], { USAGE_LEDGER_TOKEN: '' })
+  const d = machine(root, 'd', [], { USAGE_LEDGER_TOKEN: '' })
+  for (const m of [a, b]) { await ok(['--git', 'system', 'init', '--remote', bare], m); await ok(['--git', 'system', 'record'], m) }
+  await ok(['--git', 'system', 'init', '--remote', bare], d)
+  const exp = expected()
+  t.same(await totalsByDevice(d), { [ID.a]: exp['claude-code'].totals, [ID.b]: exp.codex.totals })
+  t.ok(git(bare, ['show', 'refs/heads/main:README.md']).includes('usage-ledger'), 'main was seeded with a README')
+})
+
+t.test('the iso backend over HTTP', async (t) => {
+  const root = t.testdir()
+  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
+  t.teardown(() => server.close())
+  server.createBare('ledger')
+  const url = server.repoUrl('ledger')
+  const a = machine(root, 'a', ['claude'], { USAGE_LEDGER_GIT: 'iso' })
+  const b = machine(root, 'b', ['codex'])
+  const d = machine(root, 'd', [])
+  await ok(['--git', 'iso', 'init', '--remote', url], a)
+  await ok(['--git', 'iso', 'record'], a)
+  await ok(['--git', 'system', 'init', '--remote', url], b)
+  await ok(['--git', 'system', 'record'], b)
+  await ok(['--git', 'iso', 'init', '--remote', url], d)
+  const exp = expected()
+  t.same(await totalsByDevice(d), { [ID.a]: exp['claude-code'].totals, [ID.b]: exp.codex.totals }, 'iso fetched what both backends pushed')
+  git(path.join(root, 'srv', 'ledger.git'), ['fsck', '--strict'])
+})
