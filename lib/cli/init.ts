@@ -28,7 +28,7 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
       sync = await fetchInto(store, [])
     }
     if (ctx.global.json) {
-      out(ctx, JSON.stringify({ schema: 'usage-ledger/init@1', home: store.paths.home, created: !existed, device: { id: store.device.id, name: store.device.name }, git: git.name, remote: store.config.remote ? redactUrl(store.config.remote) : null, devices: sync?.devices ?? [] }))
+      out(ctx, JSON.stringify({ schema: 'usage-ledger/init@1', home: store.paths.home, created: !existed, device: { id: store.device.id, name: store.device.name }, git: git.name, remote: store.config.remote ? redactUrl(store.config.remote) : null, devices: sync?.devices ?? [], findings: sync?.findings ?? [] }))
     } else {
       say(ctx, `${existed ? 'store already initialised' : 'initialised store'} at ${store.paths.home}`)
       say(ctx, `device ${store.device.id} (${store.device.name}), git backend: ${git.name}`)

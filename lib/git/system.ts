@@ -252,7 +252,8 @@ export class SystemBackend implements GitBackend {
   private async remoteGit(remote: Remote, args: string[], ref = ''): Promise<Buffer> {
     const r = await runGit(args, { gitdir: this.gitdir, env: this.remoteEnv(remote) })
     if (r.code === 0) return r.stdout
-    throw classifyGitError(remote.url, r.stderr, ref) ?? opError('GIT_FAILED', `git ${args[0]} ${remote.url.replace(/\/\/[^@/]*@/, '//')} failed: ${r.stderr.trim().split('\n').pop() ?? ''}`)
+    // push --porcelain reports a rejected ref on stdout.
+    throw classifyGitError(remote.url, r.stderr + '\n' + r.stdout.toString('utf8'), ref) ?? opError('GIT_FAILED', `git ${args[0]} ${remote.url.replace(/\/\/[^@/]*@/, '//')} failed: ${r.stderr.trim().split('\n').pop() ?? ''}`)
   }
 
   async listRemoteRefs(remote: Remote, prefix: string): Promise<Map<string, string>> {

@@ -202,3 +202,79 @@ t.test('the iso backend over HTTP', async (t) => {
   t.same(await totalsByDevice(d), { [ID.a]: exp['claude-code'].totals, [ID.b]: exp.codex.totals }, 'iso fetched what both backends pushed')
   git(path.join(root, 'srv', 'ledger.git'), ['fsck', '--strict'])
 })
+
+t.test('a copied ~/.claude on two devices counts once, with a warning; reinstalls continue; collisions are reported', async (t) => {
+  const root = t.testdir()
+  const bare = path.join(root, 'remote.git')
+  spawnSync('git', ['init', '--bare', '--quiet', bare])
+  const a = machine(root, 'a', ['claude'], { USAGE_LEDGER_TOKEN: '' })
+  const b = machine(root, 'b', ['claude'], { USAGE_LEDGER_TOKEN: '' })
+  const d = machine(root, 'd', [], { USAGE_LEDGER_TOKEN: '' })
+  for (const m of [a, b]) { await ok(['init', '--remote', bare], m); await ok(['record'], m) }
+  await ok(['init', '--remote', bare], d)
+  const rep = JSON.parse((await ok(['report', '--json', '--tz', 'UTC'], d)).stdout)
+  const exp = expected()['claude-code'].totals
+  t.same(pick(rep.totals), exp, 'each response counts once')
+  t.match(rep.warnings, [{ code: 'DUPLICATE_ACROSS_DEVICES', records: exp.records }])
+  const byDevice = await totalsByDevice(d)
+  t.same(byDevice[ID.a], exp, 'the lower device id keeps the tie')
+  t.notOk(byDevice[ID.b], 'the copy contributes nothing')
+
+  // A reinstall of a: a fresh home with the same id continues its branch, no ghost device.
+  const a2 = machine(root, 'a', [], { USAGE_LEDGER_TOKEN: '', USAGE_LEDGER_HOME: path.join(root, 'a-reinstalled') })
+  fs.rmSync(path.join(root, 'a-reinstalled'), { recursive: true, force: true })
+  await ok(['init', '--remote', bare], a2)
+  const headA = git(bare, ['rev-parse', `refs/heads/ledger/${ID.a}`]).trim()
+  t.equal(git(path.join(root, 'a-reinstalled/repo.git'), ['rev-parse', `refs/heads/ledger/${ID.a}`]).trim(), headA, 'the local branch continues the remote one')
+  await ok(['record', '--stdin', '--source', 'x'], a2, STDIN)
+  t.equal(git(bare, ['rev-parse', `refs/heads/ledger/${ID.a}~1`]).trim(), headA, 'the next commit builds on it')
+
+  // Two machines claiming one id: the second push is rejected, said plainly, nothing lost.
+  const clash = machine(root, 'a', [], { USAGE_LEDGER_TOKEN: '', USAGE_LEDGER_HOME: path.join(root, 'clash') })
+  await ok(['record', '--stdin', '--source', 'y'], clash, STDIN)
+  fs.writeFileSync(path.join(root, 'clash', 'config.json'), JSON.stringify({ v: 1, remote: bare }))
+  const r = await cli(['record', '--stdin', '--source', 'y'], { env: clash.env, input: JSON.stringify({ ts: '2026-11-21T09:00:00Z', model: 'gpt-5', input: 1 }) + '\n' })
+  t.equal(r.code, 1)
+  t.match(r.stderr, /another machine records under this device id.*--device-id/)
+  t.equal(git(path.join(root, 'clash/repo.git'), ['rev-list', '--count', `refs/heads/ledger/${ID.a}`]).trim(), '2', 'its commits are kept')
+})
+
+t.test('fetch runs the store\'s post-merge hooks after advancing merged', async (t) => {
+  const root = t.testdir()
+  const bare = path.join(root, 'remote.git')
+  spawnSync('git', ['init', '--bare', '--quiet', bare])
+  const a = machine(root, 'a', ['codex'], { USAGE_LEDGER_TOKEN: '' })
+  const d = machine(root, 'd', [], { USAGE_LEDGER_TOKEN: '' })
+  await ok(['init', '--remote', bare], a)
+  await ok(['init', '--remote', bare], d)
+  const hook = path.join(d.gitdir, 'hooks', 'post-merge')
+  fs.mkdirSync(path.dirname(hook), { recursive: true })
+  fs.writeFileSync(hook, `#!/bin/sh\ngit rev-parse refs/heads/merged^{tree} >> "${path.join(root, 'hook.log')}"\n`, { mode: 0o755 })
+  await ok(['record'], a)
+  await ok(['fetch'], d)
+  const logged = fs.readFileSync(path.join(root, 'hook.log'), 'utf8').trim()
+  t.equal(logged, git(d.gitdir, ['rev-parse', 'refs/heads/merged^{tree}']).trim(), 'the hook ran after merged moved, in the store')
+  await ok(['fetch'], d)
+  t.equal(fs.readFileSync(path.join(root, 'hook.log'), 'utf8').trim().split('\n').length, 1, 'not again when nothing changed')
+})
+
+t.test('a rewrite seen by a fresh machine through another device\'s witness', async (t) => {
+  const root = t.testdir()
+  const bare = path.join(root, 'remote.git')
+  spawnSync('git', ['init', '--bare', '--quiet', bare])
+  const a = machine(root, 'a', [], { USAGE_LEDGER_TOKEN: '' })
+  const b = machine(root, 'b', [], { USAGE_LEDGER_TOKEN: '' })
+  await ok(['init', '--remote', bare], b)
+  await ok(['record', '--stdin', '--source', 'x'], b, STDIN)
+  await ok(['record', '--stdin', '--source', 'x'], b, JSON.stringify({ ts: '2026-11-21T12:00:00Z', model: 'gpt-5', input: 7 }) + '\n')
+  await ok(['init', '--remote', bare], a) // a fetches b's head ...
+  await ok(['record', '--stdin', '--source', 'y'], a, STDIN) // ... and witnesses it in its manifest
+  const seen = JSON.parse(git(bare, ['show', `refs/heads/ledger/${ID.a}:devices/${ID.a}/manifest.json`])).seen
+  t.equal(seen[ID.b], git(bare, ['rev-parse', `refs/heads/ledger/${ID.b}`]).trim(), 'a\'s manifest witnesses b\'s head')
+  const ref = `refs/heads/ledger/${ID.b}`
+  git(bare, ['update-ref', ref, git(bare, ['rev-parse', `${ref}~1`]).trim()])
+  const fresh = machine(root, 'd', [], { USAGE_LEDGER_TOKEN: '' })
+  const r = await cli(['init', '--remote', bare, '--json'], { env: fresh.env })
+  t.equal(r.code, 3, 'a machine that never saw the old head still detects the rewrite')
+  t.match(JSON.parse(r.stdout).findings, [{ code: 'WITNESS_MISSING', device: ID.b, severity: 'error' }])
+})

@@ -1,0 +1,381 @@
+#!/usr/bin/env node
+// P5 of the benchmark (see docs/benchmarks.md): syncing through a git remote.
+//
+//   node bench/fetch.mjs [--devices 5] [--records 200000] [--commits 24] [--runs 3]
+//                        [--batch 50] [--noop-reps 3] [--seed 42] [--end 2026-11-20] [--keep]
+//
+// Setup (not timed): a bare remote (a path), `--devices` device homes that record a history of
+// `--records` records in total (stdin NDJSON over the 60 days before `--end`, `--commits` record
+// runs per device, each pushed), a reader home that ran `init --remote` (its initial fetch), and
+// a native bare repository fetched to the same state with the refspec
+// `+refs/heads/ledger/*:refs/remotes/origin/ledger/*`.
+// Per run: every device records `--batch` new records (one new part each, pushed); then
+//   P5   our `fetch --json` in the reader home   vs  `git fetch` in the native repository
+//   P5n  our `fetch --json` again (nothing new)  vs  `git fetch` again (nothing new)
+// and the reader's `report --json --tz UTC` totals must equal what the devices recorded
+// (exit 1 otherwise). Wall and peak RSS, medians over runs; ratios ours/native.
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { createHash } from 'node:crypto'
+import { loadavg } from 'node:os'
+import { makeRng, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
+import {
+  ROOT, CLI, DEVICE_ID, tempDir, measure, measureOk, median, formatTable, fmtMs, fmtMB, fmtRatio, fmtInt,
+  machineInfo, log, writeJson, normaliseOurDaily,
+} from './lib.mjs'
+
+const GOALS = { P5: { wallRatio: 2 }, P5n: { wallRatio: 2 } }
+const TOTAL_KEYS = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens']
+const SOURCE = 'bench'
+const DAY_MS = 86_400_000
+const HISTORY_DAYS = 60
+const LEDGER_REFSPEC = '+refs/heads/ledger/*:refs/remotes/origin/ledger/*'
+
+process.on('uncaughtException', (e) => {
+  console.error(`bench: ${e?.message ?? e}`)
+  process.exit(1)
+})
+
+const { values: opt } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '5' },
+    records: { type: 'string', default: '200000' },
+    commits: { type: 'string', default: '24' },
+    runs: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '50' },
+    'noop-reps': { type: 'string', default: '3' },
+    seed: { type: 'string', default: String(DEFAULT_SEED) },
+    end: { type: 'string', default: DEFAULT_END },
+    keep: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+})
+if (opt.help) {
+  console.log('usage: node bench/fetch.mjs [--devices 5] [--records 200000] [--commits 24] [--runs 3] [--batch 50] [--noop-reps 3] [--seed 42] [--end YYYY-MM-DD] [--keep] [--out results.json]')
+  process.exit(0)
+}
+const DEVICES = Math.max(1, Number(opt.devices))
+const RECORDS = Math.max(DEVICES, Number(opt.records))
+const COMMITS = Math.max(1, Number(opt.commits))
+const RUNS = Math.max(1, Number(opt.runs))
+const BATCH = Math.max(1, Number(opt.batch))
+const NOOP_REPS = Math.max(1, Number(opt['noop-reps']))
+const SEED = Number(opt.seed)
+const END_MS = Date.parse(`${opt.end}T00:00:00.000Z`)
+if (!Number.isFinite(END_MS)) {
+  console.error(`bad --end ${opt.end} (YYYY-MM-DD)`)
+  process.exit(2)
+}
+const NODE = process.execPath
+
+if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
+  console.error('dist/cli.cjs is missing: run `npm run build` first')
+  process.exit(2)
+}
+
+const machine = machineInfo()
+log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB, ${machine.platform}; node ${machine.node}, git ${machine.git}; measuring with ${machine.measure}`)
+if (machine.loadavg1 > machine.nproc / 2) log(`warning: the machine is busy (load ${machine.loadavg1} on ${machine.nproc} CPUs); absolute numbers will be noisy, ratios less so`)
+
+// ---------------------------------------------------------------------------------------------
+// Records: deterministic, unique per device (strictly increasing ts) and across devices (the
+// session and project hashes differ), so no id is deduplicated and the expected totals are sums.
+
+const MODELS = [
+  ['claude-sonnet-4-5-20250929', 0.55],
+  ['claude-opus-4-1-20250805', 0.15],
+  ['claude-haiku-4-5-20251001', 0.15],
+  ['gpt-5', 0.15],
+]
+const hex16 = (s) => createHash('sha256').update(s).digest('hex').slice(0, 16)
+const deviceId = (i) => `b${i.toString(16).padStart(3, '0')}${'5eed'.repeat(7)}`
+
+function pickModel(rng) {
+  let u = rng.next()
+  for (const [m, p] of MODELS) if ((u -= p) < 0) return m
+  return MODELS[0][0]
+}
+
+/** One record line like a coding tool's response; adds its tokens to `acc`. */
+function makeRecord(rng, tsMs, dev, session, acc) {
+  const model = pickModel(rng)
+  const openai = model === 'gpt-5'
+  const r = {
+    ts: new Date(tsMs).toISOString(),
+    model,
+    input: rng.int(1, 40) * (rng.chance(0.1) ? 400 : 10),
+    output: rng.int(20, 2500),
+    cacheWrite: openai ? 0 : rng.chance(0.3) ? rng.int(500, 30000) : 0,
+    cacheRead: rng.chance(0.9) ? rng.int(5000, 180000) : 0,
+    session: hex16(`dev${dev}/session${session}`),
+    project: hex16(`dev${dev}/project${session % 7}`),
+  }
+  acc.records += 1
+  acc.input += r.input
+  acc.output += r.output
+  acc.cacheWrite += r.cacheWrite
+  acc.cacheRead += r.cacheRead
+  acc.totalTokens += r.input + r.output + r.cacheWrite + r.cacheRead
+  return JSON.stringify(r)
+}
+
+const zero = () => Object.fromEntries(TOTAL_KEYS.map((k) => [k, 0]))
+const addInto = (acc, t) => { for (const k of TOTAL_KEYS) acc[k] += t[k]; return acc }
+
+/**
+ * A device's history: `n` records stratified over the 60 days before --end, cut into COMMITS
+ * chunks by time. Returns [{lines, now}] with `now` an hour after the chunk's last record.
+ */
+function history(dev, n) {
+  const rng = makeRng(SEED * 1000 + dev)
+  const start = END_MS - HISTORY_DAYS * DAY_MS
+  const step = (HISTORY_DAYS * DAY_MS) / n
+  const chunks = []
+  const truth = zero()
+  for (let c = 0; c < COMMITS; c++) {
+    const lo = Math.floor((c * n) / COMMITS)
+    const hi = Math.floor(((c + 1) * n) / COMMITS)
+    if (hi <= lo) continue
+    const lines = []
+    let last = start
+    for (let i = lo; i < hi; i++) {
+      last = start + Math.floor((i + rng.next()) * step)
+      lines.push(makeRecord(rng, last, dev, Math.floor(i / 40), truth))
+    }
+    chunks.push({ lines, now: new Date(Math.min(last + 3_600_000, END_MS)).toISOString() })
+  }
+  return { chunks, truth }
+}
+
+/** Run `run`'s small batch of one device: BATCH records inside hour `run` of the --end day. */
+function batch(dev, run) {
+  const rng = makeRng([SEED, dev, run, 0x5eed])
+  const t0 = END_MS + (run - 1) * 3_600_000
+  const truth = zero()
+  const lines = []
+  for (let k = 0; k < BATCH; k++) lines.push(makeRecord(rng, t0 + Math.floor(((k + rng.next()) * 3_000_000) / BATCH), dev, 1_000_000 + run, truth))
+  return { lines, truth, now: new Date(t0 + 3_300_000).toISOString() }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes.
+
+const baseEnv = { ...process.env, TZ: 'UTC', NO_COLOR: '1', GIT_TERMINAL_PROMPT: '0' }
+delete baseEnv.FORCE_COLOR
+delete baseEnv.USAGE_LEDGER_HOME
+delete baseEnv.USAGE_LEDGER_NOW
+delete baseEnv.USAGE_LEDGER_DEVICE_ID
+for (const k of Object.keys(baseEnv)) if (k.startsWith('GIT_') && k !== 'GIT_TERMINAL_PROMPT') delete baseEnv[k]
+const envFor = (id, now) => ({ ...baseEnv, USAGE_LEDGER_DEVICE_ID: id, ...(now ? { USAGE_LEDGER_NOW: now } : {}) })
+
+/** Runs a command (not measured) with `input` on stdin; throws with its stderr on failure. */
+function run(label, cmd, args, { env = baseEnv, input = '' } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] })
+    const out = []
+    const err = []
+    child.stdout.on('data', (b) => out.push(b))
+    child.stderr.on('data', (b) => err.push(b))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out).toString('utf8')
+      if (code !== 0) reject(new Error(`${label} failed (exit ${code}): ${cmd} ${args.join(' ')}\n${Buffer.concat(err).toString('utf8').trim().split('\n').slice(-15).join('\n')}`))
+      else resolvePromise(stdout)
+    })
+    child.stdin.on('error', () => {}) // a command that fails early closes its stdin
+    child.stdin.end(input)
+  })
+}
+
+const git = (...args) => {
+  const r = spawnSync('git', args, { env: baseEnv, encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.trim()}`)
+  return r.stdout
+}
+/** `refs/heads/ledger/<id>` → oid (on the remote), or `refs/remotes/origin/ledger/<id>` → oid (native clone). */
+const ledgerHeads = (gitdir, prefix) => {
+  const m = new Map()
+  for (const line of git('--git-dir', gitdir, 'for-each-ref', '--format=%(refname) %(objectname)', prefix).split('\n')) {
+    const [ref, oid] = line.split(' ')
+    if (ref) m.set(ref.slice(prefix.length).replace(/^\//, ''), oid)
+  }
+  return m
+}
+
+const ours = (home, ...args) => [NODE, [CLI, '--home', home, ...args]]
+
+async function pool(items, width, fn) {
+  const queue = [...items]
+  await Promise.all(Array.from({ length: Math.min(width, queue.length) }, async () => {
+    while (queue.length) await fn(queue.shift())
+  }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup.
+
+const root = tempDir('ul-bench-fetch-')
+const remote = join(root, 'remote.git')
+const native = join(root, 'native.git')
+const reader = join(root, 'reader')
+const homes = Array.from({ length: DEVICES }, (_, i) => join(root, `device-${i + 1}`))
+const ids = Array.from({ length: DEVICES }, (_, i) => deviceId(i + 1))
+const expected = zero()
+const samples = { p5Ours: [], p5Ref: [], p5nOurs: [], p5nRef: [] }
+const checks = []
+const setup = {}
+
+/** Not measured: reader's totals = everything recorded; reader's and native's heads = the remote's. */
+async function check(runNo) {
+  const problems = []
+  const rep = JSON.parse(await run('report', ...ours(reader, 'report', '--json', '--tz', 'UTC'), { env: envFor(DEVICE_ID) }))
+  const got = normaliseOurDaily(rep).totals
+  for (const k of TOTAL_KEYS) if (got[k] !== expected[k]) problems.push(`${k} ${got[k]} ≠ expected ${expected[k]}`)
+  const remoteHeads = ledgerHeads(remote, 'refs/heads/ledger')
+  const readerHeads = ledgerHeads(join(reader, 'repo.git'), 'refs/heads/ledger')
+  const nativeHeads = ledgerHeads(native, 'refs/remotes/origin/ledger')
+  for (const id of ids) {
+    if (readerHeads.get(id) !== remoteHeads.get(id)) problems.push(`reader's ledger/${id} ${readerHeads.get(id)?.slice(0, 12)} ≠ remote ${remoteHeads.get(id)?.slice(0, 12)}`)
+    if (nativeHeads.get(id) !== remoteHeads.get(id)) problems.push(`native's origin/ledger/${id} ${nativeHeads.get(id)?.slice(0, 12)} ≠ remote ${remoteHeads.get(id)?.slice(0, 12)}`)
+  }
+  const c = { run: runNo, ok: problems.length === 0, detail: problems.length ? problems.join('; ') : `reader totals = devices' sum (${fmtInt(expected.records)} records, ${fmtInt(expected.totalTokens)} tokens); ${ids.length} heads = remote's in both repos` }
+  log(`  check: ${c.ok ? 'ok' : 'MISMATCH'}: ${c.detail}`)
+  return c
+}
+
+/** The fetch JSON must list every device with `status` and no findings. */
+function expectFetch(stdout, status, what) {
+  const j = JSON.parse(stdout)
+  if (j.schema !== 'usage-ledger/fetch@1') throw new Error(`${what}: unexpected schema ${JSON.stringify(j.schema)}`)
+  if (j.findings?.length) throw new Error(`${what}: findings ${JSON.stringify(j.findings)}`)
+  const bad = ids.filter((id) => j.devices.find((d) => d.id === id)?.status !== status)
+  if (bad.length) throw new Error(`${what}: devices not "${status}": ${bad.join(', ')} (${JSON.stringify(j.devices)})`)
+}
+
+try {
+  log(`setup in ${root}: ${DEVICES} devices × ${fmtInt(RECORDS / DEVICES)} records in ${COMMITS} record runs each, over the ${HISTORY_DAYS} days before ${opt.end}`)
+  const t0 = performance.now()
+  git('init', '--quiet', '--bare', remote)
+
+  await pool(homes.map((h, i) => i), Math.max(1, machine.nproc), async (i) => {
+    const n = Math.floor(((i + 1) * RECORDS) / DEVICES) - Math.floor((i * RECORDS) / DEVICES)
+    const { chunks, truth } = history(i + 1, n)
+    await run(`init device ${i + 1}`, ...ours(homes[i], 'init', '--remote', remote, '--name', `device-${i + 1}`), { env: envFor(ids[i], chunks[0].now) })
+    for (const c of chunks) {
+      await run(`record device ${i + 1}`, ...ours(homes[i], 'record', '--stdin', '--source', SOURCE, '--quiet'), { env: envFor(ids[i], c.now), input: c.lines.join('\n') + '\n' })
+    }
+    addInto(expected, truth)
+  })
+  setup.historySeconds = Math.round((performance.now() - t0) / 100) / 10
+
+  // the reader: init --remote fetches everything once (the state every run starts from)
+  const t1 = performance.now()
+  await run('init reader', ...ours(reader, 'init', '--remote', remote, '--name', 'reader'), { env: envFor(DEVICE_ID) })
+  setup.readerInitSeconds = Math.round((performance.now() - t1) / 100) / 10
+  // the native equivalent, fetched to the same state
+  git('init', '--quiet', '--bare', native)
+  git('--git-dir', native, 'remote', 'add', 'origin', remote)
+  git('--git-dir', native, 'config', 'remote.origin.fetch', LEDGER_REFSPEC)
+  git('--git-dir', native, 'fetch', '--quiet', 'origin')
+
+  const heads = ledgerHeads(remote, 'refs/heads/ledger')
+  setup.commitsPerDevice = ids.map((id) => Number(git('--git-dir', remote, 'rev-list', '--count', heads.get(id)).trim()))
+  setup.parts = Number(git('--git-dir', remote, 'ls-tree', '-r', '--name-only', heads.get(ids[0])).split('\n').filter((p) => p.endsWith('.ndjson')).length) * 1
+  setup.remoteSizeKB = Number(git('--git-dir', remote, 'count-objects', '-v').match(/size-pack: (\d+)/)[1]) + Number(git('--git-dir', remote, 'count-objects', '-v').match(/^size: (\d+)/m)[1])
+  log(`setup done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${fmtInt(expected.records)} records, ${setup.commitsPerDevice.join('/')} commits per device, ${setup.parts} parts on device 1, remote ${(setup.remoteSizeKB / 1024).toFixed(1)} MB`)
+  const c0 = await check(0)
+  if (!c0.ok) checks.push(c0)
+
+  for (let r = 1; r <= RUNS; r++) {
+    log(`run ${r}/${RUNS}`)
+    // not measured: one new part per device, pushed
+    await pool(ids.map((id, i) => i), Math.max(1, machine.nproc), async (i) => {
+      const b = batch(i + 1, r)
+      const outp = JSON.parse(await run(`record device ${i + 1}`, ...ours(homes[i], 'record', '--stdin', '--source', SOURCE, '--json'), { env: envFor(ids[i], b.now), input: b.lines.join('\n') + '\n' }))
+      if (outp.parts != null && outp.parts !== 1) throw new Error(`device ${i + 1} wrote ${outp.parts} parts in run ${r}, expected 1`)
+      addInto(expected, b.truth)
+    })
+
+    // P5: alternate which side goes first
+    const oursFetch = async () => {
+      const m = await measureOk('fetch (P5)', ...ours(reader, 'fetch', '--json'), { env: envFor(DEVICE_ID) })
+      expectFetch(m.stdout, 'updated', `run ${r} fetch`)
+      samples.p5Ours.push(m)
+      log(`  P5 ours   ${fmtMs(m.wallMs)}  ${fmtMB(m.maxRssKB)}`)
+    }
+    const nativeFetch = async () => {
+      const m = await measureOk('git fetch (P5)', 'git', ['--git-dir', native, 'fetch', '--quiet', 'origin'], { env: baseEnv })
+      samples.p5Ref.push(m)
+      log(`  P5 native ${fmtMs(m.wallMs)}  ${fmtMB(m.maxRssKB)}`)
+    }
+    if (r % 2) { await oursFetch(); await nativeFetch() } else { await nativeFetch(); await oursFetch() }
+
+    // P5n: nothing new, interleaved pairs
+    for (let k = 0; k < NOOP_REPS; k++) {
+      const a = await measureOk('fetch (P5n)', ...ours(reader, 'fetch', '--json'), { env: envFor(DEVICE_ID) })
+      expectFetch(a.stdout, 'unchanged', `run ${r} no-op fetch`)
+      const b = await measureOk('git fetch (P5n)', 'git', ['--git-dir', native, 'fetch', '--quiet', 'origin'], { env: baseEnv })
+      samples.p5nOurs.push(a)
+      samples.p5nRef.push(b)
+    }
+    log(`  P5n ours ${fmtMs(median(samples.p5nOurs.slice(-NOOP_REPS).map((s) => s.wallMs)))}, native ${fmtMs(median(samples.p5nRef.slice(-NOOP_REPS).map((s) => s.wallMs)))}`)
+
+    checks.push(await check(r))
+  }
+} finally {
+  if (!opt.keep) rmSync(root, { recursive: true, force: true })
+  else log(`kept ${root}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results.
+
+const med = (xs, k) => median(xs.map((s) => s[k]))
+const row = (id, name, oursS, refS, refName, goal) => {
+  const o = { wallMs: med(oursS, 'wallMs'), maxRssKB: med(oursS, 'maxRssKB'), n: oursS.length }
+  const r = { wallMs: med(refS, 'wallMs'), maxRssKB: med(refS, 'maxRssKB'), n: refS.length }
+  const ratio = o.wallMs / r.wallMs
+  return { id, case: name, reference: refName, ours: o, ref: r, ratio, rssRatio: o.maxRssKB / r.maxRssKB, goal, met: ratio <= goal.wallRatio }
+}
+const results = [
+  row('P5', `fetch, ${DEVICES} devices × 1 new part`, samples.p5Ours, samples.p5Ref, 'git fetch (same refs)', GOALS.P5),
+  row('P5n', 'fetch, nothing new', samples.p5nOurs, samples.p5nRef, 'git fetch, nothing new', GOALS.P5n),
+]
+
+console.log()
+console.log(`usage-ledger bench — fetch: ${DEVICES} devices, ${fmtInt(expected.records)} records (${setup.commitsPerDevice?.join('/')} commits per device), ` +
+  `${RUNS} run(s), medians (P5 over ${samples.p5Ours.length} samples, P5n over ${samples.p5nOurs.length})`)
+console.log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB RAM, ${machine.platform}; node ${machine.node}; git ${machine.git}`)
+console.log()
+console.log(formatTable(
+  ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'RSS ratio', 'goal', 'met?'],
+  results.map((r) => [`${r.id} ${r.case}`, fmtMs(r.ours.wallMs), fmtMB(r.ours.maxRssKB), r.reference, fmtMs(r.ref.wallMs), fmtMB(r.ref.maxRssKB), fmtRatio(r.ratio), fmtRatio(r.rssRatio), `≤ ${r.goal.wallRatio}× wall`, r.met ? 'yes' : 'NO']),
+))
+console.log()
+for (const c of checks) console.log(`run ${c.run} ledger check: ${c.ok ? 'ok' : 'MISMATCH'} — ${c.detail}`)
+const loadEnd = Math.round(loadavg()[0] * 100) / 100
+if (Math.max(machine.loadavg1, loadEnd) > machine.nproc / 2) console.log(`note: machine busy while measuring (1-min load ${machine.loadavg1} at start, ${loadEnd} at end, ${machine.nproc} CPUs)`)
+
+const outPath = opt.out ?? join(ROOT, 'bench', 'results-fetch.json')
+writeJson(outPath, {
+  schema: 'usage-ledger/bench-fetch@1',
+  date: new Date().toISOString(),
+  devices: DEVICES,
+  records: RECORDS,
+  commits: COMMITS,
+  batch: BATCH,
+  runs: RUNS,
+  noopReps: NOOP_REPS,
+  seed: SEED,
+  end: opt.end,
+  setup,
+  machine: { ...machine, loadavg1End: loadEnd },
+  results: results.map((r) => ({ id: r.id, case: r.case, reference: r.reference, ours: r.ours, ref: r.ref, ratio: r.ratio, rssRatio: r.rssRatio, goal: r.goal, met: r.met })),
+  samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((s) => ({ wallMs: Math.round(s.wallMs * 10) / 10, maxRssKB: s.maxRssKB }))])),
+  checks,
+})
+console.log(`\nwrote ${outPath}`)
+process.exitCode = checks.length === RUNS && checks.every((c) => c.ok) ? 0 : 1
