@@ -224,7 +224,7 @@ const reader = join(root, 'reader')
 const homes = Array.from({ length: DEVICES }, (_, i) => join(root, `device-${i + 1}`))
 const ids = Array.from({ length: DEVICES }, (_, i) => deviceId(i + 1))
 const expected = zero()
-const samples = { p5Ours: [], p5Ref: [], p5nOurs: [], p5nRef: [] }
+const samples = { p5Ours: [], p5Ref: [], p5nOurs: [], p5nRef: [], nodeNoop: [] }
 const checks = []
 const setup = {}
 
@@ -283,11 +283,11 @@ try {
 
   const heads = ledgerHeads(remote, 'refs/heads/ledger')
   setup.commitsPerDevice = ids.map((id) => Number(git('--git-dir', remote, 'rev-list', '--count', heads.get(id)).trim()))
-  setup.parts = Number(git('--git-dir', remote, 'ls-tree', '-r', '--name-only', heads.get(ids[0])).split('\n').filter((p) => p.endsWith('.ndjson')).length) * 1
-  setup.remoteSizeKB = Number(git('--git-dir', remote, 'count-objects', '-v').match(/size-pack: (\d+)/)[1]) + Number(git('--git-dir', remote, 'count-objects', '-v').match(/^size: (\d+)/m)[1])
+  setup.parts = git('--git-dir', remote, 'ls-tree', '-r', '--name-only', heads.get(ids[0])).split('\n').filter((p) => p.endsWith('.ndjson')).length
+  const counts = git('--git-dir', remote, 'count-objects', '-v')
+  setup.remoteSizeKB = Number(counts.match(/^size-pack: (\d+)/m)[1]) + Number(counts.match(/^size: (\d+)/m)[1])
   log(`setup done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${fmtInt(expected.records)} records, ${setup.commitsPerDevice.join('/')} commits per device, ${setup.parts} parts on device 1, remote ${(setup.remoteSizeKB / 1024).toFixed(1)} MB`)
-  const c0 = await check(0)
-  if (!c0.ok) checks.push(c0)
+  checks.push(await check(0)) // the reader's initial fetch (init --remote) got everything
 
   for (let r = 1; r <= RUNS; r++) {
     log(`run ${r}/${RUNS}`)
@@ -295,7 +295,7 @@ try {
     await pool(ids.map((id, i) => i), Math.max(1, machine.nproc), async (i) => {
       const b = batch(i + 1, r)
       const outp = JSON.parse(await run(`record device ${i + 1}`, ...ours(homes[i], 'record', '--stdin', '--source', SOURCE, '--json'), { env: envFor(ids[i], b.now), input: b.lines.join('\n') + '\n' }))
-      if (outp.parts != null && outp.parts !== 1) throw new Error(`device ${i + 1} wrote ${outp.parts} parts in run ${r}, expected 1`)
+      if (outp.appended !== BATCH || outp.days?.length !== 1 || !outp.pushed) throw new Error(`device ${i + 1}, run ${r}: expected ${BATCH} records in one new part, pushed; got ${JSON.stringify({ appended: outp.appended, days: outp.days, pushed: outp.pushed })}`)
       addInto(expected, b.truth)
     })
 
@@ -320,6 +320,8 @@ try {
       const b = await measureOk('git fetch (P5n)', 'git', ['--git-dir', native, 'fetch', '--quiet', 'origin'], { env: baseEnv })
       samples.p5nOurs.push(a)
       samples.p5nRef.push(b)
+      // information: the start-up floor of any Node CLI on this machine
+      samples.nodeNoop.push(await measureOk('node -e 0', NODE, ['-e', '0'], { env: baseEnv }))
     }
     log(`  P5n ours ${fmtMs(median(samples.p5nOurs.slice(-NOOP_REPS).map((s) => s.wallMs)))}, native ${fmtMs(median(samples.p5nRef.slice(-NOOP_REPS).map((s) => s.wallMs)))}`)
 
@@ -354,8 +356,11 @@ console.log(formatTable(
   ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'RSS ratio', 'goal', 'met?'],
   results.map((r) => [`${r.id} ${r.case}`, fmtMs(r.ours.wallMs), fmtMB(r.ours.maxRssKB), r.reference, fmtMs(r.ref.wallMs), fmtMB(r.ref.maxRssKB), fmtRatio(r.ratio), fmtRatio(r.rssRatio), `≤ ${r.goal.wallRatio}× wall`, r.met ? 'yes' : 'NO']),
 ))
+const floor = { wallMs: med(samples.nodeNoop, 'wallMs'), maxRssKB: med(samples.nodeNoop, 'maxRssKB') }
+console.log(`start-up floor (information): node -e 0 ${fmtMs(floor.wallMs)}, ${fmtMB(floor.maxRssKB)}; ` +
+  `P5 minus that floor ${fmtMs(results[0].ours.wallMs - floor.wallMs)} (${fmtRatio((results[0].ours.wallMs - floor.wallMs) / results[0].ref.wallMs)} native)`)
 console.log()
-for (const c of checks) console.log(`run ${c.run} ledger check: ${c.ok ? 'ok' : 'MISMATCH'} — ${c.detail}`)
+for (const c of checks) console.log(`${c.run ? `run ${c.run}` : 'setup'} ledger check: ${c.ok ? 'ok' : 'MISMATCH'} — ${c.detail}`)
 const loadEnd = Math.round(loadavg()[0] * 100) / 100
 if (Math.max(machine.loadavg1, loadEnd) > machine.nproc / 2) console.log(`note: machine busy while measuring (1-min load ${machine.loadavg1} at start, ${loadEnd} at end, ${machine.nproc} CPUs)`)
 
@@ -374,8 +379,9 @@ writeJson(outPath, {
   setup,
   machine: { ...machine, loadavg1End: loadEnd },
   results: results.map((r) => ({ id: r.id, case: r.case, reference: r.reference, ours: r.ours, ref: r.ref, ratio: r.ratio, rssRatio: r.rssRatio, goal: r.goal, met: r.met })),
+  nodeNoop: floor,
   samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((s) => ({ wallMs: Math.round(s.wallMs * 10) / 10, maxRssKB: s.maxRssKB }))])),
   checks,
 })
 console.log(`\nwrote ${outPath}`)
-process.exitCode = checks.length === RUNS && checks.every((c) => c.ok) ? 0 : 1
+process.exitCode = checks.length === RUNS + 1 && checks.every((c) => c.ok) ? 0 : 1

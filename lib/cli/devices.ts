@@ -5,7 +5,13 @@ import { deviceHeads } from '../index/load.js'
 import { deviceDir } from '../ledger/paths.js'
 import { parseManifest } from '../ledger/manifest.js'
 import { Store } from '../store/store.js'
-import { out, type CommandContext } from './context.js'
+import { out, say, type CommandContext } from './context.js'
+import { usageError } from '../errors.js'
+import { redactUrl } from '../git/backend.js'
+import { DEVICE_ID_RE, ledgerRef } from '../ledger/paths.js'
+import { commitDeviceName } from '../store/writer.js'
+import { resolveRemote } from '../sync/remote.js'
+import { pushOrKeep, sayPush } from './push.js'
 
 export interface DeviceRow {
   id: string
@@ -37,7 +43,15 @@ export async function listDevices(git: GitBackend, me: string, withTracking: boo
   return rows.sort((a, b) => (a.id < b.id ? -1 : 1))
 }
 
-export async function devices(ctx: CommandContext): Promise<number> {
+export interface DevicesOptions {
+  action: 'list' | 'rename' | 'forget'
+  arg?: string
+  yes: boolean
+}
+
+export async function devices(ctx: CommandContext, opts: DevicesOptions = { action: 'list', yes: false }): Promise<number> {
+  if (opts.action === 'rename') return rename(ctx, opts.arg)
+  if (opts.action === 'forget') return forget(ctx, opts.arg, opts.yes)
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
     const rows = store.initialized ? await listDevices(await store.git(), store.device.id, Boolean(ctx.global.repo)) : []
@@ -48,4 +62,64 @@ export async function devices(ctx: CommandContext): Promise<number> {
   } finally {
     await store.close()
   }
+}
+
+/** Renames this device: config, and a commit rewriting its device.json, pushed when possible. */
+async function rename(ctx: CommandContext, name: string | undefined): Promise<number> {
+  if (!name?.trim()) throw usageError('NO_NAME', 'devices rename needs the new name: usage-ledger devices rename NAME')
+  const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, name })
+  try {
+    await store.ensureInit()
+    store.remember({ name })
+    const lock = await store.lock()
+    try {
+      const commit = await commitDeviceName(await store.git(), store.device, ctx.env.now())
+      const pushed = commit && store.config.remote ? await pushOrKeep(store) : null
+      if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/devices@1', renamed: store.device.id, name, commit, pushed: pushed?.pushed ?? false }))
+      else {
+        say(ctx, `this device (${store.device.id}) is now "${name}"${commit ? '' : '; its ledger takes the name with the next record'}`)
+        if (pushed) sayPush(ctx, pushed)
+      }
+      return pushed?.rejected ? 1 : 0
+    } finally {
+      lock.release()
+    }
+  } finally {
+    await store.close()
+  }
+}
+
+/** Deletes a retired device's branch on the remote; its data stays in every local store. */
+async function forget(ctx: CommandContext, id: string | undefined, yes: boolean): Promise<number> {
+  if (!id || !DEVICE_ID_RE.test(id)) throw usageError('BAD_DEVICE_ID', 'devices forget needs a device id (32 hex, see usage-ledger devices)')
+  const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git })
+  try {
+    if (!store.config.remote) throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; nothing to forget there`)
+    if (id === store.device.id) throw usageError('FORGET_SELF', 'this is the device you are on; forget it from another machine')
+    if (!yes) {
+      if (!ctx.env.stderrIsTTY) throw usageError('CONFIRM', `deleting ledger/${id} on ${redactUrl(store.config.remote)} cannot be undone there; pass --yes`)
+      ctx.env.stderr.write(`delete ledger/${id} on ${redactUrl(store.config.remote)}? [y/N] `)
+      const answer = await readLine(ctx.env.stdin)
+      if (!/^y(es)?$/i.test(answer.trim())) { say(ctx, 'nothing deleted'); return 0 }
+    }
+    const git = await store.git()
+    await git.deleteRemoteRef(await resolveRemote(store.config.remote, ctx.env), ledgerRef(id))
+    if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/devices@1', forgotten: id }))
+    else say(ctx, `deleted ledger/${id} on ${redactUrl(store.config.remote)}; local stores keep its records`)
+    return 0
+  } finally {
+    await store.close()
+  }
+}
+
+function readLine(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => {
+    let buf = ''
+    const onData = (c: Buffer | string) => {
+      buf += c.toString()
+      if (buf.includes('\n')) { stream.off('data', onData); stream.pause(); resolve(buf.split('\n')[0]!) }
+    }
+    stream.on('data', onData)
+    stream.once('end', () => resolve(buf))
+  })
 }

@@ -51,9 +51,11 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
     (a) => run(async (ctx) => (await import('./fetch.js')).fetch(ctx, { acceptRewrite: list(a.acceptRewrite) }), a))
     .command('status', 'this device, remote, pending commits, devices, merged tree', (y) => y,
       (a) => run(async (ctx) => (await import('./status.js')).status(ctx), a))
-    .command('devices [action]', 'list the devices in the ledger', (y) => y
-      .positional('action', { choices: ['list'] as const, default: 'list' as const }),
-    (a) => run(async (ctx) => (await import('./devices.js')).devices(ctx), a))
+    .command('devices [action] [arg]', 'list the devices; rename this one; forget a retired one on the remote', (y) => y
+      .positional('action', { choices: ['list', 'rename', 'forget'] as const, default: 'list' as const })
+      .positional('arg', { type: 'string', describe: 'rename: the new name; forget: the device id' })
+      .option('yes', { type: 'boolean', default: false, describe: 'forget without asking' }),
+    (a) => run(async (ctx) => (await import('./devices.js')).devices(ctx, { action: a.action, arg: a.arg, yes: a.yes }), a))
     .command('record', 'read new usage from the sources and commit it to this device\'s ledger', (y) => y
       .option('source', { type: 'string', array: true, describe: 'only these sources (claude-code, codex); with --stdin the source name' })
       .option('stdin', { type: 'boolean', default: false, describe: 'read schema-v1 records (NDJSON) from stdin' })

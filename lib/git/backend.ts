@@ -61,6 +61,8 @@ export interface GitBackend {
   fetchRefs(remote: Remote, refs: string[]): Promise<Map<string, string>>
   /** Pushes a local branch to the same name on the remote, fast-forward only (PUSH_REJECTED). */
   push(remote: Remote, ref: string): Promise<void>
+  /** Deletes a branch on the remote (`devices forget`). */
+  deleteRemoteRef(remote: Remote, ref: string): Promise<void>
   close(): Promise<void>
 }
 

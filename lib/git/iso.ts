@@ -140,6 +140,12 @@ export class IsoBackend implements GitBackend {
     if (oid) await git.writeRef({ ...this.base, ref: trackingRef(ref), value: oid, force: true })
   }
 
+  async deleteRemoteRef(remote: Remote, ref: string): Promise<void> {
+    const base = this.remoteBase(remote)
+    await this.remoteCall(remote, () => git.push({ ...this.base, ...base, ref, remoteRef: ref, delete: true }), ref)
+    try { await git.deleteRef({ ...this.base, ref: trackingRef(ref) }) } catch { /* was not there */ }
+  }
+
   async close(): Promise<void> {}
 
   private async wrap<T>(oid: string, f: () => Promise<T>): Promise<T> {

@@ -283,6 +283,11 @@ export class SystemBackend implements GitBackend {
     if (oid) await runGit(['update-ref', trackingRef(ref), oid], { gitdir: this.gitdir })
   }
 
+  async deleteRemoteRef(remote: Remote, ref: string): Promise<void> {
+    await this.remoteGit(remote, ['push', '--quiet', '--porcelain', '--', remote.url, `:${ref}`], ref)
+    await runGit(['update-ref', '-d', trackingRef(ref)], { gitdir: this.gitdir })
+  }
+
   async close(): Promise<void> {
     this.cat.close()
     this.hashObject.close()

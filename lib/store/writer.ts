@@ -161,3 +161,20 @@ async function deviceFile(git: GitBackend, oid: string | undefined, device: Devi
   }
   return JSON.stringify({ v: 1, id: device.id, name: device.name, platform: device.platform, createdAt, tool: device.tool }, null, 2) + '\n'
 }
+
+/** A commit that only rewrites device.json (a new display name); null when nothing changes. */
+export async function commitDeviceName(git: GitBackend, device: DeviceInfo, now: Date): Promise<string | null> {
+  const ref = ledgerRef(device.id)
+  const head = await git.readRef(ref)
+  if (!head) return null
+  const tree = (await git.readCommit(head)).tree
+  const dir = deviceDir(device.id)
+  const current = await readEntryAt(git, tree, `${dir}/device.json`)
+  const text = await deviceFile(git, current?.oid, device, now)
+  if (!text) return null
+  const newTree = await writeFiles(git, tree, new Map([[`${dir}/device.json`, await git.writeBlob(Buffer.from(text))]]))
+  const sig: Signature = { name: 'usage-ledger', email: `${device.id}@usage-ledger`, timestamp: Math.floor(now.getTime() / 1000) }
+  const commit = await git.writeCommit({ tree: newTree, parents: [head], author: sig, committer: sig, message: `rename: ${device.name}\n` })
+  await git.updateRef(ref, commit, head)
+  return commit
+}

@@ -32,6 +32,7 @@ function counting(inner: GitBackend) {
     listRemoteRefs: (r, p) => inner.listRemoteRefs(r, p),
     fetchRefs: (r, refs) => inner.fetchRefs(r, refs),
     push: (r, ref) => inner.push(r, ref),
+    deleteRemoteRef: (r, ref) => inner.deleteRemoteRef(r, ref),
     close: () => inner.close(),
   }
   return { b, log, reset: () => { log.reads.length = 0; log.writes.length = 0 } }
