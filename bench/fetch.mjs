@@ -15,7 +15,7 @@
 // and the reader's `report --json --tz UTC` totals must equal what the devices recorded
 // (exit 1 otherwise). Wall and peak RSS, medians over runs; ratios ours/native.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createHash } from 'node:crypto'
@@ -205,7 +205,17 @@ const ledgerHeads = (gitdir, prefix) => {
   return m
 }
 
-const ours = (home, ...args) => [NODE, [CLI, '--home', home, ...args]]
+// The CLI runs from a copy of bin/ and dist/ taken at the start (made under `root` below), so a
+// rebuild while the bench runs (`npm test` builds first) can neither break it nor mix versions.
+let cli = CLI
+const ours = (home, ...args) => [NODE, [cli, '--home', home, ...args]]
+function snapshotCli(dir) {
+  for (const f of ['package.json', 'bin/usage-ledger.js', 'dist/cli.cjs']) {
+    mkdirSync(join(dir, f, '..'), { recursive: true })
+    copyFileSync(join(ROOT, f), join(dir, f))
+  }
+  return join(dir, 'bin', 'usage-ledger.js')
+}
 
 async function pool(items, width, fn) {
   const queue = [...items]
@@ -257,6 +267,7 @@ function expectFetch(stdout, status, what) {
 
 try {
   log(`setup in ${root}: ${DEVICES} devices × ${fmtInt(RECORDS / DEVICES)} records in ${COMMITS} record runs each, over the ${HISTORY_DAYS} days before ${opt.end}`)
+  cli = snapshotCli(join(root, 'app'))
   const t0 = performance.now()
   git('init', '--quiet', '--bare', remote)
 

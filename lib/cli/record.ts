@@ -26,12 +26,12 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
   const batch = new Batch()
   // stdin is read (and rejected if bad) before the store is locked: a slow pipe holds no lock.
   if (opts.stdin) collectStdinText(await readAll(env.stdin), opts.sources[0]!, batch)
-  if (!opts.dryRun) {
-    await store.ensureInit()
-    store.remember(opts)
-  }
   const lock = opts.dryRun ? null : await store.lock()
   try {
+    if (!opts.dryRun) {
+      await store.ensureInit()
+      store.remember(opts)
+    }
     const salt = store.config.privacy?.salt ?? ''
     const cursors = loadCursors(store.paths.cursors)
     let nextCursors = cursors

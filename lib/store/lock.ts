@@ -40,7 +40,9 @@ export class StoreLock {
     const staleAfterMs = opts.staleAfterMs ?? 30 * 60_000
     const now = opts.now ?? Date.now
     const deadline = now() + waitMs
-    fs.mkdirSync(path.dirname(file), { recursive: true })
+    try { fs.mkdirSync(path.dirname(file), { recursive: true }) } catch (e) {
+      throw opError('HOME_UNWRITABLE', `cannot create ${path.dirname(file)}: ${(e as Error).message}; pass a writable --home`, e)
+    }
     let delay = 5
     for (;;) {
       // The nonce makes every holder's token unique, even two in one process in one millisecond.

@@ -61,7 +61,14 @@ export class Store {
     } catch (e) {
       throw opError('HOME_UNWRITABLE', `cannot create ${this.paths.state}: ${(e as Error).message}; pass a writable --home`, e)
     }
-    if (!this.initialized) await (await this.git()).init()
+    if (!this.initialized) {
+      try {
+        await (await this.git()).init()
+      } catch (e) {
+        // Two first runs at once: the other one made the repository, which is all we wanted.
+        if (!this.initialized) throw e
+      }
+    }
     if (!fs.existsSync(this.paths.config)) writeConfig(this.paths.config, this.config)
     else if (this.config.deviceId && !readConfig(this.paths.config).deviceId) writeConfig(this.paths.config, this.config)
   }
