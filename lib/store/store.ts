@@ -39,7 +39,12 @@ export class Store {
       const dir = path.resolve(env.cwd, opts.repo)
       paths.gitdir = fs.existsSync(path.join(dir, '.git')) ? path.join(dir, '.git') : dir
       if (!fs.existsSync(path.join(paths.gitdir, 'HEAD'))) throw usageError('BAD_REPO', `--repo ${opts.repo} is not a git repository; pass a clone of the ledger remote`)
-      paths.index = path.join(paths.gitdir, 'usage-ledger')
+      // What this tool keeps for a native clone lives inside it (DESIGN §6).
+      const own = path.join(paths.gitdir, 'usage-ledger')
+      paths.index = path.join(own, 'index')
+      paths.state = own
+      paths.lock = path.join(own, 'lock')
+      paths.verified = path.join(own, 'verified.json')
     }
     const config = readConfig(paths.config)
     const { id, fromRandom } = resolveDeviceId(env, config, opts.deviceId)

@@ -80,7 +80,13 @@ t.test('three devices push over HTTP with a token; a fourth home sees every devi
     child.on('close', (code) => resolve({ code, stderr }))
   })
   t.equal(r.code, 0, r.stderr)
-  t.same(await totalsByDevice({ ...d, env: { ...d.env, USAGE_LEDGER_HOME: path.join(root, 'ci-home') } }, ['--repo', clone]), all, 'report --repo on a native clone')
+  const ci = { ...d, env: { ...d.env, USAGE_LEDGER_HOME: path.join(root, 'ci-home') } }
+  t.same(await totalsByDevice(ci, ['--repo', clone]), all, 'report --repo on a native clone')
+  const cf = await cli(['fetch', '--repo', clone, '--json'], { env: ci.env })
+  t.equal(cf.code, 0, cf.stderr)
+  t.equal(JSON.parse(cf.stdout).devices.length, 3, 'fetch --repo verifies every device of the clone')
+  t.ok(fs.existsSync(path.join(clone, '.git', 'usage-ledger', 'verified.json')), 'its state lives inside the clone')
+  t.same(await totalsByDevice(ci, ['--repo', clone]), all, 'and the totals stand')
 
   // The merged view: one tree with every device directory, the same on every machine.
   const merged = git(d.gitdir, ['ls-tree', '--name-only', 'refs/heads/merged', 'devices/']).trim().split('\n').sort()
