@@ -1,8 +1,8 @@
 import t from 'tap'
+import { fakeEnv } from '../helpers/env.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
-import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type { Env } from '../../lib/env.js'
 import { collect, Batch, type SourceCursors } from '../../lib/collect/index.js'
@@ -23,20 +23,6 @@ const JSONL_FILES = 7
 const sha = (s: string) => createHash('sha256').update(s).digest('hex')
 const idOf = (nativeKey: string) => sha('claude-code\n' + nativeKey).slice(0, 32)
 
-function fakeEnv(vars: Record<string, string | undefined>, o: { userHome?: string; cwd?: string } = {}): Env {
-  return {
-    vars,
-    now: () => new Date('2026-11-22T12:00:00.000Z'),
-    userHome: o.userHome ?? '/nonexistent/home',
-    cwd: o.cwd ?? '/',
-    platform: 'linux',
-    hostname: 'test-host',
-    stdin: Readable.from([]),
-    stdout: { write: () => true },
-    stderr: { write: () => true },
-    stderrIsTTY: false,
-  }
-}
 
 /** A fresh copy of fixtures/claude under `root` (a t.testdir()); returns its path. */
 function copyClaude(root: string, name = 'claude'): string {

@@ -1,8 +1,8 @@
 import t from 'tap'
+import { fakeEnv } from '../helpers/env.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
-import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type { Env } from '../../lib/env.js'
 import { collect, Batch, type SourceCursors } from '../../lib/collect/index.js'
@@ -23,20 +23,6 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex')
 const idOf = (nativeKey: string) => sha('codex\n' + nativeKey).slice(0, 32)
 const hash16 = (s: string) => sha('usage-ledger/project/v1\0' + s).slice(0, 16)
 
-function fakeEnv(vars: Record<string, string | undefined>, o: { userHome?: string; cwd?: string } = {}): Env {
-  return {
-    vars,
-    now: () => new Date('2026-11-22T12:00:00.000Z'),
-    userHome: o.userHome ?? '/nonexistent/home',
-    cwd: o.cwd ?? '/',
-    platform: 'linux',
-    hostname: 'test-host',
-    stdin: Readable.from([]),
-    stdout: { write: () => true },
-    stderr: { write: () => true },
-    stderrIsTTY: false,
-  }
-}
 
 function copyCodex(root: string, name = 'codex'): string {
   const dst = path.join(root, name)

@@ -1,25 +1,12 @@
 import t from 'tap'
+import { fakeEnv as sharedFakeEnv } from '../helpers/env.js'
 import fs from 'node:fs'
 import path from 'node:path'
-import { Readable } from 'node:stream'
-import type { Env } from '../../lib/env.js'
 import { LedgerError } from '../../lib/errors.js'
 import { homePaths, readConfig, resolveHome, writeConfig, CONFIG_VERSION } from '../../lib/store/home.js'
 
-function fakeEnv(vars: Record<string, string | undefined>, o: { userHome?: string; cwd?: string } = {}): Env {
-  return {
-    vars,
-    now: () => new Date('2026-11-22T12:00:00.000Z'),
-    userHome: o.userHome ?? '/home/ana',
-    cwd: o.cwd ?? '/work/dir',
-    platform: 'linux',
-    hostname: 'test-host',
-    stdin: Readable.from([]),
-    stdout: { write: () => true },
-    stderr: { write: () => true },
-    stderrIsTTY: false,
-  }
-}
+const fakeEnv = (vars: Record<string, string | undefined>, o: { userHome?: string; cwd?: string } = {}) =>
+  sharedFakeEnv(vars, { userHome: o.userHome ?? '/home/ana', cwd: o.cwd ?? '/work/dir' })
 
 t.test('resolveHome precedence', async (t) => {
   const all = { USAGE_LEDGER_HOME: '/env/home', XDG_DATA_HOME: '/xdg/data' }
