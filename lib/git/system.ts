@@ -228,7 +228,19 @@ export class SystemBackend implements GitBackend {
   async readBlob(oid: string): Promise<Buffer> { return this.object(oid, 'blob') }
   async readCommit(oid: string): Promise<CommitInfo> { return parseCommit(await this.object(oid, 'commit')) }
 
+  /**
+   * Ledger branches are linear, so walking parents through the long-lived cat-file process
+   * answers the usual case without a spawn; long or branching histories ask merge-base.
+   */
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    let c: string | undefined = descendant
+    for (let steps = 0; c && steps < 64; steps++) {
+      if (c === ancestor) return true
+      const parents: string[] = (await this.readCommit(c)).parents
+      if (parents.length !== 1) break
+      c = parents[0]
+    }
+    if (!c) return false
     const r = await runGit(['merge-base', '--is-ancestor', ancestor, descendant], { gitdir: this.gitdir })
     if (r.code === 0) return true
     if (r.code === 1) return false

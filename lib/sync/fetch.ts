@@ -63,7 +63,23 @@ export interface IntegrateOptions {
 /** Fetches every device branch of `remote`, then integrates it (see `integrate`). */
 export async function fetchDevices(git: GitBackend, remote: Remote, o: IntegrateOptions): Promise<FetchResult & { verified: Record<string, string> }> {
   const refs = await git.listRemoteRefs(remote, LEDGER_REF_PREFIX)
-  const fetched = await git.fetchRefs(remote, [...refs.keys()])
+  // Nothing moved since the last verified fetch: no objects to get, nothing to check again.
+  const unchanged = [...refs].every(([ref, oid]) => {
+    const id = ref.slice(LEDGER_REF_PREFIX.length)
+    return id === o.me ? true : o.verified[id] === oid
+  })
+  if (unchanged && refs.size && (await git.readRef(MERGED_REF))) {
+    const local = new Map<string, string>()
+    for (const ref of refs.keys()) { const h = await git.readRef(ref); if (h) local.set(ref, h) }
+    if (local.size === refs.size) {
+      const merged = await git.readRef(MERGED_REF)
+      const devices = [...local].map(([ref, head]) => ({ id: ref.slice(LEDGER_REF_PREFIX.length), before: head, head, status: 'unchanged' as const }))
+      return { devices, findings: [], merged: { commit: merged!, tree: (await git.readCommit(merged!)).tree }, hooks: [], verified: o.verified }
+    }
+  }
+  const fetched = await git.fetchRefs(remote, [...refs.keys()].filter((ref) => refs.get(ref) !== o.verified[ref.slice(LEDGER_REF_PREFIX.length)] || ref.endsWith(o.me)))
+  // Heads that did not move need no fetch; they are checked like the others from the local copy.
+  for (const [ref, oid] of refs) if (!fetched.has(ref) && (await git.readRef(ref)) === oid) fetched.set(ref, oid)
   return integrate(git, fetched, o)
 }
 
@@ -113,7 +129,9 @@ export async function integrate(git: GitBackend, candidates: Map<string, string>
   for (const [witness, wHead] of heads) {
     for (const [id, seen] of Object.entries(await seenBy(git, witness, wHead))) {
       const head = heads.get(id)
-      if (!head || id === witness || o.acceptRewrite.includes(id) || head === seen || (await descends(git, seen, head))) continue
+      // A witness equal to a head verified before needs no walk: the base check covered it.
+      if (!head || id === witness || o.acceptRewrite.includes(id) || head === seen || o.verified[id] === seen) continue
+      if (await descends(git, seen, head)) continue
       findings.push(finding('WITNESS_MISSING', id, head, `device ${witness} saw ${id} at ${seen.slice(0, 12)}, which is not in its history now: the branch was rewritten; the old data is kept; if this was intended, run fetch --accept-rewrite ${id}`))
       const d = devices.find((x) => x.id === id)!
       if (accepted.has(id) && d.before !== accepted.get(id)) {
