@@ -22,4 +22,3 @@ export class LedgerError extends Error {
 export const usageError = (code: string, message: string, details?: string[]) => new LedgerError('usage', code, message, details)
 export const inputError = (code: string, message: string, details?: string[]) => new LedgerError('input', code, message, details)
 export const opError = (code: string, message: string, cause?: unknown) => new LedgerError('operational', code, message, [], { cause })
-export const integrityError = (code: string, message: string, details?: string[]) => new LedgerError('integrity', code, message, details)

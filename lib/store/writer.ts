@@ -5,9 +5,10 @@
 import { addDays, neighbourDays, utcDay, utcMonth } from '../ledger/time.js'
 import { canonicalLine, type LedgerRecord } from '../ledger/record.js'
 import { beatsRecorded } from '../ledger/dedupe.js'
-import { addToMonth, emptyManifest, parseManifest, sealDigestLines, serializeManifest, type Manifest } from '../ledger/manifest.js'
+import { addToMonth, emptyManifest, MANIFEST_VERSION, parseManifest, sealDigestLines, serializeManifest, type Manifest } from '../ledger/manifest.js'
 import { dayDir, deviceDir, ledgerRef, partName } from '../ledger/paths.js'
 import type { GitBackend, Signature } from '../git/backend.js'
+import { inputError } from '../errors.js'
 import { readEntryAt, walkBlobs, writeFiles } from '../git/tree.js'
 import { KnownCache, entryBest, entryOf, entryTokens } from './known.js'
 
@@ -50,6 +51,8 @@ export async function appendRecords(
   const dir = deviceDir(device.id)
   const manifestEntry = await readEntryAt(git, tree, `${dir}/manifest.json`)
   const manifest = manifestEntry ? parseManifest((await git.readBlob(manifestEntry.oid)).toString('utf8')) : emptyManifest(device.id, now.toISOString())
+  // Rewriting a newer manifest with this version would drop what it does not know.
+  if ((manifest.v ?? 1) > MANIFEST_VERSION) throw inputError('LEDGER_TOO_NEW', `this device's ledger was last written by a newer usage-ledger (manifest v${manifest.v}); upgrade usage-ledger to record`)
   const known = new KnownCache(knownDir, git, device.id, tree, head)
 
   // Duplicates of one response lie minutes apart: a record's own UTC day and its two
