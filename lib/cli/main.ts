@@ -67,14 +67,14 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
       sources: list(a.source), stdin: a.stdin, push: a.push, dryRun: a.dryRun, name: a.name, deviceId: a.deviceId,
     }), a))
     .command('report [period]', 'usage totals over every device in the store', (y) => y
-      .positional('period', { choices: ['daily', 'monthly'] as const, default: 'daily' as const })
+      .positional('period', { choices: ['daily', 'weekly', 'monthly', 'session', 'blocks'] as const, default: 'daily' as const, describe: 'days, ISO weeks and months in --tz; sessions; 5-hour blocks' })
       .option('tz', { type: 'string', describe: 'IANA time zone for days (default: config, then the system zone)' })
       .option('since', { type: 'string', describe: 'first day, YYYY-MM-DD in --tz' })
       .option('until', { type: 'string', describe: 'last day, YYYY-MM-DD in --tz' })
       .option('by', { type: 'string', array: true, default: [] as string[], describe: 'group by device,source,model,project' })
       .option('device', { type: 'string', array: true, default: [] as string[], describe: 'only these devices (id or name)' })
       .option('cost', { choices: ['auto', 'calculate', 'display'] as const, default: 'auto' as const, describe: 'auto: the source\'s cost when it gave one, else the price table' })
-      .option('format', { choices: ['table', 'json'] as const, default: 'table' as const }),
+      .option('format', { choices: ['table', 'json', 'csv', 'markdown'] as const, default: 'table' as const }),
     (a) => run(async (ctx) => (await import('./report.js')).report(ctx, {
       period: a.period, tz: a.tz, since: a.since, until: a.until, by: a.by, device: list(a.device), cost: a.cost,
       format: ctx.global.json ? 'json' : a.format,

@@ -4,7 +4,7 @@ import { Store } from '../store/store.js'
 import { loadLedger } from '../index/load.js'
 import { aggregate, GROUP_KEYS, type GroupKey, type Period } from '../report/aggregate.js'
 import { PRICES_AS_OF, PRICES_SHA256, type CostMode } from '../report/prices.js'
-import { renderJson, renderTable, type ReportResult } from '../report/render.js'
+import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult } from '../report/render.js'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { isValidDay } from '../ledger/time.js'
 import { out, type CommandContext } from './context.js'
@@ -18,7 +18,7 @@ export interface ReportOptions {
   /** Only these devices, by id (or its first characters) or name. */
   device: string[]
   cost: CostMode
-  format: 'table' | 'json'
+  format: 'table' | 'json' | 'csv' | 'markdown'
 }
 
 function checkDay(flag: string, v: string | undefined): string | undefined {
@@ -65,7 +65,8 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
       dedupe: { duplicateLines: ledger?.best.dropped ?? 0, crossDevice: ledger?.best.crossDevice.size ?? 0 },
       warnings,
     }
-    out(ctx, opts.format === 'json' ? renderJson(result) : renderTable(result, { color: ctx.global.color }))
+    const render = { json: renderJson, csv: renderCsv, markdown: renderMarkdown, table: (x: ReportResult) => renderTable(x, { color: ctx.global.color }) }[opts.format]
+    out(ctx, render(result))
     return 0
   } finally {
     await store.close()

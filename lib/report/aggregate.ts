@@ -2,7 +2,35 @@
 import type { LedgerRecord } from '../ledger/record.js'
 import { recordCost, type CostMode } from './prices.js'
 
-export type Period = 'daily' | 'monthly'
+export type Period = 'daily' | 'weekly' | 'monthly' | 'session' | 'blocks'
+export const PERIODS: readonly Period[] = ['daily', 'weekly', 'monthly', 'session', 'blocks']
+
+/** ISO 8601 week of a calendar day: `2026-W47` (weeks start on Monday; week 1 holds a Thursday). */
+export function isoWeek(day: string): string {
+  const d = new Date(day + 'T00:00:00Z')
+  d.setUTCDate(d.getUTCDate() + 4 - (d.getUTCDay() || 7)) // the Thursday of this week decides the year
+  const yearStart = Date.UTC(d.getUTCFullYear(), 0, 1)
+  const week = Math.ceil(((d.getTime() - yearStart) / 86_400_000 + 1) / 7)
+  return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`
+}
+
+export const BLOCK_MS = 5 * 3_600_000
+
+/**
+ * 5-hour usage windows as the providers count them: a block starts at the first activity
+ * after the previous block ended, floored to the hour, and lasts five hours.
+ */
+export function blockStarts(tsList: string[]): Map<string, number> {
+  const sorted = [...new Set(tsList)].sort()
+  const starts = new Map<string, number>()
+  let start = -Infinity
+  for (const ts of sorted) {
+    const ms = Date.parse(ts)
+    if (ms >= start + BLOCK_MS) start = Math.floor(ms / 3_600_000) * 3_600_000
+    starts.set(ts, start)
+  }
+  return starts
+}
 export type GroupKey = 'device' | 'source' | 'model' | 'project'
 export const GROUP_KEYS: readonly GroupKey[] = ['device', 'source', 'model', 'project']
 
@@ -58,10 +86,17 @@ export function aggregate(winners: Iterable<{ record: LedgerRecord; device: stri
   const rows = new Map<string, Row>()
   const totals = zeroTotals()
   const unknown = new Set<string>()
-  for (const { record: r, device } of winners) {
-    const day = o.localTime(r.ts).slice(0, 10)
+  const list = Array.isArray(winners) ? winners : [...winners]
+  const blocks = o.period === 'blocks' ? blockStarts(list.map((w) => w.record.ts)) : null
+  for (const { record: r, device } of list) {
+    const local = o.localTime(r.ts)
+    const day = local.slice(0, 10)
     if ((o.since && day < o.since) || (o.until && day > o.until)) continue
-    const period = o.period === 'daily' ? day : day.slice(0, 7)
+    const period = o.period === 'daily' ? day
+      : o.period === 'monthly' ? day.slice(0, 7)
+        : o.period === 'weekly' ? isoWeek(day)
+          : o.period === 'session' ? r.session ?? '(none)'
+            : o.localTime(new Date(blocks!.get(r.ts)!).toISOString())
     const groups: Partial<Row> = {}
     for (const g of o.groupBy) {
       if (g === 'device') { groups.device = device; groups.deviceName = o.deviceNames.get(device) ?? device.slice(0, 8) }

@@ -29,8 +29,43 @@ const usd = (x: number) => '$' + x.toFixed(2)
 
 const GROUP_TITLES: Record<GroupKey, string> = { device: 'Device', source: 'Source', model: 'Model', project: 'Project' }
 
+const PERIOD_TITLES: Record<string, string> = { daily: 'Day', weekly: 'Week', monthly: 'Month', session: 'Session', blocks: 'Block start' }
+
+const TOTAL_KEYS = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens', 'costUSD'] as const
+
+/** The columns of a row, in the order of the JSON contract; device adds its name. */
+function columns(r: ReportResult): string[] {
+  return ['period', ...r.groupBy.flatMap((g) => (g === 'device' ? ['device', 'deviceName'] : [g])), ...TOTAL_KEYS]
+}
+
+const cell = (row: Row | (Totals & { period: string }), key: string) => {
+  const v = (row as unknown as Record<string, unknown>)[key]
+  return key === 'costUSD' ? String(roundCost(v as number)) : v === undefined ? '' : String(v)
+}
+
+/** CSV (RFC 4180) with a header row and a final `total` row. */
+export function renderCsv(r: ReportResult): string {
+  const cols = columns(r)
+  const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)
+  const lines = [cols.join(',')]
+  for (const row of r.rows) lines.push(cols.map((c) => quote(cell(row, c))).join(','))
+  lines.push(cols.map((c) => quote(c === 'period' ? 'total' : cell({ ...r.totals, period: 'total' }, c))).join(','))
+  return lines.join('\r\n') + '\r\n'
+}
+
+/** A GitHub-flavoured Markdown table with a bold totals row. */
+export function renderMarkdown(r: ReportResult): string {
+  const head = [PERIOD_TITLES[r.period] ?? 'Period', ...r.groupBy.map((g) => GROUP_TITLES[g]), 'Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
+  const esc = (v: string) => v.replace(/\|/g, '\\|')
+  const cells = (t: Totals) => [n(t.records), n(t.input), n(t.output), n(t.cacheWrite), n(t.cacheRead), n(t.totalTokens), usd(t.costUSD)]
+  const out = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i <= r.groupBy.length ? ' --- ' : ' ---: ')).join('|')}|`]
+  for (const row of r.rows) out.push(`| ${[row.period, ...r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))), ...cells(row)].map(esc).join(' | ')} |`)
+  out.push(`| ${['**Total**', ...r.groupBy.map(() => ''), ...cells(r.totals).map((c) => `**${c}**`)].join(' | ')} |`)
+  return out.join('\n') + '\n'
+}
+
 export function renderTable(r: ReportResult, opts: { color: boolean }): string {
-  const head = [r.period === 'daily' ? 'Day' : 'Month', ...r.groupBy.map((g) => GROUP_TITLES[g]), 'Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
+  const head = [PERIOD_TITLES[r.period] ?? 'Period', ...r.groupBy.map((g) => GROUP_TITLES[g]), 'Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
   const table = new Table({
     head,
     style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [], compact: true },

@@ -1,0 +1,69 @@
+import t from 'tap'
+import { cli, copyFixtures, isolatedEnv, TOKEN_FIELDS } from '../helpers/cli.js'
+
+async function recorded(t: { testdir(): string }) {
+  const dir = t.testdir()
+  copyFixtures(dir)
+  const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'e'.repeat(32) })
+  const r = await cli(['record'], { env })
+  if (r.code !== 0) throw new Error(r.stderr)
+  return env
+}
+
+const json = async (env: Record<string, string | undefined>, args: string[]) => {
+  const r = await cli(['report', ...args, '--json'], { env })
+  if (r.code !== 0) throw new Error(r.stderr)
+  return JSON.parse(r.stdout) as { period: string; rows: Array<Record<string, number | string>>; totals: Record<string, number> }
+}
+
+t.test('weekly, monthly, session and blocks totals equal the daily totals over the same range', async (t) => {
+  const env = await recorded(t)
+  for (const tz of ['UTC', 'Asia/Kathmandu', 'America/St_Johns']) {
+    const daily = await json(env, ['daily', '--tz', tz])
+    for (const period of ['weekly', 'monthly', 'session', 'blocks']) {
+      const r = await json(env, [period, '--tz', tz])
+      t.equal(r.period, period)
+      const sums = Object.fromEntries(TOKEN_FIELDS.map((k) => [k, r.rows.reduce((a, row) => a + (row[k] as number), 0)]))
+      t.same(sums, Object.fromEntries(TOKEN_FIELDS.map((k) => [k, daily.totals[k]])), `${period} rows sum to the daily total in ${tz}`)
+      t.same(r.totals, daily.totals, `${period} totals in ${tz}`)
+    }
+    // With a range, the periods see exactly the days in it.
+    const rangeDaily = await json(env, ['daily', '--tz', tz, '--since', '2026-11-20', '--until', '2026-11-20'])
+    const rangeWeekly = await json(env, ['weekly', '--tz', tz, '--since', '2026-11-20', '--until', '2026-11-20'])
+    t.same(rangeWeekly.totals, rangeDaily.totals, `a one-day range in ${tz}`)
+  }
+  const weekly = await json(env, ['weekly', '--tz', 'UTC'])
+  t.same(weekly.rows.map((r) => r.period), ['2026-W47'], 'ISO week of 2026-11-16..22')
+})
+
+t.test('blocks: 5-hour windows from the first activity floored to the hour', async (t) => {
+  const dir = t.testdir()
+  const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'e'.repeat(32) })
+  const lines = ['2026-11-21T09:15:00Z', '2026-11-21T13:59:00Z', '2026-11-21T14:00:00Z', '2026-11-21T14:30:00Z', '2026-11-21T23:05:00Z']
+    .map((ts, i) => JSON.stringify({ ts, model: 'gpt-5', input: 10 ** i }))
+  await cli(['record', '--stdin', '--source', 'x'], { env, input: lines.join('\n') + '\n' })
+  const r = await json(env, ['blocks', '--tz', 'UTC'])
+  t.same(r.rows.map((row) => [row.period, row.input]), [
+    ['2026-11-21T09:00', 1 + 10], // 09:00–14:00: 09:15 and 13:59
+    ['2026-11-21T14:00', 100 + 1000], // 14:00 starts a new block
+    ['2026-11-21T23:00', 10000],
+  ])
+  const kolkata = await json(env, ['blocks', '--tz', 'Asia/Kolkata'])
+  t.same(kolkata.rows.map((row) => row.period), ['2026-11-21T14:30', '2026-11-21T19:30', '2026-11-22T04:30'], 'the same blocks, shown in local time')
+})
+
+t.test('csv and markdown', async (t) => {
+  const env = await recorded(t)
+  const daily = await json(env, ['daily', '--tz', 'UTC', '--by', 'source'])
+  const csv = (await cli(['report', '--tz', 'UTC', '--by', 'source', '--format', 'csv'], { env })).stdout.trim().split('\r\n')
+  t.equal(csv[0], 'period,source,records,input,output,cacheWrite,cacheRead,totalTokens,costUSD')
+  t.equal(csv.length, daily.rows.length + 2, 'header, one line a row, a total line')
+  const first = daily.rows[0]!
+  t.equal(csv[1], [first.period, first.source, first.records, first.input, first.output, first.cacheWrite, first.cacheRead, first.totalTokens, first.costUSD].join(','))
+  t.match(csv[csv.length - 1], new RegExp(`^total,,${daily.totals.records},`))
+  const md = (await cli(['report', '--tz', 'UTC', '--by', 'source', '--format', 'markdown'], { env })).stdout.trim().split('\n')
+  t.equal(md[0], '| Day | Source | Records | Input | Output | Cache write | Cache read | Total tokens | Cost (USD) |')
+  t.equal(md[1], '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+  t.equal(md.length, daily.rows.length + 3)
+  t.match(md[md.length - 1], /^\| \*\*Total\*\* \| {2}\| \*\*28\*\* \|/)
+})
