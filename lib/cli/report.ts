@@ -3,7 +3,7 @@ import { usageError } from '../errors.js'
 import { Store } from '../store/store.js'
 import { loadLedger } from '../index/load.js'
 import { aggregate, GROUP_KEYS, type GroupKey, type Period } from '../report/aggregate.js'
-import { PRICES_AS_OF, PRICES_SHA256, type CostMode } from '../report/prices.js'
+import { EMBEDDED_PRICES, type CostMode } from '../report/prices.js'
 import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult } from '../report/render.js'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { isValidDay } from '../ledger/time.js'
@@ -48,7 +48,9 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     }
     const only = new Set(devices.map((d) => d.id))
     const winners = ledger ? [...ledger.best.winners()].filter((w) => only.has(w.device)) : []
+    const prices = EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
     const agg = aggregate(winners, {
+      prices,
       period: opts.period, localTime: localTimeIn(tz), since, until, groupBy: [...new Set(groupBy)], cost: opts.cost,
       deviceNames: new Map(devices.map((d) => [d.id, d.name])),
     })
@@ -61,7 +63,7 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     const result: ReportResult = {
       schema: 'usage-ledger/report@1', period: opts.period, timezone: tz, since: since ?? null, until: until ?? null,
       groupBy: [...new Set(groupBy)], rows: agg.rows, totals: agg.totals, devices,
-      pricing: { asOf: PRICES_AS_OF, sha256: PRICES_SHA256, mode: opts.cost },
+      pricing: { asOf: prices.asOf, sha256: prices.sha256, mode: opts.cost, overrides: Object.keys(store.config.prices ?? {}) },
       dedupe: { duplicateLines: ledger?.best.dropped ?? 0, crossDevice: ledger?.best.crossDevice.size ?? 0 },
       warnings,
     }

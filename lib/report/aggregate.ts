@@ -1,6 +1,6 @@
 /** Pure aggregation of the dedupe winners into report rows (DESIGN §7). */
 import type { LedgerRecord } from '../ledger/record.js'
-import { recordCost, type CostMode } from './prices.js'
+import type { CostMode, PriceTable } from './prices.js'
 
 export type Period = 'daily' | 'weekly' | 'monthly' | 'session' | 'blocks'
 export const PERIODS: readonly Period[] = ['daily', 'weekly', 'monthly', 'session', 'blocks']
@@ -61,6 +61,7 @@ export interface AggregateOptions {
   until?: string
   groupBy: GroupKey[]
   cost: CostMode
+  prices: PriceTable
   deviceNames: Map<string, string>
 }
 
@@ -107,7 +108,7 @@ export function aggregate(winners: Iterable<{ record: LedgerRecord; device: stri
     const key = [period, ...o.groupBy.map((g) => groups[g])].join('\0')
     let row = rows.get(key)
     if (!row) rows.set(key, (row = { period, ...groups, ...zeroTotals() }))
-    let cost = recordCost(r, o.cost)
+    let cost = o.prices.cost(r, o.cost)
     if (cost === null) { unknown.add(r.model); cost = 0 }
     add(row, r, cost)
     add(totals, r, cost)

@@ -4,6 +4,7 @@
  * snapshots (claude-sonnet-4-5-20250929) use their family's row.
  */
 import { sha256hex, type LedgerRecord } from '../ledger/record.js'
+import { inputError } from '../errors.js'
 
 export interface Price {
   input: number
@@ -39,33 +40,66 @@ export const PRICES: Record<string, Price> = {
   'gpt-5': openai(1.25, 10, 0.125),
 }
 
-export const PRICES_SHA256 = sha256hex(JSON.stringify({ asOf: PRICES_AS_OF, prices: PRICES }))
+export type PriceOverrides = Record<string, Partial<Price>>
 
-const prefixes = Object.keys(PRICES).sort((a, b) => b.length - a.length)
-const cache = new Map<string, Price | null>()
+/** A price table: the embedded one, or it with the overrides of config.json's `prices`. */
+export class PriceTable {
+  private readonly prefixes: string[]
+  private readonly cache = new Map<string, Price | null>()
+  readonly sha256: string
 
-export function priceFor(model: string): Price | null {
-  let p = cache.get(model)
-  if (p === undefined) {
-    const m = model.replace(/^(anthropic|openai)\//, '')
-    const key = prefixes.find((k) => m === k || m.startsWith(k + '-') || m.startsWith(k + '@'))
-    p = key ? PRICES[key]! : null
-    cache.set(model, p)
+  constructor(readonly prices: Record<string, Price>, readonly asOf: string) {
+    this.prefixes = Object.keys(prices).sort((a, b) => b.length - a.length)
+    this.sha256 = sha256hex(JSON.stringify({ asOf, prices: Object.fromEntries(Object.keys(prices).sort().map((k) => [k, prices[k]])) }))
   }
-  return p
+
+  /** Overrides merge into a known model's row; a new model needs at least input and output. */
+  withOverrides(overrides: PriceOverrides | undefined, where: string): PriceTable {
+    if (!overrides || !Object.keys(overrides).length) return this
+    const merged: Record<string, Price> = { ...this.prices }
+    for (const [model, o] of Object.entries(overrides)) {
+      const bad = (why: string) => inputError('BAD_CONFIG', `${where}: prices.${model} ${why}; give USD per million tokens`)
+      if (!o || typeof o !== 'object') throw bad('must be an object')
+      for (const [k, v] of Object.entries(o)) {
+        if (k === 'longContext') continue
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`.${k} must be a non-negative number`)
+      }
+      const base = merged[model]
+      if (!base && (o.input === undefined || o.output === undefined)) throw bad('is a new model and needs input and output')
+      const zero: Price = { input: 0, output: 0, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0 }
+      merged[model] = { ...zero, ...base, ...o } as Price
+    }
+    return new PriceTable(merged, this.asOf)
+  }
+
+  lookup(model: string): Price | null {
+    let p = this.cache.get(model)
+    if (p === undefined) {
+      const m = model.replace(/^(anthropic|openai)\//, '')
+      const key = this.prefixes.find((k) => m === k || m.startsWith(k + '-') || m.startsWith(k + '@'))
+      p = key ? this.prices[key]! : null
+      this.cache.set(model, p)
+    }
+    return p
+  }
+
+  /** The cost of one record, or null when its model has no price (reported as a warning). */
+  cost(r: LedgerRecord, mode: CostMode): number | null {
+    if (mode === 'display') return r.costUSD ?? 0
+    if (mode === 'auto' && r.costUSD !== undefined) return r.costUSD
+    const p = this.lookup(r.model)
+    if (!p) return null
+    const prompt = r.input + r.cacheWrite + r.cacheRead
+    const rate = p.longContext && prompt > p.longContext.threshold ? p.longContext : p
+    const w1h = r.cacheWrite1h ?? 0
+    const usd = (r.input * rate.input + r.output * rate.output + (r.cacheWrite - w1h) * rate.cacheWrite5m + w1h * rate.cacheWrite1h + r.cacheRead * rate.cacheRead) / 1e6
+    return r.speed === 'fast' && p.fastMultiplier ? usd * p.fastMultiplier : usd
+  }
 }
 
 export type CostMode = 'auto' | 'calculate' | 'display'
 
-/** The cost of one record, or null when its model has no price (reported as a warning). */
-export function recordCost(r: LedgerRecord, mode: CostMode): number | null {
-  if (mode === 'display') return r.costUSD ?? 0
-  if (mode === 'auto' && r.costUSD !== undefined) return r.costUSD
-  const p = priceFor(r.model)
-  if (!p) return null
-  const prompt = r.input + r.cacheWrite + r.cacheRead
-  const rate = p.longContext && prompt > p.longContext.threshold ? p.longContext : p
-  const w1h = r.cacheWrite1h ?? 0
-  const usd = (r.input * rate.input + r.output * rate.output + (r.cacheWrite - w1h) * rate.cacheWrite5m + w1h * rate.cacheWrite1h + r.cacheRead * rate.cacheRead) / 1e6
-  return r.speed === 'fast' && p.fastMultiplier ? usd * p.fastMultiplier : usd
-}
+export const EMBEDDED_PRICES = new PriceTable(PRICES, PRICES_AS_OF)
+export const PRICES_SHA256 = EMBEDDED_PRICES.sha256
+export const priceFor = (model: string) => EMBEDDED_PRICES.lookup(model)
+export const recordCost = (r: LedgerRecord, mode: CostMode) => EMBEDDED_PRICES.cost(r, mode)

@@ -12,7 +12,7 @@ export interface ReportResult {
   rows: Row[]
   totals: Totals
   devices: Array<{ id: string; name: string; head: string; lastRecordAt: string | null }>
-  pricing: { asOf: string; sha256: string; mode: string }
+  pricing: { asOf: string; sha256: string; mode: string; overrides: string[] }
   dedupe: { duplicateLines: number; crossDevice: number }
   warnings: Array<{ code: string; [k: string]: unknown }>
 }

@@ -53,6 +53,8 @@ export interface Config {
   git?: { backend?: 'auto' | 'system' | 'iso' }
   record?: { minInterval?: number }
   privacy?: { salt?: string }
+  /** Price overrides, USD per million tokens, by model prefix (see lib/report/prices.ts). */
+  prices?: Record<string, Record<string, unknown>>
 }
 
 export function readConfig(file: string): Config {

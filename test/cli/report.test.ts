@@ -67,3 +67,20 @@ t.test('csv and markdown', async (t) => {
   t.equal(md.length, daily.rows.length + 3)
   t.match(md[md.length - 1], /^\| \*\*Total\*\* \| {2}\| \*\*28\*\* \|/)
 })
+
+t.test('price overrides in config.json apply to all history and are named in the JSON', async (t) => {
+  const env = await recorded(t)
+  const before = await json(env, ['monthly', '--tz', 'UTC', '--cost', 'calculate'])
+  const { writeFileSync, readFileSync } = await import('node:fs')
+  const file = env.USAGE_LEDGER_HOME + '/config.json'
+  const config = JSON.parse(readFileSync(file, 'utf8'))
+  writeFileSync(file, JSON.stringify({ ...config, prices: { 'gpt-5': { input: 0, output: 0, cacheRead: 0 }, 'gpt-5-codex': { input: 0, output: 0, cacheRead: 0 } } }))
+  const after = await json(env, ['monthly', '--tz', 'UTC', '--cost', 'calculate']) as unknown as { totals: { costUSD: number; totalTokens: number }; pricing: { overrides: string[]; sha256: string } }
+  t.same(after.pricing.overrides, ['gpt-5', 'gpt-5-codex'])
+  t.ok(after.totals.costUSD < before.totals.costUSD, 'free Codex models lower the cost of past records')
+  t.equal(after.totals.totalTokens, before.totals.totalTokens, 'tokens are untouched')
+  writeFileSync(file, JSON.stringify({ ...config, prices: { 'gpt-5': { input: 'cheap' } } }))
+  const bad = await cli(['report'], { env })
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /prices\.gpt-5 \.input must be a non-negative number/)
+})

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { EMBEDDED_PRICES } from '../../lib/report/prices.js'
 import { aggregate, zeroTotals, GROUP_KEYS, type AggregateOptions, type Row } from '../../lib/report/aggregate.js'
 import { localTimeIn } from '../../lib/ledger/zone.js'
 import type { LedgerRecord } from '../../lib/ledger/record.js'
@@ -29,7 +30,7 @@ const winners = [
 ]
 
 const opts = (o: Partial<AggregateOptions> = {}): AggregateOptions => ({
-  period: 'daily', localTime: localTimeIn('UTC'), groupBy: [], cost: 'auto', deviceNames: new Map([[DEV_A, 'laptop']]), ...o,
+  period: 'daily', localTime: localTimeIn('UTC'), groupBy: [], cost: 'auto', prices: EMBEDDED_PRICES, deviceNames: new Map([[DEV_A, 'laptop']]), ...o,
 })
 
 /** Rows without costUSD (compared exactly) and their costs (compared with a tolerance). */

@@ -88,3 +88,18 @@ t.test('recordCost: modes', async (t) => {
   t.equal(recordCost({ ...unknown, costUSD: 0.7 }, 'auto'), 0.7, 'a reported cost needs no price')
   t.equal(recordCost({ ...unknown, costUSD: 0.7 }, 'calculate'), null)
 })
+
+t.test('overrides from config: merge into a known model, add a new one, change the sha', async (t) => {
+  const { EMBEDDED_PRICES } = await import('../../lib/report/prices.js')
+  const table = EMBEDDED_PRICES.withOverrides({ 'claude-haiku-4-5': { input: 2 }, 'my-local-model': { input: 0.5, output: 1 } }, 'config.json')
+  t.equal(table.lookup('claude-haiku-4-5-20251001')!.input, 2, 'overridden field')
+  t.equal(table.lookup('claude-haiku-4-5-20251001')!.output, 5, 'other fields kept')
+  t.same(table.lookup('my-local-model-q4'), { input: 0.5, output: 1, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0 })
+  const r = { v: 1 as const, id: 'a'.repeat(32), ts: '2026-11-21T00:00:00.000Z', source: 'x', model: 'my-local-model', input: 1_000_000, output: 2_000_000, cacheWrite: 0, cacheRead: 0 }
+  t.equal(table.cost(r, 'calculate'), 0.5 + 2)
+  t.equal(EMBEDDED_PRICES.cost(r, 'calculate'), null, 'unknown to the embedded table')
+  t.not(table.sha256, EMBEDDED_PRICES.sha256, 'pricing.sha256 names the effective table')
+  t.equal(EMBEDDED_PRICES.withOverrides({}, 'c').sha256, EMBEDDED_PRICES.sha256)
+  t.throws(() => EMBEDDED_PRICES.withOverrides({ 'new-model': { input: 1 } }, 'config.json'), { code: 'BAD_CONFIG', message: /new model and needs input and output/ })
+  t.throws(() => EMBEDDED_PRICES.withOverrides({ 'gpt-5': { input: -1 } }, 'config.json'), { code: 'BAD_CONFIG', message: /prices\.gpt-5 \.input must be a non-negative number/ })
+})
