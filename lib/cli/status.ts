@@ -5,6 +5,12 @@ import { Store } from '../store/store.js'
 import { loadVerified } from '../store/verified.js'
 import { commitsAhead } from '../sync/push.js'
 import { listDevices } from './devices.js'
+import { loadLedger } from '../index/load.js'
+import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
+import { EMBEDDED_PRICES } from '../report/prices.js'
+import { currentWindows, percentOf } from '../report/usage-window.js'
+import { claudeCleanupRisk } from '../collect/claude-code/cleanup.js'
+import { loadCursors } from '../store/cursors.js'
 import { out, type CommandContext } from './context.js'
 
 export async function status(ctx: CommandContext): Promise<number> {
@@ -14,6 +20,12 @@ export async function status(ctx: CommandContext): Promise<number> {
     const head = git ? await git.readRef(ledgerRef(store.device.id)) : null
     const pending = git && store.config.remote && !ctx.global.repo ? await commitsAhead(git, head, await git.readRef(trackingRef(ledgerRef(store.device.id)))) : 0
     const merged = git ? await git.readRef(MERGED_REF) : null
+    const tz = checkZone(store.config.timezone ?? systemZone())
+    const prices = EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
+    const ledger = git ? await loadLedger(git, { withTracking: Boolean(ctx.global.repo) }) : null
+    const windows = currentWindows(ledger ? [...ledger.best.winners()].map((w) => w.record) : [], ctx.env.now(), localTimeIn(tz), prices, 'auto')
+    const limits = store.config.limits ?? {}
+    const risk = ctx.global.repo ? null : claudeCleanupRisk(ctx.env, loadCursors(store.paths.cursors)['claude-code'] ?? {})
     const s = {
       schema: 'usage-ledger/status@1',
       home: store.paths.home,
@@ -23,13 +35,22 @@ export async function status(ctx: CommandContext): Promise<number> {
       devices: git ? await listDevices(git, store.device.id, Boolean(ctx.global.repo)) : [],
       verified: loadVerified(store.paths.verified),
       merged: merged && git ? { commit: merged, tree: (await git.readCommit(merged)).tree } : null,
+      timezone: tz,
+      block: { ...windows.block, percent: percentOf(windows.block, limits.block) },
+      week: { ...windows.week, percent: percentOf(windows.week, limits.week) },
+      warnings: risk?.files.length ? [{ code: 'CLEANUP_RISK', cleanupPeriodDays: risk.cleanupPeriodDays, files: risk.files.length, detail: `Claude Code deletes transcripts after ${risk.cleanupPeriodDays} days and ${risk.files.length} of them hold usage not recorded yet: run usage-ledger record` }] : [],
     }
     if (ctx.global.json) { out(ctx, JSON.stringify(s)); return 0 }
     out(ctx, `device   ${s.device.id} (${s.device.name})`)
     out(ctx, `store    ${s.home}`)
     out(ctx, `remote   ${s.remote ?? '(none: run usage-ledger init --remote URL)'}${s.remote ? `, ${pending} commit${pending === 1 ? '' : 's'} pending` : ''}`)
     out(ctx, `merged   ${s.merged ? `tree ${s.merged.tree}` : '(not fetched yet)'}`)
+    const pct = (p: { tokens: number | null; costUSD: number | null }) => [p.tokens !== null ? `${p.tokens}% of the token limit` : '', p.costUSD !== null ? `${p.costUSD}% of the cost limit` : ''].filter(Boolean).join(', ')
+    const b = s.block
+    out(ctx, `5h block ${b.start ? `${b.start.slice(11, 16)}–${b.end!.slice(11, 16)} UTC: ${b.totalTokens.toLocaleString('en-US')} tokens, $${b.costUSD.toFixed(2)}${pct(b.percent) ? ` (${pct(b.percent)})` : ''}` : 'none active'}`)
+    out(ctx, `week     ${s.week.week}: ${s.week.totalTokens.toLocaleString('en-US')} tokens, $${s.week.costUSD.toFixed(2)}${pct(s.week.percent) ? ` (${pct(s.week.percent)})` : ''}`)
     for (const d of s.devices) out(ctx, `${d.thisDevice ? '*' : ' '} ${d.id}  ${d.name.padEnd(20)} ${String(d.records).padStart(9)} records  last ${d.lastRecordAt ?? '-'}`)
+    for (const w of s.warnings) ctx.env.stderr.write(`warning: ${w.detail}\n`)
     return 0
   } finally {
     await store.close()

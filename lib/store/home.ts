@@ -55,6 +55,8 @@ export interface Config {
   privacy?: { salt?: string }
   /** Price overrides, USD per million tokens, by model prefix (see lib/report/prices.ts). */
   prices?: Record<string, Record<string, unknown>>
+  /** Optional limits shown by status as percentages. */
+  limits?: { block?: { tokens?: number; costUSD?: number }; week?: { tokens?: number; costUSD?: number } }
 }
 
 export function readConfig(file: string): Config {
