@@ -20,8 +20,9 @@ export interface Env {
   stdin: NodeJS.ReadableStream
   stdout: Output
   stderr: Output
-  /** Progress bars and colour only when stderr is a terminal. */
+  /** Progress bars only when stderr is a terminal, colour only when stdout is. */
   stderrIsTTY: boolean
+  stdoutIsTTY: boolean
 }
 
 /** The real process's env. `USAGE_LEDGER_NOW` fixes the clock (tests, reproducible demos). */
@@ -41,5 +42,6 @@ export function processEnv(): Env {
     stdout: { write: (s: string) => process.stdout.write(s), get columns() { return process.stdout.columns } } as Output,
     stderr: { write: (s: string) => process.stderr.write(s) },
     get stderrIsTTY() { return tty.isatty(2) && !process.env.NO_COLOR },
+    get stdoutIsTTY() { return tty.isatty(1) && !process.env.NO_COLOR },
   }
 }

@@ -17,7 +17,7 @@ await build({
   sourcemap: 'linked',
   minifySyntax: true,
   // Swapped for lighter stand-ins, see scripts/shims/.
-  alias: { 'string-width': './scripts/shims/string-width.mjs', assert: './scripts/shims/assert.mjs' },
+  alias: { 'string-width': './scripts/shims/string-width.cjs', assert: './scripts/shims/assert.mjs' },
   define: { 'import.meta.url': '__importMetaUrl' },
   banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',

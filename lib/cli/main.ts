@@ -15,7 +15,7 @@ const VERSION = '0.1.0'
 
 type Handler = (ctx: CommandContext, a: Record<string, unknown>) => Promise<number>
 
-function globals(a: Record<string, unknown>): GlobalOptions {
+function globals(a: Record<string, unknown>, env: Env): GlobalOptions {
   return {
     home: a.home as string | undefined,
     repo: a.repo as string | undefined,
@@ -23,7 +23,7 @@ function globals(a: Record<string, unknown>): GlobalOptions {
     json: Boolean(a.json) || a.format === 'json',
     quiet: Boolean(a.quiet),
     debug: Boolean(a.debug),
-    color: a.color !== false,
+    color: a.color !== false && env.stdoutIsTTY,
   }
 }
 
@@ -38,7 +38,7 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
     .option('json', { type: 'boolean', describe: 'machine-readable output (= --format json)' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no messages on stderr' })
     .option('debug', { type: 'boolean', describe: 'show stack traces on errors' })
-    .option('color', { type: 'boolean', default: !env.vars.NO_COLOR, describe: 'colour output (--no-color to disable)' })
+    .option('color', { type: 'boolean', default: !env.vars.NO_COLOR, describe: 'colour on a terminal (--no-color or NO_COLOR to disable)' })
     .command('init', 'create the local store for this device', (y) => y
       .option('remote', { type: 'string', describe: 'a private git remote (https://, ssh://, user@host:path or a path); the token comes from USAGE_LEDGER_TOKEN or git\'s credential helper' })
       .option('name', { type: 'string', describe: 'display name of this device (default: hostname)' })
@@ -74,10 +74,12 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
       .option('by', { type: 'string', array: true, default: [] as string[], describe: 'group by device,source,model,project' })
       .option('device', { type: 'string', array: true, default: [] as string[], describe: 'only these devices (id or name)' })
       .option('cost', { choices: ['auto', 'calculate', 'display'] as const, default: 'auto' as const, describe: 'auto: the source\'s cost when it gave one, else the price table' })
-      .option('format', { choices: ['table', 'json', 'csv', 'markdown'] as const, default: 'table' as const }),
+      .option('format', { choices: ['table', 'json', 'csv', 'markdown'] as const, default: 'table' as const })
+      .option('compact', { type: 'boolean', default: false, describe: 'fewer columns (automatic when the table is wider than the terminal)' })
+      .option('chart', { type: 'boolean', default: false, describe: 'a bar of each row\'s cost' }),
     (a) => run(async (ctx) => (await import('./report.js')).report(ctx, {
       period: a.period, tz: a.tz, since: a.since, until: a.until, by: a.by, device: list(a.device), cost: a.cost,
-      format: ctx.global.json ? 'json' : a.format,
+      format: ctx.global.json ? 'json' : a.format, compact: a.compact, chart: a.chart,
     }), a))
     .demandCommand(1, 'name a command: init, record, push, fetch, report, status or devices')
     .recommendCommands()
@@ -99,7 +101,7 @@ export async function main(argv: string[], env: Env = processEnv()): Promise<num
   let debug = argv.includes('--debug')
   const run = (h: Handler, a: Record<string, unknown>) => {
     pending = () => {
-      const global = globals(a)
+      const global = globals(a, env)
       debug = global.debug
       return h({ env, global }, a)
     }

@@ -19,6 +19,8 @@ export interface ReportOptions {
   device: string[]
   cost: CostMode
   format: 'table' | 'json' | 'csv' | 'markdown'
+  compact: boolean
+  chart: boolean
 }
 
 function checkDay(flag: string, v: string | undefined): string | undefined {
@@ -67,7 +69,7 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
       dedupe: { duplicateLines: ledger?.best.dropped ?? 0, crossDevice: ledger?.best.crossDevice.size ?? 0 },
       warnings,
     }
-    const render = { json: renderJson, csv: renderCsv, markdown: renderMarkdown, table: (x: ReportResult) => renderTable(x, { color: ctx.global.color }) }[opts.format]
+    const render = { json: renderJson, csv: renderCsv, markdown: renderMarkdown, table: (x: ReportResult) => renderTable(x, { color: ctx.global.color, width: (ctx.env.stdout as { columns?: number }).columns, compact: opts.compact, chart: opts.chart }) }[opts.format]
     out(ctx, render(result))
     return 0
   } finally {

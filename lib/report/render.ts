@@ -64,20 +64,44 @@ export function renderMarkdown(r: ReportResult): string {
   return out.join('\n') + '\n'
 }
 
-export function renderTable(r: ReportResult, opts: { color: boolean }): string {
-  const head = [PERIOD_TITLES[r.period] ?? 'Period', ...r.groupBy.map((g) => GROUP_TITLES[g]), 'Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
-  const table = new Table({
-    head,
-    style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [], compact: true },
-    colAligns: head.map((_, i) => (i <= r.groupBy.length ? 'left' : 'right')),
-  })
-  const cells = (t: Totals) => [n(t.records), n(t.input), n(t.output), n(t.cacheWrite), n(t.cacheRead), n(t.totalTokens), usd(t.costUSD)]
-  for (const row of r.rows) {
-    table.push([row.period, ...r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))), ...cells(row)])
-  }
-  table.push([{ content: 'Total', colSpan: 1 + r.groupBy.length }, ...cells(r.totals)] as never)
-  let s = table.toString() + '\n'
+export interface TableOptions {
+  color: boolean
+  /** Terminal width; a wider table falls back to the compact columns. */
+  width?: number
+  compact?: boolean
+  /** A bar column for the cost of each row. */
+  chart?: boolean
+}
+
+const visibleWidth = (line: string) => line.replace(/\x1b\[[0-9;]*m/g, '').length
+
+export function renderTable(r: ReportResult, opts: TableOptions): string {
+  const full = table(r, opts, false)
+  const fits = !opts.width || visibleWidth(full.split('\n')[0] ?? '') <= opts.width
+  let s = (opts.compact || !fits ? table(r, opts, true) : full) + '\n'
   if (r.dedupe.duplicateLines) s += `${n(r.dedupe.duplicateLines)} duplicate line${r.dedupe.duplicateLines === 1 ? '' : 's'} of already counted responses dropped\n`
   for (const w of r.warnings) s += `warning: ${w.code}${w.models ? ' ' + (w.models as string[]).join(', ') : ''}\n`
   return s
+}
+
+const BAR = 20
+
+function table(r: ReportResult, opts: TableOptions, compact: boolean): string {
+  const tokenHeads = compact ? ['Records', 'Tokens', 'Cost'] : ['Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
+  const head = [PERIOD_TITLES[r.period] ?? 'Period', ...r.groupBy.map((g) => GROUP_TITLES[g]), ...tokenHeads, ...(opts.chart ? [''] : [])]
+  const t = new Table({
+    head,
+    style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [], compact: true },
+    colAligns: head.map((_, i) => (i <= r.groupBy.length || i === head.length - 1 && opts.chart ? 'left' : 'right')),
+  })
+  const maxCost = Math.max(0, ...r.rows.map((row) => row.costUSD))
+  const bar = (cost: number) => (maxCost > 0 ? '█'.repeat(Math.round((cost / maxCost) * BAR)) : '')
+  const cells = (x: Totals) => (compact
+    ? [n(x.records), n(x.totalTokens), usd(x.costUSD)]
+    : [n(x.records), n(x.input), n(x.output), n(x.cacheWrite), n(x.cacheRead), n(x.totalTokens), usd(x.costUSD)])
+  for (const row of r.rows) {
+    t.push([row.period, ...r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))), ...cells(row), ...(opts.chart ? [bar(row.costUSD)] : [])])
+  }
+  t.push([{ content: 'Total', colSpan: 1 + r.groupBy.length }, ...cells(r.totals), ...(opts.chart ? [''] : [])] as never)
+  return t.toString()
 }

@@ -84,3 +84,17 @@ t.test('price overrides in config.json apply to all history and are named in the
   t.equal(bad.code, 2)
   t.match(bad.stderr, /prices\.gpt-5 \.input must be a non-negative number/)
 })
+
+t.test('tables: plain when piped, compact when narrow, a cost bar with --chart', async (t) => {
+  const env = await recorded(t)
+  const plain = (await cli(['report', '--tz', 'UTC'], { env })).stdout
+  t.notMatch(plain, /\x1b\[/, 'no colour codes when stdout is not a terminal')
+  t.match(plain, /Cache write/)
+  const compact = (await cli(['report', '--tz', 'UTC', '--compact'], { env })).stdout
+  t.notMatch(compact, /Cache write/)
+  t.match(compact, /│ Day +│ Records │ +Tokens │ +Cost │/)
+  const chart = (await cli(['report', '--tz', 'UTC', '--chart'], { env })).stdout.split('\n')
+  const bars = chart.filter((l) => /^│ 2026-/.test(l)).map((l) => (l.match(/█+/)?.[0] ?? '').length)
+  t.equal(Math.max(...bars), 20, 'the costliest day has the full bar')
+  t.ok(bars.every((b) => b >= 0 && b <= 20))
+})

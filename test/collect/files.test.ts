@@ -172,7 +172,7 @@ t.test('collectFiles with a minimal source', async (t) => {
       }
     },
   }
-  const env = { vars: {}, now: () => new Date(0), userHome: dir, cwd: dir, platform: 'linux', hostname: 'h', stdin: Readable.from([]), stdout: { write: () => true }, stderr: { write: () => true }, stderrIsTTY: false } satisfies Env
+  const env = { vars: {}, now: () => new Date(0), userHome: dir, cwd: dir, platform: 'linux', hostname: 'h', stdin: Readable.from([]), stdout: { write: () => true }, stderr: { write: () => true }, stderrIsTTY: false, stdoutIsTTY: false } satisfies Env
   const a = path.join(logs, 'a.jsonl'), b = path.join(logs, 'b.jsonl')
   const progress: Array<[number, number]> = []
 

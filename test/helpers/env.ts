@@ -22,6 +22,7 @@ export function fakeEnv(vars: Record<string, string | undefined>, o: FakeEnvOpti
     stdout: { write: (s: string) => stdout.push(s) },
     stderr: { write: (s: string) => stderr.push(s) },
     stderrIsTTY: o.tty ?? false,
+    stdoutIsTTY: o.tty ?? false,
     out: () => stdout.join(''),
     err: () => stderr.join(''),
   }

@@ -1,25 +1,13 @@
 import t from 'tap'
+import { fakeEnv as sharedFakeEnv } from '../helpers/env.js'
 import fs from 'node:fs'
 import { createHash } from 'node:crypto'
-import { Readable } from 'node:stream'
 import type { Env } from '../../lib/env.js'
 import { LedgerError } from '../../lib/errors.js'
 import { checkDeviceId, deviceIdFromMachineId, machineId, resolveDeviceId } from '../../lib/store/device.js'
 
-function fakeEnv(vars: Record<string, string | undefined>, platform: NodeJS.Platform = 'linux'): Env {
-  return {
-    vars,
-    now: () => new Date('2026-11-22T12:00:00.000Z'),
-    userHome: '/home/ana',
-    cwd: '/',
-    platform,
-    hostname: 'test-host',
-    stdin: Readable.from([]),
-    stdout: { write: () => true },
-    stderr: { write: () => true },
-    stderrIsTTY: false,
-  }
-}
+const fakeEnv = (vars: Record<string, string | undefined>, platform: NodeJS.Platform = 'linux'): Env =>
+  ({ ...sharedFakeEnv(vars, { userHome: '/home/ana' }), platform })
 
 const A = 'a'.repeat(32), B = 'b'.repeat(32), C = 'c'.repeat(32)
 

@@ -1,12 +1,13 @@
-// Build-time stand-in for `string-width` (used by yargs' help layout and cli-table3): the
+// Build-time stand-in for `string-width` (CommonJS, so both `require` from cli-table3 and
+// `import` from yargs' cliui get the function): the
 // real one builds an Intl.Segmenter and a very large emoji regex at start-up, which cost
 // more than the rest of a `record` run. Column widths of help and tables are all it decides.
-import { stripVTControlCharacters } from 'node:util'
+const { stripVTControlCharacters } = require('node:util')
 
 const ZERO = /[\p{Mn}\p{Me}\p{Cf}\u200b\ufe0f]/u
 const WIDE = /[\p{Extended_Pictographic}\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u
 
-export default function stringWidth(s) {
+function stringWidth(s) {
   if (typeof s !== 'string' || s.length === 0) return 0
   const t = stripVTControlCharacters(s)
   // eslint-disable-next-line no-control-regex
@@ -19,3 +20,6 @@ export default function stringWidth(s) {
   }
   return w
 }
+
+module.exports = stringWidth
+module.exports.default = stringWidth
