@@ -1,7 +1,7 @@
 /** `devices [list]` and the device part of `status`: who is in the ledger, from their manifests. */
 import type { GitBackend } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
-import { deviceHeads } from '../index/load.js'
+import { deviceHeads } from '../index/heads.js'
 import { deviceDir } from '../ledger/paths.js'
 import { parseManifest } from '../ledger/manifest.js'
 import { Store } from '../store/store.js'

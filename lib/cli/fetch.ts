@@ -7,6 +7,8 @@ import { Store } from '../store/store.js'
 import { loadVerified, saveVerified } from '../store/verified.js'
 import { fetchDevices, type FetchResult } from '../sync/fetch.js'
 import { resolveRemote } from '../sync/remote.js'
+import { updateIndex } from '../index/index.js'
+import { EMBEDDED_PRICES } from '../report/prices.js'
 import { out, say, type CommandContext } from './context.js'
 
 export interface FetchOptions {
@@ -14,13 +16,15 @@ export interface FetchOptions {
 }
 
 /** Fetch and integrate under the store lock; shared by `fetch` and `init --remote`. */
-export async function fetchInto(store: Store, acceptRewrite: string[]): Promise<FetchResult> {
+export async function fetchInto(store: Store, acceptRewrite: string[], withTracking = false): Promise<FetchResult> {
   const git = await store.git()
   const remote = await resolveRemote(store.config.remote!, store.env)
   const lock = await store.lock()
   try {
     const r = await fetchDevices(git, remote, { me: store.device.id, verified: loadVerified(store.paths.verified), acceptRewrite, now: store.env.now() })
     saveVerified(store.paths.verified, r.verified)
+    // What the fetch brought in is indexed now, so the next report starts warm.
+    await updateIndex(git, store.paths.index, EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config), { withTracking })
     return r
   } finally {
     lock.release()
@@ -45,7 +49,7 @@ export async function fetch(ctx: CommandContext, opts: FetchOptions): Promise<nu
     }
     if (!store.config.remote) throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; run usage-ledger init --remote URL`)
     if (!store.initialized) await store.ensureInit()
-    const r = await fetchInto(store, opts.acceptRewrite)
+    const r = await fetchInto(store, opts.acceptRewrite, Boolean(ctx.global.repo))
     const errors = r.findings.filter((f) => f.severity === 'error')
     if (ctx.global.json) {
       out(ctx, JSON.stringify({ schema: 'usage-ledger/fetch@1', remote: redactUrl(store.config.remote), devices: r.devices, merged: r.merged, findings: r.findings, hooks: r.hooks }))

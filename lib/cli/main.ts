@@ -49,6 +49,9 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
     .command('fetch', 'fetch every device, check their history, advance the merged view', (y) => y
       .option('accept-rewrite', { type: 'string', array: true, default: [] as string[], describe: 'accept a rewritten branch of this device id' }),
     (a) => run(async (ctx) => (await import('./fetch.js')).fetch(ctx, { acceptRewrite: list(a.acceptRewrite) }), a))
+    .command('index', 'refresh the query index (what the post-merge hook runs)', (y) => y
+      .option('rebuild', { type: 'boolean', default: false, describe: 'build it again from nothing' }),
+    (a) => run(async (ctx) => (await import('./index.js')).index(ctx, { rebuild: a.rebuild }), a))
     .command('status', 'this device, remote, pending commits, devices, merged tree', (y) => y,
       (a) => run(async (ctx) => (await import('./status.js')).status(ctx), a))
     .command('devices [action] [arg]', 'list the devices; rename this one; forget a retired one on the remote', (y) => y

@@ -1,8 +1,9 @@
 /** `report daily|monthly`: totals over every device's ledger in the store. */
 import { usageError } from '../errors.js'
 import { Store } from '../store/store.js'
-import { loadLedger } from '../index/load.js'
-import { aggregate, GROUP_KEYS, type GroupKey, type Period } from '../report/aggregate.js'
+import { indexContributions, indexStats, unknownModels } from '../index/index.js'
+import { refreshIndex } from './index.js'
+import { aggregateContributions, GROUP_KEYS, type GroupKey, type Period } from '../report/aggregate.js'
 import { EMBEDDED_PRICES, type CostMode } from '../report/prices.js'
 import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult } from '../report/render.js'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
@@ -39,34 +40,35 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
   const groupBy = opts.by.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean) as GroupKey[]
   for (const g of groupBy) if (!GROUP_KEYS.includes(g)) throw usageError('BAD_GROUP', `--by ${g}: group by one of ${GROUP_KEYS.join(', ')}`)
   try {
-    const ledger = store.initialized ? await loadLedger(await store.git(), { withTracking: Boolean(ctx.global.repo) }) : null
-    let devices = ledger?.devices ?? []
+    const prices = EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
+    const idx = store.initialized ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
+    let devices = idx ? Object.entries(idx.devices).map(([id, d]) => ({ id, name: d.name, head: d.head, lastRecordAt: d.lastRecordAt })).sort((a, b) => (a.id < b.id ? -1 : 1)) : []
     if (opts.device.length) {
       const want = opts.device.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean)
-      const pick = devices.filter((d) => want.some((w) => d.id === w || d.name === w || (w.length >= 6 && d.id.startsWith(w))))
-      const unknown = want.filter((w) => !devices.some((d) => d.id === w || d.name === w || (w.length >= 6 && d.id.startsWith(w))))
+      const matches = (d: { id: string; name: string }, w: string) => d.id === w || d.name === w || (w.length >= 6 && d.id.startsWith(w))
+      const unknown = want.filter((w) => !devices.some((d) => matches(d, w)))
       if (unknown.length) throw usageError('UNKNOWN_DEVICE', `no device ${unknown.map((u) => `"${u}"`).join(', ')} in the ledger; see usage-ledger devices`)
-      devices = pick
+      devices = devices.filter((d) => want.some((w) => matches(d, w)))
     }
     const only = new Set(devices.map((d) => d.id))
-    const winners = ledger ? [...ledger.best.winners()].filter((w) => only.has(w.device)) : []
-    const prices = EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
-    const agg = aggregate(winners, {
-      prices,
+    const contributions = idx ? indexContributions(idx, opts.cost).filter((c) => only.has(c.device)) : []
+    const agg = aggregateContributions(contributions, {
       period: opts.period, localTime: localTimeIn(tz), since, until, groupBy: [...new Set(groupBy)], cost: opts.cost,
       deviceNames: new Map(devices.map((d) => [d.id, d.name])),
     })
+    const [, dropped, crossDevice, invalidLines, newerLines] = idx ? indexStats(idx) : [0, 0, 0, 0, 0]
+    const missingPrices = idx && opts.cost !== 'display' ? unknownModels(idx) : []
     const warnings: ReportResult['warnings'] = []
-    if (agg.unknownModels.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: agg.unknownModels })
-    if (ledger?.newerLines) warnings.push({ code: 'NEWER_RECORD_VERSION', lines: ledger.newerLines, detail: 'lines written by a newer usage-ledger were skipped; upgrade to count them' })
-    if (ledger?.invalidLines) warnings.push({ code: 'INVALID_LEDGER_LINES', lines: ledger.invalidLines, detail: 'run usage-ledger verify' })
-    if (ledger?.best.crossDevice.size) warnings.push({ code: 'DUPLICATE_ACROSS_DEVICES', records: ledger.best.crossDevice.size, detail: 'the same responses were recorded on more than one device (a copied ~/.claude?); each counts once' })
-    if (!ledger) warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
+    if (missingPrices.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: missingPrices })
+    if (crossDevice) warnings.push({ code: 'DUPLICATE_ACROSS_DEVICES', records: crossDevice, detail: 'the same responses were recorded on more than one device (a copied ~/.claude?); each counts once' })
+    if (newerLines) warnings.push({ code: 'NEWER_RECORD_VERSION', lines: newerLines, detail: 'lines written by a newer usage-ledger were skipped; upgrade to count them' })
+    if (invalidLines) warnings.push({ code: 'INVALID_LEDGER_LINES', lines: invalidLines, detail: 'run usage-ledger verify' })
+    if (!idx) warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
     const result: ReportResult = {
       schema: 'usage-ledger/report@1', period: opts.period, timezone: tz, since: since ?? null, until: until ?? null,
       groupBy: [...new Set(groupBy)], rows: agg.rows, totals: agg.totals, devices,
       pricing: { asOf: prices.asOf, sha256: prices.sha256, mode: opts.cost, overrides: Object.keys(store.config.prices ?? {}) },
-      dedupe: { duplicateLines: ledger?.best.dropped ?? 0, crossDevice: ledger?.best.crossDevice.size ?? 0 },
+      dedupe: { duplicateLines: dropped!, crossDevice: crossDevice! },
       warnings,
     }
     const render = { json: renderJson, csv: renderCsv, markdown: renderMarkdown, table: (x: ReportResult) => renderTable(x, { color: ctx.global.color, width: (ctx.env.stdout as { columns?: number }).columns, compact: opts.compact, chart: opts.chart }) }[opts.format]

@@ -5,7 +5,8 @@ import { Store } from '../store/store.js'
 import { loadVerified } from '../store/verified.js'
 import { commitsAhead } from '../sync/push.js'
 import { listDevices } from './devices.js'
-import { loadLedger } from '../index/load.js'
+import { indexContributions } from '../index/index.js'
+import { refreshIndex } from './index.js'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { EMBEDDED_PRICES } from '../report/prices.js'
 import { currentWindows, percentOf } from '../report/usage-window.js'
@@ -22,8 +23,8 @@ export async function status(ctx: CommandContext): Promise<number> {
     const merged = git ? await git.readRef(MERGED_REF) : null
     const tz = checkZone(store.config.timezone ?? systemZone())
     const prices = EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
-    const ledger = git ? await loadLedger(git, { withTracking: Boolean(ctx.global.repo) }) : null
-    const windows = currentWindows(ledger ? [...ledger.best.winners()].map((w) => w.record) : [], ctx.env.now(), localTimeIn(tz), prices, 'auto')
+    const idx = git ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
+    const windows = currentWindows(idx ? indexContributions(idx, 'auto') : [], ctx.env.now(), localTimeIn(tz))
     const limits = store.config.limits ?? {}
     const risk = ctx.global.repo ? null : claudeCleanupRisk(ctx.env, loadCursors(store.paths.cursors)['claude-code'] ?? {})
     const s = {

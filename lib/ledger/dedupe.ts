@@ -32,10 +32,18 @@ export function laterCopyWins(a: LedgerRecord, b: LedgerRecord): boolean {
   return totalTokens(b) >= totalTokens(a)
 }
 
-export interface Winner<R> {
+/** A copy as readers rank it: its total, its device, its place in that device's ledger. */
+export interface RankedCopy { total: number; device: string; pos: string | number }
+
+/** The reader rule: the larger total; on a tie the lower deviceId, then the later line. */
+export function prefer(a: RankedCopy, b: RankedCopy): boolean {
+  if (a.total !== b.total) return a.total > b.total
+  if (a.device !== b.device) return a.device < b.device
+  return a.pos > b.pos
+}
+
+export interface Winner<R> extends RankedCopy {
   record: R
-  device: string
-  total: number
 }
 
 export class BestById<R extends LedgerRecord = LedgerRecord> {
@@ -45,15 +53,19 @@ export class BestById<R extends LedgerRecord = LedgerRecord> {
   /** Ids seen on more than one device (a copied ~/.claude, say). */
   readonly crossDevice = new Set<string>()
 
-  /** Offer records of one device in ledger order (days, parts, lines ascending). */
-  offer(record: R, device: string): void {
-    const total = totalTokens(record)
+  private seq = 0
+
+  /**
+   * Offers a copy. `pos` is its place in its device's ledger (day/part/line, comparable);
+   * without one, the order of offers for a device is taken as ledger order.
+   */
+  offer(record: R, device: string, pos: string | number = this.seq++): void {
+    const copy = { record, device, total: totalTokens(record), pos }
     const cur = this.best.get(record.id)
-    if (!cur) { this.best.set(record.id, { record, device, total }); return }
+    if (!cur) { this.best.set(record.id, copy); return }
     this.dropped++
     if (cur.device !== device) this.crossDevice.add(record.id)
-    const wins = total !== cur.total ? total > cur.total : cur.device === device ? true : device < cur.device
-    if (wins) this.best.set(record.id, { record, device, total })
+    if (prefer(copy, cur)) this.best.set(record.id, copy)
   }
 
   *winners(): IterableIterator<Winner<R>> { yield* this.best.values() }

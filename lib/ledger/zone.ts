@@ -25,11 +25,11 @@ function offsetAt(tz: string, ms: number): number {
   return Date.parse(wall) - ms
 }
 
-/** Returns a function mapping an RFC 3339 UTC timestamp to its local `YYYY-MM-DDTHH:MM` in `tz`. */
-export function localTimeIn(tz: string): (ts: string) => string {
+/** Returns a function mapping a UTC instant (RFC 3339 or epoch ms) to its local `YYYY-MM-DDTHH:MM` in `tz`. */
+export function localTimeIn(tz: string): (ts: string | number) => string {
   const offsets = new Map<number, number>()
-  return (ts: string) => {
-    const ms = Date.parse(ts)
+  return (ts: string | number) => {
+    const ms = typeof ts === 'number' ? ts : Date.parse(ts)
     const q = Math.floor(ms / QUARTER)
     let off = offsets.get(q)
     if (off === undefined) {

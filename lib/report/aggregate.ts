@@ -20,14 +20,13 @@ export const BLOCK_MS = 5 * 3_600_000
  * 5-hour usage windows as the providers count them: a block starts at the first activity
  * after the previous block ended, floored to the hour, and lasts five hours.
  */
-export function blockStarts(tsList: string[]): Map<string, number> {
-  const sorted = [...new Set(tsList)].sort()
-  const starts = new Map<string, number>()
+export function blockStarts(instants: number[]): Map<number, number> {
+  const sorted = [...new Set(instants)].sort((a, b) => a - b)
+  const starts = new Map<number, number>()
   let start = -Infinity
-  for (const ts of sorted) {
-    const ms = Date.parse(ts)
+  for (const ms of sorted) {
     if (ms >= start + BLOCK_MS) start = Math.floor(ms / 3_600_000) * 3_600_000
-    starts.set(ts, start)
+    starts.set(ms, start)
   }
   return starts
 }
@@ -55,8 +54,8 @@ export interface Row extends Totals {
 
 export interface AggregateOptions {
   period: Period
-  /** Local `YYYY-MM-DDTHH:MM` of a UTC timestamp in the report's zone. */
-  localTime: (ts: string) => string
+  /** Local `YYYY-MM-DDTHH:MM` of a UTC instant (RFC 3339 string or epoch ms) in the report's zone. */
+  localTime: (ts: string | number) => string
   since?: string
   until?: string
   groupBy: GroupKey[]
@@ -67,14 +66,34 @@ export interface AggregateOptions {
 
 export const zeroTotals = (): Totals => ({ records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0, costUSD: 0 })
 
-function add(t: Totals, r: LedgerRecord, cost: number): void {
-  t.records++
-  t.input += r.input
-  t.output += r.output
-  t.cacheWrite += r.cacheWrite
-  t.cacheRead += r.cacheRead
-  t.totalTokens += r.input + r.output + r.cacheWrite + r.cacheRead
-  t.costUSD += cost
+/**
+ * What aggregation works on: one record, or one row of the query index (the records of one
+ * quarter hour and dimension). `ms` is an instant inside the quarter.
+ */
+export interface Contribution {
+  ms: number
+  device: string
+  source: string
+  model: string
+  project: string
+  session: string
+  records: number
+  input: number
+  output: number
+  cacheWrite: number
+  cacheRead: number
+  /** null: the model has no price */
+  costUSD: number | null
+}
+
+function add(t: Totals, c: Contribution): void {
+  t.records += c.records
+  t.input += c.input
+  t.output += c.output
+  t.cacheWrite += c.cacheWrite
+  t.cacheRead += c.cacheRead
+  t.totalTokens += c.input + c.output + c.cacheWrite + c.cacheRead
+  t.costUSD += c.costUSD ?? 0
 }
 
 export interface Aggregate {
@@ -83,35 +102,45 @@ export interface Aggregate {
   unknownModels: string[]
 }
 
+export function recordContribution(r: LedgerRecord, device: string, prices: PriceTable, mode: CostMode): Contribution {
+  return {
+    ms: Date.parse(r.ts), device, source: r.source, model: r.model, project: r.project ?? '', session: r.session ?? '',
+    records: 1, input: r.input, output: r.output, cacheWrite: r.cacheWrite, cacheRead: r.cacheRead, costUSD: prices.cost(r, mode),
+  }
+}
+
+/** Aggregates dedupe winners (the in-memory path; reports read the index). */
 export function aggregate(winners: Iterable<{ record: LedgerRecord; device: string }>, o: AggregateOptions): Aggregate {
+  return aggregateContributions([...winners].map((w) => recordContribution(w.record, w.device, o.prices, o.cost)), o)
+}
+
+export function aggregateContributions(list: Contribution[], o: Omit<AggregateOptions, 'prices'>): Aggregate {
   const rows = new Map<string, Row>()
   const totals = zeroTotals()
   const unknown = new Set<string>()
-  const list = Array.isArray(winners) ? winners : [...winners]
-  const blocks = o.period === 'blocks' ? blockStarts(list.map((w) => w.record.ts)) : null
-  for (const { record: r, device } of list) {
-    const local = o.localTime(r.ts)
+  const blocks = o.period === 'blocks' ? blockStarts(list.map((c) => c.ms)) : null
+  for (const c of list) {
+    const local = o.localTime(c.ms)
     const day = local.slice(0, 10)
     if ((o.since && day < o.since) || (o.until && day > o.until)) continue
     const period = o.period === 'daily' ? day
       : o.period === 'monthly' ? day.slice(0, 7)
         : o.period === 'weekly' ? isoWeek(day)
-          : o.period === 'session' ? r.session ?? '(none)'
-            : o.localTime(new Date(blocks!.get(r.ts)!).toISOString())
+          : o.period === 'session' ? c.session || '(none)'
+            : o.localTime(blocks!.get(c.ms)!)
     const groups: Partial<Row> = {}
     for (const g of o.groupBy) {
-      if (g === 'device') { groups.device = device; groups.deviceName = o.deviceNames.get(device) ?? device.slice(0, 8) }
-      else if (g === 'source') groups.source = r.source
-      else if (g === 'model') groups.model = r.model
-      else groups.project = r.project ?? ''
+      if (g === 'device') { groups.device = c.device; groups.deviceName = o.deviceNames.get(c.device) ?? c.device.slice(0, 8) }
+      else if (g === 'source') groups.source = c.source
+      else if (g === 'model') groups.model = c.model
+      else groups.project = c.project
     }
-    const key = [period, ...o.groupBy.map((g) => groups[g])].join('\0')
+    const key = o.groupBy.length ? [period, ...o.groupBy.map((g) => groups[g])].join('\0') : period
     let row = rows.get(key)
     if (!row) rows.set(key, (row = { period, ...groups, ...zeroTotals() }))
-    let cost = o.prices.cost(r, o.cost)
-    if (cost === null) { unknown.add(r.model); cost = 0 }
-    add(row, r, cost)
-    add(totals, r, cost)
+    if (c.costUSD === null) unknown.add(c.model)
+    add(row, c)
+    add(totals, c)
   }
   const sortKey = (row: Row) => [row.period, ...o.groupBy.map((g) => String(row[g] ?? ''))]
   const sorted = [...rows.values()].sort((a, b) => {

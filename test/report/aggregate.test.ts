@@ -148,7 +148,7 @@ t.test('America/New_York DST days', async (t) => {
   const want = [['2026-03-07', 1], ['2026-03-08', 6], ['2026-03-09', 8], ['2026-10-31', 16], ['2026-11-01', 96], ['2026-11-02', 128]]
   // With an exact local-time function, aggregate puts each record on its local day.
   const f = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' })
-  const exact = (ts: string) => {
+  const exact = (ts: string | number) => {
     const p = Object.fromEntries(f.formatToParts(new Date(ts)).map((x) => [x.type, x.value]))
     return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`
   }

@@ -1,0 +1,222 @@
+/**
+ * The query index (DESIGN §2, §7): per UTC day, the dedupe winners of every device summed per
+ * quarter hour and dimension (device, source, model, project, session), with their cost under
+ * each cost mode. Offsets of every zone change only on quarter hours, so any zone's days, weeks
+ * and months, and the 5-hour blocks, come out exact. It is derived and disposable: parts are
+ * immutable, so an update re-reads only the days whose set of part blobs changed and their
+ * neighbours (copies of one response lie a day apart at most, DESIGN §4). Written atomically;
+ * readers never block.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { GitBackend } from '../git/backend.js'
+import { readEntryAt } from '../git/tree.js'
+import { deviceDir, PART_NAME_RE } from '../ledger/paths.js'
+import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
+import { neighbourDays } from '../ledger/time.js'
+import type { PriceTable } from '../report/prices.js'
+import type { Contribution } from '../report/aggregate.js'
+import { writeFileAtomic } from '../store/fsutil.js'
+import { deviceHeads } from './heads.js'
+import { BestById } from '../ledger/dedupe.js'
+
+export const INDEX_VERSION = 1
+const QUARTER = 900_000
+/** A row: quarter start (ms / QUARTER), dimension, records, input, output, cacheWrite, cacheRead, cost auto, calculate, display. */
+export const ROW = 10
+
+export interface IndexDevice {
+  head: string
+  name: string
+  lastRecordAt: string | null
+  /** day → [day tree oid, part oids in name order…] */
+  days: Record<string, string[]>
+}
+
+export interface IndexData {
+  v: 1
+  priceSha: string
+  devices: Record<string, IndexDevice>
+  /** day → sorted part blob oids of every device: what the day's rows were built from. */
+  parts: Record<string, string[]>
+  /** "device\tsource\tmodel\tproject\tsession" */
+  dims: string[]
+  days: Record<string, number[]>
+  /** day → [lines, duplicate lines dropped, ids on more than one device, invalid lines, newer lines] */
+  stats: Record<string, number[]>
+  /** day → models without a price */
+  unknown: Record<string, string[]>
+}
+
+const FILE = 'index.v1.json'
+
+export function readIndex(dir: string): IndexData | null {
+  try {
+    const d = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexData
+    return d.v === INDEX_VERSION ? d : null
+  } catch {
+    return null
+  }
+}
+
+const empty = (priceSha: string): IndexData => ({ v: 1, priceSha, devices: {}, parts: {}, dims: [], days: {}, stats: {}, unknown: {} })
+
+interface Part { device: string; day: string; name: string; oid: string }
+
+/** Every part of a device head; an unchanged head or day tree is taken from the index. */
+async function listDevice(git: GitBackend, id: string, head: string, known: IndexDevice | undefined): Promise<IndexDevice> {
+  if (known?.head === head) return known
+  const tree = (await git.readCommit(head)).tree
+  const dir = await readEntryAt(git, tree, deviceDir(id))
+  const dev: IndexDevice = { head, name: known?.name ?? id.slice(0, 8), lastRecordAt: null, days: {} }
+  if (!dir) return dev
+  const json = async (oid: string) => { try { return JSON.parse((await git.readBlob(oid)).toString('utf8')) as Record<string, unknown> } catch { return {} } }
+  for (const e of await git.readTree(dir.oid)) {
+    if (e.name === 'device.json') { dev.name = String((await json(e.oid)).name ?? dev.name); continue }
+    if (e.name === 'manifest.json') { const at = (await json(e.oid)).lastRecordAt; dev.lastRecordAt = typeof at === 'string' ? at : null; continue }
+    if (e.type !== 'tree' || !/^\d{4}-\d{2}$/.test(e.name)) continue
+    for (const day of await git.readTree(e.oid)) {
+      if (day.type !== 'tree') continue
+      const prev = known?.days[day.name]
+      if (prev?.[0] === day.oid) { dev.days[day.name] = prev; continue }
+      const parts = (await git.readTree(day.oid)).filter((p) => PART_NAME_RE.test(p.name)).sort((x, y) => (x.name < y.name ? -1 : 1))
+      dev.days[day.name] = [day.oid, ...parts.map((p) => p.oid)]
+    }
+  }
+  return dev
+}
+
+
+export interface UpdateResult { days: number; parts: number; records: number; rebuilt: boolean }
+
+/**
+ * Brings the index in `dir` up to the device heads of `git` (and, for a native clone, its
+ * remote-tracking heads). `rebuild` starts from nothing.
+ */
+export async function updateIndex(git: GitBackend, dir: string, prices: PriceTable, opts: { withTracking?: boolean; rebuild?: boolean } = {}): Promise<UpdateResult> {
+  const old = opts.rebuild ? null : readIndex(dir)
+  const repriced = !old || old.priceSha !== prices.sha256
+  const idx = old && !repriced ? old : { ...empty(prices.sha256), devices: old?.devices ?? {} }
+  const heads = await deviceHeads(git, opts.withTracking ?? false)
+  // The current parts of every day, from each device's tree (unchanged devices from the index).
+  const partsByDay = new Map<string, Part[]>()
+  const devices: Record<string, IndexDevice> = {}
+  for (const [id, head] of heads) {
+    const dev = (devices[id] = await listDevice(git, id, head, idx.devices[id]))
+    for (const [day, [, ...oids]] of Object.entries(dev.days)) {
+      const list = partsByDay.get(day) ?? []
+      oids.forEach((oid, i) => list.push({ device: id, day, name: String(i).padStart(6, '0'), oid }))
+      partsByDay.set(day, list)
+    }
+  }
+  const allDays = new Set([...partsByDay.keys(), ...Object.keys(idx.parts)])
+  const changed = [...allDays].filter((d) => repriced || (partsByDay.get(d)?.map((p) => p.oid).sort().join() ?? '') !== (idx.parts[d] ?? []).join())
+  const affected = new Set(changed.flatMap((d) => [d, ...neighbourDays(d)]))
+  const load = new Set([...affected].flatMap((d) => [d, ...neighbourDays(d)]))
+
+  // Every copy of every id in the loaded days; the winners of the affected days are rebuilt.
+  const best = new BestById()
+  const lines = new Map<string, number>(), invalid = new Map<string, number>(), newer = new Map<string, number>()
+  let records = 0
+  for (const day of load) {
+    for (const p of partsByDay.get(day) ?? []) {
+      const text = (await git.readBlob(p.oid)).toString('utf8')
+      let i = 0
+      for (const line of text.split('\n')) {
+        if (!line) continue
+        i++
+        if (affected.has(day)) lines.set(day, (lines.get(day) ?? 0) + 1)
+        const parsed = parseLedgerLine(line)
+        if (parsed.kind !== 'record') {
+          if (affected.has(day)) (parsed.kind === 'newer' ? newer : invalid).set(day, ((parsed.kind === 'newer' ? newer : invalid).get(day) ?? 0) + 1)
+          continue
+        }
+        best.offer(parsed.record, p.device, `${p.day}/${p.name}/${String(i).padStart(9, '0')}`)
+      }
+    }
+  }
+
+  const dimIndex = new Map(idx.dims.map((d, i) => [d, i]))
+  const dim = (r: LedgerRecord, device: string) => {
+    const key = `${device}\t${r.source}\t${r.model}\t${r.project ?? ''}\t${r.session ?? ''}`
+    let i = dimIndex.get(key)
+    if (i === undefined) { i = idx.dims.length; idx.dims.push(key); dimIndex.set(key, i) }
+    return i
+  }
+  const rows = new Map<string, Map<string, number[]>>()
+  const unknown = new Map<string, Set<string>>()
+  const winnersPerDay = new Map<string, number>()
+  const crossPerDay = new Map<string, number>()
+  for (const w of best.winners()) {
+    const c = { r: w.record, device: w.device }
+    const day = c.r.ts.slice(0, 10)
+    if (!affected.has(day)) continue
+    records++
+    winnersPerDay.set(day, (winnersPerDay.get(day) ?? 0) + 1)
+    if (best.crossDevice.has(c.r.id)) crossPerDay.set(day, (crossPerDay.get(day) ?? 0) + 1)
+    const q = Math.floor(Date.parse(c.r.ts) / QUARTER)
+    const d = dim(c.r, c.device)
+    let dayRows = rows.get(day)
+    if (!dayRows) rows.set(day, (dayRows = new Map()))
+    const key = `${q}:${d}`
+    let row = dayRows.get(key)
+    if (!row) dayRows.set(key, (row = [q, d, 0, 0, 0, 0, 0, 0, 0, 0]))
+    row[2]! += 1; row[3]! += c.r.input; row[4]! += c.r.output; row[5]! += c.r.cacheWrite; row[6]! += c.r.cacheRead
+    const calc = prices.cost(c.r, 'calculate')
+    if (calc === null) { const u = unknown.get(day) ?? new Set(); u.add(c.r.model); unknown.set(day, u) }
+    row[7]! += prices.cost(c.r, 'auto') ?? 0
+    row[8]! += calc ?? 0
+    row[9]! += prices.cost(c.r, 'display') ?? 0
+  }
+  for (const day of affected) {
+    const dayRows = rows.get(day)
+    if (dayRows?.size) idx.days[day] = [...dayRows.values()].sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!).flat()
+    else delete idx.days[day]
+    const parts = partsByDay.get(day)
+    if (parts?.length) idx.parts[day] = parts.map((p) => p.oid).sort()
+    else delete idx.parts[day]
+    const l = lines.get(day) ?? 0
+    if (l) idx.stats[day] = [l, l - (winnersPerDay.get(day) ?? 0) - (invalid.get(day) ?? 0) - (newer.get(day) ?? 0), crossPerDay.get(day) ?? 0, invalid.get(day) ?? 0, newer.get(day) ?? 0]
+    else delete idx.stats[day]
+    const u = unknown.get(day)
+    if (u?.size) idx.unknown[day] = [...u].sort()
+    else delete idx.unknown[day]
+  }
+  idx.devices = devices
+  idx.priceSha = prices.sha256
+  fs.mkdirSync(dir, { recursive: true })
+  writeFileAtomic(path.join(dir, FILE), JSON.stringify(idx))
+  return { days: affected.size, parts: [...load].reduce((n, d) => n + (partsByDay.get(d)?.length ?? 0), 0), records, rebuilt: repriced }
+}
+
+const COST_COLUMN = { auto: 7, calculate: 8, display: 9 } as const
+
+/** The index rows as aggregation input, under one cost mode. */
+export function indexContributions(idx: IndexData, mode: keyof typeof COST_COLUMN): Contribution[] {
+  const dims = idx.dims.map((d) => d.split('\t'))
+  const out: Contribution[] = []
+  const col = COST_COLUMN[mode]
+  for (const rows of Object.values(idx.days)) {
+    for (let i = 0; i < rows.length; i += ROW) {
+      const [device, source, model, project, session] = dims[rows[i + 1]!]!
+      out.push({
+        ms: rows[i]! * QUARTER, device: device!, source: source!, model: model!, project: project!, session: session!,
+        records: rows[i + 2]!, input: rows[i + 3]!, output: rows[i + 4]!, cacheWrite: rows[i + 5]!, cacheRead: rows[i + 6]!,
+        costUSD: rows[i + col]!,
+      })
+    }
+  }
+  return out
+}
+
+/** Models without a price among the days from `since` to `until` (UTC days, one either side). */
+export function unknownModels(idx: IndexData): string[] {
+  return [...new Set(Object.values(idx.unknown).flat())].sort()
+}
+
+/** Sums of the per-day statistics: [lines, duplicate lines dropped, cross-device ids, invalid, newer]. */
+export function indexStats(idx: IndexData): number[] {
+  const s = [0, 0, 0, 0, 0]
+  for (const d of Object.values(idx.stats)) d.forEach((v, i) => (s[i]! += v))
+  return s
+}
