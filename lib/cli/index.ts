@@ -1,13 +1,12 @@
 /** `index [--rebuild]`: refresh the query index (what the post-merge hook runs). */
-import { readIndex, updateIndex, type IndexData } from '../index/index.js'
+import { updateIndex, type IndexData } from '../index/index.js'
 import { EMBEDDED_PRICES, type PriceTable } from '../report/prices.js'
 import { Store } from '../store/store.js'
 import { out, say, type CommandContext } from './context.js'
 
 /** Brings the store's (or the --repo clone's) index up to its device heads and returns it. */
 export async function refreshIndex(store: Store, prices: PriceTable, withTracking: boolean, rebuild = false): Promise<IndexData> {
-  await updateIndex(await store.git(), store.paths.index, prices, { withTracking, rebuild })
-  return readIndex(store.paths.index)!
+  return (await updateIndex(await store.git(), store.paths.index, prices, { withTracking, rebuild })).index
 }
 
 export async function index(ctx: CommandContext, opts: { rebuild: boolean }): Promise<number> {
@@ -16,7 +15,8 @@ export async function index(ctx: CommandContext, opts: { rebuild: boolean }): Pr
     if (!store.initialized) { say(ctx, 'no ledger yet; run usage-ledger record'); return 0 }
     const prices = EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
     const r = await updateIndex(await store.git(), store.paths.index, prices, { withTracking: Boolean(ctx.global.repo), rebuild: opts.rebuild })
-    if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/index@1', dir: store.paths.index, ...r }))
+    const { index: _index, ...summary } = r
+    if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/index@1', dir: store.paths.index, ...summary }))
     else say(ctx, `index ${store.paths.index}: ${r.days} day${r.days === 1 ? '' : 's'} refreshed from ${r.parts} part${r.parts === 1 ? '' : 's'}`)
     return 0
   } finally {

@@ -1,9 +1,9 @@
 /** `report daily|monthly`: totals over every device's ledger in the store. */
 import { usageError } from '../errors.js'
 import { Store } from '../store/store.js'
-import { indexContributions, indexStats, unknownModels } from '../index/index.js'
+import { indexRows, indexStats } from '../index/index.js'
 import { refreshIndex } from './index.js'
-import { aggregateContributions, GROUP_KEYS, type GroupKey, type Period } from '../report/aggregate.js'
+import { aggregateRows, GROUP_KEYS, recordRows, type GroupKey, type Period } from '../report/aggregate.js'
 import { EMBEDDED_PRICES, type CostMode } from '../report/prices.js'
 import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult } from '../report/render.js'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
@@ -51,13 +51,13 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
       devices = devices.filter((d) => want.some((w) => matches(d, w)))
     }
     const only = new Set(devices.map((d) => d.id))
-    const contributions = idx ? indexContributions(idx, opts.cost).filter((c) => only.has(c.device)) : []
-    const agg = aggregateContributions(contributions, {
+    const rows = idx ? indexRows(idx, opts.cost, only) : recordRows([], prices, opts.cost)
+    const agg = aggregateRows(rows, {
       period: opts.period, localTime: localTimeIn(tz), since, until, groupBy: [...new Set(groupBy)], cost: opts.cost,
       deviceNames: new Map(devices.map((d) => [d.id, d.name])),
     })
     const [, dropped, crossDevice, invalidLines, newerLines] = idx ? indexStats(idx) : [0, 0, 0, 0, 0]
-    const missingPrices = idx && opts.cost !== 'display' ? unknownModels(idx) : []
+    const missingPrices = agg.unknownModels
     const warnings: ReportResult['warnings'] = []
     if (missingPrices.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: missingPrices })
     if (crossDevice) warnings.push({ code: 'DUPLICATE_ACROSS_DEVICES', records: crossDevice, detail: 'the same responses were recorded on more than one device (a copied ~/.claude?); each counts once' })

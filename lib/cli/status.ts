@@ -5,7 +5,8 @@ import { Store } from '../store/store.js'
 import { loadVerified } from '../store/verified.js'
 import { commitsAhead } from '../sync/push.js'
 import { listDevices } from './devices.js'
-import { indexContributions } from '../index/index.js'
+import { indexRows } from '../index/index.js'
+import { recordRows } from '../report/aggregate.js'
 import { refreshIndex } from './index.js'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { EMBEDDED_PRICES } from '../report/prices.js'
@@ -24,7 +25,7 @@ export async function status(ctx: CommandContext): Promise<number> {
     const tz = checkZone(store.config.timezone ?? systemZone())
     const prices = EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
     const idx = git ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
-    const windows = currentWindows(idx ? indexContributions(idx, 'auto') : [], ctx.env.now(), localTimeIn(tz))
+    const windows = currentWindows(idx ? indexRows(idx, 'auto') : recordRows([], prices, 'auto'), ctx.env.now(), localTimeIn(tz))
     const limits = store.config.limits ?? {}
     const risk = ctx.global.repo ? null : claudeCleanupRisk(ctx.env, loadCursors(store.paths.cursors)['claude-code'] ?? {})
     const s = {

@@ -15,7 +15,7 @@ import { deviceDir, PART_NAME_RE } from '../ledger/paths.js'
 import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
 import { neighbourDays } from '../ledger/time.js'
 import type { PriceTable } from '../report/prices.js'
-import type { Contribution } from '../report/aggregate.js'
+import type { Rows } from '../report/aggregate.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { deviceHeads } from './heads.js'
 import { BestById } from '../ledger/dedupe.js'
@@ -41,7 +41,8 @@ export interface IndexData {
   parts: Record<string, string[]>
   /** "device\tsource\tmodel\tproject\tsession" */
   dims: string[]
-  days: Record<string, number[]>
+  /** day → its rows, ROW numbers each (kept on disk as one Float64Array, see writeIndex) */
+  days: Record<string, ArrayLike<number>>
   /** day → [lines, duplicate lines dropped, ids on more than one device, invalid lines, newer lines] */
   stats: Record<string, number[]>
   /** day → models without a price */
@@ -50,13 +51,41 @@ export interface IndexData {
 
 const FILE = 'index.v1.json'
 
+/** On disk: the rows as one little-endian Float64Array file, named in the JSON by generation. */
+interface IndexFile extends Omit<IndexData, 'days'> { rowsFile: string; days: Record<string, [number, number]> }
+
 export function readIndex(dir: string): IndexData | null {
-  try {
-    const d = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexData
-    return d.v === INDEX_VERSION ? d : null
-  } catch {
-    return null
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let meta: IndexFile
+    try { meta = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile } catch { return null }
+    if (meta.v !== INDEX_VERSION) return null
+    let buf: Buffer
+    try { buf = fs.readFileSync(path.join(dir, meta.rowsFile)) } catch { continue } // replaced under us: read the new one
+    const all = buf.byteOffset % 8 === 0
+      ? new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8)
+      : new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
+    const days: Record<string, ArrayLike<number>> = {}
+    for (const [day, [start, length]] of Object.entries(meta.days)) days[day] = all.subarray(start, start + length)
+    const { rowsFile: _rowsFile, ...rest } = meta
+    return { ...rest, days }
   }
+  return null
+}
+
+/** Rows file first, then the JSON naming it (atomically), then the old rows file goes. */
+function writeIndex(dir: string, idx: IndexData): void {
+  fs.mkdirSync(dir, { recursive: true })
+  const days: Record<string, [number, number]> = {}
+  let n = 0
+  for (const [day, rows] of Object.entries(idx.days)) { days[day] = [n, rows.length]; n += rows.length }
+  const all = new Float64Array(n)
+  for (const [day, rows] of Object.entries(idx.days)) all.set(rows, days[day]![0])
+  let previous: string | null = null
+  try { previous = (JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile).rowsFile } catch { /* first write */ }
+  const rowsFile = `rows-${Date.now().toString(36)}-${process.pid}.f64`
+  writeFileAtomic(path.join(dir, rowsFile), new Uint8Array(all.buffer))
+  writeFileAtomic(path.join(dir, FILE), JSON.stringify({ ...idx, days, rowsFile } satisfies IndexFile))
+  if (previous && previous !== rowsFile) fs.rmSync(path.join(dir, previous), { force: true })
 }
 
 const empty = (priceSha: string): IndexData => ({ v: 1, priceSha, devices: {}, parts: {}, dims: [], days: {}, stats: {}, unknown: {} })
@@ -87,7 +116,7 @@ async function listDevice(git: GitBackend, id: string, head: string, known: Inde
 }
 
 
-export interface UpdateResult { days: number; parts: number; records: number; rebuilt: boolean }
+export interface UpdateResult { days: number; parts: number; records: number; rebuilt: boolean; index: IndexData }
 
 /**
  * Brings the index in `dir` up to the device heads of `git` (and, for a native clone, its
@@ -111,6 +140,8 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
   }
   const allDays = new Set([...partsByDay.keys(), ...Object.keys(idx.parts)])
   const changed = [...allDays].filter((d) => repriced || (partsByDay.get(d)?.map((p) => p.oid).sort().join() ?? '') !== (idx.parts[d] ?? []).join())
+  const headsMoved = Object.keys(devices).length !== Object.keys(idx.devices).length || Object.entries(devices).some(([id, d]) => idx.devices[id]?.head !== d.head)
+  if (!changed.length && !headsMoved && old) return { days: 0, parts: 0, records: 0, rebuilt: false, index: old }
   const affected = new Set(changed.flatMap((d) => [d, ...neighbourDays(d)]))
   const load = new Set([...affected].flatMap((d) => [d, ...neighbourDays(d)]))
 
@@ -184,29 +215,29 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
   }
   idx.devices = devices
   idx.priceSha = prices.sha256
-  fs.mkdirSync(dir, { recursive: true })
-  writeFileAtomic(path.join(dir, FILE), JSON.stringify(idx))
-  return { days: affected.size, parts: [...load].reduce((n, d) => n + (partsByDay.get(d)?.length ?? 0), 0), records, rebuilt: repriced }
+  writeIndex(dir, idx)
+  return { days: affected.size, parts: [...load].reduce((n, d) => n + (partsByDay.get(d)?.length ?? 0), 0), records, rebuilt: repriced, index: idx }
 }
 
 const COST_COLUMN = { auto: 7, calculate: 8, display: 9 } as const
 
-/** The index rows as aggregation input, under one cost mode. */
-export function indexContributions(idx: IndexData, mode: keyof typeof COST_COLUMN): Contribution[] {
+/** The index as aggregation rows under one cost mode, optionally only some devices. */
+export function indexRows(idx: IndexData, mode: keyof typeof COST_COLUMN, devices?: Set<string>): Rows {
   const dims = idx.dims.map((d) => d.split('\t'))
-  const out: Contribution[] = []
   const col = COST_COLUMN[mode]
-  for (const rows of Object.values(idx.days)) {
-    for (let i = 0; i < rows.length; i += ROW) {
-      const [device, source, model, project, session] = dims[rows[i + 1]!]!
-      out.push({
-        ms: rows[i]! * QUARTER, device: device!, source: source!, model: model!, project: project!, session: session!,
-        records: rows[i + 2]!, input: rows[i + 3]!, output: rows[i + 4]!, cacheWrite: rows[i + 5]!, cacheRead: rows[i + 6]!,
-        costUSD: rows[i + col]!,
-      })
-    }
+  const keep = devices ? dims.map((d) => devices.has(d[0]!)) : null
+  return {
+    dims,
+    unknownModels: mode === 'display' ? [] : unknownModels(idx),
+    each(visit) {
+      for (const rows of Object.values(idx.days)) {
+        for (let i = 0; i < rows.length; i += ROW) {
+          if (keep && !keep[rows[i + 1]!]) continue
+          visit(rows[i]! * QUARTER, rows[i + 1]!, rows[i + 2]!, rows[i + 3]!, rows[i + 4]!, rows[i + 5]!, rows[i + 6]!, rows[i + col]!)
+        }
+      }
+    },
   }
-  return out
 }
 
 /** Models without a price among the days from `since` to `until` (UTC days, one either side). */

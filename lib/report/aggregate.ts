@@ -67,33 +67,16 @@ export interface AggregateOptions {
 export const zeroTotals = (): Totals => ({ records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0, costUSD: 0 })
 
 /**
- * What aggregation works on: one record, or one row of the query index (the records of one
- * quarter hour and dimension). `ms` is an instant inside the quarter.
+ * What aggregation works on: rows of (instant, dimension, counts, cost), where a dimension is
+ * [device, source, model, project, session]. The query index is such rows already (one per
+ * quarter hour and dimension); records become one row each. No object per row is made.
  */
-export interface Contribution {
-  ms: number
-  device: string
-  source: string
-  model: string
-  project: string
-  session: string
-  records: number
-  input: number
-  output: number
-  cacheWrite: number
-  cacheRead: number
-  /** null: the model has no price */
-  costUSD: number | null
-}
-
-function add(t: Totals, c: Contribution): void {
-  t.records += c.records
-  t.input += c.input
-  t.output += c.output
-  t.cacheWrite += c.cacheWrite
-  t.cacheRead += c.cacheRead
-  t.totalTokens += c.input + c.output + c.cacheWrite + c.cacheRead
-  t.costUSD += c.costUSD ?? 0
+export interface Rows {
+  dims: string[][]
+  /** Calls `visit` for every row; `ms` is an instant inside the row's quarter hour. */
+  each(visit: (ms: number, dim: number, records: number, input: number, output: number, cacheWrite: number, cacheRead: number, costUSD: number) => void): void
+  /** Models without a price among the rows. */
+  unknownModels: string[]
 }
 
 export interface Aggregate {
@@ -102,46 +85,81 @@ export interface Aggregate {
   unknownModels: string[]
 }
 
-export function recordContribution(r: LedgerRecord, device: string, prices: PriceTable, mode: CostMode): Contribution {
+/** Records as rows (the in-memory path and tests; reports read the index). */
+export function recordRows(winners: Iterable<{ record: LedgerRecord; device: string }>, prices: PriceTable, mode: CostMode): Rows {
+  const dims: string[][] = []
+  const dimIndex = new Map<string, number>()
+  const list: Array<[number, number, LedgerRecord, number]> = []
+  const unknown = new Set<string>()
+  for (const { record: r, device } of winners) {
+    const key = `${device}\t${r.source}\t${r.model}\t${r.project ?? ''}\t${r.session ?? ''}`
+    let d = dimIndex.get(key)
+    if (d === undefined) { d = dims.length; dims.push(key.split('\t')); dimIndex.set(key, d) }
+    const cost = prices.cost(r, mode)
+    if (cost === null) unknown.add(r.model)
+    list.push([Date.parse(r.ts), d, r, cost ?? 0])
+  }
   return {
-    ms: Date.parse(r.ts), device, source: r.source, model: r.model, project: r.project ?? '', session: r.session ?? '',
-    records: 1, input: r.input, output: r.output, cacheWrite: r.cacheWrite, cacheRead: r.cacheRead, costUSD: prices.cost(r, mode),
+    dims,
+    unknownModels: [...unknown].sort(),
+    each(visit) { for (const [ms, d, r, cost] of list) visit(ms, d, 1, r.input, r.output, r.cacheWrite, r.cacheRead, cost) },
   }
 }
 
 /** Aggregates dedupe winners (the in-memory path; reports read the index). */
 export function aggregate(winners: Iterable<{ record: LedgerRecord; device: string }>, o: AggregateOptions): Aggregate {
-  return aggregateContributions([...winners].map((w) => recordContribution(w.record, w.device, o.prices, o.cost)), o)
+  return aggregateRows(recordRows(winners, o.prices, o.cost), o)
 }
 
-export function aggregateContributions(list: Contribution[], o: Omit<AggregateOptions, 'prices'>): Aggregate {
+export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>): Aggregate {
   const rows = new Map<string, Row>()
   const totals = zeroTotals()
-  const unknown = new Set<string>()
-  const blocks = o.period === 'blocks' ? blockStarts(list.map((c) => c.ms)) : null
-  for (const c of list) {
-    const local = o.localTime(c.ms)
-    const day = local.slice(0, 10)
-    if ((o.since && day < o.since) || (o.until && day > o.until)) continue
-    const period = o.period === 'daily' ? day
-      : o.period === 'monthly' ? day.slice(0, 7)
-        : o.period === 'weekly' ? isoWeek(day)
-          : o.period === 'session' ? c.session || '(none)'
-            : o.localTime(blocks!.get(c.ms)!)
+  let blocks: Map<number, number> | null = null
+  if (o.period === 'blocks') {
+    const instants: number[] = []
+    source.each((ms) => { instants.push(ms) })
+    blocks = blockStarts(instants)
+  }
+  // Rows repeat instants and dimensions: each is turned into a period or a group key once.
+  const periodOfMs = new Map<number, string | null>()
+  const periodOf = (ms: number, session: string): string | null => {
+    if (o.period === 'session') {
+      const day = o.localTime(ms).slice(0, 10)
+      return (o.since && day < o.since) || (o.until && day > o.until) ? null : session || '(none)'
+    }
+    let p = periodOfMs.get(ms)
+    if (p === undefined) {
+      const day = o.localTime(ms).slice(0, 10)
+      p = (o.since && day < o.since) || (o.until && day > o.until) ? null
+        : o.period === 'daily' ? day : o.period === 'monthly' ? day.slice(0, 7) : o.period === 'weekly' ? isoWeek(day) : o.localTime(blocks!.get(ms)!)
+      periodOfMs.set(ms, p)
+    }
+    return p
+  }
+  const col = { device: 0, source: 1, model: 2, project: 3 } as const
+  const groupKeys = source.dims.map((d) => o.groupBy.map((g) => d[col[g]]).join('\0'))
+  const groupsOf = (d: string[]): Partial<Row> => {
     const groups: Partial<Row> = {}
     for (const g of o.groupBy) {
-      if (g === 'device') { groups.device = c.device; groups.deviceName = o.deviceNames.get(c.device) ?? c.device.slice(0, 8) }
-      else if (g === 'source') groups.source = c.source
-      else if (g === 'model') groups.model = c.model
-      else groups.project = c.project
+      if (g === 'device') { groups.device = d[0]; groups.deviceName = o.deviceNames.get(d[0]!) ?? d[0]!.slice(0, 8) }
+      else groups[g] = d[col[g]]
     }
-    const key = o.groupBy.length ? [period, ...o.groupBy.map((g) => groups[g])].join('\0') : period
-    let row = rows.get(key)
-    if (!row) rows.set(key, (row = { period, ...groups, ...zeroTotals() }))
-    if (c.costUSD === null) unknown.add(c.model)
-    add(row, c)
-    add(totals, c)
+    return groups
   }
+  const unpriced = new Set(source.unknownModels)
+  const unknown = new Set<string>()
+  source.each((ms, dim, records, input, output, cacheWrite, cacheRead, costUSD) => {
+    const d = source.dims[dim]!
+    const period = periodOf(ms, d[4]!)
+    if (period === null) return
+    if (unpriced.has(d[2]!)) unknown.add(d[2]!)
+    const key = period + '\0' + groupKeys[dim]
+    let row = rows.get(key)
+    if (!row) rows.set(key, (row = { period, ...groupsOf(d), ...zeroTotals() }))
+    const tokens = input + output + cacheWrite + cacheRead
+    row.records += records; row.input += input; row.output += output; row.cacheWrite += cacheWrite; row.cacheRead += cacheRead; row.totalTokens += tokens; row.costUSD += costUSD
+    totals.records += records; totals.input += input; totals.output += output; totals.cacheWrite += cacheWrite; totals.cacheRead += cacheRead; totals.totalTokens += tokens; totals.costUSD += costUSD
+  })
   const sortKey = (row: Row) => [row.period, ...o.groupBy.map((g) => String(row[g] ?? ''))]
   const sorted = [...rows.values()].sort((a, b) => {
     const ka = sortKey(a), kb = sortKey(b)

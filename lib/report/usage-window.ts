@@ -1,37 +1,39 @@
 /** The windows a person's limits are counted in: the current 5-hour block and ISO week. */
-import { BLOCK_MS, blockStarts, isoWeek, zeroTotals, type Contribution, type Totals } from './aggregate.js'
+import { BLOCK_MS, blockStarts, isoWeek, zeroTotals, type Rows, type Totals } from './aggregate.js'
 
 export interface WindowTotals extends Totals {
   start: string | null
   end: string | null
 }
 
-function add(t: Totals, c: Contribution) {
-  t.records += c.records
-  t.input += c.input
-  t.output += c.output
-  t.cacheWrite += c.cacheWrite
-  t.cacheRead += c.cacheRead
-  t.totalTokens += c.input + c.output + c.cacheWrite + c.cacheRead
-  t.costUSD += c.costUSD ?? 0
+function add(t: Totals, records: number, input: number, output: number, cacheWrite: number, cacheRead: number, costUSD: number) {
+  t.records += records
+  t.input += input
+  t.output += output
+  t.cacheWrite += cacheWrite
+  t.cacheRead += cacheRead
+  t.totalTokens += input + output + cacheWrite + cacheRead
+  t.costUSD += costUSD
 }
 
 /**
  * The block containing `now` (null start when the last block has ended) and the ISO week of
  * `now` in the report's zone, summed over every device.
  */
-export function currentWindows(list: Contribution[], now: Date, localTime: (ts: string | number) => string) {
-  const starts = blockStarts(list.map((c) => c.ms))
+export function currentWindows(rows: Rows, now: Date, localTime: (ts: string | number) => string) {
+  const instants: number[] = []
+  rows.each((ms) => { instants.push(ms) })
+  const starts = blockStarts(instants)
   let last = -Infinity
   for (const s of starts.values()) if (s > last) last = s
   const active = now.getTime() < last + BLOCK_MS ? last : null
   const week = isoWeek(localTime(now.getTime()).slice(0, 10))
   const block: WindowTotals = { ...zeroTotals(), start: active === null ? null : new Date(active).toISOString(), end: active === null ? null : new Date(active + BLOCK_MS).toISOString() }
   const weekTotals: Totals & { week: string } = { ...zeroTotals(), week }
-  for (const c of list) {
-    if (active !== null && starts.get(c.ms) === active) add(block, c)
-    if (isoWeek(localTime(c.ms).slice(0, 10)) === week) add(weekTotals, c)
-  }
+  rows.each((ms, _dim, ...counts) => {
+    if (active !== null && starts.get(ms) === active) add(block, ...counts)
+    if (isoWeek(localTime(ms).slice(0, 10)) === week) add(weekTotals, ...counts)
+  })
   return { block, week: weekTotals }
 }
 

@@ -2,9 +2,9 @@ import t from 'tap'
 import path from 'node:path'
 import { SystemBackend } from '../../lib/git/system.js'
 import { appendRecords, type DeviceInfo } from '../../lib/store/writer.js'
-import { readIndex, updateIndex, indexContributions, indexStats, type IndexData } from '../../lib/index/index.js'
+import { readIndex, updateIndex, indexRows, indexStats, type IndexData } from '../../lib/index/index.js'
 import { EMBEDDED_PRICES } from '../../lib/report/prices.js'
-import { aggregateContributions } from '../../lib/report/aggregate.js'
+import { aggregate, aggregateRows, type Row } from '../../lib/report/aggregate.js'
 import { localTimeIn } from '../../lib/ledger/zone.js'
 import { recordId, type LedgerRecord } from '../../lib/ledger/record.js'
 import { BestById } from '../../lib/ledger/dedupe.js'
@@ -20,9 +20,13 @@ const MODELS = ['claude-sonnet-4-5-20250929', 'gpt-5', 'mystery-model']
 
 /** Index content independent of the order dimensions were first seen in. */
 function normalise(idx: IndexData) {
-  const rows = indexContributions(idx, 'calculate').map((c) => `${c.ms}|${c.device}|${c.source}|${c.model}|${c.project}|${c.session}|${c.records}|${c.input}|${c.output}|${c.cacheWrite}|${c.cacheRead}|${c.costUSD!.toFixed(9)}`)
+  const src = indexRows(idx, 'calculate')
+  const rows: string[] = []
+  src.each((ms, dim, ...counts) => { rows.push(`${ms}|${src.dims[dim]!.join('|')}|${counts.slice(0, 5).join('|')}|${counts[5]!.toFixed(9)}`) })
   return { rows: rows.sort(), stats: indexStats(idx), unknown: Object.fromEntries(Object.entries(idx.unknown).sort()) }
 }
+
+const rounded = (rows: Row[]) => rows.map((r) => ({ ...r, costUSD: r.costUSD.toFixed(9) }))
 
 t.test('the incrementally updated index equals a full rebuild after random records and fetches', async (t) => {
   for (const seed of [1, 2, 3, 4, 5]) {
@@ -60,12 +64,11 @@ t.test('the incrementally updated index equals a full rebuild after random recor
     // And both equal the dedupe rule applied to every line ever written, independently.
     const best = new BestById()
     for (const device of [...DEVICES].sort()) for (const { r, device: d } of all) if (d === device) best.offer(r, d)
-    const want = aggregateContributions([...best.winners()].map((w) => ({
-      ms: Date.parse(w.record.ts), device: w.device, source: w.record.source, model: w.record.model, project: '', session: w.record.session ?? '',
-      records: 1, input: w.record.input, output: w.record.output, cacheWrite: w.record.cacheWrite, cacheRead: w.record.cacheRead, costUSD: 0,
-    })), { period: 'daily', localTime: localTimeIn('UTC'), groupBy: ['device'], cost: 'calculate', deviceNames: new Map() })
-    const got = aggregateContributions(indexContributions(inc, 'calculate').map((c) => ({ ...c, costUSD: 0 })), { period: 'daily', localTime: localTimeIn('UTC'), groupBy: ['device'], cost: 'calculate', deviceNames: new Map() })
-    t.same(got.rows, want.rows, `seed ${seed}: per day and device, the winners of every line`)
+    const opts = { period: 'daily' as const, localTime: localTimeIn('UTC'), groupBy: ['device' as const, 'model' as const], cost: 'calculate' as const, deviceNames: new Map<string, string>() }
+    const want = aggregate(best.winners(), { ...opts, prices: EMBEDDED_PRICES })
+    const got = aggregateRows(indexRows(inc, 'calculate'), opts)
+    t.same(rounded(got.rows), rounded(want.rows), `seed ${seed}: per day, device and model, the winners of every line`)
+    t.same(got.unknownModels, ['mystery-model'], 'the model without a price is named')
     await git.close()
   }
 })
