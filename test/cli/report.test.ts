@@ -98,3 +98,30 @@ t.test('tables: plain when piped, compact when narrow, a cost bar with --chart',
   t.equal(Math.max(...bars), 20, 'the costliest day has the full bar')
   t.ok(bars.every((b) => b >= 0 && b <= 20))
 })
+
+t.test('a day\'s totals are exact in half- and quarter-hour zones and on DST days (through the index)', async (t) => {
+  const dir = t.testdir()
+  const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'e'.repeat(32) })
+  // Around every local midnight that matters, a record a minute before and one at it.
+  const instants = [
+    '2026-11-19T23:50:00.000Z', // 23:50 UTC: the 20th in Kolkata, the 19th in St John's
+    '2026-11-19T18:29:00.000Z', '2026-11-19T18:30:00.000Z', // Kolkata +05:30
+    '2026-11-19T18:14:00.000Z', '2026-11-19T18:15:00.000Z', // Kathmandu +05:45
+    '2026-11-20T02:59:00.000Z', '2026-11-20T03:00:00.000Z', '2026-11-20T03:30:00.000Z', // St John's -03:30
+    '2026-11-19T10:14:00.000Z', '2026-11-19T10:15:00.000Z', // Chatham +13:45
+    '2026-03-08T04:59:00.000Z', '2026-03-08T05:00:00.000Z', '2026-03-09T03:59:00.000Z', '2026-03-09T04:00:00.000Z', // New York: a 23-hour day
+    '2026-11-01T03:59:00.000Z', '2026-11-01T04:00:00.000Z', '2026-11-02T04:59:00.000Z', '2026-11-02T05:00:00.000Z', // New York: a 25-hour day
+    '2026-03-28T22:59:00.000Z', '2026-03-28T23:00:00.000Z', '2026-03-29T21:59:00.000Z', '2026-03-29T22:00:00.000Z', // Berlin: a 23-hour day
+    '2026-10-24T21:59:00.000Z', '2026-10-24T22:00:00.000Z', '2026-10-25T22:59:00.000Z', '2026-10-25T23:00:00.000Z', // Berlin: a 25-hour day
+  ]
+  const lines = instants.map((ts, i) => JSON.stringify({ ts, model: 'gpt-5', input: 2 ** i }))
+  t.equal((await cli(['record', '--stdin', '--source', 'x'], { env, input: lines.join('\n') + '\n' })).code, 0)
+  for (const tz of ['Asia/Kolkata', 'Asia/Kathmandu', 'America/St_Johns', 'Pacific/Chatham', 'America/New_York', 'Europe/Berlin', 'UTC']) {
+    // The expectation, computed independently with Intl for every record.
+    const f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' })
+    const want: Record<string, number> = {}
+    instants.forEach((ts, i) => { const d = f.format(new Date(ts)); want[d] = (want[d] ?? 0) + 2 ** i })
+    const got = Object.fromEntries((await json(env, ['daily', '--tz', tz])).rows.map((r) => [r.period, r.input]))
+    t.same(got, want, `every day's input in ${tz}`)
+  }
+})
