@@ -62,7 +62,7 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     if (missingPrices.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: missingPrices })
     if (crossDevice) warnings.push({ code: 'DUPLICATE_ACROSS_DEVICES', records: crossDevice, detail: 'the same responses were recorded on more than one device (a copied ~/.claude?); each counts once' })
     if (newerLines) warnings.push({ code: 'NEWER_RECORD_VERSION', lines: newerLines, detail: 'lines written by a newer usage-ledger were skipped; upgrade to count them' })
-    if (invalidLines) warnings.push({ code: 'INVALID_LEDGER_LINES', lines: invalidLines, detail: 'run usage-ledger verify' })
+    if (invalidLines) warnings.push({ code: 'INVALID_LEDGER_LINES', lines: invalidLines, detail: 'ledger lines that are not valid records were skipped' })
     if (!idx) warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
     const result: ReportResult = {
       schema: 'usage-ledger/report@1', period: opts.period, timezone: tz, since: since ?? null, until: until ?? null,
