@@ -370,6 +370,15 @@ try {
   log(`CLI build ${setup.cliSha}; ${hasIndex ? '`index` command present' : 'no `index` command yet (P4u skips it)'}`)
 
   if (opt.fresh) rmSync(cacheDir, { recursive: true, force: true })
+  // half-built state of an interrupted run (its process gone)
+  const alive = (pid) => { try { process.kill(pid, 0); return true } catch (e) { return e.code === 'EPERM' } }
+  for (const dir of [cacheRoot, cacheDir]) {
+    if (!existsSync(dir)) continue
+    for (const d of readdirSync(dir)) {
+      const m = /^\.(?:build|reader)-(\d+)$/.exec(d)
+      if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(join(dir, d), { recursive: true, force: true })
+    }
+  }
   const meta = existsSync(join(cacheDir, 'setup.json')) ? JSON.parse(readFileSync(join(cacheDir, 'setup.json'), 'utf8')) : await buildDevices()
   setup.devicesCached = meta.date
   setup.devicesSeconds = meta.devicesSeconds
@@ -381,7 +390,7 @@ try {
   let t = performance.now()
   copyTree(join(cacheDir, 'remote.git'), remote)
   homes.forEach((h, i) => { copyTree(join(cacheDir, `device-${i + 1}`), h); pointHomeAt(h, remote) })
-  setup.copySeconds = seconds(t)
+  setup.copySeconds = Math.round(performance.now() - t) / 1000
 
   // the reader: cached per CLI build, else `init --remote` (a full fetch) and cached
   const readerCache = join(cacheDir, `reader-${setup.cliSha}`)
@@ -390,7 +399,7 @@ try {
     copyTree(readerCache, reader)
     pointHomeAt(reader, remote)
     setup.readerCached = true
-    log(`setup: reader copied from the cache (${seconds(t)} s)`)
+    log(`setup: state copied from the cache (remote and devices ${fmtMs(setup.copySeconds * 1000)}, reader ${fmtMs(performance.now() - t)})`)
   } else {
     t = performance.now()
     const init = await measureOk('init reader', ...ours(reader, 'init', '--remote', remote, '--name', 'reader', '--json'), { env: readerEnv })

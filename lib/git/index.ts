@@ -1,13 +1,18 @@
 /** Choosing a backend: `auto` = system when a working `git` is on PATH, else iso. */
-import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
 import type { BackendName, GitBackend } from './backend.js'
 import { SystemBackend } from './system.js'
 
 import type { BackendChoice } from './choice.js'
 
 let systemGitWorks: boolean | undefined
+/** An executable `git` on PATH (checked on disk: spawning `git --version` cost every command a few ms). */
 export function hasSystemGit(): boolean {
-  systemGitWorks ??= spawnSync('git', ['--version'], { stdio: 'ignore' }).status === 0
+  systemGitWorks ??= (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    if (!dir) return false
+    try { fs.accessSync(path.join(dir, process.platform === 'win32' ? 'git.exe' : 'git'), fs.constants.X_OK); return true } catch { return false }
+  })
   return systemGitWorks
 }
 

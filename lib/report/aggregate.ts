@@ -112,7 +112,6 @@ export function aggregate(winners: Iterable<{ record: LedgerRecord; device: stri
 }
 
 export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>): Aggregate {
-  const rows = new Map<string, Row>()
   const totals = zeroTotals()
   let blocks: Map<number, number> | null = null
   if (o.period === 'blocks') {
@@ -120,46 +119,63 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
     source.each((ms) => { instants.push(ms) })
     blocks = blockStarts(instants)
   }
-  // Rows repeat instants and dimensions: each is turned into a period or a group key once.
-  const periodOfMs = new Map<number, string | null>()
-  const periodOf = (ms: number, session: string): string | null => {
+  // Rows repeat instants and dimensions: each instant becomes a period, each dimension a
+  // group, once; a row of the result is found by two small numbers, not a built string.
+  const periods: string[] = []
+  const periodIndex = new Map<string, number>()
+  const periodOfMs = new Map<number, number>()
+  const periodId = (p: string) => {
+    let i = periodIndex.get(p)
+    if (i === undefined) { i = periods.length; periods.push(p); periodIndex.set(p, i) }
+    return i
+  }
+  const periodOf = (ms: number, session: string): number => {
     if (o.period === 'session') {
       const day = o.localTime(ms).slice(0, 10)
-      return (o.since && day < o.since) || (o.until && day > o.until) ? null : session || '(none)'
+      return (o.since && day < o.since) || (o.until && day > o.until) ? -1 : periodId(session || '(none)')
     }
     let p = periodOfMs.get(ms)
     if (p === undefined) {
       const day = o.localTime(ms).slice(0, 10)
-      p = (o.since && day < o.since) || (o.until && day > o.until) ? null
-        : o.period === 'daily' ? day : o.period === 'monthly' ? day.slice(0, 7) : o.period === 'weekly' ? isoWeek(day) : o.localTime(blocks!.get(ms)!)
+      p = (o.since && day < o.since) || (o.until && day > o.until) ? -1
+        : periodId(o.period === 'daily' ? day : o.period === 'monthly' ? day.slice(0, 7) : o.period === 'weekly' ? isoWeek(day) : o.localTime(blocks!.get(ms)!))
       periodOfMs.set(ms, p)
     }
     return p
   }
   const col = { device: 0, source: 1, model: 2, project: 3 } as const
-  const groupKeys = source.dims.map((d) => o.groupBy.map((g) => d[col[g]]).join('\0'))
+  const groupIndex = new Map<string, number>()
+  const groupOfDim = source.dims.map((d) => {
+    const key = o.groupBy.map((g) => d[col[g]]).join('\0')
+    let i = groupIndex.get(key)
+    if (i === undefined) { i = groupIndex.size; groupIndex.set(key, i) }
+    return i
+  })
+  const groups = groupIndex.size
   const groupsOf = (d: string[]): Partial<Row> => {
-    const groups: Partial<Row> = {}
+    const out: Partial<Row> = {}
     for (const g of o.groupBy) {
-      if (g === 'device') { groups.device = d[0]; groups.deviceName = o.deviceNames.get(d[0]!) ?? d[0]!.slice(0, 8) }
-      else groups[g] = d[col[g]]
+      if (g === 'device') { out.device = d[0]; out.deviceName = o.deviceNames.get(d[0]!) ?? d[0]!.slice(0, 8) }
+      else out[g] = d[col[g]]
     }
-    return groups
+    return out
   }
+  const byKey = new Map<number, Row>()
   const unpriced = new Set(source.unknownModels)
   const unknown = new Set<string>()
   source.each((ms, dim, records, input, output, cacheWrite, cacheRead, costUSD) => {
     const d = source.dims[dim]!
-    const period = periodOf(ms, d[4]!)
-    if (period === null) return
-    if (unpriced.has(d[2]!)) unknown.add(d[2]!)
-    const key = period + '\0' + groupKeys[dim]
-    let row = rows.get(key)
-    if (!row) rows.set(key, (row = { period, ...groupsOf(d), ...zeroTotals() }))
+    const p = periodOf(ms, d[4]!)
+    if (p < 0) return
+    if (unpriced.size && unpriced.has(d[2]!)) unknown.add(d[2]!)
+    const key = p * groups + groupOfDim[dim]!
+    let row = byKey.get(key)
+    if (!row) byKey.set(key, (row = { period: periods[p]!, ...groupsOf(d), ...zeroTotals() }))
     const tokens = input + output + cacheWrite + cacheRead
     row.records += records; row.input += input; row.output += output; row.cacheWrite += cacheWrite; row.cacheRead += cacheRead; row.totalTokens += tokens; row.costUSD += costUSD
     totals.records += records; totals.input += input; totals.output += output; totals.cacheWrite += cacheWrite; totals.cacheRead += cacheRead; totals.totalTokens += tokens; totals.costUSD += costUSD
   })
+  const rows = byKey
   const sortKey = (row: Row) => [row.period, ...o.groupBy.map((g) => String(row[g] ?? ''))]
   const sorted = [...rows.values()].sort((a, b) => {
     const ka = sortKey(a), kb = sortKey(b)

@@ -46,11 +46,16 @@ export type PriceOverrides = Record<string, Partial<Price>>
 export class PriceTable {
   private readonly prefixes: string[]
   private readonly cache = new Map<string, Price | null>()
-  readonly sha256: string
+  private digest: string | undefined
 
   constructor(readonly prices: Record<string, Price>, readonly asOf: string) {
     this.prefixes = Object.keys(prices).sort((a, b) => b.length - a.length)
-    this.sha256 = sha256hex(JSON.stringify({ asOf, prices: Object.fromEntries(Object.keys(prices).sort().map((k) => [k, prices[k]])) }))
+  }
+
+  /** Names the table (asOf and every row), for `pricing.sha256` and the index. */
+  get sha256(): string {
+    this.digest ??= sha256hex(JSON.stringify({ asOf: this.asOf, prices: Object.fromEntries(Object.keys(this.prices).sort().map((k) => [k, this.prices[k]])) }))
+    return this.digest
   }
 
   /** Overrides merge into a known model's row; a new model needs at least input and output. */
