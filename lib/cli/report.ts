@@ -18,6 +18,9 @@ export interface ReportOptions {
   by: string[]
   /** Only these devices, by id (or its first characters) or name. */
   device: string[]
+  /** Only these sources and models (a model by its full id or a prefix such as claude-sonnet-4-5). */
+  source: string[]
+  model: string[]
   cost: CostMode
   format: 'table' | 'json' | 'csv' | 'markdown'
   compact: boolean
@@ -51,7 +54,11 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
       devices = devices.filter((d) => want.some((w) => matches(d, w)))
     }
     const only = new Set(devices.map((d) => d.id))
-    const rows = idx ? indexRows(idx, opts.cost, only) : recordRows([], prices, opts.cost)
+    const sources = new Set(opts.source.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean))
+    const models = opts.model.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean)
+    const keep = ([device, source, model]: string[]) => only.has(device!) && (!sources.size || sources.has(source!)) &&
+      (!models.length || models.some((m) => model === m || model!.startsWith(m + '-') || model!.startsWith(m + '@')))
+    const rows = idx ? indexRows(idx, opts.cost, keep) : recordRows([], prices, opts.cost)
     const agg = aggregateRows(rows, {
       period: opts.period, localTime: localTimeIn(tz), since, until, groupBy: [...new Set(groupBy)], cost: opts.cost,
       deviceNames: new Map(devices.map((d) => [d.id, d.name])),

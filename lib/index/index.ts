@@ -221,11 +221,11 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
 
 const COST_COLUMN = { auto: 7, calculate: 8, display: 9 } as const
 
-/** The index as aggregation rows under one cost mode, optionally only some devices. */
-export function indexRows(idx: IndexData, mode: keyof typeof COST_COLUMN, devices?: Set<string>): Rows {
+/** The index as aggregation rows under one cost mode, optionally only the dimensions `keepDim` accepts. */
+export function indexRows(idx: IndexData, mode: keyof typeof COST_COLUMN, keepDim?: (dim: string[]) => boolean): Rows {
   const dims = idx.dims.map((d) => d.split('\t'))
   const col = COST_COLUMN[mode]
-  const keep = devices ? dims.map((d) => devices.has(d[0]!)) : null
+  const keep = keepDim ? dims.map(keepDim) : null
   return {
     dims,
     unknownModels: mode === 'display' ? [] : unknownModels(idx),

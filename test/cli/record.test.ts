@@ -40,7 +40,7 @@ t.test('record then report equals the hand-computed fixture totals', async (t) =
   const exp = expected()
   t.equal(summary.appended, exp['claude-code'].totals.records + exp.codex.totals.records)
   t.same(await dailyByDay(env), sumDays(exp['claude-code'].days, exp.codex.days))
-  t.same(await dailyByDay(env, ['--source', 'x']).catch(() => 'rejected'), 'rejected', 'unknown report flag is refused')
+  t.same(await dailyByDay(env, ['--frobnicate', 'x']).catch(() => 'rejected'), 'rejected', 'unknown report flag is refused')
   const bySource = JSON.parse((await cli(['report', '--json', '--tz', 'UTC', '--by', 'source'], { env })).stdout) as { rows: Array<Record<string, unknown>> }
   for (const source of ['claude-code', 'codex'] as const) {
     const days = Object.fromEntries(bySource.rows.filter((row) => row.source === source).map((row) => [row.period, pick(row)]))

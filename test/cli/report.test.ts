@@ -125,3 +125,14 @@ t.test('a day\'s totals are exact in half- and quarter-hour zones and on DST day
     t.same(got, want, `every day's input in ${tz}`)
   }
 })
+
+t.test('--source and --model filter', async (t) => {
+  const env = await recorded(t)
+  const { readFileSync } = await import('node:fs')
+  const exp = JSON.parse(readFileSync(new URL('../../fixtures/expected.json', import.meta.url), 'utf8'))
+  const pickTotals = (x: Record<string, number>) => Object.fromEntries(TOKEN_FIELDS.map((k) => [k, x[k]]))
+  t.same(pickTotals((await json(env, ['--tz', 'UTC', '--source', 'codex'])).totals), exp.codex.totals, '--source codex')
+  t.same(pickTotals((await json(env, ['--tz', 'UTC', '--model', 'gpt-5-codex'])).totals), exp.codex.models['gpt-5-codex'], '--model, a full id')
+  t.same(pickTotals((await json(env, ['--tz', 'UTC', '--model', 'claude-haiku-4-5'])).totals), exp['claude-code'].models['claude-haiku-4-5-20251001'], '--model, a prefix of dated ids')
+  t.equal((await json(env, ['--tz', 'UTC', '--source', 'nothing'])).totals.records, 0)
+})
