@@ -240,7 +240,7 @@ export function indexRows(idx: IndexData, mode: keyof typeof COST_COLUMN, keepDi
   }
 }
 
-/** Models without a price among the days from `since` to `until` (UTC days, one either side). */
+/** Models without a price anywhere in the index (aggregation keeps those seen in its range). */
 export function unknownModels(idx: IndexData): string[] {
   return [...new Set(Object.values(idx.unknown).flat())].sort()
 }

@@ -3,7 +3,6 @@ import type { LedgerRecord } from '../ledger/record.js'
 import type { CostMode, PriceTable } from './prices.js'
 
 export type Period = 'daily' | 'weekly' | 'monthly' | 'session' | 'blocks'
-export const PERIODS: readonly Period[] = ['daily', 'weekly', 'monthly', 'session', 'blocks']
 
 /** ISO 8601 week of a calendar day: `2026-W47` (weeks start on Monday; week 1 holds a Thursday). */
 export function isoWeek(day: string): string {
