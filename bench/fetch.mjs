@@ -14,29 +14,23 @@
 //   P5n  our `fetch --json` again (nothing new)  vs  `git fetch` again (nothing new)
 // and the reader's `report --json --tz UTC` totals must equal what the devices recorded
 // (exit 1 otherwise). Wall and peak RSS, medians over runs; ratios ours/native.
-import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createHash } from 'node:crypto'
 import { loadavg } from 'node:os'
-import { makeRng, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
+import { DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
 import {
-  ROOT, CLI, DEVICE_ID, tempDir, measure, measureOk, median, formatTable, fmtMs, fmtMB, fmtRatio, fmtInt,
-  machineInfo, log, writeJson, normaliseOurDaily,
+  ROOT, DEVICE_ID, CLI, tempDir, measureOk, median, formatTable, fmtMs, fmtMB, fmtRatio, fmtInt, log, writeJson,
+  normaliseOurDaily, exitOnUncaught, parseEndDay, requireBuild, logMachine, benchEnv, run, gitWith, snapshotCli, pool,
+  expectFetch,
 } from './lib.mjs'
+import { TOTAL_KEYS, HISTORY_DAYS, deviceId as benchDeviceId, zero, addInto, history as genHistory, batch as genBatch } from './records.mjs'
 
 const GOALS = { P5: { wallRatio: 2 }, P5n: { wallRatio: 2 } }
-const TOTAL_KEYS = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens']
 const SOURCE = 'bench'
-const DAY_MS = 86_400_000
-const HISTORY_DAYS = 60
 const LEDGER_REFSPEC = '+refs/heads/ledger/*:refs/remotes/origin/ledger/*'
 
-process.on('uncaughtException', (e) => {
-  console.error(`bench: ${e?.message ?? e}`)
-  process.exit(1)
-})
+exitOnUncaught()
 
 const { values: opt } = parseArgs({
   options: {
@@ -64,137 +58,41 @@ const RUNS = Math.max(1, Number(opt.runs))
 const BATCH = Math.max(1, Number(opt.batch))
 const NOOP_REPS = Math.max(1, Number(opt['noop-reps']))
 const SEED = Number(opt.seed)
-const END_MS = Date.parse(`${opt.end}T00:00:00.000Z`)
-if (!Number.isFinite(END_MS)) {
-  console.error(`bad --end ${opt.end} (YYYY-MM-DD)`)
-  process.exit(2)
-}
+const END_MS = parseEndDay(opt.end)
 const NODE = process.execPath
 
-if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
-  console.error('dist/cli.cjs is missing: run `npm run build` first')
-  process.exit(2)
-}
-
-const machine = machineInfo()
-log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB, ${machine.platform}; node ${machine.node}, git ${machine.git}; measuring with ${machine.measure}`)
-if (machine.loadavg1 > machine.nproc / 2) log(`warning: the machine is busy (load ${machine.loadavg1} on ${machine.nproc} CPUs); absolute numbers will be noisy, ratios less so`)
+requireBuild()
+const machine = logMachine()
 
 // ---------------------------------------------------------------------------------------------
-// Records: deterministic, unique per device (strictly increasing ts) and across devices (the
-// session and project hashes differ), so no id is deduplicated and the expected totals are sums.
+// Records (bench/records.mjs): unique per device (strictly increasing ts) and across devices
+// (the session and project hashes differ), so no id is deduplicated and the expected totals are sums.
 
-const MODELS = [
-  ['claude-sonnet-4-5-20250929', 0.55],
-  ['claude-opus-4-1-20250805', 0.15],
-  ['claude-haiku-4-5-20251001', 0.15],
-  ['gpt-5', 0.15],
-]
-const hex16 = (s) => createHash('sha256').update(s).digest('hex').slice(0, 16)
-const deviceId = (i) => `b${i.toString(16).padStart(3, '0')}${'5eed'.repeat(7)}`
-
-function pickModel(rng) {
-  let u = rng.next()
-  for (const [m, p] of MODELS) if ((u -= p) < 0) return m
-  return MODELS[0][0]
-}
-
-/** One record line like a coding tool's response; adds its tokens to `acc`. */
-function makeRecord(rng, tsMs, dev, session, acc) {
-  const model = pickModel(rng)
-  const openai = model === 'gpt-5'
-  const r = {
-    ts: new Date(tsMs).toISOString(),
-    model,
-    input: rng.int(1, 40) * (rng.chance(0.1) ? 400 : 10),
-    output: rng.int(20, 2500),
-    cacheWrite: openai ? 0 : rng.chance(0.3) ? rng.int(500, 30000) : 0,
-    cacheRead: rng.chance(0.9) ? rng.int(5000, 180000) : 0,
-    session: hex16(`dev${dev}/session${session}`),
-    project: hex16(`dev${dev}/project${session % 7}`),
-  }
-  acc.records += 1
-  acc.input += r.input
-  acc.output += r.output
-  acc.cacheWrite += r.cacheWrite
-  acc.cacheRead += r.cacheRead
-  acc.totalTokens += r.input + r.output + r.cacheWrite + r.cacheRead
-  return JSON.stringify(r)
-}
-
-const zero = () => Object.fromEntries(TOTAL_KEYS.map((k) => [k, 0]))
-const addInto = (acc, t) => { for (const k of TOTAL_KEYS) acc[k] += t[k]; return acc }
+const deviceId = (i) => benchDeviceId(i, 'b', '5eed')
 
 /**
  * A device's history: `n` records stratified over the 60 days before --end, cut into COMMITS
- * chunks by time. Returns [{lines, now}] with `now` an hour after the chunk's last record.
+ * chunks by time, 40 records a session. Returns [{lines, now}] with `now` an hour after the
+ * chunk's last record.
  */
 function history(dev, n) {
-  const rng = makeRng(SEED * 1000 + dev)
-  const start = END_MS - HISTORY_DAYS * DAY_MS
-  const step = (HISTORY_DAYS * DAY_MS) / n
-  const chunks = []
-  const truth = zero()
-  for (let c = 0; c < COMMITS; c++) {
-    const lo = Math.floor((c * n) / COMMITS)
-    const hi = Math.floor(((c + 1) * n) / COMMITS)
-    if (hi <= lo) continue
-    const lines = []
-    let last = start
-    for (let i = lo; i < hi; i++) {
-      last = start + Math.floor((i + rng.next()) * step)
-      lines.push(makeRecord(rng, last, dev, Math.floor(i / 40), truth))
-    }
-    chunks.push({ lines, now: new Date(Math.min(last + 3_600_000, END_MS)).toISOString() })
-  }
-  return { chunks, truth }
+  const { chunks, truth } = genHistory({ seed: SEED, endMs: END_MS, dev, n, chunks: COMMITS, sessionOf: (i) => Math.floor(i / 40) })
+  return { chunks: chunks.map((c) => ({ lines: c.lines, now: new Date(Math.min(c.lastMs + 3_600_000, END_MS)).toISOString() })), truth }
 }
 
 /** Run `run`'s small batch of one device: BATCH records inside hour `run` of the --end day. */
 function batch(dev, run) {
-  const rng = makeRng([SEED, dev, run, 0x5eed])
-  const t0 = END_MS + (run - 1) * 3_600_000
-  const truth = zero()
-  const lines = []
-  for (let k = 0; k < BATCH; k++) lines.push(makeRecord(rng, t0 + Math.floor(((k + rng.next()) * 3_000_000) / BATCH), dev, 1_000_000 + run, truth))
+  const { lines, truth, t0 } = genBatch({ seed: SEED, endMs: END_MS, dev, run, size: BATCH, salt: 0x5eed })
   return { lines, truth, now: new Date(t0 + 3_300_000).toISOString() }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Processes.
 
-const baseEnv = { ...process.env, TZ: 'UTC', NO_COLOR: '1', GIT_TERMINAL_PROMPT: '0' }
-delete baseEnv.FORCE_COLOR
-delete baseEnv.USAGE_LEDGER_HOME
-delete baseEnv.USAGE_LEDGER_NOW
-delete baseEnv.USAGE_LEDGER_DEVICE_ID
-for (const k of Object.keys(baseEnv)) if (k.startsWith('GIT_') && k !== 'GIT_TERMINAL_PROMPT') delete baseEnv[k]
+const baseEnv = benchEnv()
 const envFor = (id, now) => ({ ...baseEnv, USAGE_LEDGER_DEVICE_ID: id, ...(now ? { USAGE_LEDGER_NOW: now } : {}) })
+const git = gitWith(baseEnv)
 
-/** Runs a command (not measured) with `input` on stdin; throws with its stderr on failure. */
-function run(label, cmd, args, { env = baseEnv, input = '' } = {}) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] })
-    const out = []
-    const err = []
-    child.stdout.on('data', (b) => out.push(b))
-    child.stderr.on('data', (b) => err.push(b))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const stdout = Buffer.concat(out).toString('utf8')
-      if (code !== 0) reject(new Error(`${label} failed (exit ${code}): ${cmd} ${args.join(' ')}\n${Buffer.concat(err).toString('utf8').trim().split('\n').slice(-15).join('\n')}`))
-      else resolvePromise(stdout)
-    })
-    child.stdin.on('error', () => {}) // a command that fails early closes its stdin
-    child.stdin.end(input)
-  })
-}
-
-const git = (...args) => {
-  const r = spawnSync('git', args, { env: baseEnv, encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.trim()}`)
-  return r.stdout
-}
 /** `refs/heads/ledger/<id>` → oid (on the remote), or `refs/remotes/origin/ledger/<id>` → oid (native clone). */
 const ledgerHeads = (gitdir, prefix) => {
   const m = new Map()
@@ -209,20 +107,6 @@ const ledgerHeads = (gitdir, prefix) => {
 // rebuild while the bench runs (`npm test` builds first) can neither break it nor mix versions.
 let cli = CLI
 const ours = (home, ...args) => [NODE, [cli, '--home', home, ...args]]
-function snapshotCli(dir) {
-  for (const f of ['package.json', 'bin/usage-ledger.js', 'dist/cli.cjs']) {
-    mkdirSync(join(dir, f, '..'), { recursive: true })
-    copyFileSync(join(ROOT, f), join(dir, f))
-  }
-  return join(dir, 'bin', 'usage-ledger.js')
-}
-
-async function pool(items, width, fn) {
-  const queue = [...items]
-  await Promise.all(Array.from({ length: Math.min(width, queue.length) }, async () => {
-    while (queue.length) await fn(queue.shift())
-  }))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Setup.
@@ -254,15 +138,6 @@ async function check(runNo) {
   const c = { run: runNo, ok: problems.length === 0, detail: problems.length ? problems.join('; ') : `reader totals = devices' sum (${fmtInt(expected.records)} records, ${fmtInt(expected.totalTokens)} tokens); ${ids.length} heads = remote's in both repos` }
   log(`  check: ${c.ok ? 'ok' : 'MISMATCH'}: ${c.detail}`)
   return c
-}
-
-/** The fetch JSON must list every device with `status` and no findings. */
-function expectFetch(stdout, status, what) {
-  const j = JSON.parse(stdout)
-  if (j.schema !== 'usage-ledger/fetch@1') throw new Error(`${what}: unexpected schema ${JSON.stringify(j.schema)}`)
-  if (j.findings?.length) throw new Error(`${what}: findings ${JSON.stringify(j.findings)}`)
-  const bad = ids.filter((id) => j.devices.find((d) => d.id === id)?.status !== status)
-  if (bad.length) throw new Error(`${what}: devices not "${status}": ${bad.join(', ')} (${JSON.stringify(j.devices)})`)
 }
 
 try {
@@ -313,7 +188,7 @@ try {
     // P5: alternate which side goes first
     const oursFetch = async () => {
       const m = await measureOk('fetch (P5)', ...ours(reader, 'fetch', '--json'), { env: envFor(DEVICE_ID) })
-      expectFetch(m.stdout, 'updated', `run ${r} fetch`)
+      expectFetch(m.stdout, ids, 'updated', `run ${r} fetch`)
       samples.p5Ours.push(m)
       log(`  P5 ours   ${fmtMs(m.wallMs)}  ${fmtMB(m.maxRssKB)}`)
     }
@@ -327,7 +202,7 @@ try {
     // P5n: nothing new, interleaved pairs
     for (let k = 0; k < NOOP_REPS; k++) {
       const a = await measureOk('fetch (P5n)', ...ours(reader, 'fetch', '--json'), { env: envFor(DEVICE_ID) })
-      expectFetch(a.stdout, 'unchanged', `run ${r} no-op fetch`)
+      expectFetch(a.stdout, ids, 'unchanged', `run ${r} no-op fetch`)
       const b = await measureOk('git fetch (P5n)', 'git', ['--git-dir', native, 'fetch', '--quiet', 'origin'], { env: baseEnv })
       samples.p5nOurs.push(a)
       samples.p5nRef.push(b)

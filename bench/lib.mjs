@@ -1,6 +1,7 @@
-// Shared helpers of the benchmark (bench/run.mjs) and the parity check (bench/parity.mjs).
+// Shared helpers of the benchmarks (bench/run.mjs, bench/fetch.mjs, bench/report.mjs) and the
+// parity check (bench/parity.mjs). The generated records of fetch/report are in bench/records.mjs.
 import { spawn, spawnSync, execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir, cpus, totalmem, availableParallelism, platform, release, arch, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +21,118 @@ export function benchCacheDir() {
 
 export function log(...args) {
   console.error(...args)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up of a bench script (bench/fetch.mjs, bench/report.mjs).
+
+/** A failed command or install: one clear line, not a stack (temp dirs are cleaned in finally blocks). */
+export function exitOnUncaught(prefix = 'bench') {
+  process.on('uncaughtException', (e) => {
+    console.error(`${prefix}: ${e?.message ?? e}`)
+    process.exit(1)
+  })
+}
+
+/** Midnight UTC of `--end` (YYYY-MM-DD) in ms; exits 2 when it is not a date. */
+export function parseEndDay(end) {
+  const ms = Date.parse(`${end}T00:00:00.000Z`)
+  if (!Number.isFinite(ms)) {
+    console.error(`bad --end ${end} (YYYY-MM-DD)`)
+    process.exit(2)
+  }
+  return ms
+}
+
+/** Exits 2 unless the CLI is built. */
+export function requireBuild(hint = 'run `npm run build` first') {
+  if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
+    console.error(`dist/cli.cjs is missing: ${hint}`)
+    process.exit(2)
+  }
+}
+
+/** machineInfo(), logged (with a warning when the machine is busy). */
+export function logMachine() {
+  const machine = machineInfo()
+  log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB, ${machine.platform}; node ${machine.node}, git ${machine.git}; measuring with ${machine.measure}`)
+  if (machine.loadavg1 > machine.nproc / 2) log(`warning: the machine is busy (load ${machine.loadavg1} on ${machine.nproc} CPUs); absolute numbers will be noisy, ratios less so`)
+  return machine
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the CLI and git, not measured (bench/fetch.mjs, bench/report.mjs).
+
+/**
+ * process.env for the CLI and git: UTC, no colour, no terminal prompts, none of the CLI's
+ * overrides (USAGE_LEDGER_*) nor git's (GIT_*), and none of the variables in `drop`.
+ */
+export function benchEnv(drop = []) {
+  const env = { ...process.env, TZ: 'UTC', NO_COLOR: '1', GIT_TERMINAL_PROMPT: '0' }
+  delete env.FORCE_COLOR
+  delete env.USAGE_LEDGER_HOME
+  delete env.USAGE_LEDGER_NOW
+  delete env.USAGE_LEDGER_DEVICE_ID
+  for (const k of drop) delete env[k]
+  for (const k of Object.keys(env)) if (k.startsWith('GIT_') && k !== 'GIT_TERMINAL_PROMPT') delete env[k]
+  return env
+}
+
+/** Runs a command (not measured) with `input` on stdin; resolves its stdout, throws with its stderr on failure. */
+export function run(label, cmd, args, { env, input = '' } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] })
+    const out = []
+    const err = []
+    child.stdout.on('data', (b) => out.push(b))
+    child.stderr.on('data', (b) => err.push(b))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out).toString('utf8')
+      if (code !== 0) reject(new Error(`${label} failed (exit ${code}): ${cmd} ${args.join(' ')}\n${Buffer.concat(err).toString('utf8').trim().split('\n').slice(-15).join('\n')}`))
+      else resolvePromise(stdout)
+    })
+    child.stdin.on('error', () => {}) // a command that fails early closes its stdin
+    child.stdin.end(input)
+  })
+}
+
+/** `git(...args)` with `env`: its stdout, or throws with its stderr. */
+export const gitWith = (env) => (...args) => {
+  const r = spawnSync('git', args, { env, encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.trim()}`)
+  return r.stdout
+}
+
+/**
+ * Copies the CLI (package.json, bin/, dist/cli.cjs) into `dir` and returns the copy's bin: a
+ * bench runs the CLI from a copy taken at its start, so a rebuild while it runs (`npm test`
+ * builds first) can neither break it nor mix versions.
+ */
+export function snapshotCli(dir) {
+  for (const f of ['package.json', 'bin/usage-ledger.js', 'dist/cli.cjs']) {
+    mkdirSync(join(dir, f, '..'), { recursive: true })
+    copyFileSync(join(ROOT, f), join(dir, f))
+  }
+  return join(dir, 'bin', 'usage-ledger.js')
+}
+
+/** Runs `fn` on every item, at most `width` at a time. */
+export async function pool(items, width, fn) {
+  const queue = [...items]
+  await Promise.all(Array.from({ length: Math.min(width, queue.length) }, async () => {
+    while (queue.length) await fn(queue.shift())
+  }))
+}
+
+/** The fetch (or init --remote) JSON must list every device of `ids` with `status` and no findings; returns it. */
+export function expectFetch(stdout, ids, status, what, schema = 'usage-ledger/fetch@1') {
+  const j = JSON.parse(stdout)
+  if (j.schema !== schema) throw new Error(`${what}: unexpected schema ${JSON.stringify(j.schema)}`)
+  if (j.findings?.length) throw new Error(`${what}: findings ${JSON.stringify(j.findings)}`)
+  const bad = ids.filter((id) => j.devices.find((d) => d.id === id)?.status !== status)
+  if (bad.length) throw new Error(`${what}: devices not "${status}": ${bad.join(', ')} (${JSON.stringify(j.devices)})`)
+  return j
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,31 +22,27 @@
 //        --offline --json`; ratio ccusage/ours.
 // The reader's totals (overall and per device) must equal what the devices recorded, and P4c's
 // must equal the tree's truth; exit 1 otherwise.
-import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createHash } from 'node:crypto'
 import { loadavg } from 'node:os'
-import { makeRng, DEFAULT_SEED, DEFAULT_END, SIZES } from './generate.mjs'
+import { DEFAULT_SEED, DEFAULT_END, SIZES } from './generate.mjs'
 import {
   ROOT, CLI, DEVICE_ID, CCUSAGE_VERSION, benchCacheDir, ensureCcusage, ensureTree, warmTree, tempDir, measureOk,
-  median, formatTable, fmtMs, fmtMB, fmtRatio, fmtInt, machineInfo, log, writeJson, normaliseOurDaily,
-  normaliseCcusageDaily, normaliseTruth, diffDaily,
+  median, formatTable, fmtMs, fmtMB, fmtRatio, fmtInt, log, writeJson, normaliseOurDaily,
+  normaliseCcusageDaily, normaliseTruth, diffDaily, exitOnUncaught, parseEndDay, requireBuild, logMachine, benchEnv,
+  run, gitWith, snapshotCli, pool, expectFetch,
 } from './lib.mjs'
+import { TOTAL_KEYS, HISTORY_DAYS, deviceId as benchDeviceId, zero, addInto, history as genHistory, batch as genBatch } from './records.mjs'
 
 const GOALS = { P4: { wallRatio: 2 } }
-const TOTAL_KEYS = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens']
 const SOURCE = 'gen'
-const DAY_MS = 86_400_000
-const HISTORY_DAYS = 60
 /** Bump when the generated records or the setup's layout change (invalidates the cache). */
 const SETUP_VERSION = 1
 
-process.on('uncaughtException', (e) => {
-  console.error(`bench: ${e?.message ?? e}`)
-  process.exit(1)
-})
+exitOnUncaught()
 
 const { values: opt } = parseArgs({
   options: {
@@ -81,11 +77,7 @@ const BATCHES = Math.max(1, Number(opt.batches))
 const SESSIONS = Math.max(DEVICES, Number(opt.sessions))
 const BATCH = Math.max(1, Number(opt.batch))
 const SEED = Number(opt.seed)
-const END_MS = Date.parse(`${opt.end}T00:00:00.000Z`)
-if (!Number.isFinite(END_MS)) {
-  console.error(`bad --end ${opt.end} (YYYY-MM-DD)`)
-  process.exit(2)
-}
+const END_MS = parseEndDay(opt.end)
 if (!SIZES[opt.size]) {
   console.error(`unknown --size ${opt.size} (small, medium, large)`)
   process.exit(2)
@@ -94,124 +86,35 @@ if (!SIZES[opt.size]) {
 const NOW = new Date(END_MS + 12 * 3_600_000).toISOString()
 const NODE = process.execPath
 
-if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
-  console.error('dist/cli.cjs is missing: run `npm run build` first')
-  process.exit(2)
-}
-
-const machine = machineInfo()
-log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB, ${machine.platform}; node ${machine.node}, git ${machine.git}; measuring with ${machine.measure}`)
-if (machine.loadavg1 > machine.nproc / 2) log(`warning: the machine is busy (load ${machine.loadavg1} on ${machine.nproc} CPUs); absolute numbers will be noisy, ratios less so`)
+requireBuild()
+const machine = logMachine()
 
 // ---------------------------------------------------------------------------------------------
-// Records: deterministic, strictly increasing ts per device and session/project hashes of their
-// own per device, so no id is deduplicated and the expected totals are plain sums.
+// Records (bench/records.mjs): strictly increasing ts per device and session/project hashes of
+// their own per device, so no id is deduplicated and the expected totals are plain sums.
 
-const MODELS = [
-  ['claude-sonnet-4-5-20250929', 0.55],
-  ['claude-opus-4-1-20250805', 0.15],
-  ['claude-haiku-4-5-20251001', 0.15],
-  ['gpt-5', 0.15],
-]
-const hex16 = (s) => createHash('sha256').update(s).digest('hex').slice(0, 16)
-const deviceId = (i) => `c${i.toString(16).padStart(3, '0')}${'da7a'.repeat(7)}`
-const zero = () => Object.fromEntries(TOTAL_KEYS.map((k) => [k, 0]))
-const addInto = (acc, t) => { for (const k of TOTAL_KEYS) acc[k] += t[k]; return acc }
+const deviceId = (i) => benchDeviceId(i, 'c', 'da7a')
 
-function pickModel(rng) {
-  let u = rng.next()
-  for (const [m, p] of MODELS) if ((u -= p) < 0) return m
-  return MODELS[0][0]
-}
-
-/** One NDJSON record; adds its tokens to `acc`. */
-function makeRecord(rng, tsMs, dev, session, acc) {
-  const model = pickModel(rng)
-  const openai = model === 'gpt-5'
-  const r = {
-    ts: new Date(tsMs).toISOString(),
-    model,
-    input: rng.int(1, 40) * (rng.chance(0.1) ? 400 : 10),
-    output: rng.int(20, 2500),
-    cacheWrite: openai ? 0 : rng.chance(0.3) ? rng.int(500, 30000) : 0,
-    cacheRead: rng.chance(0.9) ? rng.int(5000, 180000) : 0,
-    session: hex16(`dev${dev}/session${session}`),
-    project: hex16(`dev${dev}/project${session % 7}`),
-  }
-  acc.records += 1
-  acc.input += r.input
-  acc.output += r.output
-  acc.cacheWrite += r.cacheWrite
-  acc.cacheRead += r.cacheRead
-  acc.totalTokens += r.input + r.output + r.cacheWrite + r.cacheRead
-  return JSON.stringify(r)
-}
-
-/** Device `dev`'s history: `n` records over the 60 days before --end in BATCHES time-ordered chunks. */
+/** Device `dev`'s history: `n` records over the 60 days before --end in BATCHES time-ordered chunks, `sessions` sessions. */
 function history(dev, n, sessions) {
-  const rng = makeRng(SEED * 1000 + dev)
-  const start = END_MS - HISTORY_DAYS * DAY_MS
-  const step = (HISTORY_DAYS * DAY_MS) / n
-  const chunks = []
-  const truth = zero()
-  for (let c = 0; c < BATCHES; c++) {
-    const lo = Math.floor((c * n) / BATCHES)
-    const hi = Math.floor(((c + 1) * n) / BATCHES)
-    if (hi <= lo) continue
-    const lines = []
-    for (let i = lo; i < hi; i++) lines.push(makeRecord(rng, start + Math.floor((i + rng.next()) * step), dev, Math.floor((i * sessions) / n), truth))
-    chunks.push(lines.join('\n') + '\n')
-  }
-  return { chunks, truth }
+  const { chunks, truth } = genHistory({ seed: SEED, endMs: END_MS, dev, n, chunks: BATCHES, sessionOf: (i) => Math.floor((i * sessions) / n) })
+  return { chunks: chunks.map((c) => c.lines.join('\n') + '\n'), truth }
 }
 
 /** P4u run `run`'s batch of one device: BATCH records inside hour `run - 1` of the --end day. */
 function batch(dev, run) {
-  const rng = makeRng([SEED, dev, run, 0xda7a])
-  const t0 = END_MS + (run - 1) * 3_600_000
-  const truth = zero()
-  const lines = []
-  for (let k = 0; k < BATCH; k++) lines.push(makeRecord(rng, t0 + Math.floor(((k + rng.next()) * 3_000_000) / BATCH), dev, 1_000_000 + run, truth))
+  const { lines, truth } = genBatch({ seed: SEED, endMs: END_MS, dev, run, size: BATCH, salt: 0xda7a })
   return { input: lines.join('\n') + '\n', truth }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Processes.
 
-const baseEnv = { ...process.env, TZ: 'UTC', NO_COLOR: '1', GIT_TERMINAL_PROMPT: '0' }
-delete baseEnv.FORCE_COLOR
-delete baseEnv.USAGE_LEDGER_HOME
-delete baseEnv.USAGE_LEDGER_NOW
-delete baseEnv.USAGE_LEDGER_DEVICE_ID
-delete baseEnv.CLAUDE_CONFIG_DIR
-for (const k of Object.keys(baseEnv)) if (k.startsWith('GIT_') && k !== 'GIT_TERMINAL_PROMPT') delete baseEnv[k]
+const baseEnv = benchEnv(['CLAUDE_CONFIG_DIR'])
 const envFor = (id, extra = {}) => ({ ...baseEnv, USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_NOW: NOW, ...extra })
 const readerEnv = envFor(DEVICE_ID)
 
-/** Runs a command (not measured) with `input` on stdin; resolves its stdout, throws with its stderr on failure. */
-function run(label, cmd, args, { env = baseEnv, input = '' } = {}) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] })
-    const out = []
-    const err = []
-    child.stdout.on('data', (b) => out.push(b))
-    child.stderr.on('data', (b) => err.push(b))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const stdout = Buffer.concat(out).toString('utf8')
-      if (code !== 0) reject(new Error(`${label} failed (exit ${code}): ${cmd} ${args.join(' ')}\n${Buffer.concat(err).toString('utf8').trim().split('\n').slice(-15).join('\n')}`))
-      else resolvePromise(stdout)
-    })
-    child.stdin.on('error', () => {}) // a command that fails early closes its stdin
-    child.stdin.end(input)
-  })
-}
-
-const git = (...args) => {
-  const r = spawnSync('git', args, { env: baseEnv, encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.trim()}`)
-  return r.stdout
-}
+const git = gitWith(baseEnv)
 
 /** `cp -a`: git object files are read-only and hooks executable; keep it exact (and fast). */
 function copyTree(from, to) {
@@ -231,20 +134,6 @@ function pointHomeAt(home, remote) {
 // rebuild while the bench runs can neither break it nor mix versions.
 let cli = CLI
 const ours = (home, ...args) => [NODE, [cli, '--home', home, ...args]]
-function snapshotCli(dir) {
-  for (const f of ['package.json', 'bin/usage-ledger.js', 'dist/cli.cjs']) {
-    mkdirSync(join(dir, f, '..'), { recursive: true })
-    copyFileSync(join(ROOT, f), join(dir, f))
-  }
-  return join(dir, 'bin', 'usage-ledger.js')
-}
-
-async function pool(items, width, fn) {
-  const queue = [...items]
-  await Promise.all(Array.from({ length: Math.min(width, queue.length) }, async () => {
-    while (queue.length) await fn(queue.shift())
-  }))
-}
 
 const seconds = (t0) => Math.round((performance.now() - t0) / 100) / 10
 
@@ -272,16 +161,6 @@ function checkReport(json, truths, names) {
     if (extra.length) problems.push(`unexpected devices ${extra.join(', ')}`)
   }
   return problems
-}
-
-/** The fetch JSON must list every device with `status` and no findings. */
-function expectFetch(stdout, ids, status, what, schema = 'usage-ledger/fetch@1') {
-  const j = JSON.parse(stdout)
-  if (j.schema !== schema) throw new Error(`${what}: unexpected schema ${JSON.stringify(j.schema)}`)
-  if (j.findings?.length) throw new Error(`${what}: findings ${JSON.stringify(j.findings)}`)
-  const bad = ids.filter((id) => j.devices.find((d) => d.id === id)?.status !== status)
-  if (bad.length) throw new Error(`${what}: devices not "${status}": ${bad.join(', ')} (${JSON.stringify(j.devices)})`)
-  return j
 }
 
 // ---------------------------------------------------------------------------------------------
