@@ -98,11 +98,12 @@ try {
     console.log(formatTable(['day', 'field', 'ours', 'ccusage', 'delta'], d.diffs.slice(0, LIMIT).map((x) => [x.day, x.field, fmtInt(x.a), fmtInt(x.b), fmtInt(x.delta)])))
     if (d.diffs.length > LIMIT) console.log(`… ${d.diffs.length - LIMIT} more (--all lists them)`)
   }
+  // Costs: the price tables differ by design (docs/costs.md), so within 2 % is the bar.
   const costOurs = ours.totals.costUSD
   const costRef = ref.totals.costUSD
-  if (Number.isFinite(costOurs) && Number.isFinite(costRef)) {
-    console.log(`\ncost (information, not compared): ours $${costOurs.toFixed(2)}, ccusage $${costRef.toFixed(2)}` +
-      (costRef ? ` (${(((costOurs - costRef) / costRef) * 100).toFixed(2)}%)` : ''))
+  const costGap = Number.isFinite(costOurs) && Number.isFinite(costRef) && costRef ? (costOurs - costRef) / costRef : NaN
+  if (Number.isFinite(costGap)) {
+    console.log(`\ncost: ours $${costOurs.toFixed(2)}, ccusage $${costRef.toFixed(2)} (${(costGap * 100).toFixed(2)}%, goal within 2%)`)
   }
   if (meta?.days) {
     // the generator knows what the answer must be: say which side is off when they disagree
@@ -113,8 +114,9 @@ try {
       `ccusage ${ct.diffs.length + ct.totals.length ? `differs on ${ct.diffs.length} (day, field) pairs` : 'equal'}`)
   }
   const n = d.diffs.length + d.totals.length
-  console.log(`parity: ${d.days.length} days, ${n} difference${n === 1 ? '' : 's'}`)
-  code = n === 0 ? 0 : 1
+  const costOk = !Number.isFinite(costGap) || Math.abs(costGap) <= 0.02
+  console.log(`parity: ${d.days.length} days, ${n} difference${n === 1 ? '' : 's'}${costOk ? '' : `; cost ${(costGap * 100).toFixed(2)}% off`}`)
+  code = n === 0 && costOk ? 0 : 1
 } catch (e) {
   console.error(String(e.message ?? e))
   code = 1
