@@ -8,7 +8,7 @@ import { loadVerified, saveVerified } from '../store/verified.js'
 import { fetchDevices, type FetchResult } from '../sync/fetch.js'
 import { resolveRemote } from '../sync/remote.js'
 import { updateIndex } from '../index/index.js'
-import { EMBEDDED_PRICES } from '../report/prices.js'
+import { storePrices } from './index.js'
 import { out, say, type CommandContext } from './context.js'
 
 export interface FetchOptions {
@@ -24,7 +24,7 @@ export async function fetchInto(store: Store, acceptRewrite: string[], withTrack
     const r = await fetchDevices(git, remote, { me: store.device.id, verified: loadVerified(store.paths.verified), acceptRewrite, now: store.env.now() })
     saveVerified(store.paths.verified, r.verified)
     // What the fetch brought in is indexed now, so the next report starts warm.
-    await updateIndex(git, store.paths.index, EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config), { withTracking })
+    await updateIndex(git, store.paths.index, storePrices(store), { withTracking })
     return r
   } finally {
     lock.release()

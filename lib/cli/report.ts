@@ -2,9 +2,9 @@
 import { usageError } from '../errors.js'
 import { Store } from '../store/store.js'
 import { indexRows, indexStats } from '../index/index.js'
-import { refreshIndex } from './index.js'
+import { refreshIndex, storePrices } from './index.js'
 import { aggregateRows, GROUP_KEYS, recordRows, type GroupKey, type Period } from '../report/aggregate.js'
-import { EMBEDDED_PRICES, type CostMode } from '../report/prices.js'
+import type { CostMode } from '../report/prices.js'
 import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult } from '../report/render.js'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { isValidDay } from '../ledger/time.js'
@@ -43,7 +43,7 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
   const groupBy = opts.by.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean) as GroupKey[]
   for (const g of groupBy) if (!GROUP_KEYS.includes(g)) throw usageError('BAD_GROUP', `--by ${g}: group by one of ${GROUP_KEYS.join(', ')}`)
   try {
-    const prices = EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
+    const prices = storePrices(store)
     const idx = store.initialized ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
     let devices = idx ? Object.entries(idx.devices).map(([id, d]) => ({ id, name: d.name, head: d.head, lastRecordAt: d.lastRecordAt })).sort((a, b) => (a.id < b.id ? -1 : 1)) : []
     if (opts.device.length) {

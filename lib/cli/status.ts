@@ -7,9 +7,8 @@ import { commitsAhead } from '../sync/push.js'
 import { listDevices } from './devices.js'
 import { indexRows } from '../index/index.js'
 import { recordRows } from '../report/aggregate.js'
-import { refreshIndex } from './index.js'
+import { refreshIndex, storePrices } from './index.js'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
-import { EMBEDDED_PRICES } from '../report/prices.js'
 import { currentWindows, percentOf } from '../report/usage-window.js'
 import { claudeCleanupRisk } from '../collect/claude-code/cleanup.js'
 import { loadCursors } from '../store/cursors.js'
@@ -23,7 +22,7 @@ export async function status(ctx: CommandContext): Promise<number> {
     const pending = git && store.config.remote && !ctx.global.repo ? await commitsAhead(git, head, await git.readRef(trackingRef(ledgerRef(store.device.id)))) : 0
     const merged = git ? await git.readRef(MERGED_REF) : null
     const tz = checkZone(store.config.timezone ?? systemZone())
-    const prices = EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
+    const prices = storePrices(store)
     const idx = git ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
     const windows = currentWindows(idx ? indexRows(idx, 'auto') : recordRows([], prices, 'auto'), ctx.env.now(), localTimeIn(tz))
     const limits = store.config.limits ?? {}

@@ -65,6 +65,17 @@ export interface AggregateOptions {
 
 export const zeroTotals = (): Totals => ({ records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0, costUSD: 0 })
 
+/** Adds one row's counts (the arguments of a `Rows.each` visit after the dimension) to `t`. */
+export function addCounts(t: Totals, records: number, input: number, output: number, cacheWrite: number, cacheRead: number, costUSD: number): void {
+  t.records += records
+  t.input += input
+  t.output += output
+  t.cacheWrite += cacheWrite
+  t.cacheRead += cacheRead
+  t.totalTokens += input + output + cacheWrite + cacheRead
+  t.costUSD += costUSD
+}
+
 /**
  * What aggregation works on: rows of (instant, dimension, counts, cost), where a dimension is
  * [device, source, model, project, session]. The query index is such rows already (one per
@@ -170,9 +181,8 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
     const key = p * groups + groupOfDim[dim]!
     let row = byKey.get(key)
     if (!row) byKey.set(key, (row = { period: periods[p]!, ...groupsOf(d), ...zeroTotals() }))
-    const tokens = input + output + cacheWrite + cacheRead
-    row.records += records; row.input += input; row.output += output; row.cacheWrite += cacheWrite; row.cacheRead += cacheRead; row.totalTokens += tokens; row.costUSD += costUSD
-    totals.records += records; totals.input += input; totals.output += output; totals.cacheWrite += cacheWrite; totals.cacheRead += cacheRead; totals.totalTokens += tokens; totals.costUSD += costUSD
+    addCounts(row, records, input, output, cacheWrite, cacheRead, costUSD)
+    addCounts(totals, records, input, output, cacheWrite, cacheRead, costUSD)
   })
   const rows = byKey
   const sortKey = (row: Row) => [row.period, ...o.groupBy.map((g) => String(row[g] ?? ''))]

@@ -1,20 +1,11 @@
 /** The windows a person's limits are counted in: the current 5-hour block and ISO week. */
-import { BLOCK_MS, blockStarts, isoWeek, zeroTotals, type Rows, type Totals } from './aggregate.js'
+import { addCounts, BLOCK_MS, blockStarts, isoWeek, zeroTotals, type Rows, type Totals } from './aggregate.js'
 
 export interface WindowTotals extends Totals {
   start: string | null
   end: string | null
 }
 
-function add(t: Totals, records: number, input: number, output: number, cacheWrite: number, cacheRead: number, costUSD: number) {
-  t.records += records
-  t.input += input
-  t.output += output
-  t.cacheWrite += cacheWrite
-  t.cacheRead += cacheRead
-  t.totalTokens += input + output + cacheWrite + cacheRead
-  t.costUSD += costUSD
-}
 
 /**
  * The block containing `now` (null start when the last block has ended) and the ISO week of
@@ -31,8 +22,8 @@ export function currentWindows(rows: Rows, now: Date, localTime: (ts: string | n
   const block: WindowTotals = { ...zeroTotals(), start: active === null ? null : new Date(active).toISOString(), end: active === null ? null : new Date(active + BLOCK_MS).toISOString() }
   const weekTotals: Totals & { week: string } = { ...zeroTotals(), week }
   rows.each((ms, _dim, ...counts) => {
-    if (active !== null && starts.get(ms) === active) add(block, ...counts)
-    if (isoWeek(localTime(ms).slice(0, 10)) === week) add(weekTotals, ...counts)
+    if (active !== null && starts.get(ms) === active) addCounts(block, ...counts)
+    if (isoWeek(localTime(ms).slice(0, 10)) === week) addCounts(weekTotals, ...counts)
   })
   return { block, week: weekTotals }
 }
