@@ -41,12 +41,16 @@ const STDIN = [
 
 const own = (d: Record<string, Totals>, id: string) => d[id]!
 
-t.test('three devices push over HTTP with a token; a fourth home sees every device exactly', async (t) => {
-  const root = t.testdir()
+/** A token-checking HTTP git server with one empty bare repository, closed after the test. */
+async function ledgerServer(t: { teardown(f: () => unknown): void }, root: string) {
   const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
   t.teardown(() => server.close())
-  server.createBare('ledger')
-  const url = server.repoUrl('ledger')
+  return { server, bare: server.createBare('ledger'), url: server.repoUrl('ledger') }
+}
+
+t.test('three devices push over HTTP with a token; a fourth home sees every device exactly', async (t) => {
+  const root = t.testdir()
+  const { url } = await ledgerServer(t, root)
   const a = machine(root, 'a', ['claude'])
   const b = machine(root, 'b', ['codex'])
   const c = machine(root, 'c', [])
@@ -103,10 +107,7 @@ t.test('three devices push over HTTP with a token; a fourth home sees every devi
 
 t.test('a force-pushed device branch: fetch exits 3 and keeps the old data until --accept-rewrite', async (t) => {
   const root = t.testdir()
-  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
-  t.teardown(() => server.close())
-  const bare = server.createBare('ledger')
-  const url = server.repoUrl('ledger')
+  const { bare, url } = await ledgerServer(t, root)
   const b = machine(root, 'b', [])
   const d = machine(root, 'd', [])
   await ok(['init', '--remote', url], b)
@@ -133,10 +134,7 @@ t.test('a force-pushed device branch: fetch exits 3 and keeps the old data until
 
 t.test('remote down during record: exit 0, commit kept, delivered by a later push; bad token: one line, exit 1', async (t) => {
   const root = t.testdir()
-  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
-  t.teardown(() => server.close())
-  server.createBare('ledger')
-  const url = server.repoUrl('ledger')
+  const { server, url } = await ledgerServer(t, root)
   const a = machine(root, 'a', ['claude'])
   const d = machine(root, 'd', [])
   await ok(['init', '--remote', url], a)
@@ -192,10 +190,7 @@ t.test('a path remote with the system backend', async (t) => {
 
 t.test('the iso backend over HTTP', async (t) => {
   const root = t.testdir()
-  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
-  t.teardown(() => server.close())
-  server.createBare('ledger')
-  const url = server.repoUrl('ledger')
+  const { url } = await ledgerServer(t, root)
   const a = machine(root, 'a', ['claude'], { USAGE_LEDGER_GIT: 'iso' })
   const b = machine(root, 'b', ['codex'])
   const d = machine(root, 'd', [])

@@ -1,11 +1,12 @@
 import t from 'tap'
 import { fakeEnv } from '../helpers/env.js'
+import { collectOnce, copyFixture } from '../helpers/collect.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import type { Env } from '../../lib/env.js'
-import { collect, Batch, type SourceCursors } from '../../lib/collect/index.js'
+import { Batch, type SourceCursors } from '../../lib/collect/index.js'
 import { claudeCode, claudeConfigDirs, claudeRecord, SOURCE } from '../../lib/collect/claude-code/index.js'
 import type { LedgerRecord } from '../../lib/ledger/record.js'
 
@@ -25,18 +26,9 @@ const idOf = (nativeKey: string) => sha('claude-code\n' + nativeKey).slice(0, 32
 
 
 /** A fresh copy of fixtures/claude under `root` (a t.testdir()); returns its path. */
-function copyClaude(root: string, name = 'claude'): string {
-  const dst = path.join(root, name)
-  fs.cpSync(path.join(FIXTURES, 'claude'), dst, { recursive: true })
-  return dst
-}
+const copyClaude = (root: string, name = 'claude') => copyFixture(root, 'claude', name)
 
-function run(env: Env, cursors: Record<string, SourceCursors> = {}) {
-  const batch = new Batch()
-  const res = collect(env, [claudeCode], cursors, batch, '')
-  const records = batch.records()
-  return { records, batch, cursors: res.cursors, stats: res.stats[SOURCE]! }
-}
+const run = (env: Env, cursors: Record<string, SourceCursors> = {}) => collectOnce(env, claudeCode, cursors)
 
 interface Sum { records: number; input: number; output: number; cacheWrite: number; cacheRead: number; totalTokens: number }
 function sumBy(records: LedgerRecord[], key: (r: LedgerRecord) => string): Record<string, Sum> {

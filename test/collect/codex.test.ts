@@ -1,11 +1,12 @@
 import t from 'tap'
 import { fakeEnv } from '../helpers/env.js'
+import { collectOnce, copyFixture } from '../helpers/collect.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import type { Env } from '../../lib/env.js'
-import { collect, Batch, type SourceCursors } from '../../lib/collect/index.js'
+import { Batch, type SourceCursors } from '../../lib/collect/index.js'
 import { codex, codexLine, uuidV7Ms, SOURCE, type CodexCtx } from '../../lib/collect/codex/index.js'
 import type { LedgerRecord } from '../../lib/ledger/record.js'
 
@@ -24,17 +25,9 @@ const idOf = (nativeKey: string) => sha('codex\n' + nativeKey).slice(0, 32)
 const hash16 = (s: string) => sha('usage-ledger/project/v1\0' + s).slice(0, 16)
 
 
-function copyCodex(root: string, name = 'codex'): string {
-  const dst = path.join(root, name)
-  fs.cpSync(path.join(FIXTURES, 'codex'), dst, { recursive: true })
-  return dst
-}
+const copyCodex = (root: string, name = 'codex') => copyFixture(root, 'codex', name)
 
-function run(env: Env, cursors: Record<string, SourceCursors> = {}) {
-  const batch = new Batch()
-  const res = collect(env, [codex], cursors, batch, '')
-  return { records: batch.records(), batch, cursors: res.cursors, stats: res.stats[SOURCE]! }
-}
+const run = (env: Env, cursors: Record<string, SourceCursors> = {}) => collectOnce(env, codex, cursors)
 
 interface Sum { records: number; input: number; output: number; cacheWrite: number; cacheRead: number; totalTokens: number }
 function sumBy(records: LedgerRecord[], key: (r: LedgerRecord) => string): Record<string, Sum> {

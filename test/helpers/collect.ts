@@ -1,0 +1,21 @@
+/** Running one collector over a copy of the fixtures, as the collector tests do. */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Env } from '../../lib/env.js'
+import { collect, Batch, type SourceCursors } from '../../lib/collect/index.js'
+import type { FileSource } from '../../lib/collect/types.js'
+import { FIXTURES } from './cli.js'
+
+/** A fresh copy of fixtures/<which> under `root` (a t.testdir()); returns its path. */
+export function copyFixture(root: string, which: 'claude' | 'codex', name: string = which): string {
+  const dst = path.join(root, name)
+  fs.cpSync(path.join(FIXTURES, which), dst, { recursive: true })
+  return dst
+}
+
+/** One collect run of `source`: its records, the batch, the new cursors and the source's stats. */
+export function collectOnce(env: Env, source: FileSource, cursors: Record<string, SourceCursors> = {}) {
+  const batch = new Batch()
+  const res = collect(env, [source], cursors, batch, '')
+  return { records: batch.records(), batch, cursors: res.cursors, stats: res.stats[source.name]! }
+}
