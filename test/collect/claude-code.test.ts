@@ -1,6 +1,6 @@
 import t from 'tap'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
@@ -30,21 +30,6 @@ const copyClaude = (root: string, name = 'claude') => copyFixture(root, 'claude'
 
 const run = (env: Env, cursors: Record<string, SourceCursors> = {}) => collectOnce(env, claudeCode, cursors)
 
-interface Sum { records: number; input: number; output: number; cacheWrite: number; cacheRead: number; totalTokens: number }
-function sumBy(records: LedgerRecord[], key: (r: LedgerRecord) => string): Record<string, Sum> {
-  const out: Record<string, Sum> = {}
-  for (const r of records) {
-    const k = key(r)
-    const s = (out[k] ??= { records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0 })
-    s.records++
-    s.input += r.input
-    s.output += r.output
-    s.cacheWrite += r.cacheWrite
-    s.cacheRead += r.cacheRead
-    s.totalTokens += r.input + r.output + r.cacheWrite + r.cacheRead
-  }
-  return out
-}
 const total = (records: LedgerRecord[]) => sumBy(records, () => 'all').all ?? { records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0 }
 
 t.test('full read of fixtures/claude matches expected.json', async (t) => {

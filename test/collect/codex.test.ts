@@ -1,6 +1,6 @@
 import t from 'tap'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
@@ -29,20 +29,6 @@ const copyCodex = (root: string, name = 'codex') => copyFixture(root, 'codex', n
 
 const run = (env: Env, cursors: Record<string, SourceCursors> = {}) => collectOnce(env, codex, cursors)
 
-interface Sum { records: number; input: number; output: number; cacheWrite: number; cacheRead: number; totalTokens: number }
-function sumBy(records: LedgerRecord[], key: (r: LedgerRecord) => string): Record<string, Sum> {
-  const out: Record<string, Sum> = {}
-  for (const r of records) {
-    const s = (out[key(r)] ??= { records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0 })
-    s.records++
-    s.input += r.input
-    s.output += r.output
-    s.cacheWrite += r.cacheWrite
-    s.cacheRead += r.cacheRead
-    s.totalTokens += r.input + r.output + r.cacheWrite + r.cacheRead
-  }
-  return out
-}
 const byTs = (a: LedgerRecord, b: LedgerRecord) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)
 
 t.test('full read of fixtures/codex matches expected.json', async (t) => {

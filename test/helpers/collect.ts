@@ -4,6 +4,8 @@ import path from 'node:path'
 import type { Env } from '../../lib/env.js'
 import { collect, Batch, type SourceCursors } from '../../lib/collect/index.js'
 import type { FileSource } from '../../lib/collect/types.js'
+import type { LedgerRecord } from '../../lib/ledger/record.js'
+import type { Totals } from './cli.js'
 import { FIXTURES } from './cli.js'
 
 /** A fresh copy of fixtures/<which> under `root` (a t.testdir()); returns its path. */
@@ -18,4 +20,19 @@ export function collectOnce(env: Env, source: FileSource, cursors: Record<string
   const batch = new Batch()
   const res = collect(env, [source], cursors, batch, '')
   return { records: batch.records(), batch, cursors: res.cursors, stats: res.stats[source.name]! }
+}
+
+/** Token sums of records grouped by `key` (a UTC day, a model…), for comparing with expected.json. */
+export function sumBy(records: LedgerRecord[], key: (r: LedgerRecord) => string): Record<string, Totals> {
+  const out: Record<string, Totals> = {}
+  for (const r of records) {
+    const s = (out[key(r)] ??= { records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0 })
+    s.records++
+    s.input += r.input
+    s.output += r.output
+    s.cacheWrite += r.cacheWrite
+    s.cacheRead += r.cacheRead
+    s.totalTokens += r.input + r.output + r.cacheWrite + r.cacheRead
+  }
+  return out
 }
