@@ -79,12 +79,13 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
       .option('source', { type: 'string', array: true, default: [] as string[], describe: 'only these sources (claude-code, codex, …)' })
       .option('model', { type: 'string', array: true, default: [] as string[], describe: 'only these models (full id or a prefix such as claude-sonnet-4-5)' })
       .option('cost', { choices: ['auto', 'calculate', 'display'] as const, default: 'auto' as const, describe: 'auto: the source\'s cost when it gave one, else the price table' })
-      .option('format', { choices: ['table', 'json', 'csv', 'markdown'] as const, default: 'table' as const })
+      .option('format', { choices: ['table', 'json', 'csv', 'markdown', 'html'] as const, default: 'table' as const, describe: 'html: one self-contained page with charts' })
+      .option('output', { alias: 'o', type: 'string', describe: 'write the report to this file instead of stdout' })
       .option('compact', { type: 'boolean', default: false, describe: 'fewer columns (automatic when the table is wider than the terminal)' })
       .option('chart', { type: 'boolean', default: false, describe: 'a bar of each row\'s cost' }),
     (a) => run(async (ctx) => (await import('./report.js')).report(ctx, {
       period: a.period, tz: a.tz, since: a.since, until: a.until, by: a.by, device: list(a.device), source: list(a.source), model: list(a.model), cost: a.cost,
-      format: ctx.global.json ? 'json' : a.format, compact: a.compact, chart: a.chart,
+      format: ctx.global.json ? 'json' : a.format, compact: a.compact, chart: a.chart, output: a.output,
     }), a))
     .demandCommand(1, 'name a command: init, record, push, fetch, report, status or devices')
     .recommendCommands()

@@ -6,9 +6,12 @@ import { refreshIndex, storePrices } from './index.js'
 import { aggregateRows, GROUP_KEYS, recordRows, type GroupKey, type Period } from '../report/aggregate.js'
 import type { CostMode } from '../report/prices.js'
 import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult } from '../report/render.js'
+import { renderHtml } from '../report/html.js'
+import { writeFileAtomic } from '../store/fsutil.js'
+import path from 'node:path'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { isValidDay } from '../ledger/time.js'
-import { out, type CommandContext } from './context.js'
+import { out, say, type CommandContext } from './context.js'
 
 export interface ReportOptions {
   period: Period
@@ -22,7 +25,9 @@ export interface ReportOptions {
   source: string[]
   model: string[]
   cost: CostMode
-  format: 'table' | 'json' | 'csv' | 'markdown'
+  format: 'table' | 'json' | 'csv' | 'markdown' | 'html'
+  /** Write the report to this file (atomically) instead of stdout. */
+  output?: string
   compact: boolean
   chart: boolean
 }
@@ -59,10 +64,12 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     const keep = ([device, source, model]: string[]) => only.has(device!) && (!sources.size || sources.has(source!)) &&
       (!models.length || models.some((m) => model === m || model!.startsWith(m + '-') || model!.startsWith(m + '@')))
     const rows = idx ? indexRows(idx, opts.cost, keep) : recordRows([], prices, opts.cost)
-    const agg = aggregateRows(rows, {
-      period: opts.period, localTime: localTimeIn(tz), since, until, groupBy: [...new Set(groupBy)], cost: opts.cost,
+    // The HTML page aggregates the same rows again, by day and device, by model, and by block.
+    const aggregateBy = (period: Period, by: GroupKey[]) => aggregateRows(rows, {
+      period, localTime: localTimeIn(tz), since, until, groupBy: by, cost: opts.cost,
       deviceNames: new Map(devices.map((d) => [d.id, d.name])),
     })
+    const agg = aggregateBy(opts.period, [...new Set(groupBy)])
     const [, dropped, crossDevice, invalidLines, newerLines] = idx ? indexStats(idx) : [0, 0, 0, 0, 0]
     const missingPrices = agg.unknownModels
     const warnings: ReportResult['warnings'] = []
@@ -78,8 +85,19 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
       dedupe: { duplicateLines: dropped!, crossDevice: crossDevice! },
       warnings,
     }
-    const render = { json: renderJson, csv: renderCsv, markdown: renderMarkdown, table: (x: ReportResult) => renderTable(x, { color: ctx.global.color, width: (ctx.env.stdout as { columns?: number }).columns, compact: opts.compact, chart: opts.chart }) }[opts.format]
-    out(ctx, render(result))
+    const render = {
+      json: renderJson, csv: renderCsv, markdown: renderMarkdown,
+      table: (x: ReportResult) => renderTable(x, { color: ctx.global.color && !opts.output, width: opts.output ? undefined : (ctx.env.stdout as { columns?: number }).columns, compact: opts.compact, chart: opts.chart }),
+      html: (x: ReportResult) => renderHtml({
+        report: x, dailyByDevice: aggregateBy('daily', ['device']).rows, byModel: aggregateBy('monthly', ['model']).rows,
+        blocks: aggregateBy('blocks', []).rows, generatedAt: ctx.env.now().toISOString(),
+      }),
+    }[opts.format]
+    if (opts.output) {
+      const file = path.resolve(ctx.env.cwd, opts.output)
+      writeFileAtomic(file, render(result))
+      say(ctx, `report written to ${file}`)
+    } else out(ctx, render(result))
     return 0
   } finally {
     await store.close()
