@@ -3,7 +3,9 @@
 // cache a `record` with nothing new starts about a fifth faster. Heavy modules (isomorphic-git,
 // the table renderer, time zones) are only evaluated when a command imports them.
 import { build } from 'esbuild'
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true })
 await build({
@@ -18,7 +20,8 @@ await build({
   minifySyntax: true,
   // Swapped for lighter stand-ins, see scripts/shims/.
   alias: { 'string-width': './scripts/shims/string-width.cjs', assert: './scripts/shims/assert.mjs' },
-  define: { 'import.meta.url': '__importMetaUrl' },
+  // `--version` says what package.json says, without reading it at every start.
+  define: { 'import.meta.url': '__importMetaUrl', USAGE_LEDGER_VERSION: JSON.stringify(version) },
   banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 })

@@ -11,7 +11,10 @@ import type { CommandContext, GlobalOptions } from './context.js'
 
 export const EXIT = { ok: 0, operational: 1, usage: 2, input: 2, integrity: 3 } as const
 
-const VERSION = '0.1.0'
+// scripts/build.mjs replaces USAGE_LEDGER_VERSION with package.json's version, so the bundle
+// never reads package.json at start-up; the TypeScript sources (in-process tests) say "dev".
+declare const USAGE_LEDGER_VERSION: string | undefined
+const VERSION = typeof USAGE_LEDGER_VERSION === 'string' ? USAGE_LEDGER_VERSION : '0.0.0-dev'
 
 type Handler = (ctx: CommandContext, a: Record<string, unknown>) => Promise<number>
 
@@ -52,6 +55,11 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
     .command('index', 'refresh the query index (what the post-merge hook runs)', (y) => y
       .option('rebuild', { type: 'boolean', default: false, describe: 'build it again from nothing' }),
     (a) => run(async (ctx) => (await import('./index.js')).index(ctx, { rebuild: a.rebuild }), a))
+    .command('verify', 'prove every device\'s ledger with git\'s hashes: objects, history, records, manifests', (y) => y
+      .option('device', { type: 'string', array: true, default: [] as string[], describe: 'only these devices (id, its first characters, or "this")' })
+      .option('full', { type: 'boolean', default: false, describe: 're-read everything, not only what changed since the last proof' })
+      .option('transcript', { type: 'string', describe: 'write a per-record fingerprint file per device into this directory (diff two machines)' }),
+    (a) => run(async (ctx) => (await import('./verify.js')).verify(ctx, { device: list(a.device), full: a.full, transcript: a.transcript }), a))
     .command('status', 'this device, remote, pending commits, devices, merged tree', (y) => y,
       (a) => run(async (ctx) => (await import('./status.js')).status(ctx), a))
     .command('devices [action] [arg]', 'list the devices; rename this one; forget a retired one on the remote', (y) => y
@@ -88,6 +96,7 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
       format: ctx.global.json ? 'json' : a.format, compact: a.compact, chart: a.chart, output: a.output,
     }), a))
     .demandCommand(1, 'name a command: init, record, push, fetch, report, status or devices')
+    .completion('completion', 'print a shell completion script (bash, or zsh when $SHELL is zsh)')
     .recommendCommands()
     .strict()
     .version(VERSION)

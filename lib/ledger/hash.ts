@@ -11,6 +11,9 @@ const load = () => (crypto ??= createRequire(import.meta.url)('node:crypto') as 
 
 export const newSha256 = (): Hash => load().createHash('sha256')
 
+/** git's object hash (verify recomputes object ids). */
+export const newSha1 = (): Hash => load().createHash('sha1')
+
 export const sha256hex = (s: string | Uint8Array) => newSha256().update(s).digest('hex')
 
 /** The first `bytes` of a sha256 as hex; a fresh string, not a slice pinning the full digest. */

@@ -15,6 +15,8 @@ export interface HomePaths {
   cursors: string
   known: string
   verified: string
+  /** Heads `verify` last proved (its default mode starts there). */
+  proved: string
 }
 
 export function resolveHome(env: Env, flag?: string): string {
@@ -38,6 +40,7 @@ export function homePaths(home: string): HomePaths {
     cursors: path.join(state, 'cursors.json'),
     known: path.join(state, 'known'),
     verified: path.join(state, 'verified.json'),
+    proved: path.join(state, 'proved.json'),
   }
 }
 

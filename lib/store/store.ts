@@ -45,6 +45,7 @@ export class Store {
       paths.state = own
       paths.lock = path.join(own, 'lock')
       paths.verified = path.join(own, 'verified.json')
+      paths.proved = path.join(own, 'proved.json')
     }
     const config = readConfig(paths.config)
     const { id, fromRandom } = resolveDeviceId(env, config, opts.deviceId)

@@ -11,16 +11,9 @@ import type { GitBackend, Remote, TreeEntry } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
 import { DEVICE_ID_RE, deviceDir, LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../ledger/paths.js'
 import { parseManifest } from '../ledger/manifest.js'
+import { finding as makeFinding, type Finding } from '../verify/findings.js'
 
-export interface Finding {
-  code: string
-  severity: 'error' | 'warning'
-  device: string
-  commit: string | null
-  path: string | null
-  line: number | null
-  detail: string
-}
+export type { Finding }
 
 export interface DeviceFetch {
   id: string
@@ -37,7 +30,7 @@ export interface FetchResult {
 }
 
 const finding = (code: string, device: string, commit: string | null, detail: string, severity: Finding['severity'] = 'error'): Finding =>
-  ({ code, severity, device, commit, path: null, line: null, detail })
+  makeFinding(code, device, detail, { commit, severity })
 
 async function descends(git: GitBackend, ancestor: string, head: string): Promise<boolean> {
   try { return await git.isAncestor(ancestor, head) } catch { return false } // a missing commit is not in the history
@@ -71,10 +64,12 @@ export async function fetchDevices(git: GitBackend, remote: Remote, o: Integrate
   if (unchanged && refs.size && (await git.readRef(MERGED_REF))) {
     const local = new Map<string, string>()
     for (const ref of refs.keys()) { const h = await git.readRef(ref); if (h) local.set(ref, h) }
-    if (local.size === refs.size) {
-      const merged = await git.readRef(MERGED_REF)
+    const merged = (await git.readRef(MERGED_REF))!
+    const mergedCommit = await git.readCommit(merged)
+    // This device's own records since the last merge must reach `merged` too.
+    if (local.size === refs.size && [...local.values()].every((h) => mergedCommit.parents.includes(h))) {
       const devices = [...local].map(([ref, head]) => ({ id: ref.slice(LEDGER_REF_PREFIX.length), before: head, head, status: 'unchanged' as const }))
-      return { devices, findings: [], merged: { commit: merged!, tree: (await git.readCommit(merged!)).tree }, hooks: [], verified: o.verified }
+      return { devices, findings: [], merged: { commit: merged, tree: mergedCommit.tree }, hooks: [], verified: o.verified }
     }
   }
   const fetched = await git.fetchRefs(remote, [...refs.keys()].filter((ref) => refs.get(ref) !== o.verified[ref.slice(LEDGER_REF_PREFIX.length)] || ref.endsWith(o.me)))

@@ -1,0 +1,100 @@
+/** `verify [--device D] [--full] [--transcript DIR]`: the integrity checks of DESIGN §8. */
+import fs from 'node:fs'
+import path from 'node:path'
+import { usageError } from '../errors.js'
+import { deviceHeads } from '../index/heads.js'
+import { readIndex } from '../index/index.js'
+import { DEVICE_ID_RE } from '../ledger/paths.js'
+import { writeFileAtomic } from '../store/fsutil.js'
+import { Store } from '../store/store.js'
+import { loadVerified, saveVerified } from '../store/verified.js'
+import { verifyLedger, type VerifyResult } from '../verify/verify.js'
+import { hasErrors } from '../verify/findings.js'
+import { out, say, type CommandContext } from './context.js'
+
+export interface VerifyOptions {
+  device: string[]
+  full: boolean
+  /** Write a per-record fingerprint file per device here (to diff two machines). */
+  transcript?: string
+}
+
+const TRANSCRIPT_HEADER = '# usage-ledger verify transcript v1: id\tsha256(canonical line)[0:16]\tts\tmodel\tinput\toutput\tcacheWrite\tcacheRead\n'
+
+export async function verify(ctx: CommandContext, opts: VerifyOptions): Promise<number> {
+  const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
+  try {
+    if (!store.initialized) throw usageError('NO_STORE', `no ledger at ${store.paths.home}; run usage-ledger record (or pass --repo CLONE)`)
+    const git = await store.git()
+    const withTracking = Boolean(ctx.global.repo)
+    const heads = await deviceHeads(git, withTracking)
+    // Branches fetch refused to take (a rewrite): still checked against the witnesses.
+    const refused = new Map<string, string>()
+    for (const [ref, oid] of await git.listRefs('refs/remotes/origin/ledger/')) {
+      const id = ref.slice('refs/remotes/origin/ledger/'.length)
+      if (DEVICE_ID_RE.test(id) && !heads.has(id)) refused.set(id, oid)
+    }
+    const only = resolveDevices(opts.device, heads, store)
+    const result = await verifyLedger(git, {
+      heads, refused, only, full: opts.full, fingerprints: Boolean(opts.transcript),
+      proved: loadVerified(store.paths.proved), fetched: loadVerified(store.paths.verified), index: readIndex(store.paths.index),
+    })
+    saveVerified(store.paths.proved, result.proved)
+    if (opts.transcript) writeTranscripts(ctx, opts.transcript, result)
+    if (ctx.global.json) out(ctx, JSON.stringify(toJson(result)))
+    else printResult(ctx, result)
+    return hasErrors(result.findings) ? 3 : 0
+  } finally {
+    await store.close()
+  }
+}
+
+function resolveDevices(wanted: string[], heads: Map<string, string>, store: Store): string[] {
+  const ids: string[] = []
+  for (const w of wanted.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean)) {
+    const id = w === 'this' ? store.device.id : [...heads.keys()].find((h) => h === w || (w.length >= 6 && h.startsWith(w)))
+    if (!id || !heads.has(id)) throw usageError('UNKNOWN_DEVICE', `--device ${w}: no such device in this repository; see usage-ledger devices`)
+    ids.push(id)
+  }
+  return ids
+}
+
+function toJson(r: VerifyResult) {
+  return {
+    schema: 'usage-ledger/verify@1',
+    ok: !hasErrors(r.findings),
+    mode: r.full ? 'full' : 'default',
+    merged: { tree: r.mergedTree },
+    devices: r.devices.map(({ fingerprints: _f, ...d }) => d),
+    findings: r.findings,
+  }
+}
+
+function printResult(ctx: CommandContext, r: VerifyResult): void {
+  const lines: string[] = [`merged tree ${r.mergedTree ?? '(no devices)'}`]
+  for (const d of r.devices) {
+    const c = d.checked
+    const scope = d.from === d.head ? 'unchanged since last proof' : `${c.commits} commit${c.commits === 1 ? '' : 's'}, ${c.parts} part${c.parts === 1 ? '' : 's'}, ${c.records} record${c.records === 1 ? '' : 's'} checked${d.from ? ` since ${d.from.slice(0, 12)}` : ''}`
+    lines.push(`${d.id} ${d.name ?? ''}`.trimEnd())
+    lines.push(`  head ${d.head}  tree ${d.tree ?? '(none)'}  ${d.records ?? '?'} records; ${scope}; index ${d.index}`)
+    for (const f of r.findings.filter((x) => x.device === d.id)) lines.push(`  ${formatFinding(f)}`)
+  }
+  const listed = new Set(r.devices.map((d) => d.id))
+  for (const f of r.findings.filter((x) => !listed.has(x.device))) lines.push(`${f.device}\n  ${formatFinding(f)}`)
+  const errors = r.findings.filter((f) => f.severity === 'error').length
+  const warnings = r.findings.length - errors
+  lines.push(errors ? `FAILED: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'} (${r.full ? 'full' : 'default'} check)` : `ok: ${r.devices.length} device${r.devices.length === 1 ? '' : 's'} verified (${r.full ? 'full' : 'default'} check)${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}`)
+  out(ctx, lines.join('\n'))
+}
+
+function formatFinding(f: VerifyResult['findings'][number]): string {
+  const where = [f.path ? f.path + (f.line ? `:${f.line}` : '') : null, f.commit ? `commit ${f.commit.slice(0, 12)}` : null].filter(Boolean).join(', ')
+  return `${f.severity} ${f.code}: ${f.detail}${where ? ` [${where}]` : ''}`
+}
+
+function writeTranscripts(ctx: CommandContext, dir: string, r: VerifyResult): void {
+  const abs = path.resolve(ctx.env.cwd, dir)
+  fs.mkdirSync(abs, { recursive: true })
+  for (const d of r.devices) writeFileAtomic(path.join(abs, `${d.id}.tsv`), TRANSCRIPT_HEADER + (d.fingerprints ?? []).map((l) => l + '\n').join(''))
+  say(ctx, `transcripts of ${r.devices.length} device${r.devices.length === 1 ? '' : 's'} written to ${abs}; diff them against another machine's`)
+}
