@@ -73,10 +73,16 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
       .option('push', { type: 'boolean', default: true, describe: 'push after committing (--no-push: commit locally only)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the lines that would be committed; change nothing' })
       .option('name', { type: 'string', describe: 'display name of this device' })
-      .option('device-id', { type: 'string', describe: 'override the device id' }),
+      .option('device-id', { type: 'string', describe: 'override the device id' })
+      .option('force', { type: 'boolean', default: false, describe: 'run even within config record.minInterval of the last run' }),
     (a) => run(async (ctx) => (await import('./record.js')).record(ctx, {
-      sources: list(a.source), stdin: a.stdin, push: a.push, dryRun: a.dryRun, name: a.name, deviceId: a.deviceId,
+      sources: list(a.source), stdin: a.stdin, push: a.push, dryRun: a.dryRun, name: a.name, deviceId: a.deviceId, force: a.force,
     }), a))
+    .command('hooks <action> [target]', 'install the shipped git post-merge hook; print automation snippets', (y) => y
+      .positional('action', { choices: ['install', 'uninstall', 'print'] as const, describe: 'install (--uninstall) the post-merge hook into the store or --repo; print a snippet' })
+      .positional('target', { choices: ['shell', 'claude-code', 'cron', 'systemd', 'launchd'] as const, describe: 'print: what to print a snippet for' })
+      .option('uninstall', { type: 'boolean', default: false, describe: 'install: remove our hook and restore the one it chained' }),
+    (a) => run(async (ctx) => (await import('./hooks.js')).hooks(ctx, { action: a.uninstall ? 'uninstall' : a.action ?? 'install', target: a.target }), a))
     .command('report [period]', 'usage totals over every device in the store', (y) => y
       .positional('period', { choices: ['daily', 'weekly', 'monthly', 'session', 'blocks'] as const, default: 'daily' as const, describe: 'days, ISO weeks and months in --tz; sessions; 5-hour blocks' })
       .option('tz', { type: 'string', describe: 'IANA time zone for days (default: config, then the system zone)' })

@@ -1,10 +1,12 @@
 /** `record`: read new usage from the sources and commit one part per touched UTC day. */
+import path from 'node:path'
 import { Batch, collect, fileSources } from '../collect/index.js'
 import { collectStdinText, readAll } from '../collect/stdin/index.js'
 import { usageError } from '../errors.js'
 import { Store } from '../store/store.js'
 import { loadCursors, saveCursors } from '../store/cursors.js'
 import { appendRecords } from '../store/writer.js'
+import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
 import { loadVerified } from '../store/verified.js'
 import { pushOrKeep, sayPush, type PushSummary } from './push.js'
 import { out, say, type CommandContext } from './context.js'
@@ -17,12 +19,22 @@ export interface RecordOptions {
   dryRun: boolean
   deviceId?: string
   name?: string
+  /** Run even within config `record.minInterval` of the last full run. */
+  force?: boolean
 }
 
 export async function record(ctx: CommandContext, opts: RecordOptions): Promise<number> {
   const { env, global } = ctx
   if (opts.stdin && opts.sources.length !== 1) throw usageError('STDIN_SOURCE', 'record --stdin needs exactly one --source NAME naming the tool the records come from')
   const store = Store.open(env, { home: global.home, git: global.git, deviceId: opts.deviceId, name: opts.name })
+  const startedAt = env.now()
+  // Only a run over every source counts for (and is held back by) record.minInterval: an
+  // explicit --source or --stdin is a deliberate act, and a dry run changes nothing.
+  const fullRun = !opts.stdin && opts.sources.length === 0 && !opts.dryRun
+  if (fullRun && !opts.force) {
+    const skip = minIntervalSkip(store, startedAt)
+    if (skip) { reportSkip(ctx, store.device.id, skip); return 0 }
+  }
   const batch = new Batch()
   // stdin is read (and rejected if bad) before the store is locked: a slow pipe holds no lock.
   if (opts.stdin) collectStdinText(await readAll(env.stdin), opts.sources[0]!, batch)
@@ -67,12 +79,49 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     if (!opts.dryRun && opts.push && store.config.remote && (summary.commit || store.hasPending())) {
       summary.push = await pushOrKeep(store)
     }
+    // The sources were read and what was new is committed: the interval starts now, whatever
+    // the push did (a pending commit goes out with the next run).
+    if (fullRun) writeFileAtomic(lastRunFile(store), JSON.stringify({ v: LAST_RUN_VERSION, at: startedAt.toISOString() }) + '\n')
     report(ctx, summary)
     return summary.push?.rejected ? 1 : 0
   } finally {
     lock?.release()
     await store.close()
   }
+}
+
+const LAST_RUN_VERSION = 1
+/** When the last full `record` run started; read before anything else, so it is its own small file. */
+const lastRunFile = (store: Store) => path.join(store.paths.state, 'last-record.json')
+
+interface MinIntervalSkip { lastRunAt: string; nextRunAt: string; minInterval: number }
+
+/**
+ * A shell hook calls `record` after every prompt (DESIGN §2): within config
+ * `record.minInterval` seconds of the last full run, the run stops before the lock and the
+ * sources, which keep what was not read yet. A clock that went back does not hold runs back.
+ */
+function minIntervalSkip(store: Store, now: Date): MinIntervalSkip | null {
+  const minInterval = Number(store.config.record?.minInterval)
+  if (!Number.isFinite(minInterval) || minInterval <= 0) return null
+  let last: { v?: number; at?: unknown } | undefined
+  try { last = readJsonIfExists(lastRunFile(store)) } catch { return null } // unreadable: just run
+  if (!last || typeof last.at !== 'string' || (last.v ?? 1) > LAST_RUN_VERSION) return null
+  const lastMs = Date.parse(last.at)
+  const elapsed = now.getTime() - lastMs
+  if (!Number.isFinite(elapsed) || elapsed < 0 || elapsed >= minInterval * 1000) return null
+  return { lastRunAt: last.at, nextRunAt: new Date(lastMs + minInterval * 1000).toISOString(), minInterval }
+}
+
+function reportSkip(ctx: CommandContext, device: string, s: MinIntervalSkip): void {
+  if (ctx.global.json) {
+    out(ctx, JSON.stringify({
+      schema: 'usage-ledger/record@1', device, skipped: 'minInterval', ...s,
+      duplicates: 0, malformed: 0, sources: {}, dryRun: false, commit: null, appended: 0, alreadyRecorded: 0, days: [], pushed: false, pending: 0,
+    }))
+    return
+  }
+  say(ctx, `skipped: the last record run started at ${s.lastRunAt}, within record.minInterval (${s.minInterval} s); next run from ${s.nextRunAt}, or record --force`)
 }
 
 interface RecordSummary {
