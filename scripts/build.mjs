@@ -3,14 +3,18 @@
 // cache a `record` with nothing new starts about a fifth faster. Heavy modules (isomorphic-git,
 // the table renderer, time zones) are only evaluated when a command imports them.
 import { build } from 'esbuild'
-import { readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true })
+// Built beside dist/ and renamed into it file by file, so a CLI started during a build (tests
+// running while another build happens) reads the old bundle or the new one, never none.
+const dist = new URL('../dist/', import.meta.url)
+const tmp = new URL(`.build-${process.pid}/`, dist)
+mkdirSync(dist, { recursive: true })
 await build({
   entryPoints: { cli: 'lib/cli/main.ts' },
-  outdir: 'dist',
+  outdir: tmp.pathname,
   outExtension: { '.js': '.cjs' },
   bundle: true,
   format: 'cjs',
@@ -25,3 +29,5 @@ await build({
   banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 })
+for (const f of readdirSync(tmp)) renameSync(new URL(f, tmp), new URL(f, dist))
+rmSync(tmp, { recursive: true, force: true })
