@@ -108,6 +108,46 @@ export function canonicalLine(r: LedgerRecord): string {
   return JSON.stringify(o)
 }
 
+const INT = '(?:0|[1-9]\\d{0,14})'
+const POS = '[1-9]\\d{0,14}'
+/**
+ * A line exactly as `canonicalLine` writes a valid record: schema order, no zero optional keys,
+ * counts of at most 15 digits (safe integers), a model without escapes. Lines that fail it are
+ * not necessarily invalid; they take the full parse.
+ */
+const CANONICAL_RE = new RegExp(
+  '^\\{"v":1,"id":"[0-9a-f]{32}","ts":"\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])T(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d\\.\\d{3}Z",' +
+  '"source":"[a-z0-9][a-z0-9._-]{0,63}","model":"[^"\\\\\\x00-\\x1f]{1,200}",' +
+  `"input":${INT},"output":${INT},"cacheWrite":(${INT}),"cacheRead":${INT}` +
+  `(?:,"cacheWrite1h":(${POS}))?(?:,"reasoning":${POS})?(?:,"speed":"fast")?(?:,"costUSD":([0-9][0-9.e+-]*))?` +
+  '(?:,"session":"[0-9a-f]{16}")?(?:,"project":"[0-9a-f]{16}")?(?:,"sidechain":true)?\\}$',
+)
+/** Where the `ts` of a canonical line starts: after `{"v":1,"id":"<32 hex>","ts":"`. */
+export const CANONICAL_TS_AT = 53
+
+/**
+ * True when `line` is the canonical line of a valid v1 record, so that parsing it and writing it
+ * again gives the same line: what a reader of our own parts can check without parsing.
+ */
+export function isCanonicalLine(line: string): boolean {
+  const m = CANONICAL_RE.exec(line)
+  if (!m) return false
+  if (m[2] !== undefined && Number(m[2]) > Number(m[1])) return false // cacheWrite1h within cacheWrite
+  if (m[3] !== undefined) {
+    const cost = Number(m[3])
+    if (!(cost > 0) || !Number.isFinite(cost) || String(cost) !== m[3]) return false
+  }
+  // Days past the 28th may not exist in that month.
+  if (line.charCodeAt(61) > 50 || (line.charCodeAt(61) === 50 && line.charCodeAt(62) > 56)) {
+    const day = line.slice(CANONICAL_TS_AT, CANONICAL_TS_AT + 10)
+    let ok = lateDays.get(day)
+    if (ok === undefined) lateDays.set(day, (ok = normaliseTs(day + 'T00:00:00.000Z') !== null))
+    return ok
+  }
+  return true
+}
+const lateDays = new Map<string, boolean>()
+
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
 
 /**

@@ -10,7 +10,7 @@
  * so what was proved stays proved) and re-reads only what came after; `full` re-reads all.
  */
 import type { GitBackend, TreeEntry } from '../git/backend.js'
-import { canonicalLine, parseLedgerLine } from '../ledger/record.js'
+import { CANONICAL_TS_AT, canonicalLine, isCanonicalLine, parseLedgerLine } from '../ledger/record.js'
 import { sha256prefix } from '../ledger/hash.js'
 import { parseManifest, sealDigestLines, type Manifest } from '../ledger/manifest.js'
 import { deviceDir } from '../ledger/paths.js'
@@ -85,7 +85,8 @@ class Findings {
       const first = this.list.find((f) => f.device === device && f.code === code)!
       this.list.push(finding(code, device, `${n - MAX_PER_CODE} more ${code} findings not listed`, { severity: first.severity }))
     }
-    return this.list
+    // Devices are checked side by side; list each device's findings together, in id order.
+    return this.list.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0))
   }
   errorsOf(device: string) { return this.list.some((f) => f.device === device && f.severity === 'error') }
 }
@@ -159,13 +160,21 @@ export async function verifyLedger(git: GitBackend, input: VerifyInput): Promise
   const dirs: TreeEntry[] = []
   const manifests = new Map<string, Manifest | null>()
   const ids = [...input.heads.keys()].sort()
+  const verdicts = new Map<string, { verdict: DeviceVerdict; manifest: Manifest | null }>()
+  // Two devices at a time: one is checked while git inflates the other's parts.
+  const queue = [...ids]
+  await Promise.all([0, 1].map(async () => {
+    for (let id = queue.shift(); id; id = queue.shift()) {
+      const head = input.heads.get(id)!
+      const wanted = !input.only.length || input.only.includes(id)
+      verdicts.set(id, wanted ? await verifyDevice(git, id, head, input, out) : await summarise(git, id, head, out))
+    }
+  }))
   for (const id of ids) {
-    const head = input.heads.get(id)!
-    const wanted = !input.only.length || input.only.includes(id)
-    const v = wanted ? await verifyDevice(git, id, head, input, out) : await summarise(git, id, head, out)
+    const v = verdicts.get(id)!
     manifests.set(id, v.manifest)
     if (v.verdict.tree) dirs.push({ mode: '040000', type: 'tree', name: id, oid: v.verdict.tree })
-    if (wanted) devices.push(v.verdict)
+    if (!input.only.length || input.only.includes(id)) devices.push(v.verdict)
   }
   await checkWitnesses(git, input, manifests, out)
   const mergedTree = dirs.length ? treeOid([{ mode: '040000', type: 'tree', name: 'devices', oid: treeOid(sortTreeEntries(dirs)) }]) : null
@@ -246,11 +255,13 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
   const expected = { days: { ...(base?.days ?? {}) } as Manifest['days'], lastRecordAt: base?.lastRecordAt ?? null }
   const sealed = manifest?.sealed
   const reads = new Map<string, PartRead>()
+  // Reading every part: ask git for the next ones while this one is checked.
+  const blobs = new ReadAhead(git, from ? [] : days.flatMap((d) => allDays.get(d)!.map((e) => e.oid)))
   const readPart = async (day: string, e: TreeEntry): Promise<PartRead> => {
     const path = `${dir}/${day.slice(0, 7)}/${day}/${e.name}`
     const got = reads.get(path)
     if (got) return got
-    const r = await checkPart(git, id, day, e.oid, path, latest.get(path) ?? head, out, input.fingerprints)
+    const r = await checkPart(blobs, id, day, e.oid, path, latest.get(path) ?? head, out, input.fingerprints)
     checked.parts++
     checked.records += r.lines
     reads.set(path, r)
@@ -366,10 +377,31 @@ async function readBlobChecked(git: GitBackend, out: Findings, id: string, oid: 
 }
 
 /** A part: its object, then every line (schema, `ts` in the part's day). */
-async function checkPart(git: GitBackend, id: string, day: string, oid: string, path: string, commit: string, out: Findings, fingerprints: boolean): Promise<PartRead> {
+/** Blob reads kept `width` ahead of their use, in the order given; others read on demand. */
+class ReadAhead {
+  private readonly pending = new Map<string, Promise<Buffer>>()
+  private next = 0
+  constructor(private readonly git: GitBackend, private readonly order: string[], private readonly width = 8) {}
+
+  read(oid: string): Promise<Buffer> {
+    while (this.next < this.order.length && this.pending.size < this.width) {
+      const o = this.order[this.next++]!
+      if (this.pending.has(o)) continue
+      const p = this.git.readBlob(o)
+      p.catch(() => {}) // reported when used
+      this.pending.set(o, p)
+    }
+    const p = this.pending.get(oid)
+    if (!p) return this.git.readBlob(oid)
+    this.pending.delete(oid)
+    return p
+  }
+}
+
+async function checkPart(blobs: ReadAhead, id: string, day: string, oid: string, path: string, commit: string, out: Findings, fingerprints: boolean): Promise<PartRead> {
   const r: PartRead = { lines: 0, lastTs: null, canonical: [], fingerprints: [] }
   let data: Buffer
-  try { data = await git.readBlob(oid) } catch (e) {
+  try { data = await blobs.read(oid) } catch (e) {
     out.add(finding('OBJECT_UNREADABLE', id, `part ${oid} cannot be read: ${(e as Error).message}; run git fsck`, { commit, path }))
     return r
   }
@@ -380,6 +412,14 @@ async function checkPart(git: GitBackend, id: string, day: string, oid: string, 
     lineNo++
     if (!line) continue
     r.lines++
+    // Our own writers write canonical lines: checked by one match, parsed only when asked.
+    if (!fingerprints && isCanonicalLine(line)) {
+      const ts = line.slice(CANONICAL_TS_AT, CANONICAL_TS_AT + 24)
+      if (ts.slice(0, 10) !== day) out.add(finding('RECORD_OUTSIDE_DAY', id, `line ${lineNo}: ts ${ts} is not in the part's day ${day}`, { commit, path, line: lineNo }))
+      if (!r.lastTs || ts > r.lastTs) r.lastTs = ts
+      r.canonical.push(line)
+      continue
+    }
     const p = parseLedgerLine(line)
     if (p.kind === 'invalid') {
       out.add(finding('INVALID_RECORD', id, `line ${lineNo}: ${p.problems.join('; ')}`, { commit, path, line: lineNo }))

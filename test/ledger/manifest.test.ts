@@ -107,3 +107,26 @@ t.test('addToMonth', async (t) => {
   addToMonth(m, '2026-11', { input: 1, output: 9, cacheWrite: 3, cacheRead: 4 }, 1)
   t.same(m.months['2026-11'], { records: 2, input: 11, output: 29, cacheWrite: 33, cacheRead: 44 }, 'sign -1 undoes a +1')
 })
+
+t.test('sealDigestLines sorts like a plain string sort, also when ids share their first digits', async (t) => {
+  const naive = (lines: string[]) => {
+    const h = createHash('sha256')
+    for (const l of [...lines].sort()) h.update(l + '\n')
+    return h.digest('hex')
+  }
+  let seed = 3
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
+  const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[rnd(16)]).join('')
+  const lines: string[] = []
+  for (let i = 0; i < 3000; i++) {
+    // Few distinct 8-digit prefixes, so many ties go through the string comparison.
+    const id = ['00000000', 'ffffffff', 'a0a0a0a0', hex(8)][rnd(4)]! + hex(24)
+    lines.push(`{"v":1,"id":"${id}","ts":"2026-11-21T10:00:00.000Z","source":"x","model":"m","input":${rnd(100)},"output":0,"cacheWrite":0,"cacheRead":0}`)
+  }
+  lines.push(lines[5]!, lines[17]!) // duplicates too
+  t.equal(sealDigestLines([...lines]), naive(lines))
+  const odd = [...lines.slice(0, 100), 'not a canonical line', '{"v":1,"id":"zz"}']
+  t.equal(sealDigestLines([...odd]), naive(odd), 'other lines fall back to the plain sort')
+  const few = lines.slice(0, 10)
+  t.equal(sealDigestLines([...few]), naive(few))
+})

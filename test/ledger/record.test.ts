@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
 import {
-  canonicalLine, normaliseTs, parseLedgerLine, privacyHash, recordId, SCHEMA_VERSION, sha256hex, toRecord, totalTokens,
+  canonicalLine, isCanonicalLine, normaliseTs, parseLedgerLine, privacyHash, recordId, SCHEMA_VERSION, sha256hex, toRecord, totalTokens,
   validateRecord, type LedgerRecord,
 } from '../../lib/ledger/record.js'
 
@@ -144,4 +144,50 @@ t.test('parseLedgerLine', async (t) => {
   const bad = parseLedgerLine(JSON.stringify({ ...base(), input: -5 }))
   t.equal(bad.kind, 'invalid')
   if (bad.kind === 'invalid') t.match(bad.problems, [/"input"/])
+})
+
+t.test('isCanonicalLine: exactly the lines canonicalLine writes for valid records', async (t) => {
+  let seed = 7
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
+  const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[rnd(16)]).join('')
+  for (let i = 0; i < 500; i++) {
+    const r: LedgerRecord = {
+      ...base(), id: hex(32), ts: new Date(Date.UTC(2024, 0, 1) + rnd(1000) * 86_400_000 + rnd(86_400_000)).toISOString(),
+      source: ['claude-code', 'codex', 'my.tool_2'][rnd(3)]!, model: ['gpt-5', 'claude-opus-4-1', 'modèle “x”'][rnd(3)]!,
+      input: rnd(2) ? 0 : rnd(1e9), output: rnd(1e6), cacheWrite: rnd(1e6), cacheRead: rnd(2) ? 2 ** 40 + rnd(1e6) : 0,
+    }
+    if (rnd(2)) r.cacheWrite1h = Math.min(r.cacheWrite, 1 + rnd(1000))
+    if (rnd(2)) r.reasoning = 1 + rnd(1000)
+    if (rnd(4) === 0) r.speed = 'fast'
+    if (rnd(2)) r.costUSD = [0.0123, 1e-7, 12.5, 3][rnd(4)]!
+    if (rnd(2)) r.session = hex(16)
+    if (rnd(2)) r.project = hex(16)
+    if (rnd(4) === 0) r.sidechain = true
+    if (r.cacheWrite1h === 0) delete r.cacheWrite1h
+    const line = canonicalLine(r)
+    if (!isCanonicalLine(line)) { t.fail(`not recognised: ${line}`); return }
+    const back = parseLedgerLine(line)
+    if (back.kind !== 'record' || canonicalLine(back.record) !== line) { t.fail(`does not round-trip: ${line}`); return }
+  }
+  t.pass('500 random canonical lines recognised, each parses and re-serialises to itself')
+
+  const line = canonicalLine(base())
+  const not = {
+    'keys out of order': line.replace('"input":1234,"output":567', '"output":567,"input":1234'),
+    'a zero optional key': line.replace('}', ',"reasoning":0}'),
+    'an unknown key': line.replace('}', ',"extra":1}'),
+    'cacheWrite1h above cacheWrite': line.replace('}', ',"cacheWrite1h":4096}'),
+    'an impossible day': line.replace('2026-11-21', '2026-02-30'),
+    'hour 24': line.replace('T10:', 'T24:'),
+    'a cost not as JSON writes it': line.replace('}', ',"costUSD":1.50}'),
+    'a zero cost': line.replace('}', ',"costUSD":0}'),
+    'an escaped model': line.replace('claude-sonnet-4-5-20250929', 'a\\"b'),
+    'a 16-digit count': line.replace('"input":1234', '"input":1234567890123456'),
+    'a leading zero': line.replace('"input":1234', '"input":01234'),
+    'v 2': line.replace('"v":1', '"v":2'),
+    'upper-case id': line.replace('0123456789abcdef0123456789abcdef', '0123456789ABCDEF0123456789abcdef'),
+    'trailing space': line + ' ',
+  }
+  for (const [what, l] of Object.entries(not)) t.notOk(isCanonicalLine(l), what)
+  t.ok(isCanonicalLine(line.replace('2026-11-21', '2024-02-29')), 'a leap day is a day')
 })
