@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { usageError } from '../errors.js'
 import { deviceHeads } from '../index/heads.js'
-import { readIndex } from '../index/index.js'
+import { readIndexSources } from '../index/index.js'
 import { DEVICE_ID_RE } from '../ledger/paths.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { Store } from '../store/store.js'
@@ -37,7 +37,7 @@ export async function verify(ctx: CommandContext, opts: VerifyOptions): Promise<
     const only = resolveDevices(opts.device, heads, store)
     const result = await verifyLedger(git, {
       heads, refused, only, full: opts.full, fingerprints: Boolean(opts.transcript),
-      proved: loadVerified(store.paths.proved), fetched: loadVerified(store.paths.verified), index: readIndex(store.paths.index),
+      proved: loadVerified(store.paths.proved), fetched: loadVerified(store.paths.verified), index: readIndexSources(store.paths.index),
     })
     saveVerified(store.paths.proved, result.proved)
     if (opts.transcript) writeTranscripts(ctx, opts.transcript, result)

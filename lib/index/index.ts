@@ -54,6 +54,13 @@ const FILE = 'index.v1.json'
 /** On disk: the rows as one little-endian Float64Array file, named in the JSON by generation. */
 interface IndexFile extends Omit<IndexData, 'days'> { rowsFile: string; days: Record<string, [number, number]> }
 
+/** What the index was built from (device heads and day trees), without its rows. */
+export function readIndexSources(dir: string): Pick<IndexData, 'devices'> | null {
+  let meta: IndexFile
+  try { meta = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile } catch { return null }
+  return meta.v === INDEX_VERSION ? { devices: meta.devices } : null
+}
+
 export function readIndex(dir: string): IndexData | null {
   for (let attempt = 0; attempt < 3; attempt++) {
     let meta: IndexFile

@@ -31,7 +31,7 @@ export interface VerifyInput {
   proved: Record<string, string>
   /** Heads fetch last verified: a head must descend from them. */
   fetched: Record<string, string>
-  index: IndexData | null
+  index: Pick<IndexData, 'devices'> | null
   /** Collect a fingerprint line per record (forces reading every part). */
   fingerprints: boolean
 }
@@ -91,23 +91,23 @@ class Findings {
   errorsOf(device: string) { return this.list.some((f) => f.device === device && f.severity === 'error') }
 }
 
-/** Reads trees through one place that re-hashes each the first time it is seen. */
+/** Reads trees through one place that re-hashes each the first time it is read. */
 class TreeReader {
-  private readonly hashed = new Set<string>()
   count = 0
   constructor(private readonly git: GitBackend, private readonly out: Findings, private readonly device: string) {}
 
+  private readonly cache = new Map<string, TreeEntry[]>()
+
   async read(oid: string, path: string, commit: string | null): Promise<TreeEntry[] | null> {
-    let entries: TreeEntry[]
+    let entries = this.cache.get(oid)
+    if (entries) return entries
     try { entries = await this.git.readTree(oid) } catch (e) {
       this.out.add(finding('OBJECT_UNREADABLE', this.device, `tree ${oid} cannot be read: ${(e as Error).message}; run git fsck`, { commit, path }))
       return null
     }
-    if (!this.hashed.has(oid)) {
-      this.hashed.add(oid)
-      this.count++
-      if (treeOid(entries) !== oid) this.out.add(finding('OBJECT_HASH_MISMATCH', this.device, `tree ${oid} does not hash to its oid: the object store is damaged; run git fsck`, { commit, path }))
-    }
+    this.count++
+    if (treeOid(entries) !== oid) this.out.add(finding('OBJECT_HASH_MISMATCH', this.device, `tree ${oid} does not hash to its oid: the object store is damaged; run git fsck`, { commit, path }))
+    this.cache.set(oid, entries)
     return entries
   }
 
@@ -249,14 +249,23 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
   if (!headDir) out.add(finding('DEVICE_DIR_MISSING', id, `the head ${head.slice(0, 12)} has no ${dir}/`, { commit: head }))
 
   // Every day at the head (full) or the days touched since the proof: their parts.
-  const allDays = await listDays(trees, headTree, dir, head, id, out)
-  const days = from ? [...touchedDays].filter((d) => allDays.has(d)).sort() : [...allDays.keys()].sort()
+  // Every day's parts at the head when reading everything; else only the days touched since the proof.
+  let allDays: Map<string, TreeEntry[]> | null = from ? null : await listDays(trees, headTree, dir, head, id, out)
+  const touched = new Map<string, TreeEntry[]>()
+  if (from) {
+    for (const day of touchedDays) {
+      const parts = await dayParts(trees, headTree, dir, day, head)
+      if (parts.length) touched.set(day, parts)
+    }
+  }
+  const partsOf = (day: string) => (allDays ?? touched).get(day)!
+  const days = [...(allDays ?? touched).keys()].sort()
   const base = from ? await readManifest(git, fromDir?.find((e) => e.name === 'manifest.json')?.oid) : null
   const expected = { days: { ...(base?.days ?? {}) } as Manifest['days'], lastRecordAt: base?.lastRecordAt ?? null }
   const sealed = manifest?.sealed
   const reads = new Map<string, PartRead>()
   // Reading every part: ask git for the next ones while this one is checked.
-  const blobs = new ReadAhead(git, from ? [] : days.flatMap((d) => allDays.get(d)!.map((e) => e.oid)))
+  const blobs = new ReadAhead(git, from ? [] : days.flatMap((d) => partsOf(d).map((e) => e.oid)))
   const readPart = async (day: string, e: TreeEntry): Promise<PartRead> => {
     const path = `${dir}/${day.slice(0, 7)}/${day}/${e.name}`
     const got = reads.get(path)
@@ -268,7 +277,7 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
     return r
   }
   for (const day of days) {
-    const parts = allDays.get(day)!
+    const parts = partsOf(day)
     const before = from ? new Set((await trees.at(fromTree, `${dir}/${day.slice(0, 7)}/${day}`, from))?.map((e) => e.name + e.oid) ?? []) : new Set<string>()
     let lines = from ? base?.days[day]?.records ?? 0 : 0
     for (const e of parts) {
@@ -279,7 +288,7 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
     }
     expected.days[day] = { parts: parts.length, records: lines }
   }
-  if (!from) for (const d of Object.keys(expected.days)) if (!allDays.has(d)) delete expected.days[d]
+  if (!from) for (const d of Object.keys(expected.days)) if (!allDays!.has(d)) delete expected.days[d]
 
   // Manifest counts against the parts.
   if (manifest) {
@@ -301,6 +310,7 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
     const moved = !base || JSON.stringify(base.sealed) !== JSON.stringify(sealed) || days.some((d) => sealed && d <= sealed.through)
     if (sealed && moved) {
       const lines: string[] = []
+      allDays ??= await listDays(trees, headTree, dir, head, id, out)
       for (const [day, parts] of [...allDays].sort(([a], [b]) => (a < b ? -1 : 1))) {
         if (day > sealed.through) continue
         for (const e of parts) lines.push(...(await readPart(day, e)).canonical)
@@ -315,11 +325,11 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
 
   let fingerprints: string[] | undefined
   if (input.fingerprints) {
-    for (const [day, parts] of allDays) for (const e of parts) await readPart(day, e)
+    for (const [day, parts] of allDays!) for (const e of parts) await readPart(day, e)
     fingerprints = [...reads.values()].flatMap((r) => r.fingerprints).sort()
   }
   checked.trees = trees.count
-  const index = await checkIndex(git, id, head, input.index, from ? days : [...allDays.keys()], headTree, dir, trees, out)
+  const index = await checkIndex(git, id, head, input.index, days, headTree, dir, trees, out)
   return { verdict: { id, name, head, tree: devTree, records: manifest?.records ?? null, from, checked, index, fingerprints }, manifest }
 }
 
@@ -349,7 +359,13 @@ function classifyChange(id: string, dir: string, commit: string, c: Change, out:
   }
 }
 
-/** day → its parts at the head, in name order; paths that are not parts are findings. */
+/** The parts of one day at the head, in name order. */
+async function dayParts(trees: TreeReader, root: string | null, dir: string, day: string, head: string): Promise<TreeEntry[]> {
+  const entries = await trees.at(root, `${dir}/${day.slice(0, 7)}/${day}`, head)
+  return (entries ?? []).filter((e) => e.type === 'blob' && /^\d{6}\.ndjson$/.test(e.name)).sort((a, b) => (a.name < b.name ? -1 : 1))
+}
+
+/** day → its parts at the head, in name order. */
 async function listDays(trees: TreeReader, root: string | null, dir: string, head: string, id: string, out: Findings): Promise<Map<string, TreeEntry[]>> {
   const days = new Map<string, TreeEntry[]>()
   const top = await trees.at(root, dir, head)
@@ -443,7 +459,7 @@ async function checkPart(blobs: ReadAhead, id: string, day: string, oid: string,
   return r
 }
 
-async function checkIndex(git: GitBackend, id: string, head: string, idx: IndexData | null, days: string[], headTree: string | null, dir: string, trees: TreeReader, out: Findings): Promise<DeviceVerdict['index']> {
+async function checkIndex(git: GitBackend, id: string, head: string, idx: Pick<IndexData, 'devices'> | null, days: string[], headTree: string | null, dir: string, trees: TreeReader, out: Findings): Promise<DeviceVerdict['index']> {
   const built = idx?.devices[id]
   if (!built) return 'none'
   if (built.head !== head) {
