@@ -29,5 +29,16 @@ await build({
   banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 })
+// `npm run demo` (not shipped: package.json "files" names dist/cli.cjs only).
+await build({
+  entryPoints: { demo: 'scripts/demo.ts' },
+  outdir: tmp.pathname,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+})
 for (const f of readdirSync(tmp)) renameSync(new URL(f, tmp), new URL(f, dist))
 rmSync(tmp, { recursive: true, force: true })

@@ -1,0 +1,96 @@
+/**
+ * `npm run demo`: three machines and one private git remote, all on this machine and thrown
+ * away afterwards. A loopback HTTP git server (`git http-backend`, token-checked) plays the
+ * remote; each device records real-format logs from fixtures/ and pushes; the laptop fetches
+ * everyone, prints the daily report by device and verifies the whole ledger.
+ *
+ *   npm run demo [-- --keep]      (--keep leaves the temporary directory for a look around)
+ */
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { startGitServer } from '../test/helpers/git-server.js'
+
+const ROOT = path.resolve(__dirname, '..') // dist/demo.cjs, bundled from scripts/demo.ts
+const BIN = path.join(ROOT, 'bin/usage-ledger.js')
+const FIXTURES = path.join(ROOT, 'fixtures')
+const TOKEN = 'demo-token-' + Math.random().toString(36).slice(2)
+const NOW = '2026-11-22T12:00:00.000Z' // the fixtures' days lie just before it
+const keep = process.argv.includes('--keep')
+
+interface Machine { name: string; id: string; env: NodeJS.ProcessEnv; feed?: string }
+
+const STDIN_RECORDS = [
+  { ts: '2026-11-19T09:12:00Z', model: 'gpt-5', input_tokens: 18_000, output_tokens: 2_400, cache_read_input_tokens: 40_000 },
+  { ts: '2026-11-20T15:40:00Z', model: 'gpt-5', input_tokens: 9_500, output_tokens: 1_100 },
+  { ts: '2026-11-21T08:05:00Z', model: 'claude-sonnet-4-5-20250929', input_tokens: 1_200, output_tokens: 800, cache_creation_input_tokens: 30_000, cache_read_input_tokens: 90_000 },
+].map((r) => JSON.stringify(r)).join('\n') + '\n'
+
+function machine(root: string, name: string, id: string, sources: Array<'claude' | 'codex'>, feed?: string): Machine {
+  const dir = path.join(root, name)
+  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
+  for (const s of sources) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH, HOME: path.join(dir, 'home'), TZ: 'UTC', NO_COLOR: process.env.NO_COLOR,
+    USAGE_LEDGER_HOME: path.join(dir, 'store'), USAGE_LEDGER_NOW: NOW, USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_TOKEN: TOKEN,
+    CLAUDE_CONFIG_DIR: path.join(dir, 'claude'), CODEX_HOME: path.join(dir, 'codex'), XDG_CACHE_HOME: path.join(root, 'cache'),
+  }
+  return { name, id, env, feed }
+}
+
+/** Runs the CLI asynchronously (this process serves the remote); prints what it says when asked. */
+function cli(m: Machine, args: string[], o: { show?: boolean; input?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: m.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    let out = '', err = ''
+    child.stdout.on('data', (b) => { out += b; if (o.show) process.stdout.write(b) })
+    child.stderr.on('data', (b) => { err += b; if (o.show) process.stderr.write(b) })
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${m.name}: usage-ledger ${args.join(' ')} exited ${code}\n${err.trim()}`))))
+    child.stdin.end(o.input ?? '')
+  })
+}
+
+const step = (s: string) => process.stdout.write(`\n== ${s}\n`)
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(path.join(ROOT, 'dist/cli.cjs'))) throw new Error('dist/cli.cjs is missing; run npm run build')
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'usage-ledger-demo-'))
+  const server = await startGitServer({ root: path.join(root, 'server'), token: TOKEN })
+  try {
+    server.createBare('ledger')
+    const url = server.repoUrl('ledger')
+    step(`a private git remote: ${url} (git http-backend on loopback, token required)`)
+    const devices = [
+      machine(root, 'laptop', '1a'.repeat(16), ['claude']),
+      machine(root, 'workstation', '2b'.repeat(16), ['codex']),
+      machine(root, 'build-box', '3c'.repeat(16), [], STDIN_RECORDS),
+    ]
+    for (const m of devices) {
+      step(`${m.name}: init --remote, record${m.feed ? ' --stdin (another tool feeding records)' : ''}`)
+      await cli(m, ['init', '--remote', url, '--name', m.name])
+      const recorded = await cli(m, m.feed ? ['record', '--stdin', '--source', 'my-tool', '--json'] : ['record', '--json'], { input: m.feed })
+      const r = JSON.parse(recorded) as { appended: number; days: Array<{ day: string }>; pushed: boolean; malformed: number }
+      process.stdout.write(`recorded ${r.appended} records over ${r.days.length} day${r.days.length === 1 ? '' : 's'}${r.malformed ? ` (${r.malformed} malformed lines skipped, as the fixtures intend)` : ''}; pushed: ${r.pushed}\n`)
+    }
+    const laptop = devices[0]!
+    step('laptop: fetch (every device branch, history checked, merged view advanced)')
+    await cli(laptop, ['fetch'], { show: true })
+    step('laptop: report daily --by device')
+    await cli(laptop, ['report', 'daily', '--by', 'device', '--tz', 'UTC'], { show: true })
+    step('laptop: report monthly (one line per month, all machines)')
+    await cli(laptop, ['report', 'monthly', '--tz', 'UTC'], { show: true })
+    step('laptop: verify (git hashes, append-only history, records, manifests, witnesses)')
+    await cli(laptop, ['verify'], { show: true })
+    step(keep ? `kept: ${root}` : 'done; the remote and the three machines are removed')
+  } finally {
+    await server.close()
+    if (!keep) fs.rmSync(root, { recursive: true, force: true })
+  }
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`demo failed: ${e.message}\n`)
+  process.exitCode = 1
+})
