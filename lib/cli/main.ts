@@ -36,7 +36,7 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
     .scriptName('usage-ledger')
     .usage('$0 <command> [options]\n\nRecords AI coding tool usage per machine into an append-only git ledger and sums it across machines.')
     .option('home', { type: 'string', describe: 'store directory (default $USAGE_LEDGER_HOME, $XDG_DATA_HOME/usage-ledger, ~/.local/share/usage-ledger)' })
-    .option('repo', { type: 'string', describe: 'read a native clone of the ledger remote instead of the store (report, status, devices)' })
+    .option('repo', { type: 'string', describe: 'work on a native clone of the ledger remote instead of the store (report, verify, status, devices, index, fetch)' })
     .option('git', { choices: ['auto', 'system', 'iso'], describe: 'git backend (auto = system git when installed)' })
     .option('json', { type: 'boolean', describe: 'machine-readable output (= --format json)' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no messages on stderr' })
@@ -101,7 +101,7 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
       period: a.period, tz: a.tz, since: a.since, until: a.until, by: a.by, device: list(a.device), source: list(a.source), model: list(a.model), cost: a.cost,
       format: ctx.global.json ? 'json' : a.format, compact: a.compact, chart: a.chart, output: a.output,
     }), a))
-    .demandCommand(1, 'name a command: init, record, push, fetch, report, status or devices')
+    .demandCommand(1, 'name a command: init, record, push, fetch, report, verify, status, devices, index or hooks')
     .completion('completion', 'print a shell completion script (bash, or zsh when $SHELL is zsh)')
     .recommendCommands()
     .strict()

@@ -66,6 +66,7 @@ t.test('the GitHub Actions example reports every device of a native clone', asyn
   t.match(checkout?.with, { 'fetch-depth': 0, token: /secrets\./ }, 'checks out the whole history with a token secret')
   const install = step(workflow, 'Install usage-ledger')
   const fetchDevices = step(workflow, 'Fetch the device branches')
+  const verifyStep = step(workflow, 'Verify the ledger')
   const monthly = step(workflow, 'Monthly report')
   t.match(install.run, /^npm install --global .*\busage-ledger\b/, 'installs usage-ledger from npm')
 
@@ -127,6 +128,10 @@ t.test('the GitHub Actions example reports every device of a native clone', asyn
   const fetched = await runStep(fetchDevices)
   t.equal(fetched.code, 0, 'the fetch step succeeds', { stderr: fetched.stderr })
   t.same(await ledgerRefs(), Object.values(ID).sort().map((id) => `refs/remotes/origin/ledger/${id}`), 'the fetch step brings every device branch')
+
+  const verified = await runStep(verifyStep)
+  t.equal(verified.code, 0, 'the verify step succeeds', { stderr: verified.stderr })
+  t.match(verified.stdout, /^ok: 3 devices verified \(full check\)$/m, 'every device proved in the clone')
 
   const reported = await runStep(monthly)
   t.equal(reported.code, 0, 'the report step succeeds', { stderr: reported.stderr })
