@@ -170,23 +170,27 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
     }
     return out
   }
-  const byKey = new Map<number, Row>()
+  // Hot loop (a row per quarter hour and dimension): rows come in runs of one instant, so its
+  // period is looked up once per run; result rows sit in an array indexed by period and group.
+  const cells: Array<Row | undefined> = []
   const unpriced = new Set(source.unknownModels)
   const unknown = new Set<string>()
+  const bySession = o.period === 'session'
+  let lastMs = NaN, lastP = -1
   source.each((ms, dim, records, input, output, cacheWrite, cacheRead, costUSD) => {
     const d = source.dims[dim]!
-    const p = periodOf(ms, d[4]!)
+    const p = bySession ? periodOf(ms, d[4]!) : ms === lastMs ? lastP : (lastP = periodOf(ms, ''))
+    lastMs = ms
     if (p < 0) return
     if (unpriced.size && unpriced.has(d[2]!)) unknown.add(d[2]!)
     const key = p * groups + groupOfDim[dim]!
-    let row = byKey.get(key)
-    if (!row) byKey.set(key, (row = { period: periods[p]!, ...groupsOf(d), ...zeroTotals() }))
+    let row = cells[key]
+    if (!row) cells[key] = row = { period: periods[p]!, ...groupsOf(d), ...zeroTotals() }
     addCounts(row, records, input, output, cacheWrite, cacheRead, costUSD)
     addCounts(totals, records, input, output, cacheWrite, cacheRead, costUSD)
   })
-  const rows = byKey
   const sortKey = (row: Row) => [row.period, ...o.groupBy.map((g) => String(row[g] ?? ''))]
-  const sorted = [...rows.values()].sort((a, b) => {
+  const sorted = cells.filter((r): r is Row => r !== undefined).sort((a, b) => {
     const ka = sortKey(a), kb = sortKey(b)
     for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1
     return 0
