@@ -8,6 +8,8 @@ import { loadVerified, saveVerified } from '../store/verified.js'
 import { fetchDevices, type FetchResult } from '../sync/fetch.js'
 import { resolveRemote } from '../sync/remote.js'
 import { updateIndex } from '../index/index.js'
+import { deviceHeads } from '../index/heads.js'
+import { verifyLedger } from '../verify/verify.js'
 import { storePrices } from './index.js'
 import { out, say, type CommandContext } from './context.js'
 
@@ -15,7 +17,7 @@ export interface FetchOptions {
   acceptRewrite: string[]
 }
 
-/** Fetch and integrate under the store lock; shared by `fetch` and `init --remote`. */
+/** Fetch, integrate and check under the store lock; shared by `fetch` and `init --remote`. */
 export async function fetchInto(store: Store, acceptRewrite: string[], withTracking = false): Promise<FetchResult> {
   const git = await store.git()
   const remote = await resolveRemote(store.config.remote!, store.env)
@@ -23,6 +25,18 @@ export async function fetchInto(store: Store, acceptRewrite: string[], withTrack
   try {
     const r = await fetchDevices(git, remote, { me: store.device.id, verified: loadVerified(store.paths.verified), acceptRewrite, now: store.env.now() })
     saveVerified(store.paths.verified, r.verified)
+    // What it brought in is checked as `verify` would (DESIGN §8): the new commits and parts only.
+    const changed = r.devices.filter((d) => d.status === 'new' || d.status === 'updated' || d.status === 'accepted').map((d) => d.id)
+    if (changed.length) {
+      const proved = loadVerified(store.paths.proved)
+      for (const id of acceptRewrite) delete proved[id]
+      const v = await verifyLedger(git, {
+        heads: await deviceHeads(git, withTracking), refused: new Map(), only: changed, full: false, fingerprints: false,
+        proved, fetched: r.verified, index: null,
+      })
+      saveVerified(store.paths.proved, v.proved)
+      r.findings.push(...v.findings)
+    }
     // What the fetch brought in is indexed now, so the next report starts warm.
     await updateIndex(git, store.paths.index, storePrices(store), { withTracking })
     return r

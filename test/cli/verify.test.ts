@@ -286,3 +286,24 @@ t.test('three devices over HTTP: the same merged tree everywhere; a rewrite caug
   t.equal(v.code, 3, 'and verify fails on it')
   t.match(v.json.findings, [{ code: 'WITNESS_MISSING', device: ids[1], severity: 'error', detail: new RegExp(`device ${ids[0]} saw ${ids[1]} at ${oldHead.slice(0, 12)}`) }])
 })
+
+t.test('fetch checks what it brings in: a pushed commit that rewrites a part fails the fetch', async (t) => {
+  const root = t.testdir()
+  const bare = path.join(root, 'remote.git')
+  spawnSync('git', ['init', '--bare', '--quiet', bare])
+  const a = isolatedEnv(path.join(root, 'a'), { USAGE_LEDGER_DEVICE_ID: ME })
+  const bDir = path.join(root, 'b')
+  copyFixtures(bDir)
+  const b = isolatedEnv(bDir, { USAGE_LEDGER_DEVICE_ID: OTHER })
+  for (const [env, args] of [[b, ['init', '--remote', bare]], [b, ['record']], [a, ['init', '--remote', bare]]] as const) {
+    const r = await cli([...args], { env })
+    t.equal(r.code, 0, r.stderr)
+  }
+  const branch = `refs/heads/ledger/${OTHER}`
+  const victim = git(bare, ['ls-tree', '-r', '--name-only', branch, `devices/${OTHER}`]).split('\n').find((p) => p.endsWith('.ndjson'))!
+  const text = git(bare, ['show', `${branch}:${victim}`])
+  tamperCommit(bare, { [victim]: text.replace(/"output":(\d+)/, (_m, n) => `"output":${Number(n) * 10}`) }, branch)
+  const f = await cli(['fetch', '--json'], { env: a })
+  t.equal(f.code, 3, 'an integrity failure')
+  t.match(JSON.parse(f.stdout).findings, [{ code: 'PART_CHANGED', device: OTHER, path: victim }])
+})
