@@ -12,14 +12,10 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 const dist = new URL('../dist/', import.meta.url)
 const tmp = new URL(`.build-${process.pid}/`, dist)
 mkdirSync(dist, { recursive: true })
+const commonjs = { outdir: tmp.pathname, outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning' }
 await build({
+  ...commonjs,
   entryPoints: { cli: 'lib/cli/main.ts' },
-  outdir: tmp.pathname,
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
   sourcemap: 'linked',
   minifySyntax: true,
   // Swapped for lighter stand-ins, see scripts/shims/.
@@ -27,18 +23,8 @@ await build({
   // `--version` says what package.json says, without reading it at every start.
   define: { 'import.meta.url': '__importMetaUrl', USAGE_LEDGER_VERSION: JSON.stringify(version) },
   banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
 })
 // `npm run demo` (not shipped: package.json "files" names dist/cli.cjs only).
-await build({
-  entryPoints: { demo: 'scripts/demo.ts' },
-  outdir: tmp.pathname,
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
-})
+await build({ ...commonjs, entryPoints: { demo: 'scripts/demo.ts' } })
 for (const f of readdirSync(tmp)) renameSync(new URL(f, tmp), new URL(f, dist))
 rmSync(tmp, { recursive: true, force: true })
