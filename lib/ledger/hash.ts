@@ -14,9 +14,14 @@ export const newSha256 = (): Hash => load().createHash('sha256')
 /** git's object hash (verify recomputes object ids). */
 export const newSha1 = (): Hash => load().createHash('sha1')
 
-export const sha256hex = (s: string | Uint8Array) => newSha256().update(s).digest('hex')
+// crypto.hash (Node 20.12+) hashes a small input in a third of the time of createHash, which
+// a backfill pays once per record (its id).
+export const sha256hex = (s: string | Uint8Array): string => {
+  const c = load()
+  return c.hash ? c.hash('sha256', s as string, 'hex') : c.createHash('sha256').update(s).digest('hex')
+}
 
-/** The first `bytes` of a sha256 as hex; a fresh string, not a slice pinning the full digest. */
-export const sha256prefix = (s: string, bytes: number) => newSha256().update(s).digest().toString('hex', 0, bytes)
+/** The first `bytes` of a sha256 as hex. */
+export const sha256prefix = (s: string, bytes: number): string => sha256hex(s).slice(0, bytes * 2)
 
 export const randomHex = (bytes: number) => load().randomBytes(bytes).toString('hex')
