@@ -3,12 +3,16 @@
 //
 //   node bench/fetch.mjs [--devices 5] [--records 200000] [--commits 24] [--runs 3]
 //                        [--batch 50] [--noop-reps 3] [--seed 42] [--end 2026-11-20] [--keep]
+//                        [--ledger own|p4] [--out FILE]
 //
 // Setup (not timed): a bare remote (a path), `--devices` device homes that record a history of
 // `--records` records in total (stdin NDJSON over the 60 days before `--end`, `--commits` record
 // runs per device, each pushed), a reader home that ran `init --remote` (its initial fetch), and
 // a native bare repository fetched to the same state with the refspec
 // `+refs/heads/ledger/*:refs/remotes/origin/ledger/*`.
+// With `--ledger p4` the history is instead a copy of the P4 ledger that bench/report.mjs builds
+// and caches (1M records from 5 devices; its reader home for this CLI build when cached, else an
+// `init --remote`), and every command runs at the clock of that setup (noon of its end day).
 // Per run: every device records `--batch` new records (one new part each, pushed); then
 //   P5   our `fetch --json` in the reader home   vs  `git fetch` in the native repository
 //   P5n  our `fetch --json` again (nothing new)  vs  `git fetch` again (nothing new)
@@ -22,7 +26,7 @@ import { DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
 import {
   ROOT, DEVICE_ID, CLI, tempDir, measureOk, median, formatTable, fmtMs, fmtMB, fmtRatio, fmtInt, log, writeJson,
   normaliseOurDaily, exitOnUncaught, parseEndDay, requireBuild, logMachine, benchEnv, run, gitWith, snapshotCli, pool,
-  expectFetch,
+  expectFetch, reportCache, copyReportLedger, cliSha,
 } from './lib.mjs'
 import { TOTAL_KEYS, HISTORY_DAYS, deviceId as benchDeviceId, zero, addInto, history as genHistory, batch as genBatch } from './records.mjs'
 
@@ -43,22 +47,30 @@ const { values: opt } = parseArgs({
     seed: { type: 'string', default: String(DEFAULT_SEED) },
     end: { type: 'string', default: DEFAULT_END },
     keep: { type: 'boolean', default: false },
+    ledger: { type: 'string', default: 'own' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 if (opt.help) {
-  console.log('usage: node bench/fetch.mjs [--devices 5] [--records 200000] [--commits 24] [--runs 3] [--batch 50] [--noop-reps 3] [--seed 42] [--end YYYY-MM-DD] [--keep] [--out results.json]')
+  console.log('usage: node bench/fetch.mjs [--devices 5] [--records 200000] [--commits 24] [--runs 3] [--batch 50] [--noop-reps 3] [--seed 42] [--end YYYY-MM-DD] [--keep] [--ledger own|p4] [--out results.json]')
   process.exit(0)
 }
-const DEVICES = Math.max(1, Number(opt.devices))
-const RECORDS = Math.max(DEVICES, Number(opt.records))
+if (opt.ledger !== 'own' && opt.ledger !== 'p4') {
+  console.error(`unknown --ledger ${opt.ledger} (own, p4)`)
+  process.exit(2)
+}
+/** --ledger p4: the cached setup of bench/report.mjs ({cacheDir, meta}); its parameters replace ours. */
+const p4 = opt.ledger === 'p4' ? reportCache('r1000000-d5-', 'bench fetch') : null
+const DEVICES = p4 ? p4.meta.devices : Math.max(1, Number(opt.devices))
+const RECORDS = p4 ? p4.meta.records : Math.max(DEVICES, Number(opt.records))
 const COMMITS = Math.max(1, Number(opt.commits))
 const RUNS = Math.max(1, Number(opt.runs))
 const BATCH = Math.max(1, Number(opt.batch))
 const NOOP_REPS = Math.max(1, Number(opt['noop-reps']))
-const SEED = Number(opt.seed)
-const END_MS = parseEndDay(opt.end)
+const SEED = p4 ? p4.meta.seed : Number(opt.seed)
+const END = p4 ? p4.meta.end : opt.end
+const END_MS = parseEndDay(END)
 const NODE = process.execPath
 
 requireBuild()
@@ -68,7 +80,7 @@ const machine = logMachine()
 // Records (bench/records.mjs): unique per device (strictly increasing ts) and across devices
 // (the session and project hashes differ), so no id is deduplicated and the expected totals are sums.
 
-const deviceId = (i) => benchDeviceId(i, 'b', '5eed')
+const deviceId = (i) => (p4 ? p4.meta.ids[i - 1] : benchDeviceId(i, 'b', '5eed'))
 
 /**
  * A device's history: `n` records stratified over the 60 days before --end, cut into COMMITS
@@ -83,14 +95,14 @@ function history(dev, n) {
 /** Run `run`'s small batch of one device: BATCH records inside hour `run` of the --end day. */
 function batch(dev, run) {
   const { lines, truth, t0 } = genBatch({ seed: SEED, endMs: END_MS, dev, run, size: BATCH, salt: 0x5eed })
-  return { lines, truth, now: new Date(t0 + 3_300_000).toISOString() }
+  return { lines, truth, now: p4 ? p4.meta.now : new Date(t0 + 3_300_000).toISOString() }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Processes.
 
 const baseEnv = benchEnv()
-const envFor = (id, now) => ({ ...baseEnv, USAGE_LEDGER_DEVICE_ID: id, ...(now ? { USAGE_LEDGER_NOW: now } : {}) })
+const envFor = (id, now = p4?.meta.now) => ({ ...baseEnv, USAGE_LEDGER_DEVICE_ID: id, ...(now ? { USAGE_LEDGER_NOW: now } : {}) })
 const git = gitWith(baseEnv)
 
 /** `refs/heads/ledger/<id>` → oid (on the remote), or `refs/remotes/origin/ledger/<id>` → oid (native clone). */
@@ -114,8 +126,8 @@ const ours = (home, ...args) => [NODE, [cli, '--home', home, ...args]]
 const root = tempDir('ul-bench-fetch-')
 const remote = join(root, 'remote.git')
 const native = join(root, 'native.git')
-const reader = join(root, 'reader')
-const homes = Array.from({ length: DEVICES }, (_, i) => join(root, `device-${i + 1}`))
+let reader = join(root, 'reader')
+let homes = Array.from({ length: DEVICES }, (_, i) => join(root, `device-${i + 1}`))
 const ids = Array.from({ length: DEVICES }, (_, i) => deviceId(i + 1))
 const expected = zero()
 const samples = { p5Ours: [], p5Ref: [], p5nOurs: [], p5nRef: [], nodeNoop: [] }
@@ -141,26 +153,44 @@ async function check(runNo) {
 }
 
 try {
-  log(`setup in ${root}: ${DEVICES} devices × ${fmtInt(RECORDS / DEVICES)} records in ${COMMITS} record runs each, over the ${HISTORY_DAYS} days before ${opt.end}`)
   cli = snapshotCli(join(root, 'app'))
   const t0 = performance.now()
-  git('init', '--quiet', '--bare', remote)
-
-  await pool(homes.map((h, i) => i), Math.max(1, machine.nproc), async (i) => {
-    const n = Math.floor(((i + 1) * RECORDS) / DEVICES) - Math.floor((i * RECORDS) / DEVICES)
-    const { chunks, truth } = history(i + 1, n)
-    await run(`init device ${i + 1}`, ...ours(homes[i], 'init', '--remote', remote, '--name', `device-${i + 1}`), { env: envFor(ids[i], chunks[0].now) })
-    for (const c of chunks) {
-      await run(`record device ${i + 1}`, ...ours(homes[i], 'record', '--stdin', '--source', SOURCE, '--quiet'), { env: envFor(ids[i], c.now), input: c.lines.join('\n') + '\n' })
+  if (p4) {
+    log(`setup in ${root}: a copy of the P4 ledger ${p4.cacheDir} (${DEVICES} devices × ${fmtInt(RECORDS / DEVICES)} records)`)
+    setup.ledger = { p4: p4.cacheDir, cliSha: cliSha(cli) }
+    const copy = copyReportLedger(p4.cacheDir, root, { readerSha: setup.ledger.cliSha })
+    if (copy.homes.length !== DEVICES) throw new Error(`the P4 cache holds ${copy.homes.length} device homes, its setup.json says ${DEVICES}`)
+    homes = copy.homes
+    for (const t of p4.meta.truths) addInto(expected, t)
+    setup.historySeconds = Math.round((performance.now() - t0) / 100) / 10
+    const t1 = performance.now()
+    if (copy.reader) reader = copy.reader
+    else {
+      log(`  no cached reader for CLI build ${setup.ledger.cliSha}: init --remote (a full fetch) …`)
+      await run('init reader', ...ours(reader, 'init', '--remote', remote, '--name', 'reader'), { env: envFor(DEVICE_ID) })
     }
-    addInto(expected, truth)
-  })
-  setup.historySeconds = Math.round((performance.now() - t0) / 100) / 10
+    setup.readerCached = Boolean(copy.reader)
+    setup.readerInitSeconds = Math.round((performance.now() - t1) / 100) / 10
+  } else {
+    log(`setup in ${root}: ${DEVICES} devices × ${fmtInt(RECORDS / DEVICES)} records in ${COMMITS} record runs each, over the ${HISTORY_DAYS} days before ${END}`)
+    git('init', '--quiet', '--bare', remote)
 
-  // the reader: init --remote fetches everything once (the state every run starts from)
-  const t1 = performance.now()
-  await run('init reader', ...ours(reader, 'init', '--remote', remote, '--name', 'reader'), { env: envFor(DEVICE_ID) })
-  setup.readerInitSeconds = Math.round((performance.now() - t1) / 100) / 10
+    await pool(homes.map((h, i) => i), Math.max(1, machine.nproc), async (i) => {
+      const n = Math.floor(((i + 1) * RECORDS) / DEVICES) - Math.floor((i * RECORDS) / DEVICES)
+      const { chunks, truth } = history(i + 1, n)
+      await run(`init device ${i + 1}`, ...ours(homes[i], 'init', '--remote', remote, '--name', `device-${i + 1}`), { env: envFor(ids[i], chunks[0].now) })
+      for (const c of chunks) {
+        await run(`record device ${i + 1}`, ...ours(homes[i], 'record', '--stdin', '--source', SOURCE, '--quiet'), { env: envFor(ids[i], c.now), input: c.lines.join('\n') + '\n' })
+      }
+      addInto(expected, truth)
+    })
+    setup.historySeconds = Math.round((performance.now() - t0) / 100) / 10
+
+    // the reader: init --remote fetches everything once (the state every run starts from)
+    const t1 = performance.now()
+    await run('init reader', ...ours(reader, 'init', '--remote', remote, '--name', 'reader'), { env: envFor(DEVICE_ID) })
+    setup.readerInitSeconds = Math.round((performance.now() - t1) / 100) / 10
+  }
   // the native equivalent, fetched to the same state
   git('init', '--quiet', '--bare', native)
   git('--git-dir', native, 'remote', 'add', 'origin', remote)
@@ -261,7 +291,8 @@ writeJson(outPath, {
   runs: RUNS,
   noopReps: NOOP_REPS,
   seed: SEED,
-  end: opt.end,
+  end: END,
+  ledger: opt.ledger,
   setup,
   machine: { ...machine, loadavg1End: loadEnd },
   results: results.map((r) => ({ id: r.id, case: r.case, reference: r.reference, ours: r.ours, ref: r.ref, ratio: r.ratio, rssRatio: r.rssRatio, goal: r.goal, met: r.met })),

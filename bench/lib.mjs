@@ -4,11 +4,18 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir, cpus, totalmem, availableParallelism, platform, release, arch, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { generate, GENERATOR_VERSION, SIZES, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-export const CLI = join(ROOT, 'bin', 'usage-ledger.js')
+/**
+ * Where the CLI under test lives (package.json, bin/, dist/cli.cjs): the project, or the copy
+ * named by USAGE_LEDGER_BENCH_CLI_ROOT, which bench/scale.mjs sets so that every script it runs
+ * measures one and the same build (snapshotCli), whatever rebuilds happen meanwhile.
+ */
+export const CLI_ROOT = process.env.USAGE_LEDGER_BENCH_CLI_ROOT ? resolve(process.env.USAGE_LEDGER_BENCH_CLI_ROOT) : ROOT
+export const CLI = join(CLI_ROOT, 'bin', 'usage-ledger.js')
 export const CCUSAGE_VERSION = '20.0.24'
 /** Fixed device id for every bench run (DESIGN §3 override), so runs are comparable. */
 export const DEVICE_ID = '0123456789abcdef0123456789abcdef'
@@ -46,8 +53,8 @@ export function parseEndDay(end) {
 
 /** Exits 2 unless the CLI is built. */
 export function requireBuild(hint = 'run `npm run build` first') {
-  if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
-    console.error(`dist/cli.cjs is missing: ${hint}`)
+  if (!existsSync(join(CLI_ROOT, 'dist', 'cli.cjs'))) {
+    console.error(`${join(CLI_ROOT, 'dist', 'cli.cjs')} is missing: ${hint}`)
     process.exit(2)
   }
 }
@@ -112,9 +119,74 @@ export const gitWith = (env) => (...args) => {
 export function snapshotCli(dir) {
   for (const f of ['package.json', 'bin/usage-ledger.js', 'dist/cli.cjs']) {
     mkdirSync(join(dir, f, '..'), { recursive: true })
-    copyFileSync(join(ROOT, f), join(dir, f))
+    copyFileSync(join(CLI_ROOT, f), join(dir, f))
   }
   return join(dir, 'bin', 'usage-ledger.js')
+}
+
+/** The first 12 hex digits of the sha256 of a CLI copy's dist/cli.cjs: which build it is. */
+export function cliSha(cliBin) {
+  return createHash('sha256').update(readFileSync(join(dirname(cliBin), '..', 'dist', 'cli.cjs'))).digest('hex').slice(0, 12)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The P4 ledger (1M records from 5 devices), built and cached by bench/report.mjs and reused by
+// bench/fetch.mjs --ledger p4, bench/verify.mjs and bench/init.mjs.
+
+/** `cp -a`: git object files are read-only and hooks executable; keep it exact (and fast). */
+export function copyTree(from, to) {
+  const r = spawnSync('cp', ['-a', from, to], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`cp -a ${from} ${to} failed: ${r.stderr.trim()}`)
+}
+
+/** A copied home still names the remote it was made with (config.json); point it at `remote`. */
+export function pointHomeAt(home, remote) {
+  const p = join(home, 'config.json')
+  const c = JSON.parse(readFileSync(p, 'utf8'))
+  c.remote = remote
+  writeFileSync(p, JSON.stringify(c, null, 2) + '\n')
+}
+
+/**
+ * The cached P4 setup whose key starts with `prefix` (bench/report.mjs's parameters), or exits 2
+ * with how to build it. Returns {cacheDir, meta} (meta: its setup.json: ids, truths, now, …).
+ */
+export function reportCache(prefix = 'r1000000-d5-', what = 'bench') {
+  const root = join(benchCacheDir(), 'report')
+  const key = existsSync(root) ? readdirSync(root).filter((d) => d.startsWith(prefix) && existsSync(join(root, d, 'setup.json'))).sort().at(-1) : undefined
+  if (!key) {
+    console.error(`${what}: no cached ${prefix.replace(/-$/, '')} ledger; run \`node bench/report.mjs --runs 1 --no-p4c\` once to build it`)
+    process.exit(2)
+  }
+  const cacheDir = join(root, key)
+  return { cacheDir, meta: JSON.parse(readFileSync(join(cacheDir, 'setup.json'), 'utf8')) }
+}
+
+/**
+ * Copies the cached remote into `root`/remote.git and, unless `devices` is false, the device
+ * homes into `root`/device-N (pointed at the copy); with `readerSha`, also the reader cached for
+ * that CLI build (else: none, and `reader` is null). Returns {remote, homes, reader}.
+ */
+export function copyReportLedger(cacheDir, root, { devices = true, readerSha } = {}) {
+  mkdirSync(root, { recursive: true })
+  const remote = join(root, 'remote.git')
+  copyTree(join(cacheDir, 'remote.git'), remote)
+  const homes = []
+  if (devices) {
+    for (const d of readdirSync(cacheDir).filter((x) => /^device-\d+$/.test(x)).sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)))) {
+      const h = join(root, d)
+      copyTree(join(cacheDir, d), h)
+      pointHomeAt(h, remote)
+      homes.push(h)
+    }
+  }
+  let reader = null
+  if (readerSha && existsSync(join(cacheDir, `reader-${readerSha}`, 'config.json'))) {
+    reader = join(root, 'reader')
+    copyTree(join(cacheDir, `reader-${readerSha}`), reader)
+    pointHomeAt(reader, remote)
+  }
+  return { remote, homes, reader }
 }
 
 /** Runs `fn` on every item, at most `width` at a time. */

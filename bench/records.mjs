@@ -97,3 +97,31 @@ export function batch({ seed, endMs, dev, run, size, salt }) {
   for (let k = 0; k < size; k++) lines.push(makeRecord(rng, t0 + Math.floor(((k + rng.next()) * 3_000_000) / size), dev, 1_000_000 + run, truth))
   return { lines, truth, t0 }
 }
+
+/**
+ * Problems of a `report --json` (schema usage-ledger/report@1) against the devices' truths
+ * (empty when equal): the totals must be their sum and, for `--by device`, every device's rows
+ * must sum to that device's own truth (`ids[i]` ↔ `truths[i]`).
+ */
+export function checkReport(json, truths, ids) {
+  if (json.schema !== 'usage-ledger/report@1') return [`unexpected report schema ${JSON.stringify(json.schema)}`]
+  const problems = []
+  const got = json.totals ?? {}
+  const want = truths.reduce((acc, t) => addInto(acc, t), zero())
+  for (const k of TOTAL_KEYS) if (got[k] !== want[k]) problems.push(`total ${k} ${got[k]} ≠ expected ${want[k]}`)
+  if (json.groupBy?.includes('device')) {
+    const per = new Map()
+    for (const r of json.rows ?? []) {
+      const d = per.get(r.device) ?? zero()
+      for (const k of TOTAL_KEYS) d[k] += r[k] ?? 0
+      per.set(r.device, d)
+    }
+    ids.forEach((id, i) => {
+      const d = per.get(id) ?? zero()
+      for (const k of TOTAL_KEYS) if (d[k] !== truths[i][k]) problems.push(`device ${i + 1} ${k} ${d[k]} ≠ expected ${truths[i][k]}`)
+    })
+    const extra = [...per.keys()].filter((id) => !ids.includes(id))
+    if (extra.length) problems.push(`unexpected devices ${extra.join(', ')}`)
+  }
+  return problems
+}

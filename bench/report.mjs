@@ -23,19 +23,18 @@
 // The reader's totals (overall and per device) must equal what the devices recorded, and P4c's
 // must equal the tree's truth; exit 1 otherwise.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createHash } from 'node:crypto'
 import { loadavg } from 'node:os'
 import { DEFAULT_SEED, DEFAULT_END, SIZES } from './generate.mjs'
 import {
   ROOT, CLI, DEVICE_ID, CCUSAGE_VERSION, benchCacheDir, ensureCcusage, ensureTree, warmTree, tempDir, measureOk,
   median, formatTable, fmtMs, fmtMB, fmtRatio, fmtInt, log, writeJson, normaliseOurDaily,
   normaliseCcusageDaily, normaliseTruth, diffDaily, exitOnUncaught, parseEndDay, requireBuild, logMachine, benchEnv,
-  run, gitWith, snapshotCli, pool, expectFetch,
+  run, gitWith, snapshotCli, pool, expectFetch, copyTree, pointHomeAt, cliSha,
 } from './lib.mjs'
-import { TOTAL_KEYS, HISTORY_DAYS, deviceId as benchDeviceId, zero, addInto, history as genHistory, batch as genBatch } from './records.mjs'
+import { HISTORY_DAYS, deviceId as benchDeviceId, zero, addInto, history as genHistory, batch as genBatch, checkReport } from './records.mjs'
 
 const GOALS = { P4: { wallRatio: 2 } }
 const SOURCE = 'gen'
@@ -116,52 +115,12 @@ const readerEnv = envFor(DEVICE_ID)
 
 const git = gitWith(baseEnv)
 
-/** `cp -a`: git object files are read-only and hooks executable; keep it exact (and fast). */
-function copyTree(from, to) {
-  const r = spawnSync('cp', ['-a', from, to], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`cp -a ${from} ${to} failed: ${r.stderr.trim()}`)
-}
-
-/** A copied home still names the remote it was made with (config.json); point it at ours. */
-function pointHomeAt(home, remote) {
-  const p = join(home, 'config.json')
-  const c = JSON.parse(readFileSync(p, 'utf8'))
-  c.remote = remote
-  writeFileSync(p, JSON.stringify(c, null, 2) + '\n')
-}
-
 // The CLI runs from a copy of bin/ and dist/ taken at the start (as in bench/fetch.mjs), so a
 // rebuild while the bench runs can neither break it nor mix versions.
 let cli = CLI
 const ours = (home, ...args) => [NODE, [cli, '--home', home, ...args]]
 
 const seconds = (t0) => Math.round((performance.now() - t0) / 100) / 10
-
-// ---------------------------------------------------------------------------------------------
-// Checks.
-
-/** Problems of a `report --by device --json` against the devices' truths (empty when equal). */
-function checkReport(json, truths, names) {
-  const problems = []
-  const got = normaliseOurDaily(json).totals
-  const want = truths.reduce((acc, t) => addInto(acc, t), zero())
-  for (const k of TOTAL_KEYS) if (got[k] !== want[k]) problems.push(`total ${k} ${got[k]} ≠ expected ${want[k]}`)
-  if (json.groupBy?.includes('device')) {
-    const per = new Map()
-    for (const r of json.rows ?? []) {
-      const d = per.get(r.device) ?? zero()
-      for (const k of TOTAL_KEYS) d[k] += r[k] ?? 0
-      per.set(r.device, d)
-    }
-    names.forEach((id, i) => {
-      const d = per.get(id) ?? zero()
-      for (const k of TOTAL_KEYS) if (d[k] !== truths[i][k]) problems.push(`device ${i + 1} ${k} ${d[k]} ≠ expected ${truths[i][k]}`)
-    })
-    const extra = [...per.keys()].filter((id) => !names.includes(id))
-    if (extra.length) problems.push(`unexpected devices ${extra.join(', ')}`)
-  }
-  return problems
-}
 
 // ---------------------------------------------------------------------------------------------
 // Setup, cached: the remote and the device homes by parameters; the reader also by CLI build
@@ -243,7 +202,7 @@ async function buildDevices() {
 
 try {
   cli = snapshotCli(join(root, 'app'))
-  setup.cliSha = createHash('sha256').update(readFileSync(join(root, 'app', 'dist', 'cli.cjs'))).digest('hex').slice(0, 12)
+  setup.cliSha = cliSha(cli)
   const help = spawnSync(NODE, [cli, 'index', '--help'], { env: baseEnv, encoding: 'utf8' })
   hasIndex = help.status === 0 && /^usage-ledger index\b/m.test(help.stdout)
   log(`CLI build ${setup.cliSha}; ${hasIndex ? '`index` command present' : 'no `index` command yet (P4u skips it)'}`)

@@ -2,7 +2,8 @@
 // The benchmark behind `npm run bench` (which builds first). See docs/benchmarks.md.
 //
 //   node bench/run.mjs [--size large|medium|small] [--runs 3] [--seed 42] [--keep]
-//                      [--p2-reps 10] [--p3-reps 5] [--p3-responses 100]
+//                      [--p2-reps 10] [--p3-reps 5] [--p3-responses 100] [--out FILE]
+//   node bench/run.mjs --scale [--runs 3] …   P1–P6, V1, V2 at scale: bench/scale.mjs
 //
 // P1  first `record` (backfill of the whole tree) vs `ccusage claude daily --offline --json`
 //     on the same tree: wall and peak RSS, median over runs.
@@ -12,6 +13,7 @@
 // invocation. The generated tree is cached (by size, seed, end date and generator version)
 // under ${XDG_CACHE_HOME:-~/.cache}/usage-ledger-bench/trees and is left as it was found: P3
 // writes into its own session file, deleted afterwards.
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -19,10 +21,17 @@ import { randomUUID } from 'node:crypto'
 import { loadavg } from 'node:os'
 import { appendResponses, SIZES, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
 import {
-  ROOT, CLI, DEVICE_ID, CCUSAGE_VERSION, ensureCcusage, ensureTree, warmTree, tempDir, measure, measureOk,
+  ROOT, CLI, CLI_ROOT, DEVICE_ID, CCUSAGE_VERSION, ensureCcusage, ensureTree, warmTree, tempDir, measure, measureOk,
   median, formatTable, fmtMs, fmtMB, fmtRatio, fmtInt, machineInfo, log, writeJson, normaliseCcusageDaily,
   normaliseOurDaily, normaliseTruth, diffDaily,
 } from './lib.mjs'
+
+// `npm run bench -- --scale`: P1–P6, V1 and V2 at scale, by bench/scale.mjs (which runs this
+// script, among others, as a child process); the other options are passed on.
+if (process.argv.slice(2).includes('--scale')) {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bench', 'scale.mjs'), ...process.argv.slice(2).filter((a) => a !== '--scale')], { stdio: 'inherit' })
+  process.exit(r.status ?? 1)
+}
 
 const GOALS = {
   P1: { wallRatio: 0.5, rssMB: 250 },
@@ -66,8 +75,8 @@ const P3_REPS = Math.max(1, Number(opt['p3-reps']))
 const P3_N = Math.max(1, Number(opt['p3-responses']))
 const NODE = process.execPath
 
-if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
-  console.error('dist/cli.cjs is missing: run `npm run bench` (it builds first) or `npm run build`')
+if (!existsSync(join(CLI_ROOT, 'dist', 'cli.cjs'))) {
+  console.error(`${join(CLI_ROOT, 'dist', 'cli.cjs')} is missing: run \`npm run bench\` (it builds first) or \`npm run build\``)
   process.exit(2)
 }
 
