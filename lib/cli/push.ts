@@ -30,10 +30,13 @@ export async function pushOrKeep(store: Store): Promise<PushSummary> {
   }
 }
 
+const pendingText = (p: PushSummary) =>
+  `${p.pending} commit${p.pending === 1 ? '' : 's'} pending: ${p.error ?? 'not pushed'}; the next push or record delivers ${p.pending === 1 ? 'it' : 'them'}`
+
 export function sayPush(ctx: CommandContext, p: PushSummary): void {
   if (p.rejected) ctx.env.stderr.write(`usage-ledger: ${p.error}\n`)
   else if (p.pushed) say(ctx, `pushed to ${p.remote}`)
-  else if (p.pending > 0) say(ctx, `${p.pending} commit${p.pending === 1 ? '' : 's'} pending: ${p.error ?? 'not pushed'}; the next push or record delivers ${p.pending === 1 ? 'it' : 'them'}`)
+  else if (p.pending > 0) say(ctx, pendingText(p))
 }
 
 export async function push(ctx: CommandContext): Promise<number> {
@@ -44,8 +47,10 @@ export async function push(ctx: CommandContext): Promise<number> {
     let p: PushSummary
     try { p = await pushOrKeep(store) } finally { lock.release() }
     if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/push@1', ...p }))
-    else if (!p.pushed && !p.pending && !p.rejected) say(ctx, 'nothing to push')
-    else sayPush(ctx, p)
+    // A push that failed is an error (exit 1): its one line is printed whatever --quiet or --json say.
+    if (p.rejected) ctx.env.stderr.write(`usage-ledger: ${p.error}\n`)
+    else if (p.pending > 0) ctx.env.stderr.write(`usage-ledger: ${pendingText(p)}\n`)
+    else if (!ctx.global.json) say(ctx, p.pushed ? `pushed to ${p.remote}` : 'nothing to push')
     return p.rejected ? 1 : p.pending > 0 ? 1 : 0
   } finally {
     await store.close()

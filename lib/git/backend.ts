@@ -32,6 +32,8 @@ export interface CommitInfo {
 export interface Remote {
   url: string
   token?: string
+  /** Give up when the remote sends nothing for this many seconds (absent or 0: never). */
+  timeoutSec?: number
 }
 
 export interface GitBackend {

@@ -5,15 +5,60 @@
  * `cache` object: without it every pack read re-loads and re-checks the whole pack.
  */
 import fs from 'node:fs'
+import nodeHttp from 'node:http'
+import nodeHttps from 'node:https'
+import type { Socket } from 'node:net'
 import * as git from 'isomorphic-git'
 import http from 'isomorphic-git/http/node'
 import { LedgerError, opError } from '../errors.js'
 import type { CommitInfo, GitBackend, Remote, TreeEntry } from './backend.js'
 import { redactUrl, trackingRef } from './backend.js'
-import { authFailed, pushRejected, unreachable } from './remote-errors.js'
+import { authFailed, pushRejected, timedOut, unreachable } from './remote-errors.js'
 import { usageError } from '../errors.js'
 
 const isNotFound = (e: unknown) => (e as { code?: string })?.code === 'NotFoundError'
+
+type GuardedHttp = typeof http & { timedOut: boolean; cut: string | null }
+
+/**
+ * isomorphic-git's node client with two guards. A connection that carries no byte either way
+ * for `sec` seconds is given up (the socket's idle timeout counts reads and writes, so a long
+ * upload is not cut). And a body that breaks off is remembered in `cut`: isomorphic-git's
+ * pkt-line reader swallows stream errors and reads a cut answer as a complete short one (a ref
+ * advertisement cut mid-way lists no refs).
+ */
+function guardedHttp(sec: number | undefined): GuardedHttp {
+  const client: GuardedHttp = { ...http, timedOut: false, cut: null }
+  client.request = async (req) => {
+    let agent = req.agent
+    if (!agent && sec && sec > 0) {
+      agent = new (/^https:/i.test(req.url) ? nodeHttps.Agent : nodeHttp.Agent)()
+      const create = agent.createConnection.bind(agent) as (o: unknown, cb: unknown) => Socket
+      ;(agent as unknown as { createConnection: typeof create }).createConnection = (o, cb) => {
+        const socket = create(o, cb)
+        socket.setTimeout(sec * 1000, () => {
+          client.timedOut = true
+          socket.destroy(new Error(`no data for ${sec} s`))
+        })
+        return socket
+      }
+    }
+    const res = await http.request({ ...req, agent })
+    const body = res.body
+    if (body) {
+      res.body = (async function* () {
+        try {
+          for await (const chunk of body) yield chunk
+        } catch (e) {
+          client.cut ??= (e as Error).message || 'the connection broke'
+          throw e
+        }
+      })()
+    }
+    return res
+  }
+  return client
+}
 
 export class IsoBackend implements GitBackend {
   readonly name = 'iso' as const
@@ -91,25 +136,35 @@ export class IsoBackend implements GitBackend {
       throw usageError('ISO_REMOTE', `the iso backend speaks only HTTP(S); ${redactUrl(remote.url)} needs the system backend (install git)`)
     }
     const onAuth = () => (remote.token ? { username: 'usage-ledger', password: remote.token } : { cancel: true })
-    return { http, url: remote.url, onAuth, onAuthFailure: () => ({ cancel: true }) }
+    return { http: guardedHttp(remote.timeoutSec), url: remote.url, onAuth, onAuthFailure: () => ({ cancel: true }) }
   }
 
-  private async remoteCall<T>(remote: Remote, f: () => Promise<T>, ref = ''): Promise<T> {
-    try { return await f() } catch (e) {
+  private async remoteCall<T>(remote: Remote, base: { http: GuardedHttp }, f: () => Promise<T>, ref = ''): Promise<T> {
+    let value: T
+    try { value = await f() } catch (e) {
+      if (base.http.timedOut) throw timedOut(remote.url, `no data for ${remote.timeoutSec} s`)
       const err = e as { code?: string; data?: { statusCode?: number; reason?: string }; message?: string }
       const status = err.data?.statusCode
       if (err.code === 'UserCanceledError' || status === 401 || status === 403) throw authFailed(remote.url)
       if (err.code === 'PushRejectedError') throw pushRejected(remote.url, ref)
+      // A connection cut mid-answer surfaces as an empty or unparsable answer.
+      if (err.code === 'EmptyServerResponseError' || err.code === 'ParseError' || /^aborted$|premature close/i.test(err.message ?? '')) {
+        throw unreachable(remote.url, `its answer was cut short: ${(err.message ?? '').replace(/\.$/, '').slice(0, 160)}`)
+      }
       if (err.code === 'HttpError' || /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|socket hang up/.test(err.message ?? '')) {
         throw unreachable(remote.url, status ? `HTTP ${status}` : (err.message ?? 'no answer').slice(0, 200))
       }
       throw e
     }
+    // What isomorphic-git read as a complete answer may have been cut (see guardedHttp).
+    if (base.http.timedOut) throw timedOut(remote.url, `no data for ${remote.timeoutSec} s`)
+    if (base.http.cut !== null) throw unreachable(remote.url, `its answer was cut short: ${base.http.cut.slice(0, 160)}`)
+    return value
   }
 
   async listRemoteRefs(remote: Remote, prefix: string): Promise<Map<string, string>> {
     const base = this.remoteBase(remote)
-    const refs = await this.remoteCall(remote, () => git.listServerRefs({ ...base, prefix, protocolVersion: 2 }))
+    const refs = await this.remoteCall(remote, base, () => git.listServerRefs({ ...base, prefix, protocolVersion: 2 }))
     return new Map(refs.filter((r) => r.ref.startsWith(prefix)).map((r) => [r.ref, r.oid]))
   }
 
@@ -121,7 +176,7 @@ export class IsoBackend implements GitBackend {
     // isomorphic-git's fetch reads its refspec from the config of a named remote.
     await git.addRemote({ ...this.base, remote: 'origin', url: remote.url, force: true })
     for (const ref of refs) {
-      const res = await this.remoteCall(remote, () => git.fetch({
+      const res = await this.remoteCall(remote, base, () => git.fetch({
         ...this.base, ...base, ref: ref.replace(/^refs\/heads\//, ''), remoteRef: ref, singleBranch: true, tags: false,
       }))
       if (res.fetchHead) {
@@ -134,7 +189,7 @@ export class IsoBackend implements GitBackend {
 
   async push(remote: Remote, ref: string): Promise<void> {
     const base = this.remoteBase(remote)
-    const res = await this.remoteCall(remote, () => git.push({ ...this.base, ...base, ref, remoteRef: ref, force: false }), ref)
+    const res = await this.remoteCall(remote, base, () => git.push({ ...this.base, ...base, ref, remoteRef: ref, force: false }), ref)
     if (res.ok === false || (res.refs?.[ref] && !res.refs[ref].ok)) throw pushRejected(remote.url, ref)
     const oid = await this.readRef(ref)
     if (oid) await git.writeRef({ ...this.base, ref: trackingRef(ref), value: oid, force: true })
@@ -142,7 +197,7 @@ export class IsoBackend implements GitBackend {
 
   async deleteRemoteRef(remote: Remote, ref: string): Promise<void> {
     const base = this.remoteBase(remote)
-    await this.remoteCall(remote, () => git.push({ ...this.base, ...base, ref, remoteRef: ref, delete: true }), ref)
+    await this.remoteCall(remote, base, () => git.push({ ...this.base, ...base, ref, remoteRef: ref, delete: true }), ref)
     try { await git.deleteRef({ ...this.base, ref: trackingRef(ref) }) } catch { /* was not there */ }
   }
 

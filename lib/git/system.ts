@@ -287,6 +287,12 @@ export class SystemBackend implements GitBackend {
    */
   private remoteEnv(remote: Remote): Record<string, string> {
     const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' }
+    // A remote that sends nothing (less than 1 byte/s) for timeoutSec aborts the transfer
+    // (curl 28) instead of hanging a shell hook; git's own variables for http.lowSpeed*.
+    if (remote.timeoutSec && remote.timeoutSec > 0) {
+      env.GIT_HTTP_LOW_SPEED_LIMIT = '1'
+      env.GIT_HTTP_LOW_SPEED_TIME = String(Math.max(1, Math.round(remote.timeoutSec)))
+    }
     if (remote.token) {
       env.GIT_CONFIG_COUNT = '1'
       env.GIT_CONFIG_KEY_0 = 'http.extraHeader'

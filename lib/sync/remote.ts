@@ -30,13 +30,23 @@ function credentialFill(url: string, env: Env): Promise<string | null> {
   })
 }
 
+/** Seconds without a byte from the remote before a network call gives up (0: never). */
+export const DEFAULT_NET_TIMEOUT = 30
+
+/** USAGE_LEDGER_NET_TIMEOUT (seconds, 0 = never); the default when unset or not a number. */
+export function netTimeout(env: Env): number {
+  const v = Number(env.vars.USAGE_LEDGER_NET_TIMEOUT)
+  return env.vars.USAGE_LEDGER_NET_TIMEOUT && Number.isFinite(v) && v >= 0 ? v : DEFAULT_NET_TIMEOUT
+}
+
 export async function resolveRemote(url: string, env: Env): Promise<Remote> {
   checkRemoteUrl(url)
+  const timeoutSec = netTimeout(env)
   const token = env.vars.USAGE_LEDGER_TOKEN
-  if (token) return { url, token }
+  if (token) return { url, token, timeoutSec }
   if (/^https?:\/\//i.test(url)) {
     const filled = await credentialFill(url, env)
-    if (filled) return { url, token: filled }
+    if (filled) return { url, token: filled, timeoutSec }
   }
-  return { url }
+  return { url, timeoutSec }
 }

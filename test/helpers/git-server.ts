@@ -12,6 +12,10 @@
  *   bare repos made by `createBare` also set `http.receivepack true`);
  * - the HTTP status comes from the CGI `Status:` header (default 200);
  * - a client that goes away kills its CGI child.
+ *
+ * Fault injection (`setFault`, for the fault tests): per request, delay the answer, answer an
+ * error status instead of (or after) running git http-backend, or cut or stall the answer after
+ * some body bytes.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
@@ -37,7 +41,29 @@ export interface GitServerRequest {
   bodyBytes?: number
   /** What `git http-backend` wrote to stderr, if anything. */
   stderr?: string
+  /** The fault injected into this request, described (e.g. `status 500`), if any. */
+  fault?: string
 }
+
+/** What to do to one request instead of serving it normally (fields combine: delay first). */
+export interface GitServerFault {
+  /** Wait this long before handling the request (a slow server: nothing is sent meanwhile). */
+  delayMs?: number
+  /** Read the request body, then answer this status without running git http-backend. */
+  status?: number
+  /**
+   * Run git http-backend to the end (the server does the work, e.g. takes a push), then
+   * answer the client this status instead of the backend's answer.
+   */
+  statusAfterBackend?: number
+  /** Send this many bytes of the backend's answer body, then destroy the connection. */
+  closeAfterBytes?: number
+  /** Send this many bytes of the backend's answer body, then send nothing more (the connection stays open). */
+  stallAfterBytes?: number
+}
+
+/** Decides the fault of each request as it arrives; undefined serves it normally. */
+export type GitServerFaultRule = (req: GitServerRequest) => GitServerFault | undefined
 
 export interface GitServer {
   /** http://127.0.0.1:PORT */
@@ -54,6 +80,8 @@ export interface GitServer {
    * returned promise to be sure the server is listening again after `setDown(false)`.
    */
   setDown(down: boolean): Promise<void>
+  /** Injects faults into the requests that arrive from now on; null serves normally again. */
+  setFault(rule: GitServerFaultRule | null): void
   close(): Promise<void>
 }
 
@@ -97,6 +125,16 @@ function headerEnd(buf: Buffer): { end: number; bodyStart: number } | undefined 
   return undefined
 }
 
+function describeFault(f: GitServerFault): string {
+  const parts: string[] = []
+  if (f.delayMs) parts.push(`delay ${f.delayMs} ms`)
+  if (f.status !== undefined) parts.push(`status ${f.status}`)
+  if (f.statusAfterBackend !== undefined) parts.push(`status ${f.statusAfterBackend} after backend`)
+  if (f.closeAfterBytes !== undefined) parts.push(`close after ${f.closeAfterBytes} bytes`)
+  if (f.stallAfterBytes !== undefined) parts.push(`stall after ${f.stallAfterBytes} bytes`)
+  return parts.join(', ') || 'none'
+}
+
 export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
   const root = path.resolve(opts.root)
   fs.mkdirSync(root, { recursive: true })
@@ -106,6 +144,8 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
   let down = false
   let closed = false
   let port = 0
+  let faultRule: GitServerFaultRule | null = null
+  const timers = new Set<NodeJS.Timeout>()
   /** Serializes listener transitions (down/up/close). */
   let transition: Promise<void> = Promise.resolve()
 
@@ -132,12 +172,34 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
     if (typeof proto === 'string') entry.protocol = proto
     const te = req.headers['transfer-encoding']
     if (te && /chunked/i.test(te)) entry.chunked = true
+    const auth = parseBasic(req.headers.authorization)
+    if (auth) entry.user = auth.user
     let bodyBytes = 0
     req.on('data', (b: Buffer) => {
       bodyBytes += b.length
       entry.bodyBytes = bodyBytes
     })
+    const fault = faultRule?.(entry)
+    if (fault) entry.fault = describeFault(fault)
+    if (!fault?.delayMs) {
+      serve(req, res, entry, auth, typeof proto === 'string' ? proto : undefined, fault)
+      return
+    }
+    // Hold the body (it is piped to the backend later) and answer nothing meanwhile.
+    req.pause()
+    const timer = setTimeout(() => {
+      timers.delete(timer)
+      if (!res.destroyed && !res.writableEnded) serve(req, res, entry, auth, typeof proto === 'string' ? proto : undefined, fault)
+    }, fault.delayMs)
+    timers.add(timer)
+    res.on('close', () => {
+      clearTimeout(timer)
+      timers.delete(timer)
+    })
+  }
 
+  function serve(req: http.IncomingMessage, res: http.ServerResponse, entry: GitServerRequest,
+    auth: { user: string; password: string } | undefined, proto: string | undefined, fault: GitServerFault | undefined) {
     const answer = (status: number, headers: Record<string, string> = {}, body = '') => {
       entry.status = status
       req.resume()
@@ -145,8 +207,6 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
       res.end(body)
     }
 
-    const auth = parseBasic(req.headers.authorization)
-    if (auth) entry.user = auth.user
     if (opts.token !== undefined) {
       const ok = auth !== undefined && auth.password === opts.token && (opts.user === undefined || auth.user === opts.user)
       if (!ok) {
@@ -194,6 +254,14 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
     if (enc !== undefined) cgi.HTTP_CONTENT_ENCODING = entry.encoding = enc
     if (typeof proto === 'string') cgi.GIT_PROTOCOL = proto
 
+    if (fault?.status !== undefined) {
+      // The request body is read to its end first, as a server that failed late would.
+      const status = fault.status
+      req.on('end', () => { if (!res.destroyed) answer(status, { 'Content-Type': 'text/plain' }, `injected fault: ${status}\n`) })
+      req.resume()
+      return
+    }
+
     const child = spawn('git', ['http-backend'], { env: gitEnv(cgi), stdio: ['pipe', 'pipe', 'pipe'] })
     children.add(child)
     let stderr = ''
@@ -218,6 +286,13 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
     })
 
     const stdout = child.stdout!
+    if (fault?.statusAfterBackend !== undefined) {
+      // The backend does all its work (a push lands); the client hears only the failure.
+      const status = fault.statusAfterBackend
+      stdout.resume()
+      child.on('close', () => { if (!res.destroyed) answer(status, { 'Content-Type': 'text/plain' }, `injected fault: ${status}\n`) })
+      return
+    }
     let head: Buffer = Buffer.alloc(0)
     const onData = (chunk: Buffer) => {
       head = head.length ? Buffer.concat([head, chunk]) : chunk
@@ -246,9 +321,35 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
       if (res.destroyed) return
       res.writeHead(status, headers)
       const rest = head.subarray(found.bodyStart)
+      const limit = fault?.closeAfterBytes ?? fault?.stallAfterBytes
+      if (limit !== undefined) {
+        forwardUntil(rest, limit, fault!.closeAfterBytes !== undefined)
+        return
+      }
       if (rest.length) res.write(rest)
       // pipe() attaches its own 'data' listener synchronously, so nothing is lost in between.
       stdout.pipe(res)
+    }
+    /** Forwards `limit` body bytes, then cuts the connection (`close`) or stops sending. */
+    const forwardUntil = (first: Buffer, limit: number, close: boolean) => {
+      let sent = 0
+      const push = (b: Buffer) => {
+        if (res.destroyed) return
+        const n = Math.min(b.length, limit - sent)
+        if (n > 0) { res.write(b.subarray(0, n)); sent += n }
+        if (sent < limit) return
+        stdout.off('data', push)
+        if (close) {
+          // Let the bytes written so far leave, then drop the connection without ending the body.
+          const socket = res.socket
+          socket?.end()
+          setTimeout(() => socket?.destroy(), 100).unref()
+        } else {
+          stdout.pause() // the backend blocks on its full pipe until the client goes away
+        }
+      }
+      if (first.length) push(first)
+      if (sent < limit) stdout.on('data', push)
     }
     const onEnd = () => {
       // stdout ended before a complete header block.
@@ -346,10 +447,15 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
         }
         return transition
       },
+      setFault(rule: GitServerFaultRule | null): void {
+        faultRule = rule
+      },
       async close(): Promise<void> {
         if (closed) return
         closed = true
         down = true
+        for (const timer of timers) clearTimeout(timer)
+        timers.clear()
         await transition.catch(() => {})
         await Promise.all([stopListening(), killChildren()])
       },
