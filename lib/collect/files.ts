@@ -9,6 +9,11 @@ import type { Batch, FileCursor, FileSource, SourceCursors } from './types.js'
 import type { Env } from '../env.js'
 
 const CHUNK = 4 << 20
+/**
+ * Longer lines are skipped and counted as malformed: no usage line comes near this, and a
+ * runaway line (a 200 MB paste, a corrupt file) must not be held whole in memory.
+ */
+export const MAX_LINE = 64 << 20
 
 export interface ReadStats { files: number; unchanged: number; read: number; bytes: number }
 
@@ -37,7 +42,7 @@ export function collectFiles(
   let done = 0
   for (const w of work) {
     const parser = source.parser(w.file, w.ctx, batch, salt)
-    const offset = readLines(w.file.path, w.from, w.st.size, parser.line.bind(parser), (n) => { done += n; progress?.(done, total, stats.read) })
+    const offset = readLines(w.file.path, w.from, w.st.size, parser.line.bind(parser), (n) => { done += n; progress?.(done, total, stats.read) }, () => { batch.malformed++ })
     stats.read++
     stats.bytes += offset - w.from
     next[w.file.path] = { dev: w.st.dev, ino: w.st.ino, size: w.st.size, mtimeMs: w.st.mtimeMs, offset, ctx: parser.ctx() }
@@ -47,20 +52,31 @@ export function collectFiles(
 
 /**
  * Calls `onLine` for every complete line in [from, size) and returns the offset after the last
- * one. Lines longer than a chunk grow the buffer rather than being split.
+ * one. Lines longer than a chunk grow the buffer rather than being split, up to `maxLine`
+ * bytes: a longer line is dropped as it is read (`onSkip` is told once its newline arrives), and
+ * while it is unfinished the returned offset stays at its start.
  */
-export function readLines(path: string, from: number, size: number, onLine: (line: Buffer, offset: number) => void, onBytes?: (n: number) => void): number {
+export function readLines(path: string, from: number, size: number, onLine: (line: Buffer, offset: number) => void, onBytes?: (n: number) => void,
+  onSkip?: (offset: number, length: number) => void, maxLine = MAX_LINE): number {
   const fd = fs.openSync(path, 'r')
   try {
-    let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size - from, 1)))
+    let buf = Buffer.allocUnsafe(Math.min(CHUNK, maxLine, Math.max(size - from, 1)))
     let filled = 0 // bytes in buf not yet consumed, starting at buf[0]
     let pos = from // file offset of buf[filled]
     let lineStart = from // file offset of buf[0]
+    let skipFrom = -1 // file offset of an over-long line being dropped, or -1
     while (pos < size) {
       if (filled === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2)
-        buf.copy(bigger, 0, 0, filled)
-        buf = bigger
+        if (buf.length >= maxLine) {
+          // No newline within maxLine bytes: drop what is held of this line and read on.
+          if (skipFrom < 0) skipFrom = lineStart
+          lineStart += filled
+          filled = 0
+        } else {
+          const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxLine))
+          buf.copy(bigger, 0, 0, filled)
+          buf = bigger
+        }
       }
       const n = fs.readSync(fd, buf, filled, Math.min(buf.length - filled, size - pos), pos)
       if (n === 0) break
@@ -69,6 +85,12 @@ export function readLines(path: string, from: number, size: number, onLine: (lin
       onBytes?.(n)
       let start = 0
       for (let nl = buf.indexOf(10, start); nl >= 0 && nl < filled; nl = buf.indexOf(10, start)) {
+        if (skipFrom >= 0) {
+          onSkip?.(skipFrom, lineStart + nl - skipFrom)
+          skipFrom = -1
+          start = nl + 1
+          continue
+        }
         let end = nl
         if (end > start && buf[end - 1] === 13) end--
         if (end > start) onLine(buf.subarray(start, end), lineStart + start)
@@ -80,7 +102,7 @@ export function readLines(path: string, from: number, size: number, onLine: (lin
         lineStart += start
       }
     }
-    return lineStart
+    return skipFrom >= 0 ? skipFrom : lineStart
   } finally {
     fs.closeSync(fd)
   }

@@ -29,11 +29,12 @@ export const transcript: Run[] = []
  * The built CLI as a subprocess. A watchdog kills it after `watchdogMs` (code -1, killed):
  * a hang shows as a failed assertion, not as the whole file timing out. No timing is asserted.
  */
-export function ul(args: string[], env: Record<string, string | undefined>, opts: { input?: string; watchdogMs?: number } = {}): Promise<Run> {
+export function ul(args: string[], env: Record<string, string | undefined>, opts: { input?: string; watchdogMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const clean: NodeJS.ProcessEnv = {}
     for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v
     const child = spawn(process.execPath, [BIN, ...args], { env: clean, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid)
     const out: Buffer[] = [], err: Buffer[] = []
     let killed = false
     const started = Date.now()
