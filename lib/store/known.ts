@@ -1,8 +1,11 @@
 /**
  * What this device already recorded, per UTC day: id → tokens of the best copy. Writers need
  * it to append only new or better copies (DESIGN §4). It is a cache of the ledger branch: it
- * is valid only for the head named in `HEAD`; any other head (a crash between the ref update
- * and this cache, a reinstall) wipes it, and days are rebuilt from git when asked for.
+ * is valid for the head named in `HEAD`. A head that descends from it (a run killed between
+ * the ref update and this cache, a rename commit) keeps what only the cache knows, which
+ * messages have a main copy (ledger lines carry no message ids), under a new epoch: day files
+ * of another epoch rebuild their ids from git. Any other head (another device, a rewritten
+ * branch) wipes it, and days are rebuilt from git when asked for.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -21,33 +24,35 @@ export const entryBest = (e: KnownEntry): RecordedBest => ({ total: e[0] + e[1] 
 export const entryTokens = (e: KnownEntry) => ({ input: e[0], output: e[1], cacheWrite: e[2], cacheRead: e[3] })
 
 /**
- * `usage-ledger known v1`, then one `id input output cacheWrite cacheRead sidechain` line per
- * id and one `m <message>` line per main message.
+ * `usage-ledger known v1` (then ` epoch E` unless the epoch is empty), then one
+ * `id input output cacheWrite cacheRead sidechain` line per id and one `m <message>` line per
+ * main message.
  */
-const KNOWN_HEADER = 'usage-ledger known v1\n'
+const KNOWN_HEADER_RE = /^usage-ledger known v1(?: epoch (\S+))?\n/
 
-function knownFileText(ids: Map<string, KnownEntry>, messages: Set<string>): string {
-  const out: string[] = [KNOWN_HEADER]
+function knownFileText(ids: Map<string, KnownEntry>, messages: Set<string>, epoch: string): string {
+  const out: string[] = [`usage-ledger known v1${epoch ? ` epoch ${epoch}` : ''}\n`]
   for (const [id, e] of ids) out.push(`${id} ${e[0]} ${e[1]} ${e[2]} ${e[3]} ${e[4]}\n`)
   for (const m of messages) out.push(`m ${m}\n`)
   return out.join('')
 }
 
 /** The cached day, or undefined when absent or unreadable (then it is rebuilt from git). */
-function readKnownFile(file: string): { ids: Map<string, KnownEntry>; messages: Set<string> } | undefined {
+function readKnownFile(file: string): { ids: Map<string, KnownEntry>; messages: Set<string>; epoch: string } | undefined {
   let text: string
   try { text = fs.readFileSync(file, 'utf8') } catch { return undefined }
-  if (!text.startsWith(KNOWN_HEADER)) return undefined
+  const header = KNOWN_HEADER_RE.exec(text)
+  if (!header) return undefined
   const ids = new Map<string, KnownEntry>()
   const messages = new Set<string>()
-  for (const line of text.slice(KNOWN_HEADER.length).split('\n')) {
+  for (const line of text.slice(header[0].length).split('\n')) {
     if (!line) continue
     if (line.startsWith('m ')) { messages.add(line.slice(2)); continue }
     const f = line.split(' ')
     if (f.length !== 6) return undefined
     ids.set(f[0]!, [+f[1]!, +f[2]!, +f[3]!, +f[4]!, +f[5]!])
   }
-  return { ids, messages }
+  return { ids, messages, epoch: header[1] ?? '' }
 }
 
 export class KnownCache {
@@ -55,31 +60,45 @@ export class KnownCache {
   /** Per day, the native messages recorded as main (non-sidechain) copies. */
   private readonly mainMessages = new Map<string, Set<string>>()
   private readonly dirty = new Set<string>()
+  /** `HEAD` holds `<head oid> <epoch>`; day files of another epoch than this one rebuild their ids. */
+  private readonly cached: { head: string; epoch: string }
+  private epoch = ''
+  private checked: Promise<void> | null = null
 
   constructor(
     private readonly dir: string,
     private readonly git: GitBackend,
     private readonly deviceId: string,
     private readonly tree: string | null,
-    head: string | null,
+    private readonly head: string | null,
   ) {
-    let cachedHead: string | null = null
-    try { cachedHead = fs.readFileSync(path.join(dir, 'HEAD'), 'utf8').trim() } catch { /* no cache yet */ }
-    if (cachedHead !== (head ?? '')) fs.rmSync(dir, { recursive: true, force: true })
+    let stamp = ''
+    try { stamp = fs.readFileSync(path.join(dir, 'HEAD'), 'utf8').trim() } catch { /* no cache yet */ }
+    const [oid = '', epoch = ''] = stamp.split(' ')
+    this.cached = { head: oid, epoch }
+  }
+
+  private async check(): Promise<void> {
+    if (this.cached.head === (this.head ?? '')) { this.epoch = this.cached.epoch; return }
+    const descends = this.cached.head !== '' && this.head !== null && await this.git.isAncestor(this.cached.head, this.head).catch(() => false)
+    if (descends) this.epoch = `${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`
+    else fs.rmSync(this.dir, { recursive: true, force: true })
   }
 
   /** Loads (from the cache file, else from git) every day a lookup will touch. */
   async preload(days: Iterable<string>): Promise<void> {
+    await (this.checked ??= this.check())
     for (const day of days) {
       if (this.days.has(day)) continue
       const cached = readKnownFile(path.join(this.dir, day + '.txt'))
-      if (cached) {
+      if (cached && cached.epoch === this.epoch) {
         this.days.set(day, cached.ids)
         this.mainMessages.set(day, cached.messages)
       } else {
-        // Ledger lines carry no message ids: after a rebuild only ids dedupe (see hasMainMessage).
+        // Ledger lines carry no message ids: a rebuild keeps the messages of an older epoch's
+        // file (the branch only grew since), else only ids dedupe (see hasMainMessage).
         this.days.set(day, await this.rebuild(day))
-        this.mainMessages.set(day, new Set())
+        this.mainMessages.set(day, cached?.messages ?? new Set())
         this.dirty.add(day)
       }
     }
@@ -118,9 +137,9 @@ export class KnownCache {
 
   /** Called after the branch moved to `head`: days first, then the stamp that validates them. */
   save(head: string): void {
-    for (const d of this.dirty) writeFileAtomic(path.join(this.dir, d + '.txt'), knownFileText(this.days.get(d)!, this.mainMessages.get(d)!))
+    for (const d of this.dirty) writeFileAtomic(path.join(this.dir, d + '.txt'), knownFileText(this.days.get(d)!, this.mainMessages.get(d)!, this.epoch))
     this.dirty.clear()
-    writeFileAtomic(path.join(this.dir, 'HEAD'), head + '\n')
+    writeFileAtomic(path.join(this.dir, 'HEAD'), `${head}${this.epoch ? ` ${this.epoch}` : ''}\n`)
   }
 
   private async rebuild(day: string): Promise<Map<string, KnownEntry>> {

@@ -73,7 +73,12 @@ export async function appendRecords(
     // requestId, so another id: the message decides (DESIGN §5).
     if (r.sidechain && r.message && known.hasMainMessage(r.message, days)) { alreadyRecorded++; continue }
     const prev = known.best(r.id, days)
-    if (prev && !beatsRecorded(r, entryBest(prev.entry))) { alreadyRecorded++; continue }
+    if (prev && !beatsRecorded(r, entryBest(prev.entry))) {
+      alreadyRecorded++
+      // A main copy read again after a run died before saving this cache: its message is known again.
+      if (r.message && !r.sidechain && !known.hasMainMessage(r.message, [day])) known.addMainMessage(day, r.message)
+      continue
+    }
     if (prev) addToMonth(manifest, utcMonth(prev.day), entryTokens(prev.entry), -1)
     addToMonth(manifest, utcMonth(day), r, 1)
     known.set(day, r.id, entryOf(r))
@@ -99,7 +104,10 @@ export async function appendRecords(
     if (!manifest.lastRecordAt || last > manifest.lastRecordAt) manifest.lastRecordAt = last
   }
   const plan: AppendPlan = { head, parts: lines, manifest, appended, alreadyRecorded }
-  if (appended === 0 || opts.dryRun) return { ...plan, commit: null }
+  if (appended === 0 || opts.dryRun) {
+    if (!opts.dryRun && head) known.save(head) // what was learnt or rebuilt, for the same head
+    return { ...plan, commit: null }
+  }
 
   manifest.updatedAt = now.toISOString()
   // The other devices' heads this device verified at its last fetch: witnesses against a

@@ -1,0 +1,118 @@
+/**
+ * Issue 7: a soak of 1,000 `record` runs over two devices (two homes, one HTTP remote), with
+ * random appends to both machines' Claude Code and Codex logs, pushes and fetches between
+ * them, and copies of responses on both machines (a synced ~/.claude, the fixtures on both).
+ * The two devices' streams run concurrently; device A uses the system git backend, device B
+ * isomorphic-git. At every checkpoint both devices push and fetch, and each one's
+ * `report --json` must equal the independent expectation over every line generated so far
+ * (test/helpers/sources.ts), with the same merged tree on both and clean `git fsck --strict`.
+ *
+ * The seed is printed; FAULT_SEED=<seed> replays the appends (the interleaving of the two
+ * streams is up to the machine).
+ */
+import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+import { expected, FIXTURES, isolatedEnv, sumDays } from '../helpers/cli.js'
+import { startGitServer } from '../helpers/git-server.js'
+import { rng } from '../helpers/random.js'
+import { SourceLog, Truth } from '../helpers/sources.js'
+import { fsckProblems, gitA, historyProblems, ledgerLines, reportDays, runCli } from '../helpers/ledger-checks.js'
+
+const TOKEN = 'soak-test-token-9c2d'
+const RUNS_PER_DEVICE = 500
+const CHECKPOINT_EVERY = 125
+const PUSH_EVERY = 10
+const FETCH_EVERY = 40
+
+t.test(`soak: ${2 * RUNS_PER_DEVICE} record runs on two devices, pushes and fetches between them`, async (t) => {
+  const seedRnd = rng()
+  t.comment(`seed ${seedRnd.seed} (FAULT_SEED=${seedRnd.seed} replays the appends)`)
+  const root = t.testdir()
+  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
+  t.teardown(() => server.close())
+  const bare = server.createBare('ledger')
+  const url = server.repoUrl('ledger')
+
+  const exp = expected()
+  // Both machines start from a copy of the fixtures: each response in them counts once.
+  const truth = new Truth(sumDays(exp['claude-code'].days, exp.codex.days))
+  const device = (name: string, id: string, backend: 'system' | 'iso', seed: number) => {
+    const dir = path.join(root, name)
+    fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
+    for (const s of ['claude', 'codex']) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
+    const rnd = rng(seed)
+    return {
+      name, id, rnd, backend,
+      gitdir: path.join(dir, 'store/repo.git'),
+      env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_TOKEN: TOKEN }),
+      log: new SourceLog(dir, rnd, truth, { start: name === 'a' ? '2026-11-21T22:00:00.000Z' : '2026-11-21T23:00:00.000Z', fixtureFiles: true }),
+      runs: 0, pushes: 0, fetches: 0, commits: 0, failures: [] as string[],
+    }
+  }
+  const a = device('a', 'a1'.repeat(16), 'system', seedRnd.seed)
+  const b = device('b', 'b2'.repeat(16), 'iso', (seedRnd.seed + 1) >>> 0)
+  type Device = typeof a
+
+  const run = async (d: Device, args: string[]) => {
+    const r = await runCli(['--git', d.backend, ...args], { env: d.env })
+    if (r.code !== 0) d.failures.push(`${d.name} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`)
+    return r
+  }
+  for (const d of [a, b]) await run(d, ['init', '--remote', url])
+
+  /** One device's stream of record runs up to `until`, fetching now and then. */
+  const stream = async (d: Device, until: number) => {
+    while (d.runs < until) {
+      d.log.step(d.rnd.int(0, 3)) // sometimes nothing new: the run must then write nothing
+      d.runs++
+      const push = d.runs % PUSH_EVERY === 0
+      const r = await run(d, push ? ['record', '--json'] : ['record', '--no-push', '--json'])
+      if (r.code === 0) {
+        const o = JSON.parse(r.stdout) as { commit: string | null; pushed: boolean }
+        if (o.commit) d.commits++
+        if (o.pushed) d.pushes++
+      }
+      if (d.runs % FETCH_EVERY === 0) {
+        // While the other device records and pushes: exit 0 and no integrity findings.
+        const f = await run(d, ['fetch', '--json'])
+        d.fetches++
+        if (f.code === 0) {
+          const errors = (JSON.parse(f.stdout) as { findings: Array<{ severity: string }> }).findings.filter((x) => x.severity === 'error')
+          if (errors.length) d.failures.push(`${d.name} fetch findings: ${JSON.stringify(errors)}`)
+        }
+      }
+    }
+  }
+
+  for (let until = CHECKPOINT_EVERY; until <= RUNS_PER_DEVICE; until += CHECKPOINT_EVERY) {
+    await Promise.all([stream(a, until), stream(b, until)])
+    const final = until === RUNS_PER_DEVICE
+    if (final) { a.log.settle(); b.log.settle() }
+    // Checkpoint: both deliver and fetch everything, then both must see exactly the truth.
+    await Promise.all([run(a, ['record']), run(b, ['record'])])
+    await Promise.all([run(a, ['fetch']), run(b, ['fetch'])])
+    a.fetches++
+    b.fetches++
+    t.same([...a.failures, ...b.failures], [], `after ${until} runs per device: every run exited 0, no fetch finding`)
+    a.failures.length = b.failures.length = 0
+    const want = truth.days()
+    for (const d of [a, b]) t.same((await reportDays(d.env)).days, want, `after ${until} runs per device: ${d.name}'s report exact per UTC day`)
+    const [ta, tb] = await Promise.all([a, b].map(async (d) => (await gitA(d.gitdir, ['rev-parse', 'refs/heads/merged^{tree}'])).trim()))
+    t.equal(ta, tb, `after ${until} runs per device: the same merged tree on both`)
+    for (const [name, gitdir] of [['store a', a.gitdir], ['store b', b.gitdir], ['remote', bare]] as const) {
+      t.same(await fsckProblems(gitdir), [], `after ${until} runs per device: git fsck --strict clean on ${name}`)
+    }
+    for (const d of [a, b]) {
+      const ref = `refs/heads/ledger/${d.id}`
+      t.same((await historyProblems(bare, ref)).problems, [], `after ${until} runs per device: ${d.name}'s branch on the remote is append-only`)
+      t.same((await ledgerLines(bare, ref)).problems, [], `after ${until} runs per device: no copy written twice on ${d.name}'s branch`)
+    }
+    // A synced ~/.claude: some responses of each machine show up on the other as well.
+    if (!final) { a.log.importClaude(b.log.recentFinals(3)); b.log.importClaude(a.log.recentFinals(3)) }
+  }
+
+  const runs = a.runs + b.runs
+  t.equal(runs, 2 * RUNS_PER_DEVICE, 'every run was made')
+  t.comment(`soak: ${runs} record runs (${a.commits + b.commits} commits, ${a.pushes + b.pushes} pushed), ${a.log.lines + b.log.lines} lines appended (${a.log.usageLines + b.log.usageLines} with usage), ${a.fetches + b.fetches} fetches; ${truth.totals().records} records, ${truth.totals().totalTokens} tokens`)
+})

@@ -1,0 +1,196 @@
+/**
+ * Checks for fault tests, all with asynchronous child processes: the test process may be
+ * serving an in-process git server (test/helpers/git-server.ts), and a blocking spawn would
+ * stall it. Each check returns its problems as strings (empty = clean) so a test can assert
+ * them with one t.same(…, []) and print what went wrong.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { BIN, pick, type CliResult, type Totals } from './cli.js'
+
+export interface Proc { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string } = {}): Promise<Proc> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? { PATH: process.env.PATH }, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
+    const out: Buffer[] = [], err: Buffer[] = []
+    child.stdout.on('data', (b: Buffer) => out.push(b))
+    child.stderr.on('data', (b: Buffer) => err.push(b))
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }))
+    child.stdin.on('error', () => {})
+    child.stdin.end(opts.input ?? '')
+  })
+}
+
+const gitEnv = (gitdir: string): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, GIT_DIR: gitdir, GIT_CONFIG_NOSYSTEM: '1', HOME: gitdir, LC_ALL: 'C' })
+
+/** git in `gitdir`, asynchronously; throws on a non-zero exit. */
+export async function gitA(gitdir: string, args: string[], input?: string | Buffer): Promise<string> {
+  const r = await run('git', args, { env: gitEnv(gitdir), input })
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')} (${gitdir}) exited ${r.code}: ${r.stderr}`)
+  return r.stdout
+}
+
+/**
+ * `git fsck --strict`: problems are a non-zero exit or anything on stderr (errors, warnings)
+ * but git's notices (a bare store's HEAD names a `main` that only a remote has).
+ */
+export async function fsckProblems(gitdir: string): Promise<string[]> {
+  const r = await run('git', ['fsck', '--strict', '--no-progress'], { env: gitEnv(gitdir) })
+  const problems: string[] = []
+  if (r.code !== 0) problems.push(`git fsck --strict exited ${r.code} in ${gitdir}`)
+  for (const l of r.stderr.split('\n')) if (l.trim() && !l.startsWith('notice: ')) problems.push(l)
+  return problems
+}
+
+const PART_RE = /^devices\/([0-9a-f]{32})\/(\d{4}-\d{2})\/(\d{4}-\d{2}-\d{2})\/(\d{6})\.ndjson$/
+
+/**
+ * The append-only shape of a ledger branch (DESIGN §2): linear; every commit adds at least one
+ * part, numbered next in its day, and otherwise only (re)writes manifest.json and device.json
+ * of its own device; no part is ever modified or deleted.
+ */
+export async function historyProblems(gitdir: string, ref: string): Promise<{ commits: number; problems: string[] }> {
+  const out = await gitA(gitdir, ['log', '--reverse', '--raw', '--no-renames', '--root', '--no-abbrev', '--format=C %H %P', ref])
+  const problems: string[] = []
+  const device = ref.slice(ref.lastIndexOf('/') + 1)
+  const partsPerDay = new Map<string, number>()
+  let commits = 0
+  let cur: { oid: string; parts: number } | null = null
+  const endCommit = () => { if (cur && cur.parts === 0) problems.push(`commit ${cur.oid} adds no part`) }
+  for (const line of out.split('\n')) {
+    if (line.startsWith('C ')) {
+      endCommit()
+      const [, oid, ...parents] = line.split(' ').filter(Boolean)
+      commits++
+      if (parents.length > 1) problems.push(`commit ${oid} is a merge`)
+      cur = { oid: oid!, parts: 0 }
+      continue
+    }
+    if (!line.startsWith(':')) continue
+    const [meta, file] = line.split('\t') as [string, string]
+    const status = meta.split(' ')[4]!
+    const m = PART_RE.exec(file)
+    if (m) {
+      if (m[1] !== device) problems.push(`${cur!.oid}: ${file} is outside this device's directory`)
+      if (status !== 'A') { problems.push(`${cur!.oid}: part ${file} was ${status === 'M' ? 'modified' : status === 'D' ? 'deleted' : status}`); continue }
+      const n = (partsPerDay.get(m[3]!) ?? 0) + 1
+      partsPerDay.set(m[3]!, n)
+      if (Number(m[4]) !== n) problems.push(`${cur!.oid}: part ${file} added as number ${Number(m[4])}, expected ${n}`)
+      cur!.parts++
+    } else if (file === `devices/${device}/manifest.json` || file === `devices/${device}/device.json`) {
+      if (status !== 'A' && status !== 'M') problems.push(`${cur!.oid}: ${file} ${status}`)
+    } else {
+      problems.push(`${cur!.oid}: unexpected change ${status} ${file}`)
+    }
+  }
+  endCommit()
+  return { commits, problems }
+}
+
+/** Part path → blob oid at `ref`. */
+export async function partsAt(gitdir: string, ref: string): Promise<Map<string, string>> {
+  const out = await gitA(gitdir, ['ls-tree', '-r', '--full-tree', ref])
+  const parts = new Map<string, string>()
+  for (const line of out.split('\n')) {
+    const [meta, file] = line.split('\t')
+    if (file && PART_RE.test(file)) parts.set(file, meta!.split(' ')[2]!)
+  }
+  return parts
+}
+
+/** What changed in `before`'s parts at `after`: missing or different blobs (must be none). */
+export function partsChanged(before: Map<string, string>, after: Map<string, string>): string[] {
+  const problems: string[] = []
+  for (const [p, oid] of before) {
+    const now = after.get(p)
+    if (now === undefined) problems.push(`part ${p} disappeared`)
+    else if (now !== oid) problems.push(`part ${p} changed: ${oid} -> ${now}`)
+  }
+  return problems
+}
+
+/**
+ * Every ledger line of `ref`; a problem for each id written twice with the same total (a
+ * doubled write: writers append a copy only when it beats what is recorded).
+ */
+export async function ledgerLines(gitdir: string, ref: string): Promise<{ lines: number; problems: string[] }> {
+  const oids = [...(await partsAt(gitdir, ref)).values()]
+  if (!oids.length) return { lines: 0, problems: [] }
+  const r = await new Promise<Buffer>((resolve, reject) => {
+    const child = spawn('git', ['cat-file', '--batch'], { env: gitEnv(gitdir), stdio: ['pipe', 'pipe', 'inherit'] })
+    const chunks: Buffer[] = []
+    child.stdout.on('data', (b: Buffer) => chunks.push(b))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`git cat-file exited ${code}`))))
+    child.stdin.end(oids.join('\n') + '\n')
+  })
+  const seen = new Map<string, Set<number>>()
+  const problems: string[] = []
+  let lines = 0
+  for (let pos = 0; pos < r.length;) {
+    const nl = r.indexOf(10, pos)
+    const [oid, type, size] = r.toString('utf8', pos, nl).split(' ')
+    if (type !== 'blob') throw new Error(`cat-file: ${oid} is ${type}`)
+    const body = r.toString('utf8', nl + 1, nl + 1 + Number(size))
+    pos = nl + 1 + Number(size) + 1
+    for (const l of body.split('\n')) {
+      if (!l) continue
+      lines++
+      const rec = JSON.parse(l) as { id: string; input: number; output: number; cacheWrite: number; cacheRead: number }
+      const total = rec.input + rec.output + rec.cacheWrite + rec.cacheRead
+      const s = seen.get(rec.id) ?? new Set<number>()
+      if (s.has(total)) problems.push(`id ${rec.id} written twice with total ${total}`)
+      s.add(total)
+      seen.set(rec.id, s)
+    }
+  }
+  return { lines, problems }
+}
+
+/**
+ * The built CLI as users run it, like cli() of ./cli.js but without tap's instrumentation:
+ * under tap every node child gets NODE_OPTIONS=--import=@tapjs/processinfo, which costs more
+ * than a whole `record` run; `env -u NODE_OPTIONS` execs node without it (same pid).
+ */
+export function runCli(args: string[], opts: { env: Record<string, string | undefined>; input?: string }): Promise<CliResult> {
+  return run('env', ['-u', 'NODE_OPTIONS', process.execPath, BIN, ...args], { env: cleanEnv(opts.env), input: opts.input })
+    .then((r) => ({ code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr }))
+}
+
+function cleanEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) e[k] = v
+  return e
+}
+
+/** `report daily --json --tz UTC` as day → totals, plus the grand totals. */
+export async function reportDays(env: Record<string, string | undefined>, extra: string[] = []): Promise<{ days: Record<string, Totals>; totals: Totals }> {
+  const r = await runCli(['report', 'daily', '--json', '--tz', 'UTC', ...extra], { env })
+  if (r.code !== 0) throw new Error(`report exited ${r.code}: ${r.stderr}`)
+  const j = JSON.parse(r.stdout) as { rows: Array<Record<string, unknown>>; totals: Record<string, unknown> }
+  return { days: Object.fromEntries(j.rows.map((row) => [row.period as string, pick(row)])), totals: pick(j.totals) }
+}
+
+export interface Started { child: ChildProcess; done: Promise<Proc> }
+
+/**
+ * The CLI in a process group of its own, so that a kill takes its git children with it (what
+ * a closed terminal, a stopped service or an OOM kill of the group does).
+ */
+export function startCli(args: string[], env: Record<string, string | undefined>): Started {
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, BIN, ...args], { env: cleanEnv(env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const done = new Promise<Proc>((resolve, reject) => {
+    let stdout = '', stderr = ''
+    child.stdout!.on('data', (b) => (stdout += b))
+    child.stderr!.on('data', (b) => (stderr += b))
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+  return { child, done }
+}
+
+/** SIGKILL to the whole process group; false when the group was already gone. */
+export function killGroup(child: ChildProcess): boolean {
+  try { process.kill(-child.pid!, 'SIGKILL'); return true } catch { return false }
+}
