@@ -36,7 +36,8 @@ export async function listDevices(git: GitBackend, me: string, withTracking: boo
     const mText = await json('manifest.json')
     const m = mText ? parseManifest(JSON.stringify(mText)) : null
     rows.push({
-      id, name: device?.name ?? id.slice(0, 8), platform: device?.platform ?? null, head,
+      // device.json comes from any machine: only a string is a name.
+      id, name: typeof device?.name === 'string' ? device.name : id.slice(0, 8), platform: typeof device?.platform === 'string' ? device.platform : null, head,
       records: m?.records ?? 0, lastRecordAt: m?.lastRecordAt ?? null, updatedAt: m?.updatedAt ?? null, thisDevice: id === me,
     })
   }

@@ -143,7 +143,8 @@ export async function main(argv: string[], env: Env = processEnv()): Promise<num
       .fail((msg, err) => { usage = { message: msg ?? err?.message ?? 'bad usage' }; if (err instanceof LedgerError) throw err })
       .parseAsync(argv, {}, (_err, _a, output) => { printed = output })
     if (usage) {
-      env.stderr.write(`usage-ledger: ${(usage as { message: string }).message} (see usage-ledger --help)\n`)
+      // One line (DESIGN §7): yargs spreads some messages ("Invalid values:") over several.
+      env.stderr.write(`usage-ledger: ${(usage as { message: string }).message.trim().replace(/\s*\n\s*/g, ' ')} (see usage-ledger --help)\n`)
       return EXIT.usage
     }
     if (printed) env.stdout.write(printed + '\n')
@@ -153,15 +154,32 @@ export async function main(argv: string[], env: Env = processEnv()): Promise<num
   }
 }
 
+/** What to do about a file system that refused: by errno code, or by the text git and Node print. */
+const FS_ADVICE: Array<[RegExp, string]> = [
+  [/\bENOSPC\b|No space left on device/i, 'the disk is full: free some space and run it again'],
+  [/\bEDQUOT\b|Disk quota exceeded/i, 'the disk quota is used up: free some space and run it again'],
+  [/\bEROFS\b|Read-only file system/i, 'the file system is read-only: make it writable or pass another --home'],
+  [/\bEACCES\b|\bEPERM\b|Permission denied|Operation not permitted/i, 'fix the permissions or pass another --home'],
+]
+const fsAdvice = (text: string) => FS_ADVICE.find(([re]) => re.test(text))?.[1]
+
 function reportError(env: Env, e: unknown, debug: boolean): number {
   if (e instanceof LedgerError) {
-    env.stderr.write(`usage-ledger: ${e.message}\n`)
+    const advice = e.kind === 'operational' && !/--home|free some space/.test(e.message) ? fsAdvice(e.message) : undefined
+    env.stderr.write(`usage-ledger: ${e.message}${advice ? `; ${advice}` : ''}\n`)
     for (const d of e.details) env.stderr.write(d + '\n')
     if (debug) env.stderr.write((e.stack ?? '') + '\n')
     return EXIT[e.kind]
   }
   const err = e as NodeJS.ErrnoException
   const where = err?.path ? ` (${err.path})` : ''
+  // A full, read-only or forbidden file system is no bug of ours: say so, and what to do.
+  const advice = typeof err?.code === 'string' ? fsAdvice(err.code) : undefined
+  if (advice) {
+    env.stderr.write(`usage-ledger: cannot ${err.syscall ?? 'write'}${err.path ? ` ${err.path}` : ''} (${err.code}): ${advice}\n`)
+    if (debug) env.stderr.write((err?.stack ?? '') + '\n')
+    return EXIT.operational
+  }
   env.stderr.write(`usage-ledger: unexpected error: ${err?.message ?? String(e)}${where}; rerun with --debug and report it\n`)
   if (debug) env.stderr.write((err?.stack ?? '') + '\n')
   return EXIT.operational

@@ -18,6 +18,34 @@ import { usageError } from '../errors.js'
 
 const isNotFound = (e: unknown) => (e as { code?: string })?.code === 'NotFoundError'
 
+/**
+ * node:fs for isomorphic-git with whole-or-nothing file writes (temporary file, then rename).
+ * isomorphic-git writes a loose object in place and never rewrites one that exists, so a write
+ * cut short (a full disk) left a truncated object that the next commit of the same content
+ * referred to: a corrupt ledger. Temporary files live in `tmpdir` (not beside refs, where a
+ * leftover would read as a branch).
+ */
+function atomicFs(tmpdir: string) {
+  let seq = 0
+  const p = fs.promises
+  return {
+    promises: {
+      ...p,
+      async writeFile(file: string, data: string | Uint8Array, options?: fs.WriteFileOptions) {
+        await p.mkdir(tmpdir, { recursive: true })
+        const tmp = `${tmpdir}/iso-${process.pid}-${seq++}`
+        try {
+          await p.writeFile(tmp, data, options)
+          await p.rename(tmp, file)
+        } catch (e) {
+          await p.rm(tmp, { force: true })
+          throw e
+        }
+      },
+    },
+  }
+}
+
 type GuardedHttp = typeof http & { timedOut: boolean; cut: string | null }
 
 /**
@@ -64,26 +92,38 @@ export class IsoBackend implements GitBackend {
   readonly name = 'iso' as const
   private readonly cache: object = {}
 
-  constructor(readonly gitdir: string) {}
+  constructor(readonly gitdir: string) {
+    this.fs = atomicFs(`${gitdir}/usage-ledger-tmp`)
+  }
 
-  private get base() { return { fs, gitdir: this.gitdir, cache: this.cache } }
+  private readonly fs: ReturnType<typeof atomicFs>
+
+  private get base() { return { fs: this.fs, gitdir: this.gitdir, cache: this.cache } }
 
   async init(): Promise<void> {
     if (fs.existsSync(`${this.gitdir}/HEAD`)) return
-    await git.init({ fs, dir: this.gitdir, gitdir: this.gitdir, bare: true, defaultBranch: 'main' })
+    await git.init({ fs: this.fs, dir: this.gitdir, gitdir: this.gitdir, bare: true, defaultBranch: 'main' })
   }
 
   writeBlob(data: Uint8Array): Promise<string> {
-    return git.writeBlob({ ...this.base, blob: data })
+    return this.writing(() => git.writeBlob({ ...this.base, blob: data }))
   }
 
   writeTree(entries: TreeEntry[]): Promise<string> {
-    return git.writeTree({ ...this.base, tree: entries.map((e) => ({ mode: e.mode, path: e.name, oid: e.oid, type: e.type })) })
+    return this.writing(() => git.writeTree({ ...this.base, tree: entries.map((e) => ({ mode: e.mode, path: e.name, oid: e.oid, type: e.type })) }))
   }
 
   writeCommit(c: CommitInfo): Promise<string> {
     const sig = (s: CommitInfo['author']) => ({ name: s.name, email: s.email, timestamp: s.timestamp, timezoneOffset: 0 })
-    return git.writeCommit({ ...this.base, commit: { tree: c.tree, parent: c.parents, author: sig(c.author), committer: sig(c.committer), message: c.message } })
+    return this.writing(() => git.writeCommit({ ...this.base, commit: { tree: c.tree, parent: c.parents, author: sig(c.author), committer: sig(c.committer), message: c.message } }))
+  }
+
+  /** A failed write(2) names no file: name the repository (the error is shown to the user). */
+  private async writing<T>(f: () => Promise<T>): Promise<T> {
+    try { return await f() } catch (e) {
+      if (e && typeof e === 'object' && (e as NodeJS.ErrnoException).code && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = this.gitdir
+      throw e
+    }
   }
 
   async readRef(ref: string): Promise<string | null> {

@@ -166,7 +166,13 @@ export class SystemBackend implements GitBackend {
     const dir = path.join(this.gitdir, 'usage-ledger-tmp')
     fs.mkdirSync(dir, { recursive: true })
     const file = path.join(dir, `${process.pid}-${this.tmpSeq++}`)
-    fs.writeFileSync(file, data)
+    try {
+      fs.writeFileSync(file, data)
+    } catch (e) {
+      fs.rmSync(file, { force: true })
+      if (e && typeof e === 'object' && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = file // write(2) names no file
+      throw e
+    }
     try {
       return checkOid(await this.hashObject.request(file + '\n'), 'hash-object')
     } finally {

@@ -18,6 +18,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     fs.renameSync(tmp, file)
   } catch (e) {
     fs.rmSync(tmp, { force: true })
+    // A failed write(2) names no file: say which one (the error is shown to the user).
+    if (e && typeof e === 'object' && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = file
     throw e
   }
 }

@@ -75,6 +75,10 @@ export function readConfig(file: string): Config {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw inputError('BAD_CONFIG', `${file} must hold a JSON object; fix or delete it`)
   const c = o as Config
   if (c.v !== undefined && c.v > CONFIG_VERSION) throw inputError('CONFIG_TOO_NEW', `${file} was written by a newer usage-ledger (config v${c.v}); upgrade usage-ledger`)
+  // Hand edits: a non-string here would reach the ledger (device.json) or crash a command.
+  for (const k of ['remote', 'deviceName', 'deviceId', 'timezone'] as const) {
+    if (c[k] !== undefined && typeof c[k] !== 'string') throw inputError('BAD_CONFIG', `${file}: "${k}" must be a string, not ${JSON.stringify(c[k])}; fix or delete it`)
+  }
   return { ...c, v: 1 }
 }
 
