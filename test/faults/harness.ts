@@ -7,9 +7,20 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
 import { BIN, FIXTURES, ROOT, isolatedEnv, pick, type Totals } from '../helpers/cli.js'
+
+/**
+ * A fresh directory under the system temp dir, removed when `t` ends. Not t.testdir(): its
+ * path is fixed per test file, so two runs of the suite in one working tree would share it.
+ */
+export function tempRoot(t: Pick<Test, 'teardown'>, name: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ul-${name}-`))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
 
 /** A token per test process; it must appear in no output and no file (DESIGN §6). */
 export const TOKEN = `ul-fault-${randomBytes(12).toString('hex')}`

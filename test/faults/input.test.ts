@@ -11,16 +11,16 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { expected, type Totals } from '../helpers/cli.js'
-import { addTotals, failsWithOneLine, fsckProblems, leaksInFiles, leaksInText, machine, storeTotals, succeeded, transcript, ul, type Machine } from './harness.js'
+import { addTotals, tempRoot, failsWithOneLine, fsckProblems, leaksInFiles, leaksInText, machine, storeTotals, succeeded, transcript, ul, type Machine } from './harness.js'
 
 const ID = 'e5'.repeat(16)
 const FIXTURE_TOTALS = addTotals(expected()['claude-code'].totals, expected().codex.totals)
-/** Every directory a test of this file put machines in, for the leak check at the end. */
-const roots: string[] = []
+/** Every machine of this file lives under here (searched for the token at the end). */
+const ROOT = tempRoot(t, 'input')
+const dirOf = (name: string) => fs.mkdtempSync(path.join(ROOT, `${name}-`))
 
 /** A machine with the fixtures recorded. */
 async function recorded(t: Test, root: string, name: string): Promise<Machine> {
-  if (!roots.includes(root)) roots.push(root)
   const m = machine(root, name, ID, ['claude', 'codex'])
   succeeded(t, await ul(['record'], m.env), `${name}: the fixtures recorded`)
   t.same(await storeTotals(m.env), FIXTURE_TOTALS, `${name}: exactly`)
@@ -47,7 +47,7 @@ function newUsage(m: Machine, n: number, seed: number): Totals {
 }
 
 t.test('bad usage: exit 2, one line, nothing written', async (t) => {
-  const m = await recorded(t, t.testdir(), 'usage')
+  const m = await recorded(t, dirOf('usage'), 'usage')
   const before = await storeTotals(m.env)
   const cases: Array<[string[], RegExp]> = [
     [['report', '--bogus'], /Unknown argument: bogus.*--help/],
@@ -89,7 +89,7 @@ t.test('bad usage: exit 2, one line, nothing written', async (t) => {
 })
 
 t.test('malformed config.json: exit 2, one line naming the file; fixed, nothing was lost', async (t) => {
-  const m = await recorded(t, t.testdir(), 'config')
+  const m = await recorded(t, dirOf('config'), 'config')
   const before = await storeTotals(m.env)
   const cfg = path.join(m.dir, 'store', 'config.json')
   const good = fs.readFileSync(cfg, 'utf8')
@@ -148,7 +148,7 @@ async function snapshotTotals(m: Machine): Promise<Totals> {
 }
 
 t.test('a home on a read-only mount: one line, exit 1; writable again, the rest is recorded exactly', { skip: mountSkip ?? false }, async (t) => {
-  const m = await recorded(t, t.testdir(), 'readonly')
+  const m = await recorded(t, dirOf('readonly'), 'readonly')
   const before = await storeTotals(m.env)
   const store = path.join(m.dir, 'store')
   const extra = newUsage(m, 40, 2)
@@ -170,8 +170,7 @@ t.test('a home on a read-only mount: one line, exit 1; writable again, the rest 
 })
 
 t.test('a full disk (a small tmpfs): one line, exit 1, nothing lost; with space, the rest exactly, a sound store', { skip: mountSkip ?? false }, async (t) => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ul-full-'))
-  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }))
+  const root = dirOf('full')
   let failures = 0, cases = 0
   for (const backend of ['system', 'iso'] as const) {
     for (const marginKb of [0, 8, 24, 64]) {
@@ -207,15 +206,16 @@ t.test('a full disk (a small tmpfs): one line, exit 1, nothing lost; with space,
       t.same(await storeTotals(m.env), addTotals(before, extra), `${label}: the rest is recorded exactly`)
       succeeded(t, await ul(['--git', backend, 'verify', '--full'], m.env), `${label}: verify --full`)
       t.equal(await fsckProblems(path.join(store, 'repo.git')), '', `${label}: git fsck --strict of the store`)
+      t.same(leaksInFiles(store).hits, [], `${label}: the token is in no file of the store`)
       sh(`umount '${store}'`)
     }
   }
   t.ok(failures >= 4, `the disk filled up in ${failures} of ${cases} cases`)
   t.comment(`full disk: ${failures} of ${cases} record runs hit ENOSPC`)
-  t.same(leaksInFiles(root).hits, [], 'the token is in no file of these stores')
 })
 
 t.test('no output and no file of these runs holds the token', async (t) => {
   t.same(leaksInText(transcript), [], `${transcript.length} outputs`)
-  for (const root of roots) if (fs.existsSync(root)) t.same(leaksInFiles(root).hits, [], `the token is in no file under ${root}`)
+  const { files, hits } = leaksInFiles(ROOT)
+  t.same(hits, [], `the token is in none of ${files} files of these machines`)
 })

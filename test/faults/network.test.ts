@@ -14,7 +14,7 @@ import path from 'node:path'
 import { expected } from '../helpers/cli.js'
 import { startGitServer, type GitServer, type GitServerFaultRule, type GitServerRequest } from '../helpers/git-server.js'
 import {
-  TOKEN, addTotals, deviceTotals, failsWithOneLine, fsckProblems, gitAsync, leaksInFiles, leaksInText, machine, refOf, stdinRecord, storeTotals, succeeded,
+  TOKEN, addTotals, tempRoot, deviceTotals, failsWithOneLine, fsckProblems, gitAsync, leaksInFiles, leaksInText, machine, refOf, stdinRecord, storeTotals, succeeded,
   transcript, ul, type Machine,
 } from './harness.js'
 import type { Totals } from '../helpers/cli.js'
@@ -24,7 +24,7 @@ const NET_TIMEOUT = '5'
 const SHORT_TIMEOUT = '1' // for the silent and the stalled server
 const ID = { system: 'a1'.repeat(16), iso: 'b2'.repeat(16), observer: 'c3'.repeat(16), auth: 'd4'.repeat(16) }
 
-const root = t.testdir()
+const root = tempRoot(t, 'network')
 let server: GitServer
 t.before(async () => {
   server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })

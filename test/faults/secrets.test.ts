@@ -11,9 +11,9 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { startGitServer, type GitServer } from '../helpers/git-server.js'
-import { TOKEN, failsWithOneLine, leaksInFiles, leaksInText, machine, needles, stdinRecord, succeeded, transcript, ul, type Machine } from './harness.js'
+import { TOKEN, failsWithOneLine, tempRoot, leaksInFiles, leaksInText, machine, needles, stdinRecord, succeeded, transcript, ul, type Machine } from './harness.js'
 
-const root = t.testdir()
+const root = tempRoot(t, 'secrets')
 let server: GitServer
 t.before(async () => { server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN }) })
 t.teardown(() => server?.close())
@@ -72,7 +72,8 @@ for (const backend of ['system', 'iso'] as const) {
     server.setFault(null)
     await server.setDown(true)
     t.equal((await ul([...g, 'push', '--debug'], m.env)).code, 1, 'push to a server that is down')
-    succeeded(t, await ul([...g, 'record', '--debug', '--stdin', '--source', 'secret'], m.env, more(2)))
+    const offline = succeeded(t, await ul([...g, 'record', '--json', '--debug', '--stdin', '--source', 'secret'], m.env, more(2)))
+    t.match(JSON.parse(offline.stdout || '{}'), { appended: 1, pushed: false }, `recorded while the server is down${'\n' + offline.stdout + offline.stderr}`)
     await server.setDown(false)
 
     // While a push waits on a silent server, no process shows the token in its argv.
@@ -88,7 +89,7 @@ for (const backend of ['system', 'iso'] as const) {
     server.setFault(null)
     t.same(seen.leaks, [], 'no argv holds the token during a push')
     if (backend === 'system') t.ok(seen.gitPushes > 0, 'the scan saw the git push processes')
-    t.equal(timedOut.code, 1, 'the silent server: push timed out')
+    t.equal(timedOut.code, 1, `the silent server: push timed out${timedOut.code === 1 ? '' : '\n' + timedOut.stdout + timedOut.stderr}`)
     t.match(timedOut.stderr, /timed out/)
     t.match(JSON.parse(succeeded(t, await ul([...g, 'push', '--json'], m.env)).stdout), { pushed: true, pending: 0 }, 'delivered in the end')
   })
@@ -132,7 +133,10 @@ t.test('a CI clone made with the token as a header: report --repo and fetch --re
 })
 
 t.test('the search finds a planted token (a control)', async (t) => {
-  const dir = t.testdir({ a: { 'b.txt': `x Authorization: Basic ${Buffer.from(`usage-ledger:${TOKEN}`).toString('base64')} y` }, 'c.bin': Buffer.concat([Buffer.alloc((1 << 20) - 3), Buffer.from(TOKEN)]) })
+  const dir = tempRoot(t, 'planted')
+  fs.mkdirSync(path.join(dir, 'a'))
+  fs.writeFileSync(path.join(dir, 'a', 'b.txt'), `x Authorization: Basic ${Buffer.from(`usage-ledger:${TOKEN}`).toString('base64')} y`)
+  fs.writeFileSync(path.join(dir, 'c.bin'), Buffer.concat([Buffer.alloc((1 << 20) - 3), Buffer.from(TOKEN)]))
   t.same(leaksInFiles(dir).hits.map((h) => path.relative(dir, h.split(':')[0]!)).sort(), ['a/b.txt', 'c.bin'], 'in a file, and across a read chunk boundary')
   t.equal(leaksInText([{ args: ['x'], code: 1, stdout: '', stderr: `oops ${TOKEN}`, killed: false, ms: 0 }]).length, 1, 'in an output')
 })
