@@ -31,6 +31,7 @@ t.test('homePaths layout', async (t) => {
     cursors: '/h/state/cursors.json',
     known: '/h/state/known',
     verified: '/h/state/verified.json',
+    proved: '/h/state/proved.json',
   })
 })
 
