@@ -11,7 +11,7 @@ import path from 'node:path'
 import { copyFixtures, expected, isolatedEnv, sumDays } from '../helpers/cli.js'
 import { rng } from '../helpers/random.js'
 import { SourceLog, Truth } from '../helpers/sources.js'
-import { fsckProblems, historyProblems, ledgerLines, partsAt, partsChanged, reportDays, runCli } from '../helpers/ledger-checks.js'
+import { fsckProblems, historyProblems, ledgerLines, partsAt, partsChanged, reportDays, runCli, tempDir } from '../helpers/ledger-checks.js'
 
 const DEVICE = 'c7'.repeat(16)
 const REF = `refs/heads/ledger/${DEVICE}`
@@ -22,7 +22,7 @@ for (const backend of ['system', 'iso'] as const) {
   t.test(`${RUNNERS} concurrent record runs × ${ROUNDS} rounds on growing sources (${backend})`, async (t) => {
     const rnd = rng()
     t.comment(`seed ${rnd.seed} (FAULT_SEED=${rnd.seed} replays it)`)
-    const dir = t.testdir()
+    const dir = tempDir(t, 'concurrency')
     copyFixtures(dir)
     const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: DEVICE })
     const gitdir = path.join(dir, 'store/repo.git')

@@ -19,7 +19,7 @@ import { expected, FIXTURES, isolatedEnv, sumDays } from '../helpers/cli.js'
 import { startGitServer, type GitServer } from '../helpers/git-server.js'
 import { rng } from '../helpers/random.js'
 import { SourceLog, Truth } from '../helpers/sources.js'
-import { fsckProblems, gitA, historyProblems, ledgerLines, killGroup, partsAt, partsChanged, reportDays, runCli, startCli, type Proc } from '../helpers/ledger-checks.js'
+import { fsckProblems, gitA, historyProblems, ledgerLines, killGroup, partsAt, partsChanged, reportDays, runCli, startCli, tempDir, type Proc } from '../helpers/ledger-checks.js'
 
 const TOKEN = 'kill-test-token-5f1e'
 const A = 'a1'.repeat(16), B = 'b2'.repeat(16)
@@ -31,7 +31,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing doubled, no stale lock', async (t) => {
   const rnd = rng()
   t.comment(`seed ${rnd.seed} (FAULT_SEED=${rnd.seed} replays it)`)
-  const root = t.testdir()
+  const root = tempDir(t, 'kill')
   const server: GitServer = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
   t.teardown(() => server.close())
   const bare = server.createBare('ledger')
@@ -192,6 +192,7 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
   const want = sumDays(truthA.days(), truthB.days())
   const rep = await reportDays(a.env)
   t.same(rep.days, want, 'A: every device exact per UTC day')
+  t.same(rep.totals, sumDays({ all: truthA.totals() }, { all: truthB.totals() }).all, 'A: report --json totals exact')
   const fresh = machine('c', 'c3'.repeat(16), false)
   await ok(fresh, ['init', '--remote', url], 'init of a fresh machine')
   t.same((await reportDays(fresh.env)).days, want, 'a fresh machine sees every device exact: nothing was lost on the remote')
@@ -221,7 +222,7 @@ function claudeLine(o: { id: string; req: string; ts: string; output: number; si
 }
 
 t.test('runs killed just after their commit, then sidechain replays and a rename: every response counts once', async (t) => {
-  const dir = t.testdir()
+  const dir = tempDir(t, 'kill-window')
   fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
   const id = 'd4'.repeat(16)
   const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_LOCK_TIMEOUT: '5' })

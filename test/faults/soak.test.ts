@@ -17,7 +17,7 @@ import { expected, FIXTURES, isolatedEnv, sumDays } from '../helpers/cli.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { rng } from '../helpers/random.js'
 import { SourceLog, Truth } from '../helpers/sources.js'
-import { fsckProblems, gitA, historyProblems, ledgerLines, reportDays, runCli } from '../helpers/ledger-checks.js'
+import { fsckProblems, gitA, historyProblems, ledgerLines, reportDays, runCli, tempDir } from '../helpers/ledger-checks.js'
 
 const TOKEN = 'soak-test-token-9c2d'
 const RUNS_PER_DEVICE = 500
@@ -25,10 +25,16 @@ const CHECKPOINT_EVERY = 125
 const PUSH_EVERY = 10
 const FETCH_EVERY = 40
 
+// 1,000 CLI runs take 2–3 minutes here and more on a loaded machine, near tap's 300 s per file:
+// this file may take up to 10 minutes (tap's runner reads the "# timeout=N" comment).
+const TIMEOUT_MS = 600_000
+t.setTimeout(TIMEOUT_MS)
+t.comment(`timeout=${TIMEOUT_MS}`)
+
 t.test(`soak: ${2 * RUNS_PER_DEVICE} record runs on two devices, pushes and fetches between them`, async (t) => {
   const seedRnd = rng()
   t.comment(`seed ${seedRnd.seed} (FAULT_SEED=${seedRnd.seed} replays the appends)`)
-  const root = t.testdir()
+  const root = tempDir(t, 'soak')
   const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
   t.teardown(() => server.close())
   const bare = server.createBare('ledger')
@@ -97,7 +103,11 @@ t.test(`soak: ${2 * RUNS_PER_DEVICE} record runs on two devices, pushes and fetc
     t.same([...a.failures, ...b.failures], [], `after ${until} runs per device: every run exited 0, no fetch finding`)
     a.failures.length = b.failures.length = 0
     const want = truth.days()
-    for (const d of [a, b]) t.same((await reportDays(d.env)).days, want, `after ${until} runs per device: ${d.name}'s report exact per UTC day`)
+    for (const d of [a, b]) {
+      const rep = await reportDays(d.env)
+      t.same(rep.days, want, `after ${until} runs per device: ${d.name}'s report exact per UTC day`)
+      if (final) t.same(rep.totals, truth.totals(), `${d.name}'s final report --json totals exact`)
+    }
     const [ta, tb] = await Promise.all([a, b].map(async (d) => (await gitA(d.gitdir, ['rev-parse', 'refs/heads/merged^{tree}'])).trim()))
     t.equal(ta, tb, `after ${until} runs per device: the same merged tree on both`)
     for (const [name, gitdir] of [['store a', a.gitdir], ['store b', b.gitdir], ['remote', bare]] as const) {

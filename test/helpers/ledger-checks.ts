@@ -5,7 +5,24 @@
  * them with one t.same(…, []) and print what went wrong.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { BIN, pick, type CliResult, type Totals } from './cli.js'
+
+/**
+ * A fresh directory under the system temp dir, removed after a passing test (kept and named
+ * after a failing one). Unlike t.testdir(), whose path is fixed per test name under the
+ * working tree, two runs of the same file at once (a shared checkout) never share it.
+ */
+export function tempDir(t: { teardown(f: () => void): void; passing(): boolean; comment(...m: unknown[]): void }, name: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ul-${name}-`))
+  t.teardown(() => {
+    if (t.passing()) fs.rmSync(dir, { recursive: true, force: true })
+    else t.comment(`kept ${dir}`)
+  })
+  return dir
+}
 
 export interface Proc { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
