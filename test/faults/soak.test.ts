@@ -22,8 +22,8 @@ import { fsckProblems, gitA, historyProblems, ledgerLines, reportDays, runCli, t
 const TOKEN = 'soak-test-token-9c2d'
 const RUNS_PER_DEVICE = 500
 const CHECKPOINT_EVERY = 125
-const PUSH_EVERY = 10
-const FETCH_EVERY = 40
+const PUSH_EVERY = 20
+const FETCH_EVERY = 50
 
 // 1,000 CLI runs take 2–3 minutes here and more on a loaded machine, near tap's 300 s per file:
 // this file may take up to 10 minutes (tap's runner reads the "# timeout=N" comment).
