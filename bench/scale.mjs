@@ -3,6 +3,7 @@
 // script), or `node bench/scale.mjs` after `npm run build`. See docs/benchmarks.md.
 //
 //   node bench/scale.mjs [--runs 3] [--size large] [--only P1,P4,P5,P6,P6P,V] [--out FILE]
+//                        [--calm LOAD [--calm-wait 600]]
 //
 // Runs the other bench scripts one after the other as child processes, each with `--out` to a
 // JSON file, and prints one table of P1–P6, V1 and V2:
@@ -19,6 +20,8 @@
 // of the CLI (taken when this one starts: USAGE_LEDGER_BENCH_CLI_ROOT), so a rebuild meanwhile
 // neither breaks the run nor mixes builds. Exit 1 when a script failed or one of its
 // correctness checks did not match; unmet goals are reported in the table, not as a failure.
+// On a shared machine, `--calm 1.5` waits before each stage (up to --calm-wait seconds) until the
+// 1-minute load average is under 1.5.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -36,12 +39,14 @@ const { values: opt } = parseArgs({
     runs: { type: 'string', default: '3' },
     size: { type: 'string', default: 'large' },
     only: { type: 'string' },
+    calm: { type: 'string' },
+    'calm-wait': { type: 'string', default: '600' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 if (opt.help) {
-  console.log('usage: node bench/scale.mjs [--runs 3] [--size large|medium|small] [--only P1,P4,P5,P6,P6P,V] [--out results.json]')
+  console.log('usage: node bench/scale.mjs [--runs 3] [--size large|medium|small] [--only P1,P4,P5,P6,P6P,V] [--calm LOAD [--calm-wait SECONDS]] [--out results.json]')
   process.exit(0)
 }
 const RUNS = Math.max(1, Number(opt.runs))
@@ -96,15 +101,25 @@ function runStage(stage, out) {
 }
 
 const load = () => Math.round(loadavg()[0] * 100) / 100
+const CALM = opt.calm != null ? Number(opt.calm) : null
+/** --calm: waits until the 1-min load is under CALM, at most --calm-wait seconds; returns the seconds waited. */
+async function calm() {
+  if (CALM == null || load() < CALM) return 0
+  const t0 = performance.now()
+  log(`waiting for the 1-min load (${load()}) to drop under ${CALM} (at most ${opt['calm-wait']} s) …`)
+  while (load() >= CALM && performance.now() - t0 < Number(opt['calm-wait']) * 1000) await new Promise((r) => setTimeout(r, 5000))
+  return Math.round((performance.now() - t0) / 1000)
+}
 const stageResults = {}
 try {
   for (const stage of stages) {
     const out = join(work, `${stage.id}.json`)
+    const waited = await calm()
     const loadStart = load()
     log(`\n=== ${stage.id}: node bench/${stage.script} ${stage.args.join(' ')} (1-min load ${loadStart}) ===`)
     const r = await runStage(stage, out)
     const data = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : null
-    stageResults[stage.id] = { script: stage.script, args: stage.args, code: r.code, seconds: r.seconds, loadStart, loadEnd: load(), data }
+    stageResults[stage.id] = { script: stage.script, args: stage.args, code: r.code, seconds: r.seconds, waited, loadStart, loadEnd: load(), data }
     log(`=== ${stage.id}: exit ${r.code} in ${r.seconds} s (1-min load ${stageResults[stage.id].loadEnd}) ===`)
   }
 } finally {
@@ -206,7 +221,7 @@ const v = S('V')
 if (v) console.log(`V2n verify with nothing new: ${fmtMs(median(v.v2.noop))}`)
 console.log()
 for (const [id, s] of Object.entries(stageResults)) {
-  console.log(`${id}: bench/${s.script} ${s.args.join(' ')}: exit ${s.code}${s.code ? ' (FAILED: see its output above)' : ''}, ${s.seconds} s, 1-min load ${s.loadStart} → ${s.loadEnd}`)
+  console.log(`${id}: bench/${s.script} ${s.args.join(' ')}: exit ${s.code}${s.code ? ' (FAILED: see its output above)' : ''}, ${s.seconds} s, 1-min load ${s.loadStart} → ${s.loadEnd}${s.waited ? ` (after waiting ${s.waited} s for a calmer machine)` : ''}`)
 }
 
 const outPath = opt.out ?? join(ROOT, 'bench', 'results-scale.json')
