@@ -16,22 +16,16 @@ import os from 'node:os'
 import path from 'node:path'
 import { expected, FIXTURES, isolatedEnv, pick, type Totals } from '../helpers/cli.js'
 import { readLines } from '../../lib/collect/files.js'
+import { rng } from '../helpers/random.js'
 import { addTotals, leaksInFiles, leaksInText, TOKEN, transcript, ul, ZERO, type Run } from './harness.js'
 
 // ---------- seeded randomness ----------
-const SEED = process.env.FAULT_SEED ? Number(process.env.FAULT_SEED) : Math.floor(Math.random() * 2 ** 31)
+const random = rng()
+const SEED = random.seed
 t.comment(`fuzz seed ${SEED} (FAULT_SEED=${SEED} replays this run)`)
-let state = SEED >>> 0
-const rand = () => {
-  // mulberry32
-  state = (state + 0x6d2b79f5) >>> 0
-  let x = state
-  x = Math.imul(x ^ (x >>> 15), x | 1)
-  x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-  return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-}
-const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1))
-const pickOne = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
+const rand = random.next
+const int = random.int
+const pickOne = random.pick
 const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('')
 const uuid = () => `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`
 
