@@ -245,7 +245,17 @@ export class SystemBackend implements GitBackend {
     return refs
   }
 
+  /**
+   * A git killed while updating `ref` leaves `<ref>.lock`, and every later update of it fails
+   * until someone removes the file. Our writes and fetches run under the store lock, so such a
+   * file is a leftover, never another run's.
+   */
+  private clearStaleRefLock(ref: string): void {
+    try { fs.unlinkSync(path.join(this.gitdir, ref + '.lock')) } catch { /* none: the usual case */ }
+  }
+
   async updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void> {
+    this.clearStaleRefLock(ref)
     const r = await runGit(['update-ref', '-m', 'usage-ledger', ref, newOid, expectedOld ?? ZERO_OID], { gitdir: this.gitdir })
     if (r.code !== 0) {
       const why = r.stderr.trim().split('\n').pop() ?? ''
@@ -327,6 +337,7 @@ export class SystemBackend implements GitBackend {
   async fetchRefs(remote: Remote, refs: string[]): Promise<Map<string, string>> {
     const got = new Map<string, string>()
     if (!refs.length) return got
+    for (const r of refs) this.clearStaleRefLock(trackingRef(r))
     await this.remoteGit(remote, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--', remote.url, ...refs.map((r) => `+${r}:${trackingRef(r)}`)])
     for (const r of refs) {
       const oid = await this.readRef(trackingRef(r))
@@ -338,6 +349,7 @@ export class SystemBackend implements GitBackend {
   async push(remote: Remote, ref: string): Promise<void> {
     await this.remoteGit(remote, ['push', '--quiet', '--porcelain', '--', remote.url, `${ref}:${ref}`], ref)
     const oid = await this.readRef(ref)
+    this.clearStaleRefLock(trackingRef(ref))
     if (oid) await runGit(['update-ref', trackingRef(ref), oid], { gitdir: this.gitdir })
   }
 

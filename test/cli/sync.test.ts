@@ -305,3 +305,23 @@ t.test('devices list, rename and forget', async (t) => {
   t.throws(() => git(bare, ['rev-parse', '--verify', `refs/heads/ledger/${ID.b}`]), 'the branch is gone from the remote')
   t.equal((await totalsByDevice(a))[ID.b]!.records, 2, 'local stores keep what they had')
 })
+
+t.test('a ref lock left by a killed git does not block the next fetch or record', async (t) => {
+  const root = t.testdir()
+  const bare = path.join(root, 'remote.git')
+  spawnSync('git', ['init', '--bare', '--quiet', bare])
+  const a = machine(root, 'a', [], { USAGE_LEDGER_TOKEN: '' })
+  const b = machine(root, 'b', [], { USAGE_LEDGER_TOKEN: '' })
+  await ok(['init', '--remote', bare], a)
+  await ok(['record', '--stdin', '--source', 'x'], a, STDIN)
+  await ok(['init', '--remote', bare], b)
+  await ok(['record', '--stdin', '--source', 'x'], a, JSON.stringify({ ts: '2026-11-21T12:00:00Z', model: 'gpt-5', input: 7 }) + '\n')
+  // What `git fetch` and `git update-ref` leave when killed between taking and renaming a lock.
+  fs.writeFileSync(path.join(b.gitdir, `refs/remotes/origin/ledger/${ID.a}.lock`), '')
+  fs.mkdirSync(path.join(b.gitdir, 'refs/heads/ledger'), { recursive: true })
+  fs.writeFileSync(path.join(b.gitdir, `refs/heads/ledger/${ID.b}.lock`), '')
+  await ok(['fetch'], b)
+  t.equal((await totalsByDevice(b))[ID.a]!.records, 3, 'the fetch went through')
+  await ok(['record', '--stdin', '--source', 'y', '--no-push'], b, STDIN)
+  t.equal((await totalsByDevice(b))[ID.b]!.records, 2, 'and so did the next commit')
+})
