@@ -77,3 +77,8 @@ export function redactUrl(url: string): string {
 }
 
 export const ZERO_OID = '0'.repeat(40)
+
+/** `git.isAncestor`, where a commit missing from the store is simply not in the history. */
+export async function descends(git: GitBackend, ancestor: string, head: string): Promise<boolean> {
+  try { return await git.isAncestor(ancestor, head) } catch { return false }
+}

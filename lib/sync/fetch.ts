@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import type { GitBackend, Remote, TreeEntry } from '../git/backend.js'
+import { descends, type GitBackend, type Remote, type TreeEntry } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
 import { DEVICE_ID_RE, deviceDir, LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../ledger/paths.js'
 import { parseManifest } from '../ledger/manifest.js'
@@ -32,9 +32,6 @@ export interface FetchResult {
 const finding = (code: string, device: string, commit: string | null, detail: string, severity: Finding['severity'] = 'error'): Finding =>
   makeFinding(code, device, detail, { commit, severity })
 
-async function descends(git: GitBackend, ancestor: string, head: string): Promise<boolean> {
-  try { return await git.isAncestor(ancestor, head) } catch { return false } // a missing commit is not in the history
-}
 
 async function seenBy(git: GitBackend, device: string, head: string): Promise<Record<string, string>> {
   try {

@@ -9,7 +9,7 @@
  * The default mode starts from the head each device was last proved at (a part never changes,
  * so what was proved stays proved) and re-reads only what came after; `full` re-reads all.
  */
-import type { GitBackend, TreeEntry } from '../git/backend.js'
+import { descends, type GitBackend, type TreeEntry } from '../git/backend.js'
 import { CANONICAL_TS_AT, canonicalLine, isCanonicalLine, parseLedgerLine } from '../ledger/record.js'
 import { sha256prefix } from '../ledger/hash.js'
 import { parseManifest, sealDigestLines, type Manifest } from '../ledger/manifest.js'
@@ -64,9 +64,6 @@ const PART_PATH_RE = /^(\d{4}-\d{2})\/(\d{4}-\d{2}-\d{2})\/\d{6}\.ndjson$/
 /** Findings of one code per device beyond which only a count is kept: a damaged part can have a line per record. */
 const MAX_PER_CODE = 20
 
-async function descends(git: GitBackend, ancestor: string, head: string): Promise<boolean> {
-  try { return await git.isAncestor(ancestor, head) } catch { return false } // a missing commit is not in the history
-}
 
 class Findings {
   readonly list: Finding[] = []
