@@ -6,9 +6,11 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { cli, copyFixtures, git, isolatedEnv } from '../helpers/cli.js'
 import { startGitServer } from '../helpers/git-server.js'
+// Asynchronous git: this process serves the remote, so a blocking spawn would deadlock it.
+import { gitA } from '../helpers/ledger-checks.js'
 
 const ME = 'a1'.repeat(16)
 const OTHER = 'b2'.repeat(16)
@@ -224,17 +226,6 @@ t.test('--device and --transcript', async (t) => {
   t.match(lines[0], /^[0-9a-f]{32}\t[0-9a-f]{16}\t\d{4}-\d{2}-\d{2}T[^\t]+Z\t[^\t]+(\t\d+){4}$/)
 })
 
-/** Async git, for use while this process serves the remote. */
-function gitAsync(args: string[], gitdir?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = spawn('git', args, { env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', HOME: '/nonexistent', ...(gitdir ? { GIT_DIR: gitdir } : {}) } })
-    let out = '', err = ''
-    c.stdout.on('data', (b) => (out += b))
-    c.stderr.on('data', (b) => (err += b))
-    c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`git ${args.join(' ')}: ${err}`))))
-  })
-}
-
 t.test('three devices over HTTP: the same merged tree everywhere; a rewrite caught by a fresh machine through a witness', async (t) => {
   const root = t.testdir()
   const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
@@ -272,10 +263,10 @@ t.test('three devices over HTTP: the same merged tree everywhere; a rewrite caug
   // Device 0 witnesses device 1's head in its next commit, then device 1's branch is rewritten on the server.
   await ok(['record', '--stdin', '--source', 'y'], machines[0]!, JSON.stringify({ ts: '2026-11-22T08:00:00Z', model: 'gpt-5', input: 1 }) + '\n')
   const victim = `refs/heads/ledger/${ids[1]}`
-  const oldHead = (await gitAsync(['rev-parse', victim], bare)).trim()
-  const tree = (await gitAsync(['rev-parse', `${victim}^{tree}`], bare)).trim()
-  const forged = (await gitAsync(['-c', 'user.name=x', '-c', 'user.email=x@x', 'commit-tree', tree, '-m', 'forged history'], bare)).trim()
-  await gitAsync(['update-ref', victim, forged, oldHead], bare)
+  const oldHead = (await gitA(bare, ['rev-parse', victim])).trim()
+  const tree = (await gitA(bare, ['rev-parse', `${victim}^{tree}`])).trim()
+  const forged = (await gitA(bare, ['-c', 'user.name=x', '-c', 'user.email=x@x', 'commit-tree', tree, '-m', 'forged history'])).trim()
+  await gitA(bare, ['update-ref', victim, forged, oldHead])
 
   const freshDir = path.join(root, 'fresh')
   fs.mkdirSync(path.join(freshDir, 'home'), { recursive: true })

@@ -4,22 +4,16 @@
  * fixtures' hand-computed ones plus the three records the demo feeds through --stdin.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { expected, ROOT } from '../helpers/cli.js'
+import { run } from '../helpers/ledger-checks.js'
 
 // The demo's --stdin records (scripts/demo.ts), summed by hand: input excludes cache reads.
 const STDIN = { records: 3, input: 18_000 + 9_500 + 1_200, output: 2_400 + 1_100 + 800, cacheWrite: 30_000, cacheRead: 40_000 + 90_000 }
 
 t.test('npm run demo records three devices, prints the report by device and verifies', async (t) => {
-  const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const c = spawn('npm', ['run', 'demo', '--silent'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } })
-    let out = '', err = ''
-    c.stdout.on('data', (b) => (out += b))
-    c.stderr.on('data', (b) => (err += b))
-    c.on('close', (code) => resolve({ code, out, err }))
-  })
-  t.equal(r.code, 0, r.err)
-  const table = r.out.split('== laptop: report daily --by device')[1]?.split('\n== ')[0] ?? ''
+  const r = await run('npm', ['run', 'demo', '--silent'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } })
+  t.equal(r.code, 0, r.stderr)
+  const table = r.stdout.split('== laptop: report daily --by device')[1]?.split('\n== ')[0] ?? ''
   for (const name of ['laptop', 'workstation', 'build-box']) t.match(table, new RegExp(`│ \\d{4}-\\d{2}-\\d{2} │ ${name} +│`), `a row of ${name}`)
   const exp = expected()
   const want = (k: 'records' | 'input' | 'output' | 'cacheWrite' | 'cacheRead') => exp['claude-code'].totals[k] + exp.codex.totals[k] + STDIN[k]
@@ -27,6 +21,6 @@ t.test('npm run demo records three devices, prints the report by device and veri
   t.ok(total, 'a total row')
   const n = (s: string) => Number(s.replace(/,/g, ''))
   t.same(total!.slice(1, 6).map(n), [want('records'), want('input'), want('output'), want('cacheWrite'), want('cacheRead')], 'totals = both fixtures + the stdin records')
-  t.match(r.out, /^ok: 3 devices verified/m, 'verify passes')
-  t.match(r.out, /the remote and the three machines are removed/)
+  t.match(r.stdout, /^ok: 3 devices verified/m, 'verify passes')
+  t.match(r.stdout, /the remote and the three machines are removed/)
 })
