@@ -49,6 +49,8 @@ export interface GitBackend {
   listRefs(prefix: string): Promise<Map<string, string>>
   /** Compare-and-swap: fails with code REF_STALE unless the ref is at `expectedOld` (null = absent). */
   updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void>
+  /** Deletes a local ref if it is at `expectedOld` (REF_STALE otherwise); an absent ref is fine. */
+  deleteRef(ref: string, expectedOld: string): Promise<void>
   readTree(oid: string): Promise<TreeEntry[]>
   readBlob(oid: string): Promise<Buffer>
   readCommit(oid: string): Promise<CommitInfo>

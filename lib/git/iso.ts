@@ -150,6 +150,13 @@ export class IsoBackend implements GitBackend {
     await git.writeRef({ ...this.base, ref, value: newOid, force: true })
   }
 
+  async deleteRef(ref: string, expectedOld: string): Promise<void> {
+    const cur = await this.readRef(ref)
+    if (cur === null) return
+    if (cur !== expectedOld) throw new LedgerError('operational', 'REF_STALE', `${ref} moved under us (expected ${expectedOld}, found ${cur})`)
+    await git.deleteRef({ ...this.base, ref })
+  }
+
   async readTree(oid: string): Promise<TreeEntry[]> {
     const { tree } = await this.wrap(oid, () => git.readTree({ ...this.base, oid }))
     return tree.map((e) => ({ mode: e.type === 'tree' ? '040000' : '100644', type: e.type === 'tree' ? 'tree' : 'blob', name: e.path, oid: e.oid }))

@@ -267,6 +267,17 @@ export class SystemBackend implements GitBackend {
     }
   }
 
+  async deleteRef(ref: string, expectedOld: string): Promise<void> {
+    this.clearStaleRefLock(ref)
+    if ((await this.readRef(ref)) === null) return
+    const r = await runGit(['update-ref', '-m', 'usage-ledger', '-d', ref, expectedOld], { gitdir: this.gitdir })
+    if (r.code !== 0) {
+      const why = r.stderr.trim().split('\n').pop() ?? ''
+      if (/but expected|unable to resolve reference|reference is missing/.test(why)) throw new LedgerError('operational', 'REF_STALE', `${ref} moved under us (expected ${expectedOld}): ${why}`)
+      throw opError('GIT_FAILED', `git update-ref -d ${ref} failed: ${why}`)
+    }
+  }
+
   private async object(oid: string, want: string): Promise<Buffer> {
     const o = /^[0-9a-f]{40}$/.test(oid) ? await this.cat.request(oid + '\n') : null
     if (!o) throw opError('GIT_MISSING_OBJECT', `git object ${oid} is missing from ${this.gitdir}`)

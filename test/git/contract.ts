@@ -243,6 +243,26 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
   })
 
+  t.test('deleteRef compare-and-delete, loose and packed; an absent ref is fine', async (t) => {
+    const { b, gitdir } = await open(t)
+    const { c1, c2 } = await history(b)
+    const ref = ledgerRef(DEVICE), other = ledgerRef(DEVICE2)
+    await b.updateRef(ref, c2, null)
+    await b.updateRef(other, c1, null)
+    await rejectsCode(t, b.deleteRef(ref, c1), 'REF_STALE', 'a stale old value is refused')
+    t.equal(await b.readRef(ref), c2, 'still there')
+    await b.deleteRef(ref, c2)
+    t.equal(await b.readRef(ref), null, 'deleted')
+    t.notOk(git(gitdir, ['for-each-ref', ref]), 'native does not see it')
+    await b.deleteRef(ref, c2)
+    t.pass('deleting an absent ref is a no-op')
+    git(gitdir, ['pack-refs', '--all'])
+    await b.deleteRef(other, c1)
+    t.equal(await b.readRef(other), null, 'a packed ref is deleted')
+    t.notOk(git(gitdir, ['for-each-ref', other]), 'native agrees')
+    t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
+  })
+
   t.test('listRefs returns only refs under the prefix', async (t) => {
     const { b, gitdir } = await open(t)
     const { c1, c2, c3, r } = await history(b)

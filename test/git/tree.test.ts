@@ -25,6 +25,7 @@ function counting(inner: GitBackend) {
     readRef: (r) => inner.readRef(r),
     listRefs: (p) => inner.listRefs(p),
     updateRef: (r, n, o) => inner.updateRef(r, n, o),
+    deleteRef: (r, o) => inner.deleteRef(r, o),
     readTree: (o) => { log.reads.push(o); return inner.readTree(o) },
     readBlob: (o) => inner.readBlob(o),
     readCommit: (o) => inner.readCommit(o),
