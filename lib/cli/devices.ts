@@ -71,7 +71,7 @@ async function rename(ctx: CommandContext, name: string | undefined): Promise<nu
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, name })
   try {
     await store.ensureInit()
-    store.remember({ name })
+    await store.remember({ name })
     const lock = await store.lock()
     try {
       const commit = await commitDeviceName(await store.git(), store.device, ctx.env.now())

@@ -18,12 +18,14 @@ export interface FetchOptions {
 }
 
 /** Fetch, integrate and check under the store lock; shared by `fetch` and `init --remote`. */
-export async function fetchInto(store: Store, acceptRewrite: string[], withTracking = false): Promise<FetchResult> {
+export async function fetchInto(store: Store, acceptRewrite: string[], withTracking = false, adopt = false): Promise<FetchResult> {
   const git = await store.git()
   const remote = await resolveRemote(store.config.remote!, store.env)
   const lock = await store.lock()
   try {
-    const r = await fetchDevices(git, remote, { me: store.device.id, verified: loadVerified(store.paths.verified), acceptRewrite, now: store.env.now() })
+    // A store now writing as another id (USAGE_LEDGER_DEVICE_ID) first moves its old branch's records.
+    if (store.previousId) await store.remember({})
+    const r = await fetchDevices(git, remote, { me: store.device.id, verified: loadVerified(store.paths.verified), acceptRewrite, now: store.env.now(), install: store.device.installId, adopt, idFromEnv: store.deviceSource === 'env' })
     saveVerified(store.paths.verified, r.verified)
     // What it brought in is checked as `verify` would (DESIGN §8): the new commits and parts only.
     const changed = r.devices.filter((d) => d.status === 'new' || d.status === 'updated' || d.status === 'accepted').map((d) => d.id)

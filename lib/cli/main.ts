@@ -45,8 +45,14 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
     .command('init', 'create the local store for this device', (y) => y
       .option('remote', { type: 'string', describe: 'a private git remote (https://, ssh://, user@host:path or a path); the token comes from USAGE_LEDGER_TOKEN or git\'s credential helper' })
       .option('name', { type: 'string', describe: 'display name of this device (default: hostname)' })
-      .option('device-id', { type: 'string', describe: 'override the device id (32 hex; containers, cloned VMs)' }),
-    (a) => run(async (ctx) => (await import('./init.js')).init(ctx, { name: a.name, deviceId: a.deviceId, remote: a.remote }), a))
+      .option('device-id', { type: 'string', describe: 'write as this device id (32 hex); records of the id it replaces move to it' })
+      .option('continue-device', { type: 'boolean', default: false, describe: 'continue this device\'s branch on the remote although another store wrote it (this machine reinstalled)' })
+      .option('new-device', { type: 'boolean', default: false, describe: 'become a new device: a fresh random id kept in config; this store\'s records the remote lacks move to it' })
+      .option('switch-remote', { type: 'boolean', default: false, describe: 'move a store that syncs with another remote to --remote (the old remote\'s devices leave this store)' })
+      .option('force', { type: 'boolean', default: false, describe: 'use a non-empty repository that is not a usage ledger as the remote' }),
+    (a) => run(async (ctx) => (await import('./init.js')).init(ctx, {
+      name: a.name, deviceId: a.deviceId, remote: a.remote, continueDevice: a.continueDevice, newDevice: a.newDevice, switchRemote: a.switchRemote, force: a.force,
+    }), a))
     .command('push', 'push this device\'s pending commits', (y) => y,
       (a) => run(async (ctx) => (await import('./push.js')).push(ctx), a))
     .command('fetch', 'fetch every device, check their history, advance the merged view', (y) => y

@@ -4,6 +4,8 @@ import { redactUrl } from '../git/backend.js'
 import { Store } from '../store/store.js'
 import { pushDevice } from '../sync/push.js'
 import { resolveRemote } from '../sync/remote.js'
+import { explainRejectedPush } from '../sync/identity.js'
+import type { LedgerError } from '../errors.js'
 import { out, say, type CommandContext } from './context.js'
 
 export interface PushSummary {
@@ -12,6 +14,8 @@ export interface PushSummary {
   pending: number
   rejected: boolean
   error?: string
+  /** The rejection is an integrity failure (this device's branch was rewritten on the remote): exit 3. */
+  integrity?: boolean
 }
 
 /**
@@ -21,11 +25,16 @@ export interface PushSummary {
 export async function pushOrKeep(store: Store): Promise<PushSummary> {
   const url = store.config.remote!
   const git = await store.git()
+  const remote = await resolveRemote(url, store.env)
   try {
-    const r = await pushDevice(git, await resolveRemote(url, store.env), store.device.id)
+    const r = await pushDevice(git, remote, store.device.id)
     return { remote: redactUrl(url), pushed: r.pushed, pending: r.pending, rejected: false, error: r.error?.message }
   } catch (e) {
-    if ((e as { code?: string }).code === 'PUSH_REJECTED') return { remote: redactUrl(url), pushed: false, pending: -1, rejected: true, error: (e as Error).message }
+    if ((e as { code?: string }).code === 'PUSH_REJECTED') {
+      // Another store writing as this device, or this device's branch rewritten: say which.
+      const why = await explainRejectedPush(git, remote, store.device.id, store.device.installId, e as LedgerError, store.deviceSource === 'env')
+      return { remote: redactUrl(url), pushed: false, pending: -1, rejected: true, error: why.message, ...(why.kind === 'integrity' ? { integrity: true } : {}) }
+    }
     throw e
   }
 }
@@ -51,7 +60,7 @@ export async function push(ctx: CommandContext): Promise<number> {
     if (p.rejected) ctx.env.stderr.write(`usage-ledger: ${p.error}\n`)
     else if (p.pending > 0) ctx.env.stderr.write(`usage-ledger: ${pendingText(p)}\n`)
     else if (!ctx.global.json) say(ctx, p.pushed ? `pushed to ${p.remote}` : 'nothing to push')
-    return p.rejected ? 1 : p.pending > 0 ? 1 : 0
+    return p.rejected ? (p.integrity ? 3 : 1) : p.pending > 0 ? 1 : 0
   } finally {
     await store.close()
   }

@@ -42,7 +42,7 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
   try {
     if (!opts.dryRun) {
       await store.ensureInit()
-      store.remember(opts)
+      await store.remember(opts)
     }
     const salt = store.config.privacy?.salt ?? ''
     const cursors = loadCursors(store.paths.cursors)
@@ -83,7 +83,7 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     // the push did (a pending commit goes out with the next run).
     if (fullRun) writeFileAtomic(lastRunFile(store), JSON.stringify({ v: LAST_RUN_VERSION, at: startedAt.toISOString() }) + '\n')
     report(ctx, summary)
-    return summary.push?.rejected ? 1 : 0
+    return summary.push?.rejected ? (summary.push.integrity ? 3 : 1) : 0
   } finally {
     lock?.release()
     await store.close()

@@ -1,4 +1,7 @@
-/** Device identity (DESIGN §3): a stable id derived from the machine id, never the raw id. */
+/**
+ * Device identity (README Concepts): a random id per store kept in config; stores made before
+ * that keep the id derived from the machine id (never the raw id) that they always used.
+ */
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import { randomHex, sha256hex } from '../ledger/hash.js'
@@ -46,16 +49,32 @@ export function checkDeviceId(id: string, where: string): string {
   return id
 }
 
+export type DeviceIdSource = 'flag' | 'env' | 'config' | 'legacy' | 'new'
+
 /**
- * Precedence: --device-id, USAGE_LEDGER_DEVICE_ID, the id saved in config, the machine id,
- * a random id (saved by the caller in config so it stays stable).
+ * This store's own id, when no flag or variable overrides it: the id kept in config; for a
+ * store made before ids were kept there (it has a repository but neither `deviceId` nor
+ * `installId` in config), the machine-derived id it has always used; otherwise a fresh
+ * random id. `save`: config does not hold it yet.
  */
-export function resolveDeviceId(env: Env, config: Config, flag?: string): { id: string; fromRandom: boolean } {
-  if (flag) return { id: checkDeviceId(flag, '--device-id'), fromRandom: false }
+export function defaultDeviceId(env: Env, config: Config, legacyStore: boolean): { id: string; source: 'config' | 'legacy' | 'new'; save: boolean } {
+  if (config.deviceId) return { id: checkDeviceId(config.deviceId, 'config.json deviceId'), source: 'config', save: false }
+  if (legacyStore && !config.installId) {
+    const mid = machineId(env.platform)
+    if (mid) return { id: deviceIdFromMachineId(mid), source: 'legacy', save: true }
+  }
+  return { id: randomHex(16), source: 'new', save: true }
+}
+
+/**
+ * Precedence: --device-id, USAGE_LEDGER_DEVICE_ID, then the store's own id (`defaultDeviceId`:
+ * config, a pre-config store's machine-derived id, or a random one the caller saves).
+ */
+export function resolveDeviceId(env: Env, config: Config, flag?: string, legacyStore = false): { id: string; source: DeviceIdSource; own: string; ownSource: 'config' | 'legacy' | 'new'; save: boolean } {
+  const own = defaultDeviceId(env, config, legacyStore)
+  const base = { own: own.id, ownSource: own.source, save: own.save }
+  if (flag) return { id: checkDeviceId(flag, '--device-id'), source: 'flag', ...base }
   const v = env.vars.USAGE_LEDGER_DEVICE_ID
-  if (v) return { id: checkDeviceId(v, 'USAGE_LEDGER_DEVICE_ID'), fromRandom: false }
-  if (config.deviceId) return { id: checkDeviceId(config.deviceId, 'config.json deviceId'), fromRandom: false }
-  const mid = machineId(env.platform)
-  if (mid) return { id: deviceIdFromMachineId(mid), fromRandom: false }
-  return { id: randomHex(16), fromRandom: true }
+  if (v) return { id: checkDeviceId(v, 'USAGE_LEDGER_DEVICE_ID'), source: 'env', ...base }
+  return { id: own.id, source: own.source, ...base }
 }

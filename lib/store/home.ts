@@ -50,6 +50,8 @@ export const CONFIG_VERSION = 1
 export interface Config {
   v: 1
   deviceId?: string
+  /** Random, one per store: written into device.json so a store can tell its own commits from another's. */
+  installId?: string
   deviceName?: string
   remote?: string
   timezone?: string
@@ -76,7 +78,7 @@ export function readConfig(file: string): Config {
   const c = o as Config
   if (c.v !== undefined && c.v > CONFIG_VERSION) throw inputError('CONFIG_TOO_NEW', `${file} was written by a newer usage-ledger (config v${c.v}); upgrade usage-ledger`)
   // Hand edits: a non-string here would reach the ledger (device.json) or crash a command.
-  for (const k of ['remote', 'deviceName', 'deviceId', 'timezone'] as const) {
+  for (const k of ['remote', 'deviceName', 'deviceId', 'installId', 'timezone'] as const) {
     if (c[k] !== undefined && typeof c[k] !== 'string') throw inputError('BAD_CONFIG', `${file}: "${k}" must be a string, not ${JSON.stringify(c[k])}; fix or delete it`)
   }
   return { ...c, v: 1 }
@@ -84,4 +86,19 @@ export function readConfig(file: string): Config {
 
 export function writeConfig(file: string, config: Config): void {
   writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n')
+}
+
+/** Creates config.json only if there is none (atomically: two first runs never both win); false when one exists. */
+export function createConfig(file: string, config: Config): boolean {
+  const tmp = `${file}.new-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+  writeFileAtomic(tmp, JSON.stringify(config, null, 2) + '\n')
+  try {
+    fs.linkSync(tmp, file)
+    return true
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw e
+  } finally {
+    fs.rmSync(tmp, { force: true })
+  }
 }

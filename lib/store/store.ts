@@ -7,8 +7,11 @@ import path from 'node:path'
 import type { Env } from '../env.js'
 import type { BackendChoice, GitBackend } from '../git/index.js'
 import { parseBackendChoice } from '../git/choice.js'
-import { homePaths, readConfig, resolveHome, writeConfig, type Config, type HomePaths } from './home.js'
-import { resolveDeviceId } from './device.js'
+import { createConfig, homePaths, readConfig, resolveHome, writeConfig, type Config, type HomePaths } from './home.js'
+import { resolveDeviceId, type DeviceIdSource } from './device.js'
+import { randomHex } from '../ledger/hash.js'
+import type { LedgerRecord } from '../ledger/record.js'
+import { loadVerified, saveVerified } from './verified.js'
 import { TOOL, type DeviceInfo } from './writer.js'
 import { StoreLock } from './lock.js'
 import { opError, usageError } from '../errors.js'
@@ -24,6 +27,15 @@ export interface StoreOptions {
 
 export class Store {
   private backend: GitBackend | null = null
+  /** Where this run's device id came from (a flag, the environment, config, …). */
+  deviceSource: DeviceIdSource = 'config'
+  /**
+   * The id this store wrote as before a --device-id that differs from it (its branch's
+   * records that the remote lacks move to the new id: see lib/store/move.ts); else undefined.
+   */
+  previousId?: string
+  /** Ids made up by this run (not read from config): another first run may have saved its own. */
+  private made = { deviceId: false, installId: false }
 
   private constructor(
     readonly env: Env,
@@ -48,11 +60,17 @@ export class Store {
       paths.proved = path.join(own, 'proved.json')
     }
     const config = readConfig(paths.config)
-    const { id, fromRandom } = resolveDeviceId(env, config, opts.deviceId)
-    if (fromRandom) config.deviceId = id
+    const initialized = fs.existsSync(path.join(paths.gitdir, 'HEAD'))
+    const r = resolveDeviceId(env, config, opts.deviceId, initialized && !opts.repo)
+    const made = { deviceId: false, installId: false }
+    if (r.save) { config.deviceId = r.own; made.deviceId = r.ownSource === 'new' }
+    if (!config.installId) { config.installId = randomHex(16); made.installId = true }
     const name = opts.name ?? config.deviceName ?? env.hostname
     const gitChoice = opts.git && opts.git !== 'auto' ? opts.git : parseBackendChoice(config.git?.backend)
-    const store = new Store(env, paths, config, { id, name, platform: env.platform, tool: TOOL }, gitChoice)
+    const store = new Store(env, paths, config, { id: r.id, name, platform: env.platform, tool: TOOL, installId: config.installId }, gitChoice)
+    store.deviceSource = r.source
+    store.made = made
+    if ((r.source === 'flag' || r.source === 'env') && r.id !== r.own && initialized && !opts.repo && !made.deviceId) store.previousId = r.own
     return store
   }
 
@@ -75,8 +93,26 @@ export class Store {
         if (!this.initialized) throw e
       }
     }
-    if (!fs.existsSync(this.paths.config)) writeConfig(this.paths.config, this.config)
-    else if (this.config.deviceId && !readConfig(this.paths.config).deviceId) writeConfig(this.paths.config, this.config)
+    if (createConfig(this.paths.config, this.config)) return
+    // Another run created it first (or an older version did): its ids win over ones made up here.
+    const file = readConfig(this.paths.config)
+    if (file.deviceId && this.made.deviceId) {
+      if (this.device.id === this.config.deviceId) this.device.id = file.deviceId
+      this.config.deviceId = file.deviceId
+      this.made.deviceId = false
+    }
+    if (file.installId && this.made.installId) {
+      this.config.installId = this.device.installId = file.installId
+      this.made.installId = false
+    }
+    if (!file.deviceId || !file.installId) writeConfig(this.paths.config, { ...file, deviceId: file.deviceId ?? this.config.deviceId, installId: file.installId ?? this.config.installId })
+  }
+
+  /** The backend `--git auto` stands for here (system when git is installed, else iso). */
+  async backendName(): Promise<'system' | 'iso'> {
+    if (this.gitChoice !== 'auto') return this.gitChoice
+    const { hasSystemGit } = await import('../git/index.js')
+    return hasSystemGit() ? 'system' : 'iso'
   }
 
   saveConfig(): void {
@@ -90,12 +126,55 @@ export class Store {
     return local !== null && local !== read(`refs/remotes/origin/ledger/${this.device.id}`)
   }
 
-  /** Keeps a --device-id or --name given on the command line for later runs. */
-  remember(opts: { deviceId?: string; name?: string }): void {
+  /**
+   * Keeps a --device-id (or USAGE_LEDGER_DEVICE_ID) or --name for later runs. An id that
+   * replaces this store's id first moves the records of the old id's local branch that
+   * the remote lacks to the new id (see `movePrevious`). The caller holds the store lock.
+   * Returns the number of records moved.
+   */
+  async remember(opts: { deviceId?: string; name?: string }, prevRemote?: { head: string | null; before: string | null }): Promise<number> {
+    const given = Boolean(opts.deviceId) || this.deviceSource === 'env'
+    const moved = given ? await this.movePrevious(prevRemote) : 0
     let changed = false
-    if (opts.deviceId && this.config.deviceId !== this.device.id) { this.config.deviceId = this.device.id; changed = true }
+    if (given && this.config.deviceId !== this.device.id) { this.config.deviceId = this.device.id; changed = true }
     if (opts.name && this.config.deviceName !== opts.name) { this.config.deviceName = opts.name; changed = true }
     if (changed) writeConfig(this.paths.config, this.config)
+    return moved
+  }
+
+  /**
+   * When this run writes as another id than the store did (`previousId`): appends the records
+   * of the old id's local branch that `prevRemote.head` (the remote's branch of the old id, when
+   * the caller fetched it; else what this store last pushed or fetched of it) lacks to this
+   * device's branch, and resets the old branch to `prevRemote.before` (what this store last
+   * pushed or saw there; deleted when none), which the next fetch checks again from there.
+   * `collect`: return the records instead of appending them (the caller appends them later).
+   */
+  async movePrevious(prevRemote?: { head: string | null; before: string | null }, collect?: LedgerRecord[]): Promise<number> {
+    const prev = this.previousId
+    if (!prev || prev === this.device.id) return 0
+    const git = await this.git()
+    const { moveRecords, missingRecords, resetBranch } = await import('./move.js')
+    const tracking = await git.readRef(`refs/remotes/origin/ledger/${prev}`)
+    const { head, before } = prevRemote ?? { head: tracking, before: tracking }
+    const verified = loadVerified(this.paths.verified)
+    let moved = 0
+    if (collect) {
+      const local = await git.readRef(`refs/heads/ledger/${prev}`)
+      const recs = local && local !== head ? await missingRecords(git, prev, local, head) : []
+      collect.push(...recs)
+      moved = recs.length
+      await resetBranch(git, prev, before)
+    } else {
+      moved = (await moveRecords(git, prev, head, before, this.device, this.paths.known, this.env.now(), verified)).moved
+    }
+    // The old id is another device from now on: the next fetch checks its remote head again.
+    delete verified[prev]
+    saveVerified(this.paths.verified, verified)
+    const proved = loadVerified(this.paths.proved)
+    if (prev in proved) { delete proved[prev]; saveVerified(this.paths.proved, proved) }
+    this.previousId = undefined
+    return moved
   }
 
   /** The backend is loaded on first use: a run with nothing new never starts git. */

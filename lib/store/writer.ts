@@ -17,6 +17,8 @@ export interface DeviceInfo {
   name: string
   platform: string
   tool: string
+  /** The store writing (config `installId`): device.json names it, so stores sharing an id tell each other apart. */
+  installId?: string
 }
 
 export interface AppendPlan {
@@ -165,12 +167,12 @@ async function deviceFile(git: GitBackend, oid: string | undefined, device: Devi
   let createdAt = now.toISOString()
   if (oid) {
     try {
-      const cur = JSON.parse((await git.readBlob(oid)).toString('utf8')) as { name?: string; createdAt?: string }
-      if (cur.name === device.name) return null
+      const cur = JSON.parse((await git.readBlob(oid)).toString('utf8')) as { name?: string; createdAt?: string; installId?: string }
+      if (cur.name === device.name && (!device.installId || cur.installId === device.installId)) return null
       if (cur.createdAt) createdAt = cur.createdAt
     } catch { /* rewrite a damaged device.json */ }
   }
-  return JSON.stringify({ v: 1, id: device.id, name: device.name, platform: device.platform, createdAt, tool: device.tool }, null, 2) + '\n'
+  return JSON.stringify({ v: 1, id: device.id, name: device.name, platform: device.platform, createdAt, tool: device.tool, ...(device.installId ? { installId: device.installId } : {}) }, null, 2) + '\n'
 }
 
 /** A commit that only rewrites device.json (a new display name); null when nothing changes. */

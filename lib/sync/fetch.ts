@@ -7,11 +7,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { descends, type GitBackend, type Remote, type TreeEntry } from '../git/backend.js'
+import { descends, trackingRef, type GitBackend, type Remote, type TreeEntry } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
 import { DEVICE_ID_RE, deviceDir, LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../ledger/paths.js'
 import { parseManifest } from '../ledger/manifest.js'
 import { finding as makeFinding, type Finding } from '../verify/findings.js'
+import { ownBranchMessage, ownBranchState, writtenBy } from './identity.js'
 
 export type { Finding }
 
@@ -48,15 +49,24 @@ export interface IntegrateOptions {
   verified: Record<string, string>
   acceptRewrite: string[]
   now: Date
+  /** This store's install id: tells its own commits from another store's on this device's branch. */
+  install?: string
+  /** This device's tracking ref before the fetch: what this store last pushed or saw there. */
+  ownBefore?: string | null
+  /** `init --continue-device`: take this device's branch in although another store wrote it. */
+  adopt?: boolean
+  /** This device's id comes from USAGE_LEDGER_DEVICE_ID (the remedies say to unset it). */
+  idFromEnv?: boolean
 }
 
 /** Fetches every device branch of `remote`, then integrates it (see `integrate`). */
 export async function fetchDevices(git: GitBackend, remote: Remote, o: IntegrateOptions): Promise<FetchResult & { verified: Record<string, string> }> {
   const refs = await git.listRemoteRefs(remote, LEDGER_REF_PREFIX)
+  o = { ...o, ownBefore: await git.readRef(trackingRef(ledgerRef(o.me))) }
   // Nothing moved since the last verified fetch: no objects to get, nothing to check again.
   const unchanged = [...refs].every(([ref, oid]) => {
     const id = ref.slice(LEDGER_REF_PREFIX.length)
-    return id === o.me ? true : o.verified[id] === oid
+    return id === o.me ? oid === o.ownBefore : o.verified[id] === oid
   })
   if (unchanged && refs.size && (await git.readRef(MERGED_REF))) {
     const local = new Map<string, string>()
@@ -92,11 +102,18 @@ export async function integrate(git: GitBackend, candidates: Map<string, string>
     }
     const local = await git.readRef(ledgerRef(id))
     if (id === o.me) {
-      if (!local || (local !== head && (await descends(git, local, head)))) accepted.set(id, head) // a reinstall catching up
-      else if (local !== head && !(await descends(git, head, local))) {
-        findings.push(finding('DEVICE_ID_COLLISION', id, head, `the remote's branch of this device (${head.slice(0, 12)}) and the local one (${local.slice(0, 12)}) diverged: another machine records under this device id; give one of them its own id with --device-id`))
+      // Only this store's own history is taken in (DESIGN §3): see lib/sync/identity.ts.
+      const before = o.ownBefore ?? null
+      const state = await ownBranchState(git, id, { local, head, before, install: o.install })
+      if (state === 'catch-up' || (o.adopt && state === 'foreign')) accepted.set(id, head) // a store restored from a backup catching up, or asked to
+      const msg = accepted.has(id) ? null : ownBranchMessage(state, id, await writtenBy(git, head, id), { head, before, fromEnv: o.idFromEnv, install: o.install })
+      if (msg) {
+        const rewrite = state === 'rewritten' || state === 'rewound'
+        findings.push(finding(rewrite ? 'HISTORY_REWRITTEN' : 'DEVICE_ID_COLLISION', id, head, msg))
+        // What this store pushed stays its reference, so every later fetch and push says the same.
+        if (state !== 'rewound' && before && before !== head) await git.updateRef(trackingRef(ref), before, head).catch(() => {})
       }
-      devices.push({ id, before: local, head: accepted.get(id) ?? local, status: accepted.has(id) ? 'updated' : local === head ? 'unchanged' : 'local-ahead' })
+      devices.push({ id, before: local, head: accepted.get(id) ?? local, status: accepted.has(id) ? 'updated' : local === head ? 'unchanged' : state === 'rewritten' || state === 'rewound' ? 'rewritten' : 'local-ahead' })
       continue
     }
     const base = verified[id] ?? local

@@ -4,11 +4,17 @@ import { usageError } from '../errors.js'
 import type { Env } from '../env.js'
 import type { Remote } from '../git/backend.js'
 
+const TOKEN_QUERY_RE = /[?&;](?:access_token|token|private_token|oauth_token)=/i
+
 /** Refuses URLs carrying credentials: they would end up in config.json and in git's logs. */
 export function checkRemoteUrl(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\/([^/@]*)@/i.exec(url)
   if (m && /^https?$/i.test(m[1]!)) {
     throw usageError('URL_WITH_CREDENTIALS', 'the remote URL carries credentials; give the URL without them and the token in USAGE_LEDGER_TOKEN (or git\'s credential helper)')
+  }
+  // A token in the query (`?access_token=`, `?token=`, GitLab's `private_token=`) is a credential too.
+  if (TOKEN_QUERY_RE.test(url)) {
+    throw usageError('URL_WITH_CREDENTIALS', 'the remote URL carries a token in its query; give the URL without it and the token in USAGE_LEDGER_TOKEN (or git\'s credential helper)')
   }
   if (!url.trim()) throw usageError('BAD_REMOTE', 'the remote URL is empty')
   return url

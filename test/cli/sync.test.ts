@@ -221,10 +221,14 @@ t.test('a copied ~/.claude on two devices counts once, with a warning; reinstall
   t.same(byDevice[ID.a], exp, 'the lower device id keeps the tie')
   t.notOk(byDevice[ID.b], 'the copy contributes nothing')
 
-  // A reinstall of a: a fresh home with the same id continues its branch, no ghost device.
+  // A reinstall of a: a fresh home with the same id is not taken for a's own store (another
+  // store could be writing as a); asked to, it continues the branch, no ghost device.
   const a2 = machine(root, 'a', [], { USAGE_LEDGER_TOKEN: '', USAGE_LEDGER_HOME: path.join(root, 'a-reinstalled') })
   fs.rmSync(path.join(root, 'a-reinstalled'), { recursive: true, force: true })
-  await ok(['init', '--remote', bare], a2)
+  const refused = await cli(['init', '--remote', bare], { env: a2.env })
+  t.equal(refused.code, 2, 'a fresh store does not silently take over a device')
+  t.match(refused.stderr, /already has a branch .* --continue-device/)
+  await ok(['init', '--remote', bare, '--continue-device'], a2)
   const headA = git(bare, ['rev-parse', `refs/heads/ledger/${ID.a}`]).trim()
   t.equal(git(path.join(root, 'a-reinstalled/repo.git'), ['rev-parse', `refs/heads/ledger/${ID.a}`]).trim(), headA, 'the local branch continues the remote one')
   await ok(['record', '--stdin', '--source', 'x'], a2, STDIN)
@@ -236,8 +240,18 @@ t.test('a copied ~/.claude on two devices counts once, with a warning; reinstall
   fs.writeFileSync(path.join(root, 'clash', 'config.json'), JSON.stringify({ v: 1, remote: bare }))
   const r = await cli(['record', '--stdin', '--source', 'y'], { env: clash.env, input: JSON.stringify({ ts: '2026-11-21T09:00:00Z', model: 'gpt-5', input: 1 }) + '\n' })
   t.equal(r.code, 1)
-  t.match(r.stderr, /another machine records under this device id.*--device-id/)
+  t.match(r.stderr, /another store writes as this device .*unset USAGE_LEDGER_DEVICE_ID, then run `usage-ledger init --new-device`/)
   t.equal(git(path.join(root, 'clash/repo.git'), ['rev-list', '--count', `refs/heads/ledger/${ID.a}`]).trim(), '2', 'its commits are kept')
+  // The remedy as printed: its 3 records move to a new device, a's branch is untouched.
+  const headBefore = git(bare, ['rev-parse', `refs/heads/ledger/${ID.a}`]).trim()
+  await ok(['init', '--new-device'], { ...clash, env: { ...clash.env, USAGE_LEDGER_DEVICE_ID: undefined } })
+  t.equal(git(bare, ['rev-parse', `refs/heads/ledger/${ID.a}`]).trim(), headBefore, 'a\'s branch is a\'s')
+  await ok(['fetch'], d)
+  const fetched = await totalsByDevice(d)
+  t.equal(fetched[ID.a]!.records, exp.records + 2, 'a: its own records')
+  const others = Object.entries(fetched).filter(([id]) => id !== ID.a && id !== ID.b)
+  t.equal(others.length, 1, 'one new device')
+  t.equal(others[0]![1].records, 3, 'holding the clash store\'s 3 records')
 })
 
 t.test('fetch runs the store\'s post-merge hooks after advancing merged', async (t) => {

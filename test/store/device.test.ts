@@ -26,25 +26,33 @@ t.test('deviceIdFromMachineId', async (t) => {
 
 t.test('resolveDeviceId precedence', async (t) => {
   const env = fakeEnv({ USAGE_LEDGER_DEVICE_ID: B })
-  t.same(resolveDeviceId(env, { v: 1, deviceId: C }, A), { id: A, fromRandom: false }, 'flag first')
-  t.same(resolveDeviceId(env, { v: 1, deviceId: C }), { id: B, fromRandom: false }, 'then the environment')
-  t.same(resolveDeviceId(fakeEnv({}), { v: 1, deviceId: C }), { id: C, fromRandom: false }, 'then config')
-  t.same(resolveDeviceId(fakeEnv({ USAGE_LEDGER_DEVICE_ID: '' }), { v: 1, deviceId: C }), { id: C, fromRandom: false }, 'an empty variable is unset')
+  t.match(resolveDeviceId(env, { v: 1, deviceId: C }, A), { id: A, source: 'flag', own: C, save: false }, 'flag first')
+  t.match(resolveDeviceId(env, { v: 1, deviceId: C }), { id: B, source: 'env', own: C }, 'then the environment')
+  t.match(resolveDeviceId(fakeEnv({}), { v: 1, deviceId: C }), { id: C, source: 'config', save: false }, 'then config')
+  t.match(resolveDeviceId(fakeEnv({ USAGE_LEDGER_DEVICE_ID: '' }), { v: 1, deviceId: C }), { id: C, source: 'config' }, 'an empty variable is unset')
+  t.match(resolveDeviceId(fakeEnv({}), { v: 1, deviceId: C }, undefined, true), { id: C, source: 'config' }, 'a kept id wins over the machine id, also in an old store')
 
-  const mid = machineId('linux')
-  const got = resolveDeviceId(fakeEnv({}, 'linux'), { v: 1 })
-  if (mid) {
-    t.same(got, { id: deviceIdFromMachineId(mid), fromRandom: false }, 'then the machine id')
-    t.equal(mid, (() => { for (const f of ['/etc/machine-id', '/var/lib/dbus/machine-id']) { try { const s = fs.readFileSync(f, 'utf8').trim(); if (s) return s } catch { /* next */ } } return null })(), 'linux reads /etc/machine-id first')
-  } else {
-    t.equal(got.fromRandom, true, 'no machine id here: random')
-  }
-
-  const r1 = resolveDeviceId(fakeEnv({}, 'aix'), { v: 1 })
-  const r2 = resolveDeviceId(fakeEnv({}, 'aix'), { v: 1 })
-  t.equal(r1.fromRandom, true, 'unknown platform: random id')
+  // A new store: a random id per store, never the machine's (two stores, cloned VMs and
+  // containers of one machine would otherwise share one device).
+  const r1 = resolveDeviceId(fakeEnv({}, 'linux'), { v: 1 })
+  const r2 = resolveDeviceId(fakeEnv({}, 'linux'), { v: 1 })
+  t.match(r1, { source: 'new', save: true })
   t.match(r1.id, /^[0-9a-f]{32}$/)
   t.not(r1.id, r2.id, 'random each time (the caller saves it)')
+  const mid = machineId('linux')
+  if (mid) t.not(r1.id, deviceIdFromMachineId(mid), 'not the machine-derived id')
+  t.match(resolveDeviceId(fakeEnv({}, 'linux'), { v: 1, installId: A }, undefined, true), { source: 'new' }, 'a store with an install id is not a pre-config store')
+
+  // A store made before ids were kept in config keeps the machine-derived id it always used.
+  const old = resolveDeviceId(fakeEnv({}, 'linux'), { v: 1 }, undefined, true)
+  if (mid) {
+    t.match(old, { id: deviceIdFromMachineId(mid), source: 'legacy', save: true }, 'an old store: the machine id, saved from now on')
+    t.equal(mid, (() => { for (const f of ['/etc/machine-id', '/var/lib/dbus/machine-id']) { try { const s = fs.readFileSync(f, 'utf8').trim(); if (s) return s } catch { /* next */ } } return null })(), 'linux reads /etc/machine-id first')
+    t.match(resolveDeviceId(fakeEnv({}, 'linux'), { v: 1 }, A, true), { id: A, source: 'flag', own: deviceIdFromMachineId(mid), ownSource: 'legacy' }, 'a flag over an old store names the id it replaces')
+  } else {
+    t.equal(old.source, 'new', 'no machine id here: random')
+  }
+  t.match(resolveDeviceId(fakeEnv({}, 'aix'), { v: 1 }, undefined, true), { source: 'new' }, 'unknown platform: random id')
   t.equal(machineId('aix'), null)
 })
 

@@ -1,0 +1,242 @@
+/**
+ * `init` and device identity end to end (README "Concepts", "Troubleshooting"): a store never
+ * silently takes over another store's device, two stores writing one id are told apart from a
+ * rewrite, and every remedy the CLI prints is run here as printed, after which every record is
+ * on the remote exactly once. Real HTTP git server; plain git plays the other parties.
+ */
+import t, { type Test } from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+import { isolatedEnv, type CliResult } from '../helpers/cli.js'
+import { startGitServer } from '../helpers/git-server.js'
+import { gitA, partsAt, runCli, tempDir } from '../helpers/ledger-checks.js'
+
+const TOKEN = 'init-test-token'
+const X = 'a1'.repeat(16), Y = 'b2'.repeat(16)
+
+interface Machine { name: string; dir: string; env: Record<string, string | undefined>; home: string }
+
+function machine(root: string, name: string, extra: Record<string, string | undefined> = {}): Machine {
+  const dir = path.join(root, name)
+  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
+  const env = isolatedEnv(dir, { USAGE_LEDGER_TOKEN: TOKEN, ...extra })
+  return { name, dir, env, home: env.USAGE_LEDGER_HOME! }
+}
+
+/** A cloned VM (or a copied home): the whole store, config and all, copied to a new machine. */
+function cloneOf(root: string, m: Machine, name: string): Machine {
+  const c = machine(root, name)
+  fs.cpSync(m.home, c.home, { recursive: true })
+  return c
+}
+
+async function ul(m: Machine, args: string[], input?: string): Promise<CliResult> {
+  return runCli(args, { env: m.env, input })
+}
+
+async function ok(m: Machine, args: string[], input?: string): Promise<CliResult> {
+  const r = await ul(m, args, input)
+  if (r.code !== 0) throw new Error(`${m.name}: ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
+  return r
+}
+
+/** One stdin record with a known id (n = 1, 2, …). */
+const rec = (n: number) => JSON.stringify({ id: n.toString(16).padStart(32, '0'), ts: `2026-11-21T10:${String(n).padStart(2, '0')}:00Z`, model: 'gpt-5', input: 100 * n, output: n }) + '\n'
+const recId = (n: number) => n.toString(16).padStart(32, '0')
+
+/** Record id → how many times it is on the remote, over every device branch. */
+async function remoteIds(bare: string): Promise<Map<string, number>> {
+  const ids = new Map<string, number>()
+  const refs = (await gitA(bare, ['for-each-ref', '--format=%(refname)', 'refs/heads/ledger/'])).split('\n').filter(Boolean)
+  for (const ref of refs) {
+    for (const oid of (await partsAt(bare, ref)).values()) {
+      for (const l of (await gitA(bare, ['cat-file', 'blob', oid])).split('\n')) {
+        if (!l) continue
+        const id = (JSON.parse(l) as { id: string }).id
+        ids.set(id, (ids.get(id) ?? 0) + 1)
+      }
+    }
+  }
+  return ids
+}
+
+/** Every record n of `ns` on the remote exactly once and nothing else; a fresh machine's report totals equal the inputs. */
+async function exactlyOnce(t: Test, root: string, bare: string, url: string, ns: number[], label: string): Promise<void> {
+  const ids = await remoteIds(bare)
+  t.same(Object.fromEntries([...ids].sort()), Object.fromEntries(ns.map((n) => [recId(n), 1]).sort()), `${label}: every record on the remote exactly once`)
+  const fresh = machine(root, `fresh-${label.replace(/\W+/g, '-')}`)
+  await ok(fresh, ['init', '--remote', url])
+  const rep = JSON.parse((await ok(fresh, ['report', '--json', '--tz', 'UTC'])).stdout) as { totals: { records: number; input: number; output: number } }
+  t.same({ records: rep.totals.records, input: rep.totals.input, output: rep.totals.output },
+    { records: ns.length, input: ns.reduce((a, n) => a + 100 * n, 0), output: ns.reduce((a, n) => a + n, 0) }, `${label}: a fresh machine's report totals equal the inputs`)
+}
+
+/** The one command in backquotes of a printed remedy (`usage-ledger …`), as argv. */
+function remedy(t: Test, stderr: string): string[] {
+  const m = /`usage-ledger ([^`]+)`/.exec(stderr)
+  t.ok(m, `a remedy is printed: ${stderr.trim()}`)
+  return m ? m[1]!.split(' ') : []
+}
+
+const config = (m: Machine) => JSON.parse(fs.readFileSync(path.join(m.home, 'config.json'), 'utf8')) as Record<string, unknown>
+
+async function setup(t: Test) {
+  const root = tempDir(t, 'init')
+  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
+  t.teardown(() => server.close())
+  return { root, bare: server.createBare('ledger'), url: server.repoUrl('ledger') }
+}
+
+t.test('following the old advice for a collision (--device-id, then fetch --accept-rewrite) loses no record', async (t) => {
+  const { root, bare, url } = await setup(t)
+  const a = machine(root, 'a')
+  await ok(a, ['init', '--remote', url, '--device-id', X])
+  await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
+  const b = cloneOf(root, a, 'b') // a cloned VM: the same store, so the same device id
+  await ok(a, ['record', '--stdin', '--source', 'x'], rec(2))
+  const clash = await ul(b, ['record', '--stdin', '--source', 'x'], rec(3))
+  t.equal(clash.code, 1, 'the second store\'s push is refused')
+  // What the CLI used to print: give one of them its own id with --device-id …
+  const init = await ul(b, ['init', '--remote', url, '--device-id', Y])
+  t.equal(init.code, 0, `b moves to its own id cleanly: ${init.stderr}`)
+  t.match(init.stderr, /1 record of this store moved to device/, 'the record only b had moves with it')
+  // … then fetch --accept-rewrite for the old id.
+  t.equal((await ul(b, ['fetch', '--accept-rewrite', X])).code, 0)
+  t.equal((await ul(b, ['fetch'])).code, 0, 'b fetches cleanly')
+  t.equal((await ul(a, ['fetch'])).code, 0, 'a fetches cleanly')
+  await exactlyOnce(t, root, bare, url, [1, 2, 3], 'old advice')
+  t.equal(config(b).deviceId, Y, 'b keeps its new id')
+})
+
+t.test('two stores writing one device id: one accurate message at the first push; its remedy loses nothing', async (t) => {
+  const { root, bare, url } = await setup(t)
+  const a = machine(root, 'a')
+  await ok(a, ['init', '--remote', url])
+  const id = config(a).deviceId as string
+  t.match(id, /^[0-9a-f]{32}$/, 'a random id kept in config')
+  await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
+  const b = cloneOf(root, a, 'b')
+  await ok(b, ['record', '--stdin', '--source', 'x'], rec(2)) // b pushes first
+  const r = await ul(a, ['record', '--stdin', '--source', 'x'], rec(3))
+  t.equal(r.code, 1, 'a collision is an operational failure (exit 1)')
+  t.equal(r.stderr.split('\n').filter((l) => l.startsWith('usage-ledger:')).length, 1, 'one error line')
+  t.match(r.stderr, new RegExp(`another store writes as this device ${id}`), 'says another store writes as this device')
+  t.notMatch(r.stderr, /rewritten/, 'not a rewrite')
+  const f = await ul(a, ['fetch', '--json'])
+  t.equal(f.code, 3)
+  t.match(JSON.parse(f.stdout).findings, [{ code: 'DEVICE_ID_COLLISION', device: id }], 'fetch says the same: a collision')
+  t.notMatch(f.stdout, /HISTORY_REWRITTEN/)
+  t.equal((await ul(a, ['push'])).code, 1, 'and so does every later push')
+
+  const fix = await ul(a, remedy(t, r.stderr))
+  t.equal(fix.code, 0, fix.stderr)
+  t.not(config(a).deviceId, id, 'a is a new device')
+  t.match(config(a).deviceId, /^[0-9a-f]{32}$/)
+  t.equal((await ul(b, ['record', '--stdin', '--source', 'x'], rec(4))).code, 0, 'b goes on as the device')
+  for (const m of [a, b]) t.equal((await ul(m, ['fetch'])).code, 0, `${m.name} fetches cleanly`)
+  for (const m of [a, b]) t.equal((await ul(m, ['verify'])).code, 0, `${m.name} verifies`)
+  await exactlyOnce(t, root, bare, url, [1, 2, 3, 4], 'collision remedy')
+})
+
+t.test('a force-push of this device\'s branch by someone else is a rewrite, not a collision; its remedies lose nothing', async (t) => {
+  const { root, bare, url } = await setup(t)
+  const a = machine(root, 'a')
+  await ok(a, ['init', '--remote', url])
+  const id = config(a).deviceId as string
+  const ref = `refs/heads/ledger/${id}`
+  await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
+  await ok(a, ['record', '--stdin', '--source', 'x'], rec(2))
+
+  // Someone moves the branch back one commit: a's push restores it.
+  const head = (await gitA(bare, ['rev-parse', ref])).trim()
+  await gitA(bare, ['update-ref', ref, `${head}~1`])
+  const back = await ul(a, ['fetch', '--json'])
+  t.equal(back.code, 3, 'a rewound branch is an integrity failure')
+  const fb = JSON.parse(back.stdout).findings as Array<{ code: string; detail: string }>
+  t.match(fb, [{ code: 'HISTORY_REWRITTEN', device: id }])
+  t.notMatch(back.stdout, /DEVICE_ID_COLLISION/)
+  const putBack = await ul(a, remedy(t, fb[0]!.detail))
+  t.equal(putBack.code, 0, putBack.stderr)
+  t.equal((await gitA(bare, ['rev-parse', ref])).trim(), head, 'the remedy put the commits back')
+  t.equal((await ul(a, ['fetch'])).code, 0, 'and fetch is clean again')
+
+  // Someone force-pushes a history of their own over it.
+  const tree = (await gitA(bare, ['rev-parse', `${head}~1^{tree}`])).trim()
+  const forged = (await gitA(bare, ['-c', 'user.name=x', '-c', 'user.email=x@x', 'commit-tree', tree, '-p', `${head}~1`, '-m', 'forged'])).trim()
+  await gitA(bare, ['update-ref', ref, forged])
+  const r = await ul(a, ['record', '--stdin', '--source', 'x'], rec(3))
+  t.equal(r.code, 3, 'the refused push is an integrity failure')
+  t.match(r.stderr, new RegExp(`this device's own branch ledger/${id} was rewritten`), 'reported as a rewrite of this device\'s branch')
+  t.notMatch(r.stderr, /another store/, 'not a collision')
+  const f = await ul(a, ['fetch', '--json'])
+  t.equal(f.code, 3)
+  t.match(JSON.parse(f.stdout).findings, [{ code: 'HISTORY_REWRITTEN', device: id }], 'fetch says the same, every time')
+  t.notMatch(f.stdout, /DEVICE_ID_COLLISION/)
+  t.equal((await ul(a, ['fetch'])).code, 3, 'every time')
+
+  const fix = await ul(a, remedy(t, r.stderr))
+  t.equal(fix.code, 0, fix.stderr)
+  t.match(fix.stderr, /2 records of this store moved/, 'what the rewrite dropped and what was never pushed move to the new id')
+  await exactlyOnce(t, root, bare, url, [1, 2, 3], 'rewrite remedy')
+  t.equal((await ul(a, ['fetch'])).code, 0, 'a fetches cleanly')
+})
+
+t.test('init finds its device id on the remote: adopts it only for its own store, else stops; both ways it offers work', async (t) => {
+  const { root, bare, url } = await setup(t)
+  const a = machine(root, 'a')
+  await ok(a, ['init', '--remote', url, '--device-id', X, '--name', 'laptop'])
+  await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
+
+  // The same store with its repository lost (config kept): its own install id, so it continues.
+  const again = machine(root, 'again')
+  fs.mkdirSync(again.home, { recursive: true })
+  fs.copyFileSync(path.join(a.home, 'config.json'), path.join(again.home, 'config.json'))
+  const ad = await ul(again, ['init', '--remote', url])
+  t.equal(ad.code, 0, ad.stderr)
+  t.equal((await gitA(path.join(again.home, 'repo.git'), ['rev-parse', `refs/heads/ledger/${X}`])).trim(), (await gitA(bare, ['rev-parse', `refs/heads/ledger/${X}`])).trim(), 'the branch is continued')
+  fs.rmSync(again.dir, { recursive: true })
+
+  // Another store naming the same id: refused, nothing saved, two ways offered.
+  const c = machine(root, 'c')
+  const refused = await ul(c, ['init', '--remote', url, '--device-id', X])
+  t.equal(refused.code, 2, 'exit 2')
+  t.equal(refused.stderr.trim().split('\n').length, 1, 'one line')
+  t.match(refused.stderr, new RegExp(`device ${X} already has a branch .*written by another store .*"laptop"`), 'names the evidence')
+  t.notOk(config(c).remote, 'the remote is not saved')
+  const ways = [...refused.stderr.matchAll(/run (usage-ledger init [^;]*?)(?:;|$)|new device: (usage-ledger init \S+ \S+ --new-device)/gm)].map((m) => (m[1] ?? m[2])!.trim())
+  t.same(ways.length, 2, `two ways: ${ways.join(' | ')}`)
+  const [continueCmd, newCmd] = [ways.find((w) => w.includes('--continue-device'))!, ways.find((w) => w.includes('--new-device'))!]
+  t.ok(continueCmd && newCmd)
+
+  // Way 1: this machine is that device: continue it.
+  const cont = await ul(c, continueCmd.split(' ').slice(1))
+  t.equal(cont.code, 0, cont.stderr)
+  t.equal((await ul(c, ['record', '--stdin', '--source', 'x'], rec(2))).code, 0, 'c records on the device\'s branch')
+  t.equal((await gitA(bare, ['rev-list', '--count', `refs/heads/ledger/${X}`])).trim(), '2', 'on top of a\'s commit')
+  // a still writes as that device: its next push is the collision, and its remedy works.
+  const clash = await ul(a, ['record', '--stdin', '--source', 'x'], rec(3))
+  t.equal(clash.code, 1)
+  t.match(clash.stderr, /another store writes as this device/)
+  t.equal((await ul(a, remedy(t, clash.stderr))).code, 0)
+
+  // Way 2: a new device.
+  const d = machine(root, 'd')
+  const r2 = await ul(d, ['init', '--remote', url, '--device-id', X])
+  t.equal(r2.code, 2)
+  const nd = await ul(d, newCmd.split(' ').slice(1))
+  t.equal(nd.code, 0, nd.stderr)
+  t.not(config(d).deviceId, X, 'd has a new id')
+  t.equal((await ul(d, ['record', '--stdin', '--source', 'x'], rec(4))).code, 0)
+  for (const m of [a, c, d]) t.equal((await ul(m, ['fetch'])).code, 0, `${m.name} fetches cleanly`)
+  await exactlyOnce(t, root, bare, url, [1, 2, 3, 4], 'adoption')
+})
+
+t.test('two first runs at once on a fresh store make one device', async (t) => {
+  const root = tempDir(t, 'first')
+  const m = machine(root, 'm')
+  const runs = await Promise.all([1, 2, 3, 4].map((n) => ul(m, ['record', '--stdin', '--source', 'x', '--json'], rec(n))))
+  for (const r of runs) t.equal(r.code, 0, r.stderr)
+  const devices = new Set(runs.map((r) => JSON.parse(r.stdout).device as string))
+  t.equal(devices.size, 1, 'every run wrote as the one id in config')
+  t.equal([...devices][0], config(m).deviceId)
+})
