@@ -240,3 +240,107 @@ t.test('two first runs at once on a fresh store make one device', async (t) => {
   t.equal(devices.size, 1, 'every run wrote as the one id in config')
   t.equal([...devices][0], config(m).deviceId)
 })
+
+t.test('a URL with a token in its query is refused like one with credentials and never reaches config.json', async (t) => {
+  const root = tempDir(t, 'query')
+  const m = machine(root, 'm')
+  await ok(m, ['init'])
+  const before = fs.readFileSync(path.join(m.home, 'config.json'), 'utf8')
+  for (const url of ['https://git.example.invalid/me/l.git?access_token=SeCrEt1', 'https://git.example.invalid/me/l.git?TOKEN=SeCrEt2', 'https://git.example.invalid/api/l.git?x=1&private_token=SeCrEt3']) {
+    const r = await ul(m, ['init', '--remote', url])
+    t.equal(r.code, 2, `${url}: exit 2`)
+    t.match(r.stderr, /carries a token in its query/)
+    t.notMatch(r.stderr + r.stdout, /SeCrEt/, 'the token is not printed')
+    t.equal(fs.readFileSync(path.join(m.home, 'config.json'), 'utf8'), before, 'config.json unchanged')
+  }
+  const fresh = machine(root, 'fresh')
+  t.equal((await ul(fresh, ['init', '--remote', 'https://h.invalid/l.git?token=SeCrEt4'])).code, 2)
+  t.notOk(fs.existsSync(path.join(fresh.home, 'config.json')), 'a fresh store saves nothing')
+})
+
+t.test('--git iso with a remote that is not HTTP fails before anything is saved', async (t) => {
+  const root = tempDir(t, 'iso')
+  const fresh = machine(root, 'fresh')
+  for (const url of [path.join(root, 'remote.git'), 'ssh://git@example.invalid/l.git', 'git@example.invalid:me/l.git']) {
+    const r = await ul(fresh, ['--git', 'iso', 'init', '--remote', url])
+    t.equal(r.code, 2, `${url}: exit 2`)
+    t.match(r.stderr, /speaks only HTTP\(S\)/)
+    t.notOk(fs.existsSync(fresh.home), 'nothing created')
+  }
+  const m = machine(root, 'm')
+  await ok(m, ['--git', 'iso', 'init'])
+  const before = fs.readFileSync(path.join(m.home, 'config.json'), 'utf8')
+  t.equal((await ul(m, ['--git', 'iso', 'init', '--remote', path.join(root, 'remote.git')])).code, 2)
+  t.equal(fs.readFileSync(path.join(m.home, 'config.json'), 'utf8'), before, 'config.json unchanged')
+})
+
+t.test('a non-empty repository that is not a ledger is refused unless --force', async (t) => {
+  const { root, bare, url } = await setup(t)
+  const blob = (await gitA(bare, ['hash-object', '-w', '--stdin'], 'my project\n')).trim()
+  const tree = (await gitA(bare, ['mktree'], `100644 blob ${blob}\tREADME.md\n`)).trim()
+  const commit = (await gitA(bare, ['-c', 'user.name=me', '-c', 'user.email=me@example.com', 'commit-tree', tree, '-m', 'my project'])).trim()
+  await gitA(bare, ['update-ref', 'refs/heads/main', commit])
+  await gitA(bare, ['update-ref', 'refs/heads/feature', commit])
+  const m = machine(root, 'm')
+  const r = await ul(m, ['init', '--remote', url])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /is not a usage ledger: it has branches \(feature, main\).*--force/)
+  t.notOk(config(m).remote, 'not saved')
+  t.equal((await gitA(bare, ['for-each-ref', '--format=%(refname)'])).trim().split('\n').length, 2, 'nothing pushed there')
+  const forced = await ul(m, ['init', '--remote', url, '--force'])
+  t.equal(forced.code, 0, forced.stderr)
+  await ok(m, ['record', '--stdin', '--source', 'x'], rec(1))
+  await exactlyOnce(t, root, bare, url, [1], 'forced')
+
+  // A ledger whose first machine only ran init (main seeded by usage-ledger, no device yet) is a ledger.
+  const seeded = path.join(root, 'srv', 'seeded.git')
+  const other = machine(root, 'other')
+  const first = machine(root, 'first')
+  await gitA(path.join(root, 'srv'), ['init', '--bare', '--quiet', seeded]).catch(() => {})
+  await ok(first, ['init', '--remote', seeded])
+  t.equal((await ul(other, ['init', '--remote', seeded])).code, 0, 'a seeded ledger is accepted')
+})
+
+t.test('init --remote OTHER on a store with another remote: refused unless --switch-remote, then done completely', async (t) => {
+  const { root, bare, url } = await setup(t)
+  const a = machine(root, 'a'), b = machine(root, 'b'), c = machine(root, 'c')
+  await ok(a, ['init', '--remote', url])
+  await ok(b, ['init', '--remote', url])
+  await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
+  await ok(b, ['record', '--stdin', '--source', 'x'], rec(2))
+  await ok(a, ['fetch'])
+  await ok(a, ['verify'])
+  const idA = config(a).deviceId as string, idB = config(b).deviceId as string
+  const gitdir = path.join(a.home, 'repo.git')
+  t.ok((await gitA(gitdir, ['for-each-ref', `refs/heads/ledger/${idB}`])).trim(), 'a holds b before the switch')
+
+  // The other remote, with a device of its own.
+  const server2 = await startGitServer({ root: path.join(root, 'srv2'), token: TOKEN })
+  t.teardown(() => server2.close())
+  const bare2 = server2.createBare('other'), url2 = server2.repoUrl('other')
+  await ok(c, ['init', '--remote', url2])
+  await ok(c, ['record', '--stdin', '--source', 'x'], rec(3))
+
+  const cfgBefore = fs.readFileSync(path.join(a.home, 'config.json'), 'utf8')
+  const r = await ul(a, ['init', '--remote', url2])
+  t.equal(r.code, 2, 'refused')
+  t.match(r.stderr, /already syncs with .*--switch-remote/)
+  t.equal(fs.readFileSync(path.join(a.home, 'config.json'), 'utf8'), cfgBefore, 'config.json unchanged')
+
+  const sw = await ul(a, ['init', '--remote', url2, '--switch-remote', '--json'])
+  t.equal(sw.code, 0, sw.stderr)
+  t.match(JSON.parse(sw.stdout), { pushed: true, pending: 0 }, 'this device is pushed there')
+  t.equal(config(a).remote, url2)
+  t.equal((await gitA(bare2, ['rev-parse', `refs/heads/ledger/${idA}`])).trim(), (await gitA(gitdir, ['rev-parse', `refs/heads/ledger/${idA}`])).trim(), 'the new remote has this device\'s head')
+  const refs = (await gitA(gitdir, ['for-each-ref', '--format=%(refname)'])).split('\n').filter(Boolean)
+  t.notOk(refs.some((r) => r.includes(idB)), 'no branch or tracking ref of the old remote\'s other device')
+  const state = (f: string) => fs.readFileSync(path.join(a.home, 'state', f), 'utf8')
+  t.notMatch(state('verified.json'), idB, 'no verified head of it')
+  if (fs.existsSync(path.join(a.home, 'state', 'proved.json'))) t.notMatch(state('proved.json'), idB, 'no proved head of it')
+  const rep = JSON.parse((await ok(a, ['report', '--json', '--tz', 'UTC', '--by', 'device'])).stdout) as { rows: Array<{ device: string; records: number }> }
+  t.same(rep.rows.map((x) => [x.device, x.records]).sort(), [[idA, 1], [config(c).deviceId as string, 1]].sort(), 'the index holds this device and the new remote\'s, nothing of the old')
+  t.equal((await ul(a, ['verify'])).code, 0, 'verify is clean')
+  t.equal((await ul(a, ['fetch'])).code, 0, 'fetch is clean')
+  await exactlyOnce(t, root, bare2, url2, [1, 3], 'switched')
+  t.equal((await gitA(bare, ['rev-parse', `refs/heads/ledger/${idA}`])).trim().length, 40, 'the old remote keeps what it had')
+})
