@@ -15,8 +15,8 @@ export const serverError = (url: string, why: string) => new LedgerError('operat
   `${redactUrl(url)} failed on its side (${why}); commits stay local and are pushed next time`)
 
 export const pushRejected = (url: string, ref: string) => new LedgerError('operational', 'PUSH_REJECTED',
-  `${redactUrl(url)} rejected ${ref} as not a fast-forward: another machine records under this device id; ` +
-  `give one of them its own id with --device-id (nothing recorded is lost)`)
+  `${redactUrl(url)} rejected ${ref} as not a fast-forward: the remote's branch has commits this store lacks; ` +
+  `nothing recorded is lost: run usage-ledger fetch to see whether another store writes as this device or the branch was rewritten`)
 
 /** Classifies git's stderr; null when it is none of the above. */
 export function classifyGitError(url: string, stderr: string, ref = ''): LedgerError | null {

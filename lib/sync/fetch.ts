@@ -106,7 +106,8 @@ export async function integrate(git: GitBackend, candidates: Map<string, string>
       const before = o.ownBefore ?? null
       const state = await ownBranchState(git, id, { local, head, before, install: o.install })
       if (state === 'catch-up' || (o.adopt && state === 'foreign')) accepted.set(id, head) // a store restored from a backup catching up, or asked to
-      const msg = accepted.has(id) ? null : ownBranchMessage(state, id, await writtenBy(git, head, id), { head, before, fromEnv: o.idFromEnv, install: o.install })
+      const needsUser = !accepted.has(id) && state !== 'same' && state !== 'local-ahead'
+      const msg = needsUser ? ownBranchMessage(state, id, await writtenBy(git, head, id), { head, before, fromEnv: o.idFromEnv, install: o.install }) : null
       if (msg) {
         const rewrite = state === 'rewritten' || state === 'rewound'
         findings.push(finding(rewrite ? 'HISTORY_REWRITTEN' : 'DEVICE_ID_COLLISION', id, head, msg))

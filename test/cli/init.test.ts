@@ -10,6 +10,7 @@ import path from 'node:path'
 import { isolatedEnv, type CliResult } from '../helpers/cli.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { gitA, partsAt, runCli, tempDir } from '../helpers/ledger-checks.js'
+import { deviceIdFromMachineId, machineId } from '../../lib/store/device.js'
 
 const TOKEN = 'init-test-token'
 const X = 'a1'.repeat(16), Y = 'b2'.repeat(16)
@@ -256,6 +257,17 @@ t.test('a URL with a token in its query is refused like one with credentials and
   const fresh = machine(root, 'fresh')
   t.equal((await ul(fresh, ['init', '--remote', 'https://h.invalid/l.git?token=SeCrEt4'])).code, 2)
   t.notOk(fs.existsSync(path.join(fresh.home, 'config.json')), 'a fresh store saves nothing')
+
+  // The remedy it prints: the URL without the token, the token in USAGE_LEDGER_TOKEN.
+  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
+  t.teardown(() => server.close())
+  server.createBare('q')
+  const withToken = await ul({ ...fresh, env: { ...fresh.env, USAGE_LEDGER_TOKEN: undefined } }, ['init', '--remote', `${server.repoUrl('q')}?access_token=${TOKEN}`])
+  t.equal(withToken.code, 2)
+  t.match(withToken.stderr, /give the URL without it and the token in USAGE_LEDGER_TOKEN/)
+  const fixed = await ul(fresh, ['init', '--remote', server.repoUrl('q')])
+  t.equal(fixed.code, 0, fixed.stderr)
+  t.notMatch(fs.readFileSync(path.join(fresh.home, 'config.json'), 'utf8'), TOKEN, 'no token in config.json')
 })
 
 t.test('--git iso with a remote that is not HTTP fails before anything is saved', async (t) => {
@@ -270,8 +282,43 @@ t.test('--git iso with a remote that is not HTTP fails before anything is saved'
   const m = machine(root, 'm')
   await ok(m, ['--git', 'iso', 'init'])
   const before = fs.readFileSync(path.join(m.home, 'config.json'), 'utf8')
-  t.equal((await ul(m, ['--git', 'iso', 'init', '--remote', path.join(root, 'remote.git')])).code, 2)
+  const r = await ul(m, ['--git', 'iso', 'init', '--remote', path.join(root, 'remote.git')])
+  t.equal(r.code, 2)
   t.equal(fs.readFileSync(path.join(m.home, 'config.json'), 'utf8'), before, 'config.json unchanged')
+  // The remedy it prints: the system backend.
+  t.match(r.stderr, /pass --git system/)
+  await gitA(root, ['init', '--bare', '--quiet', path.join(root, 'remote.git')])
+  const sys = await ul(m, ['--git', 'system', 'init', '--remote', path.join(root, 'remote.git')])
+  t.equal(sys.code, 0, sys.stderr)
+  await ok(m, ['--git', 'system', 'record', '--stdin', '--source', 'x'], rec(1))
+  t.equal((await remoteIds(path.join(root, 'remote.git'))).get(recId(1)), 1, 'recorded there')
+})
+
+t.test('a store made before ids were kept in config keeps its machine-derived id', { skip: machineId('linux') ? false : 'no machine id here' }, async (t) => {
+  const root = tempDir(t, 'legacy')
+  const m = machine(root, 'm')
+  await ok(m, ['init'])
+  fs.writeFileSync(path.join(m.home, 'config.json'), '{"v":1}\n') // what an older usage-ledger wrote
+  const r = JSON.parse((await ok(m, ['record', '--stdin', '--source', 'x', '--json'], rec(1))).stdout) as { device: string }
+  t.equal(r.device, deviceIdFromMachineId(machineId('linux')!), 'the id it always used')
+  t.equal(config(m).deviceId, r.device, 'now kept in config')
+  t.match(config(m).installId, /^[0-9a-f]{32}$/, 'with an install id')
+})
+
+t.test('init --new-device with USAGE_LEDGER_DEVICE_ID set: refused, and its remedy works', async (t) => {
+  const { root, bare, url } = await setup(t)
+  const m = machine(root, 'm', { USAGE_LEDGER_DEVICE_ID: X })
+  await ok(m, ['init', '--remote', url])
+  await ok(m, ['record', '--stdin', '--source', 'x'], rec(1))
+  const r = await ul(m, ['init', '--new-device'])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /USAGE_LEDGER_DEVICE_ID is set .*unset it, then run usage-ledger init --new-device/)
+  const unset = { ...m, env: { ...m.env, USAGE_LEDGER_DEVICE_ID: undefined } }
+  const fix = await ul(unset, ['init', '--new-device'])
+  t.equal(fix.code, 0, fix.stderr)
+  t.not(config(m).deviceId, X)
+  await ok(unset, ['record', '--stdin', '--source', 'x'], rec(2))
+  await exactlyOnce(t, root, bare, url, [1, 2], 'env')
 })
 
 t.test('a non-empty repository that is not a ledger is refused unless --force', async (t) => {
@@ -296,7 +343,7 @@ t.test('a non-empty repository that is not a ledger is refused unless --force', 
   const seeded = path.join(root, 'srv', 'seeded.git')
   const other = machine(root, 'other')
   const first = machine(root, 'first')
-  await gitA(path.join(root, 'srv'), ['init', '--bare', '--quiet', seeded]).catch(() => {})
+  await gitA(path.join(root, 'srv'), ['init', '--bare', '--quiet', seeded])
   await ok(first, ['init', '--remote', seeded])
   t.equal((await ul(other, ['init', '--remote', seeded])).code, 0, 'a seeded ledger is accepted')
 })
