@@ -157,6 +157,9 @@ async function takeOwnBranch(store: Store, git: GitBackend, remote: Remote, head
   if (await descends(git, head, local)) return false // the remote only lacks commits of ours: a push delivers them
   if (!(await descends(git, local, head))) later.push(...(await missingRecords(git, me, local, head)))
   await resetBranch(git, me, null)
+  // What verify proved of the local branch is not in the remote's history: it proves it afresh.
+  const proved = loadVerified(store.paths.proved)
+  if (me in proved) { delete proved[me]; saveVerified(store.paths.proved, proved) }
   return true
 }
 

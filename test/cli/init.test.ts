@@ -391,3 +391,22 @@ t.test('init --remote OTHER on a store with another remote: refused unless --swi
   await exactlyOnce(t, root, bare2, url2, [1, 3], 'switched')
   t.equal((await gitA(bare, ['rev-parse', `refs/heads/ledger/${idA}`])).trim().length, 40, 'the old remote keeps what it had')
 })
+
+t.test('init --continue-device over commits of this store\'s own: they go on top of the remote\'s branch', async (t) => {
+  const { root, bare, url } = await setup(t)
+  const a = machine(root, 'a'), b = machine(root, 'b')
+  await ok(a, ['init', '--remote', url, '--device-id', X])
+  await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
+  await ok(b, ['init', '--device-id', X]) // no remote yet: records stay local
+  await ok(b, ['record', '--stdin', '--source', 'x'], rec(2))
+  await ok(b, ['record', '--stdin', '--source', 'x'], rec(3))
+  const r = await ul(b, ['init', '--remote', url, '--json'])
+  t.equal(r.code, 3, 'two histories of one id: the fetch says so')
+  t.match(JSON.parse(r.stdout).findings, [{ code: 'DEVICE_ID_COLLISION', device: X }])
+  const c = await ul(b, ['init', '--remote', url, '--continue-device', '--json'])
+  t.equal(c.code, 0, c.stderr)
+  t.match(JSON.parse(c.stdout), { moved: 2, pushed: true })
+  t.equal((await gitA(bare, ['rev-list', '--count', `refs/heads/ledger/${X}`])).trim(), '2', 'one commit on top of a\'s')
+  t.equal((await ul(b, ['verify'])).code, 0, 'b verifies')
+  await exactlyOnce(t, root, bare, url, [1, 2, 3], 'continue over own')
+})
