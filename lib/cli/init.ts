@@ -5,11 +5,9 @@ import { descends, redactUrl, trackingRef, type GitBackend, type Remote } from '
 import { readEntryAt } from '../git/tree.js'
 import { randomHex } from '../ledger/hash.js'
 import { LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../ledger/paths.js'
-import type { LedgerRecord } from '../ledger/record.js'
 import { usageError } from '../errors.js'
-import { missingRecords, resetBranch } from '../store/move.js'
+import { holdForMove, recoverMoves, resetBranch } from '../store/move.js'
 import { loadVerified, saveVerified } from '../store/verified.js'
-import { appendRecords } from '../store/writer.js'
 import { checkRemoteUrl, resolveRemote } from '../sync/remote.js'
 import { describeWriter, writtenBy } from '../sync/identity.js'
 import { fetchInto } from './fetch.js'
@@ -67,12 +65,11 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
       const remote = await resolveRemote(url, env)
       const heads = await git.listRemoteRefs(remote, 'refs/heads/')
       if (!opts.force) await checkLedgerRemote(git, remote, heads, url)
-      const later: LedgerRecord[] = []
       let adopt = false
       const lock = await store.lock()
       try {
         if (switching) await leaveRemote(store, git)
-        adopt = await takeOwnBranch(store, git, remote, heads, url, opts, later)
+        adopt = await takeOwnBranch(store, git, remote, heads, url, opts)
         // The old id's records the remote lacks: judged against the remote's branch of it, now.
         const prev = store.previousId
         let prevRemote: { head: string | null; before: string | null } | undefined
@@ -88,7 +85,7 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
           prevRemote = { head: null, before: null } // nothing of the old remote stays
         }
         // Adopting this device's branch comes first: records moved now would start a branch of their own.
-        if (adopt) moved += await store.movePrevious(prevRemote, later)
+        if (adopt) await store.movePrevious(prevRemote, true)
         moved += await store.remember({ deviceId, name: opts.name }, prevRemote)
         store.config.remote = url
         store.saveConfig()
@@ -97,13 +94,9 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
       }
       await seedMain(git, remote, env.now())
       sync = await fetchInto(store, [], false, adopt)
-      if (later.length) {
-        const lock2 = await store.lock()
-        try {
-          const r = await appendRecords(git, store.device, store.paths.known, later, env.now(), { seen: loadVerified(store.paths.verified) })
-          moved += r.appended
-        } finally { lock2.release() }
-      }
+      // Records held for after the fetch (and any a killed init left held) go on top now.
+      const lock2 = await store.lock()
+      try { moved += await recoverMoves(git, store.device, store.paths.known, env.now(), loadVerified(store.paths.verified)) } finally { lock2.release() }
       if (store.hasPending()) {
         const lock3 = await store.lock()
         try { pushed = await pushOrKeep(store) } finally { lock3.release() }
@@ -131,11 +124,11 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
  * This device's branch on the remote (README "Concepts"): a store takes it over only when its
  * `device.json` names this store (its `installId`: the same store, its repository lost) or when
  * asked (`--continue-device`); otherwise init stops and names the two ways. With
- * `--continue-device` over commits of this store's own that the remote lacks, their records
- * are collected into `later` (appended on top of the remote's head after the fetch) and the
- * local branch gives way. Returns whether the fetch is to take the remote's branch in.
+ * `--continue-device` over commits of this store's own that the remote lacks, the local head
+ * is held (lib/store/move.ts `holdForMove`) and its records go on top of the remote's head
+ * after the fetch. Returns whether the fetch is to take the remote's branch in.
  */
-async function takeOwnBranch(store: Store, git: GitBackend, remote: Remote, heads: Map<string, string>, url: string, opts: InitOptions, later: LedgerRecord[]): Promise<boolean> {
+async function takeOwnBranch(store: Store, git: GitBackend, remote: Remote, heads: Map<string, string>, url: string, opts: InitOptions): Promise<boolean> {
   const me = store.device.id
   const ref = ledgerRef(me)
   if (!heads.has(ref)) return false
@@ -155,8 +148,8 @@ async function takeOwnBranch(store: Store, git: GitBackend, remote: Remote, head
     throw usageError('DEVICE_EXISTS', `device ${me} already has a branch on ${u}, written by another store (${describeWriter(w)}); nothing was taken over: if this machine is that device reinstalled, run usage-ledger init --remote ${u}${id} --continue-device; otherwise make it a new device: ${fresh}`)
   }
   if (await descends(git, head, local)) return false // the remote only lacks commits of ours: a push delivers them
-  if (!(await descends(git, local, head))) later.push(...(await missingRecords(git, me, local, head)))
-  await resetBranch(git, me, null)
+  if (await descends(git, local, head)) await resetBranch(git, me, null) // nothing of ours to carry
+  else await holdForMove(git, me, null)
   // What verify proved of the local branch is not in the remote's history: it proves it afresh.
   const proved = loadVerified(store.paths.proved)
   if (me in proved) { delete proved[me]; saveVerified(store.paths.proved, proved) }

@@ -72,3 +72,34 @@ export async function moveRecords(
   await resetBranch(git, fromId, resetTo)
   return { moved: r?.appended ?? 0, commit: r?.commit ?? null }
 }
+
+/** Where a local head waits while its records are moved later (see `holdForMove`). */
+export const MOVING_PREFIX = 'refs/usage-ledger/moving/'
+
+/**
+ * For a move that must wait for a fetch (the records go on top of a branch the fetch brings
+ * in): keeps `id`'s local head under `refs/usage-ledger/moving/<id>-<n>`, then resets the branch
+ * to `resetTo` (deleted when null). `recoverMoves` appends its records; until it has, the ref
+ * keeps them reachable, so a run killed in between loses nothing (the next `init` moves them).
+ */
+export async function holdForMove(git: GitBackend, id: string, resetTo: string | null): Promise<void> {
+  const local = await git.readRef(ledgerRef(id))
+  if (!local || local === resetTo) return
+  await git.updateRef(`${MOVING_PREFIX}${id}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, local, null)
+  await resetBranch(git, id, resetTo)
+}
+
+/**
+ * Appends to `to`'s branch the records of every held head that the local branch of its device
+ * (as the fetch left it) lacks, then drops the hold. Returns the records appended.
+ */
+export async function recoverMoves(git: GitBackend, to: DeviceInfo, knownDir: string, now: Date, seen?: Record<string, string>): Promise<number> {
+  let n = 0
+  for (const [ref, head] of await git.listRefs(MOVING_PREFIX)) {
+    const id = ref.slice(MOVING_PREFIX.length, MOVING_PREFIX.length + 32)
+    const records = await missingRecords(git, id, head, await git.readRef(ledgerRef(id)))
+    if (records.length) n += (await appendRecords(git, to, knownDir, records, now, { seen })).appended
+    await git.deleteRef(ref, head)
+  }
+  return n
+}

@@ -10,7 +10,6 @@ import { parseBackendChoice } from '../git/choice.js'
 import { createConfig, homePaths, readConfig, resolveHome, writeConfig, type Config, type HomePaths } from './home.js'
 import { resolveDeviceId, type DeviceIdSource } from './device.js'
 import { randomHex } from '../ledger/hash.js'
-import type { LedgerRecord } from '../ledger/record.js'
 import { loadVerified, saveVerified } from './verified.js'
 import { TOOL, type DeviceInfo } from './writer.js'
 import { StoreLock } from './lock.js'
@@ -148,26 +147,19 @@ export class Store {
    * the caller fetched it; else what this store last pushed or fetched of it) lacks to this
    * device's branch, and resets the old branch to `prevRemote.before` (what this store last
    * pushed or saw there; deleted when none), which the next fetch checks again from there.
-   * `collect`: return the records instead of appending them (the caller appends them later).
+   * `hold`: keep the old head for `recoverMoves` instead (the caller appends after a fetch).
    */
-  async movePrevious(prevRemote?: { head: string | null; before: string | null }, collect?: LedgerRecord[]): Promise<number> {
+  async movePrevious(prevRemote?: { head: string | null; before: string | null }, hold = false): Promise<number> {
     const prev = this.previousId
     if (!prev || prev === this.device.id) return 0
     const git = await this.git()
-    const { moveRecords, missingRecords, resetBranch } = await import('./move.js')
+    const { moveRecords, holdForMove } = await import('./move.js')
     const tracking = await git.readRef(`refs/remotes/origin/ledger/${prev}`)
     const { head, before } = prevRemote ?? { head: tracking, before: tracking }
     const verified = loadVerified(this.paths.verified)
     let moved = 0
-    if (collect) {
-      const local = await git.readRef(`refs/heads/ledger/${prev}`)
-      const recs = local && local !== head ? await missingRecords(git, prev, local, head) : []
-      collect.push(...recs)
-      moved = recs.length
-      await resetBranch(git, prev, before)
-    } else {
-      moved = (await moveRecords(git, prev, head, before, this.device, this.paths.known, this.env.now(), verified)).moved
-    }
+    if (hold) await holdForMove(git, prev, before)
+    else moved = (await moveRecords(git, prev, head, before, this.device, this.paths.known, this.env.now(), verified)).moved
     // The old id is another device from now on: the next fetch checks its remote head again.
     delete verified[prev]
     saveVerified(this.paths.verified, verified)

@@ -410,3 +410,24 @@ t.test('init --continue-device over commits of this store\'s own: they go on top
   t.equal((await ul(b, ['verify'])).code, 0, 'b verifies')
   await exactlyOnce(t, root, bare, url, [1, 2, 3], 'continue over own')
 })
+
+t.test('records held by an init killed before it moved them are moved by the next init', async (t) => {
+  const { root, bare, url } = await setup(t)
+  const a = machine(root, 'a'), b = machine(root, 'b')
+  await ok(a, ['init', '--remote', url, '--device-id', X])
+  await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
+  await ok(b, ['init', '--device-id', X])
+  await ok(b, ['record', '--stdin', '--source', 'x'], rec(2))
+  await ok(b, ['record', '--stdin', '--source', 'x'], rec(3))
+  // What `init --remote URL --continue-device` leaves when killed after holding b's head and
+  // letting the branch give way, before the fetch and the move.
+  const gitdir = path.join(b.home, 'repo.git')
+  const head = (await gitA(gitdir, ['rev-parse', `refs/heads/ledger/${X}`])).trim()
+  await gitA(gitdir, ['update-ref', `refs/usage-ledger/moving/${X}-killed`, head])
+  await gitA(gitdir, ['update-ref', '-d', `refs/heads/ledger/${X}`, head])
+  const again = await ul(b, ['init', '--remote', url, '--continue-device', '--json'])
+  t.equal(again.code, 0, again.stderr)
+  t.match(JSON.parse(again.stdout), { moved: 2, pushed: true })
+  t.equal((await gitA(gitdir, ['for-each-ref', 'refs/usage-ledger/'])).trim(), '', 'the hold is dropped')
+  await exactlyOnce(t, root, bare, url, [1, 2, 3], 'killed init')
+})
