@@ -431,3 +431,26 @@ t.test('records held by an init killed before it moved them are moved by the nex
   t.equal((await gitA(gitdir, ['for-each-ref', 'refs/usage-ledger/'])).trim(), '', 'the hold is dropped')
   await exactlyOnce(t, root, bare, url, [1, 2, 3], 'killed init')
 })
+
+t.test('record as another id (USAGE_LEDGER_DEVICE_ID, then --device-id): the old id\'s unpushed records move with it', async (t) => {
+  const { root, bare, url } = await setup(t)
+  const m = machine(root, 'm', { USAGE_LEDGER_DEVICE_ID: X })
+  await ok(m, ['init', '--remote', url])
+  await ok(m, ['record', '--stdin', '--source', 'x'], rec(1))
+  await ok(m, ['record', '--stdin', '--source', 'x', '--no-push'], rec(2)) // pending under X
+  const asY = { ...m, env: { ...m.env, USAGE_LEDGER_DEVICE_ID: Y } }
+  const r = JSON.parse((await ok(asY, ['record', '--stdin', '--source', 'x', '--json'], rec(3))).stdout) as { device: string; pending: number }
+  t.equal(r.device, Y)
+  t.equal(r.pending, 0, 'pushed')
+  t.equal(config(m).deviceId, Y, 'the id is kept in config')
+  const Z = 'c3'.repeat(16)
+  const noEnv = { ...m, env: { ...m.env, USAGE_LEDGER_DEVICE_ID: undefined } }
+  await ok(noEnv, ['record', '--stdin', '--source', 'x', '--no-push'], rec(4)) // pending under Y
+  await ok(noEnv, ['record', '--stdin', '--source', 'x', '--device-id', Z], rec(5))
+  t.equal(config(m).deviceId, Z)
+  t.equal((await ul(noEnv, ['fetch'])).code, 0, 'fetch is clean')
+  t.equal((await ul(noEnv, ['verify'])).code, 0, 'verify is clean')
+  await exactlyOnce(t, root, bare, url, [1, 2, 3, 4, 5], 'record as another id')
+  const onX = [...(await partsAt(bare, `refs/heads/ledger/${X}`)).keys()].length
+  t.equal(onX, 1, 'X keeps only what it had pushed')
+})
