@@ -52,9 +52,10 @@ export function collectFiles(
 
 /**
  * Calls `onLine` for every complete line in [from, size) and returns the offset after the last
- * one (a byte-order mark at the start of the file is not passed on; offsets stay file offsets). Lines longer than a chunk grow the buffer rather than being split, up to `maxLine`
- * bytes: a longer line is dropped as it is read (`onSkip` is told once its newline arrives), and
- * while it is unfinished the returned offset stays at its start.
+ * one (a byte-order mark at the start of the file is not passed on; offsets stay file offsets).
+ * Lines longer than a chunk grow the buffer rather than being split, up to `maxLine` bytes: a
+ * longer line is dropped as it is read (`onSkip` is told once its newline arrives), and while it
+ * is unfinished the returned offset stays at its start.
  */
 export function readLines(path: string, from: number, size: number, onLine: (line: Buffer, offset: number) => void, onBytes?: (n: number) => void,
   onSkip?: (offset: number, length: number) => void, maxLine = MAX_LINE): number {
