@@ -10,6 +10,7 @@
  * so what was proved stays proved) and re-reads only what came after; `full` re-reads all.
  */
 import { descends, type GitBackend, type TreeEntry } from '../git/backend.js'
+import { isGenesis } from '../git/genesis.js'
 import { CANONICAL_TS_AT, canonicalLine, isCanonicalLine, parseLedgerLine } from '../ledger/record.js'
 import { sha256prefix } from '../ledger/hash.js'
 import { parseManifest, sealDigestLines, type Manifest } from '../ledger/manifest.js'
@@ -217,6 +218,8 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
   })
   const headTree = info?.tree ?? null
   while (commit && info && commit !== from) {
+    // The genesis the branch starts from (DESIGN §2) adds nothing: the start, not a device commit.
+    if (isGenesis(info)) break
     checked.commits++
     // Our writers never merge: a merge can graft a foreign history onto a proved head.
     if (info.parents.length > 1) out.add(finding('NON_LINEAR_HISTORY', id, `commit ${commit.slice(0, 12)} has ${info.parents.length} parents; a device branch is a line of commits`, { commit }))
