@@ -7,6 +7,7 @@
  * returns to a good descendant or `fetch --accept-rewrite` takes it as it is.
  */
 import { descends, type CommitInfo, type GitBackend } from '../git/backend.js'
+import { GENESIS_OID } from '../git/genesis.js'
 import { readEntryAt } from '../git/tree.js'
 import { parseManifest } from '../ledger/manifest.js'
 import { DEVICE_ID_RE, deviceDir } from '../ledger/paths.js'
@@ -198,7 +199,8 @@ async function lastGoodAncestor(
   }
   const tries: string[] = []
   const parent = oldest ? (await git.readCommit(oldest)).parents[0] : undefined
-  if (parent) tries.push(parent)
+  // The shared root holds no device: nothing to keep there.
+  if (parent && parent !== GENESIS_OID) tries.push(parent)
   const witnessed: string[] = []
   for (const [w, wHead] of trial) {
     if (w === id) continue
