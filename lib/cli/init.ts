@@ -7,7 +7,9 @@ import { randomHex } from '../ledger/hash.js'
 import { LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../ledger/paths.js'
 import { usageError } from '../errors.js'
 import { holdForMove, recoverMoves, resetBranch } from '../store/move.js'
-import { loadVerified, saveVerified } from '../store/verified.js'
+import { loadVerified } from '../store/verified.js'
+import { loadTrustState, saveTrustState } from '../store/quarantine.js'
+import { writeGenesis } from '../git/genesis.js'
 import { checkRemoteUrl, resolveRemote } from '../sync/remote.js'
 import { describeWriter, writtenBy } from '../sync/identity.js'
 import { fetchInto } from './fetch.js'
@@ -140,8 +142,7 @@ async function takeOwnBranch(store: Store, git: GitBackend, remote: Remote, head
   if (!head) return false
   if (!local) {
     const w = await writtenBy(git, head, me)
-    if (w.installId !== undefined && w.installId === store.device.installId) return true
-    if (opts.continueDevice) return true
+    if ((w.installId !== undefined && w.installId === store.device.installId) || opts.continueDevice) return forgetOwn(store)
     const u = redactUrl(url)
     const id = store.deviceSource === 'flag' ? ` --device-id ${me}` : ''
     const fresh = store.deviceSource === 'env' ? 'unset USAGE_LEDGER_DEVICE_ID and run usage-ledger init --remote ' + u : `usage-ledger init --remote ${u} --new-device`
@@ -150,9 +151,17 @@ async function takeOwnBranch(store: Store, git: GitBackend, remote: Remote, head
   if (await descends(git, head, local)) return false // the remote only lacks commits of ours: a push delivers them
   if (await descends(git, local, head)) await resetBranch(git, me, null) // nothing of ours to carry
   else await holdForMove(git, me, null)
-  // What verify proved of the local branch is not in the remote's history: it proves it afresh.
-  const proved = loadVerified(store.paths.proved)
-  if (me in proved) { delete proved[me]; saveVerified(store.paths.proved, proved) }
+  return forgetOwn(store)
+}
+
+/** What was verified and proved of this device's local branch is not the remote's history: the fetch checks it afresh. */
+function forgetOwn(store: Store): true {
+  const me = store.device.id
+  const t = loadTrustState(store.paths)
+  delete t.verified[me]
+  delete t.proved[me]
+  delete t.quarantine.devices[me]
+  saveTrustState(store.paths, t)
   return true
 }
 
@@ -193,9 +202,12 @@ async function leaveRemote(store: Store, git: GitBackend): Promise<void> {
   for (const [ref, oid] of await git.listRefs('refs/remotes/origin/')) await git.deleteRef(ref, oid)
   const merged = await git.readRef(MERGED_REF)
   if (merged) await git.deleteRef(MERGED_REF, merged)
-  saveVerified(store.paths.verified, {})
-  const proved = loadVerified(store.paths.proved)
-  saveVerified(store.paths.proved, me in proved ? { [me]: proved[me]! } : {})
+  const t = loadTrustState(store.paths)
+  saveTrustState(store.paths, {
+    verified: {},
+    proved: me in t.proved ? { [me]: t.proved[me]! } : {},
+    quarantine: { devices: {}, accepted: me in t.quarantine.accepted ? { [me]: t.quarantine.accepted[me]! } : {} },
+  })
   fs.rmSync(store.paths.index, { recursive: true, force: true })
 }
 
@@ -212,13 +224,17 @@ Every line of a part is one billed model response. Nothing is ever rewritten; pr
 ledger branches against force pushes (branch protection, \`receive.denyNonFastForwards\`).
 `
 
-/** An empty remote gets a \`main\` with a README for humans (some clients need a remote HEAD). */
+/**
+ * An empty remote gets a \`main\` with a README for humans (some clients need a remote HEAD).
+ * Its parent is the genesis every device branch starts from, so a native clone merges the
+ * device branches into main (\`git pull\`, several at once) as related histories.
+ */
 async function seedMain(git: GitBackend, remote: Remote, now: Date): Promise<void> {
   const heads = await git.listRemoteRefs(remote, 'refs/heads/')
   if (heads.size) return
   const tree = await git.writeTree([{ mode: '100644', type: 'blob', name: 'README.md', oid: await git.writeBlob(Buffer.from(README)) }])
   const sig = { name: 'usage-ledger', email: 'init@usage-ledger', timestamp: Math.floor(now.getTime() / 1000) }
-  const commit = await git.writeCommit({ tree, parents: [], author: sig, committer: sig, message: 'usage-ledger: a ledger of AI tool usage, one branch per device\n' })
+  const commit = await git.writeCommit({ tree, parents: [await writeGenesis(git)], author: sig, committer: sig, message: 'usage-ledger: a ledger of AI tool usage, one branch per device\n' })
   const local = await git.readRef('refs/heads/main')
   if (!local) await git.updateRef('refs/heads/main', commit, null)
   try {

@@ -57,6 +57,7 @@ export class Store {
       paths.lock = path.join(own, 'lock')
       paths.verified = path.join(own, 'verified.json')
       paths.proved = path.join(own, 'proved.json')
+      paths.quarantine = path.join(own, 'quarantine.json')
     }
     const config = readConfig(paths.config)
     const initialized = fs.existsSync(path.join(paths.gitdir, 'HEAD'))
@@ -159,12 +160,19 @@ export class Store {
     const verified = loadVerified(this.paths.verified)
     let moved = 0
     if (hold) await holdForMove(git, prev, before)
-    else moved = (await moveRecords(git, prev, head, before, this.device, this.paths.known, this.env.now(), verified)).moved
+    else {
+      // Witnessing the old id at this store's own head would name a commit the remote may never hold.
+      const seen = Object.fromEntries(Object.entries(verified).filter(([id]) => id !== prev))
+      moved = (await moveRecords(git, prev, head, before, this.device, this.paths.known, this.env.now(), seen)).moved
+    }
     // The old id is another device from now on: the next fetch checks its remote head again.
     delete verified[prev]
     saveVerified(this.paths.verified, verified)
     const proved = loadVerified(this.paths.proved)
     if (prev in proved) { delete proved[prev]; saveVerified(this.paths.proved, proved) }
+    const { loadQuarantine, saveQuarantine } = await import('./quarantine.js')
+    const q = loadQuarantine(this.paths.quarantine)
+    if (prev in q.devices) { delete q.devices[prev]; saveQuarantine(this.paths.quarantine, q) }
     this.previousId = undefined
     return moved
   }

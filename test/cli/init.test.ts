@@ -11,6 +11,7 @@ import { isolatedEnv, type CliResult } from '../helpers/cli.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { gitA, partsAt, runCli, tempDir } from '../helpers/ledger-checks.js'
 import { deviceIdFromMachineId, machineId } from '../../lib/store/device.js'
+import { GENESIS_OID } from '../../lib/git/genesis.js'
 
 const TOKEN = 'init-test-token'
 const X = 'a1'.repeat(16), Y = 'b2'.repeat(16)
@@ -213,7 +214,7 @@ t.test('init finds its device id on the remote: adopts it only for its own store
   const cont = await ul(c, continueCmd.split(' ').slice(1))
   t.equal(cont.code, 0, cont.stderr)
   t.equal((await ul(c, ['record', '--stdin', '--source', 'x'], rec(2))).code, 0, 'c records on the device\'s branch')
-  t.equal((await gitA(bare, ['rev-list', '--count', `refs/heads/ledger/${X}`])).trim(), '2', 'on top of a\'s commit')
+  t.equal((await gitA(bare, ['rev-list', '--count', `refs/heads/ledger/${X}`, `^${GENESIS_OID}`])).trim(), '2', 'on top of a\'s commit')
   // a still writes as that device: its next push is the collision, and its remedy works.
   const clash = await ul(a, ['record', '--stdin', '--source', 'x'], rec(3))
   t.equal(clash.code, 1)
@@ -406,7 +407,7 @@ t.test('init --continue-device over commits of this store\'s own: they go on top
   const c = await ul(b, ['init', '--remote', url, '--continue-device', '--json'])
   t.equal(c.code, 0, c.stderr)
   t.match(JSON.parse(c.stdout), { moved: 2, pushed: true })
-  t.equal((await gitA(bare, ['rev-list', '--count', `refs/heads/ledger/${X}`])).trim(), '2', 'one commit on top of a\'s')
+  t.equal((await gitA(bare, ['rev-list', '--count', `refs/heads/ledger/${X}`, `^${GENESIS_OID}`])).trim(), '2', 'one commit on top of a\'s')
   t.equal((await ul(b, ['verify'])).code, 0, 'b verifies')
   await exactlyOnce(t, root, bare, url, [1, 2, 3], 'continue over own')
 })
