@@ -11,6 +11,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { startGitServer } from '../test/helpers/git-server.js'
+import { plural } from '../lib/text.js'
 
 const ROOT = path.resolve(__dirname, '..') // dist/demo.cjs, bundled from scripts/demo.ts
 const BIN = path.join(ROOT, 'bin/usage-ledger.js')
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
       await cli(m, ['init', '--remote', url, '--name', m.name])
       const recorded = await cli(m, m.feed ? ['record', '--stdin', '--source', 'my-tool', '--json'] : ['record', '--json'], { input: m.feed })
       const r = JSON.parse(recorded) as { appended: number; days: Array<{ day: string }>; pushed: boolean; malformed: number }
-      process.stdout.write(`recorded ${r.appended} records over ${r.days.length} day${r.days.length === 1 ? '' : 's'}${r.malformed ? ` (${r.malformed} malformed lines skipped, as the fixtures intend)` : ''}; pushed: ${r.pushed}\n`)
+      process.stdout.write(`recorded ${plural(r.appended, 'record')} over ${plural(r.days.length, 'day')}${r.malformed ? ` (${plural(r.malformed, 'malformed line')} skipped, as the fixtures intend)` : ''}; pushed: ${r.pushed}\n`)
     }
     const laptop = devices[0]!
     step('laptop: fetch (every device branch, history checked, merged view advanced)')

@@ -84,6 +84,8 @@ export interface FileSource {
   readonly name: string
   /** Absolute paths of this source's files, and the roots they were found under. */
   discover(env: Env): Array<{ path: string; root: string }>
+  /** Where discover looks (whether there or not) and the environment variable that moves it: what `record` names when it finds nothing. */
+  looksIn?(env: Env): { paths: string[]; envVar: string }
   /** A parser for one file, continuing from the cursor's ctx. */
   parser(file: { path: string; root: string }, ctx: unknown, batch: Batch, salt: string): LineParser & { ctx(): unknown }
 }

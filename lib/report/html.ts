@@ -6,6 +6,7 @@
  */
 import type { Row, Totals } from './aggregate.js'
 import type { ReportResult } from './render.js'
+import { plural } from '../text.js'
 
 export interface HtmlReport {
   /** The report as asked for (period, --by, filters): the summary and the table. */
@@ -85,7 +86,7 @@ function barList(id: string, title: string, items: Array<{ name: string; value: 
     const y = i * rowH
     const w = (it.value / top) * maxW
     return `<text x="0" y="${y + 11}">${esc(it.name)}</text>` +
-      `<rect class="bar" x="0" y="${y + 15}" width="${num(w)}" height="12" fill="${it.color}" data-series="${esc(it.name)}" data-value="${it.value}"><title>${esc(`${it.name}: ${n(it.value)} tokens`)}</title></rect>` +
+      `<rect class="bar" x="0" y="${y + 15}" width="${num(w)}" height="12" fill="${it.color}" data-series="${esc(it.name)}" data-value="${it.value}"><title>${esc(`${it.name}: ${plural(it.value, 'token', 'tokens', n)}`)}</title></rect>` +
       `<text x="${num(w + 4)}" y="${y + 25}">${esc(fmt(it.value))}</text>`
   })
   return svg(id, title, Math.max(rowH, items.length * rowH), parts)
