@@ -8,6 +8,7 @@ import { loadCursors, saveCursors } from '../store/cursors.js'
 import { appendRecords } from '../store/writer.js'
 import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
 import { loadVerified } from '../store/verified.js'
+import { addNames } from '../store/names.js'
 import { pushOrKeep, sayPush, type PushSummary } from './push.js'
 import { out, say, type CommandContext } from './context.js'
 import { progressBar } from './progress.js'
@@ -60,6 +61,10 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
       stats = r.stats
       // Not a single log file anywhere: say where we looked, and what moves each place.
       if (Object.values(r.stats).every((s) => s.files === 0)) searched = sources.map((s) => ({ source: s.name, paths: [], envVar: null, ...s.looksIn?.(env) }))
+      // The names behind the hashes stay on this machine (state/names.json); saved before the
+      // cursors, so a crash between them loses no name.
+      if (!opts.dryRun) addNames(store.paths.names, batch.projectNames, batch.sessionIds)
+      if (store.config.privacy?.shareNames === true) say(ctx, 'warning: config privacy.shareNames is not supported yet; project and session names stay on this machine')
     }
     const records = batch.records()
     const base = { device: store.device.id, duplicates: batch.duplicates, malformed: batch.malformed, sources: stats, dryRun: opts.dryRun, ...(searched ? { searched } : {}) }

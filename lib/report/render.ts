@@ -1,6 +1,8 @@
 /** Renderers for report results: the JSON contract (DESIGN §7) and a terminal table. */
 import Table from 'cli-table3'
 import type { Row, Totals, GroupKey } from './aggregate.js'
+import { projectLabels, type NamedRow } from './sessions.js'
+import { displayWidth, truncate, wrap } from '../text.js'
 
 export interface ReportResult {
   schema: 'usage-ledger/report@1'
@@ -33,14 +35,41 @@ const PERIOD_TITLES: Record<string, string> = { daily: 'Day', weekly: 'Week', mo
 
 const TOTAL_KEYS = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens', 'costUSD'] as const
 
-/** The columns of a row, in the order of the JSON contract; device adds its name. */
+/**
+ * The columns of a row, in the order of the JSON contract; device adds its name, project its
+ * directory name (empty where this machine does not know it), a session its project, id,
+ * start, end and models.
+ */
 function columns(r: ReportResult): string[] {
-  return ['period', ...r.groupBy.flatMap((g) => (g === 'device' ? ['device', 'deviceName'] : [g])), ...TOTAL_KEYS]
+  const session = r.period === 'session'
+    ? [...(r.groupBy.includes('project') ? [] : ['project', 'projectName']), 'sessionId', 'start', 'end', 'models']
+    : []
+  return ['period', ...session, ...r.groupBy.flatMap((g) => (g === 'device' ? ['device', 'deviceName'] : g === 'project' ? ['project', 'projectName'] : [g])), ...TOTAL_KEYS]
 }
 
 const cell = (row: Row | (Totals & { period: string }), key: string) => {
   const v = (row as unknown as Record<string, unknown>)[key]
-  return key === 'costUSD' ? String(roundCost(v as number)) : v === undefined ? '' : String(v)
+  return key === 'costUSD' ? String(roundCost(v as number)) : v === undefined ? '' : Array.isArray(v) ? v.join(' ') : String(v)
+}
+
+/** A time of a session row, `YYYY-MM-DDTHH:MM` shown as `YYYY-MM-DD HH:MM` (compact: `MM-DD HH:MM`). */
+const when = (t: string | undefined, compact: boolean) => (t ? (compact ? t.slice(5) : t).replace('T', ' ') : '')
+
+/**
+ * The text columns of a table (period, a session's project and times, the groups), with the
+ * cell each shows for a row: names where this machine knows them, else hashes.
+ */
+function labelColumns(r: ReportResult, compact: boolean): Array<{ head: string; cell: (row: NamedRow) => string }> {
+  const projects = projectLabels(r.rows as NamedRow[])
+  const project = (row: NamedRow) => (row.project ? projects.get(row.project) ?? row.project : '')
+  const cols: Array<{ head: string; cell: (row: NamedRow) => string }> = [{ head: PERIOD_TITLES[r.period] ?? 'Period', cell: (row) => row.period }]
+  if (r.period === 'session') {
+    if (!r.groupBy.includes('project')) cols.push({ head: 'Project', cell: project })
+    cols.push({ head: 'Start', cell: (row) => when(row.start, compact) })
+    if (!compact) cols.push({ head: 'End', cell: (row) => when(row.end, false) }, { head: 'Models', cell: (row) => (row.models ?? []).join(', ') })
+  }
+  for (const g of r.groupBy) cols.push({ head: GROUP_TITLES[g], cell: g === 'device' ? (row) => row.deviceName ?? '' : g === 'project' ? project : (row) => String(row[g] ?? '') })
+  return cols
 }
 
 /** CSV (RFC 4180) with a header row and a final `total` row. */
@@ -55,12 +84,13 @@ export function renderCsv(r: ReportResult): string {
 
 /** A GitHub-flavoured Markdown table with a bold totals row. */
 export function renderMarkdown(r: ReportResult): string {
-  const head = [PERIOD_TITLES[r.period] ?? 'Period', ...r.groupBy.map((g) => GROUP_TITLES[g]), 'Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
+  const labels = labelColumns(r, false)
+  const head = [...labels.map((c) => c.head), 'Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
   const esc = (v: string) => v.replace(/\|/g, '\\|')
   const cells = (t: Totals) => [n(t.records), n(t.input), n(t.output), n(t.cacheWrite), n(t.cacheRead), n(t.totalTokens), usd(t.costUSD)]
-  const out = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i <= r.groupBy.length ? ' --- ' : ' ---: ')).join('|')}|`]
-  for (const row of r.rows) out.push(`| ${[row.period, ...r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))), ...cells(row)].map(esc).join(' | ')} |`)
-  out.push(`| ${['**Total**', ...r.groupBy.map(() => ''), ...cells(r.totals).map((c) => `**${c}**`)].join(' | ')} |`)
+  const out = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < labels.length ? ' --- ' : ' ---: ')).join('|')}|`]
+  for (const row of r.rows) out.push(`| ${[...labels.map((c) => c.cell(row)), ...cells(row)].map(esc).join(' | ')} |`)
+  out.push(`| ${['**Total**', ...labels.slice(1).map(() => ''), ...cells(r.totals).map((c) => `**${c}**`)].join(' | ')} |`)
   return out.join('\n') + '\n'
 }
 
@@ -73,35 +103,61 @@ export interface TableOptions {
   chart?: boolean
 }
 
-const visibleWidth = (line: string) => line.replace(/\x1b\[[0-9;]*m/g, '').length
+/** A compact table never gets wider than this (nor than the terminal). */
+export const COMPACT_WIDTH = 80
 
 export function renderTable(r: ReportResult, opts: TableOptions): string {
   const full = table(r, opts, false)
-  const fits = !opts.width || visibleWidth(full.split('\n')[0] ?? '') <= opts.width
-  let s = (opts.compact || !fits ? table(r, opts, true) : full) + '\n'
-  if (r.dedupe.duplicateLines) s += `${n(r.dedupe.duplicateLines)} duplicate line${r.dedupe.duplicateLines === 1 ? '' : 's'} of already counted responses dropped\n`
-  for (const w of r.warnings) s += `warning: ${w.code}${w.models ? ' ' + (w.models as string[]).join(', ') : ''}\n`
+  const fits = !opts.width || displayWidth(full.split('\n')[0] ?? '') <= opts.width
+  const compact = opts.compact || !fits
+  let s = (compact ? table(r, opts, true) : full) + '\n'
+  const limit = compact ? Math.min(opts.width || COMPACT_WIDTH, COMPACT_WIDTH) : Infinity
+  const line = (text: string) => { s += (compact ? wrap(text, limit) : text) + '\n' }
+  if (r.dedupe.duplicateLines) line(`${n(r.dedupe.duplicateLines)} duplicate line${r.dedupe.duplicateLines === 1 ? '' : 's'} of already counted responses dropped`)
+  for (const w of r.warnings) line(`warning: ${w.code}${w.models ? ' ' + (w.models as string[]).join(', ') : ''}`)
   return s
 }
 
 const BAR = 20
+/** The narrowest a text column of a compact table gets: a hash keeps five characters and `…`. */
+const MIN_TEXT = 6
 
 function table(r: ReportResult, opts: TableOptions, compact: boolean): string {
+  const labels = labelColumns(r, compact)
   const tokenHeads = compact ? ['Records', 'Tokens', 'Cost'] : ['Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
-  const head = [PERIOD_TITLES[r.period] ?? 'Period', ...r.groupBy.map((g) => GROUP_TITLES[g]), ...tokenHeads, ...(opts.chart ? [''] : [])]
-  const t = new Table({
-    head,
-    style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [], compact: true },
-    colAligns: head.map((_, i) => (i <= r.groupBy.length || i === head.length - 1 && opts.chart ? 'left' : 'right')),
-  })
-  const maxCost = Math.max(0, ...r.rows.map((row) => row.costUSD))
-  const bar = (cost: number) => (maxCost > 0 ? '█'.repeat(Math.round((cost / maxCost) * BAR)) : '')
   const cells = (x: Totals) => (compact
     ? [n(x.records), n(x.totalTokens), usd(x.costUSD)]
     : [n(x.records), n(x.input), n(x.output), n(x.cacheWrite), n(x.cacheRead), n(x.totalTokens), usd(x.costUSD)])
-  for (const row of r.rows) {
-    t.push([row.period, ...r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))), ...cells(row), ...(opts.chart ? [bar(row.costUSD)] : [])])
+  const rows = (r.rows as NamedRow[]).map((row) => ({ text: labels.map((c) => c.cell(row)), counts: cells(row), cost: row.costUSD }))
+  const totals = cells(r.totals)
+  // A compact table fits COMPACT_WIDTH (or a narrower terminal): the counts keep their width,
+  // the widest text column gives up a character at a time, down to MIN_TEXT.
+  let bar = BAR
+  if (compact) {
+    const limit = Math.min(opts.width || COMPACT_WIDTH, COMPACT_WIDTH)
+    const width = (i: number) => Math.max(displayWidth(labels[i]!.head), ...rows.map((row) => displayWidth(row.text[i]!)), i === 0 ? displayWidth('Total') : 0)
+    const textWidths = labels.map((_, i) => width(i))
+    const countWidths = tokenHeads.map((h, i) => Math.max(h.length, displayWidth(totals[i]!), ...rows.map((row) => displayWidth(row.counts[i]!))))
+    const columns = labels.length + tokenHeads.length + (opts.chart ? 1 : 0)
+    const used = () => textWidths.reduce((a, b) => a + b, 0) + countWidths.reduce((a, b) => a + b, 0) + (opts.chart ? bar : 0) + 3 * columns + 1
+    if (opts.chart) bar = Math.max(4, Math.min(BAR, limit - (used() - bar)))
+    while (used() > limit) {
+      const widest = textWidths.reduce((best, w, i) => (w > textWidths[best]! ? i : best), 0)
+      if (textWidths[widest]! <= MIN_TEXT) break
+      textWidths[widest]!--
+    }
+    for (const row of rows) row.text = row.text.map((c, i) => truncate(c, textWidths[i]!))
+    labels.forEach((c, i) => { c.head = truncate(c.head, textWidths[i]!) })
   }
-  t.push([{ content: 'Total', colSpan: 1 + r.groupBy.length }, ...cells(r.totals), ...(opts.chart ? [''] : [])] as never)
+  const head = [...labels.map((c) => c.head), ...tokenHeads, ...(opts.chart ? [''] : [])]
+  const t = new Table({
+    head,
+    style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [], compact: true },
+    colAligns: head.map((_, i) => (i < labels.length || i === head.length - 1 && opts.chart ? 'left' : 'right')),
+  })
+  const maxCost = Math.max(0, ...r.rows.map((row) => row.costUSD))
+  const bars = (cost: number) => (maxCost > 0 ? '█'.repeat(Math.round((cost / maxCost) * bar)) : '')
+  for (const row of rows) t.push([...row.text, ...row.counts, ...(opts.chart ? [bars(row.cost)] : [])])
+  t.push([{ content: 'Total', colSpan: labels.length }, ...totals, ...(opts.chart ? [''] : [])] as never)
   return t.toString()
 }

@@ -17,6 +17,8 @@ export interface HomePaths {
   verified: string
   /** Heads `verify` last proved (its default mode starts there). */
   proved: string
+  /** Names behind this machine's project and session hashes (never pushed; lib/store/names.ts). */
+  names: string
 }
 
 export function resolveHome(env: Env, flag?: string): string {
@@ -41,6 +43,7 @@ export function homePaths(home: string): HomePaths {
     known: path.join(state, 'known'),
     verified: path.join(state, 'verified.json'),
     proved: path.join(state, 'proved.json'),
+    names: path.join(state, 'names.json'),
   }
 }
 
@@ -55,7 +58,8 @@ export interface Config {
   timezone?: string
   git?: { backend?: 'auto' | 'system' | 'iso' }
   record?: { minInterval?: number }
-  privacy?: { salt?: string }
+  /** `shareNames`: let other machines show this one's project and session names (off by default; not implemented yet, see README). */
+  privacy?: { salt?: string; shareNames?: boolean }
   /** Price overrides, USD per million tokens, by model prefix (see lib/report/prices.ts). */
   prices?: Record<string, Record<string, unknown>>
   /** Optional limits shown by status as percentages. */

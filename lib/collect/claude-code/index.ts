@@ -119,6 +119,7 @@ export const claudeCode: FileSource = {
         }
         const r = claudeRecord(o, `${rel}@${offset}`, salt)
         if (r) batch.add(r, typeof o.message?.id === 'string' ? o.message.id : undefined)
+        if (r) batch.names(r, o.cwd, o.sessionId)
       },
       ctx: () => undefined,
     }

@@ -110,6 +110,7 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
   if (c.session) r.session = privacyHash(c.session, salt)
   if (c.cwd) r.project = privacyHash(c.cwd, salt)
   batch.add(r)
+  batch.names(r, c.cwd, c.session)
 }
 
 const codexHome = (env: Env) => (env.vars.CODEX_HOME ? path.resolve(env.cwd, env.vars.CODEX_HOME) : path.join(env.userHome, '.codex'))
