@@ -59,16 +59,19 @@ const when = (t: string | undefined, compact: boolean) => (t ? (compact ? t.slic
  * The text columns of a table (period, a session's project and times, the groups), with the
  * cell each shows for a row: names where this machine knows them, else hashes.
  */
-function labelColumns(r: ReportResult, compact: boolean): Array<{ head: string; cell: (row: NamedRow) => string }> {
+function labelColumns(r: ReportResult, compact: boolean): Array<{ head: string; cell: (row: NamedRow) => string; min?: number }> {
   const projects = projectLabels(r.rows as NamedRow[])
   const project = (row: NamedRow) => (row.project ? projects.get(row.project) ?? row.project : '')
-  const cols: Array<{ head: string; cell: (row: NamedRow) => string }> = [{ head: PERIOD_TITLES[r.period] ?? 'Period', cell: (row) => row.period }]
+  // A compact table cuts hashes and names before dates and times (min: the narrowest a column gets).
+  const cols: Array<{ head: string; cell: (row: NamedRow) => string; min?: number }> = [{ head: PERIOD_TITLES[r.period] ?? 'Period', cell: (row) => row.period, min: r.period === 'session' ? 8 : Infinity }]
   if (r.period === 'session') {
     if (!r.groupBy.includes('project')) cols.push({ head: 'Project', cell: project })
-    cols.push({ head: 'Start', cell: (row) => when(row.start, compact) })
+    cols.push({ head: 'Start', cell: (row) => when(row.start, compact), min: Infinity })
     if (!compact) cols.push({ head: 'End', cell: (row) => when(row.end, false) }, { head: 'Models', cell: (row) => (row.models ?? []).join(', ') })
   }
-  for (const g of r.groupBy) cols.push({ head: GROUP_TITLES[g], cell: g === 'device' ? (row) => row.deviceName ?? '' : g === 'project' ? project : (row) => String(row[g] ?? '') })
+  // Compact: a model without its date suffix (claude-sonnet-4-5-20250929 → claude-sonnet-4-5).
+  const model = (row: NamedRow) => (compact ? String(row.model ?? '').replace(/-20\d{6}$/, '') : String(row.model ?? ''))
+  for (const g of r.groupBy) cols.push({ head: GROUP_TITLES[g], cell: g === 'device' ? (row) => row.deviceName ?? '' : g === 'project' ? project : g === 'model' ? model : (row) => String(row[g] ?? '') })
   return cols
 }
 
@@ -124,30 +127,47 @@ const MIN_TEXT = 6
 
 function table(r: ReportResult, opts: TableOptions, compact: boolean): string {
   const labels = labelColumns(r, compact)
-  const tokenHeads = compact ? ['Records', 'Tokens', 'Cost'] : ['Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
+  let tokenHeads = compact ? ['Records', 'Tokens', 'Cost'] : ['Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
   const cells = (x: Totals) => (compact
     ? [n(x.records), n(x.totalTokens), usd(x.costUSD)]
     : [n(x.records), n(x.input), n(x.output), n(x.cacheWrite), n(x.cacheRead), n(x.totalTokens), usd(x.costUSD)])
   const rows = (r.rows as NamedRow[]).map((row) => ({ text: labels.map((c) => c.cell(row)), counts: cells(row), cost: row.costUSD }))
-  const totals = cells(r.totals)
-  // A compact table fits COMPACT_WIDTH (or a narrower terminal): the counts keep their width,
-  // the widest text column gives up a character at a time, down to MIN_TEXT.
+  let totals = cells(r.totals)
+  // A compact table fits COMPACT_WIDTH (or a narrower terminal): the counts keep their width;
+  // the widest text column gives up a character at a time (hashes and names down to MIN_TEXT,
+  // dates and times never); with many groups the Records column goes first.
   let bar = BAR
   if (compact) {
     const limit = Math.min(opts.width || COMPACT_WIDTH, COMPACT_WIDTH)
-    const width = (i: number) => Math.max(displayWidth(labels[i]!.head), ...rows.map((row) => displayWidth(row.text[i]!)), i === 0 ? displayWidth('Total') : 0)
-    const textWidths = labels.map((_, i) => width(i))
-    const countWidths = tokenHeads.map((h, i) => Math.max(h.length, displayWidth(totals[i]!), ...rows.map((row) => displayWidth(row.counts[i]!))))
-    const columns = labels.length + tokenHeads.length + (opts.chart ? 1 : 0)
-    const used = () => textWidths.reduce((a, b) => a + b, 0) + countWidths.reduce((a, b) => a + b, 0) + (opts.chart ? bar : 0) + 3 * columns + 1
-    if (opts.chart) bar = Math.max(4, Math.min(BAR, limit - (used() - bar)))
-    while (used() > limit) {
-      const widest = textWidths.reduce((best, w, i) => (w > textWidths[best]! ? i : best), 0)
-      if (textWidths[widest]! <= MIN_TEXT) break
-      textWidths[widest]!--
+    const natural = labels.map((c, i) => Math.max(displayWidth(c.head), ...rows.map((row) => displayWidth(row.text[i]!)), i === 0 ? displayWidth('Total') : 0))
+    const fit = (counts: number) => {
+      const widths = [...natural]
+      const countWidths = tokenHeads.slice(-counts).map((h, j) => {
+        const i = tokenHeads.length - counts + j
+        return Math.max(h.length, displayWidth(totals[i]!), ...rows.map((row) => displayWidth(row.counts[i]!)))
+      })
+      const columns = labels.length + counts + (opts.chart ? 1 : 0)
+      const used = () => widths.reduce((a, b) => a + b, 0) + countWidths.reduce((a, b) => a + b, 0) + (opts.chart ? bar : 0) + 3 * columns + 1
+      if (opts.chart) bar = Math.max(4, Math.min(BAR, limit - (used() - bar)))
+      const min = (i: number) => Math.min(natural[i]!, labels[i]!.min ?? MIN_TEXT)
+      while (used() > limit) {
+        let widest = -1
+        for (let i = 0; i < widths.length; i++) if (widths[i]! > min(i) && (widest < 0 || widths[i]! > widths[widest]!)) widest = i
+        if (widest < 0) break
+        widths[widest]!--
+      }
+      return { widths, fits: used() <= limit }
     }
-    for (const row of rows) row.text = row.text.map((c, i) => truncate(c, textWidths[i]!))
-    labels.forEach((c, i) => { c.head = truncate(c.head, textWidths[i]!) })
+    let { widths, fits } = fit(3)
+    if (!fits) {
+      // Records goes before the names are cut any further.
+      ;({ widths } = fit(2))
+      tokenHeads = tokenHeads.slice(1)
+      for (const row of rows) row.counts = row.counts.slice(1)
+      totals = totals.slice(1)
+    }
+    for (const row of rows) row.text = row.text.map((c, i) => truncate(c, widths[i]!))
+    labels.forEach((c, i) => { c.head = truncate(c.head, widths[i]!) })
   }
   const head = [...labels.map((c) => c.head), ...tokenHeads, ...(opts.chart ? [''] : [])]
   const t = new Table({
