@@ -91,6 +91,8 @@ t.test('names stay on the machine that recorded them; another machine shows hash
   t.match((await report(a.env, ['--by', 'project'])).find((r) => r.project === project), { projectName: 'zebra-quokka-7' }, '--by project names it too')
   t.match(await ok(['report', '--by', 'project', '--tz', 'UTC', '--format', 'markdown'], a.env), /\| 2026-11-21 \| zebra-quokka-7 \|/, 'and the Markdown table')
   t.match(await ok(['report', 'session', '--tz', 'UTC', '--format', 'csv'], a.env), new RegExp(`^${hash},${project},zebra-quokka-7,${SESSION},2026-11-21T10:00,2026-11-21T11:45,claude-opus-4-1-20250805 claude-sonnet-4-5-20250929,2,`, 'm'), 'and the CSV')
+  const html = await ok(['report', '--by', 'project', '--tz', 'UTC', '--format', 'html'], a.env)
+  t.match(html, /<td class="l">zebra-quokka-7<\/td>/, 'and the HTML table')
   // B's codex sessions are unknown to A: hashes there.
   const codexOnA = aSessions.filter((r) => (r.models as string[]).some((m) => m.startsWith('gpt-')))
   t.ok(codexOnA.length > 0 && codexOnA.every((r) => r.projectName === undefined && r.sessionId === undefined), 'A has no names for B\'s sessions')
@@ -104,4 +106,5 @@ t.test('names stay on the machine that recorded them; another machine shows hash
   t.match(bTable, new RegExp(`│ 2026-11-21 │ ${project} │`), 'B\'s table shows the project hash')
   t.notMatch(bTable, /zebra-quokka|infra-tools|│ app /, 'and no name of A\'s')
   t.match(bTable, /│ billing +│/, 'while B names its own projects')
+  t.notMatch(await ok(['report', '--by', 'project', '--tz', 'UTC', '--format', 'html'], b.env), /zebra-quokka/, 'B\'s HTML page has no name of A\'s either')
 })
