@@ -83,6 +83,8 @@ export function readConfig(file: string): Config {
   for (const k of ['remote', 'deviceName', 'deviceId', 'timezone'] as const) {
     if (c[k] !== undefined && typeof c[k] !== 'string') throw inputError('BAD_CONFIG', `${file}: "${k}" must be a string, not ${JSON.stringify(c[k])}; fix or delete it`)
   }
+  const share = (c.privacy as { shareNames?: unknown } | undefined)?.shareNames
+  if (share !== undefined && typeof share !== 'boolean') throw inputError('BAD_CONFIG', `${file}: "privacy.shareNames" must be true or false, not ${JSON.stringify(share)}; fix or delete it`)
   return { ...c, v: 1 }
 }
 
