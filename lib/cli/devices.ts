@@ -1,7 +1,7 @@
 /** `devices [list]` and the device part of `status`: who is in the ledger, from their manifests. */
 import type { GitBackend } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
-import { deviceHeads } from '../index/heads.js'
+import { trustedHeads } from '../sync/trust.js'
 import { deviceDir } from '../ledger/paths.js'
 import { parseManifest } from '../ledger/manifest.js'
 import { Store } from '../store/store.js'
@@ -25,9 +25,9 @@ export interface DeviceRow {
   thisDevice: boolean
 }
 
-export async function listDevices(git: GitBackend, me: string, withTracking: boolean): Promise<DeviceRow[]> {
+export async function listDevices(git: GitBackend, me: string, heads: Map<string, string>): Promise<DeviceRow[]> {
   const rows: DeviceRow[] = []
-  for (const [id, head] of await deviceHeads(git, withTracking)) {
+  for (const [id, head] of heads) {
     const tree = (await git.readCommit(head)).tree
     const json = async (file: string) => {
       const e = await readEntryAt(git, tree, `${deviceDir(id)}/${file}`)
@@ -56,7 +56,8 @@ export async function devices(ctx: CommandContext, opts: DevicesOptions = { acti
   if (opts.action === 'forget') return forget(ctx, opts.arg, opts.yes)
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
-    const rows = store.initialized ? await listDevices(await store.git(), store.device.id, Boolean(ctx.global.repo)) : []
+    const git = store.initialized ? await store.git() : null
+    const rows = git ? await listDevices(git, store.device.id, (await trustedHeads(git, store.paths, Boolean(ctx.global.repo), ctx.env.now())).heads) : []
     if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/devices@1', devices: rows }))
     else if (!rows.length) out(ctx, 'no devices yet; run usage-ledger record')
     else for (const r of rows) out(ctx, `${r.thisDevice ? '*' : ' '} ${r.id}  ${r.name.padEnd(20)} ${plural(r.records, 'record ', 'records').padStart(18)} last ${r.lastRecordAt ?? '-'}  head ${r.head.slice(0, 12)}`)

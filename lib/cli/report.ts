@@ -10,6 +10,7 @@ import { renderHtml } from '../report/html.js'
 import { nameRows } from '../report/sessions.js'
 import { loadNames } from '../store/names.js'
 import { writeFileAtomic } from '../store/fsutil.js'
+import { quarantineLine, quarantineWarning } from '../store/quarantine.js'
 import path from 'node:path'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { isValidDay } from '../ledger/time.js'
@@ -51,7 +52,8 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
   for (const g of groupBy) if (!GROUP_KEYS.includes(g)) throw usageError('BAD_GROUP', `--by ${g}: group by one of ${GROUP_KEYS.join(', ')}`)
   try {
     const prices = storePrices(store)
-    const idx = store.initialized ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
+    const view = store.initialized ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
+    const idx = view?.index ?? null
     let devices = idx ? Object.entries(idx.devices).map(([id, d]) => ({ id, name: d.name, head: d.head, lastRecordAt: d.lastRecordAt })).sort((a, b) => (a.id < b.id ? -1 : 1)) : []
     if (opts.device.length) {
       const want = opts.device.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean)
@@ -79,6 +81,11 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     if (crossDevice) warnings.push({ code: 'DUPLICATE_ACROSS_DEVICES', records: crossDevice, detail: 'the same responses were recorded on more than one device (a copied ~/.claude?); each counts once' })
     if (newerLines) warnings.push({ code: 'NEWER_RECORD_VERSION', lines: newerLines, detail: 'lines written by a newer usage-ledger were skipped; upgrade to count them' })
     if (invalidLines) warnings.push({ code: 'INVALID_LEDGER_LINES', lines: invalidLines, detail: 'ledger lines that are not valid records were skipped' })
+    // A device whose remote head failed the checks counts at its last good head, loudly.
+    for (const q of view?.quarantined ?? []) {
+      warnings.push(quarantineWarning(q.id, q))
+      ctx.env.stderr.write(`warning: ${quarantineLine(q.id, q)}\n`)
+    }
     if (!idx) warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
     const result: ReportResult = {
       schema: 'usage-ledger/report@1', period: opts.period, timezone: tz, since: since ?? null, until: until ?? null,
