@@ -5,7 +5,7 @@
  * gives the same bytes, and the page works offline and in mail attachments.
  */
 import type { Row, Totals } from './aggregate.js'
-import type { ReportResult } from './render.js'
+import { labelColumns, type ReportResult } from './render.js'
 import { plural } from '../text.js'
 import type { NamedRow } from './sessions.js'
 
@@ -102,17 +102,14 @@ const legend = (entries: Array<[string, string]>) =>
 const section = (title: string, body: string, rows: number) =>
   `<section><h2>${esc(title)}</h2>${rows ? body : '<p class="empty">No usage in this range.</p>'}</section>`
 
-const GROUP_TITLES = { device: 'Device', source: 'Source', model: 'Model', project: 'Project' } as const
-const PERIOD_TITLES: Record<string, string> = { daily: 'Day', weekly: 'Week', monthly: 'Month', session: 'Session', blocks: 'Block start' }
-
 function table(r: ReportResult): string {
-  const head = [PERIOD_TITLES[r.period] ?? 'Period', ...r.groupBy.map((g) => GROUP_TITLES[g])]
+  // The terminal table's text columns: names where this machine knows them, a session's project, start, end and models.
+  const labels = labelColumns(r, false)
   const counts = (t: Totals) => [n(t.records), n(t.input), n(t.output), n(t.cacheWrite), n(t.cacheRead), n(t.totalTokens), usd(t.costUSD)].map((c) => `<td>${c}</td>`).join('')
-  // A project by its directory name where this machine knows it (lib/report/sessions.ts).
-  const body = (r.rows as NamedRow[]).map((row) => `<tr>${[row.period, ...r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : g === 'project' ? row.projectName ?? row.project ?? '' : String(row[g] ?? '')))].map((c) => `<td class="l">${esc(c)}</td>`).join('')}${counts(row)}</tr>`)
-  return `<div class="scroll"><table><thead><tr>${head.map((h) => `<th class="l">${h}</th>`).join('')}` +
+  const body = (r.rows as NamedRow[]).map((row) => `<tr>${labels.map((c) => `<td class="l">${esc(c.cell(row))}</td>`).join('')}${counts(row)}</tr>`)
+  return `<div class="scroll"><table><thead><tr>${labels.map((c) => `<th class="l">${esc(c.head)}</th>`).join('')}` +
     `${['Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)'].map((h) => `<th>${h}</th>`).join('')}</tr></thead>` +
-    `<tbody>${body.join('')}</tbody><tfoot><tr><th class="l" colspan="${head.length}">Total</th>${counts(r.totals)}</tr></tfoot></table></div>`
+    `<tbody>${body.join('')}</tbody><tfoot><tr><th class="l" colspan="${labels.length}">Total</th>${counts(r.totals)}</tr></tfoot></table></div>`
 }
 
 /**

@@ -59,7 +59,7 @@ const when = (t: string | undefined, compact: boolean) => (t ? (compact ? t.slic
  * The text columns of a table (period, a session's project and times, the groups), with the
  * cell each shows for a row: names where this machine knows them, else hashes.
  */
-function labelColumns(r: ReportResult, compact: boolean): Array<{ head: string; cell: (row: NamedRow) => string; min?: number }> {
+export function labelColumns(r: ReportResult, compact: boolean): Array<{ head: string; cell: (row: NamedRow) => string; min?: number }> {
   const projects = projectLabels(r.rows as NamedRow[])
   const project = (row: NamedRow) => (row.project ? projects.get(row.project) ?? row.project : '')
   // A compact table cuts hashes and names before dates and times (min: the narrowest a column gets).

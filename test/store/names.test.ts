@@ -93,6 +93,7 @@ t.test('names stay on the machine that recorded them; another machine shows hash
   t.match(await ok(['report', 'session', '--tz', 'UTC', '--format', 'csv'], a.env), new RegExp(`^${hash},${project},zebra-quokka-7,${SESSION},2026-11-21T10:00,2026-11-21T11:45,claude-opus-4-1-20250805 claude-sonnet-4-5-20250929,2,`, 'm'), 'and the CSV')
   const html = await ok(['report', '--by', 'project', '--tz', 'UTC', '--format', 'html'], a.env)
   t.match(html, /<td class="l">zebra-quokka-7<\/td>/, 'and the HTML table')
+  t.match(await ok(['report', 'session', '--tz', 'UTC', '--format', 'html'], a.env), new RegExp(`<td class="l">${hash}</td><td class="l">zebra-quokka-7</td><td class="l">2026-11-21 10:00</td><td class="l">2026-11-21 11:45</td><td class="l">claude-opus-4-1-20250805, claude-sonnet-4-5-20250929</td>`), 'and the HTML session table')
   // B's codex sessions are unknown to A: hashes there.
   const codexOnA = aSessions.filter((r) => (r.models as string[]).some((m) => m.startsWith('gpt-')))
   t.ok(codexOnA.length > 0 && codexOnA.every((r) => r.projectName === undefined && r.sessionId === undefined), 'A has no names for B\'s sessions')
