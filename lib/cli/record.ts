@@ -8,7 +8,7 @@ import { loadCursors, saveCursors } from '../store/cursors.js'
 import { appendRecords } from '../store/writer.js'
 import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
 import { loadVerified } from '../store/verified.js'
-import { addNames } from '../store/names.js'
+import { addNames, loadNames } from '../store/names.js'
 import { pushOrKeep, sayPush, type PushSummary } from './push.js'
 import { out, say, type CommandContext } from './context.js'
 import { progressBar } from './progress.js'
@@ -64,7 +64,6 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
       // The names behind the hashes stay on this machine (state/names.json); saved before the
       // cursors, so a crash between them loses no name.
       if (!opts.dryRun) addNames(store.paths.names, batch.projectNames, batch.sessionIds)
-      if (store.config.privacy?.shareNames === true) say(ctx, 'warning: config privacy.shareNames is not supported yet; project and session names stay on this machine')
     }
     const records = batch.records()
     const base = { device: store.device.id, duplicates: batch.duplicates, malformed: batch.malformed, sources: stats, dryRun: opts.dryRun, ...(searched ? { searched } : {}) }
@@ -75,7 +74,9 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     } else {
       const git = await store.git()
       const seen = loadVerified(store.paths.verified)
-      const res = await appendRecords(git, store.device, store.paths.known, records, env.now(), { dryRun: opts.dryRun, seen })
+      // config privacy.shareNames: this machine's project names go into the commit (never session ids or paths).
+      const sharedNames = store.config.privacy?.shareNames === true ? loadNames(store.paths.names).projects : undefined
+      const res = await appendRecords(git, store.device, store.paths.known, records, env.now(), { dryRun: opts.dryRun, seen, sharedNames })
       if (opts.dryRun) {
         for (const lines of res.parts.values()) for (const l of lines) out(ctx, l)
       } else if (cursorsChanged) {

@@ -8,7 +8,7 @@ import type { CostMode } from '../report/prices.js'
 import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult } from '../report/render.js'
 import { renderHtml } from '../report/html.js'
 import { nameRows } from '../report/sessions.js'
-import { loadNames } from '../store/names.js'
+import { loadNames, sharedProjectNames } from '../store/names.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { quarantineLine, quarantineWarning } from '../store/quarantine.js'
 import path from 'node:path'
@@ -87,11 +87,16 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
       ctx.env.stderr.write(`warning: ${quarantineLine(q.id, q)}\n`)
     }
     if (!idx) warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
+    // Names of this machine's projects and sessions (state/names.json, never pushed), over the
+    // project names devices with config privacy.shareNames commit; otherwise hashes.
+    const local = loadNames(store.paths.names)
+    const names = idx && (opts.period === 'session' || groupBy.includes('project'))
+      ? { projects: { ...(await sharedProjectNames(await store.git(), Object.entries(idx.devices).map(([id, d]) => ({ id, head: d.head })))), ...local.projects }, sessions: local.sessions }
+      : local
     const result: ReportResult = {
       schema: 'usage-ledger/report@1', period: opts.period, timezone: tz, since: since ?? null, until: until ?? null,
       groupBy: [...new Set(groupBy)],
-      // Names of this machine's projects and sessions (state/names.json, never pushed); other machines show hashes.
-      rows: nameRows(agg.rows, groupBy.includes('project'), { period: opts.period, localTime: localTimeIn(tz), since, until, names: loadNames(store.paths.names), source: rows }),
+      rows: nameRows(agg.rows, groupBy.includes('project'), { period: opts.period, localTime: localTimeIn(tz), since, until, names, source: rows }),
       totals: agg.totals, devices,
       pricing: { asOf: prices.asOf, sha256: prices.sha256, mode: opts.cost, overrides: Object.keys(store.config.prices ?? {}) },
       dedupe: { duplicateLines: dropped!, crossDevice: crossDevice! },

@@ -2,10 +2,15 @@
  * The names behind this machine's hashes (DESIGN §4 privacy): `state/names.json` maps a
  * project hash to the directory name of its cwd and a session hash to the session id, so
  * reports on the machine that recorded them can show more than hashes. It lives in the store's
- * state, never in the repository: nothing of it is committed or pushed. Written by `record`
- * from what the collectors saw; losing it loses only the names.
+ * state, never in the repository: nothing of it is committed or pushed (with config
+ * privacy.shareNames, `record` commits the project names alone, lib/ledger/names.ts). Written by
+ * `record` from what the collectors saw; losing it loses only the names.
  */
 import { readJsonIfExists, writeFileAtomic } from './fsutil.js'
+import type { GitBackend } from '../git/backend.js'
+import { readEntryAt } from '../git/tree.js'
+import { deviceDir } from '../ledger/paths.js'
+import { parseSharedNames, SHARED_NAMES_FILE } from '../ledger/names.js'
 
 export const NAMES_VERSION = 1
 
@@ -48,4 +53,19 @@ export function addNames(file: string, projects: ReadonlyMap<string, string>, se
   }
   if (changed) writeFileAtomic(file, JSON.stringify({ v: NAMES_VERSION, projects: cur.projects, sessions: cur.sessions }) + '\n')
   return changed
+}
+
+/**
+ * The project names other devices share (`devices/<id>/names.json` at each head, written only
+ * with their config privacy.shareNames); a device's own map wins over these.
+ */
+export async function sharedProjectNames(git: GitBackend, heads: Array<{ id: string; head: string }>): Promise<Record<string, string>> {
+  const out: Record<string, string> = {}
+  for (const { id, head } of heads) {
+    try {
+      const entry = await readEntryAt(git, (await git.readCommit(head)).tree, `${deviceDir(id)}/${SHARED_NAMES_FILE}`)
+      if (entry) Object.assign(out, parseSharedNames((await git.readBlob(entry.oid)).toString('utf8')))
+    } catch { /* an unreadable file is no names */ }
+  }
+  return out
 }

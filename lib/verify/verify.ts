@@ -20,6 +20,7 @@ import type { IndexData } from '../index/index.js'
 import { finding, type Finding } from './findings.js'
 import { blobOid, sortTreeEntries, treeOid } from './objects.js'
 import { plural } from '../text.js'
+import { SHARED_NAMES_FILE } from '../ledger/names.js'
 
 export interface VerifyInput {
   /** device id → head commit: every device the repository holds. */
@@ -347,7 +348,7 @@ function classifyChange(id: string, dir: string, commit: string, c: Change, out:
     return
   }
   const rel = c.path.slice(dir.length + 1)
-  if (rel === 'manifest.json' || rel === 'device.json') {
+  if (rel === 'manifest.json' || rel === 'device.json' || rel === SHARED_NAMES_FILE) {
     if (c.kind === 'removed') out.add(finding('FILE_REMOVED', id, `commit ${commit.slice(0, 12)} deletes ${c.path}`, where))
     else if (!latest.has(c.path)) latest.set(c.path, commit)
     return

@@ -110,28 +110,55 @@ t.test('names stay on the machine that recorded them; another machine shows hash
   t.notMatch(await ok(['report', '--by', 'project', '--tz', 'UTC', '--format', 'html'], b.env), /zebra-quokka/, 'B\'s HTML page has no name of A\'s either')
 })
 
-t.test('config privacy.shareNames: off unless set; set, record says it is not supported and still pushes no name', async (t) => {
+t.test('config privacy.shareNames: off by default; on, other machines show the project names (never session ids or paths); off again, they no longer do', async (t) => {
   const root = t.testdir()
   const remote = path.join(root, 'remote.git')
   spawnSync('git', ['init', '-q', '--bare', remote], { env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', HOME: root } })
-  fs.mkdirSync(path.join(root, 'home'))
-  fs.cpSync(path.join(FIXTURES, 'claude'), path.join(root, 'claude'), { recursive: true })
-  const env = isolatedEnv(root, { USAGE_LEDGER_DEVICE_ID: ID.a })
-  await ok(['init', '--remote', remote], env)
-  const config = path.join(root, 'store', 'config.json')
+  const machine = (name: 'a' | 'b') => {
+    const dir = path.join(root, name)
+    fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
+    return { dir, env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID[name] }) }
+  }
+  const a = machine('a'), b = machine('b')
+  fs.cpSync(path.join(FIXTURES, 'claude'), path.join(a.dir, 'claude'), { recursive: true })
+  const log = path.join(a.dir, 'claude', 'projects', '-home-ana-src-zebra-quokka-7', `${SESSION}.jsonl`)
+  fs.mkdirSync(path.dirname(log), { recursive: true })
+  fs.writeFileSync(log, assistant('msg_z1', '2026-11-21T10:05:00.000Z', 'claude-sonnet-4-5-20250929', 500) + '\n')
+  await ok(['init', '--remote', remote], a.env)
+  await ok(['init', '--remote', remote], b.env)
+  const config = path.join(a.dir, 'store', 'config.json')
   const c = JSON.parse(fs.readFileSync(config, 'utf8')) as Record<string, unknown>
   t.equal((c.privacy as { shareNames?: boolean } | undefined)?.shareNames, undefined, 'init does not turn it on')
   fs.writeFileSync(config, JSON.stringify({ ...c, privacy: { shareNames: 'yes' } }))
-  const bad = await cli(['record'], { env })
+  const bad = await cli(['record'], { env: a.env })
   t.equal(bad.code, 2, 'a value that is not true or false is bad input')
   t.match(bad.stderr, /"privacy\.shareNames" must be true or false, not "yes"/)
+
   fs.writeFileSync(config, JSON.stringify({ ...c, privacy: { shareNames: true } }))
-  const r = await cli(['record'], { env })
-  t.equal(r.code, 0, r.stderr)
-  t.match(r.stderr, /^warning: config privacy\.shareNames is not supported yet; project and session names stay on this machine$/m)
+  await ok(['record'], a.env)
+  const file = `devices/${ID.a}/names.json`
+  const shared = JSON.parse(spawnSync('git', ['--git-dir', remote, 'show', `ledger/${ID.a}:${file}`], { encoding: 'utf8' }).stdout) as { v: number; projects: Record<string, string> }
+  t.equal(shared.v, 1)
+  t.same(Object.values(shared.projects).sort(), ['app', 'infra-tools', 'zebra-quokka-7'], `the remote's ${file} holds the project names`)
   const objects = allObjects(remote)
-  t.ok(objects.includes(ID.a), 'the remote has the ledger')
-  for (const secret of ['infra-tools', '/home/ana', 'b1f4c2de-7a31-4e0b-9c55-0d2e8f6a1c01']) t.notOk(objects.includes(secret), `the remote holds no "${secret}"`)
+  for (const secret of ['/home/ana', SESSION, 'b1f4c2de-7a31-4e0b-9c55-0d2e8f6a1c01']) t.notOk(objects.includes(secret), `and the remote holds no "${secret}"`)
+
+  await ok(['fetch'], b.env)
+  const verified = await cli(['verify', '--full'], { env: b.env })
+  t.equal(verified.code, 0, 'B verifies A\'s branch with its names.json', { stdout: verified.stdout, stderr: verified.stderr })
+  const row = (await report(b.env, ['session'])).find((r) => (r.models as string[]).includes('claude-sonnet-4-5-20250929') && r.projectName === 'zebra-quokka-7')
+  t.ok(row, 'B shows A\'s project name in its session report')
+  t.equal(row?.sessionId, undefined, 'but never A\'s session id')
+  t.match(await ok(['report', '--by', 'project', '--tz', 'UTC'], b.env), /│ 2026-11-21 │ zebra-quokka-7 +│/, 'and in its table')
+
+  // Off again: the next commit empties the file; B shows hashes again (history keeps the old file).
+  fs.writeFileSync(config, JSON.stringify({ ...c, privacy: { shareNames: false } }))
+  fs.appendFileSync(log, assistant('msg_z2', '2026-11-21T11:40:00.000Z', 'claude-opus-4-1-20250805', 900) + '\n')
+  await ok(['record'], a.env)
+  t.same(JSON.parse(spawnSync('git', ['--git-dir', remote, 'show', `ledger/${ID.a}:${file}`], { encoding: 'utf8' }).stdout), { v: 1, projects: {} }, 'turned off, the next commit empties it')
+  await ok(['fetch'], b.env)
+  t.equal((await cli(['verify', '--full'], { env: b.env })).code, 0, 'still verifies')
+  t.notMatch(await ok(['report', '--by', 'project', '--tz', 'UTC'], b.env), /zebra-quokka/, 'B shows hashes again')
 })
 
 t.test('loadNames/addNames: a damaged file is no names; a newer one is left alone', async (t) => {
