@@ -12,6 +12,7 @@ import { DEVICE_ID_RE, ledgerRef } from '../ledger/paths.js'
 import { commitDeviceName } from '../store/writer.js'
 import { resolveRemote } from '../sync/remote.js'
 import { pushOrKeep, sayPush } from './push.js'
+import { plural } from '../text.js'
 
 export interface DeviceRow {
   id: string
@@ -59,7 +60,7 @@ export async function devices(ctx: CommandContext, opts: DevicesOptions = { acti
     const rows = git ? await listDevices(git, store.device.id, (await trustedHeads(git, store.paths, Boolean(ctx.global.repo), ctx.env.now())).heads) : []
     if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/devices@1', devices: rows }))
     else if (!rows.length) out(ctx, 'no devices yet; run usage-ledger record')
-    else for (const r of rows) out(ctx, `${r.thisDevice ? '*' : ' '} ${r.id}  ${r.name.padEnd(20)} ${String(r.records).padStart(9)} records  last ${r.lastRecordAt ?? '-'}  head ${r.head.slice(0, 12)}`)
+    else for (const r of rows) out(ctx, `${r.thisDevice ? '*' : ' '} ${r.id}  ${r.name.padEnd(20)} ${plural(r.records, 'record ', 'records').padStart(18)} last ${r.lastRecordAt ?? '-'}  head ${r.head.slice(0, 12)}`)
     return 0
   } finally {
     await store.close()

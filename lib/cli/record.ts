@@ -8,6 +8,7 @@ import { loadCursors, saveCursors } from '../store/cursors.js'
 import { appendRecords } from '../store/writer.js'
 import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
 import { loadVerified } from '../store/verified.js'
+import { addNames, loadNames } from '../store/names.js'
 import { pushOrKeep, sayPush, type PushSummary } from './push.js'
 import { out, say, type CommandContext } from './context.js'
 import { progressBar } from './progress.js'
@@ -49,16 +50,23 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     let nextCursors = cursors
     let cursorsChanged = false
     let stats = {}
+    let searched: Searched[] | undefined
     if (!opts.stdin) {
       const bar = env.stderrIsTTY && !global.quiet && !global.json ? progressBar(env.stderr, 'reading sources') : undefined
-      const r = collect(env, fileSources(opts.sources), cursors, batch, salt, bar?.update)
+      const sources = fileSources(opts.sources)
+      const r = collect(env, sources, cursors, batch, salt, bar?.update)
       bar?.done()
       nextCursors = r.cursors
       cursorsChanged = r.changed
       stats = r.stats
+      // Not a single log file anywhere: say where we looked, and what moves each place.
+      if (Object.values(r.stats).every((s) => s.files === 0)) searched = sources.map((s) => ({ source: s.name, paths: [], envVar: null, ...s.looksIn?.(env) }))
+      // The names behind the hashes stay on this machine (state/names.json); saved before the
+      // cursors, so a crash between them loses no name.
+      if (!opts.dryRun) addNames(store.paths.names, batch.projectNames, batch.sessionIds)
     }
     const records = batch.records()
-    const base = { device: store.device.id, duplicates: batch.duplicates, malformed: batch.malformed, sources: stats, dryRun: opts.dryRun }
+    const base = { device: store.device.id, duplicates: batch.duplicates, malformed: batch.malformed, sources: stats, dryRun: opts.dryRun, ...(searched ? { searched } : {}) }
     let summary: RecordSummary
     if (records.length === 0) {
       if (cursorsChanged && !opts.dryRun) saveCursors(store.paths.cursors, nextCursors)
@@ -66,7 +74,9 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     } else {
       const git = await store.git()
       const seen = loadVerified(store.paths.verified)
-      const res = await appendRecords(git, store.device, store.paths.known, records, env.now(), { dryRun: opts.dryRun, seen })
+      // config privacy.shareNames: this machine's project names go into the commit (never session ids or paths).
+      const sharedNames = store.config.privacy?.shareNames === true ? loadNames(store.paths.names).projects : undefined
+      const res = await appendRecords(git, store.device, store.paths.known, records, env.now(), { dryRun: opts.dryRun, seen, sharedNames })
       if (opts.dryRun) {
         for (const lines of res.parts.values()) for (const l of lines) out(ctx, l)
       } else if (cursorsChanged) {
@@ -124,7 +134,11 @@ function reportSkip(ctx: CommandContext, device: string, s: MinIntervalSkip): vo
   say(ctx, `skipped: the last record run started at ${s.lastRunAt}, within record.minInterval (${s.minInterval} s); next run from ${s.nextRunAt}, or record --force`)
 }
 
+/** A source that found no log file: where it looked and the environment variable that moves it. */
+interface Searched { source: string; paths: string[]; envVar: string | null }
+
 interface RecordSummary {
+  searched?: Searched[]
   push?: PushSummary
   device: string
   commit: string | null
@@ -137,6 +151,11 @@ interface RecordSummary {
   dryRun: boolean
 }
 
+function notFoundText(searched: Searched[]): string {
+  const where = searched.map((x) => `  ${x.source}: ${x.paths.join(', ')}${x.envVar ? ` (set ${x.envVar} to look elsewhere)` : ''}`)
+  return ['no usage logs found; looked for', ...where, 'other tools can feed records: usage-ledger record --stdin --source NAME'].join('\n')
+}
+
 function report(ctx: CommandContext, s: RecordSummary): void {
   if (ctx.global.json) {
     const { push, ...rest } = s
@@ -144,12 +163,12 @@ function report(ctx: CommandContext, s: RecordSummary): void {
     return
   }
   if (s.push) sayPush(ctx, s.push)
-  if (s.dryRun) { say(ctx, `dry run: ${s.appended} record${s.appended === 1 ? '' : 's'} would be committed`); return }
+  if (s.dryRun) { if (s.searched) say(ctx, notFoundText(s.searched)); say(ctx, `dry run: ${s.appended} record${s.appended === 1 ? '' : 's'} would be committed`); return }
   const extra = [
     s.alreadyRecorded ? `${s.alreadyRecorded} already recorded` : '',
     s.malformed ? `${s.malformed} malformed line${s.malformed === 1 ? '' : 's'} skipped` : '',
   ].filter(Boolean).join(', ')
-  if (!s.appended) { say(ctx, `nothing new${extra ? ` (${extra})` : ''}`); return }
+  if (!s.appended) { say(ctx, s.searched ? notFoundText(s.searched) : `nothing new${extra ? ` (${extra})` : ''}`); return }
   const range = s.days.length === 1 ? s.days[0]!.day : `${s.days[0]!.day}..${s.days[s.days.length - 1]!.day}`
   say(ctx, `recorded ${s.appended} record${s.appended === 1 ? '' : 's'} in ${s.days.length} part${s.days.length === 1 ? '' : 's'} (${range}), commit ${s.commit!.slice(0, 12)}${extra ? `; ${extra}` : ''}`)
 }

@@ -7,6 +7,8 @@ import { aggregateRows, GROUP_KEYS, recordRows, type GroupKey, type Period } fro
 import type { CostMode } from '../report/prices.js'
 import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult } from '../report/render.js'
 import { renderHtml } from '../report/html.js'
+import { nameRows } from '../report/sessions.js'
+import { loadNames, sharedProjectNames } from '../store/names.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { quarantineLine, quarantineWarning } from '../store/quarantine.js'
 import path from 'node:path'
@@ -85,9 +87,17 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
       ctx.env.stderr.write(`warning: ${quarantineLine(q.id, q)}\n`)
     }
     if (!idx) warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
+    // Names of this machine's projects and sessions (state/names.json, never pushed), over the
+    // project names devices with config privacy.shareNames commit; otherwise hashes.
+    const local = loadNames(store.paths.names)
+    const names = idx && (opts.period === 'session' || groupBy.includes('project'))
+      ? { projects: { ...(await sharedProjectNames(await store.git(), Object.entries(idx.devices).map(([id, d]) => ({ id, head: d.head })))), ...local.projects }, sessions: local.sessions }
+      : local
     const result: ReportResult = {
       schema: 'usage-ledger/report@1', period: opts.period, timezone: tz, since: since ?? null, until: until ?? null,
-      groupBy: [...new Set(groupBy)], rows: agg.rows, totals: agg.totals, devices,
+      groupBy: [...new Set(groupBy)],
+      rows: nameRows(agg.rows, groupBy.includes('project'), { period: opts.period, localTime: localTimeIn(tz), since, until, names, source: rows }),
+      totals: agg.totals, devices,
       pricing: { asOf: prices.asOf, sha256: prices.sha256, mode: opts.cost, overrides: Object.keys(store.config.prices ?? {}) },
       dedupe: { duplicateLines: dropped!, crossDevice: crossDevice! },
       warnings,

@@ -13,6 +13,7 @@ import { saveVerified } from '../store/verified.js'
 import { verifyLedger, type VerifyResult } from '../verify/verify.js'
 import { finding, hasErrors } from '../verify/findings.js'
 import { out, say, type CommandContext } from './context.js'
+import { plural } from '../text.js'
 
 export interface VerifyOptions {
   device: string[]
@@ -101,7 +102,7 @@ function printResult(ctx: CommandContext, r: VerifyResult): void {
     const c = d.checked
     const scope = d.from === d.head ? 'unchanged since last proof' : `${c.commits} commit${c.commits === 1 ? '' : 's'}, ${c.parts} part${c.parts === 1 ? '' : 's'}, ${c.records} record${c.records === 1 ? '' : 's'} checked${d.from ? ` since ${d.from.slice(0, 12)}` : ''}`
     lines.push(`${d.id} ${d.name ?? ''}`.trimEnd())
-    lines.push(`  head ${d.head}  tree ${d.tree ?? '(none)'}  ${d.records ?? '?'} records; ${scope}; index ${d.index}`)
+    lines.push(`  head ${d.head}  tree ${d.tree ?? '(none)'}  ${d.records === null ? '? records' : plural(d.records, 'record')}; ${scope}; index ${d.index}`)
     for (const f of r.findings.filter((x) => x.device === d.id)) lines.push(`  ${formatFinding(f)}`)
   }
   const listed = new Set(r.devices.map((d) => d.id))
