@@ -4,7 +4,7 @@
  * hook does not pay for the report renderer or isomorphic-git.
  */
 import yargs, { type Argv } from 'yargs'
-import { LedgerError } from '../errors.js'
+import { LedgerError, usageError } from '../errors.js'
 import { processEnv, type Env } from '../env.js'
 import { parseBackendChoice } from '../git/choice.js'
 import type { CommandContext, GlobalOptions } from './context.js'
@@ -15,6 +15,9 @@ export const EXIT = { ok: 0, operational: 1, usage: 2, input: 2, integrity: 3 } 
 // never reads package.json at start-up; the TypeScript sources (in-process tests) say "dev".
 declare const USAGE_LEDGER_VERSION: string | undefined
 const VERSION = typeof USAGE_LEDGER_VERSION === 'string' ? USAGE_LEDGER_VERSION : '0.0.0-dev'
+
+/** The commands that read a native clone with --repo (the rest refuse it). */
+const REPO_COMMANDS = 'report, verify, status, devices list, index, fetch and hooks install'
 
 type Handler = (ctx: CommandContext, a: Record<string, unknown>) => Promise<number>
 
@@ -30,13 +33,13 @@ function globals(a: Record<string, unknown>, env: Env): GlobalOptions {
   }
 }
 
-function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string, unknown>) => void): Argv {
+function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string, unknown>, noRepo?: string) => void): Argv {
   const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)])
   return yargs()
     .scriptName('usage-ledger')
     .usage('$0 <command> [options]\n\nRecords AI coding tool usage per machine into an append-only git ledger and sums it across machines.')
     .option('home', { type: 'string', describe: 'store directory (default $USAGE_LEDGER_HOME, $XDG_DATA_HOME/usage-ledger, ~/.local/share/usage-ledger)' })
-    .option('repo', { type: 'string', describe: 'work on a native clone of the ledger remote instead of the store (report, verify, status, devices, index, fetch)' })
+    .option('repo', { type: 'string', describe: `work on a native clone of the ledger remote instead of the store (${REPO_COMMANDS})` })
     .option('git', { choices: ['auto', 'system', 'iso'], describe: 'git backend (auto = system git when installed)' })
     .option('json', { type: 'boolean', describe: 'machine-readable output (= --format json)' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no messages on stderr' })
@@ -46,9 +49,9 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
       .option('remote', { type: 'string', describe: 'a private git remote (https://, ssh://, user@host:path or a path); the token comes from USAGE_LEDGER_TOKEN or git\'s credential helper' })
       .option('name', { type: 'string', describe: 'display name of this device (default: hostname)' })
       .option('device-id', { type: 'string', describe: 'override the device id (32 hex; containers, cloned VMs)' }),
-    (a) => run(async (ctx) => (await import('./init.js')).init(ctx, { name: a.name, deviceId: a.deviceId, remote: a.remote }), a))
+    (a) => run(async (ctx) => (await import('./init.js')).init(ctx, { name: a.name, deviceId: a.deviceId, remote: a.remote }), a, 'init'))
     .command('push', 'push this device\'s pending commits', (y) => y,
-      (a) => run(async (ctx) => (await import('./push.js')).push(ctx), a))
+      (a) => run(async (ctx) => (await import('./push.js')).push(ctx), a, 'push'))
     .command('fetch', 'fetch every device, check their history, advance the merged view', (y) => y
       .option('accept-rewrite', { type: 'string', array: true, default: [] as string[], describe: 'accept a rewritten branch of this device id' }),
     (a) => run(async (ctx) => (await import('./fetch.js')).fetch(ctx, { acceptRewrite: list(a.acceptRewrite) }), a))
@@ -66,7 +69,7 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
       .positional('action', { choices: ['list', 'rename', 'forget'] as const, default: 'list' as const })
       .positional('arg', { type: 'string', describe: 'rename: the new name; forget: the device id' })
       .option('yes', { type: 'boolean', default: false, describe: 'forget without asking' }),
-    (a) => run(async (ctx) => (await import('./devices.js')).devices(ctx, { action: a.action, arg: a.arg, yes: a.yes }), a))
+    (a) => run(async (ctx) => (await import('./devices.js')).devices(ctx, { action: a.action, arg: a.arg, yes: a.yes }), a, a.action === 'list' ? undefined : `devices ${a.action}`))
     .command('record', 'read new usage from the sources and commit it to this device\'s ledger', (y) => y
       .option('source', { type: 'string', array: true, describe: 'only these sources (claude-code, codex); with --stdin the source name' })
       .option('stdin', { type: 'boolean', default: false, describe: 'read schema-v1 records (NDJSON) from stdin' })
@@ -77,12 +80,12 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
       .option('force', { type: 'boolean', default: false, describe: 'run even within config record.minInterval of the last run' }),
     (a) => run(async (ctx) => (await import('./record.js')).record(ctx, {
       sources: list(a.source), stdin: a.stdin, push: a.push, dryRun: a.dryRun, name: a.name, deviceId: a.deviceId, force: a.force,
-    }), a))
+    }), a, 'record'))
     .command('hooks <action> [target]', 'install the shipped git post-merge hook; print automation snippets', (y) => y
       .positional('action', { choices: ['install', 'uninstall', 'print'] as const, describe: 'install (--uninstall) the post-merge hook into the store or --repo; print a snippet' })
       .positional('target', { choices: ['shell', 'claude-code', 'cron', 'systemd', 'launchd'] as const, describe: 'print: what to print a snippet for' })
       .option('uninstall', { type: 'boolean', default: false, describe: 'install: remove our hook and restore the one it chained' }),
-    (a) => run(async (ctx) => (await import('./hooks.js')).hooks(ctx, { action: a.uninstall ? 'uninstall' : a.action ?? 'install', target: a.target }), a))
+    (a) => run(async (ctx) => (await import('./hooks.js')).hooks(ctx, { action: a.uninstall ? 'uninstall' : a.action ?? 'install', target: a.target }), a, a.action === 'print' ? 'hooks print' : undefined))
     .command('report [period]', 'usage totals over every device in the store', (y) => y
       .positional('period', { choices: ['daily', 'weekly', 'monthly', 'session', 'blocks'] as const, default: 'daily' as const, describe: 'days, ISO weeks and months in --tz; sessions; 5-hour blocks' })
       .option('tz', { type: 'string', describe: 'IANA time zone for days (default: config, then the system zone)' })
@@ -120,10 +123,15 @@ export async function main(argv: string[], env: Env = processEnv()): Promise<num
   // command only starts once parsing finished cleanly.
   let pending: (() => Promise<number>) | null = null
   let debug = argv.includes('--debug')
-  const run = (h: Handler, a: Record<string, unknown>) => {
+  // `noRepo` names a command that works on the store only: --repo there is bad usage, not
+  // something to ignore (it would act on the store while the user meant the clone).
+  const run = (h: Handler, a: Record<string, unknown>, noRepo?: string) => {
     pending = () => {
       const global = globals(a, env)
       debug = global.debug
+      if (noRepo && global.repo !== undefined) {
+        throw usageError('REPO_UNSUPPORTED', `--repo does not apply to ${noRepo}: it works on the store (--home); --repo is for ${REPO_COMMANDS}`)
+      }
       return h({ env, global }, a)
     }
   }

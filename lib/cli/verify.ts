@@ -11,6 +11,8 @@ import { loadVerified, saveVerified } from '../store/verified.js'
 import { verifyLedger, type VerifyResult } from '../verify/verify.js'
 import { hasErrors } from '../verify/findings.js'
 import { out, say, type CommandContext } from './context.js'
+import { resolveDevices } from './device-ref.js'
+import { listDevices } from './devices.js'
 
 export interface VerifyOptions {
   device: string[]
@@ -34,7 +36,9 @@ export async function verify(ctx: CommandContext, opts: VerifyOptions): Promise<
       const id = ref.slice('refs/remotes/origin/ledger/'.length)
       if (DEVICE_ID_RE.test(id) && !heads.has(id)) refused.set(id, oid)
     }
-    const only = resolveDevices(opts.device, heads, store)
+    const only = opts.device.length
+      ? resolveDevices('--device', opts.device, await listDevices(git, store.device.id, withTracking), store.device.id)
+      : []
     const result = await verifyLedger(git, {
       heads, refused, only, full: opts.full, fingerprints: Boolean(opts.transcript),
       proved: loadVerified(store.paths.proved), fetched: loadVerified(store.paths.verified), index: readIndexSources(store.paths.index),
@@ -47,16 +51,6 @@ export async function verify(ctx: CommandContext, opts: VerifyOptions): Promise<
   } finally {
     await store.close()
   }
-}
-
-function resolveDevices(wanted: string[], heads: Map<string, string>, store: Store): string[] {
-  const ids: string[] = []
-  for (const w of wanted.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean)) {
-    const id = w === 'this' ? store.device.id : [...heads.keys()].find((h) => h === w || (w.length >= 6 && h.startsWith(w)))
-    if (!id || !heads.has(id)) throw usageError('UNKNOWN_DEVICE', `--device ${w}: no such device in this repository; see usage-ledger devices`)
-    ids.push(id)
-  }
-  return ids
 }
 
 function toJson(r: VerifyResult) {
