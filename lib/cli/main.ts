@@ -152,14 +152,30 @@ export async function main(argv: string[], env: Env = processEnv()): Promise<num
       .parseAsync(argv, {}, (_err, _a, output) => { printed = output })
     if (usage) {
       // One line (DESIGN §7): yargs spreads some messages ("Invalid values:") over several.
-      env.stderr.write(`usage-ledger: ${(usage as { message: string }).message.trim().replace(/\s*\n\s*/g, ' ')} (see usage-ledger --help)\n`)
+      const message = `${(usage as { message: string }).message.trim().replace(/\s*\n\s*/g, ' ')} (see usage-ledger --help)`
+      env.stderr.write(`usage-ledger: ${message}\n`)
+      if (wantsJson(argv)) jsonError(env, 'BAD_USAGE', message, EXIT.usage, [])
       return EXIT.usage
     }
     if (printed) env.stdout.write(printed + '\n')
     return pending ? await (pending as () => Promise<number>)() : EXIT.ok
   } catch (e) {
-    return reportError(env, e, debug)
+    return reportError(env, e, debug, wantsJson(argv))
   }
+}
+
+/** --json (or --format json) anywhere on the command line, parsed or not. */
+function wantsJson(argv: string[]): boolean {
+  return argv.some((a, i) => a === '--json' || a === '--json=true' || a === '--format=json' || (a === '--format' && argv[i + 1] === 'json'))
+}
+
+/**
+ * With --json a failure is JSON too: one object on stdout (the data channel, where the command's
+ * own object would have been), `{"schema":"usage-ledger/error@1","code","message","exitCode",
+ * "details"}`; the human line still goes to stderr.
+ */
+function jsonError(env: Env, code: string, message: string, exitCode: number, details: string[]): void {
+  env.stdout.write(JSON.stringify({ schema: 'usage-ledger/error@1', code, message, exitCode, details }) + '\n')
 }
 
 /** What to do about a file system that refused: by errno code, or by the text git and Node print. */
@@ -171,12 +187,14 @@ const FS_ADVICE: Array<[RegExp, string]> = [
 ]
 const fsAdvice = (text: string) => FS_ADVICE.find(([re]) => re.test(text))?.[1]
 
-function reportError(env: Env, e: unknown, debug: boolean): number {
+function reportError(env: Env, e: unknown, debug: boolean, json = false): number {
   if (e instanceof LedgerError) {
     const advice = e.kind === 'operational' && !/--home|free some space/.test(e.message) ? fsAdvice(e.message) : undefined
-    env.stderr.write(`usage-ledger: ${e.message}${advice ? `; ${advice}` : ''}\n`)
+    const message = `${e.message}${advice ? `; ${advice}` : ''}`
+    env.stderr.write(`usage-ledger: ${message}\n`)
     for (const d of e.details) env.stderr.write(d + '\n')
     if (debug) env.stderr.write((e.stack ?? '') + '\n')
+    if (json) jsonError(env, e.code, message, EXIT[e.kind], e.details)
     return EXIT[e.kind]
   }
   const err = e as NodeJS.ErrnoException
@@ -184,11 +202,15 @@ function reportError(env: Env, e: unknown, debug: boolean): number {
   // A full, read-only or forbidden file system is no bug of ours: say so, and what to do.
   const advice = typeof err?.code === 'string' ? fsAdvice(err.code) : undefined
   if (advice) {
-    env.stderr.write(`usage-ledger: cannot ${err.syscall ?? 'write'}${err.path ? ` ${err.path}` : ''} (${err.code}): ${advice}\n`)
+    const message = `cannot ${err.syscall ?? 'write'}${err.path ? ` ${err.path}` : ''} (${err.code}): ${advice}`
+    env.stderr.write(`usage-ledger: ${message}\n`)
     if (debug) env.stderr.write((err?.stack ?? '') + '\n')
+    if (json) jsonError(env, String(err.code), message, EXIT.operational, [])
     return EXIT.operational
   }
-  env.stderr.write(`usage-ledger: unexpected error: ${err?.message ?? String(e)}${where}; rerun with --debug and report it\n`)
+  const message = `unexpected error: ${err?.message ?? String(e)}${where}; rerun with --debug and report it`
+  env.stderr.write(`usage-ledger: ${message}\n`)
   if (debug) env.stderr.write((err?.stack ?? '') + '\n')
+  if (json) jsonError(env, 'UNEXPECTED', message, EXIT.operational, [])
   return EXIT.operational
 }
