@@ -53,13 +53,13 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
     .command('push', 'push this device\'s pending commits', (y) => y,
       (a) => run(async (ctx) => (await import('./push.js')).push(ctx), a, 'push'))
     .command('fetch', 'fetch every device, check their history, advance the merged view', (y) => y
-      .option('accept-rewrite', { type: 'string', array: true, default: [] as string[], describe: 'accept a rewritten branch of this device id' }),
+      .option('accept-rewrite', { type: 'string', array: true, default: [] as string[], describe: 'accept a rewritten branch of this device (id, unique id prefix or name)' }),
     (a) => run(async (ctx) => (await import('./fetch.js')).fetch(ctx, { acceptRewrite: list(a.acceptRewrite) }), a))
     .command('index', 'refresh the query index (what the post-merge hook runs)', (y) => y
       .option('rebuild', { type: 'boolean', default: false, describe: 'build it again from nothing' }),
     (a) => run(async (ctx) => (await import('./index.js')).index(ctx, { rebuild: a.rebuild }), a))
     .command('verify', 'prove every device\'s ledger with git\'s hashes: objects, history, records, manifests', (y) => y
-      .option('device', { type: 'string', array: true, default: [] as string[], describe: 'only these devices (id, its first characters, or "this")' })
+      .option('device', { type: 'string', array: true, default: [] as string[], describe: 'only these devices (id, unique id prefix, name, or "this")' })
       .option('full', { type: 'boolean', default: false, describe: 're-read everything, not only what changed since the last proof' })
       .option('transcript', { type: 'string', describe: 'write a per-record fingerprint file per device into this directory (diff two machines)' }),
     (a) => run(async (ctx) => (await import('./verify.js')).verify(ctx, { device: list(a.device), full: a.full, transcript: a.transcript }), a))
@@ -92,7 +92,7 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
       .option('since', { type: 'string', describe: 'first day, YYYY-MM-DD in --tz' })
       .option('until', { type: 'string', describe: 'last day, YYYY-MM-DD in --tz' })
       .option('by', { type: 'string', array: true, default: [] as string[], describe: 'group by device,source,model,project' })
-      .option('device', { type: 'string', array: true, default: [] as string[], describe: 'only these devices (id or name)' })
+      .option('device', { type: 'string', array: true, default: [] as string[], describe: 'only these devices (id, unique id prefix or name)' })
       .option('source', { type: 'string', array: true, default: [] as string[], describe: 'only these sources (claude-code, codex, …)' })
       .option('model', { type: 'string', array: true, default: [] as string[], describe: 'only these models (full id or a prefix such as claude-sonnet-4-5)' })
       .option('cost', { choices: ['auto', 'calculate', 'display'] as const, default: 'auto' as const, describe: 'auto: the source\'s cost when it gave one, else the price table' })

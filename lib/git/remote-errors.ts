@@ -37,8 +37,13 @@ export function gitErrorLines(stderr: string, max = 40): string[] {
  * line of substance (an ssh host-key failure says so, not "…and the repository exists."); the
  * details carry everything git printed.
  */
-export function gitFailed(what: string, stderr: string, code: number): LedgerError {
+export function gitFailed(what: string, stderr: string, code: number, oneLine = false): LedgerError {
   const lines = gitErrorLines(stderr)
+  // A local plumbing command: all it said, on the one line (a full disk names itself there).
+  if (oneLine) {
+    const all = lines.map((l) => l.trim().replace(/^(fatal|error): /, '').replace(/[.\s]+$/, '')).join('; ')
+    return new LedgerError('operational', 'GIT_FAILED', `${what} failed: ${all.slice(0, 600) || `exit ${code}`}`)
+  }
   const boiler = /^(fatal: Could not read from remote repository\.?|Please make sure you have the correct access rights|and the repository exists\.?)$/i
   const said = lines.filter((l) => !boiler.test(l.trim()) && /[a-z]/i.test(l))
   // The line that says what went wrong, else git's first words (banners of @@@ say nothing).

@@ -36,7 +36,7 @@ export function runGit(args: string[], opts: { gitdir?: string; input?: Uint8Arr
 
 async function git(args: string[], opts: Parameters<typeof runGit>[1] = {}): Promise<Buffer> {
   const r = await runGit(args, opts)
-  if (r.code !== 0) throw gitFailed(`git ${args[0]}`, r.stderr, r.code)
+  if (r.code !== 0) throw gitFailed(`git ${args[0]}`, r.stderr, r.code, true)
   return r.stdout
 }
 
