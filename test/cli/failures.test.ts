@@ -151,6 +151,20 @@ t.test('git\'s own error text reaches the user whole (ssh host-key failure)', as
   check(t, err.details.join('\n'), 'fetch --json details')
 })
 
+t.test('a path remote that does not exist: not offline, kept and shown', async (t) => {
+  const root = t.testdir()
+  const m = machine(root, 'm', 'e5'.repeat(16), { USAGE_LEDGER_TOKEN: '' })
+  await ok(m, ['record', '--stdin', '--source', 'x'], {}, line(1))
+  const gone = path.join(root, 'gone.git')
+  fs.writeFileSync(path.join(m.dir, 'store/config.json'), JSON.stringify({ v: 1, remote: gone }))
+  const hook = await run(m, ['record', '--quiet', '--stdin', '--source', 'x'], {}, line(2))
+  t.equal(hook.code, 0, 'a hook exits 0')
+  t.equal(hook.stderr, '', 'quietly')
+  const j = JSON.parse((await ok(m, ['record', '--json', '--stdin', '--source', 'x'], {}, line(3))).stdout)
+  t.match(j, { pushed: false, pending: 3, lastPushFailure: { code: 'REMOTE_NOT_FOUND', message: /has no such repository/ } })
+  t.match((await ok(m, ['status'])).stdout, new RegExp(`3 commits pending; last push failed 0 s ago: ${gone.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has no such repository`))
+})
+
 t.test('--json errors are one JSON object on stdout, for every command', async (t) => {
   const root = t.testdir()
   const m = machine(root, 'm', 'd4'.repeat(16), { USAGE_LEDGER_TOKEN: '' })
