@@ -1,7 +1,7 @@
 /** `devices [list]` and the device part of `status`: who is in the ledger, from their manifests. */
 import type { GitBackend } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
-import { deviceHeads } from '../index/heads.js'
+import { trustedHeads } from '../sync/trust.js'
 import { deviceDir } from '../ledger/paths.js'
 import { parseManifest } from '../ledger/manifest.js'
 import { Store } from '../store/store.js'
@@ -13,6 +13,7 @@ import { commitDeviceName } from '../store/writer.js'
 import { resolveRemote } from '../sync/remote.js'
 import { pushOrKeep, sayPush } from './push.js'
 import { sharedNames } from './device-ref.js'
+import { deviceHeads } from '../index/heads.js'
 
 export interface DeviceRow {
   id: string
@@ -27,9 +28,9 @@ export interface DeviceRow {
   duplicateName: boolean
 }
 
-export async function listDevices(git: GitBackend, me: string, withTracking: boolean): Promise<DeviceRow[]> {
+export async function listDevices(git: GitBackend, me: string, heads: Map<string, string>): Promise<DeviceRow[]> {
   const rows: DeviceRow[] = []
-  for (const [id, head] of await deviceHeads(git, withTracking)) {
+  for (const [id, head] of heads) {
     const tree = (await git.readCommit(head)).tree
     const json = async (file: string) => {
       const e = await readEntryAt(git, tree, `${deviceDir(id)}/${file}`)
@@ -60,7 +61,8 @@ export async function devices(ctx: CommandContext, opts: DevicesOptions = { acti
   if (opts.action === 'forget') return forget(ctx, opts.arg, opts.yes)
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
-    const rows = store.initialized ? await listDevices(await store.git(), store.device.id, Boolean(ctx.global.repo)) : []
+    const git = store.initialized ? await store.git() : null
+    const rows = git ? await listDevices(git, store.device.id, (await trustedHeads(git, store.paths, Boolean(ctx.global.repo), ctx.env.now())).heads) : []
     if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/devices@1', devices: rows }))
     else if (!rows.length) out(ctx, 'no devices yet; run usage-ledger record')
     else {
@@ -87,7 +89,7 @@ async function rename(ctx: CommandContext, name: string | undefined): Promise<nu
     try {
       const git = await store.git()
       // Every device this store knows (and a clone's remote-tracking ones) that already has the name.
-      const sameName = (await listDevices(git, store.device.id, true)).filter((d) => d.name === name && d.id !== store.device.id).map((d) => d.id)
+      const sameName = (await listDevices(git, store.device.id, await deviceHeads(git, true))).filter((d) => d.name === name && d.id !== store.device.id).map((d) => d.id)
       if (sameName.length && !ctx.global.json) say(ctx, sameNameWarning(name, [store.device.id, ...sameName]))
       const commit = await commitDeviceName(git, store.device, ctx.env.now())
       const pushed = commit && store.config.remote ? await pushOrKeep(store) : null

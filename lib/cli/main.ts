@@ -84,8 +84,9 @@ function build(env: Env, wantsHelp: boolean, run: (h: Handler, a: Record<string,
     .command('hooks <action> [target]', 'install the shipped git post-merge hook; print automation snippets', (y) => y
       .positional('action', { choices: ['install', 'uninstall', 'print'] as const, describe: 'install (--uninstall) the post-merge hook into the store or --repo; print a snippet' })
       .positional('target', { choices: ['shell', 'claude-code', 'cron', 'systemd', 'launchd'] as const, describe: 'print: what to print a snippet for' })
-      .option('uninstall', { type: 'boolean', default: false, describe: 'install: remove our hook and restore the one it chained' }),
-    (a) => run(async (ctx) => (await import('./hooks.js')).hooks(ctx, { action: a.uninstall ? 'uninstall' : a.action ?? 'install', target: a.target }), a, a.action === 'print' ? 'hooks print' : undefined))
+      .option('uninstall', { type: 'boolean', default: false, describe: 'install: remove our hook and restore the one it chained' })
+      .option('follow', { type: 'boolean', default: false, describe: 'with --repo: git pull on the checked-out branch merges every device branch (with --uninstall: stops)' }),
+    (a) => run(async (ctx) => (await import('./hooks.js')).hooks(ctx, { action: a.uninstall ? 'uninstall' : a.action ?? 'install', target: a.target, follow: a.follow }), a, a.action === 'print' ? 'hooks print' : undefined))
     .command('report [period]', 'usage totals over every device in the store', (y) => y
       .positional('period', { choices: ['daily', 'weekly', 'monthly', 'session', 'blocks'] as const, default: 'daily' as const, describe: 'days, ISO weeks and months in --tz; sessions; 5-hour blocks' })
       .option('tz', { type: 'string', describe: 'IANA time zone for days (default: config, then the system zone)' })

@@ -8,6 +8,7 @@ import type { CostMode } from '../report/prices.js'
 import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult } from '../report/render.js'
 import { renderHtml } from '../report/html.js'
 import { writeFileAtomic } from '../store/fsutil.js'
+import { quarantineLine, quarantineWarning } from '../store/quarantine.js'
 import path from 'node:path'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { isValidDay } from '../ledger/time.js'
@@ -50,7 +51,8 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
   for (const g of groupBy) if (!GROUP_KEYS.includes(g)) throw usageError('BAD_GROUP', `--by ${g}: group by one of ${GROUP_KEYS.join(', ')}`)
   try {
     const prices = storePrices(store)
-    const idx = store.initialized ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
+    const view = store.initialized ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
+    const idx = view?.index ?? null
     let devices = idx ? Object.entries(idx.devices).map(([id, d]) => ({ id, name: d.name, head: d.head, lastRecordAt: d.lastRecordAt })).sort((a, b) => (a.id < b.id ? -1 : 1)) : []
     if (opts.device.length) {
       const want = new Set(resolveDevices('--device', opts.device, devices, store.device.id))
@@ -75,6 +77,11 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     if (crossDevice) warnings.push({ code: 'DUPLICATE_ACROSS_DEVICES', records: crossDevice, detail: 'the same responses were recorded on more than one device (a copied ~/.claude?); each counts once' })
     if (newerLines) warnings.push({ code: 'NEWER_RECORD_VERSION', lines: newerLines, detail: 'lines written by a newer usage-ledger were skipped; upgrade to count them' })
     if (invalidLines) warnings.push({ code: 'INVALID_LEDGER_LINES', lines: invalidLines, detail: 'ledger lines that are not valid records were skipped' })
+    // A device whose remote head failed the checks counts at its last good head, loudly.
+    for (const q of view?.quarantined ?? []) {
+      warnings.push(quarantineWarning(q.id, q))
+      ctx.env.stderr.write(`warning: ${quarantineLine(q.id, q)}\n`)
+    }
     if (!idx) warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
     const result: ReportResult = {
       schema: 'usage-ledger/report@1', period: opts.period, timezone: tz, since: since ?? null, until: until ?? null,

@@ -3,6 +3,7 @@ import { redactUrl, trackingRef } from '../git/backend.js'
 import { ledgerRef, MERGED_REF } from '../ledger/paths.js'
 import { Store } from '../store/store.js'
 import { loadVerified } from '../store/verified.js'
+import { quarantineWarning } from '../store/quarantine.js'
 import { commitsAhead } from '../sync/push.js'
 import { listDevices } from './devices.js'
 import { ago, lastPushFailure } from './push.js'
@@ -24,7 +25,8 @@ export async function status(ctx: CommandContext): Promise<number> {
     const merged = git ? await git.readRef(MERGED_REF) : null
     const tz = checkZone(store.config.timezone ?? systemZone())
     const prices = storePrices(store)
-    const idx = git ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
+    const view = git ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
+    const idx = view?.index ?? null
     const windows = currentWindows(idx ? indexRows(idx, 'auto') : recordRows([], prices, 'auto'), ctx.env.now(), localTimeIn(tz))
     const limits = store.config.limits ?? {}
     const risk = ctx.global.repo ? null : claudeCleanupRisk(ctx.env, loadCursors(store.paths.cursors)['claude-code'] ?? {})
@@ -35,15 +37,22 @@ export async function status(ctx: CommandContext): Promise<number> {
       remote: store.config.remote ? redactUrl(store.config.remote) : null,
       pending,
       lastPushFailure: store.config.remote ? lastPushFailure(store, Boolean(ctx.global.repo)) : null,
-      devices: git ? await listDevices(git, store.device.id, Boolean(ctx.global.repo)) : [],
+      devices: git && view ? await listDevices(git, store.device.id, view.heads) : [],
       verified: loadVerified(store.paths.verified),
       merged: merged && git ? { commit: merged, tree: (await git.readCommit(merged)).tree } : null,
       timezone: tz,
       block: { ...windows.block, percent: percentOf(windows.block, limits.block) },
       week: { ...windows.week, percent: percentOf(windows.week, limits.week) },
-      warnings: risk?.files.length ? [{ code: 'CLEANUP_RISK', cleanupPeriodDays: risk.cleanupPeriodDays, files: risk.files.length, detail: `Claude Code deletes transcripts after ${risk.cleanupPeriodDays} days and ${risk.files.length} of them hold usage not recorded yet: run usage-ledger record` }] : [],
+      warnings: [
+        ...(view?.quarantined ?? []).map((q) => quarantineWarning(q.id, q)),
+        ...(risk?.files.length ? [{ code: 'CLEANUP_RISK', cleanupPeriodDays: risk.cleanupPeriodDays, files: risk.files.length, detail: `Claude Code deletes transcripts after ${risk.cleanupPeriodDays} days and ${risk.files.length} of them hold usage not recorded yet: run usage-ledger record` }] : []),
+      ] as Array<{ code: string; detail: string }>,
     }
-    if (ctx.global.json) { out(ctx, JSON.stringify(s)); return 0 }
+    if (ctx.global.json) {
+      out(ctx, JSON.stringify(s))
+      for (const w of s.warnings) if (w.code === 'DEVICE_QUARANTINED') ctx.env.stderr.write(`warning: ${w.detail}\n`)
+      return 0
+    }
     out(ctx, `device   ${s.device.id} (${s.device.name})`)
     out(ctx, `store    ${s.home}`)
     const failed = s.lastPushFailure

@@ -17,6 +17,8 @@ export interface HomePaths {
   verified: string
   /** Heads `verify` last proved (its default mode starts there). */
   proved: string
+  /** Device heads that failed the checks, and rewrites accepted on request. */
+  quarantine: string
 }
 
 export function resolveHome(env: Env, flag?: string): string {
@@ -41,6 +43,7 @@ export function homePaths(home: string): HomePaths {
     known: path.join(state, 'known'),
     verified: path.join(state, 'verified.json'),
     proved: path.join(state, 'proved.json'),
+    quarantine: path.join(state, 'quarantine.json'),
   }
 }
 

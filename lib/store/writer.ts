@@ -10,6 +10,7 @@ import { dayDir, deviceDir, ledgerRef, partName } from '../ledger/paths.js'
 import type { GitBackend, Signature } from '../git/backend.js'
 import { inputError } from '../errors.js'
 import { readEntryAt, walkBlobs, writeFiles } from '../git/tree.js'
+import { writeGenesis } from '../git/genesis.js'
 import { KnownCache, entryBest, entryOf, entryTokens } from './known.js'
 
 export interface DeviceInfo {
@@ -128,8 +129,9 @@ export async function appendRecords(
   const days = [...lines.keys()]
   const sig: Signature = { name: 'usage-ledger', email: `${device.id}@usage-ledger`, timestamp: Math.floor(now.getTime() / 1000) }
   const range = days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`
+  // A new branch starts from the genesis every device branch and main share (DESIGN §2).
   const commit = await git.writeCommit({
-    tree: newTree, parents: head ? [head] : [], author: sig, committer: sig,
+    tree: newTree, parents: [head ?? (await writeGenesis(git))], author: sig, committer: sig,
     message: `record: +${appended} record${appended === 1 ? '' : 's'} (${range})\n`,
   })
   await git.updateRef(ref, commit, head)

@@ -1,6 +1,7 @@
 /** Delivering this device's commits (DESIGN §6/§7): fast-forward only; offline keeps them. */
 import type { GitBackend, Remote } from '../git/backend.js'
 import { trackingRef } from '../git/backend.js'
+import { isGenesis } from '../git/genesis.js'
 import { LedgerError } from '../errors.js'
 import { ledgerRef } from '../ledger/paths.js'
 import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
@@ -13,10 +14,14 @@ export interface PushResult {
   error?: LedgerError
 }
 
-/** Commits on `ref` not reachable from `base` (walks first parents; the branch is linear). */
+/** Commits on `ref` not reachable from `base` (walks first parents; the branch is linear; the genesis is no device commit). */
 export async function commitsAhead(git: GitBackend, head: string | null, base: string | null): Promise<number> {
   let n = 0
-  for (let c = head; c && c !== base; n++) c = (await git.readCommit(c)).parents[0] ?? null
+  for (let c = head; c && c !== base; n++) {
+    const info = await git.readCommit(c)
+    if (isGenesis(info)) break
+    c = info.parents[0] ?? null
+  }
   return n
 }
 

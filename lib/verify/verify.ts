@@ -10,6 +10,7 @@
  * so what was proved stays proved) and re-reads only what came after; `full` re-reads all.
  */
 import { descends, type GitBackend, type TreeEntry } from '../git/backend.js'
+import { isGenesis } from '../git/genesis.js'
 import { CANONICAL_TS_AT, canonicalLine, isCanonicalLine, parseLedgerLine } from '../ledger/record.js'
 import { sha256prefix } from '../ledger/hash.js'
 import { parseManifest, sealDigestLines, type Manifest } from '../ledger/manifest.js'
@@ -34,6 +35,8 @@ export interface VerifyInput {
   index: Pick<IndexData, 'devices'> | null
   /** Collect a fingerprint line per record (forces reading every part). */
   fingerprints: boolean
+  /** Per device, heads an accepted rewrite replaced (`fetch --accept-rewrite`): witnesses of them are void. */
+  superseded?: Record<string, string[]>
 }
 
 export interface DeviceVerdict {
@@ -215,8 +218,11 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
   })
   const headTree = info?.tree ?? null
   while (commit && info && commit !== from) {
+    // The genesis the branch starts from (DESIGN §2) adds nothing: the start, not a device commit.
+    if (isGenesis(info)) break
     checked.commits++
-    if (info.parents.length > 1) out.add(finding('NON_LINEAR_HISTORY', id, `commit ${commit.slice(0, 12)} has ${info.parents.length} parents; a device branch is a line of commits`, { commit, severity: 'warning' }))
+    // Our writers never merge: a merge can graft a foreign history onto a proved head.
+    if (info.parents.length > 1) out.add(finding('NON_LINEAR_HISTORY', id, `commit ${commit.slice(0, 12)} has ${info.parents.length} parents; a device branch is a line of commits`, { commit }))
     const parent: string | null = info.parents[0] ?? null
     const parentInfo = parent ? await git.readCommit(parent).catch(() => null) : null
     if (parent && !parentInfo) out.add(finding('OBJECT_UNREADABLE', id, `commit ${parent} (parent of ${commit.slice(0, 12)}) cannot be read; run git fsck`, { commit }))
@@ -225,6 +231,9 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
     for (const c of changes) classifyChange(id, dir, commit, c, out, latest, touchedDays)
     commit = parent
     info = parentInfo
+  }
+  if (from && commit === null) {
+    out.add(finding('HISTORY_REWRITTEN', id, `the line of commits from the head ${head.slice(0, 12)} does not pass through the last proved head ${from.slice(0, 12)}: the branch was rewritten`, { commit: head }))
   }
 
   const fromTree = from ? (await git.readCommit(from)).tree : null
@@ -481,9 +490,15 @@ async function checkWitnesses(git: GitBackend, input: VerifyInput, manifests: Ma
       const head = input.heads.get(id) ?? input.refused.get(id)
       if (!head) {
         out.add(finding('DEVICE_MISSING', id, `device ${witness} saw ${id} at ${seen.slice(0, 12)}, but this repository has no branch of it (forgotten, or not fetched yet)`, { commit: seen, severity: 'warning' }))
-      } else if (head !== seen && !(await descends(git, seen, head))) {
+      } else if (head !== seen && !(await descends(git, seen, head)) && !(await isSuperseded(git, input.superseded?.[id], seen))) {
         out.add(finding('WITNESS_MISSING', id, `device ${witness} saw ${id} at ${seen.slice(0, 12)}, which is not in the history of its head ${head.slice(0, 12)}: the branch was rewritten`, { commit: head }))
       }
     }
   }
+}
+
+/** A head an accepted rewrite replaced, or one of its ancestors. */
+async function isSuperseded(git: GitBackend, replaced: string[] | undefined, seen: string): Promise<boolean> {
+  for (const r of replaced ?? []) if (r === seen || (await descends(git, seen, r))) return true
+  return false
 }

@@ -1,7 +1,9 @@
 /**
  * Claude Code transcripts (DESIGN §5): `projects/**.jsonl` under each config dir. One usable
  * line = one response write; the same response is often written several times (streaming,
- * resumed sessions), which dedupe by `message.id:requestId` folds.
+ * resumed sessions), which dedupe by `message.id:requestId` folds. A subagent's responses are
+ * also written into the parent's transcript inside `agent_progress` lines (Claude Code ≥ 2.1);
+ * they are read there too and fold with the subagent file's copies by the same key.
  */
 import path from 'node:path'
 import fs from 'node:fs'
@@ -32,6 +34,7 @@ export function claudeConfigDirs(env: Env): string[] {
 const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0)
 
 export interface ClaudeLine {
+  type?: unknown
   timestamp?: unknown
   requestId?: unknown
   sessionId?: unknown
@@ -50,6 +53,39 @@ export interface ClaudeLine {
       speed?: unknown
     }
   }
+  /** `progress` lines: `data.type` `agent_progress` carries a subagent's line in `data.message`. */
+  data?: {
+    type?: unknown
+    agentId?: unknown
+    message?: { timestamp?: unknown; requestId?: unknown; costUSD?: unknown; message?: ClaudeLine['message'] }
+  }
+}
+
+/**
+ * The subagent response an `agent_progress` line carries (Claude Code ≥ 2.1 writes each line
+ * of a running subagent into the parent's transcript too), as the line the subagent's own file
+ * `<session>/subagents/agent-<agentId>.jsonl` holds: same message, requestId, timestamp, usage,
+ * so the same id whichever of the two is read; `sidechain`, as there. Null for other lines.
+ * The envelope (`sessionId`, `cwd`) is the parent's, which the subagent's lines also carry.
+ */
+export function agentProgressLine(o: ClaudeLine): ClaudeLine | null {
+  if (o.type !== 'progress') return null
+  const d = o.data
+  if (!d || typeof d !== 'object' || d.type !== 'agent_progress') return null
+  const m = d.message
+  if (!m || typeof m !== 'object' || !m.message || typeof m.message !== 'object') return null
+  return {
+    timestamp: m.timestamp ?? o.timestamp, requestId: m.requestId, sessionId: o.sessionId, cwd: o.cwd,
+    isSidechain: true, costUSD: m.costUSD, message: m.message,
+  }
+}
+
+/** Whether the subagent's own transcript sits where Claude Code writes it, next to `file`. */
+function subagentFileExists(file: string, agentId: unknown): boolean {
+  if (typeof agentId !== 'string' || !/^[\w-]+$/.test(agentId)) return false
+  const dir = path.dirname(file)
+  const name = `agent-${agentId}.jsonl`
+  return fs.existsSync(path.join(dir, path.basename(file, '.jsonl'), 'subagents', name)) || fs.existsSync(path.join(dir, name))
 }
 
 /** Normalises one transcript line; null when it carries no billed usage. `lineKey` keys lines without message.id. */
@@ -105,9 +141,16 @@ export const claudeCode: FileSource = {
           if (!looksLikeJsonObject(line)) batch.malformed++
           return
         }
-        if (o === null) {
+        if (o === null || o.type === 'progress') {
           try { o = JSON.parse(line.toString('utf8')) as ClaudeLine } catch { batch.malformed++; return }
           if (typeof o !== 'object' || o === null) { batch.malformed++; return }
+        }
+        const progress = agentProgressLine(o)
+        if (progress) {
+          // Without a message.id the copy cannot be matched with the one in the subagent's own
+          // file: that file, when it exists, is the one counted.
+          if (!(typeof progress.message?.id === 'string' && progress.message.id) && subagentFileExists(file.path, o.data?.agentId)) return
+          o = progress
         }
         const r = claudeRecord(o, `${rel}@${offset}`, salt)
         if (r) batch.add(r, typeof o.message?.id === 'string' ? o.message.id : undefined)
