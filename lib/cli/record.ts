@@ -9,7 +9,8 @@ import { appendRecords } from '../store/writer.js'
 import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
 import { loadVerified } from '../store/verified.js'
 import { addNames, loadNames } from '../store/names.js'
-import { pushOrKeep, sayPush, type PushSummary } from './push.js'
+import { lastPushFailure, pushOrKeep, sayPush, type PushSummary } from './push.js'
+import type { PushFailure } from '../sync/push.js'
 import { out, say, type CommandContext } from './context.js'
 import { progressBar } from './progress.js'
 
@@ -34,7 +35,7 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
   const fullRun = !opts.stdin && opts.sources.length === 0 && !opts.dryRun
   if (fullRun && !opts.force) {
     const skip = minIntervalSkip(store, startedAt)
-    if (skip) { reportSkip(ctx, store.device.id, skip); return 0 }
+    if (skip) { reportSkip(ctx, store.device.id, skip, store.config.remote ? lastPushFailure(store) : null); return 0 }
   }
   const batch = new Batch()
   // stdin is read (and rejected if bad) before the store is locked: a slow pipe holds no lock.
@@ -92,8 +93,11 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     // The sources were read and what was new is committed: the interval starts now, whatever
     // the push did (a pending commit goes out with the next run).
     if (fullRun) writeFileAtomic(lastRunFile(store), JSON.stringify({ v: LAST_RUN_VERSION, at: startedAt.toISOString() }) + '\n')
+    if (!summary.push && store.config.remote) summary.lastPushFailure = lastPushFailure(store)
     report(ctx, summary)
-    return summary.push?.rejected ? 1 : 0
+    // A rejected push fails an interactive run; with --quiet (what hooks run) record never fails
+    // its caller: the failure is kept in state/push.json, and status shows it.
+    return summary.push?.rejected && !global.quiet ? 1 : 0
   } finally {
     lock?.release()
     await store.close()
@@ -123,11 +127,12 @@ function minIntervalSkip(store: Store, now: Date): MinIntervalSkip | null {
   return { lastRunAt: last.at, nextRunAt: new Date(lastMs + minInterval * 1000).toISOString(), minInterval }
 }
 
-function reportSkip(ctx: CommandContext, device: string, s: MinIntervalSkip): void {
+function reportSkip(ctx: CommandContext, device: string, s: MinIntervalSkip, failure: PushFailure | null): void {
   if (ctx.global.json) {
     out(ctx, JSON.stringify({
       schema: 'usage-ledger/record@1', device, skipped: 'minInterval', ...s,
       duplicates: 0, malformed: 0, sources: {}, dryRun: false, commit: null, appended: 0, alreadyRecorded: 0, days: [], pushed: false, pending: 0,
+      pushError: null, lastPushFailure: failure,
     }))
     return
   }
@@ -140,6 +145,8 @@ interface Searched { source: string; paths: string[]; envVar: string | null }
 interface RecordSummary {
   searched?: Searched[]
   push?: PushSummary
+  /** The kept push failure when this run did not push (see push.ts). */
+  lastPushFailure?: PushFailure | null
   device: string
   commit: string | null
   appended: number
@@ -158,8 +165,11 @@ function notFoundText(searched: Searched[]): string {
 
 function report(ctx: CommandContext, s: RecordSummary): void {
   if (ctx.global.json) {
-    const { push, ...rest } = s
-    out(ctx, JSON.stringify({ schema: 'usage-ledger/record@1', ...rest, pushed: push?.pushed ?? false, pending: push?.pending ?? 0 }))
+    const { push, lastPushFailure: kept, ...rest } = s
+    out(ctx, JSON.stringify({
+      schema: 'usage-ledger/record@1', ...rest, pushed: push?.pushed ?? false, pending: push?.pending ?? 0,
+      pushError: push?.error ?? null, lastPushFailure: push ? push.lastPushFailure : kept ?? null,
+    }))
     return
   }
   if (s.push) sayPush(ctx, s.push)

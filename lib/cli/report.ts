@@ -15,6 +15,7 @@ import path from 'node:path'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { isValidDay } from '../ledger/time.js'
 import { out, say, type CommandContext } from './context.js'
+import { resolveDevices } from './device-ref.js'
 
 export interface ReportOptions {
   period: Period
@@ -22,7 +23,7 @@ export interface ReportOptions {
   since?: string
   until?: string
   by: string[]
-  /** Only these devices, by id (or its first characters) or name. */
+  /** Only these devices, by id, a unique id prefix or name (device-ref.ts). */
   device: string[]
   /** Only these sources and models (a model by its full id or a prefix such as claude-sonnet-4-5). */
   source: string[]
@@ -56,11 +57,8 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     const idx = view?.index ?? null
     let devices = idx ? Object.entries(idx.devices).map(([id, d]) => ({ id, name: d.name, head: d.head, lastRecordAt: d.lastRecordAt })).sort((a, b) => (a.id < b.id ? -1 : 1)) : []
     if (opts.device.length) {
-      const want = opts.device.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean)
-      const matches = (d: { id: string; name: string }, w: string) => d.id === w || d.name === w || (w.length >= 6 && d.id.startsWith(w))
-      const unknown = want.filter((w) => !devices.some((d) => matches(d, w)))
-      if (unknown.length) throw usageError('UNKNOWN_DEVICE', `no device ${unknown.map((u) => `"${u}"`).join(', ')} in the ledger; see usage-ledger devices`)
-      devices = devices.filter((d) => want.some((w) => matches(d, w)))
+      const want = new Set(resolveDevices('--device', opts.device, devices, store.device.id))
+      devices = devices.filter((d) => want.has(d.id))
     }
     const only = new Set(devices.map((d) => d.id))
     const sources = new Set(opts.source.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean))

@@ -6,6 +6,7 @@ import { loadVerified } from '../store/verified.js'
 import { quarantineWarning } from '../store/quarantine.js'
 import { commitsAhead } from '../sync/push.js'
 import { listDevices } from './devices.js'
+import { ago, lastPushFailure } from './push.js'
 import { indexRows } from '../index/index.js'
 import { recordRows } from '../report/aggregate.js'
 import { refreshIndex, storePrices } from './index.js'
@@ -36,6 +37,7 @@ export async function status(ctx: CommandContext): Promise<number> {
       device: { id: store.device.id, name: store.device.name, head },
       remote: store.config.remote ? redactUrl(store.config.remote) : null,
       pending,
+      lastPushFailure: store.config.remote ? lastPushFailure(store, Boolean(ctx.global.repo)) : null,
       devices: git && view ? await listDevices(git, store.device.id, view.heads) : [],
       verified: loadVerified(store.paths.verified),
       merged: merged && git ? { commit: merged, tree: (await git.readCommit(merged)).tree } : null,
@@ -54,7 +56,9 @@ export async function status(ctx: CommandContext): Promise<number> {
     }
     out(ctx, `device   ${s.device.id} (${s.device.name})`)
     out(ctx, `store    ${s.home}`)
-    out(ctx, `remote   ${s.remote ?? '(none: run usage-ledger init --remote URL)'}${s.remote ? `, ${pending} commit${pending === 1 ? '' : 's'} pending` : ''}`)
+    const failed = s.lastPushFailure
+    out(ctx, `remote   ${s.remote ?? '(none: run usage-ledger init --remote URL)'}${s.remote ? `, ${pending} commit${pending === 1 ? '' : 's'} pending` : ''}${failed ? `; last push failed ${ago(failed.at, ctx.env.now())}: ${failed.message}` : ''}`)
+    if (failed) for (const l of failed.details) out(ctx, `         ${l.trim()}`)
     out(ctx, `merged   ${s.merged ? `tree ${s.merged.tree}` : '(not fetched yet)'}`)
     const pct = (p: { tokens: number | null; costUSD: number | null }) => [p.tokens !== null ? `${p.tokens}% of the token limit` : '', p.costUSD !== null ? `${p.costUSD}% of the cost limit` : ''].filter(Boolean).join(', ')
     const b = s.block
