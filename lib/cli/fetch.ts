@@ -11,6 +11,9 @@ import { resolveRemote } from '../sync/remote.js'
 import { updateIndex } from '../index/index.js'
 import { storePrices } from './index.js'
 import { out, say, type CommandContext } from './context.js'
+import { resolveDevices } from './device-ref.js'
+import { listDevices } from './devices.js'
+import { deviceHeads } from '../index/heads.js'
 
 export interface FetchOptions {
   acceptRewrite: string[]
@@ -54,8 +57,13 @@ export async function fetch(ctx: CommandContext, opts: FetchOptions): Promise<nu
       store.config.remote = origin
     }
     if (!store.config.remote) throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; run usage-ledger init --remote URL`)
+    // --accept-rewrite names a device as --device does, among the branches this store knows
+    // (its own and the remote's it fetched); nothing is fetched for a name that is none of them.
+    const acceptRewrite = opts.acceptRewrite.length
+      ? resolveDevices('--accept-rewrite', opts.acceptRewrite, store.initialized ? await listDevices(await store.git(), store.device.id, await deviceHeads(await store.git(), true)) : [], store.device.id)
+      : []
     if (!store.initialized) await store.ensureInit()
-    const r = await fetchInto(store, opts.acceptRewrite, Boolean(ctx.global.repo))
+    const r = await fetchInto(store, acceptRewrite, Boolean(ctx.global.repo))
     if (ctx.global.json) {
       out(ctx, JSON.stringify({ schema: 'usage-ledger/fetch@1', remote: redactUrl(store.config.remote), devices: r.devices, merged: r.merged, findings: r.findings, hooks: r.hooks, accepted: r.accepted, quarantined: r.quarantined }))
     } else {

@@ -13,6 +13,9 @@ import { saveVerified } from '../store/verified.js'
 import { verifyLedger, type VerifyResult } from '../verify/verify.js'
 import { finding, hasErrors } from '../verify/findings.js'
 import { out, say, type CommandContext } from './context.js'
+import { plural } from '../text.js'
+import { resolveDevices } from './device-ref.js'
+import { listDevices } from './devices.js'
 
 export interface VerifyOptions {
   device: string[]
@@ -37,7 +40,9 @@ export async function verify(ctx: CommandContext, opts: VerifyOptions): Promise<
       const id = ref.slice('refs/remotes/origin/ledger/'.length)
       if (DEVICE_ID_RE.test(id) && !heads.has(id)) refused.set(id, oid)
     }
-    const only = resolveDevices(opts.device, heads, store)
+    const only = opts.device.length
+      ? resolveDevices('--device', opts.device, await listDevices(git, store.device.id, heads), store.device.id)
+      : []
     const result = await verifyLedger(git, {
       heads, refused, only, full: opts.full, fingerprints: Boolean(opts.transcript),
       proved: trusted.state.proved, fetched: trusted.state.verified, index: readIndexSources(store.paths.index),
@@ -74,16 +79,6 @@ async function markAccepted(git: GitBackend, r: VerifyResult, q: Quarantine): Pr
   }
 }
 
-function resolveDevices(wanted: string[], heads: Map<string, string>, store: Store): string[] {
-  const ids: string[] = []
-  for (const w of wanted.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean)) {
-    const id = w === 'this' ? store.device.id : [...heads.keys()].find((h) => h === w || (w.length >= 6 && h.startsWith(w)))
-    if (!id || !heads.has(id)) throw usageError('UNKNOWN_DEVICE', `--device ${w}: no such device in this repository; see usage-ledger devices`)
-    ids.push(id)
-  }
-  return ids
-}
-
 function toJson(r: VerifyResult) {
   return {
     schema: 'usage-ledger/verify@1',
@@ -101,7 +96,7 @@ function printResult(ctx: CommandContext, r: VerifyResult): void {
     const c = d.checked
     const scope = d.from === d.head ? 'unchanged since last proof' : `${c.commits} commit${c.commits === 1 ? '' : 's'}, ${c.parts} part${c.parts === 1 ? '' : 's'}, ${c.records} record${c.records === 1 ? '' : 's'} checked${d.from ? ` since ${d.from.slice(0, 12)}` : ''}`
     lines.push(`${d.id} ${d.name ?? ''}`.trimEnd())
-    lines.push(`  head ${d.head}  tree ${d.tree ?? '(none)'}  ${d.records ?? '?'} records; ${scope}; index ${d.index}`)
+    lines.push(`  head ${d.head}  tree ${d.tree ?? '(none)'}  ${d.records === null ? '? records' : plural(d.records, 'record')}; ${scope}; index ${d.index}`)
     for (const f of r.findings.filter((x) => x.device === d.id)) lines.push(`  ${formatFinding(f)}`)
   }
   const listed = new Set(r.devices.map((d) => d.id))

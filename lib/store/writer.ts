@@ -12,6 +12,7 @@ import { inputError } from '../errors.js'
 import { readEntryAt, walkBlobs, writeFiles } from '../git/tree.js'
 import { writeGenesis } from '../git/genesis.js'
 import { KnownCache, entryBest, entryOf, entryTokens } from './known.js'
+import { SHARED_NAMES_FILE, serializeSharedNames } from '../ledger/names.js'
 
 export interface DeviceInfo {
   id: string
@@ -46,7 +47,7 @@ export type Candidate = LedgerRecord & { message?: string }
  * (the array is emptied once planned) so a backfill's records can be freed as lines are built.
  */
 export async function appendRecords(
-  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: Candidate[], now: Date, opts: { dryRun?: boolean; seen?: Record<string, string> } = {},
+  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: Candidate[], now: Date, opts: { dryRun?: boolean; seen?: Record<string, string>; sharedNames?: Record<string, string> } = {},
 ): Promise<AppendResult> {
   const ref = ledgerRef(device.id)
   const head = await git.readRef(ref)
@@ -126,6 +127,12 @@ export async function appendRecords(
   const deviceJson = await readEntryAt(git, tree, `${dir}/device.json`)
   const deviceText = await deviceFile(git, deviceJson?.oid, device, now)
   if (deviceText) files.set(`${dir}/device.json`, await git.writeBlob(Buffer.from(deviceText)))
+  // Project names only with config privacy.shareNames; turned off, an earlier file is emptied.
+  const namesEntry = await readEntryAt(git, tree, `${dir}/${SHARED_NAMES_FILE}`)
+  if (opts.sharedNames || namesEntry) {
+    const text = serializeSharedNames(opts.sharedNames ?? {})
+    if (!namesEntry || (await git.readBlob(namesEntry.oid)).toString('utf8') !== text) files.set(`${dir}/${SHARED_NAMES_FILE}`, await git.writeBlob(Buffer.from(text)))
+  }
 
   const newTree = await writeFiles(git, tree, files)
   const days = [...lines.keys()]

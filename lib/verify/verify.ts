@@ -19,6 +19,8 @@ import { isValidDay } from '../ledger/time.js'
 import type { IndexData } from '../index/index.js'
 import { finding, type Finding } from './findings.js'
 import { blobOid, sortTreeEntries, treeOid } from './objects.js'
+import { plural } from '../text.js'
+import { SHARED_NAMES_FILE } from '../ledger/names.js'
 
 export interface VerifyInput {
   /** device id → head commit: every device the repository holds. */
@@ -83,7 +85,7 @@ class Findings {
       if (n <= MAX_PER_CODE) continue
       const [device, code] = key.split('\t') as [string, string]
       const first = this.list.find((f) => f.device === device && f.code === code)!
-      this.list.push(finding(code, device, `${n - MAX_PER_CODE} more ${code} findings not listed`, { severity: first.severity }))
+      this.list.push(finding(code, device, `${plural(n - MAX_PER_CODE, `more ${code} finding`, `more ${code} findings`)} not listed`, { severity: first.severity }))
     }
     // Devices are checked side by side; list each device's findings together, in id order.
     return this.list.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0))
@@ -304,11 +306,11 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
     for (const day of new Set([...Object.keys(expected.days), ...Object.keys(manifest.days ?? {})])) {
       const want = expected.days[day], got = manifest.days?.[day]
       if (want?.parts !== got?.parts || want?.records !== got?.records) {
-        out.add(finding('MANIFEST_COUNTS', id, `days.${day} says ${got ? `${got.parts} parts, ${got.records} records` : 'nothing'}; the parts hold ${want ? `${want.parts} parts, ${want.records} records` : 'nothing'}`, where))
+        out.add(finding('MANIFEST_COUNTS', id, `days.${day} says ${got ? `${plural(got.parts, 'part')}, ${plural(got.records, 'record')}` : 'nothing'}; the parts hold ${want ? `${plural(want.parts, 'part')}, ${plural(want.records, 'record')}` : 'nothing'}`, where))
       }
     }
     const total = Object.values(expected.days).reduce((n, d) => n + d.records, 0)
-    if (manifest.records !== total) out.add(finding('MANIFEST_COUNTS', id, `records says ${manifest.records}; the parts hold ${total} lines`, where))
+    if (manifest.records !== total) out.add(finding('MANIFEST_COUNTS', id, `records says ${manifest.records}; the parts hold ${plural(total, 'line')}`, where))
     if (manifest.lastRecordAt !== expected.lastRecordAt) {
       out.add(finding('MANIFEST_COUNTS', id, `lastRecordAt says ${manifest.lastRecordAt}; the latest record is at ${expected.lastRecordAt}`, where))
     }
@@ -322,7 +324,7 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
         for (const e of parts) lines.push(...(await readPart(day, e)).canonical)
       }
       if (lines.length !== sealed.records || sealDigestLines(lines) !== sealed.digest) {
-        out.add(finding('SEALED_MISMATCH', id, `sealed (through ${sealed.through}: ${sealed.records} records, ${sealed.digest.slice(0, 12)}…) does not match the ${lines.length} records of those days: the records or the digest were changed`, where))
+        out.add(finding('SEALED_MISMATCH', id, `sealed (through ${sealed.through}: ${plural(sealed.records, 'record')}, ${sealed.digest.slice(0, 12)}…) does not match the ${plural(lines.length, 'record')} of those days: the records or the digest were changed`, where))
       }
     }
   } else if (headDir) {
@@ -346,7 +348,7 @@ function classifyChange(id: string, dir: string, commit: string, c: Change, out:
     return
   }
   const rel = c.path.slice(dir.length + 1)
-  if (rel === 'manifest.json' || rel === 'device.json') {
+  if (rel === 'manifest.json' || rel === 'device.json' || rel === SHARED_NAMES_FILE) {
     if (c.kind === 'removed') out.add(finding('FILE_REMOVED', id, `commit ${commit.slice(0, 12)} deletes ${c.path}`, where))
     else if (!latest.has(c.path)) latest.set(c.path, commit)
     return

@@ -33,6 +33,7 @@ t.test('homePaths layout', async (t) => {
     verified: '/h/state/verified.json',
     proved: '/h/state/proved.json',
     quarantine: '/h/state/quarantine.json',
+    names: '/h/state/names.json',
   })
 })
 

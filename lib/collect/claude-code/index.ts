@@ -15,12 +15,17 @@ import { extractClaudeLine } from './extract.js'
 
 export const SOURCE = 'claude-code'
 
-/** CLAUDE_CONFIG_DIR (comma list), else $XDG_CONFIG_HOME/claude (~/.config/claude) and ~/.claude. */
-export function claudeConfigDirs(env: Env): string[] {
+/** CLAUDE_CONFIG_DIR (comma list), else $XDG_CONFIG_HOME/claude (~/.config/claude) and ~/.claude: where to look, there or not. */
+function claudeConfigCandidates(env: Env): string[] {
   const v = env.vars.CLAUDE_CONFIG_DIR
-  const dirs = v
+  return v
     ? v.split(',').map((d) => d.trim()).filter(Boolean).map((d) => path.resolve(env.cwd, d))
     : [path.join(env.vars.XDG_CONFIG_HOME || path.join(env.userHome, '.config'), 'claude'), path.join(env.userHome, '.claude')]
+}
+
+/** The existing ones of those, each real directory once. */
+export function claudeConfigDirs(env: Env): string[] {
+  const dirs = claudeConfigCandidates(env)
   const seen = new Set<string>()
   const out: string[] = []
   for (const d of dirs) {
@@ -127,6 +132,9 @@ export function claudeRecord(o: ClaudeLine, lineKey: string, salt: string): Ledg
 
 export const claudeCode: FileSource = {
   name: SOURCE,
+  looksIn(env) {
+    return { paths: claudeConfigCandidates(env).map((d) => path.join(d, 'projects')), envVar: 'CLAUDE_CONFIG_DIR' }
+  },
   discover(env) {
     const files: Array<{ path: string; root: string }> = []
     for (const root of claudeConfigDirs(env)) for (const p of findJsonl(path.join(root, 'projects'))) files.push({ path: p, root })
@@ -154,6 +162,7 @@ export const claudeCode: FileSource = {
         }
         const r = claudeRecord(o, `${rel}@${offset}`, salt)
         if (r) batch.add(r, typeof o.message?.id === 'string' ? o.message.id : undefined)
+        if (r) batch.names(r, o.cwd, o.sessionId)
       },
       ctx: () => undefined,
     }

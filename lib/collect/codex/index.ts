@@ -130,13 +130,20 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
   if (c.session) r.session = privacyHash(c.session, salt)
   if (c.cwd) r.project = privacyHash(c.cwd, salt)
   batch.add(r)
+  batch.names(r, c.cwd, c.session)
 }
+
+const codexHome = (env: Env) => (env.vars.CODEX_HOME ? path.resolve(env.cwd, env.vars.CODEX_HOME) : path.join(env.userHome, '.codex'))
 
 export const codex: FileSource = {
   name: SOURCE,
   discover(env: Env) {
-    const home = env.vars.CODEX_HOME ? path.resolve(env.cwd, env.vars.CODEX_HOME) : path.join(env.userHome, '.codex')
+    const home = codexHome(env)
     return ['sessions', 'archived_sessions'].flatMap((d) => findJsonl(path.join(home, d)).map((p) => ({ path: p, root: home })))
+  },
+  looksIn(env: Env) {
+    const home = codexHome(env)
+    return { paths: ['sessions', 'archived_sessions'].map((d) => path.join(home, d)), envVar: 'CODEX_HOME' }
   },
   parser(_file, ctx, batch, salt) {
     const c: CodexCtx = ctx && typeof ctx === 'object' ? { ...newCtx(), ...(ctx as CodexCtx) } : newCtx()
