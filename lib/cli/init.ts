@@ -115,7 +115,7 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
     }
     if (pushed && !ctx.global.json) sayPush(ctx, pushed)
     else if (pushed?.rejected) ctx.env.stderr.write(`usage-ledger: ${pushed.error}\n`)
-    if (sync?.findings.some((f) => f.severity === 'error')) return 3
+    if (sync?.findings.some((f) => f.severity === 'error') || sync?.quarantined.length) return 3
     return pushed?.rejected ? (pushed.integrity ? 3 : 1) : 0
   } finally {
     await store.close()
