@@ -35,7 +35,7 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     const skip = minIntervalSkip(store, startedAt)
     if (skip) { reportSkip(ctx, store.device.id, skip); return 0 }
   }
-  const batch = new Batch()
+  const batch = new Batch(startedAt)
   // stdin is read (and rejected if bad) before the store is locked: a slow pipe holds no lock.
   if (opts.stdin) collectStdinText(await readAll(env.stdin), opts.sources[0]!, batch)
   const lock = opts.dryRun ? null : await store.lock()
@@ -58,7 +58,7 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
       stats = r.stats
     }
     const records = batch.records()
-    const base = { device: store.device.id, duplicates: batch.duplicates, malformed: batch.malformed, sources: stats, dryRun: opts.dryRun }
+    const base = { device: store.device.id, duplicates: batch.duplicates, malformed: batch.malformed, future: batch.future, latestFuture: batch.latestFuture, sources: stats, dryRun: opts.dryRun }
     let summary: RecordSummary
     if (records.length === 0) {
       if (cursorsChanged && !opts.dryRun) saveCursors(store.paths.cursors, nextCursors)
@@ -117,7 +117,7 @@ function reportSkip(ctx: CommandContext, device: string, s: MinIntervalSkip): vo
   if (ctx.global.json) {
     out(ctx, JSON.stringify({
       schema: 'usage-ledger/record@1', device, skipped: 'minInterval', ...s,
-      duplicates: 0, malformed: 0, sources: {}, dryRun: false, commit: null, appended: 0, alreadyRecorded: 0, days: [], pushed: false, pending: 0,
+      duplicates: 0, malformed: 0, future: 0, sources: {}, dryRun: false, commit: null, appended: 0, alreadyRecorded: 0, days: [], pushed: false, pending: 0,
     }))
     return
   }
@@ -132,6 +132,9 @@ interface RecordSummary {
   alreadyRecorded: number
   duplicates: number
   malformed: number
+  /** Records dated more than 24 hours after now, skipped (Batch.futureProblem). */
+  future: number
+  latestFuture: string | null
   days: Array<{ day: string; records: number; part: number }>
   sources: Record<string, unknown>
   dryRun: boolean
@@ -139,9 +142,12 @@ interface RecordSummary {
 
 function report(ctx: CommandContext, s: RecordSummary): void {
   if (ctx.global.json) {
-    const { push, ...rest } = s
+    const { push, latestFuture: _latest, ...rest } = s
     out(ctx, JSON.stringify({ schema: 'usage-ledger/record@1', ...rest, pushed: push?.pushed ?? false, pending: push?.pending ?? 0 }))
     return
+  }
+  if (s.future) {
+    say(ctx, `warning: ${s.future} record${s.future === 1 ? '' : 's'} dated more than 24 hours after now (latest ${s.latestFuture}) skipped; check the clock of the machine that wrote ${s.future === 1 ? 'it' : 'them'}`)
   }
   if (s.push) sayPush(ctx, s.push)
   if (s.dryRun) { say(ctx, `dry run: ${s.appended} record${s.appended === 1 ? '' : 's'} would be committed`); return }
