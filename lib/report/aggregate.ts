@@ -83,8 +83,11 @@ export function addCounts(t: Totals, records: number, input: number, output: num
  */
 export interface Rows {
   dims: string[][]
-  /** Calls `visit` for every row; `ms` is an instant inside the row's quarter hour. */
-  each(visit: (ms: number, dim: number, records: number, input: number, output: number, cacheWrite: number, cacheRead: number, costUSD: number) => void): void
+  /**
+   * Calls `visit` for every row; `ms` is an instant inside the row's quarter hour, `first` and
+   * `last` the exact instants of its first and last record.
+   */
+  each(visit: (ms: number, dim: number, records: number, input: number, output: number, cacheWrite: number, cacheRead: number, costUSD: number, first: number, last: number) => void): void
   /** Models without a price among the rows. */
   unknownModels: string[]
 }
@@ -112,7 +115,7 @@ export function recordRows(winners: Iterable<{ record: LedgerRecord; device: str
   return {
     dims,
     unknownModels: [...unknown].sort(),
-    each(visit) { for (const [ms, d, r, cost] of list) visit(ms, d, 1, r.input, r.output, r.cacheWrite, r.cacheRead, cost) },
+    each(visit) { for (const [ms, d, r, cost] of list) visit(ms, d, 1, r.input, r.output, r.cacheWrite, r.cacheRead, cost, ms, ms) },
   }
 }
 

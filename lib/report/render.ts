@@ -13,7 +13,8 @@ export interface ReportResult {
   totals: Totals
   devices: Array<{ id: string; name: string; head: string; lastRecordAt: string | null }>
   pricing: { asOf: string; sha256: string; mode: string; overrides: string[] }
-  dedupe: { duplicateLines: number; crossDevice: number }
+  /** `devices`: per device, the responses held that other devices recorded too, and how many count for it. */
+  dedupe: { duplicateLines: number; crossDevice: number; devices?: Array<{ id: string; name: string; records: number; counted: number }> }
   warnings: Array<{ code: string; [k: string]: unknown }>
 }
 
@@ -80,7 +81,7 @@ export function renderTable(r: ReportResult, opts: TableOptions): string {
   const fits = !opts.width || visibleWidth(full.split('\n')[0] ?? '') <= opts.width
   let s = (opts.compact || !fits ? table(r, opts, true) : full) + '\n'
   if (r.dedupe.duplicateLines) s += `${n(r.dedupe.duplicateLines)} duplicate line${r.dedupe.duplicateLines === 1 ? '' : 's'} of already counted responses dropped\n`
-  for (const w of r.warnings) s += `warning: ${w.code}${w.models ? ' ' + (w.models as string[]).join(', ') : ''}\n`
+  for (const w of r.warnings) s += w.code === 'DUPLICATE_ACROSS_DEVICES' ? `warning: ${w.detail}\n` : `warning: ${w.code}${w.models ? ' ' + (w.models as string[]).join(', ') : ''}\n`
   return s
 }
 
