@@ -67,7 +67,7 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     // The HTML page aggregates the same rows again, by day and device, by model, and by block.
     const aggregateBy = (period: Period, by: GroupKey[]) => aggregateRows(rows, {
       period, localTime: localTimeIn(tz), since, until, groupBy: by, cost: opts.cost,
-      deviceNames: new Map(devices.map((d) => [d.id, d.name])),
+      deviceNames: new Map(devices.map((d) => [d.id, d.name])), now: ctx.env.now().getTime(),
     })
     const agg = aggregateBy(opts.period, [...new Set(groupBy)])
     const [, dropped, crossDevice, invalidLines, newerLines] = idx ? indexStats(idx) : [0, 0, 0, 0, 0]

@@ -30,7 +30,24 @@ const usd = (x: number) => '$' + x.toFixed(2)
 
 const GROUP_TITLES: Record<GroupKey, string> = { device: 'Device', source: 'Source', model: 'Model', project: 'Project' }
 
-const PERIOD_TITLES: Record<string, string> = { daily: 'Day', weekly: 'Week', monthly: 'Month', session: 'Session', blocks: 'Block start' }
+const PERIOD_TITLES: Record<string, string> = { daily: 'Day', weekly: 'Week', monthly: 'Month', session: 'Session', blocks: 'Block' }
+
+/** A block's cell: `2026-11-21T09:00–14:00`, `*` marking the active block (explained under the table). */
+const periodCell = (row: Row) => (row.end === undefined ? row.period : `${row.period}–${row.end.slice(11, 16)}${row.active ? '*' : ''}`)
+
+/** Under a blocks table: the active block's burn rate and projection (ccusage's definitions). */
+function activeBlockLines(r: ReportResult): string {
+  let s = ''
+  for (const row of r.rows) {
+    if (!row.active) continue
+    const who = r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))).filter(Boolean).join(', ')
+    const rate = row.burnRate
+      ? `burn rate ${n(Math.round(row.burnRate.tokensPerMinute))} tokens/min, ${usd(row.burnRate.costPerHour)}/h; projected at ${row.end!.slice(11, 16)} (in ${row.projection!.remainingMinutes} min): ${n(row.projection!.totalTokens)} tokens, ${usd(row.projection!.costUSD)}`
+      : 'no burn rate yet (one instant of activity)'
+    s += `* active block ${periodCell(row).replace(/\*$/, '')}${who ? ` (${who})` : ''}: ${rate}\n`
+  }
+  return s
+}
 
 const TOTAL_KEYS = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens', 'costUSD'] as const
 
@@ -80,6 +97,7 @@ export function renderTable(r: ReportResult, opts: TableOptions): string {
   const full = table(r, opts, false)
   const fits = !opts.width || visibleWidth(full.split('\n')[0] ?? '') <= opts.width
   let s = (opts.compact || !fits ? table(r, opts, true) : full) + '\n'
+  s += activeBlockLines(r)
   if (r.dedupe.duplicateLines) s += `${n(r.dedupe.duplicateLines)} duplicate line${r.dedupe.duplicateLines === 1 ? '' : 's'} of already counted responses dropped\n`
   for (const w of r.warnings) s += w.code === 'DUPLICATE_ACROSS_DEVICES' ? `warning: ${w.detail}\n` : `warning: ${w.code}${w.models ? ' ' + (w.models as string[]).join(', ') : ''}\n`
   return s
@@ -101,7 +119,7 @@ function table(r: ReportResult, opts: TableOptions, compact: boolean): string {
     ? [n(x.records), n(x.totalTokens), usd(x.costUSD)]
     : [n(x.records), n(x.input), n(x.output), n(x.cacheWrite), n(x.cacheRead), n(x.totalTokens), usd(x.costUSD)])
   for (const row of r.rows) {
-    t.push([row.period, ...r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))), ...cells(row), ...(opts.chart ? [bar(row.costUSD)] : [])])
+    t.push([periodCell(row), ...r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))), ...cells(row), ...(opts.chart ? [bar(row.costUSD)] : [])])
   }
   t.push([{ content: 'Total', colSpan: 1 + r.groupBy.length }, ...cells(r.totals), ...(opts.chart ? [''] : [])] as never)
   return t.toString()
