@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { GitBackend } from '../git/backend.js'
+import type { GitBackend, TreeEntry } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
 import { deviceDir, PART_NAME_RE } from '../ledger/paths.js'
 import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
@@ -151,23 +151,37 @@ async function partTimes(git: GitBackend, id: string, head: string, known: Index
   }
   const from = reached && base ? base : null
   const times: Record<string, number> = from ? { ...known!.added } : {}
-  let prev = from ? (await readEntryAt(git, (await git.readCommit(from)).tree, deviceDir(id)))?.oid ?? null : null
+  // Each commit's trees are the next one's old trees: read every tree once.
+  const cache = new Map<string, TreeEntry[]>()
+  const readTree = async (oid: string) => {
+    let e = cache.get(oid)
+    if (!e) {
+      if (cache.size > 4096) cache.clear()
+      cache.set(oid, (e = await git.readTree(oid)))
+    }
+    return e
+  }
+  const dirOf = async (tree: string) => {
+    const devices = (await readTree(tree)).find((e) => e.name === 'devices' && e.type === 'tree')
+    return devices ? (await readTree(devices.oid)).find((e) => e.name === id && e.type === 'tree')?.oid ?? null : null
+  }
+  let prev = from ? await dirOf((await git.readCommit(from)).tree) : null
   for (let i = chain.length - 1; i >= 0; i--) {
-    const dir = (await readEntryAt(git, chain[i]!.tree, deviceDir(id)))?.oid ?? null
-    if (dir && dir !== prev) await addedParts(git, prev, dir, 0, (oid) => { if (!(oid in times)) times[oid] = chain[i]!.time })
+    const dir = await dirOf(chain[i]!.tree)
+    if (dir && dir !== prev) await addedParts(readTree, prev, dir, 0, (oid) => { if (!(oid in times)) times[oid] = chain[i]!.time })
     prev = dir
   }
   return times
 }
 
 /** Calls `add` for every part blob under `newTree` (a device directory) that `oldTree` lacks. */
-async function addedParts(git: GitBackend, oldTree: string | null, newTree: string, depth: number, add: (oid: string) => void): Promise<void> {
-  const old = new Map<string, { oid: string; type: string }>()
-  if (oldTree) for (const e of await git.readTree(oldTree)) old.set(e.name, e)
-  for (const e of await git.readTree(newTree)) {
+async function addedParts(readTree: (oid: string) => Promise<TreeEntry[]>, oldTree: string | null, newTree: string, depth: number, add: (oid: string) => void): Promise<void> {
+  const old = new Map<string, TreeEntry>()
+  if (oldTree) for (const e of await readTree(oldTree)) old.set(e.name, e)
+  for (const e of await readTree(newTree)) {
     const o = old.get(e.name)
     if (o?.oid === e.oid) continue
-    if (depth < 2) { if (e.type === 'tree') await addedParts(git, o?.type === 'tree' ? o.oid : null, e.oid, depth + 1, add) }
+    if (depth < 2) { if (e.type === 'tree') await addedParts(readTree, o?.type === 'tree' ? o.oid : null, e.oid, depth + 1, add) }
     else if (e.type === 'blob' && PART_NAME_RE.test(e.name)) add(e.oid)
   }
 }
