@@ -23,7 +23,7 @@ function normalise(idx: IndexData) {
   const src = indexRows(idx, 'calculate')
   const rows: string[] = []
   src.each((ms, dim, ...counts) => { rows.push(`${ms}|${src.dims[dim]!.join('|')}|${counts.slice(0, 5).join('|')}|${counts[5]!.toFixed(9)}`) })
-  return { rows: rows.sort(), stats: indexStats(idx), unknown: Object.fromEntries(Object.entries(idx.unknown).sort()) }
+  return { rows: rows.sort(), stats: indexStats(idx), cross: [...crossDeviceStats(idx)].sort(), unknown: Object.fromEntries(Object.entries(idx.unknown).sort()) }
 }
 
 const rounded = (rows: Row[]) => rows.map((r) => ({ ...r, costUSD: r.costUSD.toFixed(9) }))
