@@ -58,8 +58,9 @@ function readKnownFile(file: string): { ids: Map<string, KnownEntry>; messages: 
     if (line.startsWith('m ')) { messages.add(line.slice(2)); continue }
     if (v1) continue
     const f = line.split(' ')
-    if (f.length !== 7) return undefined
-    ids.set(f[0]!, [+f[1]!, +f[2]!, +f[3]!, +f[4]!, +f[5]!, +f[6]!])
+    const e: KnownEntry = [+f[1]!, +f[2]!, +f[3]!, +f[4]!, +f[5]!, +f[6]!]
+    if (f.length !== 7 || !e.every(Number.isFinite)) return undefined // damaged: rebuilt from git
+    ids.set(f[0]!, e)
   }
   // A v1 file's epoch never matches: its ids are rebuilt, its messages kept.
   return { ids, messages, epoch: v1 ? `v1:${header[2] ?? ''}` : header[2] ?? '' }

@@ -46,3 +46,17 @@ t.test('a known-ids file of v1 (no ts) keeps its main messages; its ids are rebu
   t.match(fs.readFileSync(file, 'utf8'), /^usage-ledger known v2\n[0-9a-f]{32} 10 5 0 100 0 \d+\nm msg_1\n$/, 'rewritten as v2 with the id rebuilt')
   await git.close()
 })
+
+t.test('a damaged known-ids file is rebuilt from git', async (t) => {
+  const dir = t.testdir()
+  const git = new SystemBackend(path.join(dir, 'repo.git'))
+  await git.init()
+  const known = path.join(dir, 'known')
+  const now = new Date('2026-11-22T12:00:00Z')
+  await appendRecords(git, info, known, [rec('a', '2026-11-21T10:00:00.000Z')], now)
+  const file = path.join(known, '2026-11-21.txt')
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/ \d+\n$/, ' garbage\n'))
+  t.equal((await appendRecords(git, info, known, [rec('a', '2026-11-21T10:00:00.000Z')], now)).appended, 0, 'no crash, and the recorded copy is known again')
+  t.equal((await appendRecords(git, info, known, [rec('a', '2026-11-21T09:00:00.000Z')], now)).appended, 1, 'with its ts')
+  await git.close()
+})
