@@ -25,6 +25,36 @@ export interface Env {
   stdoutIsTTY: boolean
 }
 
+/**
+ * A standard stream whose reader may go away (`usage-ledger status | head -1`): the closed pipe
+ * (EPIPE) is the reader saying it has seen enough, not a failure. From then on writes are
+ * dropped, so the command ends as it would have, quietly, and with its own exit code; the
+ * stream's asynchronous 'error' event no longer kills the process with a stack trace. Any other
+ * error of the stream is rethrown as before.
+ */
+function pipeOutput(stream: () => NodeJS.WriteStream): Output {
+  let closed = false
+  let watched = false
+  const onError = (e: NodeJS.ErrnoException) => {
+    if (e?.code === 'EPIPE' || e?.code === 'ERR_STREAM_DESTROYED') { closed = true; return }
+    throw e
+  }
+  return {
+    write(s: string) {
+      if (closed) return false
+      const st = stream()
+      if (!watched) { st.on('error', onError); watched = true }
+      try {
+        return st.write(s)
+      } catch (e) {
+        // Some platforms report the closed pipe synchronously.
+        if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') { closed = true; return false }
+        throw e
+      }
+    },
+  }
+}
+
 /** The real process's env. `USAGE_LEDGER_NOW` fixes the clock (tests, reproducible demos). */
 export function processEnv(): Env {
   const fixed = process.env.USAGE_LEDGER_NOW
@@ -39,8 +69,8 @@ export function processEnv(): Env {
     platform: process.platform,
     hostname: os.hostname(),
     get stdin() { return process.stdin },
-    stdout: { write: (s: string) => process.stdout.write(s), get columns() { return process.stdout.columns } } as Output,
-    stderr: { write: (s: string) => process.stderr.write(s) },
+    stdout: Object.defineProperty(pipeOutput(() => process.stdout), 'columns', { get: () => process.stdout.columns }),
+    stderr: pipeOutput(() => process.stderr),
     get stderrIsTTY() { return tty.isatty(2) && !process.env.NO_COLOR },
     get stdoutIsTTY() { return tty.isatty(1) && !process.env.NO_COLOR },
   }

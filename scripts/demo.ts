@@ -11,6 +11,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { startGitServer } from '../test/helpers/git-server.js'
+import { plural } from '../lib/text.js'
 
 const ROOT = path.resolve(__dirname, '..') // dist/demo.cjs, bundled from scripts/demo.ts
 const BIN = path.join(ROOT, 'bin/usage-ledger.js')
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'usage-ledger-demo-'))
   const server = await startGitServer({ root: path.join(root, 'server'), token: TOKEN })
   try {
-    server.createBare('ledger')
+    const bare = server.createBare('ledger')
     const url = server.repoUrl('ledger')
     step(`a private git remote: ${url} (git http-backend on loopback, token required)`)
     const devices = [
@@ -69,10 +70,11 @@ async function main(): Promise<void> {
     ]
     for (const m of devices) {
       step(`${m.name}: init --remote, record${m.feed ? ' --stdin (another tool feeding records)' : ''}`)
-      await cli(m, ['init', '--remote', url, '--name', m.name])
+      // --device-id keeps the id in the store's config, so the kept stores know themselves later.
+      await cli(m, ['init', '--remote', url, '--name', m.name, '--device-id', m.id])
       const recorded = await cli(m, m.feed ? ['record', '--stdin', '--source', 'my-tool', '--json'] : ['record', '--json'], { input: m.feed })
       const r = JSON.parse(recorded) as { appended: number; days: Array<{ day: string }>; pushed: boolean; malformed: number }
-      process.stdout.write(`recorded ${r.appended} records over ${r.days.length} day${r.days.length === 1 ? '' : 's'}${r.malformed ? ` (${r.malformed} malformed lines skipped, as the fixtures intend)` : ''}; pushed: ${r.pushed}\n`)
+      process.stdout.write(`recorded ${plural(r.appended, 'record')} over ${plural(r.days.length, 'day')}${r.malformed ? ` (${plural(r.malformed, 'malformed line')} skipped, as the fixtures intend)` : ''}; pushed: ${r.pushed}\n`)
     }
     const laptop = devices[0]!
     step('laptop: fetch (every device branch, history checked, merged view advanced)')
@@ -83,11 +85,32 @@ async function main(): Promise<void> {
     await cli(laptop, ['report', 'monthly', '--tz', 'UTC'], { show: true })
     step('laptop: verify (git hashes, append-only history, records, manifests, witnesses)')
     await cli(laptop, ['verify'], { show: true })
-    step(keep ? `kept: ${root}` : 'done; the remote and the three machines are removed')
+    if (keep) {
+      step(`kept: ${root}`)
+      process.stdout.write(keptText(devices, bare))
+    } else step('done; the remote and the three machines are removed')
   } finally {
     await server.close()
     if (!keep) fs.rmSync(root, { recursive: true, force: true })
   }
+}
+
+/** How to look at what --keep left: the exact commands, each store named with --home. */
+function keptText(devices: Machine[], bare: string): string {
+  const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
+  const ul = `${q(process.execPath)} ${q(BIN)}`
+  const lines = ['Each machine kept its store; these commands read it (the demo\'s server is gone, so fetch and push', 'have no remote; report, status, devices and verify need none):']
+  for (const m of devices) {
+    const home = `--home ${q(m.env.USAGE_LEDGER_HOME!)}`
+    lines.push(`  ${m.name}${m === devices[0] ? ' (fetched every device)' : ''}:`)
+    lines.push(`    ${ul} ${home} report daily --by device --tz UTC`)
+    lines.push(`    ${ul} ${home} status`)
+    if (m === devices[0]) lines.push(`    ${ul} ${home} verify --full`)
+  }
+  lines.push('The remote, a bare git repository with a branch per device:')
+  lines.push(`    git --git-dir ${q(bare)} log --oneline --all`)
+  lines.push(`Remove it all with: rm -rf ${q(path.dirname(path.dirname(bare)))}`)
+  return lines.join('\n') + '\n'
 }
 
 main().catch((e: Error) => {

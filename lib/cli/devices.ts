@@ -1,7 +1,7 @@
 /** `devices [list]` and the device part of `status`: who is in the ledger, from their manifests. */
 import type { GitBackend } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
-import { deviceHeads } from '../index/heads.js'
+import { trustedHeads } from '../sync/trust.js'
 import { deviceDir } from '../ledger/paths.js'
 import { parseManifest } from '../ledger/manifest.js'
 import { Store } from '../store/store.js'
@@ -12,6 +12,9 @@ import { DEVICE_ID_RE, ledgerRef } from '../ledger/paths.js'
 import { commitDeviceName } from '../store/writer.js'
 import { resolveRemote } from '../sync/remote.js'
 import { pushOrKeep, sayPush } from './push.js'
+import { plural } from '../text.js'
+import { sharedNames } from './device-ref.js'
+import { deviceHeads } from '../index/heads.js'
 
 export interface DeviceRow {
   id: string
@@ -22,11 +25,13 @@ export interface DeviceRow {
   lastRecordAt: string | null
   updatedAt: string | null
   thisDevice: boolean
+  /** Another device has the same display name (`--device NAME` cannot tell them apart). */
+  duplicateName: boolean
 }
 
-export async function listDevices(git: GitBackend, me: string, withTracking: boolean): Promise<DeviceRow[]> {
+export async function listDevices(git: GitBackend, me: string, heads: Map<string, string>): Promise<DeviceRow[]> {
   const rows: DeviceRow[] = []
-  for (const [id, head] of await deviceHeads(git, withTracking)) {
+  for (const [id, head] of heads) {
     const tree = (await git.readCommit(head)).tree
     const json = async (file: string) => {
       const e = await readEntryAt(git, tree, `${deviceDir(id)}/${file}`)
@@ -38,9 +43,11 @@ export async function listDevices(git: GitBackend, me: string, withTracking: boo
     rows.push({
       // device.json comes from any machine: only a string is a name.
       id, name: typeof device?.name === 'string' ? device.name : id.slice(0, 8), platform: typeof device?.platform === 'string' ? device.platform : null, head,
-      records: m?.records ?? 0, lastRecordAt: m?.lastRecordAt ?? null, updatedAt: m?.updatedAt ?? null, thisDevice: id === me,
+      records: m?.records ?? 0, lastRecordAt: m?.lastRecordAt ?? null, updatedAt: m?.updatedAt ?? null, thisDevice: id === me, duplicateName: false,
     })
   }
+  const shared = sharedNames(rows)
+  for (const r of rows) r.duplicateName = shared.has(r.name)
   return rows.sort((a, b) => (a.id < b.id ? -1 : 1))
 }
 
@@ -55,15 +62,22 @@ export async function devices(ctx: CommandContext, opts: DevicesOptions = { acti
   if (opts.action === 'forget') return forget(ctx, opts.arg, opts.yes)
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
-    const rows = store.initialized ? await listDevices(await store.git(), store.device.id, Boolean(ctx.global.repo)) : []
+    const git = store.initialized ? await store.git() : null
+    const rows = git ? await listDevices(git, store.device.id, (await trustedHeads(git, store.paths, Boolean(ctx.global.repo), ctx.env.now())).heads) : []
     if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/devices@1', devices: rows }))
     else if (!rows.length) out(ctx, 'no devices yet; run usage-ledger record')
-    else for (const r of rows) out(ctx, `${r.thisDevice ? '*' : ' '} ${r.id}  ${r.name.padEnd(20)} ${String(r.records).padStart(9)} records  last ${r.lastRecordAt ?? '-'}  head ${r.head.slice(0, 12)}`)
+    else {
+      for (const r of rows) out(ctx, `${r.thisDevice ? '*' : ' '} ${r.id}  ${r.name.padEnd(20)} ${plural(r.records, 'record ', 'records').padStart(18)} last ${r.lastRecordAt ?? '-'}  head ${r.head.slice(0, 12)}${r.duplicateName ? '  (same name as another device)' : ''}`)
+      for (const [name, ids] of sharedNames(rows)) say(ctx, sameNameWarning(name, ids))
+    }
     return 0
   } finally {
     await store.close()
   }
 }
+
+const sameNameWarning = (name: string, ids: string[]) =>
+  `warning: ${ids.length} devices are named "${name}" (${ids.join(', ')}): --device ${name} cannot tell them apart; give each its own name with usage-ledger devices rename NAME on it`
 
 /** Renames this device: config, and a commit rewriting its device.json, pushed when possible. */
 async function rename(ctx: CommandContext, name: string | undefined): Promise<number> {
@@ -74,9 +88,13 @@ async function rename(ctx: CommandContext, name: string | undefined): Promise<nu
     store.remember({ name })
     const lock = await store.lock()
     try {
-      const commit = await commitDeviceName(await store.git(), store.device, ctx.env.now())
+      const git = await store.git()
+      // Every device this store knows (and a clone's remote-tracking ones) that already has the name.
+      const sameName = (await listDevices(git, store.device.id, await deviceHeads(git, true))).filter((d) => d.name === name && d.id !== store.device.id).map((d) => d.id)
+      if (sameName.length && !ctx.global.json) say(ctx, sameNameWarning(name, [store.device.id, ...sameName]))
+      const commit = await commitDeviceName(git, store.device, ctx.env.now())
       const pushed = commit && store.config.remote ? await pushOrKeep(store) : null
-      if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/devices@1', renamed: store.device.id, name, commit, pushed: pushed?.pushed ?? false }))
+      if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/devices@1', renamed: store.device.id, name, commit, pushed: pushed?.pushed ?? false, sameName }))
       else {
         say(ctx, `this device (${store.device.id}) is now "${name}"${commit ? '' : '; its ledger takes the name with the next record'}`)
         if (pushed) sayPush(ctx, pushed)

@@ -4,41 +4,31 @@ import path from 'node:path'
 import { usageError } from '../errors.js'
 import { redactUrl } from '../git/backend.js'
 import { Store } from '../store/store.js'
-import { loadVerified, saveVerified } from '../store/verified.js'
+import { loadTrustState, quarantineLine, saveTrustState } from '../store/quarantine.js'
+import { hasErrors } from '../verify/findings.js'
 import { fetchDevices, type FetchResult } from '../sync/fetch.js'
 import { resolveRemote } from '../sync/remote.js'
 import { updateIndex } from '../index/index.js'
-import { deviceHeads } from '../index/heads.js'
-import { verifyLedger } from '../verify/verify.js'
 import { storePrices } from './index.js'
 import { out, say, type CommandContext } from './context.js'
+import { resolveDevices } from './device-ref.js'
+import { listDevices } from './devices.js'
+import { deviceHeads } from '../index/heads.js'
 
 export interface FetchOptions {
   acceptRewrite: string[]
 }
 
-/** Fetch, integrate and check under the store lock; shared by `fetch` and `init --remote`. */
-export async function fetchInto(store: Store, acceptRewrite: string[], withTracking = false): Promise<FetchResult> {
+/** Fetch, check and integrate under the store lock; shared by `fetch` and `init --remote`. */
+export async function fetchInto(store: Store, acceptRewrite: string[], clone = false): Promise<FetchResult> {
   const git = await store.git()
   const remote = await resolveRemote(store.config.remote!, store.env)
   const lock = await store.lock()
   try {
-    const r = await fetchDevices(git, remote, { me: store.device.id, verified: loadVerified(store.paths.verified), acceptRewrite, now: store.env.now() })
-    saveVerified(store.paths.verified, r.verified)
-    // What it brought in is checked as `verify` would (DESIGN §8): the new commits and parts only.
-    const changed = r.devices.filter((d) => d.status === 'new' || d.status === 'updated' || d.status === 'accepted').map((d) => d.id)
-    if (changed.length) {
-      const proved = loadVerified(store.paths.proved)
-      for (const id of acceptRewrite) delete proved[id]
-      const v = await verifyLedger(git, {
-        heads: await deviceHeads(git, withTracking), refused: new Map(), only: changed, full: false, fingerprints: false,
-        proved, fetched: r.verified, index: null,
-      })
-      saveVerified(store.paths.proved, v.proved)
-      r.findings.push(...v.findings)
-    }
+    const r = await fetchDevices(git, remote, { me: store.device.id, state: loadTrustState(store.paths), acceptRewrite, now: store.env.now(), clone })
+    saveTrustState(store.paths, r.state)
     // What the fetch brought in is indexed now, so the next report starts warm.
-    await updateIndex(git, store.paths.index, storePrices(store), { withTracking })
+    await updateIndex(git, store.paths.index, storePrices(store), { heads: r.heads })
     return r
   } finally {
     lock.release()
@@ -62,17 +52,26 @@ export async function fetch(ctx: CommandContext, opts: FetchOptions): Promise<nu
       store.config.remote = origin
     }
     if (!store.config.remote) throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; run usage-ledger init --remote URL`)
+    // --accept-rewrite names a device as --device does, among the branches this store knows
+    // (its own and the remote's it fetched); nothing is fetched for a name that is none of them.
+    const acceptRewrite = opts.acceptRewrite.length
+      ? resolveDevices('--accept-rewrite', opts.acceptRewrite, store.initialized ? await listDevices(await store.git(), store.device.id, await deviceHeads(await store.git(), true)) : [], store.device.id)
+      : []
     if (!store.initialized) await store.ensureInit()
-    const r = await fetchInto(store, opts.acceptRewrite, Boolean(ctx.global.repo))
-    const errors = r.findings.filter((f) => f.severity === 'error')
+    const r = await fetchInto(store, acceptRewrite, Boolean(ctx.global.repo))
     if (ctx.global.json) {
-      out(ctx, JSON.stringify({ schema: 'usage-ledger/fetch@1', remote: redactUrl(store.config.remote), devices: r.devices, merged: r.merged, findings: r.findings, hooks: r.hooks }))
+      out(ctx, JSON.stringify({ schema: 'usage-ledger/fetch@1', remote: redactUrl(store.config.remote), devices: r.devices, merged: r.merged, findings: r.findings, hooks: r.hooks, accepted: r.accepted, quarantined: r.quarantined }))
     } else {
       const changed = r.devices.filter((d) => d.status === 'new' || d.status === 'updated' || d.status === 'accepted')
       say(ctx, `fetched ${r.devices.length} device${r.devices.length === 1 ? '' : 's'} from ${redactUrl(store.config.remote)}; ${changed.length} changed; merged tree ${r.merged?.tree ?? '(none)'}`)
-      for (const f of r.findings) ctx.env.stderr.write(`${f.severity}: ${f.code} ${f.device}: ${f.detail}\n`)
+      for (const a of r.accepted) {
+        ctx.env.stderr.write(`accepted ${a.id}: old head ${a.before ?? '(none)'}, new head ${a.head}${a.findings.length ? `, with ${a.findings.length} finding${a.findings.length === 1 ? '' : 's'}:` : ', with no findings'}\n`)
+        for (const f of a.findings) ctx.env.stderr.write(`  ${f.code}: ${f.detail}\n`)
+      }
+      for (const f of r.findings) if (f.code !== 'REWRITE_ACCEPTED' && !r.accepted.some((a) => a.findings.includes(f))) ctx.env.stderr.write(`${f.severity}: ${f.code} ${f.device}: ${f.detail}\n`)
+      for (const q of r.quarantined) ctx.env.stderr.write(`error: QUARANTINED ${quarantineLine(q.id, q)}\n`)
     }
-    return errors.length ? 3 : 0
+    return hasErrors(r.findings) || r.quarantined.length ? 3 : 0
   } finally {
     await store.close()
   }

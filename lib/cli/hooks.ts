@@ -16,6 +16,8 @@ export type HookTarget = 'shell' | 'claude-code' | 'cron' | 'systemd' | 'launchd
 export interface HooksOptions {
   action: 'install' | 'uninstall' | 'print'
   target?: HookTarget
+  /** With --repo: make `git pull` on the checked-out branch merge every device branch (uninstall: stop). */
+  follow?: boolean
 }
 
 /** The line by which an installed hook is known to be ours (it is in hooks/post-merge). */
@@ -26,15 +28,113 @@ export const CHAINED_SUFFIX = '.usage-ledger-chained'
 export async function hooks(ctx: CommandContext, opts: HooksOptions): Promise<number> {
   if (opts.action === 'print') {
     if (!opts.target) throw usageError('HOOKS_TARGET', 'hooks print needs a target: shell, claude-code, cron, systemd or launchd')
+    if (opts.follow) throw usageError('HOOKS_FOLLOW', '--follow is for hooks install --repo GITDIR, not hooks print')
     printSnippet(ctx, opts.target)
     return 0
   }
   if (opts.target) throw usageError('HOOKS_TARGET', `hooks ${opts.action} takes no target (${opts.target} is for hooks print)`)
+  if (opts.follow && !ctx.global.repo) throw usageError('FOLLOW_NEEDS_REPO', '--follow sets up a native clone of the ledger remote: pass --repo GITDIR (the store follows every device by itself)')
   const dir = await hooksDir(ctx)
+  // Following first: when the remote cannot be reached, nothing is installed half-way.
+  const followed = opts.follow ? await (opts.action === 'install' ? follow : unfollow)(Store.open(ctx.env, { home: ctx.global.home, repo: ctx.global.repo }).paths.gitdir) : null
   const r = opts.action === 'install' ? installHook(dir) : uninstallHook(dir)
-  if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/hooks@1', action: opts.action, hooksDir: dir, ...r }))
-  else say(ctx, r.message)
+  if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/hooks@1', action: opts.action, hooksDir: dir, ...r, ...(followed ? { follow: followed.json } : {}) }))
+  else {
+    say(ctx, r.message)
+    if (followed) say(ctx, followed.message)
+  }
+  if (followed?.warning) ctx.env.stderr.write(followed.warning + '\n')
   return 0
+}
+
+// ---------------------------------------------------------------- follow
+
+/** What `--follow` set up (or, on uninstall, took away) in a clone. */
+interface Follow {
+  json: { branch: string; remote: string; devices: string[]; added: string[]; unrelated: string[] }
+  message: string
+  warning?: string
+}
+
+/** The one-off for a ledger begun before the genesis (README "The post-merge hook"). */
+const joinCommand = (remote: string) =>
+  `for b in $(git for-each-ref --format='%(refname)' refs/remotes/${remote}/ledger/); do git merge --no-edit --allow-unrelated-histories "$b" || break; done`
+
+async function gitIn(gitdir: string, args: string[], allowFail = false): Promise<{ code: number; out: string; err: string }> {
+  const { runGit } = await import('../git/system.js')
+  const r = await runGit(args, { gitdir })
+  const res = { code: r.code, out: r.stdout.toString('utf8').trim(), err: r.stderr.trim() }
+  if (r.code !== 0 && !allowFail) throw opError('GIT_FAILED', `git ${args.join(' ')} failed in ${gitdir}: ${res.err || `exit ${r.code}`}`)
+  return res
+}
+
+/** The checked-out branch and the remote it pulls from. */
+async function pullTarget(gitdir: string): Promise<{ branch: string; remote: string; remoteSet: boolean }> {
+  const head = await gitIn(gitdir, ['symbolic-ref', '--quiet', '--short', 'HEAD'], true)
+  if (head.code !== 0 || !head.out) throw usageError('FOLLOW_NO_BRANCH', `--follow: ${gitdir} has no branch checked out (a detached HEAD); check out the branch that should follow the devices (git checkout main), then run this again`)
+  const branch = head.out
+  const configured = (await gitIn(gitdir, ['config', '--get', `branch.${branch}.remote`], true)).out
+  const remote = configured || 'origin'
+  if ((await gitIn(gitdir, ['config', '--get', `remote.${remote}.url`], true)).code !== 0) {
+    throw usageError('FOLLOW_NO_REMOTE', `--follow: ${gitdir} has no remote "${remote}"; clone the ledger remote (git clone URL), or set branch.${branch}.remote, then run this again`)
+  }
+  return { branch, remote, remoteSet: !!configured }
+}
+
+const DEVICE_BRANCH_RE = /^refs\/heads\/ledger\/[0-9a-f]{32}$/
+
+/**
+ * Makes a plain `git pull` on the checked-out branch merge every device branch (DESIGN §2: they
+ * share the genesis with main, so they merge as related histories, several at once): a fetch
+ * refspec for `ledger/*`, a `branch.<b>.merge` line per device, and `branch.<b>.rebase false`
+ * (device commits are merged, never copied by a rebase). Idempotent; run again for new devices.
+ */
+async function follow(gitdir: string): Promise<Follow> {
+  const { branch, remote, remoteSet } = await pullTarget(gitdir)
+  const refspec = `+refs/heads/ledger/*:refs/remotes/${remote}/ledger/*`
+  const specs = (await gitIn(gitdir, ['config', '--get-all', `remote.${remote}.fetch`], true)).out.split('\n')
+  if (!specs.includes(refspec)) await gitIn(gitdir, ['config', '--add', `remote.${remote}.fetch`, refspec])
+  const fetched = await gitIn(gitdir, ['fetch', '--quiet', '--no-tags', remote, refspec], true)
+  if (fetched.code !== 0) {
+    throw opError('FOLLOW_FETCH', `--follow: git fetch ${remote} failed in ${gitdir}: ${fetched.err.split('\n').filter(Boolean).join(' ') || `exit ${fetched.code}`}; check the remote and git's credentials for it, then run this again`)
+  }
+  const tracking = `refs/remotes/${remote}/ledger/`
+  const refs = (await gitIn(gitdir, ['for-each-ref', '--format=%(refname)', tracking])).out.split('\n').filter(Boolean)
+  const devices = refs.map((r) => r.slice(tracking.length)).filter((id) => DEVICE_BRANCH_RE.test(`refs/heads/ledger/${id}`)).sort()
+  const merges = new Set((await gitIn(gitdir, ['config', '--get-all', `branch.${branch}.merge`], true)).out.split('\n'))
+  const added: string[] = []
+  for (const id of devices) {
+    if (merges.has(`refs/heads/ledger/${id}`)) continue
+    await gitIn(gitdir, ['config', '--add', `branch.${branch}.merge`, `refs/heads/ledger/${id}`])
+    added.push(id)
+  }
+  if (!remoteSet) await gitIn(gitdir, ['config', `branch.${branch}.remote`, remote])
+  await gitIn(gitdir, ['config', `branch.${branch}.rebase`, 'false'])
+
+  // A ledger begun before the genesis: its device branches share no commit with the branch.
+  const unrelated: string[] = []
+  if ((await gitIn(gitdir, ['rev-parse', '--verify', '--quiet', 'HEAD'], true)).code === 0) {
+    for (const id of devices) {
+      if ((await gitIn(gitdir, ['merge-base', 'HEAD', `${tracking}${id}`], true)).code !== 0) unrelated.push(id)
+    }
+  }
+  const n = devices.length
+  const message = `git pull on ${branch} in ${gitdir} now merges ${n} device branch${n === 1 ? '' : 'es'} from ${remote}` + (added.length ? ` (${added.length} newly followed)` : '')
+  const warning = unrelated.length
+    ? `warning: ${unrelated.length} device branch${unrelated.length === 1 ? ' shares' : 'es share'} no history with ${branch} (a ledger begun before usage-ledger gave every branch one root); git pull refuses ${unrelated.length === 1 ? 'it' : 'them'} until you join them once, in the clone: ${joinCommand(remote)}`
+    : undefined
+  return { json: { branch, remote, devices, added, unrelated }, message, warning }
+}
+
+/** Undoes `follow`: the device merge lines and the `ledger/*` refspec go; fetched refs stay. */
+async function unfollow(gitdir: string): Promise<Follow> {
+  const { branch, remote } = await pullTarget(gitdir)
+  const merges = (await gitIn(gitdir, ['config', '--get-all', `branch.${branch}.merge`], true)).out.split('\n').filter(Boolean)
+  const removed = merges.filter((m) => DEVICE_BRANCH_RE.test(m)).map((m) => m.slice('refs/heads/ledger/'.length))
+  if (removed.length) await gitIn(gitdir, ['config', '--unset-all', `branch.${branch}.merge`, '^refs/heads/ledger/'])
+  await gitIn(gitdir, ['config', '--unset-all', `remote.${remote}.fetch`, '^\\+refs/heads/ledger/\\*:'], true)
+  const message = `git pull on ${branch} in ${gitdir} no longer merges device branches (${removed.length} unfollowed)`
+  return { json: { branch, remote, devices: [], added: [], unrelated: [] }, message }
 }
 
 // ---------------------------------------------------------------- install

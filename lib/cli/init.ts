@@ -1,6 +1,7 @@
 /** `init`: create the local store (repository, state, config) for this device. */
 import { Store } from '../store/store.js'
 import { redactUrl, type GitBackend, type Remote } from '../git/backend.js'
+import { writeGenesis } from '../git/genesis.js'
 import { checkRemoteUrl, resolveRemote } from '../sync/remote.js'
 import { fetchInto } from './fetch.js'
 import { out, say, type CommandContext } from './context.js'
@@ -55,13 +56,17 @@ Every line of a part is one billed model response. Nothing is ever rewritten; pr
 ledger branches against force pushes (branch protection, \`receive.denyNonFastForwards\`).
 `
 
-/** An empty remote gets a \`main\` with a README for humans (some clients need a remote HEAD). */
+/**
+ * An empty remote gets a \`main\` with a README for humans (some clients need a remote HEAD).
+ * Its parent is the genesis every device branch starts from, so a native clone merges the
+ * device branches into main (\`git pull\`, several at once) as related histories.
+ */
 async function seedMain(git: GitBackend, remote: Remote, now: Date): Promise<void> {
   const heads = await git.listRemoteRefs(remote, 'refs/heads/')
   if (heads.size) return
   const tree = await git.writeTree([{ mode: '100644', type: 'blob', name: 'README.md', oid: await git.writeBlob(Buffer.from(README)) }])
   const sig = { name: 'usage-ledger', email: 'init@usage-ledger', timestamp: Math.floor(now.getTime() / 1000) }
-  const commit = await git.writeCommit({ tree, parents: [], author: sig, committer: sig, message: 'usage-ledger: a ledger of AI tool usage, one branch per device\n' })
+  const commit = await git.writeCommit({ tree, parents: [await writeGenesis(git)], author: sig, committer: sig, message: 'usage-ledger: a ledger of AI tool usage, one branch per device\n' })
   const local = await git.readRef('refs/heads/main')
   if (!local) await git.updateRef('refs/heads/main', commit, null)
   try {

@@ -2,7 +2,9 @@
 import { usageError } from '../errors.js'
 import { redactUrl } from '../git/backend.js'
 import { Store } from '../store/store.js'
-import { pushDevice } from '../sync/push.js'
+import path from 'node:path'
+import { LedgerError } from '../errors.js'
+import { isKeptFailure, loadPushFailure, pushDevice, savePushFailure, type PushFailure } from '../sync/push.js'
 import { resolveRemote } from '../sync/remote.js'
 import { out, say, type CommandContext } from './context.js'
 
@@ -12,6 +14,26 @@ export interface PushSummary {
   pending: number
   rejected: boolean
   error?: string
+  /** git's own words about this push's failure, when it said more than `error`. */
+  details?: string[]
+  /** The last push that failed other than offline, until one succeeds (state/push.json). */
+  lastPushFailure: PushFailure | null
+}
+
+/** Where the last failed push is kept (DESIGN: persisted state carries "v"). */
+export const pushStateFile = (store: Store) => path.join(store.paths.state, 'push.json')
+
+/** The last failed push of a store, or null (also in --repo mode, which never pushes). */
+export const lastPushFailure = (store: Store, repoMode = false): PushFailure | null => (repoMode ? null : loadPushFailure(pushStateFile(store)))
+
+/** "2 h ago", "5 min ago", "3 d ago": how long before `now` an ISO time was. */
+export function ago(at: string, now: Date): string {
+  const s = Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000))
+  if (!Number.isFinite(s)) return 'at an unknown time'
+  if (s < 90) return `${s} s ago`
+  if (s < 90 * 60) return `${Math.round(s / 60)} min ago`
+  if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`
+  return `${Math.round(s / 86400)} d ago`
 }
 
 /**
@@ -21,11 +43,22 @@ export interface PushSummary {
 export async function pushOrKeep(store: Store): Promise<PushSummary> {
   const url = store.config.remote!
   const git = await store.git()
+  const file = pushStateFile(store)
+  // A failure other than being offline is kept until a push succeeds (or finds nothing to do).
+  const keep = (e: LedgerError | undefined): PushFailure | null => {
+    if (!e) { savePushFailure(file, null); return null }
+    if (!isKeptFailure(e)) return loadPushFailure(file)
+    const failure = { at: store.env.now().toISOString(), code: e.code, message: e.message, details: e.details }
+    savePushFailure(file, failure)
+    return failure
+  }
   try {
     const r = await pushDevice(git, await resolveRemote(url, store.env), store.device.id)
-    return { remote: redactUrl(url), pushed: r.pushed, pending: r.pending, rejected: false, error: r.error?.message }
+    return { remote: redactUrl(url), pushed: r.pushed, pending: r.pending, rejected: false, error: r.error?.message, details: r.error?.details.length ? r.error.details : undefined, lastPushFailure: keep(r.error) }
   } catch (e) {
-    if ((e as { code?: string }).code === 'PUSH_REJECTED') return { remote: redactUrl(url), pushed: false, pending: -1, rejected: true, error: (e as Error).message }
+    if (e instanceof LedgerError && e.code === 'PUSH_REJECTED') {
+      return { remote: redactUrl(url), pushed: false, pending: -1, rejected: true, error: e.message, lastPushFailure: keep(e) }
+    }
     throw e
   }
 }
@@ -33,10 +66,13 @@ export async function pushOrKeep(store: Store): Promise<PushSummary> {
 const pendingText = (p: PushSummary) =>
   `${p.pending} commit${p.pending === 1 ? '' : 's'} pending: ${p.error ?? 'not pushed'}; the next push or record delivers ${p.pending === 1 ? 'it' : 'them'}`
 
+const detailText = (p: PushSummary) => (p.details?.length ? p.details.map((l) => l + '\n').join('') : '')
+
+/** What `record` and `devices rename` say about their push; nothing at all with --quiet (hooks). */
 export function sayPush(ctx: CommandContext, p: PushSummary): void {
-  if (p.rejected) ctx.env.stderr.write(`usage-ledger: ${p.error}\n`)
+  if (p.rejected) say(ctx, `usage-ledger: ${p.error}`)
   else if (p.pushed) say(ctx, `pushed to ${p.remote}`)
-  else if (p.pending > 0) say(ctx, pendingText(p))
+  else if (p.pending > 0) say(ctx, pendingText(p) + (detailText(p) ? '\n' + detailText(p) : ''))
 }
 
 export async function push(ctx: CommandContext): Promise<number> {
@@ -49,7 +85,7 @@ export async function push(ctx: CommandContext): Promise<number> {
     if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/push@1', ...p }))
     // A push that failed is an error (exit 1): its one line is printed whatever --quiet or --json say.
     if (p.rejected) ctx.env.stderr.write(`usage-ledger: ${p.error}\n`)
-    else if (p.pending > 0) ctx.env.stderr.write(`usage-ledger: ${pendingText(p)}\n`)
+    else if (p.pending > 0) ctx.env.stderr.write(`usage-ledger: ${pendingText(p)}\n${detailText(p)}`)
     else if (!ctx.global.json) say(ctx, p.pushed ? `pushed to ${p.remote}` : 'nothing to push')
     return p.rejected ? 1 : p.pending > 0 ? 1 : 0
   } finally {

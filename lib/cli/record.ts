@@ -8,7 +8,9 @@ import { loadCursors, saveCursors } from '../store/cursors.js'
 import { appendRecords } from '../store/writer.js'
 import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
 import { loadVerified } from '../store/verified.js'
-import { pushOrKeep, sayPush, type PushSummary } from './push.js'
+import { addNames, loadNames } from '../store/names.js'
+import { lastPushFailure, pushOrKeep, sayPush, type PushSummary } from './push.js'
+import type { PushFailure } from '../sync/push.js'
 import { out, say, type CommandContext } from './context.js'
 import { progressBar } from './progress.js'
 
@@ -33,7 +35,7 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
   const fullRun = !opts.stdin && opts.sources.length === 0 && !opts.dryRun
   if (fullRun && !opts.force) {
     const skip = minIntervalSkip(store, startedAt)
-    if (skip) { reportSkip(ctx, store.device.id, skip); return 0 }
+    if (skip) { reportSkip(ctx, store.device.id, skip, store.config.remote ? lastPushFailure(store) : null); return 0 }
   }
   const batch = new Batch(startedAt)
   // stdin is read (and rejected if bad) before the store is locked: a slow pipe holds no lock.
@@ -49,16 +51,23 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     let nextCursors = cursors
     let cursorsChanged = false
     let stats = {}
+    let searched: Searched[] | undefined
     if (!opts.stdin) {
       const bar = env.stderrIsTTY && !global.quiet && !global.json ? progressBar(env.stderr, 'reading sources') : undefined
-      const r = collect(env, fileSources(opts.sources), cursors, batch, salt, bar?.update)
+      const sources = fileSources(opts.sources)
+      const r = collect(env, sources, cursors, batch, salt, bar?.update)
       bar?.done()
       nextCursors = r.cursors
       cursorsChanged = r.changed
       stats = r.stats
+      // Not a single log file anywhere: say where we looked, and what moves each place.
+      if (Object.values(r.stats).every((s) => s.files === 0)) searched = sources.map((s) => ({ source: s.name, paths: [], envVar: null, ...s.looksIn?.(env) }))
+      // The names behind the hashes stay on this machine (state/names.json); saved before the
+      // cursors, so a crash between them loses no name.
+      if (!opts.dryRun) addNames(store.paths.names, batch.projectNames, batch.sessionIds)
     }
     const records = batch.records()
-    const base = { device: store.device.id, duplicates: batch.duplicates, malformed: batch.malformed, future: batch.future, latestFuture: batch.latestFuture, sources: stats, dryRun: opts.dryRun }
+    const base = { device: store.device.id, duplicates: batch.duplicates, malformed: batch.malformed, future: batch.future, latestFuture: batch.latestFuture, sources: stats, dryRun: opts.dryRun, ...(searched ? { searched } : {}) }
     let summary: RecordSummary
     if (records.length === 0) {
       if (cursorsChanged && !opts.dryRun) saveCursors(store.paths.cursors, nextCursors)
@@ -66,7 +75,9 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     } else {
       const git = await store.git()
       const seen = loadVerified(store.paths.verified)
-      const res = await appendRecords(git, store.device, store.paths.known, records, env.now(), { dryRun: opts.dryRun, seen })
+      // config privacy.shareNames: this machine's project names go into the commit (never session ids or paths).
+      const sharedNames = store.config.privacy?.shareNames === true ? loadNames(store.paths.names).projects : undefined
+      const res = await appendRecords(git, store.device, store.paths.known, records, env.now(), { dryRun: opts.dryRun, seen, sharedNames })
       if (opts.dryRun) {
         for (const lines of res.parts.values()) for (const l of lines) out(ctx, l)
       } else if (cursorsChanged) {
@@ -82,8 +93,11 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     // The sources were read and what was new is committed: the interval starts now, whatever
     // the push did (a pending commit goes out with the next run).
     if (fullRun) writeFileAtomic(lastRunFile(store), JSON.stringify({ v: LAST_RUN_VERSION, at: startedAt.toISOString() }) + '\n')
+    if (!summary.push && store.config.remote) summary.lastPushFailure = lastPushFailure(store)
     report(ctx, summary)
-    return summary.push?.rejected ? 1 : 0
+    // A rejected push fails an interactive run; with --quiet (what hooks run) record never fails
+    // its caller: the failure is kept in state/push.json, and status shows it.
+    return summary.push?.rejected && !global.quiet ? 1 : 0
   } finally {
     lock?.release()
     await store.close()
@@ -113,19 +127,26 @@ function minIntervalSkip(store: Store, now: Date): MinIntervalSkip | null {
   return { lastRunAt: last.at, nextRunAt: new Date(lastMs + minInterval * 1000).toISOString(), minInterval }
 }
 
-function reportSkip(ctx: CommandContext, device: string, s: MinIntervalSkip): void {
+function reportSkip(ctx: CommandContext, device: string, s: MinIntervalSkip, failure: PushFailure | null): void {
   if (ctx.global.json) {
     out(ctx, JSON.stringify({
       schema: 'usage-ledger/record@1', device, skipped: 'minInterval', ...s,
       duplicates: 0, malformed: 0, future: 0, sources: {}, dryRun: false, commit: null, appended: 0, alreadyRecorded: 0, days: [], pushed: false, pending: 0,
+      pushError: null, lastPushFailure: failure,
     }))
     return
   }
   say(ctx, `skipped: the last record run started at ${s.lastRunAt}, within record.minInterval (${s.minInterval} s); next run from ${s.nextRunAt}, or record --force`)
 }
 
+/** A source that found no log file: where it looked and the environment variable that moves it. */
+interface Searched { source: string; paths: string[]; envVar: string | null }
+
 interface RecordSummary {
+  searched?: Searched[]
   push?: PushSummary
+  /** The kept push failure when this run did not push (see push.ts). */
+  lastPushFailure?: PushFailure | null
   device: string
   commit: string | null
   appended: number
@@ -140,22 +161,30 @@ interface RecordSummary {
   dryRun: boolean
 }
 
+function notFoundText(searched: Searched[]): string {
+  const where = searched.map((x) => `  ${x.source}: ${x.paths.join(', ')}${x.envVar ? ` (set ${x.envVar} to look elsewhere)` : ''}`)
+  return ['no usage logs found; looked for', ...where, 'other tools can feed records: usage-ledger record --stdin --source NAME'].join('\n')
+}
+
 function report(ctx: CommandContext, s: RecordSummary): void {
   if (ctx.global.json) {
-    const { push, latestFuture: _latest, ...rest } = s
-    out(ctx, JSON.stringify({ schema: 'usage-ledger/record@1', ...rest, pushed: push?.pushed ?? false, pending: push?.pending ?? 0 }))
+    const { push, lastPushFailure: kept, latestFuture: _latest, ...rest } = s
+    out(ctx, JSON.stringify({
+      schema: 'usage-ledger/record@1', ...rest, pushed: push?.pushed ?? false, pending: push?.pending ?? 0,
+      pushError: push?.error ?? null, lastPushFailure: push ? push.lastPushFailure : kept ?? null,
+    }))
     return
   }
   if (s.future) {
     say(ctx, `warning: ${s.future} record${s.future === 1 ? '' : 's'} dated more than 24 hours after now (latest ${s.latestFuture}) skipped; check the clock of the machine that wrote ${s.future === 1 ? 'it' : 'them'}`)
   }
   if (s.push) sayPush(ctx, s.push)
-  if (s.dryRun) { say(ctx, `dry run: ${s.appended} record${s.appended === 1 ? '' : 's'} would be committed`); return }
+  if (s.dryRun) { if (s.searched) say(ctx, notFoundText(s.searched)); say(ctx, `dry run: ${s.appended} record${s.appended === 1 ? '' : 's'} would be committed`); return }
   const extra = [
     s.alreadyRecorded ? `${s.alreadyRecorded} already recorded` : '',
     s.malformed ? `${s.malformed} malformed line${s.malformed === 1 ? '' : 's'} skipped` : '',
   ].filter(Boolean).join(', ')
-  if (!s.appended) { say(ctx, `nothing new${extra ? ` (${extra})` : ''}`); return }
+  if (!s.appended) { say(ctx, s.searched ? notFoundText(s.searched) : `nothing new${extra ? ` (${extra})` : ''}`); return }
   const range = s.days.length === 1 ? s.days[0]!.day : `${s.days[0]!.day}..${s.days[s.days.length - 1]!.day}`
   say(ctx, `recorded ${s.appended} record${s.appended === 1 ? '' : 's'} in ${s.days.length} part${s.days.length === 1 ? '' : 's'} (${range}), commit ${s.commit!.slice(0, 12)}${extra ? `; ${extra}` : ''}`)
 }

@@ -7,11 +7,15 @@ import { aggregateRows, GROUP_KEYS, recordRows, type GroupKey, type Period } fro
 import type { CostMode } from '../report/prices.js'
 import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult } from '../report/render.js'
 import { renderHtml } from '../report/html.js'
+import { nameRows } from '../report/sessions.js'
+import { loadNames, sharedProjectNames } from '../store/names.js'
 import { writeFileAtomic } from '../store/fsutil.js'
+import { quarantineLine, quarantineWarning } from '../store/quarantine.js'
 import path from 'node:path'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { isValidDay } from '../ledger/time.js'
 import { out, say, type CommandContext } from './context.js'
+import { resolveDevices } from './device-ref.js'
 
 export interface ReportOptions {
   period: Period
@@ -19,7 +23,7 @@ export interface ReportOptions {
   since?: string
   until?: string
   by: string[]
-  /** Only these devices, by id (or its first characters) or name. */
+  /** Only these devices, by id, a unique id prefix or name (device-ref.ts). */
   device: string[]
   /** Only these sources and models (a model by its full id or a prefix such as claude-sonnet-4-5). */
   source: string[]
@@ -49,14 +53,12 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
   for (const g of groupBy) if (!GROUP_KEYS.includes(g)) throw usageError('BAD_GROUP', `--by ${g}: group by one of ${GROUP_KEYS.join(', ')}`)
   try {
     const prices = storePrices(store)
-    const idx = store.initialized ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
+    const view = store.initialized ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
+    const idx = view?.index ?? null
     let devices = idx ? Object.entries(idx.devices).map(([id, d]) => ({ id, name: d.name, head: d.head, lastRecordAt: d.lastRecordAt })).sort((a, b) => (a.id < b.id ? -1 : 1)) : []
     if (opts.device.length) {
-      const want = opts.device.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean)
-      const matches = (d: { id: string; name: string }, w: string) => d.id === w || d.name === w || (w.length >= 6 && d.id.startsWith(w))
-      const unknown = want.filter((w) => !devices.some((d) => matches(d, w)))
-      if (unknown.length) throw usageError('UNKNOWN_DEVICE', `no device ${unknown.map((u) => `"${u}"`).join(', ')} in the ledger; see usage-ledger devices`)
-      devices = devices.filter((d) => want.some((w) => matches(d, w)))
+      const want = new Set(resolveDevices('--device', opts.device, devices, store.device.id))
+      devices = devices.filter((d) => want.has(d.id))
     }
     const only = new Set(devices.map((d) => d.id))
     const sources = new Set(opts.source.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean))
@@ -75,9 +77,9 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     const warnings: ReportResult['warnings'] = []
     if (missingPrices.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: missingPrices })
     // Which devices hold the copies, and for which each response counts (the one that recorded it first).
-    const names = new Map(idx ? Object.entries(idx.devices).map(([id, d]) => [id, d.name]) : [])
+    const nameOf = new Map(idx ? Object.entries(idx.devices).map(([id, d]) => [id, d.name]) : [])
     const crossDevices = idx ? [...crossDeviceStats(idx)].sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([id, c]) => ({ id, name: names.get(id) ?? id.slice(0, 8), records: c.records, counted: c.counted })) : []
+      .map(([id, c]) => ({ id, name: nameOf.get(id) ?? id.slice(0, 8), records: c.records, counted: c.counted })) : []
     if (crossDevice) {
       warnings.push({
         code: 'DUPLICATE_ACROSS_DEVICES', records: crossDevice, devices: crossDevices,
@@ -86,10 +88,23 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     }
     if (newerLines) warnings.push({ code: 'NEWER_RECORD_VERSION', lines: newerLines, detail: 'lines written by a newer usage-ledger were skipped; upgrade to count them' })
     if (invalidLines) warnings.push({ code: 'INVALID_LEDGER_LINES', lines: invalidLines, detail: 'ledger lines that are not valid records were skipped' })
+    // A device whose remote head failed the checks counts at its last good head, loudly.
+    for (const q of view?.quarantined ?? []) {
+      warnings.push(quarantineWarning(q.id, q))
+      ctx.env.stderr.write(`warning: ${quarantineLine(q.id, q)}\n`)
+    }
     if (!idx) warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
+    // Names of this machine's projects and sessions (state/names.json, never pushed), over the
+    // project names devices with config privacy.shareNames commit; otherwise hashes.
+    const local = loadNames(store.paths.names)
+    const names = idx && (opts.period === 'session' || groupBy.includes('project'))
+      ? { projects: { ...(await sharedProjectNames(await store.git(), Object.entries(idx.devices).map(([id, d]) => ({ id, head: d.head })))), ...local.projects }, sessions: local.sessions }
+      : local
     const result: ReportResult = {
       schema: 'usage-ledger/report@1', period: opts.period, timezone: tz, since: since ?? null, until: until ?? null,
-      groupBy: [...new Set(groupBy)], rows: agg.rows, totals: agg.totals, devices,
+      groupBy: [...new Set(groupBy)],
+      rows: nameRows(agg.rows, groupBy.includes('project'), { period: opts.period, localTime: localTimeIn(tz), since, until, names, source: rows }),
+      totals: agg.totals, devices,
       pricing: { asOf: prices.asOf, sha256: prices.sha256, mode: opts.cost, overrides: Object.keys(store.config.prices ?? {}) },
       dedupe: { duplicateLines: dropped!, crossDevice: crossDevice!, devices: crossDevices },
       warnings,

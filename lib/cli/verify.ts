@@ -2,15 +2,20 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { usageError } from '../errors.js'
-import { deviceHeads } from '../index/heads.js'
+import { trustedHeads, supersededHeads } from '../sync/trust.js'
+import { listQuarantined, quarantineLine, type Quarantine } from '../store/quarantine.js'
+import type { GitBackend } from '../git/backend.js'
 import { readIndexSources } from '../index/index.js'
 import { DEVICE_ID_RE } from '../ledger/paths.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { Store } from '../store/store.js'
-import { loadVerified, saveVerified } from '../store/verified.js'
+import { saveVerified } from '../store/verified.js'
 import { verifyLedger, type VerifyResult } from '../verify/verify.js'
-import { hasErrors } from '../verify/findings.js'
+import { finding, hasErrors } from '../verify/findings.js'
 import { out, say, type CommandContext } from './context.js'
+import { plural } from '../text.js'
+import { resolveDevices } from './device-ref.js'
+import { listDevices } from './devices.js'
 
 export interface VerifyOptions {
   device: string[]
@@ -26,20 +31,31 @@ export async function verify(ctx: CommandContext, opts: VerifyOptions): Promise<
   try {
     if (!store.initialized) throw usageError('NO_STORE', `no ledger at ${store.paths.home}; run usage-ledger record (or pass --repo CLONE)`)
     const git = await store.git()
-    const withTracking = Boolean(ctx.global.repo)
-    const heads = await deviceHeads(git, withTracking)
+    // A clone's heads moved by plain git are checked first; a head that fails is not verified.
+    const trusted = await trustedHeads(git, store.paths, Boolean(ctx.global.repo), ctx.env.now())
+    const heads = trusted.heads
     // Branches fetch refused to take (a rewrite): still checked against the witnesses.
     const refused = new Map<string, string>()
     for (const [ref, oid] of await git.listRefs('refs/remotes/origin/ledger/')) {
       const id = ref.slice('refs/remotes/origin/ledger/'.length)
       if (DEVICE_ID_RE.test(id) && !heads.has(id)) refused.set(id, oid)
     }
-    const only = resolveDevices(opts.device, heads, store)
+    const only = opts.device.length
+      ? resolveDevices('--device', opts.device, await listDevices(git, store.device.id, heads), store.device.id)
+      : []
     const result = await verifyLedger(git, {
       heads, refused, only, full: opts.full, fingerprints: Boolean(opts.transcript),
-      proved: loadVerified(store.paths.proved), fetched: loadVerified(store.paths.verified), index: readIndexSources(store.paths.index),
+      proved: trusted.state.proved, fetched: trusted.state.verified, index: readIndexSources(store.paths.index),
+      superseded: supersededHeads(trusted.state.quarantine),
     })
     saveVerified(store.paths.proved, result.proved)
+    await markAccepted(git, result, trusted.state.quarantine)
+    // A quarantined head stays an error until its branch is good again or accepted.
+    for (const q of listQuarantined(trusted.state.quarantine)) {
+      if (only.length && !only.includes(q.id)) continue
+      result.findings.push(finding('QUARANTINED', q.id, quarantineLine(q.id, q), { commit: q.head }))
+      for (const f of q.findings) result.findings.push({ ...f, detail: `(quarantined head ${q.head.slice(0, 12)}) ${f.detail}` })
+    }
     if (opts.transcript) writeTranscripts(ctx, opts.transcript, result)
     if (ctx.global.json) out(ctx, JSON.stringify(toJson(result)))
     else printResult(ctx, result)
@@ -49,14 +65,18 @@ export async function verify(ctx: CommandContext, opts: VerifyOptions): Promise<
   }
 }
 
-function resolveDevices(wanted: string[], heads: Map<string, string>, store: Store): string[] {
-  const ids: string[] = []
-  for (const w of wanted.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean)) {
-    const id = w === 'this' ? store.device.id : [...heads.keys()].find((h) => h === w || (w.length >= 6 && h.startsWith(w)))
-    if (!id || !heads.has(id)) throw usageError('UNKNOWN_DEVICE', `--device ${w}: no such device in this repository; see usage-ledger devices`)
-    ids.push(id)
+/** Findings in history a person took in with `fetch --accept-rewrite` are warnings, named so. */
+async function markAccepted(git: GitBackend, r: VerifyResult, q: Quarantine): Promise<void> {
+  for (const f of r.findings) {
+    if (f.severity !== 'error' || !f.commit) continue
+    for (const a of q.accepted[f.device] ?? []) {
+      if (f.commit === a.head || (await git.isAncestor(f.commit, a.head).catch(() => false))) {
+        f.severity = 'warning'
+        f.detail += ` (accepted by fetch --accept-rewrite at ${a.at})`
+        break
+      }
+    }
   }
-  return ids
 }
 
 function toJson(r: VerifyResult) {
@@ -76,7 +96,7 @@ function printResult(ctx: CommandContext, r: VerifyResult): void {
     const c = d.checked
     const scope = d.from === d.head ? 'unchanged since last proof' : `${c.commits} commit${c.commits === 1 ? '' : 's'}, ${c.parts} part${c.parts === 1 ? '' : 's'}, ${c.records} record${c.records === 1 ? '' : 's'} checked${d.from ? ` since ${d.from.slice(0, 12)}` : ''}`
     lines.push(`${d.id} ${d.name ?? ''}`.trimEnd())
-    lines.push(`  head ${d.head}  tree ${d.tree ?? '(none)'}  ${d.records ?? '?'} records; ${scope}; index ${d.index}`)
+    lines.push(`  head ${d.head}  tree ${d.tree ?? '(none)'}  ${d.records === null ? '? records' : plural(d.records, 'record')}; ${scope}; index ${d.index}`)
     for (const f of r.findings.filter((x) => x.device === d.id)) lines.push(`  ${formatFinding(f)}`)
   }
   const listed = new Set(r.devices.map((d) => d.id))

@@ -52,9 +52,10 @@ export function collectFiles(
 
 /**
  * Calls `onLine` for every complete line in [from, size) and returns the offset after the last
- * one. Lines longer than a chunk grow the buffer rather than being split, up to `maxLine`
- * bytes: a longer line is dropped as it is read (`onSkip` is told once its newline arrives), and
- * while it is unfinished the returned offset stays at its start.
+ * one (a byte-order mark at the start of the file is not passed on; offsets stay file offsets).
+ * Lines longer than a chunk grow the buffer rather than being split, up to `maxLine` bytes: a
+ * longer line is dropped as it is read (`onSkip` is told once its newline arrives), and while it
+ * is unfinished the returned offset stays at its start.
  */
 export function readLines(path: string, from: number, size: number, onLine: (line: Buffer, offset: number) => void, onBytes?: (n: number) => void,
   onSkip?: (offset: number, length: number) => void, maxLine = MAX_LINE): number {
@@ -93,7 +94,11 @@ export function readLines(path: string, from: number, size: number, onLine: (lin
         }
         let end = nl
         if (end > start && buf[end - 1] === 13) end--
-        if (end > start) onLine(buf.subarray(start, end), lineStart + start)
+        // A UTF-8 byte-order mark before the first line of a file (editors on Windows write
+        // one) is not part of the JSON; the line's offset is then that of its first byte after it.
+        let first = start
+        if (lineStart + start === 0 && end - start >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) first += 3
+        if (end > first) onLine(buf.subarray(first, end), lineStart + first)
         start = nl + 1
       }
       if (start > 0) {

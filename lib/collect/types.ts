@@ -78,6 +78,19 @@ export class Batch {
 
   get size(): number { return this.byId.size }
 
+  /**
+   * Names behind the hashes, for this machine's reports only (state/names.json, never pushed):
+   * project hash → the directory name of its cwd, session hash → the session id.
+   */
+  readonly projectNames = new Map<string, string>()
+  readonly sessionIds = new Map<string, string>()
+
+  /** Keeps the names of a record's project and session (what the source had before hashing). */
+  names(r: LedgerRecord, cwd: unknown, session: unknown): void {
+    if (r.project && typeof cwd === 'string' && cwd && !this.projectNames.has(r.project)) this.projectNames.set(r.project, dirName(cwd))
+    if (r.session && typeof session === 'string' && session && !this.sessionIds.has(r.session)) this.sessionIds.set(r.session, session)
+  }
+
   clear(): void {
     this.byId.clear()
     this.mainMessages.clear()
@@ -101,6 +114,12 @@ export class Batch {
   }
 }
 
+/** The last component of a POSIX or Windows path: `/home/ana/src/app/` → `app`. */
+export function dirName(cwd: string): string {
+  const parts = cwd.split(/[\\/]+/).filter(Boolean)
+  return parts[parts.length - 1] ?? cwd
+}
+
 export interface LineParser {
   /** Called for each complete line (without its newline); `offset` is the line's byte offset. */
   line(line: Buffer, offset: number): void
@@ -110,6 +129,8 @@ export interface FileSource {
   readonly name: string
   /** Absolute paths of this source's files, and the roots they were found under. */
   discover(env: Env): Array<{ path: string; root: string }>
+  /** Where discover looks (whether there or not) and the environment variable that moves it: what `record` names when it finds nothing. */
+  looksIn?(env: Env): { paths: string[]; envVar: string }
   /** A parser for one file, continuing from the cursor's ctx. */
   parser(file: { path: string; root: string }, ctx: unknown, batch: Batch, salt: string): LineParser & { ctx(): unknown }
 }

@@ -13,7 +13,7 @@ import http from 'isomorphic-git/http/node'
 import { LedgerError, opError } from '../errors.js'
 import type { CommitInfo, GitBackend, Remote, TreeEntry } from './backend.js'
 import { redactUrl, trackingRef } from './backend.js'
-import { authFailed, pushRejected, timedOut, unreachable } from './remote-errors.js'
+import { authFailed, notFound, pushRejected, timedOut, unreachable } from './remote-errors.js'
 import { usageError } from '../errors.js'
 
 const isNotFound = (e: unknown) => (e as { code?: string })?.code === 'NotFoundError'
@@ -187,6 +187,7 @@ export class IsoBackend implements GitBackend {
       const status = err.data?.statusCode
       if (err.code === 'UserCanceledError' || status === 401 || status === 403) throw authFailed(remote.url)
       if (err.code === 'PushRejectedError') throw pushRejected(remote.url, ref)
+      if (status === 404) throw notFound(remote.url, 'HTTP 404')
       // A connection cut mid-answer surfaces as an empty or unparsable answer.
       if (err.code === 'EmptyServerResponseError' || err.code === 'ParseError' || /^aborted$|premature close/i.test(err.message ?? '')) {
         throw unreachable(remote.url, `its answer was cut short: ${(err.message ?? '').replace(/\.$/, '').slice(0, 160)}`)

@@ -7,8 +7,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { opError, LedgerError } from '../errors.js'
 import type { CommitInfo, GitBackend, Remote, Signature, TreeEntry } from './backend.js'
-import { trackingRef, ZERO_OID } from './backend.js'
-import { classifyGitError } from './remote-errors.js'
+import { redactUrl, trackingRef, ZERO_OID } from './backend.js'
+import { classifyGitError, gitFailed } from './remote-errors.js'
 import { parseCommit, parseTree } from './objects.js'
 
 interface RunResult { stdout: Buffer; stderr: string; code: number }
@@ -36,10 +36,7 @@ export function runGit(args: string[], opts: { gitdir?: string; input?: Uint8Arr
 
 async function git(args: string[], opts: Parameters<typeof runGit>[1] = {}): Promise<Buffer> {
   const r = await runGit(args, opts)
-  if (r.code !== 0) {
-    const line = r.stderr.trim().split('\n').pop() ?? ''
-    throw opError('GIT_FAILED', `git ${args[0]} failed: ${line || `exit ${r.code}`}`)
-  }
+  if (r.code !== 0) throw gitFailed(`git ${args[0]}`, r.stderr, r.code, true)
   return r.stdout
 }
 
@@ -321,7 +318,8 @@ export class SystemBackend implements GitBackend {
     const r = await runGit(args, { gitdir: this.gitdir, env: this.remoteEnv(remote) })
     if (r.code === 0) return r.stdout
     // push --porcelain reports a rejected ref on stdout.
-    throw classifyGitError(remote.url, r.stderr + '\n' + r.stdout.toString('utf8'), ref) ?? opError('GIT_FAILED', `git ${args[0]} ${remote.url.replace(/\/\/[^@/]*@/, '//')} failed: ${r.stderr.trim().split('\n').pop() ?? ''}`)
+    const said = r.stderr + '\n' + r.stdout.toString('utf8')
+    throw classifyGitError(remote.url, said, ref) ?? gitFailed(`git ${args[0]} ${redactUrl(remote.url)}`, said, r.code)
   }
 
   async listRemoteRefs(remote: Remote, prefix: string): Promise<Map<string, string>> {

@@ -192,11 +192,12 @@ export interface UpdateResult { days: number; parts: number; records: number; re
  * Brings the index in `dir` up to the device heads of `git` (and, for a native clone, its
  * remote-tracking heads). `rebuild` starts from nothing.
  */
-export async function updateIndex(git: GitBackend, dir: string, prices: PriceTable, opts: { withTracking?: boolean; rebuild?: boolean } = {}): Promise<UpdateResult> {
+export async function updateIndex(git: GitBackend, dir: string, prices: PriceTable, opts: { heads?: Map<string, string>; withTracking?: boolean; rebuild?: boolean } = {}): Promise<UpdateResult> {
   const old = opts.rebuild ? null : readIndex(dir)
   const repriced = !old || old.priceSha !== prices.sha256
   const idx = old && !repriced ? old : { ...empty(prices.sha256), devices: old?.devices ?? {} }
-  const heads = await deviceHeads(git, opts.withTracking ?? false)
+  // The caller's trusted heads (DESIGN §8), else every head the repository holds.
+  const heads = opts.heads ?? (await deviceHeads(git, opts.withTracking ?? false))
   // The current parts of every day, from each device's tree (unchanged devices from the index).
   const partsByDay = new Map<string, Part[]>()
   const devices: Record<string, IndexDevice> = {}

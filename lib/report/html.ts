@@ -5,7 +5,9 @@
  * gives the same bytes, and the page works offline and in mail attachments.
  */
 import type { Row, Totals } from './aggregate.js'
-import type { ReportResult } from './render.js'
+import { labelColumns, type ReportResult } from './render.js'
+import { plural } from '../text.js'
+import type { NamedRow } from './sessions.js'
 
 export interface HtmlReport {
   /** The report as asked for (period, --by, filters): the summary and the table. */
@@ -85,7 +87,7 @@ function barList(id: string, title: string, items: Array<{ name: string; value: 
     const y = i * rowH
     const w = (it.value / top) * maxW
     return `<text x="0" y="${y + 11}">${esc(it.name)}</text>` +
-      `<rect class="bar" x="0" y="${y + 15}" width="${num(w)}" height="12" fill="${it.color}" data-series="${esc(it.name)}" data-value="${it.value}"><title>${esc(`${it.name}: ${n(it.value)} tokens`)}</title></rect>` +
+      `<rect class="bar" x="0" y="${y + 15}" width="${num(w)}" height="12" fill="${it.color}" data-series="${esc(it.name)}" data-value="${it.value}"><title>${esc(`${it.name}: ${plural(it.value, 'token', 'tokens', n)}`)}</title></rect>` +
       `<text x="${num(w + 4)}" y="${y + 25}">${esc(fmt(it.value))}</text>`
   })
   return svg(id, title, Math.max(rowH, items.length * rowH), parts)
@@ -100,22 +102,24 @@ const legend = (entries: Array<[string, string]>) =>
 const section = (title: string, body: string, rows: number) =>
   `<section><h2>${esc(title)}</h2>${rows ? body : '<p class="empty">No usage in this range.</p>'}</section>`
 
-const GROUP_TITLES = { device: 'Device', source: 'Source', model: 'Model', project: 'Project' } as const
-const PERIOD_TITLES: Record<string, string> = { daily: 'Day', weekly: 'Week', monthly: 'Month', session: 'Session', blocks: 'Block start' }
-
 function table(r: ReportResult): string {
-  const head = [PERIOD_TITLES[r.period] ?? 'Period', ...r.groupBy.map((g) => GROUP_TITLES[g])]
+  // The terminal table's text columns: names where this machine knows them, a session's project, start, end and models.
+  const labels = labelColumns(r, false)
   const counts = (t: Totals) => [n(t.records), n(t.input), n(t.output), n(t.cacheWrite), n(t.cacheRead), n(t.totalTokens), usd(t.costUSD)].map((c) => `<td>${c}</td>`).join('')
-  const body = r.rows.map((row) => `<tr>${[row.period, ...r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? '')))].map((c) => `<td class="l">${esc(c)}</td>`).join('')}${counts(row)}</tr>`)
-  return `<div class="scroll"><table><thead><tr>${head.map((h) => `<th class="l">${h}</th>`).join('')}` +
+  const body = (r.rows as NamedRow[]).map((row) => `<tr>${labels.map((c) => `<td class="l">${esc(c.cell(row))}</td>`).join('')}${counts(row)}</tr>`)
+  return `<div class="scroll"><table><thead><tr>${labels.map((c) => `<th class="l">${esc(c.head)}</th>`).join('')}` +
     `${['Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)'].map((h) => `<th>${h}</th>`).join('')}</tr></thead>` +
-    `<tbody>${body.join('')}</tbody><tfoot><tr><th class="l" colspan="${head.length}">Total</th>${counts(r.totals)}</tr></tfoot></table></div>`
+    `<tbody>${body.join('')}</tbody><tfoot><tr><th class="l" colspan="${labels.length}">Total</th>${counts(r.totals)}</tr></tfoot></table></div>`
 }
 
+/**
+ * Summary cards are at least 10em wide: room for an 11-digit count ("99,999,999,999") in the bold
+ * value font, two cards a row on a 360 px phone, one below that; a longer value wraps, never overflows.
+ */
 const CSS = `:root{color-scheme:light;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;background:#fff}
 body{margin:0 auto;padding:12px;max-width:900px}h1{font-size:1.35em;margin:.2em 0}h2{font-size:1.05em;margin:1.4em 0 .3em}
-.meta{color:#666;font-size:.85em;margin:.2em 0 .8em}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(115px,1fr));gap:8px;margin:0}
-.cards div{border:1px solid #e3e3e3;border-radius:6px;padding:6px 8px}dt{font-size:.78em;color:#666}dd{margin:0;font-weight:600;font-variant-numeric:tabular-nums}
+.meta{color:#666;font-size:.85em;margin:.2em 0 .8em}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,10em),1fr));gap:8px;margin:0}
+.cards div{border:1px solid #e3e3e3;border-radius:6px;padding:6px 8px;min-width:0}dt{font-size:.78em;color:#666}dd{margin:0;font-weight:600;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
 svg.chart{display:block;width:100%;max-width:720px;height:auto;overflow:visible}svg text{font-size:10px;fill:#555}
 .legend{list-style:none;padding:0;margin:.3em 0;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.85em;word-break:break-all}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:5px;vertical-align:-1px}.empty,.warn{color:#666}

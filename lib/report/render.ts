@@ -1,6 +1,8 @@
 /** Renderers for report results: the JSON contract (DESIGN §7) and a terminal table. */
 import Table from 'cli-table3'
 import type { Row, Totals, GroupKey } from './aggregate.js'
+import { projectLabels, type NamedRow } from './sessions.js'
+import { displayWidth, truncate, wrap } from '../text.js'
 
 export interface ReportResult {
   schema: 'usage-ledger/report@1'
@@ -33,32 +35,62 @@ const GROUP_TITLES: Record<GroupKey, string> = { device: 'Device', source: 'Sour
 const PERIOD_TITLES: Record<string, string> = { daily: 'Day', weekly: 'Week', monthly: 'Month', session: 'Session', blocks: 'Block' }
 
 /** A block's cell: `2026-11-21T09:00–14:00`, `*` marking the active block (explained under the table). */
-const periodCell = (row: Row) => (row.end === undefined ? row.period : `${row.period}–${row.end.slice(11, 16)}${row.active ? '*' : ''}`)
+const periodCell = (row: Row) => (row.active === undefined || row.end === undefined ? row.period : `${row.period}–${row.end.slice(11, 16)}${row.active ? '*' : ''}`)
 
 /** Under a blocks table: the active block's burn rate and projection (ccusage's definitions). */
-function activeBlockLines(r: ReportResult): string {
-  let s = ''
+function activeBlockLines(r: ReportResult): string[] {
+  const out: string[] = []
   for (const row of r.rows) {
     if (!row.active) continue
     const who = r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))).filter(Boolean).join(', ')
     const rate = row.burnRate
       ? `burn rate ${n(Math.round(row.burnRate.tokensPerMinute))} tokens/min, ${usd(row.burnRate.costPerHour)}/h; projected at ${row.end!.slice(11, 16)} (in ${row.projection!.remainingMinutes} min): ${n(row.projection!.totalTokens)} tokens, ${usd(row.projection!.costUSD)}`
       : 'no burn rate yet (one instant of activity)'
-    s += `* active block ${periodCell(row).replace(/\*$/, '')}${who ? ` (${who})` : ''}: ${rate}\n`
+    out.push(`* active block ${periodCell(row).replace(/\*$/, '')}${who ? ` (${who})` : ''}: ${rate}`)
   }
-  return s
+  return out
 }
 
 const TOTAL_KEYS = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens', 'costUSD'] as const
 
-/** The columns of a row, in the order of the JSON contract; device adds its name. */
+/**
+ * The columns of a row, in the order of the JSON contract; device adds its name, project its
+ * directory name (empty where this machine does not know it), a session its project, id,
+ * start, end and models.
+ */
 function columns(r: ReportResult): string[] {
-  return ['period', ...r.groupBy.flatMap((g) => (g === 'device' ? ['device', 'deviceName'] : [g])), ...TOTAL_KEYS]
+  const session = r.period === 'session'
+    ? [...(r.groupBy.includes('project') ? [] : ['project', 'projectName']), 'sessionId', 'start', 'end', 'models']
+    : []
+  return ['period', ...session, ...r.groupBy.flatMap((g) => (g === 'device' ? ['device', 'deviceName'] : g === 'project' ? ['project', 'projectName'] : [g])), ...TOTAL_KEYS]
 }
 
 const cell = (row: Row | (Totals & { period: string }), key: string) => {
   const v = (row as unknown as Record<string, unknown>)[key]
-  return key === 'costUSD' ? String(roundCost(v as number)) : v === undefined ? '' : String(v)
+  return key === 'costUSD' ? String(roundCost(v as number)) : v === undefined ? '' : Array.isArray(v) ? v.join(' ') : String(v)
+}
+
+/** A time of a session row, `YYYY-MM-DDTHH:MM` shown as `YYYY-MM-DD HH:MM` (compact: `MM-DD HH:MM`). */
+const when = (t: string | undefined, compact: boolean) => (t ? (compact ? t.slice(5) : t).replace('T', ' ') : '')
+
+/**
+ * The text columns of a table (period, a session's project and times, the groups), with the
+ * cell each shows for a row: names where this machine knows them, else hashes.
+ */
+export function labelColumns(r: ReportResult, compact: boolean): Array<{ head: string; cell: (row: NamedRow) => string; min?: number }> {
+  const projects = projectLabels(r.rows as NamedRow[])
+  const project = (row: NamedRow) => (row.project ? projects.get(row.project) ?? row.project : '')
+  // A compact table cuts hashes and names before dates and times (min: the narrowest a column gets).
+  const cols: Array<{ head: string; cell: (row: NamedRow) => string; min?: number }> = [{ head: PERIOD_TITLES[r.period] ?? 'Period', cell: (row) => (r.period === 'blocks' ? periodCell(row) : row.period), min: r.period === 'session' ? 8 : Infinity }]
+  if (r.period === 'session') {
+    if (!r.groupBy.includes('project')) cols.push({ head: 'Project', cell: project })
+    cols.push({ head: 'Start', cell: (row) => when(row.start, compact), min: Infinity })
+    if (!compact) cols.push({ head: 'End', cell: (row) => when(row.end, false) }, { head: 'Models', cell: (row) => (row.models ?? []).join(', ') })
+  }
+  // Compact: a model without its date suffix (claude-sonnet-4-5-20250929 → claude-sonnet-4-5).
+  const model = (row: NamedRow) => (compact ? String(row.model ?? '').replace(/-20\d{6}$/, '') : String(row.model ?? ''))
+  for (const g of r.groupBy) cols.push({ head: GROUP_TITLES[g], cell: g === 'device' ? (row) => row.deviceName ?? '' : g === 'project' ? project : g === 'model' ? model : (row) => String(row[g] ?? '') })
+  return cols
 }
 
 /** CSV (RFC 4180) with a header row and a final `total` row. */
@@ -73,12 +105,13 @@ export function renderCsv(r: ReportResult): string {
 
 /** A GitHub-flavoured Markdown table with a bold totals row. */
 export function renderMarkdown(r: ReportResult): string {
-  const head = [PERIOD_TITLES[r.period] ?? 'Period', ...r.groupBy.map((g) => GROUP_TITLES[g]), 'Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
+  const labels = labelColumns(r, false)
+  const head = [...labels.map((c) => c.head), 'Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
   const esc = (v: string) => v.replace(/\|/g, '\\|')
   const cells = (t: Totals) => [n(t.records), n(t.input), n(t.output), n(t.cacheWrite), n(t.cacheRead), n(t.totalTokens), usd(t.costUSD)]
-  const out = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i <= r.groupBy.length ? ' --- ' : ' ---: ')).join('|')}|`]
-  for (const row of r.rows) out.push(`| ${[row.period, ...r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))), ...cells(row)].map(esc).join(' | ')} |`)
-  out.push(`| ${['**Total**', ...r.groupBy.map(() => ''), ...cells(r.totals).map((c) => `**${c}**`)].join(' | ')} |`)
+  const out = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < labels.length ? ' --- ' : ' ---: ')).join('|')}|`]
+  for (const row of r.rows) out.push(`| ${[...labels.map((c) => c.cell(row)), ...cells(row)].map(esc).join(' | ')} |`)
+  out.push(`| ${['**Total**', ...labels.slice(1).map(() => ''), ...cells(r.totals).map((c) => `**${c}**`)].join(' | ')} |`)
   return out.join('\n') + '\n'
 }
 
@@ -91,36 +124,79 @@ export interface TableOptions {
   chart?: boolean
 }
 
-const visibleWidth = (line: string) => line.replace(/\x1b\[[0-9;]*m/g, '').length
+/** A compact table never gets wider than this (nor than the terminal). */
+export const COMPACT_WIDTH = 80
 
 export function renderTable(r: ReportResult, opts: TableOptions): string {
   const full = table(r, opts, false)
-  const fits = !opts.width || visibleWidth(full.split('\n')[0] ?? '') <= opts.width
-  let s = (opts.compact || !fits ? table(r, opts, true) : full) + '\n'
-  s += activeBlockLines(r)
-  if (r.dedupe.duplicateLines) s += `${n(r.dedupe.duplicateLines)} duplicate line${r.dedupe.duplicateLines === 1 ? '' : 's'} of already counted responses dropped\n`
-  for (const w of r.warnings) s += w.code === 'DUPLICATE_ACROSS_DEVICES' ? `warning: ${w.detail}\n` : `warning: ${w.code}${w.models ? ' ' + (w.models as string[]).join(', ') : ''}\n`
+  const fits = !opts.width || displayWidth(full.split('\n')[0] ?? '') <= opts.width
+  const compact = opts.compact || !fits
+  let s = (compact ? table(r, opts, true) : full) + '\n'
+  const limit = compact ? Math.min(opts.width || COMPACT_WIDTH, COMPACT_WIDTH) : Infinity
+  const line = (text: string) => { s += (compact ? wrap(text, limit) : text) + '\n' }
+  for (const l of activeBlockLines(r)) line(l)
+  if (r.dedupe.duplicateLines) line(`${n(r.dedupe.duplicateLines)} duplicate line${r.dedupe.duplicateLines === 1 ? '' : 's'} of already counted responses dropped`)
+  for (const w of r.warnings) line(w.code === 'DUPLICATE_ACROSS_DEVICES' ? `warning: ${w.detail}` : `warning: ${w.code}${w.models ? ' ' + (w.models as string[]).join(', ') : ''}`)
   return s
 }
 
 const BAR = 20
+/** The narrowest a text column of a compact table gets: a hash keeps five characters and `…`. */
+const MIN_TEXT = 6
 
 function table(r: ReportResult, opts: TableOptions, compact: boolean): string {
-  const tokenHeads = compact ? ['Records', 'Tokens', 'Cost'] : ['Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
-  const head = [PERIOD_TITLES[r.period] ?? 'Period', ...r.groupBy.map((g) => GROUP_TITLES[g]), ...tokenHeads, ...(opts.chart ? [''] : [])]
-  const t = new Table({
-    head,
-    style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [], compact: true },
-    colAligns: head.map((_, i) => (i <= r.groupBy.length || i === head.length - 1 && opts.chart ? 'left' : 'right')),
-  })
-  const maxCost = Math.max(0, ...r.rows.map((row) => row.costUSD))
-  const bar = (cost: number) => (maxCost > 0 ? '█'.repeat(Math.round((cost / maxCost) * BAR)) : '')
+  const labels = labelColumns(r, compact)
+  let tokenHeads = compact ? ['Records', 'Tokens', 'Cost'] : ['Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
   const cells = (x: Totals) => (compact
     ? [n(x.records), n(x.totalTokens), usd(x.costUSD)]
     : [n(x.records), n(x.input), n(x.output), n(x.cacheWrite), n(x.cacheRead), n(x.totalTokens), usd(x.costUSD)])
-  for (const row of r.rows) {
-    t.push([periodCell(row), ...r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))), ...cells(row), ...(opts.chart ? [bar(row.costUSD)] : [])])
+  const rows = (r.rows as NamedRow[]).map((row) => ({ text: labels.map((c) => c.cell(row)), counts: cells(row), cost: row.costUSD }))
+  let totals = cells(r.totals)
+  // A compact table fits COMPACT_WIDTH (or a narrower terminal): the counts keep their width;
+  // the widest text column gives up a character at a time (hashes and names down to MIN_TEXT,
+  // dates and times never); with many groups the Records column goes first.
+  let bar = BAR
+  if (compact) {
+    const limit = Math.min(opts.width || COMPACT_WIDTH, COMPACT_WIDTH)
+    const natural = labels.map((c, i) => Math.max(displayWidth(c.head), ...rows.map((row) => displayWidth(row.text[i]!)), i === 0 ? displayWidth('Total') : 0))
+    const fit = (counts: number) => {
+      const widths = [...natural]
+      const countWidths = tokenHeads.slice(-counts).map((h, j) => {
+        const i = tokenHeads.length - counts + j
+        return Math.max(h.length, displayWidth(totals[i]!), ...rows.map((row) => displayWidth(row.counts[i]!)))
+      })
+      const columns = labels.length + counts + (opts.chart ? 1 : 0)
+      const used = () => widths.reduce((a, b) => a + b, 0) + countWidths.reduce((a, b) => a + b, 0) + (opts.chart ? bar : 0) + 3 * columns + 1
+      if (opts.chart) bar = Math.max(4, Math.min(BAR, limit - (used() - bar)))
+      const min = (i: number) => Math.min(natural[i]!, labels[i]!.min ?? MIN_TEXT)
+      while (used() > limit) {
+        let widest = -1
+        for (let i = 0; i < widths.length; i++) if (widths[i]! > min(i) && (widest < 0 || widths[i]! > widths[widest]!)) widest = i
+        if (widest < 0) break
+        widths[widest]!--
+      }
+      return { widths, fits: used() <= limit }
+    }
+    let { widths, fits } = fit(3)
+    if (!fits) {
+      // Records goes before the names are cut any further.
+      ;({ widths } = fit(2))
+      tokenHeads = tokenHeads.slice(1)
+      for (const row of rows) row.counts = row.counts.slice(1)
+      totals = totals.slice(1)
+    }
+    for (const row of rows) row.text = row.text.map((c, i) => truncate(c, widths[i]!))
+    labels.forEach((c, i) => { c.head = truncate(c.head, widths[i]!) })
   }
-  t.push([{ content: 'Total', colSpan: 1 + r.groupBy.length }, ...cells(r.totals), ...(opts.chart ? [''] : [])] as never)
+  const head = [...labels.map((c) => c.head), ...tokenHeads, ...(opts.chart ? [''] : [])]
+  const t = new Table({
+    head,
+    style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [], compact: true },
+    colAligns: head.map((_, i) => (i < labels.length || i === head.length - 1 && opts.chart ? 'left' : 'right')),
+  })
+  const maxCost = Math.max(0, ...r.rows.map((row) => row.costUSD))
+  const bars = (cost: number) => (maxCost > 0 ? '█'.repeat(Math.round((cost / maxCost) * bar)) : '')
+  for (const row of rows) t.push([...row.text, ...row.counts, ...(opts.chart ? [bars(row.cost)] : [])])
+  t.push([{ content: 'Total', colSpan: labels.length }, ...totals, ...(opts.chart ? [''] : [])] as never)
   return t.toString()
 }

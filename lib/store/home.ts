@@ -17,6 +17,10 @@ export interface HomePaths {
   verified: string
   /** Heads `verify` last proved (its default mode starts there). */
   proved: string
+  /** Device heads that failed the checks, and rewrites accepted on request. */
+  quarantine: string
+  /** Names behind this machine's project and session hashes (never pushed; lib/store/names.ts). */
+  names: string
 }
 
 export function resolveHome(env: Env, flag?: string): string {
@@ -41,6 +45,8 @@ export function homePaths(home: string): HomePaths {
     known: path.join(state, 'known'),
     verified: path.join(state, 'verified.json'),
     proved: path.join(state, 'proved.json'),
+    quarantine: path.join(state, 'quarantine.json'),
+    names: path.join(state, 'names.json'),
   }
 }
 
@@ -55,7 +61,8 @@ export interface Config {
   timezone?: string
   git?: { backend?: 'auto' | 'system' | 'iso' }
   record?: { minInterval?: number }
-  privacy?: { salt?: string }
+  /** `shareNames`: let other machines show this one's project and session names (off by default; not implemented yet, see README). */
+  privacy?: { salt?: string; shareNames?: boolean }
   /** Price overrides, USD per million tokens, by model prefix (see lib/report/prices.ts). */
   prices?: Record<string, Record<string, unknown>>
   /** Optional limits shown by status as percentages. */
@@ -79,6 +86,8 @@ export function readConfig(file: string): Config {
   for (const k of ['remote', 'deviceName', 'deviceId', 'timezone'] as const) {
     if (c[k] !== undefined && typeof c[k] !== 'string') throw inputError('BAD_CONFIG', `${file}: "${k}" must be a string, not ${JSON.stringify(c[k])}; fix or delete it`)
   }
+  const share = (c.privacy as { shareNames?: unknown } | undefined)?.shareNames
+  if (share !== undefined && typeof share !== 'boolean') throw inputError('BAD_CONFIG', `${file}: "privacy.shareNames" must be true or false, not ${JSON.stringify(share)}; fix or delete it`)
   return { ...c, v: 1 }
 }
 

@@ -46,6 +46,7 @@ export class Store {
       paths.lock = path.join(own, 'lock')
       paths.verified = path.join(own, 'verified.json')
       paths.proved = path.join(own, 'proved.json')
+      paths.quarantine = path.join(own, 'quarantine.json')
     }
     const config = readConfig(paths.config)
     const { id, fromRandom } = resolveDeviceId(env, config, opts.deviceId)

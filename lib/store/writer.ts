@@ -10,7 +10,9 @@ import { dayDir, deviceDir, ledgerRef, partName } from '../ledger/paths.js'
 import type { GitBackend, Signature } from '../git/backend.js'
 import { inputError } from '../errors.js'
 import { readEntryAt, walkBlobs, writeFiles } from '../git/tree.js'
+import { writeGenesis } from '../git/genesis.js'
 import { KnownCache, entryBest, entryOf, entryTokens } from './known.js'
+import { SHARED_NAMES_FILE, serializeSharedNames } from '../ledger/names.js'
 
 export interface DeviceInfo {
   id: string
@@ -43,7 +45,7 @@ export type Candidate = LedgerRecord & { message?: string }
  * (the array is emptied once planned) so a backfill's records can be freed as lines are built.
  */
 export async function appendRecords(
-  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: Candidate[], now: Date, opts: { dryRun?: boolean; seen?: Record<string, string> } = {},
+  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: Candidate[], now: Date, opts: { dryRun?: boolean; seen?: Record<string, string>; sharedNames?: Record<string, string> } = {},
 ): Promise<AppendResult> {
   const ref = ledgerRef(device.id)
   const head = await git.readRef(ref)
@@ -123,13 +125,20 @@ export async function appendRecords(
   const deviceJson = await readEntryAt(git, tree, `${dir}/device.json`)
   const deviceText = await deviceFile(git, deviceJson?.oid, device, now)
   if (deviceText) files.set(`${dir}/device.json`, await git.writeBlob(Buffer.from(deviceText)))
+  // Project names only with config privacy.shareNames; turned off, an earlier file is emptied.
+  const namesEntry = await readEntryAt(git, tree, `${dir}/${SHARED_NAMES_FILE}`)
+  if (opts.sharedNames || namesEntry) {
+    const text = serializeSharedNames(opts.sharedNames ?? {})
+    if (!namesEntry || (await git.readBlob(namesEntry.oid)).toString('utf8') !== text) files.set(`${dir}/${SHARED_NAMES_FILE}`, await git.writeBlob(Buffer.from(text)))
+  }
 
   const newTree = await writeFiles(git, tree, files)
   const days = [...lines.keys()]
   const sig: Signature = { name: 'usage-ledger', email: `${device.id}@usage-ledger`, timestamp: Math.floor(now.getTime() / 1000) }
   const range = days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`
+  // A new branch starts from the genesis every device branch and main share (DESIGN §2).
   const commit = await git.writeCommit({
-    tree: newTree, parents: head ? [head] : [], author: sig, committer: sig,
+    tree: newTree, parents: [head ?? (await writeGenesis(git))], author: sig, committer: sig,
     message: `record: +${appended} record${appended === 1 ? '' : 's'} (${range})\n`,
   })
   await git.updateRef(ref, commit, head)

@@ -1,62 +1,54 @@
 /**
- * Bringing in every device (DESIGN §2, §8): fetch all `ledger/*` heads, accept a head only if
- * it descends from the last verified head and from every head another device witnessed
- * (`manifest.seen`), advance the local `merged` branch to the union of device directories,
- * and run the store's post-merge hooks. A rewrite keeps the old data and is reported.
+ * Bringing in every device (DESIGN §2, §8): fetch all `ledger/*` heads, take a head only when
+ * it passes the checks (`trust.ts`: ancestry, witnesses, and what `verify` checks on what is
+ * new), advance the local `merged` branch to the union of the good heads' device directories,
+ * and run the store's post-merge hooks. A head that fails is quarantined and reported.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { descends, type GitBackend, type Remote, type TreeEntry } from '../git/backend.js'
+import type { GitBackend, Remote, TreeEntry } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
-import { DEVICE_ID_RE, deviceDir, LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../ledger/paths.js'
-import { parseManifest } from '../ledger/manifest.js'
-import { finding as makeFinding, type Finding } from '../verify/findings.js'
+import { deviceDir, LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../ledger/paths.js'
+import { listQuarantined, type QuarantinedHead } from '../store/quarantine.js'
+import type { Finding } from '../verify/findings.js'
+import { checkHeads, cloneGoodHeads, type DeviceCheck, type TrustResult, type TrustState } from './trust.js'
 
 export type { Finding }
 
-export interface DeviceFetch {
-  id: string
-  before: string | null
-  head: string | null
-  status: 'new' | 'updated' | 'unchanged' | 'rewritten' | 'accepted' | 'local-ahead'
-}
+export type DeviceFetch = DeviceCheck
 
 export interface FetchResult {
   devices: DeviceFetch[]
   findings: Finding[]
   merged: { commit: string; tree: string } | null
   hooks: string[]
-}
-
-const finding = (code: string, device: string, commit: string | null, detail: string, severity: Finding['severity'] = 'error'): Finding =>
-  makeFinding(code, device, detail, { commit, severity })
-
-
-async function seenBy(git: GitBackend, device: string, head: string): Promise<Record<string, string>> {
-  try {
-    const tree = (await git.readCommit(head)).tree
-    const e = await readEntryAt(git, tree, `${deviceDir(device)}/manifest.json`)
-    return e ? parseManifest((await git.readBlob(e.oid)).toString('utf8')).seen ?? {} : {}
-  } catch {
-    return {}
-  }
+  /** What `--accept-rewrite` took in, exactly. */
+  accepted: TrustResult['accepted']
+  /** Devices whose remote head failed the checks, now and from earlier fetches. */
+  quarantined: Array<QuarantinedHead & { id: string }>
+  /** The good head of every device after the fetch. */
+  heads: Map<string, string>
+  state: TrustState
 }
 
 export interface IntegrateOptions {
   me: string
-  verified: Record<string, string>
+  state: TrustState
   acceptRewrite: string[]
   now: Date
+  /** A native clone (`--repo`): its good heads live in the state files; no branch is moved. */
+  clone: boolean
 }
 
 /** Fetches every device branch of `remote`, then integrates it (see `integrate`). */
-export async function fetchDevices(git: GitBackend, remote: Remote, o: IntegrateOptions): Promise<FetchResult & { verified: Record<string, string> }> {
+export async function fetchDevices(git: GitBackend, remote: Remote, o: IntegrateOptions): Promise<FetchResult> {
   const refs = await git.listRemoteRefs(remote, LEDGER_REF_PREFIX)
+  const verified = o.state.verified
   // Nothing moved since the last verified fetch: no objects to get, nothing to check again.
-  const unchanged = [...refs].every(([ref, oid]) => {
+  const unchanged = !o.clone && !Object.keys(o.state.quarantine.devices).length && [...refs].every(([ref, oid]) => {
     const id = ref.slice(LEDGER_REF_PREFIX.length)
-    return id === o.me ? true : o.verified[id] === oid
+    return id === o.me ? true : verified[id] === oid
   })
   if (unchanged && refs.size && (await git.readRef(MERGED_REF))) {
     const local = new Map<string, string>()
@@ -65,93 +57,46 @@ export async function fetchDevices(git: GitBackend, remote: Remote, o: Integrate
     const mergedCommit = await git.readCommit(merged)
     // This device's own records since the last merge must reach `merged` too.
     if (local.size === refs.size && [...local.values()].every((h) => mergedCommit.parents.includes(h))) {
-      const devices = [...local].map(([ref, head]) => ({ id: ref.slice(LEDGER_REF_PREFIX.length), before: head, head, status: 'unchanged' as const }))
-      return { devices, findings: [], merged: { commit: merged, tree: mergedCommit.tree }, hooks: [], verified: o.verified }
+      const devices = [...local].map(([ref, head]) => ({ id: ref.slice(LEDGER_REF_PREFIX.length), before: head, head, remote: refs.get(ref)!, status: 'unchanged' as const }))
+      return { devices, findings: [], merged: { commit: merged, tree: mergedCommit.tree }, hooks: [], accepted: [], quarantined: listQuarantined(o.state.quarantine), heads: await localHeads(git), state: o.state }
     }
   }
-  const fetched = await git.fetchRefs(remote, [...refs.keys()].filter((ref) => refs.get(ref) !== o.verified[ref.slice(LEDGER_REF_PREFIX.length)] || ref.endsWith(o.me)))
+  const fetched = await git.fetchRefs(remote, [...refs.keys()].filter((ref) => refs.get(ref) !== verified[ref.slice(LEDGER_REF_PREFIX.length)] || ref.endsWith(o.me)))
   // Heads that did not move need no fetch; they are checked like the others from the local copy.
   for (const [ref, oid] of refs) if (!fetched.has(ref) && (await git.readRef(ref)) === oid) fetched.set(ref, oid)
-  return integrate(git, fetched, o)
+  for (const [ref, oid] of refs) if (!fetched.has(ref) && verified[ref.slice(LEDGER_REF_PREFIX.length)] === oid) fetched.set(ref, oid)
+  return integrate(git, new Map([...fetched].map(([ref, oid]) => [ref.slice(LEDGER_REF_PREFIX.length), oid])), o)
 }
 
 /**
- * Checks the candidate heads (`refs/heads/ledger/<id>` → oid, already in the object store) and
- * moves the local device branches that pass. Returns the new verified heads for the caller to save.
+ * Checks the candidate heads (device id → oid, already in the object store; see
+ * `checkHeads`), moves the device branches of those that pass, advances `merged` over the
+ * good heads and runs the post-merge hooks. The new trust state is the caller's to save.
  */
-export async function integrate(git: GitBackend, candidates: Map<string, string>, o: IntegrateOptions): Promise<FetchResult & { verified: Record<string, string> }> {
-  const findings: Finding[] = []
-  const devices: DeviceFetch[] = []
-  const verified = { ...o.verified }
-  const accepted = new Map<string, string>()
-  for (const [ref, head] of [...candidates].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const id = ref.slice(LEDGER_REF_PREFIX.length)
-    if (!DEVICE_ID_RE.test(id)) {
-      findings.push(finding('BAD_DEVICE_BRANCH', id, head, `${ref} is not a device branch (32 hex); ignored`, 'warning'))
-      continue
-    }
-    const local = await git.readRef(ledgerRef(id))
-    if (id === o.me) {
-      if (!local || (local !== head && (await descends(git, local, head)))) accepted.set(id, head) // a reinstall catching up
-      else if (local !== head && !(await descends(git, head, local))) {
-        findings.push(finding('DEVICE_ID_COLLISION', id, head, `the remote's branch of this device (${head.slice(0, 12)}) and the local one (${local.slice(0, 12)}) diverged: another machine records under this device id; give one of them its own id with --device-id`))
-      }
-      devices.push({ id, before: local, head: accepted.get(id) ?? local, status: accepted.has(id) ? 'updated' : local === head ? 'unchanged' : 'local-ahead' })
-      continue
-    }
-    const base = verified[id] ?? local
-    if (base && base !== head && !(await descends(git, base, head))) {
-      if (o.acceptRewrite.includes(id)) {
-        findings.push(finding('REWRITE_ACCEPTED', id, head, `history of ${id} was rewritten (last verified ${base.slice(0, 12)}); accepted on request`, 'warning'))
-        accepted.set(id, head)
-        devices.push({ id, before: local, head, status: 'accepted' })
-      } else {
-        findings.push(finding('HISTORY_REWRITTEN', id, head, `the remote head ${head.slice(0, 12)} does not descend from the last verified head ${base.slice(0, 12)}: the branch was rewritten; the old data is kept; if this was intended, run fetch --accept-rewrite ${id}`))
-        devices.push({ id, before: local, head: local, status: 'rewritten' })
-      }
-      continue
-    }
-    accepted.set(id, head)
-    devices.push({ id, before: local, head, status: !local ? 'new' : local === head ? 'unchanged' : 'updated' })
-  }
-
-  // Witnesses: a head another device saw at its last fetch must still be in the history.
-  const heads = new Map<string, string>()
-  for (const d of devices) if (d.head) heads.set(d.id, accepted.get(d.id) ?? d.head)
-  for (const [witness, wHead] of heads) {
-    for (const [id, seen] of Object.entries(await seenBy(git, witness, wHead))) {
-      const head = heads.get(id)
-      // A witness equal to a head verified before needs no walk: the base check covered it.
-      if (!head || id === witness || o.acceptRewrite.includes(id) || head === seen || o.verified[id] === seen) continue
-      if (await descends(git, seen, head)) continue
-      findings.push(finding('WITNESS_MISSING', id, head, `device ${witness} saw ${id} at ${seen.slice(0, 12)}, which is not in its history now: the branch was rewritten; the old data is kept; if this was intended, run fetch --accept-rewrite ${id}`))
-      const d = devices.find((x) => x.id === id)!
-      if (accepted.has(id) && d.before !== accepted.get(id)) {
-        accepted.delete(id)
-        d.head = d.before
-        d.status = 'rewritten'
-      }
+export async function integrate(git: GitBackend, candidates: Map<string, string>, o: IntegrateOptions): Promise<FetchResult> {
+  const good = o.clone ? await cloneGoodHeads(git, o.state.verified) : await localHeads(git)
+  const r = await checkHeads(git, candidates, o.state, { me: o.clone ? null : o.me, good, acceptRewrite: o.acceptRewrite, now: o.now })
+  if (!o.clone) {
+    for (const [id, head] of r.heads) {
+      const local = await git.readRef(ledgerRef(id))
+      if (local !== head) await git.updateRef(ledgerRef(id), head, local)
     }
   }
-
-  for (const [id, head] of accepted) {
-    const local = await git.readRef(ledgerRef(id))
-    if (local !== head) await git.updateRef(ledgerRef(id), head, local)
-    verified[id] = head
-  }
-  for (const d of devices) if (d.status === 'unchanged' && d.head) verified[d.id] = d.head
-  const merged = await advanceMerged(git, o.me, o.now)
+  const merged = await advanceMerged(git, r.heads, o.me, o.now)
   const hooks = merged.changed ? await runPostMerge(git.gitdir) : []
-  return { devices, findings, merged: merged.result, hooks, verified }
+  return { devices: r.devices, findings: r.findings, merged: merged.result, hooks, accepted: r.accepted, quarantined: listQuarantined(r.state.quarantine), heads: r.heads, state: r.state }
 }
 
-/** The local `merged` branch: one commit whose tree holds every device's directory. */
-export async function advanceMerged(git: GitBackend, me: string, now: Date): Promise<{ result: { commit: string; tree: string } | null; changed: boolean }> {
-  const refs = [...(await git.listRefs(LEDGER_REF_PREFIX))].sort(([a], [b]) => (a < b ? -1 : 1))
+async function localHeads(git: GitBackend): Promise<Map<string, string>> {
+  return new Map([...(await git.listRefs(LEDGER_REF_PREFIX))].map(([ref, oid]) => [ref.slice(LEDGER_REF_PREFIX.length), oid]))
+}
+
+/** The local `merged` branch: one commit whose tree holds the directory of every good head. */
+export async function advanceMerged(git: GitBackend, heads: Map<string, string>, me: string, now: Date): Promise<{ result: { commit: string; tree: string } | null; changed: boolean }> {
+  const refs = [...heads].sort(([a], [b]) => (a < b ? -1 : 1))
   if (!refs.length) return { result: null, changed: false }
   const dirs: TreeEntry[] = []
-  for (const [ref, head] of refs) {
-    const id = ref.slice(LEDGER_REF_PREFIX.length)
+  for (const [id, head] of refs) {
     const e = await readEntryAt(git, (await git.readCommit(head)).tree, deviceDir(id))
     if (e?.type === 'tree') dirs.push({ ...e, name: id })
   }

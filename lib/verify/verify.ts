@@ -10,6 +10,7 @@
  * so what was proved stays proved) and re-reads only what came after; `full` re-reads all.
  */
 import { descends, type GitBackend, type TreeEntry } from '../git/backend.js'
+import { isGenesis } from '../git/genesis.js'
 import { CANONICAL_TS_AT, canonicalLine, isCanonicalLine, parseLedgerLine } from '../ledger/record.js'
 import { sha256prefix } from '../ledger/hash.js'
 import { parseManifest, sealDigestLines, type Manifest } from '../ledger/manifest.js'
@@ -18,6 +19,8 @@ import { isValidDay } from '../ledger/time.js'
 import type { IndexData } from '../index/index.js'
 import { finding, type Finding } from './findings.js'
 import { blobOid, sortTreeEntries, treeOid } from './objects.js'
+import { plural } from '../text.js'
+import { SHARED_NAMES_FILE } from '../ledger/names.js'
 
 export interface VerifyInput {
   /** device id → head commit: every device the repository holds. */
@@ -34,6 +37,8 @@ export interface VerifyInput {
   index: Pick<IndexData, 'devices'> | null
   /** Collect a fingerprint line per record (forces reading every part). */
   fingerprints: boolean
+  /** Per device, heads an accepted rewrite replaced (`fetch --accept-rewrite`): witnesses of them are void. */
+  superseded?: Record<string, string[]>
 }
 
 export interface DeviceVerdict {
@@ -80,7 +85,7 @@ class Findings {
       if (n <= MAX_PER_CODE) continue
       const [device, code] = key.split('\t') as [string, string]
       const first = this.list.find((f) => f.device === device && f.code === code)!
-      this.list.push(finding(code, device, `${n - MAX_PER_CODE} more ${code} findings not listed`, { severity: first.severity }))
+      this.list.push(finding(code, device, `${plural(n - MAX_PER_CODE, `more ${code} finding`, `more ${code} findings`)} not listed`, { severity: first.severity }))
     }
     // Devices are checked side by side; list each device's findings together, in id order.
     return this.list.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0))
@@ -215,8 +220,11 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
   })
   const headTree = info?.tree ?? null
   while (commit && info && commit !== from) {
+    // The genesis the branch starts from (DESIGN §2) adds nothing: the start, not a device commit.
+    if (isGenesis(info)) break
     checked.commits++
-    if (info.parents.length > 1) out.add(finding('NON_LINEAR_HISTORY', id, `commit ${commit.slice(0, 12)} has ${info.parents.length} parents; a device branch is a line of commits`, { commit, severity: 'warning' }))
+    // Our writers never merge: a merge can graft a foreign history onto a proved head.
+    if (info.parents.length > 1) out.add(finding('NON_LINEAR_HISTORY', id, `commit ${commit.slice(0, 12)} has ${info.parents.length} parents; a device branch is a line of commits`, { commit }))
     const parent: string | null = info.parents[0] ?? null
     const parentInfo = parent ? await git.readCommit(parent).catch(() => null) : null
     if (parent && !parentInfo) out.add(finding('OBJECT_UNREADABLE', id, `commit ${parent} (parent of ${commit.slice(0, 12)}) cannot be read; run git fsck`, { commit }))
@@ -225,6 +233,9 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
     for (const c of changes) classifyChange(id, dir, commit, c, out, latest, touchedDays)
     commit = parent
     info = parentInfo
+  }
+  if (from && commit === null) {
+    out.add(finding('HISTORY_REWRITTEN', id, `the line of commits from the head ${head.slice(0, 12)} does not pass through the last proved head ${from.slice(0, 12)}: the branch was rewritten`, { commit: head }))
   }
 
   const fromTree = from ? (await git.readCommit(from)).tree : null
@@ -295,11 +306,11 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
     for (const day of new Set([...Object.keys(expected.days), ...Object.keys(manifest.days ?? {})])) {
       const want = expected.days[day], got = manifest.days?.[day]
       if (want?.parts !== got?.parts || want?.records !== got?.records) {
-        out.add(finding('MANIFEST_COUNTS', id, `days.${day} says ${got ? `${got.parts} parts, ${got.records} records` : 'nothing'}; the parts hold ${want ? `${want.parts} parts, ${want.records} records` : 'nothing'}`, where))
+        out.add(finding('MANIFEST_COUNTS', id, `days.${day} says ${got ? `${plural(got.parts, 'part')}, ${plural(got.records, 'record')}` : 'nothing'}; the parts hold ${want ? `${plural(want.parts, 'part')}, ${plural(want.records, 'record')}` : 'nothing'}`, where))
       }
     }
     const total = Object.values(expected.days).reduce((n, d) => n + d.records, 0)
-    if (manifest.records !== total) out.add(finding('MANIFEST_COUNTS', id, `records says ${manifest.records}; the parts hold ${total} lines`, where))
+    if (manifest.records !== total) out.add(finding('MANIFEST_COUNTS', id, `records says ${manifest.records}; the parts hold ${plural(total, 'line')}`, where))
     if (manifest.lastRecordAt !== expected.lastRecordAt) {
       out.add(finding('MANIFEST_COUNTS', id, `lastRecordAt says ${manifest.lastRecordAt}; the latest record is at ${expected.lastRecordAt}`, where))
     }
@@ -313,7 +324,7 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
         for (const e of parts) lines.push(...(await readPart(day, e)).canonical)
       }
       if (lines.length !== sealed.records || sealDigestLines(lines) !== sealed.digest) {
-        out.add(finding('SEALED_MISMATCH', id, `sealed (through ${sealed.through}: ${sealed.records} records, ${sealed.digest.slice(0, 12)}…) does not match the ${lines.length} records of those days: the records or the digest were changed`, where))
+        out.add(finding('SEALED_MISMATCH', id, `sealed (through ${sealed.through}: ${plural(sealed.records, 'record')}, ${sealed.digest.slice(0, 12)}…) does not match the ${plural(lines.length, 'record')} of those days: the records or the digest were changed`, where))
       }
     }
   } else if (headDir) {
@@ -337,7 +348,7 @@ function classifyChange(id: string, dir: string, commit: string, c: Change, out:
     return
   }
   const rel = c.path.slice(dir.length + 1)
-  if (rel === 'manifest.json' || rel === 'device.json') {
+  if (rel === 'manifest.json' || rel === 'device.json' || rel === SHARED_NAMES_FILE) {
     if (c.kind === 'removed') out.add(finding('FILE_REMOVED', id, `commit ${commit.slice(0, 12)} deletes ${c.path}`, where))
     else if (!latest.has(c.path)) latest.set(c.path, commit)
     return
@@ -481,9 +492,15 @@ async function checkWitnesses(git: GitBackend, input: VerifyInput, manifests: Ma
       const head = input.heads.get(id) ?? input.refused.get(id)
       if (!head) {
         out.add(finding('DEVICE_MISSING', id, `device ${witness} saw ${id} at ${seen.slice(0, 12)}, but this repository has no branch of it (forgotten, or not fetched yet)`, { commit: seen, severity: 'warning' }))
-      } else if (head !== seen && !(await descends(git, seen, head))) {
+      } else if (head !== seen && !(await descends(git, seen, head)) && !(await isSuperseded(git, input.superseded?.[id], seen))) {
         out.add(finding('WITNESS_MISSING', id, `device ${witness} saw ${id} at ${seen.slice(0, 12)}, which is not in the history of its head ${head.slice(0, 12)}: the branch was rewritten`, { commit: head }))
       }
     }
   }
+}
+
+/** A head an accepted rewrite replaced, or one of its ancestors. */
+async function isSuperseded(git: GitBackend, replaced: string[] | undefined, seen: string): Promise<boolean> {
+  for (const r of replaced ?? []) if (r === seen || (await descends(git, seen, r))) return true
+  return false
 }

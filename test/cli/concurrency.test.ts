@@ -2,6 +2,7 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { cli, copyFixtures, expected, git, isolatedEnv, pick, sumDays, type Totals } from '../helpers/cli.js'
+import { GENESIS_OID } from '../../lib/git/genesis.js'
 
 const DEVICE = 'c'.repeat(32)
 const FILE = 'claude/projects/-home-ana-src-app/b1f4c2de-7a31-4e0b-9c55-0d2e8f6a1c01.jsonl'
@@ -44,7 +45,7 @@ for (const backend of ['system', 'iso'] as const) {
     const parts = git(gitdir, ['ls-tree', '-r', '--name-only', `refs/heads/ledger/${DEVICE}`]).split('\n').filter((p) => p.endsWith('.ndjson'))
     const ids = parts.flatMap((p) => git(gitdir, ['show', `refs/heads/ledger/${DEVICE}:${p}`]).trim().split('\n').map((l) => JSON.parse(l).id as string))
     t.equal(new Set(ids).size, ids.length, 'no id written twice')
-    t.equal(git(gitdir, ['rev-list', '--count', `refs/heads/ledger/${DEVICE}`]).trim(), '4', 'one commit per round with new data')
+    t.equal(git(gitdir, ['rev-list', '--count', `refs/heads/ledger/${DEVICE}`, `^${GENESIS_OID}`]).trim(), '4', 'one commit per round with new data')
     git(gitdir, ['fsck', '--strict'])
     t.notOk(fs.existsSync(path.join(dir, 'store/state/lock')), 'no lock left behind')
   })

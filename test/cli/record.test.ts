@@ -2,6 +2,7 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { cli, copyFixtures, expected, git, isolatedEnv, pick, sumDays, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { GENESIS_OID } from '../../lib/git/genesis.js'
 
 const DEVICE = 'a'.repeat(32)
 
@@ -48,7 +49,7 @@ t.test('record then report equals the hand-computed fixture totals', async (t) =
   }
   t.match(git(gitdir, ['fsck', '--strict']), '', 'git fsck --strict is clean')
   const log = git(gitdir, ['log', '--format=%an <%ae>|%s', `refs/heads/ledger/${DEVICE}`]).trim().split('\n')
-  t.same(log, [`usage-ledger <${DEVICE}@usage-ledger>|record: +${summary.appended} records (2026-11-18..2026-11-21)`])
+  t.same(log, [`usage-ledger <${DEVICE}@usage-ledger>|record: +${summary.appended} records (2026-11-18..2026-11-21)`, 'usage-ledger <genesis@usage-ledger>|usage-ledger: ledger root'], 'one record commit on the shared genesis')
 })
 
 t.test('a second record with nothing new changes nothing; appended lines add exactly those', async (t) => {
@@ -165,7 +166,7 @@ t.test('parts never change or disappear between commits', async (t) => {
     fs.appendFileSync(path.join(dir, CLAUDE_FILE), assistantLine(`msg_more_${i}`, `2026-11-2${i}T09:00:00.000Z`, 10 + i) + '\n')
     t.equal((await cli(['record'], { env })).code, 0)
   }
-  const commits = git(gitdir, ['rev-list', '--reverse', `refs/heads/ledger/${DEVICE}`]).trim().split('\n')
+  const commits = git(gitdir, ['rev-list', '--reverse', `refs/heads/ledger/${DEVICE}`, `^${GENESIS_OID}`]).trim().split('\n')
   t.equal(commits.length, 4)
   const parts = (c: string) => new Map(git(gitdir, ['ls-tree', '-r', c]).trim().split('\n').map((l) => l.split(/\s+/)).filter((f) => f[3]!.endsWith('.ndjson')).map((f) => [f[3]!, f[2]!]))
   for (let i = 1; i < commits.length; i++) {

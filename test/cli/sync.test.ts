@@ -4,6 +4,7 @@ import path from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { cli, expected, FIXTURES, git, isolatedEnv, pick, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
 import { startGitServer } from '../helpers/git-server.js'
+import { GENESIS_OID } from '../../lib/git/genesis.js'
 
 const TOKEN = 's3cret-token-for-tests'
 const ID = { a: 'a1'.repeat(16), b: 'b2'.repeat(16), c: 'c3'.repeat(16), d: 'd4'.repeat(16) }
@@ -237,7 +238,7 @@ t.test('a copied ~/.claude on two devices counts once, with a warning; reinstall
   const r = await cli(['record', '--stdin', '--source', 'y'], { env: clash.env, input: JSON.stringify({ ts: '2026-11-21T09:00:00Z', model: 'gpt-5', input: 1 }) + '\n' })
   t.equal(r.code, 1)
   t.match(r.stderr, /another machine records under this device id.*--device-id/)
-  t.equal(git(path.join(root, 'clash/repo.git'), ['rev-list', '--count', `refs/heads/ledger/${ID.a}`]).trim(), '2', 'its commits are kept')
+  t.equal(git(path.join(root, 'clash/repo.git'), ['rev-list', '--count', `refs/heads/ledger/${ID.a}`, `^${GENESIS_OID}`]).trim(), '2', 'its commits are kept')
 })
 
 t.test('fetch runs the store\'s post-merge hooks after advancing merged', async (t) => {

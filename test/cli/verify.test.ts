@@ -11,6 +11,7 @@ import { cli, copyFixtures, git, isolatedEnv } from '../helpers/cli.js'
 import { startGitServer } from '../helpers/git-server.js'
 // Asynchronous git: this process serves the remote, so a blocking spawn would deadlock it.
 import { gitA } from '../helpers/ledger-checks.js'
+import { GENESIS_OID } from '../../lib/git/genesis.js'
 
 const ME = 'a1'.repeat(16)
 const OTHER = 'b2'.repeat(16)
@@ -89,6 +90,8 @@ t.test('an untouched ledger verifies: exit 0, default and full, with the merged 
   t.equal(d.head, git(gitdir, ['rev-parse', ref]).trim(), 'the device head is printed')
   t.equal(d.tree, git(gitdir, ['rev-parse', `${ref}:${dir}`]).trim(), 'and its directory tree')
   t.ok(d.checked.parts === parts(gitdir).length && d.checked.records === d.records, 'the first run reads every part and record')
+  t.equal(git(gitdir, ['rev-list', '--max-parents=0', ref]).trim(), GENESIS_OID, 'the branch starts from the shared genesis')
+  t.equal(d.checked.commits, 1, 'one record commit checked: the genesis is the start, not a device commit')
   const full = await verifyJson(env, ['--full'])
   t.equal(full.code, 0)
   t.equal(full.json.mode, 'full')
@@ -98,6 +101,18 @@ t.test('an untouched ledger verifies: exit 0, default and full, with the merged 
   t.match(human.stdout, /^merged tree [0-9a-f]{40}$/m)
   t.match(human.stdout, /^ok: 1 device verified/m)
   t.equal(git(gitdir, ['fsck', '--strict']).trim(), '', 'git agrees')
+})
+
+t.test('a ledger from before the genesis (its first device commit is the root) still verifies', async (t) => {
+  const { env, gitdir } = storeCopy(t)
+  const head = git(gitdir, ['rev-parse', ref]).trim()
+  const root = gitIndexed(gitdir, '', ['commit-tree', `${head}^{tree}`, '-m', 'record: an old root commit']).trim()
+  git(gitdir, ['update-ref', ref, root, head])
+  t.equal(git(gitdir, ['rev-list', '--max-parents=0', ref]).trim(), root, 'no genesis in this history')
+  const full = await verifyJson(env, ['--full'])
+  t.equal(full.code, 0, JSON.stringify(full.json.findings))
+  t.same(full.json.findings, [])
+  t.equal(full.json.devices[0]!.checked.commits, 1, 'its root commit is a device commit, checked like any other')
 })
 
 t.test('the default mode reads only what changed since the last proof', async (t) => {

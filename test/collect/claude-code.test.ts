@@ -9,6 +9,7 @@ import type { Env } from '../../lib/env.js'
 import { Batch, type SourceCursors } from '../../lib/collect/index.js'
 import { claudeCode, claudeConfigDirs, claudeRecord, SOURCE } from '../../lib/collect/claude-code/index.js'
 import type { LedgerRecord } from '../../lib/ledger/record.js'
+import { beatsRecorded } from '../../lib/ledger/dedupe.js'
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url))
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8'))
@@ -519,4 +520,124 @@ t.test('parser: any valid line layout gives the record a full JSON.parse gives',
   same(JSON.stringify({ ...line, message: { type: 'message', role: 'assistant', content: [{ type: 'text', text: 'hi' }], model: 'claude-sonnet-4-5-20250929', id: 'msg_1', usage } }),
     'model and id after content')
   same(JSON.stringify(line, null, 1).replace(/\n/g, ''), 'valid JSON with spaces after colons')
+})
+
+// Claude Code ≥ 2.1 writes each line of a running subagent into the parent's transcript too,
+// inside a `progress` line (`data.type: "agent_progress"`); the layout below is that of real
+// 2.1.39 transcripts (the subagent's message, requestId, uuid and timestamp under
+// `data.message`; the parent's sessionId, cwd and isSidechain:false on the envelope).
+t.test('agent_progress: each subagent response counts once, from progress lines, its own file, or both', async (t) => {
+  const SESSION = '7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f'
+  const AGENT = 'a4e91b7'
+  const CWD = '/home/ana/src/app'
+  const PROJ = 'projects/-home-ana-src-app'
+  const env0 = { parentUuid: null, isSidechain: false, userType: 'external', cwd: CWD, sessionId: SESSION, version: '2.1.39', gitBranch: 'main', slug: 'quiet-river' }
+  const usage = (i: number, o: number, cw: number, cr: number) => ({ input_tokens: i, cache_creation_input_tokens: cw, cache_read_input_tokens: cr, cache_creation: { ephemeral_5m_input_tokens: cw, ephemeral_1h_input_tokens: 0 }, output_tokens: o, service_tier: 'standard', inference_geo: 'not_available' })
+  const message = (id: string, model: string, u: object, content: object[] = [{ type: 'tool_use', id: 'toolu_x', name: 'Read', input: { file_path: '/home/ana/src/app/a.ts' } }]) =>
+    ({ model, id, type: 'message', role: 'assistant', content, stop_reason: null, stop_sequence: null, usage: u, context_management: null })
+  // A subagent response as its own file holds it, and as the parent's progress line carries it.
+  const sub = (id: string | undefined, req: string | undefined, ts: string, uuid: string, u: object) => {
+    const m = message(id ?? '', 'claude-haiku-4-5-20251001', u) as Record<string, unknown>
+    if (!id) delete m.id
+    return { ...env0, isSidechain: true, agentId: AGENT, message: m, ...(req ? { requestId: req } : {}), type: 'assistant', uuid, timestamp: ts }
+  }
+  const progress = (line: ReturnType<typeof sub>, ts: string, uuid: string) => {
+    const { message: m, requestId, uuid: inner, timestamp } = line as Record<string, unknown>
+    return { ...env0, type: 'progress', data: { message: { type: 'assistant', timestamp, message: m, ...(requestId ? { requestId } : {}), uuid: inner }, normalizedMessages: [], type: 'agent_progress', prompt: 'Find where the rate limiter is configured.', agentId: AGENT }, toolUseID: 'agent_msg_01Xq', parentToolUseID: 'toolu_01Task', uuid, timestamp: ts }
+  }
+  const main = { ...env0, message: message('msg_main', 'claude-sonnet-4-5-20250929', usage(3, 120, 2000, 15000), [{ type: 'tool_use', id: 'toolu_01Task', name: 'Task', input: { subagent_type: 'Explore', prompt: 'Find where the rate limiter is configured.' } }]), requestId: 'req_main', type: 'assistant', uuid: 'u-main', timestamp: '2026-11-20T10:00:00.000Z' }
+  // S1 streamed as two content-block copies; S2 once; S3 (the final answer) is only in the file; S4 has no message.id.
+  const s1a = sub('msg_sub1', 'req_sub1', '2026-11-20T10:00:02.100Z', 'u-s1a', usage(3, 3, 13522, 0))
+  const s1b = sub('msg_sub1', 'req_sub1', '2026-11-20T10:00:02.600Z', 'u-s1b', usage(3, 3, 13522, 0))
+  const s2 = sub('msg_sub2', 'req_sub2', '2026-11-20T10:00:05.000Z', 'u-s2', usage(7, 25, 557, 13522))
+  const s3 = sub('msg_sub3', 'req_sub3', '2026-11-20T10:00:09.000Z', 'u-s3', usage(0, 410, 475, 14079))
+  const s4 = sub(undefined, undefined, '2026-11-20T10:00:07.000Z', 'u-s4', usage(5, 9, 0, 100))
+  const hook = { ...env0, type: 'progress', data: { type: 'hook_progress', hookEvent: 'PostToolUse', hookName: 'PostToolUse:Read', command: 'true' }, parentToolUseID: 'toolu_x', toolUseID: 'toolu_x', uuid: 'u-hook', timestamp: '2026-11-20T10:00:03.000Z' }
+  const userProgress = progress({ ...s2, type: 'user', message: { role: 'user', content: [{ tool_use_id: 'toolu_x', type: 'tool_result', content: 'export const limiter = rateLimit({ windowMs: 60000 })' }] } } as never, '2026-11-20T10:00:04.000Z', 'p-user')
+  const jsonl = (lines: object[]) => lines.map((l) => JSON.stringify(l)).join('\n') + '\n'
+  const parentLines = [main, progress(s1a, '2026-11-20T10:00:02.101Z', 'p1a'), hook, progress(s1b, '2026-11-20T10:00:02.601Z', 'p1b'), userProgress, progress(s2, '2026-11-20T10:00:05.001Z', 'p2'), progress(s4, '2026-11-20T10:00:07.001Z', 'p4')]
+  const parentPlain = [main, hook]
+  const subLines = [s1a, s1b, s2, s4, s3]
+
+  const tree = (root: string, name: string, parent: object[], withSubFile: boolean) => {
+    const dir = path.join(root, name)
+    fs.mkdirSync(path.join(dir, PROJ, SESSION, 'subagents'), { recursive: true })
+    fs.writeFileSync(path.join(dir, PROJ, `${SESSION}.jsonl`), jsonl(parent))
+    if (withSubFile) fs.writeFileSync(path.join(dir, PROJ, SESSION, 'subagents', `agent-${AGENT}.jsonl`), jsonl(subLines))
+    return dir
+  }
+  const root = t.testdir({})
+  const strip = (rs: Array<LedgerRecord & { message?: string }>) => new Map(rs.map((r) => [r.id, r]))
+  const S1 = idOf('msg_sub1:req_sub1'), S2 = idOf('msg_sub2:req_sub2'), S3 = idOf('msg_sub3:req_sub3'), MAIN = idOf('msg_main:req_main')
+
+  // 1. Only the progress lines (the subagent's own file is absent).
+  const onlyProgress = run(fakeEnv({ CLAUDE_CONFIG_DIR: tree(root, 'progress', parentLines, false) }))
+  const p = strip(onlyProgress.records)
+  t.equal(onlyProgress.stats.malformed, 0, 'progress lines are not malformed')
+  t.same([...p.keys()].sort(), [MAIN, S1, S2, idOf(`${PROJ}/${SESSION}.jsonl@${Buffer.byteLength(jsonl(parentLines.slice(0, 6)))}`)].sort(),
+    'the main response, S1 and S2 by message.id:requestId, the id-less S4 by its line')
+  t.match(p.get(S1), { ts: '2026-11-20T10:00:02.600Z', model: 'claude-haiku-4-5-20251001', input: 3, output: 3, cacheWrite: 13522, cacheRead: 0, sidechain: true, message: 'msg_sub1' },
+    "S1 from the subagent's own timestamp and usage, flagged sidechain")
+  t.match(p.get(S2), { input: 7, output: 25, cacheWrite: 557, cacheRead: 13522, sidechain: true })
+  t.equal(p.get(S1)?.session, p.get(MAIN)?.session, "the parent's session")
+  t.equal(p.get(S1)?.project, p.get(MAIN)?.project, "the parent's project")
+  t.equal(p.get(MAIN)?.sidechain, undefined, 'the main response is not a sidechain')
+  t.equal(onlyProgress.batch.duplicates, 1, 'the second streaming copy of S1')
+
+  // 2. Only the subagent's file (older versions wrote no progress usage).
+  const onlyFile = strip(run(fakeEnv({ CLAUDE_CONFIG_DIR: tree(root, 'file', parentPlain, true) })).records)
+  t.same([...onlyFile.keys()].filter((id) => id !== MAIN && [S1, S2, S3].includes(id)).sort(), [S1, S2, S3].sort())
+  t.equal(onlyFile.size, 5, 'main, S1, S2, S3 and the id-less S4')
+
+  // 3. Both: every response once, and the same record whichever place it was read from.
+  const both = run(fakeEnv({ CLAUDE_CONFIG_DIR: tree(root, 'both', parentLines, true) }))
+  const b = strip(both.records)
+  t.equal(b.size, 5, 'main, S1, S2, S3, S4: nothing counted twice')
+  t.equal(both.records.filter((r) => r.input === 5 && r.output === 9).length, 1, "the id-less S4 counts once: from its own file, which exists")
+  for (const id of [S1, S2]) {
+    const { ts: _a, ...fromProgress } = p.get(id)!
+    const { ts: _b, ...fromFile } = onlyFile.get(id)!
+    t.same(fromProgress, fromFile, `${id === S1 ? 'S1' : 'S2'}: the progress copy and the file copy are one record (id, tokens, model, session, project, sidechain)`)
+    const { ts: _c, ...kept } = b.get(id)!
+    t.same(kept, fromFile, 'and read from both places it is that record')
+  }
+  t.same(sumBy(both.records, () => 'all'), sumBy([...onlyFile.values()], () => 'all'), 'both = the file alone')
+
+  // 4. Across runs: progress lines first, the subagent's file later. What the writer keeps
+  // (beatsRecorded over the ids of run 1) adds only S3 and the file's id-less line.
+  const dir = tree(root, 'later', parentLines, false)
+  const env = fakeEnv({ CLAUDE_CONFIG_DIR: dir })
+  const first = run(env)
+  fs.writeFileSync(path.join(dir, PROJ, SESSION, 'subagents', `agent-${AGENT}.jsonl`), jsonl(subLines))
+  const second = run(env, first.cursors)
+  t.equal(second.stats.read, 1, 'only the new file is read')
+  const recorded = new Map(first.records.map((r) => [r.id, { total: r.input + r.output + r.cacheWrite + r.cacheRead, sidechain: !!r.sidechain }]))
+  const appended = second.records.filter((r) => beatsRecorded(r, recorded.get(r.id)))
+  t.same(appended.map((r) => r.id).sort(), [S3, idOf(`${PROJ}/${SESSION}/subagents/agent-${AGENT}.jsonl@${Buffer.byteLength(jsonl(subLines.slice(0, 3)))}`)].sort(),
+    'S1 and S2 are already recorded under the same id; only S3 and the id-less line of the file are new')
+  // (The id-less S4 cannot be matched across its two places: once the file exists, a re-read
+  // of the parent no longer counts it from the progress line.)
+  const reread = run(env)
+  t.notOk(reread.records.some((r) => r.id === idOf(`${PROJ}/${SESSION}.jsonl@${Buffer.byteLength(jsonl(parentLines.slice(0, 6)))}`)), 'with the file present the id-less progress copy is left to it')
+
+  // The other order: the file first, the progress lines later — nothing new for the writer.
+  const dir2 = tree(root, 'later2', parentPlain, true)
+  const env2 = fakeEnv({ CLAUDE_CONFIG_DIR: dir2 })
+  const f1 = run(env2)
+  fs.writeFileSync(path.join(dir2, PROJ, `${SESSION}.jsonl`), jsonl(parentLines))
+  const f2 = run(env2, f1.cursors)
+  const rec2 = new Map(f1.records.map((r) => [r.id, { total: r.input + r.output + r.cacheWrite + r.cacheRead, sidechain: !!r.sidechain }]))
+  t.same(f2.records.filter((r) => beatsRecorded(r, rec2.get(r.id))), [], 'the progress copies add nothing')
+})
+
+t.test('a byte-order mark before the first line of a transcript', async (t) => {
+  const line = {
+    parentUuid: null, isSidechain: false, userType: 'external', cwd: '/home/ana/src/app', sessionId: 'b1f4c2de-7a31-4e0b-9c55-0d2e8f6a1c01', version: '2.0.37', gitBranch: 'main',
+    message: { model: 'claude-sonnet-4-5-20250929', id: 'msg_bom', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'ok' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 4, cache_creation_input_tokens: 10, cache_read_input_tokens: 20, output_tokens: 30, service_tier: 'standard' } },
+    requestId: 'req_bom', type: 'assistant', uuid: 'u1', timestamp: '2026-11-20T10:00:00.000Z',
+  }
+  const dir = t.testdir({ projects: { p: { 's.jsonl': '\uFEFF' + JSON.stringify(line) + '\n' } } })
+  const { records, stats } = run(fakeEnv({ CLAUDE_CONFIG_DIR: dir }))
+  t.equal(stats.malformed, 0, 'line 1 is not malformed')
+  t.same(records.map((r) => [r.id, r.input, r.output, r.cacheWrite, r.cacheRead]), [[idOf('msg_bom:req_bom'), 4, 30, 10, 20]])
 })

@@ -260,3 +260,110 @@ t.test('uuidV7Ms', async (t) => {
   // The fork's turn id sorts after the fork's own id.
   t.ok(uuidV7Ms('01a1fd72-0b32-7258-b771-1a46e2ebeaa3')! >= uuidV7Ms('01a1fd70-f35c-7f5d-b8e2-b11d772402e8')!)
 })
+
+// A fork whose own turns write no turn_context after the copied parent history (seen in real
+// rollouts): its own events must still count, against the parent's final total, with the model
+// the copied history named. Lines in the real layout (FORMATS.md §2).
+t.test('a fork with no turn_context of its own after the copied prefix', async (t) => {
+  const v7 = (iso: string, tail: string) => {
+    const h = Date.parse(iso).toString(16).padStart(12, '0')
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-7${tail.slice(0, 3)}-8${tail.slice(3, 6)}-${tail.slice(6, 18)}`
+  }
+  const PARENT = v7('2026-11-21T20:00:00.000Z', 'aaa111222333444555')
+  const FORK = v7('2026-11-22T08:00:00.000Z', 'bbb111222333444555')
+  const rl = { primary: { used_percent: 3.0, window_minutes: 300, resets_at: 1795420000 }, secondary: { used_percent: 20.0, window_minutes: 10080, resets_at: 1795900000 } }
+  const u = (i: number, c: number, o: number, r: number) => ({ input_tokens: i, cached_input_tokens: c, output_tokens: o, reasoning_output_tokens: r, total_tokens: i + o })
+  const tc = (ts: string, total: object | null, last?: object) => ({ timestamp: ts, type: 'event_msg', payload: { type: 'token_count', info: total ? { total_token_usage: total, ...(last ? { last_token_usage: last } : {}), model_context_window: 272000 } : null, rate_limits: rl } })
+  const meta = (ts: string, id: string, extra: object = {}) => ({ timestamp: ts, type: 'session_meta', payload: { id, timestamp: ts, cwd: '/home/ana/src/api', originator: 'codex_cli_rs', cli_version: '0.121.0', instructions: null, source: 'cli', model_provider: 'openai', ...extra } })
+  const turn = (ts: string, turnId: string, model: string) => ({ timestamp: ts, type: 'turn_context', payload: { turn_id: turnId, cwd: '/home/ana/src/api', approval_policy: 'on-request', sandbox_policy: { type: 'workspace-write' }, model, effort: 'medium', summary: 'auto' } })
+  const item = (ts: string, role: string, text: string) => ({ timestamp: ts, type: 'response_item', payload: { type: 'message', role, content: [{ type: role === 'user' ? 'input_text' : 'output_text', text }] } })
+  const at = (ms: number) => new Date(Date.parse('2026-11-22T08:00:00.000Z') + ms).toISOString()
+
+  // Line 1: the fork; lines 2-8: the parent's history re-stamped within milliseconds; then the
+  // fork's own turn 40 s later, with no turn_context.
+  const copied = [
+    meta(at(1), PARENT),
+    turn(at(2), v7('2026-11-21T20:00:05.000Z', 'ccc111222333444555'), 'gpt-5'),
+    item(at(3), 'user', 'add retries to the client'),
+    tc(at(4), null),
+    tc(at(5), u(6000, 2000, 500, 300), u(6000, 2000, 500, 300)),
+    item(at(6), 'assistant', 'done'),
+    tc(at(7), u(14000, 9000, 900, 500), u(8000, 7000, 400, 200)),
+    tc(at(8), u(14000, 9000, 900, 500), u(8000, 7000, 400, 200)), // re-emitted
+  ]
+  const own = [
+    item(at(40_000), 'user', 'now the same for the uploader'),
+    tc(at(40_001), u(14000, 9000, 900, 500), u(8000, 7000, 400, 200)), // the inherited total, re-emitted at turn start
+    tc(at(52_000), u(24000, 17000, 1500, 900), u(10000, 8000, 600, 400)),
+    item(at(52_001), 'assistant', 'done too'),
+    tc(at(61_000), u(31000, 21000, 1800, 1000), u(7000, 4000, 300, 100)),
+  ]
+  const forkLines = [meta(at(0), FORK, { forked_from_id: PARENT }), ...copied, ...own]
+  const jsonl = (lines: object[]) => lines.map((l) => JSON.stringify(l)).join('\n') + '\n'
+  const REL = `sessions/2026/11/22/rollout-2026-11-22T08-00-00-${FORK}.jsonl`
+  const read = (text: string) => {
+    const home = t.testdir({})
+    fs.mkdirSync(path.dirname(path.join(home, REL)), { recursive: true })
+    fs.writeFileSync(path.join(home, REL), text)
+    return run(fakeEnv({ CODEX_HOME: home }))
+  }
+
+  const r = read(jsonl(forkLines))
+  const rs = r.records.sort(byTs)
+  t.same(rs.map((x) => [x.ts, x.model, x.input, x.cacheRead, x.output, x.reasoning]), [
+    [at(52_000), 'gpt-5', 2000, 8000, 600, 400],
+    [at(61_000), 'gpt-5', 3000, 4000, 300, 100],
+  ], "the fork's own two calls, from last_token_usage, with the model of the copied history; the copy and the inherited re-emit are not counted")
+  t.same(rs.map((x) => x.id), [idOf(`${FORK}:24000:17000:1500:900`), idOf(`${FORK}:31000:21000:1800:1000`)])
+  t.ok(rs.every((x) => x.session === hash16(FORK)), "the fork's own session")
+  t.equal(r.stats.malformed, 0)
+
+  // Total-only events (older builds): deltas against the parent's final total.
+  const strip = (l: ReturnType<typeof tc>) => l.payload.info ? { ...l, payload: { ...l.payload, info: { total_token_usage: l.payload.info.total_token_usage, model_context_window: 272000 } } } : l
+  const totalsOnly = forkLines.map((l) => ((l as { payload: { type?: string } }).payload.type === 'token_count' ? strip(l as ReturnType<typeof tc>) : l))
+  t.same(read(jsonl(totalsOnly)).records.sort(byTs).map((x) => [x.input, x.cacheRead, x.output, x.reasoning]), [[2000, 8000, 600, 400], [3000, 4000, 300, 100]], 'total-only: the same usage')
+
+  // Read in two runs, cut after every line: the same records.
+  const whole = Buffer.from(jsonl(forkLines))
+  let failures = 0
+  for (let cut = whole.indexOf(10) + 1; cut > 0 && cut < whole.length; cut = whole.indexOf(10, cut) + 1) {
+    const home = t.testdir({})
+    const file = path.join(home, REL)
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    fs.writeFileSync(file, whole.subarray(0, cut))
+    const env = fakeEnv({ CODEX_HOME: home })
+    const a = run(env)
+    const ctx = JSON.parse(JSON.stringify(a.cursors)) // as cursors.json keeps it
+    fs.appendFileSync(file, whole.subarray(cut))
+    const b = run(env, ctx)
+    if (JSON.stringify([...a.records, ...b.records].sort(byTs)) !== JSON.stringify(rs)) failures++
+  }
+  t.equal(failures, 0, 'every split reads the same two records')
+
+  // A long copy burst (lines 1 ms apart for more than a second) is still the copy.
+  const long = [meta(at(0), FORK, { forked_from_id: PARENT }), meta(at(1), PARENT), turn(at(2), v7('2026-11-21T20:00:05.000Z', 'ccc111222333444555'), 'gpt-5')]
+  let total = u(0, 0, 0, 0)
+  for (let i = 0; i < 1500; i++) {
+    if (i % 100 === 99) {
+      total = u(total.input_tokens + 1000, total.cached_input_tokens + 500, total.output_tokens + 50, 0)
+      long.push(tc(at(3 + i), total, u(1000, 500, 50, 0)) as never)
+    } else long.push(item(at(3 + i), 'assistant', `copied ${i}`) as never)
+  }
+  long.push(tc(at(30_000), u(total.input_tokens + 700, total.cached_input_tokens, total.output_tokens + 70, 0), u(700, 0, 70, 0)) as never)
+  const lr = read(jsonl(long)).records
+  t.same(lr.map((x) => [x.ts, x.input, x.output]), [[at(30_000), 700, 70]], 'copied token_counts written over 1.5 s are not counted; the own one after the pause is')
+
+  // Copied lines that kept their original (older) timestamps are copies too.
+  const old = [meta(at(0), FORK, { forked_from_id: PARENT }), meta('2026-11-21T20:00:00.000Z', PARENT),
+    tc('2026-11-21T20:01:00.000Z', u(6000, 2000, 500, 300), u(6000, 2000, 500, 300)), tc('2026-11-21T20:05:00.000Z', u(14000, 9000, 900, 500), u(8000, 7000, 400, 200)),
+    tc(at(52_000), u(24000, 17000, 1500, 900), u(10000, 8000, 600, 400))]
+  t.same(read(jsonl(old)).records.map((x) => [x.ts, x.input, x.output]), [[at(52_000), 2000, 600]], 'only the own event')
+
+  // A subagent spawned with no turn_context anywhere: counted, model from the event or unknown.
+  const spawned = [meta(at(0), FORK, { source: { subagent: { thread_spawn: { parent_thread_id: PARENT, depth: 1 } } } }), ...copied.filter((l) => l.type !== 'turn_context'), ...own]
+  const sp = read(jsonl(spawned)).records.sort(byTs)
+  t.same(sp.map((x) => [x.model, x.input, x.output]), [['unknown', 2000, 600], ['unknown', 3000, 300]], 'counted; an unknown model is priced 0 and warned about by reports, never dropped')
+
+  // A byte-order mark before the fork's session_meta changes nothing.
+  t.same(read('\uFEFF' + jsonl(forkLines)).records.sort(byTs), rs, 'BOM: line 1 is still the session_meta, so the copy is still recognised')
+})

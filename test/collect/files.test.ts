@@ -219,3 +219,30 @@ t.test('collectFiles with a minimal source', async (t) => {
   collectFiles(env, source, fake, new Batch(), '')
   t.same(seen.map((s) => [s.line, s.offset, s.ctxIn]), [['10', 0, undefined], ['20', 3, undefined], ['5', 6, undefined]])
 })
+
+t.test('readLines: a UTF-8 byte-order mark before the first line', async (t) => {
+  const BOM = '\uFEFF'
+  const dir = t.testdir({
+    bom: BOM + '{"a":1}\r\n{"b":2}\n',
+    onlyBom: BOM + '\n{"c":3}\n',
+    late: '{"a":1}\n' + BOM + '{"b":2}\n',
+    partial: BOM + '{"a"',
+  })
+  const f = (n: string) => path.join(dir, n)
+
+  const r = lines(f('bom'))
+  t.same(r.got, [['{"a":1}', 3], ['{"b":2}', 12]], 'the mark is not part of line 1; offsets stay file offsets')
+  t.equal(r.end, fs.statSync(f('bom')).size, 'the cursor offset is the file size')
+  t.ok(JSON.parse(r.got[0]![0]), 'line 1 parses')
+  t.same(lines(f('bom'), 12).got, [['{"b":2}', 12]], 'reading on from a cursor is unchanged')
+
+  t.same(lines(f('onlyBom')).got, [['{"c":3}', 4]], 'a line holding only the mark is empty')
+  t.same(lines(f('late')).got, [['{"a":1}', 0], [BOM + '{"b":2}', 8]], 'only the start of the file is a byte-order mark')
+
+  // The first line is unfinished: nothing is consumed, and once it completes the mark is still skipped.
+  const p = lines(f('partial'))
+  t.same(p.got, [])
+  t.equal(p.end, 0)
+  fs.appendFileSync(f('partial'), ':1}\n')
+  t.same(lines(f('partial'), p.end).got, [['{"a":1}', 3]])
+})

@@ -10,9 +10,10 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { parse } from 'yaml'
-import { BIN, cli, expected, FIXTURES, isolatedEnv, ROOT, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { cli, expected, FIXTURES, isolatedEnv, ROOT, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
 import { startGitServer } from '../helpers/git-server.js'
 
 const WORKFLOW = path.join(ROOT, 'examples/ci/github-actions.yml')
@@ -21,7 +22,7 @@ const TOKEN = 'ci-example-token'
 const NOW = '2026-11-22T12:00:00.000Z'
 const ID = { a: 'a1'.repeat(16), b: 'b2'.repeat(16), c: 'c3'.repeat(16) }
 
-interface Step { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> }
+interface Step { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string>; 'working-directory'?: string }
 interface Workflow { on: Record<string, unknown>; jobs: Record<string, { steps: Step[] }> }
 interface RunResult { code: number; stdout: string; stderr: string }
 
@@ -62,13 +63,18 @@ function markdownTotals(md: string): Totals {
 t.test('the GitHub Actions example reports every device of a native clone', async (t) => {
   const workflow = parse(fs.readFileSync(WORKFLOW, 'utf8')) as Workflow
   t.ok('schedule' in workflow.on && 'workflow_dispatch' in workflow.on, 'runs on a schedule and by hand')
-  const checkout = Object.values(workflow.jobs).flatMap((j) => j.steps).find((s) => s.uses?.startsWith('actions/checkout@'))
-  t.match(checkout?.with, { 'fetch-depth': 0, token: /secrets\./ }, 'checks out the whole history with a token secret')
+  const steps = Object.values(workflow.jobs).flatMap((j) => j.steps)
+  const checkout = step(workflow, 'Check out the ledger')
+  t.match(checkout.with, { 'fetch-depth': 0, token: /secrets\./ }, 'checks out the whole history with a token secret')
   const install = step(workflow, 'Install usage-ledger')
+  // usage-ledger is not on npm: the job builds it from a checkout of its source.
+  const source = step(workflow, 'Check out usage-ledger')
+  t.match(source, { uses: /^actions\/checkout@/, with: { path: install['working-directory'], 'persist-credentials': false } }, 'the usage-ledger source is checked out where the install step runs')
+  t.notMatch(install.run, /usage-ledger@|install (--\S+ )*usage-ledger\b/, 'no install of a usage-ledger package from the registry')
+  t.ok(steps.indexOf(install) < steps.indexOf(checkout), 'installed before the ledger (and its token) is checked out')
   const fetchDevices = step(workflow, 'Fetch the device branches')
   const verifyStep = step(workflow, 'Verify the ledger')
   const monthly = step(workflow, 'Monthly report')
-  t.match(install.run, /^npm install --global .*\busage-ledger\b/, 'installs usage-ledger from npm')
 
   const root = t.testdir()
   const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
@@ -93,24 +99,44 @@ t.test('the GitHub Actions example reports every device of a native clone', asyn
   await ok(['record'], devices.b)
   await ok(['record', '--stdin', '--source', 'my-tool'], devices.c, STDIN_RECORDS.map((r) => JSON.stringify(r)).join('\n') + '\n')
 
-  // The runner: a fresh home, usage-ledger on PATH (what the install step provides; the package
-  // under test is this tree's build, not the registry's), and the job's summary file.
+  // The runner: a fresh home, npm's global prefix on PATH (as setup-node leaves it; npm's cache
+  // is this machine's, so the install needs the registry only for what it lacks), and the job's
+  // summary file.
   const runner = path.join(root, 'runner')
-  const shims = path.join(runner, 'bin')
-  fs.mkdirSync(shims, { recursive: true })
-  fs.mkdirSync(path.join(runner, 'home'))
-  fs.writeFileSync(path.join(shims, 'usage-ledger'), `#!/bin/sh\nexec '${process.execPath}' '${BIN}' "$@"\n`, { mode: 0o755 })
+  const prefix = path.join(runner, 'node-prefix')
+  fs.mkdirSync(path.join(runner, 'home'), { recursive: true })
   const summary = path.join(runner, 'step-summary.md')
   fs.writeFileSync(summary, '')
   const runnerEnv: NodeJS.ProcessEnv = {
-    PATH: `${shims}${path.delimiter}${process.env.PATH}`,
+    PATH: `${path.join(prefix, 'bin')}${path.delimiter}${process.env.PATH}`,
     HOME: path.join(runner, 'home'),
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_TERMINAL_PROMPT: '0',
     GITHUB_STEP_SUMMARY: summary,
     USAGE_LEDGER_NOW: NOW,
+    npm_config_prefix: prefix,
+    npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm'),
+    npm_config_prefer_offline: 'true',
+    npm_config_update_notifier: 'false',
   }
   const git = (args: string[], cwd?: string) => spawnAsync('git', args, { cwd, env: runnerEnv })
+
+  // The source checkout: this tree as a fresh clone has it (no dist/, no node_modules), then the
+  // install step's own run: line in its working-directory.
+  const workspace = path.join(runner, 'workspace')
+  const src = path.join(workspace, install['working-directory']!)
+  fs.mkdirSync(src, { recursive: true })
+  for (const entry of fs.readdirSync(ROOT)) {
+    if (['.git', '.tap', 'dist', 'node_modules', 'test-artifacts'].includes(entry) || entry.endsWith('.tgz')) continue
+    fs.cpSync(path.join(ROOT, entry), path.join(src, entry), { recursive: true })
+  }
+  const installed = await spawnAsync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', install.run!], { cwd: src, env: { ...runnerEnv, ...install.env } })
+  t.equal(installed.code, 0, 'the install step succeeds', { stderr: installed.stderr })
+  const version = await spawnAsync('usage-ledger', ['--version'], { env: runnerEnv })
+  t.equal(version.stdout.trim(), (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version, 'usage-ledger is on PATH, this tree\'s version')
+  t.ok(fs.realpathSync(path.join(prefix, 'bin', 'usage-ledger')).startsWith(path.join(prefix, 'lib')), 'installed into the prefix (a copy, not a link into the checkout)')
+  // The ledger checkout replaces the workspace; the install must not need the source any more.
+  fs.rmSync(workspace, { recursive: true, force: true })
 
   // actions/checkout: main only (as a single-branch clone), the token kept in the clone's config
   // as an HTTP header for the steps after it, exactly how the action persists it.

@@ -18,6 +18,7 @@ import {
   transcript, ul, type Machine,
 } from './harness.js'
 import type { Totals } from '../helpers/cli.js'
+import { GENESIS_OID } from '../../lib/git/genesis.js'
 
 /** USAGE_LEDGER_NET_TIMEOUT (seconds without a byte) for the runs under a fault; clean runs keep the default (30). */
 const NET_TIMEOUT = '5'
@@ -185,7 +186,7 @@ for (const backend of ['system', 'iso'] as const) {
     t.same(await storeTotals(dev.env), want, 'the device\'s own totals at the end')
     succeeded(t, await ul(['fetch'], observer.env), 'another machine fetches')
     t.same((await deviceTotals(observer.env))[ID[backend]], want, 'it sees every record exactly once')
-    const commits = await gitAsync(bare, ['rev-list', '--count', ref])
+    const commits = await gitAsync(bare, ['rev-list', '--count', ref, `^${GENESIS_OID}`])
     t.equal(commits.stdout.trim(), String(1 + FAULTS.length), 'one commit per record run that found something new, none doubled')
     t.comment(`${backend}: ${FAULTS.length} faults injected, ${want.records} records delivered exactly once`)
   })

@@ -7,6 +7,7 @@ import type { Test } from 'tap'
 import { join } from 'node:path'
 import type { CommitInfo, GitBackend, TreeEntry } from '../../lib/git/backend.js'
 import { readEntryAt, readTreeAt, walkBlobs, writeFiles } from '../../lib/git/tree.js'
+import { GENESIS_COMMIT, GENESIS_OID, isGenesis, writeGenesis } from '../../lib/git/genesis.js'
 import { dayDir, deviceDir, ledgerRef, LEDGER_REF_PREFIX } from '../../lib/ledger/paths.js'
 import {
   blobOid, commitOid, fsck, git, nativeCommitTree, nativeGit, nativeTreeOf, prng, scratchRepo, treeOidInOrder,
@@ -199,6 +200,27 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
       `usage-ledger <${DEVICE}@usage-ledger> ${T}|someone else <ci@example.com> ${T + 60}|record: +3 records (2026-11-20..2026-11-21)`,
       'git log shows author and committer apart')
     t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
+  })
+
+  t.test('the genesis: the same oid as native git and by hand, written twice as once, accepted by fsck', async (t) => {
+    const { b, gitdir } = await open(t)
+    const ref = scratch(t)
+    t.equal(GENESIS_COMMIT.tree, EMPTY_TREE, 'its tree is the empty tree')
+    t.equal(commitOid(GENESIS_COMMIT), GENESIS_OID, 'GENESIS_OID is the commit hashed by hand')
+    git(ref, ['mktree'], { input: '' })
+    t.equal(nativeCommitTree(ref, GENESIS_COMMIT), GENESIS_OID, 'native commit-tree makes the same commit')
+    const g = await writeGenesis(b)
+    t.equal(g, GENESIS_OID, 'writeGenesis returns GENESIS_OID')
+    t.equal(await writeGenesis(b), g, 'writing it again gives the same oid')
+    t.same(await b.readTree(EMPTY_TREE), [], 'the empty tree is in the repository')
+    t.ok(isGenesis(await b.readCommit(g)), 'reads back as the genesis')
+    t.notOk(isGenesis({ tree: EMPTY_TREE, parents: [g] }), 'an empty tree with a parent is not a genesis')
+    // A device branch starting there: native git logs it and fsck --strict is clean.
+    const tree = await writeFiles(b, null, new Map([[`${deviceDir(DEVICE)}/manifest.json`, await b.writeBlob(Buffer.from('{}\n'))]]))
+    const c = await b.writeCommit({ tree, parents: [g], author: ledgerSig(DEVICE, T), committer: ledgerSig(DEVICE, T), message: 'record: +0 records\n' })
+    await b.updateRef(ledgerRef(DEVICE), c, null)
+    t.equal(git(gitdir, ['rev-list', '--max-parents=0', ledgerRef(DEVICE)]), GENESIS_OID, 'the branch\'s root is the genesis')
+    t.same(fsck(gitdir), { code: 0, output: '' }, 'git fsck --strict is clean')
   })
 
   t.test('readRef and updateRef compare-and-swap', async (t) => {

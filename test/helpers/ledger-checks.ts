@@ -60,6 +60,7 @@ export async function fsckProblems(gitdir: string): Promise<string[]> {
   return problems
 }
 
+const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
 const PART_RE = /^devices\/([0-9a-f]{32})\/(\d{4}-\d{2})\/(\d{4}-\d{2}-\d{2})\/(\d{6})\.ndjson$/
 
 /**
@@ -68,7 +69,7 @@ const PART_RE = /^devices\/([0-9a-f]{32})\/(\d{4}-\d{2})\/(\d{4}-\d{2}-\d{2})\/(
  * of its own device; no part is ever modified or deleted.
  */
 export async function historyProblems(gitdir: string, ref: string): Promise<{ commits: number; problems: string[] }> {
-  const out = await gitA(gitdir, ['log', '--reverse', '--raw', '--no-renames', '--root', '--no-abbrev', '--format=C %H %P', ref])
+  const out = await gitA(gitdir, ['log', '--reverse', '--raw', '--no-renames', '--root', '--no-abbrev', '--format=C %H %T %P', ref])
   const problems: string[] = []
   const device = ref.slice(ref.lastIndexOf('/') + 1)
   const partsPerDay = new Map<string, number>()
@@ -78,7 +79,9 @@ export async function historyProblems(gitdir: string, ref: string): Promise<{ co
   for (const line of out.split('\n')) {
     if (line.startsWith('C ')) {
       endCommit()
-      const [, oid, ...parents] = line.split(' ').filter(Boolean)
+      const [, oid, tree, ...parents] = line.split(' ').filter(Boolean)
+      // The genesis the branch starts from (an empty root commit) is no device commit.
+      if (!parents.length && tree === EMPTY_TREE) { cur = null; continue }
       commits++
       if (parents.length > 1) problems.push(`commit ${oid} is a merge`)
       cur = { oid: oid!, parts: 0 }

@@ -197,3 +197,71 @@ function countColours(png: ReturnType<typeof decodePng>): Map<string, { pixels: 
   }
   return out
 }
+
+/**
+ * Lays the page out at a phone's width and measures its summary cards. Headless Chromium never
+ * makes a window narrower than 500 px (a --window-size=360 screenshot is a 500 px layout, cut),
+ * so the page is laid out in an iframe of the phone's width, a real viewport, measured by a
+ * script of the outer test page (the report itself has none).
+ */
+function measureCards(chromium: string, file: string, width: number, scratch: string) {
+  const wrapper = path.join(path.dirname(file), `cards-${width}.html`)
+  fs.writeFileSync(wrapper, `<!doctype html><html><body style="margin:0"><pre id="out"></pre><script>
+function measure(f) {
+  const doc = f.contentDocument
+  const cards = [...doc.querySelectorAll('.cards > div')].map((d) => {
+    const dd = d.querySelector('dd'), range = doc.createRange()
+    range.selectNodeContents(dd)
+    const text = range.getBoundingClientRect(), box = dd.getBoundingClientRect(), card = d.getBoundingClientRect()
+    return { name: d.querySelector('dt').textContent, value: dd.textContent, lines: range.getClientRects().length, textLeft: text.left, textRight: text.right, ddLeft: box.left, ddRight: box.right, cardRight: card.right, scroll: dd.scrollWidth, client: dd.clientWidth }
+  })
+  document.getElementById('out').textContent = JSON.stringify({ viewport: doc.documentElement.clientWidth, pageWidth: doc.documentElement.scrollWidth, cards })
+}
+</script><iframe src="${path.basename(file)}" onload="measure(this)" style="width:${width}px;height:3000px;border:0"></iframe></body></html>`)
+  const res = spawnSync(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--allow-file-access-from-files', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', `--user-data-dir=${fs.mkdtempSync(path.join(scratch, 'chromium-'))}`, '--dump-dom', `file://${wrapper}`], { encoding: 'utf8', maxBuffer: 64 << 20 })
+  const out = /<pre id="out">(.*?)<\/pre>/s.exec(res.stdout)?.[1]
+  if (res.status !== 0 || !out) throw new Error(`chromium measured nothing at ${width} px (exit ${res.status}): ${res.stderr}`)
+  return JSON.parse(unescape(out)) as {
+    viewport: number; pageWidth: number
+    cards: Array<{ name: string; value: string; lines: number; textLeft: number; textRight: number; ddLeft: number; ddRight: number; cardRight: number; scroll: number; client: number }>
+  }
+}
+
+t.test('report --format html: the summary cards hold 10- and 11-digit totals on a phone, one line each', async (t) => {
+  const root = t.testdir()
+  fs.mkdirSync(path.join(root, 'home'))
+  const env = isolatedEnv(root)
+  // Totals of ten and eleven digits in every card (Total tokens: 23,345,678,899).
+  const records = [
+    { ts: '2026-11-20T10:00:00Z', model: 'claude-opus-4-1-20250805', input_tokens: 4_987_654_321, output_tokens: 1_234_567_890, cache_creation_input_tokens: 2_345_678_901, cache_read_input_tokens: 8_765_432_109 },
+    { ts: '2026-11-21T10:00:00Z', model: 'gpt-5', input_tokens: 4_012_345_678, output_tokens: 1_000_000_000, cache_read_input_tokens: 1_000_000_000 },
+  ]
+  const rec = await cli(['record', '--stdin', '--source', 'my-tool'], { env, input: records.map((r) => JSON.stringify(r)).join('\n') + '\n' })
+  t.equal(rec.code, 0, rec.stderr)
+  const file = path.join(root, 'big.html')
+  await ok(['report', '--format', 'html', '--output', file, '--tz', 'UTC'], env)
+  const totals = JSON.parse((await ok(['report', '--json', '--tz', 'UTC'], env)).stdout).totals as Record<string, number>
+  t.equal(totals.totalTokens, 23_345_678_899, 'an 11-digit total')
+  const html = fs.readFileSync(file, 'utf8')
+  for (const k of ['input', 'output', 'cacheWrite', 'cacheRead'] as const) t.ok(html.includes(`<dd>${totals[k]!.toLocaleString('en-US')}</dd>`), `the ${k} card holds ${totals[k]!.toLocaleString('en-US')}`)
+
+  const chromium = findChromium()
+  if (!chromium) {
+    t.skip('layout in a browser skipped: no chromium browser found (install Debian package chromium)', () => {})
+    return
+  }
+  fs.mkdirSync(ARTIFACTS, { recursive: true })
+  fs.copyFileSync(file, path.join(ARTIFACTS, 'report-big-numbers.html'))
+  for (const width of [320, 360, 390, 412]) {
+    const m = measureCards(chromium, file, width, root)
+    t.equal(m.viewport, width, `${width} px: the page is laid out ${width} px wide`)
+    t.ok(m.pageWidth <= width, `${width} px: nothing scrolls sideways`, { pageWidth: m.pageWidth })
+    t.equal(m.cards.length, 8, `${width} px: eight cards`)
+    for (const c of m.cards) {
+      t.ok(c.textLeft >= c.ddLeft - 0.5 && c.textRight <= c.ddRight + 0.5 && c.scroll <= c.client && c.cardRight <= width,
+        `${width} px: "${c.name}" (${c.value}) stays inside its card`, c)
+      t.equal(c.lines, 1, `${width} px: "${c.name}" is on one line`)
+    }
+  }
+})

@@ -32,6 +32,8 @@ t.test('homePaths layout', async (t) => {
     known: '/h/state/known',
     verified: '/h/state/verified.json',
     proved: '/h/state/proved.json',
+    quarantine: '/h/state/quarantine.json',
+    names: '/h/state/names.json',
   })
 })
 

@@ -1,7 +1,9 @@
 /**
  * Claude Code transcripts (DESIGN §5): `projects/**.jsonl` under each config dir. One usable
  * line = one response write; the same response is often written several times (streaming,
- * resumed sessions), which dedupe by `message.id:requestId` folds.
+ * resumed sessions), which dedupe by `message.id:requestId` folds. A subagent's responses are
+ * also written into the parent's transcript inside `agent_progress` lines (Claude Code ≥ 2.1);
+ * they are read there too and fold with the subagent file's copies by the same key.
  */
 import path from 'node:path'
 import fs from 'node:fs'
@@ -13,12 +15,17 @@ import { extractClaudeLine } from './extract.js'
 
 export const SOURCE = 'claude-code'
 
-/** CLAUDE_CONFIG_DIR (comma list), else $XDG_CONFIG_HOME/claude (~/.config/claude) and ~/.claude. */
-export function claudeConfigDirs(env: Env): string[] {
+/** CLAUDE_CONFIG_DIR (comma list), else $XDG_CONFIG_HOME/claude (~/.config/claude) and ~/.claude: where to look, there or not. */
+function claudeConfigCandidates(env: Env): string[] {
   const v = env.vars.CLAUDE_CONFIG_DIR
-  const dirs = v
+  return v
     ? v.split(',').map((d) => d.trim()).filter(Boolean).map((d) => path.resolve(env.cwd, d))
     : [path.join(env.vars.XDG_CONFIG_HOME || path.join(env.userHome, '.config'), 'claude'), path.join(env.userHome, '.claude')]
+}
+
+/** The existing ones of those, each real directory once. */
+export function claudeConfigDirs(env: Env): string[] {
+  const dirs = claudeConfigCandidates(env)
   const seen = new Set<string>()
   const out: string[] = []
   for (const d of dirs) {
@@ -32,6 +39,7 @@ export function claudeConfigDirs(env: Env): string[] {
 const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0)
 
 export interface ClaudeLine {
+  type?: unknown
   timestamp?: unknown
   requestId?: unknown
   sessionId?: unknown
@@ -50,6 +58,39 @@ export interface ClaudeLine {
       speed?: unknown
     }
   }
+  /** `progress` lines: `data.type` `agent_progress` carries a subagent's line in `data.message`. */
+  data?: {
+    type?: unknown
+    agentId?: unknown
+    message?: { timestamp?: unknown; requestId?: unknown; costUSD?: unknown; message?: ClaudeLine['message'] }
+  }
+}
+
+/**
+ * The subagent response an `agent_progress` line carries (Claude Code ≥ 2.1 writes each line
+ * of a running subagent into the parent's transcript too), as the line the subagent's own file
+ * `<session>/subagents/agent-<agentId>.jsonl` holds: same message, requestId, timestamp, usage,
+ * so the same id whichever of the two is read; `sidechain`, as there. Null for other lines.
+ * The envelope (`sessionId`, `cwd`) is the parent's, which the subagent's lines also carry.
+ */
+export function agentProgressLine(o: ClaudeLine): ClaudeLine | null {
+  if (o.type !== 'progress') return null
+  const d = o.data
+  if (!d || typeof d !== 'object' || d.type !== 'agent_progress') return null
+  const m = d.message
+  if (!m || typeof m !== 'object' || !m.message || typeof m.message !== 'object') return null
+  return {
+    timestamp: m.timestamp ?? o.timestamp, requestId: m.requestId, sessionId: o.sessionId, cwd: o.cwd,
+    isSidechain: true, costUSD: m.costUSD, message: m.message,
+  }
+}
+
+/** Whether the subagent's own transcript sits where Claude Code writes it, next to `file`. */
+function subagentFileExists(file: string, agentId: unknown): boolean {
+  if (typeof agentId !== 'string' || !/^[\w-]+$/.test(agentId)) return false
+  const dir = path.dirname(file)
+  const name = `agent-${agentId}.jsonl`
+  return fs.existsSync(path.join(dir, path.basename(file, '.jsonl'), 'subagents', name)) || fs.existsSync(path.join(dir, name))
 }
 
 /** Normalises one transcript line; null when it carries no billed usage. `lineKey` keys lines without message.id. */
@@ -91,6 +132,9 @@ export function claudeRecord(o: ClaudeLine, lineKey: string, salt: string): Ledg
 
 export const claudeCode: FileSource = {
   name: SOURCE,
+  looksIn(env) {
+    return { paths: claudeConfigCandidates(env).map((d) => path.join(d, 'projects')), envVar: 'CLAUDE_CONFIG_DIR' }
+  },
   discover(env) {
     const files: Array<{ path: string; root: string }> = []
     for (const root of claudeConfigDirs(env)) for (const p of findJsonl(path.join(root, 'projects'))) files.push({ path: p, root })
@@ -105,12 +149,20 @@ export const claudeCode: FileSource = {
           if (!looksLikeJsonObject(line)) batch.malformed++
           return
         }
-        if (o === null) {
+        if (o === null || o.type === 'progress') {
           try { o = JSON.parse(line.toString('utf8')) as ClaudeLine } catch { batch.malformed++; return }
           if (typeof o !== 'object' || o === null) { batch.malformed++; return }
         }
+        const progress = agentProgressLine(o)
+        if (progress) {
+          // Without a message.id the copy cannot be matched with the one in the subagent's own
+          // file: that file, when it exists, is the one counted.
+          if (!(typeof progress.message?.id === 'string' && progress.message.id) && subagentFileExists(file.path, o.data?.agentId)) return
+          o = progress
+        }
         const r = claudeRecord(o, `${rel}@${offset}`, salt)
         if (r) batch.add(r, typeof o.message?.id === 'string' ? o.message.id : undefined)
+        if (r) batch.names(r, o.cwd, o.sessionId)
       },
       ctx: () => undefined,
     }

@@ -1,7 +1,8 @@
 /**
  * Codex rollouts (DESIGN §5, fixtures/FORMATS.md §2): usage is in `token_count` events; the
  * model comes from the latest `turn_context`. Re-emitted events (total did not advance) and
- * the parent history a fork replays at its top are not counted again.
+ * the parent history a fork replays at its top are not counted again; that copy ends at the
+ * fork's first own `turn_context`, or at its first `token_count` after the copy burst.
  */
 import path from 'node:path'
 import type { Env } from '../../env.js'
@@ -26,7 +27,16 @@ export interface CodexCtx {
   forkIdMs: number | null
   firstLineMs: number
   lines: number
+  /**
+   * In a fork: the timestamp of the copy burst's latest line (the copied parent history is
+   * written within milliseconds from line 2 on), and whether a line came ≥ 1 s after it.
+   */
+  burstMs?: number
+  burstOver?: boolean
 }
+
+/** A pause this long between two lines of a fork ends the copied block. */
+const BURST_GAP_MS = 1000
 
 const newCtx = (): CodexCtx => ({ session: '', cwd: '', model: 'unknown', prev: null, replay: false, forkIdMs: null, firstLineMs: 0, lines: 0 })
 
@@ -66,6 +76,12 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
     }
     return
   }
+  if (c.replay && !c.burstOver && Number.isFinite(lineMs)) {
+    // Never before line 1's time + 1 s: copied lines that kept an older timestamp stay copies.
+    if (c.burstMs === undefined) c.burstMs = lineMs
+    if (lineMs >= Math.max(c.burstMs, c.firstLineMs) + BURST_GAP_MS) c.burstOver = true
+    else if (lineMs > c.burstMs) c.burstMs = lineMs
+  }
   if (!p) return
   if (o.type === 'turn_context') {
     if (c.replay) {
@@ -81,6 +97,10 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
   if (!info || typeof info !== 'object') return
   const total = counts(info.total_token_usage)
   const last = counts(info.last_token_usage)
+  // A fork that writes no turn_context of its own: its first token_count after the copied
+  // block (a pause of ≥ 1 s since the block's last line) is its own. Its model is the last
+  // one the copied history named (else the event's own, else unknown: priced 0 and warned).
+  if (c.replay && c.burstOver) c.replay = false
   if (c.replay) {
     if (total) c.prev = total
     return
@@ -110,13 +130,20 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
   if (c.session) r.session = privacyHash(c.session, salt)
   if (c.cwd) r.project = privacyHash(c.cwd, salt)
   batch.add(r)
+  batch.names(r, c.cwd, c.session)
 }
+
+const codexHome = (env: Env) => (env.vars.CODEX_HOME ? path.resolve(env.cwd, env.vars.CODEX_HOME) : path.join(env.userHome, '.codex'))
 
 export const codex: FileSource = {
   name: SOURCE,
   discover(env: Env) {
-    const home = env.vars.CODEX_HOME ? path.resolve(env.cwd, env.vars.CODEX_HOME) : path.join(env.userHome, '.codex')
+    const home = codexHome(env)
     return ['sessions', 'archived_sessions'].flatMap((d) => findJsonl(path.join(home, d)).map((p) => ({ path: p, root: home })))
+  },
+  looksIn(env: Env) {
+    const home = codexHome(env)
+    return { paths: ['sessions', 'archived_sessions'].map((d) => path.join(home, d)), envVar: 'CODEX_HOME' }
   },
   parser(_file, ctx, batch, salt) {
     const c: CodexCtx = ctx && typeof ctx === 'object' ? { ...newCtx(), ...(ctx as CodexCtx) } : newCtx()

@@ -1,0 +1,263 @@
+/**
+ * Which device heads are trusted (DESIGN §8). A candidate head — fetched from the remote, or
+ * moved by a native `git fetch` in a clone — is taken only when it descends from the device's
+ * last good head and passes every check `verify` makes on what is new (history, parts,
+ * records, manifest, seal, witnesses). Otherwise it is quarantined: the device's data stays at
+ * its last good head, out of `merged`, the index, reports and the witnesses, until the branch
+ * returns to a good descendant or `fetch --accept-rewrite` takes it as it is.
+ */
+import { descends, type CommitInfo, type GitBackend } from '../git/backend.js'
+import { GENESIS_OID } from '../git/genesis.js'
+import { readEntryAt } from '../git/tree.js'
+import { parseManifest } from '../ledger/manifest.js'
+import { DEVICE_ID_RE, deviceDir } from '../ledger/paths.js'
+import { loadTrustState, saveTrustState, type AcceptedHead, type Quarantine, type TrustPaths, type TrustState } from '../store/quarantine.js'
+import { deviceHeads } from '../index/heads.js'
+import { finding, type Finding } from '../verify/findings.js'
+import { verifyLedger } from '../verify/verify.js'
+
+export type { TrustState }
+
+export interface DeviceCheck {
+  id: string
+  /** The good head before this check. */
+  before: string | null
+  /** The good head after it: the device's data in `merged`, the index and reports. */
+  head: string | null
+  /** The candidate that was checked. */
+  remote: string
+  status: 'new' | 'updated' | 'unchanged' | 'rewritten' | 'quarantined' | 'accepted' | 'local-ahead'
+}
+
+export interface TrustOptions {
+  /** This device, whose own branch is written locally (null: a clone's read side). */
+  me: string | null
+  /** The good heads now: the store's device branches, or a clone's last verified heads. */
+  good: Map<string, string>
+  /** Devices whose candidate is taken whatever the checks find (`fetch --accept-rewrite`). */
+  acceptRewrite: string[]
+  now: Date
+}
+
+export interface TrustResult {
+  devices: DeviceCheck[]
+  findings: Finding[]
+  /** The good heads after the check, every device. */
+  heads: Map<string, string>
+  state: TrustState
+  /** What `--accept-rewrite` took in this run, to be printed exactly. */
+  accepted: Array<AcceptedHead & { id: string }>
+}
+
+/** Devices whose errors fetch acts on; the others are `verify`'s to report. */
+const ACTS_ON_ALL = new Set(['WITNESS_MISSING'])
+
+export async function checkHeads(git: GitBackend, candidates: Map<string, string>, state: TrustState, o: TrustOptions): Promise<TrustResult> {
+  const findings: Finding[] = []
+  const devices: DeviceCheck[] = []
+  const trial = new Map(o.good)
+  const pending = new Map<string, { before: string | null; head: string; accept: boolean }>()
+  const rewritten = new Map<string, Finding[]>()
+
+  for (const [id, head] of [...candidates].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (!DEVICE_ID_RE.test(id)) {
+      findings.push(finding('BAD_DEVICE_BRANCH', id, `ledger/${id} is not a device branch (32 hex); ignored`, { commit: head, severity: 'warning' }))
+      continue
+    }
+    const before = o.good.get(id) ?? null
+    if (id === o.me) {
+      if (!before || (before !== head && (await descends(git, before, head)))) {
+        // A reinstall catching up with its own branch: checked like any other.
+        pending.set(id, { before, head, accept: false })
+        trial.set(id, head)
+      } else {
+        if (before !== head && !(await descends(git, head, before))) {
+          findings.push(finding('DEVICE_ID_COLLISION', id, `the remote's branch of this device (${head.slice(0, 12)}) and the local one (${before.slice(0, 12)}) diverged: another machine records under this device id; give one of them its own id with --device-id`, { commit: head }))
+        }
+        devices.push({ id, before, head: before, remote: head, status: before === head ? 'unchanged' : 'local-ahead' })
+      }
+      continue
+    }
+    const base = state.verified[id] ?? before
+    if (base && base !== head && !(await descends(git, base, head))) {
+      const f = finding('HISTORY_REWRITTEN', id, `the remote head ${head.slice(0, 12)} does not descend from the last good head ${base.slice(0, 12)}: the branch was rewritten; the old data is kept; if this was intended, run fetch --accept-rewrite ${id}`, { commit: head })
+      if (o.acceptRewrite.includes(id)) {
+        pending.set(id, { before, head, accept: true })
+        trial.set(id, head)
+        rewritten.set(id, [f])
+      } else {
+        findings.push(f)
+        rewritten.set(id, [f])
+        devices.push({ id, before, head: before, remote: head, status: 'rewritten' })
+      }
+      continue
+    }
+    if (head === before) {
+      devices.push({ id, before, head, remote: head, status: 'unchanged' })
+      continue
+    }
+    pending.set(id, { before, head, accept: o.acceptRewrite.includes(id) })
+    trial.set(id, head)
+  }
+
+  // What is new is checked as `verify` checks it; every device's manifest is a witness.
+  const errors = new Map<string, Finding[]>()
+  let proved = { ...state.proved }
+  const superseded = supersededHeads(state.quarantine)
+  if (pending.size) {
+    const fetched = { ...state.verified }
+    for (const [id, p] of pending) if (p.accept) { delete proved[id]; delete fetched[id] }
+    const v = await verifyLedger(git, {
+      heads: trial, refused: new Map(), only: [...trial.keys()], full: false, fingerprints: false,
+      proved, fetched, index: null, superseded,
+    })
+    for (const f of v.findings) {
+      if (!pending.has(f.device) && !ACTS_ON_ALL.has(f.code)) continue
+      findings.push(f)
+      if (f.severity === 'error') errors.set(f.device, [...(errors.get(f.device) ?? []), f])
+    }
+    proved = v.proved
+  }
+
+  const heads = new Map(o.good)
+  const quarantine: Quarantine = { devices: { ...state.quarantine.devices }, accepted: { ...state.quarantine.accepted } }
+  const accepted: TrustResult['accepted'] = []
+  const stamp = o.now.toISOString()
+  for (const [id, p] of [...pending].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const found = [...(rewritten.get(id) ?? []), ...(errors.get(id) ?? [])]
+    if (p.accept) {
+      const a = { before: p.before, head: p.head, at: stamp, findings: found }
+      accepted.push({ id, ...a })
+      if (found.length) quarantine.accepted[id] = [...(quarantine.accepted[id] ?? []), a]
+      findings.push(finding('REWRITE_ACCEPTED', id, `accepted on request: ${p.before ? `from ${p.before.slice(0, 12)}` : 'as a new device'} to ${p.head.slice(0, 12)}${found.length ? ` with ${found.length} finding${found.length === 1 ? '' : 's'} (${[...new Set(found.map((f) => f.code))].join(', ')})` : ''}`, { commit: p.head, severity: 'warning' }))
+      // Errors taken in on request are warnings from now on; what was accepted is proved.
+      for (const f of found) f.severity = 'warning'
+      heads.set(id, p.head)
+      proved[id] = p.head
+      delete quarantine.devices[id]
+      devices.push({ id, before: p.before, head: p.head, remote: p.head, status: 'accepted' })
+      continue
+    }
+    if (!found.length) {
+      heads.set(id, p.head)
+      delete quarantine.devices[id]
+      devices.push({ id, before: p.before, head: p.head, remote: p.head, status: p.before ? 'updated' : 'new' })
+      continue
+    }
+    // A device never seen good before (a new machine) keeps the newest part of its history
+    // that passes: the parent of the oldest commit the checks blame, if that one passes.
+    let good = p.before
+    if (!good) {
+      good = await lastGoodAncestor(git, id, p.head, found, trial, proved, state.verified, superseded)
+      if (good) proved[id] = good
+    }
+    if (good) heads.set(id, good)
+    else heads.delete(id)
+    const prev = quarantine.devices[id]
+    quarantine.devices[id] = { head: p.head, good, since: prev?.head === p.head ? prev.since : stamp, findings: found }
+    devices.push({ id, before: p.before, head: good, remote: p.head, status: 'quarantined' })
+  }
+  for (const [id, f] of rewritten) {
+    if (pending.has(id)) continue
+    const prev = quarantine.devices[id]
+    const head = candidates.get(id)!
+    quarantine.devices[id] = { head, good: o.good.get(id) ?? null, since: prev?.head === head ? prev.since : stamp, findings: f }
+  }
+  // A device back on a good head, or whose branch is gone, is no longer quarantined.
+  for (const id of Object.keys(quarantine.devices)) {
+    if (!candidates.has(id) || (!pending.has(id) && !rewritten.has(id))) delete quarantine.devices[id]
+  }
+
+  const verified = { ...state.verified }
+  for (const [id, head] of heads) verified[id] = head
+  for (const id of Object.keys(verified)) if (!heads.has(id)) delete verified[id]
+  return { devices, findings, heads, state: { verified, proved, quarantine }, accepted }
+}
+
+/** Per device, the heads an accepted rewrite replaced: a witness of them is no longer a finding. */
+export function supersededHeads(q: Quarantine): Record<string, string[]> {
+  const out: Record<string, string[]> = {}
+  for (const [id, list] of Object.entries(q.accepted)) out[id] = list.map((a) => a.before).filter((b): b is string => Boolean(b))
+  return out
+}
+
+/**
+ * For a device never seen good here: the parent of the oldest commit the checks blame, else
+ * the newest head another device witnessed for it, whichever passes the checks first.
+ */
+async function lastGoodAncestor(
+  git: GitBackend, id: string, head: string, found: Finding[], trial: Map<string, string>,
+  proved: Record<string, string>, fetched: Record<string, string>, superseded: Record<string, string[]>,
+): Promise<string | null> {
+  const blamed = new Set(found.map((f) => f.commit).filter((c): c is string => Boolean(c)))
+  let oldest: string | null = null
+  for (let c: string | null = head; c; ) {
+    const info: CommitInfo | null = await git.readCommit(c).catch(() => null)
+    if (!info) break
+    if (blamed.has(c)) oldest = c
+    c = info.parents[0] ?? null
+  }
+  const tries: string[] = []
+  const parent = oldest ? (await git.readCommit(oldest)).parents[0] : undefined
+  // The shared root holds no device: nothing to keep there.
+  if (parent && parent !== GENESIS_OID) tries.push(parent)
+  const witnessed: string[] = []
+  for (const [w, wHead] of trial) {
+    if (w === id) continue
+    const seen = (await seenBy(git, w, wHead))[id]
+    if (seen && !witnessed.includes(seen) && (await git.readCommit(seen).then(() => true, () => false))) witnessed.push(seen)
+  }
+  // The newest witness first: one that descends from every other.
+  const rank = new Map<string, number>()
+  for (const c of witnessed) {
+    let n = 0
+    for (const o of witnessed) if (o !== c && (await descends(git, o, c))) n++
+    rank.set(c, n)
+  }
+  tries.push(...witnessed.sort((a, b) => rank.get(b)! - rank.get(a)!))
+  for (const t of tries) {
+    const heads = new Map(trial)
+    heads.set(id, t)
+    const p = { ...proved }
+    delete p[id]
+    const v = await verifyLedger(git, { heads, refused: new Map(), only: [id], full: false, fingerprints: false, proved: p, fetched: { ...fetched, [id]: t }, index: null, superseded })
+    if (!v.findings.some((f) => f.device === id && f.severity === 'error')) return t
+  }
+  return null
+}
+
+/** The other devices' heads a device witnessed in its manifest (`seen`). */
+async function seenBy(git: GitBackend, device: string, head: string): Promise<Record<string, string>> {
+  try {
+    const tree = (await git.readCommit(head)).tree
+    const e = await readEntryAt(git, tree, `${deviceDir(device)}/manifest.json`)
+    return e ? parseManifest((await git.readBlob(e.oid)).toString('utf8')).seen ?? {} : {}
+  } catch {
+    return {}
+  }
+}
+
+/** The last good heads of a clone (`--repo`): those of its verified heads it still holds. */
+export async function cloneGoodHeads(git: GitBackend, verified: Record<string, string>): Promise<Map<string, string>> {
+  const good = new Map<string, string>()
+  for (const [id, head] of Object.entries(verified)) if (await git.readCommit(head).then(() => true, () => false)) good.set(id, head)
+  return good
+}
+
+/**
+ * The heads the read side may use. A store's device branches only ever hold good heads
+ * (`fetch` moves them after the checks). A native clone's branches move with plain git, so
+ * whatever moved since the last check is checked now, and what fails stays out.
+ */
+export async function trustedHeads(git: GitBackend, paths: TrustPaths, clone: boolean, now: Date): Promise<{ heads: Map<string, string>; state: TrustState; findings: Finding[] }> {
+  const state = loadTrustState(paths)
+  if (!clone) return { heads: await deviceHeads(git, false), state, findings: [] }
+  const candidates = await deviceHeads(git, true)
+  const settled = !Object.keys(state.quarantine.devices).length
+  if (settled && [...candidates].every(([id, head]) => state.verified[id] === head) && Object.keys(state.verified).every((id) => candidates.has(id))) {
+    return { heads: candidates, state, findings: [] }
+  }
+  const r = await checkHeads(git, candidates, state, { me: null, good: await cloneGoodHeads(git, state.verified), acceptRewrite: [], now })
+  saveTrustState(paths, r.state)
+  return { heads: r.heads, state: r.state, findings: r.findings }
+}

@@ -1,0 +1,44 @@
+/** Words for people: `plural(1, 'record')` is "1 record", `plural(2, 'record')` "2 records". */
+export function plural(n: number, one: string, many = one + 's', format: (n: number) => string = String): string {
+  return `${format(n)} ${n === 1 ? one : many}`
+}
+
+const ZERO_WIDTH = /[\p{Mn}\p{Me}\p{Cf}\u200b\ufe0f]/u
+const WIDE = /[\p{Extended_Pictographic}\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u
+
+/** Terminal columns of a string (colour codes take none, East Asian wide characters two); as the table module measures. */
+export function displayWidth(s: string): number {
+  // eslint-disable-next-line no-control-regex
+  const t = s.replace(/\x1b\[[0-9;]*m/g, '')
+  if (/^[\x20-\x7e]*$/.test(t)) return t.length
+  let w = 0
+  for (const ch of t) {
+    const cp = ch.codePointAt(0)!
+    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || ZERO_WIDTH.test(ch)) continue
+    w += WIDE.test(ch) ? 2 : 1
+  }
+  return w
+}
+
+/** `s` cut to at most `width` columns, ending in `…` when cut. */
+export function truncate(s: string, width: number): string {
+  if (displayWidth(s) <= width) return s
+  let out = ''
+  for (const ch of s) {
+    if (displayWidth(out + ch) > width - 1) break
+    out += ch
+  }
+  return out + '…'
+}
+
+/** Words of `s` in lines of at most `width` columns (a longer word stays whole); later lines start with `indent`. */
+export function wrap(s: string, width: number, indent = '  '): string {
+  const lines: string[] = []
+  let line = ''
+  for (const word of s.split(' ')) {
+    const next = line ? `${line} ${word}` : (lines.length ? indent : '') + word
+    if (line && displayWidth(next) > width) { lines.push(line); line = indent + word } else line = next
+  }
+  if (line) lines.push(line)
+  return lines.join('\n')
+}
