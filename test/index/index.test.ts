@@ -22,7 +22,7 @@ const MODELS = ['claude-sonnet-4-5-20250929', 'gpt-5', 'mystery-model']
 function normalise(idx: IndexData) {
   const src = indexRows(idx, 'calculate')
   const rows: string[] = []
-  src.each((ms, dim, ...counts) => { rows.push(`${ms}|${src.dims[dim]!.join('|')}|${counts.slice(0, 5).join('|')}|${counts[5]!.toFixed(9)}`) })
+  src.each((ms, dim, ...counts) => { rows.push(`${ms}|${src.dims[dim]!.join('|')}|${counts.slice(0, 5).join('|')}|${counts[5]!.toFixed(9)}|${counts[6]}|${counts[7]}`) })
   return { rows: rows.sort(), stats: indexStats(idx), cross: [...crossDeviceStats(idx)].sort(), unknown: Object.fromEntries(Object.entries(idx.unknown).sort()) }
 }
 
