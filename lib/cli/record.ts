@@ -37,7 +37,7 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     const skip = minIntervalSkip(store, startedAt)
     if (skip) { reportSkip(ctx, store.device.id, skip, store.config.remote ? lastPushFailure(store) : null); return 0 }
   }
-  const batch = new Batch()
+  const batch = new Batch(startedAt)
   // stdin is read (and rejected if bad) before the store is locked: a slow pipe holds no lock.
   if (opts.stdin) collectStdinText(await readAll(env.stdin), opts.sources[0]!, batch)
   const lock = opts.dryRun ? null : await store.lock()
@@ -67,7 +67,7 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
       if (!opts.dryRun) addNames(store.paths.names, batch.projectNames, batch.sessionIds)
     }
     const records = batch.records()
-    const base = { device: store.device.id, duplicates: batch.duplicates, malformed: batch.malformed, sources: stats, dryRun: opts.dryRun, ...(searched ? { searched } : {}) }
+    const base = { device: store.device.id, duplicates: batch.duplicates, malformed: batch.malformed, future: batch.future, latestFuture: batch.latestFuture, sources: stats, dryRun: opts.dryRun, ...(searched ? { searched } : {}) }
     let summary: RecordSummary
     if (records.length === 0) {
       if (cursorsChanged && !opts.dryRun) saveCursors(store.paths.cursors, nextCursors)
@@ -132,7 +132,7 @@ function reportSkip(ctx: CommandContext, device: string, s: MinIntervalSkip, fai
   if (ctx.global.json) {
     out(ctx, JSON.stringify({
       schema: 'usage-ledger/record@1', device, skipped: 'minInterval', ...s,
-      duplicates: 0, malformed: 0, sources: {}, dryRun: false, commit: null, appended: 0, alreadyRecorded: 0, days: [], pushed: false, pending: 0,
+      duplicates: 0, malformed: 0, future: 0, sources: {}, dryRun: false, commit: null, appended: 0, alreadyRecorded: 0, days: [], pushed: false, pending: 0,
       pushError: null, lastPushFailure: failure,
     }))
     return
@@ -154,6 +154,9 @@ interface RecordSummary {
   alreadyRecorded: number
   duplicates: number
   malformed: number
+  /** Records dated more than 24 hours after now, skipped (Batch.futureProblem). */
+  future: number
+  latestFuture: string | null
   days: Array<{ day: string; records: number; part: number }>
   sources: Record<string, unknown>
   dryRun: boolean
@@ -166,12 +169,15 @@ function notFoundText(searched: Searched[]): string {
 
 function report(ctx: CommandContext, s: RecordSummary): void {
   if (ctx.global.json) {
-    const { push, lastPushFailure: kept, ...rest } = s
+    const { push, lastPushFailure: kept, latestFuture: _latest, ...rest } = s
     out(ctx, JSON.stringify({
       schema: 'usage-ledger/record@1', ...rest, pushed: push?.pushed ?? false, pending: push?.pending ?? 0,
       pushError: push?.error ?? null, lastPushFailure: push ? push.lastPushFailure : kept ?? null,
     }))
     return
+  }
+  if (s.future) {
+    say(ctx, `warning: ${s.future} record${s.future === 1 ? '' : 's'} dated more than 24 hours after now (latest ${s.latestFuture}) skipped; check the clock of the machine that wrote ${s.future === 1 ? 'it' : 'them'}`)
   }
   if (s.push) sayPush(ctx, s.push)
   if (s.dryRun) { if (s.searched) say(ctx, notFoundText(s.searched)); say(ctx, `dry run: ${s.appended} record${s.appended === 1 ? '' : 's'} would be committed`); return }

@@ -1,7 +1,7 @@
 /** `report daily|monthly`: totals over every device's ledger in the store. */
 import { usageError } from '../errors.js'
 import { Store } from '../store/store.js'
-import { indexRows, indexStats } from '../index/index.js'
+import { crossDeviceStats, indexRows, indexStats } from '../index/index.js'
 import { refreshIndex, storePrices } from './index.js'
 import { aggregateRows, GROUP_KEYS, recordRows, type GroupKey, type Period } from '../report/aggregate.js'
 import type { CostMode } from '../report/prices.js'
@@ -69,14 +69,23 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
     // The HTML page aggregates the same rows again, by day and device, by model, and by block.
     const aggregateBy = (period: Period, by: GroupKey[]) => aggregateRows(rows, {
       period, localTime: localTimeIn(tz), since, until, groupBy: by, cost: opts.cost,
-      deviceNames: new Map(devices.map((d) => [d.id, d.name])),
+      deviceNames: new Map(devices.map((d) => [d.id, d.name])), now: ctx.env.now().getTime(),
     })
     const agg = aggregateBy(opts.period, [...new Set(groupBy)])
     const [, dropped, crossDevice, invalidLines, newerLines] = idx ? indexStats(idx) : [0, 0, 0, 0, 0]
     const missingPrices = agg.unknownModels
     const warnings: ReportResult['warnings'] = []
     if (missingPrices.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: missingPrices })
-    if (crossDevice) warnings.push({ code: 'DUPLICATE_ACROSS_DEVICES', records: crossDevice, detail: 'the same responses were recorded on more than one device (a copied ~/.claude?); each counts once' })
+    // Which devices hold the copies, and for which each response counts (the one that recorded it first).
+    const nameOf = new Map(idx ? Object.entries(idx.devices).map(([id, d]) => [id, d.name]) : [])
+    const crossDevices = idx ? [...crossDeviceStats(idx)].sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([id, c]) => ({ id, name: nameOf.get(id) ?? id.slice(0, 8), records: c.records, counted: c.counted })) : []
+    if (crossDevice) {
+      warnings.push({
+        code: 'DUPLICATE_ACROSS_DEVICES', records: crossDevice, devices: crossDevices,
+        detail: `${crossDevice.toLocaleString('en-US')} response${crossDevice === 1 ? ' was' : 's were'} recorded on more than one device (${crossDevices.map((d) => `${d.name} holds ${d.records.toLocaleString('en-US')}, ${d.counted.toLocaleString('en-US')} counted for it`).join('; ')}): a copied ~/.claude? Each counts once, for the device that recorded it first`,
+      })
+    }
     if (newerLines) warnings.push({ code: 'NEWER_RECORD_VERSION', lines: newerLines, detail: 'lines written by a newer usage-ledger were skipped; upgrade to count them' })
     if (invalidLines) warnings.push({ code: 'INVALID_LEDGER_LINES', lines: invalidLines, detail: 'ledger lines that are not valid records were skipped' })
     // A device whose remote head failed the checks counts at its last good head, loudly.
@@ -97,7 +106,7 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
       rows: nameRows(agg.rows, groupBy.includes('project'), { period: opts.period, localTime: localTimeIn(tz), since, until, names, source: rows }),
       totals: agg.totals, devices,
       pricing: { asOf: prices.asOf, sha256: prices.sha256, mode: opts.cost, overrides: Object.keys(store.config.prices ?? {}) },
-      dedupe: { duplicateLines: dropped!, crossDevice: crossDevice! },
+      dedupe: { duplicateLines: dropped!, crossDevice: crossDevice!, devices: crossDevices },
       warnings,
     }
     const render = {

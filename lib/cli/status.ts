@@ -62,7 +62,7 @@ export async function status(ctx: CommandContext): Promise<number> {
     out(ctx, `merged   ${s.merged ? `tree ${s.merged.tree}` : '(not fetched yet)'}`)
     const pct = (p: { tokens: number | null; costUSD: number | null }) => [p.tokens !== null ? `${p.tokens}% of the token limit` : '', p.costUSD !== null ? `${p.costUSD}% of the cost limit` : ''].filter(Boolean).join(', ')
     const b = s.block
-    out(ctx, `5h block ${b.start ? `${b.start.slice(11, 16)}–${b.end!.slice(11, 16)} UTC: ${plural(b.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${b.costUSD.toFixed(2)}${pct(b.percent) ? ` (${pct(b.percent)})` : ''}` : 'none active'}`)
+    out(ctx, `5h block ${b.start ? `${blockSpan(b.start, b.end!, tz)}: ${plural(b.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${b.costUSD.toFixed(2)}${pct(b.percent) ? ` (${pct(b.percent)})` : ''}` : 'no active block'}`)
     out(ctx, `week     ${s.week.week}: ${plural(s.week.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${s.week.costUSD.toFixed(2)}${pct(s.week.percent) ? ` (${pct(s.week.percent)})` : ''}`)
     for (const d of s.devices) out(ctx, `${d.thisDevice ? '*' : ' '} ${d.id}  ${d.name.padEnd(20)} ${plural(d.records, 'record ', 'records').padStart(18)} last ${d.lastRecordAt ?? '-'}`)
     for (const w of s.warnings) ctx.env.stderr.write(`warning: ${w.detail}\n`)
@@ -70,4 +70,11 @@ export async function status(ctx: CommandContext): Promise<number> {
   } finally {
     await store.close()
   }
+}
+
+/** `2026-11-22 09:00–14:00 Europe/Berlin` (both dates when the block crosses midnight there). */
+export function blockSpan(start: string, end: string, tz: string): string {
+  const local = localTimeIn(tz)
+  const [s, e] = [local(start), local(end)]
+  return s.slice(0, 10) === e.slice(0, 10) ? `${s.slice(0, 10)} ${s.slice(11, 16)}–${e.slice(11, 16)} ${tz}` : `${s.replace('T', ' ')} – ${e.replace('T', ' ')} ${tz}`
 }

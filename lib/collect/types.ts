@@ -17,6 +17,9 @@ export interface FileCursor {
 
 export type SourceCursors = Record<string, FileCursor>
 
+/** A record dated more than this after now is refused (stdin) or skipped and counted (collectors). */
+export const FUTURE_LIMIT_MS = 24 * 3_600_000
+
 /** New records of one run, deduplicated within the run by the reader rule. */
 export class Batch {
   private readonly byId = new Map<string, LedgerRecord>()
@@ -26,6 +29,24 @@ export class Batch {
   malformed = 0
   /** Copies of a response this run already had (streaming rewrites, resumed sessions, replays). */
   duplicates = 0
+  /** Records skipped because they are dated more than FUTURE_LIMIT_MS after `now`. */
+  future = 0
+  /** The latest `ts` among them (for the warning). */
+  latestFuture: string | null = null
+
+  /**
+   * `now` is the run's clock (Env): records dated more than 24 hours after it are never
+   * recorded, since a part cannot be removed and such a record would stay "current" for
+   * years. Without a clock (unit tests of parsers) nothing is checked.
+   */
+  constructor(private readonly now?: Date) {}
+
+  /** Why a record dated `ts` is refused, or null when it is not too far in the future. */
+  futureProblem(ts: string): string | null {
+    if (!this.now) return null
+    if (Date.parse(ts) - this.now.getTime() <= FUTURE_LIMIT_MS) return null
+    return `"ts" ${ts} is more than 24 hours after now (${this.now.toISOString()}); check the clock of the machine that wrote it`
+  }
 
   /**
    * `message` groups copies that may carry different ids (a sidechain replay of a message under
@@ -33,6 +54,11 @@ export class Batch {
    * are dropped, whatever order the files were read in.
    */
   add(r: LedgerRecord, message?: string): void {
+    if (this.futureProblem(r.ts)) {
+      this.future++
+      if (!this.latestFuture || r.ts > this.latestFuture) this.latestFuture = r.ts
+      return
+    }
     if (message) {
       ;(r as LedgerRecord & { message?: string }).message = message
       if (!r.sidechain) this.mainMessages.add(message)

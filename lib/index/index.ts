@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { GitBackend } from '../git/backend.js'
+import type { GitBackend, TreeEntry } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
 import { deviceDir, PART_NAME_RE } from '../ledger/paths.js'
 import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
@@ -19,11 +19,16 @@ import type { Rows } from '../report/aggregate.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { deviceHeads } from './heads.js'
 import { BestById } from '../ledger/dedupe.js'
+import { descends } from '../git/backend.js'
 
-export const INDEX_VERSION = 1
+/** 2: the dedupe rule of issue 11 (earliest ts, then committed first), part commit times, first/last instants per row. */
+export const INDEX_VERSION = 2
 const QUARTER = 900_000
-/** A row: quarter start (ms / QUARTER), dimension, records, input, output, cacheWrite, cacheRead, cost auto, calculate, display. */
-export const ROW = 10
+/**
+ * A row: quarter start (ms / QUARTER), dimension, records, input, output, cacheWrite, cacheRead,
+ * cost auto, calculate, display, the first and the last record's instant (ms).
+ */
+export const ROW = 12
 
 export interface IndexDevice {
   head: string
@@ -31,10 +36,12 @@ export interface IndexDevice {
   lastRecordAt: string | null
   /** day → [day tree oid, part oids in name order…] */
   days: Record<string, string[]>
+  /** part blob oid → committer time (s) of the commit on this branch that added it. */
+  added: Record<string, number>
 }
 
 export interface IndexData {
-  v: 1
+  v: 2
   priceSha: string
   devices: Record<string, IndexDevice>
   /** day → sorted part blob oids of every device: what the day's rows were built from. */
@@ -45,11 +52,13 @@ export interface IndexData {
   days: Record<string, ArrayLike<number>>
   /** day → [lines, duplicate lines dropped, ids on more than one device, invalid lines, newer lines] */
   stats: Record<string, number[]>
+  /** day → device → [responses of the day recorded on more than one device that it holds, of those counted for it] */
+  cross: Record<string, Record<string, [number, number]>>
   /** day → models without a price */
   unknown: Record<string, string[]>
 }
 
-const FILE = 'index.v1.json'
+const FILE = 'index.v1.json' // the name predates INDEX_VERSION; the "v" inside decides
 
 /** On disk: the rows as one little-endian Float64Array file, named in the JSON by generation. */
 interface IndexFile extends Omit<IndexData, 'days'> { rowsFile: string; days: Record<string, [number, number]> }
@@ -95,16 +104,22 @@ function writeIndex(dir: string, idx: IndexData): void {
   if (previous && previous !== rowsFile) fs.rmSync(path.join(dir, previous), { force: true })
 }
 
-const empty = (priceSha: string): IndexData => ({ v: 1, priceSha, devices: {}, parts: {}, dims: [], days: {}, stats: {}, unknown: {} })
+const empty = (priceSha: string): IndexData => ({ v: INDEX_VERSION, priceSha, devices: {}, parts: {}, dims: [], days: {}, stats: {}, cross: {}, unknown: {} })
 
-interface Part { device: string; day: string; name: string; oid: string }
+interface Part { device: string; day: string; name: string; oid: string; added: number }
 
-/** Every part of a device head; an unchanged head or day tree is taken from the index. */
+/**
+ * Every part of a device head; an unchanged head or day tree is taken from the index. With the
+ * parts, when each was added: the committer time of the commit that added it, found by
+ * comparing each commit's device directory with its parent's (only the commits since the
+ * indexed head when the branch grew; the whole branch otherwise), so the incremental index
+ * and a rebuild see the same times.
+ */
 async function listDevice(git: GitBackend, id: string, head: string, known: IndexDevice | undefined): Promise<IndexDevice> {
-  if (known?.head === head) return known
+  if (known?.head === head && known.added) return known
   const tree = (await git.readCommit(head)).tree
   const dir = await readEntryAt(git, tree, deviceDir(id))
-  const dev: IndexDevice = { head, name: known?.name ?? id.slice(0, 8), lastRecordAt: null, days: {} }
+  const dev: IndexDevice = { head, name: known?.name ?? id.slice(0, 8), lastRecordAt: null, days: {}, added: await partTimes(git, id, head, known) }
   if (!dir) return dev
   const json = async (oid: string) => { try { return JSON.parse((await git.readBlob(oid)).toString('utf8')) as Record<string, unknown> } catch { return {} } }
   for (const e of await git.readTree(dir.oid)) {
@@ -123,6 +138,54 @@ async function listDevice(git: GitBackend, id: string, head: string, known: Inde
 }
 
 
+/** Part blob oid → committer time of the commit that added it, along the first-parent chain of `head`. */
+async function partTimes(git: GitBackend, id: string, head: string, known: IndexDevice | undefined): Promise<Record<string, number>> {
+  const base = known?.added && known.head !== head && await descends(git, known.head, head) ? known.head : null
+  const chain: Array<{ tree: string; time: number }> = []
+  let reached = base === null
+  for (let c: string | undefined = head; c; ) {
+    if (c === base) { reached = true; break }
+    const info = await git.readCommit(c)
+    chain.push({ tree: info.tree, time: info.committer.timestamp })
+    c = info.parents[0]
+  }
+  const from = reached && base ? base : null
+  const times: Record<string, number> = from ? { ...known!.added } : {}
+  // Each commit's trees are the next one's old trees: read every tree once.
+  const cache = new Map<string, TreeEntry[]>()
+  const readTree = async (oid: string) => {
+    let e = cache.get(oid)
+    if (!e) {
+      if (cache.size > 4096) cache.clear()
+      cache.set(oid, (e = await git.readTree(oid)))
+    }
+    return e
+  }
+  const dirOf = async (tree: string) => {
+    const devices = (await readTree(tree)).find((e) => e.name === 'devices' && e.type === 'tree')
+    return devices ? (await readTree(devices.oid)).find((e) => e.name === id && e.type === 'tree')?.oid ?? null : null
+  }
+  let prev = from ? await dirOf((await git.readCommit(from)).tree) : null
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const dir = await dirOf(chain[i]!.tree)
+    if (dir && dir !== prev) await addedParts(readTree, prev, dir, 0, (oid) => { if (!(oid in times)) times[oid] = chain[i]!.time })
+    prev = dir
+  }
+  return times
+}
+
+/** Calls `add` for every part blob under `newTree` (a device directory) that `oldTree` lacks. */
+async function addedParts(readTree: (oid: string) => Promise<TreeEntry[]>, oldTree: string | null, newTree: string, depth: number, add: (oid: string) => void): Promise<void> {
+  const old = new Map<string, TreeEntry>()
+  if (oldTree) for (const e of await readTree(oldTree)) old.set(e.name, e)
+  for (const e of await readTree(newTree)) {
+    const o = old.get(e.name)
+    if (o?.oid === e.oid) continue
+    if (depth < 2) { if (e.type === 'tree') await addedParts(readTree, o?.type === 'tree' ? o.oid : null, e.oid, depth + 1, add) }
+    else if (e.type === 'blob' && PART_NAME_RE.test(e.name)) add(e.oid)
+  }
+}
+
 export interface UpdateResult { days: number; parts: number; records: number; rebuilt: boolean; index: IndexData }
 
 /**
@@ -138,16 +201,23 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
   // The current parts of every day, from each device's tree (unchanged devices from the index).
   const partsByDay = new Map<string, Part[]>()
   const devices: Record<string, IndexDevice> = {}
+  // Days holding a part whose commit time changed (an accepted rewrite re-adding old parts).
+  const retimed = new Set<string>()
   for (const [id, head] of heads) {
-    const dev = (devices[id] = await listDevice(git, id, head, idx.devices[id]))
+    const before = idx.devices[id]
+    const dev = (devices[id] = await listDevice(git, id, head, before))
     for (const [day, [, ...oids]] of Object.entries(dev.days)) {
       const list = partsByDay.get(day) ?? []
-      oids.forEach((oid, i) => list.push({ device: id, day, name: String(i).padStart(6, '0'), oid }))
+      oids.forEach((oid, i) => {
+        list.push({ device: id, day, name: String(i).padStart(6, '0'), oid, added: dev.added[oid] ?? 0 })
+        const was = before?.added?.[oid]
+        if (was !== undefined && was !== dev.added[oid]) retimed.add(day)
+      })
       partsByDay.set(day, list)
     }
   }
   const allDays = new Set([...partsByDay.keys(), ...Object.keys(idx.parts)])
-  const changed = [...allDays].filter((d) => repriced || (partsByDay.get(d)?.map((p) => p.oid).sort().join() ?? '') !== (idx.parts[d] ?? []).join())
+  const changed = [...allDays].filter((d) => repriced || retimed.has(d) || (partsByDay.get(d)?.map((p) => p.oid).sort().join() ?? '') !== (idx.parts[d] ?? []).join())
   const headsMoved = Object.keys(devices).length !== Object.keys(idx.devices).length || Object.entries(devices).some(([id, d]) => idx.devices[id]?.head !== d.head)
   if (!changed.length && !headsMoved && old) return { days: 0, parts: 0, records: 0, rebuilt: false, index: old }
   const affected = new Set(changed.flatMap((d) => [d, ...neighbourDays(d)]))
@@ -170,7 +240,7 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
           if (affected.has(day)) (parsed.kind === 'newer' ? newer : invalid).set(day, ((parsed.kind === 'newer' ? newer : invalid).get(day) ?? 0) + 1)
           continue
         }
-        best.offer(parsed.record, p.device, `${p.day}/${p.name}/${String(i).padStart(9, '0')}`)
+        best.offer(parsed.record, p.device, `${p.day}/${p.name}/${String(i).padStart(9, '0')}`, p.added)
       }
     }
   }
@@ -186,20 +256,30 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
   const unknown = new Map<string, Set<string>>()
   const winnersPerDay = new Map<string, number>()
   const crossPerDay = new Map<string, number>()
+  const crossDevices = new Map<string, Record<string, [number, number]>>()
   for (const w of best.winners()) {
     const c = { r: w.record, device: w.device }
     const day = c.r.ts.slice(0, 10)
     if (!affected.has(day)) continue
     records++
     winnersPerDay.set(day, (winnersPerDay.get(day) ?? 0) + 1)
-    if (best.crossDevice.has(c.r.id)) crossPerDay.set(day, (crossPerDay.get(day) ?? 0) + 1)
-    const q = Math.floor(Date.parse(c.r.ts) / QUARTER)
+    if (best.crossDevice.has(c.r.id)) {
+      crossPerDay.set(day, (crossPerDay.get(day) ?? 0) + 1)
+      let per = crossDevices.get(day)
+      if (!per) crossDevices.set(day, (per = {}))
+      for (const d of best.devicesOf.get(c.r.id)!) (per[d] ??= [0, 0])[0]++
+      per[c.device]![1]++
+    }
+    const ms = Date.parse(c.r.ts)
+    const q = Math.floor(ms / QUARTER)
     const d = dim(c.r, c.device)
     let dayRows = rows.get(day)
     if (!dayRows) rows.set(day, (dayRows = new Map()))
     const key = `${q}:${d}`
     let row = dayRows.get(key)
-    if (!row) dayRows.set(key, (row = [q, d, 0, 0, 0, 0, 0, 0, 0, 0]))
+    if (!row) dayRows.set(key, (row = [q, d, 0, 0, 0, 0, 0, 0, 0, 0, ms, ms]))
+    if (ms < row[10]!) row[10] = ms
+    if (ms > row[11]!) row[11] = ms
     row[2]! += 1; row[3]! += c.r.input; row[4]! += c.r.output; row[5]! += c.r.cacheWrite; row[6]! += c.r.cacheRead
     const calc = prices.cost(c.r, 'calculate')
     if (calc === null) { const u = unknown.get(day) ?? new Set(); u.add(c.r.model); unknown.set(day, u) }
@@ -217,6 +297,9 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
     const l = lines.get(day) ?? 0
     if (l) idx.stats[day] = [l, l - (winnersPerDay.get(day) ?? 0) - (invalid.get(day) ?? 0) - (newer.get(day) ?? 0), crossPerDay.get(day) ?? 0, invalid.get(day) ?? 0, newer.get(day) ?? 0]
     else delete idx.stats[day]
+    const cross = crossDevices.get(day)
+    if (cross) idx.cross[day] = cross
+    else delete idx.cross[day]
     const u = unknown.get(day)
     if (u?.size) idx.unknown[day] = [...u].sort()
     else delete idx.unknown[day]
@@ -241,7 +324,7 @@ export function indexRows(idx: IndexData, mode: keyof typeof COST_COLUMN, keepDi
       for (const rows of Object.values(idx.days)) {
         for (let i = 0; i < rows.length; i += ROW) {
           if (keep && !keep[rows[i + 1]!]) continue
-          visit(rows[i]! * QUARTER, rows[i + 1]!, rows[i + 2]!, rows[i + 3]!, rows[i + 4]!, rows[i + 5]!, rows[i + 6]!, rows[i + col]!)
+          visit(rows[i]! * QUARTER, rows[i + 1]!, rows[i + 2]!, rows[i + 3]!, rows[i + 4]!, rows[i + 5]!, rows[i + 6]!, rows[i + col]!, rows[i + 10]!, rows[i + 11]!)
         }
       }
     },
@@ -251,6 +334,20 @@ export function indexRows(idx: IndexData, mode: keyof typeof COST_COLUMN, keepDi
 /** Models without a price anywhere in the index (aggregation keeps those seen in its range). */
 export function unknownModels(idx: IndexData): string[] {
   return [...new Set(Object.values(idx.unknown).flat())].sort()
+}
+
+/** Per device: responses recorded on more than one device that it holds, and how many of them count for it. */
+export function crossDeviceStats(idx: IndexData): Map<string, { records: number; counted: number }> {
+  const out = new Map<string, { records: number; counted: number }>()
+  for (const per of Object.values(idx.cross ?? {})) {
+    for (const [device, [held, counted]] of Object.entries(per)) {
+      const s = out.get(device) ?? { records: 0, counted: 0 }
+      s.records += held
+      s.counted += counted
+      out.set(device, s)
+    }
+  }
+  return out
 }
 
 /** Sums of the per-day statistics: [lines, duplicate lines dropped, cross-device ids, invalid, newer]. */

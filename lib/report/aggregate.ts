@@ -49,6 +49,38 @@ export interface Row extends Totals {
   source?: string
   model?: string
   project?: string
+  /** blocks: the block's end (start + 5 h), in the period's format. */
+  end?: string
+  /** blocks: the block contains now. */
+  active?: boolean
+  /** blocks, the active one only (ccusage's definitions): tokens and cost over the span from the first to the last record. */
+  burnRate?: BurnRate | null
+  /** blocks, the active one only: the totals at the block's end if the burn rate holds. */
+  projection?: Projection | null
+}
+
+export interface BurnRate { tokensPerMinute: number; costPerHour: number }
+export interface Projection { totalTokens: number; costUSD: number; remainingMinutes: number }
+
+/**
+ * ccusage's burn rate of a block: its tokens and cost over the minutes from its first to its
+ * last record; null when they are one instant.
+ */
+export function burnRate(t: Totals, firstMs: number, lastMs: number): BurnRate | null {
+  const minutes = (lastMs - firstMs) / 60_000
+  if (!(minutes > 0)) return null
+  return { tokensPerMinute: t.totalTokens / minutes, costPerHour: (t.costUSD / minutes) * 60 }
+}
+
+/** ccusage's projection: the totals so far plus the burn rate over the whole minutes left until the block ends. */
+export function projection(t: Totals, rate: BurnRate | null, endMs: number, nowMs: number): Projection | null {
+  if (!rate) return null
+  const remainingMinutes = Math.round(Math.max(0, endMs - nowMs) / 60_000)
+  return {
+    totalTokens: Math.round(t.totalTokens + rate.tokensPerMinute * remainingMinutes),
+    costUSD: Math.round((t.costUSD + (rate.costPerHour / 60) * remainingMinutes) * 100) / 100,
+    remainingMinutes,
+  }
 }
 
 export interface AggregateOptions {
@@ -61,6 +93,8 @@ export interface AggregateOptions {
   cost: CostMode
   prices: PriceTable
   deviceNames: Map<string, string>
+  /** The clock (ms): blocks containing it are `active` and get a burn rate and projection. */
+  now?: number
 }
 
 export const zeroTotals = (): Totals => ({ records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0, costUSD: 0 })
@@ -83,8 +117,11 @@ export function addCounts(t: Totals, records: number, input: number, output: num
  */
 export interface Rows {
   dims: string[][]
-  /** Calls `visit` for every row; `ms` is an instant inside the row's quarter hour. */
-  each(visit: (ms: number, dim: number, records: number, input: number, output: number, cacheWrite: number, cacheRead: number, costUSD: number) => void): void
+  /**
+   * Calls `visit` for every row; `ms` is an instant inside the row's quarter hour, `first` and
+   * `last` the exact instants of its first and last record.
+   */
+  each(visit: (ms: number, dim: number, records: number, input: number, output: number, cacheWrite: number, cacheRead: number, costUSD: number, first: number, last: number) => void): void
   /** Models without a price among the rows. */
   unknownModels: string[]
 }
@@ -112,7 +149,7 @@ export function recordRows(winners: Iterable<{ record: LedgerRecord; device: str
   return {
     dims,
     unknownModels: [...unknown].sort(),
-    each(visit) { for (const [ms, d, r, cost] of list) visit(ms, d, 1, r.input, r.output, r.cacheWrite, r.cacheRead, cost) },
+    each(visit) { for (const [ms, d, r, cost] of list) visit(ms, d, 1, r.input, r.output, r.cacheWrite, r.cacheRead, cost, ms, ms) },
   }
 }
 
@@ -132,6 +169,8 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
   // Rows repeat instants and dimensions: each instant becomes a period, each dimension a
   // group, once; a row of the result is found by two small numbers, not a built string.
   const periods: string[] = []
+  /** blocks: each period's block start (ms). */
+  const periodStart: number[] = []
   const periodIndex = new Map<string, number>()
   const periodOfMs = new Map<number, number>()
   const periodId = (p: string) => {
@@ -149,6 +188,7 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
       const day = o.localTime(ms).slice(0, 10)
       p = (o.since && day < o.since) || (o.until && day > o.until) ? -1
         : periodId(o.period === 'daily' ? day : o.period === 'monthly' ? day.slice(0, 7) : o.period === 'weekly' ? isoWeek(day) : o.localTime(blocks!.get(ms)!))
+      if (blocks && p >= 0) periodStart[p] = blocks.get(ms)!
       periodOfMs.set(ms, p)
     }
     return p
@@ -177,7 +217,9 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
   const unknown = new Set<string>()
   const bySession = o.period === 'session'
   let lastMs = NaN, lastP = -1
-  source.each((ms, dim, records, input, output, cacheWrite, cacheRead, costUSD) => {
+  // blocks: the first and last record instant of each cell, for the burn rate.
+  const firsts: number[] = [], lasts: number[] = []
+  source.each((ms, dim, records, input, output, cacheWrite, cacheRead, costUSD, first, last) => {
     const d = source.dims[dim]!
     const p = bySession ? periodOf(ms, d[4]!) : ms === lastMs ? lastP : (lastP = periodOf(ms, ''))
     lastMs = ms
@@ -186,9 +228,24 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
     const key = p * groups + groupOfDim[dim]!
     let row = cells[key]
     if (!row) cells[key] = row = { period: periods[p]!, ...groupsOf(d), ...zeroTotals() }
+    if (blocks) {
+      if (!(first >= firsts[key]!)) firsts[key] = first
+      if (!(last <= lasts[key]!)) lasts[key] = last
+    }
     addCounts(row, records, input, output, cacheWrite, cacheRead, costUSD)
     addCounts(totals, records, input, output, cacheWrite, cacheRead, costUSD)
   })
+  if (blocks) {
+    cells.forEach((row, key) => {
+      if (!row) return
+      const start = periodStart[Math.floor(key / groups)]!
+      const end = start + BLOCK_MS
+      row.end = o.localTime(end)
+      row.active = o.now !== undefined && start <= o.now && o.now < end
+      row.burnRate = row.active ? burnRate(row, firsts[key]!, lasts[key]!) : null
+      row.projection = row.active ? projection(row, row.burnRate, end, o.now!) : null
+    })
+  }
   const sortKey = (row: Row) => [row.period, ...o.groupBy.map((g) => String(row[g] ?? ''))]
   const sorted = cells.filter((r): r is Row => r !== undefined).sort((a, b) => {
     const ka = sortKey(a), kb = sortKey(b)

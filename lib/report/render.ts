@@ -15,7 +15,8 @@ export interface ReportResult {
   totals: Totals
   devices: Array<{ id: string; name: string; head: string; lastRecordAt: string | null }>
   pricing: { asOf: string; sha256: string; mode: string; overrides: string[] }
-  dedupe: { duplicateLines: number; crossDevice: number }
+  /** `devices`: per device, the responses held that other devices recorded too, and how many count for it. */
+  dedupe: { duplicateLines: number; crossDevice: number; devices?: Array<{ id: string; name: string; records: number; counted: number }> }
   warnings: Array<{ code: string; [k: string]: unknown }>
 }
 
@@ -31,7 +32,24 @@ const usd = (x: number) => '$' + x.toFixed(2)
 
 const GROUP_TITLES: Record<GroupKey, string> = { device: 'Device', source: 'Source', model: 'Model', project: 'Project' }
 
-const PERIOD_TITLES: Record<string, string> = { daily: 'Day', weekly: 'Week', monthly: 'Month', session: 'Session', blocks: 'Block start' }
+const PERIOD_TITLES: Record<string, string> = { daily: 'Day', weekly: 'Week', monthly: 'Month', session: 'Session', blocks: 'Block' }
+
+/** A block's cell: `2026-11-21T09:00–14:00`, `*` marking the active block (explained under the table). */
+const periodCell = (row: Row) => (row.active === undefined || row.end === undefined ? row.period : `${row.period}–${row.end.slice(11, 16)}${row.active ? '*' : ''}`)
+
+/** Under a blocks table: the active block's burn rate and projection (ccusage's definitions). */
+function activeBlockLines(r: ReportResult): string[] {
+  const out: string[] = []
+  for (const row of r.rows) {
+    if (!row.active) continue
+    const who = r.groupBy.map((g) => (g === 'device' ? row.deviceName ?? '' : String(row[g] ?? ''))).filter(Boolean).join(', ')
+    const rate = row.burnRate
+      ? `burn rate ${n(Math.round(row.burnRate.tokensPerMinute))} tokens/min, ${usd(row.burnRate.costPerHour)}/h; projected at ${row.end!.slice(11, 16)} (in ${row.projection!.remainingMinutes} min): ${n(row.projection!.totalTokens)} tokens, ${usd(row.projection!.costUSD)}`
+      : 'no burn rate yet (one instant of activity)'
+    out.push(`* active block ${periodCell(row).replace(/\*$/, '')}${who ? ` (${who})` : ''}: ${rate}`)
+  }
+  return out
+}
 
 const TOTAL_KEYS = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens', 'costUSD'] as const
 
@@ -63,7 +81,7 @@ export function labelColumns(r: ReportResult, compact: boolean): Array<{ head: s
   const projects = projectLabels(r.rows as NamedRow[])
   const project = (row: NamedRow) => (row.project ? projects.get(row.project) ?? row.project : '')
   // A compact table cuts hashes and names before dates and times (min: the narrowest a column gets).
-  const cols: Array<{ head: string; cell: (row: NamedRow) => string; min?: number }> = [{ head: PERIOD_TITLES[r.period] ?? 'Period', cell: (row) => row.period, min: r.period === 'session' ? 8 : Infinity }]
+  const cols: Array<{ head: string; cell: (row: NamedRow) => string; min?: number }> = [{ head: PERIOD_TITLES[r.period] ?? 'Period', cell: (row) => (r.period === 'blocks' ? periodCell(row) : row.period), min: r.period === 'session' ? 8 : Infinity }]
   if (r.period === 'session') {
     if (!r.groupBy.includes('project')) cols.push({ head: 'Project', cell: project })
     cols.push({ head: 'Start', cell: (row) => when(row.start, compact), min: Infinity })
@@ -116,8 +134,9 @@ export function renderTable(r: ReportResult, opts: TableOptions): string {
   let s = (compact ? table(r, opts, true) : full) + '\n'
   const limit = compact ? Math.min(opts.width || COMPACT_WIDTH, COMPACT_WIDTH) : Infinity
   const line = (text: string) => { s += (compact ? wrap(text, limit) : text) + '\n' }
+  for (const l of activeBlockLines(r)) line(l)
   if (r.dedupe.duplicateLines) line(`${n(r.dedupe.duplicateLines)} duplicate line${r.dedupe.duplicateLines === 1 ? '' : 's'} of already counted responses dropped`)
-  for (const w of r.warnings) line(`warning: ${w.code}${w.models ? ' ' + (w.models as string[]).join(', ') : ''}`)
+  for (const w of r.warnings) line(w.code === 'DUPLICATE_ACROSS_DEVICES' ? `warning: ${w.detail}` : `warning: ${w.code}${w.models ? ' ' + (w.models as string[]).join(', ') : ''}`)
   return s
 }
 

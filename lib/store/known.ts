@@ -10,29 +10,36 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { RecordedBest } from '../ledger/dedupe.js'
-import { parseLedgerLine, totalTokens, type LedgerRecord } from '../ledger/record.js'
+import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
 import { dayDir, deviceDir } from '../ledger/paths.js'
 import type { GitBackend } from '../git/backend.js'
 import { readTreeAt } from '../git/tree.js'
 import { writeFileAtomic } from './fsutil.js'
 
-/** [input, output, cacheWrite, cacheRead, sidechain 0|1] */
-export type KnownEntry = [number, number, number, number, number]
+/** [input, output, cacheWrite, cacheRead, sidechain 0|1, ts in ms] */
+export type KnownEntry = [number, number, number, number, number, number]
 
-export const entryOf = (r: LedgerRecord): KnownEntry => [r.input, r.output, r.cacheWrite, r.cacheRead, r.sidechain ? 1 : 0]
-export const entryBest = (e: KnownEntry): RecordedBest => ({ total: e[0] + e[1] + e[2] + e[3], sidechain: e[4] === 1 })
+export const entryOf = (r: LedgerRecord): KnownEntry => [r.input, r.output, r.cacheWrite, r.cacheRead, r.sidechain ? 1 : 0, Date.parse(r.ts)]
+export const entryBest = (e: KnownEntry): RecordedBest => ({ total: e[0] + e[1] + e[2] + e[3], sidechain: e[4] === 1, ts: new Date(e[5]).toISOString() })
+/** True when readers prefer entry `a` to entry `b` of one id on this device (the dedupe rule without commit order). */
+const entryBeats = (a: KnownEntry, b: KnownEntry) => {
+  const ta = a[0] + a[1] + a[2] + a[3], tb = b[0] + b[1] + b[2] + b[3]
+  if (ta !== tb) return ta > tb
+  if (a[4] !== b[4]) return a[4] === 0
+  return a[5] < b[5]
+}
 export const entryTokens = (e: KnownEntry) => ({ input: e[0], output: e[1], cacheWrite: e[2], cacheRead: e[3] })
 
 /**
- * `usage-ledger known v1` (then ` epoch E` unless the epoch is empty), then one
- * `id input output cacheWrite cacheRead sidechain` line per id and one `m <message>` line per
- * main message.
+ * `usage-ledger known v2` (then ` epoch E` unless the epoch is empty), then one
+ * `id input output cacheWrite cacheRead sidechain tsMs` line per id and one `m <message>` line
+ * per main message. A v1 file (no ts) keeps its messages; its ids are rebuilt from git.
  */
-const KNOWN_HEADER_RE = /^usage-ledger known v1(?: epoch (\S+))?\n/
+const KNOWN_HEADER_RE = /^usage-ledger known v([12])(?: epoch (\S+))?\n/
 
 function knownFileText(ids: Map<string, KnownEntry>, messages: Set<string>, epoch: string): string {
-  const out: string[] = [`usage-ledger known v1${epoch ? ` epoch ${epoch}` : ''}\n`]
-  for (const [id, e] of ids) out.push(`${id} ${e[0]} ${e[1]} ${e[2]} ${e[3]} ${e[4]}\n`)
+  const out: string[] = [`usage-ledger known v2${epoch ? ` epoch ${epoch}` : ''}\n`]
+  for (const [id, e] of ids) out.push(`${id} ${e[0]} ${e[1]} ${e[2]} ${e[3]} ${e[4]} ${e[5]}\n`)
   for (const m of messages) out.push(`m ${m}\n`)
   return out.join('')
 }
@@ -45,14 +52,18 @@ function readKnownFile(file: string): { ids: Map<string, KnownEntry>; messages: 
   if (!header) return undefined
   const ids = new Map<string, KnownEntry>()
   const messages = new Set<string>()
+  const v1 = header[1] === '1'
   for (const line of text.slice(header[0].length).split('\n')) {
     if (!line) continue
     if (line.startsWith('m ')) { messages.add(line.slice(2)); continue }
+    if (v1) continue
     const f = line.split(' ')
-    if (f.length !== 6) return undefined
-    ids.set(f[0]!, [+f[1]!, +f[2]!, +f[3]!, +f[4]!, +f[5]!])
+    const e: KnownEntry = [+f[1]!, +f[2]!, +f[3]!, +f[4]!, +f[5]!, +f[6]!]
+    if (f.length !== 7 || !e.every(Number.isFinite)) return undefined // damaged: rebuilt from git
+    ids.set(f[0]!, e)
   }
-  return { ids, messages, epoch: header[1] ?? '' }
+  // A v1 file's epoch never matches: its ids are rebuilt, its messages kept.
+  return { ids, messages, epoch: v1 ? `v1:${header[2] ?? ''}` : header[2] ?? '' }
 }
 
 export class KnownCache {
@@ -110,12 +121,12 @@ export class KnownCache {
     return m
   }
 
-  /** The best recorded copy of `id` across `days`, and the day it is in. */
+  /** The best recorded copy of `id` across `days` (by the reader rule), and the day it is in. */
   best(id: string, days: readonly string[]): { day: string; entry: KnownEntry } | null {
     let found: { day: string; entry: KnownEntry } | null = null
     for (const d of days) {
       const e = this.day(d).get(id)
-      if (e && (!found || entryBest(e).total >= entryBest(found.entry).total)) found = { day: d, entry: e }
+      if (e && (!found || entryBeats(e, found.entry))) found = { day: d, entry: e }
     }
     return found
   }
@@ -154,8 +165,8 @@ export class KnownCache {
         if (parsed.kind !== 'record') continue
         const r = parsed.record
         const cur = m.get(r.id)
-        // The reader rule in ledger order: largest total, a tie goes to the later line.
-        if (!cur || totalTokens(r) >= entryBest(cur).total) m.set(r.id, entryOf(r))
+        // The reader rule on one device, in ledger order (a full tie keeps the earlier line).
+        if (!cur || entryBeats(entryOf(r), cur)) m.set(r.id, entryOf(r))
       }
     }
     return m

@@ -23,7 +23,8 @@ interface Machine { env: Record<string, string | undefined>; gitdir: string }
 function machine(root: string, label: string, id: string): Machine {
   const dir = path.join(root, label)
   fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-  return { env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id }), gitdir: path.join(dir, 'store/repo.git') }
+  // The clock after day(4): a record dated more than 24 hours ahead of now is refused.
+  return { env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_NOW: '2026-11-25T12:00:00.000Z' }), gitdir: path.join(dir, 'store/repo.git') }
 }
 
 async function ok(args: string[], m: Machine, input?: string): Promise<CliResult> {

@@ -238,3 +238,31 @@ t.test('a subagent transcript that appears in a later run does not count a repla
   const exp = expected()
   t.same(await dailyByDay(env), sumDays(exp['claude-code'].days, exp.codex.days), 'totals equal a one-shot read')
 })
+
+t.test('a record dated more than 24 hours after now: stdin rejects the batch, collectors skip and count it', async (t) => {
+  // USAGE_LEDGER_NOW (isolatedEnv) is 2026-11-22T12:00:00Z.
+  const { dir, env, gitdir } = setup(t)
+  const input = [
+    JSON.stringify({ ts: '2026-11-22T11:00:00Z', model: 'gpt-5', input: 1, output: 1 }),
+    JSON.stringify({ ts: '2099-01-01T00:00:00Z', model: 'gpt-5', input: 1, output: 1 }),
+  ].join('\n') + '\n'
+  const rs = await cli(['record', '--stdin', '--source', 'my-tool', '--no-push'], { env, input })
+  t.equal(rs.code, 2)
+  t.match(rs.stderr, /1 bad line on stdin; nothing was recorded/)
+  t.match(rs.stderr, /stdin line 2: "ts" 2099-01-01T00:00:00\.000Z is more than 24 hours after now \(2026-11-22T12:00:00\.000Z\)/)
+
+  fs.appendFileSync(path.join(dir, CLAUDE_FILE), assistantLine('msg_future', '2099-01-01T00:00:00.000Z', 50) + '\n' + assistantLine('msg_tomorrow', '2026-11-23T11:00:00.000Z', 60) + '\n')
+  const r = await cli(['record', '--no-push', '--json'], { env })
+  t.equal(r.code, 0, r.stderr)
+  const j = JSON.parse(r.stdout)
+  t.equal(j.future, 1, 'the 2099 record is counted in --json')
+  const exp = expected()
+  t.equal(j.appended, exp['claude-code'].totals.records + exp.codex.totals.records + 1, 'the record 23 hours ahead is kept')
+  const days = git(gitdir, ['ls-tree', '-r', '--name-only', `refs/heads/ledger/${DEVICE}`])
+  t.notMatch(days, /2099/, 'no part for 2099')
+  t.match(days, /2026-11-23/)
+  fs.appendFileSync(path.join(dir, CLAUDE_FILE), assistantLine('msg_future2', '2098-05-01T00:00:00.000Z', 50) + '\n')
+  const human = await cli(['record', '--no-push'], { env })
+  t.equal(human.code, 0)
+  t.match(human.stderr, /warning: 1 record dated more than 24 hours after now \(latest 2098-05-01T00:00:00\.000Z\) skipped/)
+})

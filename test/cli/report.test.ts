@@ -136,3 +136,39 @@ t.test('--source and --model filter', async (t) => {
   t.same(pickTotals((await json(env, ['--tz', 'UTC', '--model', 'claude-haiku-4-5'])).totals), exp['claude-code'].models['claude-haiku-4-5-20251001'], '--model, a prefix of dated ids')
   t.equal((await json(env, ['--tz', 'UTC', '--source', 'nothing'])).totals.records, 0)
 })
+
+t.test('blocks: end time, the active block (the one containing now), its burn rate and projection as ccusage defines them', async (t) => {
+  const dir = t.testdir()
+  const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'e'.repeat(32) }) // the clock: 2026-11-22T12:00Z
+  const lines = [
+    ['2026-11-22T03:00:00Z', 500, 0], // an earlier block
+    ['2026-11-22T10:15:00Z', 1000, 0], ['2026-11-22T10:45:30Z', 1000, 0], ['2026-11-22T11:15:00Z', 0, 7000], // the active block
+    ['2026-11-23T08:00:00Z', 5, 0], // a later block (a clock ahead, within the 24 hours accepted)
+  ].map(([ts, input, output]) => JSON.stringify({ ts, model: 'gpt-5', input, output }))
+  t.equal((await cli(['record', '--stdin', '--source', 'x'], { env, input: lines.join('\n') + '\n' })).code, 0)
+  const r = await json(env, ['blocks', '--tz', 'UTC']) as unknown as { rows: Array<Record<string, any>> }
+  t.same(r.rows.map((row) => [row.period, row.end, row.active]), [
+    ['2026-11-22T03:00', '2026-11-22T08:00', false],
+    ['2026-11-22T10:00', '2026-11-22T15:00', true],
+    ['2026-11-23T08:00', '2026-11-23T13:00', false],
+  ], 'end and active on every block; active is the block containing now, not the latest')
+  t.same([r.rows[0]!.burnRate, r.rows[0]!.projection, r.rows[2]!.burnRate, r.rows[2]!.projection], [null, null, null, null], 'inactive blocks: no burn rate, no projection')
+  const active = r.rows[1]!
+  // ccusage: tokens and cost over the minutes from the first record (10:15) to the last (11:15).
+  t.equal(active.totalTokens, 9000)
+  t.equal(active.burnRate.tokensPerMinute, 150, '9,000 tokens over 60 minutes')
+  t.ok(Math.abs(active.burnRate.costPerHour - active.costUSD) < 1e-6, 'the cost of 60 minutes is the cost per hour')
+  // …projected over the 180 minutes left until 15:00.
+  t.same(active.projection, { totalTokens: 9000 + 150 * 180, costUSD: Math.round(active.costUSD * 4 * 100) / 100, remainingMinutes: 180 })
+
+  const berlin = await json(env, ['blocks', '--tz', 'Europe/Berlin']) as unknown as { rows: Array<Record<string, any>> }
+  t.same(berlin.rows.map((row) => [row.period, row.end, row.active]), [
+    ['2026-11-22T04:00', '2026-11-22T09:00', false], ['2026-11-22T11:00', '2026-11-22T16:00', true], ['2026-11-23T09:00', '2026-11-23T14:00', false],
+  ], 'in local time')
+  const table = await cli(['report', 'blocks', '--tz', 'UTC'], { env })
+  t.match(table.stdout, /2026-11-22T10:00–15:00\*/, 'the active block is marked')
+  t.match(table.stdout, /2026-11-22T03:00–08:00 /)
+  t.match(table.stdout, /\* active block 2026-11-22T10:00–15:00: burn rate 150 tokens\/min, \$[0-9.]+\/h; projected at 15:00 \(in 180 min\): 36,000 tokens, \$[0-9.]+\n/)
+  const later = await json({ ...env, USAGE_LEDGER_NOW: '2026-11-22T16:00:00Z' }, ['blocks', '--tz', 'UTC']) as unknown as { rows: Array<Record<string, any>> }
+  t.same(later.rows.map((row) => row.active), [false, false, false], 'between blocks none is active')
+})

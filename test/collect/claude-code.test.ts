@@ -576,7 +576,8 @@ t.test('agent_progress: each subagent response counts once, from progress lines,
   t.equal(onlyProgress.stats.malformed, 0, 'progress lines are not malformed')
   t.same([...p.keys()].sort(), [MAIN, S1, S2, idOf(`${PROJ}/${SESSION}.jsonl@${Buffer.byteLength(jsonl(parentLines.slice(0, 6)))}`)].sort(),
     'the main response, S1 and S2 by message.id:requestId, the id-less S4 by its line')
-  t.match(p.get(S1), { ts: '2026-11-20T10:00:02.600Z', model: 'claude-haiku-4-5-20251001', input: 3, output: 3, cacheWrite: 13522, cacheRead: 0, sidechain: true, message: 'msg_sub1' },
+  // Two streaming copies with equal usage: the earliest ts wins (issue 11, item 9: never read order).
+  t.match(p.get(S1), { ts: '2026-11-20T10:00:02.100Z', model: 'claude-haiku-4-5-20251001', input: 3, output: 3, cacheWrite: 13522, cacheRead: 0, sidechain: true, message: 'msg_sub1' },
     "S1 from the subagent's own timestamp and usage, flagged sidechain")
   t.match(p.get(S2), { input: 7, output: 25, cacheWrite: 557, cacheRead: 13522, sidechain: true })
   t.equal(p.get(S1)?.session, p.get(MAIN)?.session, "the parent's session")

@@ -136,3 +136,30 @@ t.test('readAll', async (t) => {
   t.equal(await readAll(Readable.from([Buffer.from('ab'), Buffer.from('c\n'), 'd'])), 'abc\nd')
   t.equal(await readAll(Readable.from([Buffer.from([0xe2, 0x82]), Buffer.from([0xac])])), '€', 'multi-byte characters split across chunks')
 })
+
+t.test('collectStdinText: a record dated more than 24 hours after now is a bad line; within 24 hours is accepted', async (t) => {
+  const now = new Date('2026-11-21T12:00:00.000Z')
+  const line = (ts: string) => JSON.stringify({ ts, model: 'm', input: 1 })
+  const ok = new Batch(now)
+  collectStdinText([line('2026-11-22T11:59:59.000Z'), line('2026-11-22T12:00:00.000Z')].join('\n') + '\n', 'x', ok)
+  t.equal(ok.records().length, 2, 'up to exactly 24 hours ahead (clock skew between machines) is recorded')
+  const batch = new Batch(now)
+  t.throws(() => collectStdinText([line('2026-11-21T10:00:00.000Z'), line('2099-01-01T00:00:00.000Z'), line('2026-11-22T12:00:00.001Z')].join('\n') + '\n', 'x', batch), {
+    kind: 'input', code: 'BAD_STDIN', message: /^2 bad lines on stdin; nothing was recorded/,
+    details: [/stdin line 2: "ts" 2099-01-01T00:00:00\.000Z is more than 24 hours after now \(2026-11-21T12:00:00\.000Z\)/, /stdin line 3: "ts" 2026-11-22T12:00:00\.001Z is more than 24 hours after now/],
+  })
+  t.equal(batch.size, 0, 'the whole batch is rejected')
+})
+
+t.test('Batch: collectors\' records dated more than 24 hours after now are skipped and counted', async (t) => {
+  const now = new Date('2026-11-21T12:00:00.000Z')
+  const rec = (id: string, ts: string): LedgerRecord => ({ v: 1, id: id.padEnd(32, '0'), ts, source: 'claude-code', model: 'm', input: 1, output: 1, cacheWrite: 0, cacheRead: 0 })
+  const batch = new Batch(now)
+  batch.add(rec('a', '2026-11-21T11:00:00.000Z'))
+  batch.add(rec('b', '2099-01-01T00:00:00.000Z'))
+  batch.add(rec('c', '2030-01-01T00:00:00.000Z'))
+  batch.add(rec('d', '2026-11-22T11:00:00.000Z'))
+  t.same(batch.records().map((r) => r.id[0]).sort(), ['a', 'd'])
+  t.equal(batch.future, 2, 'counted')
+  t.equal(batch.latestFuture, '2099-01-01T00:00:00.000Z')
+})

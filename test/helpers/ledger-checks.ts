@@ -145,7 +145,7 @@ export async function ledgerLines(gitdir: string, ref: string): Promise<{ lines:
     child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`git cat-file exited ${code}`))))
     child.stdin.end(oids.join('\n') + '\n')
   })
-  const seen = new Map<string, Set<number>>()
+  const seen = new Map<string, Set<string>>()
   const problems: string[] = []
   let lines = 0
   for (let pos = 0; pos < r.length;) {
@@ -157,11 +157,12 @@ export async function ledgerLines(gitdir: string, ref: string): Promise<{ lines:
     for (const l of body.split('\n')) {
       if (!l) continue
       lines++
-      const rec = JSON.parse(l) as { id: string; input: number; output: number; cacheWrite: number; cacheRead: number }
+      const rec = JSON.parse(l) as { id: string; ts: string; input: number; output: number; cacheWrite: number; cacheRead: number }
       const total = rec.input + rec.output + rec.cacheWrite + rec.cacheRead
-      const s = seen.get(rec.id) ?? new Set<number>()
-      if (s.has(total)) problems.push(`id ${rec.id} written twice with total ${total}`)
-      s.add(total)
+      // An equal copy with an earlier ts is appended once (the dedupe rule keeps the earliest).
+      const s = seen.get(rec.id) ?? new Set<string>()
+      if (s.has(`${total}@${rec.ts}`)) problems.push(`id ${rec.id} written twice with total ${total} and ts ${rec.ts}`)
+      s.add(`${total}@${rec.ts}`)
       seen.set(rec.id, s)
     }
   }

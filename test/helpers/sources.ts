@@ -164,6 +164,9 @@ export class SourceLog {
     }
   }
 
+  /** The generated clock: when the latest line was written, what a record run right after sees as now. */
+  get now(): string { return new Date(this.clock).toISOString() }
+
   private tick(maxSeconds = 900): string {
     this.clock += this.rnd.int(5, maxSeconds) * 1000 + this.rnd.int(0, 999)
     return new Date(this.clock).toISOString()

@@ -52,7 +52,9 @@ export function collectStdinText(text: string, source: string, batch: Batch): vo
   lines.forEach((line, i) => {
     if (!line.trim()) return
     const { record, problems } = stdinRecord(line.replace(/\r$/, ''), source)
-    if (record) batch.add(record)
+    const future = record && batch.futureProblem(record.ts)
+    if (future) bad.push(`  stdin line ${i + 1}: ${future}`)
+    else if (record) batch.add(record)
     else bad.push(`  stdin line ${i + 1}: ${problems.join('; ')}`)
   })
   if (bad.length) {
