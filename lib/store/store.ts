@@ -63,7 +63,9 @@ export class Store {
     const initialized = fs.existsSync(path.join(paths.gitdir, 'HEAD'))
     const r = resolveDeviceId(env, config, opts.deviceId, initialized && !opts.repo)
     const made = { deviceId: false, installId: false }
-    if (r.save) { config.deviceId = r.own; made.deviceId = r.ownSource === 'new' }
+    // A 'legacy' id too: a first run that finds the repository another first run just made
+    // (but not its config yet) looks like an old store; whatever config wins the race decides.
+    if (r.save) { config.deviceId = r.own; made.deviceId = r.ownSource !== 'config' }
     if (!config.installId) { config.installId = randomHex(16); made.installId = true }
     const name = opts.name ?? config.deviceName ?? env.hostname
     const gitChoice = opts.git && opts.git !== 'auto' ? opts.git : parseBackendChoice(config.git?.backend)
