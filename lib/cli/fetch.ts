@@ -14,6 +14,7 @@ import { out, say, type CommandContext } from './context.js'
 import { resolveDevices } from './device-ref.js'
 import { listDevices } from './devices.js'
 import { deviceHeads } from '../index/heads.js'
+import { plural } from '../text.js'
 
 export interface FetchOptions {
   acceptRewrite: string[]
@@ -68,9 +69,9 @@ export async function fetch(ctx: CommandContext, opts: FetchOptions): Promise<nu
       out(ctx, JSON.stringify({ schema: 'usage-ledger/fetch@1', remote: redactUrl(store.config.remote), devices: r.devices, merged: r.merged, findings: r.findings, hooks: r.hooks, accepted: r.accepted, quarantined: r.quarantined }))
     } else {
       const changed = r.devices.filter((d) => d.status === 'new' || d.status === 'updated' || d.status === 'accepted')
-      say(ctx, `fetched ${r.devices.length} device${r.devices.length === 1 ? '' : 's'} from ${redactUrl(store.config.remote)}; ${changed.length} changed; merged tree ${r.merged?.tree ?? '(none)'}`)
+      say(ctx, `fetched ${plural(r.devices.length, 'device')} from ${redactUrl(store.config.remote)}; ${changed.length} changed; merged tree ${r.merged?.tree ?? '(none)'}`)
       for (const a of r.accepted) {
-        ctx.env.stderr.write(`accepted ${a.id}: old head ${a.before ?? '(none)'}, new head ${a.head}${a.findings.length ? `, with ${a.findings.length} finding${a.findings.length === 1 ? '' : 's'}:` : ', with no findings'}\n`)
+        ctx.env.stderr.write(`accepted ${a.id}: old head ${a.before ?? '(none)'}, new head ${a.head}${a.findings.length ? `, with ${plural(a.findings.length, 'finding')}:` : ', with no findings'}\n`)
         for (const f of a.findings) ctx.env.stderr.write(`  ${f.code}: ${f.detail}\n`)
       }
       for (const f of r.findings) if (f.code !== 'REWRITE_ACCEPTED' && !r.accepted.some((a) => a.findings.includes(f))) ctx.env.stderr.write(`${f.severity}: ${f.code} ${f.device}: ${f.detail}\n`)

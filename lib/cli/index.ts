@@ -5,6 +5,7 @@ import { trustedHeads } from '../sync/trust.js'
 import { EMBEDDED_PRICES, type PriceTable } from '../report/prices.js'
 import { Store } from '../store/store.js'
 import { out, say, type CommandContext } from './context.js'
+import { plural } from '../text.js'
 
 /** The embedded price table with the store's config overrides. */
 export const storePrices = (store: Store): PriceTable => EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
@@ -31,7 +32,7 @@ export async function index(ctx: CommandContext, opts: { rebuild: boolean }): Pr
     const { update: r, quarantined } = await refreshIndex(store, storePrices(store), Boolean(ctx.global.repo), opts.rebuild)
     if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/index@1', dir: store.paths.index, ...r, warnings: quarantined.map((q) => quarantineWarning(q.id, q)) }))
     else {
-      say(ctx, `index ${store.paths.index}: ${r.days} day${r.days === 1 ? '' : 's'} refreshed from ${r.parts} part${r.parts === 1 ? '' : 's'}`)
+      say(ctx, `index ${store.paths.index}: ${plural(r.days, 'day')} refreshed from ${plural(r.parts, 'part')}`)
       for (const q of quarantined) ctx.env.stderr.write(`warning: ${quarantineLine(q.id, q)}\n`)
     }
     return 0

@@ -15,6 +15,7 @@ import { describeWriter, writtenBy } from '../sync/identity.js'
 import { fetchInto } from './fetch.js'
 import { pushOrKeep, sayPush, type PushSummary } from './push.js'
 import { out, say, type CommandContext } from './context.js'
+import { plural } from '../text.js'
 
 export interface InitOptions {
   name?: string
@@ -109,8 +110,8 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
     } else {
       say(ctx, `${existed ? 'store already initialised' : 'initialised store'} at ${store.paths.home}`)
       say(ctx, `device ${store.device.id} (${store.device.name}), git backend: ${git.name}`)
-      if (moved) say(ctx, `${moved} record${moved === 1 ? '' : 's'} of this store moved to device ${store.device.id}`)
-      if (store.config.remote) say(ctx, `remote ${redactUrl(store.config.remote)}: ${sync?.devices.length ?? 0} device${sync?.devices.length === 1 ? '' : 's'} there`)
+      if (moved) say(ctx, `${plural(moved, 'record')} of this store moved to device ${store.device.id}`)
+      if (store.config.remote) say(ctx, `remote ${redactUrl(store.config.remote)}: ${plural(sync?.devices.length ?? 0, 'device')} there`)
       for (const f of sync?.findings ?? []) ctx.env.stderr.write(`${f.severity}: ${f.code} ${f.device}: ${f.detail}\n`)
     }
     if (pushed && !ctx.global.json) sayPush(ctx, pushed)

@@ -8,6 +8,7 @@ import { isKeptFailure, loadPushFailure, pushDevice, savePushFailure, type PushF
 import { resolveRemote } from '../sync/remote.js'
 import { explainRejectedPush } from '../sync/identity.js'
 import { out, say, type CommandContext } from './context.js'
+import { plural } from '../text.js'
 
 export interface PushSummary {
   remote: string
@@ -70,7 +71,7 @@ export async function pushOrKeep(store: Store): Promise<PushSummary> {
 }
 
 const pendingText = (p: PushSummary) =>
-  `${p.pending} commit${p.pending === 1 ? '' : 's'} pending: ${p.error ?? 'not pushed'}; the next push or record delivers ${p.pending === 1 ? 'it' : 'them'}`
+  `${plural(p.pending, 'commit')} pending: ${p.error ?? 'not pushed'}; the next push or record delivers ${p.pending === 1 ? 'it' : 'them'}`
 
 const detailText = (p: PushSummary) => (p.details?.length ? p.details.map((l) => l + '\n').join('') : '')
 

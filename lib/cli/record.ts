@@ -13,6 +13,7 @@ import { lastPushFailure, pushOrKeep, sayPush, type PushSummary } from './push.j
 import type { PushFailure } from '../sync/push.js'
 import { out, say, type CommandContext } from './context.js'
 import { progressBar } from './progress.js'
+import { plural } from '../text.js'
 
 export interface RecordOptions {
   sources: string[]
@@ -177,15 +178,15 @@ function report(ctx: CommandContext, s: RecordSummary): void {
     return
   }
   if (s.future) {
-    say(ctx, `warning: ${s.future} record${s.future === 1 ? '' : 's'} dated more than 24 hours after now (latest ${s.latestFuture}) skipped; check the clock of the machine that wrote ${s.future === 1 ? 'it' : 'them'}`)
+    say(ctx, `warning: ${plural(s.future, 'record')} dated more than 24 hours after now (latest ${s.latestFuture}) skipped; check the clock of the machine that wrote ${s.future === 1 ? 'it' : 'them'}`)
   }
   if (s.push) sayPush(ctx, s.push)
-  if (s.dryRun) { if (s.searched) say(ctx, notFoundText(s.searched)); say(ctx, `dry run: ${s.appended} record${s.appended === 1 ? '' : 's'} would be committed`); return }
+  if (s.dryRun) { if (s.searched) say(ctx, notFoundText(s.searched)); say(ctx, `dry run: ${plural(s.appended, 'record')} would be committed`); return }
   const extra = [
     s.alreadyRecorded ? `${s.alreadyRecorded} already recorded` : '',
-    s.malformed ? `${s.malformed} malformed line${s.malformed === 1 ? '' : 's'} skipped` : '',
+    s.malformed ? `${plural(s.malformed, 'malformed line')} skipped` : '',
   ].filter(Boolean).join(', ')
   if (!s.appended) { say(ctx, s.searched ? notFoundText(s.searched) : `nothing new${extra ? ` (${extra})` : ''}`); return }
   const range = s.days.length === 1 ? s.days[0]!.day : `${s.days[0]!.day}..${s.days[s.days.length - 1]!.day}`
-  say(ctx, `recorded ${s.appended} record${s.appended === 1 ? '' : 's'} in ${s.days.length} part${s.days.length === 1 ? '' : 's'} (${range}), commit ${s.commit!.slice(0, 12)}${extra ? `; ${extra}` : ''}`)
+  say(ctx, `recorded ${plural(s.appended, 'record')} in ${plural(s.days.length, 'part')} (${range}), commit ${s.commit!.slice(0, 12)}${extra ? `; ${extra}` : ''}`)
 }

@@ -57,7 +57,7 @@ export async function status(ctx: CommandContext): Promise<number> {
     out(ctx, `device   ${s.device.id} (${s.device.name})`)
     out(ctx, `store    ${s.home}`)
     const failed = s.lastPushFailure
-    out(ctx, `remote   ${s.remote ?? '(none: run usage-ledger init --remote URL)'}${s.remote ? `, ${pending} commit${pending === 1 ? '' : 's'} pending` : ''}${failed ? `; last push failed ${ago(failed.at, ctx.env.now())}: ${failed.message}` : ''}`)
+    out(ctx, `remote   ${s.remote ?? '(none: run usage-ledger init --remote URL)'}${s.remote ? `, ${plural(pending, 'commit')} pending` : ''}${failed ? `; last push failed ${ago(failed.at, ctx.env.now())}: ${failed.message}` : ''}`)
     if (failed) for (const l of failed.details) out(ctx, `         ${l.trim()}`)
     out(ctx, `merged   ${s.merged ? `tree ${s.merged.tree}` : '(not fetched yet)'}`)
     const pct = (p: { tokens: number | null; costUSD: number | null }) => [p.tokens !== null ? `${p.tokens}% of the token limit` : '', p.costUSD !== null ? `${p.costUSD}% of the cost limit` : ''].filter(Boolean).join(', ')

@@ -94,7 +94,7 @@ function printResult(ctx: CommandContext, r: VerifyResult): void {
   const lines: string[] = [`merged tree ${r.mergedTree ?? '(no devices)'}`]
   for (const d of r.devices) {
     const c = d.checked
-    const scope = d.from === d.head ? 'unchanged since last proof' : `${c.commits} commit${c.commits === 1 ? '' : 's'}, ${c.parts} part${c.parts === 1 ? '' : 's'}, ${c.records} record${c.records === 1 ? '' : 's'} checked${d.from ? ` since ${d.from.slice(0, 12)}` : ''}`
+    const scope = d.from === d.head ? 'unchanged since last proof' : `${plural(c.commits, 'commit')}, ${plural(c.parts, 'part')}, ${plural(c.records, 'record')} checked${d.from ? ` since ${d.from.slice(0, 12)}` : ''}`
     lines.push(`${d.id} ${d.name ?? ''}`.trimEnd())
     lines.push(`  head ${d.head}  tree ${d.tree ?? '(none)'}  ${d.records === null ? '? records' : plural(d.records, 'record')}; ${scope}; index ${d.index}`)
     for (const f of r.findings.filter((x) => x.device === d.id)) lines.push(`  ${formatFinding(f)}`)
@@ -103,7 +103,7 @@ function printResult(ctx: CommandContext, r: VerifyResult): void {
   for (const f of r.findings.filter((x) => !listed.has(x.device))) lines.push(`${f.device}\n  ${formatFinding(f)}`)
   const errors = r.findings.filter((f) => f.severity === 'error').length
   const warnings = r.findings.length - errors
-  lines.push(errors ? `FAILED: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'} (${r.full ? 'full' : 'default'} check)` : `ok: ${r.devices.length} device${r.devices.length === 1 ? '' : 's'} verified (${r.full ? 'full' : 'default'} check)${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}`)
+  lines.push(errors ? `FAILED: ${plural(errors, 'error')}, ${plural(warnings, 'warning')} (${r.full ? 'full' : 'default'} check)` : `ok: ${plural(r.devices.length, 'device')} verified (${r.full ? 'full' : 'default'} check)${warnings ? `, ${plural(warnings, 'warning')}` : ''}`)
   out(ctx, lines.join('\n'))
 }
 
@@ -116,5 +116,5 @@ function writeTranscripts(ctx: CommandContext, dir: string, r: VerifyResult): vo
   const abs = path.resolve(ctx.env.cwd, dir)
   fs.mkdirSync(abs, { recursive: true })
   for (const d of r.devices) writeFileAtomic(path.join(abs, `${d.id}.tsv`), TRANSCRIPT_HEADER + (d.fingerprints ?? []).map((l) => l + '\n').join(''))
-  say(ctx, `transcripts of ${r.devices.length} device${r.devices.length === 1 ? '' : 's'} written to ${abs}; diff them against another machine's`)
+  say(ctx, `transcripts of ${plural(r.devices.length, 'device')} written to ${abs}; diff them against another machine's`)
 }

@@ -2,7 +2,7 @@
 import Table from 'cli-table3'
 import type { Row, Totals, GroupKey } from './aggregate.js'
 import { projectLabels, type NamedRow } from './sessions.js'
-import { displayWidth, truncate, wrap } from '../text.js'
+import { displayWidth, plural, truncate, wrap } from '../text.js'
 
 export interface ReportResult {
   schema: 'usage-ledger/report@1'
@@ -135,7 +135,7 @@ export function renderTable(r: ReportResult, opts: TableOptions): string {
   const limit = compact ? Math.min(opts.width || COMPACT_WIDTH, COMPACT_WIDTH) : Infinity
   const line = (text: string) => { s += (compact ? wrap(text, limit) : text) + '\n' }
   for (const l of activeBlockLines(r)) line(l)
-  if (r.dedupe.duplicateLines) line(`${n(r.dedupe.duplicateLines)} duplicate line${r.dedupe.duplicateLines === 1 ? '' : 's'} of already counted responses dropped`)
+  if (r.dedupe.duplicateLines) line(`${plural(r.dedupe.duplicateLines, 'duplicate line', undefined, n)} of already counted responses dropped`)
   for (const w of r.warnings) line(w.code === 'DUPLICATE_ACROSS_DEVICES' ? `warning: ${w.detail}` : `warning: ${w.code}${w.models ? ' ' + (w.models as string[]).join(', ') : ''}`)
   return s
 }

@@ -16,6 +16,7 @@ import { deviceHeads } from '../index/heads.js'
 import { finding, type Finding } from '../verify/findings.js'
 import { verifyLedger } from '../verify/verify.js'
 import { ownBranchMessage, ownBranchState, writtenBy } from './identity.js'
+import { plural } from '../text.js'
 
 export type { TrustState }
 
@@ -143,7 +144,7 @@ export async function checkHeads(git: GitBackend, candidates: Map<string, string
       const a = { before: p.before, head: p.head, at: stamp, findings: found }
       accepted.push({ id, ...a })
       if (found.length) quarantine.accepted[id] = [...(quarantine.accepted[id] ?? []), a]
-      findings.push(finding('REWRITE_ACCEPTED', id, `accepted on request: ${p.before ? `from ${p.before.slice(0, 12)}` : 'as a new device'} to ${p.head.slice(0, 12)}${found.length ? ` with ${found.length} finding${found.length === 1 ? '' : 's'} (${[...new Set(found.map((f) => f.code))].join(', ')})` : ''}`, { commit: p.head, severity: 'warning' }))
+      findings.push(finding('REWRITE_ACCEPTED', id, `accepted on request: ${p.before ? `from ${p.before.slice(0, 12)}` : 'as a new device'} to ${p.head.slice(0, 12)}${found.length ? ` with ${plural(found.length, 'finding')} (${[...new Set(found.map((f) => f.code))].join(', ')})` : ''}`, { commit: p.head, severity: 'warning' }))
       // Errors taken in on request are warnings from now on; what was accepted is proved.
       for (const f of found) f.severity = 'warning'
       heads.set(id, p.head)
