@@ -17,7 +17,10 @@ import { ROOT } from './lib.mjs'
 
 const { values: opt, positionals: files } = parseArgs({
   allowPositionals: true,
-  options: { map: { type: 'string', default: join(ROOT, 'dist', 'cli.cjs.map') }, top: { type: 'string', default: '20' } },
+  options: {
+    map: { type: 'string', default: join(ROOT, 'dist', 'cli.cjs.map') },
+    top: { type: 'string', default: '20' },
+  },
 })
 if (!files.length) {
   console.error('usage: node bench/cpuprofile.mjs [--map dist/cli.cjs.map] [--top 20] PROFILE.cpuprofile…')
@@ -28,14 +31,18 @@ const map = new SourceMap(JSON.parse(readFileSync(opt.map, 'utf8')))
 const source = (cf) => {
   if (!cf.url.endsWith('cli.cjs') || cf.lineNumber < 0) return null
   const e = map.findEntry(cf.lineNumber, cf.columnNumber)
-  return e?.originalSource ? { file: e.originalSource.replace(/^.*?\/(lib|node_modules)\//, '$1/'), line: e.originalLine + 1 } : null
+  return e?.originalSource
+    ? { file: e.originalSource.replace(/^.*?\/(lib|node_modules)\//, '$1/'), line: e.originalLine + 1 }
+    : null
 }
 const where = (cf) => {
   const s = source(cf)
   return s ? `${s.file}:${s.line}` : `${cf.url.replace(/^.*\//, '') || '(native)'}:${cf.lineNumber + 1}`
 }
 const add = (m, k, v) => m.set(k, (m.get(k) ?? 0) + v)
-const self = new Map(), byFile = new Map(), byFn = new Map()
+const self = new Map(),
+  byFile = new Map(),
+  byFn = new Map()
 let total = 0
 for (const f of files) {
   const p = JSON.parse(readFileSync(f, 'utf8'))
@@ -71,7 +78,10 @@ for (const f of files) {
 }
 const show = (title, m, n) => {
   console.log(title)
-  for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, n)) console.log(`${(us / 1000).toFixed(1).padStart(9)} ms ${(100 * us / total).toFixed(1).padStart(5)}%  ${k.length > 150 ? k.slice(0, 150) + '…' : k}`)
+  for (const [k, us] of [...m].sort((a, b) => b[1] - a[1]).slice(0, n))
+    console.log(
+      `${(us / 1000).toFixed(1).padStart(9)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k.length > 150 ? `${k.slice(0, 150)}…` : k}`,
+    )
 }
 console.log(`${(total / 1000).toFixed(0)} ms sampled${files.length > 1 ? ` (mean of ${files.length} profiles)` : ''}`)
 show('-- self time', self, TOP)

@@ -24,11 +24,43 @@ import { parseArgs } from 'node:util'
 import { loadavg } from 'node:os'
 import { DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
 import {
-  ROOT, DEVICE_ID, CLI, tempDir, measureOk, median, formatTable, fmtMs, fmtMB, fmtRatio, fmtInt, log, writeJson,
-  normaliseOurDaily, exitOnUncaught, parseEndDay, requireBuild, logMachine, benchEnv, run, gitWith, snapshotCli, pool,
-  expectFetch, reportCache, copyReportLedger, cliSha,
+  ROOT,
+  DEVICE_ID,
+  CLI,
+  tempDir,
+  measureOk,
+  median,
+  formatTable,
+  fmtMs,
+  fmtMB,
+  fmtRatio,
+  fmtInt,
+  log,
+  writeJson,
+  normaliseOurDaily,
+  exitOnUncaught,
+  parseEndDay,
+  requireBuild,
+  logMachine,
+  benchEnv,
+  run,
+  gitWith,
+  snapshotCli,
+  pool,
+  expectFetch,
+  reportCache,
+  copyReportLedger,
+  cliSha,
 } from './lib.mjs'
-import { TOTAL_KEYS, HISTORY_DAYS, deviceId as benchDeviceId, zero, addInto, history as genHistory, batch as genBatch } from './records.mjs'
+import {
+  TOTAL_KEYS,
+  HISTORY_DAYS,
+  deviceId as benchDeviceId,
+  zero,
+  addInto,
+  history as genHistory,
+  batch as genBatch,
+} from './records.mjs'
 
 const GOALS = { P5: { wallRatio: 2 }, P5n: { wallRatio: 2 } }
 const SOURCE = 'bench'
@@ -53,7 +85,9 @@ const { values: opt } = parseArgs({
   },
 })
 if (opt.help) {
-  console.log('usage: node bench/fetch.mjs [--devices 5] [--records 200000] [--commits 24] [--runs 3] [--batch 50] [--noop-reps 3] [--seed 42] [--end YYYY-MM-DD] [--keep] [--ledger own|p4] [--out results.json]')
+  console.log(
+    'usage: node bench/fetch.mjs [--devices 5] [--records 200000] [--commits 24] [--runs 3] [--batch 50] [--noop-reps 3] [--seed 42] [--end YYYY-MM-DD] [--keep] [--ledger own|p4] [--out results.json]',
+  )
   process.exit(0)
 }
 if (opt.ledger !== 'own' && opt.ledger !== 'p4') {
@@ -88,8 +122,21 @@ const deviceId = (i) => (p4 ? p4.meta.ids[i - 1] : benchDeviceId(i, 'b', '5eed')
  * chunk's last record.
  */
 function history(dev, n) {
-  const { chunks, truth } = genHistory({ seed: SEED, endMs: END_MS, dev, n, chunks: COMMITS, sessionOf: (i) => Math.floor(i / 40) })
-  return { chunks: chunks.map((c) => ({ lines: c.lines, now: new Date(Math.min(c.lastMs + 3_600_000, END_MS)).toISOString() })), truth }
+  const { chunks, truth } = genHistory({
+    seed: SEED,
+    endMs: END_MS,
+    dev,
+    n,
+    chunks: COMMITS,
+    sessionOf: (i) => Math.floor(i / 40),
+  })
+  return {
+    chunks: chunks.map((c) => ({
+      lines: c.lines,
+      now: new Date(Math.min(c.lastMs + 3_600_000, END_MS)).toISOString(),
+    })),
+    truth,
+  }
 }
 
 /** Run `run`'s small batch of one device: BATCH records inside hour `run` of the --end day. */
@@ -102,13 +149,19 @@ function batch(dev, run) {
 // Processes.
 
 const baseEnv = benchEnv()
-const envFor = (id, now = p4?.meta.now) => ({ ...baseEnv, USAGE_LEDGER_DEVICE_ID: id, ...(now ? { USAGE_LEDGER_NOW: now } : {}) })
+const envFor = (id, now = p4?.meta.now) => ({
+  ...baseEnv,
+  USAGE_LEDGER_DEVICE_ID: id,
+  ...(now ? { USAGE_LEDGER_NOW: now } : {}),
+})
 const git = gitWith(baseEnv)
 
 /** `refs/heads/ledger/<id>` → oid (on the remote), or `refs/remotes/origin/ledger/<id>` → oid (native clone). */
 const ledgerHeads = (gitdir, prefix) => {
   const m = new Map()
-  for (const line of git('--git-dir', gitdir, 'for-each-ref', '--format=%(refname) %(objectname)', prefix).split('\n')) {
+  for (const line of git('--git-dir', gitdir, 'for-each-ref', '--format=%(refname) %(objectname)', prefix).split(
+    '\n',
+  )) {
     const [ref, oid] = line.split(' ')
     if (ref) m.set(ref.slice(prefix.length).replace(/^\//, ''), oid)
   }
@@ -137,17 +190,31 @@ const setup = {}
 /** Not measured: reader's totals = everything recorded; reader's and native's heads = the remote's. */
 async function check(runNo) {
   const problems = []
-  const rep = JSON.parse(await run('report', ...ours(reader, 'report', '--json', '--tz', 'UTC'), { env: envFor(DEVICE_ID) }))
+  const rep = JSON.parse(
+    await run('report', ...ours(reader, 'report', '--json', '--tz', 'UTC'), { env: envFor(DEVICE_ID) }),
+  )
   const got = normaliseOurDaily(rep).totals
   for (const k of TOTAL_KEYS) if (got[k] !== expected[k]) problems.push(`${k} ${got[k]} ≠ expected ${expected[k]}`)
   const remoteHeads = ledgerHeads(remote, 'refs/heads/ledger')
   const readerHeads = ledgerHeads(join(reader, 'repo.git'), 'refs/heads/ledger')
   const nativeHeads = ledgerHeads(native, 'refs/remotes/origin/ledger')
   for (const id of ids) {
-    if (readerHeads.get(id) !== remoteHeads.get(id)) problems.push(`reader's ledger/${id} ${readerHeads.get(id)?.slice(0, 12)} ≠ remote ${remoteHeads.get(id)?.slice(0, 12)}`)
-    if (nativeHeads.get(id) !== remoteHeads.get(id)) problems.push(`native's origin/ledger/${id} ${nativeHeads.get(id)?.slice(0, 12)} ≠ remote ${remoteHeads.get(id)?.slice(0, 12)}`)
+    if (readerHeads.get(id) !== remoteHeads.get(id))
+      problems.push(
+        `reader's ledger/${id} ${readerHeads.get(id)?.slice(0, 12)} ≠ remote ${remoteHeads.get(id)?.slice(0, 12)}`,
+      )
+    if (nativeHeads.get(id) !== remoteHeads.get(id))
+      problems.push(
+        `native's origin/ledger/${id} ${nativeHeads.get(id)?.slice(0, 12)} ≠ remote ${remoteHeads.get(id)?.slice(0, 12)}`,
+      )
   }
-  const c = { run: runNo, ok: problems.length === 0, detail: problems.length ? problems.join('; ') : `reader totals = devices' sum (${fmtInt(expected.records)} records, ${fmtInt(expected.totalTokens)} tokens); ${ids.length} heads = remote's in both repos` }
+  const c = {
+    run: runNo,
+    ok: problems.length === 0,
+    detail: problems.length
+      ? problems.join('; ')
+      : `reader totals = devices' sum (${fmtInt(expected.records)} records, ${fmtInt(expected.totalTokens)} tokens); ${ids.length} heads = remote's in both repos`,
+  }
   log(`  check: ${c.ok ? 'ok' : 'MISMATCH'}: ${c.detail}`)
   return c
 }
@@ -156,10 +223,13 @@ try {
   cli = snapshotCli(join(root, 'app'))
   const t0 = performance.now()
   if (p4) {
-    log(`setup in ${root}: a copy of the P4 ledger ${p4.cacheDir} (${DEVICES} devices × ${fmtInt(RECORDS / DEVICES)} records)`)
+    log(
+      `setup in ${root}: a copy of the P4 ledger ${p4.cacheDir} (${DEVICES} devices × ${fmtInt(RECORDS / DEVICES)} records)`,
+    )
     setup.ledger = { p4: p4.cacheDir, cliSha: cliSha(cli) }
     const copy = copyReportLedger(p4.cacheDir, root, { readerSha: setup.ledger.cliSha })
-    if (copy.homes.length !== DEVICES) throw new Error(`the P4 cache holds ${copy.homes.length} device homes, its setup.json says ${DEVICES}`)
+    if (copy.homes.length !== DEVICES)
+      throw new Error(`the P4 cache holds ${copy.homes.length} device homes, its setup.json says ${DEVICES}`)
     homes = copy.homes
     for (const t of p4.meta.truths) addInto(expected, t)
     setup.historySeconds = Math.round((performance.now() - t0) / 100) / 10
@@ -167,28 +237,43 @@ try {
     if (copy.reader) reader = copy.reader
     else {
       log(`  no cached reader for CLI build ${setup.ledger.cliSha}: init --remote (a full fetch) …`)
-      await run('init reader', ...ours(reader, 'init', '--remote', remote, '--name', 'reader'), { env: envFor(DEVICE_ID) })
+      await run('init reader', ...ours(reader, 'init', '--remote', remote, '--name', 'reader'), {
+        env: envFor(DEVICE_ID),
+      })
     }
     setup.readerCached = Boolean(copy.reader)
     setup.readerInitSeconds = Math.round((performance.now() - t1) / 100) / 10
   } else {
-    log(`setup in ${root}: ${DEVICES} devices × ${fmtInt(RECORDS / DEVICES)} records in ${COMMITS} record runs each, over the ${HISTORY_DAYS} days before ${END}`)
+    log(
+      `setup in ${root}: ${DEVICES} devices × ${fmtInt(RECORDS / DEVICES)} records in ${COMMITS} record runs each, over the ${HISTORY_DAYS} days before ${END}`,
+    )
     git('init', '--quiet', '--bare', remote)
 
-    await pool(homes.map((h, i) => i), Math.max(1, machine.nproc), async (i) => {
-      const n = Math.floor(((i + 1) * RECORDS) / DEVICES) - Math.floor((i * RECORDS) / DEVICES)
-      const { chunks, truth } = history(i + 1, n)
-      await run(`init device ${i + 1}`, ...ours(homes[i], 'init', '--remote', remote, '--name', `device-${i + 1}`), { env: envFor(ids[i], chunks[0].now) })
-      for (const c of chunks) {
-        await run(`record device ${i + 1}`, ...ours(homes[i], 'record', '--stdin', '--source', SOURCE, '--quiet'), { env: envFor(ids[i], c.now), input: c.lines.join('\n') + '\n' })
-      }
-      addInto(expected, truth)
-    })
+    await pool(
+      homes.map((_h, i) => i),
+      Math.max(1, machine.nproc),
+      async (i) => {
+        const n = Math.floor(((i + 1) * RECORDS) / DEVICES) - Math.floor((i * RECORDS) / DEVICES)
+        const { chunks, truth } = history(i + 1, n)
+        await run(`init device ${i + 1}`, ...ours(homes[i], 'init', '--remote', remote, '--name', `device-${i + 1}`), {
+          env: envFor(ids[i], chunks[0].now),
+        })
+        for (const c of chunks) {
+          await run(`record device ${i + 1}`, ...ours(homes[i], 'record', '--stdin', '--source', SOURCE, '--quiet'), {
+            env: envFor(ids[i], c.now),
+            input: `${c.lines.join('\n')}\n`,
+          })
+        }
+        addInto(expected, truth)
+      },
+    )
     setup.historySeconds = Math.round((performance.now() - t0) / 100) / 10
 
     // the reader: init --remote fetches everything once (the state every run starts from)
     const t1 = performance.now()
-    await run('init reader', ...ours(reader, 'init', '--remote', remote, '--name', 'reader'), { env: envFor(DEVICE_ID) })
+    await run('init reader', ...ours(reader, 'init', '--remote', remote, '--name', 'reader'), {
+      env: envFor(DEVICE_ID),
+    })
     setup.readerInitSeconds = Math.round((performance.now() - t1) / 100) / 10
   }
   // the native equivalent, fetched to the same state
@@ -198,22 +283,40 @@ try {
   git('--git-dir', native, 'fetch', '--quiet', 'origin')
 
   const heads = ledgerHeads(remote, 'refs/heads/ledger')
-  setup.commitsPerDevice = ids.map((id) => Number(git('--git-dir', remote, 'rev-list', '--count', heads.get(id)).trim()))
-  setup.parts = git('--git-dir', remote, 'ls-tree', '-r', '--name-only', heads.get(ids[0])).split('\n').filter((p) => p.endsWith('.ndjson')).length
+  setup.commitsPerDevice = ids.map((id) =>
+    Number(git('--git-dir', remote, 'rev-list', '--count', heads.get(id)).trim()),
+  )
+  setup.parts = git('--git-dir', remote, 'ls-tree', '-r', '--name-only', heads.get(ids[0]))
+    .split('\n')
+    .filter((p) => p.endsWith('.ndjson')).length
   const counts = git('--git-dir', remote, 'count-objects', '-v')
   setup.remoteSizeKB = Number(counts.match(/^size-pack: (\d+)/m)[1]) + Number(counts.match(/^size: (\d+)/m)[1])
-  log(`setup done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${fmtInt(expected.records)} records, ${setup.commitsPerDevice.join('/')} commits per device, ${setup.parts} parts on device 1, remote ${(setup.remoteSizeKB / 1024).toFixed(1)} MB`)
+  log(
+    `setup done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${fmtInt(expected.records)} records, ${setup.commitsPerDevice.join('/')} commits per device, ${setup.parts} parts on device 1, remote ${(setup.remoteSizeKB / 1024).toFixed(1)} MB`,
+  )
   checks.push(await check(0)) // the reader's initial fetch (init --remote) got everything
 
   for (let r = 1; r <= RUNS; r++) {
     log(`run ${r}/${RUNS}`)
     // not measured: one new part per device, pushed
-    await pool(ids.map((id, i) => i), Math.max(1, machine.nproc), async (i) => {
-      const b = batch(i + 1, r)
-      const outp = JSON.parse(await run(`record device ${i + 1}`, ...ours(homes[i], 'record', '--stdin', '--source', SOURCE, '--json'), { env: envFor(ids[i], b.now), input: b.lines.join('\n') + '\n' }))
-      if (outp.appended !== BATCH || outp.days?.length !== 1 || !outp.pushed) throw new Error(`device ${i + 1}, run ${r}: expected ${BATCH} records in one new part, pushed; got ${JSON.stringify({ appended: outp.appended, days: outp.days, pushed: outp.pushed })}`)
-      addInto(expected, b.truth)
-    })
+    await pool(
+      ids.map((_id, i) => i),
+      Math.max(1, machine.nproc),
+      async (i) => {
+        const b = batch(i + 1, r)
+        const outp = JSON.parse(
+          await run(`record device ${i + 1}`, ...ours(homes[i], 'record', '--stdin', '--source', SOURCE, '--json'), {
+            env: envFor(ids[i], b.now),
+            input: `${b.lines.join('\n')}\n`,
+          }),
+        )
+        if (outp.appended !== BATCH || outp.days?.length !== 1 || !outp.pushed)
+          throw new Error(
+            `device ${i + 1}, run ${r}: expected ${BATCH} records in one new part, pushed; got ${JSON.stringify({ appended: outp.appended, days: outp.days, pushed: outp.pushed })}`,
+          )
+        addInto(expected, b.truth)
+      },
+    )
 
     // P5: alternate which side goes first
     const oursFetch = async () => {
@@ -223,23 +326,35 @@ try {
       log(`  P5 ours   ${fmtMs(m.wallMs)}  ${fmtMB(m.maxRssKB)}`)
     }
     const nativeFetch = async () => {
-      const m = await measureOk('git fetch (P5)', 'git', ['--git-dir', native, 'fetch', '--quiet', 'origin'], { env: baseEnv })
+      const m = await measureOk('git fetch (P5)', 'git', ['--git-dir', native, 'fetch', '--quiet', 'origin'], {
+        env: baseEnv,
+      })
       samples.p5Ref.push(m)
       log(`  P5 native ${fmtMs(m.wallMs)}  ${fmtMB(m.maxRssKB)}`)
     }
-    if (r % 2) { await oursFetch(); await nativeFetch() } else { await nativeFetch(); await oursFetch() }
+    if (r % 2) {
+      await oursFetch()
+      await nativeFetch()
+    } else {
+      await nativeFetch()
+      await oursFetch()
+    }
 
     // P5n: nothing new, interleaved pairs
     for (let k = 0; k < NOOP_REPS; k++) {
       const a = await measureOk('fetch (P5n)', ...ours(reader, 'fetch', '--json'), { env: envFor(DEVICE_ID) })
       expectFetch(a.stdout, ids, 'unchanged', `run ${r} no-op fetch`)
-      const b = await measureOk('git fetch (P5n)', 'git', ['--git-dir', native, 'fetch', '--quiet', 'origin'], { env: baseEnv })
+      const b = await measureOk('git fetch (P5n)', 'git', ['--git-dir', native, 'fetch', '--quiet', 'origin'], {
+        env: baseEnv,
+      })
       samples.p5nOurs.push(a)
       samples.p5nRef.push(b)
       // information: the start-up floor of any Node CLI on this machine
       samples.nodeNoop.push(await measureOk('node -e 0', NODE, ['-e', '0'], { env: baseEnv }))
     }
-    log(`  P5n ours ${fmtMs(median(samples.p5nOurs.slice(-NOOP_REPS).map((s) => s.wallMs)))}, native ${fmtMs(median(samples.p5nRef.slice(-NOOP_REPS).map((s) => s.wallMs)))}`)
+    log(
+      `  P5n ours ${fmtMs(median(samples.p5nOurs.slice(-NOOP_REPS).map((s) => s.wallMs)))}, native ${fmtMs(median(samples.p5nRef.slice(-NOOP_REPS).map((s) => s.wallMs)))}`,
+    )
 
     checks.push(await check(r))
   }
@@ -256,7 +371,17 @@ const row = (id, name, oursS, refS, refName, goal) => {
   const o = { wallMs: med(oursS, 'wallMs'), maxRssKB: med(oursS, 'maxRssKB'), n: oursS.length }
   const r = { wallMs: med(refS, 'wallMs'), maxRssKB: med(refS, 'maxRssKB'), n: refS.length }
   const ratio = o.wallMs / r.wallMs
-  return { id, case: name, reference: refName, ours: o, ref: r, ratio, rssRatio: o.maxRssKB / r.maxRssKB, goal, met: ratio <= goal.wallRatio }
+  return {
+    id,
+    case: name,
+    reference: refName,
+    ours: o,
+    ref: r,
+    ratio,
+    rssRatio: o.maxRssKB / r.maxRssKB,
+    goal,
+    met: ratio <= goal.wallRatio,
+  }
 }
 const results = [
   row('P5', `fetch, ${DEVICES} devices × 1 new part`, samples.p5Ours, samples.p5Ref, 'git fetch (same refs)', GOALS.P5),
@@ -264,21 +389,44 @@ const results = [
 ]
 
 console.log()
-console.log(`usage-ledger bench — fetch: ${DEVICES} devices, ${fmtInt(expected.records)} records (${setup.commitsPerDevice?.join('/')} commits per device), ` +
-  `${RUNS} run(s), medians (P5 over ${samples.p5Ours.length} samples, P5n over ${samples.p5nOurs.length})`)
-console.log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB RAM, ${machine.platform}; node ${machine.node}; git ${machine.git}`)
+console.log(
+  `usage-ledger bench — fetch: ${DEVICES} devices, ${fmtInt(expected.records)} records (${setup.commitsPerDevice?.join('/')} commits per device), ` +
+    `${RUNS} run(s), medians (P5 over ${samples.p5Ours.length} samples, P5n over ${samples.p5nOurs.length})`,
+)
+console.log(
+  `machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB RAM, ${machine.platform}; node ${machine.node}; git ${machine.git}`,
+)
 console.log()
-console.log(formatTable(
-  ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'RSS ratio', 'goal', 'met?'],
-  results.map((r) => [`${r.id} ${r.case}`, fmtMs(r.ours.wallMs), fmtMB(r.ours.maxRssKB), r.reference, fmtMs(r.ref.wallMs), fmtMB(r.ref.maxRssKB), fmtRatio(r.ratio), fmtRatio(r.rssRatio), `≤ ${r.goal.wallRatio}× wall`, r.met ? 'yes' : 'NO']),
-))
+console.log(
+  formatTable(
+    ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'RSS ratio', 'goal', 'met?'],
+    results.map((r) => [
+      `${r.id} ${r.case}`,
+      fmtMs(r.ours.wallMs),
+      fmtMB(r.ours.maxRssKB),
+      r.reference,
+      fmtMs(r.ref.wallMs),
+      fmtMB(r.ref.maxRssKB),
+      fmtRatio(r.ratio),
+      fmtRatio(r.rssRatio),
+      `≤ ${r.goal.wallRatio}× wall`,
+      r.met ? 'yes' : 'NO',
+    ]),
+  ),
+)
 const floor = { wallMs: med(samples.nodeNoop, 'wallMs'), maxRssKB: med(samples.nodeNoop, 'maxRssKB') }
-console.log(`start-up floor (information): node -e 0 ${fmtMs(floor.wallMs)}, ${fmtMB(floor.maxRssKB)}; ` +
-  `P5 minus that floor ${fmtMs(results[0].ours.wallMs - floor.wallMs)} (${fmtRatio((results[0].ours.wallMs - floor.wallMs) / results[0].ref.wallMs)} native)`)
+console.log(
+  `start-up floor (information): node -e 0 ${fmtMs(floor.wallMs)}, ${fmtMB(floor.maxRssKB)}; ` +
+    `P5 minus that floor ${fmtMs(results[0].ours.wallMs - floor.wallMs)} (${fmtRatio((results[0].ours.wallMs - floor.wallMs) / results[0].ref.wallMs)} native)`,
+)
 console.log()
-for (const c of checks) console.log(`${c.run ? `run ${c.run}` : 'setup'} ledger check: ${c.ok ? 'ok' : 'MISMATCH'} — ${c.detail}`)
+for (const c of checks)
+  console.log(`${c.run ? `run ${c.run}` : 'setup'} ledger check: ${c.ok ? 'ok' : 'MISMATCH'} — ${c.detail}`)
 const loadEnd = Math.round(loadavg()[0] * 100) / 100
-if (Math.max(machine.loadavg1, loadEnd) > machine.nproc / 2) console.log(`note: machine busy while measuring (1-min load ${machine.loadavg1} at start, ${loadEnd} at end, ${machine.nproc} CPUs)`)
+if (Math.max(machine.loadavg1, loadEnd) > machine.nproc / 2)
+  console.log(
+    `note: machine busy while measuring (1-min load ${machine.loadavg1} at start, ${loadEnd} at end, ${machine.nproc} CPUs)`,
+  )
 
 const outPath = opt.out ?? join(ROOT, 'bench', 'results-fetch.json')
 writeJson(outPath, {
@@ -295,9 +443,24 @@ writeJson(outPath, {
   ledger: opt.ledger,
   setup,
   machine: { ...machine, loadavg1End: loadEnd },
-  results: results.map((r) => ({ id: r.id, case: r.case, reference: r.reference, ours: r.ours, ref: r.ref, ratio: r.ratio, rssRatio: r.rssRatio, goal: r.goal, met: r.met })),
+  results: results.map((r) => ({
+    id: r.id,
+    case: r.case,
+    reference: r.reference,
+    ours: r.ours,
+    ref: r.ref,
+    ratio: r.ratio,
+    rssRatio: r.rssRatio,
+    goal: r.goal,
+    met: r.met,
+  })),
   nodeNoop: floor,
-  samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((s) => ({ wallMs: Math.round(s.wallMs * 10) / 10, maxRssKB: s.maxRssKB }))])),
+  samples: Object.fromEntries(
+    Object.entries(samples).map(([k, v]) => [
+      k,
+      v.map((s) => ({ wallMs: Math.round(s.wallMs * 10) / 10, maxRssKB: s.maxRssKB })),
+    ]),
+  ),
   checks,
 })
 console.log(`\nwrote ${outPath}`)

@@ -17,7 +17,19 @@
 //
 // Deterministic: the same options give byte-identical trees. Files are written in ~1 MB chunks,
 // so memory stays low whatever the size.
-import { closeSync, mkdirSync, openSync, readSync, fstatSync, readdirSync, statSync, utimesSync, writeFileSync, writeSync, existsSync } from 'node:fs'
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  fstatSync,
+  readdirSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+  existsSync,
+} from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
@@ -42,12 +54,47 @@ const MODELS = {
   haiku: 'claude-haiku-4-5-20251001',
 }
 const VERSIONS = ['2.0.14', '2.0.22', '2.0.28', '2.0.31', '2.0.37', '2.0.42', '2.0.50']
-const BRANCHES = ['main', 'main', 'main', 'develop', 'feat/auth-refresh', 'fix/flaky-test', 'chore/deps', 'feat/export-csv']
+const BRANCHES = [
+  'main',
+  'main',
+  'main',
+  'develop',
+  'feat/auth-refresh',
+  'fix/flaky-test',
+  'chore/deps',
+  'feat/export-csv',
+]
 const PROJECT_NAMES = [
-  'webapp', 'api-server', 'infra', 'mobile-client', 'data-pipeline', 'docs-site', 'billing', 'auth-service',
-  'cli-tools', 'ml-experiments', 'dotfiles', 'design-system', 'search-indexer', 'notifications', 'scheduler',
-  'payments', 'analytics', 'admin-panel', 'etl-jobs', 'gateway', 'storage', 'monorepo', 'blog', 'homelab',
-  'game-engine', 'compiler', 'parser-kit', 'crm', 'inventory', 'chat-bot',
+  'webapp',
+  'api-server',
+  'infra',
+  'mobile-client',
+  'data-pipeline',
+  'docs-site',
+  'billing',
+  'auth-service',
+  'cli-tools',
+  'ml-experiments',
+  'dotfiles',
+  'design-system',
+  'search-indexer',
+  'notifications',
+  'scheduler',
+  'payments',
+  'analytics',
+  'admin-panel',
+  'etl-jobs',
+  'gateway',
+  'storage',
+  'monorepo',
+  'blog',
+  'homelab',
+  'game-engine',
+  'compiler',
+  'parser-kit',
+  'crm',
+  'inventory',
+  'chat-bot',
 ]
 const WORDS = (
   'the a to of and in is it for that this with on as be are we can you will not by from at or an ' +
@@ -80,10 +127,16 @@ export function makeRng(seed) {
   if (Array.isArray(seed)) [a, b, c, d] = seed
   else {
     const sm = splitmix32(Number(seed) >>> 0)
-    a = sm(); b = sm(); c = sm(); d = sm()
+    a = sm()
+    b = sm()
+    c = sm()
+    d = sm()
   }
   const next = () => {
-    a |= 0; b |= 0; c |= 0; d |= 0
+    a |= 0
+    b |= 0
+    c |= 0
+    d |= 0
     const t = (((a + b) | 0) + d) | 0
     d = (d + 1) | 0
     a = b ^ (b >>> 9)
@@ -131,7 +184,7 @@ function makeCorpus(rng, size = 1 << 17) {
   while (n < size) {
     const r = rng.next()
     let w
-    if (r < 0.80) w = rng.pick(WORDS) + ' '
+    if (r < 0.8) w = `${rng.pick(WORDS)} `
     else if (r < 0.86) w = '\n'
     else if (r < 0.89) w = '\n    '
     else if (r < 0.92) w = `"${rng.pick(WORDS)}" `
@@ -166,7 +219,7 @@ class Writer {
   }
   line(s) {
     this.lines++
-    this.raw(s + '\n')
+    this.raw(`${s}\n`)
   }
   flush() {
     if (this.len === 0) return
@@ -290,18 +343,46 @@ class Session {
   }
 
   toolUse(name) {
-    const id = 'toolu_01' + this.rng.str(B62, 22)
+    const id = `toolu_01${this.rng.str(B62, 22)}`
     const file = `${this.cwd}/src/${this.rng.pick(WORDS)}/${this.rng.pick(WORDS)}.ts`
     let input
     switch (name) {
-      case 'Read': input = { file_path: file }; break
-      case 'Edit': input = { file_path: file, old_string: this.text(20, 3000, 200), new_string: this.text(20, 3000, 260) }; break
-      case 'Write': input = { file_path: file, content: this.text(200, 12000, 1300) }; break
-      case 'Bash': input = { command: `npm run ${this.rng.pick(WORDS)} -- --${this.rng.pick(WORDS)}`, description: this.text(10, 80, 40) }; break
-      case 'Grep': input = { pattern: this.rng.pick(WORDS), path: this.cwd, output_mode: 'content', '-n': true }; break
-      case 'Glob': input = { pattern: `**/*${this.rng.pick(WORDS)}*.ts` }; break
-      case 'TodoWrite': input = { todos: [0, 1, 2].map(() => ({ content: this.text(10, 120, 50), status: 'pending', activeForm: this.text(10, 120, 50) })) }; break
-      default: input = { description: this.text(10, 80, 40), prompt: this.text(100, 3000, 600), subagent_type: 'general-purpose' }
+      case 'Read':
+        input = { file_path: file }
+        break
+      case 'Edit':
+        input = { file_path: file, old_string: this.text(20, 3000, 200), new_string: this.text(20, 3000, 260) }
+        break
+      case 'Write':
+        input = { file_path: file, content: this.text(200, 12000, 1300) }
+        break
+      case 'Bash':
+        input = {
+          command: `npm run ${this.rng.pick(WORDS)} -- --${this.rng.pick(WORDS)}`,
+          description: this.text(10, 80, 40),
+        }
+        break
+      case 'Grep':
+        input = { pattern: this.rng.pick(WORDS), path: this.cwd, output_mode: 'content', '-n': true }
+        break
+      case 'Glob':
+        input = { pattern: `**/*${this.rng.pick(WORDS)}*.ts` }
+        break
+      case 'TodoWrite':
+        input = {
+          todos: [0, 1, 2].map(() => ({
+            content: this.text(10, 120, 50),
+            status: 'pending',
+            activeForm: this.text(10, 120, 50),
+          })),
+        }
+        break
+      default:
+        input = {
+          description: this.text(10, 80, 40),
+          prompt: this.text(100, 3000, 600),
+          subagent_type: 'general-purpose',
+        }
     }
     return { type: 'tool_use', id, name, input }
   }
@@ -314,7 +395,16 @@ class Session {
     switch (tu.name) {
       case 'Read': {
         content = this.text(100, 24000, 850)
-        toolUseResult = { type: 'text', file: { filePath: tu.input.file_path, content, numLines: content.split('\n').length, startLine: 1, totalLines: content.split('\n').length } }
+        toolUseResult = {
+          type: 'text',
+          file: {
+            filePath: tu.input.file_path,
+            content,
+            numLines: content.split('\n').length,
+            startLine: 1,
+            totalLines: content.split('\n').length,
+          },
+        }
         break
       }
       case 'Bash': {
@@ -323,8 +413,18 @@ class Session {
         break
       }
       case 'Edit': {
-        content = `The file ${tu.input.file_path} has been updated. Here's the result of running \`cat -n\` on a snippet of the edited file:\n` + this.text(50, 3000, 350)
-        toolUseResult = { filePath: tu.input.file_path, oldString: tu.input.old_string, newString: tu.input.new_string, originalFile: null, structuredPatch: [], userModified: false, replaceAll: false }
+        content =
+          `The file ${tu.input.file_path} has been updated. Here's the result of running \`cat -n\` on a snippet of the edited file:\n` +
+          this.text(50, 3000, 350)
+        toolUseResult = {
+          filePath: tu.input.file_path,
+          oldString: tu.input.old_string,
+          newString: tu.input.new_string,
+          originalFile: null,
+          structuredPatch: [],
+          userModified: false,
+          replaceAll: false,
+        }
         break
       }
       default: {
@@ -345,8 +445,8 @@ class Session {
   response({ endOfTurn }) {
     const rng = this.rng
     const model = this.altModel && rng.chance(0.15) ? this.altModel : this.model
-    const msgId = 'msg_01' + rng.str(B62, 22)
-    const requestId = 'req_011C' + rng.str(B62, 20)
+    const msgId = `msg_01${rng.str(B62, 22)}`
+    const requestId = `req_011C${rng.str(B62, 20)}`
 
     // usage: the cached prefix is read, what was added since the last call is written to cache
     let cacheRead, cacheWrite, input
@@ -374,13 +474,27 @@ class Session {
     })
 
     const blocks = []
-    if (model !== MODELS.haiku && rng.chance(0.12)) blocks.push({ type: 'thinking', thinking: this.text(50, 6000, 420), signature: rng.str(B62 + '+/', 340) })
+    if (model !== MODELS.haiku && rng.chance(0.12))
+      blocks.push({ type: 'thinking', thinking: this.text(50, 6000, 420), signature: rng.str(`${B62}+/`, 340) })
     let tool = null
     if (!endOfTurn) {
       if (rng.chance(0.55)) blocks.push({ type: 'text', text: this.text(10, 2000, 160) })
       const name = this.sidechain
         ? rng.pick(['Read', 'Read', 'Grep', 'Glob', 'Bash'])
-        : rng.pick(['Read', 'Read', 'Read', 'Edit', 'Edit', 'Bash', 'Bash', 'Grep', 'Glob', 'TodoWrite', 'Write', 'Task'])
+        : rng.pick([
+            'Read',
+            'Read',
+            'Read',
+            'Edit',
+            'Edit',
+            'Bash',
+            'Bash',
+            'Grep',
+            'Glob',
+            'TodoWrite',
+            'Write',
+            'Task',
+          ])
       tool = this.toolUse(name)
       blocks.push(tool)
     } else {
@@ -391,7 +505,7 @@ class Session {
     let finalTs = this.t
     blocks.forEach((block, i) => {
       const last = i === blocks.length - 1
-      const out = last ? output : Math.max(1, Math.floor(output * (i + 1) / (blocks.length + 1)) - 1)
+      const out = last ? output : Math.max(1, Math.floor((output * (i + 1)) / (blocks.length + 1)) - 1)
       const uuid = rng.uuid()
       const o = this.head('assistant')
       o.message = {
@@ -412,7 +526,7 @@ class Session {
       finalTs = this.t
       if (!last) this.t += rng.int(200, 4000)
     })
-    if (this.truth) this.truth.add(iso(finalTs), mkUsage(output), msgId + ':' + requestId)
+    if (this.truth) this.truth.add(iso(finalTs), mkUsage(output), `${msgId}:${requestId}`)
     this.lastTs = finalTs
     this.responses++
     return tool
@@ -430,11 +544,24 @@ class Session {
       stop_sequence: '',
       type: 'message',
       usage: {
-        input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0,
-        server_tool_use: { web_search_requests: 0, web_fetch_requests: 0 }, service_tier: null,
+        input_tokens: 0,
+        output_tokens: 0,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        server_tool_use: { web_search_requests: 0, web_fetch_requests: 0 },
+        service_tier: null,
         cache_creation: { ephemeral_1h_input_tokens: 0, ephemeral_5m_input_tokens: 0 },
       },
-      content: [{ type: 'text', text: this.rng.pick(['API Error: 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', 'API Error: Request timed out.', 'No response requested.']) }],
+      content: [
+        {
+          type: 'text',
+          text: this.rng.pick([
+            'API Error: 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+            'API Error: Request timed out.',
+            'No response requested.',
+          ]),
+        },
+      ],
     }
     o.isApiErrorMessage = true
     o.uuid = uuid
@@ -444,12 +571,14 @@ class Session {
   }
 
   snapshot() {
-    this.writer.line(JSON.stringify({
-      type: 'file-history-snapshot',
-      messageId: this.rng.uuid(),
-      snapshot: { messageId: this.rng.uuid(), trackedFileBackups: {}, timestamp: iso(this.t) },
-      isSnapshotUpdate: false,
-    }))
+    this.writer.line(
+      JSON.stringify({
+        type: 'file-history-snapshot',
+        messageId: this.rng.uuid(),
+        snapshot: { messageId: this.rng.uuid(), trackedFileBackups: {}, timestamp: iso(this.t) },
+        isSnapshotUpdate: false,
+      }),
+    )
   }
 
   /**
@@ -488,13 +617,15 @@ class Session {
 
 function planTree({ files, responses, seed, end }) {
   const rng = makeRng(seed)
-  const endMs = Date.parse(end + 'T00:00:00Z')
+  const endMs = Date.parse(`${end}T00:00:00Z`)
   const startMs = endMs - WINDOW_DAYS * DAY_MS
 
   const nProjects = Math.max(3, Math.min(PROJECT_NAMES.length * 4, Math.round(files / 25)))
   const projects = []
   for (let p = 0; p < nProjects; p++) {
-    const base = PROJECT_NAMES[p % PROJECT_NAMES.length] + (p >= PROJECT_NAMES.length ? `-${Math.floor(p / PROJECT_NAMES.length) + 1}` : '')
+    const base =
+      PROJECT_NAMES[p % PROJECT_NAMES.length] +
+      (p >= PROJECT_NAMES.length ? `-${Math.floor(p / PROJECT_NAMES.length) + 1}` : '')
     const user = rng.pick(['alice', 'dev', 'alice'])
     const cwd = `/home/${user}/${rng.pick(['src', 'code', 'work'])}/${base}`
     projects.push({ cwd, dir: cwd.replace(/[^a-zA-Z0-9]/g, '-'), weight: 1 / (p + 1) ** 0.8 })
@@ -571,7 +702,12 @@ function planTree({ files, responses, seed, end }) {
   }
   for (let k = 0; k < nSub; k++) {
     const parent = sessions[Math.floor(rng.next() * sessions.length)]
-    parent.subagents.push({ agentId: rng.str(HEX, 8), count: subCounts[k], seed: rng.seed(), model: rng.chance(0.5) ? MODELS.haiku : parent.model })
+    parent.subagents.push({
+      agentId: rng.str(HEX, 8),
+      count: subCounts[k],
+      seed: rng.seed(),
+      model: rng.chance(0.5) ? MODELS.haiku : parent.model,
+    })
   }
   // the file whose last line is unfinished: an early session (never the newest one)
   const unfinished = sessions.length > 2 ? Math.floor(rng.next() * (sessions.length - 1)) : -1
@@ -583,7 +719,8 @@ function planTree({ files, responses, seed, end }) {
 
 /**
  * Generates a tree into `out`. Returns the meta object (also written to out/bench-meta.json).
- * @param {{out: string, size?: string, files?: number, responses?: number, seed?: number, end?: string, log?: (s: string) => void}} opts
+ * @param {{out: string, size?: string, files?: number, responses?: number, seed?: number, end?: string, log?: (s:
+ * string) => void}} opts
  */
 export function generate(opts) {
   const t0 = performance.now()
@@ -615,23 +752,55 @@ export function generate(opts) {
     const w = new Writer(path)
     const prevRing = rings.get(s.project.dir)
     if (rng.chance(0.25)) {
-      w.line(JSON.stringify({ type: 'summary', summary: `${rng.pick(WORDS)} ${rng.pick(WORDS)} ${rng.pick(WORDS)}`, leafUuid: rng.uuid() }))
+      w.line(
+        JSON.stringify({
+          type: 'summary',
+          summary: `${rng.pick(WORDS)} ${rng.pick(WORDS)} ${rng.pick(WORDS)}`,
+          leafUuid: rng.uuid(),
+        }),
+      )
     }
-    if (s.resumed && prevRing && prevRing.lines.length) {
+    if (s.resumed && prevRing?.lines.length) {
       // a resumed session starts with copies of the previous session's last lines
       const n = rng.int(Math.min(10, prevRing.lines.length), prevRing.lines.length)
-      for (const line of prevRing.lines.slice(-n)) w.line(line.replace(`"sessionId":"${prevRing.sessionId}"`, `"sessionId":"${s.sessionId}"`))
+      for (const line of prevRing.lines.slice(-n))
+        w.line(line.replace(`"sessionId":"${prevRing.sessionId}"`, `"sessionId":"${s.sessionId}"`))
     }
     const ring = []
     const sess = new Session({
-      rng, corpus, writer: w, truth, sessionId: s.sessionId, cwd: s.project.cwd, version: s.version,
-      gitBranch: s.gitBranch, model: s.model, altModel: s.altModel, sidechain: false, t0: s.t0,
-      cache1h: s.cache1h, ring,
+      rng,
+      corpus,
+      writer: w,
+      truth,
+      sessionId: s.sessionId,
+      cwd: s.project.cwd,
+      version: s.version,
+      gitBranch: s.gitBranch,
+      model: s.model,
+      altModel: s.altModel,
+      sidechain: false,
+      t0: s.t0,
+      cache1h: s.cache1h,
+      ring,
     })
     sess.run(s.count, s.gaps)
     if (idx === plan.unfinished) {
       // Claude Code was writing when the tree was copied: an unfinished last line, no newline
-      w.raw('{"parentUuid":"' + rng.uuid() + '","isSidechain":false,"userType":"external","cwd":"' + s.project.cwd + '","sessionId":"' + s.sessionId + '","version":"' + s.version + '","message":{"model":"' + s.model + '","id":"msg_01' + rng.str(B62, 22) + '","type":"message","role":"assistant","content":[{"type":"text","text":"Let me')
+      w.raw(
+        '{"parentUuid":"' +
+          rng.uuid() +
+          '","isSidechain":false,"userType":"external","cwd":"' +
+          s.project.cwd +
+          '","sessionId":"' +
+          s.sessionId +
+          '","version":"' +
+          s.version +
+          '","message":{"model":"' +
+          s.model +
+          '","id":"msg_01' +
+          rng.str(B62, 22) +
+          '","type":"message","role":"assistant","content":[{"type":"text","text":"Let me',
+      )
     }
     w.close()
     utimesSync(path, new Date(sess.lastTs), new Date(sess.lastTs))
@@ -654,8 +823,19 @@ export function generate(opts) {
       // inside the parent's span, never past the end of the window
       const start = Math.min(s.t0 + Math.floor(arng.next() * span * 0.9), plan.endMs - 120000 - total)
       const sub = new Session({
-        rng: arng, corpus, writer: aw, truth, sessionId: s.sessionId, cwd: s.project.cwd, version: s.version,
-        gitBranch: s.gitBranch, model: a.model, altModel: null, sidechain: true, agentId: a.agentId, t0: start,
+        rng: arng,
+        corpus,
+        writer: aw,
+        truth,
+        sessionId: s.sessionId,
+        cwd: s.project.cwd,
+        version: s.version,
+        gitBranch: s.gitBranch,
+        model: a.model,
+        altModel: null,
+        sidechain: true,
+        agentId: a.agentId,
+        t0: start,
         cache1h: false,
       })
       // the Task prompt opens the transcript
@@ -695,7 +875,7 @@ export function generate(opts) {
     days: t.days,
     totals: t.totals,
   }
-  writeFileSync(join(out, 'bench-meta.json'), JSON.stringify(meta, null, 1) + '\n')
+  writeFileSync(join(out, 'bench-meta.json'), `${JSON.stringify(meta, null, 1)}\n`)
   return meta
 }
 
@@ -729,8 +909,10 @@ function lastContext(path) {
     for (let i = lines.length - 1; i >= 0; i--) {
       try {
         const o = JSON.parse(lines[i])
-        if (o && o.sessionId && o.cwd) return { o, endsWithNewline: text.endsWith('\n') || size === 0 }
-      } catch { /* malformed or cut at the window start */ }
+        if (o?.sessionId && o.cwd) return { o, endsWithNewline: text.endsWith('\n') || size === 0 }
+      } catch {
+        /* malformed or cut at the window start */
+      }
     }
     return { o: null, endsWithNewline: text.endsWith('\n') || size === 0 }
   } finally {
@@ -760,17 +942,28 @@ export function appendResponses(dir, n, nowIso = new Date().toISOString(), opts 
   // unique, yet deterministic for a given file state and time
   const rng = makeRng(seedFrom(`${file}\0${size}\0${nowIso}\0${n}`))
   const cwd = ctx?.cwd ?? opts.cwd ?? '/home/alice/src/bench'
-  const sessionId = ctx?.sessionId ?? (file.match(/([0-9a-f-]{36})\.jsonl$/)?.[1] ?? rng.uuid())
+  const sessionId = ctx?.sessionId ?? file.match(/([0-9a-f-]{36})\.jsonl$/)?.[1] ?? rng.uuid()
   const corpus = makeCorpus(makeRng(seedFrom(`corpus\0${nowIso}`)), 1 << 15)
   const truth = new Truth()
   const w = new Writer(file, 'a')
   // the responses end just before now: spread them over the last ~n*8 seconds
   const gaps = new Float64Array(n).fill(2000)
   const sess = new Session({
-    rng, corpus, writer: w, truth, sessionId, cwd, version: ctx?.version ?? VERSIONS[VERSIONS.length - 1],
-    gitBranch: ctx?.gitBranch ?? 'main', model: ctx?.message?.model && ctx.message.model !== '<synthetic>' ? ctx.message.model : MODELS.sonnet,
-    altModel: null, sidechain: false, t0: nowMs - n * 9000 - 10000, cache1h: false,
-    parentUuid: ctx?.uuid ?? null, ctx: rng.int(20000, 60000),
+    rng,
+    corpus,
+    writer: w,
+    truth,
+    sessionId,
+    cwd,
+    version: ctx?.version ?? VERSIONS[VERSIONS.length - 1],
+    gitBranch: ctx?.gitBranch ?? 'main',
+    model: ctx?.message?.model && ctx.message.model !== '<synthetic>' ? ctx.message.model : MODELS.sonnet,
+    altModel: null,
+    sidechain: false,
+    t0: nowMs - n * 9000 - 10000,
+    cache1h: false,
+    parentUuid: ctx?.uuid ?? null,
+    ctx: rng.int(20000, 60000),
   })
   sess.run(n, gaps)
   w.close()
@@ -793,7 +986,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     },
   })
   if (values.help || !values.out) {
-    console.error('usage: node bench/generate.mjs --out DIR [--size small|medium|large] [--files N] [--responses N] [--seed N] [--end YYYY-MM-DD]')
+    console.error(
+      'usage: node bench/generate.mjs --out DIR [--size small|medium|large] [--files N] [--responses N] [--seed N] [--end YYYY-MM-DD]',
+    )
     process.exit(values.help ? 0 : 2)
   }
   if (!SIZES[values.size]) {
@@ -813,6 +1008,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     end: values.end,
     log: (s) => console.error(s),
   })
-  console.log(`generated ${values.out}: ${meta.files} files, ${meta.responses} responses, ${meta.lines} lines, ` +
-    `${(meta.bytes / 1e6).toFixed(1)} MB, ${Object.keys(meta.days).length} days (${meta.window.from}..${meta.end}, end exclusive) in ${meta.seconds} s`)
+  console.log(
+    `generated ${values.out}: ${meta.files} files, ${meta.responses} responses, ${meta.lines} lines, ` +
+      `${(meta.bytes / 1e6).toFixed(1)} MB, ${Object.keys(meta.days).length} days (${meta.window.from}..${meta.end}, end exclusive) in ${meta.seconds} s`,
+  )
 }

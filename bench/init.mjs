@@ -23,8 +23,29 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadavg } from 'node:os'
 import {
-  ROOT, DEVICE_ID, benchEnv, exitOnUncaught, fmtMs, fmtMB, fmtInt, formatTable, log, logMachine, measureOk, median,
-  requireBuild, snapshotCli, tempDir, writeJson, reportCache, copyReportLedger, cliSha, expectFetch, gitWith, fmtRatio, copyTree,
+  ROOT,
+  DEVICE_ID,
+  benchEnv,
+  exitOnUncaught,
+  fmtMs,
+  fmtMB,
+  fmtInt,
+  formatTable,
+  log,
+  logMachine,
+  measureOk,
+  median,
+  requireBuild,
+  snapshotCli,
+  tempDir,
+  writeJson,
+  reportCache,
+  copyReportLedger,
+  cliSha,
+  expectFetch,
+  gitWith,
+  fmtRatio,
+  copyTree,
 } from './lib.mjs'
 import { checkReport, zero, addInto } from './records.mjs'
 
@@ -64,14 +85,23 @@ let packedInfo = null
 const checks = []
 const loads = [machine.loadavg1]
 
-log(`P6: init --remote of a fresh home against a copy of ${cacheDir} (${meta.devices} devices × ${fmtInt(meta.records / meta.devices)} records), then the first report; CLI build ${sha}`)
+log(
+  `P6: init --remote of a fresh home against a copy of ${cacheDir} (${meta.devices} devices × ${fmtInt(meta.records / meta.devices)} records), then the first report; CLI build ${sha}`,
+)
 try {
   if (opt.packed) {
     // <cacheDir>/remote-packed.git, made once (in a temp dir renamed into place)
     source = join(root, 'packed')
     mkdirSync(source)
     const cached = join(cacheDir, 'remote-packed.git')
-    const alive = (pid) => { try { process.kill(pid, 0); return true } catch (e) { return e.code === 'EPERM' } }
+    const alive = (pid) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch (e) {
+        return e.code === 'EPERM'
+      }
+    }
     for (const d of readdirSync(cacheDir)) {
       const m = /^\.packed-(\d+)$/.exec(d) // left by an interrupted run
       if (m && !alive(Number(m[1]))) rmSync(join(cacheDir, d), { recursive: true, force: true })
@@ -86,7 +116,9 @@ try {
       log(`  remote repacked into ${cached} in ${Math.round((performance.now() - t0) / 100) / 10} s`)
     }
     copyTree(cached, join(source, 'remote.git'))
-    packedInfo = { countObjects: git('--git-dir', join(source, 'remote.git'), 'count-objects', '-v').trim().split('\n').join(', ') }
+    packedInfo = {
+      countObjects: git('--git-dir', join(source, 'remote.git'), 'count-objects', '-v').trim().split('\n').join(', '),
+    }
     log(`  remote repacked: ${packedInfo.countObjects}`)
   }
   for (let r = 1; r <= RUNS; r++) {
@@ -96,25 +128,46 @@ try {
     const native = async () => {
       const nat = join(dir, 'native.git')
       git('init', '--quiet', '--bare', nat)
-      const m = await measureOk('git fetch (P6, native)', 'git', ['--git-dir', nat, 'fetch', '--quiet', remote, '+refs/heads/ledger/*:refs/remotes/origin/ledger/*'], { env: benchEnv() })
+      const m = await measureOk(
+        'git fetch (P6, native)',
+        'git',
+        ['--git-dir', nat, 'fetch', '--quiet', remote, '+refs/heads/ledger/*:refs/remotes/origin/ledger/*'],
+        { env: benchEnv() },
+      )
       samples.native.push({ wallMs: m.wallMs, maxRssKB: m.maxRssKB })
       log(`  run ${r}: native git fetch of the same refs ${fmtMs(m.wallMs)} ${fmtMB(m.maxRssKB)}`)
       rmSync(nat, { recursive: true, force: true })
     }
     if (!opt['no-native'] && r % 2 === 0) await native()
-    const init = await measureOk('init --remote (P6)', ...ours(home, 'init', '--remote', remote, '--name', 'reader', '--json'), { env })
+    const init = await measureOk(
+      'init --remote (P6)',
+      ...ours(home, 'init', '--remote', remote, '--name', 'reader', '--json'),
+      { env },
+    )
     expectFetch(init.stdout, meta.ids, 'new', `run ${r} init --remote`, 'usage-ledger/init@1')
-    const rep = await measureOk('first report (P6)', ...ours(home, 'report', 'daily', '--by', 'device', '--json', '--tz', 'UTC'), { env })
+    const rep = await measureOk(
+      'first report (P6)',
+      ...ours(home, 'report', 'daily', '--by', 'device', '--json', '--tz', 'UTC'),
+      { env },
+    )
     if (!opt['no-native'] && r % 2 === 1) await native()
     const problems = checkReport(JSON.parse(rep.stdout), meta.truths, meta.ids)
-    const c = { run: r, ok: problems.length === 0, detail: problems.length ? problems.join('; ') : `totals = devices' sum, per device too (${fmtInt(total.records)} records, ${fmtInt(total.totalTokens)} tokens)` }
+    const c = {
+      run: r,
+      ok: problems.length === 0,
+      detail: problems.length
+        ? problems.join('; ')
+        : `totals = devices' sum, per device too (${fmtInt(total.records)} records, ${fmtInt(total.totalTokens)} tokens)`,
+    }
     checks.push(c)
     samples.init.push({ wallMs: init.wallMs, maxRssKB: init.maxRssKB })
     samples.report.push({ wallMs: rep.wallMs, maxRssKB: rep.maxRssKB })
     samples.wallMs.push(init.wallMs + rep.wallMs)
     samples.maxRssKB.push(Math.max(init.maxRssKB, rep.maxRssKB))
     loads.push(Math.round(loadavg()[0] * 100) / 100)
-    log(`  run ${r}: init --remote ${fmtMs(init.wallMs)} ${fmtMB(init.maxRssKB)}, first report ${fmtMs(rep.wallMs)} ${fmtMB(rep.maxRssKB)}; check ${c.ok ? 'ok' : 'MISMATCH'}: ${c.detail} (load ${loads.at(-1)})`)
+    log(
+      `  run ${r}: init --remote ${fmtMs(init.wallMs)} ${fmtMB(init.maxRssKB)}, first report ${fmtMs(rep.wallMs)} ${fmtMB(rep.maxRssKB)}; check ${c.ok ? 'ok' : 'MISMATCH'}: ${c.detail} (load ${loads.at(-1)})`,
+    )
     if (!opt.keep) rmSync(dir, { recursive: true, force: true })
   }
 } finally {
@@ -135,13 +188,36 @@ const result = {
 result.met = { wall: result.wallMs <= GOALS.P6.wallMs, rss: result.maxRssKB / 1024 <= GOALS.P6.rssMB }
 
 console.log()
-console.log(`usage-ledger bench — P6: a fresh home joins ${fmtInt(meta.records)} records of ${meta.devices} devices${packedInfo ? ' (remote repacked)' : ''}; median of ${RUNS} run(s); CLI build ${sha}`)
-console.log(formatTable(['case', 'wall', 'peak RSS', 'goal', 'met?'], [
-  ['P6 init --remote + first report', fmtMs(result.wallMs), fmtMB(result.maxRssKB), `≤ ${GOALS.P6.wallMs / 1000} s, ≤ ${GOALS.P6.rssMB} MB`, result.met.wall && result.met.rss ? 'yes' : 'NO'],
-  ['  of which init --remote', fmtMs(result.init.wallMs), fmtMB(result.init.maxRssKB), '', ''],
-  ['  of which the first report', fmtMs(result.report.wallMs), fmtMB(result.report.maxRssKB), '', ''],
-  ...(result.native ? [['P6g native git fetch of the same refs (information)', fmtMs(result.native.wallMs), fmtMB(result.native.maxRssKB), `P6 / native ${fmtRatio(result.nativeRatio)}`, '']] : []),
-]))
+console.log(
+  `usage-ledger bench — P6: a fresh home joins ${fmtInt(meta.records)} records of ${meta.devices} devices${packedInfo ? ' (remote repacked)' : ''}; median of ${RUNS} run(s); CLI build ${sha}`,
+)
+console.log(
+  formatTable(
+    ['case', 'wall', 'peak RSS', 'goal', 'met?'],
+    [
+      [
+        'P6 init --remote + first report',
+        fmtMs(result.wallMs),
+        fmtMB(result.maxRssKB),
+        `≤ ${GOALS.P6.wallMs / 1000} s, ≤ ${GOALS.P6.rssMB} MB`,
+        result.met.wall && result.met.rss ? 'yes' : 'NO',
+      ],
+      ['  of which init --remote', fmtMs(result.init.wallMs), fmtMB(result.init.maxRssKB), '', ''],
+      ['  of which the first report', fmtMs(result.report.wallMs), fmtMB(result.report.maxRssKB), '', ''],
+      ...(result.native
+        ? [
+            [
+              'P6g native git fetch of the same refs (information)',
+              fmtMs(result.native.wallMs),
+              fmtMB(result.native.maxRssKB),
+              `P6 / native ${fmtRatio(result.nativeRatio)}`,
+              '',
+            ],
+          ]
+        : []),
+    ],
+  ),
+)
 for (const c of checks) console.log(`run ${c.run} check: ${c.ok ? 'ok' : 'MISMATCH'} — ${c.detail}`)
 
 const outPath = opt.out ?? join(ROOT, 'bench', 'results-init.json')
@@ -149,14 +225,29 @@ writeJson(outPath, {
   schema: 'usage-ledger/bench-init@1',
   date: new Date().toISOString(),
   cliSha: sha,
-  ledger: { cacheDir, records: meta.records, devices: meta.devices, parts: meta.parts, remoteSizeKB: meta.remoteSizeKB },
+  ledger: {
+    cacheDir,
+    records: meta.records,
+    devices: meta.devices,
+    parts: meta.parts,
+    remoteSizeKB: meta.remoteSizeKB,
+  },
   packed: packedInfo,
   runs: RUNS,
   machine: { ...machine, loadavg1End: loads.at(-1) },
   loads,
   goal: GOALS.P6,
   result,
-  samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((s) => (typeof s === 'number' ? Math.round(s * 10) / 10 : { wallMs: Math.round(s.wallMs * 10) / 10, maxRssKB: s.maxRssKB }))])),
+  samples: Object.fromEntries(
+    Object.entries(samples).map(([k, v]) => [
+      k,
+      v.map((s) =>
+        typeof s === 'number'
+          ? Math.round(s * 10) / 10
+          : { wallMs: Math.round(s.wallMs * 10) / 10, maxRssKB: s.maxRssKB },
+      ),
+    ]),
+  ),
   checks,
 })
 console.log(`\nwrote ${outPath}`)

@@ -1,7 +1,17 @@
 // Shared helpers of the benchmarks (bench/run.mjs, bench/fetch.mjs, bench/report.mjs) and the
 // parity check (bench/parity.mjs). The generated records of fetch/report are in bench/records.mjs.
 import { spawn, spawnSync, execFileSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { homedir, tmpdir, cpus, totalmem, availableParallelism, platform, release, arch, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
@@ -14,7 +24,9 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
  * named by USAGE_LEDGER_BENCH_CLI_ROOT, which bench/scale.mjs sets so that every script it runs
  * measures one and the same build (snapshotCli), whatever rebuilds happen meanwhile.
  */
-export const CLI_ROOT = process.env.USAGE_LEDGER_BENCH_CLI_ROOT ? resolve(process.env.USAGE_LEDGER_BENCH_CLI_ROOT) : ROOT
+export const CLI_ROOT = process.env.USAGE_LEDGER_BENCH_CLI_ROOT
+  ? resolve(process.env.USAGE_LEDGER_BENCH_CLI_ROOT)
+  : ROOT
 export const CLI = join(CLI_ROOT, 'bin', 'usage-ledger.js')
 export const CCUSAGE_VERSION = '20.0.24'
 /** Fixed device id for every bench run (DESIGN §3 override), so runs are comparable. */
@@ -62,8 +74,13 @@ export function requireBuild(hint = 'run `npm run build` first') {
 /** machineInfo(), logged (with a warning when the machine is busy). */
 export function logMachine() {
   const machine = machineInfo()
-  log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB, ${machine.platform}; node ${machine.node}, git ${machine.git}; measuring with ${machine.measure}`)
-  if (machine.loadavg1 > machine.nproc / 2) log(`warning: the machine is busy (load ${machine.loadavg1} on ${machine.nproc} CPUs); absolute numbers will be noisy, ratios less so`)
+  log(
+    `machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB, ${machine.platform}; node ${machine.node}, git ${machine.git}; measuring with ${machine.measure}`,
+  )
+  if (machine.loadavg1 > machine.nproc / 2)
+    log(
+      `warning: the machine is busy (load ${machine.loadavg1} on ${machine.nproc} CPUs); absolute numbers will be noisy, ratios less so`,
+    )
   return machine
 }
 
@@ -96,7 +113,12 @@ export function run(label, cmd, args, { env, input = '' } = {}) {
     child.on('error', reject)
     child.on('close', (code) => {
       const stdout = Buffer.concat(out).toString('utf8')
-      if (code !== 0) reject(new Error(`${label} failed (exit ${code}): ${cmd} ${args.join(' ')}\n${Buffer.concat(err).toString('utf8').trim().split('\n').slice(-15).join('\n')}`))
+      if (code !== 0)
+        reject(
+          new Error(
+            `${label} failed (exit ${code}): ${cmd} ${args.join(' ')}\n${Buffer.concat(err).toString('utf8').trim().split('\n').slice(-15).join('\n')}`,
+          ),
+        )
       else resolvePromise(stdout)
     })
     child.stdin.on('error', () => {}) // a command that fails early closes its stdin
@@ -105,11 +127,13 @@ export function run(label, cmd, args, { env, input = '' } = {}) {
 }
 
 /** `git(...args)` with `env`: its stdout, or throws with its stderr. */
-export const gitWith = (env) => (...args) => {
-  const r = spawnSync('git', args, { env, encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.trim()}`)
-  return r.stdout
-}
+export const gitWith =
+  (env) =>
+  (...args) => {
+    const r = spawnSync('git', args, { env, encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.trim()}`)
+    return r.stdout
+  }
 
 /**
  * Copies the CLI (package.json, bin/, dist/cli.cjs) into `dir` and returns the copy's bin: a
@@ -126,7 +150,10 @@ export function snapshotCli(dir) {
 
 /** The first 12 hex digits of the sha256 of a CLI copy's dist/cli.cjs: which build it is. */
 export function cliSha(cliBin) {
-  return createHash('sha256').update(readFileSync(join(dirname(cliBin), '..', 'dist', 'cli.cjs'))).digest('hex').slice(0, 12)
+  return createHash('sha256')
+    .update(readFileSync(join(dirname(cliBin), '..', 'dist', 'cli.cjs')))
+    .digest('hex')
+    .slice(0, 12)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,7 +171,7 @@ export function pointHomeAt(home, remote) {
   const p = join(home, 'config.json')
   const c = JSON.parse(readFileSync(p, 'utf8'))
   c.remote = remote
-  writeFileSync(p, JSON.stringify(c, null, 2) + '\n')
+  writeFileSync(p, `${JSON.stringify(c, null, 2)}\n`)
 }
 
 /**
@@ -153,9 +180,16 @@ export function pointHomeAt(home, remote) {
  */
 export function reportCache(prefix = 'r1000000-d5-', what = 'bench') {
   const root = join(benchCacheDir(), 'report')
-  const key = existsSync(root) ? readdirSync(root).filter((d) => d.startsWith(prefix) && existsSync(join(root, d, 'setup.json'))).sort().at(-1) : undefined
+  const key = existsSync(root)
+    ? readdirSync(root)
+        .filter((d) => d.startsWith(prefix) && existsSync(join(root, d, 'setup.json')))
+        .sort()
+        .at(-1)
+    : undefined
   if (!key) {
-    console.error(`${what}: no cached ${prefix.replace(/-$/, '')} ledger; run \`node bench/report.mjs --runs 1 --no-p4c\` once to build it`)
+    console.error(
+      `${what}: no cached ${prefix.replace(/-$/, '')} ledger; run \`node bench/report.mjs --runs 1 --no-p4c\` once to build it`,
+    )
     process.exit(2)
   }
   const cacheDir = join(root, key)
@@ -173,7 +207,9 @@ export function copyReportLedger(cacheDir, root, { devices = true, readerSha } =
   copyTree(join(cacheDir, 'remote.git'), remote)
   const homes = []
   if (devices) {
-    for (const d of readdirSync(cacheDir).filter((x) => /^device-\d+$/.test(x)).sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)))) {
+    for (const d of readdirSync(cacheDir)
+      .filter((x) => /^device-\d+$/.test(x))
+      .sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)))) {
       const h = join(root, d)
       copyTree(join(cacheDir, d), h)
       pointHomeAt(h, remote)
@@ -192,9 +228,11 @@ export function copyReportLedger(cacheDir, root, { devices = true, readerSha } =
 /** Runs `fn` on every item, at most `width` at a time. */
 export async function pool(items, width, fn) {
   const queue = [...items]
-  await Promise.all(Array.from({ length: Math.min(width, queue.length) }, async () => {
-    while (queue.length) await fn(queue.shift())
-  }))
+  await Promise.all(
+    Array.from({ length: Math.min(width, queue.length) }, async () => {
+      while (queue.length) await fn(queue.shift())
+    }),
+  )
 }
 
 /** The fetch (or init --remote) JSON must list every device of `ids` with `status` and no findings; returns it. */
@@ -218,13 +256,21 @@ export function ensureCcusage() {
   const prefix = join(benchCacheDir(), `ccusage-${CCUSAGE_VERSION}`)
   const bin = join(prefix, 'node_modules', '.bin', process.platform === 'win32' ? 'ccusage.cmd' : 'ccusage')
   const pkg = join(prefix, 'node_modules', 'ccusage', 'package.json')
-  const installed = () => existsSync(bin) && existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).version === CCUSAGE_VERSION
+  const installed = () =>
+    existsSync(bin) && existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).version === CCUSAGE_VERSION
   if (!installed()) {
     mkdirSync(prefix, { recursive: true })
     log(`installing ccusage@${CCUSAGE_VERSION} into ${prefix} …`)
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
-    const r = spawnSync(npm, ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', `ccusage@${CCUSAGE_VERSION}`], { stdio: ['ignore', 'inherit', 'inherit'] })
-    if (r.status !== 0 || !installed()) throw new Error(`could not install ccusage@${CCUSAGE_VERSION} into ${prefix} (npm exit ${r.status}); check network access to the npm registry`)
+    const r = spawnSync(
+      npm,
+      ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', `ccusage@${CCUSAGE_VERSION}`],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    )
+    if (r.status !== 0 || !installed())
+      throw new Error(
+        `could not install ccusage@${CCUSAGE_VERSION} into ${prefix} (npm exit ${r.status}); check network access to the npm registry`,
+      )
   }
   return bin
 }
@@ -261,7 +307,9 @@ export function ensureTree({ size = 'small', seed = DEFAULT_SEED, end = DEFAULT_
     const meta = generate({ out: tmp, size, seed, end, log })
     rmSync(dir, { recursive: true, force: true })
     renameSync(tmp, dir)
-    log(`generated ${meta.files} files, ${meta.responses} responses, ${(meta.bytes / 1e6).toFixed(1)} MB in ${meta.seconds} s`)
+    log(
+      `generated ${meta.files} files, ${meta.responses} responses, ${(meta.bytes / 1e6).toFixed(1)} MB in ${meta.seconds} s`,
+    )
     return { dir, meta, cached: false }
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true })
@@ -334,9 +382,10 @@ sys.exit(code if code >= 0 else 128 - code)
 export function measure(cmd, args, { env, cwd } = {}) {
   const mode = measureMode()
   const outFile = join(tmpdir(), `ul-bench-${process.pid}-${Math.random().toString(36).slice(2)}.time`)
-  const argv = mode === 'gnu-time'
-    ? ['/usr/bin/time', ['-f', '%e %M', '-o', outFile, cmd, ...args]]
-    : ['python3', ['-c', PY_WRAPPER, outFile, cmd, ...args]]
+  const argv =
+    mode === 'gnu-time'
+      ? ['/usr/bin/time', ['-f', '%e %M', '-o', outFile, cmd, ...args]]
+      : ['python3', ['-c', PY_WRAPPER, outFile, cmd, ...args]]
   return new Promise((resolvePromise, reject) => {
     const t0 = process.hrtime.bigint()
     const child = spawn(argv[0], argv[1], { env: env ?? process.env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -353,11 +402,20 @@ export function measure(cmd, args, { env, cwd } = {}) {
         const [w, m] = readFileSync(outFile, 'utf8').trim().split(/\s+/).slice(-2)
         maxRssKB = Number(m)
         if (mode === 'python') wallMs = Number(w) * 1000
-      } catch { /* killed before writing */ }
+      } catch {
+        /* killed before writing */
+      }
       rmSync(outFile, { force: true })
       // GNU time reports a child's non-zero exit as its own exit status, after a "Command exited
       // with non-zero status" line in the -o file; the status is what we return either way.
-      resolvePromise({ wallMs, maxRssKB, code: code ?? (signal ? 128 : 1), signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') })
+      resolvePromise({
+        wallMs,
+        maxRssKB,
+        code: code ?? (signal ? 128 : 1),
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      })
     })
   })
 }
@@ -366,7 +424,9 @@ export function measure(cmd, args, { env, cwd } = {}) {
 export async function measureOk(label, cmd, args, opts) {
   const r = await measure(cmd, args, opts)
   if (r.code !== 0) {
-    throw new Error(`${label} failed (exit ${r.code}): ${cmd} ${args.join(' ')}\n${r.stderr.trim().split('\n').slice(-15).join('\n')}`)
+    throw new Error(
+      `${label} failed (exit ${r.code}): ${cmd} ${args.join(' ')}\n${r.stderr.trim().split('\n').slice(-15).join('\n')}`,
+    )
   }
   return r
 }
@@ -386,13 +446,29 @@ export function formatTable(header, rows) {
   const all = [header, ...rows].map((r) => r.map((c) => (c == null ? '' : String(c))))
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)))
   const num = /^(?:[-+]?[\d.,]+(?:\s?(?:ms|s|KB|MB|GB|×|%))?|—)$/
-  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => r[i] == null || r[i] === '' || num.test(String(r[i]))))
-  const line = (r) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()
-  const sep = widths.map((w) => '-'.repeat(w)).join('  ').trimEnd()
+  const numeric = header.map(
+    (_, i) => rows.length > 0 && rows.every((r) => r[i] == null || r[i] === '' || num.test(String(r[i]))),
+  )
+  const line = (r) =>
+    r
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd()
+  const sep = widths
+    .map((w) => '-'.repeat(w))
+    .join('  ')
+    .trimEnd()
   return [line(all[0]), sep, ...all.slice(1).map(line)].join('\n')
 }
 
-export const fmtMs = (ms) => (!Number.isFinite(ms) ? '—' : ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`)
+export const fmtMs = (ms) =>
+  !Number.isFinite(ms)
+    ? '—'
+    : ms >= 10000
+      ? `${(ms / 1000).toFixed(1)} s`
+      : ms >= 1000
+        ? `${(ms / 1000).toFixed(2)} s`
+        : `${Math.round(ms)} ms`
 export const fmtMB = (kb) => (!Number.isFinite(kb) ? '—' : `${Math.round(kb / 1024)} MB`)
 export const fmtRatio = (r) => (!Number.isFinite(r) ? '—' : `${r.toFixed(2)}×`)
 export const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—')
@@ -433,22 +509,59 @@ export const TOKEN_FIELDS = ['input', 'output', 'cacheWrite', 'cacheRead', 'tota
 export function normaliseCcusageDaily(json) {
   const days = {}
   for (const r of json.daily ?? []) {
-    days[r.date] = { input: r.inputTokens, output: r.outputTokens, cacheWrite: r.cacheCreationTokens, cacheRead: r.cacheReadTokens, totalTokens: r.totalTokens, costUSD: r.totalCost }
+    days[r.date] = {
+      input: r.inputTokens,
+      output: r.outputTokens,
+      cacheWrite: r.cacheCreationTokens,
+      cacheRead: r.cacheReadTokens,
+      totalTokens: r.totalTokens,
+      costUSD: r.totalCost,
+    }
   }
   const t = json.totals ?? {}
-  return { days, totals: { input: t.inputTokens, output: t.outputTokens, cacheWrite: t.cacheCreationTokens, cacheRead: t.cacheReadTokens, totalTokens: t.totalTokens, costUSD: t.totalCost } }
+  return {
+    days,
+    totals: {
+      input: t.inputTokens,
+      output: t.outputTokens,
+      cacheWrite: t.cacheCreationTokens,
+      cacheRead: t.cacheReadTokens,
+      totalTokens: t.totalTokens,
+      costUSD: t.totalCost,
+    },
+  }
 }
 
 /** Ours, `report daily --json` (schema usage-ledger/report@1, DESIGN §7). */
 export function normaliseOurDaily(json) {
-  if (json.schema !== 'usage-ledger/report@1') throw new Error(`unexpected report schema ${JSON.stringify(json.schema)}`)
+  if (json.schema !== 'usage-ledger/report@1')
+    throw new Error(`unexpected report schema ${JSON.stringify(json.schema)}`)
   const days = {}
   for (const r of json.rows ?? []) {
-    const d = (days[r.period] ??= { records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0, costUSD: 0 })
+    const d = (days[r.period] ??= {
+      records: 0,
+      input: 0,
+      output: 0,
+      cacheWrite: 0,
+      cacheRead: 0,
+      totalTokens: 0,
+      costUSD: 0,
+    })
     for (const k of ['records', ...TOKEN_FIELDS, 'costUSD']) d[k] += r[k] ?? 0
   }
   const t = json.totals ?? {}
-  return { days, totals: { records: t.records, input: t.input, output: t.output, cacheWrite: t.cacheWrite, cacheRead: t.cacheRead, totalTokens: t.totalTokens, costUSD: t.costUSD } }
+  return {
+    days,
+    totals: {
+      records: t.records,
+      input: t.input,
+      output: t.output,
+      cacheWrite: t.cacheWrite,
+      cacheRead: t.cacheRead,
+      totalTokens: t.totalTokens,
+      costUSD: t.costUSD,
+    },
+  }
 }
 
 /** The generator's ground truth (bench-meta.json) in the same shape. */
@@ -478,5 +591,5 @@ export function diffDaily(a, b, fields = TOKEN_FIELDS) {
 
 export function writeJson(path, value) {
   mkdirSync(dirname(path), { recursive: true })
-  writeFileSync(path, JSON.stringify(value, null, 2) + '\n')
+  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`)
 }

@@ -12,8 +12,23 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SIZES, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
 import {
-  ROOT, CLI, DEVICE_ID, CCUSAGE_VERSION, ensureCcusage, ensureTree, tempDir, measureOk, formatTable, fmtInt,
-  fmtMs, log, normaliseCcusageDaily, normaliseOurDaily, normaliseTruth, diffDaily, TOKEN_FIELDS,
+  ROOT,
+  CLI,
+  DEVICE_ID,
+  CCUSAGE_VERSION,
+  ensureCcusage,
+  ensureTree,
+  tempDir,
+  measureOk,
+  formatTable,
+  fmtInt,
+  fmtMs,
+  log,
+  normaliseCcusageDaily,
+  normaliseOurDaily,
+  normaliseTruth,
+  diffDaily,
+  TOKEN_FIELDS,
 } from './lib.mjs'
 
 // a failed command or install: one clear line, not a stack (temp dirs are cleaned in finally blocks)
@@ -48,7 +63,8 @@ if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
 
 const NODE = process.execPath
 const ccusage = ensureCcusage()
-let tree, meta = null
+let tree,
+  meta = null
 if (opt.tree) {
   tree = resolve(opt.tree)
   if (!existsSync(join(tree, 'projects'))) {
@@ -58,7 +74,7 @@ if (opt.tree) {
   const metaPath = join(tree, 'bench-meta.json')
   if (existsSync(metaPath)) meta = JSON.parse(readFileSync(metaPath, 'utf8'))
 } else {
-  ({ dir: tree, meta } = ensureTree({ size: opt.size, seed: Number(opt.seed), end: opt.end }))
+  ;({ dir: tree, meta } = ensureTree({ size: opt.size, seed: Number(opt.seed), end: opt.end }))
 }
 
 const env = { ...process.env, TZ: 'UTC', NO_COLOR: '1', CLAUDE_CONFIG_DIR: tree }
@@ -69,10 +85,25 @@ const home = tempDir('ul-parity-home-')
 
 let code = 1
 try {
-  log(`tree ${tree}` + (meta ? ` (${meta.files} files, ${fmtInt(meta.responses)} responses, ${(meta.bytes / 1e6).toFixed(0)} MB)` : ''))
-  const rec = await measureOk('usage-ledger record', NODE, [CLI, '--home', home, 'record', '--no-push', '--source', 'claude-code'], { env: ourEnv })
-  const rep = await measureOk('usage-ledger report', NODE, [CLI, '--home', home, 'report', 'daily', '--json', '--tz', 'UTC'], { env: ourEnv })
-  const cc = await measureOk('ccusage', ccusage, ['claude', 'daily', '--offline', '--json', '--timezone', 'UTC'], { env })
+  log(
+    `tree ${tree}` +
+      (meta ? ` (${meta.files} files, ${fmtInt(meta.responses)} responses, ${(meta.bytes / 1e6).toFixed(0)} MB)` : ''),
+  )
+  const rec = await measureOk(
+    'usage-ledger record',
+    NODE,
+    [CLI, '--home', home, 'record', '--no-push', '--source', 'claude-code'],
+    { env: ourEnv },
+  )
+  const rep = await measureOk(
+    'usage-ledger report',
+    NODE,
+    [CLI, '--home', home, 'report', 'daily', '--json', '--tz', 'UTC'],
+    { env: ourEnv },
+  )
+  const cc = await measureOk('ccusage', ccusage, ['claude', 'daily', '--offline', '--json', '--timezone', 'UTC'], {
+    env,
+  })
   log(`record ${fmtMs(rec.wallMs)}, report ${fmtMs(rep.wallMs)}, ccusage ${fmtMs(cc.wallMs)}`)
 
   const ours = normaliseOurDaily(JSON.parse(rep.stdout))
@@ -81,41 +112,75 @@ try {
   const bad = new Set(d.diffs.map((x) => x.day))
 
   // per day: our numbers, and our minus ccusage's for every token field
-  const short = { input: 'Δinput', output: 'Δoutput', cacheWrite: 'ΔcacheWrite', cacheRead: 'ΔcacheRead', totalTokens: 'Δtotal' }
+  const short = {
+    input: 'Δinput',
+    output: 'Δoutput',
+    cacheWrite: 'ΔcacheWrite',
+    cacheRead: 'ΔcacheRead',
+    totalTokens: 'Δtotal',
+  }
   const delta = (a, b, f) => (a?.[f] ?? 0) - (b?.[f] ?? 0)
   const rows = d.days
     .filter((day) => opt.all || bad.has(day) || d.days.length <= 90)
-    .map((day) => [day, fmtInt(ours.days[day]?.records ?? 0), fmtInt(ours.days[day]?.totalTokens ?? 0), ...TOKEN_FIELDS.map((f) => fmtInt(delta(ours.days[day], ref.days[day], f))),
-      ours.days[day] && ref.days[day] ? '' : ours.days[day] ? 'only ours' : 'only ccusage'])
-  rows.push(['totals', fmtInt(ours.totals.records), fmtInt(ours.totals.totalTokens), ...TOKEN_FIELDS.map((f) => fmtInt(delta(ours.totals, ref.totals, f))), ''])
-  console.log(`\nusage-ledger record+report vs ccusage ${CCUSAGE_VERSION} claude daily (UTC days; Δ = ours − ccusage)\n`)
+    .map((day) => [
+      day,
+      fmtInt(ours.days[day]?.records ?? 0),
+      fmtInt(ours.days[day]?.totalTokens ?? 0),
+      ...TOKEN_FIELDS.map((f) => fmtInt(delta(ours.days[day], ref.days[day], f))),
+      ours.days[day] && ref.days[day] ? '' : ours.days[day] ? 'only ours' : 'only ccusage',
+    ])
+  rows.push([
+    'totals',
+    fmtInt(ours.totals.records),
+    fmtInt(ours.totals.totalTokens),
+    ...TOKEN_FIELDS.map((f) => fmtInt(delta(ours.totals, ref.totals, f))),
+    '',
+  ])
+  console.log(
+    `\nusage-ledger record+report vs ccusage ${CCUSAGE_VERSION} claude daily (UTC days; Δ = ours − ccusage)\n`,
+  )
   const header = ['day', 'records', 'total tokens', ...TOKEN_FIELDS.map((f) => short[f]), '']
-  if (rows.every((r) => r[r.length - 1] === '')) { header.pop(); rows.forEach((r) => r.pop()) }
+  if (rows.every((r) => r[r.length - 1] === '')) {
+    header.pop()
+    for (const r of rows) r.pop()
+  }
   console.log(formatTable(header, rows))
   if (d.diffs.length) {
     const LIMIT = opt.all ? Infinity : 30
     console.log('\ndifferences:')
-    console.log(formatTable(['day', 'field', 'ours', 'ccusage', 'delta'], d.diffs.slice(0, LIMIT).map((x) => [x.day, x.field, fmtInt(x.a), fmtInt(x.b), fmtInt(x.delta)])))
+    console.log(
+      formatTable(
+        ['day', 'field', 'ours', 'ccusage', 'delta'],
+        d.diffs.slice(0, LIMIT).map((x) => [x.day, x.field, fmtInt(x.a), fmtInt(x.b), fmtInt(x.delta)]),
+      ),
+    )
     if (d.diffs.length > LIMIT) console.log(`… ${d.diffs.length - LIMIT} more (--all lists them)`)
   }
   // Costs: the price tables differ by design (docs/costs.md), so within 2 % is the bar.
   const costOurs = ours.totals.costUSD
   const costRef = ref.totals.costUSD
-  const costGap = Number.isFinite(costOurs) && Number.isFinite(costRef) && costRef ? (costOurs - costRef) / costRef : NaN
+  const costGap =
+    Number.isFinite(costOurs) && Number.isFinite(costRef) && costRef ? (costOurs - costRef) / costRef : NaN
   if (Number.isFinite(costGap)) {
-    console.log(`\ncost: ours $${costOurs.toFixed(2)}, ccusage $${costRef.toFixed(2)} (${(costGap * 100).toFixed(2)}%, goal within 2%)`)
+    console.log(
+      `\ncost: ours $${costOurs.toFixed(2)}, ccusage $${costRef.toFixed(2)} (${(costGap * 100).toFixed(2)}%, goal within 2%)`,
+    )
   }
   if (meta?.days) {
     // the generator knows what the answer must be: say which side is off when they disagree
     const t = normaliseTruth(meta)
     const ot = diffDaily(ours, t)
     const ct = diffDaily(ref, t)
-    console.log(`generator truth: ours ${ot.diffs.length + ot.totals.length ? `differs on ${ot.diffs.length} (day, field) pairs` : 'equal'}, ` +
-      `ccusage ${ct.diffs.length + ct.totals.length ? `differs on ${ct.diffs.length} (day, field) pairs` : 'equal'}`)
+    console.log(
+      `generator truth: ours ${ot.diffs.length + ot.totals.length ? `differs on ${ot.diffs.length} (day, field) pairs` : 'equal'}, ` +
+        `ccusage ${ct.diffs.length + ct.totals.length ? `differs on ${ct.diffs.length} (day, field) pairs` : 'equal'}`,
+    )
   }
   const n = d.diffs.length + d.totals.length
   const costOk = !Number.isFinite(costGap) || Math.abs(costGap) <= 0.02
-  console.log(`parity: ${d.days.length} days, ${n} difference${n === 1 ? '' : 's'}${costOk ? '' : `; cost ${(costGap * 100).toFixed(2)}% off`}`)
+  console.log(
+    `parity: ${d.days.length} days, ${n} difference${n === 1 ? '' : 's'}${costOk ? '' : `; cost ${(costGap * 100).toFixed(2)}% off`}`,
+  )
   code = n === 0 && costOk ? 0 : 1
 } catch (e) {
   console.error(String(e.message ?? e))

@@ -26,7 +26,10 @@ export const hex16 = (s) => createHash('sha256').update(s).digest('hex').slice(0
 export const deviceId = (i, letter, word) => `${letter}${i.toString(16).padStart(3, '0')}${word.repeat(7)}`
 
 export const zero = () => Object.fromEntries(TOTAL_KEYS.map((k) => [k, 0]))
-export const addInto = (acc, t) => { for (const k of TOTAL_KEYS) acc[k] += t[k]; return acc }
+export const addInto = (acc, t) => {
+  for (const k of TOTAL_KEYS) acc[k] += t[k]
+  return acc
+}
 
 export function pickModel(rng) {
   let u = rng.next()
@@ -94,7 +97,8 @@ export function batch({ seed, endMs, dev, run, size, salt }) {
   const t0 = endMs + (run - 1) * 3_600_000
   const truth = zero()
   const lines = []
-  for (let k = 0; k < size; k++) lines.push(makeRecord(rng, t0 + Math.floor(((k + rng.next()) * 3_000_000) / size), dev, 1_000_000 + run, truth))
+  for (let k = 0; k < size; k++)
+    lines.push(makeRecord(rng, t0 + Math.floor(((k + rng.next()) * 3_000_000) / size), dev, 1_000_000 + run, truth))
   return { lines, truth, t0 }
 }
 
@@ -118,7 +122,8 @@ export function checkReport(json, truths, ids) {
     }
     ids.forEach((id, i) => {
       const d = per.get(id) ?? zero()
-      for (const k of TOTAL_KEYS) if (d[k] !== truths[i][k]) problems.push(`device ${i + 1} ${k} ${d[k]} ≠ expected ${truths[i][k]}`)
+      for (const k of TOTAL_KEYS)
+        if (d[k] !== truths[i][k]) problems.push(`device ${i + 1} ${k} ${d[k]} ≠ expected ${truths[i][k]}`)
     })
     const extra = [...per.keys()].filter((id) => !ids.includes(id))
     if (extra.length) problems.push(`unexpected devices ${extra.join(', ')}`)

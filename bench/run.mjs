@@ -14,22 +14,47 @@
 // under ${XDG_CACHE_HOME:-~/.cache}/usage-ledger-bench/trees and is left as it was found: P3
 // writes into its own session file, deleted afterwards.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { randomUUID } from 'node:crypto'
 import { loadavg } from 'node:os'
 import { appendResponses, SIZES, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
 import {
-  ROOT, CLI, CLI_ROOT, DEVICE_ID, CCUSAGE_VERSION, ensureCcusage, ensureTree, warmTree, tempDir, measure, measureOk,
-  median, formatTable, fmtMs, fmtMB, fmtRatio, fmtInt, machineInfo, log, writeJson, normaliseCcusageDaily,
-  normaliseOurDaily, normaliseTruth, diffDaily,
+  ROOT,
+  CLI,
+  CLI_ROOT,
+  DEVICE_ID,
+  CCUSAGE_VERSION,
+  ensureCcusage,
+  ensureTree,
+  warmTree,
+  tempDir,
+  measure,
+  measureOk,
+  median,
+  formatTable,
+  fmtMs,
+  fmtMB,
+  fmtRatio,
+  fmtInt,
+  machineInfo,
+  log,
+  writeJson,
+  normaliseCcusageDaily,
+  normaliseOurDaily,
+  normaliseTruth,
+  diffDaily,
 } from './lib.mjs'
 
 // `npm run bench -- --scale`: P1–P6, V1 and V2 at scale, by bench/scale.mjs (which runs this
 // script, among others, as a child process); the other options are passed on.
 if (process.argv.slice(2).includes('--scale')) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bench', 'scale.mjs'), ...process.argv.slice(2).filter((a) => a !== '--scale')], { stdio: 'inherit' })
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bench', 'scale.mjs'), ...process.argv.slice(2).filter((a) => a !== '--scale')],
+    { stdio: 'inherit' },
+  )
   process.exit(r.status ?? 1)
 }
 
@@ -62,7 +87,9 @@ const { values: opt } = parseArgs({
   },
 })
 if (opt.help) {
-  console.log('usage: node bench/run.mjs [--size large|medium|small] [--runs 3] [--seed 42] [--keep] [--p2-reps 10] [--p3-reps 5] [--p3-responses 100] [--out results.json]')
+  console.log(
+    'usage: node bench/run.mjs [--size large|medium|small] [--runs 3] [--seed 42] [--keep] [--p2-reps 10] [--p3-reps 5] [--p3-responses 100] [--out results.json]',
+  )
   process.exit(0)
 }
 if (!SIZES[opt.size]) {
@@ -76,13 +103,20 @@ const P3_N = Math.max(1, Number(opt['p3-responses']))
 const NODE = process.execPath
 
 if (!existsSync(join(CLI_ROOT, 'dist', 'cli.cjs'))) {
-  console.error(`${join(CLI_ROOT, 'dist', 'cli.cjs')} is missing: run \`npm run bench\` (it builds first) or \`npm run build\``)
+  console.error(
+    `${join(CLI_ROOT, 'dist', 'cli.cjs')} is missing: run \`npm run bench\` (it builds first) or \`npm run build\``,
+  )
   process.exit(2)
 }
 
 const machine = machineInfo()
-log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB, ${machine.platform}; node ${machine.node}, git ${machine.git}; measuring with ${machine.measure}`)
-if (machine.loadavg1 > machine.nproc / 2) log(`warning: the machine is busy (load ${machine.loadavg1} on ${machine.nproc} CPUs); absolute numbers will be noisy, ratios less so`)
+log(
+  `machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB, ${machine.platform}; node ${machine.node}, git ${machine.git}; measuring with ${machine.measure}`,
+)
+if (machine.loadavg1 > machine.nproc / 2)
+  log(
+    `warning: the machine is busy (load ${machine.loadavg1} on ${machine.nproc} CPUs); absolute numbers will be noisy, ratios less so`,
+  )
 
 const ccusage = ensureCcusage()
 const { dir: tree, meta } = ensureTree({ size: opt.size, seed: Number(opt.seed), end: opt.end })
@@ -108,7 +142,8 @@ const nodeNoop = [NODE, ['-e', '0']]
 const samples = { p1Ours: [], p1Ref: [], p2Ours: [], p2Ref: [], p3Ours: [], p3Ref: [] }
 const checks = []
 const sumInto = (acc, t) => {
-  for (const k of ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens']) acc[k] = (acc[k] ?? 0) + (t[k] ?? 0)
+  for (const k of ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens'])
+    acc[k] = (acc[k] ?? 0) + (t[k] ?? 0)
   return acc
 }
 
@@ -129,15 +164,25 @@ for (let run = 1; run <= RUNS; run++) {
       log(`  P1 ccusage ${fmtMs(r.wallMs)}  ${fmtMB(r.maxRssKB)}`)
       if (run === 1) {
         const d = diffDaily(normaliseCcusageDaily(JSON.parse(r.stdout)), normaliseTruth(meta))
-        if (d.diffs.length) log(`  note: ccusage differs from the generator's truth on ${d.diffs.length} (day, field) pairs`)
+        if (d.diffs.length)
+          log(`  note: ccusage differs from the generator's truth on ${d.diffs.length} (day, field) pairs`)
       }
     }
-    if (run % 2) { await p1(); await ref() } else { await ref(); await p1() }
+    if (run % 2) {
+      await p1()
+      await ref()
+    } else {
+      await ref()
+      await p1()
+    }
 
     // P3's own session file, made known to the ledger before P2 so P2 really has nothing new
     mkdirSync(p3Dir, { recursive: true })
     const p3File = join(p3Dir, `${randomUUID()}.jsonl`)
-    const seeded = appendResponses(tree, 5, new Date().toISOString(), { file: p3File, cwd: '/tmp/usage-ledger-bench-p3' })
+    const seeded = appendResponses(tree, 5, new Date().toISOString(), {
+      file: p3File,
+      cwd: '/tmp/usage-ledger-bench-p3',
+    })
     sumInto(expected, seeded.truth.totals)
     await measureOk('record (absorbing the P3 session file)', ...recordArgs(home), { env: ourEnv })
 
@@ -148,7 +193,9 @@ for (let run = 1; run <= RUNS; run++) {
       samples.p2Ours.push(a)
       samples.p2Ref.push(b)
     }
-    log(`  P2 ours ${fmtMs(median(samples.p2Ours.slice(-P2_REPS).map((s) => s.wallMs)))}, node -e 0 ${fmtMs(median(samples.p2Ref.slice(-P2_REPS).map((s) => s.wallMs)))}`)
+    log(
+      `  P2 ours ${fmtMs(median(samples.p2Ours.slice(-P2_REPS).map((s) => s.wallMs)))}, node -e 0 ${fmtMs(median(samples.p2Ref.slice(-P2_REPS).map((s) => s.wallMs)))}`,
+    )
 
     // P3: append new responses, then record, interleaved with node -e 0
     for (let k = 0; k < P3_REPS; k++) {
@@ -159,17 +206,28 @@ for (let run = 1; run <= RUNS; run++) {
       samples.p3Ours.push(a)
       samples.p3Ref.push(b)
     }
-    log(`  P3 ours ${fmtMs(median(samples.p3Ours.slice(-P3_REPS).map((s) => s.wallMs)))}, node -e 0 ${fmtMs(median(samples.p3Ref.slice(-P3_REPS).map((s) => s.wallMs)))}`)
+    log(
+      `  P3 ours ${fmtMs(median(samples.p3Ours.slice(-P3_REPS).map((s) => s.wallMs)))}, node -e 0 ${fmtMs(median(samples.p3Ref.slice(-P3_REPS).map((s) => s.wallMs)))}`,
+    )
 
     // Not measured: did the ledger get exactly what the tree holds? (P2/P3 numbers mean little
     // if a run skipped work.)
     const rep = await measure(...ours(home, 'report', 'daily', '--json', '--tz', 'UTC'), { env: ourEnv })
     let check
-    if (rep.code !== 0) check = { run, ok: false, detail: `report failed (exit ${rep.code}): ${rep.stderr.trim().split('\n').pop()}` }
+    if (rep.code !== 0)
+      check = { run, ok: false, detail: `report failed (exit ${rep.code}): ${rep.stderr.trim().split('\n').pop()}` }
     else {
       const got = normaliseOurDaily(JSON.parse(rep.stdout)).totals
-      const bad = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens'].filter((k) => got[k] !== expected[k])
-      check = { run, ok: bad.length === 0, detail: bad.length ? bad.map((k) => `${k} ${got[k]} ≠ expected ${expected[k]}`).join(', ') : `ledger totals = tree totals (${fmtInt(expected.records)} records)` }
+      const bad = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens'].filter(
+        (k) => got[k] !== expected[k],
+      )
+      check = {
+        run,
+        ok: bad.length === 0,
+        detail: bad.length
+          ? bad.map((k) => `${k} ${got[k]} ≠ expected ${expected[k]}`).join(', ')
+          : `ledger totals = tree totals (${fmtInt(expected.records)} records)`,
+      }
     }
     checks.push(check)
     log(`  check: ${check.ok ? 'ok' : 'MISMATCH'}: ${check.detail}`)
@@ -193,40 +251,88 @@ const row = (id, name, oursS, refS, refName, goal) => {
   return { id, case: name, reference: refName, ours: o, ref: r, ratio, goal, met }
 }
 const results = [
-  row('P1', 'first record (backfill)', samples.p1Ours, samples.p1Ref, `ccusage ${CCUSAGE_VERSION} claude daily --offline --json`, GOALS.P1),
+  row(
+    'P1',
+    'first record (backfill)',
+    samples.p1Ours,
+    samples.p1Ref,
+    `ccusage ${CCUSAGE_VERSION} claude daily --offline --json`,
+    GOALS.P1,
+  ),
   row('P2', 'record, nothing new', samples.p2Ours, samples.p2Ref, 'node -e 0', GOALS.P2),
   row('P3', `record, ${P3_N} new responses`, samples.p3Ours, samples.p3Ref, 'node -e 0', GOALS.P3),
 ]
-const goalText = (g) => `≤ ${g.wallRatio}× wall` + (g.rssMB != null ? `, ≤ ${g.rssMB} MB` : '')
+const goalText = (g) => `≤ ${g.wallRatio}× wall${g.rssMB != null ? `, ≤ ${g.rssMB} MB` : ''}`
 
 console.log()
-console.log(`usage-ledger bench — ${opt.size} tree: ${meta.files} files, ${fmtInt(meta.responses)} responses, ${(meta.bytes / 1e6).toFixed(0)} MB; ` +
-  `${RUNS} run(s), medians (P2 over ${samples.p2Ours.length} samples, P3 over ${samples.p3Ours.length})`)
-console.log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB RAM, ${machine.platform}; node ${machine.node}; git ${machine.git}`)
+console.log(
+  `usage-ledger bench — ${opt.size} tree: ${meta.files} files, ${fmtInt(meta.responses)} responses, ${(meta.bytes / 1e6).toFixed(0)} MB; ` +
+    `${RUNS} run(s), medians (P2 over ${samples.p2Ours.length} samples, P3 over ${samples.p3Ours.length})`,
+)
+console.log(
+  `machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB RAM, ${machine.platform}; node ${machine.node}; git ${machine.git}`,
+)
 console.log()
-console.log(formatTable(
-  ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'goal', 'met?'],
-  results.map((r) => [`${r.id} ${r.case}`, fmtMs(r.ours.wallMs), fmtMB(r.ours.maxRssKB), r.reference, fmtMs(r.ref.wallMs), fmtMB(r.ref.maxRssKB), fmtRatio(r.ratio), goalText(r.goal), r.met ? 'yes' : 'NO']),
-))
+console.log(
+  formatTable(
+    ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'goal', 'met?'],
+    results.map((r) => [
+      `${r.id} ${r.case}`,
+      fmtMs(r.ours.wallMs),
+      fmtMB(r.ours.maxRssKB),
+      r.reference,
+      fmtMs(r.ref.wallMs),
+      fmtMB(r.ref.maxRssKB),
+      fmtRatio(r.ratio),
+      goalText(r.goal),
+      r.met ? 'yes' : 'NO',
+    ]),
+  ),
+)
 console.log()
 for (const c of checks) console.log(`run ${c.run} ledger check: ${c.ok ? 'ok' : 'MISMATCH'} — ${c.detail}`)
 const loadEnd = Math.round(loadavg()[0] * 100) / 100
-if (Math.max(machine.loadavg1, loadEnd) > machine.nproc / 2) console.log(`note: machine busy while measuring (1-min load ${machine.loadavg1} at start, ${loadEnd} at end, ${machine.nproc} CPUs)`)
+if (Math.max(machine.loadavg1, loadEnd) > machine.nproc / 2)
+  console.log(
+    `note: machine busy while measuring (1-min load ${machine.loadavg1} at start, ${loadEnd} at end, ${machine.nproc} CPUs)`,
+  )
 
 const outPath = opt.out ?? join(ROOT, 'bench', `results-${opt.size}.json`)
 writeJson(outPath, {
   schema: 'usage-ledger/bench@1',
   date: new Date().toISOString(),
   size: opt.size,
-  tree: { files: meta.files, responses: meta.responses, lines: meta.lines, bytes: meta.bytes, seed: meta.seed, end: meta.end, generator: meta.generator },
+  tree: {
+    files: meta.files,
+    responses: meta.responses,
+    lines: meta.lines,
+    bytes: meta.bytes,
+    seed: meta.seed,
+    end: meta.end,
+    generator: meta.generator,
+  },
   runs: RUNS,
   p2Reps: P2_REPS,
   p3Reps: P3_REPS,
   p3Responses: P3_N,
   machine: { ...machine, loadavg1End: loadEnd },
   ccusage: CCUSAGE_VERSION,
-  results: results.map((r) => ({ id: r.id, case: r.case, reference: r.reference, ours: r.ours, ref: r.ref, ratio: r.ratio, goal: r.goal, met: r.met })),
-  samples: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((s) => ({ wallMs: Math.round(s.wallMs * 10) / 10, maxRssKB: s.maxRssKB }))])),
+  results: results.map((r) => ({
+    id: r.id,
+    case: r.case,
+    reference: r.reference,
+    ours: r.ours,
+    ref: r.ref,
+    ratio: r.ratio,
+    goal: r.goal,
+    met: r.met,
+  })),
+  samples: Object.fromEntries(
+    Object.entries(samples).map(([k, v]) => [
+      k,
+      v.map((s) => ({ wallMs: Math.round(s.wallMs * 10) / 10, maxRssKB: s.maxRssKB })),
+    ]),
+  ),
   checks,
 })
 console.log(`\nwrote ${outPath}`)

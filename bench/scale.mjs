@@ -28,8 +28,22 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import {
-  ROOT, CCUSAGE_VERSION, exitOnUncaught, requireBuild, logMachine, log, tempDir, snapshotCli, cliSha, median,
-  formatTable, fmtMs, fmtMB, fmtRatio, fmtInt, writeJson,
+  ROOT,
+  CCUSAGE_VERSION,
+  exitOnUncaught,
+  requireBuild,
+  logMachine,
+  log,
+  tempDir,
+  snapshotCli,
+  cliSha,
+  median,
+  formatTable,
+  fmtMs,
+  fmtMB,
+  fmtRatio,
+  fmtInt,
+  writeJson,
 } from './lib.mjs'
 
 exitOnUncaught('bench --scale')
@@ -46,7 +60,9 @@ const { values: opt } = parseArgs({
   },
 })
 if (opt.help) {
-  console.log('usage: node bench/scale.mjs [--runs 3] [--size large|medium|small] [--only P1,P4,P5,P6,P6P,V] [--calm LOAD [--calm-wait SECONDS]] [--out results.json]')
+  console.log(
+    'usage: node bench/scale.mjs [--runs 3] [--size large|medium|small] [--only P1,P4,P5,P6,P6P,V] [--calm LOAD [--calm-wait SECONDS]] [--out results.json]',
+  )
   process.exit(0)
 }
 const RUNS = Math.max(1, Number(opt.runs))
@@ -77,7 +93,11 @@ log(`bench --scale: CLI build ${sha} (working tree ${head}; a copy in ${cliRoot}
 // The stages: one bench script each.
 
 const STAGES = [
-  { id: 'P4', script: 'report.mjs', args: ['--runs', '1', '--reps', String(Math.max(10, 3 * RUNS)), '--info-reps', '1', '--no-p4c'] },
+  {
+    id: 'P4',
+    script: 'report.mjs',
+    args: ['--runs', '1', '--reps', String(Math.max(10, 3 * RUNS)), '--info-reps', '1', '--no-p4c'],
+  },
   { id: 'P6', script: 'init.mjs', args: ['--runs', String(RUNS)] },
   { id: 'P6P', script: 'init.mjs', args: ['--runs', String(RUNS), '--packed'] },
   { id: 'P5', script: 'fetch.mjs', args: ['--ledger', 'p4', '--runs', String(RUNS), '--noop-reps', '3'] },
@@ -96,7 +116,9 @@ function runStage(stage, out) {
       stdio: ['ignore', process.stderr, process.stderr],
     })
     child.on('error', (e) => resolvePromise({ code: 1, error: e.message, seconds: 0 }))
-    child.on('close', (code, signal) => resolvePromise({ code: code ?? 128, signal, seconds: Math.round((performance.now() - t0) / 100) / 10 }))
+    child.on('close', (code, signal) =>
+      resolvePromise({ code: code ?? 128, signal, seconds: Math.round((performance.now() - t0) / 100) / 10 }),
+    )
   })
 }
 
@@ -107,7 +129,8 @@ async function calm() {
   if (CALM == null || load() < CALM) return 0
   const t0 = performance.now()
   log(`waiting for the 1-min load (${load()}) to drop under ${CALM} (at most ${opt['calm-wait']} s) …`)
-  while (load() >= CALM && performance.now() - t0 < Number(opt['calm-wait']) * 1000) await new Promise((r) => setTimeout(r, 5000))
+  while (load() >= CALM && performance.now() - t0 < Number(opt['calm-wait']) * 1000)
+    await new Promise((r) => setTimeout(r, 5000))
   return Math.round((performance.now() - t0) / 1000)
 }
 const stageResults = {}
@@ -119,7 +142,16 @@ try {
     log(`\n=== ${stage.id}: node bench/${stage.script} ${stage.args.join(' ')} (1-min load ${loadStart}) ===`)
     const r = await runStage(stage, out)
     const data = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : null
-    stageResults[stage.id] = { script: stage.script, args: stage.args, code: r.code, seconds: r.seconds, waited, loadStart, loadEnd: load(), data }
+    stageResults[stage.id] = {
+      script: stage.script,
+      args: stage.args,
+      code: r.code,
+      seconds: r.seconds,
+      waited,
+      loadStart,
+      loadEnd: load(),
+      data,
+    }
     log(`=== ${stage.id}: exit ${r.code} in ${r.seconds} s (1-min load ${stageResults[stage.id].loadEnd}) ===`)
   }
 } finally {
@@ -153,20 +185,42 @@ const missing = (id, why) => rows.push({ id, case: why, missing: true, goal: GOA
 const S = (id) => stageResults[id]?.data
 if (S('P1')) {
   const d = S('P1')
-  ratioRow('P1', `first record, backfill (${d.size} tree: ${fmtInt(d.tree.responses)} responses, ${Math.round(d.tree.bytes / 1e6)} MB)`, d.samples.p1Ours, d.samples.p1Ref, `ccusage ${CCUSAGE_VERSION} claude daily --offline --json`)
+  ratioRow(
+    'P1',
+    `first record, backfill (${d.size} tree: ${fmtInt(d.tree.responses)} responses, ${Math.round(d.tree.bytes / 1e6)} MB)`,
+    d.samples.p1Ours,
+    d.samples.p1Ref,
+    `ccusage ${CCUSAGE_VERSION} claude daily --offline --json`,
+  )
   ratioRow('P2', 'record, nothing new', d.samples.p2Ours, d.samples.p2Ref, 'node -e 0')
   ratioRow('P3', `record, ${d.p3Responses} new responses`, d.samples.p3Ours, d.samples.p3Ref, 'node -e 0')
-} else if (stageResults.P1) for (const id of ['P1', 'P2', 'P3']) missing(id, `bench/run.mjs failed (exit ${stageResults.P1.code})`)
+} else if (stageResults.P1)
+  for (const id of ['P1', 'P2', 'P3']) missing(id, `bench/run.mjs failed (exit ${stageResults.P1.code})`)
 if (S('P4')) {
   const d = S('P4')
-  ratioRow('P4', `report daily --by device, warm (${fmtInt(d.records)} records, ${d.devices} devices)`, d.samples.p4Daily, d.samples.p4Node, 'node -e 0')
+  ratioRow(
+    'P4',
+    `report daily --by device, warm (${fmtInt(d.records)} records, ${d.devices} devices)`,
+    d.samples.p4Daily,
+    d.samples.p4Node,
+    'node -e 0',
+  )
 } else if (stageResults.P4) missing('P4', `bench/report.mjs failed (exit ${stageResults.P4.code})`)
 if (S('P5')) {
   const d = S('P5')
-  ratioRow('P5', `fetch, ${d.devices} devices × 1 new part (ledger of ${fmtInt(d.records)} records)`, d.samples.p5Ours, d.samples.p5Ref, 'git fetch (same refs)')
+  ratioRow(
+    'P5',
+    `fetch, ${d.devices} devices × 1 new part (ledger of ${fmtInt(d.records)} records)`,
+    d.samples.p5Ours,
+    d.samples.p5Ref,
+    'git fetch (same refs)',
+  )
   ratioRow('P5n', 'fetch, nothing new', d.samples.p5nOurs, d.samples.p5nRef, 'git fetch, nothing new')
 } else if (stageResults.P5) missing('P5', `bench/fetch.mjs failed (exit ${stageResults.P5.code})`)
-for (const [id, label] of [['P6', ''], ['P6P', '; remote repacked, information']]) {
+for (const [id, label] of [
+  ['P6', ''],
+  ['P6P', '; remote repacked, information'],
+]) {
   const d = S(id)
   if (!d) {
     if (stageResults[id]) missing(id, `bench/init.mjs failed (exit ${stageResults[id].code})`)
@@ -174,23 +228,49 @@ for (const [id, label] of [['P6', ''], ['P6P', '; remote repacked, information']
   }
   const g = GOALS.P6
   rows.push({
-    id, case: `init --remote of a fresh home + first report (${d.ledger.devices} × ${fmtInt(d.ledger.records / d.ledger.devices)} records${label})`,
+    id,
+    case: `init --remote of a fresh home + first report (${d.ledger.devices} × ${fmtInt(d.ledger.records / d.ledger.devices)} records${label})`,
     ours: { wallMs: d.result.wallMs, maxRssKB: d.result.maxRssKB },
-    reference: d.result.native ? 'native git fetch of the same refs (info)' : '—', ref: d.result.native, ratio: d.result.nativeRatio ?? NaN, n: d.runs, goal: g,
-    met: d.result.wallMs <= g.wallMs && d.result.maxRssKB / 1024 <= g.rssMB, metWall: d.result.wallMs <= g.wallMs, metRss: d.result.maxRssKB / 1024 <= g.rssMB,
-    info: id === 'P6P', parts: { init: d.result.init, report: d.result.report },
+    reference: d.result.native ? 'native git fetch of the same refs (info)' : '—',
+    ref: d.result.native,
+    ratio: d.result.nativeRatio ?? NaN,
+    n: d.runs,
+    goal: g,
+    met: d.result.wallMs <= g.wallMs && d.result.maxRssKB / 1024 <= g.rssMB,
+    metWall: d.result.wallMs <= g.wallMs,
+    metRss: d.result.maxRssKB / 1024 <= g.rssMB,
+    info: id === 'P6P',
+    parts: { init: d.result.init, report: d.result.report },
   })
 }
 if (S('V')) {
   const d = S('V')
-  ratioRow('V1', `verify --full (${fmtInt(d.records)} records)`, d.v1.full.map((w, i) => ({ wallMs: w, maxRssKB: d.v1.fullRss[i] })), d.v1.fsck.map((w, i) => ({ wallMs: w, maxRssKB: d.v1.fsckRss[i] })), 'git fsck --strict')
-  ratioRow('V2', `verify after 1 new part × 5 devices (${d.v2.parts?.every((x) => x === 0) ? 'fetch had checked them: 0 parts re-read' : `${d.v2.parts?.join('/') ?? '5'} parts re-read`})`, d.v2.verify.map((w, i) => ({ wallMs: w, maxRssKB: d.v2.verifyRss?.[i] })), d.v2.node.map((w) => ({ wallMs: w, maxRssKB: NaN })), 'node -e 0 (median of 5)', { ratios: d.v2.ratio })
+  ratioRow(
+    'V1',
+    `verify --full (${fmtInt(d.records)} records)`,
+    d.v1.full.map((w, i) => ({ wallMs: w, maxRssKB: d.v1.fullRss[i] })),
+    d.v1.fsck.map((w, i) => ({ wallMs: w, maxRssKB: d.v1.fsckRss[i] })),
+    'git fsck --strict',
+  )
+  ratioRow(
+    'V2',
+    `verify after 1 new part × 5 devices (${d.v2.parts?.every((x) => x === 0) ? 'fetch had checked them: 0 parts re-read' : `${d.v2.parts?.join('/') ?? '5'} parts re-read`})`,
+    d.v2.verify.map((w, i) => ({ wallMs: w, maxRssKB: d.v2.verifyRss?.[i] })),
+    d.v2.node.map((w) => ({ wallMs: w, maxRssKB: NaN })),
+    'node -e 0 (median of 5)',
+    { ratios: d.v2.ratio },
+  )
 } else if (stageResults.V) missing('V1', `bench/verify.mjs failed (exit ${stageResults.V.code})`)
 
 const order = ['P1', 'P2', 'P3', 'P4', 'P5', 'P5n', 'P6', 'P6P', 'V1', 'V2']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 
-const goalText = (g) => (!g ? '' : g.wallMs != null ? `≤ ${g.wallMs / 1000} s, ≤ ${g.rssMB} MB` : `≤ ${g.wallRatio}×` + (g.rssMB != null ? `, ≤ ${g.rssMB} MB` : ''))
+const goalText = (g) =>
+  !g
+    ? ''
+    : g.wallMs != null
+      ? `≤ ${g.wallMs / 1000} s, ≤ ${g.rssMB} MB`
+      : `≤ ${g.wallRatio}×${g.rssMB != null ? `, ≤ ${g.rssMB} MB` : ''}`
 const metText = (r) => {
   if (r.missing) return 'failed'
   const p6 = r.id.startsWith('P6')
@@ -205,23 +285,46 @@ const metText = (r) => {
 }
 
 console.log()
-console.log(`usage-ledger bench --scale — ${RUNS} run(s) per case; ratio = median of per-run ratios (ours/reference, each pair measured back to back)`)
-console.log(`machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB RAM, ${machine.platform}; node ${machine.node}; git ${machine.git}; CLI build ${sha} (working tree ${head})`)
+console.log(
+  `usage-ledger bench --scale — ${RUNS} run(s) per case; ratio = median of per-run ratios (ours/reference, each pair measured back to back)`,
+)
+console.log(
+  `machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB RAM, ${machine.platform}; node ${machine.node}; git ${machine.git}; CLI build ${sha} (working tree ${head})`,
+)
 console.log()
-console.log(formatTable(
-  ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'n', 'goal', 'met?'],
-  rows.map((r) => r.missing
-    ? [`${r.id === 'P6P' ? 'P6' : r.id} ${r.case}`, '—', '—', '', '—', '—', '—', '', goalText(r.goal), 'failed']
-    : [`${r.id === 'P6P' ? 'P6' : r.id} ${r.case}`, fmtMs(r.ours.wallMs), fmtMB(r.ours.maxRssKB), r.reference, fmtMs(r.ref?.wallMs), fmtMB(r.ref?.maxRssKB), fmtRatio(r.ratio), String(r.n), goalText(r.goal), metText(r)]),
-))
+console.log(
+  formatTable(
+    ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'n', 'goal', 'met?'],
+    rows.map((r) =>
+      r.missing
+        ? [`${r.id === 'P6P' ? 'P6' : r.id} ${r.case}`, '—', '—', '', '—', '—', '—', '', goalText(r.goal), 'failed']
+        : [
+            `${r.id === 'P6P' ? 'P6' : r.id} ${r.case}`,
+            fmtMs(r.ours.wallMs),
+            fmtMB(r.ours.maxRssKB),
+            r.reference,
+            fmtMs(r.ref?.wallMs),
+            fmtMB(r.ref?.maxRssKB),
+            fmtRatio(r.ratio),
+            String(r.n),
+            goalText(r.goal),
+            metText(r),
+          ],
+    ),
+  ),
+)
 for (const p6 of rows.filter((r) => r.id.startsWith('P6') && !r.missing)) {
-  console.log(`${p6.id === 'P6' ? 'P6' : 'P6 (remote repacked)'} parts (medians): init --remote ${fmtMs(p6.parts.init.wallMs)} (${fmtMB(p6.parts.init.maxRssKB)}), first report ${fmtMs(p6.parts.report.wallMs)} (${fmtMB(p6.parts.report.maxRssKB)}); the goal is absolute, the ratio to a native fetch is information`)
+  console.log(
+    `${p6.id === 'P6' ? 'P6' : 'P6 (remote repacked)'} parts (medians): init --remote ${fmtMs(p6.parts.init.wallMs)} (${fmtMB(p6.parts.init.maxRssKB)}), first report ${fmtMs(p6.parts.report.wallMs)} (${fmtMB(p6.parts.report.maxRssKB)}); the goal is absolute, the ratio to a native fetch is information`,
+  )
 }
 const v = S('V')
 if (v) console.log(`V2n verify with nothing new: ${fmtMs(median(v.v2.noop))}`)
 console.log()
 for (const [id, s] of Object.entries(stageResults)) {
-  console.log(`${id}: bench/${s.script} ${s.args.join(' ')}: exit ${s.code}${s.code ? ' (FAILED: see its output above)' : ''}, ${s.seconds} s, 1-min load ${s.loadStart} → ${s.loadEnd}${s.waited ? ` (after waiting ${s.waited} s for a calmer machine)` : ''}`)
+  console.log(
+    `${id}: bench/${s.script} ${s.args.join(' ')}: exit ${s.code}${s.code ? ' (FAILED: see its output above)' : ''}, ${s.seconds} s, 1-min load ${s.loadStart} → ${s.loadEnd}${s.waited ? ` (after waiting ${s.waited} s for a calmer machine)` : ''}`,
+  )
 }
 
 const outPath = opt.out ?? join(ROOT, 'bench', 'results-scale.json')

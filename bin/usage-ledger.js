@@ -13,17 +13,32 @@ const source = fs.readFileSync(file, 'utf8')
 const cacheDir = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'usage-ledger')
 const cacheFile = path.join(cacheDir, `cli-${process.version}-${fs.statSync(file).size}.v8cache`)
 let cachedData
-try { cachedData = fs.readFileSync(cacheFile) } catch { /* first run */ }
-const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData })
+try {
+  cachedData = fs.readFileSync(cacheFile)
+} catch {
+  /* first run */
+}
+const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  filename: file,
+  cachedData,
+})
 const module = { exports: {} }
 script.runInThisContext()(module.exports, createRequire(file), module, file, path.dirname(file))
-module.exports.main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code
-  if (cachedData && !script.cachedDataRejected) return
-  try {
-    fs.mkdirSync(cacheDir, { recursive: true })
-    const tmp = `${cacheFile}.${process.pid}`
-    fs.writeFileSync(tmp, script.createCachedData())
-    fs.renameSync(tmp, cacheFile) // whole or not at all, whatever runs at the same time
-  } catch { /* no cache then */ }
-}, (err) => { console.error(err); process.exitCode = 1 })
+module.exports.main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+    if (cachedData && !script.cachedDataRejected) return
+    try {
+      fs.mkdirSync(cacheDir, { recursive: true })
+      const tmp = `${cacheFile}.${process.pid}`
+      fs.writeFileSync(tmp, script.createCachedData())
+      fs.renameSync(tmp, cacheFile) // whole or not at all, whatever runs at the same time
+    } catch {
+      /* no cache then */
+    }
+  },
+  (err) => {
+    console.error(err)
+    process.exitCode = 1
+  },
+)

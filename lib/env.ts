@@ -36,19 +36,28 @@ function pipeOutput(stream: () => NodeJS.WriteStream): Output {
   let closed = false
   let watched = false
   const onError = (e: NodeJS.ErrnoException) => {
-    if (e?.code === 'EPIPE' || e?.code === 'ERR_STREAM_DESTROYED') { closed = true; return }
+    if (e?.code === 'EPIPE' || e?.code === 'ERR_STREAM_DESTROYED') {
+      closed = true
+      return
+    }
     throw e
   }
   return {
     write(s: string) {
       if (closed) return false
       const st = stream()
-      if (!watched) { st.on('error', onError); watched = true }
+      if (!watched) {
+        st.on('error', onError)
+        watched = true
+      }
       try {
         return st.write(s)
       } catch (e) {
         // Some platforms report the closed pipe synchronously.
-        if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') { closed = true; return false }
+        if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') {
+          closed = true
+          return false
+        }
         throw e
       }
     },
@@ -68,10 +77,20 @@ export function processEnv(): Env {
     cwd: process.cwd(),
     platform: process.platform,
     hostname: os.hostname(),
-    get stdin() { return process.stdin },
-    stdout: Object.defineProperty(pipeOutput(() => process.stdout), 'columns', { get: () => process.stdout.columns }),
+    get stdin() {
+      return process.stdin
+    },
+    stdout: Object.defineProperty(
+      pipeOutput(() => process.stdout),
+      'columns',
+      { get: () => process.stdout.columns },
+    ),
     stderr: pipeOutput(() => process.stderr),
-    get stderrIsTTY() { return tty.isatty(2) && !process.env.NO_COLOR },
-    get stdoutIsTTY() { return tty.isatty(1) && !process.env.NO_COLOR },
+    get stderrIsTTY() {
+      return tty.isatty(2) && !process.env.NO_COLOR
+    },
+    get stdoutIsTTY() {
+      return tty.isatty(1) && !process.env.NO_COLOR
+    },
   }
 }

@@ -19,6 +19,9 @@ export class LedgerError extends Error {
   }
 }
 
-export const usageError = (code: string, message: string, details?: string[]) => new LedgerError('usage', code, message, details)
-export const inputError = (code: string, message: string, details?: string[]) => new LedgerError('input', code, message, details)
-export const opError = (code: string, message: string, cause?: unknown) => new LedgerError('operational', code, message, [], { cause })
+export const usageError = (code: string, message: string, details?: string[]) =>
+  new LedgerError('usage', code, message, details)
+export const inputError = (code: string, message: string, details?: string[]) =>
+  new LedgerError('input', code, message, details)
+export const opError = (code: string, message: string, cause?: unknown) =>
+  new LedgerError('operational', code, message, [], { cause })

@@ -1,12 +1,16 @@
 /** Words for people: `plural(1, 'record')` is "1 record", `plural(2, 'record')` "2 records". */
-export function plural(n: number, one: string, many = one + 's', format: (n: number) => string = String): string {
+export function plural(n: number, one: string, many = `${one}s`, format: (n: number) => string = String): string {
   return `${format(n)} ${n === 1 ? one : many}`
 }
 
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: each code point is tested alone, so a lone variation selector counts as zero width
 const ZERO_WIDTH = /[\p{Mn}\p{Me}\p{Cf}\u200b\ufe0f]/u
-const WIDE = /[\p{Extended_Pictographic}\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u
+const WIDE =
+  /[\p{Extended_Pictographic}\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u
 
-/** Terminal columns of a string (colour codes take none, East Asian wide characters two); as the table module measures. */
+/**
+ * Terminal columns of a string (colour codes take none, East Asian wide characters two); as the table module measures.
+ */
 export function displayWidth(s: string): number {
   // eslint-disable-next-line no-control-regex
   const t = s.replace(/\x1b\[[0-9;]*m/g, '')
@@ -28,7 +32,7 @@ export function truncate(s: string, width: number): string {
     if (displayWidth(out + ch) > width - 1) break
     out += ch
   }
-  return out + '…'
+  return `${out}…`
 }
 
 /** Words of `s` in lines of at most `width` columns (a longer word stays whole); later lines start with `indent`. */
@@ -37,7 +41,10 @@ export function wrap(s: string, width: number, indent = '  '): string {
   let line = ''
   for (const word of s.split(' ')) {
     const next = line ? `${line} ${word}` : (lines.length ? indent : '') + word
-    if (line && displayWidth(next) > width) { lines.push(line); line = indent + word } else line = next
+    if (line && displayWidth(next) > width) {
+      lines.push(line)
+      line = indent + word
+    } else line = next
   }
   if (line) lines.push(line)
   return lines.join('\n')

@@ -12,7 +12,15 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 const dist = new URL('../dist/', import.meta.url)
 const tmp = new URL(`.build-${process.pid}/`, dist)
 mkdirSync(dist, { recursive: true })
-const commonjs = { outdir: tmp.pathname, outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning' }
+const commonjs = {
+  outdir: tmp.pathname,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+}
 await build({
   ...commonjs,
   entryPoints: { cli: 'lib/cli/main.ts' },

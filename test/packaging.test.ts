@@ -10,10 +10,26 @@ import { isBuiltin } from 'node:module'
 import path from 'node:path'
 import { expected, FIXTURES, ROOT } from './helpers/cli.js'
 
-interface PackageJson { name: string; version: string; dependencies?: Record<string, string>; peerDependencies?: Record<string, string> }
-interface PackedFile { path: string; mode: number }
-interface PackResult { filename: string; files: PackedFile[]; bundled: string[] }
-interface RunResult { code: number; stdout: string; stderr: string }
+interface PackageJson {
+  name: string
+  version: string
+  dependencies?: Record<string, string>
+  peerDependencies?: Record<string, string>
+}
+interface PackedFile {
+  path: string
+  mode: number
+}
+interface PackResult {
+  filename: string
+  files: PackedFile[]
+  bundled: string[]
+}
+interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+}
 
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as PackageJson
 const NAME = 'usage-ledger'
@@ -33,10 +49,15 @@ function npmEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /** A child process with captured output; asynchronous, so tap's timeout can still fire. */
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? npmEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = '', stderr = ''
+    let stdout = '',
+      stderr = ''
     child.stdout.on('data', (b) => (stdout += b))
     child.stderr.on('data', (b) => (stderr += b))
     child.on('error', reject)
@@ -68,7 +89,12 @@ function runtimeRequires(bundle: string): string[] {
 }
 
 const hasFiles = (dir: string): string[] =>
-  fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => path.relative(ROOT, path.join(e.parentPath, e.name))) : []
+  fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile() && !e.name.startsWith('.'))
+        .map((e) => path.relative(ROOT, path.join(e.parentPath, e.name)))
+    : []
 
 t.test('npm pack ships only what users need; the tarball installs and runs', async (t) => {
   const work = t.testdir()
@@ -86,18 +112,35 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
   const files = pack.files.map((f) => f.path).sort()
 
   t.ok(fs.existsSync(path.join(project, 'dist/cli.cjs')), 'prepack built dist/ in a tree that had none')
-  for (const must of ['bin/usage-ledger.js', 'dist/cli.cjs', 'package.json', 'README.md']) t.ok(files.includes(must), `packs ${must}`)
-  const allowed = (f: string) => /^(bin|hooks)\//.test(f) || /^dist\/[^/]+\.cjs$/.test(f) || /^(README\.md|package\.json|LICEN[CS]E(\.\w+)?)$/i.test(f)
-  t.same(files.filter((f) => !allowed(f)), [], 'nothing but bin/, the dist/ bundles, hooks/, README, LICENSE and package.json')
-  t.same(files.filter((f) => /^(test|lib|fixtures|bench|docs|scripts|examples|node_modules|\.tap)\//.test(f)), [], 'no sources, tests, fixtures, benchmarks or docs')
-  t.same(files.filter((f) => f.endsWith('.map')), [], 'no source map (it embeds the whole of lib/)')
+  for (const must of ['bin/usage-ledger.js', 'dist/cli.cjs', 'package.json', 'README.md'])
+    t.ok(files.includes(must), `packs ${must}`)
+  const allowed = (f: string) =>
+    /^(bin|hooks)\//.test(f) ||
+    /^dist\/[^/]+\.cjs$/.test(f) ||
+    /^(README\.md|package\.json|LICEN[CS]E(\.\w+)?)$/i.test(f)
+  t.same(
+    files.filter((f) => !allowed(f)),
+    [],
+    'nothing but bin/, the dist/ bundles, hooks/, README, LICENSE and package.json',
+  )
+  t.same(
+    files.filter((f) => /^(test|lib|fixtures|bench|docs|scripts|examples|node_modules|\.tap)\//.test(f)),
+    [],
+    'no sources, tests, fixtures, benchmarks or docs',
+  )
+  t.same(
+    files.filter((f) => f.endsWith('.map')),
+    [],
+    'no source map (it embeds the whole of lib/)',
+  )
   t.same(pack.bundled, [], 'no bundled node_modules')
   t.equal(pack.files.find((f) => f.path === 'bin/usage-ledger.js')!.mode & 0o111, 0o111, 'the bin is executable')
   // hooks/ may still be empty (npm drops empty directories); whatever it holds ships, runnable.
   for (const hook of hasFiles(path.join(ROOT, 'hooks'))) {
     const entry = pack.files.find((f) => f.path === hook.split(path.sep).join('/'))
     t.ok(entry, `packs ${hook}`)
-    if (entry && fs.statSync(path.join(ROOT, hook)).mode & 0o100) t.equal(entry.mode & 0o111, 0o111, `${hook} stays executable`)
+    if (entry && fs.statSync(path.join(ROOT, hook)).mode & 0o100)
+      t.equal(entry.mode & 0o111, 0o111, `${hook} stays executable`)
   }
 
   // esbuild builds every import into dist/cli.cjs; what it cannot see (a createRequire call
@@ -105,25 +148,56 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
   // dependency nothing loads is a download for nothing.
   const needed = runtimeRequires(fs.readFileSync(path.join(project, 'dist/cli.cjs'), 'utf8'))
   const declared = Object.keys(pkg.dependencies ?? {}).sort()
-  t.same(needed.filter((n) => !declared.includes(n)), [], `every package the bundle loads at run time is a dependency (${needed.join(', ')})`)
-  const peersOfNeeded = needed.flatMap((n) => Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', n, 'package.json'), 'utf8')) as PackageJson).peerDependencies ?? {}))
-  t.same(declared.filter((d) => !needed.includes(d) && !peersOfNeeded.includes(d)), [], 'every dependency is loaded at run time, or is the peer of one that is')
+  t.same(
+    needed.filter((n) => !declared.includes(n)),
+    [],
+    `every package the bundle loads at run time is a dependency (${needed.join(', ')})`,
+  )
+  const peersOfNeeded = needed.flatMap((n) =>
+    Object.keys(
+      (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', n, 'package.json'), 'utf8')) as PackageJson)
+        .peerDependencies ?? {},
+    ),
+  )
+  t.same(
+    declared.filter((d) => !needed.includes(d) && !peersOfNeeded.includes(d)),
+    [],
+    'every dependency is loaded at run time, or is the peer of one that is',
+  )
 
   // From the registry on a fresh machine, from npm's cache when it has them.
-  const installed = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(packDir, pack.filename)])
+  const installed = await run('npm', [
+    'install',
+    '-g',
+    '--prefix',
+    prefix,
+    '--prefer-offline',
+    '--no-audit',
+    '--no-fund',
+    path.join(packDir, pack.filename),
+  ])
   t.equal(installed.code, 0, 'npm install -g of the tarball succeeds', { stderr: installed.stderr })
-  const installedModules = fs.readdirSync(path.join(prefix, 'lib/node_modules', NAME, 'node_modules')).filter((n) => !n.startsWith('.')).sort()
+  const installedModules = fs
+    .readdirSync(path.join(prefix, 'lib/node_modules', NAME, 'node_modules'))
+    .filter((n) => !n.startsWith('.'))
+    .sort()
   t.same(installedModules, declared, 'the install brings only the dependencies')
 
   const bin = path.join(prefix, 'bin', NAME)
   const home = path.join(work, 'home')
   fs.mkdirSync(home)
-  const userEnv = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH, HOME: home, TZ: 'UTC', LANG: 'C.UTF-8', ...extra })
+  const userEnv = (extra: Record<string, string> = {}) => ({
+    PATH: process.env.PATH,
+    HOME: home,
+    TZ: 'UTC',
+    LANG: 'C.UTF-8',
+    ...extra,
+  })
   const installedCli = (args: string[], extra: Record<string, string> = {}) => run(bin, args, { env: userEnv(extra) })
 
   const version = await installedCli(['--version'])
   t.equal(version.code, 0, '--version exits 0', { stderr: version.stderr })
-  t.equal(version.stdout.trim(), pkg.version, '--version is package.json\'s version')
+  t.equal(version.stdout.trim(), pkg.version, "--version is package.json's version")
 
   const help = await installedCli(['report', '--help'])
   t.equal(help.code, 0, 'report --help exits 0', { stderr: help.stderr })
@@ -131,7 +205,11 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
 
   const bash = await installedCli(['completion'], { SHELL: '/bin/bash' })
   t.equal(bash.code, 0, 'completion exits 0', { stderr: bash.stderr })
-  t.match(bash.stdout, /complete .*-F _usage-ledger_yargs_completions usage-ledger/, 'a bash completion script for usage-ledger')
+  t.match(
+    bash.stdout,
+    /complete .*-F _usage-ledger_yargs_completions usage-ledger/,
+    'a bash completion script for usage-ledger',
+  )
   t.match(bash.stdout, /usage-ledger --get-yargs-completions/, 'which asks the CLI for its completions')
   const zsh = await installedCli(['completion'], { SHELL: '/bin/zsh' })
   t.match(zsh.stdout, /^#compdef usage-ledger$/m, 'a zsh one when $SHELL is zsh')
@@ -142,20 +220,27 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
 
   // A real run of the installed copy: record the fixtures, then a report in a zone other than
   // UTC, which loads date-fns-tz from the install's own node_modules.
-  const sourcesEnv = (store: string, extra: Record<string, string> = {}) => userEnv({
-    USAGE_LEDGER_HOME: path.join(work, store),
-    USAGE_LEDGER_NOW: '2026-11-22T12:00:00.000Z',
-    USAGE_LEDGER_DEVICE_ID: 'e5'.repeat(16),
-    CLAUDE_CONFIG_DIR: path.join(FIXTURES, 'claude'),
-    CODEX_HOME: path.join(FIXTURES, 'codex'),
-    ...extra,
-  })
+  const sourcesEnv = (store: string, extra: Record<string, string> = {}) =>
+    userEnv({
+      USAGE_LEDGER_HOME: path.join(work, store),
+      USAGE_LEDGER_NOW: '2026-11-22T12:00:00.000Z',
+      USAGE_LEDGER_DEVICE_ID: 'e5'.repeat(16),
+      CLAUDE_CONFIG_DIR: path.join(FIXTURES, 'claude'),
+      CODEX_HOME: path.join(FIXTURES, 'codex'),
+      ...extra,
+    })
   const recorded = await run(bin, ['record'], { env: sourcesEnv('store-pipe') })
   t.equal(recorded.code, 0, 'record exits 0', { stderr: recorded.stderr })
-  const report = await run(bin, ['report', 'monthly', '--json', '--tz', 'Asia/Kolkata'], { env: sourcesEnv('store-pipe') })
+  const report = await run(bin, ['report', 'monthly', '--json', '--tz', 'Asia/Kolkata'], {
+    env: sourcesEnv('store-pipe'),
+  })
   t.equal(report.code, 0, 'report in Asia/Kolkata exits 0', { stderr: report.stderr })
   const exp = expected()
-  t.equal((JSON.parse(report.stdout) as { totals: { totalTokens: number } }).totals.totalTokens, exp['claude-code'].totals.totalTokens + exp.codex.totals.totalTokens, 'the installed CLI reports the fixtures exactly')
+  t.equal(
+    (JSON.parse(report.stdout) as { totals: { totalTokens: number } }).totals.totalTokens,
+    exp['claude-code'].totals.totalTokens + exp.codex.totals.totalTokens,
+    'the installed CLI reports the fixtures exactly',
+  )
 
   t.test('not a terminal: no colour, no progress', async (t) => {
     t.notMatch(recorded.stderr, /reading sources|\r|\x1b/, 'record shows no progress on a piped stderr')
@@ -169,23 +254,31 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
   // util-linux `script` gives the child a pseudo-terminal; the BSD one takes other arguments.
   const script = spawnSync('script', ['--version'], { encoding: 'utf8' })
   const noPseudoTerminal = script.status !== 0 || !/util-linux/.test(script.stdout + script.stderr)
-  t.test('a terminal: colour and progress, unless NO_COLOR', { skip: noPseudoTerminal && 'needs util-linux script(1) for a pseudo-terminal' }, async (t) => {
-    // cli-table3's colours also want a TERM, as any terminal sets.
-    const onTerminal = (args: string[], env: NodeJS.ProcessEnv) =>
-      run('script', ['--quiet', '--return', '--command', [bin, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], { env: { TERM: 'xterm-256color', ...env } })
+  t.test(
+    'a terminal: colour and progress, unless NO_COLOR',
+    { skip: noPseudoTerminal && 'needs util-linux script(1) for a pseudo-terminal' },
+    async (t) => {
+      // cli-table3's colours also want a TERM, as any terminal sets.
+      const onTerminal = (args: string[], env: NodeJS.ProcessEnv) =>
+        run(
+          'script',
+          ['--quiet', '--return', '--command', [bin, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'],
+          { env: { TERM: 'xterm-256color', ...env } },
+        )
 
-    const colourRecord = await onTerminal(['record', '--no-push'], sourcesEnv('store-tty'))
-    t.equal(colourRecord.code, 0, 'record on a terminal exits 0', { output: colourRecord.stdout })
-    t.match(colourRecord.stdout, /reading sources \[/, 'a terminal shows progress (the control)')
-    const colourTable = await onTerminal(['report', '--tz', 'UTC'], sourcesEnv('store-tty'))
-    t.match(colourTable.stdout, /\x1b\[\d+m/, 'and colour (the control)')
+      const colourRecord = await onTerminal(['record', '--no-push'], sourcesEnv('store-tty'))
+      t.equal(colourRecord.code, 0, 'record on a terminal exits 0', { output: colourRecord.stdout })
+      t.match(colourRecord.stdout, /reading sources \[/, 'a terminal shows progress (the control)')
+      const colourTable = await onTerminal(['report', '--tz', 'UTC'], sourcesEnv('store-tty'))
+      t.match(colourTable.stdout, /\x1b\[\d+m/, 'and colour (the control)')
 
-    const plainRecord = await onTerminal(['record', '--no-push'], sourcesEnv('store-no-color', { NO_COLOR: '1' }))
-    t.equal(plainRecord.code, 0, 'record with NO_COLOR exits 0', { output: plainRecord.stdout })
-    t.match(plainRecord.stdout, /recorded 28 records/, 'record says what it did')
-    t.notMatch(plainRecord.stdout, /reading sources|\x1b/, 'NO_COLOR: no progress bar, no escape codes')
-    const plainTable = await onTerminal(['report', '--tz', 'UTC'], sourcesEnv('store-no-color', { NO_COLOR: '1' }))
-    t.match(plainTable.stdout, /│ Total +│ +28 │/, 'the table is there')
-    t.notMatch(plainTable.stdout, /\x1b/, 'NO_COLOR: a plain table on a terminal')
-  })
+      const plainRecord = await onTerminal(['record', '--no-push'], sourcesEnv('store-no-color', { NO_COLOR: '1' }))
+      t.equal(plainRecord.code, 0, 'record with NO_COLOR exits 0', { output: plainRecord.stdout })
+      t.match(plainRecord.stdout, /recorded 28 records/, 'record says what it did')
+      t.notMatch(plainRecord.stdout, /reading sources|\x1b/, 'NO_COLOR: no progress bar, no escape codes')
+      const plainTable = await onTerminal(['report', '--tz', 'UTC'], sourcesEnv('store-no-color', { NO_COLOR: '1' }))
+      t.match(plainTable.stdout, /│ Total +│ +28 │/, 'the table is there')
+      t.notMatch(plainTable.stdout, /\x1b/, 'NO_COLOR: a plain table on a terminal')
+    },
+  )
 })

@@ -10,12 +10,21 @@ import os from 'node:os'
 import path from 'node:path'
 import { expected, FIXTURES, ROOT } from './helpers/cli.js'
 
-interface RunResult { code: number; stdout: string; stderr: string }
+interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+}
 
 function sh(script: string, opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = '', stderr = ''
+    const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = '',
+      stderr = ''
     child.stdout.on('data', (b) => (stdout += b))
     child.stderr.on('data', (b) => (stderr += b))
     child.on('error', reject)
@@ -27,11 +36,19 @@ function sh(script: string, opts: { cwd: string; env: NodeJS.ProcessEnv }): Prom
 function installLines(): string[] {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
   const section = readme.split(/^## Real use$/m)[1]?.split(/^## /m)[0] ?? ''
-  const block = /```sh\n([^]*?)```/.exec(section)?.[1] ?? ''
-  return block.split('\n').map((l) => l.replace(/\s+#.*$/, '').replace(/^#.*$/, '').trim()).filter(Boolean)
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? ''
+  return block
+    .split('\n')
+    .map((l) =>
+      l
+        .replace(/\s+#.*$/, '')
+        .replace(/^#.*$/, '')
+        .trim(),
+    )
+    .filter(Boolean)
 }
 
-t.test('the README\'s install section works as written', async (t) => {
+t.test("the README's install section works as written", async (t) => {
   const lines = installLines()
   t.ok(lines.length >= 2 && /^cd \S+$/.test(lines[0]!), 'it starts in the checkout', { lines })
   const [cd, ...alternatives] = lines
@@ -53,20 +70,39 @@ t.test('the README\'s install section works as written', async (t) => {
   for (const [i, line] of alternatives.entries()) {
     const prefix = path.join(work, `prefix-${i}`)
     const env: NodeJS.ProcessEnv = {
-      PATH: `${path.join(prefix, 'bin')}${path.delimiter}${process.env.PATH}`, HOME: home, TZ: 'UTC',
-      npm_config_prefix: prefix, npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm'),
-      npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false',
+      PATH: `${path.join(prefix, 'bin')}${path.delimiter}${process.env.PATH}`,
+      HOME: home,
+      TZ: 'UTC',
+      npm_config_prefix: prefix,
+      npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm'),
+      npm_config_prefer_offline: 'true',
+      npm_config_update_notifier: 'false',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
     }
     const r = await sh(`${cd} && ${line}`, { cwd: work, env })
     t.equal(r.code, 0, `"${line}" succeeds`, { stderr: r.stderr })
-    t.ok(fs.existsSync(path.join(prefix, 'bin', 'usage-ledger')), `"${line}" puts usage-ledger into the npm prefix's bin`)
+    t.ok(
+      fs.existsSync(path.join(prefix, 'bin', 'usage-ledger')),
+      `"${line}" puts usage-ledger into the npm prefix's bin`,
+    )
     const v = await sh('usage-ledger --version', { cwd: work, env })
     t.equal(v.stdout.trim(), version, `after "${line}", usage-ledger --version is ${version}`, { stderr: v.stderr })
     const store = path.join(work, `store-${i}`)
-    const userEnv = { ...env, USAGE_LEDGER_HOME: store, USAGE_LEDGER_NOW: '2026-11-22T12:00:00.000Z', CLAUDE_CONFIG_DIR: path.join(FIXTURES, 'claude'), CODEX_HOME: path.join(FIXTURES, 'codex') }
+    const userEnv = {
+      ...env,
+      USAGE_LEDGER_HOME: store,
+      USAGE_LEDGER_NOW: '2026-11-22T12:00:00.000Z',
+      CLAUDE_CONFIG_DIR: path.join(FIXTURES, 'claude'),
+      CODEX_HOME: path.join(FIXTURES, 'codex'),
+    }
     const rec = await sh('usage-ledger record && usage-ledger report --json --tz UTC', { cwd: work, env: userEnv })
     t.equal(rec.code, 0, `the installed usage-ledger records and reports`, { stderr: rec.stderr })
     const exp = expected()
-    t.equal((JSON.parse(rec.stdout) as { totals: { totalTokens: number } }).totals.totalTokens, exp['claude-code'].totals.totalTokens + exp.codex.totals.totalTokens, 'the fixtures, exactly')
+    t.equal(
+      (JSON.parse(rec.stdout) as { totals: { totalTokens: number } }).totals.totalTokens,
+      exp['claude-code'].totals.totalTokens + exp.codex.totals.totalTokens,
+      'the fixtures, exactly',
+    )
   }
 })

@@ -6,8 +6,14 @@ t.test('plural', async (t) => {
   t.equal(plural(1, 'record'), '1 record')
   t.equal(plural(0, 'record'), '0 records')
   t.equal(plural(2, 'entry', 'entries'), '2 entries')
-  t.equal(plural(1234, 'token', 'tokens', (n) => n.toLocaleString('en-US')), '1,234 tokens')
-  t.equal(plural(1, 'token', 'tokens', (n) => n.toLocaleString('en-US')), '1 token')
+  t.equal(
+    plural(1234, 'token', 'tokens', (n) => n.toLocaleString('en-US')),
+    '1,234 tokens',
+  )
+  t.equal(
+    plural(1, 'token', 'tokens', (n) => n.toLocaleString('en-US')),
+    '1 token',
+  )
 })
 
 t.test('displayWidth and truncate count terminal columns', async (t) => {
@@ -26,7 +32,10 @@ t.test('wrap keeps lines within the width', async (t) => {
   const lines = wrap(s, 40).split('\n')
   t.ok(lines.length > 1 && lines.every((l) => l.length <= 40), 'every line fits', { lines })
   t.same(lines.join(' ').replace(/\s+/g, ' '), s, 'no word lost')
-  t.ok(lines.slice(1).every((l) => l.startsWith('  ')), 'later lines indented')
+  t.ok(
+    lines.slice(1).every((l) => l.startsWith('  ')),
+    'later lines indented',
+  )
   t.equal(wrap('short', 40), 'short')
 })
 

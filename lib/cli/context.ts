@@ -18,6 +18,8 @@ export interface CommandContext {
 }
 
 /** Writes a line to stdout (the data channel). */
-export const out = (ctx: CommandContext, s: string) => ctx.env.stdout.write(s.endsWith('\n') ? s : s + '\n')
+export const out = (ctx: CommandContext, s: string) => ctx.env.stdout.write(s.endsWith('\n') ? s : `${s}\n`)
 /** Writes a line to stderr (the human channel), unless --quiet. */
-export const say = (ctx: CommandContext, s: string) => { if (!ctx.global.quiet) ctx.env.stderr.write(s.endsWith('\n') ? s : s + '\n') }
+export const say = (ctx: CommandContext, s: string) => {
+  if (!ctx.global.quiet) ctx.env.stderr.write(s.endsWith('\n') ? s : `${s}\n`)
+}

@@ -21,7 +21,12 @@ export interface FetchOptions {
 }
 
 /** Fetch, check and integrate under the store lock; shared by `fetch` and `init --remote`. */
-export async function fetchInto(store: Store, acceptRewrite: string[], clone = false, adopt = false): Promise<FetchResult> {
+export async function fetchInto(
+  store: Store,
+  acceptRewrite: string[],
+  clone = false,
+  adopt = false,
+): Promise<FetchResult> {
   const git = await store.git()
   const remote = await resolveRemote(store.config.remote!, store.env)
   const lock = await store.lock()
@@ -29,8 +34,14 @@ export async function fetchInto(store: Store, acceptRewrite: string[], clone = f
     // A store now writing as another id (USAGE_LEDGER_DEVICE_ID) first moves its old branch's records.
     if (store.previousId) await store.remember({})
     const r = await fetchDevices(git, remote, {
-      me: store.device.id, state: loadTrustState(store.paths), acceptRewrite, now: store.env.now(), clone,
-      install: store.device.installId, adopt, idFromEnv: store.deviceSource === 'env',
+      me: store.device.id,
+      state: loadTrustState(store.paths),
+      acceptRewrite,
+      now: store.env.now(),
+      clone,
+      install: store.device.installId,
+      adopt,
+      idFromEnv: store.deviceSource === 'env',
     })
     saveTrustState(store.paths, r.state)
     // What the fetch brought in is indexed now, so the next report starts warm.
@@ -44,7 +55,11 @@ export async function fetchInto(store: Store, acceptRewrite: string[], clone = f
 /** The URL of a native clone's `origin`, read from its config file. */
 function originOf(gitdir: string): string | undefined {
   let text: string
-  try { text = fs.readFileSync(path.join(gitdir, 'config'), 'utf8') } catch { return undefined }
+  try {
+    text = fs.readFileSync(path.join(gitdir, 'config'), 'utf8')
+  } catch {
+    return undefined
+  }
   const section = /\[remote "origin"\]([^[]*)/.exec(text)?.[1] ?? ''
   return /^\s*url\s*=\s*(.+?)\s*$/m.exec(section)?.[1]
 }
@@ -57,24 +72,51 @@ export async function fetch(ctx: CommandContext, opts: FetchOptions): Promise<nu
       if (!origin) throw usageError('NO_REMOTE', `--repo ${ctx.global.repo} has no remote "origin" to fetch from`)
       store.config.remote = origin
     }
-    if (!store.config.remote) throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; run usage-ledger init --remote URL`)
+    if (!store.config.remote)
+      throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; run usage-ledger init --remote URL`)
     // --accept-rewrite names a device as --device does, among the branches this store knows
     // (its own and the remote's it fetched); nothing is fetched for a name that is none of them.
     const acceptRewrite = opts.acceptRewrite.length
-      ? resolveDevices('--accept-rewrite', opts.acceptRewrite, store.initialized ? await listDevices(await store.git(), store.device.id, await deviceHeads(await store.git(), true)) : [], store.device.id)
+      ? resolveDevices(
+          '--accept-rewrite',
+          opts.acceptRewrite,
+          store.initialized
+            ? await listDevices(await store.git(), store.device.id, await deviceHeads(await store.git(), true))
+            : [],
+          store.device.id,
+        )
       : []
     if (!store.initialized) await store.ensureInit()
     const r = await fetchInto(store, acceptRewrite, Boolean(ctx.global.repo))
     if (ctx.global.json) {
-      out(ctx, JSON.stringify({ schema: 'usage-ledger/fetch@1', remote: redactUrl(store.config.remote), devices: r.devices, merged: r.merged, findings: r.findings, hooks: r.hooks, accepted: r.accepted, quarantined: r.quarantined }))
+      out(
+        ctx,
+        JSON.stringify({
+          schema: 'usage-ledger/fetch@1',
+          remote: redactUrl(store.config.remote),
+          devices: r.devices,
+          merged: r.merged,
+          findings: r.findings,
+          hooks: r.hooks,
+          accepted: r.accepted,
+          quarantined: r.quarantined,
+        }),
+      )
     } else {
       const changed = r.devices.filter((d) => d.status === 'new' || d.status === 'updated' || d.status === 'accepted')
-      say(ctx, `fetched ${plural(r.devices.length, 'device')} from ${redactUrl(store.config.remote)}; ${changed.length} changed; merged tree ${r.merged?.tree ?? '(none)'}`)
+      say(
+        ctx,
+        `fetched ${plural(r.devices.length, 'device')} from ${redactUrl(store.config.remote)}; ${changed.length} changed; merged tree ${r.merged?.tree ?? '(none)'}`,
+      )
       for (const a of r.accepted) {
-        ctx.env.stderr.write(`accepted ${a.id}: old head ${a.before ?? '(none)'}, new head ${a.head}${a.findings.length ? `, with ${plural(a.findings.length, 'finding')}:` : ', with no findings'}\n`)
+        ctx.env.stderr.write(
+          `accepted ${a.id}: old head ${a.before ?? '(none)'}, new head ${a.head}${a.findings.length ? `, with ${plural(a.findings.length, 'finding')}:` : ', with no findings'}\n`,
+        )
         for (const f of a.findings) ctx.env.stderr.write(`  ${f.code}: ${f.detail}\n`)
       }
-      for (const f of r.findings) if (f.code !== 'REWRITE_ACCEPTED' && !r.accepted.some((a) => a.findings.includes(f))) ctx.env.stderr.write(`${f.severity}: ${f.code} ${f.device}: ${f.detail}\n`)
+      for (const f of r.findings)
+        if (f.code !== 'REWRITE_ACCEPTED' && !r.accepted.some((a) => a.findings.includes(f)))
+          ctx.env.stderr.write(`${f.severity}: ${f.code} ${f.device}: ${f.detail}\n`)
       for (const q of r.quarantined) ctx.env.stderr.write(`error: QUARANTINED ${quarantineLine(q.id, q)}\n`)
     }
     return hasErrors(r.findings) || r.quarantined.length ? 3 : 0

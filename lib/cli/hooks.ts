@@ -27,23 +27,43 @@ export const CHAINED_SUFFIX = '.usage-ledger-chained'
 
 export async function hooks(ctx: CommandContext, opts: HooksOptions): Promise<number> {
   if (opts.action === 'print') {
-    if (!opts.target) throw usageError('HOOKS_TARGET', 'hooks print needs a target: shell, claude-code, cron, systemd or launchd')
+    if (!opts.target)
+      throw usageError('HOOKS_TARGET', 'hooks print needs a target: shell, claude-code, cron, systemd or launchd')
     if (opts.follow) throw usageError('HOOKS_FOLLOW', '--follow is for hooks install --repo GITDIR, not hooks print')
     printSnippet(ctx, opts.target)
     return 0
   }
-  if (opts.target) throw usageError('HOOKS_TARGET', `hooks ${opts.action} takes no target (${opts.target} is for hooks print)`)
-  if (opts.follow && !ctx.global.repo) throw usageError('FOLLOW_NEEDS_REPO', '--follow sets up a native clone of the ledger remote: pass --repo GITDIR (the store follows every device by itself)')
+  if (opts.target)
+    throw usageError('HOOKS_TARGET', `hooks ${opts.action} takes no target (${opts.target} is for hooks print)`)
+  if (opts.follow && !ctx.global.repo)
+    throw usageError(
+      'FOLLOW_NEEDS_REPO',
+      '--follow sets up a native clone of the ledger remote: pass --repo GITDIR (the store follows every device by itself)',
+    )
   const dir = await hooksDir(ctx)
   // Following first: when the remote cannot be reached, nothing is installed half-way.
-  const followed = opts.follow ? await (opts.action === 'install' ? follow : unfollow)(Store.open(ctx.env, { home: ctx.global.home, repo: ctx.global.repo }).paths.gitdir) : null
+  const followed = opts.follow
+    ? await (opts.action === 'install' ? follow : unfollow)(
+        Store.open(ctx.env, { home: ctx.global.home, repo: ctx.global.repo }).paths.gitdir,
+      )
+    : null
   const r = opts.action === 'install' ? installHook(dir) : uninstallHook(dir)
-  if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/hooks@1', action: opts.action, hooksDir: dir, ...r, ...(followed ? { follow: followed.json } : {}) }))
+  if (ctx.global.json)
+    out(
+      ctx,
+      JSON.stringify({
+        schema: 'usage-ledger/hooks@1',
+        action: opts.action,
+        hooksDir: dir,
+        ...r,
+        ...(followed ? { follow: followed.json } : {}),
+      }),
+    )
   else {
     say(ctx, r.message)
     if (followed) say(ctx, followed.message)
   }
-  if (followed?.warning) ctx.env.stderr.write(followed.warning + '\n')
+  if (followed?.warning) ctx.env.stderr.write(`${followed.warning}\n`)
   return 0
 }
 
@@ -60,23 +80,35 @@ interface Follow {
 const joinCommand = (remote: string) =>
   `for b in $(git for-each-ref --format='%(refname)' refs/remotes/${remote}/ledger/); do git merge --no-edit --allow-unrelated-histories "$b" || break; done`
 
-async function gitIn(gitdir: string, args: string[], allowFail = false): Promise<{ code: number; out: string; err: string }> {
+async function gitIn(
+  gitdir: string,
+  args: string[],
+  allowFail = false,
+): Promise<{ code: number; out: string; err: string }> {
   const { runGit } = await import('../git/system.js')
   const r = await runGit(args, { gitdir })
   const res = { code: r.code, out: r.stdout.toString('utf8').trim(), err: r.stderr.trim() }
-  if (r.code !== 0 && !allowFail) throw opError('GIT_FAILED', `git ${args.join(' ')} failed in ${gitdir}: ${res.err || `exit ${r.code}`}`)
+  if (r.code !== 0 && !allowFail)
+    throw opError('GIT_FAILED', `git ${args.join(' ')} failed in ${gitdir}: ${res.err || `exit ${r.code}`}`)
   return res
 }
 
 /** The checked-out branch and the remote it pulls from. */
 async function pullTarget(gitdir: string): Promise<{ branch: string; remote: string; remoteSet: boolean }> {
   const head = await gitIn(gitdir, ['symbolic-ref', '--quiet', '--short', 'HEAD'], true)
-  if (head.code !== 0 || !head.out) throw usageError('FOLLOW_NO_BRANCH', `--follow: ${gitdir} has no branch checked out (a detached HEAD); check out the branch that should follow the devices (git checkout main), then run this again`)
+  if (head.code !== 0 || !head.out)
+    throw usageError(
+      'FOLLOW_NO_BRANCH',
+      `--follow: ${gitdir} has no branch checked out (a detached HEAD); check out the branch that should follow the devices (git checkout main), then run this again`,
+    )
   const branch = head.out
   const configured = (await gitIn(gitdir, ['config', '--get', `branch.${branch}.remote`], true)).out
   const remote = configured || 'origin'
   if ((await gitIn(gitdir, ['config', '--get', `remote.${remote}.url`], true)).code !== 0) {
-    throw usageError('FOLLOW_NO_REMOTE', `--follow: ${gitdir} has no remote "${remote}"; clone the ledger remote (git clone URL), or set branch.${branch}.remote, then run this again`)
+    throw usageError(
+      'FOLLOW_NO_REMOTE',
+      `--follow: ${gitdir} has no remote "${remote}"; clone the ledger remote (git clone URL), or set branch.${branch}.remote, then run this again`,
+    )
   }
   return { branch, remote, remoteSet: !!configured }
 }
@@ -96,11 +128,17 @@ async function follow(gitdir: string): Promise<Follow> {
   if (!specs.includes(refspec)) await gitIn(gitdir, ['config', '--add', `remote.${remote}.fetch`, refspec])
   const fetched = await gitIn(gitdir, ['fetch', '--quiet', '--no-tags', remote, refspec], true)
   if (fetched.code !== 0) {
-    throw opError('FOLLOW_FETCH', `--follow: git fetch ${remote} failed in ${gitdir}: ${fetched.err.split('\n').filter(Boolean).join(' ') || `exit ${fetched.code}`}; check the remote and git's credentials for it, then run this again`)
+    throw opError(
+      'FOLLOW_FETCH',
+      `--follow: git fetch ${remote} failed in ${gitdir}: ${fetched.err.split('\n').filter(Boolean).join(' ') || `exit ${fetched.code}`}; check the remote and git's credentials for it, then run this again`,
+    )
   }
   const tracking = `refs/remotes/${remote}/ledger/`
   const refs = (await gitIn(gitdir, ['for-each-ref', '--format=%(refname)', tracking])).out.split('\n').filter(Boolean)
-  const devices = refs.map((r) => r.slice(tracking.length)).filter((id) => DEVICE_BRANCH_RE.test(`refs/heads/ledger/${id}`)).sort()
+  const devices = refs
+    .map((r) => r.slice(tracking.length))
+    .filter((id) => DEVICE_BRANCH_RE.test(`refs/heads/ledger/${id}`))
+    .sort()
   const merges = new Set((await gitIn(gitdir, ['config', '--get-all', `branch.${branch}.merge`], true)).out.split('\n'))
   const added: string[] = []
   for (const id of devices) {
@@ -119,7 +157,9 @@ async function follow(gitdir: string): Promise<Follow> {
     }
   }
   const n = devices.length
-  const message = `git pull on ${branch} in ${gitdir} now merges ${n} device branch${n === 1 ? '' : 'es'} from ${remote}` + (added.length ? ` (${added.length} newly followed)` : '')
+  const message =
+    `git pull on ${branch} in ${gitdir} now merges ${n} device branch${n === 1 ? '' : 'es'} from ${remote}` +
+    (added.length ? ` (${added.length} newly followed)` : '')
   const warning = unrelated.length
     ? `warning: ${unrelated.length} device branch${unrelated.length === 1 ? ' shares' : 'es share'} no history with ${branch} (a ledger begun before usage-ledger gave every branch one root); git pull refuses ${unrelated.length === 1 ? 'it' : 'them'} until you join them once, in the clone: ${joinCommand(remote)}`
     : undefined
@@ -129,7 +169,9 @@ async function follow(gitdir: string): Promise<Follow> {
 /** Undoes `follow`: the device merge lines and the `ledger/*` refspec go; fetched refs stay. */
 async function unfollow(gitdir: string): Promise<Follow> {
   const { branch, remote } = await pullTarget(gitdir)
-  const merges = (await gitIn(gitdir, ['config', '--get-all', `branch.${branch}.merge`], true)).out.split('\n').filter(Boolean)
+  const merges = (await gitIn(gitdir, ['config', '--get-all', `branch.${branch}.merge`], true)).out
+    .split('\n')
+    .filter(Boolean)
   const removed = merges.filter((m) => DEVICE_BRANCH_RE.test(m)).map((m) => m.slice('refs/heads/ledger/'.length))
   if (removed.length) await gitIn(gitdir, ['config', '--unset-all', `branch.${branch}.merge`, '^refs/heads/ledger/'])
   await gitIn(gitdir, ['config', '--unset-all', `remote.${remote}.fetch`, '^\\+refs/heads/ledger/\\*:'], true)
@@ -147,7 +189,11 @@ async function hooksDir(ctx: CommandContext): Promise<string> {
   const store = Store.open(ctx.env, { home: ctx.global.home, repo: ctx.global.repo })
   const gitdir = store.paths.gitdir
   if (!ctx.global.repo) {
-    if (!store.initialized) throw usageError('NO_STORE', `no store at ${store.paths.home} yet; run usage-ledger init (or record) first, or pass --repo GITDIR`)
+    if (!store.initialized)
+      throw usageError(
+        'NO_STORE',
+        `no store at ${store.paths.home} yet; run usage-ledger init (or record) first, or pass --repo GITDIR`,
+      )
     return path.join(gitdir, 'hooks')
   }
   const configured = await configuredHooksPath(gitdir)
@@ -188,13 +234,17 @@ function installHook(dir: string): HookChange {
   const keptChained = fs.existsSync(chained) ? chained : null
   const base = { hook, cli: cli?.bin ?? null }
   if (existing !== null && isOurs(existing)) {
-    if (existing === text && isExecutable(hook)) return { ...base, changed: false, chained: keptChained, message: `post-merge hook already installed in ${dir}` }
+    if (existing === text && isExecutable(hook))
+      return { ...base, changed: false, chained: keptChained, message: `post-merge hook already installed in ${dir}` }
     writeExecutable(hook, text) // another CLI path or a newer hook: same hook, brought up to date
     return { ...base, changed: true, chained: keptChained, message: `post-merge hook updated in ${dir}` }
   }
   const foreign = existing !== null || isSymlink(hook) // a dangling link is somebody's too
   if (foreign && keptChained) {
-    throw opError('HOOK_CHAIN_TAKEN', `both ${hook} (not ours) and ${chained} exist; move one of them aside, then run hooks install again`)
+    throw opError(
+      'HOOK_CHAIN_TAKEN',
+      `both ${hook} (not ours) and ${chained} exist; move one of them aside, then run hooks install again`,
+    )
   }
   // Ours is written next to it first, so a failure in between leaves the foreign hook in place.
   const tmp = `${hook}.usage-ledger-tmp-${process.pid}`
@@ -203,7 +253,9 @@ function installHook(dir: string): HookChange {
   if (foreign) fs.renameSync(hook, chained)
   fs.renameSync(tmp, hook)
   const nowChained = fs.existsSync(chained) ? chained : null
-  const message = `post-merge hook installed in ${dir}` + (nowChained ? `; the hook that was there runs first, from ${path.basename(chained)}` : '')
+  const message =
+    `post-merge hook installed in ${dir}` +
+    (nowChained ? `; the hook that was there runs first, from ${path.basename(chained)}` : '')
   return { ...base, changed: true, chained: nowChained, message }
 }
 
@@ -213,30 +265,52 @@ function uninstallHook(dir: string): HookChange {
   const existing = readIfExists(hook)
   const base = { hook, cli: null }
   if (existing !== null && !isOurs(existing)) {
-    return { ...base, changed: false, chained: null, message: `the post-merge hook in ${dir} is not usage-ledger's; left alone` }
+    return {
+      ...base,
+      changed: false,
+      chained: null,
+      message: `the post-merge hook in ${dir} is not usage-ledger's; left alone`,
+    }
   }
   if (existing !== null) fs.rmSync(hook)
   const restored = fs.existsSync(chained) || isSymlink(chained)
   if (restored) fs.renameSync(chained, hook)
-  if (existing === null && !restored) return { ...base, changed: false, chained: null, message: `no usage-ledger post-merge hook in ${dir}` }
-  return { ...base, changed: true, chained: restored ? hook : null, message: `post-merge hook removed from ${dir}` + (restored ? '; the previous hook is back in place' : '') }
+  if (existing === null && !restored)
+    return { ...base, changed: false, chained: null, message: `no usage-ledger post-merge hook in ${dir}` }
+  return {
+    ...base,
+    changed: true,
+    chained: restored ? hook : null,
+    message: `post-merge hook removed from ${dir}${restored ? '; the previous hook is back in place' : ''}`,
+  }
 }
 
 const isOurs = (text: string) => text.split('\n', 3).some((line) => line.startsWith(HOOK_MARKER))
 
 function readIfExists(file: string): string | null {
-  try { return fs.readFileSync(file, 'utf8') } catch (e) {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw e
   }
 }
 
 function isSymlink(file: string): boolean {
-  try { return fs.lstatSync(file).isSymbolicLink() } catch { return false }
+  try {
+    return fs.lstatSync(file).isSymbolicLink()
+  } catch {
+    return false
+  }
 }
 
 function isExecutable(file: string): boolean {
-  try { fs.accessSync(file, fs.constants.X_OK); return true } catch { return false }
+  try {
+    fs.accessSync(file, fs.constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Whole or not at all: a merge running meanwhile sees the old hook or the new one. */
@@ -267,12 +341,18 @@ function shippedHook(): string {
     const text = readIfExists(file)
     if (text !== null && isOurs(text)) return text
   }
-  throw opError('HOOK_MISSING', 'the shipped hooks/post-merge is missing from this usage-ledger installation; reinstall usage-ledger')
+  throw opError(
+    'HOOK_MISSING',
+    'the shipped hooks/post-merge is missing from this usage-ledger installation; reinstall usage-ledger',
+  )
 }
 
 // ---------------------------------------------------------------- print
 
-interface CliLocation { node: string; bin: string }
+interface CliLocation {
+  node: string
+  bin: string
+}
 
 /**
  * The running CLI: this node and the bin script it was started as. Hooks, cron and launchd do
@@ -312,7 +392,8 @@ function printSnippet(ctx: CommandContext, target: HookTarget): void {
   }
   out(ctx, snippets[target]())
   // JSON has no comments: where it goes is said on stderr.
-  if (target === 'claude-code') say(ctx, 'merge this into ~/.claude/settings.json (all projects) or a project\'s .claude/settings.json')
+  if (target === 'claude-code')
+    say(ctx, "merge this into ~/.claude/settings.json (all projects) or a project's .claude/settings.json")
 }
 
 function shellSnippet(words: string[], store: Store): string {
@@ -346,12 +427,16 @@ function claudeCodeSnippet(words: string[]): string {
   // SessionEnd waits for the run, so the last answer is recorded before Claude Code exits.
   const stop = `(${line} </dev/null >/dev/null 2>&1 &)`
   const end = `${line} </dev/null >/dev/null 2>&1 || true`
-  return JSON.stringify({
-    hooks: {
-      Stop: [{ hooks: [{ type: 'command', command: stop, timeout: 30 }] }],
-      SessionEnd: [{ hooks: [{ type: 'command', command: end, timeout: 60 }] }],
+  return JSON.stringify(
+    {
+      hooks: {
+        Stop: [{ hooks: [{ type: 'command', command: stop, timeout: 30 }] }],
+        SessionEnd: [{ hooks: [{ type: 'command', command: end, timeout: 60 }] }],
+      },
     },
-  }, null, 2)
+    null,
+    2,
+  )
 }
 
 function cronSnippet(words: string[]): string {
@@ -366,10 +451,12 @@ function cronSnippet(words: string[]): string {
 
 /** systemd unit syntax: double quotes where needed, and % doubled (it starts a specifier). */
 function systemdLine(words: string[]): string {
-  return words.map((w) => {
-    const v = w.replace(/%/g, '%%')
-    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(v) ? v : `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
-  }).join(' ')
+  return words
+    .map((w) => {
+      const v = w.replace(/%/g, '%%')
+      return /^[A-Za-z0-9_@%+=:,./-]+$/.test(v) ? v : `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
+    })
+    .join(' ')
 }
 
 function systemdSnippet(words: string[]): string {

@@ -8,7 +8,8 @@ import { out, say, type CommandContext } from './context.js'
 import { plural } from '../text.js'
 
 /** The embedded price table with the store's config overrides. */
-export const storePrices = (store: Store): PriceTable => EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
+export const storePrices = (store: Store): PriceTable =>
+  EMBEDDED_PRICES.withOverrides(store.config.prices, store.paths.config)
 
 export interface ReadView {
   index: IndexData
@@ -18,7 +19,12 @@ export interface ReadView {
 }
 
 /** Brings the store's (or the --repo clone's) index up to its trusted device heads and returns it. */
-export async function refreshIndex(store: Store, prices: PriceTable, clone: boolean, rebuild = false): Promise<ReadView & { update: Omit<UpdateResult, 'index'> }> {
+export async function refreshIndex(
+  store: Store,
+  prices: PriceTable,
+  clone: boolean,
+  rebuild = false,
+): Promise<ReadView & { update: Omit<UpdateResult, 'index'> }> {
   const git = await store.git()
   const t = await trustedHeads(git, store.paths, clone, store.env.now())
   const { index, ...update } = await updateIndex(git, store.paths.index, prices, { heads: t.heads, rebuild })
@@ -28,9 +34,26 @@ export async function refreshIndex(store: Store, prices: PriceTable, clone: bool
 export async function index(ctx: CommandContext, opts: { rebuild: boolean }): Promise<number> {
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
-    if (!store.initialized) { say(ctx, 'no ledger yet; run usage-ledger record'); return 0 }
-    const { update: r, quarantined } = await refreshIndex(store, storePrices(store), Boolean(ctx.global.repo), opts.rebuild)
-    if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/index@1', dir: store.paths.index, ...r, warnings: quarantined.map((q) => quarantineWarning(q.id, q)) }))
+    if (!store.initialized) {
+      say(ctx, 'no ledger yet; run usage-ledger record')
+      return 0
+    }
+    const { update: r, quarantined } = await refreshIndex(
+      store,
+      storePrices(store),
+      Boolean(ctx.global.repo),
+      opts.rebuild,
+    )
+    if (ctx.global.json)
+      out(
+        ctx,
+        JSON.stringify({
+          schema: 'usage-ledger/index@1',
+          dir: store.paths.index,
+          ...r,
+          warnings: quarantined.map((q) => quarantineWarning(q.id, q)),
+        }),
+      )
     else {
       say(ctx, `index ${store.paths.index}: ${plural(r.days, 'day')} refreshed from ${plural(r.parts, 'part')}`)
       for (const q of quarantined) ctx.env.stderr.write(`warning: ${quarantineLine(q.id, q)}\n`)

@@ -33,11 +33,18 @@ export interface InitOptions {
 
 export async function init(ctx: CommandContext, opts: InitOptions): Promise<number> {
   const { env } = ctx
-  if (opts.newDevice && opts.deviceId) throw usageError('NEW_DEVICE_WITH_ID', 'init --new-device makes up a fresh random id: give it without --device-id')
-  if (opts.newDevice && opts.continueDevice) throw usageError('NEW_DEVICE_WITH_ID', 'init: --new-device and --continue-device exclude each other; give one')
+  if (opts.newDevice && opts.deviceId)
+    throw usageError('NEW_DEVICE_WITH_ID', 'init --new-device makes up a fresh random id: give it without --device-id')
+  if (opts.newDevice && opts.continueDevice)
+    throw usageError('NEW_DEVICE_WITH_ID', 'init: --new-device and --continue-device exclude each other; give one')
   // The variable overrides config on every command: a new id kept in config would never be used.
-  if (opts.newDevice && env.vars.USAGE_LEDGER_DEVICE_ID) throw usageError('DEVICE_ID_FROM_ENV', 'USAGE_LEDGER_DEVICE_ID is set and names the device on every command: unset it, then run usage-ledger init --new-device')
-  if ((opts.switchRemote || opts.force) && opts.remote === undefined) throw usageError('NO_REMOTE', `init --${opts.switchRemote ? 'switch-remote' : 'force'} needs --remote URL`)
+  if (opts.newDevice && env.vars.USAGE_LEDGER_DEVICE_ID)
+    throw usageError(
+      'DEVICE_ID_FROM_ENV',
+      'USAGE_LEDGER_DEVICE_ID is set and names the device on every command: unset it, then run usage-ledger init --new-device',
+    )
+  if ((opts.switchRemote || opts.force) && opts.remote === undefined)
+    throw usageError('NO_REMOTE', `init --${opts.switchRemote ? 'switch-remote' : 'force'} needs --remote URL`)
   const deviceId = opts.newDevice ? randomHex(16) : opts.deviceId
   const store = Store.open(env, { home: ctx.global.home, git: ctx.global.git, deviceId, name: opts.name })
   try {
@@ -50,10 +57,16 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
     if (url !== undefined) {
       checkRemoteUrl(url)
       if ((await store.backendName()) === 'iso' && !/^https?:\/\//i.test(url)) {
-        throw usageError('ISO_REMOTE', `the iso backend speaks only HTTP(S); ${redactUrl(url)} needs the system backend: install git, or pass --git system`)
+        throw usageError(
+          'ISO_REMOTE',
+          `the iso backend speaks only HTTP(S); ${redactUrl(url)} needs the system backend: install git, or pass --git system`,
+        )
       }
       if (switching && !opts.switchRemote) {
-        throw usageError('REMOTE_DIFFERS', `${store.paths.home} already syncs with ${redactUrl(old)}; to move this device to ${redactUrl(url)} (its records go there, the other devices of the old remote leave this store) run usage-ledger init --remote ${redactUrl(url)} --switch-remote`)
+        throw usageError(
+          'REMOTE_DIFFERS',
+          `${store.paths.home} already syncs with ${redactUrl(old)}; to move this device to ${redactUrl(url)} (its records go there, the other devices of the old remote leave this store) run usage-ledger init --remote ${redactUrl(url)} --switch-remote`,
+        )
       }
     }
     await store.ensureInit()
@@ -63,7 +76,11 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
     let pushed: PushSummary | null = null
     if (url === undefined) {
       const lock = await store.lock()
-      try { moved = await store.remember({ deviceId, name: opts.name }) } finally { lock.release() }
+      try {
+        moved = await store.remember({ deviceId, name: opts.name })
+      } finally {
+        lock.release()
+      }
     } else {
       const remote = await resolveRemote(url, env)
       const heads = await git.listRemoteRefs(remote, 'refs/heads/')
@@ -79,7 +96,7 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
         if (prev && !switching) {
           const ref = ledgerRef(prev)
           const before = await git.readRef(trackingRef(ref))
-          const head = heads.has(ref) ? (await git.fetchRefs(remote, [ref])).get(ref) ?? null : null
+          const head = heads.has(ref) ? ((await git.fetchRefs(remote, [ref])).get(ref) ?? null) : null
           if (before && head && before !== head) await git.updateRef(trackingRef(ref), before, head)
           // The old branch goes back to what this store pushed, and the next fetch checks the
           // remote's head from there; a rewritten (or deleted) one is fetched afresh instead.
@@ -99,19 +116,43 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
       sync = await fetchInto(store, [], false, adopt)
       // Records held for after the fetch (and any a killed init left held) go on top now.
       const lock2 = await store.lock()
-      try { moved += await recoverMoves(git, store.device, store.paths.known, env.now(), loadVerified(store.paths.verified)) } finally { lock2.release() }
+      try {
+        moved += await recoverMoves(git, store.device, store.paths.known, env.now(), loadVerified(store.paths.verified))
+      } finally {
+        lock2.release()
+      }
       if (store.hasPending()) {
         const lock3 = await store.lock()
-        try { pushed = await pushOrKeep(store) } finally { lock3.release() }
+        try {
+          pushed = await pushOrKeep(store)
+        } finally {
+          lock3.release()
+        }
       }
     }
     if (ctx.global.json) {
-      out(ctx, JSON.stringify({ schema: 'usage-ledger/init@1', home: store.paths.home, created: !existed, device: { id: store.device.id, name: store.device.name }, git: git.name, remote: store.config.remote ? redactUrl(store.config.remote) : null, devices: sync?.devices ?? [], findings: sync?.findings ?? [], moved, pushed: pushed?.pushed ?? false, pending: pushed?.pending ?? 0 }))
+      out(
+        ctx,
+        JSON.stringify({
+          schema: 'usage-ledger/init@1',
+          home: store.paths.home,
+          created: !existed,
+          device: { id: store.device.id, name: store.device.name },
+          git: git.name,
+          remote: store.config.remote ? redactUrl(store.config.remote) : null,
+          devices: sync?.devices ?? [],
+          findings: sync?.findings ?? [],
+          moved,
+          pushed: pushed?.pushed ?? false,
+          pending: pushed?.pending ?? 0,
+        }),
+      )
     } else {
       say(ctx, `${existed ? 'store already initialised' : 'initialised store'} at ${store.paths.home}`)
       say(ctx, `device ${store.device.id} (${store.device.name}), git backend: ${git.name}`)
       if (moved) say(ctx, `${plural(moved, 'record')} of this store moved to device ${store.device.id}`)
-      if (store.config.remote) say(ctx, `remote ${redactUrl(store.config.remote)}: ${plural(sync?.devices.length ?? 0, 'device')} there`)
+      if (store.config.remote)
+        say(ctx, `remote ${redactUrl(store.config.remote)}: ${plural(sync?.devices.length ?? 0, 'device')} there`)
       for (const f of sync?.findings ?? []) ctx.env.stderr.write(`${f.severity}: ${f.code} ${f.device}: ${f.detail}\n`)
     }
     if (pushed && !ctx.global.json) sayPush(ctx, pushed)
@@ -131,7 +172,14 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
  * is held (lib/store/move.ts `holdForMove`) and its records go on top of the remote's head
  * after the fetch. Returns whether the fetch is to take the remote's branch in.
  */
-async function takeOwnBranch(store: Store, git: GitBackend, remote: Remote, heads: Map<string, string>, url: string, opts: InitOptions): Promise<boolean> {
+async function takeOwnBranch(
+  store: Store,
+  git: GitBackend,
+  remote: Remote,
+  heads: Map<string, string>,
+  url: string,
+  opts: InitOptions,
+): Promise<boolean> {
   const me = store.device.id
   const ref = ledgerRef(me)
   if (!heads.has(ref)) return false
@@ -143,19 +191,29 @@ async function takeOwnBranch(store: Store, git: GitBackend, remote: Remote, head
   if (!head) return false
   if (!local) {
     const w = await writtenBy(git, head, me)
-    if ((w.installId !== undefined && w.installId === store.device.installId) || opts.continueDevice) return forgetOwn(store)
+    if ((w.installId !== undefined && w.installId === store.device.installId) || opts.continueDevice)
+      return forgetOwn(store)
     const u = redactUrl(url)
     const id = store.deviceSource === 'flag' ? ` --device-id ${me}` : ''
-    const fresh = store.deviceSource === 'env' ? 'unset USAGE_LEDGER_DEVICE_ID and run usage-ledger init --remote ' + u : `usage-ledger init --remote ${u} --new-device`
-    throw usageError('DEVICE_EXISTS', `device ${me} already has a branch on ${u}, written by another store (${describeWriter(w)}); nothing was taken over: if this machine is that device reinstalled, run usage-ledger init --remote ${u}${id} --continue-device; otherwise make it a new device: ${fresh}`)
+    const fresh =
+      store.deviceSource === 'env'
+        ? `unset USAGE_LEDGER_DEVICE_ID and run usage-ledger init --remote ${u}`
+        : `usage-ledger init --remote ${u} --new-device`
+    throw usageError(
+      'DEVICE_EXISTS',
+      `device ${me} already has a branch on ${u}, written by another store (${describeWriter(w)}); nothing was taken over: if this machine is that device reinstalled, run usage-ledger init --remote ${u}${id} --continue-device; otherwise make it a new device: ${fresh}`,
+    )
   }
   if (await descends(git, head, local)) return false // the remote only lacks commits of ours: a push delivers them
-  if (await descends(git, local, head)) await resetBranch(git, me, null) // nothing of ours to carry
+  if (await descends(git, local, head))
+    await resetBranch(git, me, null) // nothing of ours to carry
   else await holdForMove(git, me, null)
   return forgetOwn(store)
 }
 
-/** What was verified and proved of this device's local branch is not the remote's history: the fetch checks it afresh. */
+/**
+ * What was verified and proved of this device's local branch is not the remote's history: the fetch checks it afresh.
+ */
 function forgetOwn(store: Store): true {
   const me = store.device.id
   const t = loadTrustState(store.paths)
@@ -170,7 +228,12 @@ function forgetOwn(store: Store): true {
  * A non-empty repository is a ledger when it has a device branch or its `main` was seeded by
  * usage-ledger; anything else is refused (`init --force` uses it anyway).
  */
-async function checkLedgerRemote(git: GitBackend, remote: Remote, heads: Map<string, string>, url: string): Promise<void> {
+async function checkLedgerRemote(
+  git: GitBackend,
+  remote: Remote,
+  heads: Map<string, string>,
+  url: string,
+): Promise<void> {
   if (!heads.size || [...heads.keys()].some((r) => r.startsWith(LEDGER_REF_PREFIX))) return
   const main = 'refs/heads/main'
   if (heads.has(main)) {
@@ -178,7 +241,10 @@ async function checkLedgerRemote(git: GitBackend, remote: Remote, heads: Map<str
     if (oid && (await seededByUs(git, oid))) return
   }
   const names = [...heads.keys()].map((r) => r.slice('refs/heads/'.length))
-  throw usageError('NOT_A_LEDGER', `${redactUrl(url)} is not a usage ledger: it has branches (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}) but no ledger/* branch, and its main was not made by usage-ledger; give an empty repository, or pass --force to use this one anyway`)
+  throw usageError(
+    'NOT_A_LEDGER',
+    `${redactUrl(url)} is not a usage ledger: it has branches (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}) but no ledger/* branch, and its main was not made by usage-ledger; give an empty repository, or pass --force to use this one anyway`,
+  )
 }
 
 async function seededByUs(git: GitBackend, commit: string): Promise<boolean> {
@@ -187,7 +253,9 @@ async function seededByUs(git: GitBackend, commit: string): Promise<boolean> {
     if (c.author.name === 'usage-ledger' && /@usage-ledger$/.test(c.author.email)) return true
     const readme = await readEntryAt(git, c.tree, 'README.md')
     return readme !== null && (await git.readBlob(readme.oid)).toString('utf8').startsWith('# usage-ledger')
-  } catch { return false }
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -233,9 +301,17 @@ ledger branches against force pushes (branch protection, \`receive.denyNonFastFo
 async function seedMain(git: GitBackend, remote: Remote, now: Date): Promise<void> {
   const heads = await git.listRemoteRefs(remote, 'refs/heads/')
   if (heads.size) return
-  const tree = await git.writeTree([{ mode: '100644', type: 'blob', name: 'README.md', oid: await git.writeBlob(Buffer.from(README)) }])
+  const tree = await git.writeTree([
+    { mode: '100644', type: 'blob', name: 'README.md', oid: await git.writeBlob(Buffer.from(README)) },
+  ])
   const sig = { name: 'usage-ledger', email: 'init@usage-ledger', timestamp: Math.floor(now.getTime() / 1000) }
-  const commit = await git.writeCommit({ tree, parents: [await writeGenesis(git)], author: sig, committer: sig, message: 'usage-ledger: a ledger of AI tool usage, one branch per device\n' })
+  const commit = await git.writeCommit({
+    tree,
+    parents: [await writeGenesis(git)],
+    author: sig,
+    committer: sig,
+    message: 'usage-ledger: a ledger of AI tool usage, one branch per device\n',
+  })
   const local = await git.readRef('refs/heads/main')
   if (!local) await git.updateRef('refs/heads/main', commit, null)
   try {

@@ -14,8 +14,12 @@ export function progressBar(stream: Output, label: string) {
       const pct = Math.min(100, Math.floor((done / total) * 100))
       const width = 24
       const fill = Math.round((pct / 100) * width)
-      stream.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct}% ${(done / 1e6).toFixed(0)}/${(total / 1e6).toFixed(0)} MB, ${plural(files, 'file')}`)
+      stream.write(
+        `\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct}% ${(done / 1e6).toFixed(0)}/${(total / 1e6).toFixed(0)} MB, ${plural(files, 'file')}`,
+      )
     },
-    done() { if (shown) stream.write('\r\x1b[K') },
+    done() {
+      if (shown) stream.write('\r\x1b[K')
+    },
   }
 }

@@ -28,7 +28,8 @@ export interface PushSummary {
 export const pushStateFile = (store: Store) => path.join(store.paths.state, 'push.json')
 
 /** The last failed push of a store, or null (also in --repo mode, which never pushes). */
-export const lastPushFailure = (store: Store, repoMode = false): PushFailure | null => (repoMode ? null : loadPushFailure(pushStateFile(store)))
+export const lastPushFailure = (store: Store, repoMode = false): PushFailure | null =>
+  repoMode ? null : loadPushFailure(pushStateFile(store))
 
 /** "2 h ago", "5 min ago", "3 d ago": how long before `now` an ISO time was. */
 export function ago(at: string, now: Date): string {
@@ -51,7 +52,10 @@ export async function pushOrKeep(store: Store): Promise<PushSummary> {
   const file = pushStateFile(store)
   // A failure other than being offline is kept until a push succeeds (or finds nothing to do).
   const keep = (e: LedgerError | undefined): PushFailure | null => {
-    if (!e) { savePushFailure(file, null); return null }
+    if (!e) {
+      savePushFailure(file, null)
+      return null
+    }
     if (!isKeptFailure(e)) return loadPushFailure(file)
     const failure = { at: store.env.now().toISOString(), code: e.code, message: e.message, details: e.details }
     savePushFailure(file, failure)
@@ -59,12 +63,35 @@ export async function pushOrKeep(store: Store): Promise<PushSummary> {
   }
   try {
     const r = await pushDevice(git, remote, store.device.id)
-    return { remote: redactUrl(url), pushed: r.pushed, pending: r.pending, rejected: false, error: r.error?.message, details: r.error?.details.length ? r.error.details : undefined, lastPushFailure: keep(r.error) }
+    return {
+      remote: redactUrl(url),
+      pushed: r.pushed,
+      pending: r.pending,
+      rejected: false,
+      error: r.error?.message,
+      details: r.error?.details.length ? r.error.details : undefined,
+      lastPushFailure: keep(r.error),
+    }
   } catch (e) {
     if (e instanceof LedgerError && e.code === 'PUSH_REJECTED') {
       // Another store writing as this device, or this device's branch rewritten: say which.
-      const why = await explainRejectedPush(git, remote, store.device.id, store.device.installId, e, store.deviceSource === 'env')
-      return { remote: redactUrl(url), pushed: false, pending: -1, rejected: true, error: why.message, lastPushFailure: keep(why), ...(why.kind === 'integrity' ? { integrity: true } : {}) }
+      const why = await explainRejectedPush(
+        git,
+        remote,
+        store.device.id,
+        store.device.installId,
+        e,
+        store.deviceSource === 'env',
+      )
+      return {
+        remote: redactUrl(url),
+        pushed: false,
+        pending: -1,
+        rejected: true,
+        error: why.message,
+        lastPushFailure: keep(why),
+        ...(why.kind === 'integrity' ? { integrity: true } : {}),
+      }
     }
     throw e
   }
@@ -73,22 +100,27 @@ export async function pushOrKeep(store: Store): Promise<PushSummary> {
 const pendingText = (p: PushSummary) =>
   `${plural(p.pending, 'commit')} pending: ${p.error ?? 'not pushed'}; the next push or record delivers ${p.pending === 1 ? 'it' : 'them'}`
 
-const detailText = (p: PushSummary) => (p.details?.length ? p.details.map((l) => l + '\n').join('') : '')
+const detailText = (p: PushSummary) => (p.details?.length ? p.details.map((l) => `${l}\n`).join('') : '')
 
 /** What `record` and `devices rename` say about their push; nothing at all with --quiet (hooks). */
 export function sayPush(ctx: CommandContext, p: PushSummary): void {
   if (p.rejected) say(ctx, `usage-ledger: ${p.error}`)
   else if (p.pushed) say(ctx, `pushed to ${p.remote}`)
-  else if (p.pending > 0) say(ctx, pendingText(p) + (detailText(p) ? '\n' + detailText(p) : ''))
+  else if (p.pending > 0) say(ctx, pendingText(p) + (detailText(p) ? `\n${detailText(p)}` : ''))
 }
 
 export async function push(ctx: CommandContext): Promise<number> {
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git })
   try {
-    if (!store.config.remote) throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; run usage-ledger init --remote URL`)
+    if (!store.config.remote)
+      throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; run usage-ledger init --remote URL`)
     const lock = await store.lock()
     let p: PushSummary
-    try { p = await pushOrKeep(store) } finally { lock.release() }
+    try {
+      p = await pushOrKeep(store)
+    } finally {
+      lock.release()
+    }
     if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/push@1', ...p }))
     // A push that failed is an error (exit 1): its one line is printed whatever --quiet or --json say.
     if (p.rejected) ctx.env.stderr.write(`usage-ledger: ${p.error}\n`)

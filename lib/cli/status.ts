@@ -22,15 +22,24 @@ export async function status(ctx: CommandContext): Promise<number> {
   try {
     const git = store.initialized ? await store.git() : null
     const head = git ? await git.readRef(ledgerRef(store.device.id)) : null
-    const pending = git && store.config.remote && !ctx.global.repo ? await commitsAhead(git, head, await git.readRef(trackingRef(ledgerRef(store.device.id)))) : 0
+    const pending =
+      git && store.config.remote && !ctx.global.repo
+        ? await commitsAhead(git, head, await git.readRef(trackingRef(ledgerRef(store.device.id))))
+        : 0
     const merged = git ? await git.readRef(MERGED_REF) : null
     const tz = checkZone(store.config.timezone ?? systemZone())
     const prices = storePrices(store)
     const view = git ? await refreshIndex(store, prices, Boolean(ctx.global.repo)) : null
     const idx = view?.index ?? null
-    const windows = currentWindows(idx ? indexRows(idx, 'auto') : recordRows([], prices, 'auto'), ctx.env.now(), localTimeIn(tz))
+    const windows = currentWindows(
+      idx ? indexRows(idx, 'auto') : recordRows([], prices, 'auto'),
+      ctx.env.now(),
+      localTimeIn(tz),
+    )
     const limits = store.config.limits ?? {}
-    const risk = ctx.global.repo ? null : claudeCleanupRisk(ctx.env, loadCursors(store.paths.cursors)['claude-code'] ?? {})
+    const risk = ctx.global.repo
+      ? null
+      : claudeCleanupRisk(ctx.env, loadCursors(store.paths.cursors)['claude-code'] ?? {})
     const s = {
       schema: 'usage-ledger/status@1',
       home: store.paths.home,
@@ -46,7 +55,16 @@ export async function status(ctx: CommandContext): Promise<number> {
       week: { ...windows.week, percent: percentOf(windows.week, limits.week) },
       warnings: [
         ...(view?.quarantined ?? []).map((q) => quarantineWarning(q.id, q)),
-        ...(risk?.files.length ? [{ code: 'CLEANUP_RISK', cleanupPeriodDays: risk.cleanupPeriodDays, files: risk.files.length, detail: `Claude Code deletes transcripts after ${plural(risk.cleanupPeriodDays, 'day')} and ${risk.files.length} of them ${risk.files.length === 1 ? 'holds' : 'hold'} usage not recorded yet: run usage-ledger record` }] : []),
+        ...(risk?.files.length
+          ? [
+              {
+                code: 'CLEANUP_RISK',
+                cleanupPeriodDays: risk.cleanupPeriodDays,
+                files: risk.files.length,
+                detail: `Claude Code deletes transcripts after ${plural(risk.cleanupPeriodDays, 'day')} and ${risk.files.length} of them ${risk.files.length === 1 ? 'holds' : 'hold'} usage not recorded yet: run usage-ledger record`,
+              },
+            ]
+          : []),
       ] as Array<{ code: string; detail: string }>,
     }
     if (ctx.global.json) {
@@ -57,14 +75,33 @@ export async function status(ctx: CommandContext): Promise<number> {
     out(ctx, `device   ${s.device.id} (${s.device.name})`)
     out(ctx, `store    ${s.home}`)
     const failed = s.lastPushFailure
-    out(ctx, `remote   ${s.remote ?? '(none: run usage-ledger init --remote URL)'}${s.remote ? `, ${plural(pending, 'commit')} pending` : ''}${failed ? `; last push failed ${ago(failed.at, ctx.env.now())}: ${failed.message}` : ''}`)
+    out(
+      ctx,
+      `remote   ${s.remote ?? '(none: run usage-ledger init --remote URL)'}${s.remote ? `, ${plural(pending, 'commit')} pending` : ''}${failed ? `; last push failed ${ago(failed.at, ctx.env.now())}: ${failed.message}` : ''}`,
+    )
     if (failed) for (const l of failed.details) out(ctx, `         ${l.trim()}`)
     out(ctx, `merged   ${s.merged ? `tree ${s.merged.tree}` : '(not fetched yet)'}`)
-    const pct = (p: { tokens: number | null; costUSD: number | null }) => [p.tokens !== null ? `${p.tokens}% of the token limit` : '', p.costUSD !== null ? `${p.costUSD}% of the cost limit` : ''].filter(Boolean).join(', ')
+    const pct = (p: { tokens: number | null; costUSD: number | null }) =>
+      [
+        p.tokens !== null ? `${p.tokens}% of the token limit` : '',
+        p.costUSD !== null ? `${p.costUSD}% of the cost limit` : '',
+      ]
+        .filter(Boolean)
+        .join(', ')
     const b = s.block
-    out(ctx, `5h block ${b.start ? `${blockSpan(b.start, b.end!, tz)}: ${plural(b.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${b.costUSD.toFixed(2)}${pct(b.percent) ? ` (${pct(b.percent)})` : ''}` : 'no active block'}`)
-    out(ctx, `week     ${s.week.week}: ${plural(s.week.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${s.week.costUSD.toFixed(2)}${pct(s.week.percent) ? ` (${pct(s.week.percent)})` : ''}`)
-    for (const d of s.devices) out(ctx, `${d.thisDevice ? '*' : ' '} ${d.id}  ${d.name.padEnd(20)} ${plural(d.records, 'record ', 'records').padStart(18)} last ${d.lastRecordAt ?? '-'}`)
+    out(
+      ctx,
+      `5h block ${b.start ? `${blockSpan(b.start, b.end!, tz)}: ${plural(b.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${b.costUSD.toFixed(2)}${pct(b.percent) ? ` (${pct(b.percent)})` : ''}` : 'no active block'}`,
+    )
+    out(
+      ctx,
+      `week     ${s.week.week}: ${plural(s.week.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${s.week.costUSD.toFixed(2)}${pct(s.week.percent) ? ` (${pct(s.week.percent)})` : ''}`,
+    )
+    for (const d of s.devices)
+      out(
+        ctx,
+        `${d.thisDevice ? '*' : ' '} ${d.id}  ${d.name.padEnd(20)} ${plural(d.records, 'record ', 'records').padStart(18)} last ${d.lastRecordAt ?? '-'}`,
+      )
     for (const w of s.warnings) ctx.env.stderr.write(`warning: ${w.detail}\n`)
     return 0
   } finally {
@@ -76,5 +113,7 @@ export async function status(ctx: CommandContext): Promise<number> {
 export function blockSpan(start: string, end: string, tz: string): string {
   const local = localTimeIn(tz)
   const [s, e] = [local(start), local(end)]
-  return s.slice(0, 10) === e.slice(0, 10) ? `${s.slice(0, 10)} ${s.slice(11, 16)}–${e.slice(11, 16)} ${tz}` : `${s.replace('T', ' ')} – ${e.replace('T', ' ')} ${tz}`
+  return s.slice(0, 10) === e.slice(0, 10)
+    ? `${s.slice(0, 10)} ${s.slice(11, 16)}–${e.slice(11, 16)} ${tz}`
+    : `${s.replace('T', ' ')} – ${e.replace('T', ' ')} ${tz}`
 }

@@ -15,19 +15,33 @@ const CHUNK = 4 << 20
  */
 export const MAX_LINE = 64 << 20
 
-export interface ReadStats { files: number; unchanged: number; read: number; bytes: number }
+export interface ReadStats {
+  files: number
+  unchanged: number
+  read: number
+  bytes: number
+}
 
 export type Progress = (doneBytes: number, totalBytes: number, files: number) => void
 
 export function collectFiles(
-  env: Env, source: FileSource, cursors: SourceCursors, batch: Batch, salt: string, progress?: Progress,
+  env: Env,
+  source: FileSource,
+  cursors: SourceCursors,
+  batch: Batch,
+  salt: string,
+  progress?: Progress,
 ): { cursors: SourceCursors; stats: ReadStats } {
   const next: SourceCursors = {}
   const stats: ReadStats = { files: 0, unchanged: 0, read: 0, bytes: 0 }
   const work: Array<{ file: { path: string; root: string }; st: fs.Stats; from: number; ctx: unknown }> = []
   for (const file of source.discover(env)) {
     let st: fs.Stats
-    try { st = fs.statSync(file.path) } catch { continue }
+    try {
+      st = fs.statSync(file.path)
+    } catch {
+      continue
+    }
     stats.files++
     const cur = cursors[file.path]
     if (cur && cur.dev === st.dev && cur.ino === st.ino && cur.size === st.size && cur.mtimeMs === st.mtimeMs) {
@@ -42,10 +56,29 @@ export function collectFiles(
   let done = 0
   for (const w of work) {
     const parser = source.parser(w.file, w.ctx, batch, salt)
-    const offset = readLines(w.file.path, w.from, w.st.size, parser.line.bind(parser), (n) => { done += n; progress?.(done, total, stats.read) }, () => { batch.malformed++ })
+    const offset = readLines(
+      w.file.path,
+      w.from,
+      w.st.size,
+      parser.line.bind(parser),
+      (n) => {
+        done += n
+        progress?.(done, total, stats.read)
+      },
+      () => {
+        batch.malformed++
+      },
+    )
     stats.read++
     stats.bytes += offset - w.from
-    next[w.file.path] = { dev: w.st.dev, ino: w.st.ino, size: w.st.size, mtimeMs: w.st.mtimeMs, offset, ctx: parser.ctx() }
+    next[w.file.path] = {
+      dev: w.st.dev,
+      ino: w.st.ino,
+      size: w.st.size,
+      mtimeMs: w.st.mtimeMs,
+      offset,
+      ctx: parser.ctx(),
+    }
   }
   return { cursors: next, stats }
 }
@@ -57,8 +90,15 @@ export function collectFiles(
  * longer line is dropped as it is read (`onSkip` is told once its newline arrives), and while it
  * is unfinished the returned offset stays at its start.
  */
-export function readLines(path: string, from: number, size: number, onLine: (line: Buffer, offset: number) => void, onBytes?: (n: number) => void,
-  onSkip?: (offset: number, length: number) => void, maxLine = MAX_LINE): number {
+export function readLines(
+  path: string,
+  from: number,
+  size: number,
+  onLine: (line: Buffer, offset: number) => void,
+  onBytes?: (n: number) => void,
+  onSkip?: (offset: number, length: number) => void,
+  maxLine = MAX_LINE,
+): number {
   const fd = fs.openSync(path, 'r')
   try {
     let buf = Buffer.allocUnsafe(Math.min(CHUNK, maxLine, Math.max(size - from, 1)))
@@ -97,7 +137,8 @@ export function readLines(path: string, from: number, size: number, onLine: (lin
         // A UTF-8 byte-order mark before the first line of a file (editors on Windows write
         // one) is not part of the JSON; the line's offset is then that of its first byte after it.
         let first = start
-        if (lineStart + start === 0 && end - start >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) first += 3
+        if (lineStart + start === 0 && end - start >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf)
+          first += 3
         if (end > first) onLine(buf.subarray(first, end), lineStart + first)
         start = nl + 1
       }
@@ -116,9 +157,13 @@ export function readLines(path: string, from: number, size: number, onLine: (lin
 /** Every `*.jsonl` under `dir`, recursively; a missing dir yields nothing. */
 export function findJsonl(dir: string, out: string[] = []): string[] {
   let entries: fs.Dirent[]
-  try { entries = fs.readdirSync(dir, { withFileTypes: true }) } catch { return out }
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return out
+  }
   for (const e of entries) {
-    const p = dir + '/' + e.name
+    const p = `${dir}/${e.name}`
     if (e.isDirectory()) findJsonl(p, out)
     else if (e.name.endsWith('.jsonl') && (e.isFile() || e.isSymbolicLink())) out.push(p)
   }

@@ -12,7 +12,11 @@ export function fileSources(names: string[] | undefined): FileSource[] {
   if (!names?.length) return [...FILE_SOURCES]
   return names.map((n) => {
     const s = FILE_SOURCES.find((x) => x.name === n)
-    if (!s) throw usageError('UNKNOWN_SOURCE', `unknown source "${n}"; known: ${FILE_SOURCES.map((x) => x.name).join(', ')} (or --stdin --source NAME)`)
+    if (!s)
+      throw usageError(
+        'UNKNOWN_SOURCE',
+        `unknown source "${n}"; known: ${FILE_SOURCES.map((x) => x.name).join(', ')} (or --stdin --source NAME)`,
+      )
     return s
   })
 }
@@ -24,7 +28,14 @@ export interface CollectResult {
   stats: Record<string, ReadStats & { malformed: number }>
 }
 
-export function collect(env: Env, sources: FileSource[], cursors: Record<string, SourceCursors>, batch: Batch, salt: string, progress?: Progress): CollectResult {
+export function collect(
+  env: Env,
+  sources: FileSource[],
+  cursors: Record<string, SourceCursors>,
+  batch: Batch,
+  salt: string,
+  progress?: Progress,
+): CollectResult {
   const next: Record<string, SourceCursors> = { ...cursors }
   const stats: CollectResult['stats'] = {}
   let changed = false

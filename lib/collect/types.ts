@@ -76,7 +76,9 @@ export class Batch {
     this.byId.set(r.id, r)
   }
 
-  get size(): number { return this.byId.size }
+  get size(): number {
+    return this.byId.size
+  }
 
   /**
    * Names behind the hashes, for this machine's reports only (state/names.json, never pushed):
@@ -87,8 +89,10 @@ export class Batch {
 
   /** Keeps the names of a record's project and session (what the source had before hashing). */
   names(r: LedgerRecord, cwd: unknown, session: unknown): void {
-    if (r.project && typeof cwd === 'string' && cwd && !this.projectNames.has(r.project)) this.projectNames.set(r.project, dirName(cwd))
-    if (r.session && typeof session === 'string' && session && !this.sessionIds.has(r.session)) this.sessionIds.set(r.session, session)
+    if (r.project && typeof cwd === 'string' && cwd && !this.projectNames.has(r.project))
+      this.projectNames.set(r.project, dirName(cwd))
+    if (r.session && typeof session === 'string' && session && !this.sessionIds.has(r.session))
+      this.sessionIds.set(r.session, session)
   }
 
   clear(): void {
@@ -105,7 +109,10 @@ export class Batch {
     for (const [message, ids] of this.sidechainCopies) {
       if (!this.mainMessages.has(message)) continue
       for (const id of new Set(ids)) {
-        if (this.byId.get(id)?.sidechain) { this.byId.delete(id); this.duplicates++ }
+        if (this.byId.get(id)?.sidechain) {
+          this.byId.delete(id)
+          this.duplicates++
+        }
       }
     }
     const out = [...this.byId.values()]
@@ -129,8 +136,16 @@ export interface FileSource {
   readonly name: string
   /** Absolute paths of this source's files, and the roots they were found under. */
   discover(env: Env): Array<{ path: string; root: string }>
-  /** Where discover looks (whether there or not) and the environment variable that moves it: what `record` names when it finds nothing. */
+  /**
+   * Where discover looks (whether there or not) and the environment variable that moves it: what `record` names when it
+   * finds nothing.
+   */
   looksIn?(env: Env): { paths: string[]; envVar: string }
   /** A parser for one file, continuing from the cursor's ctx. */
-  parser(file: { path: string; root: string }, ctx: unknown, batch: Batch, salt: string): LineParser & { ctx(): unknown }
+  parser(
+    file: { path: string; root: string },
+    ctx: unknown,
+    batch: Batch,
+    salt: string,
+  ): LineParser & { ctx(): unknown }
 }

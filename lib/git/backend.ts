@@ -82,5 +82,9 @@ export const ZERO_OID = '0'.repeat(40)
 
 /** `git.isAncestor`, where a commit missing from the store is simply not in the history. */
 export async function descends(git: GitBackend, ancestor: string, head: string): Promise<boolean> {
-  try { return await git.isAncestor(ancestor, head) } catch { return false }
+  try {
+    return await git.isAncestor(ancestor, head)
+  } catch {
+    return false
+  }
 }

@@ -15,7 +15,8 @@ export const GENESIS_COMMIT: CommitInfo = {
   parents: [],
   author: SIGNATURE,
   committer: SIGNATURE,
-  message: 'usage-ledger: ledger root\n\nThe empty commit every device branch and main start from, so git can merge them.\n',
+  message:
+    'usage-ledger: ledger root\n\nThe empty commit every device branch and main start from, so git can merge them.\n',
 }
 
 /** The oid of GENESIS_COMMIT (test/git/contract.ts checks both backends and native git agree). */
@@ -31,4 +32,5 @@ export async function writeGenesis(git: GitBackend): Promise<string> {
  * A root commit with the empty tree: the start of a device's history, not a device commit (it
  * adds nothing). Old ledgers have no such commit; their first device commit is the root.
  */
-export const isGenesis = (c: Pick<CommitInfo, 'tree' | 'parents'>): boolean => c.parents.length === 0 && c.tree === EMPTY_TREE
+export const isGenesis = (c: Pick<CommitInfo, 'tree' | 'parents'>): boolean =>
+  c.parents.length === 0 && c.tree === EMPTY_TREE

@@ -11,7 +11,12 @@ let systemGitWorks: boolean | undefined
 export function hasSystemGit(): boolean {
   systemGitWorks ??= (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
     if (!dir) return false
-    try { fs.accessSync(path.join(dir, process.platform === 'win32' ? 'git.exe' : 'git'), fs.constants.X_OK); return true } catch { return false }
+    try {
+      fs.accessSync(path.join(dir, process.platform === 'win32' ? 'git.exe' : 'git'), fs.constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
   })
   return systemGitWorks
 }

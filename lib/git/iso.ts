@@ -98,7 +98,9 @@ export class IsoBackend implements GitBackend {
 
   private readonly fs: ReturnType<typeof atomicFs>
 
-  private get base() { return { fs: this.fs, gitdir: this.gitdir, cache: this.cache } }
+  private get base() {
+    return { fs: this.fs, gitdir: this.gitdir, cache: this.cache }
+  }
 
   async init(): Promise<void> {
     if (fs.existsSync(`${this.gitdir}/HEAD`)) return
@@ -110,24 +112,53 @@ export class IsoBackend implements GitBackend {
   }
 
   writeTree(entries: TreeEntry[]): Promise<string> {
-    return this.writing(() => git.writeTree({ ...this.base, tree: entries.map((e) => ({ mode: e.mode, path: e.name, oid: e.oid, type: e.type })) }))
+    return this.writing(() =>
+      git.writeTree({
+        ...this.base,
+        tree: entries.map((e) => ({ mode: e.mode, path: e.name, oid: e.oid, type: e.type })),
+      }),
+    )
   }
 
   writeCommit(c: CommitInfo): Promise<string> {
-    const sig = (s: CommitInfo['author']) => ({ name: s.name, email: s.email, timestamp: s.timestamp, timezoneOffset: 0 })
-    return this.writing(() => git.writeCommit({ ...this.base, commit: { tree: c.tree, parent: c.parents, author: sig(c.author), committer: sig(c.committer), message: c.message } }))
+    const sig = (s: CommitInfo['author']) => ({
+      name: s.name,
+      email: s.email,
+      timestamp: s.timestamp,
+      timezoneOffset: 0,
+    })
+    return this.writing(() =>
+      git.writeCommit({
+        ...this.base,
+        commit: {
+          tree: c.tree,
+          parent: c.parents,
+          author: sig(c.author),
+          committer: sig(c.committer),
+          message: c.message,
+        },
+      }),
+    )
   }
 
   /** A failed write(2) names no file: name the repository (the error is shown to the user). */
   private async writing<T>(f: () => Promise<T>): Promise<T> {
-    try { return await f() } catch (e) {
-      if (e && typeof e === 'object' && (e as NodeJS.ErrnoException).code && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = this.gitdir
+    try {
+      return await f()
+    } catch (e) {
+      if (e && typeof e === 'object' && (e as NodeJS.ErrnoException).code && !(e as NodeJS.ErrnoException).path)
+        (e as NodeJS.ErrnoException).path = this.gitdir
       throw e
     }
   }
 
   async readRef(ref: string): Promise<string | null> {
-    try { return await git.resolveRef({ ...this.base, ref }) } catch (e) { if (isNotFound(e)) return null; throw e }
+    try {
+      return await git.resolveRef({ ...this.base, ref })
+    } catch (e) {
+      if (isNotFound(e)) return null
+      throw e
+    }
   }
 
   async listRefs(prefix: string): Promise<Map<string, string>> {
@@ -145,7 +176,11 @@ export class IsoBackend implements GitBackend {
   async updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void> {
     const cur = await this.readRef(ref)
     if (cur !== expectedOld) {
-      throw new LedgerError('operational', 'REF_STALE', `${ref} moved under us (expected ${expectedOld ?? 'no ref'}, found ${cur ?? 'no ref'})`)
+      throw new LedgerError(
+        'operational',
+        'REF_STALE',
+        `${ref} moved under us (expected ${expectedOld ?? 'no ref'}, found ${cur ?? 'no ref'})`,
+      )
     }
     await git.writeRef({ ...this.base, ref, value: newOid, force: true })
   }
@@ -153,13 +188,19 @@ export class IsoBackend implements GitBackend {
   async deleteRef(ref: string, expectedOld: string): Promise<void> {
     const cur = await this.readRef(ref)
     if (cur === null) return
-    if (cur !== expectedOld) throw new LedgerError('operational', 'REF_STALE', `${ref} moved under us (expected ${expectedOld}, found ${cur})`)
+    if (cur !== expectedOld)
+      throw new LedgerError('operational', 'REF_STALE', `${ref} moved under us (expected ${expectedOld}, found ${cur})`)
     await git.deleteRef({ ...this.base, ref })
   }
 
   async readTree(oid: string): Promise<TreeEntry[]> {
     const { tree } = await this.wrap(oid, () => git.readTree({ ...this.base, oid }))
-    return tree.map((e) => ({ mode: e.type === 'tree' ? '040000' : '100644', type: e.type === 'tree' ? 'tree' : 'blob', name: e.path, oid: e.oid }))
+    return tree.map((e) => ({
+      mode: e.type === 'tree' ? '040000' : '100644',
+      type: e.type === 'tree' ? 'tree' : 'blob',
+      name: e.path,
+      oid: e.oid,
+    }))
   }
 
   async readBlob(oid: string): Promise<Buffer> {
@@ -169,8 +210,18 @@ export class IsoBackend implements GitBackend {
 
   async readCommit(oid: string): Promise<CommitInfo> {
     const { commit } = await this.wrap(oid, () => git.readCommit({ ...this.base, oid }))
-    const sig = (s: { name: string; email: string; timestamp: number }) => ({ name: s.name, email: s.email, timestamp: s.timestamp })
-    return { tree: commit.tree, parents: commit.parent, author: sig(commit.author), committer: sig(commit.committer), message: commit.message }
+    const sig = (s: { name: string; email: string; timestamp: number }) => ({
+      name: s.name,
+      email: s.email,
+      timestamp: s.timestamp,
+    })
+    return {
+      tree: commit.tree,
+      parents: commit.parent,
+      author: sig(commit.author),
+      committer: sig(commit.committer),
+      message: commit.message,
+    }
   }
 
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
@@ -180,7 +231,10 @@ export class IsoBackend implements GitBackend {
 
   private remoteBase(remote: Remote) {
     if (!/^https?:\/\//i.test(remote.url)) {
-      throw usageError('ISO_REMOTE', `the iso backend speaks only HTTP(S); ${redactUrl(remote.url)} needs the system backend (install git)`)
+      throw usageError(
+        'ISO_REMOTE',
+        `the iso backend speaks only HTTP(S); ${redactUrl(remote.url)} needs the system backend (install git)`,
+      )
     }
     const onAuth = () => (remote.token ? { username: 'usage-ledger', password: remote.token } : { cancel: true })
     return { http: guardedHttp(remote.timeoutSec), url: remote.url, onAuth, onAuthFailure: () => ({ cancel: true }) }
@@ -188,7 +242,9 @@ export class IsoBackend implements GitBackend {
 
   private async remoteCall<T>(remote: Remote, base: { http: GuardedHttp }, f: () => Promise<T>, ref = ''): Promise<T> {
     let value: T
-    try { value = await f() } catch (e) {
+    try {
+      value = await f()
+    } catch (e) {
       if (base.http.timedOut) throw timedOut(remote.url, `no data for ${remote.timeoutSec} s`)
       const err = e as { code?: string; data?: { statusCode?: number; reason?: string }; message?: string }
       const status = err.data?.statusCode
@@ -196,17 +252,28 @@ export class IsoBackend implements GitBackend {
       if (err.code === 'PushRejectedError') throw pushRejected(remote.url, ref)
       if (status === 404) throw notFound(remote.url, 'HTTP 404')
       // A connection cut mid-answer surfaces as an empty or unparsable answer.
-      if (err.code === 'EmptyServerResponseError' || err.code === 'ParseError' || /^aborted$|premature close/i.test(err.message ?? '')) {
-        throw unreachable(remote.url, `its answer was cut short: ${(err.message ?? '').replace(/\.$/, '').slice(0, 160)}`)
+      if (
+        err.code === 'EmptyServerResponseError' ||
+        err.code === 'ParseError' ||
+        /^aborted$|premature close/i.test(err.message ?? '')
+      ) {
+        throw unreachable(
+          remote.url,
+          `its answer was cut short: ${(err.message ?? '').replace(/\.$/, '').slice(0, 160)}`,
+        )
       }
-      if (err.code === 'HttpError' || /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|socket hang up/.test(err.message ?? '')) {
+      if (
+        err.code === 'HttpError' ||
+        /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|socket hang up/.test(err.message ?? '')
+      ) {
         throw unreachable(remote.url, status ? `HTTP ${status}` : (err.message ?? 'no answer').slice(0, 200))
       }
       throw e
     }
     // What isomorphic-git read as a complete answer may have been cut (see guardedHttp).
     if (base.http.timedOut) throw timedOut(remote.url, `no data for ${remote.timeoutSec} s`)
-    if (base.http.cut !== null) throw unreachable(remote.url, `its answer was cut short: ${base.http.cut.slice(0, 160)}`)
+    if (base.http.cut !== null)
+      throw unreachable(remote.url, `its answer was cut short: ${base.http.cut.slice(0, 160)}`)
     return value
   }
 
@@ -224,9 +291,16 @@ export class IsoBackend implements GitBackend {
     // isomorphic-git's fetch reads its refspec from the config of a named remote.
     await git.addRemote({ ...this.base, remote: 'origin', url: remote.url, force: true })
     for (const ref of refs) {
-      const res = await this.remoteCall(remote, base, () => git.fetch({
-        ...this.base, ...base, ref: ref.replace(/^refs\/heads\//, ''), remoteRef: ref, singleBranch: true, tags: false,
-      }))
+      const res = await this.remoteCall(remote, base, () =>
+        git.fetch({
+          ...this.base,
+          ...base,
+          ref: ref.replace(/^refs\/heads\//, ''),
+          remoteRef: ref,
+          singleBranch: true,
+          tags: false,
+        }),
+      )
       if (res.fetchHead) {
         await git.writeRef({ ...this.base, ref: trackingRef(ref), value: res.fetchHead, force: true })
         got.set(ref, res.fetchHead)
@@ -237,7 +311,12 @@ export class IsoBackend implements GitBackend {
 
   async push(remote: Remote, ref: string): Promise<void> {
     const base = this.remoteBase(remote)
-    const res = await this.remoteCall(remote, base, () => git.push({ ...this.base, ...base, ref, remoteRef: ref, force: false }), ref)
+    const res = await this.remoteCall(
+      remote,
+      base,
+      () => git.push({ ...this.base, ...base, ref, remoteRef: ref, force: false }),
+      ref,
+    )
     if (res.ok === false || (res.refs?.[ref] && !res.refs[ref].ok)) throw pushRejected(remote.url, ref)
     const oid = await this.readRef(ref)
     if (oid) await git.writeRef({ ...this.base, ref: trackingRef(ref), value: oid, force: true })
@@ -245,14 +324,25 @@ export class IsoBackend implements GitBackend {
 
   async deleteRemoteRef(remote: Remote, ref: string): Promise<void> {
     const base = this.remoteBase(remote)
-    await this.remoteCall(remote, base, () => git.push({ ...this.base, ...base, ref, remoteRef: ref, delete: true }), ref)
-    try { await git.deleteRef({ ...this.base, ref: trackingRef(ref) }) } catch { /* was not there */ }
+    await this.remoteCall(
+      remote,
+      base,
+      () => git.push({ ...this.base, ...base, ref, remoteRef: ref, delete: true }),
+      ref,
+    )
+    try {
+      await git.deleteRef({ ...this.base, ref: trackingRef(ref) })
+    } catch {
+      /* was not there */
+    }
   }
 
   async close(): Promise<void> {}
 
   private async wrap<T>(oid: string, f: () => Promise<T>): Promise<T> {
-    try { return await f() } catch (e) {
+    try {
+      return await f()
+    } catch (e) {
       if (isNotFound(e)) throw opError('GIT_MISSING_OBJECT', `git object ${oid} is missing from ${this.gitdir}`)
       throw opError('GIT_BAD_OBJECT', `git object ${oid} could not be read: ${(e as Error).message}`, e)
     }

@@ -29,10 +29,17 @@ export function parseCommit(data: Buffer): CommitInfo {
   const text = data.toString('utf8')
   const end = text.indexOf('\n\n')
   const headers = (end < 0 ? text : text.slice(0, end)).split('\n')
-  const c: CommitInfo = { tree: '', parents: [], author: { name: '', email: '', timestamp: 0 }, committer: { name: '', email: '', timestamp: 0 }, message: end < 0 ? '' : text.slice(end + 2) }
+  const c: CommitInfo = {
+    tree: '',
+    parents: [],
+    author: { name: '', email: '', timestamp: 0 },
+    committer: { name: '', email: '', timestamp: 0 },
+    message: end < 0 ? '' : text.slice(end + 2),
+  }
   for (const h of headers) {
     const sp = h.indexOf(' ')
-    const key = h.slice(0, sp), val = h.slice(sp + 1)
+    const key = h.slice(0, sp),
+      val = h.slice(sp + 1)
     if (key === 'tree') c.tree = val
     else if (key === 'parent') c.parents.push(val)
     else if (key === 'author') c.author = parseSignature(val)

@@ -11,7 +11,11 @@ import { redactUrl, trackingRef, ZERO_OID } from './backend.js'
 import { classifyGitError, gitFailed } from './remote-errors.js'
 import { parseCommit, parseTree } from './objects.js'
 
-interface RunResult { stdout: Buffer; stderr: string; code: number }
+interface RunResult {
+  stdout: Buffer
+  stderr: string
+  code: number
+}
 
 export function gitEnv(gitdir: string | undefined, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...extra }
@@ -20,15 +24,26 @@ export function gitEnv(gitdir: string | undefined, extra: Record<string, string>
   return env
 }
 
-export function runGit(args: string[], opts: { gitdir?: string; input?: Uint8Array | string; env?: Record<string, string>; cwd?: string } = {}): Promise<RunResult> {
+export function runGit(
+  args: string[],
+  opts: { gitdir?: string; input?: Uint8Array | string; env?: Record<string, string>; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { env: gitEnv(opts.gitdir, opts.env), cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn('git', args, {
+      env: gitEnv(opts.gitdir, opts.env),
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout.on('data', (b: Buffer) => out.push(b))
     child.stderr.on('data', (b: Buffer) => err.push(b))
-    child.on('error', (e) => reject(opError('GIT_SPAWN', `could not run git (${(e as Error).message}); install git or use --git iso`, e)))
-    child.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), code: code ?? 1 }))
+    child.on('error', (e) =>
+      reject(opError('GIT_SPAWN', `could not run git (${(e as Error).message}); install git or use --git iso`, e)),
+    )
+    child.on('close', (code) =>
+      resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), code: code ?? 1 }),
+    )
     child.stdin.on('error', () => {})
     child.stdin.end(opts.input ?? '')
   })
@@ -41,7 +56,8 @@ async function git(args: string[], opts: Parameters<typeof runGit>[1] = {}): Pro
 }
 
 function checkOid(s: string, what: string): string {
-  if (!/^[0-9a-f]{40}$/.test(s)) throw opError('GIT_FAILED', `git ${what} answered "${s.slice(0, 80)}" instead of an object id`)
+  if (!/^[0-9a-f]{40}$/.test(s))
+    throw opError('GIT_FAILED', `git ${what} answered "${s.slice(0, 80)}" instead of an object id`)
   return s
 }
 
@@ -66,13 +82,23 @@ class GitPipe<T> {
   private need = 1
   private queue: Array<{ resolve: (v: T) => void; reject: (e: Error) => void }> = []
 
-  constructor(private readonly gitdir: string, private readonly args: string[], private readonly parse: (buf: Buffer) => Reply<T>) {}
+  constructor(
+    private readonly gitdir: string,
+    private readonly args: string[],
+    private readonly parse: (buf: Buffer) => Reply<T>,
+  ) {}
 
   private start(): ChildProcessWithoutNullStreams {
     const child = spawn('git', this.args, { env: gitEnv(this.gitdir), stdio: ['pipe', 'pipe', 'pipe'] })
-    child.stdout.on('data', (b: Buffer) => { this.chunks.push(b); this.size += b.length; this.drain() })
+    child.stdout.on('data', (b: Buffer) => {
+      this.chunks.push(b)
+      this.size += b.length
+      this.drain()
+    })
     let stderr = ''
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString('utf8') })
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString('utf8')
+    })
     // A dead process's half-received answer must not be parsed as its successor's reply; and
     // 'error' then 'close' of an old process must not fail requests sent to its successor.
     const fail = (e: Error) => {
@@ -83,8 +109,12 @@ class GitPipe<T> {
       this.size = 0
       this.need = 1
     }
-    child.on('error', (e) => fail(opError('GIT_SPAWN', `could not run git (${e.message}); install git or use --git iso`, e)))
-    child.on('close', () => fail(opError('GIT_FAILED', `git ${this.args[0]} exited unexpectedly: ${stderr.trim().split('\n').pop() ?? ''}`)))
+    child.on('error', (e) =>
+      fail(opError('GIT_SPAWN', `could not run git (${e.message}); install git or use --git iso`, e)),
+    )
+    child.on('close', () =>
+      fail(opError('GIT_FAILED', `git ${this.args[0]} exited unexpectedly: ${stderr.trim().split('\n').pop() ?? ''}`)),
+    )
     child.stdin.on('error', () => {})
     this.child = child
     return child
@@ -118,7 +148,10 @@ class GitPipe<T> {
   close() {
     const c = this.child
     this.child = null
-    if (c) { c.removeAllListeners('close'); c.stdin.end() }
+    if (c) {
+      c.removeAllListeners('close')
+      c.stdin.end()
+    }
   }
 }
 
@@ -171,7 +204,7 @@ export class SystemBackend implements GitBackend {
       throw e
     }
     try {
-      return checkOid(await this.hashObject.request(file + '\n'), 'hash-object')
+      return checkOid(await this.hashObject.request(`${file}\n`), 'hash-object')
     } finally {
       fs.rmSync(file, { force: true })
     }
@@ -179,7 +212,7 @@ export class SystemBackend implements GitBackend {
 
   async writeTree(entries: TreeEntry[]): Promise<string> {
     const input = entries.map((e) => `${e.mode} ${e.type} ${e.oid}\t${e.name}\n`).join('')
-    return checkOid(await this.mktree.request(input + '\n'), 'mktree')
+    return checkOid(await this.mktree.request(`${input}\n`), 'mktree')
   }
 
   async writeCommit(c: CommitInfo): Promise<string> {
@@ -193,7 +226,7 @@ export class SystemBackend implements GitBackend {
   async readRef(ref: string): Promise<string | null> {
     // No repository yet (a dry run before the first record) reads as no ref, as in iso.
     if (/\s/.test(ref) || !fs.existsSync(this.gitdir)) return null
-    const o = await this.cat.request(ref + '^{commit}\n')
+    const o = await this.cat.request(`${ref}^{commit}\n`)
     return o ? o.oid : null
   }
 
@@ -203,7 +236,11 @@ export class SystemBackend implements GitBackend {
    */
   private listRefFiles(prefix: string): Map<string, string> | null {
     let config = ''
-    try { config = fs.readFileSync(path.join(this.gitdir, 'config'), 'utf8') } catch { return null }
+    try {
+      config = fs.readFileSync(path.join(this.gitdir, 'config'), 'utf8')
+    } catch {
+      return null
+    }
     if (/refstorage\s*=\s*reftable/i.test(config)) return null
     const refs = new Map<string, string>()
     try {
@@ -211,13 +248,22 @@ export class SystemBackend implements GitBackend {
         const m = /^([0-9a-f]{40}) (\S+)$/.exec(line)
         if (m && m[2]!.startsWith(prefix)) refs.set(m[2]!, m[1]!)
       }
-    } catch { /* no packed refs */ }
+    } catch {
+      /* no packed refs */
+    }
     const walk = (dir: string, name: string): boolean => {
       let entries: fs.Dirent[]
-      try { entries = fs.readdirSync(dir, { withFileTypes: true }) } catch { return true }
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true })
+      } catch {
+        return true
+      }
       for (const e of entries) {
         const full = `${name}/${e.name}`
-        if (e.isDirectory()) { if (!walk(path.join(dir, e.name), full)) return false; continue }
+        if (e.isDirectory()) {
+          if (!walk(path.join(dir, e.name), full)) return false
+          continue
+        }
         if (!full.startsWith(prefix) || e.name.endsWith('.lock')) continue
         const text = fs.readFileSync(path.join(dir, e.name), 'utf8').trim()
         if (!/^[0-9a-f]{40}$/.test(text)) return false // symbolic or unexpected: ask git
@@ -232,7 +278,9 @@ export class SystemBackend implements GitBackend {
   async listRefs(prefix: string): Promise<Map<string, string>> {
     const fromFiles = this.listRefFiles(prefix)
     if (fromFiles) return fromFiles
-    const out = (await git(['for-each-ref', '--format=%(objectname) %(refname)', prefix], { gitdir: this.gitdir })).toString('utf8')
+    const out = (
+      await git(['for-each-ref', '--format=%(objectname) %(refname)', prefix], { gitdir: this.gitdir })
+    ).toString('utf8')
     const refs = new Map<string, string>()
     for (const line of out.split('\n')) {
       if (!line) continue
@@ -248,17 +296,27 @@ export class SystemBackend implements GitBackend {
    * file is a leftover, never another run's.
    */
   private clearStaleRefLock(ref: string): void {
-    try { fs.unlinkSync(path.join(this.gitdir, ref + '.lock')) } catch { /* none: the usual case */ }
+    try {
+      fs.unlinkSync(path.join(this.gitdir, `${ref}.lock`))
+    } catch {
+      /* none: the usual case */
+    }
   }
 
   async updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void> {
     this.clearStaleRefLock(ref)
-    const r = await runGit(['update-ref', '-m', 'usage-ledger', ref, newOid, expectedOld ?? ZERO_OID], { gitdir: this.gitdir })
+    const r = await runGit(['update-ref', '-m', 'usage-ledger', ref, newOid, expectedOld ?? ZERO_OID], {
+      gitdir: this.gitdir,
+    })
     if (r.code !== 0) {
       const why = r.stderr.trim().split('\n').pop() ?? ''
       // git says "cannot lock ref ...: is at X but expected Y" or "...: reference already exists".
       if (/but expected|already exists|unable to resolve reference|reference is missing/.test(why)) {
-        throw new LedgerError('operational', 'REF_STALE', `${ref} moved under us (expected ${expectedOld ?? 'no ref'}): ${why}`)
+        throw new LedgerError(
+          'operational',
+          'REF_STALE',
+          `${ref} moved under us (expected ${expectedOld ?? 'no ref'}): ${why}`,
+        )
       }
       throw opError('GIT_FAILED', `git update-ref ${ref} failed: ${why}`)
     }
@@ -270,21 +328,28 @@ export class SystemBackend implements GitBackend {
     const r = await runGit(['update-ref', '-m', 'usage-ledger', '-d', ref, expectedOld], { gitdir: this.gitdir })
     if (r.code !== 0) {
       const why = r.stderr.trim().split('\n').pop() ?? ''
-      if (/but expected|unable to resolve reference|reference is missing/.test(why)) throw new LedgerError('operational', 'REF_STALE', `${ref} moved under us (expected ${expectedOld}): ${why}`)
+      if (/but expected|unable to resolve reference|reference is missing/.test(why))
+        throw new LedgerError('operational', 'REF_STALE', `${ref} moved under us (expected ${expectedOld}): ${why}`)
       throw opError('GIT_FAILED', `git update-ref -d ${ref} failed: ${why}`)
     }
   }
 
   private async object(oid: string, want: string): Promise<Buffer> {
-    const o = /^[0-9a-f]{40}$/.test(oid) ? await this.cat.request(oid + '\n') : null
+    const o = /^[0-9a-f]{40}$/.test(oid) ? await this.cat.request(`${oid}\n`) : null
     if (!o) throw opError('GIT_MISSING_OBJECT', `git object ${oid} is missing from ${this.gitdir}`)
     if (o.type !== want) throw opError('GIT_BAD_OBJECT', `git object ${oid} is a ${o.type}, expected a ${want}`)
     return o.data
   }
 
-  async readTree(oid: string): Promise<TreeEntry[]> { return parseTree(await this.object(oid, 'tree')) }
-  async readBlob(oid: string): Promise<Buffer> { return this.object(oid, 'blob') }
-  async readCommit(oid: string): Promise<CommitInfo> { return parseCommit(await this.object(oid, 'commit')) }
+  async readTree(oid: string): Promise<TreeEntry[]> {
+    return parseTree(await this.object(oid, 'tree'))
+  }
+  async readBlob(oid: string): Promise<Buffer> {
+    return this.object(oid, 'blob')
+  }
+  async readCommit(oid: string): Promise<CommitInfo> {
+    return parseCommit(await this.object(oid, 'commit'))
+  }
 
   /**
    * Ledger branches are linear, so walking parents through the long-lived cat-file process
@@ -320,7 +385,7 @@ export class SystemBackend implements GitBackend {
     if (remote.token) {
       env.GIT_CONFIG_COUNT = '1'
       env.GIT_CONFIG_KEY_0 = 'http.extraHeader'
-      env.GIT_CONFIG_VALUE_0 = 'Authorization: Basic ' + Buffer.from('usage-ledger:' + remote.token).toString('base64')
+      env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${Buffer.from(`usage-ledger:${remote.token}`).toString('base64')}`
     }
     return env
   }
@@ -329,12 +394,12 @@ export class SystemBackend implements GitBackend {
     const r = await runGit(args, { gitdir: this.gitdir, env: this.remoteEnv(remote) })
     if (r.code === 0) return r.stdout
     // push --porcelain reports a rejected ref on stdout.
-    const said = r.stderr + '\n' + r.stdout.toString('utf8')
+    const said = `${r.stderr}\n${r.stdout.toString('utf8')}`
     throw classifyGitError(remote.url, said, ref) ?? gitFailed(`git ${args[0]} ${redactUrl(remote.url)}`, said, r.code)
   }
 
   async listRemoteRefs(remote: Remote, prefix: string): Promise<Map<string, string>> {
-    const out = (await this.remoteGit(remote, ['ls-remote', '--', remote.url, prefix + '*'])).toString('utf8')
+    const out = (await this.remoteGit(remote, ['ls-remote', '--', remote.url, `${prefix}*`])).toString('utf8')
     const refs = new Map<string, string>()
     for (const line of out.split('\n')) {
       const [oid, name] = line.split('\t')
@@ -347,7 +412,15 @@ export class SystemBackend implements GitBackend {
     const got = new Map<string, string>()
     if (!refs.length) return got
     for (const r of refs) this.clearStaleRefLock(trackingRef(r))
-    await this.remoteGit(remote, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--', remote.url, ...refs.map((r) => `+${r}:${trackingRef(r)}`)])
+    await this.remoteGit(remote, [
+      'fetch',
+      '--quiet',
+      '--no-tags',
+      '--no-write-fetch-head',
+      '--',
+      remote.url,
+      ...refs.map((r) => `+${r}:${trackingRef(r)}`),
+    ])
     for (const r of refs) {
       const oid = await this.readRef(trackingRef(r))
       if (oid) got.set(r, oid)

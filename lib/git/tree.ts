@@ -24,10 +24,18 @@ export async function readEntryAt(git: GitBackend, root: string | null, path: st
  * Only the trees on the changed paths are read and rewritten.
  */
 export async function writeFiles(git: GitBackend, base: string | null, files: Map<string, string>): Promise<string> {
-  return writeLevel(git, base, [...files].map(([path, oid]) => ({ segs: path.split('/'), oid })))
+  return writeLevel(
+    git,
+    base,
+    [...files].map(([path, oid]) => ({ segs: path.split('/'), oid })),
+  )
 }
 
-async function writeLevel(git: GitBackend, base: string | null, changes: Array<{ segs: string[]; oid: string }>): Promise<string> {
+async function writeLevel(
+  git: GitBackend,
+  base: string | null,
+  changes: Array<{ segs: string[]; oid: string }>,
+): Promise<string> {
   const entries = new Map<string, TreeEntry>()
   if (base) for (const e of await git.readTree(base)) entries.set(e.name, e)
   const sub = new Map<string, Array<{ segs: string[]; oid: string }>>()
@@ -49,7 +57,11 @@ async function writeLevel(git: GitBackend, base: string | null, changes: Array<{
 }
 
 /** Every blob under `root`/`path`, depth first in name order, with its path relative to `path`. */
-export async function* walkBlobs(git: GitBackend, tree: string, prefix = ''): AsyncGenerator<{ path: string; oid: string }> {
+export async function* walkBlobs(
+  git: GitBackend,
+  tree: string,
+  prefix = '',
+): AsyncGenerator<{ path: string; oid: string }> {
   const entries = (await git.readTree(tree)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   for (const e of entries) {
     const p = prefix ? `${prefix}/${e.name}` : e.name

@@ -21,7 +21,9 @@ import { deviceHeads } from './heads.js'
 import { BestById } from '../ledger/dedupe.js'
 import { descends } from '../git/backend.js'
 
-/** 2: the dedupe rule of issue 11 (earliest ts, then committed first), part commit times, first/last instants per row. */
+/**
+ * 2: the dedupe rule of issue 11 (earliest ts, then committed first), part commit times, first/last instants per row.
+ */
 export const INDEX_VERSION = 2
 const QUARTER = 900_000
 /**
@@ -61,25 +63,41 @@ export interface IndexData {
 const FILE = 'index.v1.json' // the name predates INDEX_VERSION; the "v" inside decides
 
 /** On disk: the rows as one little-endian Float64Array file, named in the JSON by generation. */
-interface IndexFile extends Omit<IndexData, 'days'> { rowsFile: string; days: Record<string, [number, number]> }
+interface IndexFile extends Omit<IndexData, 'days'> {
+  rowsFile: string
+  days: Record<string, [number, number]>
+}
 
 /** What the index was built from (device heads and day trees), without its rows. */
 export function readIndexSources(dir: string): Pick<IndexData, 'devices'> | null {
   let meta: IndexFile
-  try { meta = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile } catch { return null }
+  try {
+    meta = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile
+  } catch {
+    return null
+  }
   return meta.v === INDEX_VERSION ? { devices: meta.devices } : null
 }
 
 export function readIndex(dir: string): IndexData | null {
   for (let attempt = 0; attempt < 3; attempt++) {
     let meta: IndexFile
-    try { meta = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile } catch { return null }
+    try {
+      meta = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile
+    } catch {
+      return null
+    }
     if (meta.v !== INDEX_VERSION) return null
     let buf: Buffer
-    try { buf = fs.readFileSync(path.join(dir, meta.rowsFile)) } catch { continue } // replaced under us: read the new one
-    const all = buf.byteOffset % 8 === 0
-      ? new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8)
-      : new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
+    try {
+      buf = fs.readFileSync(path.join(dir, meta.rowsFile))
+    } catch {
+      continue
+    } // replaced under us: read the new one
+    const all =
+      buf.byteOffset % 8 === 0
+        ? new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8)
+        : new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
     const days: Record<string, ArrayLike<number>> = {}
     for (const [day, [start, length]] of Object.entries(meta.days)) days[day] = all.subarray(start, start + length)
     const { rowsFile: _rowsFile, ...rest } = meta
@@ -93,20 +111,43 @@ function writeIndex(dir: string, idx: IndexData): void {
   fs.mkdirSync(dir, { recursive: true })
   const days: Record<string, [number, number]> = {}
   let n = 0
-  for (const [day, rows] of Object.entries(idx.days)) { days[day] = [n, rows.length]; n += rows.length }
+  for (const [day, rows] of Object.entries(idx.days)) {
+    days[day] = [n, rows.length]
+    n += rows.length
+  }
   const all = new Float64Array(n)
   for (const [day, rows] of Object.entries(idx.days)) all.set(rows, days[day]![0])
   let previous: string | null = null
-  try { previous = (JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile).rowsFile } catch { /* first write */ }
+  try {
+    previous = (JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile).rowsFile
+  } catch {
+    /* first write */
+  }
   const rowsFile = `rows-${Date.now().toString(36)}-${process.pid}.f64`
   writeFileAtomic(path.join(dir, rowsFile), new Uint8Array(all.buffer))
   writeFileAtomic(path.join(dir, FILE), JSON.stringify({ ...idx, days, rowsFile } satisfies IndexFile))
   if (previous && previous !== rowsFile) fs.rmSync(path.join(dir, previous), { force: true })
 }
 
-const empty = (priceSha: string): IndexData => ({ v: INDEX_VERSION, priceSha, devices: {}, parts: {}, dims: [], days: {}, stats: {}, cross: {}, unknown: {} })
+const empty = (priceSha: string): IndexData => ({
+  v: INDEX_VERSION,
+  priceSha,
+  devices: {},
+  parts: {},
+  dims: [],
+  days: {},
+  stats: {},
+  cross: {},
+  unknown: {},
+})
 
-interface Part { device: string; day: string; name: string; oid: string; added: number }
+interface Part {
+  device: string
+  day: string
+  name: string
+  oid: string
+  added: number
+}
 
 /**
  * Every part of a device head; an unchanged head or day tree is taken from the index. With the
@@ -115,36 +156,72 @@ interface Part { device: string; day: string; name: string; oid: string; added: 
  * indexed head when the branch grew; the whole branch otherwise), so the incremental index
  * and a rebuild see the same times.
  */
-async function listDevice(git: GitBackend, id: string, head: string, known: IndexDevice | undefined): Promise<IndexDevice> {
+async function listDevice(
+  git: GitBackend,
+  id: string,
+  head: string,
+  known: IndexDevice | undefined,
+): Promise<IndexDevice> {
   if (known?.head === head && known.added) return known
   const tree = (await git.readCommit(head)).tree
   const dir = await readEntryAt(git, tree, deviceDir(id))
-  const dev: IndexDevice = { head, name: known?.name ?? id.slice(0, 8), lastRecordAt: null, days: {}, added: await partTimes(git, id, head, known) }
+  const dev: IndexDevice = {
+    head,
+    name: known?.name ?? id.slice(0, 8),
+    lastRecordAt: null,
+    days: {},
+    added: await partTimes(git, id, head, known),
+  }
   if (!dir) return dev
-  const json = async (oid: string) => { try { return JSON.parse((await git.readBlob(oid)).toString('utf8')) as Record<string, unknown> } catch { return {} } }
+  const json = async (oid: string) => {
+    try {
+      return JSON.parse((await git.readBlob(oid)).toString('utf8')) as Record<string, unknown>
+    } catch {
+      return {}
+    }
+  }
   for (const e of await git.readTree(dir.oid)) {
-    if (e.name === 'device.json') { dev.name = String((await json(e.oid)).name ?? dev.name); continue }
-    if (e.name === 'manifest.json') { const at = (await json(e.oid)).lastRecordAt; dev.lastRecordAt = typeof at === 'string' ? at : null; continue }
+    if (e.name === 'device.json') {
+      dev.name = String((await json(e.oid)).name ?? dev.name)
+      continue
+    }
+    if (e.name === 'manifest.json') {
+      const at = (await json(e.oid)).lastRecordAt
+      dev.lastRecordAt = typeof at === 'string' ? at : null
+      continue
+    }
     if (e.type !== 'tree' || !/^\d{4}-\d{2}$/.test(e.name)) continue
     for (const day of await git.readTree(e.oid)) {
       if (day.type !== 'tree') continue
       const prev = known?.days[day.name]
-      if (prev?.[0] === day.oid) { dev.days[day.name] = prev; continue }
-      const parts = (await git.readTree(day.oid)).filter((p) => PART_NAME_RE.test(p.name)).sort((x, y) => (x.name < y.name ? -1 : 1))
+      if (prev?.[0] === day.oid) {
+        dev.days[day.name] = prev
+        continue
+      }
+      const parts = (await git.readTree(day.oid))
+        .filter((p) => PART_NAME_RE.test(p.name))
+        .sort((x, y) => (x.name < y.name ? -1 : 1))
       dev.days[day.name] = [day.oid, ...parts.map((p) => p.oid)]
     }
   }
   return dev
 }
 
-
 /** Part blob oid → committer time of the commit that added it, along the first-parent chain of `head`. */
-async function partTimes(git: GitBackend, id: string, head: string, known: IndexDevice | undefined): Promise<Record<string, number>> {
-  const base = known?.added && known.head !== head && await descends(git, known.head, head) ? known.head : null
+async function partTimes(
+  git: GitBackend,
+  id: string,
+  head: string,
+  known: IndexDevice | undefined,
+): Promise<Record<string, number>> {
+  const base = known?.added && known.head !== head && (await descends(git, known.head, head)) ? known.head : null
   const chain: Array<{ tree: string; time: number }> = []
   let reached = base === null
   for (let c: string | undefined = head; c; ) {
-    if (c === base) { reached = true; break }
+    if (c === base) {
+      reached = true
+      break
+    }
     const info = await git.readCommit(c)
     chain.push({ tree: info.tree, time: info.committer.timestamp })
     c = info.parents[0]
@@ -163,36 +240,57 @@ async function partTimes(git: GitBackend, id: string, head: string, known: Index
   }
   const dirOf = async (tree: string) => {
     const devices = (await readTree(tree)).find((e) => e.name === 'devices' && e.type === 'tree')
-    return devices ? (await readTree(devices.oid)).find((e) => e.name === id && e.type === 'tree')?.oid ?? null : null
+    return devices ? ((await readTree(devices.oid)).find((e) => e.name === id && e.type === 'tree')?.oid ?? null) : null
   }
   let prev = from ? await dirOf((await git.readCommit(from)).tree) : null
   for (let i = chain.length - 1; i >= 0; i--) {
     const dir = await dirOf(chain[i]!.tree)
-    if (dir && dir !== prev) await addedParts(readTree, prev, dir, 0, (oid) => { if (!(oid in times)) times[oid] = chain[i]!.time })
+    if (dir && dir !== prev)
+      await addedParts(readTree, prev, dir, 0, (oid) => {
+        if (!(oid in times)) times[oid] = chain[i]!.time
+      })
     prev = dir
   }
   return times
 }
 
 /** Calls `add` for every part blob under `newTree` (a device directory) that `oldTree` lacks. */
-async function addedParts(readTree: (oid: string) => Promise<TreeEntry[]>, oldTree: string | null, newTree: string, depth: number, add: (oid: string) => void): Promise<void> {
+async function addedParts(
+  readTree: (oid: string) => Promise<TreeEntry[]>,
+  oldTree: string | null,
+  newTree: string,
+  depth: number,
+  add: (oid: string) => void,
+): Promise<void> {
   const old = new Map<string, TreeEntry>()
   if (oldTree) for (const e of await readTree(oldTree)) old.set(e.name, e)
   for (const e of await readTree(newTree)) {
     const o = old.get(e.name)
     if (o?.oid === e.oid) continue
-    if (depth < 2) { if (e.type === 'tree') await addedParts(readTree, o?.type === 'tree' ? o.oid : null, e.oid, depth + 1, add) }
-    else if (e.type === 'blob' && PART_NAME_RE.test(e.name)) add(e.oid)
+    if (depth < 2) {
+      if (e.type === 'tree') await addedParts(readTree, o?.type === 'tree' ? o.oid : null, e.oid, depth + 1, add)
+    } else if (e.type === 'blob' && PART_NAME_RE.test(e.name)) add(e.oid)
   }
 }
 
-export interface UpdateResult { days: number; parts: number; records: number; rebuilt: boolean; index: IndexData }
+export interface UpdateResult {
+  days: number
+  parts: number
+  records: number
+  rebuilt: boolean
+  index: IndexData
+}
 
 /**
  * Brings the index in `dir` up to the device heads of `git` (and, for a native clone, its
  * remote-tracking heads). `rebuild` starts from nothing.
  */
-export async function updateIndex(git: GitBackend, dir: string, prices: PriceTable, opts: { heads?: Map<string, string>; withTracking?: boolean; rebuild?: boolean } = {}): Promise<UpdateResult> {
+export async function updateIndex(
+  git: GitBackend,
+  dir: string,
+  prices: PriceTable,
+  opts: { heads?: Map<string, string>; withTracking?: boolean; rebuild?: boolean } = {},
+): Promise<UpdateResult> {
   const old = opts.rebuild ? null : readIndex(dir)
   const repriced = !old || old.priceSha !== prices.sha256
   const idx = old && !repriced ? old : { ...empty(prices.sha256), devices: old?.devices ?? {} }
@@ -217,15 +315,28 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
     }
   }
   const allDays = new Set([...partsByDay.keys(), ...Object.keys(idx.parts)])
-  const changed = [...allDays].filter((d) => repriced || retimed.has(d) || (partsByDay.get(d)?.map((p) => p.oid).sort().join() ?? '') !== (idx.parts[d] ?? []).join())
-  const headsMoved = Object.keys(devices).length !== Object.keys(idx.devices).length || Object.entries(devices).some(([id, d]) => idx.devices[id]?.head !== d.head)
+  const changed = [...allDays].filter(
+    (d) =>
+      repriced ||
+      retimed.has(d) ||
+      (partsByDay
+        .get(d)
+        ?.map((p) => p.oid)
+        .sort()
+        .join() ?? '') !== (idx.parts[d] ?? []).join(),
+  )
+  const headsMoved =
+    Object.keys(devices).length !== Object.keys(idx.devices).length ||
+    Object.entries(devices).some(([id, d]) => idx.devices[id]?.head !== d.head)
   if (!changed.length && !headsMoved && old) return { days: 0, parts: 0, records: 0, rebuilt: false, index: old }
   const affected = new Set(changed.flatMap((d) => [d, ...neighbourDays(d)]))
   const load = new Set([...affected].flatMap((d) => [d, ...neighbourDays(d)]))
 
   // Every copy of every id in the loaded days; the winners of the affected days are rebuilt.
   const best = new BestById()
-  const lines = new Map<string, number>(), invalid = new Map<string, number>(), newer = new Map<string, number>()
+  const lines = new Map<string, number>(),
+    invalid = new Map<string, number>(),
+    newer = new Map<string, number>()
   let records = 0
   for (const day of load) {
     for (const p of partsByDay.get(day) ?? []) {
@@ -237,7 +348,11 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
         if (affected.has(day)) lines.set(day, (lines.get(day) ?? 0) + 1)
         const parsed = parseLedgerLine(line)
         if (parsed.kind !== 'record') {
-          if (affected.has(day)) (parsed.kind === 'newer' ? newer : invalid).set(day, ((parsed.kind === 'newer' ? newer : invalid).get(day) ?? 0) + 1)
+          if (affected.has(day))
+            (parsed.kind === 'newer' ? newer : invalid).set(
+              day,
+              ((parsed.kind === 'newer' ? newer : invalid).get(day) ?? 0) + 1,
+            )
           continue
         }
         best.offer(parsed.record, p.device, `${p.day}/${p.name}/${String(i).padStart(9, '0')}`, p.added)
@@ -249,7 +364,11 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
   const dim = (r: LedgerRecord, device: string) => {
     const key = `${device}\t${r.source}\t${r.model}\t${r.project ?? ''}\t${r.session ?? ''}`
     let i = dimIndex.get(key)
-    if (i === undefined) { i = idx.dims.length; idx.dims.push(key); dimIndex.set(key, i) }
+    if (i === undefined) {
+      i = idx.dims.length
+      idx.dims.push(key)
+      dimIndex.set(key, i)
+    }
     return i
   }
   const rows = new Map<string, Map<string, number[]>>()
@@ -280,9 +399,17 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
     if (!row) dayRows.set(key, (row = [q, d, 0, 0, 0, 0, 0, 0, 0, 0, ms, ms]))
     if (ms < row[10]!) row[10] = ms
     if (ms > row[11]!) row[11] = ms
-    row[2]! += 1; row[3]! += c.r.input; row[4]! += c.r.output; row[5]! += c.r.cacheWrite; row[6]! += c.r.cacheRead
+    row[2]! += 1
+    row[3]! += c.r.input
+    row[4]! += c.r.output
+    row[5]! += c.r.cacheWrite
+    row[6]! += c.r.cacheRead
     const calc = prices.cost(c.r, 'calculate')
-    if (calc === null) { const u = unknown.get(day) ?? new Set(); u.add(c.r.model); unknown.set(day, u) }
+    if (calc === null) {
+      const u = unknown.get(day) ?? new Set()
+      u.add(c.r.model)
+      unknown.set(day, u)
+    }
     row[7]! += prices.cost(c.r, 'auto') ?? 0
     row[8]! += calc ?? 0
     row[9]! += prices.cost(c.r, 'display') ?? 0
@@ -295,7 +422,14 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
     if (parts?.length) idx.parts[day] = parts.map((p) => p.oid).sort()
     else delete idx.parts[day]
     const l = lines.get(day) ?? 0
-    if (l) idx.stats[day] = [l, l - (winnersPerDay.get(day) ?? 0) - (invalid.get(day) ?? 0) - (newer.get(day) ?? 0), crossPerDay.get(day) ?? 0, invalid.get(day) ?? 0, newer.get(day) ?? 0]
+    if (l)
+      idx.stats[day] = [
+        l,
+        l - (winnersPerDay.get(day) ?? 0) - (invalid.get(day) ?? 0) - (newer.get(day) ?? 0),
+        crossPerDay.get(day) ?? 0,
+        invalid.get(day) ?? 0,
+        newer.get(day) ?? 0,
+      ]
     else delete idx.stats[day]
     const cross = crossDevices.get(day)
     if (cross) idx.cross[day] = cross
@@ -307,7 +441,13 @@ export async function updateIndex(git: GitBackend, dir: string, prices: PriceTab
   idx.devices = devices
   idx.priceSha = prices.sha256
   writeIndex(dir, idx)
-  return { days: affected.size, parts: [...load].reduce((n, d) => n + (partsByDay.get(d)?.length ?? 0), 0), records, rebuilt: repriced, index: idx }
+  return {
+    days: affected.size,
+    parts: [...load].reduce((n, d) => n + (partsByDay.get(d)?.length ?? 0), 0),
+    records,
+    rebuilt: repriced,
+    index: idx,
+  }
 }
 
 const COST_COLUMN = { auto: 7, calculate: 8, display: 9 } as const
@@ -324,7 +464,18 @@ export function indexRows(idx: IndexData, mode: keyof typeof COST_COLUMN, keepDi
       for (const rows of Object.values(idx.days)) {
         for (let i = 0; i < rows.length; i += ROW) {
           if (keep && !keep[rows[i + 1]!]) continue
-          visit(rows[i]! * QUARTER, rows[i + 1]!, rows[i + 2]!, rows[i + 3]!, rows[i + 4]!, rows[i + 5]!, rows[i + 6]!, rows[i + col]!, rows[i + 10]!, rows[i + 11]!)
+          visit(
+            rows[i]! * QUARTER,
+            rows[i + 1]!,
+            rows[i + 2]!,
+            rows[i + 3]!,
+            rows[i + 4]!,
+            rows[i + 5]!,
+            rows[i + 6]!,
+            rows[i + col]!,
+            rows[i + 10]!,
+            rows[i + 11]!,
+          )
         }
       }
     },
@@ -353,6 +504,6 @@ export function crossDeviceStats(idx: IndexData): Map<string, { records: number;
 /** Sums of the per-day statistics: [lines, duplicate lines dropped, cross-device ids, invalid, newer]. */
 export function indexStats(idx: IndexData): number[] {
   const s = [0, 0, 0, 0, 0]
-  for (const d of Object.values(idx.stats)) d.forEach((v, i) => (s[i]! += v))
+  for (const d of Object.values(idx.stats)) for (let i = 0; i < d.length; i++) s[i]! += d[i]!
   return s
 }

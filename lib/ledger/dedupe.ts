@@ -41,7 +41,8 @@ export function beatsRecorded(candidate: LedgerRecord, best: RecordedBest | unde
  */
 export function laterCopyWins(a: LedgerRecord, b: LedgerRecord): boolean {
   if (Boolean(a.sidechain) !== Boolean(b.sidechain)) return !b.sidechain
-  const ta = totalTokens(a), tb = totalTokens(b)
+  const ta = totalTokens(a),
+    tb = totalTokens(b)
   if (ta !== tb) return tb > ta
   if (a.ts !== b.ts) return b.ts < a.ts
   return canonicalLine(b) < canonicalLine(a)
@@ -90,9 +91,20 @@ export class BestById<R extends LedgerRecord = LedgerRecord> {
    * commit time (seconds) of the commit that added its part.
    */
   offer(record: R, device: string, pos: string | number = this.seq++, added = 0): void {
-    const copy: Winner<R> = { record, device, total: totalTokens(record), sidechain: record.sidechain === true, ts: record.ts, added, pos }
+    const copy: Winner<R> = {
+      record,
+      device,
+      total: totalTokens(record),
+      sidechain: record.sidechain === true,
+      ts: record.ts,
+      added,
+      pos,
+    }
     const cur = this.best.get(record.id)
-    if (!cur) { this.best.set(record.id, copy); return }
+    if (!cur) {
+      this.best.set(record.id, copy)
+      return
+    }
     this.dropped++
     const devices = this.devicesOf.get(record.id)
     if (devices) devices.add(device)
@@ -103,5 +115,7 @@ export class BestById<R extends LedgerRecord = LedgerRecord> {
     if (prefer(copy, cur)) this.best.set(record.id, copy)
   }
 
-  *winners(): IterableIterator<Winner<R>> { yield* this.best.values() }
+  *winners(): IterableIterator<Winner<R>> {
+    yield* this.best.values()
+  }
 }

@@ -9,8 +9,18 @@ import { canonicalLine, type LedgerRecord } from './record.js'
 
 export const MANIFEST_VERSION = 1
 
-export interface MonthTotals { records: number; input: number; output: number; cacheWrite: number; cacheRead: number }
-export interface Sealed { through: string; records: number; digest: string }
+export interface MonthTotals {
+  records: number
+  input: number
+  output: number
+  cacheWrite: number
+  cacheRead: number
+}
+export interface Sealed {
+  through: string
+  records: number
+  digest: string
+}
 
 export interface Manifest {
   v: 1
@@ -26,15 +36,27 @@ export interface Manifest {
 
 export function emptyManifest(deviceId: string, now: string): Manifest {
   return {
-    v: 1, deviceId, updatedAt: now, records: 0, lastRecordAt: null, days: {}, months: {},
-    sealed: { through: '', records: 0, digest: sealDigest([]) }, seen: {},
+    v: 1,
+    deviceId,
+    updatedAt: now,
+    records: 0,
+    lastRecordAt: null,
+    days: {},
+    months: {},
+    sealed: { through: '', records: 0, digest: sealDigest([]) },
+    seen: {},
   }
 }
 
 /** Stable serialisation: sorted day and month keys, two-space indent, trailing newline. */
 export function serializeManifest(m: Manifest): string {
-  const sortKeys = <T>(o: Record<string, T>) => Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]))
-  return JSON.stringify({ ...m, days: sortKeys(m.days), months: sortKeys(m.months), seen: sortKeys(m.seen) }, null, 2) + '\n'
+  const sortKeys = <T>(o: Record<string, T>) =>
+    Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, o[k]]),
+    )
+  return `${JSON.stringify({ ...m, days: sortKeys(m.days), months: sortKeys(m.months), seen: sortKeys(m.seen) }, null, 2)}\n`
 }
 
 export function parseManifest(text: string): Manifest {
@@ -58,7 +80,7 @@ export function sealDigestLines(lines: string[]): string {
   sortLines(lines)
   const h = newSha256()
   // Thousands of lines per update: one call per line costs more than the hashing.
-  for (let i = 0; i < lines.length; i += 4096) h.update(lines.slice(i, i + 4096).join('\n') + '\n')
+  for (let i = 0; i < lines.length; i += 4096) h.update(`${lines.slice(i, i + 4096).join('\n')}\n`)
   return h.digest('hex')
 }
 
@@ -71,16 +93,25 @@ const ID_AT = '{"v":1,"id":"'.length
  */
 function sortLines(lines: string[]): void {
   const n = lines.length
-  if (n < 64 || n >= 2 ** 21) { lines.sort(); return }
+  if (n < 64 || n >= 2 ** 21) {
+    lines.sort()
+    return
+  }
   const keys = new Float64Array(n)
   for (let i = 0; i < n; i++) {
     const l = lines[i]!
-    if (!l.startsWith('{"v":1,"id":"')) { lines.sort(); return }
+    if (!l.startsWith('{"v":1,"id":"')) {
+      lines.sort()
+      return
+    }
     let k = 0
     for (let c = ID_AT; c < ID_AT + 8; c++) {
       const d = l.charCodeAt(c)
       const v = d >= 48 && d <= 57 ? d - 48 : d >= 97 && d <= 102 ? d - 87 : -1
-      if (v < 0) { lines.sort(); return }
+      if (v < 0) {
+        lines.sort()
+        return
+      }
       k = k * 16 + v
     }
     keys[i] = k * 2 ** 21 + i
@@ -89,7 +120,7 @@ function sortLines(lines: string[]): void {
   const sorted = new Array<string>(n)
   for (let i = 0; i < n; i++) sorted[i] = lines[keys[i]! % 2 ** 21]!
   // Runs of equal eight-digit prefixes, put in full string order.
-  for (let i = 0; i < n;) {
+  for (let i = 0; i < n; ) {
     let j = i + 1
     const k = Math.floor(keys[i]! / 2 ** 21)
     while (j < n && Math.floor(keys[j]! / 2 ** 21) === k) j++
@@ -102,7 +133,12 @@ function sortLines(lines: string[]): void {
   for (let i = 0; i < n; i++) lines[i] = sorted[i]!
 }
 
-export function addToMonth(m: Manifest, month: string, r: Pick<LedgerRecord, 'input' | 'output' | 'cacheWrite' | 'cacheRead'>, sign: 1 | -1): void {
+export function addToMonth(
+  m: Manifest,
+  month: string,
+  r: Pick<LedgerRecord, 'input' | 'output' | 'cacheWrite' | 'cacheRead'>,
+  sign: 1 | -1,
+): void {
   const t = (m.months[month] ??= { records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0 })
   t.records += sign
   t.input += sign * r.input
@@ -110,4 +146,3 @@ export function addToMonth(m: Manifest, month: string, r: Pick<LedgerRecord, 'in
   t.cacheWrite += sign * r.cacheWrite
   t.cacheRead += sign * r.cacheRead
 }
-

@@ -12,16 +12,25 @@ const HASH = /^[0-9a-f]{16}$/
 
 /** `{"v":1,"projects":{hash:name,…}}` with hashes sorted, one line. */
 export function serializeSharedNames(projects: Record<string, string>): string {
-  const sorted = Object.fromEntries(Object.entries(projects).filter(([h, n]) => HASH.test(h) && typeof n === 'string' && n).sort(([a], [b]) => (a < b ? -1 : 1)))
-  return JSON.stringify({ v: SHARED_NAMES_VERSION, projects: sorted }) + '\n'
+  const sorted = Object.fromEntries(
+    Object.entries(projects)
+      .filter(([h, n]) => HASH.test(h) && typeof n === 'string' && n)
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  )
+  return `${JSON.stringify({ v: SHARED_NAMES_VERSION, projects: sorted })}\n`
 }
 
 /** The project names of a shared names file; nothing from a damaged or newer one. */
 export function parseSharedNames(text: string): Record<string, string> {
   let o: { v?: unknown; projects?: unknown }
-  try { o = JSON.parse(text) as typeof o } catch { return {} }
+  try {
+    o = JSON.parse(text) as typeof o
+  } catch {
+    return {}
+  }
   if (!o || typeof o !== 'object' || (typeof o.v === 'number' && o.v > SHARED_NAMES_VERSION)) return {}
   const out: Record<string, string> = {}
-  if (o.projects && typeof o.projects === 'object') for (const [h, n] of Object.entries(o.projects)) if (HASH.test(h) && typeof n === 'string' && n) out[h] = n
+  if (o.projects && typeof o.projects === 'object')
+    for (const [h, n] of Object.entries(o.projects)) if (HASH.test(h) && typeof n === 'string' && n) out[h] = n
   return out
 }

@@ -12,7 +12,7 @@ export const deviceDir = (deviceId: string) => `devices/${deviceId}`
 /** `2026-11-21` → `2026-11/2026-11-21` relative to the device directory. */
 export const dayDir = (day: string) => `${day.slice(0, 7)}/${day}`
 
-export const partName = (n: number) => String(n).padStart(6, '0') + '.ndjson'
+export const partName = (n: number) => `${String(n).padStart(6, '0')}.ndjson`
 
 export function partNumber(name: string): number | null {
   const m = PART_NAME_RE.exec(name)

@@ -35,7 +35,7 @@ const TOKEN_KEYS = ['input', 'output', 'cacheWrite', 'cacheRead'] as const
 export { sha256hex }
 
 export function recordId(source: string, nativeKey: string): string {
-  return sha256prefix(source + '\n' + nativeKey, 16)
+  return sha256prefix(`${source}\n${nativeKey}`, 16)
 }
 
 const interned = new Map<string, string>()
@@ -58,7 +58,7 @@ export function privacyHash(value: string, salt = ''): string {
   if (!cache) privacyCaches.set(salt, (cache = new Map()))
   let h = cache.get(value)
   if (h === undefined) {
-    h = sha256prefix('usage-ledger/project/v1\0' + salt + value, 8)
+    h = sha256prefix(`usage-ledger/project/v1\0${salt}${value}`, 8)
     if (cache.size > 100_000) cache.clear()
     cache.set(value, h)
   }
@@ -95,8 +95,15 @@ export function normaliseTs(value: unknown): string | null {
  */
 export function canonicalLine(r: LedgerRecord): string {
   const o: Record<string, unknown> = {
-    v: 1, id: r.id, ts: r.ts, source: r.source, model: r.model,
-    input: r.input, output: r.output, cacheWrite: r.cacheWrite, cacheRead: r.cacheRead,
+    v: 1,
+    id: r.id,
+    ts: r.ts,
+    source: r.source,
+    model: r.model,
+    input: r.input,
+    output: r.output,
+    cacheWrite: r.cacheWrite,
+    cacheRead: r.cacheRead,
   }
   if (r.cacheWrite1h) o.cacheWrite1h = r.cacheWrite1h
   if (r.reasoning) o.reasoning = r.reasoning
@@ -117,10 +124,10 @@ const POS = '[1-9]\\d{0,14}'
  */
 const CANONICAL_RE = new RegExp(
   '^\\{"v":1,"id":"[0-9a-f]{32}","ts":"\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])T(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d\\.\\d{3}Z",' +
-  '"source":"[a-z0-9][a-z0-9._-]{0,63}","model":"[^"\\\\\\x00-\\x1f]{1,200}",' +
-  `"input":${INT},"output":${INT},"cacheWrite":(${INT}),"cacheRead":${INT}` +
-  `(?:,"cacheWrite1h":(${POS}))?(?:,"reasoning":${POS})?(?:,"speed":"fast")?(?:,"costUSD":([0-9][0-9.e+-]*))?` +
-  '(?:,"session":"[0-9a-f]{16}")?(?:,"project":"[0-9a-f]{16}")?(?:,"sidechain":true)?\\}$',
+    '"source":"[a-z0-9][a-z0-9._-]{0,63}","model":"[^"\\\\\\x00-\\x1f]{1,200}",' +
+    `"input":${INT},"output":${INT},"cacheWrite":(${INT}),"cacheRead":${INT}` +
+    `(?:,"cacheWrite1h":(${POS}))?(?:,"reasoning":${POS})?(?:,"speed":"fast")?(?:,"costUSD":([0-9][0-9.e+-]*))?` +
+    '(?:,"session":"[0-9a-f]{16}")?(?:,"project":"[0-9a-f]{16}")?(?:,"sidechain":true)?\\}$',
 )
 /** Where the `ts` of a canonical line starts: after `{"v":1,"id":"<32 hex>","ts":"`. */
 export const CANONICAL_TS_AT = 53
@@ -141,7 +148,7 @@ export function isCanonicalLine(line: string): boolean {
   if (line.charCodeAt(61) > 50 || (line.charCodeAt(61) === 50 && line.charCodeAt(62) > 56)) {
     const day = line.slice(CANONICAL_TS_AT, CANONICAL_TS_AT + 10)
     let ok = lateDays.get(day)
-    if (ok === undefined) lateDays.set(day, (ok = normaliseTs(day + 'T00:00:00.000Z') !== null))
+    if (ok === undefined) lateDays.set(day, (ok = normaliseTs(`${day}T00:00:00.000Z`) !== null))
     return ok
   }
   return true
@@ -160,15 +167,22 @@ export function validateRecord(o: unknown): string[] {
   const errs: string[] = []
   if (r.v !== 1) errs.push(`"v" must be 1`)
   if (typeof r.id !== 'string' || !ID_RE.test(r.id)) errs.push(`"id" must be 32 lowercase hex`)
-  if (typeof r.ts !== 'string' || !TS_RE.test(r.ts) || normaliseTs(r.ts) !== r.ts) errs.push(`"ts" must be RFC 3339 UTC with milliseconds`)
+  if (typeof r.ts !== 'string' || !TS_RE.test(r.ts) || normaliseTs(r.ts) !== r.ts)
+    errs.push(`"ts" must be RFC 3339 UTC with milliseconds`)
   if (typeof r.source !== 'string' || !SOURCE_RE.test(r.source)) errs.push(`"source" must be a short lowercase name`)
-  if (typeof r.model !== 'string' || r.model.length === 0 || r.model.length > 200) errs.push(`"model" must be a non-empty string`)
+  if (typeof r.model !== 'string' || r.model.length === 0 || r.model.length > 200)
+    errs.push(`"model" must be a non-empty string`)
   for (const k of TOKEN_KEYS) if (!isCount(r[k])) errs.push(`"${k}" must be a non-negative integer`)
-  for (const k of ['cacheWrite1h', 'reasoning'] as const) if (r[k] !== undefined && !isCount(r[k])) errs.push(`"${k}" must be a non-negative integer`)
-  if (isCount(r.cacheWrite1h) && isCount(r.cacheWrite) && r.cacheWrite1h > r.cacheWrite) errs.push(`"cacheWrite1h" exceeds "cacheWrite"`)
+  for (const k of ['cacheWrite1h', 'reasoning'] as const)
+    if (r[k] !== undefined && !isCount(r[k])) errs.push(`"${k}" must be a non-negative integer`)
+  if (isCount(r.cacheWrite1h) && isCount(r.cacheWrite) && r.cacheWrite1h > r.cacheWrite)
+    errs.push(`"cacheWrite1h" exceeds "cacheWrite"`)
   if (r.speed !== undefined && r.speed !== 'fast') errs.push(`"speed" must be "fast" when present`)
-  if (r.costUSD !== undefined && !(typeof r.costUSD === 'number' && Number.isFinite(r.costUSD) && r.costUSD >= 0)) errs.push(`"costUSD" must be a non-negative number`)
-  for (const k of ['session', 'project'] as const) if (r[k] !== undefined && !(typeof r[k] === 'string' && HASH16_RE.test(r[k] as string))) errs.push(`"${k}" must be 16 lowercase hex`)
+  if (r.costUSD !== undefined && !(typeof r.costUSD === 'number' && Number.isFinite(r.costUSD) && r.costUSD >= 0))
+    errs.push(`"costUSD" must be a non-negative number`)
+  for (const k of ['session', 'project'] as const)
+    if (r[k] !== undefined && !(typeof r[k] === 'string' && HASH16_RE.test(r[k] as string)))
+      errs.push(`"${k}" must be 16 lowercase hex`)
   if (r.sidechain !== undefined && r.sidechain !== true) errs.push(`"sidechain" must be true when present`)
   return errs
 }
@@ -176,8 +190,15 @@ export function validateRecord(o: unknown): string[] {
 /** Keeps only schema keys, so a record read back canonicalises identically. */
 export function toRecord(o: Record<string, unknown>): LedgerRecord {
   const r: LedgerRecord = {
-    v: 1, id: o.id as string, ts: o.ts as string, source: o.source as string, model: o.model as string,
-    input: o.input as number, output: o.output as number, cacheWrite: o.cacheWrite as number, cacheRead: o.cacheRead as number,
+    v: 1,
+    id: o.id as string,
+    ts: o.ts as string,
+    source: o.source as string,
+    model: o.model as string,
+    input: o.input as number,
+    output: o.output as number,
+    cacheWrite: o.cacheWrite as number,
+    cacheRead: o.cacheRead as number,
   }
   if (o.cacheWrite1h) r.cacheWrite1h = o.cacheWrite1h as number
   if (o.reasoning) r.reasoning = o.reasoning as number
@@ -197,8 +218,17 @@ export type ParsedLine =
 /** Parses one ledger line as a reader must: skip higher versions, report invalid ones. */
 export function parseLedgerLine(line: string): ParsedLine {
   let o: unknown
-  try { o = JSON.parse(line) } catch { return { kind: 'invalid', problems: ['not valid JSON'] } }
-  if (typeof o === 'object' && o !== null && typeof (o as { v?: unknown }).v === 'number' && (o as { v: number }).v > SCHEMA_VERSION) {
+  try {
+    o = JSON.parse(line)
+  } catch {
+    return { kind: 'invalid', problems: ['not valid JSON'] }
+  }
+  if (
+    typeof o === 'object' &&
+    o !== null &&
+    typeof (o as { v?: unknown }).v === 'number' &&
+    (o as { v: number }).v > SCHEMA_VERSION
+  ) {
     return { kind: 'newer', v: (o as { v: number }).v }
   }
   const problems = validateRecord(o)

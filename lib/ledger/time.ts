@@ -10,7 +10,7 @@ export const utcMonth = (day: string) => day.slice(0, 7)
 const neighbours = new Map<string, [string, string]>()
 
 export function addDays(day: string, n: number): string {
-  return new Date(Date.parse(day + 'T00:00:00Z') + n * DAY_MS).toISOString().slice(0, 10)
+  return new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10)
 }
 
 /** [day before, day after], memoised: writers ask this for every record. */
@@ -24,6 +24,6 @@ export const DAY_RE = /^\d{4}-\d{2}-\d{2}$/
 
 export function isValidDay(day: string): boolean {
   if (!DAY_RE.test(day)) return false
-  const t = Date.parse(day + 'T00:00:00Z')
+  const t = Date.parse(`${day}T00:00:00Z`)
   return Number.isFinite(t) && new Date(t).toISOString().slice(0, 10) === day
 }

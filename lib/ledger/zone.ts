@@ -28,7 +28,9 @@ export function systemZone(): string {
     try {
       const linked = /zoneinfo\/(.+)$/.exec(fs.readlinkSync('/etc/localtime'))?.[1]
       if (linked && ZONE_NAME.test(linked)) return linked
-    } catch { /* not a link, or not this kind of system */ }
+    } catch {
+      /* not a link, or not this kind of system */
+    }
   }
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
 }
@@ -36,7 +38,13 @@ export function systemZone(): string {
 export function checkZone(tz: string): string {
   if (isUtc(tz)) return tz
   let ok = false
-  try { ok = Number.isFinite(dateFnsTz().getTimezoneOffset(tz, new Date(0))) && Boolean(new Intl.DateTimeFormat('en', { timeZone: tz })) } catch { ok = false }
+  try {
+    ok =
+      Number.isFinite(dateFnsTz().getTimezoneOffset(tz, new Date(0))) &&
+      Boolean(new Intl.DateTimeFormat('en', { timeZone: tz }))
+  } catch {
+    ok = false
+  }
   if (!ok) throw usageError('BAD_TIMEZONE', `unknown time zone "${tz}"; use an IANA name such as Europe/Berlin or UTC`)
   return tz
 }
@@ -85,7 +93,10 @@ export function localTimeIn(tz: string): (ts: string | number) => string {
     const ms = typeof ts === 'number' ? ts : Date.parse(ts)
     // Index rows sit on quarter starts: their text repeats, so it is kept.
     const aligned = ms % QUARTER === 0
-    if (aligned) { const t = quarterText.get(ms); if (t) return t }
+    if (aligned) {
+      const t = quarterText.get(ms)
+      if (t) return t
+    }
     const text = new Date(ms + offsetOf(ms)).toISOString().slice(0, 16)
     if (aligned) quarterText.set(ms, text)
     return text

@@ -6,7 +6,7 @@ export type Period = 'daily' | 'weekly' | 'monthly' | 'session' | 'blocks'
 
 /** ISO 8601 week of a calendar day: `2026-W47` (weeks start on Monday; week 1 holds a Thursday). */
 export function isoWeek(day: string): string {
-  const d = new Date(day + 'T00:00:00Z')
+  const d = new Date(`${day}T00:00:00Z`)
   d.setUTCDate(d.getUTCDate() + 4 - (d.getUTCDay() || 7)) // the Thursday of this week decides the year
   const yearStart = Date.UTC(d.getUTCFullYear(), 0, 1)
   const week = Math.ceil(((d.getTime() - yearStart) / 86_400_000 + 1) / 7)
@@ -53,14 +53,24 @@ export interface Row extends Totals {
   end?: string
   /** blocks: the block contains now. */
   active?: boolean
-  /** blocks, the active one only (ccusage's definitions): tokens and cost over the span from the first to the last record. */
+  /**
+   * blocks, the active one only (ccusage's definitions): tokens and cost over the span from the first to the last
+   * record.
+   */
   burnRate?: BurnRate | null
   /** blocks, the active one only: the totals at the block's end if the burn rate holds. */
   projection?: Projection | null
 }
 
-export interface BurnRate { tokensPerMinute: number; costPerHour: number }
-export interface Projection { totalTokens: number; costUSD: number; remainingMinutes: number }
+export interface BurnRate {
+  tokensPerMinute: number
+  costPerHour: number
+}
+export interface Projection {
+  totalTokens: number
+  costUSD: number
+  remainingMinutes: number
+}
 
 /**
  * ccusage's burn rate of a block: its tokens and cost over the minutes from its first to its
@@ -97,10 +107,26 @@ export interface AggregateOptions {
   now?: number
 }
 
-export const zeroTotals = (): Totals => ({ records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0, costUSD: 0 })
+export const zeroTotals = (): Totals => ({
+  records: 0,
+  input: 0,
+  output: 0,
+  cacheWrite: 0,
+  cacheRead: 0,
+  totalTokens: 0,
+  costUSD: 0,
+})
 
 /** Adds one row's counts (the arguments of a `Rows.each` visit after the dimension) to `t`. */
-export function addCounts(t: Totals, records: number, input: number, output: number, cacheWrite: number, cacheRead: number, costUSD: number): void {
+export function addCounts(
+  t: Totals,
+  records: number,
+  input: number,
+  output: number,
+  cacheWrite: number,
+  cacheRead: number,
+  costUSD: number,
+): void {
   t.records += records
   t.input += input
   t.output += output
@@ -121,7 +147,20 @@ export interface Rows {
    * Calls `visit` for every row; `ms` is an instant inside the row's quarter hour, `first` and
    * `last` the exact instants of its first and last record.
    */
-  each(visit: (ms: number, dim: number, records: number, input: number, output: number, cacheWrite: number, cacheRead: number, costUSD: number, first: number, last: number) => void): void
+  each(
+    visit: (
+      ms: number,
+      dim: number,
+      records: number,
+      input: number,
+      output: number,
+      cacheWrite: number,
+      cacheRead: number,
+      costUSD: number,
+      first: number,
+      last: number,
+    ) => void,
+  ): void
   /** Models without a price among the rows. */
   unknownModels: string[]
 }
@@ -133,7 +172,11 @@ export interface Aggregate {
 }
 
 /** Records as rows (the in-memory path and tests; reports read the index). */
-export function recordRows(winners: Iterable<{ record: LedgerRecord; device: string }>, prices: PriceTable, mode: CostMode): Rows {
+export function recordRows(
+  winners: Iterable<{ record: LedgerRecord; device: string }>,
+  prices: PriceTable,
+  mode: CostMode,
+): Rows {
   const dims: string[][] = []
   const dimIndex = new Map<string, number>()
   const list: Array<[number, number, LedgerRecord, number]> = []
@@ -141,7 +184,11 @@ export function recordRows(winners: Iterable<{ record: LedgerRecord; device: str
   for (const { record: r, device } of winners) {
     const key = `${device}\t${r.source}\t${r.model}\t${r.project ?? ''}\t${r.session ?? ''}`
     let d = dimIndex.get(key)
-    if (d === undefined) { d = dims.length; dims.push(key.split('\t')); dimIndex.set(key, d) }
+    if (d === undefined) {
+      d = dims.length
+      dims.push(key.split('\t'))
+      dimIndex.set(key, d)
+    }
     const cost = prices.cost(r, mode)
     if (cost === null) unknown.add(r.model)
     list.push([Date.parse(r.ts), d, r, cost ?? 0])
@@ -149,7 +196,9 @@ export function recordRows(winners: Iterable<{ record: LedgerRecord; device: str
   return {
     dims,
     unknownModels: [...unknown].sort(),
-    each(visit) { for (const [ms, d, r, cost] of list) visit(ms, d, 1, r.input, r.output, r.cacheWrite, r.cacheRead, cost, ms, ms) },
+    each(visit) {
+      for (const [ms, d, r, cost] of list) visit(ms, d, 1, r.input, r.output, r.cacheWrite, r.cacheRead, cost, ms, ms)
+    },
   }
 }
 
@@ -163,7 +212,9 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
   let blocks: Map<number, number> | null = null
   if (o.period === 'blocks') {
     const instants: number[] = []
-    source.each((ms) => { instants.push(ms) })
+    source.each((ms) => {
+      instants.push(ms)
+    })
     blocks = blockStarts(instants)
   }
   // Rows repeat instants and dimensions: each instant becomes a period, each dimension a
@@ -175,7 +226,11 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
   const periodOfMs = new Map<number, number>()
   const periodId = (p: string) => {
     let i = periodIndex.get(p)
-    if (i === undefined) { i = periods.length; periods.push(p); periodIndex.set(p, i) }
+    if (i === undefined) {
+      i = periods.length
+      periods.push(p)
+      periodIndex.set(p, i)
+    }
     return i
   }
   const periodOf = (ms: number, session: string): number => {
@@ -186,8 +241,18 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
     let p = periodOfMs.get(ms)
     if (p === undefined) {
       const day = o.localTime(ms).slice(0, 10)
-      p = (o.since && day < o.since) || (o.until && day > o.until) ? -1
-        : periodId(o.period === 'daily' ? day : o.period === 'monthly' ? day.slice(0, 7) : o.period === 'weekly' ? isoWeek(day) : o.localTime(blocks!.get(ms)!))
+      p =
+        (o.since && day < o.since) || (o.until && day > o.until)
+          ? -1
+          : periodId(
+              o.period === 'daily'
+                ? day
+                : o.period === 'monthly'
+                  ? day.slice(0, 7)
+                  : o.period === 'weekly'
+                    ? isoWeek(day)
+                    : o.localTime(blocks!.get(ms)!),
+            )
       if (blocks && p >= 0) periodStart[p] = blocks.get(ms)!
       periodOfMs.set(ms, p)
     }
@@ -198,15 +263,20 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
   const groupOfDim = source.dims.map((d) => {
     const key = o.groupBy.map((g) => d[col[g]]).join('\0')
     let i = groupIndex.get(key)
-    if (i === undefined) { i = groupIndex.size; groupIndex.set(key, i) }
+    if (i === undefined) {
+      i = groupIndex.size
+      groupIndex.set(key, i)
+    }
     return i
   })
   const groups = groupIndex.size
   const groupsOf = (d: string[]): Partial<Row> => {
     const out: Partial<Row> = {}
     for (const g of o.groupBy) {
-      if (g === 'device') { out.device = d[0]; out.deviceName = o.deviceNames.get(d[0]!) ?? d[0]!.slice(0, 8) }
-      else out[g] = d[col[g]]
+      if (g === 'device') {
+        out.device = d[0]
+        out.deviceName = o.deviceNames.get(d[0]!) ?? d[0]!.slice(0, 8)
+      } else out[g] = d[col[g]]
     }
     return out
   }
@@ -216,9 +286,11 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
   const unpriced = new Set(source.unknownModels)
   const unknown = new Set<string>()
   const bySession = o.period === 'session'
-  let lastMs = NaN, lastP = -1
+  let lastMs = NaN,
+    lastP = -1
   // blocks: the first and last record instant of each cell, for the burn rate.
-  const firsts: number[] = [], lasts: number[] = []
+  const firsts: number[] = [],
+    lasts: number[] = []
   source.each((ms, dim, records, input, output, cacheWrite, cacheRead, costUSD, first, last) => {
     const d = source.dims[dim]!
     const p = bySession ? periodOf(ms, d[4]!) : ms === lastMs ? lastP : (lastP = periodOf(ms, ''))
@@ -247,10 +319,13 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
     })
   }
   const sortKey = (row: Row) => [row.period, ...o.groupBy.map((g) => String(row[g] ?? ''))]
-  const sorted = cells.filter((r): r is Row => r !== undefined).sort((a, b) => {
-    const ka = sortKey(a), kb = sortKey(b)
-    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1
-    return 0
-  })
+  const sorted = cells
+    .filter((r): r is Row => r !== undefined)
+    .sort((a, b) => {
+      const ka = sortKey(a),
+        kb = sortKey(b)
+      for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1
+      return 0
+    })
   return { rows: sorted, totals, unknownModels: [...unknown].sort() }
 }

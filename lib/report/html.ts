@@ -32,14 +32,19 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!)
 
 const n = (x: number) => x.toLocaleString('en-US')
-const usd = (x: number) => '$' + x.toFixed(2)
+const usd = (x: number) => `$${x.toFixed(2)}`
 const num = (x: number) => String(Math.round(x * 100) / 100)
 /** 1234567 → 1.2M: axis and bar labels must stay short on a phone. */
 function short(x: number): string {
-  for (const [div, unit] of [[1e9, 'G'], [1e6, 'M'], [1e3, 'k']] as const) if (x >= div) return `${+(x / div).toFixed(x >= 10 * div ? 0 : 1)}${unit}`
+  for (const [div, unit] of [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ] as const)
+    if (x >= div) return `${+(x / div).toFixed(x >= 10 * div ? 0 : 1)}${unit}`
   return String(Math.round(x))
 }
-const shortUsd = (x: number) => (x >= 100 ? '$' + short(x) : usd(x))
+const shortUsd = (x: number) => (x >= 100 ? `$${short(x)}` : usd(x))
 
 /** The smallest 1, 2 or 5 × 10^k at or above `x`: a round top for an axis. */
 function niceTop(x: number): number {
@@ -48,21 +53,37 @@ function niceTop(x: number): number {
   return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= x * (1 - 1e-9))!
 }
 
-interface Segment { series: string; value: number; color: string }
-interface Column { key: string; label: string; segments: Segment[] }
+interface Segment {
+  series: string
+  value: number
+  color: string
+}
+interface Column {
+  key: string
+  label: string
+  segments: Segment[]
+}
 
-const W = 400, H = 210, LEFT = 46, RIGHT = 6, TOP = 10, BOTTOM = 30
+const W = 400,
+  H = 210,
+  LEFT = 46,
+  RIGHT = 6,
+  TOP = 10,
+  BOTTOM = 30
 
 /** Vertical bars, stacked by segment; one `rect.bar` per segment with its value in data-value. */
 function columnChart(id: string, title: string, columns: Column[], fmt: (v: number) => string): string {
   const top = niceTop(Math.max(0, ...columns.map((c) => c.segments.reduce((a, s) => a + s.value, 0))))
-  const plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM
+  const plotW = W - LEFT - RIGHT,
+    plotH = H - TOP - BOTTOM
   const slot = plotW / Math.max(1, columns.length)
   const scale = plotH / top
   const parts: string[] = []
   for (const frac of [0, 0.5, 1]) {
     const y = num(TOP + plotH - frac * plotH)
-    parts.push(`<line x1="${LEFT}" x2="${W - RIGHT}" y1="${y}" y2="${y}" stroke="#ddd"/><text x="${LEFT - 4}" y="${y}" dy="3" text-anchor="end">${esc(fmt(top * frac))}</text>`)
+    parts.push(
+      `<line x1="${LEFT}" x2="${W - RIGHT}" y1="${y}" y2="${y}" stroke="#ddd"/><text x="${LEFT - 4}" y="${y}" dy="3" text-anchor="end">${esc(fmt(top * frac))}</text>`,
+    )
   }
   // Labels at most every ~60 units, so they never overlap on any screen.
   const every = Math.ceil(columns.length / Math.floor(plotW / 60))
@@ -72,23 +93,36 @@ function columnChart(id: string, title: string, columns: Column[], fmt: (v: numb
     for (const s of c.segments) {
       const h = s.value * scale
       y -= h
-      parts.push(`<rect class="bar" x="${num(x)}" y="${num(y)}" width="${num(slot * 0.8)}" height="${num(h)}" fill="${s.color}" data-x="${esc(c.key)}" data-series="${esc(s.series)}" data-value="${s.value}"><title>${esc(`${c.key} ${s.series}: ${fmt(s.value)}`)}</title></rect>`)
+      parts.push(
+        `<rect class="bar" x="${num(x)}" y="${num(y)}" width="${num(slot * 0.8)}" height="${num(h)}" fill="${s.color}" data-x="${esc(c.key)}" data-series="${esc(s.series)}" data-value="${s.value}"><title>${esc(`${c.key} ${s.series}: ${fmt(s.value)}`)}</title></rect>`,
+      )
     }
-    if (i % every === 0) parts.push(`<text x="${num(LEFT + (i + 0.5) * slot)}" y="${H - BOTTOM + 14}" text-anchor="middle">${esc(c.label)}</text>`)
+    if (i % every === 0)
+      parts.push(
+        `<text x="${num(LEFT + (i + 0.5) * slot)}" y="${H - BOTTOM + 14}" text-anchor="middle">${esc(c.label)}</text>`,
+      )
   })
   return svg(id, title, H, parts)
 }
 
 /** Horizontal bars, one per item, its name above it and its value after it. */
-function barList(id: string, title: string, items: Array<{ name: string; value: number; color: string }>, fmt: (v: number) => string): string {
+function barList(
+  id: string,
+  title: string,
+  items: Array<{ name: string; value: number; color: string }>,
+  fmt: (v: number) => string,
+): string {
   const top = Math.max(0, ...items.map((i) => i.value)) || 1
-  const rowH = 30, maxW = W - 60
+  const rowH = 30,
+    maxW = W - 60
   const parts = items.map((it, i) => {
     const y = i * rowH
     const w = (it.value / top) * maxW
-    return `<text x="0" y="${y + 11}">${esc(it.name)}</text>` +
+    return (
+      `<text x="0" y="${y + 11}">${esc(it.name)}</text>` +
       `<rect class="bar" x="0" y="${y + 15}" width="${num(w)}" height="12" fill="${it.color}" data-series="${esc(it.name)}" data-value="${it.value}"><title>${esc(`${it.name}: ${plural(it.value, 'token', 'tokens', n)}`)}</title></rect>` +
       `<text x="${num(w + 4)}" y="${y + 25}">${esc(fmt(it.value))}</text>`
+    )
   })
   return svg(id, title, Math.max(rowH, items.length * rowH), parts)
 }
@@ -105,11 +139,18 @@ const section = (title: string, body: string, rows: number) =>
 function table(r: ReportResult): string {
   // The terminal table's text columns: names where this machine knows them, a session's project, start, end and models.
   const labels = labelColumns(r, false)
-  const counts = (t: Totals) => [n(t.records), n(t.input), n(t.output), n(t.cacheWrite), n(t.cacheRead), n(t.totalTokens), usd(t.costUSD)].map((c) => `<td>${c}</td>`).join('')
-  const body = (r.rows as NamedRow[]).map((row) => `<tr>${labels.map((c) => `<td class="l">${esc(c.cell(row))}</td>`).join('')}${counts(row)}</tr>`)
-  return `<div class="scroll"><table><thead><tr>${labels.map((c) => `<th class="l">${esc(c.head)}</th>`).join('')}` +
+  const counts = (t: Totals) =>
+    [n(t.records), n(t.input), n(t.output), n(t.cacheWrite), n(t.cacheRead), n(t.totalTokens), usd(t.costUSD)]
+      .map((c) => `<td>${c}</td>`)
+      .join('')
+  const body = (r.rows as NamedRow[]).map(
+    (row) => `<tr>${labels.map((c) => `<td class="l">${esc(c.cell(row))}</td>`).join('')}${counts(row)}</tr>`,
+  )
+  return (
+    `<div class="scroll"><table><thead><tr>${labels.map((c) => `<th class="l">${esc(c.head)}</th>`).join('')}` +
     `${['Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)'].map((h) => `<th>${h}</th>`).join('')}</tr></thead>` +
     `<tbody>${body.join('')}</tbody><tfoot><tr><th class="l" colspan="${labels.length}">Total</th>${counts(r.totals)}</tr></tfoot></table></div>`
+  )
 }
 
 /**
@@ -130,7 +171,8 @@ export function renderHtml(d: HtmlReport): string {
   const r = d.report
   // Colours follow the device list (sorted by id), so a device keeps its colour between reports.
   const deviceColor = new Map(r.devices.map((dev, i) => [dev.id, DEVICE_COLORS[i % DEVICE_COLORS.length]!]))
-  const seriesOf = (row: Row) => [row.deviceName ?? row.device ?? '', deviceColor.get(row.device ?? '') ?? DEVICE_COLORS[0]!] as const
+  const seriesOf = (row: Row) =>
+    [row.deviceName ?? row.device ?? '', deviceColor.get(row.device ?? '') ?? DEVICE_COLORS[0]!] as const
   const days = new Map<string, Column>()
   for (const row of d.dailyByDevice) {
     const [series, color] = seriesOf(row)
@@ -140,21 +182,46 @@ export function renderHtml(d: HtmlReport): string {
   }
   // Days without usage still take their place on the time axis.
   const dayKeys = [...days.keys()]
-  for (let day = dayKeys[0]; day && day < dayKeys[dayKeys.length - 1]!; day = new Date(Date.parse(day + 'T00:00:00Z') + 86_400_000).toISOString().slice(0, 10)) {
+  for (
+    let day = dayKeys[0];
+    day && day < dayKeys[dayKeys.length - 1]!;
+    day = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)
+  ) {
     if (!days.has(day)) days.set(day, { key: day, label: day.slice(5), segments: [] })
   }
   const columns = [...days.values()].sort((a, b) => (a.key < b.key ? -1 : 1))
   const shownDevices = r.devices.filter((dev) => d.dailyByDevice.some((row) => row.device === dev.id))
   const tokens = new Map<string, number>()
   for (const row of d.byModel) tokens.set(row.model ?? '', (tokens.get(row.model ?? '') ?? 0) + row.totalTokens)
-  const models = [...tokens].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+  const models = [...tokens]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .map(([name, value], i) => ({ name, value, color: MODEL_COLORS[i % MODEL_COLORS.length]! }))
-  const blocks = d.blocks.map((row) => ({ key: row.period, label: row.period.slice(5).replace('T', ' '), segments: [{ series: 'all devices', value: Math.round(row.costUSD * 1e6) / 1e6, color: BLOCK_COLOR }] }))
+  const blocks = d.blocks.map((row) => ({
+    key: row.period,
+    label: row.period.slice(5).replace('T', ' '),
+    segments: [{ series: 'all devices', value: Math.round(row.costUSD * 1e6) / 1e6, color: BLOCK_COLOR }],
+  }))
   const t = r.totals
-  const range = r.since || r.until ? `${r.since ?? '…'} to ${r.until ?? '…'}` : d.dailyByDevice.length ? `${d.dailyByDevice[0]!.period} to ${d.dailyByDevice[d.dailyByDevice.length - 1]!.period}` : 'no usage'
-  const cards: Array<[string, string]> = [['Cost', usd(t.costUSD)], ['Total tokens', n(t.totalTokens)], ['Records', n(t.records)], ['Input', n(t.input)],
-    ['Output', n(t.output)], ['Cache write', n(t.cacheWrite)], ['Cache read', n(t.cacheRead)], ['Devices', n(shownDevices.length)]]
-  const warnings = r.warnings.map((w) => `<li>${esc(`${w.code}${w.models ? ': ' + (w.models as string[]).join(', ') : ''}${w.detail ? ' — ' + String(w.detail) : ''}`)}</li>`)
+  const range =
+    r.since || r.until
+      ? `${r.since ?? '…'} to ${r.until ?? '…'}`
+      : d.dailyByDevice.length
+        ? `${d.dailyByDevice[0]!.period} to ${d.dailyByDevice[d.dailyByDevice.length - 1]!.period}`
+        : 'no usage'
+  const cards: Array<[string, string]> = [
+    ['Cost', usd(t.costUSD)],
+    ['Total tokens', n(t.totalTokens)],
+    ['Records', n(t.records)],
+    ['Input', n(t.input)],
+    ['Output', n(t.output)],
+    ['Cache write', n(t.cacheWrite)],
+    ['Cache read', n(t.cacheRead)],
+    ['Devices', n(shownDevices.length)],
+  ]
+  const warnings = r.warnings.map(
+    (w) =>
+      `<li>${esc(`${w.code}${w.models ? `: ${(w.models as string[]).join(', ')}` : ''}${w.detail ? ` — ${String(w.detail)}` : ''}`)}</li>`,
+  )
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>AI usage ${esc(range)}</title><style>${CSS}</style></head><body>
@@ -165,7 +232,7 @@ ${warnings.length ? `<ul class="warn">${warnings.join('')}</ul>` : ''}
 ${section('Daily cost by device', legend(shownDevices.map((dev) => [dev.name, deviceColor.get(dev.id)!])) + columnChart('daily-cost', 'Daily cost by device', columns, shortUsd), days.size)}
 ${section('Tokens by model', barList('model-tokens', 'Tokens by model', models, short), models.length)}
 ${section('Cost per 5-hour block', columnChart('block-cost', 'Cost per 5-hour block', blocks, shortUsd), blocks.length)}
-${section(`Report (${r.period}${r.groupBy.length ? ' by ' + r.groupBy.join(', ') : ''})`, table(r), 1)}
+${section(`Report (${r.period}${r.groupBy.length ? ` by ${r.groupBy.join(', ')}` : ''})`, table(r), 1)}
 </body></html>
 `
 }

@@ -13,15 +13,34 @@ export interface Price {
   cacheWrite1h: number
   cacheRead: number
   /** Rates that apply to the whole request once its prompt (input + cache) exceeds `threshold`. */
-  longContext?: { threshold: number; input: number; output: number; cacheWrite5m: number; cacheWrite1h: number; cacheRead: number }
+  longContext?: {
+    threshold: number
+    input: number
+    output: number
+    cacheWrite5m: number
+    cacheWrite1h: number
+    cacheRead: number
+  }
   /** Multiplier for `speed: "fast"` requests. */
   fastMultiplier?: number
 }
 
 export const PRICES_AS_OF = '2026-11-01'
 
-const anthropic = (input: number, output: number): Price => ({ input, output, cacheWrite5m: input * 1.25, cacheWrite1h: input * 2, cacheRead: input * 0.1 })
-const openai = (input: number, output: number, cacheRead: number): Price => ({ input, output, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead })
+const anthropic = (input: number, output: number): Price => ({
+  input,
+  output,
+  cacheWrite5m: input * 1.25,
+  cacheWrite1h: input * 2,
+  cacheRead: input * 0.1,
+})
+const openai = (input: number, output: number, cacheRead: number): Price => ({
+  input,
+  output,
+  cacheWrite5m: 0,
+  cacheWrite1h: 0,
+  cacheRead,
+})
 const sonnetLong = { threshold: 200_000, input: 6, output: 22.5, cacheWrite5m: 7.5, cacheWrite1h: 12, cacheRead: 0.6 }
 
 export const PRICES: Record<string, Price> = {
@@ -48,13 +67,25 @@ export class PriceTable {
   private readonly cache = new Map<string, Price | null>()
   private digest: string | undefined
 
-  constructor(readonly prices: Record<string, Price>, readonly asOf: string) {
+  constructor(
+    readonly prices: Record<string, Price>,
+    readonly asOf: string,
+  ) {
     this.prefixes = Object.keys(prices).sort((a, b) => b.length - a.length)
   }
 
   /** Names the table (asOf and every row), for `pricing.sha256` and the index. */
   get sha256(): string {
-    this.digest ??= sha256hex(JSON.stringify({ asOf: this.asOf, prices: Object.fromEntries(Object.keys(this.prices).sort().map((k) => [k, this.prices[k]])) }))
+    this.digest ??= sha256hex(
+      JSON.stringify({
+        asOf: this.asOf,
+        prices: Object.fromEntries(
+          Object.keys(this.prices)
+            .sort()
+            .map((k) => [k, this.prices[k]]),
+        ),
+      }),
+    )
     return this.digest
   }
 
@@ -63,14 +94,16 @@ export class PriceTable {
     if (!overrides || !Object.keys(overrides).length) return this
     const merged: Record<string, Price> = { ...this.prices }
     for (const [model, o] of Object.entries(overrides)) {
-      const bad = (why: string) => inputError('BAD_CONFIG', `${where}: prices.${model} ${why}; give USD per million tokens`)
+      const bad = (why: string) =>
+        inputError('BAD_CONFIG', `${where}: prices.${model} ${why}; give USD per million tokens`)
       if (!o || typeof o !== 'object') throw bad('must be an object')
       for (const [k, v] of Object.entries(o)) {
         if (k === 'longContext') continue
         if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`.${k} must be a non-negative number`)
       }
       const base = merged[model]
-      if (!base && (o.input === undefined || o.output === undefined)) throw bad('is a new model and needs input and output')
+      if (!base && (o.input === undefined || o.output === undefined))
+        throw bad('is a new model and needs input and output')
       const zero: Price = { input: 0, output: 0, cacheWrite5m: 0, cacheWrite1h: 0, cacheRead: 0 }
       merged[model] = { ...zero, ...base, ...o } as Price
     }
@@ -81,7 +114,7 @@ export class PriceTable {
     let p = this.cache.get(model)
     if (p === undefined) {
       const m = model.replace(/^(anthropic|openai)\//, '')
-      const key = this.prefixes.find((k) => m === k || m.startsWith(k + '-') || m.startsWith(k + '@'))
+      const key = this.prefixes.find((k) => m === k || m.startsWith(`${k}-`) || m.startsWith(`${k}@`))
       p = key ? this.prices[key]! : null
       this.cache.set(model, p)
     }
@@ -97,7 +130,13 @@ export class PriceTable {
     const prompt = r.input + r.cacheWrite + r.cacheRead
     const rate = p.longContext && prompt > p.longContext.threshold ? p.longContext : p
     const w1h = r.cacheWrite1h ?? 0
-    const usd = (r.input * rate.input + r.output * rate.output + (r.cacheWrite - w1h) * rate.cacheWrite5m + w1h * rate.cacheWrite1h + r.cacheRead * rate.cacheRead) / 1e6
+    const usd =
+      (r.input * rate.input +
+        r.output * rate.output +
+        (r.cacheWrite - w1h) * rate.cacheWrite5m +
+        w1h * rate.cacheWrite1h +
+        r.cacheRead * rate.cacheRead) /
+      1e6
     return r.speed === 'fast' && p.fastMultiplier ? usd * p.fastMultiplier : usd
   }
 }

@@ -11,7 +11,10 @@ export interface NamedRow extends Row {
   projectName?: string
   /** Session rows: the tool's session id, where this machine knows it. */
   sessionId?: string
-  /** Session rows: local `YYYY-MM-DDTHH:MM` (in --tz) of the quarter hour of the first response, and the end of the last one's: every response lies in [start, end). */
+  /**
+   * Session rows: local `YYYY-MM-DDTHH:MM` (in --tz) of the quarter hour of the first response, and the end of the last
+   * one's: every response lies in [start, end).
+   */
   start?: string
   end?: string
   /** Session rows: the models, most tokens first. */
@@ -20,9 +23,17 @@ export interface NamedRow extends Row {
 
 const QUARTER = 900_000
 
-interface SessionInfo { first: number; last: number; models: Map<string, number>; projects: Map<string, number> }
+interface SessionInfo {
+  first: number
+  last: number
+  models: Map<string, number>
+  projects: Map<string, number>
+}
 
-export interface NameMaps { projects: Record<string, string>; sessions: Record<string, string> }
+export interface NameMaps {
+  projects: Record<string, string>
+  sessions: Record<string, string>
+}
 
 export interface NameOptions {
   period: Period
@@ -35,7 +46,10 @@ export interface NameOptions {
   source: Rows
 }
 
-/** Per session: its first and last quarter hour, its models and projects by tokens, over the rows inside the report's days. */
+/**
+ * Per session: its first and last quarter hour, its models and projects by tokens, over the rows inside the report's
+ * days.
+ */
 function sessionInfo(o: NameOptions): Map<string, SessionInfo> {
   const out = new Map<string, SessionInfo>()
   const dayOk = new Map<number, boolean>()
@@ -60,7 +74,8 @@ function sessionInfo(o: NameOptions): Map<string, SessionInfo> {
   return out
 }
 
-const byTokens = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([k]) => k)
+const byTokens = (m: Map<string, number>) =>
+  [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([k]) => k)
 
 /** The rows with names, and for session reports their start, end, models and main project. */
 export function nameRows(rows: Row[], groupedByProject: boolean, o: NameOptions): NamedRow[] {
@@ -91,15 +106,23 @@ export function nameRows(rows: Row[], groupedByProject: boolean, o: NameOptions)
  */
 export function projectLabels(rows: NamedRow[]): Map<string, string> {
   const byName = new Map<string, Set<string>>()
-  for (const r of rows) if (r.project && r.projectName) {
-    let s = byName.get(r.projectName)
-    if (!s) byName.set(r.projectName, (s = new Set()))
-    s.add(r.project)
-  }
+  for (const r of rows)
+    if (r.project && r.projectName) {
+      let s = byName.get(r.projectName)
+      if (!s) byName.set(r.projectName, (s = new Set()))
+      s.add(r.project)
+    }
   const out = new Map<string, string>()
   for (const r of rows) {
     if (!r.project || out.has(r.project)) continue
-    out.set(r.project, r.projectName ? (byName.get(r.projectName)!.size > 1 ? `${r.projectName} (${r.project.slice(0, 6)})` : r.projectName) : r.project)
+    out.set(
+      r.project,
+      r.projectName
+        ? byName.get(r.projectName)!.size > 1
+          ? `${r.projectName} (${r.project.slice(0, 6)})`
+          : r.projectName
+        : r.project,
+    )
   }
   return out
 }

@@ -6,7 +6,6 @@ export interface WindowTotals extends Totals {
   end: string | null
 }
 
-
 /**
  * The block containing `now` (null start when no block does: never simply the latest block,
  * which a record dated ahead of now would make "current" for good) and the ISO week of `now`
@@ -14,17 +13,29 @@ export interface WindowTotals extends Totals {
  */
 export function currentWindows(rows: Rows, now: Date, localTime: (ts: string | number) => string) {
   const instants: number[] = []
-  rows.each((ms) => { instants.push(ms) })
+  rows.each((ms) => {
+    instants.push(ms)
+  })
   const starts = blockStarts(instants)
   const t = now.getTime()
   let active: number | null = null
-  for (const s of starts.values()) if (s <= t && t < s + BLOCK_MS) { active = s; break }
+  for (const s of starts.values())
+    if (s <= t && t < s + BLOCK_MS) {
+      active = s
+      break
+    }
   const week = isoWeek(localTime(now.getTime()).slice(0, 10))
-  const block: WindowTotals = { ...zeroTotals(), start: active === null ? null : new Date(active).toISOString(), end: active === null ? null : new Date(active + BLOCK_MS).toISOString() }
+  const block: WindowTotals = {
+    ...zeroTotals(),
+    start: active === null ? null : new Date(active).toISOString(),
+    end: active === null ? null : new Date(active + BLOCK_MS).toISOString(),
+  }
   const weekTotals: Totals & { week: string } = { ...zeroTotals(), week }
   rows.each((ms, _dim, records, input, output, cacheWrite, cacheRead, costUSD) => {
-    if (active !== null && starts.get(ms) === active) addCounts(block, records, input, output, cacheWrite, cacheRead, costUSD)
-    if (isoWeek(localTime(ms).slice(0, 10)) === week) addCounts(weekTotals, records, input, output, cacheWrite, cacheRead, costUSD)
+    if (active !== null && starts.get(ms) === active)
+      addCounts(block, records, input, output, cacheWrite, cacheRead, costUSD)
+    if (isoWeek(localTime(ms).slice(0, 10)) === week)
+      addCounts(weekTotals, records, input, output, cacheWrite, cacheRead, costUSD)
   })
   return { block, week: weekTotals }
 }

@@ -3,11 +3,16 @@ import { inputError } from '../errors.js'
 import type { SourceCursors } from '../collect/types.js'
 import { readJsonIfExists, writeFileAtomic } from './fsutil.js'
 
-interface CursorsFile { v: 1; sources: Record<string, SourceCursors> }
+interface CursorsFile {
+  v: 1
+  sources: Record<string, SourceCursors>
+}
 
 export function loadCursors(file: string): Record<string, SourceCursors> {
   let f: CursorsFile | undefined
-  try { f = readJsonIfExists<CursorsFile>(file) } catch {
+  try {
+    f = readJsonIfExists<CursorsFile>(file)
+  } catch {
     // A damaged cursor file costs a re-read of the sources, never data: dedupe folds it.
     return {}
   }

@@ -11,7 +11,7 @@ import type { Env } from '../env.js'
 import type { Config } from './home.js'
 
 export function deviceIdFromMachineId(machineId: string): string {
-  return sha256hex('usage-ledger/device/v1\0' + machineId).slice(0, 32)
+  return sha256hex(`usage-ledger/device/v1\0${machineId}`).slice(0, 32)
 }
 
 function readFirst(files: string[]): string | null {
@@ -19,33 +19,48 @@ function readFirst(files: string[]): string | null {
     try {
       const s = fs.readFileSync(f, 'utf8').trim()
       if (s) return s
-    } catch { /* try the next */ }
+    } catch {
+      /* try the next */
+    }
   }
   return null
 }
 
 // Only macOS and Windows need a subprocess for their id; Linux reads a file.
 const execFileSync = (cmd: string, args: string[], opts: object): string =>
-  (createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')).execFileSync(cmd, args, opts) as unknown as string
+  (createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')).execFileSync(
+    cmd,
+    args,
+    opts,
+  ) as unknown as string
 
 /** The platform's machine id, or null when none can be read. */
 export function machineId(platform: NodeJS.Platform): string | null {
   try {
     if (platform === 'linux') return readFirst(['/etc/machine-id', '/var/lib/dbus/machine-id'])
     if (platform === 'darwin') {
-      const out = execFileSync('ioreg', ['-rd1', '-c', 'IOPlatformExpertDevice'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      const out = execFileSync('ioreg', ['-rd1', '-c', 'IOPlatformExpertDevice'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
       return /"IOPlatformUUID" = "([^"]+)"/.exec(out)?.[1] ?? null
     }
     if (platform === 'win32') {
-      const out = execFileSync('reg', ['query', 'HKLM\\SOFTWARE\\Microsoft\\Cryptography', '/v', 'MachineGuid'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      const out = execFileSync('reg', ['query', 'HKLM\\SOFTWARE\\Microsoft\\Cryptography', '/v', 'MachineGuid'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
       return /MachineGuid\s+REG_SZ\s+(\S+)/.exec(out)?.[1] ?? null
     }
-  } catch { /* fall through to a random id */ }
+  } catch {
+    /* fall through to a random id */
+  }
   return null
 }
 
 export function checkDeviceId(id: string, where: string): string {
-  if (!DEVICE_ID_RE.test(id)) throw usageError('BAD_DEVICE_ID', `${where}: device id "${id}" must be 32 lowercase hex characters`)
+  if (!DEVICE_ID_RE.test(id))
+    throw usageError('BAD_DEVICE_ID', `${where}: device id "${id}" must be 32 lowercase hex characters`)
   return id
 }
 
@@ -57,8 +72,13 @@ export type DeviceIdSource = 'flag' | 'env' | 'config' | 'legacy' | 'new'
  * `installId` in config), the machine-derived id it has always used; otherwise a fresh
  * random id. `save`: config does not hold it yet.
  */
-export function defaultDeviceId(env: Env, config: Config, legacyStore: boolean): { id: string; source: 'config' | 'legacy' | 'new'; save: boolean } {
-  if (config.deviceId) return { id: checkDeviceId(config.deviceId, 'config.json deviceId'), source: 'config', save: false }
+export function defaultDeviceId(
+  env: Env,
+  config: Config,
+  legacyStore: boolean,
+): { id: string; source: 'config' | 'legacy' | 'new'; save: boolean } {
+  if (config.deviceId)
+    return { id: checkDeviceId(config.deviceId, 'config.json deviceId'), source: 'config', save: false }
   if (legacyStore && !config.installId) {
     const mid = machineId(env.platform)
     if (mid) return { id: deviceIdFromMachineId(mid), source: 'legacy', save: true }
@@ -70,7 +90,12 @@ export function defaultDeviceId(env: Env, config: Config, legacyStore: boolean):
  * Precedence: --device-id, USAGE_LEDGER_DEVICE_ID, then the store's own id (`defaultDeviceId`:
  * config, a pre-config store's machine-derived id, or a random one the caller saves).
  */
-export function resolveDeviceId(env: Env, config: Config, flag?: string, legacyStore = false): { id: string; source: DeviceIdSource; own: string; ownSource: 'config' | 'legacy' | 'new'; save: boolean } {
+export function resolveDeviceId(
+  env: Env,
+  config: Config,
+  flag?: string,
+  legacyStore = false,
+): { id: string; source: DeviceIdSource; own: string; ownSource: 'config' | 'legacy' | 'new'; save: boolean } {
   const own = defaultDeviceId(env, config, legacyStore)
   const base = { own: own.id, ownSource: own.source, save: own.save }
   if (flag) return { id: checkDeviceId(flag, '--device-id'), source: 'flag', ...base }

@@ -26,7 +26,9 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 
 export function readJsonIfExists<T>(file: string): T | undefined {
   let text: string
-  try { text = fs.readFileSync(file, 'utf8') } catch (e) {
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw e
   }

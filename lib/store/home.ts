@@ -63,7 +63,10 @@ export interface Config {
   timezone?: string
   git?: { backend?: 'auto' | 'system' | 'iso' }
   record?: { minInterval?: number }
-  /** `shareNames`: let other machines show this one's project and session names (off by default; not implemented yet, see README). */
+  /**
+   * `shareNames`: let other machines show this one's project and session names (off by default; not implemented yet,
+   * see README).
+   */
   privacy?: { salt?: string; shareNames?: boolean }
   /** Price overrides, USD per million tokens, by model prefix (see lib/report/prices.ts). */
   prices?: Record<string, Record<string, unknown>>
@@ -73,34 +76,48 @@ export interface Config {
 
 export function readConfig(file: string): Config {
   let text: string
-  try { text = fs.readFileSync(file, 'utf8') } catch (e) {
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { v: 1 }
     throw e
   }
   let o: unknown
-  try { o = JSON.parse(text) } catch (e) {
+  try {
+    o = JSON.parse(text)
+  } catch (e) {
     throw inputError('BAD_CONFIG', `${file} is not valid JSON (${(e as Error).message}); fix or delete it`)
   }
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw inputError('BAD_CONFIG', `${file} must hold a JSON object; fix or delete it`)
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    throw inputError('BAD_CONFIG', `${file} must hold a JSON object; fix or delete it`)
   const c = o as Config
-  if (c.v !== undefined && c.v > CONFIG_VERSION) throw inputError('CONFIG_TOO_NEW', `${file} was written by a newer usage-ledger (config v${c.v}); upgrade usage-ledger`)
+  if (c.v !== undefined && c.v > CONFIG_VERSION)
+    throw inputError(
+      'CONFIG_TOO_NEW',
+      `${file} was written by a newer usage-ledger (config v${c.v}); upgrade usage-ledger`,
+    )
   // Hand edits: a non-string here would reach the ledger (device.json) or crash a command.
   for (const k of ['remote', 'deviceName', 'deviceId', 'installId', 'timezone'] as const) {
-    if (c[k] !== undefined && typeof c[k] !== 'string') throw inputError('BAD_CONFIG', `${file}: "${k}" must be a string, not ${JSON.stringify(c[k])}; fix or delete it`)
+    if (c[k] !== undefined && typeof c[k] !== 'string')
+      throw inputError('BAD_CONFIG', `${file}: "${k}" must be a string, not ${JSON.stringify(c[k])}; fix or delete it`)
   }
   const share = (c.privacy as { shareNames?: unknown } | undefined)?.shareNames
-  if (share !== undefined && typeof share !== 'boolean') throw inputError('BAD_CONFIG', `${file}: "privacy.shareNames" must be true or false, not ${JSON.stringify(share)}; fix or delete it`)
+  if (share !== undefined && typeof share !== 'boolean')
+    throw inputError(
+      'BAD_CONFIG',
+      `${file}: "privacy.shareNames" must be true or false, not ${JSON.stringify(share)}; fix or delete it`,
+    )
   return { ...c, v: 1 }
 }
 
 export function writeConfig(file: string, config: Config): void {
-  writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n')
+  writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`)
 }
 
 /** Creates config.json only if there is none (atomically: two first runs never both win); false when one exists. */
 export function createConfig(file: string, config: Config): boolean {
   const tmp = `${file}.new-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
-  writeFileAtomic(tmp, JSON.stringify(config, null, 2) + '\n')
+  writeFileAtomic(tmp, `${JSON.stringify(config, null, 2)}\n`)
   try {
     fs.linkSync(tmp, file)
     return true

@@ -19,11 +19,23 @@ import { writeFileAtomic } from './fsutil.js'
 /** [input, output, cacheWrite, cacheRead, sidechain 0|1, ts in ms] */
 export type KnownEntry = [number, number, number, number, number, number]
 
-export const entryOf = (r: LedgerRecord): KnownEntry => [r.input, r.output, r.cacheWrite, r.cacheRead, r.sidechain ? 1 : 0, Date.parse(r.ts)]
-export const entryBest = (e: KnownEntry): RecordedBest => ({ total: e[0] + e[1] + e[2] + e[3], sidechain: e[4] === 1, ts: new Date(e[5]).toISOString() })
+export const entryOf = (r: LedgerRecord): KnownEntry => [
+  r.input,
+  r.output,
+  r.cacheWrite,
+  r.cacheRead,
+  r.sidechain ? 1 : 0,
+  Date.parse(r.ts),
+]
+export const entryBest = (e: KnownEntry): RecordedBest => ({
+  total: e[0] + e[1] + e[2] + e[3],
+  sidechain: e[4] === 1,
+  ts: new Date(e[5]).toISOString(),
+})
 /** True when readers prefer entry `a` to entry `b` of one id on this device (the dedupe rule without commit order). */
 const entryBeats = (a: KnownEntry, b: KnownEntry) => {
-  const ta = a[0] + a[1] + a[2] + a[3], tb = b[0] + b[1] + b[2] + b[3]
+  const ta = a[0] + a[1] + a[2] + a[3],
+    tb = b[0] + b[1] + b[2] + b[3]
   if (ta !== tb) return ta > tb
   if (a[4] !== b[4]) return a[4] === 0
   return a[5] < b[5]
@@ -45,9 +57,15 @@ function knownFileText(ids: Map<string, KnownEntry>, messages: Set<string>, epoc
 }
 
 /** The cached day, or undefined when absent or unreadable (then it is rebuilt from git). */
-function readKnownFile(file: string): { ids: Map<string, KnownEntry>; messages: Set<string>; epoch: string } | undefined {
+function readKnownFile(
+  file: string,
+): { ids: Map<string, KnownEntry>; messages: Set<string>; epoch: string } | undefined {
   let text: string
-  try { text = fs.readFileSync(file, 'utf8') } catch { return undefined }
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
   const header = KNOWN_HEADER_RE.exec(text)
   if (!header) return undefined
   const ids = new Map<string, KnownEntry>()
@@ -55,7 +73,10 @@ function readKnownFile(file: string): { ids: Map<string, KnownEntry>; messages: 
   const v1 = header[1] === '1'
   for (const line of text.slice(header[0].length).split('\n')) {
     if (!line) continue
-    if (line.startsWith('m ')) { messages.add(line.slice(2)); continue }
+    if (line.startsWith('m ')) {
+      messages.add(line.slice(2))
+      continue
+    }
     if (v1) continue
     const f = line.split(' ')
     const e: KnownEntry = [+f[1]!, +f[2]!, +f[3]!, +f[4]!, +f[5]!, +f[6]!]
@@ -63,7 +84,7 @@ function readKnownFile(file: string): { ids: Map<string, KnownEntry>; messages: 
     ids.set(f[0]!, e)
   }
   // A v1 file's epoch never matches: its ids are rebuilt, its messages kept.
-  return { ids, messages, epoch: v1 ? `v1:${header[2] ?? ''}` : header[2] ?? '' }
+  return { ids, messages, epoch: v1 ? `v1:${header[2] ?? ''}` : (header[2] ?? '') }
 }
 
 export class KnownCache {
@@ -84,14 +105,24 @@ export class KnownCache {
     private readonly head: string | null,
   ) {
     let stamp = ''
-    try { stamp = fs.readFileSync(path.join(dir, 'HEAD'), 'utf8').trim() } catch { /* no cache yet */ }
+    try {
+      stamp = fs.readFileSync(path.join(dir, 'HEAD'), 'utf8').trim()
+    } catch {
+      /* no cache yet */
+    }
     const [oid = '', epoch = ''] = stamp.split(' ')
     this.cached = { head: oid, epoch }
   }
 
   private async check(): Promise<void> {
-    if (this.cached.head === (this.head ?? '')) { this.epoch = this.cached.epoch; return }
-    const descends = this.cached.head !== '' && this.head !== null && await this.git.isAncestor(this.cached.head, this.head).catch(() => false)
+    if (this.cached.head === (this.head ?? '')) {
+      this.epoch = this.cached.epoch
+      return
+    }
+    const descends =
+      this.cached.head !== '' &&
+      this.head !== null &&
+      (await this.git.isAncestor(this.cached.head, this.head).catch(() => false))
     if (descends) this.epoch = `${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`
     else fs.rmSync(this.dir, { recursive: true, force: true })
   }
@@ -101,7 +132,7 @@ export class KnownCache {
     await (this.checked ??= this.check())
     for (const day of days) {
       if (this.days.has(day)) continue
-      const cached = readKnownFile(path.join(this.dir, day + '.txt'))
+      const cached = readKnownFile(path.join(this.dir, `${day}.txt`))
       if (cached && cached.epoch === this.epoch) {
         this.days.set(day, cached.ids)
         this.mainMessages.set(day, cached.messages)
@@ -148,7 +179,11 @@ export class KnownCache {
 
   /** Called after the branch moved to `head`: days first, then the stamp that validates them. */
   save(head: string): void {
-    for (const d of this.dirty) writeFileAtomic(path.join(this.dir, d + '.txt'), knownFileText(this.days.get(d)!, this.mainMessages.get(d)!, this.epoch))
+    for (const d of this.dirty)
+      writeFileAtomic(
+        path.join(this.dir, `${d}.txt`),
+        knownFileText(this.days.get(d)!, this.mainMessages.get(d)!, this.epoch),
+      )
     this.dirty.clear()
     writeFileAtomic(path.join(this.dir, 'HEAD'), `${head}${this.epoch ? ` ${this.epoch}` : ''}\n`)
   }

@@ -10,7 +10,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { opError } from '../errors.js'
 
-export interface LockInfo { pid: number; host: string; startedAt: string; nonce: string }
+export interface LockInfo {
+  pid: number
+  host: string
+  startedAt: string
+  nonce: string
+}
 
 export interface LockOptions {
   waitMs?: number
@@ -21,32 +26,64 @@ export interface LockOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
-interface HeldLock { info: LockInfo | null; raw: string; mtimeMs: number }
+interface HeldLock {
+  info: LockInfo | null
+  raw: string
+  mtimeMs: number
+}
 
 function readLock(file: string): HeldLock | null {
   let raw: string, mtimeMs: number
-  try { raw = fs.readFileSync(file, 'utf8'); mtimeMs = fs.statSync(file).mtimeMs } catch { return null }
-  try { return { info: JSON.parse(raw) as LockInfo, raw, mtimeMs } } catch { return { info: null, raw, mtimeMs } }
+  try {
+    raw = fs.readFileSync(file, 'utf8')
+    mtimeMs = fs.statSync(file).mtimeMs
+  } catch {
+    return null
+  }
+  try {
+    return { info: JSON.parse(raw) as LockInfo, raw, mtimeMs }
+  } catch {
+    return { info: null, raw, mtimeMs }
+  }
 }
 
 export class StoreLock {
-  private constructor(private readonly file: string, private readonly token: string) {}
+  private constructor(
+    private readonly file: string,
+    private readonly token: string,
+  ) {}
 
   static async acquire(file: string, opts: LockOptions = {}): Promise<StoreLock> {
     const waitMs = opts.waitMs ?? 120_000
     const staleAfterMs = opts.staleAfterMs ?? 30 * 60_000
     const now = opts.now ?? Date.now
     const deadline = now() + waitMs
-    try { fs.mkdirSync(path.dirname(file), { recursive: true }) } catch (e) {
-      throw opError('HOME_UNWRITABLE', `cannot create ${path.dirname(file)}: ${(e as Error).message}; pass a writable --home`, e)
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+    } catch (e) {
+      throw opError(
+        'HOME_UNWRITABLE',
+        `cannot create ${path.dirname(file)}: ${(e as Error).message}; pass a writable --home`,
+        e,
+      )
     }
     let delay = 5
     for (;;) {
       // The nonce makes every holder's token unique, even two in one process in one millisecond.
-      const info: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: new Date(now()).toISOString(), nonce: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}` }
+      const info: LockInfo = {
+        pid: process.pid,
+        host: os.hostname(),
+        startedAt: new Date(now()).toISOString(),
+        nonce: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`,
+      }
       const token = JSON.stringify(info)
       try {
         const fd = fs.openSync(file, 'wx', 0o600)
@@ -54,13 +91,19 @@ export class StoreLock {
         fs.closeSync(fd)
         return new StoreLock(file, token)
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw opError('LOCK_FAILED', `cannot create lock ${file}: ${(e as Error).message}`, e)
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw opError('LOCK_FAILED', `cannot create lock ${file}: ${(e as Error).message}`, e)
       }
       const held = readLock(file)
       if (held && isStale(held, staleAfterMs, now())) takeOver(file, held.raw)
       else if (now() > deadline) {
-        const who = held?.info ? `pid ${held.info.pid} on ${held.info.host} since ${held.info.startedAt}` : 'another process'
-        throw opError('LOCKED', `the store is locked by ${who} (${file}); wait for it to finish, or remove the file if that process is gone`)
+        const who = held?.info
+          ? `pid ${held.info.pid} on ${held.info.host} since ${held.info.startedAt}`
+          : 'another process'
+        throw opError(
+          'LOCKED',
+          `the store is locked by ${who} (${file}); wait for it to finish, or remove the file if that process is gone`,
+        )
       } else {
         await sleep(delay)
         delay = Math.min(delay * 2, 100)
@@ -83,10 +126,16 @@ function isStale({ info, mtimeMs }: HeldLock, staleAfterMs: number, nowMs: numbe
 }
 
 function takeOver(file: string, staleRaw: string): void {
-  const guard = file + '.takeover'
-  try { fs.mkdirSync(guard) } catch {
+  const guard = `${file}.takeover`
+  try {
+    fs.mkdirSync(guard)
+  } catch {
     // Another process is taking over; a guard left by a killed process is removed when old.
-    try { if (Date.now() - fs.statSync(guard).mtimeMs > 10_000) fs.rmdirSync(guard) } catch { /* gone already */ }
+    try {
+      if (Date.now() - fs.statSync(guard).mtimeMs > 10_000) fs.rmdirSync(guard)
+    } catch {
+      /* gone already */
+    }
     return
   }
   try {

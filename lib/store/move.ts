@@ -25,14 +25,23 @@ export async function partLines(git: GitBackend, commit: string | null, id: stri
 }
 
 /** The records of `from`'s branch at `head` that `exclude` (a commit of the same branch) does not hold. */
-export async function missingRecords(git: GitBackend, id: string, head: string | null, exclude: string | null): Promise<LedgerRecord[]> {
+export async function missingRecords(
+  git: GitBackend,
+  id: string,
+  head: string | null,
+  exclude: string | null,
+): Promise<LedgerRecord[]> {
   const have = new Set(await partLines(git, exclude, id))
   const out: LedgerRecord[] = []
   for (const line of await partLines(git, head, id)) {
     if (have.has(line)) continue
     const p = parseLedgerLine(line)
     // Never drop what cannot be carried: a line this version cannot read stays where it is.
-    if (p.kind !== 'record') throw inputError('CANNOT_MOVE_RECORDS', `device ${id} holds a line this usage-ledger cannot read (${p.kind === 'newer' ? `schema v${p.v}` : p.problems.join('; ')}); upgrade usage-ledger before changing this store's device id`)
+    if (p.kind !== 'record')
+      throw inputError(
+        'CANNOT_MOVE_RECORDS',
+        `device ${id} holds a line this usage-ledger cannot read (${p.kind === 'newer' ? `schema v${p.v}` : p.problems.join('; ')}); upgrade usage-ledger before changing this store's device id`,
+      )
     have.add(line)
     out.push(p.record)
   }
@@ -64,7 +73,14 @@ export async function resetBranch(git: GitBackend, id: string, resetTo: string |
  * crash in between leaves them in both (dedupe counts them once), never in neither.
  */
 export async function moveRecords(
-  git: GitBackend, fromId: string, exclude: string | null, resetTo: string | null, to: DeviceInfo, knownDir: string, now: Date, seen?: Record<string, string>,
+  git: GitBackend,
+  fromId: string,
+  exclude: string | null,
+  resetTo: string | null,
+  to: DeviceInfo,
+  knownDir: string,
+  now: Date,
+  seen?: Record<string, string>,
 ): Promise<MoveResult> {
   const local = await git.readRef(ledgerRef(fromId))
   const records = local && local !== exclude ? await missingRecords(git, fromId, local, exclude) : []
@@ -85,7 +101,11 @@ export const MOVING_PREFIX = 'refs/usage-ledger/moving/'
 export async function holdForMove(git: GitBackend, id: string, resetTo: string | null): Promise<void> {
   const local = await git.readRef(ledgerRef(id))
   if (!local || local === resetTo) return
-  await git.updateRef(`${MOVING_PREFIX}${id}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, local, null)
+  await git.updateRef(
+    `${MOVING_PREFIX}${id}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+    local,
+    null,
+  )
   await resetBranch(git, id, resetTo)
 }
 
@@ -93,7 +113,13 @@ export async function holdForMove(git: GitBackend, id: string, resetTo: string |
  * Appends to `to`'s branch the records of every held head that the local branch of its device
  * (as the fetch left it) lacks, then drops the hold. Returns the records appended.
  */
-export async function recoverMoves(git: GitBackend, to: DeviceInfo, knownDir: string, now: Date, seen?: Record<string, string>): Promise<number> {
+export async function recoverMoves(
+  git: GitBackend,
+  to: DeviceInfo,
+  knownDir: string,
+  now: Date,
+  seen?: Record<string, string>,
+): Promise<number> {
   let n = 0
   for (const [ref, head] of await git.listRefs(MOVING_PREFIX)) {
     const id = ref.slice(MOVING_PREFIX.length, MOVING_PREFIX.length + 32)

@@ -33,12 +33,19 @@ export interface Quarantine {
   accepted: Record<string, AcceptedHead[]>
 }
 
-interface QuarantineFile extends Quarantine { v: 1 }
+interface QuarantineFile extends Quarantine {
+  v: 1
+}
 
 export function loadQuarantine(file: string): Quarantine {
   let f: QuarantineFile | undefined
-  try { f = readJsonIfExists<QuarantineFile>(file) } catch {
-    throw inputError('BAD_STATE', `${file} is damaged; delete it and run usage-ledger fetch to check every device again`)
+  try {
+    f = readJsonIfExists<QuarantineFile>(file)
+  } catch {
+    throw inputError(
+      'BAD_STATE',
+      `${file} is damaged; delete it and run usage-ledger fetch to check every device again`,
+    )
   }
   if (!f) return { devices: {}, accepted: {} }
   if (f.v !== 1) throw inputError('STATE_TOO_NEW', `${file} was written by a newer usage-ledger; upgrade usage-ledger`)
@@ -46,17 +53,20 @@ export function loadQuarantine(file: string): Quarantine {
 }
 
 export function saveQuarantine(file: string, q: Quarantine): void {
-  writeFileAtomic(file, JSON.stringify({ v: 1, devices: q.devices, accepted: q.accepted }, null, 2) + '\n')
+  writeFileAtomic(file, `${JSON.stringify({ v: 1, devices: q.devices, accepted: q.accepted }, null, 2)}\n`)
 }
 
 /** The codes of a quarantined head's error findings, for one line of text. */
-export const quarantineCodes = (q: QuarantinedHead) => [...new Set(q.findings.filter((f) => f.severity === 'error').map((f) => f.code))].join(', ')
+export const quarantineCodes = (q: QuarantinedHead) =>
+  [...new Set(q.findings.filter((f) => f.severity === 'error').map((f) => f.code))].join(', ')
 
 /** The one line report, status and verify print for a quarantined device. */
 export function quarantineLine(id: string, q: QuarantinedHead): string {
-  return `device ${id}: the remote head ${q.head.slice(0, 12)} failed the checks (${quarantineCodes(q)}) and is kept out of every total; ` +
+  return (
+    `device ${id}: the remote head ${q.head.slice(0, 12)} failed the checks (${quarantineCodes(q)}) and is kept out of every total; ` +
     `its data stays at ${q.good ? `the last good head ${q.good.slice(0, 12)}` : 'nothing (no good head yet)'}; ` +
     `run usage-ledger fetch to see the findings, and usage-ledger fetch --accept-rewrite ${id} only if the change was intended`
+  )
 }
 
 /** What decides which heads are trusted, kept in three state files (verified, proved, quarantine). */
@@ -68,10 +78,17 @@ export interface TrustState {
   quarantine: Quarantine
 }
 
-export interface TrustPaths { verified: string; proved: string; quarantine: string }
+export interface TrustPaths {
+  verified: string
+  proved: string
+  quarantine: string
+}
 
-export const loadTrustState = (p: TrustPaths): TrustState =>
-  ({ verified: loadVerified(p.verified), proved: loadVerified(p.proved), quarantine: loadQuarantine(p.quarantine) })
+export const loadTrustState = (p: TrustPaths): TrustState => ({
+  verified: loadVerified(p.verified),
+  proved: loadVerified(p.proved),
+  quarantine: loadQuarantine(p.quarantine),
+})
 
 export function saveTrustState(p: TrustPaths, s: TrustState): void {
   saveVerified(p.verified, s.verified)
@@ -82,11 +99,24 @@ export function saveTrustState(p: TrustPaths, s: TrustState): void {
 /** The `warnings[]` entry of `report` and `status` for a quarantined device. */
 export function quarantineWarning(id: string, q: QuarantinedHead) {
   return {
-    code: 'DEVICE_QUARANTINED', device: id, head: q.head, good: q.good, since: q.since,
-    findings: q.findings.map(({ code, severity, commit, path, line, detail }) => ({ code, severity, commit, path, line, detail })),
+    code: 'DEVICE_QUARANTINED',
+    device: id,
+    head: q.head,
+    good: q.good,
+    since: q.since,
+    findings: q.findings.map(({ code, severity, commit, path, line, detail }) => ({
+      code,
+      severity,
+      commit,
+      path,
+      line,
+      detail,
+    })),
     detail: quarantineLine(id, q),
   }
 }
 
 export const listQuarantined = (q: Quarantine) =>
-  Object.entries(q.devices).sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, h]) => ({ id, ...h }))
+  Object.entries(q.devices)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([id, h]) => ({ id, ...h }))

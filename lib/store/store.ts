@@ -49,7 +49,8 @@ export class Store {
     if (opts.repo) {
       const dir = path.resolve(env.cwd, opts.repo)
       paths.gitdir = fs.existsSync(path.join(dir, '.git')) ? path.join(dir, '.git') : dir
-      if (!fs.existsSync(path.join(paths.gitdir, 'HEAD'))) throw usageError('BAD_REPO', `--repo ${opts.repo} is not a git repository; pass a clone of the ledger remote`)
+      if (!fs.existsSync(path.join(paths.gitdir, 'HEAD')))
+        throw usageError('BAD_REPO', `--repo ${opts.repo} is not a git repository; pass a clone of the ledger remote`)
       // What this tool keeps for a native clone lives inside it (DESIGN §6).
       const own = path.join(paths.gitdir, 'usage-ledger')
       paths.index = path.join(own, 'index')
@@ -65,19 +66,32 @@ export class Store {
     const made = { deviceId: false, installId: false }
     // A 'legacy' id too: a first run that finds the repository another first run just made
     // (but not its config yet) looks like an old store; whatever config wins the race decides.
-    if (r.save) { config.deviceId = r.own; made.deviceId = r.ownSource !== 'config' }
-    if (!config.installId) { config.installId = randomHex(16); made.installId = true }
+    if (r.save) {
+      config.deviceId = r.own
+      made.deviceId = r.ownSource !== 'config'
+    }
+    if (!config.installId) {
+      config.installId = randomHex(16)
+      made.installId = true
+    }
     const name = opts.name ?? config.deviceName ?? env.hostname
     const gitChoice = opts.git && opts.git !== 'auto' ? opts.git : parseBackendChoice(config.git?.backend)
-    const store = new Store(env, paths, config, { id: r.id, name, platform: env.platform, tool: TOOL, installId: config.installId }, gitChoice)
+    const store = new Store(
+      env,
+      paths,
+      config,
+      { id: r.id, name, platform: env.platform, tool: TOOL, installId: config.installId },
+      gitChoice,
+    )
     store.deviceSource = r.source
     store.made = made
-    if ((r.source === 'flag' || r.source === 'env') && r.id !== r.own && initialized && !opts.repo && !made.deviceId) store.previousId = r.own
+    if ((r.source === 'flag' || r.source === 'env') && r.id !== r.own && initialized && !opts.repo && !made.deviceId)
+      store.previousId = r.own
     return store
   }
 
   get initialized(): boolean {
-    return fs.existsSync(this.paths.gitdir + '/HEAD')
+    return fs.existsSync(`${this.paths.gitdir}/HEAD`)
   }
 
   /** Creates home, repository and config when missing (zero-config use: `record` does this). */
@@ -85,7 +99,11 @@ export class Store {
     try {
       fs.mkdirSync(this.paths.state, { recursive: true })
     } catch (e) {
-      throw opError('HOME_UNWRITABLE', `cannot create ${this.paths.state}: ${(e as Error).message}; pass a writable --home`, e)
+      throw opError(
+        'HOME_UNWRITABLE',
+        `cannot create ${this.paths.state}: ${(e as Error).message}; pass a writable --home`,
+        e,
+      )
     }
     if (!this.initialized) {
       try {
@@ -107,7 +125,12 @@ export class Store {
       this.config.installId = this.device.installId = file.installId
       this.made.installId = false
     }
-    if (!file.deviceId || !file.installId) writeConfig(this.paths.config, { ...file, deviceId: file.deviceId ?? this.config.deviceId, installId: file.installId ?? this.config.installId })
+    if (!file.deviceId || !file.installId)
+      writeConfig(this.paths.config, {
+        ...file,
+        deviceId: file.deviceId ?? this.config.deviceId,
+        installId: file.installId ?? this.config.installId,
+      })
   }
 
   /** The backend `--git auto` stands for here (system when git is installed, else iso). */
@@ -123,7 +146,13 @@ export class Store {
 
   /** Whether this device's branch has commits the remote has not acknowledged (a cheap file check). */
   hasPending(): boolean {
-    const read = (ref: string) => { try { return fs.readFileSync(path.join(this.paths.gitdir, ref), 'utf8').trim() } catch { return null } }
+    const read = (ref: string) => {
+      try {
+        return fs.readFileSync(path.join(this.paths.gitdir, ref), 'utf8').trim()
+      } catch {
+        return null
+      }
+    }
     const local = read(`refs/heads/ledger/${this.device.id}`)
     return local !== null && local !== read(`refs/remotes/origin/ledger/${this.device.id}`)
   }
@@ -134,12 +163,21 @@ export class Store {
    * the remote lacks to the new id (see `movePrevious`). The caller holds the store lock.
    * Returns the number of records moved.
    */
-  async remember(opts: { deviceId?: string; name?: string }, prevRemote?: { head: string | null; before: string | null }): Promise<number> {
+  async remember(
+    opts: { deviceId?: string; name?: string },
+    prevRemote?: { head: string | null; before: string | null },
+  ): Promise<number> {
     const given = Boolean(opts.deviceId) || this.deviceSource === 'env'
     const moved = given ? await this.movePrevious(prevRemote) : 0
     let changed = false
-    if (given && this.config.deviceId !== this.device.id) { this.config.deviceId = this.device.id; changed = true }
-    if (opts.name && this.config.deviceName !== opts.name) { this.config.deviceName = opts.name; changed = true }
+    if (given && this.config.deviceId !== this.device.id) {
+      this.config.deviceId = this.device.id
+      changed = true
+    }
+    if (opts.name && this.config.deviceName !== opts.name) {
+      this.config.deviceName = opts.name
+      changed = true
+    }
     if (changed) writeConfig(this.paths.config, this.config)
     return moved
   }
@@ -171,10 +209,16 @@ export class Store {
     delete verified[prev]
     saveVerified(this.paths.verified, verified)
     const proved = loadVerified(this.paths.proved)
-    if (prev in proved) { delete proved[prev]; saveVerified(this.paths.proved, proved) }
+    if (prev in proved) {
+      delete proved[prev]
+      saveVerified(this.paths.proved, proved)
+    }
     const { loadQuarantine, saveQuarantine } = await import('./quarantine.js')
     const q = loadQuarantine(this.paths.quarantine)
-    if (prev in q.devices) { delete q.devices[prev]; saveQuarantine(this.paths.quarantine, q) }
+    if (prev in q.devices) {
+      delete q.devices[prev]
+      saveQuarantine(this.paths.quarantine, q)
+    }
     this.previousId = undefined
     return moved
   }

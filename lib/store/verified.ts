@@ -6,12 +6,20 @@
 import { inputError } from '../errors.js'
 import { readJsonIfExists, writeFileAtomic } from './fsutil.js'
 
-interface VerifiedFile { v: 1; heads: Record<string, string> }
+interface VerifiedFile {
+  v: 1
+  heads: Record<string, string>
+}
 
 export function loadVerified(file: string): Record<string, string> {
   let f: VerifiedFile | undefined
-  try { f = readJsonIfExists<VerifiedFile>(file) } catch {
-    throw inputError('BAD_STATE', `${file} is damaged; delete it and run usage-ledger fetch to verify every device again`)
+  try {
+    f = readJsonIfExists<VerifiedFile>(file)
+  } catch {
+    throw inputError(
+      'BAD_STATE',
+      `${file} is damaged; delete it and run usage-ledger fetch to verify every device again`,
+    )
   }
   if (!f) return {}
   if (f.v !== 1) throw inputError('STATE_TOO_NEW', `${file} was written by a newer usage-ledger; upgrade usage-ledger`)
@@ -19,5 +27,5 @@ export function loadVerified(file: string): Record<string, string> {
 }
 
 export function saveVerified(file: string, heads: Record<string, string>): void {
-  writeFileAtomic(file, JSON.stringify({ v: 1, heads }, null, 2) + '\n')
+  writeFileAtomic(file, `${JSON.stringify({ v: 1, heads }, null, 2)}\n`)
 }

@@ -5,7 +5,15 @@
 import { addDays, neighbourDays, utcDay, utcMonth } from '../ledger/time.js'
 import { canonicalLine, type LedgerRecord } from '../ledger/record.js'
 import { beatsRecorded } from '../ledger/dedupe.js'
-import { addToMonth, emptyManifest, MANIFEST_VERSION, parseManifest, sealDigestLines, serializeManifest, type Manifest } from '../ledger/manifest.js'
+import {
+  addToMonth,
+  emptyManifest,
+  MANIFEST_VERSION,
+  parseManifest,
+  sealDigestLines,
+  serializeManifest,
+  type Manifest,
+} from '../ledger/manifest.js'
 import { dayDir, deviceDir, ledgerRef, partName } from '../ledger/paths.js'
 import type { GitBackend, Signature } from '../git/backend.js'
 import { inputError } from '../errors.js'
@@ -47,16 +55,27 @@ export type Candidate = LedgerRecord & { message?: string }
  * (the array is emptied once planned) so a backfill's records can be freed as lines are built.
  */
 export async function appendRecords(
-  git: GitBackend, device: DeviceInfo, knownDir: string, candidates: Candidate[], now: Date, opts: { dryRun?: boolean; seen?: Record<string, string>; sharedNames?: Record<string, string> } = {},
+  git: GitBackend,
+  device: DeviceInfo,
+  knownDir: string,
+  candidates: Candidate[],
+  now: Date,
+  opts: { dryRun?: boolean; seen?: Record<string, string>; sharedNames?: Record<string, string> } = {},
 ): Promise<AppendResult> {
   const ref = ledgerRef(device.id)
   const head = await git.readRef(ref)
   const tree = head ? (await git.readCommit(head)).tree : null
   const dir = deviceDir(device.id)
   const manifestEntry = await readEntryAt(git, tree, `${dir}/manifest.json`)
-  const manifest = manifestEntry ? parseManifest((await git.readBlob(manifestEntry.oid)).toString('utf8')) : emptyManifest(device.id, now.toISOString())
+  const manifest = manifestEntry
+    ? parseManifest((await git.readBlob(manifestEntry.oid)).toString('utf8'))
+    : emptyManifest(device.id, now.toISOString())
   // Rewriting a newer manifest with this version would drop what it does not know.
-  if ((manifest.v ?? 1) > MANIFEST_VERSION) throw inputError('LEDGER_TOO_NEW', `this device's ledger was last written by a newer usage-ledger (manifest v${manifest.v}); upgrade usage-ledger to record`)
+  if ((manifest.v ?? 1) > MANIFEST_VERSION)
+    throw inputError(
+      'LEDGER_TOO_NEW',
+      `this device's ledger was last written by a newer usage-ledger (manifest v${manifest.v}); upgrade usage-ledger to record`,
+    )
   const known = new KnownCache(knownDir, git, device.id, tree, head)
 
   // Duplicates of one response lie minutes apart: a record's own UTC day and its two
@@ -64,7 +83,10 @@ export async function appendRecords(
   const window = new Map<string, readonly string[]>()
   for (const r of candidates) {
     const day = utcDay(r.ts)
-    if (!window.has(day)) { const [before, after] = neighbourDays(day); window.set(day, [before, day, after]) }
+    if (!window.has(day)) {
+      const [before, after] = neighbourDays(day)
+      window.set(day, [before, day, after])
+    }
   }
   await known.preload(new Set([...window.values()].flat()))
 
@@ -75,7 +97,10 @@ export async function appendRecords(
     const days = window.get(day)!
     // A sidechain replay of a message recorded earlier as a main copy may carry another
     // requestId, so another id: the message decides (DESIGN §5).
-    if (r.sidechain && r.message && known.hasMainMessage(r.message, days)) { alreadyRecorded++; continue }
+    if (r.sidechain && r.message && known.hasMainMessage(r.message, days)) {
+      alreadyRecorded++
+      continue
+    }
     const prev = known.best(r.id, days)
     if (prev && !beatsRecorded(r, entryBest(prev.entry))) {
       alreadyRecorded++
@@ -120,7 +145,7 @@ export async function appendRecords(
   const files = new Map<string, string>()
   for (const [day, ls] of lines) {
     const n = manifest.days[day]!.parts
-    files.set(`${dir}/${dayDir(day)}/${partName(n)}`, await git.writeBlob(Buffer.from(ls.join('\n') + '\n')))
+    files.set(`${dir}/${dayDir(day)}/${partName(n)}`, await git.writeBlob(Buffer.from(`${ls.join('\n')}\n`)))
   }
   await reseal(git, tree, dir, manifest, lines, addDays(utcDay(now.toISOString()), -1))
   files.set(`${dir}/manifest.json`, await git.writeBlob(Buffer.from(serializeManifest(manifest))))
@@ -131,16 +156,24 @@ export async function appendRecords(
   const namesEntry = await readEntryAt(git, tree, `${dir}/${SHARED_NAMES_FILE}`)
   if (opts.sharedNames || namesEntry) {
     const text = serializeSharedNames(opts.sharedNames ?? {})
-    if (!namesEntry || (await git.readBlob(namesEntry.oid)).toString('utf8') !== text) files.set(`${dir}/${SHARED_NAMES_FILE}`, await git.writeBlob(Buffer.from(text)))
+    if (!namesEntry || (await git.readBlob(namesEntry.oid)).toString('utf8') !== text)
+      files.set(`${dir}/${SHARED_NAMES_FILE}`, await git.writeBlob(Buffer.from(text)))
   }
 
   const newTree = await writeFiles(git, tree, files)
   const days = [...lines.keys()]
-  const sig: Signature = { name: 'usage-ledger', email: `${device.id}@usage-ledger`, timestamp: Math.floor(now.getTime() / 1000) }
+  const sig: Signature = {
+    name: 'usage-ledger',
+    email: `${device.id}@usage-ledger`,
+    timestamp: Math.floor(now.getTime() / 1000),
+  }
   const range = days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`
   // A new branch starts from the genesis every device branch and main share (DESIGN §2).
   const commit = await git.writeCommit({
-    tree: newTree, parents: [head ?? (await writeGenesis(git))], author: sig, committer: sig,
+    tree: newTree,
+    parents: [head ?? (await writeGenesis(git))],
+    author: sig,
+    committer: sig,
     message: `record: +${appended} record${appended === 1 ? '' : 's'} (${range})\n`,
   })
   await git.updateRef(ref, commit, head)
@@ -152,7 +185,14 @@ export async function appendRecords(
  * `sealed` covers every record before today 00:00Z. It changes only when the day rolls over
  * or a late record lands in a sealed day; only then are the older parts read back.
  */
-async function reseal(git: GitBackend, tree: string | null, dir: string, m: Manifest, added: Map<string, string[]>, through: string): Promise<void> {
+async function reseal(
+  git: GitBackend,
+  tree: string | null,
+  dir: string,
+  m: Manifest,
+  added: Map<string, string[]>,
+  through: string,
+): Promise<void> {
   const lateRecord = [...added.keys()].some((d) => d <= through)
   if (m.sealed.through === through && !lateRecord) return
   const lines: string[] = []
@@ -172,16 +212,39 @@ async function reseal(git: GitBackend, tree: string | null, dir: string, m: Mani
   m.sealed = { through, records: lines.length, digest: sealDigestLines(lines) }
 }
 
-async function deviceFile(git: GitBackend, oid: string | undefined, device: DeviceInfo, now: Date): Promise<string | null> {
+async function deviceFile(
+  git: GitBackend,
+  oid: string | undefined,
+  device: DeviceInfo,
+  now: Date,
+): Promise<string | null> {
   let createdAt = now.toISOString()
   if (oid) {
     try {
-      const cur = JSON.parse((await git.readBlob(oid)).toString('utf8')) as { name?: string; createdAt?: string; installId?: string }
+      const cur = JSON.parse((await git.readBlob(oid)).toString('utf8')) as {
+        name?: string
+        createdAt?: string
+        installId?: string
+      }
       if (cur.name === device.name && (!device.installId || cur.installId === device.installId)) return null
       if (cur.createdAt) createdAt = cur.createdAt
-    } catch { /* rewrite a damaged device.json */ }
+    } catch {
+      /* rewrite a damaged device.json */
+    }
   }
-  return JSON.stringify({ v: 1, id: device.id, name: device.name, platform: device.platform, createdAt, tool: device.tool, ...(device.installId ? { installId: device.installId } : {}) }, null, 2) + '\n'
+  return `${JSON.stringify(
+    {
+      v: 1,
+      id: device.id,
+      name: device.name,
+      platform: device.platform,
+      createdAt,
+      tool: device.tool,
+      ...(device.installId ? { installId: device.installId } : {}),
+    },
+    null,
+    2,
+  )}\n`
 }
 
 /** A commit that only rewrites device.json (a new display name); null when nothing changes. */
@@ -195,8 +258,18 @@ export async function commitDeviceName(git: GitBackend, device: DeviceInfo, now:
   const text = await deviceFile(git, current?.oid, device, now)
   if (!text) return null
   const newTree = await writeFiles(git, tree, new Map([[`${dir}/device.json`, await git.writeBlob(Buffer.from(text))]]))
-  const sig: Signature = { name: 'usage-ledger', email: `${device.id}@usage-ledger`, timestamp: Math.floor(now.getTime() / 1000) }
-  const commit = await git.writeCommit({ tree: newTree, parents: [head], author: sig, committer: sig, message: `rename: ${device.name}\n` })
+  const sig: Signature = {
+    name: 'usage-ledger',
+    email: `${device.id}@usage-ledger`,
+    timestamp: Math.floor(now.getTime() / 1000),
+  }
+  const commit = await git.writeCommit({
+    tree: newTree,
+    parents: [head],
+    author: sig,
+    committer: sig,
+    message: `rename: ${device.name}\n`,
+  })
   await git.updateRef(ref, commit, head)
   return commit
 }

@@ -55,25 +55,52 @@ export async function fetchDevices(git: GitBackend, remote: Remote, o: Integrate
   const verified = o.state.verified
   o = { ...o, ownBefore: await git.readRef(trackingRef(ledgerRef(o.me))) }
   // Nothing moved since the last verified fetch: no objects to get, nothing to check again.
-  const unchanged = !o.clone && !Object.keys(o.state.quarantine.devices).length && [...refs].every(([ref, oid]) => {
-    const id = ref.slice(LEDGER_REF_PREFIX.length)
-    return id === o.me ? oid === o.ownBefore : verified[id] === oid
-  })
+  const unchanged =
+    !o.clone &&
+    !Object.keys(o.state.quarantine.devices).length &&
+    [...refs].every(([ref, oid]) => {
+      const id = ref.slice(LEDGER_REF_PREFIX.length)
+      return id === o.me ? oid === o.ownBefore : verified[id] === oid
+    })
   if (unchanged && refs.size && (await git.readRef(MERGED_REF))) {
     const local = new Map<string, string>()
-    for (const ref of refs.keys()) { const h = await git.readRef(ref); if (h) local.set(ref, h) }
+    for (const ref of refs.keys()) {
+      const h = await git.readRef(ref)
+      if (h) local.set(ref, h)
+    }
     const merged = (await git.readRef(MERGED_REF))!
     const mergedCommit = await git.readCommit(merged)
     // This device's own records since the last merge must reach `merged` too.
     if (local.size === refs.size && [...local.values()].every((h) => mergedCommit.parents.includes(h))) {
-      const devices = [...local].map(([ref, head]) => ({ id: ref.slice(LEDGER_REF_PREFIX.length), before: head, head, remote: refs.get(ref)!, status: 'unchanged' as const }))
-      return { devices, findings: [], merged: { commit: merged, tree: mergedCommit.tree }, hooks: [], accepted: [], quarantined: listQuarantined(o.state.quarantine), heads: await localHeads(git), state: o.state }
+      const devices = [...local].map(([ref, head]) => ({
+        id: ref.slice(LEDGER_REF_PREFIX.length),
+        before: head,
+        head,
+        remote: refs.get(ref)!,
+        status: 'unchanged' as const,
+      }))
+      return {
+        devices,
+        findings: [],
+        merged: { commit: merged, tree: mergedCommit.tree },
+        hooks: [],
+        accepted: [],
+        quarantined: listQuarantined(o.state.quarantine),
+        heads: await localHeads(git),
+        state: o.state,
+      }
     }
   }
-  const fetched = await git.fetchRefs(remote, [...refs.keys()].filter((ref) => refs.get(ref) !== verified[ref.slice(LEDGER_REF_PREFIX.length)] || ref.endsWith(o.me)))
+  const fetched = await git.fetchRefs(
+    remote,
+    [...refs.keys()].filter(
+      (ref) => refs.get(ref) !== verified[ref.slice(LEDGER_REF_PREFIX.length)] || ref.endsWith(o.me),
+    ),
+  )
   // Heads that did not move need no fetch; they are checked like the others from the local copy.
   for (const [ref, oid] of refs) if (!fetched.has(ref) && (await git.readRef(ref)) === oid) fetched.set(ref, oid)
-  for (const [ref, oid] of refs) if (!fetched.has(ref) && verified[ref.slice(LEDGER_REF_PREFIX.length)] === oid) fetched.set(ref, oid)
+  for (const [ref, oid] of refs)
+    if (!fetched.has(ref) && verified[ref.slice(LEDGER_REF_PREFIX.length)] === oid) fetched.set(ref, oid)
   return integrate(git, new Map([...fetched].map(([ref, oid]) => [ref.slice(LEDGER_REF_PREFIX.length), oid])), o)
 }
 
@@ -82,9 +109,22 @@ export async function fetchDevices(git: GitBackend, remote: Remote, o: Integrate
  * `checkHeads`), moves the device branches of those that pass, advances `merged` over the
  * good heads and runs the post-merge hooks. The new trust state is the caller's to save.
  */
-export async function integrate(git: GitBackend, candidates: Map<string, string>, o: IntegrateOptions): Promise<FetchResult> {
+export async function integrate(
+  git: GitBackend,
+  candidates: Map<string, string>,
+  o: IntegrateOptions,
+): Promise<FetchResult> {
   const good = o.clone ? await cloneGoodHeads(git, o.state.verified) : await localHeads(git)
-  const r = await checkHeads(git, candidates, o.state, { me: o.clone ? null : o.me, good, acceptRewrite: o.acceptRewrite, now: o.now, install: o.install, ownBefore: o.ownBefore, adopt: o.adopt, idFromEnv: o.idFromEnv })
+  const r = await checkHeads(git, candidates, o.state, {
+    me: o.clone ? null : o.me,
+    good,
+    acceptRewrite: o.acceptRewrite,
+    now: o.now,
+    install: o.install,
+    ownBefore: o.ownBefore,
+    adopt: o.adopt,
+    idFromEnv: o.idFromEnv,
+  })
   if (!o.clone) {
     for (const [id, head] of r.heads) {
       const local = await git.readRef(ledgerRef(id))
@@ -93,15 +133,31 @@ export async function integrate(git: GitBackend, candidates: Map<string, string>
   }
   const merged = await advanceMerged(git, r.heads, o.me, o.now)
   const hooks = merged.changed ? await runPostMerge(git.gitdir) : []
-  return { devices: r.devices, findings: r.findings, merged: merged.result, hooks, accepted: r.accepted, quarantined: listQuarantined(r.state.quarantine), heads: r.heads, state: r.state }
+  return {
+    devices: r.devices,
+    findings: r.findings,
+    merged: merged.result,
+    hooks,
+    accepted: r.accepted,
+    quarantined: listQuarantined(r.state.quarantine),
+    heads: r.heads,
+    state: r.state,
+  }
 }
 
 async function localHeads(git: GitBackend): Promise<Map<string, string>> {
-  return new Map([...(await git.listRefs(LEDGER_REF_PREFIX))].map(([ref, oid]) => [ref.slice(LEDGER_REF_PREFIX.length), oid]))
+  return new Map(
+    [...(await git.listRefs(LEDGER_REF_PREFIX))].map(([ref, oid]) => [ref.slice(LEDGER_REF_PREFIX.length), oid]),
+  )
 }
 
 /** The local `merged` branch: one commit whose tree holds the directory of every good head. */
-export async function advanceMerged(git: GitBackend, heads: Map<string, string>, me: string, now: Date): Promise<{ result: { commit: string; tree: string } | null; changed: boolean }> {
+export async function advanceMerged(
+  git: GitBackend,
+  heads: Map<string, string>,
+  me: string,
+  now: Date,
+): Promise<{ result: { commit: string; tree: string } | null; changed: boolean }> {
   const refs = [...heads].sort(([a], [b]) => (a < b ? -1 : 1))
   if (!refs.length) return { result: null, changed: false }
   const dirs: TreeEntry[] = []
@@ -114,7 +170,13 @@ export async function advanceMerged(git: GitBackend, heads: Map<string, string>,
   if (prev && (await git.readCommit(prev)).tree === tree) return { result: { commit: prev, tree }, changed: false }
   const sig = { name: 'usage-ledger', email: `${me}@usage-ledger`, timestamp: Math.floor(now.getTime() / 1000) }
   const parents = [...(prev ? [prev] : []), ...refs.map(([, h]) => h)]
-  const commit = await git.writeCommit({ tree, parents, author: sig, committer: sig, message: `merge: ${refs.length} device${refs.length === 1 ? '' : 's'}\n` })
+  const commit = await git.writeCommit({
+    tree,
+    parents,
+    author: sig,
+    committer: sig,
+    message: `merge: ${refs.length} device${refs.length === 1 ? '' : 's'}\n`,
+  })
   await git.updateRef(MERGED_REF, commit, prev)
   return { result: { commit, tree }, changed: true }
 }
@@ -122,7 +184,11 @@ export async function advanceMerged(git: GitBackend, heads: Map<string, string>,
 /** Runs `<gitdir>/hooks/post-merge` when it is there and executable; returns what ran. */
 export async function runPostMerge(gitdir: string): Promise<string[]> {
   const hook = path.join(gitdir, 'hooks', 'post-merge')
-  try { fs.accessSync(hook, fs.constants.X_OK) } catch { return [] }
+  try {
+    fs.accessSync(hook, fs.constants.X_OK)
+  } catch {
+    return []
+  }
   await new Promise<void>((resolve) => {
     const child = spawn(hook, ['0'], { cwd: gitdir, env: { ...process.env, GIT_DIR: gitdir }, stdio: 'ignore' })
     child.on('error', () => resolve())
@@ -130,4 +196,3 @@ export async function runPostMerge(gitdir: string): Promise<string[]> {
   })
   return [hook]
 }
-

@@ -31,7 +31,9 @@ export async function writtenBy(git: GitBackend, commit: string, id: string): Pr
     }
     const man = await readEntryAt(git, tree, `${deviceDir(id)}/manifest.json`)
     if (man) out.lastRecordAt = parseManifest((await git.readBlob(man.oid)).toString('utf8')).lastRecordAt ?? undefined
-  } catch { /* unreadable: no evidence */ }
+  } catch {
+    /* unreadable: no evidence */
+  }
   return out
 }
 
@@ -45,7 +47,8 @@ export function describeWriter(w: WrittenBy): string {
 
 export type OwnBranchState =
   /** the remote has this store's head, or an older one of it (a push is pending) */
-  | 'same' | 'local-ahead'
+  | 'same'
+  | 'local-ahead'
   /** the remote is ahead with commits this store wrote (a store restored from a backup) */
   | 'catch-up'
   /** no local branch, and the remote's was written by another store */
@@ -53,13 +56,18 @@ export type OwnBranchState =
   /** another store appended to this device's branch */
   | 'collision'
   /** the remote's branch no longer holds what this store last pushed or saw there */
-  | 'rewritten' | 'rewound'
+  | 'rewritten'
+  | 'rewound'
 
 /**
  * `local`: this store's branch; `head`: the remote's; `before`: what this store last pushed or
  * fetched of it (its tracking ref before this fetch); `install`: this store's install id.
  */
-export async function ownBranchState(git: GitBackend, id: string, o: { local: string | null; head: string; before: string | null; install?: string }): Promise<OwnBranchState> {
+export async function ownBranchState(
+  git: GitBackend,
+  id: string,
+  o: { local: string | null; head: string; before: string | null; install?: string },
+): Promise<OwnBranchState> {
   const { local, head, before } = o
   const ours = async () => o.install === undefined || (await writtenBy(git, head, id)).installId === o.install
   if (!local) return (await ours()) ? 'catch-up' : 'foreign'
@@ -71,8 +79,16 @@ export async function ownBranchState(git: GitBackend, id: string, o: { local: st
   return 'collision'
 }
 
-/** One line for each state that needs the user; null for the others. `fromEnv`: the id comes from USAGE_LEDGER_DEVICE_ID. */
-export function ownBranchMessage(state: OwnBranchState, id: string, w: WrittenBy, o: { head: string; before: string | null; fromEnv?: boolean; install?: string }): string | null {
+/**
+ * One line for each state that needs the user; null for the others. `fromEnv`: the id comes from
+ * USAGE_LEDGER_DEVICE_ID.
+ */
+export function ownBranchMessage(
+  state: OwnBranchState,
+  id: string,
+  w: WrittenBy,
+  o: { head: string; before: string | null; fromEnv?: boolean; install?: string },
+): string | null {
   const NEW_DEVICE = `${o.fromEnv ? 'unset USAGE_LEDGER_DEVICE_ID, then ' : ''}run \`usage-ledger init --new-device\``
   switch (state) {
     case 'collision':
@@ -92,15 +108,35 @@ export function ownBranchMessage(state: OwnBranchState, id: string, w: WrittenBy
  * writes as this device or the branch was rewritten, and leaves the tracking ref at what this
  * store last pushed, so every later push and fetch says the same.
  */
-export async function explainRejectedPush(git: GitBackend, remote: Remote, id: string, install: string | undefined, fallback: LedgerError, fromEnv = false): Promise<LedgerError> {
+export async function explainRejectedPush(
+  git: GitBackend,
+  remote: Remote,
+  id: string,
+  install: string | undefined,
+  fallback: LedgerError,
+  fromEnv = false,
+): Promise<LedgerError> {
   const ref = ledgerRef(id)
   const before = await git.readRef(trackingRef(ref))
   let head: string | undefined
-  try { head = (await git.fetchRefs(remote, [ref])).get(ref) } catch { return fallback }
+  try {
+    head = (await git.fetchRefs(remote, [ref])).get(ref)
+  } catch {
+    return fallback
+  }
   if (!head) return fallback
   const local = await git.readRef(ref)
   const state = await ownBranchState(git, id, { local, head, before, install })
-  const msg = ownBranchMessage(state === 'rewound' ? 'rewritten' : state === 'catch-up' || state === 'same' || state === 'local-ahead' ? 'collision' : state, id, await writtenBy(git, head, id), { head, before, fromEnv, install })
+  const msg = ownBranchMessage(
+    state === 'rewound'
+      ? 'rewritten'
+      : state === 'catch-up' || state === 'same' || state === 'local-ahead'
+        ? 'collision'
+        : state,
+    id,
+    await writtenBy(git, head, id),
+    { head, before, fromEnv, install },
+  )
   if (before && before !== head) await git.updateRef(trackingRef(ref), before, head).catch(() => {})
   if (state === 'rewritten' || state === 'rewound') return new LedgerError('integrity', 'OWN_BRANCH_REWRITTEN', msg!)
   return new LedgerError('operational', 'DEVICE_ID_COLLISION', msg!)

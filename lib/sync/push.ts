@@ -14,7 +14,10 @@ export interface PushResult {
   error?: LedgerError
 }
 
-/** Commits on `ref` not reachable from `base` (walks first parents; the branch is linear; the genesis is no device commit). */
+/**
+ * Commits on `ref` not reachable from `base` (walks first parents; the branch is linear; the genesis is no device
+ * commit).
+ */
 export async function commitsAhead(git: GitBackend, head: string | null, base: string | null): Promise<number> {
   let n = 0
   for (let c = head; c && c !== base; n++) {
@@ -37,7 +40,13 @@ export async function pushDevice(git: GitBackend, remote: Remote, deviceId: stri
     // A rejected push (another machine on this id) is the caller's to report loudly;
     // an unreachable or refusing remote just leaves the commits pending.
     if (e instanceof LedgerError && e.code === 'PUSH_REJECTED') throw e
-    if (e instanceof LedgerError && (e.code === 'REMOTE_UNREACHABLE' || e.code === 'AUTH_FAILED' || e.code === 'REMOTE_NOT_FOUND' || e.code === 'GIT_FAILED')) {
+    if (
+      e instanceof LedgerError &&
+      (e.code === 'REMOTE_UNREACHABLE' ||
+        e.code === 'AUTH_FAILED' ||
+        e.code === 'REMOTE_NOT_FOUND' ||
+        e.code === 'GIT_FAILED')
+    ) {
       return { pushed: false, pending: await commitsAhead(git, head, known), error: e }
     }
     throw e
@@ -59,24 +68,40 @@ export interface PushFailure {
 }
 
 const PUSH_STATE_VERSION = 1
-interface PushStateFile { v: number; lastFailure: PushFailure | null }
+interface PushStateFile {
+  v: number
+  lastFailure: PushFailure | null
+}
 
 /** Offline (unreachable, timed out, the server failing) is the normal state of a laptop: not kept. */
 export const isKeptFailure = (e: LedgerError) => e.code !== 'REMOTE_UNREACHABLE'
 
 export function loadPushFailure(file: string): PushFailure | null {
   let f: PushStateFile | undefined
-  try { f = readJsonIfExists<PushStateFile>(file) } catch { return null } // damaged: only a hint is lost
+  try {
+    f = readJsonIfExists<PushStateFile>(file)
+  } catch {
+    return null
+  } // damaged: only a hint is lost
   // A newer version's file is left alone (and not shown).
   if (!f || f.v !== PUSH_STATE_VERSION || !f.lastFailure || typeof f.lastFailure.message !== 'string') return null
-  return { at: String(f.lastFailure.at), code: String(f.lastFailure.code), message: f.lastFailure.message, details: Array.isArray(f.lastFailure.details) ? f.lastFailure.details.map(String) : [] }
+  return {
+    at: String(f.lastFailure.at),
+    code: String(f.lastFailure.code),
+    message: f.lastFailure.message,
+    details: Array.isArray(f.lastFailure.details) ? f.lastFailure.details.map(String) : [],
+  }
 }
 
 /** Records a failure, or (null) clears it after a push that succeeded or found nothing to deliver. */
 export function savePushFailure(file: string, failure: PushFailure | null): void {
   let had: PushStateFile | undefined
-  try { had = readJsonIfExists<PushStateFile>(file) } catch { /* damaged: rewritten */ }
+  try {
+    had = readJsonIfExists<PushStateFile>(file)
+  } catch {
+    /* damaged: rewritten */
+  }
   if (had && had.v > PUSH_STATE_VERSION) return // a newer usage-ledger's file is left as it is
   if (!failure && !had?.lastFailure) return // nothing to clear: no write on every push
-  writeFileAtomic(file, JSON.stringify({ v: PUSH_STATE_VERSION, lastFailure: failure }) + '\n')
+  writeFileAtomic(file, `${JSON.stringify({ v: PUSH_STATE_VERSION, lastFailure: failure })}\n`)
 }

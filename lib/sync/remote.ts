@@ -10,11 +10,17 @@ const TOKEN_QUERY_RE = /[?&;](?:access_token|token|private_token|oauth_token)=/i
 export function checkRemoteUrl(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\/([^/@]*)@/i.exec(url)
   if (m && /^https?$/i.test(m[1]!)) {
-    throw usageError('URL_WITH_CREDENTIALS', 'the remote URL carries credentials; give the URL without them and the token in USAGE_LEDGER_TOKEN (or git\'s credential helper)')
+    throw usageError(
+      'URL_WITH_CREDENTIALS',
+      "the remote URL carries credentials; give the URL without them and the token in USAGE_LEDGER_TOKEN (or git's credential helper)",
+    )
   }
   // A token in the query (`?access_token=`, `?token=`, GitLab's `private_token=`) is a credential too.
   if (TOKEN_QUERY_RE.test(url)) {
-    throw usageError('URL_WITH_CREDENTIALS', 'the remote URL carries a token in its query; give the URL without it and the token in USAGE_LEDGER_TOKEN (or git\'s credential helper)')
+    throw usageError(
+      'URL_WITH_CREDENTIALS',
+      "the remote URL carries a token in its query; give the URL without it and the token in USAGE_LEDGER_TOKEN (or git's credential helper)",
+    )
   }
   if (!url.trim()) throw usageError('BAD_REMOTE', 'the remote URL is empty')
   return url
@@ -23,14 +29,21 @@ export function checkRemoteUrl(url: string): string {
 /** `git credential fill` for an HTTP(S) URL; null when git or a helper has nothing. */
 function credentialFill(url: string, env: Env): Promise<string | null> {
   let u: URL
-  try { u = new URL(url) } catch { return Promise.resolve(null) }
+  try {
+    u = new URL(url)
+  } catch {
+    return Promise.resolve(null)
+  }
   const input = `protocol=${u.protocol.replace(':', '')}\nhost=${u.host}\npath=${u.pathname.replace(/^\//, '')}\n\n`
   return new Promise((resolve) => {
-    const child = spawn('git', ['credential', 'fill'], { env: { ...env.vars, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '' } as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'ignore'] })
+    const child = spawn('git', ['credential', 'fill'], {
+      env: { ...env.vars, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '' } as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'ignore'],
+    })
     let out = ''
     child.stdout.on('data', (b) => (out += b))
     child.on('error', () => resolve(null))
-    child.on('close', (code) => resolve(code === 0 ? /^password=(.*)$/m.exec(out)?.[1] ?? null : null))
+    child.on('close', (code) => resolve(code === 0 ? (/^password=(.*)$/m.exec(out)?.[1] ?? null) : null))
     child.stdin.on('error', () => {})
     child.stdin.end(input)
   })

@@ -11,7 +11,14 @@ import { GENESIS_OID } from '../git/genesis.js'
 import { readEntryAt } from '../git/tree.js'
 import { parseManifest } from '../ledger/manifest.js'
 import { DEVICE_ID_RE, deviceDir, ledgerRef } from '../ledger/paths.js'
-import { loadTrustState, saveTrustState, type AcceptedHead, type Quarantine, type TrustPaths, type TrustState } from '../store/quarantine.js'
+import {
+  loadTrustState,
+  saveTrustState,
+  type AcceptedHead,
+  type Quarantine,
+  type TrustPaths,
+  type TrustState,
+} from '../store/quarantine.js'
 import { deviceHeads } from '../index/heads.js'
 import { finding, type Finding } from '../verify/findings.js'
 import { verifyLedger } from '../verify/verify.js'
@@ -39,7 +46,10 @@ export interface TrustOptions {
   /** Devices whose candidate is taken whatever the checks find (`fetch --accept-rewrite`). */
   acceptRewrite: string[]
   now: Date
-  /** This store's install id, its tracking ref of its own branch before the fetch, and how its id was given (see lib/sync/identity.ts). */
+  /**
+   * This store's install id, its tracking ref of its own branch before the fetch, and how its id was given (see
+   * lib/sync/identity.ts).
+   */
   install?: string
   ownBefore?: string | null
   /** `init --continue-device`: take this device's branch in although another store wrote it. */
@@ -60,7 +70,12 @@ export interface TrustResult {
 /** Devices whose errors fetch acts on; the others are `verify`'s to report. */
 const ACTS_ON_ALL = new Set(['WITNESS_MISSING'])
 
-export async function checkHeads(git: GitBackend, candidates: Map<string, string>, state: TrustState, o: TrustOptions): Promise<TrustResult> {
+export async function checkHeads(
+  git: GitBackend,
+  candidates: Map<string, string>,
+  state: TrustState,
+  o: TrustOptions,
+): Promise<TrustResult> {
   const findings: Finding[] = []
   const devices: DeviceCheck[] = []
   const trial = new Map(o.good)
@@ -69,7 +84,12 @@ export async function checkHeads(git: GitBackend, candidates: Map<string, string
 
   for (const [id, head] of [...candidates].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!DEVICE_ID_RE.test(id)) {
-      findings.push(finding('BAD_DEVICE_BRANCH', id, `ledger/${id} is not a device branch (32 hex); ignored`, { commit: head, severity: 'warning' }))
+      findings.push(
+        finding('BAD_DEVICE_BRANCH', id, `ledger/${id} is not a device branch (32 hex); ignored`, {
+          commit: head,
+          severity: 'warning',
+        }),
+      )
       continue
     }
     const before = o.good.get(id) ?? null
@@ -84,18 +104,36 @@ export async function checkHeads(git: GitBackend, candidates: Map<string, string
       } else {
         if (own !== 'same' && own !== 'local-ahead') {
           const rewrite = own === 'rewritten' || own === 'rewound'
-          const detail = ownBranchMessage(own, id, await writtenBy(git, head, id), { head, before: tracked, fromEnv: o.idFromEnv, install: o.install })!
+          const detail = ownBranchMessage(own, id, await writtenBy(git, head, id), {
+            head,
+            before: tracked,
+            fromEnv: o.idFromEnv,
+            install: o.install,
+          })!
           findings.push(finding(rewrite ? 'HISTORY_REWRITTEN' : 'DEVICE_ID_COLLISION', id, detail, { commit: head }))
           // What this store pushed stays its reference, so every later fetch and push says the same.
-          if (own !== 'rewound' && tracked && tracked !== head) await git.updateRef(trackingRef(ledgerRef(id)), tracked, head).catch(() => {})
+          if (own !== 'rewound' && tracked && tracked !== head)
+            await git.updateRef(trackingRef(ledgerRef(id)), tracked, head).catch(() => {})
         }
-        devices.push({ id, before, head: before, remote: head, status: before === head ? 'unchanged' : own === 'rewritten' || own === 'rewound' ? 'rewritten' : 'local-ahead' })
+        devices.push({
+          id,
+          before,
+          head: before,
+          remote: head,
+          status:
+            before === head ? 'unchanged' : own === 'rewritten' || own === 'rewound' ? 'rewritten' : 'local-ahead',
+        })
       }
       continue
     }
     const base = state.verified[id] ?? before
     if (base && base !== head && !(await descends(git, base, head))) {
-      const f = finding('HISTORY_REWRITTEN', id, `the remote head ${head.slice(0, 12)} does not descend from the last good head ${base.slice(0, 12)}: the branch was rewritten; the old data is kept; if this was intended, run fetch --accept-rewrite ${id}`, { commit: head })
+      const f = finding(
+        'HISTORY_REWRITTEN',
+        id,
+        `the remote head ${head.slice(0, 12)} does not descend from the last good head ${base.slice(0, 12)}: the branch was rewritten; the old data is kept; if this was intended, run fetch --accept-rewrite ${id}`,
+        { commit: head },
+      )
       if (o.acceptRewrite.includes(id)) {
         pending.set(id, { before, head, accept: true })
         trial.set(id, head)
@@ -121,10 +159,21 @@ export async function checkHeads(git: GitBackend, candidates: Map<string, string
   const superseded = supersededHeads(state.quarantine)
   if (pending.size) {
     const fetched = { ...state.verified }
-    for (const [id, p] of pending) if (p.accept) { delete proved[id]; delete fetched[id] }
+    for (const [id, p] of pending)
+      if (p.accept) {
+        delete proved[id]
+        delete fetched[id]
+      }
     const v = await verifyLedger(git, {
-      heads: trial, refused: new Map(), only: [...trial.keys()], full: false, fingerprints: false,
-      proved, fetched, index: null, superseded,
+      heads: trial,
+      refused: new Map(),
+      only: [...trial.keys()],
+      full: false,
+      fingerprints: false,
+      proved,
+      fetched,
+      index: null,
+      superseded,
     })
     for (const f of v.findings) {
       if (!pending.has(f.device) && !ACTS_ON_ALL.has(f.code)) continue
@@ -135,7 +184,10 @@ export async function checkHeads(git: GitBackend, candidates: Map<string, string
   }
 
   const heads = new Map(o.good)
-  const quarantine: Quarantine = { devices: { ...state.quarantine.devices }, accepted: { ...state.quarantine.accepted } }
+  const quarantine: Quarantine = {
+    devices: { ...state.quarantine.devices },
+    accepted: { ...state.quarantine.accepted },
+  }
   const accepted: TrustResult['accepted'] = []
   const stamp = o.now.toISOString()
   for (const [id, p] of [...pending].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -144,7 +196,14 @@ export async function checkHeads(git: GitBackend, candidates: Map<string, string
       const a = { before: p.before, head: p.head, at: stamp, findings: found }
       accepted.push({ id, ...a })
       if (found.length) quarantine.accepted[id] = [...(quarantine.accepted[id] ?? []), a]
-      findings.push(finding('REWRITE_ACCEPTED', id, `accepted on request: ${p.before ? `from ${p.before.slice(0, 12)}` : 'as a new device'} to ${p.head.slice(0, 12)}${found.length ? ` with ${plural(found.length, 'finding')} (${[...new Set(found.map((f) => f.code))].join(', ')})` : ''}`, { commit: p.head, severity: 'warning' }))
+      findings.push(
+        finding(
+          'REWRITE_ACCEPTED',
+          id,
+          `accepted on request: ${p.before ? `from ${p.before.slice(0, 12)}` : 'as a new device'} to ${p.head.slice(0, 12)}${found.length ? ` with ${plural(found.length, 'finding')} (${[...new Set(found.map((f) => f.code))].join(', ')})` : ''}`,
+          { commit: p.head, severity: 'warning' },
+        ),
+      )
       // Errors taken in on request are warnings from now on; what was accepted is proved.
       for (const f of found) f.severity = 'warning'
       heads.set(id, p.head)
@@ -176,7 +235,12 @@ export async function checkHeads(git: GitBackend, candidates: Map<string, string
     if (pending.has(id)) continue
     const prev = quarantine.devices[id]
     const head = candidates.get(id)!
-    quarantine.devices[id] = { head, good: o.good.get(id) ?? null, since: prev?.head === head ? prev.since : stamp, findings: f }
+    quarantine.devices[id] = {
+      head,
+      good: o.good.get(id) ?? null,
+      since: prev?.head === head ? prev.since : stamp,
+      findings: f,
+    }
   }
   // A device back on a good head, or whose branch is gone, is no longer quarantined.
   for (const id of Object.keys(quarantine.devices)) {
@@ -192,7 +256,8 @@ export async function checkHeads(git: GitBackend, candidates: Map<string, string
 /** Per device, the heads an accepted rewrite replaced: a witness of them is no longer a finding. */
 export function supersededHeads(q: Quarantine): Record<string, string[]> {
   const out: Record<string, string[]> = {}
-  for (const [id, list] of Object.entries(q.accepted)) out[id] = list.map((a) => a.before).filter((b): b is string => Boolean(b))
+  for (const [id, list] of Object.entries(q.accepted))
+    out[id] = list.map((a) => a.before).filter((b): b is string => Boolean(b))
   return out
 }
 
@@ -201,8 +266,14 @@ export function supersededHeads(q: Quarantine): Record<string, string[]> {
  * the newest head another device witnessed for it, whichever passes the checks first.
  */
 async function lastGoodAncestor(
-  git: GitBackend, id: string, head: string, found: Finding[], trial: Map<string, string>,
-  proved: Record<string, string>, fetched: Record<string, string>, superseded: Record<string, string[]>,
+  git: GitBackend,
+  id: string,
+  head: string,
+  found: Finding[],
+  trial: Map<string, string>,
+  proved: Record<string, string>,
+  fetched: Record<string, string>,
+  superseded: Record<string, string[]>,
 ): Promise<string | null> {
   const blamed = new Set(found.map((f) => f.commit).filter((c): c is string => Boolean(c)))
   let oldest: string | null = null
@@ -220,7 +291,15 @@ async function lastGoodAncestor(
   for (const [w, wHead] of trial) {
     if (w === id) continue
     const seen = (await seenBy(git, w, wHead))[id]
-    if (seen && !witnessed.includes(seen) && (await git.readCommit(seen).then(() => true, () => false))) witnessed.push(seen)
+    if (
+      seen &&
+      !witnessed.includes(seen) &&
+      (await git.readCommit(seen).then(
+        () => true,
+        () => false,
+      ))
+    )
+      witnessed.push(seen)
   }
   // The newest witness first: one that descends from every other.
   const rank = new Map<string, number>()
@@ -235,7 +314,17 @@ async function lastGoodAncestor(
     heads.set(id, t)
     const p = { ...proved }
     delete p[id]
-    const v = await verifyLedger(git, { heads, refused: new Map(), only: [id], full: false, fingerprints: false, proved: p, fetched: { ...fetched, [id]: t }, index: null, superseded })
+    const v = await verifyLedger(git, {
+      heads,
+      refused: new Map(),
+      only: [id],
+      full: false,
+      fingerprints: false,
+      proved: p,
+      fetched: { ...fetched, [id]: t },
+      index: null,
+      superseded,
+    })
     if (!v.findings.some((f) => f.device === id && f.severity === 'error')) return t
   }
   return null
@@ -246,7 +335,7 @@ async function seenBy(git: GitBackend, device: string, head: string): Promise<Re
   try {
     const tree = (await git.readCommit(head)).tree
     const e = await readEntryAt(git, tree, `${deviceDir(device)}/manifest.json`)
-    return e ? parseManifest((await git.readBlob(e.oid)).toString('utf8')).seen ?? {} : {}
+    return e ? (parseManifest((await git.readBlob(e.oid)).toString('utf8')).seen ?? {}) : {}
   } catch {
     return {}
   }
@@ -255,7 +344,14 @@ async function seenBy(git: GitBackend, device: string, head: string): Promise<Re
 /** The last good heads of a clone (`--repo`): those of its verified heads it still holds. */
 export async function cloneGoodHeads(git: GitBackend, verified: Record<string, string>): Promise<Map<string, string>> {
   const good = new Map<string, string>()
-  for (const [id, head] of Object.entries(verified)) if (await git.readCommit(head).then(() => true, () => false)) good.set(id, head)
+  for (const [id, head] of Object.entries(verified))
+    if (
+      await git.readCommit(head).then(
+        () => true,
+        () => false,
+      )
+    )
+      good.set(id, head)
   return good
 }
 
@@ -264,15 +360,29 @@ export async function cloneGoodHeads(git: GitBackend, verified: Record<string, s
  * (`fetch` moves them after the checks). A native clone's branches move with plain git, so
  * whatever moved since the last check is checked now, and what fails stays out.
  */
-export async function trustedHeads(git: GitBackend, paths: TrustPaths, clone: boolean, now: Date): Promise<{ heads: Map<string, string>; state: TrustState; findings: Finding[] }> {
+export async function trustedHeads(
+  git: GitBackend,
+  paths: TrustPaths,
+  clone: boolean,
+  now: Date,
+): Promise<{ heads: Map<string, string>; state: TrustState; findings: Finding[] }> {
   const state = loadTrustState(paths)
   if (!clone) return { heads: await deviceHeads(git, false), state, findings: [] }
   const candidates = await deviceHeads(git, true)
   const settled = !Object.keys(state.quarantine.devices).length
-  if (settled && [...candidates].every(([id, head]) => state.verified[id] === head) && Object.keys(state.verified).every((id) => candidates.has(id))) {
+  if (
+    settled &&
+    [...candidates].every(([id, head]) => state.verified[id] === head) &&
+    Object.keys(state.verified).every((id) => candidates.has(id))
+  ) {
     return { heads: candidates, state, findings: [] }
   }
-  const r = await checkHeads(git, candidates, state, { me: null, good: await cloneGoodHeads(git, state.verified), acceptRewrite: [], now })
+  const r = await checkHeads(git, candidates, state, {
+    me: null,
+    good: await cloneGoodHeads(git, state.verified),
+    acceptRewrite: [],
+    now,
+  })
   saveTrustState(paths, r.state)
   return { heads: r.heads, state: r.state, findings: r.findings }
 }

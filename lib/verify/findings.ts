@@ -12,8 +12,21 @@ export interface Finding {
   detail: string
 }
 
-export function finding(code: string, device: string, detail: string, where: { commit?: string | null; path?: string | null; line?: number | null; severity?: Finding['severity'] } = {}): Finding {
-  return { code, severity: where.severity ?? 'error', device, commit: where.commit ?? null, path: where.path ?? null, line: where.line ?? null, detail }
+export function finding(
+  code: string,
+  device: string,
+  detail: string,
+  where: { commit?: string | null; path?: string | null; line?: number | null; severity?: Finding['severity'] } = {},
+): Finding {
+  return {
+    code,
+    severity: where.severity ?? 'error',
+    device,
+    commit: where.commit ?? null,
+    path: where.path ?? null,
+    line: where.line ?? null,
+    detail,
+  }
 }
 
 export const hasErrors = (fs: Finding[]) => fs.some((f) => f.severity === 'error')

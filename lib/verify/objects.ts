@@ -11,7 +11,12 @@ export function blobOid(data: Uint8Array): string {
 }
 
 export function treeBytes(entries: readonly TreeEntry[]): Buffer {
-  return Buffer.concat(entries.flatMap((e) => [Buffer.from(`${e.type === 'tree' ? '40000' : '100644'} ${e.name}\0`), Buffer.from(e.oid, 'hex')]))
+  return Buffer.concat(
+    entries.flatMap((e) => [
+      Buffer.from(`${e.type === 'tree' ? '40000' : '100644'} ${e.name}\0`),
+      Buffer.from(e.oid, 'hex'),
+    ]),
+  )
 }
 
 export function treeOid(entries: readonly TreeEntry[]): string {
@@ -21,6 +26,6 @@ export function treeOid(entries: readonly TreeEntry[]): string {
 
 /** Git's order of tree entries: by name, a tree's name compared as if it ended in "/". */
 export function sortTreeEntries(entries: TreeEntry[]): TreeEntry[] {
-  const key = (e: TreeEntry) => (e.type === 'tree' ? e.name + '/' : e.name)
+  const key = (e: TreeEntry) => (e.type === 'tree' ? `${e.name}/` : e.name)
   return entries.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
 }

@@ -69,7 +69,6 @@ const PART_PATH_RE = /^(\d{4}-\d{2})\/(\d{4}-\d{2}-\d{2})\/\d{6}\.ndjson$/
 /** Findings of one code per device beyond which only a count is kept: a damaged part can have a line per record. */
 const MAX_PER_CODE = 20
 
-
 class Findings {
   readonly list: Finding[] = []
   private readonly counts = new Map<string, number>()
@@ -85,30 +84,58 @@ class Findings {
       if (n <= MAX_PER_CODE) continue
       const [device, code] = key.split('\t') as [string, string]
       const first = this.list.find((f) => f.device === device && f.code === code)!
-      this.list.push(finding(code, device, `${plural(n - MAX_PER_CODE, `more ${code} finding`, `more ${code} findings`)} not listed`, { severity: first.severity }))
+      this.list.push(
+        finding(
+          code,
+          device,
+          `${plural(n - MAX_PER_CODE, `more ${code} finding`, `more ${code} findings`)} not listed`,
+          { severity: first.severity },
+        ),
+      )
     }
     // Devices are checked side by side; list each device's findings together, in id order.
     return this.list.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0))
   }
-  errorsOf(device: string) { return this.list.some((f) => f.device === device && f.severity === 'error') }
+  errorsOf(device: string) {
+    return this.list.some((f) => f.device === device && f.severity === 'error')
+  }
 }
 
 /** Reads trees through one place that re-hashes each the first time it is read. */
 class TreeReader {
   count = 0
-  constructor(private readonly git: GitBackend, private readonly out: Findings, private readonly device: string) {}
+  constructor(
+    private readonly git: GitBackend,
+    private readonly out: Findings,
+    private readonly device: string,
+  ) {}
 
   private readonly cache = new Map<string, TreeEntry[]>()
 
   async read(oid: string, path: string, commit: string | null): Promise<TreeEntry[] | null> {
     let entries = this.cache.get(oid)
     if (entries) return entries
-    try { entries = await this.git.readTree(oid) } catch (e) {
-      this.out.add(finding('OBJECT_UNREADABLE', this.device, `tree ${oid} cannot be read: ${(e as Error).message}; run git fsck`, { commit, path }))
+    try {
+      entries = await this.git.readTree(oid)
+    } catch (e) {
+      this.out.add(
+        finding('OBJECT_UNREADABLE', this.device, `tree ${oid} cannot be read: ${(e as Error).message}; run git fsck`, {
+          commit,
+          path,
+        }),
+      )
       return null
     }
     this.count++
-    if (treeOid(entries) !== oid) this.out.add(finding('OBJECT_HASH_MISMATCH', this.device, `tree ${oid} does not hash to its oid: the object store is damaged; run git fsck`, { commit, path }))
+    if (treeOid(entries) !== oid)
+      this.out.add(
+        finding(
+          'OBJECT_HASH_MISMATCH',
+          this.device,
+          `tree ${oid} does not hash to its oid: the object store is damaged; run git fsck`,
+          { commit, path },
+        ),
+      )
     this.cache.set(oid, entries)
     return entries
   }
@@ -130,11 +157,19 @@ class TreeReader {
 type Change = { kind: 'added' | 'removed' | 'changed'; path: string; oid: string }
 
 /** Leaf differences between two trees; equal subtrees are skipped without being read. */
-async function diffTrees(trees: TreeReader, a: string | null, b: string | null, path: string, commit: string, out: Change[]): Promise<void> {
+async function diffTrees(
+  trees: TreeReader,
+  a: string | null,
+  b: string | null,
+  path: string,
+  commit: string,
+  out: Change[],
+): Promise<void> {
   const left = new Map(((a && (await trees.read(a, path, commit))) || []).map((e) => [e.name, e]))
   const right = new Map(((b && (await trees.read(b, path, commit))) || []).map((e) => [e.name, e]))
   for (const name of new Set([...left.keys(), ...right.keys()])) {
-    const l = left.get(name), r = right.get(name)
+    const l = left.get(name),
+      r = right.get(name)
     if (l && r && l.oid === r.oid && l.type === r.type) continue
     const p = path ? `${path}/${name}` : name
     if (l?.type === 'tree' || r?.type === 'tree') {
@@ -151,10 +186,19 @@ async function diffTrees(trees: TreeReader, a: string | null, b: string | null, 
 
 async function readManifest(git: GitBackend, oid: string | undefined): Promise<Manifest | null> {
   if (!oid) return null
-  try { return parseManifest((await git.readBlob(oid)).toString('utf8')) } catch { return null }
+  try {
+    return parseManifest((await git.readBlob(oid)).toString('utf8'))
+  } catch {
+    return null
+  }
 }
 
-interface PartRead { lines: number; lastTs: string | null; canonical: string[]; fingerprints: string[] }
+interface PartRead {
+  lines: number
+  lastTs: string | null
+  canonical: string[]
+  fingerprints: string[]
+}
 
 export async function verifyLedger(git: GitBackend, input: VerifyInput): Promise<VerifyResult> {
   const out = new Findings()
@@ -165,13 +209,15 @@ export async function verifyLedger(git: GitBackend, input: VerifyInput): Promise
   const verdicts = new Map<string, { verdict: DeviceVerdict; manifest: Manifest | null }>()
   // Two devices at a time: one is checked while git inflates the other's parts.
   const queue = [...ids]
-  await Promise.all([0, 1].map(async () => {
-    for (let id = queue.shift(); id; id = queue.shift()) {
-      const head = input.heads.get(id)!
-      const wanted = !input.only.length || input.only.includes(id)
-      verdicts.set(id, wanted ? await verifyDevice(git, id, head, input, out) : await summarise(git, id, head, out))
-    }
-  }))
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let id = queue.shift(); id; id = queue.shift()) {
+        const head = input.heads.get(id)!
+        const wanted = !input.only.length || input.only.includes(id)
+        verdicts.set(id, wanted ? await verifyDevice(git, id, head, input, out) : await summarise(git, id, head, out))
+      }
+    }),
+  )
   for (const id of ids) {
     const v = verdicts.get(id)!
     manifests.set(id, v.manifest)
@@ -179,7 +225,9 @@ export async function verifyLedger(git: GitBackend, input: VerifyInput): Promise
     if (!input.only.length || input.only.includes(id)) devices.push(v.verdict)
   }
   await checkWitnesses(git, input, manifests, out)
-  const mergedTree = dirs.length ? treeOid([{ mode: '040000', type: 'tree', name: 'devices', oid: treeOid(sortTreeEntries(dirs)) }]) : null
+  const mergedTree = dirs.length
+    ? treeOid([{ mode: '040000', type: 'tree', name: 'devices', oid: treeOid(sortTreeEntries(dirs)) }])
+    : null
   const findings = out.close()
   const proved: Record<string, string> = { ...input.proved }
   for (const d of devices) if (!out.errorsOf(d.id)) proved[d.id] = d.head
@@ -187,27 +235,63 @@ export async function verifyLedger(git: GitBackend, input: VerifyInput): Promise
 }
 
 /** A device outside `--device`: only what the merged tree and the witness check need. */
-async function summarise(git: GitBackend, id: string, head: string, out: Findings): Promise<{ verdict: DeviceVerdict; manifest: Manifest | null }> {
+async function summarise(
+  git: GitBackend,
+  id: string,
+  head: string,
+  out: Findings,
+): Promise<{ verdict: DeviceVerdict; manifest: Manifest | null }> {
   const trees = new TreeReader(git, out, id)
-  const root = await git.readCommit(head).then((c) => c.tree, () => null)
+  const root = await git.readCommit(head).then(
+    (c) => c.tree,
+    () => null,
+  )
   const dev = await trees.at(root, deviceDir(id), head)
-  const devTree = root ? (await trees.at(root, 'devices', head))?.find((e) => e.name === id)?.oid ?? null : null
+  const devTree = root ? ((await trees.at(root, 'devices', head))?.find((e) => e.name === id)?.oid ?? null) : null
   const manifest = await readManifest(git, dev?.find((e) => e.name === 'manifest.json')?.oid)
-  return { verdict: { id, name: null, head, tree: devTree, records: manifest?.records ?? null, from: null, checked: { commits: 0, parts: 0, records: 0, trees: 0 }, index: 'none' }, manifest }
+  return {
+    verdict: {
+      id,
+      name: null,
+      head,
+      tree: devTree,
+      records: manifest?.records ?? null,
+      from: null,
+      checked: { commits: 0, parts: 0, records: 0, trees: 0 },
+      index: 'none',
+    },
+    manifest,
+  }
 }
 
-async function verifyDevice(git: GitBackend, id: string, head: string, input: VerifyInput, out: Findings): Promise<{ verdict: DeviceVerdict; manifest: Manifest | null }> {
+async function verifyDevice(
+  git: GitBackend,
+  id: string,
+  head: string,
+  input: VerifyInput,
+  out: Findings,
+): Promise<{ verdict: DeviceVerdict; manifest: Manifest | null }> {
   const trees = new TreeReader(git, out, id)
   const dir = deviceDir(id)
   const checked = { commits: 0, parts: 0, records: 0, trees: 0 }
 
   // History: the head must descend from every head proved or fetched before.
-  for (const [what, base] of [['last proved', input.proved[id]], ['last fetched', input.fetched[id]]] as const) {
+  for (const [what, base] of [
+    ['last proved', input.proved[id]],
+    ['last fetched', input.fetched[id]],
+  ] as const) {
     if (base && base !== head && !(await descends(git, base, head))) {
-      out.add(finding('HISTORY_REWRITTEN', id, `the head ${head.slice(0, 12)} does not descend from the ${what} head ${base.slice(0, 12)}: the branch was rewritten`, { commit: head }))
+      out.add(
+        finding(
+          'HISTORY_REWRITTEN',
+          id,
+          `the head ${head.slice(0, 12)} does not descend from the ${what} head ${base.slice(0, 12)}: the branch was rewritten`,
+          { commit: head },
+        ),
+      )
     }
   }
-  const proved = input.full || input.fingerprints ? null : input.proved[id] ?? null
+  const proved = input.full || input.fingerprints ? null : (input.proved[id] ?? null)
   const from = proved && (proved === head || (await descends(git, proved, head))) ? proved : null
 
   // Walk back from the head to where the last proof ended, checking what each commit changed.
@@ -215,7 +299,9 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
   const touchedDays = new Set<string>()
   let commit: string | null = head
   let info = await git.readCommit(head).catch((e: Error) => {
-    out.add(finding('OBJECT_UNREADABLE', id, `commit ${head} cannot be read: ${e.message}; run git fsck`, { commit: head }))
+    out.add(
+      finding('OBJECT_UNREADABLE', id, `commit ${head} cannot be read: ${e.message}; run git fsck`, { commit: head }),
+    )
     return null
   })
   const headTree = info?.tree ?? null
@@ -224,10 +310,26 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
     if (isGenesis(info)) break
     checked.commits++
     // Our writers never merge: a merge can graft a foreign history onto a proved head.
-    if (info.parents.length > 1) out.add(finding('NON_LINEAR_HISTORY', id, `commit ${commit.slice(0, 12)} has ${info.parents.length} parents; a device branch is a line of commits`, { commit }))
+    if (info.parents.length > 1)
+      out.add(
+        finding(
+          'NON_LINEAR_HISTORY',
+          id,
+          `commit ${commit.slice(0, 12)} has ${info.parents.length} parents; a device branch is a line of commits`,
+          { commit },
+        ),
+      )
     const parent: string | null = info.parents[0] ?? null
     const parentInfo = parent ? await git.readCommit(parent).catch(() => null) : null
-    if (parent && !parentInfo) out.add(finding('OBJECT_UNREADABLE', id, `commit ${parent} (parent of ${commit.slice(0, 12)}) cannot be read; run git fsck`, { commit }))
+    if (parent && !parentInfo)
+      out.add(
+        finding(
+          'OBJECT_UNREADABLE',
+          id,
+          `commit ${parent} (parent of ${commit.slice(0, 12)}) cannot be read; run git fsck`,
+          { commit },
+        ),
+      )
     const changes: Change[] = []
     await diffTrees(trees, parentInfo?.tree ?? null, info.tree, '', commit, changes)
     for (const c of changes) classifyChange(id, dir, commit, c, out, latest, touchedDays)
@@ -235,30 +337,51 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
     info = parentInfo
   }
   if (from && commit === null) {
-    out.add(finding('HISTORY_REWRITTEN', id, `the line of commits from the head ${head.slice(0, 12)} does not pass through the last proved head ${from.slice(0, 12)}: the branch was rewritten`, { commit: head }))
+    out.add(
+      finding(
+        'HISTORY_REWRITTEN',
+        id,
+        `the line of commits from the head ${head.slice(0, 12)} does not pass through the last proved head ${from.slice(0, 12)}: the branch was rewritten`,
+        { commit: head },
+      ),
+    )
   }
 
   const fromTree = from ? (await git.readCommit(from)).tree : null
   const headDir = await trees.at(headTree, dir, head)
   const fromDir = await trees.at(fromTree, dir, from)
-  const devTree = headTree ? (await trees.at(headTree, 'devices', head))?.find((e) => e.name === id)?.oid ?? null : null
+  const devTree = headTree
+    ? ((await trees.at(headTree, 'devices', head))?.find((e) => e.name === id)?.oid ?? null)
+    : null
   const manifestOid = headDir?.find((e) => e.name === 'manifest.json')?.oid
   const manifest = await readBlobChecked(git, out, id, manifestOid, `${dir}/manifest.json`, latest, head).then((b) => {
     if (!b) return null
-    try { return parseManifest(b.toString('utf8')) } catch (e) {
-      out.add(finding('MANIFEST_INVALID', id, `manifest.json cannot be read: ${(e as Error).message}`, { commit: head, path: `${dir}/manifest.json` }))
+    try {
+      return parseManifest(b.toString('utf8'))
+    } catch (e) {
+      out.add(
+        finding('MANIFEST_INVALID', id, `manifest.json cannot be read: ${(e as Error).message}`, {
+          commit: head,
+          path: `${dir}/manifest.json`,
+        }),
+      )
       return null
     }
   })
   const deviceOid = headDir?.find((e) => e.name === 'device.json')?.oid
   const deviceBytes = await readBlobChecked(git, out, id, deviceOid, `${dir}/device.json`, latest, head)
   let name: string | null = null
-  try { name = deviceBytes ? (JSON.parse(deviceBytes.toString('utf8')) as { name?: string }).name ?? null : null } catch { /* a display name only */ }
-  if (!headDir) out.add(finding('DEVICE_DIR_MISSING', id, `the head ${head.slice(0, 12)} has no ${dir}/`, { commit: head }))
+  try {
+    name = deviceBytes ? ((JSON.parse(deviceBytes.toString('utf8')) as { name?: string }).name ?? null) : null
+  } catch {
+    /* a display name only */
+  }
+  if (!headDir)
+    out.add(finding('DEVICE_DIR_MISSING', id, `the head ${head.slice(0, 12)} has no ${dir}/`, { commit: head }))
 
   // Every day at the head (full) or the days touched since the proof: their parts.
   // Every day's parts at the head when reading everything; else only the days touched since the proof.
-  let allDays: Map<string, TreeEntry[]> | null = from ? null : await listDays(trees, headTree, dir, head, id, out)
+  let allDays: Map<string, TreeEntry[]> | null = from ? null : await listDays(trees, headTree, dir, head)
   const touched = new Map<string, TreeEntry[]>()
   if (from) {
     for (const day of touchedDays) {
@@ -286,8 +409,10 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
   }
   for (const day of days) {
     const parts = partsOf(day)
-    const before = from ? new Set((await trees.at(fromTree, `${dir}/${day.slice(0, 7)}/${day}`, from))?.map((e) => e.name + e.oid) ?? []) : new Set<string>()
-    let lines = from ? base?.days[day]?.records ?? 0 : 0
+    const before = from
+      ? new Set((await trees.at(fromTree, `${dir}/${day.slice(0, 7)}/${day}`, from))?.map((e) => e.name + e.oid) ?? [])
+      : new Set<string>()
+    let lines = from ? (base?.days[day]?.records ?? 0) : 0
     for (const e of parts) {
       if (before.has(e.name + e.oid)) continue
       const r = await readPart(day, e)
@@ -302,33 +427,70 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
   if (manifest) {
     const mpath = `${dir}/manifest.json`
     const where = { commit: latest.get(mpath) ?? head, path: mpath }
-    if (manifest.deviceId !== id) out.add(finding('MANIFEST_COUNTS', id, `manifest.json names device ${manifest.deviceId}`, where))
+    if (manifest.deviceId !== id)
+      out.add(finding('MANIFEST_COUNTS', id, `manifest.json names device ${manifest.deviceId}`, where))
     for (const day of new Set([...Object.keys(expected.days), ...Object.keys(manifest.days ?? {})])) {
-      const want = expected.days[day], got = manifest.days?.[day]
+      const want = expected.days[day],
+        got = manifest.days?.[day]
       if (want?.parts !== got?.parts || want?.records !== got?.records) {
-        out.add(finding('MANIFEST_COUNTS', id, `days.${day} says ${got ? `${plural(got.parts, 'part')}, ${plural(got.records, 'record')}` : 'nothing'}; the parts hold ${want ? `${plural(want.parts, 'part')}, ${plural(want.records, 'record')}` : 'nothing'}`, where))
+        out.add(
+          finding(
+            'MANIFEST_COUNTS',
+            id,
+            `days.${day} says ${got ? `${plural(got.parts, 'part')}, ${plural(got.records, 'record')}` : 'nothing'}; the parts hold ${want ? `${plural(want.parts, 'part')}, ${plural(want.records, 'record')}` : 'nothing'}`,
+            where,
+          ),
+        )
       }
     }
     const total = Object.values(expected.days).reduce((n, d) => n + d.records, 0)
-    if (manifest.records !== total) out.add(finding('MANIFEST_COUNTS', id, `records says ${manifest.records}; the parts hold ${plural(total, 'line')}`, where))
+    if (manifest.records !== total)
+      out.add(
+        finding(
+          'MANIFEST_COUNTS',
+          id,
+          `records says ${manifest.records}; the parts hold ${plural(total, 'line')}`,
+          where,
+        ),
+      )
     if (manifest.lastRecordAt !== expected.lastRecordAt) {
-      out.add(finding('MANIFEST_COUNTS', id, `lastRecordAt says ${manifest.lastRecordAt}; the latest record is at ${expected.lastRecordAt}`, where))
+      out.add(
+        finding(
+          'MANIFEST_COUNTS',
+          id,
+          `lastRecordAt says ${manifest.lastRecordAt}; the latest record is at ${expected.lastRecordAt}`,
+          where,
+        ),
+      )
     }
     // The seal: recomputed when it moved, when a late record landed in a sealed day, or always in full.
-    const moved = !base || JSON.stringify(base.sealed) !== JSON.stringify(sealed) || days.some((d) => sealed && d <= sealed.through)
+    const moved =
+      !base || JSON.stringify(base.sealed) !== JSON.stringify(sealed) || days.some((d) => sealed && d <= sealed.through)
     if (sealed && moved) {
       const lines: string[] = []
-      allDays ??= await listDays(trees, headTree, dir, head, id, out)
+      allDays ??= await listDays(trees, headTree, dir, head)
       for (const [day, parts] of [...allDays].sort(([a], [b]) => (a < b ? -1 : 1))) {
         if (day > sealed.through) continue
         for (const e of parts) lines.push(...(await readPart(day, e)).canonical)
       }
       if (lines.length !== sealed.records || sealDigestLines(lines) !== sealed.digest) {
-        out.add(finding('SEALED_MISMATCH', id, `sealed (through ${sealed.through}: ${plural(sealed.records, 'record')}, ${sealed.digest.slice(0, 12)}…) does not match the ${plural(lines.length, 'record')} of those days: the records or the digest were changed`, where))
+        out.add(
+          finding(
+            'SEALED_MISMATCH',
+            id,
+            `sealed (through ${sealed.through}: ${plural(sealed.records, 'record')}, ${sealed.digest.slice(0, 12)}…) does not match the ${plural(lines.length, 'record')} of those days: the records or the digest were changed`,
+            where,
+          ),
+        )
       }
     }
   } else if (headDir) {
-    out.add(finding('MANIFEST_INVALID', id, `${dir}/manifest.json is missing or unreadable`, { commit: head, path: `${dir}/manifest.json` }))
+    out.add(
+      finding('MANIFEST_INVALID', id, `${dir}/manifest.json is missing or unreadable`, {
+        commit: head,
+        path: `${dir}/manifest.json`,
+      }),
+    )
   }
 
   let fingerprints: string[] | undefined
@@ -338,29 +500,72 @@ async function verifyDevice(git: GitBackend, id: string, head: string, input: Ve
   }
   checked.trees = trees.count
   const index = await checkIndex(git, id, head, input.index, days, headTree, dir, trees, out)
-  return { verdict: { id, name, head, tree: devTree, records: manifest?.records ?? null, from, checked, index, fingerprints }, manifest }
+  return {
+    verdict: { id, name, head, tree: devTree, records: manifest?.records ?? null, from, checked, index, fingerprints },
+    manifest,
+  }
 }
 
-function classifyChange(id: string, dir: string, commit: string, c: Change, out: Findings, latest: Map<string, string>, touchedDays: Set<string>): void {
+function classifyChange(
+  id: string,
+  dir: string,
+  commit: string,
+  c: Change,
+  out: Findings,
+  latest: Map<string, string>,
+  touchedDays: Set<string>,
+): void {
   const where = { commit, path: c.path }
-  if (!c.path.startsWith(dir + '/')) {
-    out.add(finding('OUTSIDE_DEVICE_DIR', id, `commit ${commit.slice(0, 12)} ${c.kind === 'added' ? 'adds' : c.kind === 'removed' ? 'deletes' : 'changes'} ${c.path}, outside ${dir}/`, where))
+  if (!c.path.startsWith(`${dir}/`)) {
+    out.add(
+      finding(
+        'OUTSIDE_DEVICE_DIR',
+        id,
+        `commit ${commit.slice(0, 12)} ${c.kind === 'added' ? 'adds' : c.kind === 'removed' ? 'deletes' : 'changes'} ${c.path}, outside ${dir}/`,
+        where,
+      ),
+    )
     return
   }
   const rel = c.path.slice(dir.length + 1)
   if (rel === 'manifest.json' || rel === 'device.json' || rel === SHARED_NAMES_FILE) {
-    if (c.kind === 'removed') out.add(finding('FILE_REMOVED', id, `commit ${commit.slice(0, 12)} deletes ${c.path}`, where))
+    if (c.kind === 'removed')
+      out.add(finding('FILE_REMOVED', id, `commit ${commit.slice(0, 12)} deletes ${c.path}`, where))
     else if (!latest.has(c.path)) latest.set(c.path, commit)
     return
   }
   const m = PART_PATH_RE.exec(rel)
   if (!m || !m[2]!.startsWith(m[1]!) || !isValidDay(m[2]!)) {
-    if (c.kind !== 'removed') out.add(finding('UNEXPECTED_PATH', id, `commit ${commit.slice(0, 12)} adds ${c.path}, which is not a part (YYYY-MM/YYYY-MM-DD/NNNNNN.ndjson)`, where))
+    if (c.kind !== 'removed')
+      out.add(
+        finding(
+          'UNEXPECTED_PATH',
+          id,
+          `commit ${commit.slice(0, 12)} adds ${c.path}, which is not a part (YYYY-MM/YYYY-MM-DD/NNNNNN.ndjson)`,
+          where,
+        ),
+      )
     else out.add(finding('PART_REMOVED', id, `commit ${commit.slice(0, 12)} deletes ${c.path}`, where))
     return
   }
-  if (c.kind === 'removed') out.add(finding('PART_REMOVED', id, `commit ${commit.slice(0, 12)} deletes the part ${c.path}; parts never disappear`, where))
-  else if (c.kind === 'changed') out.add(finding('PART_CHANGED', id, `commit ${commit.slice(0, 12)} rewrites the part ${c.path}; parts never change once committed`, where))
+  if (c.kind === 'removed')
+    out.add(
+      finding(
+        'PART_REMOVED',
+        id,
+        `commit ${commit.slice(0, 12)} deletes the part ${c.path}; parts never disappear`,
+        where,
+      ),
+    )
+  else if (c.kind === 'changed')
+    out.add(
+      finding(
+        'PART_CHANGED',
+        id,
+        `commit ${commit.slice(0, 12)} rewrites the part ${c.path}; parts never change once committed`,
+        where,
+      ),
+    )
   if (c.kind !== 'removed') {
     touchedDays.add(m[2]!)
     if (!latest.has(c.path)) latest.set(c.path, commit)
@@ -368,35 +573,81 @@ function classifyChange(id: string, dir: string, commit: string, c: Change, out:
 }
 
 /** The parts of one day at the head, in name order. */
-async function dayParts(trees: TreeReader, root: string | null, dir: string, day: string, head: string): Promise<TreeEntry[]> {
+async function dayParts(
+  trees: TreeReader,
+  root: string | null,
+  dir: string,
+  day: string,
+  head: string,
+): Promise<TreeEntry[]> {
   const entries = await trees.at(root, `${dir}/${day.slice(0, 7)}/${day}`, head)
-  return (entries ?? []).filter((e) => e.type === 'blob' && /^\d{6}\.ndjson$/.test(e.name)).sort((a, b) => (a.name < b.name ? -1 : 1))
+  return (entries ?? [])
+    .filter((e) => e.type === 'blob' && /^\d{6}\.ndjson$/.test(e.name))
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
 }
 
 /** day → its parts at the head, in name order. */
-async function listDays(trees: TreeReader, root: string | null, dir: string, head: string, id: string, out: Findings): Promise<Map<string, TreeEntry[]>> {
+async function listDays(
+  trees: TreeReader,
+  root: string | null,
+  dir: string,
+  head: string,
+): Promise<Map<string, TreeEntry[]>> {
   const days = new Map<string, TreeEntry[]>()
   const top = await trees.at(root, dir, head)
   for (const month of top ?? []) {
     if (month.type !== 'tree') continue
     for (const day of (await trees.read(month.oid, `${dir}/${month.name}`, head)) ?? []) {
       const parts = day.type === 'tree' ? await trees.read(day.oid, `${dir}/${month.name}/${day.name}`, head) : null
-      const ok = (parts ?? []).filter((e) => e.type === 'blob' && PART_PATH_RE.test(`${month.name}/${day.name}/${e.name}`) && day.name.startsWith(month.name) && isValidDay(day.name))
-      if (ok.length) days.set(day.name, ok.sort((a, b) => (a.name < b.name ? -1 : 1)))
+      const ok = (parts ?? []).filter(
+        (e) =>
+          e.type === 'blob' &&
+          PART_PATH_RE.test(`${month.name}/${day.name}/${e.name}`) &&
+          day.name.startsWith(month.name) &&
+          isValidDay(day.name),
+      )
+      if (ok.length)
+        days.set(
+          day.name,
+          ok.sort((a, b) => (a.name < b.name ? -1 : 1)),
+        )
     }
   }
   return days
 }
 
-async function readBlobChecked(git: GitBackend, out: Findings, id: string, oid: string | undefined, path: string, latest: Map<string, string>, head: string): Promise<Buffer | null> {
+async function readBlobChecked(
+  git: GitBackend,
+  out: Findings,
+  id: string,
+  oid: string | undefined,
+  path: string,
+  latest: Map<string, string>,
+  head: string,
+): Promise<Buffer | null> {
   if (!oid) return null
   const commit = latest.get(path) ?? head
   let data: Buffer
-  try { data = await git.readBlob(oid) } catch (e) {
-    out.add(finding('OBJECT_UNREADABLE', id, `blob ${oid} cannot be read: ${(e as Error).message}; run git fsck`, { commit, path }))
+  try {
+    data = await git.readBlob(oid)
+  } catch (e) {
+    out.add(
+      finding('OBJECT_UNREADABLE', id, `blob ${oid} cannot be read: ${(e as Error).message}; run git fsck`, {
+        commit,
+        path,
+      }),
+    )
     return null
   }
-  if (blobOid(data) !== oid) out.add(finding('OBJECT_HASH_MISMATCH', id, `blob ${oid} does not hash to its oid: the object store is damaged; run git fsck`, { commit, path }))
+  if (blobOid(data) !== oid)
+    out.add(
+      finding(
+        'OBJECT_HASH_MISMATCH',
+        id,
+        `blob ${oid} does not hash to its oid: the object store is damaged; run git fsck`,
+        { commit, path },
+      ),
+    )
   return data
 }
 
@@ -405,7 +656,11 @@ async function readBlobChecked(git: GitBackend, out: Findings, id: string, oid: 
 class ReadAhead {
   private readonly pending = new Map<string, Promise<Buffer>>()
   private next = 0
-  constructor(private readonly git: GitBackend, private readonly order: string[], private readonly width = 8) {}
+  constructor(
+    private readonly git: GitBackend,
+    private readonly order: string[],
+    private readonly width = 8,
+  ) {}
 
   read(oid: string): Promise<Buffer> {
     while (this.next < this.order.length && this.pending.size < this.width) {
@@ -422,14 +677,38 @@ class ReadAhead {
   }
 }
 
-async function checkPart(blobs: ReadAhead, id: string, day: string, oid: string, path: string, commit: string, out: Findings, fingerprints: boolean): Promise<PartRead> {
+async function checkPart(
+  blobs: ReadAhead,
+  id: string,
+  day: string,
+  oid: string,
+  path: string,
+  commit: string,
+  out: Findings,
+  fingerprints: boolean,
+): Promise<PartRead> {
   const r: PartRead = { lines: 0, lastTs: null, canonical: [], fingerprints: [] }
   let data: Buffer
-  try { data = await blobs.read(oid) } catch (e) {
-    out.add(finding('OBJECT_UNREADABLE', id, `part ${oid} cannot be read: ${(e as Error).message}; run git fsck`, { commit, path }))
+  try {
+    data = await blobs.read(oid)
+  } catch (e) {
+    out.add(
+      finding('OBJECT_UNREADABLE', id, `part ${oid} cannot be read: ${(e as Error).message}; run git fsck`, {
+        commit,
+        path,
+      }),
+    )
     return r
   }
-  if (blobOid(data) !== oid) out.add(finding('OBJECT_HASH_MISMATCH', id, `part ${oid} does not hash to its oid: the object store is damaged; run git fsck`, { commit, path }))
+  if (blobOid(data) !== oid)
+    out.add(
+      finding(
+        'OBJECT_HASH_MISMATCH',
+        id,
+        `part ${oid} does not hash to its oid: the object store is damaged; run git fsck`,
+        { commit, path },
+      ),
+    )
   const text = data.toString('utf8')
   let lineNo = 0
   for (const line of text.split('\n')) {
@@ -439,7 +718,14 @@ async function checkPart(blobs: ReadAhead, id: string, day: string, oid: string,
     // Our own writers write canonical lines: checked by one match, parsed only when asked.
     if (!fingerprints && isCanonicalLine(line)) {
       const ts = line.slice(CANONICAL_TS_AT, CANONICAL_TS_AT + 24)
-      if (ts.slice(0, 10) !== day) out.add(finding('RECORD_OUTSIDE_DAY', id, `line ${lineNo}: ts ${ts} is not in the part's day ${day}`, { commit, path, line: lineNo }))
+      if (ts.slice(0, 10) !== day)
+        out.add(
+          finding('RECORD_OUTSIDE_DAY', id, `line ${lineNo}: ts ${ts} is not in the part's day ${day}`, {
+            commit,
+            path,
+            line: lineNo,
+          }),
+        )
       if (!r.lastTs || ts > r.lastTs) r.lastTs = ts
       r.canonical.push(line)
       continue
@@ -451,49 +737,123 @@ async function checkPart(blobs: ReadAhead, id: string, day: string, oid: string,
       continue
     }
     if (p.kind === 'newer') {
-      out.add(finding('NEWER_RECORD', id, `line ${lineNo} is schema v${p.v}, newer than this usage-ledger reads; upgrade to check it`, { commit, path, line: lineNo, severity: 'warning' }))
+      out.add(
+        finding(
+          'NEWER_RECORD',
+          id,
+          `line ${lineNo} is schema v${p.v}, newer than this usage-ledger reads; upgrade to check it`,
+          { commit, path, line: lineNo, severity: 'warning' },
+        ),
+      )
       r.canonical.push(line)
       continue
     }
     const rec = p.record
-    if (rec.ts.slice(0, 10) !== day) out.add(finding('RECORD_OUTSIDE_DAY', id, `line ${lineNo}: ts ${rec.ts} is not in the part's day ${day}`, { commit, path, line: lineNo }))
+    if (rec.ts.slice(0, 10) !== day)
+      out.add(
+        finding('RECORD_OUTSIDE_DAY', id, `line ${lineNo}: ts ${rec.ts} is not in the part's day ${day}`, {
+          commit,
+          path,
+          line: lineNo,
+        }),
+      )
     if (!r.lastTs || rec.ts > r.lastTs) r.lastTs = rec.ts
     // Re-serialised, not as stored: a reader whose parser drifted gets another digest (DESIGN §2).
     const canonical = canonicalLine(rec)
     r.canonical.push(canonical)
-    if (fingerprints) r.fingerprints.push([rec.id, sha256prefix(canonical, 8), rec.ts, rec.model, rec.input, rec.output, rec.cacheWrite, rec.cacheRead].join('\t'))
+    if (fingerprints)
+      r.fingerprints.push(
+        [
+          rec.id,
+          sha256prefix(canonical, 8),
+          rec.ts,
+          rec.model,
+          rec.input,
+          rec.output,
+          rec.cacheWrite,
+          rec.cacheRead,
+        ].join('\t'),
+      )
   }
-  if (text.length && !text.endsWith('\n')) out.add(finding('INVALID_RECORD', id, `the part does not end in a newline`, { commit, path, line: lineNo }))
+  if (text.length && !text.endsWith('\n'))
+    out.add(finding('INVALID_RECORD', id, `the part does not end in a newline`, { commit, path, line: lineNo }))
   return r
 }
 
-async function checkIndex(git: GitBackend, id: string, head: string, idx: Pick<IndexData, 'devices'> | null, days: string[], headTree: string | null, dir: string, trees: TreeReader, out: Findings): Promise<DeviceVerdict['index']> {
+async function checkIndex(
+  git: GitBackend,
+  id: string,
+  head: string,
+  idx: Pick<IndexData, 'devices'> | null,
+  days: string[],
+  headTree: string | null,
+  dir: string,
+  trees: TreeReader,
+  out: Findings,
+): Promise<DeviceVerdict['index']> {
   const built = idx?.devices[id]
   if (!built) return 'none'
   if (built.head !== head) {
     if (await descends(git, built.head, head)) return 'behind'
-    out.add(finding('INDEX_FOREIGN', id, `the index was built from head ${built.head.slice(0, 12)}, which is not in this device's history; run usage-ledger index --rebuild`, { commit: head, severity: 'error' }))
+    out.add(
+      finding(
+        'INDEX_FOREIGN',
+        id,
+        `the index was built from head ${built.head.slice(0, 12)}, which is not in this device's history; run usage-ledger index --rebuild`,
+        { commit: head, severity: 'error' },
+      ),
+    )
     return 'foreign'
   }
   for (const day of days) {
     const dayTree = (await trees.at(headTree, `${dir}/${day.slice(0, 7)}`, head))?.find((e) => e.name === day)?.oid
     if (built.days[day]?.[0] !== dayTree) {
-      out.add(finding('INDEX_MISMATCH', id, `the index's ${day} was built from tree ${built.days[day]?.[0]?.slice(0, 12) ?? '(none)'}, the head holds ${dayTree?.slice(0, 12) ?? '(none)'}; run usage-ledger index --rebuild`, { commit: head, path: `${dir}/${day.slice(0, 7)}/${day}` }))
+      out.add(
+        finding(
+          'INDEX_MISMATCH',
+          id,
+          `the index's ${day} was built from tree ${built.days[day]?.[0]?.slice(0, 12) ?? '(none)'}, the head holds ${dayTree?.slice(0, 12) ?? '(none)'}; run usage-ledger index --rebuild`,
+          { commit: head, path: `${dir}/${day.slice(0, 7)}/${day}` },
+        ),
+      )
     }
   }
   return 'current'
 }
 
 /** Every head another device saw at its last fetch must be in that device's history now. */
-async function checkWitnesses(git: GitBackend, input: VerifyInput, manifests: Map<string, Manifest | null>, out: Findings): Promise<void> {
+async function checkWitnesses(
+  git: GitBackend,
+  input: VerifyInput,
+  manifests: Map<string, Manifest | null>,
+  out: Findings,
+): Promise<void> {
   for (const [witness, m] of manifests) {
     for (const [id, seen] of Object.entries(m?.seen ?? {})) {
       if (id === witness || (input.only.length && !input.only.includes(id))) continue
       const head = input.heads.get(id) ?? input.refused.get(id)
       if (!head) {
-        out.add(finding('DEVICE_MISSING', id, `device ${witness} saw ${id} at ${seen.slice(0, 12)}, but this repository has no branch of it (forgotten, or not fetched yet)`, { commit: seen, severity: 'warning' }))
-      } else if (head !== seen && !(await descends(git, seen, head)) && !(await isSuperseded(git, input.superseded?.[id], seen))) {
-        out.add(finding('WITNESS_MISSING', id, `device ${witness} saw ${id} at ${seen.slice(0, 12)}, which is not in the history of its head ${head.slice(0, 12)}: the branch was rewritten`, { commit: head }))
+        out.add(
+          finding(
+            'DEVICE_MISSING',
+            id,
+            `device ${witness} saw ${id} at ${seen.slice(0, 12)}, but this repository has no branch of it (forgotten, or not fetched yet)`,
+            { commit: seen, severity: 'warning' },
+          ),
+        )
+      } else if (
+        head !== seen &&
+        !(await descends(git, seen, head)) &&
+        !(await isSuperseded(git, input.superseded?.[id], seen))
+      ) {
+        out.add(
+          finding(
+            'WITNESS_MISSING',
+            id,
+            `device ${witness} saw ${id} at ${seen.slice(0, 12)}, which is not in the history of its head ${head.slice(0, 12)}: the branch was rewritten`,
+            { commit: head },
+          ),
+        )
       }
     }
   }

@@ -4,8 +4,10 @@
 // more than the rest of a `record` run. Column widths of help and tables are all it decides.
 const { stripVTControlCharacters } = require('node:util')
 
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: each code point is tested alone, so a lone variation selector counts as zero width
 const ZERO = /[\p{Mn}\p{Me}\p{Cf}\u200b\ufe0f]/u
-const WIDE = /[\p{Extended_Pictographic}\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u
+const WIDE =
+  /[\p{Extended_Pictographic}\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u
 
 function stringWidth(s) {
   if (typeof s !== 'string' || s.length === 0) return 0

@@ -14,9 +14,19 @@ import { startGitServer } from '../helpers/git-server.js'
 const TOKEN = 'failures-test-token'
 const T0 = '2026-11-22T12:00:00.000Z'
 const at = (hours: number) => new Date(Date.parse(T0) + hours * 3600_000).toISOString()
-const line = (n: number) => JSON.stringify({ ts: `2026-11-21T${String(n).padStart(2, '0')}:00:00Z`, model: 'gpt-5', input_tokens: 100 + n, output_tokens: 10 }) + '\n'
+const line = (n: number) =>
+  `${JSON.stringify({
+    ts: `2026-11-21T${String(n).padStart(2, '0')}:00:00Z`,
+    model: 'gpt-5',
+    input_tokens: 100 + n,
+    output_tokens: 10,
+  })}\n`
 
-interface Machine { env: Record<string, string | undefined>; dir: string; git?: string[] }
+interface Machine {
+  env: Record<string, string | undefined>
+  dir: string
+  git?: string[]
+}
 
 function machine(root: string, label: string, id: string, extra: Record<string, string> = {}): Machine {
   const dir = path.join(root, label)
@@ -24,13 +34,20 @@ function machine(root: string, label: string, id: string, extra: Record<string, 
   return { dir, env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_TOKEN: TOKEN, ...extra }) }
 }
 
-const run = (m: Machine, args: string[], extra: Record<string, string | undefined> = {}, input?: string) => cli([...(m.git ?? []), ...args], { env: { ...m.env, ...extra }, input })
-async function ok(m: Machine, args: string[], extra: Record<string, string | undefined> = {}, input?: string): Promise<CliResult> {
+const run = (m: Machine, args: string[], extra: Record<string, string | undefined> = {}, input?: string) =>
+  cli([...(m.git ?? []), ...args], { env: { ...m.env, ...extra }, input })
+async function ok(
+  m: Machine,
+  args: string[],
+  extra: Record<string, string | undefined> = {},
+  input?: string,
+): Promise<CliResult> {
   const r = await run(m, args, extra, input)
   if (r.code !== 0) throw new Error(`${args.join(' ')} exited ${r.code}: ${r.stderr}`)
   return r
 }
-const statusJson = async (m: Machine, extra: Record<string, string | undefined> = {}) => JSON.parse((await ok(m, ['status', '--json'], extra)).stdout)
+const statusJson = async (m: Machine, extra: Record<string, string | undefined> = {}) =>
+  JSON.parse((await ok(m, ['status', '--json'], extra)).stdout)
 const stateFile = (m: Machine) => JSON.parse(fs.readFileSync(path.join(m.dir, 'store/state/push.json'), 'utf8'))
 
 for (const backend of ['system', 'iso'] as const) {
@@ -52,18 +69,28 @@ for (const backend of ['system', 'iso'] as const) {
     t.equal(hook.stderr, '', 'and prints nothing')
     const rj = JSON.parse((await ok(m, ['record', '--json', '--stdin', '--source', 'x'], wrong, line(3))).stdout)
     t.match(rj, { pushed: false, pending: 2, pushError: /refused the credentials/ }, 'record --json: the push failed')
-    t.match(rj.lastPushFailure, { at: T0, code: 'AUTH_FAILED', message: /refused the credentials.*USAGE_LEDGER_TOKEN/ }, 'record --json carries the kept failure')
+    t.match(
+      rj.lastPushFailure,
+      { at: T0, code: 'AUTH_FAILED', message: /refused the credentials.*USAGE_LEDGER_TOKEN/ },
+      'record --json carries the kept failure',
+    )
     t.match(stateFile(m), { v: 1, lastFailure: { code: 'AUTH_FAILED', at: T0 } }, 'kept in a versioned state file')
     t.notMatch(JSON.stringify(stateFile(m)), /not-the-token/, 'the token is not kept')
 
     const later = { USAGE_LEDGER_NOW: at(2) }
     const st = await ok(m, ['status'], later)
-    t.match(st.stdout, /^remote .*, 2 commits pending; last push failed 2 h ago: .*refused the credentials.*USAGE_LEDGER_TOKEN/m, 'status says it, and when')
+    t.match(
+      st.stdout,
+      /^remote .*, 2 commits pending; last push failed 2 h ago: .*refused the credentials.*USAGE_LEDGER_TOKEN/m,
+      'status says it, and when',
+    )
     t.match((await statusJson(m, later)).lastPushFailure, { at: T0, code: 'AUTH_FAILED' }, 'status --json carries it')
 
     // Offline is the normal state of a laptop: not kept, the earlier failure stays.
     await server.setDown(true)
-    const off = JSON.parse((await ok(m, ['record', '--json', '--stdin', '--source', 'x'], { USAGE_LEDGER_NOW: at(3) }, line(4))).stdout)
+    const off = JSON.parse(
+      (await ok(m, ['record', '--json', '--stdin', '--source', 'x'], { USAGE_LEDGER_NOW: at(3) }, line(4))).stdout,
+    )
     t.match(off, { pushed: false, pending: 3, pushError: /unreachable/ })
     t.match(off.lastPushFailure, { at: T0, code: 'AUTH_FAILED' }, 'an offline push does not replace the kept failure')
     await server.setDown(false)
@@ -82,8 +109,15 @@ for (const backend of ['system', 'iso'] as const) {
     const missing = await run(m, ['push'], { USAGE_LEDGER_NOW: at(5) })
     t.equal(missing.code, 1)
     t.match(missing.stderr, /has no such repository/, `push to a missing repository says so: ${missing.stderr}`)
-    t.match((await statusJson(m)).lastPushFailure, { at: at(5), code: 'REMOTE_NOT_FOUND', message: /no such repository/ })
-    t.match((await ok(m, ['status'], { USAGE_LEDGER_NOW: at(7) })).stdout, /last push failed 2 h ago: .*no such repository/)
+    t.match((await statusJson(m)).lastPushFailure, {
+      at: at(5),
+      code: 'REMOTE_NOT_FOUND',
+      message: /no such repository/,
+    })
+    t.match(
+      (await ok(m, ['status'], { USAGE_LEDGER_NOW: at(7) })).stdout,
+      /last push failed 2 h ago: .*no such repository/,
+    )
     fs.writeFileSync(config, saved)
 
     // A push that succeeds clears it.
@@ -91,7 +125,11 @@ for (const backend of ['system', 'iso'] as const) {
     t.match(JSON.parse(pushed.stdout), { pushed: true, pending: 0, lastPushFailure: null })
     t.equal((await statusJson(m)).lastPushFailure, null, 'status --json: cleared')
     t.notMatch((await ok(m, ['status'])).stdout, /last push failed/, 'status: cleared')
-    t.equal(JSON.parse((await ok(m, ['record', '--json', '--stdin', '--source', 'x'], {}, line(5))).stdout).lastPushFailure, null, 'record --json: cleared')
+    t.equal(
+      JSON.parse((await ok(m, ['record', '--json', '--stdin', '--source', 'x'], {}, line(5))).stdout).lastPushFailure,
+      null,
+      'record --json: cleared',
+    )
   })
 }
 
@@ -114,7 +152,7 @@ t.test('a rejected push from a hook: exit 0, quiet, kept for status', async (t) 
   t.match((await ok(second, ['status'])).stdout, /last push failed \d+ s ago: /, 'and shown by status')
 })
 
-t.test('git\'s own error text reaches the user whole (ssh host-key failure)', async (t) => {
+t.test("git's own error text reaches the user whole (ssh host-key failure)", async (t) => {
   const root = t.testdir()
   const ssh = path.join(root, 'fake-ssh.sh')
   const said = [
@@ -126,7 +164,10 @@ t.test('git\'s own error text reaches the user whole (ssh host-key failure)', as
   fs.writeFileSync(ssh, `#!/bin/sh\n${said.map((l) => `echo '${l}' >&2`).join('\n')}\nexit 255\n`, { mode: 0o755 })
   const m = machine(root, 'm', 'c3'.repeat(16), { USAGE_LEDGER_TOKEN: '', GIT_SSH_COMMAND: ssh })
   await ok(m, ['record', '--stdin', '--source', 'x'], {}, line(1))
-  fs.writeFileSync(path.join(m.dir, 'store/config.json'), JSON.stringify({ v: 1, remote: 'ssh://git@example.invalid/me/ledger.git' }))
+  fs.writeFileSync(
+    path.join(m.dir, 'store/config.json'),
+    JSON.stringify({ v: 1, remote: 'ssh://git@example.invalid/me/ledger.git' }),
+  )
 
   const check = (tt: Test, text: string, label: string) => {
     for (const l of said) tt.ok(text.includes(l), `${label}: "${l.slice(0, 40)}" reaches the user`)
@@ -134,7 +175,11 @@ t.test('git\'s own error text reaches the user whole (ssh host-key failure)', as
   }
   const push = await run(m, ['push'])
   t.equal(push.code, 1)
-  t.match(push.stderr, /^usage-ledger: 1 commit pending: git push ssh:\/\/example\.invalid\/me\/ledger\.git failed: Host key/, 'the message names the cause')
+  t.match(
+    push.stderr,
+    /^usage-ledger: 1 commit pending: git push ssh:\/\/example\.invalid\/me\/ledger\.git failed: Host key/,
+    'the message names the cause',
+  )
   check(t, push.stderr, 'push')
   const fetch = await run(m, ['fetch'])
   t.equal(fetch.code, 1)
@@ -161,8 +206,17 @@ t.test('a path remote that does not exist: not offline, kept and shown', async (
   t.equal(hook.code, 0, 'a hook exits 0')
   t.equal(hook.stderr, '', 'quietly')
   const j = JSON.parse((await ok(m, ['record', '--json', '--stdin', '--source', 'x'], {}, line(3))).stdout)
-  t.match(j, { pushed: false, pending: 3, lastPushFailure: { code: 'REMOTE_NOT_FOUND', message: /has no such repository/ } })
-  t.match((await ok(m, ['status'])).stdout, new RegExp(`3 commits pending; last push failed 0 s ago: ${gone.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has no such repository`))
+  t.match(j, {
+    pushed: false,
+    pending: 3,
+    lastPushFailure: { code: 'REMOTE_NOT_FOUND', message: /has no such repository/ },
+  })
+  t.match(
+    (await ok(m, ['status'])).stdout,
+    new RegExp(
+      `3 commits pending; last push failed 0 s ago: ${gone.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has no such repository`,
+    ),
+  )
 })
 
 t.test('--json errors are one JSON object on stdout, for every command', async (t) => {
@@ -187,8 +241,16 @@ t.test('--json errors are one JSON object on stdout, for every command', async (
     const r = await run(m, args, {}, args.includes('--source') ? 'not json\n' : undefined)
     t.equal(r.code, exitCode, `${args.join(' ')}: exit ${exitCode}`)
     let j: Record<string, unknown> = {}
-    try { j = JSON.parse(r.stdout) } catch { t.fail(`${args.join(' ')}: stdout is one JSON object: ${JSON.stringify(r.stdout)}`) }
-    t.match(j, { schema: 'usage-ledger/error@1', code: code || String, message: String, exitCode, details: Array }, `${args.join(' ')}: the error object`)
+    try {
+      j = JSON.parse(r.stdout)
+    } catch {
+      t.fail(`${args.join(' ')}: stdout is one JSON object: ${JSON.stringify(r.stdout)}`)
+    }
+    t.match(
+      j,
+      { schema: 'usage-ledger/error@1', code: code || String, message: String, exitCode, details: Array },
+      `${args.join(' ')}: the error object`,
+    )
     t.equal(r.stdout.trim().split('\n').length, 1, `${args.join(' ')}: one line on stdout`)
     t.match(r.stderr, /^usage-ledger: /, `${args.join(' ')}: the human line still on stderr`)
   }

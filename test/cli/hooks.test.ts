@@ -11,17 +11,39 @@ import { startGitServer } from '../helpers/git-server.js'
 
 const TOKEN = 's3cret-token-for-hooks'
 const ID = { a: 'a1'.repeat(16), b: 'b2'.repeat(16), c: 'c3'.repeat(16), d: 'd4'.repeat(16) }
-const GIT_USER = { GIT_AUTHOR_NAME: 'ci', GIT_AUTHOR_EMAIL: 'ci@example.invalid', GIT_COMMITTER_NAME: 'ci', GIT_COMMITTER_EMAIL: 'ci@example.invalid' }
+const GIT_USER = {
+  GIT_AUTHOR_NAME: 'ci',
+  GIT_AUTHOR_EMAIL: 'ci@example.invalid',
+  GIT_COMMITTER_NAME: 'ci',
+  GIT_COMMITTER_EMAIL: 'ci@example.invalid',
+}
 
-interface Device { env: Record<string, string | undefined>; dir: string; gitdir: string }
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Device {
+  env: Record<string, string | undefined>
+  dir: string
+  gitdir: string
+}
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
 
 /** A machine of its own: a home, a store, and only the sources given. */
-function machine(root: string, name: keyof typeof ID, sources: Array<'claude' | 'codex'>, extra: Record<string, string> = {}): Device {
+function machine(
+  root: string,
+  name: keyof typeof ID,
+  sources: Array<'claude' | 'codex'>,
+  extra: Record<string, string> = {},
+): Device {
   const dir = path.join(root, name)
   fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
   for (const s of sources) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
-  return { dir, gitdir: path.join(dir, 'store/repo.git'), env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID[name], USAGE_LEDGER_TOKEN: TOKEN, ...extra }) }
+  return {
+    dir,
+    gitdir: path.join(dir, 'store/repo.git'),
+    env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID[name], USAGE_LEDGER_TOKEN: TOKEN, ...extra }),
+  }
 }
 
 async function ok(args: string[], env: Record<string, string | undefined>, input?: string) {
@@ -31,12 +53,17 @@ async function ok(args: string[], env: Record<string, string | undefined>, input
 }
 
 /** Any command, asynchronously: the test process may be serving the remote it talks to. */
-function run(cmd: string, args: string[], opts: { cwd?: string; env: Record<string, string | undefined> }): Promise<Run> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env: Record<string, string | undefined> },
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = {}
     for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v
     const child = spawn(cmd, args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = '', stderr = ''
+    let stdout = '',
+      stderr = ''
     child.stdout.on('data', (b) => (stdout += b))
     child.stderr.on('data', (b) => (stderr += b))
     child.on('error', reject)
@@ -51,79 +78,127 @@ async function gitOk(args: string[], opts: { cwd?: string; env: Record<string, s
 }
 
 async function reportTotals(env: Record<string, string | undefined>, extra: string[] = []): Promise<Totals> {
-  const j = JSON.parse((await ok(['report', '--json', '--tz', 'UTC', ...extra], env)).stdout) as { totals: Record<string, number> }
+  const j = JSON.parse((await ok(['report', '--json', '--tz', 'UTC', ...extra], env)).stdout) as {
+    totals: Record<string, number>
+  }
   return Object.fromEntries(TOKEN_FIELDS.map((k) => [k, j.totals[k]])) as unknown as Totals
 }
 
-const sum = (...xs: Totals[]): Totals => Object.fromEntries(TOKEN_FIELDS.map((k) => [k, xs.reduce((n, x) => n + x[k], 0)])) as unknown as Totals
+const sum = (...xs: Totals[]): Totals =>
+  Object.fromEntries(TOKEN_FIELDS.map((k) => [k, xs.reduce((n, x) => n + x[k], 0)])) as unknown as Totals
 
 /** The device heads an index was built from, as written on disk (index.v1.json). */
 function indexedHeads(indexDir: string): Record<string, string> | null {
   let meta: { devices: Record<string, { head: string }> }
-  try { meta = JSON.parse(fs.readFileSync(path.join(indexDir, 'index.v1.json'), 'utf8')) } catch { return null }
+  try {
+    meta = JSON.parse(fs.readFileSync(path.join(indexDir, 'index.v1.json'), 'utf8'))
+  } catch {
+    return null
+  }
   return Object.fromEntries(Object.entries(meta.devices).map(([id, d]) => [id, d.head]))
 }
 
-const STDIN = [
+const STDIN = `${[
   JSON.stringify({ ts: '2026-11-20T10:00:00Z', model: 'gpt-5', input_tokens: 1000, output_tokens: 200 }),
-  JSON.stringify({ ts: '2026-11-21T11:00:00Z', model: 'gpt-5', input_tokens: 3000, output_tokens: 400, cache_read_input_tokens: 50 }),
-].join('\n') + '\n'
+  JSON.stringify({
+    ts: '2026-11-21T11:00:00Z',
+    model: 'gpt-5',
+    input_tokens: 3000,
+    output_tokens: 400,
+    cache_read_input_tokens: 50,
+  }),
+].join('\n')}\n`
 
-t.test('a native clone with the hook installed: git merge alone creates and refreshes the index inside the clone', async (t) => {
-  const root = t.testdir()
-  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
-  t.teardown(() => server.close())
-  server.createBare('ledger')
-  const url = server.repoUrl('ledger')
-  const a = machine(root, 'a', ['claude'])
-  const b = machine(root, 'b', ['codex'])
-  const c = machine(root, 'c', [])
-  for (const m of [a, b]) { await ok(['init', '--remote', url], m.env); await ok(['record'], m.env) }
+t.test(
+  'a native clone with the hook installed: git merge alone creates and refreshes the index inside the clone',
+  async (t) => {
+    const root = t.testdir()
+    const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
+    t.teardown(() => server.close())
+    server.createBare('ledger')
+    const url = server.repoUrl('ledger')
+    const a = machine(root, 'a', ['claude'])
+    const b = machine(root, 'b', ['codex'])
+    const c = machine(root, 'c', [])
+    for (const m of [a, b]) {
+      await ok(['init', '--remote', url], m.env)
+      await ok(['record'], m.env)
+    }
 
-  // A CI box: its own (empty) usage-ledger home, and a plain git clone of the remote.
-  const ci = machine(root, 'd', [])
-  const gitEnv = { ...ci.env, ...GIT_USER, GIT_TERMINAL_PROMPT: '0' }
-  const auth = ['-c', `http.extraHeader=Authorization: Basic ${Buffer.from('ci:' + TOKEN).toString('base64')}`]
-  const clone = path.join(root, 'clone')
-  await gitOk([...auth, 'clone', '--quiet', url, clone], { env: gitEnv })
-  const installed = JSON.parse((await ok(['hooks', 'install', '--repo', clone, '--json'], ci.env)).stdout)
-  t.match(installed, { schema: 'usage-ledger/hooks@1', action: 'install', hooksDir: path.join(clone, '.git', 'hooks'), changed: true, chained: null, cli: BIN })
-  const hook = fs.readFileSync(path.join(clone, '.git/hooks/post-merge'), 'utf8')
-  t.match(hook, `USAGE_LEDGER_NODE=${process.execPath}`, 'the hook names this node ...')
-  t.match(hook, `USAGE_LEDGER_BIN=${BIN}`, '... and this CLI, so it needs no PATH')
+    // A CI box: its own (empty) usage-ledger home, and a plain git clone of the remote.
+    const ci = machine(root, 'd', [])
+    const gitEnv = { ...ci.env, ...GIT_USER, GIT_TERMINAL_PROMPT: '0' }
+    const auth = ['-c', `http.extraHeader=Authorization: Basic ${Buffer.from(`ci:${TOKEN}`).toString('base64')}`]
+    const clone = path.join(root, 'clone')
+    await gitOk([...auth, 'clone', '--quiet', url, clone], { env: gitEnv })
+    const installed = JSON.parse((await ok(['hooks', 'install', '--repo', clone, '--json'], ci.env)).stdout)
+    t.match(installed, {
+      schema: 'usage-ledger/hooks@1',
+      action: 'install',
+      hooksDir: path.join(clone, '.git', 'hooks'),
+      changed: true,
+      chained: null,
+      cli: BIN,
+    })
+    const hook = fs.readFileSync(path.join(clone, '.git/hooks/post-merge'), 'utf8')
+    t.match(hook, `USAGE_LEDGER_NODE=${process.execPath}`, 'the hook names this node ...')
+    t.match(hook, `USAGE_LEDGER_BIN=${BIN}`, '... and this CLI, so it needs no PATH')
 
-  const indexDir = path.join(clone, '.git', 'usage-ledger', 'index')
-  t.equal(indexedHeads(indexDir), null, 'no index before a merge')
-  const remoteHeads = async () => Object.fromEntries((await gitOk([...auth, 'ls-remote', url, 'refs/heads/ledger/*'], { env: gitEnv })).trim().split('\n')
-    .map((l) => l.split('\t')).map(([oid, ref]) => [ref!.slice('refs/heads/ledger/'.length), oid!]))
+    const indexDir = path.join(clone, '.git', 'usage-ledger', 'index')
+    t.equal(indexedHeads(indexDir), null, 'no index before a merge')
+    const remoteHeads = async () =>
+      Object.fromEntries(
+        (await gitOk([...auth, 'ls-remote', url, 'refs/heads/ledger/*'], { env: gitEnv }))
+          .trim()
+          .split('\n')
+          .map((l) => l.split('\t'))
+          .map(([oid, ref]) => [ref!.slice('refs/heads/ledger/'.length), oid!]),
+      )
 
-  // Watch device a's branch, bring in b's: a native merge, which runs post-merge.
-  await gitOk(['checkout', '--quiet', '-b', 'watch', `origin/ledger/${ID.a}`], { cwd: clone, env: gitEnv })
-  await gitOk([...auth, 'fetch', '--quiet', 'origin', 'refs/heads/ledger/*:refs/remotes/origin/ledger/*'], { cwd: clone, env: gitEnv })
-  const merge1 = await run('git', ['merge', '--no-edit', '--allow-unrelated-histories', `origin/ledger/${ID.b}`], { cwd: clone, env: gitEnv })
-  t.equal(merge1.code, 0, merge1.stderr)
-  t.notMatch(merge1.stdout + merge1.stderr, /usage-ledger|index/, 'the hook prints nothing')
-  t.same(indexedHeads(indexDir), await remoteHeads(), 'the hook alone built the index, from every device head of the clone')
-  t.notOk(fs.existsSync(path.join(ci.dir, 'store')), 'and touched no usage-ledger home')
-  const exp = expected()
-  const mine = { a: exp['claude-code'].totals, b: exp.codex.totals }
-  t.same(await reportTotals(ci.env, ['--repo', clone]), sum(mine.a, mine.b), 'report --repo on the clone: a + b')
+    // Watch device a's branch, bring in b's: a native merge, which runs post-merge.
+    await gitOk(['checkout', '--quiet', '-b', 'watch', `origin/ledger/${ID.a}`], { cwd: clone, env: gitEnv })
+    await gitOk([...auth, 'fetch', '--quiet', 'origin', 'refs/heads/ledger/*:refs/remotes/origin/ledger/*'], {
+      cwd: clone,
+      env: gitEnv,
+    })
+    const merge1 = await run('git', ['merge', '--no-edit', '--allow-unrelated-histories', `origin/ledger/${ID.b}`], {
+      cwd: clone,
+      env: gitEnv,
+    })
+    t.equal(merge1.code, 0, merge1.stderr)
+    t.notMatch(merge1.stdout + merge1.stderr, /usage-ledger|index/, 'the hook prints nothing')
+    t.same(
+      indexedHeads(indexDir),
+      await remoteHeads(),
+      'the hook alone built the index, from every device head of the clone',
+    )
+    t.notOk(fs.existsSync(path.join(ci.dir, 'store')), 'and touched no usage-ledger home')
+    const exp = expected()
+    const mine = { a: exp['claude-code'].totals, b: exp.codex.totals }
+    t.same(await reportTotals(ci.env, ['--repo', clone]), sum(mine.a, mine.b), 'report --repo on the clone: a + b')
 
-  // Another device pushes; fetching alone changes nothing, the next merge refreshes the index.
-  await ok(['init', '--remote', url], c.env)
-  await ok(['record', '--stdin', '--source', 'my-tool'], c.env, STDIN)
-  const before = fs.readFileSync(path.join(indexDir, 'index.v1.json'), 'utf8')
-  await gitOk([...auth, 'fetch', '--quiet', 'origin', 'refs/heads/ledger/*:refs/remotes/origin/ledger/*'], { cwd: clone, env: gitEnv })
-  t.equal(fs.readFileSync(path.join(indexDir, 'index.v1.json'), 'utf8'), before, 'a fetch runs no post-merge')
-  const merge2 = await run('git', ['merge', '--no-edit', '--allow-unrelated-histories', `origin/ledger/${ID.c}`], { cwd: clone, env: gitEnv })
-  t.equal(merge2.code, 0, merge2.stderr)
-  const heads = await remoteHeads()
-  t.equal(Object.keys(heads).length, 3)
-  t.same(indexedHeads(indexDir), heads, 'the merge refreshed the index with the third device')
-  const mineC = await reportTotals(c.env, ['--device', ID.c])
-  t.equal(mineC.records, 2)
-  t.same(await reportTotals(ci.env, ['--repo', clone]), sum(mine.a, mine.b, mineC), 'report --repo: a + b + c')
-})
+    // Another device pushes; fetching alone changes nothing, the next merge refreshes the index.
+    await ok(['init', '--remote', url], c.env)
+    await ok(['record', '--stdin', '--source', 'my-tool'], c.env, STDIN)
+    const before = fs.readFileSync(path.join(indexDir, 'index.v1.json'), 'utf8')
+    await gitOk([...auth, 'fetch', '--quiet', 'origin', 'refs/heads/ledger/*:refs/remotes/origin/ledger/*'], {
+      cwd: clone,
+      env: gitEnv,
+    })
+    t.equal(fs.readFileSync(path.join(indexDir, 'index.v1.json'), 'utf8'), before, 'a fetch runs no post-merge')
+    const merge2 = await run('git', ['merge', '--no-edit', '--allow-unrelated-histories', `origin/ledger/${ID.c}`], {
+      cwd: clone,
+      env: gitEnv,
+    })
+    t.equal(merge2.code, 0, merge2.stderr)
+    const heads = await remoteHeads()
+    t.equal(Object.keys(heads).length, 3)
+    t.same(indexedHeads(indexDir), heads, 'the merge refreshed the index with the third device')
+    const mineC = await reportTotals(c.env, ['--device', ID.c])
+    t.equal(mineC.records, 2)
+    t.same(await reportTotals(ci.env, ['--repo', clone]), sum(mine.a, mine.b, mineC), 'report --repo: a + b + c')
+  },
+)
 
 t.test('install chains to an existing hook, is idempotent, and --uninstall restores it', async (t) => {
   const root = t.testdir()
@@ -139,15 +214,15 @@ t.test('install chains to an existing hook, is idempotent, and --uninstall resto
   fs.writeFileSync(hook, foreign, { mode: 0o755 })
 
   const first = JSON.parse((await ok(['hooks', 'install', '--repo', repo, '--json'], env)).stdout)
-  t.match(first, { changed: true, chained: hook + '.usage-ledger-chained' })
-  t.equal(fs.readFileSync(hook + '.usage-ledger-chained', 'utf8'), foreign, 'the foreign hook is kept, byte for byte')
+  t.match(first, { changed: true, chained: `${hook}.usage-ledger-chained` })
+  t.equal(fs.readFileSync(`${hook}.usage-ledger-chained`, 'utf8'), foreign, 'the foreign hook is kept, byte for byte')
   const ours = fs.readFileSync(hook, 'utf8')
   t.match(ours, /^# usage-ledger-hook: post-merge/m)
   t.ok(fs.statSync(hook).mode & 0o100, 'ours is executable')
   const second = JSON.parse((await ok(['hooks', 'install', '--repo', repo, '--json'], env)).stdout)
   t.match(second, { changed: false }, 'installing twice changes nothing')
   t.equal(fs.readFileSync(hook, 'utf8'), ours)
-  t.equal(fs.readFileSync(hook + '.usage-ledger-chained', 'utf8'), foreign, 'the chained hook is not chained to itself')
+  t.equal(fs.readFileSync(`${hook}.usage-ledger-chained`, 'utf8'), foreign, 'the chained hook is not chained to itself')
 
   // A merge runs ours, which runs the foreign one first with the same arguments.
   await gitOk(['checkout', '--quiet', '-b', 'topic'], { cwd: repo, env })
@@ -158,18 +233,22 @@ t.test('install chains to an existing hook, is idempotent, and --uninstall resto
   t.equal(fs.readFileSync(marker, 'utf8'), '0\n', 'the foreign hook ran, with the squash flag git passed')
   t.notOk(fs.existsSync(path.join(repo, '.git', 'usage-ledger')), 'a repository without ledger branches gets no index')
   const direct = await run(hook, ['0'], { cwd: repo, env })
-  t.equal(direct.code, 3, 'the hook exits with the chained hook\'s status')
+  t.equal(direct.code, 3, "the hook exits with the chained hook's status")
   t.equal(direct.stdout + direct.stderr, '', 'and prints nothing of its own')
 
   const un = JSON.parse((await ok(['hooks', 'install', '--uninstall', '--repo', repo, '--json'], env)).stdout)
   t.match(un, { action: 'uninstall', changed: true })
   t.equal(fs.readFileSync(hook, 'utf8'), foreign, '--uninstall puts the foreign hook back')
-  t.notOk(fs.existsSync(hook + '.usage-ledger-chained'))
-  t.match(JSON.parse((await ok(['hooks', 'uninstall', '--repo', repo, '--json'], env)).stdout), { changed: false }, 'and leaves a foreign hook alone')
+  t.notOk(fs.existsSync(`${hook}.usage-ledger-chained`))
+  t.match(
+    JSON.parse((await ok(['hooks', 'uninstall', '--repo', repo, '--json'], env)).stdout),
+    { changed: false },
+    'and leaves a foreign hook alone',
+  )
   t.equal(fs.readFileSync(hook, 'utf8'), foreign)
 
   // Both a foreign hook and a chained one: nothing is overwritten.
-  fs.writeFileSync(hook + '.usage-ledger-chained', foreign, { mode: 0o755 })
+  fs.writeFileSync(`${hook}.usage-ledger-chained`, foreign, { mode: 0o755 })
   const refused = await cli(['hooks', 'install', '--repo', repo], { env })
   t.equal(refused.code, 1)
   t.match(refused.stderr, /move one of them aside/)
@@ -182,34 +261,52 @@ t.test('install chains to an existing hook, is idempotent, and --uninstall resto
   t.match(fs.readFileSync(path.join(repo, '.githooks', 'post-merge'), 'utf8'), /^# usage-ledger-hook: post-merge/m)
 })
 
-t.test('in the store: fetch runs the installed hook, which runs the chained one and refreshes the store\'s index', async (t) => {
-  const root = t.testdir()
-  const bare = path.join(root, 'remote.git')
-  await gitOk(['init', '--bare', '--quiet', bare], { env: isolatedEnv(root) })
-  const a = machine(root, 'a', ['codex'], { USAGE_LEDGER_TOKEN: '' })
-  const d = machine(root, 'd', [], { USAGE_LEDGER_TOKEN: '' })
-  await ok(['init', '--remote', bare], a.env)
-  t.equal((await cli(['hooks', 'install'], { env: d.env })).code, 2, 'no store yet: say so')
-  await ok(['init', '--remote', bare], d.env)
-  const hooksDir = path.join(d.gitdir, 'hooks')
-  const marker = path.join(root, 'store-hook-ran')
-  fs.mkdirSync(hooksDir, { recursive: true })
-  fs.writeFileSync(path.join(hooksDir, 'post-merge'), `#!/bin/sh\necho "$@ $(git rev-parse refs/heads/merged)" >> '${marker}'\n`, { mode: 0o755 })
-  t.match(JSON.parse((await ok(['hooks', 'install', '--json'], d.env)).stdout), { hooksDir, changed: true, chained: path.join(hooksDir, 'post-merge.usage-ledger-chained') })
+t.test(
+  "in the store: fetch runs the installed hook, which runs the chained one and refreshes the store's index",
+  async (t) => {
+    const root = t.testdir()
+    const bare = path.join(root, 'remote.git')
+    await gitOk(['init', '--bare', '--quiet', bare], { env: isolatedEnv(root) })
+    const a = machine(root, 'a', ['codex'], { USAGE_LEDGER_TOKEN: '' })
+    const d = machine(root, 'd', [], { USAGE_LEDGER_TOKEN: '' })
+    await ok(['init', '--remote', bare], a.env)
+    t.equal((await cli(['hooks', 'install'], { env: d.env })).code, 2, 'no store yet: say so')
+    await ok(['init', '--remote', bare], d.env)
+    const hooksDir = path.join(d.gitdir, 'hooks')
+    const marker = path.join(root, 'store-hook-ran')
+    fs.mkdirSync(hooksDir, { recursive: true })
+    fs.writeFileSync(
+      path.join(hooksDir, 'post-merge'),
+      `#!/bin/sh\necho "$@ $(git rev-parse refs/heads/merged)" >> '${marker}'\n`,
+      { mode: 0o755 },
+    )
+    t.match(JSON.parse((await ok(['hooks', 'install', '--json'], d.env)).stdout), {
+      hooksDir,
+      changed: true,
+      chained: path.join(hooksDir, 'post-merge.usage-ledger-chained'),
+    })
 
-  await ok(['record'], a.env)
-  const f = JSON.parse((await ok(['fetch', '--json'], d.env)).stdout)
-  t.same(f.hooks, [path.join(hooksDir, 'post-merge')], 'fetch ran the store\'s post-merge hook')
-  t.equal(fs.readFileSync(marker, 'utf8'), `0 ${f.merged.commit}\n`, 'which ran the chained hook after merged moved')
-  t.notOk(fs.existsSync(path.join(d.gitdir, 'usage-ledger')), 'the store\'s index is not kept inside its repository')
+    await ok(['record'], a.env)
+    const f = JSON.parse((await ok(['fetch', '--json'], d.env)).stdout)
+    t.same(f.hooks, [path.join(hooksDir, 'post-merge')], "fetch ran the store's post-merge hook")
+    t.equal(fs.readFileSync(marker, 'utf8'), `0 ${f.merged.commit}\n`, 'which ran the chained hook after merged moved')
+    t.notOk(fs.existsSync(path.join(d.gitdir, 'usage-ledger')), "the store's index is not kept inside its repository")
 
-  // The hook alone, the way fetch runs it: the store's index (in its home) comes back.
-  const indexDir = path.join(d.dir, 'store', 'index')
-  fs.rmSync(indexDir, { recursive: true, force: true })
-  const r = await run(path.join(hooksDir, 'post-merge'), ['0'], { cwd: d.gitdir, env: { ...d.env, GIT_DIR: d.gitdir } })
-  t.equal(r.code, 0)
-  t.same(indexedHeads(indexDir), { [ID.a]: (await gitOk(['rev-parse', `refs/heads/ledger/${ID.a}`], { env: { ...d.env, GIT_DIR: d.gitdir } })).trim() })
-})
+    // The hook alone, the way fetch runs it: the store's index (in its home) comes back.
+    const indexDir = path.join(d.dir, 'store', 'index')
+    fs.rmSync(indexDir, { recursive: true, force: true })
+    const r = await run(path.join(hooksDir, 'post-merge'), ['0'], {
+      cwd: d.gitdir,
+      env: { ...d.env, GIT_DIR: d.gitdir },
+    })
+    t.equal(r.code, 0)
+    t.same(indexedHeads(indexDir), {
+      [ID.a]: (
+        await gitOk(['rev-parse', `refs/heads/ledger/${ID.a}`], { env: { ...d.env, GIT_DIR: d.gitdir } })
+      ).trim(),
+    })
+  },
+)
 
 t.test('hooks print: a ready-to-paste snippet for each target', async (t) => {
   const root = t.testdir()
@@ -218,7 +315,11 @@ t.test('hooks print: a ready-to-paste snippet for each target', async (t) => {
   const print = async (target: string) => {
     const r = await ok(['hooks', 'print', target], env)
     t.ok(r.stdout.trim().length > 0, `${target}: not empty`)
-    t.match(r.stdout, `${BIN} --home ${path.join(root, 'store')} record --quiet`, `${target}: runs this CLI's record for this store`)
+    t.match(
+      r.stdout,
+      `${BIN} --home ${path.join(root, 'store')} record --quiet`,
+      `${target}: runs this CLI's record for this store`,
+    )
     return r.stdout
   }
 
@@ -231,7 +332,14 @@ t.test('hooks print: a ready-to-paste snippet for each target', async (t) => {
   const rc = path.join(root, 'snippet.sh')
   fs.writeFileSync(rc, shell)
   const started = Date.now()
-  const b = await run('bash', ['-c', `. '${rc}'; case "$PROMPT_COMMAND" in *_usage_ledger_record*) ;; *) exit 9 ;; esac; (exit 7); _usage_ledger_record; echo "status=$?"`], { env })
+  const b = await run(
+    'bash',
+    [
+      '-c',
+      `. '${rc}'; case "$PROMPT_COMMAND" in *_usage_ledger_record*) ;; *) exit 9 ;; esac; (exit 7); _usage_ledger_record; echo "status=$?"`,
+    ],
+    { env },
+  )
   t.equal(b.code, 0, b.stderr)
   t.equal(b.stdout, 'status=7\n', 'the prompt sees the status of the last command, and no output')
   t.ok(Date.now() - started < 5000, 'it does not wait for record')
@@ -242,7 +350,11 @@ t.test('hooks print: a ready-to-paste snippet for each target', async (t) => {
   const claude = JSON.parse(await print('claude-code'))
   for (const event of ['SessionEnd', 'Stop']) {
     const [entry] = claude.hooks[event]
-    t.match(entry.hooks[0], { type: 'command', command: /record --quiet .*(\|\| true|&\))$/ }, `${event}: a command hook that cannot fail`)
+    t.match(
+      entry.hooks[0],
+      { type: 'command', command: /record --quiet .*(\|\| true|&\))$/ },
+      `${event}: a command hook that cannot fail`,
+    )
   }
 
   const cron = await print('cron')
@@ -265,40 +377,84 @@ t.test('hooks print: a ready-to-paste snippet for each target', async (t) => {
   t.equal((await cli(['hooks', 'print', 'fish'], { env })).code, 2, 'an unknown target is refused')
 })
 
-t.test('record.minInterval: within it a full record run reads nothing; past it, --force, --source or --stdin run', async (t) => {
-  const root = t.testdir()
-  copyFixtures(root)
-  const NOW = Date.parse('2026-11-22T12:00:00.000Z')
-  const at = (seconds: number) => isolatedEnv(root, { USAGE_LEDGER_DEVICE_ID: ID.a, USAGE_LEDGER_NOW: new Date(NOW + seconds * 1000).toISOString() })
-  fs.mkdirSync(path.join(root, 'store'), { recursive: true })
-  fs.writeFileSync(path.join(root, 'store', 'config.json'), JSON.stringify({ v: 1, record: { minInterval: 600 } }))
-  const record = async (seconds: number, extra: string[] = [], input?: string) => JSON.parse((await ok(['record', '--json', ...extra], at(seconds), input)).stdout)
-  const exp = expected()
-  const file = path.join(root, 'claude/projects/-home-ana-src-app/b1f4c2de-7a31-4e0b-9c55-0d2e8f6a1c01.jsonl')
-  const line = (id: string, ts: string) => JSON.stringify({
-    type: 'assistant', timestamp: ts, sessionId: 'b1f4c2de-7a31-4e0b-9c55-0d2e8f6a1c01', cwd: '/home/ana/src/app', requestId: 'req_' + id,
-    message: { id, model: 'claude-sonnet-4-5-20250929', usage: { input_tokens: 3, output_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 } },
-  }) + '\n'
+t.test(
+  'record.minInterval: within it a full record run reads nothing; past it, --force, --source or --stdin run',
+  async (t) => {
+    const root = t.testdir()
+    copyFixtures(root)
+    const NOW = Date.parse('2026-11-22T12:00:00.000Z')
+    const at = (seconds: number) =>
+      isolatedEnv(root, {
+        USAGE_LEDGER_DEVICE_ID: ID.a,
+        USAGE_LEDGER_NOW: new Date(NOW + seconds * 1000).toISOString(),
+      })
+    fs.mkdirSync(path.join(root, 'store'), { recursive: true })
+    fs.writeFileSync(path.join(root, 'store', 'config.json'), JSON.stringify({ v: 1, record: { minInterval: 600 } }))
+    const record = async (seconds: number, extra: string[] = [], input?: string) =>
+      JSON.parse((await ok(['record', '--json', ...extra], at(seconds), input)).stdout)
+    const exp = expected()
+    const file = path.join(root, 'claude/projects/-home-ana-src-app/b1f4c2de-7a31-4e0b-9c55-0d2e8f6a1c01.jsonl')
+    const line = (id: string, ts: string) =>
+      `${JSON.stringify({
+        type: 'assistant',
+        timestamp: ts,
+        sessionId: 'b1f4c2de-7a31-4e0b-9c55-0d2e8f6a1c01',
+        cwd: '/home/ana/src/app',
+        requestId: `req_${id}`,
+        message: {
+          id,
+          model: 'claude-sonnet-4-5-20250929',
+          usage: { input_tokens: 3, output_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+        },
+      })}\n`
 
-  t.equal((await record(0)).appended, exp['claude-code'].totals.records + exp.codex.totals.records, 'the first run records everything')
-  const cursors = path.join(root, 'store', 'state', 'cursors.json')
-  const cursorsAfterFirst = fs.readFileSync(cursors, 'utf8')
-  fs.appendFileSync(file, line('msg_min_1', '2026-11-22T11:00:00.000Z'))
+    t.equal(
+      (await record(0)).appended,
+      exp['claude-code'].totals.records + exp.codex.totals.records,
+      'the first run records everything',
+    )
+    const cursors = path.join(root, 'store', 'state', 'cursors.json')
+    const cursorsAfterFirst = fs.readFileSync(cursors, 'utf8')
+    fs.appendFileSync(file, line('msg_min_1', '2026-11-22T11:00:00.000Z'))
 
-  const skipped = await record(300)
-  t.match(skipped, { skipped: 'minInterval', appended: 0, lastRunAt: '2026-11-22T12:00:00.000Z', nextRunAt: '2026-11-22T12:10:00.000Z' }, '5 minutes later: skipped, exit 0')
-  t.equal(fs.readFileSync(cursors, 'utf8'), cursorsAfterFirst, 'the sources were not read')
-  const quiet = await cli(['record', '--quiet'], { env: at(301) })
-  t.same([quiet.code, quiet.stdout, quiet.stderr], [0, '', ''], 'a quiet skipped run says nothing')
+    const skipped = await record(300)
+    t.match(
+      skipped,
+      {
+        skipped: 'minInterval',
+        appended: 0,
+        lastRunAt: '2026-11-22T12:00:00.000Z',
+        nextRunAt: '2026-11-22T12:10:00.000Z',
+      },
+      '5 minutes later: skipped, exit 0',
+    )
+    t.equal(fs.readFileSync(cursors, 'utf8'), cursorsAfterFirst, 'the sources were not read')
+    const quiet = await cli(['record', '--quiet'], { env: at(301) })
+    t.same([quiet.code, quiet.stdout, quiet.stderr], [0, '', ''], 'a quiet skipped run says nothing')
 
-  const later = await record(601)
-  t.equal(later.skipped, undefined)
-  t.equal(later.appended, 1, 'past the interval it records again')
-  fs.appendFileSync(file, line('msg_min_2', '2026-11-22T11:01:00.000Z'))
-  t.match(await record(700), { skipped: 'minInterval' }, 'the interval starts again from the last run')
-  t.equal((await record(700, ['--force'])).appended, 1, '--force runs now')
-  fs.appendFileSync(file, line('msg_min_3', '2026-11-22T11:02:00.000Z'))
-  t.equal((await record(710, ['--source', 'claude-code'])).appended, 1, 'an explicit --source runs now')
-  t.equal((await record(720, ['--stdin', '--source', 'x'], JSON.stringify({ ts: '2026-11-22T11:00:00Z', model: 'gpt-5', input: 1 }) + '\n')).appended, 1, '--stdin runs now')
-  t.match(await record(1200), { skipped: 'minInterval', lastRunAt: new Date(NOW + 700_000).toISOString() }, 'runs with --source or --stdin do not move the interval')
-})
+    const later = await record(601)
+    t.equal(later.skipped, undefined)
+    t.equal(later.appended, 1, 'past the interval it records again')
+    fs.appendFileSync(file, line('msg_min_2', '2026-11-22T11:01:00.000Z'))
+    t.match(await record(700), { skipped: 'minInterval' }, 'the interval starts again from the last run')
+    t.equal((await record(700, ['--force'])).appended, 1, '--force runs now')
+    fs.appendFileSync(file, line('msg_min_3', '2026-11-22T11:02:00.000Z'))
+    t.equal((await record(710, ['--source', 'claude-code'])).appended, 1, 'an explicit --source runs now')
+    t.equal(
+      (
+        await record(
+          720,
+          ['--stdin', '--source', 'x'],
+          `${JSON.stringify({ ts: '2026-11-22T11:00:00Z', model: 'gpt-5', input: 1 })}\n`,
+        )
+      ).appended,
+      1,
+      '--stdin runs now',
+    )
+    t.match(
+      await record(1200),
+      { skipped: 'minInterval', lastRunAt: new Date(NOW + 700_000).toISOString() },
+      'runs with --source or --stdin do not move the interval',
+    )
+  },
+)

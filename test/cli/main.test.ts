@@ -6,7 +6,14 @@ import { copyFixtures, expected } from '../helpers/cli.js'
 
 /** The in-process way to run any command: a fixed env with captured output. */
 function env(dir: string, opts: { tty?: boolean } = {}) {
-  const e = fakeEnv({ CLAUDE_CONFIG_DIR: path.join(dir, 'claude'), CODEX_HOME: path.join(dir, 'codex'), USAGE_LEDGER_DEVICE_ID: 'b'.repeat(32) }, { userHome: path.join(dir, 'home'), cwd: dir, tty: opts.tty })
+  const e = fakeEnv(
+    {
+      CLAUDE_CONFIG_DIR: path.join(dir, 'claude'),
+      CODEX_HOME: path.join(dir, 'codex'),
+      USAGE_LEDGER_DEVICE_ID: 'b'.repeat(32),
+    },
+    { userHome: path.join(dir, 'home'), cwd: dir, tty: opts.tty },
+  )
   return { env: e, out: e.out, err: e.err }
 }
 
@@ -25,15 +32,24 @@ t.test('commands run in-process with a fixed env and captured output', async (t)
   t.equal(quiet.err(), '', '--quiet prints nothing')
 
   const rep = env(dir)
-  t.equal(await main(['--home', home, 'report', 'monthly', '--json', '--tz', 'Asia/Kolkata', '--by', 'device'], rep.env), 0)
+  t.equal(
+    await main(['--home', home, 'report', 'monthly', '--json', '--tz', 'Asia/Kolkata', '--by', 'device'], rep.env),
+    0,
+  )
   const j = JSON.parse(rep.out())
   const exp = expected()
   t.equal(j.schema, 'usage-ledger/report@1')
   t.equal(j.period, 'monthly')
   t.same(j.groupBy, ['device'])
-  t.same(j.rows.map((r: { period: string; device: string; deviceName: string }) => [r.period, r.device, r.deviceName]), [['2026-11', 'b'.repeat(32), 'test-host']])
+  t.same(
+    j.rows.map((r: { period: string; device: string; deviceName: string }) => [r.period, r.device, r.deviceName]),
+    [['2026-11', 'b'.repeat(32), 'test-host']],
+  )
   t.equal(j.totals.totalTokens, exp['claude-code'].totals.totalTokens + exp.codex.totals.totalTokens)
-  t.same(j.devices.map((d: { id: string; name: string }) => [d.id, d.name]), [['b'.repeat(32), 'test-host']])
+  t.same(
+    j.devices.map((d: { id: string; name: string }) => [d.id, d.name]),
+    [['b'.repeat(32), 'test-host']],
+  )
   t.match(j.pricing, { asOf: /^\d{4}-\d{2}-\d{2}$/, sha256: /^[0-9a-f]{64}$/ })
 
   const table = env(dir)

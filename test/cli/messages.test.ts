@@ -13,13 +13,16 @@ t.test('record that finds no log names each source, where it looked and the vari
   const r = await cli(['record'], { env })
   t.equal(r.code, 0, 'finding nothing is no failure (hooks run record everywhere)')
   t.equal(r.stdout, '')
-  t.equal(r.stderr, [
-    'no usage logs found; looked for',
-    `  claude-code: ${home}/.config/claude/projects, ${home}/.claude/projects (set CLAUDE_CONFIG_DIR to look elsewhere)`,
-    `  codex: ${home}/.codex/sessions, ${home}/.codex/archived_sessions (set CODEX_HOME to look elsewhere)`,
-    'other tools can feed records: usage-ledger record --stdin --source NAME',
-    '',
-  ].join('\n'))
+  t.equal(
+    r.stderr,
+    [
+      'no usage logs found; looked for',
+      `  claude-code: ${home}/.config/claude/projects, ${home}/.claude/projects (set CLAUDE_CONFIG_DIR to look elsewhere)`,
+      `  codex: ${home}/.codex/sessions, ${home}/.codex/archived_sessions (set CODEX_HOME to look elsewhere)`,
+      'other tools can feed records: usage-ledger record --stdin --source NAME',
+      '',
+    ].join('\n'),
+  )
 
   // The variables move the places, and --json carries the same.
   const moved = isolatedEnv(dir)
@@ -27,17 +30,28 @@ t.test('record that finds no log names each source, where it looked and the vari
   t.equal(j.code, 0, j.stderr)
   t.same(JSON.parse(j.stdout).searched, [
     { source: 'claude-code', paths: [path.join(dir, 'claude', 'projects')], envVar: 'CLAUDE_CONFIG_DIR' },
-    { source: 'codex', paths: [path.join(dir, 'codex', 'sessions'), path.join(dir, 'codex', 'archived_sessions')], envVar: 'CODEX_HOME' },
+    {
+      source: 'codex',
+      paths: [path.join(dir, 'codex', 'sessions'), path.join(dir, 'codex', 'archived_sessions')],
+      envVar: 'CODEX_HOME',
+    },
   ])
   const one = await cli(['record', '--source', 'codex'], { env: moved })
-  t.match(one.stderr, /^no usage logs found; looked for\n  codex: .*\n[^ ]/, 'an explicit --source names only that source')
+  t.match(
+    one.stderr,
+    /^no usage logs found; looked for\n {2}codex: .*\n[^ ]/,
+    'an explicit --source names only that source',
+  )
 
   // Logs found but nothing new: the usual short line, no list.
   fs.mkdirSync(path.join(dir, 'codex', 'sessions'), { recursive: true })
   fs.writeFileSync(path.join(dir, 'codex', 'sessions', 'empty.jsonl'), '')
   const some = await cli(['record'], { env: moved })
   t.equal(some.stderr, 'nothing new\n')
-  t.notOk('searched' in JSON.parse((await cli(['record', '--json'], { env: moved })).stdout), 'no searched list once a log exists')
+  t.notOk(
+    'searched' in JSON.parse((await cli(['record', '--json'], { env: moved })).stdout),
+    'no searched list once a log exists',
+  )
 })
 
 t.test('a count of one is singular in record, devices, status and verify', async (t) => {
@@ -46,10 +60,24 @@ t.test('a count of one is singular in record, devices, status and verify', async
   const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'd'.repeat(32) })
   const file = path.join(dir, 'claude', 'projects', '-home-ana-app', 's.jsonl')
   fs.mkdirSync(path.dirname(file), { recursive: true })
-  fs.writeFileSync(file, 'not json at all\n' + JSON.stringify({
-    type: 'assistant', timestamp: '2026-11-22T10:00:00.000Z', sessionId: 's1', cwd: '/home/ana/app', requestId: 'req_1',
-    message: { id: 'msg_1', model: 'claude-sonnet-4-5-20250929', content: [], usage: { input_tokens: 1, output_tokens: 0 } },
-  }) + '\n')
+  fs.writeFileSync(
+    file,
+    'not json at all\n' +
+      JSON.stringify({
+        type: 'assistant',
+        timestamp: '2026-11-22T10:00:00.000Z',
+        sessionId: 's1',
+        cwd: '/home/ana/app',
+        requestId: 'req_1',
+        message: {
+          id: 'msg_1',
+          model: 'claude-sonnet-4-5-20250929',
+          content: [],
+          usage: { input_tokens: 1, output_tokens: 0 },
+        },
+      }) +
+      '\n',
+  )
   const rec = await cli(['record'], { env })
   t.equal(rec.code, 0, rec.stderr)
   t.match(rec.stderr, /^recorded 1 record in 1 part \(2026-11-22\), commit [0-9a-f]{12}; 1 malformed line skipped$/m)
@@ -59,11 +87,15 @@ t.test('a count of one is singular in record, devices, status and verify', async
     t.equal(r.code, 0, r.stderr)
     outputs[args[0]!] = r.stdout + r.stderr
   }
-  t.match(outputs.devices, / 1 record  last /, 'devices: 1 record')
-  t.match(outputs.status, / 1 record  last /, 'status: 1 record')
+  t.match(outputs.devices, / 1 record {2}last /, 'devices: 1 record')
+  t.match(outputs.status, / 1 record {2}last /, 'status: 1 record')
   t.match(outputs.status, /5h block .*: 1 token, /, 'status: 1 token in the block')
-  t.match(outputs.verify, /  1 record; /, 'verify: 1 record')
+  t.match(outputs.verify, / {2}1 record; /, 'verify: 1 record')
   for (const [cmd, text] of Object.entries(outputs)) {
-    t.notMatch(text, /(?<![\d,.])1 (records|lines|files|parts|days|tokens|findings|commits|devices)\b/, `${cmd}: no "1 …s"`)
+    t.notMatch(
+      text,
+      /(?<![\d,.])1 (records|lines|files|parts|days|tokens|findings|commits|devices)\b/,
+      `${cmd}: no "1 …s"`,
+    )
   }
 })

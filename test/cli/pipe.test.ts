@@ -18,7 +18,10 @@ import { BIN, cli, copyFixtures, isolatedEnv, type CliResult } from '../helpers/
 /** Runs the CLI with stdout already closed by its reader; stdin gets `input` after the go line. */
 function closedStdout(args: string[], env: Record<string, string | undefined>, input = ''): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', 'read go; exec "$0" "$@"', process.execPath, BIN, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn('sh', ['-c', 'read go; exec "$0" "$@"', process.execPath, BIN, ...args], {
+      env: env as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     let stderr = ''
     child.stderr.on('data', (b) => (stderr += b))
     child.on('error', reject)
@@ -26,30 +29,45 @@ function closedStdout(args: string[], env: Record<string, string | undefined>, i
     // Close the only read end of the CLI's stdout, then let the CLI start.
     child.stdout.destroy()
     child.stdin.on('error', () => {})
-    child.stdin.end('go\n' + input)
+    child.stdin.end(`go\n${input}`)
   })
 }
 
 /** `CLI args | head -1` in sh: head's first line, the CLI's exit code and stderr. */
-function intoHead(args: string[], env: Record<string, string | undefined>, dir: string, input = ''): Promise<CliResult> {
+function intoHead(
+  args: string[],
+  env: Record<string, string | undefined>,
+  dir: string,
+  input = '',
+): Promise<CliResult> {
   const code = path.join(dir, `code-${Math.random().toString(36).slice(2)}`)
-  const err = code + '.err'
+  const err = `${code}.err`
   return new Promise((resolve, reject) => {
     const child = spawn('sh', ['-c', '{ "$NODE" "$BIN" "$@" 2>"$ERR"; echo $? >"$CODE"; } | head -1', 'sh', ...args], {
-      env: { ...env, NODE: process.execPath, BIN, ERR: err, CODE: code } as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...env, NODE: process.execPath, BIN, ERR: err, CODE: code } as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
     })
     let stdout = ''
     child.stdout.on('data', (b) => (stdout += b))
     child.on('error', reject)
-    child.on('close', () => resolve({ code: Number(fs.readFileSync(code, 'utf8').trim()), stdout, stderr: fs.readFileSync(err, 'utf8') }))
+    child.on('close', () =>
+      resolve({ code: Number(fs.readFileSync(code, 'utf8').trim()), stdout, stderr: fs.readFileSync(err, 'utf8') }),
+    )
     child.stdin.on('error', () => {})
     child.stdin.end(input)
   })
 }
 
 /** `n` stdin records on one day, each of its own model: a report --by model of n rows. */
-const manyRecords = (n: number) => Array.from({ length: n }, (_, i) =>
-  JSON.stringify({ ts: '2026-11-21T10:00:00Z', model: `pipe-model-${String(i).padStart(5, '0')}`, input_tokens: 1000 + i, output_tokens: 10 })).join('\n') + '\n'
+const manyRecords = (n: number) =>
+  `${Array.from({ length: n }, (_, i) =>
+    JSON.stringify({
+      ts: '2026-11-21T10:00:00Z',
+      model: `pipe-model-${String(i).padStart(5, '0')}`,
+      input_tokens: 1000 + i,
+      output_tokens: 10,
+    }),
+  ).join('\n')}\n`
 
 t.test('a reader that closed the pipe before any output: exit 0, quiet, on every command', async (t) => {
   const dir = t.testdir()
@@ -90,13 +108,18 @@ t.test('`| head -1` on a large report and a large dry run: head gets its line, t
 
   const rec = await cli(['record', '--stdin', '--source', 'piped'], { env, input: records })
   t.equal(rec.code, 0, rec.stderr)
-  for (const args of [['report', '--by', 'model', '--tz', 'UTC'], ['report', '--by', 'model', '--format', 'csv'], ['report', '--by', 'model', '--json'], ['status']]) {
+  for (const args of [
+    ['report', '--by', 'model', '--tz', 'UTC'],
+    ['report', '--by', 'model', '--format', 'csv'],
+    ['report', '--by', 'model', '--json'],
+    ['status'],
+  ]) {
     const whole = await cli(args, { env })
     t.equal(whole.code, 0, whole.stderr)
     if (args[0] === 'report') t.ok(whole.stdout.length > 2 * 65536, `${args.join(' ')} is larger than a pipe holds`)
     const r = await intoHead(args, env, dir)
     t.equal(r.code, 0, `${args.join(' ')} | head -1: exit 0`)
     t.equal(r.stderr, '', `${args.join(' ')} | head -1: nothing on stderr`)
-    t.equal(r.stdout, whole.stdout.split('\n')[0] + '\n', `${args.join(' ')} | head -1: the first line`)
+    t.equal(r.stdout, `${whole.stdout.split('\n')[0]}\n`, `${args.join(' ')} | head -1: the first line`)
   }
 })

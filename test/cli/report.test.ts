@@ -10,10 +10,24 @@ async function recorded(t: { testdir(): string }) {
   return env
 }
 
+interface BlockRow {
+  period: string
+  end: string
+  active: boolean
+  totalTokens: number
+  costUSD: number
+  burnRate: { tokensPerMinute: number; costPerHour: number } | null
+  projection: Record<string, number> | null
+}
+
 const json = async (env: Record<string, string | undefined>, args: string[]) => {
   const r = await cli(['report', ...args, '--json'], { env })
   if (r.code !== 0) throw new Error(r.stderr)
-  return JSON.parse(r.stdout) as { period: string; rows: Array<Record<string, number | string>>; totals: Record<string, number> }
+  return JSON.parse(r.stdout) as {
+    period: string
+    rows: Array<Record<string, number | string>>
+    totals: Record<string, number>
+  }
 }
 
 t.test('weekly, monthly, session and blocks totals equal the daily totals over the same range', async (t) => {
@@ -23,8 +37,14 @@ t.test('weekly, monthly, session and blocks totals equal the daily totals over t
     for (const period of ['weekly', 'monthly', 'session', 'blocks']) {
       const r = await json(env, [period, '--tz', tz])
       t.equal(r.period, period)
-      const sums = Object.fromEntries(TOKEN_FIELDS.map((k) => [k, r.rows.reduce((a, row) => a + (row[k] as number), 0)]))
-      t.same(sums, Object.fromEntries(TOKEN_FIELDS.map((k) => [k, daily.totals[k]])), `${period} rows sum to the daily total in ${tz}`)
+      const sums = Object.fromEntries(
+        TOKEN_FIELDS.map((k) => [k, r.rows.reduce((a, row) => a + (row[k] as number), 0)]),
+      )
+      t.same(
+        sums,
+        Object.fromEntries(TOKEN_FIELDS.map((k) => [k, daily.totals[k]])),
+        `${period} rows sum to the daily total in ${tz}`,
+      )
       t.same(r.totals, daily.totals, `${period} totals in ${tz}`)
     }
     // With a range, the periods see exactly the days in it.
@@ -33,35 +53,68 @@ t.test('weekly, monthly, session and blocks totals equal the daily totals over t
     t.same(rangeWeekly.totals, rangeDaily.totals, `a one-day range in ${tz}`)
   }
   const weekly = await json(env, ['weekly', '--tz', 'UTC'])
-  t.same(weekly.rows.map((r) => r.period), ['2026-W47'], 'ISO week of 2026-11-16..22')
+  t.same(
+    weekly.rows.map((r) => r.period),
+    ['2026-W47'],
+    'ISO week of 2026-11-16..22',
+  )
 })
 
 t.test('blocks: 5-hour windows from the first activity floored to the hour', async (t) => {
   const dir = t.testdir()
   const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'e'.repeat(32) })
-  const lines = ['2026-11-21T09:15:00Z', '2026-11-21T13:59:00Z', '2026-11-21T14:00:00Z', '2026-11-21T14:30:00Z', '2026-11-21T23:05:00Z']
-    .map((ts, i) => JSON.stringify({ ts, model: 'gpt-5', input: 10 ** i }))
-  await cli(['record', '--stdin', '--source', 'x'], { env, input: lines.join('\n') + '\n' })
+  const lines = [
+    '2026-11-21T09:15:00Z',
+    '2026-11-21T13:59:00Z',
+    '2026-11-21T14:00:00Z',
+    '2026-11-21T14:30:00Z',
+    '2026-11-21T23:05:00Z',
+  ].map((ts, i) => JSON.stringify({ ts, model: 'gpt-5', input: 10 ** i }))
+  await cli(['record', '--stdin', '--source', 'x'], { env, input: `${lines.join('\n')}\n` })
   const r = await json(env, ['blocks', '--tz', 'UTC'])
-  t.same(r.rows.map((row) => [row.period, row.input]), [
-    ['2026-11-21T09:00', 1 + 10], // 09:00–14:00: 09:15 and 13:59
-    ['2026-11-21T14:00', 100 + 1000], // 14:00 starts a new block
-    ['2026-11-21T23:00', 10000],
-  ])
+  t.same(
+    r.rows.map((row) => [row.period, row.input]),
+    [
+      ['2026-11-21T09:00', 1 + 10], // 09:00–14:00: 09:15 and 13:59
+      ['2026-11-21T14:00', 100 + 1000], // 14:00 starts a new block
+      ['2026-11-21T23:00', 10000],
+    ],
+  )
   const kolkata = await json(env, ['blocks', '--tz', 'Asia/Kolkata'])
-  t.same(kolkata.rows.map((row) => row.period), ['2026-11-21T14:30', '2026-11-21T19:30', '2026-11-22T04:30'], 'the same blocks, shown in local time')
+  t.same(
+    kolkata.rows.map((row) => row.period),
+    ['2026-11-21T14:30', '2026-11-21T19:30', '2026-11-22T04:30'],
+    'the same blocks, shown in local time',
+  )
 })
 
 t.test('csv and markdown', async (t) => {
   const env = await recorded(t)
   const daily = await json(env, ['daily', '--tz', 'UTC', '--by', 'source'])
-  const csv = (await cli(['report', '--tz', 'UTC', '--by', 'source', '--format', 'csv'], { env })).stdout.trim().split('\r\n')
+  const csv = (await cli(['report', '--tz', 'UTC', '--by', 'source', '--format', 'csv'], { env })).stdout
+    .trim()
+    .split('\r\n')
   t.equal(csv[0], 'period,source,records,input,output,cacheWrite,cacheRead,totalTokens,costUSD')
   t.equal(csv.length, daily.rows.length + 2, 'header, one line a row, a total line')
   const first = daily.rows[0]!
-  t.equal(csv[1], [first.period, first.source, first.records, first.input, first.output, first.cacheWrite, first.cacheRead, first.totalTokens, first.costUSD].join(','))
+  t.equal(
+    csv[1],
+    [
+      first.period,
+      first.source,
+      first.records,
+      first.input,
+      first.output,
+      first.cacheWrite,
+      first.cacheRead,
+      first.totalTokens,
+      first.costUSD,
+    ].join(','),
+  )
   t.match(csv[csv.length - 1], new RegExp(`^total,,${daily.totals.records},`))
-  const md = (await cli(['report', '--tz', 'UTC', '--by', 'source', '--format', 'markdown'], { env })).stdout.trim().split('\n')
+  const md = (await cli(['report', '--tz', 'UTC', '--by', 'source', '--format', 'markdown'], { env })).stdout
+    .trim()
+    .split('\n')
   t.equal(md[0], '| Day | Source | Records | Input | Output | Cache write | Cache read | Total tokens | Cost (USD) |')
   t.equal(md[1], '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   t.equal(md.length, daily.rows.length + 3)
@@ -72,10 +125,19 @@ t.test('price overrides in config.json apply to all history and are named in the
   const env = await recorded(t)
   const before = await json(env, ['monthly', '--tz', 'UTC', '--cost', 'calculate'])
   const { writeFileSync, readFileSync } = await import('node:fs')
-  const file = env.USAGE_LEDGER_HOME + '/config.json'
+  const file = `${env.USAGE_LEDGER_HOME}/config.json`
   const config = JSON.parse(readFileSync(file, 'utf8'))
-  writeFileSync(file, JSON.stringify({ ...config, prices: { 'gpt-5': { input: 0, output: 0, cacheRead: 0 }, 'gpt-5-codex': { input: 0, output: 0, cacheRead: 0 } } }))
-  const after = await json(env, ['monthly', '--tz', 'UTC', '--cost', 'calculate']) as unknown as { totals: { costUSD: number; totalTokens: number }; pricing: { overrides: string[]; sha256: string } }
+  writeFileSync(
+    file,
+    JSON.stringify({
+      ...config,
+      prices: { 'gpt-5': { input: 0, output: 0, cacheRead: 0 }, 'gpt-5-codex': { input: 0, output: 0, cacheRead: 0 } },
+    }),
+  )
+  const after = (await json(env, ['monthly', '--tz', 'UTC', '--cost', 'calculate'])) as unknown as {
+    totals: { costUSD: number; totalTokens: number }
+    pricing: { overrides: string[]; sha256: string }
+  }
   t.same(after.pricing.overrides, ['gpt-5', 'gpt-5-codex'])
   t.ok(after.totals.costUSD < before.totals.costUSD, 'free Codex models lower the cost of past records')
   t.equal(after.totals.totalTokens, before.totals.totalTokens, 'tokens are untouched')
@@ -99,28 +161,56 @@ t.test('tables: plain when piped, compact when narrow, a cost bar with --chart',
   t.ok(bars.every((b) => b >= 0 && b <= 20))
 })
 
-t.test('a day\'s totals are exact in half- and quarter-hour zones and on DST days (through the index)', async (t) => {
+t.test("a day's totals are exact in half- and quarter-hour zones and on DST days (through the index)", async (t) => {
   const dir = t.testdir()
   const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'e'.repeat(32) })
   // Around every local midnight that matters, a record a minute before and one at it.
   const instants = [
     '2026-11-19T23:50:00.000Z', // 23:50 UTC: the 20th in Kolkata, the 19th in St John's
-    '2026-11-19T18:29:00.000Z', '2026-11-19T18:30:00.000Z', // Kolkata +05:30
-    '2026-11-19T18:14:00.000Z', '2026-11-19T18:15:00.000Z', // Kathmandu +05:45
-    '2026-11-20T02:59:00.000Z', '2026-11-20T03:00:00.000Z', '2026-11-20T03:30:00.000Z', // St John's -03:30
-    '2026-11-19T10:14:00.000Z', '2026-11-19T10:15:00.000Z', // Chatham +13:45
-    '2026-03-08T04:59:00.000Z', '2026-03-08T05:00:00.000Z', '2026-03-09T03:59:00.000Z', '2026-03-09T04:00:00.000Z', // New York: a 23-hour day
-    '2026-11-01T03:59:00.000Z', '2026-11-01T04:00:00.000Z', '2026-11-02T04:59:00.000Z', '2026-11-02T05:00:00.000Z', // New York: a 25-hour day
-    '2026-03-28T22:59:00.000Z', '2026-03-28T23:00:00.000Z', '2026-03-29T21:59:00.000Z', '2026-03-29T22:00:00.000Z', // Berlin: a 23-hour day
-    '2026-10-24T21:59:00.000Z', '2026-10-24T22:00:00.000Z', '2026-10-25T22:59:00.000Z', '2026-10-25T23:00:00.000Z', // Berlin: a 25-hour day
+    '2026-11-19T18:29:00.000Z',
+    '2026-11-19T18:30:00.000Z', // Kolkata +05:30
+    '2026-11-19T18:14:00.000Z',
+    '2026-11-19T18:15:00.000Z', // Kathmandu +05:45
+    '2026-11-20T02:59:00.000Z',
+    '2026-11-20T03:00:00.000Z',
+    '2026-11-20T03:30:00.000Z', // St John's -03:30
+    '2026-11-19T10:14:00.000Z',
+    '2026-11-19T10:15:00.000Z', // Chatham +13:45
+    '2026-03-08T04:59:00.000Z',
+    '2026-03-08T05:00:00.000Z',
+    '2026-03-09T03:59:00.000Z',
+    '2026-03-09T04:00:00.000Z', // New York: a 23-hour day
+    '2026-11-01T03:59:00.000Z',
+    '2026-11-01T04:00:00.000Z',
+    '2026-11-02T04:59:00.000Z',
+    '2026-11-02T05:00:00.000Z', // New York: a 25-hour day
+    '2026-03-28T22:59:00.000Z',
+    '2026-03-28T23:00:00.000Z',
+    '2026-03-29T21:59:00.000Z',
+    '2026-03-29T22:00:00.000Z', // Berlin: a 23-hour day
+    '2026-10-24T21:59:00.000Z',
+    '2026-10-24T22:00:00.000Z',
+    '2026-10-25T22:59:00.000Z',
+    '2026-10-25T23:00:00.000Z', // Berlin: a 25-hour day
   ]
   const lines = instants.map((ts, i) => JSON.stringify({ ts, model: 'gpt-5', input: 2 ** i }))
-  t.equal((await cli(['record', '--stdin', '--source', 'x'], { env, input: lines.join('\n') + '\n' })).code, 0)
-  for (const tz of ['Asia/Kolkata', 'Asia/Kathmandu', 'America/St_Johns', 'Pacific/Chatham', 'America/New_York', 'Europe/Berlin', 'UTC']) {
+  t.equal((await cli(['record', '--stdin', '--source', 'x'], { env, input: `${lines.join('\n')}\n` })).code, 0)
+  for (const tz of [
+    'Asia/Kolkata',
+    'Asia/Kathmandu',
+    'America/St_Johns',
+    'Pacific/Chatham',
+    'America/New_York',
+    'Europe/Berlin',
+    'UTC',
+  ]) {
     // The expectation, computed independently with Intl for every record.
     const f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' })
     const want: Record<string, number> = {}
-    instants.forEach((ts, i) => { const d = f.format(new Date(ts)); want[d] = (want[d] ?? 0) + 2 ** i })
+    instants.forEach((ts, i) => {
+      const d = f.format(new Date(ts))
+      want[d] = (want[d] ?? 0) + 2 ** i
+    })
     const got = Object.fromEntries((await json(env, ['daily', '--tz', tz])).rows.map((r) => [r.period, r.input]))
     t.same(got, want, `every day's input in ${tz}`)
   }
@@ -132,43 +222,87 @@ t.test('--source and --model filter', async (t) => {
   const exp = JSON.parse(readFileSync(new URL('../../fixtures/expected.json', import.meta.url), 'utf8'))
   const pickTotals = (x: Record<string, number>) => Object.fromEntries(TOKEN_FIELDS.map((k) => [k, x[k]]))
   t.same(pickTotals((await json(env, ['--tz', 'UTC', '--source', 'codex'])).totals), exp.codex.totals, '--source codex')
-  t.same(pickTotals((await json(env, ['--tz', 'UTC', '--model', 'gpt-5-codex'])).totals), exp.codex.models['gpt-5-codex'], '--model, a full id')
-  t.same(pickTotals((await json(env, ['--tz', 'UTC', '--model', 'claude-haiku-4-5'])).totals), exp['claude-code'].models['claude-haiku-4-5-20251001'], '--model, a prefix of dated ids')
+  t.same(
+    pickTotals((await json(env, ['--tz', 'UTC', '--model', 'gpt-5-codex'])).totals),
+    exp.codex.models['gpt-5-codex'],
+    '--model, a full id',
+  )
+  t.same(
+    pickTotals((await json(env, ['--tz', 'UTC', '--model', 'claude-haiku-4-5'])).totals),
+    exp['claude-code'].models['claude-haiku-4-5-20251001'],
+    '--model, a prefix of dated ids',
+  )
   t.equal((await json(env, ['--tz', 'UTC', '--source', 'nothing'])).totals.records, 0)
 })
 
-t.test('blocks: end time, the active block (the one containing now), its burn rate and projection as ccusage defines them', async (t) => {
-  const dir = t.testdir()
-  const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'e'.repeat(32) }) // the clock: 2026-11-22T12:00Z
-  const lines = [
-    ['2026-11-22T03:00:00Z', 500, 0], // an earlier block
-    ['2026-11-22T10:15:00Z', 1000, 0], ['2026-11-22T10:45:30Z', 1000, 0], ['2026-11-22T11:15:00Z', 0, 7000], // the active block
-    ['2026-11-23T08:00:00Z', 5, 0], // a later block (a clock ahead, within the 24 hours accepted)
-  ].map(([ts, input, output]) => JSON.stringify({ ts, model: 'gpt-5', input, output }))
-  t.equal((await cli(['record', '--stdin', '--source', 'x'], { env, input: lines.join('\n') + '\n' })).code, 0)
-  const r = await json(env, ['blocks', '--tz', 'UTC']) as unknown as { rows: Array<Record<string, any>> }
-  t.same(r.rows.map((row) => [row.period, row.end, row.active]), [
-    ['2026-11-22T03:00', '2026-11-22T08:00', false],
-    ['2026-11-22T10:00', '2026-11-22T15:00', true],
-    ['2026-11-23T08:00', '2026-11-23T13:00', false],
-  ], 'end and active on every block; active is the block containing now, not the latest')
-  t.same([r.rows[0]!.burnRate, r.rows[0]!.projection, r.rows[2]!.burnRate, r.rows[2]!.projection], [null, null, null, null], 'inactive blocks: no burn rate, no projection')
-  const active = r.rows[1]!
-  // ccusage: tokens and cost over the minutes from the first record (10:15) to the last (11:15).
-  t.equal(active.totalTokens, 9000)
-  t.equal(active.burnRate.tokensPerMinute, 150, '9,000 tokens over 60 minutes')
-  t.ok(Math.abs(active.burnRate.costPerHour - active.costUSD) < 1e-6, 'the cost of 60 minutes is the cost per hour')
-  // …projected over the 180 minutes left until 15:00.
-  t.same(active.projection, { totalTokens: 9000 + 150 * 180, costUSD: Math.round(active.costUSD * 4 * 100) / 100, remainingMinutes: 180 })
+t.test(
+  'blocks: end time, the active block (the one containing now), its burn rate and projection as ccusage defines them',
+  async (t) => {
+    const dir = t.testdir()
+    const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'e'.repeat(32) }) // the clock: 2026-11-22T12:00Z
+    const lines = [
+      ['2026-11-22T03:00:00Z', 500, 0], // an earlier block
+      ['2026-11-22T10:15:00Z', 1000, 0],
+      ['2026-11-22T10:45:30Z', 1000, 0],
+      ['2026-11-22T11:15:00Z', 0, 7000], // the active block
+      ['2026-11-23T08:00:00Z', 5, 0], // a later block (a clock ahead, within the 24 hours accepted)
+    ].map(([ts, input, output]) => JSON.stringify({ ts, model: 'gpt-5', input, output }))
+    t.equal((await cli(['record', '--stdin', '--source', 'x'], { env, input: `${lines.join('\n')}\n` })).code, 0)
+    const r = (await json(env, ['blocks', '--tz', 'UTC'])) as unknown as { rows: BlockRow[] }
+    t.same(
+      r.rows.map((row) => [row.period, row.end, row.active]),
+      [
+        ['2026-11-22T03:00', '2026-11-22T08:00', false],
+        ['2026-11-22T10:00', '2026-11-22T15:00', true],
+        ['2026-11-23T08:00', '2026-11-23T13:00', false],
+      ],
+      'end and active on every block; active is the block containing now, not the latest',
+    )
+    t.same(
+      [r.rows[0]!.burnRate, r.rows[0]!.projection, r.rows[2]!.burnRate, r.rows[2]!.projection],
+      [null, null, null, null],
+      'inactive blocks: no burn rate, no projection',
+    )
+    const active = r.rows[1]!
+    // ccusage: tokens and cost over the minutes from the first record (10:15) to the last (11:15).
+    t.equal(active.totalTokens, 9000)
+    t.equal(active.burnRate?.tokensPerMinute, 150, '9,000 tokens over 60 minutes')
+    t.ok(Math.abs(active.burnRate!.costPerHour - active.costUSD) < 1e-6, 'the cost of 60 minutes is the cost per hour')
+    // …projected over the 180 minutes left until 15:00.
+    t.same(active.projection, {
+      totalTokens: 9000 + 150 * 180,
+      costUSD: Math.round(active.costUSD * 4 * 100) / 100,
+      remainingMinutes: 180,
+    })
 
-  const berlin = await json(env, ['blocks', '--tz', 'Europe/Berlin']) as unknown as { rows: Array<Record<string, any>> }
-  t.same(berlin.rows.map((row) => [row.period, row.end, row.active]), [
-    ['2026-11-22T04:00', '2026-11-22T09:00', false], ['2026-11-22T11:00', '2026-11-22T16:00', true], ['2026-11-23T09:00', '2026-11-23T14:00', false],
-  ], 'in local time')
-  const table = await cli(['report', 'blocks', '--tz', 'UTC'], { env })
-  t.match(table.stdout, /2026-11-22T10:00–15:00\*/, 'the active block is marked')
-  t.match(table.stdout, /2026-11-22T03:00–08:00 /)
-  t.match(table.stdout, /\* active block 2026-11-22T10:00–15:00: burn rate 150 tokens\/min, \$[0-9.]+\/h; projected at 15:00 \(in 180 min\): 36,000 tokens, \$[0-9.]+\n/)
-  const later = await json({ ...env, USAGE_LEDGER_NOW: '2026-11-22T16:00:00Z' }, ['blocks', '--tz', 'UTC']) as unknown as { rows: Array<Record<string, any>> }
-  t.same(later.rows.map((row) => row.active), [false, false, false], 'between blocks none is active')
-})
+    const berlin = (await json(env, ['blocks', '--tz', 'Europe/Berlin'])) as unknown as {
+      rows: BlockRow[]
+    }
+    t.same(
+      berlin.rows.map((row) => [row.period, row.end, row.active]),
+      [
+        ['2026-11-22T04:00', '2026-11-22T09:00', false],
+        ['2026-11-22T11:00', '2026-11-22T16:00', true],
+        ['2026-11-23T09:00', '2026-11-23T14:00', false],
+      ],
+      'in local time',
+    )
+    const table = await cli(['report', 'blocks', '--tz', 'UTC'], { env })
+    t.match(table.stdout, /2026-11-22T10:00–15:00\*/, 'the active block is marked')
+    t.match(table.stdout, /2026-11-22T03:00–08:00 /)
+    t.match(
+      table.stdout,
+      /\* active block 2026-11-22T10:00–15:00: burn rate 150 tokens\/min, \$[0-9.]+\/h; projected at 15:00 \(in 180 min\): 36,000 tokens, \$[0-9.]+\n/,
+    )
+    const later = (await json({ ...env, USAGE_LEDGER_NOW: '2026-11-22T16:00:00Z' }, [
+      'blocks',
+      '--tz',
+      'UTC',
+    ])) as unknown as { rows: BlockRow[] }
+    t.same(
+      later.rows.map((row) => row.active),
+      [false, false, false],
+      'between blocks none is active',
+    )
+  },
+)

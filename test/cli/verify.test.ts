@@ -17,14 +17,44 @@ const ME = 'a1'.repeat(16)
 const OTHER = 'b2'.repeat(16)
 const TOKEN = 'verify-test-token'
 
-interface Finding { code: string; severity: string; device: string; commit: string | null; path: string | null; line: number | null; detail: string }
-interface Verdict { id: string; head: string; tree: string; records: number; from: string | null; checked: { commits: number; parts: number; records: number; trees: number }; index: string }
-interface VerifyJson { schema: string; ok: boolean; mode: string; merged: { tree: string }; devices: Verdict[]; findings: Finding[] }
+interface Finding {
+  code: string
+  severity: string
+  device: string
+  commit: string | null
+  path: string | null
+  line: number | null
+  detail: string
+}
+interface Verdict {
+  id: string
+  head: string
+  tree: string
+  records: number
+  from: string | null
+  checked: { commits: number; parts: number; records: number; trees: number }
+  index: string
+}
+interface VerifyJson {
+  schema: string
+  ok: boolean
+  mode: string
+  merged: { tree: string }
+  devices: Verdict[]
+  findings: Finding[]
+}
 
-async function verifyJson(env: Record<string, string | undefined>, extra: string[] = []): Promise<{ code: number; json: VerifyJson; stderr: string }> {
+async function verifyJson(
+  env: Record<string, string | undefined>,
+  extra: string[] = [],
+): Promise<{ code: number; json: VerifyJson; stderr: string }> {
   const r = await cli(['verify', '--json', ...extra], { env })
   let json: VerifyJson
-  try { json = JSON.parse(r.stdout) as VerifyJson } catch { throw new Error(`verify printed no JSON (exit ${r.code}): ${r.stderr}`) }
+  try {
+    json = JSON.parse(r.stdout) as VerifyJson
+  } catch {
+    throw new Error(`verify printed no JSON (exit ${r.code}): ${r.stderr}`)
+  }
   return { code: r.code, json, stderr: r.stderr }
 }
 
@@ -50,14 +80,15 @@ function tamperCommit(gitdir: string, files: Record<string, string | null>, bran
   withIndex(['read-tree', head])
   const info: string[] = []
   for (const [p, content] of Object.entries(files)) {
-    if (content === null) info.push(`0 ${'0'.repeat(40)}\t${p}`) // mode 0 removes the entry
+    if (content === null)
+      info.push(`0 ${'0'.repeat(40)}\t${p}`) // mode 0 removes the entry
     else {
       const file = path.join(gitdir, 'tamper-blob')
       fs.writeFileSync(file, content)
       info.push(`100644 ${git(gitdir, ['hash-object', '-w', file]).trim()}\t${p}`)
     }
   }
-  withIndex(['update-index', '--index-info'], info.join('\n') + '\n')
+  withIndex(['update-index', '--index-info'], `${info.join('\n')}\n`)
   const tree = withIndex(['write-tree']).trim()
   const commit = withIndex(['commit-tree', tree, '-p', head, '-m', 'tamper']).trim()
   git(gitdir, ['update-ref', branch, commit, head])
@@ -66,13 +97,30 @@ function tamperCommit(gitdir: string, files: Record<string, string | null>, bran
 }
 
 function gitIndexed(gitdir: string, index: string, args: string[], input = ''): string {
-  const r = spawnSync('git', args, { env: { PATH: process.env.PATH, GIT_DIR: gitdir, GIT_INDEX_FILE: index, GIT_CONFIG_NOSYSTEM: '1', HOME: gitdir, GIT_AUTHOR_NAME: 'x', GIT_AUTHOR_EMAIL: 'x@x', GIT_COMMITTER_NAME: 'x', GIT_COMMITTER_EMAIL: 'x@x' }, input, encoding: 'utf8' })
+  const r = spawnSync('git', args, {
+    env: {
+      PATH: process.env.PATH,
+      GIT_DIR: gitdir,
+      GIT_INDEX_FILE: index,
+      GIT_CONFIG_NOSYSTEM: '1',
+      HOME: gitdir,
+      GIT_AUTHOR_NAME: 'x',
+      GIT_AUTHOR_EMAIL: 'x@x',
+      GIT_COMMITTER_NAME: 'x',
+      GIT_COMMITTER_EMAIL: 'x@x',
+    },
+    input,
+    encoding: 'utf8',
+  })
   if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`)
   return r.stdout
 }
 
 const show = (gitdir: string, p: string) => git(gitdir, ['show', `${ref}:${p}`])
-const parts = (gitdir: string) => git(gitdir, ['ls-tree', '-r', '--name-only', ref, dir]).split('\n').filter((p) => p.endsWith('.ndjson'))
+const parts = (gitdir: string) =>
+  git(gitdir, ['ls-tree', '-r', '--name-only', ref, dir])
+    .split('\n')
+    .filter((p) => p.endsWith('.ndjson'))
 const codes = (j: VerifyJson) => j.findings.map((f) => f.code)
 
 t.before(async () => {
@@ -89,8 +137,15 @@ t.test('an untouched ledger verifies: exit 0, default and full, with the merged 
   const d = first.json.devices[0]!
   t.equal(d.head, git(gitdir, ['rev-parse', ref]).trim(), 'the device head is printed')
   t.equal(d.tree, git(gitdir, ['rev-parse', `${ref}:${dir}`]).trim(), 'and its directory tree')
-  t.ok(d.checked.parts === parts(gitdir).length && d.checked.records === d.records, 'the first run reads every part and record')
-  t.equal(git(gitdir, ['rev-list', '--max-parents=0', ref]).trim(), GENESIS_OID, 'the branch starts from the shared genesis')
+  t.ok(
+    d.checked.parts === parts(gitdir).length && d.checked.records === d.records,
+    'the first run reads every part and record',
+  )
+  t.equal(
+    git(gitdir, ['rev-list', '--max-parents=0', ref]).trim(),
+    GENESIS_OID,
+    'the branch starts from the shared genesis',
+  )
   t.equal(d.checked.commits, 1, 'one record commit checked: the genesis is the start, not a device commit')
   const full = await verifyJson(env, ['--full'])
   t.equal(full.code, 0)
@@ -119,8 +174,15 @@ t.test('the default mode reads only what changed since the last proof', async (t
   const { env } = storeCopy(t)
   t.equal((await verifyJson(env)).code, 0)
   const again = await verifyJson(env)
-  t.same(again.json.devices[0]!.checked, { commits: 0, parts: 0, records: 0, trees: again.json.devices[0]!.checked.trees }, 'nothing new: nothing re-read')
-  const rec = await cli(['record', '--stdin', '--source', 'x', '--no-push'], { env, input: JSON.stringify({ ts: '2026-11-22T10:00:00Z', model: 'gpt-5', input: 5 }) + '\n' })
+  t.same(
+    again.json.devices[0]!.checked,
+    { commits: 0, parts: 0, records: 0, trees: again.json.devices[0]!.checked.trees },
+    'nothing new: nothing re-read',
+  )
+  const rec = await cli(['record', '--stdin', '--source', 'x', '--no-push'], {
+    env,
+    input: `${JSON.stringify({ ts: '2026-11-22T10:00:00Z', model: 'gpt-5', input: 5 })}\n`,
+  })
   t.equal(rec.code, 0, rec.stderr)
   const after = await verifyJson(env)
   t.equal(after.code, 0, JSON.stringify(after.json.findings))
@@ -132,7 +194,9 @@ t.test('a commit that rewrites an existing part', async (t) => {
   t.equal((await verifyJson(env)).code, 0)
   const victim = parts(gitdir)[0]!
   const text = show(gitdir, victim)
-  const commit = tamperCommit(gitdir, { [victim]: text.replace(/"output":(\d+)/, (_m, n) => `"output":${Number(n) + 1000}`) })
+  const commit = tamperCommit(gitdir, {
+    [victim]: text.replace(/"output":(\d+)/, (_m, n) => `"output":${Number(n) + 1000}`),
+  })
   const { code, json } = await verifyJson(env)
   t.equal(code, 3)
   t.match(json.findings, [{ code: 'PART_CHANGED', device: ME, commit, path: victim, severity: 'error' }])
@@ -147,7 +211,7 @@ t.test('a commit that deletes a part', async (t) => {
   t.match(json.findings, [{ code: 'PART_REMOVED', commit, path: victim }])
 })
 
-t.test('a commit that touches another device\'s directory', async (t) => {
+t.test("a commit that touches another device's directory", async (t) => {
   const { env, gitdir } = storeCopy(t)
   const p = `devices/${OTHER}/2026-11/2026-11-20/000001.ndjson`
   const commit = tamperCommit(gitdir, { [p]: show(gitdir, parts(gitdir)[0]!) })
@@ -164,31 +228,42 @@ t.test('a part with a record whose ts is outside its day', async (t) => {
   // A new part of that day holding a copy of a record moved to the next month.
   const moved = lines[0]!.replace(/"ts":"\d{4}-\d{2}-\d{2}/, '"ts":"2027-01-15')
   const newPart = victim.replace(/\d{6}\.ndjson$/, '000099.ndjson')
-  tamperCommit(gitdir, { [newPart]: moved + '\n' })
+  tamperCommit(gitdir, { [newPart]: `${moved}\n` })
   const { code, json } = await verifyJson(env)
   t.equal(code, 3)
-  t.match(json.findings.find((f) => f.code === 'RECORD_OUTSIDE_DAY'), { path: newPart, line: 1, detail: new RegExp(`not in the part's day ${day}`) })
+  t.match(
+    json.findings.find((f) => f.code === 'RECORD_OUTSIDE_DAY'),
+    { path: newPart, line: 1, detail: new RegExp(`not in the part's day ${day}`) },
+  )
 })
 
 t.test('a manifest whose counts lie', async (t) => {
   const { env, gitdir } = storeCopy(t)
   const m = JSON.parse(show(gitdir, `${dir}/manifest.json`))
   m.records += 1
-  const commit = tamperCommit(gitdir, { [`${dir}/manifest.json`]: JSON.stringify(m, null, 2) + '\n' })
+  const commit = tamperCommit(gitdir, { [`${dir}/manifest.json`]: `${JSON.stringify(m, null, 2)}\n` })
   const { code, json } = await verifyJson(env)
   t.equal(code, 3)
   t.same(codes(json), ['MANIFEST_COUNTS'])
-  t.match(json.findings[0], { commit, path: `${dir}/manifest.json`, detail: /^records says \d+; the parts hold \d+ lines$/ })
+  t.match(json.findings[0], {
+    commit,
+    path: `${dir}/manifest.json`,
+    detail: /^records says \d+; the parts hold \d+ lines$/,
+  })
 
   const { env: env2, gitdir: gitdir2 } = storeCopy({ testdir: () => fs.mkdtempSync(path.join(base, '..', 'second-')) })
   const m2 = JSON.parse(show(gitdir2, `${dir}/manifest.json`))
   const day = Object.keys(m2.days)[0]!
   m2.days[day].records -= 1
   m2.records -= 1
-  tamperCommit(gitdir2, { [`${dir}/manifest.json`]: JSON.stringify(m2, null, 2) + '\n' })
+  tamperCommit(gitdir2, { [`${dir}/manifest.json`]: `${JSON.stringify(m2, null, 2)}\n` })
   const second = await verifyJson(env2)
   t.equal(second.code, 3)
-  t.match(second.json.findings, [{ code: 'MANIFEST_COUNTS', detail: new RegExp(`^days\\.${day} says`) }], 'a day\'s count too')
+  t.match(
+    second.json.findings,
+    [{ code: 'MANIFEST_COUNTS', detail: new RegExp(`^days\\.${day} says`) }],
+    "a day's count too",
+  )
 })
 
 t.test('a sealed digest that does not match the records', async (t) => {
@@ -197,7 +272,7 @@ t.test('a sealed digest that does not match the records', async (t) => {
   const m = JSON.parse(show(gitdir, `${dir}/manifest.json`))
   t.ok(m.sealed.records > 0, 'the fixtures lie before the sealed day')
   m.sealed.digest = m.sealed.digest.replace(/^./, (c: string) => (c === '0' ? '1' : '0'))
-  tamperCommit(gitdir, { [`${dir}/manifest.json`]: JSON.stringify(m, null, 2) + '\n' })
+  tamperCommit(gitdir, { [`${dir}/manifest.json`]: `${JSON.stringify(m, null, 2)}\n` })
   const { code, json } = await verifyJson(env)
   t.equal(code, 3)
   t.same(codes(json), ['SEALED_MISMATCH'], 'the default mode recomputes a seal that moved')
@@ -214,7 +289,10 @@ t.test('a corrupted object in the store is found by --full', async (t) => {
   const flipped = text.replace(/"input":(\d)/, (_m, d) => `"input":${(Number(d) + 1) % 10}`)
   t.not(flipped, text)
   fs.chmodSync(file, 0o644)
-  fs.writeFileSync(file, zlib.deflateSync(Buffer.concat([Buffer.from(`blob ${Buffer.byteLength(flipped)}\0`), Buffer.from(flipped)])))
+  fs.writeFileSync(
+    file,
+    zlib.deflateSync(Buffer.concat([Buffer.from(`blob ${Buffer.byteLength(flipped)}\0`), Buffer.from(flipped)])),
+  )
   t.equal((await verifyJson(env)).code, 0, 'the default mode does not re-read proved parts')
   const { code, json } = await verifyJson(env, ['--full'])
   t.equal(code, 3)
@@ -235,63 +313,91 @@ t.test('--device and --transcript', async (t) => {
   const dirOut = path.join(home, 'transcripts')
   const r = await verifyJson(env, ['--device', 'this', '--transcript', dirOut])
   t.equal(r.code, 0)
-  const lines = fs.readFileSync(path.join(dirOut, `${ME}.tsv`), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'))
+  const lines = fs
+    .readFileSync(path.join(dirOut, `${ME}.tsv`), 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
   t.equal(lines.length, r.json.devices[0]!.records, 'a fingerprint per record')
   t.same(lines, [...lines].sort(), 'sorted, so two machines diff line by line')
   t.match(lines[0], /^[0-9a-f]{32}\t[0-9a-f]{16}\t\d{4}-\d{2}-\d{2}T[^\t]+Z\t[^\t]+(\t\d+){4}$/)
 })
 
-t.test('three devices over HTTP: the same merged tree everywhere; a rewrite caught by a fresh machine through a witness', async (t) => {
-  const root = t.testdir()
-  const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
-  t.teardown(() => server.close())
-  const bare = server.createBare('ledger')
-  const url = server.repoUrl('ledger')
-  const ids = ['c1'.repeat(16), 'd2'.repeat(16), 'e3'.repeat(16)]
-  const machines = ids.map((id, i) => {
-    const d = path.join(root, `m${i}`)
-    copyFixtures(d)
-    return isolatedEnv(d, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_TOKEN: TOKEN })
-  })
-  const ok = async (args: string[], env: Record<string, string | undefined>, input?: string) => {
-    const r = await cli(args, { env, input })
-    if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.code} ${r.stderr}`)
-    return r
-  }
-  for (const [i, env] of machines.entries()) {
-    await ok(['init', '--remote', url], env)
-    if (i === 2) await ok(['record', '--stdin', '--source', 'x'], env, JSON.stringify({ ts: '2026-11-21T09:00:00Z', model: 'gpt-5', input: 100, output: 10 }) + '\n')
-    else await ok(['record', '--source', i === 0 ? 'claude-code' : 'codex'], env)
-  }
-  for (const env of machines) await ok(['fetch'], env)
-  const merged: string[] = []
-  for (const env of machines) {
-    const v = await verifyJson(env)
-    t.equal(v.code, 0, JSON.stringify(v.json.findings))
-    t.equal(v.json.devices.length, 3)
-    merged.push(v.json.merged.tree)
-    const status = JSON.parse((await ok(['status', '--json'], env)).stdout)
-    t.equal(status.merged?.tree, v.json.merged.tree, `verify's merged tree is the merged branch's tree (${JSON.stringify(status.merged)})`)
-  }
-  t.equal(new Set(merged).size, 1, `every device prints the same merged tree oid ${merged[0]}`)
+t.test(
+  'three devices over HTTP: the same merged tree everywhere; a rewrite caught by a fresh machine through a witness',
+  async (t) => {
+    const root = t.testdir()
+    const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
+    t.teardown(() => server.close())
+    const bare = server.createBare('ledger')
+    const url = server.repoUrl('ledger')
+    const ids = ['c1'.repeat(16), 'd2'.repeat(16), 'e3'.repeat(16)]
+    const machines = ids.map((id, i) => {
+      const d = path.join(root, `m${i}`)
+      copyFixtures(d)
+      return isolatedEnv(d, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_TOKEN: TOKEN })
+    })
+    const ok = async (args: string[], env: Record<string, string | undefined>, input?: string) => {
+      const r = await cli(args, { env, input })
+      if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.code} ${r.stderr}`)
+      return r
+    }
+    for (const [i, env] of machines.entries()) {
+      await ok(['init', '--remote', url], env)
+      if (i === 2)
+        await ok(
+          ['record', '--stdin', '--source', 'x'],
+          env,
+          `${JSON.stringify({ ts: '2026-11-21T09:00:00Z', model: 'gpt-5', input: 100, output: 10 })}\n`,
+        )
+      else await ok(['record', '--source', i === 0 ? 'claude-code' : 'codex'], env)
+    }
+    for (const env of machines) await ok(['fetch'], env)
+    const merged: string[] = []
+    for (const env of machines) {
+      const v = await verifyJson(env)
+      t.equal(v.code, 0, JSON.stringify(v.json.findings))
+      t.equal(v.json.devices.length, 3)
+      merged.push(v.json.merged.tree)
+      const status = JSON.parse((await ok(['status', '--json'], env)).stdout)
+      t.equal(
+        status.merged?.tree,
+        v.json.merged.tree,
+        `verify's merged tree is the merged branch's tree (${JSON.stringify(status.merged)})`,
+      )
+    }
+    t.equal(new Set(merged).size, 1, `every device prints the same merged tree oid ${merged[0]}`)
 
-  // Device 0 witnesses device 1's head in its next commit, then device 1's branch is rewritten on the server.
-  await ok(['record', '--stdin', '--source', 'y'], machines[0]!, JSON.stringify({ ts: '2026-11-22T08:00:00Z', model: 'gpt-5', input: 1 }) + '\n')
-  const victim = `refs/heads/ledger/${ids[1]}`
-  const oldHead = (await gitA(bare, ['rev-parse', victim])).trim()
-  const tree = (await gitA(bare, ['rev-parse', `${victim}^{tree}`])).trim()
-  const forged = (await gitA(bare, ['-c', 'user.name=x', '-c', 'user.email=x@x', 'commit-tree', tree, '-m', 'forged history'])).trim()
-  await gitA(bare, ['update-ref', victim, forged, oldHead])
+    // Device 0 witnesses device 1's head in its next commit, then device 1's branch is rewritten on the server.
+    await ok(
+      ['record', '--stdin', '--source', 'y'],
+      machines[0]!,
+      `${JSON.stringify({ ts: '2026-11-22T08:00:00Z', model: 'gpt-5', input: 1 })}\n`,
+    )
+    const victim = `refs/heads/ledger/${ids[1]}`
+    const oldHead = (await gitA(bare, ['rev-parse', victim])).trim()
+    const tree = (await gitA(bare, ['rev-parse', `${victim}^{tree}`])).trim()
+    const forged = (
+      await gitA(bare, ['-c', 'user.name=x', '-c', 'user.email=x@x', 'commit-tree', tree, '-m', 'forged history'])
+    ).trim()
+    await gitA(bare, ['update-ref', victim, forged, oldHead])
 
-  const freshDir = path.join(root, 'fresh')
-  fs.mkdirSync(path.join(freshDir, 'home'), { recursive: true })
-  const fresh = isolatedEnv(freshDir, { USAGE_LEDGER_DEVICE_ID: 'f4'.repeat(16), USAGE_LEDGER_TOKEN: TOKEN })
-  const init = await cli(['init', '--remote', url], { env: fresh })
-  t.equal(init.code, 3, 'the fresh machine\'s fetch refuses the rewritten branch')
-  const v = await verifyJson(fresh)
-  t.equal(v.code, 3, 'and verify fails on it')
-  t.match(v.json.findings, [{ code: 'WITNESS_MISSING', device: ids[1], severity: 'error', detail: new RegExp(`device ${ids[0]} saw ${ids[1]} at ${oldHead.slice(0, 12)}`) }])
-})
+    const freshDir = path.join(root, 'fresh')
+    fs.mkdirSync(path.join(freshDir, 'home'), { recursive: true })
+    const fresh = isolatedEnv(freshDir, { USAGE_LEDGER_DEVICE_ID: 'f4'.repeat(16), USAGE_LEDGER_TOKEN: TOKEN })
+    const init = await cli(['init', '--remote', url], { env: fresh })
+    t.equal(init.code, 3, "the fresh machine's fetch refuses the rewritten branch")
+    const v = await verifyJson(fresh)
+    t.equal(v.code, 3, 'and verify fails on it')
+    t.match(v.json.findings, [
+      {
+        code: 'WITNESS_MISSING',
+        device: ids[1],
+        severity: 'error',
+        detail: new RegExp(`device ${ids[0]} saw ${ids[1]} at ${oldHead.slice(0, 12)}`),
+      },
+    ])
+  },
+)
 
 t.test('fetch checks what it brings in: a pushed commit that rewrites a part fails the fetch', async (t) => {
   const root = t.testdir()
@@ -301,12 +407,18 @@ t.test('fetch checks what it brings in: a pushed commit that rewrites a part fai
   const bDir = path.join(root, 'b')
   copyFixtures(bDir)
   const b = isolatedEnv(bDir, { USAGE_LEDGER_DEVICE_ID: OTHER })
-  for (const [env, args] of [[b, ['init', '--remote', bare]], [b, ['record']], [a, ['init', '--remote', bare]]] as const) {
+  for (const [env, args] of [
+    [b, ['init', '--remote', bare]],
+    [b, ['record']],
+    [a, ['init', '--remote', bare]],
+  ] as const) {
     const r = await cli([...args], { env })
     t.equal(r.code, 0, r.stderr)
   }
   const branch = `refs/heads/ledger/${OTHER}`
-  const victim = git(bare, ['ls-tree', '-r', '--name-only', branch, `devices/${OTHER}`]).split('\n').find((p) => p.endsWith('.ndjson'))!
+  const victim = git(bare, ['ls-tree', '-r', '--name-only', branch, `devices/${OTHER}`])
+    .split('\n')
+    .find((p) => p.endsWith('.ndjson'))!
   const text = git(bare, ['show', `${branch}:${victim}`])
   tamperCommit(bare, { [victim]: text.replace(/"output":(\d+)/, (_m, n) => `"output":${Number(n) * 10}`) }, branch)
   const f = await cli(['fetch', '--json'], { env: a })

@@ -11,7 +11,15 @@ const CHUNK = 4 << 20
 function lines(file: string, from = 0, size = fs.statSync(file).size) {
   const got: Array<[string, number]> = []
   let bytes = 0
-  const end = readLines(file, from, size, (l, off) => got.push([l.toString('utf8'), off]), (n) => { bytes += n })
+  const end = readLines(
+    file,
+    from,
+    size,
+    (l, off) => got.push([l.toString('utf8'), off]),
+    (n) => {
+      bytes += n
+    },
+  )
   return { got, end, bytes }
 }
 
@@ -29,13 +37,24 @@ t.test('readLines', async (t) => {
 
   t.test('CRLF', async (t) => {
     const r = lines(f('crlf'))
-    t.same(r.got, [['a', 0], ['bb', 3], ['c', 9]], 'CR stripped, empty CRLF line skipped, offsets are byte offsets')
+    t.same(
+      r.got,
+      [
+        ['a', 0],
+        ['bb', 3],
+        ['c', 9],
+      ],
+      'CR stripped, empty CRLF line skipped, offsets are byte offsets',
+    )
     t.equal(r.end, 11)
   })
 
   t.test('empty lines are skipped but advance the offset', async (t) => {
     const r = lines(f('empty'))
-    t.same(r.got, [['x', 2], ['y', 6]])
+    t.same(r.got, [
+      ['x', 2],
+      ['y', 6],
+    ])
     t.equal(r.end, 8)
     const n = lines(f('onlyNl'))
     t.same(n.got, [])
@@ -44,7 +63,10 @@ t.test('readLines', async (t) => {
 
   t.test('no trailing newline: the offset stops before the unfinished line', async (t) => {
     const r = lines(f('tail'))
-    t.same(r.got, [['one', 0], ['two', 4]])
+    t.same(r.got, [
+      ['one', 0],
+      ['two', 4],
+    ])
     t.equal(r.end, 8)
     t.equal(r.bytes, 11, 'all bytes were read, only complete lines consumed')
     // Continuing from the offset once the line completes.
@@ -64,7 +86,10 @@ t.test('readLines', async (t) => {
 
   t.test('a lone CR is part of the line; UTF-8 intact', async (t) => {
     t.same(lines(f('cr')).got, [['a\rb', 0]])
-    t.same(lines(f('utf8')).got, [['é€', 0], ['😀', 6]])
+    t.same(lines(f('utf8')).got, [
+      ['é€', 0],
+      ['😀', 6],
+    ])
   })
 
   t.test('from and size bound the read', async (t) => {
@@ -84,8 +109,14 @@ t.test('readLines: a line longer than the 4 MiB chunk', async (t) => {
   const big = 'x'.repeat(9_000_000)
   fs.writeFileSync(file, `{"a":1}\n${big}\nlast\n`)
   const got: Array<[number, number, string]> = []
-  const end = readLines(file, 0, fs.statSync(file).size, (l, off) => got.push([l.length, off, l.subarray(0, 1).toString() + l.subarray(l.length - 1).toString()]))
-  t.same(got, [[7, 0, '{}'], [9_000_000, 8, 'xx'], [4, 9_000_009, 'lt']])
+  const end = readLines(file, 0, fs.statSync(file).size, (l, off) =>
+    got.push([l.length, off, l.subarray(0, 1).toString() + l.subarray(l.length - 1).toString()]),
+  )
+  t.same(got, [
+    [7, 0, '{}'],
+    [9_000_000, 8, 'xx'],
+    [4, 9_000_009, 'lt'],
+  ])
   t.equal(end, 9_000_014)
   t.ok(9_000_000 > 2 * CHUNK, 'the line spans more than two chunks')
 
@@ -93,7 +124,10 @@ t.test('readLines: a line longer than the 4 MiB chunk', async (t) => {
   const f2 = path.join(dir, 'big2')
   fs.writeFileSync(f2, `ok\n${big}`)
   const got2: string[] = []
-  t.equal(readLines(f2, 0, fs.statSync(f2).size, (l) => got2.push(l.toString())), 3)
+  t.equal(
+    readLines(f2, 0, fs.statSync(f2).size, (l) => got2.push(l.toString())),
+    3,
+  )
   t.same(got2, ['ok'])
 })
 
@@ -107,10 +141,12 @@ t.test('readLines: many short lines across chunk boundaries', async (t) => {
   }
   const text = parts.join('')
   fs.writeFileSync(file, text)
-  let n = 0, bad = 0, expectOff = 0
+  let n = 0,
+    bad = 0,
+    expectOff = 0
   const end = readLines(file, 0, Buffer.byteLength(text), (l, off) => {
     const s = l.toString()
-    if (off !== expectOff || s + '\n' !== parts[n]) bad++
+    if (off !== expectOff || `${s}\n` !== parts[n]) bad++
     expectOff += Buffer.byteLength(parts[n]!)
     n++
   })
@@ -122,16 +158,25 @@ t.test('readLines: many short lines across chunk boundaries', async (t) => {
 t.test('findJsonl', async (t) => {
   const dir = t.testdir({
     projects: {
-      a: { 's1.jsonl': '', 's1': { subagents: { 'agent-x.jsonl': '', 'agent-x.meta.json': '{}' } } },
-      b: { 'deep': { 'deeper': { 'z.jsonl': '' } }, 'y.jsonl.bak': '', 'notes.txt': '' },
+      a: { 's1.jsonl': '', s1: { subagents: { 'agent-x.jsonl': '', 'agent-x.meta.json': '{}' } } },
+      b: { deep: { deeper: { 'z.jsonl': '' } }, 'y.jsonl.bak': '', 'notes.txt': '' },
       'top.jsonl': '',
       'dir.jsonl': { 'inner.jsonl': '' },
     },
   })
   const root = path.join(dir, 'projects')
   fs.symlinkSync(path.join(root, 'top.jsonl'), path.join(root, 'link.jsonl'))
-  const got = findJsonl(root).map((p) => path.relative(root, p)).sort()
-  t.same(got, ['a/s1.jsonl', 'a/s1/subagents/agent-x.jsonl', 'b/deep/deeper/z.jsonl', 'dir.jsonl/inner.jsonl', 'link.jsonl', 'top.jsonl'])
+  const got = findJsonl(root)
+    .map((p) => path.relative(root, p))
+    .sort()
+  t.same(got, [
+    'a/s1.jsonl',
+    'a/s1/subagents/agent-x.jsonl',
+    'b/deep/deeper/z.jsonl',
+    'dir.jsonl/inner.jsonl',
+    'link.jsonl',
+    'top.jsonl',
+  ])
   t.same(findJsonl(path.join(dir, 'missing')), [], 'a missing dir yields nothing')
   t.same(findJsonl(path.join(root, 'top.jsonl')), [], 'a file as root yields nothing')
   const out = ['keep']
@@ -163,21 +208,47 @@ t.test('collectFiles with a minimal source', async (t) => {
   const seen: Array<{ file: string; line: string; offset: number; ctxIn: unknown }> = []
   const source: FileSource = {
     name: 'fake',
-    discover: () => findJsonl(logs).sort().map((p) => ({ path: p, root: logs })),
+    discover: () =>
+      findJsonl(logs)
+        .sort()
+        .map((p) => ({ path: p, root: logs })),
     parser(file, ctx) {
       let sum = typeof ctx === 'number' ? ctx : 0
       return {
-        line(l, offset) { seen.push({ file: path.basename(file.path), line: l.toString(), offset, ctxIn: ctx }); sum += Number(l.toString()) },
+        line(l, offset) {
+          seen.push({ file: path.basename(file.path), line: l.toString(), offset, ctxIn: ctx })
+          sum += Number(l.toString())
+        },
         ctx: () => sum,
       }
     },
   }
-  const env = { vars: {}, now: () => new Date(0), userHome: dir, cwd: dir, platform: 'linux', hostname: 'h', stdin: Readable.from([]), stdout: { write: () => true }, stderr: { write: () => true }, stderrIsTTY: false, stdoutIsTTY: false } satisfies Env
-  const a = path.join(logs, 'a.jsonl'), b = path.join(logs, 'b.jsonl')
+  const env = {
+    vars: {},
+    now: () => new Date(0),
+    userHome: dir,
+    cwd: dir,
+    platform: 'linux',
+    hostname: 'h',
+    stdin: Readable.from([]),
+    stdout: { write: () => true },
+    stderr: { write: () => true },
+    stderrIsTTY: false,
+    stdoutIsTTY: false,
+  } satisfies Env
+  const a = path.join(logs, 'a.jsonl'),
+    b = path.join(logs, 'b.jsonl')
   const progress: Array<[number, number]> = []
 
   const r1 = collectFiles(env, source, {}, new Batch(), '', (done, total) => progress.push([done, total]))
-  t.same(seen.map((s) => [s.file, s.line, s.offset]), [['a.jsonl', '1', 0], ['a.jsonl', '2', 2], ['b.jsonl', '10', 0]])
+  t.same(
+    seen.map((s) => [s.file, s.line, s.offset]),
+    [
+      ['a.jsonl', '1', 0],
+      ['a.jsonl', '2', 2],
+      ['b.jsonl', '10', 0],
+    ],
+  )
   t.same(r1.stats, { files: 2, unchanged: 0, read: 2, bytes: 4 + 3 })
   t.equal(r1.cursors[a]!.offset, 4)
   t.equal(r1.cursors[b]!.offset, 3, 'stops before the unfinished "2"')
@@ -196,7 +267,13 @@ t.test('collectFiles with a minimal source', async (t) => {
   // b grows: read from its offset with its ctx.
   fs.appendFileSync(b, '0\n5\n')
   const r3 = collectFiles(env, source, r2.cursors, new Batch(), '')
-  t.same(seen.map((s) => [s.file, s.line, s.offset, s.ctxIn]), [['b.jsonl', '20', 3, 10], ['b.jsonl', '5', 6, 10]])
+  t.same(
+    seen.map((s) => [s.file, s.line, s.offset, s.ctxIn]),
+    [
+      ['b.jsonl', '20', 3, 10],
+      ['b.jsonl', '5', 6, 10],
+    ],
+  )
   t.equal(r3.cursors[b]!.ctx, 35)
   t.equal(r3.cursors[b]!.offset, 8)
 
@@ -204,7 +281,10 @@ t.test('collectFiles with a minimal source', async (t) => {
   seen.length = 0
   fs.writeFileSync(a, '7\n')
   const r4 = collectFiles(env, source, r3.cursors, new Batch(), '')
-  t.same(seen.map((s) => [s.file, s.line, s.offset, s.ctxIn]), [['a.jsonl', '7', 0, undefined]])
+  t.same(
+    seen.map((s) => [s.file, s.line, s.offset, s.ctxIn]),
+    [['a.jsonl', '7', 0, undefined]],
+  )
   t.equal(r4.cursors[a]!.ctx, 7)
 
   // a vanishes: its cursor is dropped.
@@ -217,27 +297,48 @@ t.test('collectFiles with a minimal source', async (t) => {
   seen.length = 0
   const fake: SourceCursors = { [b]: { ...r5.cursors[b]!, ino: r5.cursors[b]!.ino + 1, mtimeMs: 0 } }
   collectFiles(env, source, fake, new Batch(), '')
-  t.same(seen.map((s) => [s.line, s.offset, s.ctxIn]), [['10', 0, undefined], ['20', 3, undefined], ['5', 6, undefined]])
+  t.same(
+    seen.map((s) => [s.line, s.offset, s.ctxIn]),
+    [
+      ['10', 0, undefined],
+      ['20', 3, undefined],
+      ['5', 6, undefined],
+    ],
+  )
 })
 
 t.test('readLines: a UTF-8 byte-order mark before the first line', async (t) => {
   const BOM = '\uFEFF'
   const dir = t.testdir({
-    bom: BOM + '{"a":1}\r\n{"b":2}\n',
-    onlyBom: BOM + '\n{"c":3}\n',
-    late: '{"a":1}\n' + BOM + '{"b":2}\n',
-    partial: BOM + '{"a"',
+    bom: `${BOM}{"a":1}\r\n{"b":2}\n`,
+    onlyBom: `${BOM}\n{"c":3}\n`,
+    late: `{"a":1}\n${BOM}{"b":2}\n`,
+    partial: `${BOM}{"a"`,
   })
   const f = (n: string) => path.join(dir, n)
 
   const r = lines(f('bom'))
-  t.same(r.got, [['{"a":1}', 3], ['{"b":2}', 12]], 'the mark is not part of line 1; offsets stay file offsets')
+  t.same(
+    r.got,
+    [
+      ['{"a":1}', 3],
+      ['{"b":2}', 12],
+    ],
+    'the mark is not part of line 1; offsets stay file offsets',
+  )
   t.equal(r.end, fs.statSync(f('bom')).size, 'the cursor offset is the file size')
   t.ok(JSON.parse(r.got[0]![0]), 'line 1 parses')
   t.same(lines(f('bom'), 12).got, [['{"b":2}', 12]], 'reading on from a cursor is unchanged')
 
   t.same(lines(f('onlyBom')).got, [['{"c":3}', 4]], 'a line holding only the mark is empty')
-  t.same(lines(f('late')).got, [['{"a":1}', 0], [BOM + '{"b":2}', 8]], 'only the start of the file is a byte-order mark')
+  t.same(
+    lines(f('late')).got,
+    [
+      ['{"a":1}', 0],
+      [`${BOM}{"b":2}`, 8],
+    ],
+    'only the start of the file is a byte-order mark',
+  )
 
   // The first line is unfinished: nothing is consumed, and once it completes the mark is still skipped.
   const p = lines(f('partial'))

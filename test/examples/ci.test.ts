@@ -22,9 +22,23 @@ const TOKEN = 'ci-example-token'
 const NOW = '2026-11-22T12:00:00.000Z'
 const ID = { a: 'a1'.repeat(16), b: 'b2'.repeat(16), c: 'c3'.repeat(16) }
 
-interface Step { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string>; 'working-directory'?: string }
-interface Workflow { on: Record<string, unknown>; jobs: Record<string, { steps: Step[] }> }
-interface RunResult { code: number; stdout: string; stderr: string }
+interface Step {
+  name?: string
+  uses?: string
+  run?: string
+  with?: Record<string, unknown>
+  env?: Record<string, string>
+  'working-directory'?: string
+}
+interface Workflow {
+  on: Record<string, unknown>
+  jobs: Record<string, { steps: Step[] }>
+}
+interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+}
 
 /** Two records of a tool without a collector, piped to `record --stdin`. */
 const STDIN_RECORDS = [
@@ -36,7 +50,8 @@ const STDIN_TOTALS: Totals = { records: 2, input: 4000, output: 600, cacheWrite:
 function spawnAsync(cmd: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = '', stderr = ''
+    let stdout = '',
+      stderr = ''
     child.stdout.on('data', (b) => (stdout += b))
     child.stderr.on('data', (b) => (stderr += b))
     child.on('error', reject)
@@ -56,7 +71,10 @@ function step(workflow: Workflow, name: string): Step {
 function markdownTotals(md: string): Totals {
   const row = md.split('\n').find((l) => l.startsWith('| **Total**'))
   if (!row) throw new Error(`no total row in:\n${md}`)
-  const numbers = row.split('|').slice(2, 2 + TOKEN_FIELDS.length).map((c) => Number(c.replace(/[*,\s]/g, '')))
+  const numbers = row
+    .split('|')
+    .slice(2, 2 + TOKEN_FIELDS.length)
+    .map((c) => Number(c.replace(/[*,\s]/g, '')))
   return Object.fromEntries(TOKEN_FIELDS.map((k, i) => [k, numbers[i]])) as unknown as Totals
 }
 
@@ -69,8 +87,16 @@ t.test('the GitHub Actions example reports every device of a native clone', asyn
   const install = step(workflow, 'Install usage-ledger')
   // usage-ledger is not on npm: the job builds it from a checkout of its source.
   const source = step(workflow, 'Check out usage-ledger')
-  t.match(source, { uses: /^actions\/checkout@/, with: { path: install['working-directory'], 'persist-credentials': false } }, 'the usage-ledger source is checked out where the install step runs')
-  t.notMatch(install.run, /usage-ledger@|install (--\S+ )*usage-ledger\b/, 'no install of a usage-ledger package from the registry')
+  t.match(
+    source,
+    { uses: /^actions\/checkout@/, with: { path: install['working-directory'], 'persist-credentials': false } },
+    'the usage-ledger source is checked out where the install step runs',
+  )
+  t.notMatch(
+    install.run,
+    /usage-ledger@|install (--\S+ )*usage-ledger\b/,
+    'no install of a usage-ledger package from the registry',
+  )
   t.ok(steps.indexOf(install) < steps.indexOf(checkout), 'installed before the ledger (and its token) is checked out')
   const fetchDevices = step(workflow, 'Fetch the device branches')
   const verifyStep = step(workflow, 'Verify the ledger')
@@ -97,7 +123,11 @@ t.test('the GitHub Actions example reports every device of a native clone', asyn
   for (const env of Object.values(devices)) await ok(['init', '--remote', url], env)
   await ok(['record'], devices.a)
   await ok(['record'], devices.b)
-  await ok(['record', '--stdin', '--source', 'my-tool'], devices.c, STDIN_RECORDS.map((r) => JSON.stringify(r)).join('\n') + '\n')
+  await ok(
+    ['record', '--stdin', '--source', 'my-tool'],
+    devices.c,
+    `${STDIN_RECORDS.map((r) => JSON.stringify(r)).join('\n')}\n`,
+  )
 
   // The runner: a fresh home, npm's global prefix on PATH (as setup-node leaves it; npm's cache
   // is this machine's, so the install needs the registry only for what it lacks), and the job's
@@ -130,30 +160,68 @@ t.test('the GitHub Actions example reports every device of a native clone', asyn
     if (['.git', '.tap', 'dist', 'node_modules', 'test-artifacts'].includes(entry) || entry.endsWith('.tgz')) continue
     fs.cpSync(path.join(ROOT, entry), path.join(src, entry), { recursive: true })
   }
-  const installed = await spawnAsync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', install.run!], { cwd: src, env: { ...runnerEnv, ...install.env } })
+  const installed = await spawnAsync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', install.run!], {
+    cwd: src,
+    env: { ...runnerEnv, ...install.env },
+  })
   t.equal(installed.code, 0, 'the install step succeeds', { stderr: installed.stderr })
   const version = await spawnAsync('usage-ledger', ['--version'], { env: runnerEnv })
-  t.equal(version.stdout.trim(), (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version, 'usage-ledger is on PATH, this tree\'s version')
-  t.ok(fs.realpathSync(path.join(prefix, 'bin', 'usage-ledger')).startsWith(path.join(prefix, 'lib')), 'installed into the prefix (a copy, not a link into the checkout)')
+  t.equal(
+    version.stdout.trim(),
+    (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    "usage-ledger is on PATH, this tree's version",
+  )
+  t.ok(
+    fs.realpathSync(path.join(prefix, 'bin', 'usage-ledger')).startsWith(path.join(prefix, 'lib')),
+    'installed into the prefix (a copy, not a link into the checkout)',
+  )
   // The ledger checkout replaces the workspace; the install must not need the source any more.
   fs.rmSync(workspace, { recursive: true, force: true })
 
   // actions/checkout: main only (as a single-branch clone), the token kept in the clone's config
   // as an HTTP header for the steps after it, exactly how the action persists it.
   const clone = path.join(runner, 'ledger')
-  const header = `AUTHORIZATION: basic ${Buffer.from('x-access-token:' + TOKEN).toString('base64')}`
-  const cloned = await git(['-c', `http.extraHeader=${header}`, 'clone', '--quiet', '--single-branch', '--branch', 'main', url, clone])
+  const header = `AUTHORIZATION: basic ${Buffer.from(`x-access-token:${TOKEN}`).toString('base64')}`
+  const cloned = await git([
+    '-c',
+    `http.extraHeader=${header}`,
+    'clone',
+    '--quiet',
+    '--single-branch',
+    '--branch',
+    'main',
+    url,
+    clone,
+  ])
   t.equal(cloned.code, 0, 'a native clone over HTTP', { stderr: cloned.stderr })
-  t.equal((await git(['config', '--local', `http.${server.url}/.extraheader`, header], clone)).code, 0, 'the token kept as the action keeps it')
-  const ledgerRefs = async () => (await git(['for-each-ref', '--format=%(refname)', 'refs/remotes/origin/ledger/'], clone)).stdout.split('\n').filter(Boolean).sort()
+  t.equal(
+    (await git(['config', '--local', `http.${server.url}/.extraheader`, header], clone)).code,
+    0,
+    'the token kept as the action keeps it',
+  )
+  const ledgerRefs = async () =>
+    (await git(['for-each-ref', '--format=%(refname)', 'refs/remotes/origin/ledger/'], clone)).stdout
+      .split('\n')
+      .filter(Boolean)
+      .sort()
   t.same(await ledgerRefs(), [], 'the checkout alone has no device branch')
 
   // GitHub runs a `run:` with `bash --noprofile --norc -eo pipefail`, in the workspace, with the step's env.
-  const runStep = (s: Step) => spawnAsync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', s.run!], { cwd: clone, env: { ...runnerEnv, ...s.env } })
+  const runStep = (s: Step) =>
+    spawnAsync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', s.run!], {
+      cwd: clone,
+      env: { ...runnerEnv, ...s.env },
+    })
 
   const fetched = await runStep(fetchDevices)
   t.equal(fetched.code, 0, 'the fetch step succeeds', { stderr: fetched.stderr })
-  t.same(await ledgerRefs(), Object.values(ID).sort().map((id) => `refs/remotes/origin/ledger/${id}`), 'the fetch step brings every device branch')
+  t.same(
+    await ledgerRefs(),
+    Object.values(ID)
+      .sort()
+      .map((id) => `refs/remotes/origin/ledger/${id}`),
+    'the fetch step brings every device branch',
+  )
 
   const verified = await runStep(verifyStep)
   t.equal(verified.code, 0, 'the verify step succeeds', { stderr: verified.stderr })
@@ -166,10 +234,16 @@ t.test('the GitHub Actions example reports every device of a native clone', asyn
 
   // The numbers, from the hand-computed expectations rather than from an earlier run.
   const exp = expected()
-  const want = Object.fromEntries(TOKEN_FIELDS.map((k) => [k, exp['claude-code'].totals[k] + exp.codex.totals[k] + STDIN_TOTALS[k]]))
-  t.same(markdownTotals(markdown), want, 'the total row is the three devices\' fixtures summed')
+  const want = Object.fromEntries(
+    TOKEN_FIELDS.map((k) => [k, exp['claude-code'].totals[k] + exp.codex.totals[k] + STDIN_TOTALS[k]]),
+  )
+  t.same(markdownTotals(markdown), want, "the total row is the three devices' fixtures summed")
   t.match(markdown, /^\| 2026-11 \|/m, 'one row for November 2026')
 
   if (process.env.UPDATE_GOLDEN) fs.writeFileSync(GOLDEN, markdown)
-  t.equal(markdown, fs.readFileSync(GOLDEN, 'utf8'), `the summary equals ${path.relative(ROOT, GOLDEN)} (UPDATE_GOLDEN=1 rewrites it)`)
+  t.equal(
+    markdown,
+    fs.readFileSync(GOLDEN, 'utf8'),
+    `the summary equals ${path.relative(ROOT, GOLDEN)} (UPDATE_GOLDEN=1 rewrites it)`,
+  )
 })

@@ -11,7 +11,16 @@ import path from 'node:path'
 import { copyFixtures, expected, isolatedEnv, sumDays } from '../helpers/cli.js'
 import { rng } from '../helpers/random.js'
 import { SourceLog, Truth } from '../helpers/sources.js'
-import { fsckProblems, historyProblems, ledgerLines, partsAt, partsChanged, reportDays, runCli, tempDir } from '../helpers/ledger-checks.js'
+import {
+  fsckProblems,
+  historyProblems,
+  ledgerLines,
+  partsAt,
+  partsChanged,
+  reportDays,
+  runCli,
+  tempDir,
+} from '../helpers/ledger-checks.js'
 
 const DEVICE = 'c7'.repeat(16)
 const REF = `refs/heads/ledger/${DEVICE}`
@@ -40,7 +49,9 @@ for (const backend of ['system', 'iso'] as const) {
       if (round === ROUNDS - 1) log.settle() // every unfinished line completed before the last round
       const want = truth.changedSince(snap) + (round === 0 ? fixtureRecords : 0)
 
-      const runs = await Promise.all(Array.from({ length: RUNNERS }, () => runCli(['--git', backend, 'record', '--json'], { env })))
+      const runs = await Promise.all(
+        Array.from({ length: RUNNERS }, () => runCli(['--git', backend, 'record', '--json'], { env })),
+      )
       const codes = runs.map((r) => r.code)
       t.same(codes, Array(RUNNERS).fill(0), `round ${round}: every run exits 0\n${runs.map((r) => r.stderr).join('')}`)
       const outs = runs.map((r) => JSON.parse(r.stdout) as { appended: number; commit: string | null })
@@ -65,6 +76,8 @@ for (const backend of ['system', 'iso'] as const) {
       t.equal(ledger.lines, ledgerTotal, `round ${round}: ledger lines = what the runs said they appended`)
       t.notOk(fs.existsSync(path.join(dir, 'store/state/lock')), `round ${round}: no lock left behind`)
     }
-    t.comment(`${backend}: ${ROUNDS * RUNNERS} runs, ${log.lines} lines appended (${log.usageLines} with usage), ${commits} commits, ${ledgerTotal} ledger lines, ${truth.totals().records} records`)
+    t.comment(
+      `${backend}: ${ROUNDS * RUNNERS} runs, ${log.lines} lines appended (${log.usageLines} with usage), ${commits} commits, ${ledgerTotal} ledger lines, ${truth.totals().records} records`,
+    )
   })
 }

@@ -53,8 +53,14 @@ class LogFile {
   /** what the reader keeps (DESIGN §5), as this model predicts it */
   cursor: { ino: number; offset: number; size: number } | null = null
   touched = true
-  constructor(readonly path: string, public lines: Line[], readonly source: 'claude-code' | 'codex') {}
-  content(): Buffer { return Buffer.concat(this.lines.flatMap((l) => [l.bytes, Buffer.from(l.eol)])) }
+  constructor(
+    readonly path: string,
+    public lines: Line[],
+    readonly source: 'claude-code' | 'codex',
+  ) {}
+  content(): Buffer {
+    return Buffer.concat(this.lines.flatMap((l) => [l.bytes, Buffer.from(l.eol)]))
+  }
   write(): void {
     fs.mkdirSync(path.dirname(this.path), { recursive: true })
     const c = this.content()
@@ -71,35 +77,91 @@ let linesFuzzed = 0
 // ---------- lines ----------
 const TS_DAYS = ['2026-11-19', '2026-11-20', '2026-11-21']
 let tsSeq = 0
-const ts = () => `${pickOne(TS_DAYS)}T${String(int(0, 23)).padStart(2, '0')}:${String(int(0, 59)).padStart(2, '0')}:${String(int(0, 59)).padStart(2, '0')}.${String(tsSeq++ % 1000).padStart(3, '0')}Z`
-const tot = (input: number, output: number, cacheWrite: number, cacheRead: number): Totals =>
-  ({ records: 1, input, output, cacheWrite, cacheRead, totalTokens: input + output + cacheWrite + cacheRead })
+const ts = () =>
+  `${pickOne(TS_DAYS)}T${String(int(0, 23)).padStart(2, '0')}:${String(int(0, 59)).padStart(2, '0')}:${String(int(0, 59)).padStart(2, '0')}.${String(tsSeq++ % 1000).padStart(3, '0')}Z`
+const tot = (input: number, output: number, cacheWrite: number, cacheRead: number): Totals => ({
+  records: 1,
+  input,
+  output,
+  cacheWrite,
+  cacheRead,
+  totalTokens: input + output + cacheWrite + cacheRead,
+})
 
 /** A Claude Code assistant line in the layout Claude Code writes (fixtures/FORMATS.md §1). */
 function claudeGood(session: string, cwd: string): Line {
   const [i, o, w, r] = [int(1, 5000), int(1, 4000), int(0, 9000), int(0, 90000)]
   const invalidUtf8 = rand() < 0.3
   const obj = {
-    parentUuid: uuid(), isSidechain: false, userType: 'external', cwd, sessionId: session, version: '2.0.37', gitBranch: 'main',
+    parentUuid: uuid(),
+    isSidechain: false,
+    userType: 'external',
+    cwd,
+    sessionId: session,
+    version: '2.0.37',
+    gitBranch: 'main',
     message: {
-      model: pickOne(['claude-sonnet-4-5-20250929', 'claude-opus-4-1-20250805', 'claude-haiku-4-5-20251001']), id: `msg_01fuzz${hex(18)}`, type: 'message', role: 'assistant',
-      content: [{ type: 'text', text: `fuzz ${hex(int(0, 300))} @@BIN@@ {"usage":{"input_tokens":999999}} "quoted" \\ end` }],
-      stop_reason: 'end_turn', stop_sequence: null,
-      usage: { input_tokens: i, cache_creation_input_tokens: w, cache_read_input_tokens: r, cache_creation: { ephemeral_5m_input_tokens: w, ephemeral_1h_input_tokens: 0 }, output_tokens: o, service_tier: 'standard' },
+      model: pickOne(['claude-sonnet-4-5-20250929', 'claude-opus-4-1-20250805', 'claude-haiku-4-5-20251001']),
+      id: `msg_01fuzz${hex(18)}`,
+      type: 'message',
+      role: 'assistant',
+      content: [
+        { type: 'text', text: `fuzz ${hex(int(0, 300))} @@BIN@@ {"usage":{"input_tokens":999999}} "quoted" \\ end` },
+      ],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage: {
+        input_tokens: i,
+        cache_creation_input_tokens: w,
+        cache_read_input_tokens: r,
+        cache_creation: { ephemeral_5m_input_tokens: w, ephemeral_1h_input_tokens: 0 },
+        output_tokens: o,
+        service_tier: 'standard',
+      },
     },
-    requestId: `req_011fuzz${hex(16)}`, type: 'assistant', uuid: uuid(), timestamp: ts(),
+    requestId: `req_011fuzz${hex(16)}`,
+    type: 'assistant',
+    uuid: uuid(),
+    timestamp: ts(),
   }
   let bytes = Buffer.from(JSON.stringify(obj))
   // Raw invalid UTF-8 inside the text: a reader decodes it to U+FFFD; the usage is untouched.
   const at = bytes.indexOf('@@BIN@@')
-  bytes = Buffer.concat([bytes.subarray(0, at), invalidUtf8 ? Buffer.from([0xff, 0xfe, 0xc3, 0x80, 0xbf, 0xe2, 0x82]) : Buffer.alloc(0), bytes.subarray(at + 7)])
+  bytes = Buffer.concat([
+    bytes.subarray(0, at),
+    invalidUtf8 ? Buffer.from([0xff, 0xfe, 0xc3, 0x80, 0xbf, 0xe2, 0x82]) : Buffer.alloc(0),
+    bytes.subarray(at + 7),
+  ])
   if (invalidUtf8) linesFuzzed++
-  return { bytes, kind: 'good', eol: rand() < 0.2 ? '\r\n' : '\n', totals: tot(i, o, w, r), source: 'claude-code', what: invalidUtf8 ? 'claude line with invalid UTF-8 in its text' : 'claude line' }
+  return {
+    bytes,
+    kind: 'good',
+    eol: rand() < 0.2 ? '\r\n' : '\n',
+    totals: tot(i, o, w, r),
+    source: 'claude-code',
+    what: invalidUtf8 ? 'claude line with invalid UTF-8 in its text' : 'claude line',
+  }
 }
 
 const claudeUser = (session: string, cwd: string): Line => ({
-  bytes: Buffer.from(JSON.stringify({ parentUuid: null, isSidechain: false, userType: 'external', cwd, sessionId: session, version: '2.0.37', gitBranch: 'main', type: 'user', message: { role: 'user', content: `do ${hex(20)}` }, uuid: uuid(), timestamp: ts() })),
-  kind: 'quiet', eol: '\n', what: 'user line',
+  bytes: Buffer.from(
+    JSON.stringify({
+      parentUuid: null,
+      isSidechain: false,
+      userType: 'external',
+      cwd,
+      sessionId: session,
+      version: '2.0.37',
+      gitBranch: 'main',
+      type: 'user',
+      message: { role: 'user', content: `do ${hex(20)}` },
+      uuid: uuid(),
+      timestamp: ts(),
+    }),
+  ),
+  kind: 'quiet',
+  eol: '\n',
+  what: 'user line',
 })
 
 /** A Codex session (fixtures/FORMATS.md §2): meta, turn context, token_count events with running totals. */
@@ -107,41 +169,110 @@ class CodexSession {
   readonly id = uuid()
   private total = [0, 0, 0, 0]
   private clock = Date.parse('2026-11-20T10:00:00.000Z') + int(0, 20) * 3_600_000
-  private stamp() { this.clock += int(1000, 60_000); return new Date(this.clock).toISOString() }
+  private stamp() {
+    this.clock += int(1000, 60_000)
+    return new Date(this.clock).toISOString()
+  }
   head(): Line[] {
     const cwd = `/home/fuzz/${hex(6)}`
     return [
-      { bytes: Buffer.from(JSON.stringify({ timestamp: this.stamp(), type: 'session_meta', payload: { id: this.id, timestamp: new Date(this.clock).toISOString(), cwd, originator: 'codex_cli_rs', cli_version: '0.121.0', source: 'cli' } })), kind: 'quiet', eol: '\n', what: 'session_meta' },
-      { bytes: Buffer.from(JSON.stringify({ timestamp: this.stamp(), type: 'turn_context', payload: { cwd, approval_policy: 'on-request', model: 'gpt-5-codex' } })), kind: 'quiet', eol: '\n', what: 'turn_context' },
+      {
+        bytes: Buffer.from(
+          JSON.stringify({
+            timestamp: this.stamp(),
+            type: 'session_meta',
+            payload: {
+              id: this.id,
+              timestamp: new Date(this.clock).toISOString(),
+              cwd,
+              originator: 'codex_cli_rs',
+              cli_version: '0.121.0',
+              source: 'cli',
+            },
+          }),
+        ),
+        kind: 'quiet',
+        eol: '\n',
+        what: 'session_meta',
+      },
+      {
+        bytes: Buffer.from(
+          JSON.stringify({
+            timestamp: this.stamp(),
+            type: 'turn_context',
+            payload: { cwd, approval_policy: 'on-request', model: 'gpt-5-codex' },
+          }),
+        ),
+        kind: 'quiet',
+        eol: '\n',
+        what: 'turn_context',
+      },
     ]
   }
   event(): Line {
-    const input = int(100, 9000), cached = int(0, input), output = int(1, 3000), reasoning = int(0, output)
+    const input = int(100, 9000),
+      cached = int(0, input),
+      output = int(1, 3000),
+      reasoning = int(0, output)
     const last = [input, cached, output, reasoning]
     this.total = this.total.map((v, i) => v + last[i]!)
-    const usage = (u: number[]) => ({ input_tokens: u[0], cached_input_tokens: u[1], output_tokens: u[2], reasoning_output_tokens: u[3], total_tokens: u[0]! + u[2]! })
-    const bytes = Buffer.from(JSON.stringify({ timestamp: this.stamp(), type: 'event_msg', payload: { type: 'token_count', info: { total_token_usage: usage(this.total), last_token_usage: usage(last), model_context_window: 272000 }, rate_limits: null } }))
-    return { bytes, kind: 'good', eol: rand() < 0.2 ? '\r\n' : '\n', totals: tot(input - cached, output, 0, cached), source: 'codex', what: 'token_count' }
+    const usage = (u: number[]) => ({
+      input_tokens: u[0],
+      cached_input_tokens: u[1],
+      output_tokens: u[2],
+      reasoning_output_tokens: u[3],
+      total_tokens: u[0]! + u[2]!,
+    })
+    const bytes = Buffer.from(
+      JSON.stringify({
+        timestamp: this.stamp(),
+        type: 'event_msg',
+        payload: {
+          type: 'token_count',
+          info: { total_token_usage: usage(this.total), last_token_usage: usage(last), model_context_window: 272000 },
+          rate_limits: null,
+        },
+      }),
+    )
+    return {
+      bytes,
+      kind: 'good',
+      eol: rand() < 0.2 ? '\r\n' : '\n',
+      totals: tot(input - cached, output, 0, cached),
+      source: 'codex',
+      what: 'token_count',
+    }
   }
 }
 
 const DEEP = 100_000
 /** Lines a reader must skip and count as malformed. */
 const BAD: Record<string, () => Buffer> = {
-  'printable garbage': () => Buffer.from('x' + Array.from({ length: int(0, 200) }, () => String.fromCharCode(int(32, 126))).join('')),
-  'random bytes': () => Buffer.from([0xff, ...Array.from({ length: int(0, 300) }, () => { const b = int(0, 255); return b === 10 ? 0 : b })]),
+  'printable garbage': () =>
+    Buffer.from(`x${Array.from({ length: int(0, 200) }, () => String.fromCharCode(int(32, 126))).join('')}`),
+  'random bytes': () =>
+    Buffer.from([
+      0xff,
+      ...Array.from({ length: int(0, 300) }, () => {
+        const b = int(0, 255)
+        return b === 10 ? 0 : b
+      }),
+    ]),
   'invalid UTF-8 only': () => Buffer.from(Array.from({ length: int(1, 100) }, () => int(0x80, 0xff))),
   'NUL bytes': () => Buffer.alloc(int(1, 64)),
   '100k unclosed [': () => Buffer.from('['.repeat(DEEP)),
   '100k-deep array (valid JSON, not an object)': () => Buffer.from('['.repeat(DEEP) + ']'.repeat(DEEP)),
-  '100k unclosed objects': () => Buffer.from('{"a":'.repeat(DEEP / 2) + '0'),
+  '100k unclosed objects': () => Buffer.from(`${'{"a":'.repeat(DEEP / 2)}0`),
 }
 /** Valid JSON objects without usage: skipped quietly (not malformed). */
 const QUIET: Record<string, (source: 'claude-code' | 'codex') => Buffer> = {
-  '100k-deep object': () => Buffer.from('{"a":'.repeat(DEEP / 2) + '0' + '}'.repeat(DEEP / 2)),
-  'usage holding a 100k-deep array': (s) => Buffer.from(s === 'codex'
-    ? '{"type":"event_msg","payload":{"type":"token_count","info":' + '['.repeat(DEEP) + ']'.repeat(DEEP) + '}}'
-    : '{"type":"assistant","message":{"usage":' + '['.repeat(DEEP) + ']'.repeat(DEEP) + '}}'),
+  '100k-deep object': () => Buffer.from(`${'{"a":'.repeat(DEEP / 2)}0${'}'.repeat(DEEP / 2)}`),
+  'usage holding a 100k-deep array': (s) =>
+    Buffer.from(
+      s === 'codex'
+        ? `{"type":"event_msg","payload":{"type":"token_count","info":${'['.repeat(DEEP)}${']'.repeat(DEEP)}}}`
+        : `{"type":"assistant","message":{"usage":${'['.repeat(DEEP)}${']'.repeat(DEEP)}}}`,
+    ),
   'summary line': () => Buffer.from(JSON.stringify({ type: 'summary', summary: 'fuzz', leafUuid: uuid() })),
 }
 
@@ -165,7 +296,8 @@ function junk(source: 'claude-code' | 'codex', donors: Line[]): Line {
   }
   if (r < 0.25) return { bytes: QUIET['summary line']!(source), kind: 'quiet', eol: '\n', what: 'summary line' }
   if (r < 0.3) return { bytes: Buffer.alloc(0), kind: 'quiet', eol: '\n', what: 'empty line' }
-  if (r < 0.55 && donors.length) return { bytes: truncated(pickOne(donors)), kind: 'bad', eol: rand() < 0.3 ? '\r\n' : '\n', what: 'truncated line' }
+  if (r < 0.55 && donors.length)
+    return { bytes: truncated(pickOne(donors)), kind: 'bad', eol: rand() < 0.3 ? '\r\n' : '\n', what: 'truncated line' }
   const [what, make] = pickOne(Object.entries(BAD).filter(([k]) => !/100k/.test(k)))
   return { bytes: make(), kind: 'bad', eol: '\n', what }
 }
@@ -186,10 +318,20 @@ function fixtureFile(p: string, source: 'claude-code' | 'codex'): LogFile {
     const nl = text.indexOf(10, start)
     const end = nl < 0 ? text.length : nl
     if (nl < 0 && start >= text.length) break
-    let bytes = text.subarray(start, end), eol: Line['eol'] = nl < 0 ? '' : '\n'
-    if (eol && bytes[bytes.length - 1] === 13) { bytes = bytes.subarray(0, -1); eol = '\r\n' }
+    let bytes = text.subarray(start, end),
+      eol: Line['eol'] = nl < 0 ? '' : '\n'
+    if (eol && bytes[bytes.length - 1] === 13) {
+      bytes = bytes.subarray(0, -1)
+      eol = '\r\n'
+    }
     let kind: Kind = 'quiet'
-    if (bytes.length) { try { JSON.parse(bytes.toString('utf8')) } catch { kind = 'bad' } }
+    if (bytes.length) {
+      try {
+        JSON.parse(bytes.toString('utf8'))
+      } catch {
+        kind = 'bad'
+      }
+    }
     lines.push({ bytes, kind, eol, fixture: true, what: 'fixture line' })
     if (nl < 0) break
     start = nl + 1
@@ -198,20 +340,31 @@ function fixtureFile(p: string, source: 'claude-code' | 'codex'): LogFile {
 }
 
 // ---------- what a run should do (DESIGN §5) ----------
-interface Expect { malformed: number; appended: number; totals: Record<string, Totals> }
+interface Expect {
+  malformed: number
+  appended: number
+  totals: Record<string, Totals>
+}
 
 const recordedTotals: Record<string, Totals> = { 'claude-code': { ...ZERO }, codex: { ...ZERO } }
 let fixturesRecorded = false
 
 /** Walks every file as the incremental reader must, updating the model; returns what the run should report. */
 function predict(): Expect {
-  let malformed = 0, appended = 0
+  let malformed = 0,
+    appended = 0
   for (const f of files) {
     let st: fs.Stats
-    try { st = fs.statSync(f.path) } catch { f.cursor = null; continue }
+    try {
+      st = fs.statSync(f.path)
+    } catch {
+      f.cursor = null
+      continue
+    }
     if (f.cursor && !f.touched && f.cursor.ino === st.ino && f.cursor.size === st.size) continue
     const from = !f.cursor || f.cursor.ino !== st.ino || st.size < f.cursor.offset ? 0 : f.cursor.offset
-    let pos = 0, offset = from
+    let pos = 0,
+      offset = from
     for (const l of f.lines) {
       const end = pos + lineLen(l)
       if (pos >= from && l.eol && end <= st.size) {
@@ -241,25 +394,52 @@ function predict(): Expect {
 // ---------- the tree ----------
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ul-fuzz-'))
 t.teardown(() => fs.rmSync(root, { recursive: true, force: true }))
-const claudeDir = path.join(root, 'claude'), hugeDir = path.join(root, 'claude-huge'), codexDir = path.join(root, 'codex')
+const claudeDir = path.join(root, 'claude'),
+  hugeDir = path.join(root, 'claude-huge'),
+  codexDir = path.join(root, 'codex')
 fs.cpSync(path.join(FIXTURES, 'claude'), claudeDir, { recursive: true })
 fs.cpSync(path.join(FIXTURES, 'codex'), codexDir, { recursive: true })
 fs.mkdirSync(path.join(root, 'home'), { recursive: true })
-const env = isolatedEnv(root, { CLAUDE_CONFIG_DIR: `${claudeDir},${hugeDir}`, USAGE_LEDGER_DEVICE_ID: 'f0'.repeat(16), USAGE_LEDGER_TOKEN: TOKEN })
+const env = isolatedEnv(root, {
+  CLAUDE_CONFIG_DIR: `${claudeDir},${hugeDir}`,
+  USAGE_LEDGER_DEVICE_ID: 'f0'.repeat(16),
+  USAGE_LEDGER_TOKEN: TOKEN,
+})
 
-const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.jsonl') ? [path.join(d, e.name)] : [])
+const walk = (d: string): string[] =>
+  fs
+    .readdirSync(d, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.jsonl') ? [path.join(d, e.name)] : [],
+    )
 
-const FIXTURE_MALFORMED = (['claude-code', 'codex'] as const).reduce((n, s) => n + (expected()[s] as unknown as { malformedLines: number }).malformedLines, 0)
-for (const p of walk(claudeDir)) { const f = fixtureFile(p, 'claude-code'); sprinkle(f, int(1, 6)); files.push(f) }
-for (const p of walk(codexDir)) { const f = fixtureFile(p, 'codex'); sprinkle(f, int(1, 6), 1); files.push(f) }
-t.equal(files.reduce((n, f) => n + f.lines.filter((l) => l.fixture && l.kind === 'bad').length, 0),
-  FIXTURE_MALFORMED, 'the model finds the fixtures\' own malformed lines')
+const FIXTURE_MALFORMED = (['claude-code', 'codex'] as const).reduce(
+  (n, s) => n + (expected()[s] as unknown as { malformedLines: number }).malformedLines,
+  0,
+)
+for (const p of walk(claudeDir)) {
+  const f = fixtureFile(p, 'claude-code')
+  sprinkle(f, int(1, 6))
+  files.push(f)
+}
+for (const p of walk(codexDir)) {
+  const f = fixtureFile(p, 'codex')
+  sprinkle(f, int(1, 6), 1)
+  files.push(f)
+}
+t.equal(
+  files.reduce((n, f) => n + f.lines.filter((l) => l.fixture && l.kind === 'bad').length, 0),
+  FIXTURE_MALFORMED,
+  "the model finds the fixtures' own malformed lines",
+)
 
 const genClaude: LogFile[] = []
 for (let k = 0; k < 5; k++) {
-  const session = uuid(), cwd = `/home/fuzz/p${k}`
+  const session = uuid(),
+    cwd = `/home/fuzz/p${k}`
   const lines: Line[] = []
-  for (let i = 0, n = int(10, 40); i < n; i++) lines.push(rand() < 0.3 ? claudeUser(session, cwd) : claudeGood(session, cwd))
+  for (let i = 0, n = int(10, 40); i < n; i++)
+    lines.push(rand() < 0.3 ? claudeUser(session, cwd) : claudeGood(session, cwd))
   const f = new LogFile(path.join(claudeDir, 'projects', `-home-fuzz-p${k}`, `${session}.jsonl`), lines, 'claude-code')
   sprinkle(f, int(3, 15))
   files.push(f)
@@ -270,7 +450,11 @@ for (let k = 0; k < 3; k++) {
   const session = new CodexSession()
   const lines = [...session.head()]
   for (let i = 0, n = int(5, 25); i < n; i++) lines.push(session.event())
-  const f = new LogFile(path.join(codexDir, 'sessions', '2026', '11', '20', `rollout-2026-11-20T10-00-0${k}-${session.id}.jsonl`), lines, 'codex')
+  const f = new LogFile(
+    path.join(codexDir, 'sessions', '2026', '11', '20', `rollout-2026-11-20T10-00-0${k}-${session.id}.jsonl`),
+    lines,
+    'codex',
+  )
   sprinkle(f, int(3, 12), 2)
   files.push(f)
   genCodex.push({ file: f, session })
@@ -281,34 +465,65 @@ for (const f of files) f.write()
 const HUGE = 200 * 1024 * 1024
 function writeHuge(p: string, size: number, before: Line, after: Line | null): LogFile {
   fs.mkdirSync(path.dirname(p), { recursive: true })
-  const headText = '{"type":"assistant","message":{"model":"claude-sonnet-4-5-20250929","id":"msg_01huge' + hex(10) + '","content":[{"type":"text","text":"'
-  const tail = '"}],"usage":{"input_tokens":5,"output_tokens":5}},"requestId":"req_huge","timestamp":"2026-11-20T10:00:00.000Z"}'
+  const headText =
+    '{"type":"assistant","message":{"model":"claude-sonnet-4-5-20250929","id":"msg_01huge' +
+    hex(10) +
+    '","content":[{"type":"text","text":"'
+  const tail =
+    '"}],"usage":{"input_tokens":5,"output_tokens":5}},"requestId":"req_huge","timestamp":"2026-11-20T10:00:00.000Z"}'
   const fd = fs.openSync(p, 'w')
   try {
     fs.writeSync(fd, Buffer.concat([before.bytes, Buffer.from(before.eol), Buffer.from(headText)]))
     const chunk = Buffer.alloc(1 << 20, 'x')
     let left = size - headText.length - tail.length
-    while (left > 0) { const n = Math.min(left, chunk.length); fs.writeSync(fd, chunk, 0, n); left -= n }
+    while (left > 0) {
+      const n = Math.min(left, chunk.length)
+      fs.writeSync(fd, chunk, 0, n)
+      left -= n
+    }
     fs.writeSync(fd, tail)
     if (after) fs.writeSync(fd, Buffer.concat([Buffer.from('\n'), after.bytes, Buffer.from(after.eol)]))
   } finally {
     fs.closeSync(fd)
   }
   // The model keeps the huge line as a placeholder of its real length.
-  const huge: Line = { bytes: Buffer.alloc(0), size, kind: 'bad', eol: after ? '\n' : '', what: `${size >> 20} MB line` }
+  const huge: Line = {
+    bytes: Buffer.alloc(0),
+    size,
+    kind: 'bad',
+    eol: after ? '\n' : '',
+    what: `${size >> 20} MB line`,
+  }
   const f = new LogFile(p, after ? [before, huge, after] : [before, huge], 'claude-code')
   f.size = fs.statSync(p).size
-  f.content = () => { throw new Error('not kept in memory') }
+  f.content = () => {
+    throw new Error('not kept in memory')
+  }
   files.push(f)
   mutated.add(p)
   linesFuzzed++
   return f
 }
-writeHuge(path.join(hugeDir, 'projects', '-home-fuzz-huge', 'huge.jsonl'), HUGE, claudeGood(uuid(), '/home/fuzz/huge'), claudeGood(uuid(), '/home/fuzz/huge'))
-const unfinished = writeHuge(path.join(hugeDir, 'projects', '-home-fuzz-huge', 'unfinished.jsonl'), 70 * 1024 * 1024, claudeGood(uuid(), '/home/fuzz/huge'), null)
+writeHuge(
+  path.join(hugeDir, 'projects', '-home-fuzz-huge', 'huge.jsonl'),
+  HUGE,
+  claudeGood(uuid(), '/home/fuzz/huge'),
+  claudeGood(uuid(), '/home/fuzz/huge'),
+)
+const unfinished = writeHuge(
+  path.join(hugeDir, 'projects', '-home-fuzz-huge', 'unfinished.jsonl'),
+  70 * 1024 * 1024,
+  claudeGood(uuid(), '/home/fuzz/huge'),
+  null,
+)
 
 // ---------- runs ----------
-interface RecordJson { appended: number; malformed: number; alreadyRecorded: number; commit: string | null }
+interface RecordJson {
+  appended: number
+  malformed: number
+  alreadyRecorded: number
+  commit: string | null
+}
 
 /** Peak resident memory (VmHWM, MB) of a subprocess, sampled until it exits. */
 function watchMemory(): { onSpawn: (pid: number) => void; peak: () => number } {
@@ -319,7 +534,9 @@ function watchMemory(): { onSpawn: (pid: number) => void; peak: () => number } {
         try {
           const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
           if (m) peak = Math.max(peak, Number(m[1]) / 1024)
-        } catch { clearInterval(timer) }
+        } catch {
+          clearInterval(timer)
+        }
       }, 10)
     },
     peak: () => peak,
@@ -330,29 +547,39 @@ async function sourceTotals(): Promise<Record<string, Totals>> {
   const r = await ul(['report', 'monthly', '--json', '--tz', 'UTC', '--by', 'source'], env)
   if (r.code !== 0) throw new Error(r.stderr)
   const out: Record<string, Totals> = { 'claude-code': { ...ZERO }, codex: { ...ZERO } }
-  for (const row of JSON.parse(r.stdout).rows as Array<Record<string, unknown>>) out[row.source as string] = addTotals(out[row.source as string] ?? ZERO, pick(row))
+  for (const row of JSON.parse(r.stdout).rows as Array<Record<string, unknown>>)
+    out[row.source as string] = addTotals(out[row.source as string] ?? ZERO, pick(row))
   return out
 }
 
 async function run(t: Test, label: string, memory?: ReturnType<typeof watchMemory>): Promise<void> {
   const want = predict()
   const r: Run = await ul(['record', '--json'], env, { onSpawn: memory?.onSpawn })
-  t.equal(r.code, 0, `${label}: record exits 0${r.code === 0 ? '' : '\n' + r.stderr}`)
+  t.equal(r.code, 0, `${label}: record exits 0${r.code === 0 ? '' : `\n${r.stderr}`}`)
   t.equal(r.stderr, '', `${label}: and says nothing on stderr`)
   const j = (r.code === 0 ? JSON.parse(r.stdout) : {}) as RecordJson
   t.equal(j.malformed, want.malformed, `${label}: malformed counts every bad line read, once`)
   t.equal(j.appended, want.appended, `${label}: appended exactly the good lines not recorded before`)
   t.same(await sourceTotals(), want.totals, `${label}: totals per source are exact`)
   const again = await ul(['record', '--json'], env)
-  t.match(JSON.parse(again.stdout || '{}'), { appended: 0, malformed: 0, commit: null }, `${label}: a re-run adds nothing`)
+  t.match(
+    JSON.parse(again.stdout || '{}'),
+    { appended: 0, malformed: 0, commit: null },
+    `${label}: a re-run adds nothing`,
+  )
 }
 
 t.test('fuzzed logs: exact records, every bad line counted, nothing added by re-runs', async (t) => {
-  t.comment(`generated: ${files.length} files, ${files.reduce((n, f) => n + f.lines.length, 0)} lines, ${linesFuzzed} of them fuzzed`)
+  t.comment(
+    `generated: ${files.length} files, ${files.reduce((n, f) => n + f.lines.length, 0)} lines, ${linesFuzzed} of them fuzzed`,
+  )
 
   const mem = watchMemory()
   await run(t, 'run 1 (everything new, a 200 MB line among it)', mem)
-  t.ok(mem.peak() > 0 && mem.peak() < 400, `run 1 peak memory ${mem.peak().toFixed(0)} MB: the 200 MB line was not held whole`)
+  t.ok(
+    mem.peak() > 0 && mem.peak() < 400,
+    `run 1 peak memory ${mem.peak().toFixed(0)} MB: the 200 MB line was not held whole`,
+  )
   t.comment(`peak resident memory of the run reading the 200 MB line: ${mem.peak().toFixed(0)} MB`)
 
   // Shrink one generated Claude file mid-line; append good lines, junk and an unfinished line to another.
@@ -363,7 +590,8 @@ t.test('fuzzed logs: exact records, every bad line counted, nothing added by re-
   shrunk.touched = true
   const donorsG = grown.lines.filter((l) => l.kind === 'good')
   const add: Line[] = []
-  for (let i = 0; i < 6; i++) add.push(rand() < 0.6 ? claudeGood(uuid(), '/home/fuzz/p1') : junk('claude-code', donorsG))
+  for (let i = 0; i < 6; i++)
+    add.push(rand() < 0.6 ? claudeGood(uuid(), '/home/fuzz/p1') : junk('claude-code', donorsG))
   const pendingLine = claudeGood(uuid(), '/home/fuzz/p1')
   add.push({ ...pendingLine, eol: '' })
   fs.appendFileSync(grown.path, Buffer.concat(add.flatMap((l) => [l.bytes, Buffer.from(l.eol)])))
@@ -372,7 +600,7 @@ t.test('fuzzed logs: exact records, every bad line counted, nothing added by re-
   // Replace a Codex file (new inode) by its content plus new events and junk.
   const { file: replaced, session } = genCodex[0]!
   for (let i = 0; i < 4; i++) replaced.lines.push(session.event(), junk('codex', []))
-  const tmp = replaced.path + '.new'
+  const tmp = `${replaced.path}.new`
   fs.writeFileSync(tmp, replaced.content())
   fs.renameSync(tmp, replaced.path)
   replaced.size = fs.statSync(replaced.path).size
@@ -409,23 +637,68 @@ t.test('fuzzed logs: exact records, every bad line counted, nothing added by re-
   mutated.add(fixture.path)
   await run(t, 'run 5 (its content back)')
 
-  t.comment(`fuzz summary: seed ${SEED}, ${linesFuzzed} lines fuzzed, ${mutated.size} files mutated, ${files.length} files, 5 runs`)
+  t.comment(
+    `fuzz summary: seed ${SEED}, ${linesFuzzed} lines fuzzed, ${mutated.size} files mutated, ${files.length} files, 5 runs`,
+  )
 })
 
 t.test('readLines drops a line of maxLine bytes or more without holding it, and resumes after it', async (t) => {
   const max = 16
   const file = path.join(root, 'maxline.txt')
-  const body = ['a'.repeat(max - 1), 'b'.repeat(max), 'c'.repeat(5 * max + 3), 'd', 'e'.repeat(max - 2) + '\r', 'f'.repeat(3 * max)]
+  const body = [
+    'a'.repeat(max - 1),
+    'b'.repeat(max),
+    'c'.repeat(5 * max + 3),
+    'd',
+    `${'e'.repeat(max - 2)}\r`,
+    'f'.repeat(3 * max),
+  ]
   fs.writeFileSync(file, body.join('\n')) // the last line is unfinished
-  const got: Array<[string, number]> = [], skipped: Array<[number, number]> = []
-  const end = readLines(file, 0, fs.statSync(file).size, (l, off) => got.push([l.toString(), off]), undefined, (off, len) => skipped.push([off, len]), max)
+  const got: Array<[string, number]> = [],
+    skipped: Array<[number, number]> = []
+  const end = readLines(
+    file,
+    0,
+    fs.statSync(file).size,
+    (l, off) => got.push([l.toString(), off]),
+    undefined,
+    (off, len) => skipped.push([off, len]),
+    max,
+  )
   const at = (i: number) => body.slice(0, i).reduce((n, l) => n + l.length + 1, 0)
-  t.same(got, [[body[0], 0], ['d', at(3)], ['e'.repeat(max - 2), at(4)]], 'lines under maxLine are read, CR stripped')
-  t.same(skipped, [[at(1), max], [at(2), 5 * max + 3]], 'longer ones are reported once, with their offset and length')
+  t.same(
+    got,
+    [
+      [body[0], 0],
+      ['d', at(3)],
+      ['e'.repeat(max - 2), at(4)],
+    ],
+    'lines under maxLine are read, CR stripped',
+  )
+  t.same(
+    skipped,
+    [
+      [at(1), max],
+      [at(2), 5 * max + 3],
+    ],
+    'longer ones are reported once, with their offset and length',
+  )
   t.equal(end, at(5), 'an unfinished over-long last line is not consumed')
   fs.appendFileSync(file, '\ng\n')
-  const more: string[] = [], skipped2: number[] = []
-  t.equal(readLines(file, end, fs.statSync(file).size, (l) => more.push(l.toString()), undefined, (off) => skipped2.push(off), max), fs.statSync(file).size)
+  const more: string[] = [],
+    skipped2: number[] = []
+  t.equal(
+    readLines(
+      file,
+      end,
+      fs.statSync(file).size,
+      (l) => more.push(l.toString()),
+      undefined,
+      (off) => skipped2.push(off),
+      max,
+    ),
+    fs.statSync(file).size,
+  )
   t.same([more, skipped2], [['g'], [at(5)]], 'once finished it is skipped once, and the next line read')
 })
 

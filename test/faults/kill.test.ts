@@ -19,10 +19,24 @@ import { expected, FIXTURES, isolatedEnv, sumDays } from '../helpers/cli.js'
 import { startGitServer, type GitServer } from '../helpers/git-server.js'
 import { rng } from '../helpers/random.js'
 import { SourceLog, Truth } from '../helpers/sources.js'
-import { fsckProblems, gitA, historyProblems, ledgerLines, killGroup, partsAt, partsChanged, reportDays, runCli, startCli, tempDir, type Proc } from '../helpers/ledger-checks.js'
+import {
+  fsckProblems,
+  gitA,
+  historyProblems,
+  ledgerLines,
+  killGroup,
+  partsAt,
+  partsChanged,
+  reportDays,
+  runCli,
+  startCli,
+  tempDir,
+  type Proc,
+} from '../helpers/ledger-checks.js'
 
 const TOKEN = 'kill-test-token-5f1e'
-const A = 'a1'.repeat(16), B = 'b2'.repeat(16)
+const A = 'a1'.repeat(16),
+  B = 'b2'.repeat(16)
 const KILLS = { record: 17, push: 17, fetch: 16 }
 type Phase = keyof typeof KILLS
 
@@ -40,8 +54,13 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
   const machine = (name: string, id: string, fixtures: boolean) => {
     const dir = path.join(root, name)
     fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-    if (fixtures) for (const s of ['claude', 'codex']) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
-    return { dir, gitdir: path.join(dir, 'store/repo.git'), env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_TOKEN: TOKEN, USAGE_LEDGER_LOCK_TIMEOUT: '5' }) }
+    if (fixtures)
+      for (const s of ['claude', 'codex']) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
+    return {
+      dir,
+      gitdir: path.join(dir, 'store/repo.git'),
+      env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_TOKEN: TOKEN, USAGE_LEDGER_LOCK_TIMEOUT: '5' }),
+    }
   }
   const a = machine('a', A, true)
   const b = machine('b', B, false)
@@ -66,7 +85,11 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
    * Starts A's CLI and kills its process group `delay` ms after `trigger` first holds (polled
    * every millisecond). Returns the run's result; `signal` is SIGKILL when the kill hit it.
    */
-  const runAndKill = async (args: string[], trigger: () => boolean, delay: number): Promise<{ res: Proc; startedAt: number; triggeredAt: number | null }> => {
+  const runAndKill = async (
+    args: string[],
+    trigger: () => boolean,
+    delay: number,
+  ): Promise<{ res: Proc; startedAt: number; triggeredAt: number | null }> => {
     const startedAt = Date.now()
     const s = startCli(args, a.env)
     let triggeredAt: number | null = null
@@ -106,7 +129,9 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
     if (r.triggeredAt) durations.fetch.push(Date.now() - r.triggeredAt)
   }
   const window = { record: median(durations.record), push: median(durations.push), fetch: median(durations.fetch) }
-  t.comment(`phase windows (ms, median of 3 clean runs): record ${window.record}, push ${window.push}, fetch ${window.fetch}`)
+  t.comment(
+    `phase windows (ms, median of 3 clean runs): record ${window.record}, push ${window.push}, fetch ${window.fetch}`,
+  )
 
   const plan = rnd.shuffle(Object.entries(KILLS).flatMap(([phase, n]) => Array<Phase>(n).fill(phase as Phase)))
   const killed: Record<Phase, number> = { record: 0, push: 0, fetch: 0 }
@@ -120,21 +145,30 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
   for (const [i, phase] of plan.entries()) {
     const backend = rnd.chance(0.3) ? 'iso' : 'system'
     const git = ['--git', backend]
-    const head = async (gitdir: string, ref: string) => (await gitA(gitdir, ['for-each-ref', '--format=%(objectname)', ref])).trim()
+    const head = async (gitdir: string, ref: string) =>
+      (await gitA(gitdir, ['for-each-ref', '--format=%(objectname)', ref])).trim()
     const refB = `refs/heads/ledger/${B}`
     let before = { local: '', remote: '', b: '' }
     // Until the kill lands inside the run (a run that finishes first counts as missed).
     for (let attempt = 0; ; attempt++) {
       before = { local: await head(a.gitdir, refA), remote: await head(bare, refA), b: await head(a.gitdir, refB) }
       if (attempt === 20) throw new Error(`${phase}: 20 runs in a row finished before their kill`)
-      let r
+      let r: Awaited<ReturnType<typeof runAndKill>>
       if (phase === 'record') {
         logA.step(rnd.int(1, 10))
-        r = await runAndKill([...git, 'record', '--no-push', '--json'], always, rnd.int(0, Math.floor(window.record * 0.8)))
+        r = await runAndKill(
+          [...git, 'record', '--no-push', '--json'],
+          always,
+          rnd.int(0, Math.floor(window.record * 0.8)),
+        )
       } else if (phase === 'push') {
         logA.step(rnd.int(1, 10))
         const n = server.requests.length
-        r = await runAndKill([...git, 'record', '--json'], requestSeen(n, PUSH), rnd.int(0, Math.floor(window.push * 0.8)))
+        r = await runAndKill(
+          [...git, 'record', '--json'],
+          requestSeen(n, PUSH),
+          rnd.int(0, Math.floor(window.push * 0.8)),
+        )
       } else {
         logB.step(rnd.int(1, 10))
         await ok(b, ['record'], 'b record')
@@ -164,14 +198,23 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
     }
     if (f.code === 0 && phase === 'fetch') {
       const o = JSON.parse(f.stdout) as { findings: Array<{ severity: string; code: string }> }
-      t.same(o.findings.filter((x) => x.severity === 'error'), [], `${label}: the follow-up fetch has no error findings`)
+      t.same(
+        o.findings.filter((x) => x.severity === 'error'),
+        [],
+        `${label}: the follow-up fetch has no error findings`,
+      )
     }
     t.notOk(fs.existsSync(path.join(a.dir, 'store/state/lock')), `${label}: no lock left after the follow-up`)
 
     // A's own records exact (reports read the index, which a killed fetch may have left half-updated).
     const mine = await reportDays(a.env, ['--device', A])
     if (!t.same(mine.days, truthA.days(), `${label}: A's own totals exact`)) failures++
-    if (phase === 'fetch') t.same((await reportDays(a.env)).days, sumDays(truthA.days(), truthB.days()), `${label}: after the fetch, every device exact`)
+    if (phase === 'fetch')
+      t.same(
+        (await reportDays(a.env)).days,
+        sumDays(truthA.days(), truthB.days()),
+        `${label}: after the fetch, every device exact`,
+      )
     t.same(await fsckProblems(a.gitdir), [], `${label}: git fsck --strict clean on the store`)
     t.same(await fsckProblems(bare), [], `${label}: git fsck --strict clean on the remote`)
     const hist = await historyProblems(a.gitdir, refA)
@@ -195,88 +238,177 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
   t.same(rep.totals, sumDays({ all: truthA.totals() }, { all: truthB.totals() }).all, 'A: report --json totals exact')
   const fresh = machine('c', 'c3'.repeat(16), false)
   await ok(fresh, ['init', '--remote', url], 'init of a fresh machine')
-  t.same((await reportDays(fresh.env)).days, want, 'a fresh machine sees every device exact: nothing was lost on the remote')
-  for (const [name, gitdir] of [['store A', a.gitdir], ['store B', b.gitdir], ['fresh store', fresh.gitdir], ['remote', bare]] as const) {
+  t.same(
+    (await reportDays(fresh.env)).days,
+    want,
+    'a fresh machine sees every device exact: nothing was lost on the remote',
+  )
+  for (const [name, gitdir] of [
+    ['store A', a.gitdir],
+    ['store B', b.gitdir],
+    ['fresh store', fresh.gitdir],
+    ['remote', bare],
+  ] as const) {
     t.same(await fsckProblems(gitdir), [], `git fsck --strict clean: ${name}`)
   }
-  for (const [id, gitdir] of [[A, bare], [B, bare], [A, a.gitdir]] as const) {
+  for (const [id, gitdir] of [
+    [A, bare],
+    [B, bare],
+    [A, a.gitdir],
+  ] as const) {
     const ref = `refs/heads/ledger/${id}`
-    t.same((await historyProblems(gitdir, ref)).problems, [], `append-only history of ${id.slice(0, 4)}… in ${gitdir === bare ? 'the remote' : 'store A'}`)
-    t.same((await ledgerLines(gitdir, ref)).problems, [], `no copy written twice on ${id.slice(0, 4)}…'s branch in ${gitdir === bare ? 'the remote' : 'store A'}`)
+    t.same(
+      (await historyProblems(gitdir, ref)).problems,
+      [],
+      `append-only history of ${id.slice(0, 4)}… in ${gitdir === bare ? 'the remote' : 'store A'}`,
+    )
+    t.same(
+      (await ledgerLines(gitdir, ref)).problems,
+      [],
+      `no copy written twice on ${id.slice(0, 4)}…'s branch in ${gitdir === bare ? 'the remote' : 'store A'}`,
+    )
   }
-  t.equal((await gitA(bare, ['rev-parse', refA])).trim(), (await gitA(a.gitdir, ['rev-parse', refA])).trim(), 'the remote has A\'s head')
+  t.equal(
+    (await gitA(bare, ['rev-parse', refA])).trim(),
+    (await gitA(a.gitdir, ['rev-parse', refA])).trim(),
+    "the remote has A's head",
+  )
 
   const total = killed.record + killed.push + killed.fetch
   t.equal(total, 50, '50 runs killed')
-  t.comment(`faults: ${total} runs killed (${killed.record} during record, ${killed.push} during push, ${killed.fetch} during fetch); ${missed} runs finished before their kill; backends: ${backends.system} system, ${backends.iso} iso; killed runs left ${effects.staleLock} stale locks, ${effects.committed} commits, ${effects.pushed} remote updates, ${effects.fetched} fetched heads; ${logA.lines + logB.lines} lines appended; ${truthA.totals().records + truthB.totals().records} records`)
+  t.comment(
+    `faults: ${total} runs killed (${killed.record} during record, ${killed.push} during push, ${killed.fetch} during fetch); ${missed} runs finished before their kill; backends: ${backends.system} system, ${backends.iso} iso; killed runs left ${effects.staleLock} stale locks, ${effects.committed} commits, ${effects.pushed} remote updates, ${effects.fetched} fetched heads; ${logA.lines + logB.lines} lines appended; ${truthA.totals().records + truthB.totals().records} records`,
+  )
 })
 
 /** A Claude Code assistant line in the real envelope (fixtures/FORMATS.md §1). */
-function claudeLine(o: { id: string; req: string; ts: string; output: number; sidechain?: boolean; session: string; agent?: string }): string {
-  return JSON.stringify({
-    parentUuid: null, isSidechain: o.sidechain ?? false, userType: 'external', cwd: '/home/ana/src/app', sessionId: o.session, version: '2.0.37', gitBranch: 'main',
+function claudeLine(o: {
+  id: string
+  req: string
+  ts: string
+  output: number
+  sidechain?: boolean
+  session: string
+  agent?: string
+}): string {
+  return `${JSON.stringify({
+    parentUuid: null,
+    isSidechain: o.sidechain ?? false,
+    userType: 'external',
+    cwd: '/home/ana/src/app',
+    sessionId: o.session,
+    version: '2.0.37',
+    gitBranch: 'main',
     ...(o.sidechain ? { agentId: o.agent, slug: 'quiet-sorting-heron' } : {}),
-    message: { model: 'claude-sonnet-4-5-20250929', id: o.id, type: 'message', role: 'assistant', content: [{ type: 'text', text: 'done' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 3, cache_creation_input_tokens: 200, cache_read_input_tokens: 5000, cache_creation: { ephemeral_5m_input_tokens: 200, ephemeral_1h_input_tokens: 0 }, output_tokens: o.output, service_tier: 'standard' } },
-    requestId: o.req, type: 'assistant', uuid: `${o.id}-${o.req}`, timestamp: o.ts,
-  }) + '\n'
+    message: {
+      model: 'claude-sonnet-4-5-20250929',
+      id: o.id,
+      type: 'message',
+      role: 'assistant',
+      content: [{ type: 'text', text: 'done' }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage: {
+        input_tokens: 3,
+        cache_creation_input_tokens: 200,
+        cache_read_input_tokens: 5000,
+        cache_creation: { ephemeral_5m_input_tokens: 200, ephemeral_1h_input_tokens: 0 },
+        output_tokens: o.output,
+        service_tier: 'standard',
+      },
+    },
+    requestId: o.req,
+    type: 'assistant',
+    uuid: `${o.id}-${o.req}`,
+    timestamp: o.ts,
+  })}\n`
 }
 
-t.test('runs killed just after their commit, then sidechain replays and a rename: every response counts once', async (t) => {
-  const dir = tempDir(t, 'kill-window')
-  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-  const id = 'd4'.repeat(16)
-  const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_LOCK_TIMEOUT: '5' })
-  const session = 'c27e9a10-5b42-4f8d-a1e3-3f9b2c7d5e02'
-  const project = path.join(dir, 'claude/projects/-home-ana-src-app')
-  const main = path.join(project, `${session}.jsonl`)
-  const agents = path.join(project, session, 'subagents')
-  fs.mkdirSync(agents, { recursive: true })
-  const ref = path.join(dir, `store/repo.git/refs/heads/ledger/${id}`)
-  const knownHead = path.join(dir, 'store/state/known/HEAD')
-  const msgs: Array<{ id: string; req: string; ts: string; output: number }> = []
-  const add = (i: number) => {
-    const m = { id: `msg_01Kill${String(i).padStart(4, '0')}`, req: `req_011CKill${i}`, ts: `2026-11-21T10:${String(i).padStart(2, '0')}:00.000Z`, output: 100 + i }
-    msgs.push(m)
-    fs.appendFileSync(main, claudeLine({ ...m, session }))
-  }
-  for (let i = 0; i < 3; i++) add(i)
-  t.equal((await runCli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
-
-  // Each run is killed the moment its commit lands on the branch, before its caches are written.
-  let inWindow = 0
-  for (let i = 3; i < 8; i++) {
-    add(i)
-    const before = fs.readFileSync(ref, 'utf8')
-    const s = startCli(['--git', 'system', 'record', '--no-push'], env)
-    const poll = setInterval(() => {
-      let now = ''
-      try { now = fs.readFileSync(ref, 'utf8') } catch { /* being replaced */ }
-      if (now && now !== before) { clearInterval(poll); killGroup(s.child) }
-    }, 0)
-    const res = await s.done
-    clearInterval(poll)
-    const stamp = fs.existsSync(knownHead) ? fs.readFileSync(knownHead, 'utf8').trim() : ''
-    if (res.signal === 'SIGKILL' && stamp.split(' ')[0] !== fs.readFileSync(ref, 'utf8').trim()) inWindow++
-    const f = await runCli(['--git', 'system', 'record', '--no-push'], { env })
-    t.equal(f.code, 0, f.stderr)
-  }
-  t.comment(`${inWindow} of 5 kills landed between the branch update and the known-ids cache`)
-
-  // Subagent transcripts replay earlier main messages, with the same and with another requestId.
-  const replay = (file: string, from: number, to: number) => {
-    for (let i = from; i < to; i++) {
-      const m = msgs[i]!
-      fs.appendFileSync(path.join(agents, file), claudeLine({ ...m, session, sidechain: true, agent: 'a3f9c1e', req: i % 2 ? m.req : `req_011C${file.slice(6, 13)}${i}` }))
+t.test(
+  'runs killed just after their commit, then sidechain replays and a rename: every response counts once',
+  async (t) => {
+    const dir = tempDir(t, 'kill-window')
+    fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
+    const id = 'd4'.repeat(16)
+    const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_LOCK_TIMEOUT: '5' })
+    const session = 'c27e9a10-5b42-4f8d-a1e3-3f9b2c7d5e02'
+    const project = path.join(dir, 'claude/projects/-home-ana-src-app')
+    const main = path.join(project, `${session}.jsonl`)
+    const agents = path.join(project, session, 'subagents')
+    fs.mkdirSync(agents, { recursive: true })
+    const ref = path.join(dir, `store/repo.git/refs/heads/ledger/${id}`)
+    const knownHead = path.join(dir, 'store/state/known/HEAD')
+    const msgs: Array<{ id: string; req: string; ts: string; output: number }> = []
+    const add = (i: number) => {
+      const m = {
+        id: `msg_01Kill${String(i).padStart(4, '0')}`,
+        req: `req_011CKill${i}`,
+        ts: `2026-11-21T10:${String(i).padStart(2, '0')}:00.000Z`,
+        output: 100 + i,
+      }
+      msgs.push(m)
+      fs.appendFileSync(main, claudeLine({ ...m, session }))
     }
-  }
-  replay('agent-a3f9c1e.jsonl', 0, 8)
-  t.equal((await runCli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
-  t.equal((await runCli(['devices', 'rename', 'renamed-laptop'], { env })).code, 0)
-  replay('agent-b71e0d4.jsonl', 0, 8)
-  t.equal((await runCli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
+    for (let i = 0; i < 3; i++) add(i)
+    t.equal((await runCli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
 
-  const rep = await reportDays(env)
-  const n = msgs.length, output = msgs.reduce((s, m) => s + m.output, 0)
-  t.same(rep.totals, { records: n, input: 3 * n, output, cacheWrite: 200 * n, cacheRead: 5000 * n, totalTokens: 5203 * n + output }, 'each response once: the replays added nothing')
-  t.same(await fsckProblems(path.join(dir, 'store/repo.git')), [], 'git fsck --strict clean')
-})
+    // Each run is killed the moment its commit lands on the branch, before its caches are written.
+    let inWindow = 0
+    for (let i = 3; i < 8; i++) {
+      add(i)
+      const before = fs.readFileSync(ref, 'utf8')
+      const s = startCli(['--git', 'system', 'record', '--no-push'], env)
+      const poll = setInterval(() => {
+        let now = ''
+        try {
+          now = fs.readFileSync(ref, 'utf8')
+        } catch {
+          /* being replaced */
+        }
+        if (now && now !== before) {
+          clearInterval(poll)
+          killGroup(s.child)
+        }
+      }, 0)
+      const res = await s.done
+      clearInterval(poll)
+      const stamp = fs.existsSync(knownHead) ? fs.readFileSync(knownHead, 'utf8').trim() : ''
+      if (res.signal === 'SIGKILL' && stamp.split(' ')[0] !== fs.readFileSync(ref, 'utf8').trim()) inWindow++
+      const f = await runCli(['--git', 'system', 'record', '--no-push'], { env })
+      t.equal(f.code, 0, f.stderr)
+    }
+    t.comment(`${inWindow} of 5 kills landed between the branch update and the known-ids cache`)
+
+    // Subagent transcripts replay earlier main messages, with the same and with another requestId.
+    const replay = (file: string, from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const m = msgs[i]!
+        fs.appendFileSync(
+          path.join(agents, file),
+          claudeLine({
+            ...m,
+            session,
+            sidechain: true,
+            agent: 'a3f9c1e',
+            req: i % 2 ? m.req : `req_011C${file.slice(6, 13)}${i}`,
+          }),
+        )
+      }
+    }
+    replay('agent-a3f9c1e.jsonl', 0, 8)
+    t.equal((await runCli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
+    t.equal((await runCli(['devices', 'rename', 'renamed-laptop'], { env })).code, 0)
+    replay('agent-b71e0d4.jsonl', 0, 8)
+    t.equal((await runCli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
+
+    const rep = await reportDays(env)
+    const n = msgs.length,
+      output = msgs.reduce((s, m) => s + m.output, 0)
+    t.same(
+      rep.totals,
+      { records: n, input: 3 * n, output, cacheWrite: 200 * n, cacheRead: 5000 * n, totalTokens: 5203 * n + output },
+      'each response once: the replays added nothing',
+    )
+    t.same(await fsckProblems(path.join(dir, 'store/repo.git')), [], 'git fsck --strict clean')
+  },
+)

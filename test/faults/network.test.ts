@@ -12,10 +12,30 @@ import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { expected } from '../helpers/cli.js'
-import { startGitServer, type GitServer, type GitServerFaultRule, type GitServerRequest } from '../helpers/git-server.js'
 import {
-  TOKEN, addTotals, tempRoot, deviceTotals, failsWithOneLine, fsckProblems, gitAsync, leaksInFiles, leaksInText, machine, refOf, stdinRecord, storeTotals, succeeded,
-  transcript, ul, type Machine,
+  startGitServer,
+  type GitServer,
+  type GitServerFaultRule,
+  type GitServerRequest,
+} from '../helpers/git-server.js'
+import {
+  TOKEN,
+  addTotals,
+  tempRoot,
+  deviceTotals,
+  failsWithOneLine,
+  fsckProblems,
+  gitAsync,
+  leaksInFiles,
+  leaksInText,
+  machine,
+  refOf,
+  stdinRecord,
+  storeTotals,
+  succeeded,
+  transcript,
+  ul,
+  type Machine,
 } from './harness.js'
 import type { Totals } from '../helpers/cli.js'
 import { GENESIS_OID } from '../../lib/git/genesis.js'
@@ -57,7 +77,10 @@ const rule = (f: GitServerFaultRule) => async () => {
 const FAULTS: Fault[] = [
   {
     name: 'connection refused (server down)',
-    set: async () => { await server.setDown(true); return () => server.setDown(false) },
+    set: async () => {
+      await server.setDown(true)
+      return () => server.setDown(false)
+    },
     says: /unreachable.*(refused|connect|ECONNREFUSED).*pushed next time/i,
     breaksFetch: true,
   },
@@ -102,7 +125,7 @@ const FAULTS: Fault[] = [
     set: async () => async () => {},
     says: /refused the credentials.*USAGE_LEDGER_TOKEN/,
     breaksFetch: true,
-    env: { USAGE_LEDGER_TOKEN: 'not-the-token-' + TOKEN.slice(-6) },
+    env: { USAGE_LEDGER_TOKEN: `not-the-token-${TOKEN.slice(-6)}` },
   },
 ]
 
@@ -122,7 +145,10 @@ for (const backend of ['system', 'iso'] as const) {
     const ref = `refs/heads/ledger/${ID[backend]}`
 
     succeeded(t, await ul([...g, 'init', '--remote', url], dev.env))
-    t.match(JSON.parse(succeeded(t, await ul([...g, 'record', '--json'], dev.env)).stdout), { pushed: true, pending: 0 })
+    t.match(JSON.parse(succeeded(t, await ul([...g, 'record', '--json'], dev.env)).stdout), {
+      pushed: true,
+      pending: 0,
+    })
     let want: Totals = { ...expected()['claude-code'].totals }
     await invariants(t, dev, bare, want, 'clean start')
     succeeded(t, await ul(['init', '--remote', url], observer.env))
@@ -148,20 +174,31 @@ for (const backend of ['system', 'iso'] as const) {
         const landed = async () => fault.landsAnyway === true && (await refOf(bare, ref)) === localHead
 
         // Again, in text: the same line adds nothing; one line says the commit is pending and why.
-        const again = succeeded(t, await ul([...g, 'record', '--stdin', '--source', 'net-test'], env, { input: rec.line }), `${label}: record again`)
+        const again = succeeded(
+          t,
+          await ul([...g, 'record', '--stdin', '--source', 'net-test'], env, { input: rec.line }),
+          `${label}: record again`,
+        )
         t.match(again.stderr, /nothing new/, `${label}: re-recording the same line adds nothing`)
         const pendingLines = again.stderr.split('\n').filter((l) => /pending/.test(l))
-        if (await landed() && /pushed to/.test(again.stderr)) {
+        if ((await landed()) && /pushed to/.test(again.stderr)) {
           t.equal(pendingLines.length, 0, `${label}: the server had taken the pack; the next record found it there`)
         } else {
-          t.equal(pendingLines.length, 1, `${label}: one line says the commit is pending${pendingLines.length === 1 ? '' : '\n' + again.stderr}`)
+          t.equal(
+            pendingLines.length,
+            1,
+            `${label}: one line says the commit is pending${pendingLines.length === 1 ? '' : `\n${again.stderr}`}`,
+          )
           t.match(pendingLines[0] ?? '', fault.says, `${label}: and why`)
         }
 
         // push: exit 1 with one line naming the remote, unless the remote already holds the commit.
         const p = await ul([...g, 'push', ...(n % 2 ? ['--quiet'] : [])], env)
         if (await landed()) {
-          t.ok(p.code === 0 || p.code === 1, `${label}: the server holds the commit; push finds it there or reports the fault`)
+          t.ok(
+            p.code === 0 || p.code === 1,
+            `${label}: the server holds the commit; push finds it there or reports the fault`,
+          )
           if (p.code === 1) failsWithOneLine(t, p, 1, fault.says, `${label}: push`)
         } else {
           failsWithOneLine(t, p, 1, fault.says, `${label}: push`)
@@ -175,19 +212,29 @@ for (const backend of ['system', 'iso'] as const) {
         cleared = true
 
         // The clean follow-up delivers exactly what was pending, once.
-        const ok = JSON.parse(succeeded(t, await ul([...g, 'push', '--json'], dev.env), `${label}: push after the fault`).stdout || '{}')
+        const ok = JSON.parse(
+          succeeded(t, await ul([...g, 'push', '--json'], dev.env), `${label}: push after the fault`).stdout || '{}',
+        )
         t.equal(ok.pending, 0, `${label}: nothing pending any more`)
-        t.equal(await refOf(bare, ref), localHead, `${label}: the remote holds the local head (whose totals were just checked)`)
+        t.equal(
+          await refOf(bare, ref),
+          localHead,
+          `${label}: the remote holds the local head (whose totals were just checked)`,
+        )
         t.equal(await fsckProblems(bare), '', `${label}, after the clean run: the remote passes git fsck --strict`)
       } finally {
         if (!cleared) await clear()
       }
     }
-    t.same(await storeTotals(dev.env), want, 'the device\'s own totals at the end')
+    t.same(await storeTotals(dev.env), want, "the device's own totals at the end")
     succeeded(t, await ul(['fetch'], observer.env), 'another machine fetches')
     t.same((await deviceTotals(observer.env))[ID[backend]], want, 'it sees every record exactly once')
     const commits = await gitAsync(bare, ['rev-list', '--count', ref, `^${GENESIS_OID}`])
-    t.equal(commits.stdout.trim(), String(1 + FAULTS.length), 'one commit per record run that found something new, none doubled')
+    t.equal(
+      commits.stdout.trim(),
+      String(1 + FAULTS.length),
+      'one commit per record run that found something new, none doubled',
+    )
     t.comment(`${backend}: ${FAULTS.length} faults injected, ${want.records} records delivered exactly once`)
   })
 }
@@ -201,7 +248,10 @@ t.test('a server that stalls mid-answer: push gives up with one line, the next p
   let want: Totals = { records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0 }
   for (const backend of ['system', 'iso']) {
     const rec = stdinRecord(backend === 'iso' ? '2026-11-20T06:00:00Z' : '2026-11-20T07:00:00Z', 70, 30)
-    succeeded(t, await ul(['--git', backend, 'record', '--stdin', '--source', 'stall', '--no-push'], dev.env, { input: rec.line }))
+    succeeded(
+      t,
+      await ul(['--git', backend, 'record', '--stdin', '--source', 'stall', '--no-push'], dev.env, { input: rec.line }),
+    )
     want = addTotals(want, rec.totals)
     server.setFault((r) => (infoRefs(r) ? { stallAfterBytes: 40 } : undefined))
     try {
@@ -212,7 +262,10 @@ t.test('a server that stalls mid-answer: push gives up with one line, the next p
       server.setFault(null)
     }
     t.same(await storeTotals(dev.env), want, `${backend}: nothing lost`)
-    t.match(JSON.parse(succeeded(t, await ul(['--git', backend, 'push', '--json'], dev.env)).stdout), { pushed: true, pending: 0 })
+    t.match(JSON.parse(succeeded(t, await ul(['--git', backend, 'push', '--json'], dev.env)).stdout), {
+      pushed: true,
+      pending: 0,
+    })
     t.equal(await refOf(bare, ref), await refOf(dev.gitdir, ref), `${backend}: delivered`)
   }
   t.equal(await fsckProblems(bare), '')
@@ -227,7 +280,12 @@ t.test('a slow server within the timeout is waited for', async (t) => {
   try {
     for (const backend of ['system', 'iso']) {
       const rec = stdinRecord(backend === 'iso' ? '2026-11-20T08:00:00Z' : '2026-11-20T09:00:00Z', 7, 3)
-      const r = JSON.parse(succeeded(t, await ul(['--git', backend, 'record', '--stdin', '--source', 'slow', '--json'], dev.env, { input: rec.line })).stdout)
+      const r = JSON.parse(
+        succeeded(
+          t,
+          await ul(['--git', backend, 'record', '--stdin', '--source', 'slow', '--json'], dev.env, { input: rec.line }),
+        ).stdout,
+      )
       t.match(r, { appended: 1, pushed: true, pending: 0 }, `${backend}: pushed through a slow server`)
     }
   } finally {
@@ -238,13 +296,21 @@ t.test('a slow server within the timeout is waited for', async (t) => {
 
 t.test('a remote URL with credentials hand-written into config.json is refused, not printed', async (t) => {
   const dev = machine(root, 'creds', ID.auth)
-  succeeded(t, await ul(['record', '--stdin', '--source', 'x', '--no-push'], dev.env, { input: stdinRecord('2026-11-20T10:00:00Z', 1, 1).line }))
+  succeeded(
+    t,
+    await ul(['record', '--stdin', '--source', 'x', '--no-push'], dev.env, {
+      input: stdinRecord('2026-11-20T10:00:00Z', 1, 1).line,
+    }),
+  )
   const cfg = path.join(dev.dir, 'store', 'config.json')
   const secretUrl = server.repoUrl('ledger-creds').replace('http://', `http://user:${TOKEN}@`)
   fs.writeFileSync(cfg, JSON.stringify({ ...JSON.parse(fs.readFileSync(cfg, 'utf8')), remote: secretUrl }))
   for (const cmd of [['push'], ['fetch'], ['status']]) {
     const r = await ul(cmd, dev.env)
-    if (cmd[0] === 'status') { t.notMatch(r.stdout + r.stderr, TOKEN, 'status does not print it'); continue }
+    if (cmd[0] === 'status') {
+      t.notMatch(r.stdout + r.stderr, TOKEN, 'status does not print it')
+      continue
+    }
     failsWithOneLine(t, r, 2, /carries credentials.*USAGE_LEDGER_TOKEN/, cmd.join(' '))
   }
   fs.rmSync(cfg) // it holds the token on purpose; the leak check below must not count it
@@ -255,5 +321,7 @@ t.test('no output of this file and no file of its machines holds the token', asy
   const { files, hits } = leaksInFiles(root, [path.join(root, 'srv')])
   t.same(hits, [], `the token is in none of ${files} files under the machines' homes and stores`)
   t.comment(`${transcript.length} CLI runs, ${files} files searched for the token`)
-  if (process.env.FAULT_TIMINGS) for (const r of [...transcript].sort((a, b) => b.ms - a.ms).slice(0, 40)) t.comment(`${r.ms} ms: ${r.args.join(' ')}`)
+  if (process.env.FAULT_TIMINGS)
+    for (const r of [...transcript].sort((a, b) => b.ms - a.ms).slice(0, 40))
+      t.comment(`${r.ms} ms: ${r.args.join(' ')}`)
 })

@@ -17,7 +17,15 @@ import { expected, FIXTURES, isolatedEnv, sumDays } from '../helpers/cli.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { rng } from '../helpers/random.js'
 import { SourceLog, Truth } from '../helpers/sources.js'
-import { fsckProblems, gitA, historyProblems, ledgerLines, reportDays, runCli, tempDir } from '../helpers/ledger-checks.js'
+import {
+  fsckProblems,
+  gitA,
+  historyProblems,
+  ledgerLines,
+  reportDays,
+  runCli,
+  tempDir,
+} from '../helpers/ledger-checks.js'
 
 const TOKEN = 'soak-test-token-9c2d'
 const RUNS_PER_DEVICE = 500
@@ -49,11 +57,21 @@ t.test(`soak: ${2 * RUNS_PER_DEVICE} record runs on two devices, pushes and fetc
     for (const s of ['claude', 'codex']) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
     const rnd = rng(seed)
     return {
-      name, id, rnd, backend,
+      name,
+      id,
+      rnd,
+      backend,
       gitdir: path.join(dir, 'store/repo.git'),
       env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_TOKEN: TOKEN }),
-      log: new SourceLog(dir, rnd, truth, { start: name === 'a' ? '2026-11-21T22:00:00.000Z' : '2026-11-21T23:00:00.000Z', fixtureFiles: true }),
-      runs: 0, pushes: 0, fetches: 0, commits: 0, failures: [] as string[],
+      log: new SourceLog(dir, rnd, truth, {
+        start: name === 'a' ? '2026-11-21T22:00:00.000Z' : '2026-11-21T23:00:00.000Z',
+        fixtureFiles: true,
+      }),
+      runs: 0,
+      pushes: 0,
+      fetches: 0,
+      commits: 0,
+      failures: [] as string[],
     }
   }
   const a = device('a', 'a1'.repeat(16), 'system', seedRnd.seed)
@@ -86,7 +104,9 @@ t.test(`soak: ${2 * RUNS_PER_DEVICE} record runs on two devices, pushes and fetc
         const f = await run(d, ['fetch', '--json'])
         d.fetches++
         if (f.code === 0) {
-          const errors = (JSON.parse(f.stdout) as { findings: Array<{ severity: string }> }).findings.filter((x) => x.severity === 'error')
+          const errors = (JSON.parse(f.stdout) as { findings: Array<{ severity: string }> }).findings.filter(
+            (x) => x.severity === 'error',
+          )
           if (errors.length) d.failures.push(`${d.name} fetch findings: ${JSON.stringify(errors)}`)
         }
       }
@@ -96,7 +116,10 @@ t.test(`soak: ${2 * RUNS_PER_DEVICE} record runs on two devices, pushes and fetc
   for (let until = CHECKPOINT_EVERY; until <= RUNS_PER_DEVICE; until += CHECKPOINT_EVERY) {
     await Promise.all([stream(a, until), stream(b, until)])
     const final = until === RUNS_PER_DEVICE
-    if (final) { a.log.settle(); b.log.settle() }
+    if (final) {
+      a.log.settle()
+      b.log.settle()
+    }
     // Checkpoint: both deliver and fetch everything, then both must see exactly the truth.
     await Promise.all([run(a, ['record']), run(b, ['record'])])
     await Promise.all([run(a, ['fetch']), run(b, ['fetch'])])
@@ -110,21 +133,40 @@ t.test(`soak: ${2 * RUNS_PER_DEVICE} record runs on two devices, pushes and fetc
       t.same(rep.days, want, `after ${until} runs per device: ${d.name}'s report exact per UTC day`)
       if (final) t.same(rep.totals, truth.totals(), `${d.name}'s final report --json totals exact`)
     }
-    const [ta, tb] = await Promise.all([a, b].map(async (d) => (await gitA(d.gitdir, ['rev-parse', 'refs/heads/merged^{tree}'])).trim()))
+    const [ta, tb] = await Promise.all(
+      [a, b].map(async (d) => (await gitA(d.gitdir, ['rev-parse', 'refs/heads/merged^{tree}'])).trim()),
+    )
     t.equal(ta, tb, `after ${until} runs per device: the same merged tree on both`)
-    for (const [name, gitdir] of [['store a', a.gitdir], ['store b', b.gitdir], ['remote', bare]] as const) {
+    for (const [name, gitdir] of [
+      ['store a', a.gitdir],
+      ['store b', b.gitdir],
+      ['remote', bare],
+    ] as const) {
       t.same(await fsckProblems(gitdir), [], `after ${until} runs per device: git fsck --strict clean on ${name}`)
     }
     for (const d of [a, b]) {
       const ref = `refs/heads/ledger/${d.id}`
-      t.same((await historyProblems(bare, ref)).problems, [], `after ${until} runs per device: ${d.name}'s branch on the remote is append-only`)
-      t.same((await ledgerLines(bare, ref)).problems, [], `after ${until} runs per device: no copy written twice on ${d.name}'s branch`)
+      t.same(
+        (await historyProblems(bare, ref)).problems,
+        [],
+        `after ${until} runs per device: ${d.name}'s branch on the remote is append-only`,
+      )
+      t.same(
+        (await ledgerLines(bare, ref)).problems,
+        [],
+        `after ${until} runs per device: no copy written twice on ${d.name}'s branch`,
+      )
     }
     // A synced ~/.claude: some responses of each machine show up on the other as well.
-    if (!final) { a.log.importClaude(b.log.recentFinals(3)); b.log.importClaude(a.log.recentFinals(3)) }
+    if (!final) {
+      a.log.importClaude(b.log.recentFinals(3))
+      b.log.importClaude(a.log.recentFinals(3))
+    }
   }
 
   const runs = a.runs + b.runs
   t.equal(runs, 2 * RUNS_PER_DEVICE, 'every run was made')
-  t.comment(`soak: ${runs} record runs (${a.commits + b.commits} commits, ${a.pushes + b.pushes} pushed), ${a.log.lines + b.log.lines} lines appended (${a.log.usageLines + b.log.usageLines} with usage), ${a.fetches + b.fetches} fetches; ${truth.totals().records} records, ${truth.totals().totalTokens} tokens`)
+  t.comment(
+    `soak: ${runs} record runs (${a.commits + b.commits} commits, ${a.pushes + b.pushes} pushed), ${a.log.lines + b.log.lines} lines appended (${a.log.usageLines + b.log.usageLines} with usage), ${a.fetches + b.fetches} fetches; ${truth.totals().records} records, ${truth.totals().totalTokens} tokens`,
+  )
 })

@@ -10,7 +10,16 @@ import { readEntryAt, readTreeAt, walkBlobs, writeFiles } from '../../lib/git/tr
 import { GENESIS_COMMIT, GENESIS_OID, isGenesis, writeGenesis } from '../../lib/git/genesis.js'
 import { dayDir, deviceDir, ledgerRef, LEDGER_REF_PREFIX } from '../../lib/ledger/paths.js'
 import {
-  blobOid, commitOid, fsck, git, nativeCommitTree, nativeGit, nativeTreeOf, prng, scratchRepo, treeOidInOrder,
+  blobOid,
+  commitOid,
+  fsck,
+  git,
+  nativeCommitTree,
+  nativeGit,
+  nativeTreeOf,
+  prng,
+  scratchRepo,
+  treeOidInOrder,
 } from './native.js'
 
 export const EMPTY_BLOB = 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391'
@@ -46,11 +55,37 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
   }
   /** Two root commits and a small history: c1 ← c2 ← c3 (merge of c2 and r). */
   const history = async (b: GitBackend) => {
-    const tree = await b.writeTree([{ mode: '100644', type: 'blob', name: 'f', oid: await b.writeBlob(Buffer.from('x\n')) }])
-    const c1 = await b.writeCommit({ tree, parents: [], author: ledgerSig(DEVICE, T), committer: ledgerSig(DEVICE, T), message: 'one\n' })
-    const c2 = await b.writeCommit({ tree, parents: [c1], author: ledgerSig(DEVICE, T + 1), committer: ledgerSig(DEVICE, T + 1), message: 'two\n' })
-    const r = await b.writeCommit({ tree, parents: [], author: ledgerSig(DEVICE2, T), committer: ledgerSig(DEVICE2, T), message: 'unrelated\n' })
-    const c3 = await b.writeCommit({ tree, parents: [c2, r], author: ledgerSig(DEVICE, T + 2), committer: ledgerSig(DEVICE, T + 2), message: 'merge\n' })
+    const tree = await b.writeTree([
+      { mode: '100644', type: 'blob', name: 'f', oid: await b.writeBlob(Buffer.from('x\n')) },
+    ])
+    const c1 = await b.writeCommit({
+      tree,
+      parents: [],
+      author: ledgerSig(DEVICE, T),
+      committer: ledgerSig(DEVICE, T),
+      message: 'one\n',
+    })
+    const c2 = await b.writeCommit({
+      tree,
+      parents: [c1],
+      author: ledgerSig(DEVICE, T + 1),
+      committer: ledgerSig(DEVICE, T + 1),
+      message: 'two\n',
+    })
+    const r = await b.writeCommit({
+      tree,
+      parents: [],
+      author: ledgerSig(DEVICE2, T),
+      committer: ledgerSig(DEVICE2, T),
+      message: 'unrelated\n',
+    })
+    const c3 = await b.writeCommit({
+      tree,
+      parents: [c2, r],
+      author: ledgerSig(DEVICE, T + 2),
+      committer: ledgerSig(DEVICE, T + 2),
+      message: 'merge\n',
+    })
     return { tree, c1, c2, c3, r }
   }
 
@@ -62,15 +97,15 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     t.equal(git(gitdir, ['symbolic-ref', 'HEAD']), 'refs/heads/main', 'HEAD points at main')
     t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean on the empty repo')
     t.equal(await b.readRef('refs/heads/main'), null, 'unborn main reads as null')
-    t.same([...await b.listRefs('refs/heads/')], [], 'no refs yet')
+    t.same([...(await b.listRefs('refs/heads/'))], [], 'no refs yet')
 
     const { c2 } = await history(b)
-    await b.updateRef('refs/heads/ledger/' + DEVICE, c2, null)
+    await b.updateRef(`refs/heads/ledger/${DEVICE}`, c2, null)
     await b.init()
     const again = make(gitdir)
     t.teardown(() => again.close())
     await again.init()
-    t.equal(await again.readRef('refs/heads/ledger/' + DEVICE), c2, 'a second init keeps refs')
+    t.equal(await again.readRef(`refs/heads/ledger/${DEVICE}`), c2, 'a second init keeps refs')
     t.equal((await again.readCommit(c2)).message, 'two\n', 'a second init keeps objects')
     t.equal(git(gitdir, ['symbolic-ref', 'HEAD']), 'refs/heads/main', 'HEAD unchanged')
     t.same(fsck(gitdir), { code: 0, output: '' }, 'still clean')
@@ -101,7 +136,11 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
       const oid = await b.writeBlob(data)
       t.equal(oid, git(undefined, ['hash-object', '--stdin'], { input: data }), `${label}: same oid as git hash-object`)
       t.equal(oid, blobOid(data), `${label}: same oid as sha1("blob <n>\\0" + data)`)
-      t.equal(await b.writeBlob(new Uint8Array(data)), oid, `${label}: writing again (as a Uint8Array) gives the same oid`)
+      t.equal(
+        await b.writeBlob(new Uint8Array(data)),
+        oid,
+        `${label}: writing again (as a Uint8Array) gives the same oid`,
+      )
       const back = await b.readBlob(oid)
       t.ok(Buffer.isBuffer(back), `${label}: readBlob gives a Buffer`)
       t.ok(back.equals(data), `${label}: readBlob returns the same bytes`)
@@ -127,7 +166,11 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     ]
     const inner = await b.writeTree(innerEntries)
     t.equal(inner, treeOidInOrder([innerEntries[1]!, innerEntries[0]!]), 'inner tree by hand')
-    t.equal(inner, git(ref, ['mktree'], { input: `100644 blob ${x}\tz\n100644 blob ${y}\ty.txt\n` }), 'inner tree = native mktree')
+    t.equal(
+      inner,
+      git(ref, ['mktree'], { input: `100644 blob ${x}\tz\n100644 blob ${y}\ty.txt\n` }),
+      'inner tree = native mktree',
+    )
 
     // Unsorted on purpose. Git sorts a tree named "a" as "a/": '-' < '.' < '/' < '0'.
     const outerEntries: TreeEntry[] = [
@@ -149,7 +192,11 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     t.same(git(gitdir, ['ls-tree', '--name-only', outer]).split('\n'), gitOrder, 'native ls-tree order')
     // The interface does not fix the order readTree returns (system: git's stored order; iso:
     // plain name order), so compare by name; callers that need an order sort (walkBlobs does).
-    t.same(nameSorted(await b.readTree(outer)), nameSorted(outerEntries), 'readTree returns every entry with mode, type and oid')
+    t.same(
+      nameSorted(await b.readTree(outer)),
+      nameSorted(outerEntries),
+      'readTree returns every entry with mode, type and oid',
+    )
     t.same(nameSorted(await b.readTree(inner)), nameSorted(innerEntries), 'readTree of the nested tree')
     t.same(await b.readTree(EMPTY_TREE), [], 'readTree of the empty tree')
     t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean (sorted, no zero-padded modes)')
@@ -164,8 +211,10 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     git(ref, ['mktree'], { input: `100644 blob ${blob}\tf\n` })
 
     const root: CommitInfo = {
-      tree, parents: [],
-      author: ledgerSig(DEVICE, T), committer: { name: 'someone else', email: 'ci@example.com', timestamp: T + 60 },
+      tree,
+      parents: [],
+      author: ledgerSig(DEVICE, T),
+      committer: { name: 'someone else', email: 'ci@example.com', timestamp: T + 60 },
       message: 'record: +3 records (2026-11-20..2026-11-21)\n',
     }
     const c1 = await b.writeCommit(root)
@@ -173,17 +222,32 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     t.equal(c1, nativeCommitTree(ref, root), 'root commit oid = native commit-tree')
 
     const child: CommitInfo = {
-      tree, parents: [c1], author: ledgerSig(DEVICE, T + 3600), committer: ledgerSig(DEVICE, T + 3600),
+      tree,
+      parents: [c1],
+      author: ledgerSig(DEVICE, T + 3600),
+      committer: ledgerSig(DEVICE, T + 3600),
       message: 'record: +1 records (2026-11-21..2026-11-21)\n\nsecond paragraph\n',
     }
     const c2 = await b.writeCommit(child)
     t.equal(c2, commitOid(child), 'child commit oid by hand')
     t.equal(c2, nativeCommitTree(ref, child), 'child commit oid = native commit-tree')
 
-    const other: CommitInfo = { tree, parents: [], author: ledgerSig(DEVICE2, 0), committer: ledgerSig(DEVICE2, 0), message: 'epoch\n' }
+    const other: CommitInfo = {
+      tree,
+      parents: [],
+      author: ledgerSig(DEVICE2, 0),
+      committer: ledgerSig(DEVICE2, 0),
+      message: 'epoch\n',
+    }
     const r = await b.writeCommit(other)
     t.equal(r, nativeCommitTree(ref, other), 'timestamp 0')
-    const merge: CommitInfo = { tree, parents: [c2, r], author: ledgerSig(DEVICE, T + 7200), committer: ledgerSig(DEVICE, T + 7200), message: 'merge\n' }
+    const merge: CommitInfo = {
+      tree,
+      parents: [c2, r],
+      author: ledgerSig(DEVICE, T + 7200),
+      committer: ledgerSig(DEVICE, T + 7200),
+      message: 'merge\n',
+    }
     const c3 = await b.writeCommit(merge)
     t.equal(c3, commitOid(merge), 'merge commit oid by hand (parent order kept)')
     t.equal(c3, nativeCommitTree(ref, merge), 'merge commit = native commit-tree')
@@ -196,9 +260,11 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     const raw = git(gitdir, ['cat-file', '-p', c3])
     t.match(raw, `parent ${c2}\nparent ${r}\n`, 'native sees both parents in order')
     t.match(raw, `author usage-ledger <${DEVICE}@usage-ledger> ${T + 7200} +0000\n`, 'native sees the author')
-    t.equal(git(gitdir, ['log', '--format=%an <%ae> %at|%cn <%ce> %ct|%s', '-1', c1]),
+    t.equal(
+      git(gitdir, ['log', '--format=%an <%ae> %at|%cn <%ce> %ct|%s', '-1', c1]),
       `usage-ledger <${DEVICE}@usage-ledger> ${T}|someone else <ci@example.com> ${T + 60}|record: +3 records (2026-11-20..2026-11-21)`,
-      'git log shows author and committer apart')
+      'git log shows author and committer apart',
+    )
     t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
   })
 
@@ -216,10 +282,24 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     t.ok(isGenesis(await b.readCommit(g)), 'reads back as the genesis')
     t.notOk(isGenesis({ tree: EMPTY_TREE, parents: [g] }), 'an empty tree with a parent is not a genesis')
     // A device branch starting there: native git logs it and fsck --strict is clean.
-    const tree = await writeFiles(b, null, new Map([[`${deviceDir(DEVICE)}/manifest.json`, await b.writeBlob(Buffer.from('{}\n'))]]))
-    const c = await b.writeCommit({ tree, parents: [g], author: ledgerSig(DEVICE, T), committer: ledgerSig(DEVICE, T), message: 'record: +0 records\n' })
+    const tree = await writeFiles(
+      b,
+      null,
+      new Map([[`${deviceDir(DEVICE)}/manifest.json`, await b.writeBlob(Buffer.from('{}\n'))]]),
+    )
+    const c = await b.writeCommit({
+      tree,
+      parents: [g],
+      author: ledgerSig(DEVICE, T),
+      committer: ledgerSig(DEVICE, T),
+      message: 'record: +0 records\n',
+    })
     await b.updateRef(ledgerRef(DEVICE), c, null)
-    t.equal(git(gitdir, ['rev-list', '--max-parents=0', ledgerRef(DEVICE)]), GENESIS_OID, 'the branch\'s root is the genesis')
+    t.equal(
+      git(gitdir, ['rev-list', '--max-parents=0', ledgerRef(DEVICE)]),
+      GENESIS_OID,
+      "the branch's root is the genesis",
+    )
     t.same(fsck(gitdir), { code: 0, output: '' }, 'git fsck --strict is clean')
   })
 
@@ -251,7 +331,12 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     // Someone else (native git) moves the ref: the backend must see it, not a cached value.
     git(gitdir, ['update-ref', ref, c3, c2])
     t.equal(await b.readRef(ref), c3, 'readRef sees a move made by another process')
-    await rejectsCode(t, b.updateRef(ref, c1, c2), 'REF_STALE', 'CAS against the value before the outside move is refused')
+    await rejectsCode(
+      t,
+      b.updateRef(ref, c1, c2),
+      'REF_STALE',
+      'CAS against the value before the outside move is refused',
+    )
     await b.updateRef(ref, c1, c3)
     t.equal(git(gitdir, ['rev-parse', ref]), c1, 'going back is allowed when the old value matches (CAS, not ff)')
 
@@ -268,7 +353,8 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
   t.test('deleteRef compare-and-delete, loose and packed; an absent ref is fine', async (t) => {
     const { b, gitdir } = await open(t)
     const { c1, c2 } = await history(b)
-    const ref = ledgerRef(DEVICE), other = ledgerRef(DEVICE2)
+    const ref = ledgerRef(DEVICE),
+      other = ledgerRef(DEVICE2)
     await b.updateRef(ref, c2, null)
     await b.updateRef(other, c1, null)
     await rejectsCode(t, b.deleteRef(ref, c1), 'REF_STALE', 'a stale old value is refused')
@@ -293,20 +379,31 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     await b.updateRef('refs/heads/main', c1, null)
     await b.updateRef('refs/heads/merged', c3, null)
     await b.updateRef('refs/heads/ledger-old', c1, null)
-    git(gitdir, ['update-ref', 'refs/tags/ledger/' + DEVICE, c1])
+    git(gitdir, ['update-ref', `refs/tags/ledger/${DEVICE}`, c1])
 
-    const want = new Map([[ledgerRef(DEVICE), c2], [ledgerRef(DEVICE2), r]])
+    const want = new Map([
+      [ledgerRef(DEVICE), c2],
+      [ledgerRef(DEVICE2), r],
+    ])
     t.same(new Map(await b.listRefs(LEDGER_REF_PREFIX)), want, 'only refs/heads/ledger/*')
-    t.same([...(await b.listRefs('refs/heads/')).keys()].sort(),
+    t.same(
+      [...(await b.listRefs('refs/heads/')).keys()].sort(),
       ['refs/heads/ledger-old', ledgerRef(DEVICE), ledgerRef(DEVICE2), 'refs/heads/main', 'refs/heads/merged'].sort(),
-      'every head under refs/heads/')
+      'every head under refs/heads/',
+    )
     t.equal((await b.listRefs('refs/heads/nothing/')).size, 0, 'no refs under an absent prefix')
 
     git(gitdir, ['pack-refs', '--all'])
     t.same(new Map(await b.listRefs(LEDGER_REF_PREFIX)), want, 'same answer once the refs are packed')
     await b.updateRef(ledgerRef(DEVICE), c3, c2)
-    t.same(new Map(await b.listRefs(LEDGER_REF_PREFIX)), new Map([[ledgerRef(DEVICE), c3], [ledgerRef(DEVICE2), r]]),
-      'a loose update overrides the packed value')
+    t.same(
+      new Map(await b.listRefs(LEDGER_REF_PREFIX)),
+      new Map([
+        [ledgerRef(DEVICE), c3],
+        [ledgerRef(DEVICE2), r],
+      ]),
+      'a loose update overrides the packed value',
+    )
   })
 
   t.test('isAncestor', async (t) => {
@@ -330,7 +427,11 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     await rejectsCode(t, b.readCommit(ABSENT), 'GIT_MISSING_OBJECT', 'readCommit')
     t.equal((await b.readBlob(oid)).toString(), 'present\n', 'a read after the failures still works')
     const results = await Promise.allSettled([b.readBlob(ABSENT), b.readBlob(oid), b.readTree(ABSENT), b.readBlob(oid)])
-    t.same(results.map((x) => x.status), ['rejected', 'fulfilled', 'rejected', 'fulfilled'], 'interleaved missing and present reads')
+    t.same(
+      results.map((x) => x.status),
+      ['rejected', 'fulfilled', 'rejected', 'fulfilled'],
+      'interleaved missing and present reads',
+    )
     t.equal((results[3] as PromiseFulfilledResult<Buffer>).value.toString(), 'present\n')
     await t.rejects(b.readTree(oid), { name: 'LedgerError' }, 'reading a blob as a tree fails')
   })
@@ -358,20 +459,45 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
       [`${dev}/${dayDir('2026-10-31')}/000001.ndjson`, oid.p31a],
     ])
     const root1 = await writeFiles(b, null, files1)
-    t.equal(`${dev}/2026-11/2026-11-21/000001.ndjson`, `devices/${DEVICE}/2026-11/2026-11-21/000001.ndjson`, 'layout of a part path')
+    t.equal(
+      `${dev}/2026-11/2026-11-21/000001.ndjson`,
+      `devices/${DEVICE}/2026-11/2026-11-21/000001.ndjson`,
+      'layout of a part path',
+    )
 
-    const lsTree = (tree: string) => new Map(git(gitdir, ['ls-tree', '-r', tree]).split('\n').map((l) => {
-      const [meta, path] = l.split('\t')
-      const [mode, type, o] = meta!.split(' ')
-      t.equal(`${mode} ${type}`, '100644 blob', `${path} is a plain file`)
-      return [path!, o!]
-    }))
+    const lsTree = (tree: string) =>
+      new Map(
+        git(gitdir, ['ls-tree', '-r', tree])
+          .split('\n')
+          .map((l) => {
+            const [meta, path] = l.split('\t')
+            const [mode, type, o] = meta!.split(' ')
+            t.equal(`${mode} ${type}`, '100644 blob', `${path} is a plain file`)
+            return [path!, o!]
+          }),
+      )
     t.same(lsTree(root1), files1, 'native ls-tree -r lists exactly the files written')
-    t.equal(root1, nativeTreeOf(gitdir, files1, join(dir, 'index1')), 'root = what native write-tree makes of the same files')
+    t.equal(
+      root1,
+      nativeTreeOf(gitdir, files1, join(dir, 'index1')),
+      'root = what native write-tree makes of the same files',
+    )
 
-    t.same(await readEntryAt(b, root1, `${dev}/2026-11/2026-11-20/000001.ndjson`), { mode: '100644', type: 'blob', name: '000001.ndjson', oid: oid.p20a })
-    t.same((await readTreeAt(b, root1, `${dev}/2026-11`))!.map((e) => `${e.type}:${e.name}`), ['tree:2026-11-20', 'tree:2026-11-21'])
-    t.same((await readTreeAt(b, root1, ''))!.map((e) => e.name), ['devices'], 'root holds only devices/')
+    t.same(await readEntryAt(b, root1, `${dev}/2026-11/2026-11-20/000001.ndjson`), {
+      mode: '100644',
+      type: 'blob',
+      name: '000001.ndjson',
+      oid: oid.p20a,
+    })
+    t.same(
+      (await readTreeAt(b, root1, `${dev}/2026-11`))!.map((e) => `${e.type}:${e.name}`),
+      ['tree:2026-11-20', 'tree:2026-11-21'],
+    )
+    t.same(
+      (await readTreeAt(b, root1, ''))!.map((e) => e.name),
+      ['devices'],
+      'root holds only devices/',
+    )
     t.equal(await readTreeAt(b, root1, `${dev}/2026-12`), null, 'absent directory')
     t.equal(await readEntryAt(b, root1, `${dev}/2026-11/2026-11-22/000001.ndjson`), null, 'absent file')
     t.equal(await readTreeAt(b, null, dev), null, 'no root, no tree')
@@ -388,43 +514,75 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     for await (const e of walkBlobs(b, root1)) walked1.push(e)
     const walked2 = []
     for await (const e of walkBlobs(b, root2)) walked2.push(e)
-    t.same(walked2.map((e) => e.path), [
-      `devices/${DEVICE}/2026-10/2026-10-31/000001.ndjson`,
-      `devices/${DEVICE}/2026-11/2026-11-20/000001.ndjson`,
-      `devices/${DEVICE}/2026-11/2026-11-21/000001.ndjson`,
-      `devices/${DEVICE}/2026-11/2026-11-21/000002.ndjson`,
-      `devices/${DEVICE}/device.json`,
-      `devices/${DEVICE}/manifest.json`,
-    ], 'walkBlobs: depth first, name order')
+    t.same(
+      walked2.map((e) => e.path),
+      [
+        `devices/${DEVICE}/2026-10/2026-10-31/000001.ndjson`,
+        `devices/${DEVICE}/2026-11/2026-11-20/000001.ndjson`,
+        `devices/${DEVICE}/2026-11/2026-11-21/000001.ndjson`,
+        `devices/${DEVICE}/2026-11/2026-11-21/000002.ndjson`,
+        `devices/${DEVICE}/device.json`,
+        `devices/${DEVICE}/manifest.json`,
+      ],
+      'walkBlobs: depth first, name order',
+    )
     const after = new Map(walked2.map((e) => [e.path, e.oid]))
     for (const e of walked1) {
       if (e.path.endsWith('manifest.json')) continue
       t.equal(after.get(e.path), e.oid, `unchanged: ${e.path}`)
     }
     for (const dir of [`${dev}/2026-10`, `${dev}/2026-11/2026-11-20`]) {
-      t.equal((await readEntryAt(b, root2, dir))!.oid, (await readEntryAt(b, root1, dir))!.oid, `untouched subtree keeps its oid: ${dir}`)
+      t.equal(
+        (await readEntryAt(b, root2, dir))!.oid,
+        (await readEntryAt(b, root1, dir))!.oid,
+        `untouched subtree keeps its oid: ${dir}`,
+      )
     }
-    t.same(git(gitdir, ['diff-tree', '-r', '--name-status', root1, root2]).split('\n'), [
-      `A\t${dev}/2026-11/2026-11-21/000002.ndjson`,
-      `M\t${dev}/manifest.json`,
-    ], 'native diff-tree: one part added, manifest modified, nothing else')
+    t.same(
+      git(gitdir, ['diff-tree', '-r', '--name-status', root1, root2]).split('\n'),
+      [`A\t${dev}/2026-11/2026-11-21/000002.ndjson`, `M\t${dev}/manifest.json`],
+      'native diff-tree: one part added, manifest modified, nothing else',
+    )
 
     const msg1 = 'record: +3 records (2026-10-31..2026-11-21)\n'
-    const c1 = await b.writeCommit({ tree: root1, parents: [], author: ledgerSig(DEVICE, T), committer: ledgerSig(DEVICE, T), message: msg1 })
+    const c1 = await b.writeCommit({
+      tree: root1,
+      parents: [],
+      author: ledgerSig(DEVICE, T),
+      committer: ledgerSig(DEVICE, T),
+      message: msg1,
+    })
     await b.updateRef(ledgerRef(DEVICE), c1, null)
-    const c2 = await b.writeCommit({ tree: root2, parents: [c1], author: ledgerSig(DEVICE, T + 600), committer: ledgerSig(DEVICE, T + 600), message: 'record: +1 records (2026-11-21..2026-11-21)\n' })
+    const c2 = await b.writeCommit({
+      tree: root2,
+      parents: [c1],
+      author: ledgerSig(DEVICE, T + 600),
+      committer: ledgerSig(DEVICE, T + 600),
+      message: 'record: +1 records (2026-11-21..2026-11-21)\n',
+    })
     await b.updateRef(ledgerRef(DEVICE), c2, c1)
 
     t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
-    t.equal(git(gitdir, ['log', '--format=%H|%an <%ae>|%cn <%ce>|%at|%s', ledgerRef(DEVICE)]), [
-      `${c2}|usage-ledger <${DEVICE}@usage-ledger>|usage-ledger <${DEVICE}@usage-ledger>|${T + 600}|record: +1 records (2026-11-21..2026-11-21)`,
-      `${c1}|usage-ledger <${DEVICE}@usage-ledger>|usage-ledger <${DEVICE}@usage-ledger>|${T}|record: +3 records (2026-10-31..2026-11-21)`,
-    ].join('\n'), 'git log shows both commits with the ledger identity')
+    t.equal(
+      git(gitdir, ['log', '--format=%H|%an <%ae>|%cn <%ce>|%at|%s', ledgerRef(DEVICE)]),
+      [
+        `${c2}|usage-ledger <${DEVICE}@usage-ledger>|usage-ledger <${DEVICE}@usage-ledger>|${T + 600}|record: +1 records (2026-11-21..2026-11-21)`,
+        `${c1}|usage-ledger <${DEVICE}@usage-ledger>|usage-ledger <${DEVICE}@usage-ledger>|${T}|record: +3 records (2026-10-31..2026-11-21)`,
+      ].join('\n'),
+      'git log shows both commits with the ledger identity',
+    )
     const raw = git(gitdir, ['cat-file', '-p', c2])
-    t.match(raw, `tree ${root2}\nparent ${c1}\nauthor usage-ledger <${DEVICE}@usage-ledger> ${T + 600} +0000\ncommitter usage-ledger <${DEVICE}@usage-ledger> ${T + 600} +0000\n`)
+    t.match(
+      raw,
+      `tree ${root2}\nparent ${c1}\nauthor usage-ledger <${DEVICE}@usage-ledger> ${T + 600} +0000\ncommitter usage-ledger <${DEVICE}@usage-ledger> ${T + 600} +0000\n`,
+    )
 
     const clone = join(dir, 'clone')
     git(undefined, ['clone', '--quiet', '--branch', `ledger/${DEVICE}`, gitdir, clone])
-    t.equal(nativeGit(undefined, ['-C', clone, 'show', `HEAD:${dev}/2026-11/2026-11-21/000002.ndjson`]).stdout, text.p21b, 'native clone checks out the part')
+    t.equal(
+      nativeGit(undefined, ['-C', clone, 'show', `HEAD:${dev}/2026-11/2026-11-21/000002.ndjson`]).stdout,
+      text.p21b,
+      'native clone checks out the part',
+    )
   })
 }

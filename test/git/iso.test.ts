@@ -31,7 +31,12 @@ const part = (dev: string, day: number, n: number) => {
  */
 function nativeStore(gitdir: string) {
   git(undefined, ['init', '--bare', '--quiet', '--initial-branch=main', gitdir])
-  const expect = { blobs: new Map<string, Buffer>(), heads: new Map<string, string>(), commits: new Map<string, CommitInfo>(), files: new Map<string, Map<string, string>>() }
+  const expect = {
+    blobs: new Map<string, Buffer>(),
+    heads: new Map<string, string>(),
+    commits: new Map<string, CommitInfo>(),
+    files: new Map<string, Map<string, string>>(),
+  }
   const idx = join(gitdir, '..', 'tmp-index')
   for (const dev of [DEV_A, DEV_B]) {
     let parent: string | null = null
@@ -52,7 +57,13 @@ function nativeStore(gitdir: string) {
         git(gitdir, ['read-tree', '--empty'], { env: { GIT_INDEX_FILE: idx } })
         git(gitdir, ['update-index', '--add', '--index-info'], { input: info, env: { GIT_INDEX_FILE: idx } })
         const tree = git(gitdir, ['write-tree'], { env: { GIT_INDEX_FILE: idx } })
-        const c: CommitInfo = { tree, parents: parent ? [parent] : [], author: sig(dev, T + day), committer: sig(dev, T + day), message: `record: day ${day}\n` }
+        const c: CommitInfo = {
+          tree,
+          parents: parent ? [parent] : [],
+          author: sig(dev, T + day),
+          committer: sig(dev, T + day),
+          message: `record: day ${day}\n`,
+        }
         const oid2 = nativeCommitTree(gitdir, c)
         expect.commits.set(oid2, c)
         git(gitdir, ['update-ref', ledgerRef(dev), oid2])
@@ -81,7 +92,11 @@ async function checkReads(t: Test, b: GitBackend, expect: ReturnType<typeof nati
     t.equal(await b.isAncestor(first, head), true, 'first commit is an ancestor of the head')
     t.equal(await b.isAncestor(head, first), false, 'not the other way round')
   }
-  t.equal(await b.isAncestor(expect.heads.get(ledgerRef(DEV_A))!, expect.heads.get(ledgerRef(DEV_B))!), false, 'devices are unrelated')
+  t.equal(
+    await b.isAncestor(expect.heads.get(ledgerRef(DEV_A))!, expect.heads.get(ledgerRef(DEV_B))!),
+    false,
+    'devices are unrelated',
+  )
 }
 
 t.test('iso reads a store native git wrote: loose, then packed with deltas and packed refs', async (t) => {
@@ -99,7 +114,9 @@ t.test('iso reads a store native git wrote: loose, then packed with deltas and p
     t.equal(existsSync(looseDir) ? readdirSync(looseDir).length : 0, 0, 'no loose ledger refs left')
     t.ok(existsSync(join(gitdir, 'packed-refs')), 'packed-refs exists')
     const pack = readdirSync(join(gitdir, 'objects/pack')).find((f) => f.endsWith('.idx'))!
-    const deltas = git(gitdir, ['verify-pack', '-v', join(gitdir, 'objects/pack', pack)]).split('\n').filter((l) => /^[0-9a-f]{40} blob\s+\d+ \d+ \d+ \d+ [0-9a-f]{40}$/.test(l))
+    const deltas = git(gitdir, ['verify-pack', '-v', join(gitdir, 'objects/pack', pack)])
+      .split('\n')
+      .filter((l) => /^[0-9a-f]{40} blob\s+\d+ \d+ \d+ \d+ [0-9a-f]{40}$/.test(l))
     t.ok(deltas.length >= 10, `the pack stores blobs as deltas (${deltas.length})`)
     await checkReads(t, b, expect)
     await checkReads(t, new IsoBackend(gitdir), expect)
@@ -115,12 +132,26 @@ t.test('iso reads a store native git wrote: loose, then packed with deltas and p
     const base = (await b.readCommit(head)).tree
     const newPart = await b.writeBlob(Buffer.from(part(DEV_A, 13, 5)))
     const tree = await writeFiles(b, base, new Map([[`devices/${DEV_A}/2026-11/2026-11-13/000001.ndjson`, newPart]]))
-    const c = await b.writeCommit({ tree, parents: [head], author: sig(DEV_A, T + 100), committer: sig(DEV_A, T + 100), message: 'record: +60 records (2026-11-13..2026-11-13)\n' })
+    const c = await b.writeCommit({
+      tree,
+      parents: [head],
+      author: sig(DEV_A, T + 100),
+      committer: sig(DEV_A, T + 100),
+      message: 'record: +60 records (2026-11-13..2026-11-13)\n',
+    })
     await t.rejects(b.updateRef(ledgerRef(DEV_A), c, null), { code: 'REF_STALE' }, 'packed ref counts as existing')
     await b.updateRef(ledgerRef(DEV_A), c, head)
     t.equal(git(gitdir, ['rev-parse', ledgerRef(DEV_A)]), c, 'native sees the loose ref over the packed one')
-    t.equal(git(gitdir, ['rev-parse', ledgerRef(DEV_B)]), expect.heads.get(ledgerRef(DEV_B)), 'the other device is untouched')
-    t.same(git(gitdir, ['diff-tree', '-r', '--name-status', head, c]).split('\n'), [`A\tdevices/${DEV_A}/2026-11/2026-11-13/000001.ndjson`], 'native diff: one part added')
+    t.equal(
+      git(gitdir, ['rev-parse', ledgerRef(DEV_B)]),
+      expect.heads.get(ledgerRef(DEV_B)),
+      'the other device is untouched',
+    )
+    t.same(
+      git(gitdir, ['diff-tree', '-r', '--name-status', head, c]).split('\n'),
+      [`A\tdevices/${DEV_A}/2026-11/2026-11-13/000001.ndjson`],
+      'native diff: one part added',
+    )
     t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
   })
 })
@@ -150,8 +181,20 @@ t.test('system and iso write identical objects', async (t) => {
     const root1 = await writeFiles(b, null, files)
     const root2 = await writeFiles(b, root1, new Map([[`devices/${DEV_A}/2026-11/2026-11-01/000002.ndjson`, oids[2]!]]))
     out.push(root1, root2)
-    const c1 = await b.writeCommit({ tree: root1, parents: [], author: sig(DEV_A, T), committer: sig(DEV_B, T + 1), message: 'record: +1 records (2026-11-01..2026-11-01)\n' })
-    const c2 = await b.writeCommit({ tree: root2, parents: [c1], author: sig(DEV_A, T + 2), committer: sig(DEV_A, T + 2), message: 'two\n\nwith a body\n' })
+    const c1 = await b.writeCommit({
+      tree: root1,
+      parents: [],
+      author: sig(DEV_A, T),
+      committer: sig(DEV_B, T + 1),
+      message: 'record: +1 records (2026-11-01..2026-11-01)\n',
+    })
+    const c2 = await b.writeCommit({
+      tree: root2,
+      parents: [c1],
+      author: sig(DEV_A, T + 2),
+      committer: sig(DEV_A, T + 2),
+      message: 'two\n\nwith a body\n',
+    })
     out.push(c1, c2)
     return out
   }
@@ -170,7 +213,8 @@ t.test('system and iso write identical objects', async (t) => {
   const isoOnSys = new IsoBackend(join(dir, 'sys.git'))
   const walk = async (b: GitBackend) => {
     const out: string[] = [JSON.stringify(await b.readCommit(head))]
-    for await (const e of walkBlobs(b, (await b.readCommit(head)).tree)) out.push(`${e.path} ${e.oid} ${(await b.readBlob(e.oid)).length}`)
+    for await (const e of walkBlobs(b, (await b.readCommit(head)).tree))
+      out.push(`${e.path} ${e.oid} ${(await b.readBlob(e.oid)).length}`)
     return out
   }
   const [w1, w2, w3, w4] = [await walk(sys), await walk(iso), await walk(sysOnIso), await walk(isoOnSys)]

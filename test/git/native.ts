@@ -8,11 +8,27 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-export interface NativeResult { code: number; out: Buffer; stdout: string; stderr: string }
+export interface NativeResult {
+  code: number
+  out: Buffer
+  stdout: string
+  stderr: string
+}
 
 /** Runs `git` with GIT_DIR = gitdir (unless undefined), isolated from system/global config. */
-export function nativeGit(gitdir: string | undefined, args: string[], opts: { input?: string | Uint8Array; env?: Record<string, string>; cwd?: string } = {}): NativeResult {
-  const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0', ...opts.env }
+export function nativeGit(
+  gitdir: string | undefined,
+  args: string[],
+  opts: { input?: string | Uint8Array; env?: Record<string, string>; cwd?: string } = {},
+): NativeResult {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LC_ALL: 'C',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_TERMINAL_PROMPT: '0',
+    ...opts.env,
+  }
   if (gitdir) env.GIT_DIR = gitdir
   else delete env.GIT_DIR
   const r = spawnSync('git', args, { env, input: opts.input ?? '', cwd: opts.cwd, maxBuffer: 256 * 1024 * 1024 })
@@ -33,7 +49,10 @@ export function git(gitdir: string | undefined, args: string[], opts: Parameters
  */
 export function fsck(gitdir: string): { code: number; output: string } {
   const r = nativeGit(gitdir, ['fsck', '--strict', '--full', '--no-dangling', '--no-progress'])
-  const output = (r.stdout + r.stderr).split('\n').filter((l) => l.trim() && !l.startsWith('notice: ')).join('\n')
+  const output = (r.stdout + r.stderr)
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('notice: '))
+    .join('\n')
   return { code: r.code, output }
 }
 
@@ -62,22 +81,33 @@ export const blobOid = (data: Uint8Array | string) => {
  * that order, so a test can see a backend that sorts differently).
  */
 export function treeOidInOrder(entries: Array<{ name: string; type: 'blob' | 'tree'; oid: string }>): string {
-  const body = Buffer.concat(entries.map((e) => Buffer.concat([
-    Buffer.from(`${e.type === 'tree' ? '40000' : '100644'} ${e.name}\0`),
-    Buffer.from(e.oid, 'hex'),
-  ])))
+  const body = Buffer.concat(
+    entries.map((e) =>
+      Buffer.concat([Buffer.from(`${e.type === 'tree' ? '40000' : '100644'} ${e.name}\0`), Buffer.from(e.oid, 'hex')]),
+    ),
+  )
   return sha1(`tree ${body.length}\0`, body)
 }
 
-export interface Sig { name: string; email: string; timestamp: number }
+export interface Sig {
+  name: string
+  email: string
+  timestamp: number
+}
 
 /** The exact bytes of a commit as git writes it (UTC signatures). */
-export function commitText(c: { tree: string; parents: string[]; author: Sig; committer: Sig; message: string }): string {
+export function commitText(c: {
+  tree: string
+  parents: string[]
+  author: Sig
+  committer: Sig
+  message: string
+}): string {
   let s = `tree ${c.tree}\n`
   for (const p of c.parents) s += `parent ${p}\n`
   s += `author ${c.author.name} <${c.author.email}> ${c.author.timestamp} +0000\n`
   s += `committer ${c.committer.name} <${c.committer.email}> ${c.committer.timestamp} +0000\n`
-  return s + '\n' + c.message
+  return `${s}\n${c.message}`
 }
 
 export const commitOid = (c: Parameters<typeof commitText>[0]) => {
@@ -86,15 +116,22 @@ export const commitOid = (c: Parameters<typeof commitText>[0]) => {
 }
 
 /** Native `git commit-tree` with fixed identities and dates, in `gitdir`. */
-export function nativeCommitTree(gitdir: string, c: { tree: string; parents: string[]; author: Sig; committer: Sig; message: string }): string {
+export function nativeCommitTree(
+  gitdir: string,
+  c: { tree: string; parents: string[]; author: Sig; committer: Sig; message: string },
+): string {
   const args = ['commit-tree', '--no-gpg-sign', c.tree]
   for (const p of c.parents) args.push('-p', p)
   args.push('-F', '-')
   return git(gitdir, args, {
     input: c.message,
     env: {
-      GIT_AUTHOR_NAME: c.author.name, GIT_AUTHOR_EMAIL: c.author.email, GIT_AUTHOR_DATE: `@${c.author.timestamp} +0000`,
-      GIT_COMMITTER_NAME: c.committer.name, GIT_COMMITTER_EMAIL: c.committer.email, GIT_COMMITTER_DATE: `@${c.committer.timestamp} +0000`,
+      GIT_AUTHOR_NAME: c.author.name,
+      GIT_AUTHOR_EMAIL: c.author.email,
+      GIT_AUTHOR_DATE: `@${c.author.timestamp} +0000`,
+      GIT_COMMITTER_NAME: c.committer.name,
+      GIT_COMMITTER_EMAIL: c.committer.email,
+      GIT_COMMITTER_DATE: `@${c.committer.timestamp} +0000`,
     },
   })
 }
@@ -116,9 +153,11 @@ export function prng(n: number, seed = 1): Buffer {
   const b = Buffer.alloc(n)
   let x = seed >>> 0 || 1
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0
+    x ^= x << 13
+    x >>>= 0
     x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
+    x ^= x << 5
+    x >>>= 0
     b[i] = x & 0xff
   }
   return b

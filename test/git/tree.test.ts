@@ -20,13 +20,19 @@ function counting(inner: GitBackend) {
     gitdir: inner.gitdir,
     init: () => inner.init(),
     writeBlob: (d) => inner.writeBlob(d),
-    writeTree: (e) => { log.writes.push(e); return inner.writeTree(e) },
+    writeTree: (e) => {
+      log.writes.push(e)
+      return inner.writeTree(e)
+    },
     writeCommit: (c) => inner.writeCommit(c),
     readRef: (r) => inner.readRef(r),
     listRefs: (p) => inner.listRefs(p),
     updateRef: (r, n, o) => inner.updateRef(r, n, o),
     deleteRef: (r, o) => inner.deleteRef(r, o),
-    readTree: (o) => { log.reads.push(o); return inner.readTree(o) },
+    readTree: (o) => {
+      log.reads.push(o)
+      return inner.readTree(o)
+    },
     readBlob: (o) => inner.readBlob(o),
     readCommit: (o) => inner.readCommit(o),
     isAncestor: (a, d) => inner.isAncestor(a, d),
@@ -36,7 +42,14 @@ function counting(inner: GitBackend) {
     deleteRemoteRef: (r, ref) => inner.deleteRemoteRef(r, ref),
     close: () => inner.close(),
   }
-  return { b, log, reset: () => { log.reads.length = 0; log.writes.length = 0 } }
+  return {
+    b,
+    log,
+    reset: () => {
+      log.reads.length = 0
+      log.writes.length = 0
+    },
+  }
 }
 
 t.test('tree helpers', async (t) => {
@@ -55,7 +68,10 @@ t.test('tree helpers', async (t) => {
   }
   const root = await writeFiles(b, null, files)
   const dirs = new Set<string>([''])
-  for (const p of files.keys()) { const segs = p.split('/'); for (let i = 1; i < segs.length; i++) dirs.add(segs.slice(0, i).join('/')) }
+  for (const p of files.keys()) {
+    const segs = p.split('/')
+    for (let i = 1; i < segs.length; i++) dirs.add(segs.slice(0, i).join('/'))
+  }
   t.equal(log.writes.length, dirs.size, 'from scratch: one tree written per directory, none twice')
   t.equal(log.reads.length, 0, 'from scratch: nothing read')
 
@@ -68,7 +84,12 @@ t.test('tree helpers', async (t) => {
     for (const d of onPath) expectedReads.push(d === '' ? root : (await readEntryAt(sys, root, d))!.oid)
     t.same(log.reads, expectedReads, 'read: root, devices, the device, the month, the day; nothing else')
     t.equal(log.writes.length, onPath.length, 'one tree written per level on the path')
-    for (const d of [`devices/${B}`, `devices/${A}/2026-10`, `devices/${A}/2026-11/2026-11-20`, `devices/${A}/device.json`]) {
+    for (const d of [
+      `devices/${B}`,
+      `devices/${A}/2026-10`,
+      `devices/${A}/2026-11/2026-11-20`,
+      `devices/${A}/device.json`,
+    ]) {
       t.equal((await readEntryAt(sys, root2, d))!.oid, (await readEntryAt(sys, root, d))!.oid, `untouched: ${d}`)
     }
   })
@@ -86,7 +107,10 @@ t.test('tree helpers', async (t) => {
     t.equal(log.writes.length, 7, 'seven trees written')
     t.same(log.reads.length, 4, 'only existing trees on the paths read: root, devices, the device, 2026-11')
     for (const [p, oid] of add) t.equal((await readEntryAt(sys, root2, p))?.oid, oid, `present: ${p}`)
-    t.same((await readTreeAt(sys, root2, `devices/${A}/2026-11/2026-11-22`))!.map((e) => e.name), ['000001.ndjson', '000002.ndjson'])
+    t.same(
+      (await readTreeAt(sys, root2, `devices/${A}/2026-11/2026-11-22`))!.map((e) => e.name),
+      ['000001.ndjson', '000002.ndjson'],
+    )
   })
 
   t.test('overwriting a file changes its oid and nothing beside it', async (t) => {
@@ -106,13 +130,29 @@ t.test('tree helpers', async (t) => {
   t.test('writing nothing, or the same oids again, gives back the same tree', async (t) => {
     t.equal(await writeFiles(b, root, new Map()), root, 'empty change set on a base')
     t.equal(await writeFiles(b, null, new Map()), EMPTY_TREE, 'empty change set on nothing = the empty tree')
-    t.equal(await writeFiles(b, root, new Map([...files].slice(0, 3))), root, 'rewriting existing files with the same oids')
+    t.equal(
+      await writeFiles(b, root, new Map([...files].slice(0, 3))),
+      root,
+      'rewriting existing files with the same oids',
+    )
   })
 
   t.test('readTreeAt and readEntryAt', async (t) => {
-    t.same((await readTreeAt(sys, root, ''))!.map((e) => e.name), ['devices'], "'' is the root")
-    t.same((await readTreeAt(sys, root, 'devices/'))!.map((e) => e.name), [A, B], 'a trailing slash is ignored')
-    t.same(await readEntryAt(sys, root, 'devices'), { mode: '040000', type: 'tree', name: 'devices', oid: (await sys.readTree(root))[0]!.oid }, 'a top-level entry')
+    t.same(
+      (await readTreeAt(sys, root, ''))!.map((e) => e.name),
+      ['devices'],
+      "'' is the root",
+    )
+    t.same(
+      (await readTreeAt(sys, root, 'devices/'))!.map((e) => e.name),
+      [A, B],
+      'a trailing slash is ignored',
+    )
+    t.same(
+      await readEntryAt(sys, root, 'devices'),
+      { mode: '040000', type: 'tree', name: 'devices', oid: (await sys.readTree(root))[0]!.oid },
+      'a top-level entry',
+    )
     t.equal(await readTreeAt(sys, root, `devices/${A}/device.json`), null, 'a file is not a directory')
     t.equal(await readTreeAt(sys, root, `devices/${A}/device.json/x`), null, 'no path through a file')
     t.equal(await readEntryAt(sys, root, `devices/${A}/device.json/x`), null)
@@ -123,14 +163,18 @@ t.test('tree helpers', async (t) => {
     const sub = (await readEntryAt(sys, root, `devices/${B}`))!.oid
     const got = []
     for await (const e of walkBlobs(sys, sub, `devices/${B}`)) got.push(e)
-    t.same(got.map((e) => e.path), [
-      `devices/${B}/2026-10/2026-10-30/000001.ndjson`,
-      `devices/${B}/2026-10/2026-10-31/000001.ndjson`,
-      `devices/${B}/2026-11/2026-11-01/000001.ndjson`,
-      `devices/${B}/2026-11/2026-11-20/000001.ndjson`,
-      `devices/${B}/2026-11/2026-11-21/000001.ndjson`,
-      `devices/${B}/device.json`,
-    ], 'paths carry the prefix, in name order')
+    t.same(
+      got.map((e) => e.path),
+      [
+        `devices/${B}/2026-10/2026-10-30/000001.ndjson`,
+        `devices/${B}/2026-10/2026-10-31/000001.ndjson`,
+        `devices/${B}/2026-11/2026-11-01/000001.ndjson`,
+        `devices/${B}/2026-11/2026-11-20/000001.ndjson`,
+        `devices/${B}/2026-11/2026-11-21/000001.ndjson`,
+        `devices/${B}/device.json`,
+      ],
+      'paths carry the prefix, in name order',
+    )
     for (const e of got) t.equal(e.oid, files.get(e.path), `oid of ${e.path}`)
   })
 })

@@ -8,7 +8,11 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const BIN = path.join(ROOT, 'bin/usage-ledger.js')
 export const FIXTURES = path.join(ROOT, 'fixtures')
 
-export interface CliResult { code: number; stdout: string; stderr: string }
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
 
 export interface CliOptions {
   env?: Record<string, string | undefined>
@@ -17,7 +21,10 @@ export interface CliOptions {
 }
 
 /** Environment with nothing of the real user's: HOME, sources and store all under `dir`. */
-export function isolatedEnv(dir: string, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+export function isolatedEnv(
+  dir: string,
+  extra: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
   return {
     PATH: process.env.PATH,
     HOME: path.join(dir, 'home'),
@@ -33,8 +40,13 @@ export function isolatedEnv(dir: string, extra: Record<string, string | undefine
 
 export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = '', stderr = ''
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: cleanEnv(opts.env),
+      cwd: opts.cwd ?? ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let stdout = '',
+      stderr = ''
     child.stdout.on('data', (b) => (stdout += b))
     child.stderr.on('data', (b) => (stderr += b))
     child.on('error', reject)
@@ -44,7 +56,12 @@ export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
 }
 
 export function cliSync(args: string[], opts: CliOptions = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), cwd: opts.cwd ?? ROOT, input: opts.input ?? '', encoding: 'utf8' })
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    env: cleanEnv(opts.env),
+    cwd: opts.cwd ?? ROOT,
+    input: opts.input ?? '',
+    encoding: 'utf8',
+  })
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
 }
 
@@ -62,18 +79,33 @@ export function copyFixtures(dir: string): void {
 }
 
 export function git(gitdir: string, args: string[]): string {
-  const r = spawnSync('git', args, { env: { PATH: process.env.PATH, GIT_DIR: gitdir, GIT_CONFIG_NOSYSTEM: '1', HOME: gitdir }, encoding: 'utf8' })
+  const r = spawnSync('git', args, {
+    env: { PATH: process.env.PATH, GIT_DIR: gitdir, GIT_CONFIG_NOSYSTEM: '1', HOME: gitdir },
+    encoding: 'utf8',
+  })
   if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`)
   return r.stdout
 }
 
 export interface Expected {
-  'claude-code': { days: Record<string, Totals>; totals: Totals; afterCompletingUnfinished: { file: string; newRecord: Totals & { ts: string } } }
+  'claude-code': {
+    days: Record<string, Totals>
+    totals: Totals
+    afterCompletingUnfinished: { file: string; newRecord: Totals & { ts: string } }
+  }
   codex: { days: Record<string, Totals>; totals: Totals }
 }
-export interface Totals { records: number; input: number; output: number; cacheWrite: number; cacheRead: number; totalTokens: number }
+export interface Totals {
+  records: number
+  input: number
+  output: number
+  cacheWrite: number
+  cacheRead: number
+  totalTokens: number
+}
 
-export const expected = (): Expected => JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')) as Expected
+export const expected = (): Expected =>
+  JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')) as Expected
 
 export const TOKEN_FIELDS = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens'] as const
 

@@ -9,8 +9,12 @@ export interface FakeEnvOptions {
   tty?: boolean
 }
 
-export function fakeEnv(vars: Record<string, string | undefined>, o: FakeEnvOptions = {}): Env & { out(): string; err(): string } {
-  const stdout: string[] = [], stderr: string[] = []
+export function fakeEnv(
+  vars: Record<string, string | undefined>,
+  o: FakeEnvOptions = {},
+): Env & { out(): string; err(): string } {
+  const stdout: string[] = [],
+    stderr: string[] = []
   return {
     vars,
     now: () => new Date('2026-11-22T12:00:00.000Z'),

@@ -13,8 +13,8 @@ import * as git from 'isomorphic-git'
 import isoHttp from 'isomorphic-git/http/node'
 import { startGitServer, type GitServer, type GitServerRequest } from './git-server.js'
 
-const TOKEN = 'tok-' + randomBytes(8).toString('hex')
-const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64')
+const TOKEN = `tok-${randomBytes(8).toString('hex')}`
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
 const authArgs = (header: string) => ['-c', `http.extraHeader=Authorization: ${header}`]
 const GOOD = authArgs(basic('x', TOKEN))
 
@@ -40,14 +40,27 @@ function clientEnv(): NodeJS.ProcessEnv {
   }
 }
 
-interface Run { code: number; stdout: string; stderr: string; ms: number }
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+  ms: number
+}
 
 /** Native git, asynchronously (never spawnSync: this very process serves the requests). */
-function run(args: string[], opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Run> {
+function run(
+  args: string[],
+  opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<Run> {
   const start = Date.now()
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd: opts.cwd ?? tmp, env: { ...clientEnv(), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = '', stderr = ''
+    const child = spawn('git', args, {
+      cwd: opts.cwd ?? tmp,
+      env: { ...clientEnv(), ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = '',
+      stderr = ''
     child.stdout.on('data', (b) => (stdout += b))
     child.stderr.on('data', (b) => (stderr += b))
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 15000)
@@ -66,7 +79,10 @@ async function ok(args: string[], opts: Parameters<typeof run>[1] = {}): Promise
 }
 
 /** A raw HTTP GET, to see exactly what the server answers. */
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers, agent: false }, (res) => {
       let body = ''
@@ -78,7 +94,10 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
 }
 
 const since = (s: GitServer, n: number) => s.requests.slice(n)
-const show = (rs: GitServerRequest[]) => rs.map((r) => `${r.method} ${r.path} ${r.status}${r.chunked ? ' chunked' : ''}${r.encoding ? ' ' + r.encoding : ''}`).join('\n')
+const show = (rs: GitServerRequest[]) =>
+  rs
+    .map((r) => `${r.method} ${r.path} ${r.status}${r.chunked ? ' chunked' : ''}${r.encoding ? ` ${r.encoding}` : ''}`)
+    .join('\n')
 
 let server: GitServer
 t.before(async () => {
@@ -104,7 +123,10 @@ t.test('native git: clone empty, push, big chunked push, clone again, protocol v
   let n = server.requests.length
   await ok([...GOOD, 'push', 'origin', 'HEAD:refs/heads/main'], { cwd: work })
   const pushReqs = since(server, n)
-  t.ok(pushReqs.some((r) => r.method === 'POST' && r.path === '/repo.git/git-receive-pack' && r.status === 200), show(pushReqs))
+  t.ok(
+    pushReqs.some((r) => r.method === 'POST' && r.path === '/repo.git/git-receive-pack' && r.status === 200),
+    show(pushReqs),
+  )
   t.ok(pushReqs.every((r) => r.user === 'x'))
 
   // > 1 MiB of incompressible data: above http.postBuffer, so git streams the pack chunked.
@@ -118,11 +140,15 @@ t.test('native git: clone empty, push, big chunked push, clone again, protocol v
   t.comment(`big push: ${Date.now() - t0} ms`)
   const bigReqs = since(server, n)
   const chunked = bigReqs.find((r) => r.method === 'POST' && r.path === '/repo.git/git-receive-pack' && r.chunked)
-  t.ok(chunked, 'a chunked receive-pack POST\n' + show(bigReqs))
+  t.ok(chunked, `a chunked receive-pack POST\n${show(bigReqs)}`)
   t.equal(chunked?.status, 200)
   t.ok((chunked?.bodyBytes ?? 0) > 1024 * 1024, `body ${chunked?.bodyBytes} bytes`)
   const head = await ok(['rev-parse', 'HEAD'], { cwd: work })
-  t.equal(await ok(['--git-dir', path.join(server.root, 'repo.git'), 'rev-parse', 'refs/heads/main']), head, 'the bare repo has the pushed head')
+  t.equal(
+    await ok(['--git-dir', path.join(server.root, 'repo.git'), 'rev-parse', 'refs/heads/main']),
+    head,
+    'the bare repo has the pushed head',
+  )
 
   const work2 = path.join(tmp, 'work2')
   await ok([...GOOD, 'clone', '-q', url, work2])
@@ -135,7 +161,10 @@ t.test('native git: clone empty, push, big chunked push, clone again, protocol v
   await ok(['checkout', '-q', '-b', 'side'], { cwd: work2 })
   const base = Math.floor(Date.now() / 1000) + 3600 // newer than main's commits: sent first as haves
   for (let i = 0; i < 40; i++) {
-    await ok(['commit', '-q', '--allow-empty', '-m', `side ${i}`], { cwd: work2, env: { GIT_COMMITTER_DATE: `${base + i * 60} +0000`, GIT_AUTHOR_DATE: `${base + i * 60} +0000` } })
+    await ok(['commit', '-q', '--allow-empty', '-m', `side ${i}`], {
+      cwd: work2,
+      env: { GIT_COMMITTER_DATE: `${base + i * 60} +0000`, GIT_AUTHOR_DATE: `${base + i * 60} +0000` },
+    })
   }
   fs.writeFileSync(path.join(work, 'a.txt'), 'hello again\n')
   await ok(['commit', '-q', '-am', 'third'], { cwd: work })
@@ -146,10 +175,22 @@ t.test('native git: clone empty, push, big chunked push, clone again, protocol v
   await ok([...GOOD, '-c', 'protocol.version=2', 'fetch', '-q', 'origin'], { cwd: work2 })
   const fetchReqs = since(server, n)
   t.equal(await ok(['rev-parse', 'refs/remotes/origin/main'], { cwd: work2 }), third, 'fetched the new head')
-  t.ok(fetchReqs.length > 0 && fetchReqs.every((r) => r.protocol === 'version=2'), 'every fetch request carried Git-Protocol: version=2')
-  t.ok(fetchReqs.some((r) => r.method === 'POST' && r.path === '/repo.git/git-upload-pack' && r.status === 200), show(fetchReqs))
-  t.ok(fetchReqs.some((r) => r.encoding === 'gzip' && r.status === 200), 'a gzip request body was served\n' + show(fetchReqs))
-  t.ok(fetchReqs.every((r) => r.status === 200), show(fetchReqs))
+  t.ok(
+    fetchReqs.length > 0 && fetchReqs.every((r) => r.protocol === 'version=2'),
+    'every fetch request carried Git-Protocol: version=2',
+  )
+  t.ok(
+    fetchReqs.some((r) => r.method === 'POST' && r.path === '/repo.git/git-upload-pack' && r.status === 200),
+    show(fetchReqs),
+  )
+  t.ok(
+    fetchReqs.some((r) => r.encoding === 'gzip' && r.status === 200),
+    `a gzip request body was served\n${show(fetchReqs)}`,
+  )
+  t.ok(
+    fetchReqs.every((r) => r.status === 200),
+    show(fetchReqs),
+  )
   t.comment(`native section: ${Date.now() - started} ms`)
 })
 
@@ -161,17 +202,28 @@ t.test('auth: wrong token and no token are 401 with WWW-Authenticate: Basic', as
   const wrong = await run([...authArgs(basic('x', 'not-the-token')), 'ls-remote', url])
   t.not(wrong.code, 0)
   t.match(wrong.stderr, /Authentication failed|could not read Username|401/)
-  t.ok(since(server, n).some((r) => r.status === 401 && r.user === 'x'), show(since(server, n)))
+  t.ok(
+    since(server, n).some((r) => r.status === 401 && r.user === 'x'),
+    show(since(server, n)),
+  )
 
   n = server.requests.length
   const none = await run(['ls-remote', url])
   t.not(none.code, 0)
-  t.ok(since(server, n).some((r) => r.status === 401 && r.user === undefined), show(since(server, n)))
+  t.ok(
+    since(server, n).some((r) => r.status === 401 && r.user === undefined),
+    show(since(server, n)),
+  )
 
   n = server.requests.length
-  const wrongPush = await run([...authArgs(basic('x', 'nope')), 'push', url, 'HEAD:refs/heads/main'], { cwd: path.join(tmp, 'work') })
+  const wrongPush = await run([...authArgs(basic('x', 'nope')), 'push', url, 'HEAD:refs/heads/main'], {
+    cwd: path.join(tmp, 'work'),
+  })
   t.not(wrongPush.code, 0)
-  t.ok(since(server, n).every((r) => r.status === 401), show(since(server, n)))
+  t.ok(
+    since(server, n).every((r) => r.status === 401),
+    show(since(server, n)),
+  )
   t.notOk(fs.existsSync(path.join(server.root, 'auth.git', 'refs', 'heads', 'main')), 'nothing was pushed')
 
   const raw = await get(`${url}/info/refs?service=git-upload-pack`)
@@ -181,7 +233,9 @@ t.test('auth: wrong token and no token are 401 with WWW-Authenticate: Basic', as
   const rawOk = await get(`${url}/info/refs?service=git-upload-pack`, { Authorization: basic('anyone', TOKEN) })
   t.equal(rawOk.status, 200)
   t.equal(rawOk.headers['content-type'], 'application/x-git-upload-pack-advertisement')
-  const missing = await get(`${server.url}/nope.git/info/refs?service=git-upload-pack`, { Authorization: basic('anyone', TOKEN) })
+  const missing = await get(`${server.url}/nope.git/info/refs?service=git-upload-pack`, {
+    Authorization: basic('anyone', TOKEN),
+  })
   t.equal(missing.status, 404, 'status taken from the CGI Status: header')
 })
 
@@ -199,7 +253,10 @@ t.test('a fixed user, and a server without a token', async (t) => {
   open.createBare('r')
   const w = path.join(tmp, 'work')
   await ok(['push', '-q', open.repoUrl('r'), 'HEAD:refs/heads/main'], { cwd: w })
-  t.equal(await ok(['ls-remote', open.repoUrl('r'), 'refs/heads/main']), `${await ok(['rev-parse', 'HEAD'], { cwd: w })}\trefs/heads/main`)
+  t.equal(
+    await ok(['ls-remote', open.repoUrl('r'), 'refs/heads/main']),
+    `${await ok(['rev-parse', 'HEAD'], { cwd: w })}\trefs/heads/main`,
+  )
 })
 
 t.test('setDown: a down server fails git quickly; back up, it works again on the same port', async (t) => {
@@ -254,7 +311,11 @@ function openUpload(url: string, signal?: AbortSignal): Promise<Error> {
       method: 'POST',
       agent: false,
       signal,
-      headers: { Authorization: basic('x', TOKEN), 'Content-Type': 'application/x-git-upload-pack-request', 'Transfer-Encoding': 'chunked' },
+      headers: {
+        Authorization: basic('x', TOKEN),
+        'Content-Type': 'application/x-git-upload-pack-request',
+        'Transfer-Encoding': 'chunked',
+      },
     })
     req.on('error', resolve)
     req.on('response', (res) => {
@@ -310,7 +371,10 @@ t.test('isomorphic-git: clone, commit and push over the server with onAuth', asy
   const n = server.requests.length
   const res = await git.push({ fs, http: isoHttp, dir, url, ref: 'main', remoteRef: 'main', onAuth })
   t.ok(res.ok, JSON.stringify(res))
-  t.ok(since(server, n).some((r) => r.method === 'POST' && r.path === '/repo.git/git-receive-pack' && r.status === 200), show(since(server, n)))
+  t.ok(
+    since(server, n).some((r) => r.method === 'POST' && r.path === '/repo.git/git-receive-pack' && r.status === 200),
+    show(since(server, n)),
+  )
   t.equal(await ok(['--git-dir', path.join(server.root, 'repo.git'), 'rev-parse', 'refs/heads/main']), oid)
   t.equal(await ok(['--git-dir', path.join(server.root, 'repo.git'), 'fsck', '--strict', '--no-progress']), '')
 
@@ -321,11 +385,28 @@ t.test('isomorphic-git: clone, commit and push over the server with onAuth', asy
   fs.writeFileSync(path.join(dir2, 'x.txt'), 'x\n')
   await git.add({ fs, dir: dir2, filepath: 'x.txt' })
   const oid2 = await git.commit({ fs, dir: dir2, message: 'first', author, committer: author })
-  const res2 = await git.push({ fs, http: isoHttp, dir: dir2, url: server.repoUrl('iso-empty'), ref: 'main', remoteRef: 'main', onAuth })
+  const res2 = await git.push({
+    fs,
+    http: isoHttp,
+    dir: dir2,
+    url: server.repoUrl('iso-empty'),
+    ref: 'main',
+    remoteRef: 'main',
+    onAuth,
+  })
   t.ok(res2.ok, JSON.stringify(res2))
   t.equal(await ok([...GOOD, 'ls-remote', server.repoUrl('iso-empty'), 'refs/heads/main']), `${oid2}\trefs/heads/main`)
 
   // A wrong token: isomorphic-git gets the 401 and gives up.
-  await t.rejects(git.clone({ fs, http: isoHttp, dir: path.join(tmp, 'iso-bad'), url, onAuth: () => ({ username: 'x', password: 'bad' }), onAuthFailure: () => ({ cancel: true }) }))
+  await t.rejects(
+    git.clone({
+      fs,
+      http: isoHttp,
+      dir: path.join(tmp, 'iso-bad'),
+      url,
+      onAuth: () => ({ username: 'x', password: 'bad' }),
+      onAuthFailure: () => ({ cancel: true }),
+    }),
+  )
   t.comment(`isomorphic-git section: ${Date.now() - started} ms`)
 })

@@ -189,7 +189,8 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
     req.pause()
     const timer = setTimeout(() => {
       timers.delete(timer)
-      if (!res.destroyed && !res.writableEnded) serve(req, res, entry, auth, typeof proto === 'string' ? proto : undefined, fault)
+      if (!res.destroyed && !res.writableEnded)
+        serve(req, res, entry, auth, typeof proto === 'string' ? proto : undefined, fault)
     }, fault.delayMs)
     timers.add(timer)
     res.on('close', () => {
@@ -198,8 +199,14 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
     })
   }
 
-  function serve(req: http.IncomingMessage, res: http.ServerResponse, entry: GitServerRequest,
-    auth: { user: string; password: string } | undefined, proto: string | undefined, fault: GitServerFault | undefined) {
+  function serve(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    entry: GitServerRequest,
+    auth: { user: string; password: string } | undefined,
+    proto: string | undefined,
+    fault: GitServerFault | undefined,
+  ) {
     const answer = (status: number, headers: Record<string, string> = {}, body = '') => {
       entry.status = status
       req.resume()
@@ -208,7 +215,8 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
     }
 
     if (opts.token !== undefined) {
-      const ok = auth !== undefined && auth.password === opts.token && (opts.user === undefined || auth.user === opts.user)
+      const ok =
+        auth !== undefined && auth.password === opts.token && (opts.user === undefined || auth.user === opts.user)
       if (!ok) {
         answer(401, { 'WWW-Authenticate': 'Basic realm="git"', Connection: 'close' })
         return
@@ -257,7 +265,9 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
     if (fault?.status !== undefined) {
       // The request body is read to its end first, as a server that failed late would.
       const status = fault.status
-      req.on('end', () => { if (!res.destroyed) answer(status, { 'Content-Type': 'text/plain' }, `injected fault: ${status}\n`) })
+      req.on('end', () => {
+        if (!res.destroyed) answer(status, { 'Content-Type': 'text/plain' }, `injected fault: ${status}\n`)
+      })
       req.resume()
       return
     }
@@ -272,7 +282,8 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
     child.on('close', () => children.delete(child))
     child.on('error', (err) => {
       children.delete(child)
-      if (!res.headersSent) answer(500, { 'Content-Type': 'text/plain' }, `cannot run git http-backend: ${err.message}\n`)
+      if (!res.headersSent)
+        answer(500, { 'Content-Type': 'text/plain' }, `cannot run git http-backend: ${err.message}\n`)
       else res.destroy()
     })
 
@@ -290,7 +301,9 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
       // The backend does all its work (a push lands); the client hears only the failure.
       const status = fault.statusAfterBackend
       stdout.resume()
-      child.on('close', () => { if (!res.destroyed) answer(status, { 'Content-Type': 'text/plain' }, `injected fault: ${status}\n`) })
+      child.on('close', () => {
+        if (!res.destroyed) answer(status, { 'Content-Type': 'text/plain' }, `injected fault: ${status}\n`)
+      })
       return
     }
     let head: Buffer = Buffer.alloc(0)
@@ -336,7 +349,10 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
       const push = (b: Buffer) => {
         if (res.destroyed) return
         const n = Math.min(b.length, limit - sent)
-        if (n > 0) { res.write(b.subarray(0, n)); sent += n }
+        if (n > 0) {
+          res.write(b.subarray(0, n))
+          sent += n
+        }
         if (sent < limit) return
         stdout.off('data', push)
         if (close) {
@@ -426,10 +442,16 @@ export function startGitServer(opts: GitServerOptions): Promise<GitServer> {
         const dir = path.join(root, `${name}.git`)
         // Not in the request path, and `git init` never talks to this server, so a synchronous
         // spawn cannot deadlock it; it keeps createBare synchronous.
-        const r = spawnSync('git', ['init', '--bare', '--quiet', '--initial-branch=main', dir], { env: gitEnv({}), encoding: 'utf8' })
+        const r = spawnSync('git', ['init', '--bare', '--quiet', '--initial-branch=main', dir], {
+          env: gitEnv({}),
+          encoding: 'utf8',
+        })
         if (r.error) throw r.error
         if (r.status !== 0) throw new Error(`git init --bare ${dir} exited ${r.status}: ${r.stderr}`)
-        const c = spawnSync('git', ['config', '--file', path.join(dir, 'config'), 'http.receivepack', 'true'], { env: gitEnv({}), encoding: 'utf8' })
+        const c = spawnSync('git', ['config', '--file', path.join(dir, 'config'), 'http.receivepack', 'true'], {
+          env: gitEnv({}),
+          encoding: 'utf8',
+        })
         if (c.error) throw c.error
         if (c.status !== 0) throw new Error(`git config http.receivepack exited ${c.status}: ${c.stderr}`)
         return dir

@@ -15,7 +15,10 @@ import { BIN, pick, type CliResult, type Totals } from './cli.js'
  * after a failing one). Unlike t.testdir(), whose path is fixed per test name under the
  * working tree, two runs of the same file at once (a shared checkout) never share it.
  */
-export function tempDir(t: { teardown(f: () => void): void; passing(): boolean; comment(...m: unknown[]): void }, name: string): string {
+export function tempDir(
+  t: { teardown(f: () => void): void; passing(): boolean; comment(...m: unknown[]): void },
+  name: string,
+): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ul-${name}-`))
   t.teardown(() => {
     if (t.passing()) fs.rmSync(dir, { recursive: true, force: true })
@@ -24,22 +27,49 @@ export function tempDir(t: { teardown(f: () => void): void; passing(): boolean; 
   return dir
 }
 
-export interface Proc { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+export interface Proc {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
 
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string } = {}): Promise<Proc> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string } = {},
+): Promise<Proc> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? { PATH: process.env.PATH }, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
-    const out: Buffer[] = [], err: Buffer[] = []
+    const child = spawn(cmd, args, {
+      env: opts.env ?? { PATH: process.env.PATH },
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    const out: Buffer[] = [],
+      err: Buffer[] = []
     child.stdout.on('data', (b: Buffer) => out.push(b))
     child.stderr.on('data', (b: Buffer) => err.push(b))
     child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }))
+    child.on('close', (code, signal) =>
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    )
     child.stdin.on('error', () => {})
     child.stdin.end(opts.input ?? '')
   })
 }
 
-const gitEnv = (gitdir: string): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, GIT_DIR: gitdir, GIT_CONFIG_NOSYSTEM: '1', HOME: gitdir, LC_ALL: 'C' })
+const gitEnv = (gitdir: string): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH,
+  GIT_DIR: gitdir,
+  GIT_CONFIG_NOSYSTEM: '1',
+  HOME: gitdir,
+  LC_ALL: 'C',
+})
 
 /** git in `gitdir`, asynchronously; throws on a non-zero exit. */
 export async function gitA(gitdir: string, args: string[], input?: string | Buffer): Promise<string> {
@@ -69,19 +99,33 @@ const PART_RE = /^devices\/([0-9a-f]{32})\/(\d{4}-\d{2})\/(\d{4}-\d{2}-\d{2})\/(
  * of its own device; no part is ever modified or deleted.
  */
 export async function historyProblems(gitdir: string, ref: string): Promise<{ commits: number; problems: string[] }> {
-  const out = await gitA(gitdir, ['log', '--reverse', '--raw', '--no-renames', '--root', '--no-abbrev', '--format=C %H %T %P', ref])
+  const out = await gitA(gitdir, [
+    'log',
+    '--reverse',
+    '--raw',
+    '--no-renames',
+    '--root',
+    '--no-abbrev',
+    '--format=C %H %T %P',
+    ref,
+  ])
   const problems: string[] = []
   const device = ref.slice(ref.lastIndexOf('/') + 1)
   const partsPerDay = new Map<string, number>()
   let commits = 0
   let cur: { oid: string; parts: number } | null = null
-  const endCommit = () => { if (cur && cur.parts === 0) problems.push(`commit ${cur.oid} adds no part`) }
+  const endCommit = () => {
+    if (cur && cur.parts === 0) problems.push(`commit ${cur.oid} adds no part`)
+  }
   for (const line of out.split('\n')) {
     if (line.startsWith('C ')) {
       endCommit()
       const [, oid, tree, ...parents] = line.split(' ').filter(Boolean)
       // The genesis the branch starts from (an empty root commit) is no device commit.
-      if (!parents.length && tree === EMPTY_TREE) { cur = null; continue }
+      if (!parents.length && tree === EMPTY_TREE) {
+        cur = null
+        continue
+      }
       commits++
       if (parents.length > 1) problems.push(`commit ${oid} is a merge`)
       cur = { oid: oid!, parts: 0 }
@@ -93,7 +137,12 @@ export async function historyProblems(gitdir: string, ref: string): Promise<{ co
     const m = PART_RE.exec(file)
     if (m) {
       if (m[1] !== device) problems.push(`${cur!.oid}: ${file} is outside this device's directory`)
-      if (status !== 'A') { problems.push(`${cur!.oid}: part ${file} was ${status === 'M' ? 'modified' : status === 'D' ? 'deleted' : status}`); continue }
+      if (status !== 'A') {
+        problems.push(
+          `${cur!.oid}: part ${file} was ${status === 'M' ? 'modified' : status === 'D' ? 'deleted' : status}`,
+        )
+        continue
+      }
       const n = (partsPerDay.get(m[3]!) ?? 0) + 1
       partsPerDay.set(m[3]!, n)
       if (Number(m[4]) !== n) problems.push(`${cur!.oid}: part ${file} added as number ${Number(m[4])}, expected ${n}`)
@@ -142,13 +191,15 @@ export async function ledgerLines(gitdir: string, ref: string): Promise<{ lines:
     const chunks: Buffer[] = []
     child.stdout.on('data', (b: Buffer) => chunks.push(b))
     child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`git cat-file exited ${code}`))))
-    child.stdin.end(oids.join('\n') + '\n')
+    child.on('close', (code) =>
+      code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`git cat-file exited ${code}`)),
+    )
+    child.stdin.end(`${oids.join('\n')}\n`)
   })
   const seen = new Map<string, Set<string>>()
   const problems: string[] = []
   let lines = 0
-  for (let pos = 0; pos < r.length;) {
+  for (let pos = 0; pos < r.length; ) {
     const nl = r.indexOf(10, pos)
     const [oid, type, size] = r.toString('utf8', pos, nl).split(' ')
     if (type !== 'blob') throw new Error(`cat-file: ${oid} is ${type}`)
@@ -157,7 +208,14 @@ export async function ledgerLines(gitdir: string, ref: string): Promise<{ lines:
     for (const l of body.split('\n')) {
       if (!l) continue
       lines++
-      const rec = JSON.parse(l) as { id: string; ts: string; input: number; output: number; cacheWrite: number; cacheRead: number }
+      const rec = JSON.parse(l) as {
+        id: string
+        ts: string
+        input: number
+        output: number
+        cacheWrite: number
+        cacheRead: number
+      }
       const total = rec.input + rec.output + rec.cacheWrite + rec.cacheRead
       // An equal copy with an earlier ts is appended once (the dedupe rule keeps the earliest).
       const s = seen.get(rec.id) ?? new Set<string>()
@@ -174,9 +232,14 @@ export async function ledgerLines(gitdir: string, ref: string): Promise<{ lines:
  * under tap every node child gets NODE_OPTIONS=--import=@tapjs/processinfo, which costs more
  * than a whole `record` run; `env -u NODE_OPTIONS` execs node without it (same pid).
  */
-export function runCli(args: string[], opts: { env: Record<string, string | undefined>; input?: string }): Promise<CliResult> {
-  return run('env', ['-u', 'NODE_OPTIONS', process.execPath, BIN, ...args], { env: cleanEnv(opts.env), input: opts.input })
-    .then((r) => ({ code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr }))
+export function runCli(
+  args: string[],
+  opts: { env: Record<string, string | undefined>; input?: string },
+): Promise<CliResult> {
+  return run('env', ['-u', 'NODE_OPTIONS', process.execPath, BIN, ...args], {
+    env: cleanEnv(opts.env),
+    input: opts.input,
+  }).then((r) => ({ code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr }))
 }
 
 function cleanEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
@@ -186,23 +249,34 @@ function cleanEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
 }
 
 /** `report daily --json --tz UTC` as day → totals, plus the grand totals. */
-export async function reportDays(env: Record<string, string | undefined>, extra: string[] = []): Promise<{ days: Record<string, Totals>; totals: Totals }> {
+export async function reportDays(
+  env: Record<string, string | undefined>,
+  extra: string[] = [],
+): Promise<{ days: Record<string, Totals>; totals: Totals }> {
   const r = await runCli(['report', 'daily', '--json', '--tz', 'UTC', ...extra], { env })
   if (r.code !== 0) throw new Error(`report exited ${r.code}: ${r.stderr}`)
   const j = JSON.parse(r.stdout) as { rows: Array<Record<string, unknown>>; totals: Record<string, unknown> }
   return { days: Object.fromEntries(j.rows.map((row) => [row.period as string, pick(row)])), totals: pick(j.totals) }
 }
 
-export interface Started { child: ChildProcess; done: Promise<Proc> }
+export interface Started {
+  child: ChildProcess
+  done: Promise<Proc>
+}
 
 /**
  * The CLI in a process group of its own, so that a kill takes its git children with it (what
  * a closed terminal, a stopped service or an OOM kill of the group does).
  */
 export function startCli(args: string[], env: Record<string, string | undefined>): Started {
-  const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, BIN, ...args], { env: cleanEnv(env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, BIN, ...args], {
+    env: cleanEnv(env),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const done = new Promise<Proc>((resolve, reject) => {
-    let stdout = '', stderr = ''
+    let stdout = '',
+      stderr = ''
     child.stdout!.on('data', (b) => (stdout += b))
     child.stderr!.on('data', (b) => (stderr += b))
     child.on('error', reject)
@@ -213,5 +287,10 @@ export function startCli(args: string[], env: Record<string, string | undefined>
 
 /** SIGKILL to the whole process group; false when the group was already gone. */
 export function killGroup(child: ChildProcess): boolean {
-  try { process.kill(-child.pid!, 'SIGKILL'); return true } catch { return false }
+  try {
+    process.kill(-child.pid!, 'SIGKILL')
+    return true
+  } catch {
+    return false
+  }
 }

@@ -2,7 +2,14 @@ import t from 'tap'
 import path from 'node:path'
 import { SystemBackend } from '../../lib/git/system.js'
 import { appendRecords, type DeviceInfo } from '../../lib/store/writer.js'
-import { crossDeviceStats, readIndex, updateIndex, indexRows, indexStats, type IndexData } from '../../lib/index/index.js'
+import {
+  crossDeviceStats,
+  readIndex,
+  updateIndex,
+  indexRows,
+  indexStats,
+  type IndexData,
+} from '../../lib/index/index.js'
 import { EMBEDDED_PRICES } from '../../lib/report/prices.js'
 import { aggregate, aggregateRows, type Row } from '../../lib/report/aggregate.js'
 import { localTimeIn } from '../../lib/ledger/zone.js'
@@ -12,7 +19,7 @@ import { BestById } from '../../lib/ledger/dedupe.js'
 /** A small deterministic PRNG, so a failure reproduces. */
 function rng(seed: number) {
   let s = seed >>> 0
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x6d2b79f5) >>> 0) / 2 ** 32)
+  return () => (s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x6d2b79f5) >>> 0) / 2 ** 32
 }
 
 const DEVICES = ['1'.repeat(32), '2'.repeat(32), '3'.repeat(32)]
@@ -22,8 +29,17 @@ const MODELS = ['claude-sonnet-4-5-20250929', 'gpt-5', 'mystery-model']
 function normalise(idx: IndexData) {
   const src = indexRows(idx, 'calculate')
   const rows: string[] = []
-  src.each((ms, dim, ...counts) => { rows.push(`${ms}|${src.dims[dim]!.join('|')}|${counts.slice(0, 5).join('|')}|${counts[5]!.toFixed(9)}|${counts[6]}|${counts[7]}`) })
-  return { rows: rows.sort(), stats: indexStats(idx), cross: [...crossDeviceStats(idx)].sort(), unknown: Object.fromEntries(Object.entries(idx.unknown).sort()) }
+  src.each((ms, dim, ...counts) => {
+    rows.push(
+      `${ms}|${src.dims[dim]!.join('|')}|${counts.slice(0, 5).join('|')}|${counts[5]!.toFixed(9)}|${counts[6]}|${counts[7]}`,
+    )
+  })
+  return {
+    rows: rows.sort(),
+    stats: indexStats(idx),
+    cross: [...crossDeviceStats(idx)].sort(),
+    unknown: Object.fromEntries(Object.entries(idx.unknown).sort()),
+  }
 }
 
 const rounded = (rows: Row[]) => rows.map((r) => ({ ...r, costUSD: r.costUSD.toFixed(9) }))
@@ -53,28 +69,54 @@ t.test('the incrementally updated index equals a full rebuild after random recor
         // Copies of one response lie minutes apart (DESIGN §4): a key keeps its day.
         const k = Math.floor(random() * 60)
         const key = `k${k}`
-        const base = Date.parse('2026-11-01T00:00:00Z') + (k % 6) * 86_400_000 + (random() < 0.3 ? 86_400_000 - 60_000 : Math.floor(random() * 86_000_000))
+        const base =
+          Date.parse('2026-11-01T00:00:00Z') +
+          (k % 6) * 86_400_000 +
+          (random() < 0.3 ? 86_400_000 - 60_000 : Math.floor(random() * 86_000_000))
         batch.push({
-          v: 1, id: recordId('t', key), ts: new Date(base + Math.floor(random() * 120_000)).toISOString(), source: 't', model: MODELS[Math.floor(random() * 3)]!,
-          input: Math.floor(random() * 1000), output: Math.floor(random() * 1000), cacheWrite: Math.floor(random() * 3) * 100, cacheRead: Math.floor(random() * 5000),
+          v: 1,
+          id: recordId('t', key),
+          ts: new Date(base + Math.floor(random() * 120_000)).toISOString(),
+          source: 't',
+          model: MODELS[Math.floor(random() * 3)]!,
+          input: Math.floor(random() * 1000),
+          output: Math.floor(random() * 1000),
+          cacheWrite: Math.floor(random() * 3) * 100,
+          cacheRead: Math.floor(random() * 5000),
           session: random() < 0.5 ? 'a'.repeat(16) : 'b'.repeat(16),
         })
       }
       clock += 3_600_000
-      const res = await appendRecords(git, info, path.join(dir, 'known-' + device), batch.map((r) => ({ ...r })), new Date(clock))
-      if (res.commit) for (const lines of res.parts.values()) for (const l of lines) all.push({ r: JSON.parse(l), device, added: Math.floor(clock / 1000) })
+      const res = await appendRecords(
+        git,
+        info,
+        path.join(dir, `known-${device}`),
+        batch.map((r) => ({ ...r })),
+        new Date(clock),
+      )
+      if (res.commit)
+        for (const lines of res.parts.values())
+          for (const l of lines) all.push({ r: JSON.parse(l), device, added: Math.floor(clock / 1000) })
       // A "fetch" every few steps: the index catches up incrementally.
       if (random() < 0.6) await updateIndex(git, path.join(dir, 'inc'), EMBEDDED_PRICES)
     }
     await updateIndex(git, path.join(dir, 'inc'), EMBEDDED_PRICES)
     await updateIndex(git, path.join(dir, 'full'), EMBEDDED_PRICES, { rebuild: true })
-    const inc = readIndex(path.join(dir, 'inc'))!, full = readIndex(path.join(dir, 'full'))!
+    const inc = readIndex(path.join(dir, 'inc'))!,
+      full = readIndex(path.join(dir, 'full'))!
     t.same(normalise(inc), normalise(full), `seed ${seed}: incremental = rebuild`)
 
     // And both equal the dedupe rule applied to every line ever written, independently.
     const best = new BestById()
-    for (const device of [...DEVICES].sort()) for (const { r, device: d, added } of all) if (d === device) best.offer(r, d, undefined, added)
-    const opts = { period: 'daily' as const, localTime: localTimeIn('UTC'), groupBy: ['device' as const, 'model' as const], cost: 'calculate' as const, deviceNames: new Map<string, string>() }
+    for (const device of [...DEVICES].sort())
+      for (const { r, device: d, added } of all) if (d === device) best.offer(r, d, undefined, added)
+    const opts = {
+      period: 'daily' as const,
+      localTime: localTimeIn('UTC'),
+      groupBy: ['device' as const, 'model' as const],
+      cost: 'calculate' as const,
+      deviceNames: new Map<string, string>(),
+    }
     const want = aggregate(best.winners(), { ...opts, prices: EMBEDDED_PRICES })
     const got = aggregateRows(indexRows(inc, 'calculate'), opts)
     t.same(rounded(got.rows), rounded(want.rows), `seed ${seed}: per day, device and model, the winners of every line`)
@@ -88,9 +130,25 @@ t.test('an update re-reads only the days whose parts changed, and their neighbou
   const git = new SystemBackend(path.join(dir, 'repo.git'))
   await git.init()
   const info: DeviceInfo = { id: DEVICES[0]!, name: 'a', platform: 'linux', tool: 'test' }
-  const rec = (i: number, day: string): LedgerRecord => ({ v: 1, id: recordId('t', `r${i}`), ts: `${day}T12:00:00.000Z`, source: 't', model: 'gpt-5', input: i, output: 1, cacheWrite: 0, cacheRead: 0 })
+  const rec = (i: number, day: string): LedgerRecord => ({
+    v: 1,
+    id: recordId('t', `r${i}`),
+    ts: `${day}T12:00:00.000Z`,
+    source: 't',
+    model: 'gpt-5',
+    input: i,
+    output: 1,
+    cacheWrite: 0,
+    cacheRead: 0,
+  })
   const days = ['2026-11-01', '2026-11-05', '2026-11-10', '2026-11-15']
-  await appendRecords(git, info, path.join(dir, 'known'), days.map((d, i) => rec(i, d)), new Date('2026-11-20T00:00:00Z'))
+  await appendRecords(
+    git,
+    info,
+    path.join(dir, 'known'),
+    days.map((d, i) => rec(i, d)),
+    new Date('2026-11-20T00:00:00Z'),
+  )
   const first = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
   t.equal(first.records, 4)
   await appendRecords(git, info, path.join(dir, 'known'), [rec(10, '2026-11-10')], new Date('2026-11-20T01:00:00Z'))
@@ -100,45 +158,74 @@ t.test('an update re-reads only the days whose parts changed, and their neighbou
   t.equal(second.records, 2)
   const none = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
   t.same([none.days, none.parts], [0, 0], 'nothing new: nothing read')
-  const repriced = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES.withOverrides({ 'gpt-5': { input: 100 } }, 'c'))
+  const repriced = await updateIndex(
+    git,
+    path.join(dir, 'idx'),
+    EMBEDDED_PRICES.withOverrides({ 'gpt-5': { input: 100 } }, 'c'),
+  )
   t.equal(repriced.rebuilt, true, 'a different price table rebuilds')
   await git.close()
 })
 
-t.test('copies with equal totals and ts count for the device that committed them first, incrementally and after a rewrite', async (t) => {
-  const dir = t.testdir()
-  const git = new SystemBackend(path.join(dir, 'repo.git'))
-  await git.init()
-  const [low, , high] = DEVICES as [string, string, string]
-  const info = (id: string): DeviceInfo => ({ id, name: id.slice(0, 1), platform: 'linux', tool: 'test' })
-  const recs = () => [0, 1, 2].map((i): LedgerRecord => ({ v: 1, id: recordId('t', `copy${i}`), ts: `2026-11-10T1${i}:00:00.000Z`, source: 't', model: 'gpt-5', input: 10 + i, output: 1, cacheWrite: 0, cacheRead: 0 }))
-  const owners = (idx: IndexData) => {
-    const src = indexRows(idx, 'auto')
-    const out: Record<string, number> = {}
-    src.each((_ms, d, records) => { out[src.dims[d]![0]!] = (out[src.dims[d]![0]!] ?? 0) + records })
-    return out
-  }
-  let repo = git
-  const check = async (label: string, want: Record<string, number>) => {
-    const inc = (await updateIndex(repo, path.join(dir, 'inc'), EMBEDDED_PRICES)).index
-    const full = (await updateIndex(repo, path.join(dir, 'full-' + label), EMBEDDED_PRICES, { rebuild: true })).index
-    t.same(owners(inc), want, `${label}: incremental`)
-    t.same(normalise(inc), normalise(full), `${label}: incremental = rebuild`)
-  }
-  // The higher id records first; the lower id (a copied ~/.claude) an hour later.
-  await appendRecords(git, info(high), path.join(dir, 'k-high'), recs(), new Date('2026-11-11T00:00:00Z'))
-  await check('original only', { [high]: 3 })
-  await appendRecords(git, info(low), path.join(dir, 'k-low'), recs(), new Date('2026-11-11T01:00:00Z'))
-  await check('after the copy', { [high]: 3 })
-  t.same(crossDeviceStats(readIndex(path.join(dir, 'inc'))!), new Map([[low, { records: 3, counted: 0 }], [high, { records: 3, counted: 3 }]]), 'which devices hold the copies, and for which they count')
+t.test(
+  'copies with equal totals and ts count for the device that committed them first, incrementally and after a rewrite',
+  async (t) => {
+    const dir = t.testdir()
+    const git = new SystemBackend(path.join(dir, 'repo.git'))
+    await git.init()
+    const [low, , high] = DEVICES as [string, string, string]
+    const info = (id: string): DeviceInfo => ({ id, name: id.slice(0, 1), platform: 'linux', tool: 'test' })
+    const recs = () =>
+      [0, 1, 2].map(
+        (i): LedgerRecord => ({
+          v: 1,
+          id: recordId('t', `copy${i}`),
+          ts: `2026-11-10T1${i}:00:00.000Z`,
+          source: 't',
+          model: 'gpt-5',
+          input: 10 + i,
+          output: 1,
+          cacheWrite: 0,
+          cacheRead: 0,
+        }),
+      )
+    const owners = (idx: IndexData) => {
+      const src = indexRows(idx, 'auto')
+      const out: Record<string, number> = {}
+      src.each((_ms, d, records) => {
+        out[src.dims[d]![0]!] = (out[src.dims[d]![0]!] ?? 0) + records
+      })
+      return out
+    }
+    let repo = git
+    const check = async (label: string, want: Record<string, number>) => {
+      const inc = (await updateIndex(repo, path.join(dir, 'inc'), EMBEDDED_PRICES)).index
+      const full = (await updateIndex(repo, path.join(dir, `full-${label}`), EMBEDDED_PRICES, { rebuild: true })).index
+      t.same(owners(inc), want, `${label}: incremental`)
+      t.same(normalise(inc), normalise(full), `${label}: incremental = rebuild`)
+    }
+    // The higher id records first; the lower id (a copied ~/.claude) an hour later.
+    await appendRecords(git, info(high), path.join(dir, 'k-high'), recs(), new Date('2026-11-11T00:00:00Z'))
+    await check('original only', { [high]: 3 })
+    await appendRecords(git, info(low), path.join(dir, 'k-low'), recs(), new Date('2026-11-11T01:00:00Z'))
+    await check('after the copy', { [high]: 3 })
+    t.same(
+      crossDeviceStats(readIndex(path.join(dir, 'inc'))!),
+      new Map([
+        [low, { records: 3, counted: 0 }],
+        [high, { records: 3, counted: 3 }],
+      ]),
+      'which devices hold the copies, and for which they count',
+    )
 
-  // The higher id's branch is rewritten (as fetch --accept-rewrite would take it): the same part,
-  // committed after the lower id's copy now. Its day's winners change though its parts did not.
-  await git.close()
-  const { spawnSync } = await import('node:child_process')
-  spawnSync('git', ['--git-dir', path.join(dir, 'repo.git'), 'update-ref', '-d', `refs/heads/ledger/${high}`])
-  repo = new SystemBackend(path.join(dir, 'repo.git'))
-  await appendRecords(repo, info(high), path.join(dir, 'k-high-2'), recs(), new Date('2026-11-11T02:00:00Z'))
-  await check('after the rewrite', { [low]: 3 })
-  await repo.close()
-})
+    // The higher id's branch is rewritten (as fetch --accept-rewrite would take it): the same part,
+    // committed after the lower id's copy now. Its day's winners change though its parts did not.
+    await git.close()
+    const { spawnSync } = await import('node:child_process')
+    spawnSync('git', ['--git-dir', path.join(dir, 'repo.git'), 'update-ref', '-d', `refs/heads/ledger/${high}`])
+    repo = new SystemBackend(path.join(dir, 'repo.git'))
+    await appendRecords(repo, info(high), path.join(dir, 'k-high-2'), recs(), new Date('2026-11-11T02:00:00Z'))
+    await check('after the rewrite', { [low]: 3 })
+    await repo.close()
+  },
+)

@@ -1,35 +1,72 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { addToMonth, emptyManifest, parseManifest, sealDigest, sealDigestLines, serializeManifest, type Manifest } from '../../lib/ledger/manifest.js'
+import {
+  addToMonth,
+  emptyManifest,
+  parseManifest,
+  sealDigest,
+  sealDigestLines,
+  serializeManifest,
+  type Manifest,
+} from '../../lib/ledger/manifest.js'
 import { canonicalLine, type LedgerRecord } from '../../lib/ledger/record.js'
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex')
 const DEV = '0123456789abcdef0123456789abcdef'
 
 const rec = (id: string, output: number, extra: Partial<LedgerRecord> = {}): LedgerRecord => ({
-  v: 1, id: id.padEnd(32, '0'), ts: '2026-11-20T10:00:00.000Z', source: 'claude-code', model: 'm',
-  input: 1, output, cacheWrite: 0, cacheRead: 0, ...extra,
+  v: 1,
+  id: id.padEnd(32, '0'),
+  ts: '2026-11-20T10:00:00.000Z',
+  source: 'claude-code',
+  model: 'm',
+  input: 1,
+  output,
+  cacheWrite: 0,
+  cacheRead: 0,
+  ...extra,
 })
 
 t.test('sealDigest', async (t) => {
   const rs = [rec('c', 1), rec('a', 2, { sidechain: true }), rec('b', 3), rec('a', 1)]
   const sortedLines = [canonicalLine(rs[3]!), canonicalLine(rs[1]!), canonicalLine(rs[2]!), canonicalLine(rs[0]!)]
   t.ok(sortedLines[0]! < sortedLines[1]!, 'fixture: two lines of id a, ordered by line')
-  const expected = sha256(sortedLines.join('\n') + '\n')
-  t.equal(sealDigest(rs), expected, 'sha256 of the canonical lines sorted by id (then line), joined with \\n, trailing \\n')
+  const expected = sha256(`${sortedLines.join('\n')}\n`)
+  t.equal(
+    sealDigest(rs),
+    expected,
+    'sha256 of the canonical lines sorted by id (then line), joined with \\n, trailing \\n',
+  )
 
-  const perms = [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]]
+  const perms = [
+    [0, 1, 2, 3],
+    [3, 2, 1, 0],
+    [1, 3, 0, 2],
+    [2, 0, 3, 1],
+  ]
   for (const p of perms) t.equal(sealDigest(p.map((i) => rs[i]!)), expected, `independent of input order ${p}`)
-  t.same(rs.map((r) => r.id[0]), ['c', 'a', 'b', 'a'], 'the input array is not reordered')
+  t.same(
+    rs.map((r) => r.id[0]),
+    ['c', 'a', 'b', 'a'],
+    'the input array is not reordered',
+  )
 
   t.equal(sealDigest([]), sha256(''), 'no records: sha256 of nothing')
-  t.equal(sealDigest([rec('a', 1)]), sha256(canonicalLine(rec('a', 1)) + '\n'), 'one record: its line and a newline')
+  t.equal(sealDigest([rec('a', 1)]), sha256(`${canonicalLine(rec('a', 1))}\n`), 'one record: its line and a newline')
   t.not(sealDigest([rec('a', 1)]), sealDigest([rec('a', 2)]), 'any token change changes the digest')
   t.not(sealDigest([rec('a', 1), rec('a', 1)]), sealDigest([rec('a', 1)]), 'a duplicated line changes the digest')
-  t.equal(sealDigestLines([...rs].reverse().map(canonicalLine)), expected, 'sealDigestLines over canonical lines gives the same digest')
+  t.equal(
+    sealDigestLines([...rs].reverse().map(canonicalLine)),
+    expected,
+    'sealDigestLines over canonical lines gives the same digest',
+  )
   t.equal(sealDigestLines([]), sha256(''))
   // Keys a newer version might add are not part of the canonical line, so not of the digest.
-  t.equal(sealDigest([{ ...rec('a', 1), futureKey: 1 } as LedgerRecord]), sealDigest([rec('a', 1)]), 'non-schema keys do not count')
+  t.equal(
+    sealDigest([{ ...rec('a', 1), futureKey: 1 } as LedgerRecord]),
+    sealDigest([rec('a', 1)]),
+    'non-schema keys do not count',
+  )
 })
 
 const sample = (): Manifest => {
@@ -41,7 +78,7 @@ const sample = (): Manifest => {
   m.days['2026-11-03'] = { parts: 1, records: 1 }
   addToMonth(m, '2026-11', rec('a', 5), 1)
   addToMonth(m, '2026-10', rec('b', 7), 1)
-  m.seen['ffffffffffffffffffffffffffffffff'] = 'f'.repeat(40)
+  m.seen.ffffffffffffffffffffffffffffffff = 'f'.repeat(40)
   m.seen['00000000000000000000000000000000'] = '0'.repeat(40)
   m.sealed = { through: '2026-11-20', records: 2, digest: sealDigest([rec('a', 5), rec('b', 7)]) }
   return m
@@ -50,8 +87,15 @@ const sample = (): Manifest => {
 t.test('emptyManifest', async (t) => {
   const m = emptyManifest(DEV, '2026-11-21T10:00:00.000Z')
   t.same(m, {
-    v: 1, deviceId: DEV, updatedAt: '2026-11-21T10:00:00.000Z', records: 0, lastRecordAt: null, days: {}, months: {},
-    sealed: { through: '', records: 0, digest: sha256('') }, seen: {},
+    v: 1,
+    deviceId: DEV,
+    updatedAt: '2026-11-21T10:00:00.000Z',
+    records: 0,
+    lastRecordAt: null,
+    days: {},
+    months: {},
+    sealed: { through: '', records: 0, digest: sha256('') },
+    seen: {},
   })
 })
 
@@ -81,7 +125,7 @@ t.test('serializeManifest: sorted maps, two-space indent, trailing newline; roun
   addToMonth(other, '2026-10', rec('b', 7), 1)
   addToMonth(other, '2026-11', rec('a', 5), 1)
   other.seen['00000000000000000000000000000000'] = '0'.repeat(40)
-  other.seen['ffffffffffffffffffffffffffffffff'] = 'f'.repeat(40)
+  other.seen.ffffffffffffffffffffffffffffffff = 'f'.repeat(40)
   other.sealed = { ...m.sealed }
   t.equal(serializeManifest(other), text, 'insertion order of days, months and seen does not matter')
 })
@@ -105,23 +149,32 @@ t.test('addToMonth', async (t) => {
   // A better copy of a response replaces the old winner: subtract it, add the new one.
   addToMonth(m, '2026-11', { input: 1, output: 2, cacheWrite: 3, cacheRead: 4 }, -1)
   addToMonth(m, '2026-11', { input: 1, output: 9, cacheWrite: 3, cacheRead: 4 }, 1)
-  t.same(m.months['2026-11'], { records: 2, input: 11, output: 29, cacheWrite: 33, cacheRead: 44 }, 'sign -1 undoes a +1')
+  t.same(
+    m.months['2026-11'],
+    { records: 2, input: 11, output: 29, cacheWrite: 33, cacheRead: 44 },
+    'sign -1 undoes a +1',
+  )
 })
 
 t.test('sealDigestLines sorts like a plain string sort, also when ids share their first digits', async (t) => {
   const naive = (lines: string[]) => {
     const h = createHash('sha256')
-    for (const l of [...lines].sort()) h.update(l + '\n')
+    for (const l of [...lines].sort()) h.update(`${l}\n`)
     return h.digest('hex')
   }
   let seed = 3
-  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    return seed % n
+  }
   const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[rnd(16)]).join('')
   const lines: string[] = []
   for (let i = 0; i < 3000; i++) {
     // Few distinct 8-digit prefixes, so many ties go through the string comparison.
     const id = ['00000000', 'ffffffff', 'a0a0a0a0', hex(8)][rnd(4)]! + hex(24)
-    lines.push(`{"v":1,"id":"${id}","ts":"2026-11-21T10:00:00.000Z","source":"x","model":"m","input":${rnd(100)},"output":0,"cacheWrite":0,"cacheRead":0}`)
+    lines.push(
+      `{"v":1,"id":"${id}","ts":"2026-11-21T10:00:00.000Z","source":"x","model":"m","input":${rnd(100)},"output":0,"cacheWrite":0,"cacheRead":0}`,
+    )
   }
   lines.push(lines[5]!, lines[17]!) // duplicates too
   t.equal(sealDigestLines([...lines]), naive(lines))

@@ -3,10 +3,15 @@ import { checkZone, localTimeIn, systemZone } from '../../lib/ledger/zone.js'
 import { LedgerError } from '../../lib/errors.js'
 
 t.test('checkZone', async (t) => {
-  for (const z of ['UTC', 'Europe/Berlin', 'Asia/Kolkata', 'Asia/Kathmandu', 'America/New_York', 'Pacific/Chatham']) t.equal(checkZone(z), z, z)
+  for (const z of ['UTC', 'Europe/Berlin', 'Asia/Kolkata', 'Asia/Kathmandu', 'America/New_York', 'Pacific/Chatham'])
+    t.equal(checkZone(z), z, z)
   for (const z of ['Mars/Olympus', 'Europe/Atlantis', 'not a zone']) {
     let err: unknown
-    try { checkZone(z) } catch (e) { err = e }
+    try {
+      checkZone(z)
+    } catch (e) {
+      err = e
+    }
     t.ok(err instanceof LedgerError, `${z}: LedgerError`)
     t.equal((err as LedgerError).kind, 'usage', `${z}: kind usage`)
     t.equal((err as LedgerError).code, 'BAD_TIMEZONE')
@@ -22,7 +27,15 @@ t.test('systemZone', async (t) => {
 
 /** Independent oracle: Intl formats the instant in the zone. */
 function intlLocal(tz: string): (ts: string) => string {
-  const f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' })
+  const f = new Intl.DateTimeFormat('en-CA', {
+    timeZone: tz,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  })
   return (ts) => {
     const p = Object.fromEntries(f.formatToParts(new Date(ts)).map((x) => [x.type, x.value]))
     return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`
@@ -71,15 +84,22 @@ t.test('localTimeIn', async (t) => {
   const ny = localTimeIn('America/New_York')
   let bad = 0
   for (let ms = Date.parse('2026-11-01T00:00:00Z'); ms < Date.parse('2026-11-02T12:00:00Z'); ms += 60_000) {
-    const want = new Date(ms - (ms >= Date.parse('2026-11-01T06:00:00Z') ? 5 : 4) * 3_600_000).toISOString().slice(0, 16)
+    const want = new Date(ms - (ms >= Date.parse('2026-11-01T06:00:00Z') ? 5 : 4) * 3_600_000)
+      .toISOString()
+      .slice(0, 16)
     if (ny(new Date(ms).toISOString()) !== want) bad++
   }
   t.equal(bad, 0, 'every minute around the switch')
   // Away from the switch the cache is exact, in half- and quarter-hour zones too.
   for (const tz of ['Asia/Kolkata', 'Asia/Kathmandu', 'Pacific/Chatham', 'Europe/Berlin', 'America/New_York']) {
-    const f = localTimeIn(tz), o = intlLocal(tz)
+    const f = localTimeIn(tz),
+      o = intlLocal(tz)
     let wrong = 0
-    for (let ms = Date.parse('2026-11-18T00:00:00Z'); ms < Date.parse('2026-11-20T00:00:00Z'); ms += 7 * 60_000 + 13_000) {
+    for (
+      let ms = Date.parse('2026-11-18T00:00:00Z');
+      ms < Date.parse('2026-11-20T00:00:00Z');
+      ms += 7 * 60_000 + 13_000
+    ) {
       const ts = new Date(ms).toISOString()
       if (f(ts) !== o(ts)) wrong++
     }

@@ -10,8 +10,16 @@ const PROJ = '0123456789abcdef'
 
 let n = 0
 const rec = (o: Partial<LedgerRecord>): LedgerRecord => ({
-  v: 1, id: (n++).toString(16).padStart(32, '0'), ts: '2026-11-19T09:00:00.000Z', source: 'claude-code', model: 'claude-sonnet-4-5-20250929',
-  input: 0, output: 0, cacheWrite: 0, cacheRead: 0, ...o,
+  v: 1,
+  id: (n++).toString(16).padStart(32, '0'),
+  ts: '2026-11-19T09:00:00.000Z',
+  source: 'claude-code',
+  model: 'claude-sonnet-4-5-20250929',
+  input: 0,
+  output: 0,
+  cacheWrite: 0,
+  cacheRead: 0,
+  ...o,
 })
 
 // r1: sonnet 1000 in / 2000 out → (3000 + 30000) / 1e6 = 0.033
@@ -21,7 +29,13 @@ const r2 = rec({ ts: '2026-11-19T23:50:00.000Z', source: 'codex', model: 'gpt-5'
 // r3: unknown model → cost 0, listed
 const r3 = rec({ ts: '2026-11-20T10:00:00.000Z', source: 'other', model: 'mystery', input: 5, output: 5 })
 // r4: haiku 1M out → 5 calculated, 0.5 reported
-const r4 = rec({ ts: '2026-12-01T00:10:00.000Z', model: 'claude-haiku-4-5-20251001', output: 1_000_000, cacheRead: 10, costUSD: 0.5 })
+const r4 = rec({
+  ts: '2026-12-01T00:10:00.000Z',
+  model: 'claude-haiku-4-5-20251001',
+  output: 1_000_000,
+  cacheRead: 10,
+  costUSD: 0.5,
+})
 const winners = [
   { record: r1, device: DEV_A },
   { record: r2, device: DEV_A },
@@ -30,41 +44,81 @@ const winners = [
 ]
 
 const opts = (o: Partial<AggregateOptions> = {}): AggregateOptions => ({
-  period: 'daily', localTime: localTimeIn('UTC'), groupBy: [], cost: 'auto', prices: EMBEDDED_PRICES, deviceNames: new Map([[DEV_A, 'laptop']]), ...o,
+  period: 'daily',
+  localTime: localTimeIn('UTC'),
+  groupBy: [],
+  cost: 'auto',
+  prices: EMBEDDED_PRICES,
+  deviceNames: new Map([[DEV_A, 'laptop']]),
+  ...o,
 })
 
 /** Rows without costUSD (compared exactly) and their costs (compared with a tolerance). */
 function check(t: Test, rows: Row[], want: Array<Partial<Row>>, msg: string) {
-  t.same(rows.map(({ costUSD: _c, ...r }) => r), want.map(({ costUSD: _c, ...r }) => r), msg)
-  rows.forEach((r, i) => t.ok(Math.abs(r.costUSD - (want[i]?.costUSD ?? NaN)) < 1e-9, `${msg}: row ${i} cost ${r.costUSD} ≈ ${want[i]?.costUSD}`))
+  t.same(
+    rows.map(({ costUSD: _c, ...r }) => r),
+    want.map(({ costUSD: _c, ...r }) => r),
+    msg,
+  )
+  for (const [i, r] of rows.entries())
+    t.ok(
+      Math.abs(r.costUSD - (want[i]?.costUSD ?? NaN)) < 1e-9,
+      `${msg}: row ${i} cost ${r.costUSD} ≈ ${want[i]?.costUSD}`,
+    )
 }
-const tot = (records: number, input: number, output: number, cacheWrite: number, cacheRead: number, costUSD: number) =>
-  ({ records, input, output, cacheWrite, cacheRead, totalTokens: input + output + cacheWrite + cacheRead, costUSD })
+const tot = (
+  records: number,
+  input: number,
+  output: number,
+  cacheWrite: number,
+  cacheRead: number,
+  costUSD: number,
+) => ({ records, input, output, cacheWrite, cacheRead, totalTokens: input + output + cacheWrite + cacheRead, costUSD })
 
 t.test('daily in UTC', async (t) => {
   const a = aggregate(winners, opts())
-  check(t, a.rows, [
-    { period: '2026-11-19', ...tot(2, 1_001_000, 2000, 0, 0, 1.283) },
-    { period: '2026-11-20', ...tot(1, 5, 5, 0, 0, 0) },
-    { period: '2026-12-01', ...tot(1, 0, 1_000_000, 0, 10, 0.5) },
-  ], 'rows')
+  check(
+    t,
+    a.rows,
+    [
+      { period: '2026-11-19', ...tot(2, 1_001_000, 2000, 0, 0, 1.283) },
+      { period: '2026-11-20', ...tot(1, 5, 5, 0, 0, 0) },
+      { period: '2026-12-01', ...tot(1, 0, 1_000_000, 0, 10, 0.5) },
+    ],
+    'rows',
+  )
   const { costUSD, ...rest } = a.totals
-  t.same(rest, { records: 4, input: 1_001_005, output: 1_002_005, cacheWrite: 0, cacheRead: 10, totalTokens: 2_003_020 })
+  t.same(rest, {
+    records: 4,
+    input: 1_001_005,
+    output: 1_002_005,
+    cacheWrite: 0,
+    cacheRead: 10,
+    totalTokens: 2_003_020,
+  })
   t.ok(Math.abs(costUSD - 1.783) < 1e-9, `total cost ${costUSD}`)
   t.same(a.unknownModels, ['mystery'])
 })
 
 t.test('monthly', async (t) => {
   const a = aggregate(winners, opts({ period: 'monthly' }))
-  check(t, a.rows, [
-    { period: '2026-11', ...tot(3, 1_001_005, 2005, 0, 0, 1.283) },
-    { period: '2026-12', ...tot(1, 0, 1_000_000, 0, 10, 0.5) },
-  ], 'rows')
+  check(
+    t,
+    a.rows,
+    [
+      { period: '2026-11', ...tot(3, 1_001_005, 2005, 0, 0, 1.283) },
+      { period: '2026-12', ...tot(1, 0, 1_000_000, 0, 10, 0.5) },
+    ],
+    'rows',
+  )
 })
 
 t.test('cost modes', async (t) => {
   const calc = aggregate(winners, opts({ cost: 'calculate', period: 'monthly' }))
-  t.ok(Math.abs(calc.totals.costUSD - (0.033 + 1.25 + 5 + 10 * 0.1 / 1e6)) < 1e-9, 'calculate ignores the reported 0.5')
+  t.ok(
+    Math.abs(calc.totals.costUSD - (0.033 + 1.25 + 5 + (10 * 0.1) / 1e6)) < 1e-9,
+    'calculate ignores the reported 0.5',
+  )
   const disp = aggregate(winners, opts({ cost: 'display', period: 'monthly' }))
   t.equal(disp.totals.costUSD, 0.5, 'display: only reported costs')
   t.same(disp.unknownModels, [], 'display needs no prices')
@@ -72,28 +126,64 @@ t.test('cost modes', async (t) => {
 
 t.test('groupBy', async (t) => {
   const a = aggregate(winners, opts({ groupBy: ['device', 'model'], period: 'monthly' }))
-  check(t, a.rows, [
-    { period: '2026-11', device: DEV_A, deviceName: 'laptop', model: 'claude-sonnet-4-5-20250929', ...tot(1, 1000, 2000, 0, 0, 0.033) },
-    { period: '2026-11', device: DEV_A, deviceName: 'laptop', model: 'gpt-5', ...tot(1, 1_000_000, 0, 0, 0, 1.25) },
-    { period: '2026-11', device: DEV_B, deviceName: 'b1b2b3b4', model: 'mystery', ...tot(1, 5, 5, 0, 0, 0) },
-    { period: '2026-12', device: DEV_B, deviceName: 'b1b2b3b4', model: 'claude-haiku-4-5-20251001', ...tot(1, 0, 1_000_000, 0, 10, 0.5) },
-  ], 'device,model (unnamed device → first 8 hex)')
+  check(
+    t,
+    a.rows,
+    [
+      {
+        period: '2026-11',
+        device: DEV_A,
+        deviceName: 'laptop',
+        model: 'claude-sonnet-4-5-20250929',
+        ...tot(1, 1000, 2000, 0, 0, 0.033),
+      },
+      { period: '2026-11', device: DEV_A, deviceName: 'laptop', model: 'gpt-5', ...tot(1, 1_000_000, 0, 0, 0, 1.25) },
+      { period: '2026-11', device: DEV_B, deviceName: 'b1b2b3b4', model: 'mystery', ...tot(1, 5, 5, 0, 0, 0) },
+      {
+        period: '2026-12',
+        device: DEV_B,
+        deviceName: 'b1b2b3b4',
+        model: 'claude-haiku-4-5-20251001',
+        ...tot(1, 0, 1_000_000, 0, 10, 0.5),
+      },
+    ],
+    'device,model (unnamed device → first 8 hex)',
+  )
 
   const s = aggregate(winners, opts({ groupBy: ['source'], period: 'monthly' }))
-  t.same(s.rows.map((r) => [r.period, r.source, r.records]), [['2026-11', 'claude-code', 1], ['2026-11', 'codex', 1], ['2026-11', 'other', 1], ['2026-12', 'claude-code', 1]])
+  t.same(
+    s.rows.map((r) => [r.period, r.source, r.records]),
+    [
+      ['2026-11', 'claude-code', 1],
+      ['2026-11', 'codex', 1],
+      ['2026-11', 'other', 1],
+      ['2026-12', 'claude-code', 1],
+    ],
+  )
   t.notOk('device' in s.rows[0]! || 'model' in s.rows[0]!, 'only the asked group keys')
 
   const p = aggregate(winners, opts({ groupBy: ['project'], period: 'monthly' }))
-  t.same(p.rows.map((r) => [r.period, r.project, r.records]), [['2026-11', '', 2], ['2026-11', PROJ, 1], ['2026-12', '', 1]], 'no project → ""')
+  t.same(
+    p.rows.map((r) => [r.period, r.project, r.records]),
+    [
+      ['2026-11', '', 2],
+      ['2026-11', PROJ, 1],
+      ['2026-12', '', 1],
+    ],
+    'no project → ""',
+  )
 
   // Sorted by period first, then keys in the order asked.
   const m = aggregate(winners, opts({ groupBy: ['model', 'device'] }))
-  t.same(m.rows.map((r) => `${r.period} ${r.model} ${r.device?.slice(0, 2)}`), [
-    '2026-11-19 claude-sonnet-4-5-20250929 aa',
-    '2026-11-19 gpt-5 aa',
-    '2026-11-20 mystery b1',
-    '2026-12-01 claude-haiku-4-5-20251001 b1',
-  ])
+  t.same(
+    m.rows.map((r) => `${r.period} ${r.model} ${r.device?.slice(0, 2)}`),
+    [
+      '2026-11-19 claude-sonnet-4-5-20250929 aa',
+      '2026-11-19 gpt-5 aa',
+      '2026-11-20 mystery b1',
+      '2026-12-01 claude-haiku-4-5-20251001 b1',
+    ],
+  )
   t.same(GROUP_KEYS, ['device', 'source', 'model', 'project'])
 })
 
@@ -109,19 +199,40 @@ t.test('since / until are inclusive local days', async (t) => {
   // In Kolkata, r2 (23:50Z on the 19th) is on the 20th.
   t.same(days({ since: '2026-11-20', until: '2026-11-20', localTime: localTimeIn('Asia/Kolkata') }), ['2026-11-20:2'])
   // Monthly with since: the month row sums only the days inside the range.
-  t.same(aggregate(winners, opts({ period: 'monthly', since: '2026-11-20' })).rows.map((r) => `${r.period}:${r.records}`), ['2026-11:1', '2026-12:1'])
+  t.same(
+    aggregate(winners, opts({ period: 'monthly', since: '2026-11-20' })).rows.map((r) => `${r.period}:${r.records}`),
+    ['2026-11:1', '2026-12:1'],
+  )
 })
 
 t.test('a record at 23:50 UTC: next day in Asia/Kolkata, same day in UTC', async (t) => {
   const late = [{ record: rec({ ts: '2026-11-19T23:50:41.302Z', input: 1 }), device: DEV_A }]
-  t.same(aggregate(late, opts()).rows.map((r) => r.period), ['2026-11-19'])
-  t.same(aggregate(late, opts({ localTime: localTimeIn('Asia/Kolkata') })).rows.map((r) => r.period), ['2026-11-20'])
-  t.same(aggregate(late, opts({ localTime: localTimeIn('Europe/Berlin') })).rows.map((r) => r.period), ['2026-11-20'])
-  t.same(aggregate(late, opts({ localTime: localTimeIn('America/New_York') })).rows.map((r) => r.period), ['2026-11-19'])
+  t.same(
+    aggregate(late, opts()).rows.map((r) => r.period),
+    ['2026-11-19'],
+  )
+  t.same(
+    aggregate(late, opts({ localTime: localTimeIn('Asia/Kolkata') })).rows.map((r) => r.period),
+    ['2026-11-20'],
+  )
+  t.same(
+    aggregate(late, opts({ localTime: localTimeIn('Europe/Berlin') })).rows.map((r) => r.period),
+    ['2026-11-20'],
+  )
+  t.same(
+    aggregate(late, opts({ localTime: localTimeIn('America/New_York') })).rows.map((r) => r.period),
+    ['2026-11-19'],
+  )
   // Month boundary moves too.
   const eom = [{ record: rec({ ts: '2026-11-30T20:00:00.000Z', input: 1 }), device: DEV_A }]
-  t.same(aggregate(eom, opts({ period: 'monthly' })).rows.map((r) => r.period), ['2026-11'])
-  t.same(aggregate(eom, opts({ period: 'monthly', localTime: localTimeIn('Asia/Kolkata') })).rows.map((r) => r.period), ['2026-12'])
+  t.same(
+    aggregate(eom, opts({ period: 'monthly' })).rows.map((r) => r.period),
+    ['2026-11'],
+  )
+  t.same(
+    aggregate(eom, opts({ period: 'monthly', localTime: localTimeIn('Asia/Kolkata') })).rows.map((r) => r.period),
+    ['2026-12'],
+  )
 })
 
 t.test('Asia/Kathmandu (+05:45) boundary', async (t) => {
@@ -129,8 +240,18 @@ t.test('Asia/Kathmandu (+05:45) boundary', async (t) => {
     { record: rec({ ts: '2026-11-19T18:14:59.999Z', input: 1 }), device: DEV_A },
     { record: rec({ ts: '2026-11-19T18:15:00.000Z', input: 2 }), device: DEV_A },
   ]
-  t.same(aggregate(w, opts({ localTime: localTimeIn('Asia/Kathmandu') })).rows.map((r) => [r.period, r.input]), [['2026-11-19', 1], ['2026-11-20', 2]])
-  t.same(aggregate(w, opts({ localTime: localTimeIn('Asia/Kolkata') })).rows.map((r) => [r.period, r.input]), [['2026-11-19', 3]], 'both on the 19th at +05:30')
+  t.same(
+    aggregate(w, opts({ localTime: localTimeIn('Asia/Kathmandu') })).rows.map((r) => [r.period, r.input]),
+    [
+      ['2026-11-19', 1],
+      ['2026-11-20', 2],
+    ],
+  )
+  t.same(
+    aggregate(w, opts({ localTime: localTimeIn('Asia/Kolkata') })).rows.map((r) => [r.period, r.input]),
+    [['2026-11-19', 3]],
+    'both on the 19th at +05:30',
+  )
 })
 
 t.test('America/New_York DST days', async (t) => {
@@ -145,15 +266,47 @@ t.test('America/New_York DST days', async (t) => {
     at('2026-11-02T04:59:00.000Z', 64), // 23:59 EST on 11-01 (a 25-hour day)
     at('2026-11-02T05:00:00.000Z', 128), // 00:00 EST on 11-02
   ]
-  const want = [['2026-03-07', 1], ['2026-03-08', 6], ['2026-03-09', 8], ['2026-10-31', 16], ['2026-11-01', 96], ['2026-11-02', 128]]
+  const want = [
+    ['2026-03-07', 1],
+    ['2026-03-08', 6],
+    ['2026-03-09', 8],
+    ['2026-10-31', 16],
+    ['2026-11-01', 96],
+    ['2026-11-02', 128],
+  ]
   // With an exact local-time function, aggregate puts each record on its local day.
-  const f = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' })
+  const f = new Intl.DateTimeFormat('en-CA', {
+    timeZone: 'America/New_York',
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  })
   const exact = (ts: string | number) => {
     const p = Object.fromEntries(f.formatToParts(new Date(ts)).map((x) => [x.type, x.value]))
     return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`
   }
-  t.same(aggregate(w, opts({ localTime: exact })).rows.map((r) => [r.period, r.input]), want, 'aggregate with exact local times')
+  t.same(
+    aggregate(w, opts({ localTime: exact })).rows.map((r) => [r.period, r.input]),
+    want,
+    'aggregate with exact local times',
+  )
   // And with the project's own zone function.
-  t.same(aggregate(w, opts({ localTime: localTimeIn('America/New_York') })).rows.map((r) => [r.period, r.input]), want, 'aggregate with localTimeIn')
-  t.same(aggregate(w, opts()).rows.map((r) => [r.period, r.input]), [['2026-03-08', 3], ['2026-03-09', 12], ['2026-11-01', 48], ['2026-11-02', 192]], 'the same records in UTC')
+  t.same(
+    aggregate(w, opts({ localTime: localTimeIn('America/New_York') })).rows.map((r) => [r.period, r.input]),
+    want,
+    'aggregate with localTimeIn',
+  )
+  t.same(
+    aggregate(w, opts()).rows.map((r) => [r.period, r.input]),
+    [
+      ['2026-03-08', 3],
+      ['2026-03-09', 12],
+      ['2026-11-01', 48],
+      ['2026-11-02', 192],
+    ],
+    'the same records in UTC',
+  )
 })

@@ -7,10 +7,23 @@ import type { SourceCursors } from '../../lib/collect/types.js'
 
 const sample: Record<string, SourceCursors> = {
   'claude-code': {
-    '/home/ana/.claude/projects/p/s.jsonl': { dev: 2049, ino: 1234567, size: 8979, mtimeMs: 1795082400184.5, offset: 8979 },
+    '/home/ana/.claude/projects/p/s.jsonl': {
+      dev: 2049,
+      ino: 1234567,
+      size: 8979,
+      mtimeMs: 1795082400184.5,
+      offset: 8979,
+    },
   },
   codex: {
-    '/home/ana/.codex/sessions/2026/11/19/r.jsonl': { dev: 2049, ino: 7654321, size: 7929, mtimeMs: 1795082400000, offset: 7000, ctx: { session: 's', model: 'gpt-5', prev: [1, 2, 3, 4], replay: false } },
+    '/home/ana/.codex/sessions/2026/11/19/r.jsonl': {
+      dev: 2049,
+      ino: 7654321,
+      size: 7929,
+      mtimeMs: 1795082400000,
+      offset: 7000,
+      ctx: { session: 's', model: 'gpt-5', prev: [1, 2, 3, 4], replay: false },
+    },
   },
 }
 
@@ -29,7 +42,11 @@ t.test('round trip', async (t) => {
 })
 
 t.test('a damaged cursors.json costs a re-read, never an error', async (t) => {
-  const dir = t.testdir({ 'trunc.json': '{"v":1,"sources":{"claude-code":{', 'empty.json': '', 'garbage.json': '\0\0\0' })
+  const dir = t.testdir({
+    'trunc.json': '{"v":1,"sources":{"claude-code":{',
+    'empty.json': '',
+    'garbage.json': '\0\0\0',
+  })
   t.same(loadCursors(path.join(dir, 'trunc.json')), {})
   t.same(loadCursors(path.join(dir, 'empty.json')), {})
   t.same(loadCursors(path.join(dir, 'garbage.json')), {})
@@ -38,7 +55,11 @@ t.test('a damaged cursors.json costs a re-read, never an error', async (t) => {
 t.test('written by a newer version', async (t) => {
   const dir = t.testdir({ 'new.json': JSON.stringify({ v: 2, sources: {} }) })
   let err: unknown
-  try { loadCursors(path.join(dir, 'new.json')) } catch (e) { err = e }
+  try {
+    loadCursors(path.join(dir, 'new.json'))
+  } catch (e) {
+    err = e
+  }
   t.ok(err instanceof LedgerError)
   t.equal((err as LedgerError).code, 'STATE_TOO_NEW')
   t.equal((err as LedgerError).kind, 'input')

@@ -30,8 +30,14 @@ t.test('a failed write leaves the old file and no temp file', async (t) => {
   const dir = t.testdir({ 'f.json': 'old' })
   const file = path.join(dir, 'f.json')
   const orig = fs.renameSync
-  fs.renameSync = () => { throw Object.assign(new Error('boom'), { code: 'EIO' }) }
-  try { t.throws(() => writeFileAtomic(file, 'new'), /boom/) } finally { fs.renameSync = orig }
+  fs.renameSync = () => {
+    throw Object.assign(new Error('boom'), { code: 'EIO' })
+  }
+  try {
+    t.throws(() => writeFileAtomic(file, 'new'), /boom/)
+  } finally {
+    fs.renameSync = orig
+  }
   t.equal(fs.readFileSync(file, 'utf8'), 'old', 'old content intact')
   t.same(fs.readdirSync(dir), ['f.json'], 'temp file cleaned up')
 })

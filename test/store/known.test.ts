@@ -7,24 +7,55 @@ import { recordId } from '../../lib/ledger/record.js'
 
 const info: DeviceInfo = { id: 'd'.repeat(32), name: 'd', platform: 'linux', tool: 'test' }
 const rec = (key: string, ts: string, extra: Partial<Candidate> = {}): Candidate => ({
-  v: 1, id: recordId('claude-code', key), ts, source: 'claude-code', model: 'm', input: 10, output: 5, cacheWrite: 0, cacheRead: 100, ...extra,
+  v: 1,
+  id: recordId('claude-code', key),
+  ts,
+  source: 'claude-code',
+  model: 'm',
+  input: 10,
+  output: 5,
+  cacheWrite: 0,
+  cacheRead: 100,
+  ...extra,
 })
 
-t.test('the known-ids cache keeps each id\'s ts: an equal copy with an earlier ts is appended once, a later one never', async (t) => {
-  const dir = t.testdir()
-  const git = new SystemBackend(path.join(dir, 'repo.git'))
-  await git.init()
-  const known = path.join(dir, 'known')
-  const now = new Date('2026-11-22T12:00:00Z')
-  t.equal((await appendRecords(git, info, known, [rec('a', '2026-11-21T10:00:00.000Z')], now)).appended, 1)
-  t.match(fs.readFileSync(path.join(known, '2026-11-21.txt'), 'utf8'), /^usage-ledger known v2\n[0-9a-f]{32} 10 5 0 100 0 \d+\n$/)
-  t.equal((await appendRecords(git, info, known, [rec('a', '2026-11-21T11:00:00.000Z')], now)).appended, 0, 'later ts: not appended')
-  t.equal((await appendRecords(git, info, known, [rec('a', '2026-11-21T09:00:00.000Z')], now)).appended, 1, 'earlier ts: appended')
-  t.equal((await appendRecords(git, info, known, [rec('a', '2026-11-21T09:00:00.000Z')], now)).appended, 0, 'the same again: not appended')
-  fs.rmSync(known, { recursive: true })
-  t.equal((await appendRecords(git, info, known, [rec('a', '2026-11-21T09:30:00.000Z')], now)).appended, 0, 'a cache rebuilt from git keeps the earliest copy')
-  await git.close()
-})
+t.test(
+  "the known-ids cache keeps each id's ts: an equal copy with an earlier ts is appended once, a later one never",
+  async (t) => {
+    const dir = t.testdir()
+    const git = new SystemBackend(path.join(dir, 'repo.git'))
+    await git.init()
+    const known = path.join(dir, 'known')
+    const now = new Date('2026-11-22T12:00:00Z')
+    t.equal((await appendRecords(git, info, known, [rec('a', '2026-11-21T10:00:00.000Z')], now)).appended, 1)
+    t.match(
+      fs.readFileSync(path.join(known, '2026-11-21.txt'), 'utf8'),
+      /^usage-ledger known v2\n[0-9a-f]{32} 10 5 0 100 0 \d+\n$/,
+    )
+    t.equal(
+      (await appendRecords(git, info, known, [rec('a', '2026-11-21T11:00:00.000Z')], now)).appended,
+      0,
+      'later ts: not appended',
+    )
+    t.equal(
+      (await appendRecords(git, info, known, [rec('a', '2026-11-21T09:00:00.000Z')], now)).appended,
+      1,
+      'earlier ts: appended',
+    )
+    t.equal(
+      (await appendRecords(git, info, known, [rec('a', '2026-11-21T09:00:00.000Z')], now)).appended,
+      0,
+      'the same again: not appended',
+    )
+    fs.rmSync(known, { recursive: true })
+    t.equal(
+      (await appendRecords(git, info, known, [rec('a', '2026-11-21T09:30:00.000Z')], now)).appended,
+      0,
+      'a cache rebuilt from git keeps the earliest copy',
+    )
+    await git.close()
+  },
+)
 
 t.test('a known-ids file of v1 (no ts) keeps its main messages; its ids are rebuilt from git', async (t) => {
   const dir = t.testdir()
@@ -43,7 +74,11 @@ t.test('a known-ids file of v1 (no ts) keeps its main messages; its ids are rebu
   const r = await appendRecords(git, info, known, [replay], now)
   t.equal(r.appended, 0, 'the message is still known')
   t.equal(r.alreadyRecorded, 1)
-  t.match(fs.readFileSync(file, 'utf8'), /^usage-ledger known v2\n[0-9a-f]{32} 10 5 0 100 0 \d+\nm msg_1\n$/, 'rewritten as v2 with the id rebuilt')
+  t.match(
+    fs.readFileSync(file, 'utf8'),
+    /^usage-ledger known v2\n[0-9a-f]{32} 10 5 0 100 0 \d+\nm msg_1\n$/,
+    'rewritten as v2 with the id rebuilt',
+  )
   await git.close()
 })
 
@@ -56,7 +91,15 @@ t.test('a damaged known-ids file is rebuilt from git', async (t) => {
   await appendRecords(git, info, known, [rec('a', '2026-11-21T10:00:00.000Z')], now)
   const file = path.join(known, '2026-11-21.txt')
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/ \d+\n$/, ' garbage\n'))
-  t.equal((await appendRecords(git, info, known, [rec('a', '2026-11-21T10:00:00.000Z')], now)).appended, 0, 'no crash, and the recorded copy is known again')
-  t.equal((await appendRecords(git, info, known, [rec('a', '2026-11-21T09:00:00.000Z')], now)).appended, 1, 'with its ts')
+  t.equal(
+    (await appendRecords(git, info, known, [rec('a', '2026-11-21T10:00:00.000Z')], now)).appended,
+    0,
+    'no crash, and the recorded copy is known again',
+  )
+  t.equal(
+    (await appendRecords(git, info, known, [rec('a', '2026-11-21T09:00:00.000Z')], now)).appended,
+    1,
+    'with its ts',
+  )
   await git.close()
 })

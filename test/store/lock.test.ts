@@ -8,7 +8,12 @@ import { LedgerError } from '../../lib/errors.js'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 t.test('acquire and release', async (t) => {
@@ -19,7 +24,7 @@ t.test('acquire and release', async (t) => {
   t.equal(info.pid, process.pid)
   t.equal(info.host, os.hostname())
   t.ok(Number.isFinite(Date.parse(info.startedAt)), 'startedAt is a date')
-  t.equal((fs.statSync(file).mode & 0o777), 0o600, 'mode 0600')
+  t.equal(fs.statSync(file).mode & 0o777, 0o600, 'mode 0600')
   lock.release()
   t.notOk(fs.existsSync(file), 'released')
   const again = await StoreLock.acquire(file, { waitMs: 0 })
@@ -33,7 +38,11 @@ t.test('a second acquirer waits, then times out with LOCKED', async (t) => {
   const first = await StoreLock.acquire(file)
   const started = Date.now()
   let err: unknown
-  try { await StoreLock.acquire(file, { waitMs: 150 }) } catch (e) { err = e }
+  try {
+    await StoreLock.acquire(file, { waitMs: 150 })
+  } catch (e) {
+    err = e
+  }
   const waited = Date.now() - started
   t.ok(err instanceof LedgerError, 'rejects with a LedgerError')
   t.equal((err as LedgerError).code, 'LOCKED')
@@ -51,7 +60,10 @@ t.test('a waiter gets the lock once it is released', async (t) => {
   const file = path.join(t.testdir({}), 'lock')
   const first = await StoreLock.acquire(file)
   let got = false
-  const second = StoreLock.acquire(file, { waitMs: 5000 }).then((l) => { got = true; return l })
+  const second = StoreLock.acquire(file, { waitMs: 5000 }).then((l) => {
+    got = true
+    return l
+  })
   await sleep(80)
   t.notOk(got, 'still waiting while held')
   first.release()
@@ -62,15 +74,19 @@ t.test('a waiter gets the lock once it is released', async (t) => {
   t.notOk(fs.existsSync(file))
 })
 
-t.test('a lock left by a dead pid on this host is taken over', { skip: alive(999999) && 'pid 999999 exists here' }, async (t) => {
-  const pid = 999999
-  const file = path.join(t.testdir({}), 'lock')
-  fs.writeFileSync(file, JSON.stringify({ pid, host: os.hostname(), startedAt: new Date().toISOString() }))
-  const lock = await StoreLock.acquire(file, { waitMs: 0 })
-  t.equal(JSON.parse(fs.readFileSync(file, 'utf8')).pid, process.pid, 'now ours')
-  t.notOk(fs.existsSync(file + '.takeover'), 'takeover guard removed')
-  lock.release()
-})
+t.test(
+  'a lock left by a dead pid on this host is taken over',
+  { skip: alive(999999) && 'pid 999999 exists here' },
+  async (t) => {
+    const pid = 999999
+    const file = path.join(t.testdir({}), 'lock')
+    fs.writeFileSync(file, JSON.stringify({ pid, host: os.hostname(), startedAt: new Date().toISOString() }))
+    const lock = await StoreLock.acquire(file, { waitMs: 0 })
+    t.equal(JSON.parse(fs.readFileSync(file, 'utf8')).pid, process.pid, 'now ours')
+    t.notOk(fs.existsSync(`${file}.takeover`), 'takeover guard removed')
+    lock.release()
+  },
+)
 
 t.test('a dead pid on another host is not judged by pid', async (t) => {
   const file = path.join(t.testdir({}), 'lock')
@@ -85,7 +101,11 @@ t.test('a dead pid on another host is not judged by pid', async (t) => {
 t.test('a garbage lock file', async (t) => {
   const file = path.join(t.testdir({}), 'lock')
   fs.writeFileSync(file, 'garbage\0')
-  await t.rejects(StoreLock.acquire(file, { waitMs: 50 }), { code: 'LOCKED', message: /another process/ }, 'a fresh one may be half-written: waited for')
+  await t.rejects(
+    StoreLock.acquire(file, { waitMs: 50 }),
+    { code: 'LOCKED', message: /another process/ },
+    'a fresh one may be half-written: waited for',
+  )
   t.equal(fs.readFileSync(file, 'utf8'), 'garbage\0', 'left alone')
   const old = (Date.now() - 10_000) / 1000
   fs.utimesSync(file, old, old)
@@ -103,7 +123,7 @@ t.test('release leaves a lock that is not ours', async (t) => {
   t.equal(fs.readFileSync(file, 'utf8'), other, 'not removed')
 })
 
-t.test('a second release does not remove a later holder\'s lock', async (t) => {
+t.test("a second release does not remove a later holder's lock", async (t) => {
   const file = path.join(t.testdir({}), 'lock')
   const now = () => Date.parse('2026-11-21T10:00:00.000Z')
   const a = await StoreLock.acquire(file, { now })
@@ -119,25 +139,28 @@ t.test('8 concurrent acquirers in one process never overlap', async (t) => {
   const file = path.join(dir, 'lock')
   const counter = path.join(dir, 'counter')
   fs.writeFileSync(counter, '0')
-  let inside = 0, maxInside = 0
+  let inside = 0,
+    maxInside = 0
   const order: number[] = []
-  await Promise.all(Array.from({ length: 8 }, async (_, i) => {
-    await sleep(i % 3)
-    const lock = await StoreLock.acquire(file, { waitMs: 20_000 })
-    try {
-      inside++
-      maxInside = Math.max(maxInside, inside)
-      const n = Number(fs.readFileSync(counter, 'utf8'))
-      await sleep(5)
-      await new Promise((r) => setImmediate(r))
-      fs.writeFileSync(counter, String(n + 1))
-      await sleep(2)
-      order.push(i)
-      inside--
-    } finally {
-      lock.release()
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, i) => {
+      await sleep(i % 3)
+      const lock = await StoreLock.acquire(file, { waitMs: 20_000 })
+      try {
+        inside++
+        maxInside = Math.max(maxInside, inside)
+        const n = Number(fs.readFileSync(counter, 'utf8'))
+        await sleep(5)
+        await new Promise((r) => setImmediate(r))
+        fs.writeFileSync(counter, String(n + 1))
+        await sleep(2)
+        order.push(i)
+        inside--
+      } finally {
+        lock.release()
+      }
+    }),
+  )
   t.equal(fs.readFileSync(counter, 'utf8'), '8', 'no lost update')
   t.equal(maxInside, 1, 'never two holders at once')
   t.same([...order].sort(), [0, 1, 2, 3, 4, 5, 6, 7])

@@ -20,8 +20,19 @@ const branch = `refs/heads/ledger/${B}`
 const dir = `devices/${B}`
 const auth = ['-c', `http.extraHeader=Authorization: Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`]
 
-interface Totals { records: number; output: number; totalTokens: number; costUSD: number }
-interface Warning { code: string; device?: string; head?: string; good?: string | null; findings?: Array<{ code: string }> }
+interface Totals {
+  records: number
+  output: number
+  totalTokens: number
+  costUSD: number
+}
+interface Warning {
+  code: string
+  device?: string
+  head?: string
+  good?: string | null
+  findings?: Array<{ code: string }>
+}
 
 async function ok(args: string[], env: Record<string, string | undefined>, input?: string) {
   const r = await cli(args, { env, input })
@@ -29,25 +40,39 @@ async function ok(args: string[], env: Record<string, string | undefined>, input
   return r
 }
 
-async function reportOf(env: Record<string, string | undefined>, extra: string[] = []): Promise<{ totals: Totals; warnings: Warning[]; stderr: string; code: number }> {
+async function reportOf(
+  env: Record<string, string | undefined>,
+  extra: string[] = [],
+): Promise<{ totals: Totals; warnings: Warning[]; stderr: string; code: number }> {
   const r = await cli([...extra, 'report', 'monthly', '--json'], { env })
   const j = JSON.parse(r.stdout) as { totals: Totals; warnings: Warning[] }
   return { totals: j.totals, warnings: j.warnings, stderr: r.stderr, code: r.code }
 }
 
-const totalsOf = (x: Totals) => ({ records: x.records, output: x.output, totalTokens: x.totalTokens, costUSD: x.costUSD })
+const totalsOf = (x: Totals) => ({
+  records: x.records,
+  output: x.output,
+  totalTokens: x.totalTokens,
+  costUSD: x.costUSD,
+})
 
 /** The attacker: a bare clone of the remote over HTTP, written with git plumbing. */
 class Attacker {
-  constructor(readonly gitdir: string, readonly url: string) {}
+  constructor(
+    readonly gitdir: string,
+    readonly url: string,
+  ) {}
 
   static async clone(gitdir: string, url: string): Promise<Attacker> {
-    const r = await run('git', [...auth, 'clone', '--quiet', '--bare', url, gitdir], { env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', HOME: path.dirname(gitdir) } })
+    const r = await run('git', [...auth, 'clone', '--quiet', '--bare', url, gitdir], {
+      env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', HOME: path.dirname(gitdir) },
+    })
     if (r.code !== 0) throw new Error(r.stderr)
     return new Attacker(gitdir, url)
   }
 
-  git = (args: string[], input?: string) => gitA(this.gitdir, [...auth, '-c', 'user.name=x', '-c', 'user.email=x@x', ...args], input)
+  git = (args: string[], input?: string) =>
+    gitA(this.gitdir, [...auth, '-c', 'user.name=x', '-c', 'user.email=x@x', ...args], input)
 
   async sync(): Promise<string> {
     await this.git(['fetch', '--quiet', 'origin', `+${branch}:${branch}`])
@@ -55,7 +80,9 @@ class Attacker {
   }
 
   async parts(): Promise<string[]> {
-    return (await this.git(['ls-tree', '-r', '--name-only', branch, dir])).split('\n').filter((p) => p.endsWith('.ndjson'))
+    return (await this.git(['ls-tree', '-r', '--name-only', branch, dir]))
+      .split('\n')
+      .filter((p) => p.endsWith('.ndjson'))
   }
 
   show = async (p: string) => this.git(['show', `${branch}:${p}`])
@@ -65,7 +92,16 @@ class Attacker {
     const index = path.join(this.gitdir, 'tamper-index')
     fs.rmSync(index, { force: true })
     const withIndex = async (args: string[], input?: string) => {
-      const r = await run('git', args, { env: { PATH: process.env.PATH, GIT_DIR: this.gitdir, GIT_INDEX_FILE: index, GIT_CONFIG_NOSYSTEM: '1', HOME: this.gitdir }, input })
+      const r = await run('git', args, {
+        env: {
+          PATH: process.env.PATH,
+          GIT_DIR: this.gitdir,
+          GIT_INDEX_FILE: index,
+          GIT_CONFIG_NOSYSTEM: '1',
+          HOME: this.gitdir,
+        },
+        input,
+      })
       if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`)
       return r.stdout
     }
@@ -75,7 +111,7 @@ class Attacker {
       if (content === null) info.push(`0 ${'0'.repeat(40)}\t${p}`)
       else info.push(`100644 ${(await this.git(['hash-object', '-w', '--stdin'], content)).trim()}\t${p}`)
     }
-    await withIndex(['update-index', '--index-info'], info.join('\n') + '\n')
+    await withIndex(['update-index', '--index-info'], `${info.join('\n')}\n`)
     return (await withIndex(['write-tree'])).trim()
   }
 
@@ -83,7 +119,9 @@ class Attacker {
   async commit(files: Record<string, string | null>, parents?: string[]): Promise<string> {
     const tree = await this.tree(files)
     const head = (await this.git(['rev-parse', branch])).trim()
-    const commit = (await this.git(['commit-tree', tree, ...(parents ?? [head]).flatMap((p) => ['-p', p]), '-m', 'tampered'])).trim()
+    const commit = (
+      await this.git(['commit-tree', tree, ...(parents ?? [head]).flatMap((p) => ['-p', p]), '-m', 'tampered'])
+    ).trim()
     await this.git(['update-ref', branch, commit, head])
     await this.git(['push', '--quiet', 'origin', `${branch}:${branch}`]) // not forced
     return commit
@@ -106,19 +144,36 @@ t.test('a tampered device branch is quarantined everywhere until it is good agai
   await ok(['record'], b)
   await ok(['init', '--remote', url], a)
   // A records after its fetch: its manifest witnesses B's good head.
-  await ok(['record', '--stdin', '--source', 'x'], a, JSON.stringify({ ts: '2026-11-22T08:00:00Z', model: 'gpt-5', input: 10, output: 1 }) + '\n')
+  await ok(
+    ['record', '--stdin', '--source', 'x'],
+    a,
+    `${JSON.stringify({ ts: '2026-11-22T08:00:00Z', model: 'gpt-5', input: 10, output: 1 })}\n`,
+  )
   const good = await reportOf(a)
   t.equal(good.code, 0)
-  t.same(good.warnings.filter((w) => w.code === 'DEVICE_QUARANTINED'), [])
+  t.same(
+    good.warnings.filter((w) => w.code === 'DEVICE_QUARANTINED'),
+    [],
+  )
   const goodTotals = totalsOf(good.totals)
   t.ok(goodTotals.records > 20, 'both fixtures recorded')
 
   // A native clone that follows every device (--repo mode), proved once while good.
   const clone = path.join(root, 'clone')
-  const cl = await run('git', [...auth, 'clone', '--quiet', url, clone], { env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', HOME: root } })
+  const cl = await run('git', [...auth, 'clone', '--quiet', url, clone], {
+    env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', HOME: root },
+  })
   t.equal(cl.code, 0, cl.stderr)
   const cloneGit = path.join(clone, '.git')
-  const nativeFetch = () => gitA(cloneGit, [...auth, 'fetch', '--quiet', '--force', 'origin', 'refs/heads/ledger/*:refs/remotes/origin/ledger/*'])
+  const nativeFetch = () =>
+    gitA(cloneGit, [
+      ...auth,
+      'fetch',
+      '--quiet',
+      '--force',
+      'origin',
+      'refs/heads/ledger/*:refs/remotes/origin/ledger/*',
+    ])
   await nativeFetch()
   const cloneEnv = isolatedEnv(path.join(root, 'c'), { USAGE_LEDGER_TOKEN: TOKEN })
   t.same(totalsOf((await reportOf(cloneEnv, ['--repo', clone])).totals), goodTotals, 'the clone sums the same')
@@ -127,27 +182,48 @@ t.test('a tampered device branch is quarantined everywhere until it is good agai
   const goodHead = await attacker.sync()
 
   const tampers: Array<[string, (x: Attacker) => Promise<string>, string[]]> = [
-    ['edit a part', async (x) => {
-      const p = (await x.parts())[0]!
-      return x.commit({ [p]: (await x.show(p)).replace(/"output":(\d+)/g, (_m, n) => `"output":${Number(n) * 10}`) })
-    }, ['PART_CHANGED']],
+    [
+      'edit a part',
+      async (x) => {
+        const p = (await x.parts())[0]!
+        return x.commit({ [p]: (await x.show(p)).replace(/"output":(\d+)/g, (_m, n) => `"output":${Number(n) * 10}`) })
+      },
+      ['PART_CHANGED'],
+    ],
     ['delete a part', async (x) => x.commit({ [(await x.parts())[1]!]: null }), ['PART_REMOVED']],
-    ['add a file outside the device directory', async (x) => {
-      const p = (await x.parts())[0]!
-      return x.commit({ [p.replace(B, 'c3'.repeat(16))]: await x.show(p) })
-    }, ['OUTSIDE_DEVICE_DIR']],
-    ['edit the manifest', async (x) => {
-      const m = JSON.parse(await x.show(`${dir}/manifest.json`))
-      m.records += 5
-      return x.commit({ [`${dir}/manifest.json`]: JSON.stringify(m, null, 2) + '\n' })
-    }, ['MANIFEST_COUNTS']],
-    ['push a commit whose parent is not the old head, without forcing', async (x) => {
-      // A forged history with more output, merged over the old head so the push fast-forwards.
-      const p = (await x.parts())[0]!
-      const tree = await x.tree({ [p]: (await x.show(p)).replace(/"output":(\d+)/g, (_m, n) => `"output":${Number(n) * 10}`) })
-      const forged = (await x.git(['commit-tree', tree, '-m', 'forged root'])).trim()
-      return x.commit({ [p]: (await x.show(p)).replace(/"output":(\d+)/g, (_m, n) => `"output":${Number(n) * 10}`) }, [forged, goodHead])
-    }, ['NON_LINEAR_HISTORY']],
+    [
+      'add a file outside the device directory',
+      async (x) => {
+        const p = (await x.parts())[0]!
+        return x.commit({ [p.replace(B, 'c3'.repeat(16))]: await x.show(p) })
+      },
+      ['OUTSIDE_DEVICE_DIR'],
+    ],
+    [
+      'edit the manifest',
+      async (x) => {
+        const m = JSON.parse(await x.show(`${dir}/manifest.json`))
+        m.records += 5
+        return x.commit({ [`${dir}/manifest.json`]: `${JSON.stringify(m, null, 2)}\n` })
+      },
+      ['MANIFEST_COUNTS'],
+    ],
+    [
+      'push a commit whose parent is not the old head, without forcing',
+      async (x) => {
+        // A forged history with more output, merged over the old head so the push fast-forwards.
+        const p = (await x.parts())[0]!
+        const tree = await x.tree({
+          [p]: (await x.show(p)).replace(/"output":(\d+)/g, (_m, n) => `"output":${Number(n) * 10}`),
+        })
+        const forged = (await x.git(['commit-tree', tree, '-m', 'forged root'])).trim()
+        return x.commit(
+          { [p]: (await x.show(p)).replace(/"output":(\d+)/g, (_m, n) => `"output":${Number(n) * 10}`) },
+          [forged, goodHead],
+        )
+      },
+      ['NON_LINEAR_HISTORY'],
+    ],
   ]
 
   for (const [n, [name, tamper, codes]] of tampers.entries()) {
@@ -162,24 +238,48 @@ t.test('a tampered device branch is quarantined everywhere until it is good agai
         t.equal(f.code, 3, `fetch ${round} exits 3`)
         const fj = JSON.parse(f.stdout)
         t.match(fj.quarantined, [{ id: B, head: bad, good: goodHead }], `fetch ${round} names the quarantined head`)
-        for (const c of codes) t.ok(fj.findings.some((x: { code: string; device: string }) => x.code === c && x.device === B), `fetch ${round} finds ${c}: ${fj.findings.map((x: { code: string }) => x.code)}`)
+        for (const c of codes)
+          t.ok(
+            fj.findings.some((x: { code: string; device: string }) => x.code === c && x.device === B),
+            `fetch ${round} finds ${c}: ${fj.findings.map((x: { code: string }) => x.code)}`,
+          )
         const rep = await reportOf(a)
         t.same(totalsOf(rep.totals), goodTotals, `report ${round}: the totals of the last good head`)
-        t.match(rep.warnings.find((w) => w.code === 'DEVICE_QUARANTINED'), { device: B, head: bad, good: goodHead }, `report ${round} warns in warnings[]`)
-        t.match(rep.stderr, new RegExp(`warning: device ${B}: the remote head ${bad.slice(0, 12)} failed the checks`), `report ${round} prints a warning line`)
+        t.match(
+          rep.warnings.find((w) => w.code === 'DEVICE_QUARANTINED'),
+          { device: B, head: bad, good: goodHead },
+          `report ${round} warns in warnings[]`,
+        )
+        t.match(
+          rep.stderr,
+          new RegExp(`warning: device ${B}: the remote head ${bad.slice(0, 12)} failed the checks`),
+          `report ${round} prints a warning line`,
+        )
         const st = await cli(['status', '--json'], { env: a })
         t.equal(st.code, 0)
         t.match(JSON.parse(st.stdout).warnings, [{ code: 'DEVICE_QUARANTINED', device: B }], `status ${round} warns`)
         const v = await cli(['verify', '--json'], { env: a })
         t.equal(v.code, 3, `verify ${round} exits 3`)
         const vj = JSON.parse(v.stdout)
-        t.equal(vj.devices.find((d: { id: string }) => d.id === B).head, goodHead, 'verify checks the good head, not the quarantined one')
+        t.equal(
+          vj.devices.find((d: { id: string }) => d.id === B).head,
+          goodHead,
+          'verify checks the good head, not the quarantined one',
+        )
         t.ok(vj.findings.some((x: { code: string }) => x.code === 'QUARANTINED'))
       }
-      t.equal((await gitA(path.join(aDir, 'store/repo.git'), ['rev-parse', branch])).trim(), goodHead, 'the device branch stays at the good head')
+      t.equal(
+        (await gitA(path.join(aDir, 'store/repo.git'), ['rev-parse', branch])).trim(),
+        goodHead,
+        'the device branch stays at the good head',
+      )
 
       // Not a witness: A's next commit publishes the good head, never the forged one.
-      await ok(['record', '--stdin', '--source', 'x'], a, JSON.stringify({ ts: `2026-11-22T09:0${n}:00Z`, model: 'gpt-5', input: 1, output: 1 }) + '\n')
+      await ok(
+        ['record', '--stdin', '--source', 'x'],
+        a,
+        `${JSON.stringify({ ts: `2026-11-22T09:0${n}:00Z`, model: 'gpt-5', input: 1, output: 1 })}\n`,
+      )
       const aManifest = JSON.parse(await gitA(bare, ['show', `refs/heads/ledger/${A}:devices/${A}/manifest.json`]))
       t.equal(aManifest.seen[B], goodHead, 'the witness is the good head')
       const expected = totalsOf((await reportOf(a)).totals)
@@ -209,20 +309,32 @@ t.test('a tampered device branch is quarantined everywhere until it is good agai
       await attacker.sync()
       t.equal((await cli(['fetch'], { env: a })).code, 0, 'fetch exits 0 once the branch is good again')
       const back = await reportOf(a)
-      t.same(back.warnings.filter((w) => w.code === 'DEVICE_QUARANTINED'), [], 'no more warning')
+      t.same(
+        back.warnings.filter((w) => w.code === 'DEVICE_QUARANTINED'),
+        [],
+        'no more warning',
+      )
       t.same(totalsOf(back.totals), expected)
       t.equal((await cli(['verify'], { env: a })).code, 0, 'verify exits 0')
       await nativeFetch()
-      t.same((await reportOf(cloneEnv, ['--repo', clone])).warnings.filter((w) => w.code === 'DEVICE_QUARANTINED'), [], 'the clone is quiet again')
+      t.same(
+        (await reportOf(cloneEnv, ['--repo', clone])).warnings.filter((w) => w.code === 'DEVICE_QUARANTINED'),
+        [],
+        'the clone is quiet again',
+      )
     })
   }
 
   await t.test('a good descendant of the last good head is taken', async (t) => {
-    await ok(['record', '--stdin', '--source', 'y'], b, JSON.stringify({ ts: '2026-11-22T10:00:00Z', model: 'gpt-5', input: 7, output: 3 }) + '\n')
+    await ok(
+      ['record', '--stdin', '--source', 'y'],
+      b,
+      `${JSON.stringify({ ts: '2026-11-22T10:00:00Z', model: 'gpt-5', input: 7, output: 3 })}\n`,
+    )
     const before = (await reportOf(a)).totals
     t.equal((await cli(['fetch'], { env: a })).code, 0)
     const after = (await reportOf(a)).totals
-    t.equal(after.records, before.records + 1, 'B\'s honest new record counts')
+    t.equal(after.records, before.records + 1, "B's honest new record counts")
     await attacker.sync()
   })
 
@@ -230,7 +342,9 @@ t.test('a tampered device branch is quarantined everywhere until it is good agai
     const head = (await gitA(bare, ['rev-parse', branch])).trim()
     const x = attacker
     const p = (await x.parts())[0]!
-    const bad = await x.commit({ [p]: (await x.show(p)).replace(/"output":(\d+)/g, (_m, n) => `"output":${Number(n) * 10}`) })
+    const bad = await x.commit({
+      [p]: (await x.show(p)).replace(/"output":(\d+)/g, (_m, n) => `"output":${Number(n) * 10}`),
+    })
     const before = totalsOf((await reportOf(a)).totals)
     t.equal((await cli(['fetch'], { env: a })).code, 3)
     const acc = await cli(['fetch', '--accept-rewrite', B], { env: a })
@@ -243,6 +357,8 @@ t.test('a tampered device branch is quarantined everywhere until it is good agai
     t.equal((await cli(['verify'], { env: a })).code, 0, 'verify names it as accepted, not as an error')
     const full = await cli(['verify', '--full', '--json'], { env: a })
     t.equal(full.code, 0, full.stdout)
-    t.match(JSON.parse(full.stdout).findings, [{ code: 'PART_CHANGED', severity: 'warning', detail: /accepted by fetch --accept-rewrite/ }])
+    t.match(JSON.parse(full.stdout).findings, [
+      { code: 'PART_CHANGED', severity: 'warning', detail: /accepted by fetch --accept-rewrite/ },
+    ])
   })
 })

@@ -21,7 +21,9 @@ function cleanupDays(env: Env): number {
     try {
       const s = JSON.parse(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8')) as { cleanupPeriodDays?: unknown }
       if (typeof s.cleanupPeriodDays === 'number' && s.cleanupPeriodDays > 0) return s.cleanupPeriodDays
-    } catch { /* no settings there */ }
+    } catch {
+      /* no settings there */
+    }
   }
   return 30
 }
@@ -32,7 +34,11 @@ export function claudeCleanupRisk(env: Env, cursors: SourceCursors, marginDays =
   const files: string[] = []
   for (const f of claudeCode.discover(env)) {
     let st: fs.Stats
-    try { st = fs.statSync(f.path) } catch { continue }
+    try {
+      st = fs.statSync(f.path)
+    } catch {
+      continue
+    }
     if (st.mtimeMs > cutoff) continue
     const c = cursors[f.path]
     if (!c || c.offset < st.size || c.ino !== st.ino) files.push(f.path)

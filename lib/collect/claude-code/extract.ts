@@ -39,7 +39,7 @@ export function extractClaudeLine(b: Buffer): ClaudeLine | 'none' | null {
   const prefix = m > 0 ? b.subarray(0, m) : null
   if (prefix && prefix.indexOf(TYPE_USER) >= 0) return 'none'
   if (prefix && prefix.indexOf(USAGE) >= 0) return null
-  const u = b.indexOf(USAGE, m > 0 ? m : 0)
+  const u = b.indexOf(USAGE, Math.max(m, 0))
   if (u < 0) return 'none'
   // Claude Code writes compact JSON; anything else (`"usage": {`) takes the full parse.
   if (b[u + USAGE.length] !== 58 || b[u + USAGE.length + 1] !== 123) return null
@@ -53,8 +53,11 @@ export function extractClaudeLine(b: Buffer): ClaudeLine | 'none' | null {
   const messageEnd = closeOf(b, usageEnd, 1)
   if (messageEnd < 0) return null
   try {
-    const top = JSON.parse(b.toString('utf8', 0, m) + '"message":0' + b.toString('utf8', messageEnd)) as ClaudeLine
-    const head = JSON.parse('{' + b.toString('utf8', m + MESSAGE.length, c) + '"content":0}') as { model?: unknown; id?: unknown }
+    const top = JSON.parse(`${b.toString('utf8', 0, m)}"message":0${b.toString('utf8', messageEnd)}`) as ClaudeLine
+    const head = JSON.parse(`{${b.toString('utf8', m + MESSAGE.length, c)}"content":0}`) as {
+      model?: unknown
+      id?: unknown
+    }
     const usage = JSON.parse(b.toString('utf8', usageStart, usageEnd)) as NonNullable<ClaudeLine['message']>['usage']
     if (typeof top !== 'object' || top === null || Array.isArray(top)) return null
     // model and id after the content: another layout, so parse it all.

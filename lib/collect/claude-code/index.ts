@@ -15,12 +15,22 @@ import { extractClaudeLine } from './extract.js'
 
 export const SOURCE = 'claude-code'
 
-/** CLAUDE_CONFIG_DIR (comma list), else $XDG_CONFIG_HOME/claude (~/.config/claude) and ~/.claude: where to look, there or not. */
+/**
+ * CLAUDE_CONFIG_DIR (comma list), else $XDG_CONFIG_HOME/claude (~/.config/claude) and ~/.claude: where to look, there
+ * or not.
+ */
 function claudeConfigCandidates(env: Env): string[] {
   const v = env.vars.CLAUDE_CONFIG_DIR
   return v
-    ? v.split(',').map((d) => d.trim()).filter(Boolean).map((d) => path.resolve(env.cwd, d))
-    : [path.join(env.vars.XDG_CONFIG_HOME || path.join(env.userHome, '.config'), 'claude'), path.join(env.userHome, '.claude')]
+    ? v
+        .split(',')
+        .map((d) => d.trim())
+        .filter(Boolean)
+        .map((d) => path.resolve(env.cwd, d))
+    : [
+        path.join(env.vars.XDG_CONFIG_HOME || path.join(env.userHome, '.config'), 'claude'),
+        path.join(env.userHome, '.claude'),
+      ]
 }
 
 /** The existing ones of those, each real directory once. */
@@ -30,8 +40,15 @@ export function claudeConfigDirs(env: Env): string[] {
   const out: string[] = []
   for (const d of dirs) {
     let real: string
-    try { real = fs.realpathSync(d) } catch { continue }
-    if (!seen.has(real)) { seen.add(real); out.push(d) }
+    try {
+      real = fs.realpathSync(d)
+    } catch {
+      continue
+    }
+    if (!seen.has(real)) {
+      seen.add(real)
+      out.push(d)
+    }
   }
   return out
 }
@@ -80,8 +97,13 @@ export function agentProgressLine(o: ClaudeLine): ClaudeLine | null {
   const m = d.message
   if (!m || typeof m !== 'object' || !m.message || typeof m.message !== 'object') return null
   return {
-    timestamp: m.timestamp ?? o.timestamp, requestId: m.requestId, sessionId: o.sessionId, cwd: o.cwd,
-    isSidechain: true, costUSD: m.costUSD, message: m.message,
+    timestamp: m.timestamp ?? o.timestamp,
+    requestId: m.requestId,
+    sessionId: o.sessionId,
+    cwd: o.cwd,
+    isSidechain: true,
+    costUSD: m.costUSD,
+    message: m.message,
   }
 }
 
@@ -90,7 +112,10 @@ function subagentFileExists(file: string, agentId: unknown): boolean {
   if (typeof agentId !== 'string' || !/^[\w-]+$/.test(agentId)) return false
   const dir = path.dirname(file)
   const name = `agent-${agentId}.jsonl`
-  return fs.existsSync(path.join(dir, path.basename(file, '.jsonl'), 'subagents', name)) || fs.existsSync(path.join(dir, name))
+  return (
+    fs.existsSync(path.join(dir, path.basename(file, '.jsonl'), 'subagents', name)) ||
+    fs.existsSync(path.join(dir, name))
+  )
 }
 
 /** Normalises one transcript line; null when it carries no billed usage. `lineKey` keys lines without message.id. */
@@ -104,7 +129,10 @@ export function claudeRecord(o: ClaudeLine, lineKey: string, salt: string): Ledg
   const model = typeof msg!.model === 'string' && msg!.model ? intern(msg!.model) : 'unknown'
   if (model === '<synthetic>') return null
   const cc = u.cache_creation
-  const has1h = cc && typeof cc === 'object' && (typeof cc.ephemeral_5m_input_tokens === 'number' || typeof cc.ephemeral_1h_input_tokens === 'number')
+  const has1h =
+    cc &&
+    typeof cc === 'object' &&
+    (typeof cc.ephemeral_5m_input_tokens === 'number' || typeof cc.ephemeral_1h_input_tokens === 'number')
   const cacheWrite1h = has1h ? count(cc!.ephemeral_1h_input_tokens) : 0
   const cacheWrite = has1h ? count(cc!.ephemeral_5m_input_tokens) + cacheWrite1h : count(u.cache_creation_input_tokens)
   const r: LedgerRecord = {
@@ -119,7 +147,10 @@ export function claudeRecord(o: ClaudeLine, lineKey: string, salt: string): Ledg
     cacheRead: count(u.cache_read_input_tokens),
   }
   if (r.input + r.output + r.cacheWrite + r.cacheRead === 0) return null
-  const nativeKey = typeof msg!.id === 'string' && msg!.id ? `${msg!.id}:${typeof o.requestId === 'string' ? o.requestId : ''}` : lineKey
+  const nativeKey =
+    typeof msg!.id === 'string' && msg!.id
+      ? `${msg!.id}:${typeof o.requestId === 'string' ? o.requestId : ''}`
+      : lineKey
   r.id = recordId(SOURCE, nativeKey)
   if (cacheWrite1h) r.cacheWrite1h = cacheWrite1h
   if (u.speed === 'fast') r.speed = 'fast'
@@ -137,7 +168,8 @@ export const claudeCode: FileSource = {
   },
   discover(env) {
     const files: Array<{ path: string; root: string }> = []
-    for (const root of claudeConfigDirs(env)) for (const p of findJsonl(path.join(root, 'projects'))) files.push({ path: p, root })
+    for (const root of claudeConfigDirs(env))
+      for (const p of findJsonl(path.join(root, 'projects'))) files.push({ path: p, root })
     return files
   },
   parser(file, _ctx, batch: Batch, salt) {
@@ -150,14 +182,26 @@ export const claudeCode: FileSource = {
           return
         }
         if (o === null || o.type === 'progress') {
-          try { o = JSON.parse(line.toString('utf8')) as ClaudeLine } catch { batch.malformed++; return }
-          if (typeof o !== 'object' || o === null) { batch.malformed++; return }
+          try {
+            o = JSON.parse(line.toString('utf8')) as ClaudeLine
+          } catch {
+            batch.malformed++
+            return
+          }
+          if (typeof o !== 'object' || o === null) {
+            batch.malformed++
+            return
+          }
         }
         const progress = agentProgressLine(o)
         if (progress) {
           // Without a message.id the copy cannot be matched with the one in the subagent's own
           // file: that file, when it exists, is the one counted.
-          if (!(typeof progress.message?.id === 'string' && progress.message.id) && subagentFileExists(file.path, o.data?.agentId)) return
+          if (
+            !(typeof progress.message?.id === 'string' && progress.message.id) &&
+            subagentFileExists(file.path, o.data?.agentId)
+          )
+            return
           o = progress
         }
         const r = claudeRecord(o, `${rel}@${offset}`, salt)

@@ -38,7 +38,16 @@ export interface CodexCtx {
 /** A pause this long between two lines of a fork ends the copied block. */
 const BURST_GAP_MS = 1000
 
-const newCtx = (): CodexCtx => ({ session: '', cwd: '', model: 'unknown', prev: null, replay: false, forkIdMs: null, firstLineMs: 0, lines: 0 })
+const newCtx = (): CodexCtx => ({
+  session: '',
+  cwd: '',
+  model: 'unknown',
+  prev: null,
+  replay: false,
+  forkIdMs: null,
+  firstLineMs: 0,
+  lines: 0,
+})
 
 const num = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0)
 
@@ -52,11 +61,16 @@ const same = (a: Counts, b: Counts) => a[0] === b[0] && a[1] === b[1] && a[2] ==
 
 /** Milliseconds in a UUIDv7's 48-bit prefix, or null for other UUIDs. */
 export function uuidV7Ms(id: unknown): number | null {
-  if (typeof id !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i.test(id)) return null
+  if (typeof id !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i.test(id))
+    return null
   return parseInt(id.slice(0, 8) + id.slice(9, 13), 16)
 }
 
-interface Line { timestamp?: unknown; type?: unknown; payload?: Record<string, unknown> }
+interface Line {
+  timestamp?: unknown
+  type?: unknown
+  payload?: Record<string, unknown>
+}
 
 export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): void {
   const p = o.payload
@@ -68,7 +82,10 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
       c.session = typeof p.id === 'string' ? p.id : ''
       c.cwd = typeof p.cwd === 'string' ? p.cwd : ''
       const source = p.source as { subagent?: { thread_spawn?: { parent_thread_id?: unknown } } } | undefined
-      const parent = typeof p.forked_from_id === 'string' && p.forked_from_id ? p.forked_from_id : source?.subagent?.thread_spawn?.parent_thread_id
+      const parent =
+        typeof p.forked_from_id === 'string' && p.forked_from_id
+          ? p.forked_from_id
+          : source?.subagent?.thread_spawn?.parent_thread_id
       if (typeof parent === 'string' && parent) {
         c.replay = true
         c.forkIdMs = uuidV7Ms(c.session)
@@ -86,14 +103,20 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
   if (o.type === 'turn_context') {
     if (c.replay) {
       const turnMs = uuidV7Ms(p.turn_id)
-      const own = c.forkIdMs !== null && turnMs !== null ? turnMs >= c.forkIdMs : Number.isFinite(lineMs) && lineMs >= c.firstLineMs + 1000
+      const own =
+        c.forkIdMs !== null && turnMs !== null
+          ? turnMs >= c.forkIdMs
+          : Number.isFinite(lineMs) && lineMs >= c.firstLineMs + 1000
       if (own) c.replay = false
     }
     if (typeof p.model === 'string' && p.model) c.model = intern(p.model)
     return
   }
   if (o.type !== 'event_msg' || p.type !== 'token_count') return
-  const info = p.info as { total_token_usage?: unknown; last_token_usage?: unknown; model?: unknown; model_name?: unknown } | null | undefined
+  const info = p.info as
+    | { total_token_usage?: unknown; last_token_usage?: unknown; model?: unknown; model_name?: unknown }
+    | null
+    | undefined
   if (!info || typeof info !== 'object') return
   const total = counts(info.total_token_usage)
   const last = counts(info.last_token_usage)
@@ -109,8 +132,11 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
   if (total) {
     const prev = c.prev
     if (prev && same(total, prev)) return // re-emitted
-    const dropped = prev !== null && (total[0] < prev[0] || total[1] < prev[1] || total[2] < prev[2] || total[3] < prev[3])
-    use = last ?? (dropped ? null : prev ? [total[0] - prev[0], total[1] - prev[1], total[2] - prev[2], total[3] - prev[3]] : total)
+    const dropped =
+      prev !== null && (total[0] < prev[0] || total[1] < prev[1] || total[2] < prev[2] || total[3] < prev[3])
+    use =
+      last ??
+      (dropped ? null : prev ? [total[0] - prev[0], total[1] - prev[1], total[2] - prev[2], total[3] - prev[3]] : total)
     c.prev = total
   } else {
     use = last
@@ -119,12 +145,26 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
   const ts = normaliseTs(o.timestamp)
   if (!ts) return
   const cached = Math.min(use[1], use[0])
-  const model = c.model !== 'unknown' ? c.model : typeof info.model === 'string' ? info.model : typeof info.model_name === 'string' ? info.model_name : 'unknown'
+  const model =
+    c.model !== 'unknown'
+      ? c.model
+      : typeof info.model === 'string'
+        ? info.model
+        : typeof info.model_name === 'string'
+          ? info.model_name
+          : 'unknown'
   const keyCounts = total ?? use
-  const nativeKey = `${c.session}:${total ? '' : ts + ':'}${keyCounts.join(':')}`
+  const nativeKey = `${c.session}:${total ? '' : `${ts}:`}${keyCounts.join(':')}`
   const r: LedgerRecord = {
-    v: 1, id: recordId(SOURCE, nativeKey), ts, source: SOURCE, model,
-    input: use[0] - cached, output: use[2], cacheWrite: 0, cacheRead: cached,
+    v: 1,
+    id: recordId(SOURCE, nativeKey),
+    ts,
+    source: SOURCE,
+    model,
+    input: use[0] - cached,
+    output: use[2],
+    cacheWrite: 0,
+    cacheRead: cached,
   }
   if (use[3]) r.reasoning = Math.min(use[3], use[2])
   if (c.session) r.session = privacyHash(c.session, salt)
@@ -133,13 +173,16 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
   batch.names(r, c.cwd, c.session)
 }
 
-const codexHome = (env: Env) => (env.vars.CODEX_HOME ? path.resolve(env.cwd, env.vars.CODEX_HOME) : path.join(env.userHome, '.codex'))
+const codexHome = (env: Env) =>
+  env.vars.CODEX_HOME ? path.resolve(env.cwd, env.vars.CODEX_HOME) : path.join(env.userHome, '.codex')
 
 export const codex: FileSource = {
   name: SOURCE,
   discover(env: Env) {
     const home = codexHome(env)
-    return ['sessions', 'archived_sessions'].flatMap((d) => findJsonl(path.join(home, d)).map((p) => ({ path: p, root: home })))
+    return ['sessions', 'archived_sessions'].flatMap((d) =>
+      findJsonl(path.join(home, d)).map((p) => ({ path: p, root: home })),
+    )
   },
   looksIn(env: Env) {
     const home = codexHome(env)
@@ -149,10 +192,21 @@ export const codex: FileSource = {
     const c: CodexCtx = ctx && typeof ctx === 'object' ? { ...newCtx(), ...(ctx as CodexCtx) } : newCtx()
     return {
       line(line) {
-        if (!looksLikeJsonObject(line)) { batch.malformed++; return }
+        if (!looksLikeJsonObject(line)) {
+          batch.malformed++
+          return
+        }
         let o: Line
-        try { o = JSON.parse(line.toString('utf8')) as Line } catch { batch.malformed++; return }
-        if (typeof o !== 'object' || o === null) { batch.malformed++; return }
+        try {
+          o = JSON.parse(line.toString('utf8')) as Line
+        } catch {
+          batch.malformed++
+          return
+        }
+        if (typeof o !== 'object' || o === null) {
+          batch.malformed++
+          return
+        }
         codexLine(o, c, batch, salt)
       },
       ctx: () => c,

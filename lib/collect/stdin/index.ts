@@ -4,7 +4,14 @@
  * half-imported batch never has to be untangled.
  */
 import { inputError } from '../../errors.js'
-import { canonicalLine, normaliseTs, recordId, toRecord, validateRecord, type LedgerRecord } from '../../ledger/record.js'
+import {
+  canonicalLine,
+  normaliseTs,
+  recordId,
+  toRecord,
+  validateRecord,
+  type LedgerRecord,
+} from '../../ledger/record.js'
 import type { Batch } from '../types.js'
 
 const ALIASES: Record<string, keyof LedgerRecord> = {
@@ -28,15 +35,21 @@ const TOKEN_FIELDS = ['input', 'output', 'cacheWrite', 'cacheRead'] as const
 /** Turns one input line into a record, or the problems that reject it. */
 export function stdinRecord(line: string, source: string): { record?: LedgerRecord; problems: string[] } {
   let o: unknown
-  try { o = JSON.parse(line) } catch { return { problems: ['not valid JSON'] } }
+  try {
+    o = JSON.parse(line)
+  } catch {
+    return { problems: ['not valid JSON'] }
+  }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return { problems: ['not a JSON object'] }
   const raw: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(o)) raw[ALIASES[k] ?? k] = v
-  if (raw.source !== undefined && raw.source !== source) return { problems: [`"source" is "${String(raw.source)}" but --source is "${source}"`] }
+  if (raw.source !== undefined && raw.source !== source)
+    return { problems: [`"source" is "${String(raw.source)}" but --source is "${source}"`] }
   if (raw.ts === undefined) return { problems: ['"ts" is missing'] }
   const ts = normaliseTs(raw.ts)
   if (!ts) return { problems: [`"ts" ${JSON.stringify(raw.ts)} is not a date-time`] }
-  if (!TOKEN_FIELDS.some((k) => raw[k] !== undefined)) return { problems: ['no token counts (input, output, cacheWrite, cacheRead)'] }
+  if (!TOKEN_FIELDS.some((k) => raw[k] !== undefined))
+    return { problems: ['no token counts (input, output, cacheWrite, cacheRead)'] }
   const candidate: Record<string, unknown> = { ...raw, v: raw.v ?? 1, ts, source, id: raw.id ?? '0'.repeat(32) }
   for (const k of TOKEN_FIELDS) candidate[k] ??= 0
   const problems = validateRecord(candidate)
@@ -59,7 +72,11 @@ export function collectStdinText(text: string, source: string, batch: Batch): vo
   })
   if (bad.length) {
     batch.clear()
-    throw inputError('BAD_STDIN', `${bad.length} bad line${bad.length > 1 ? 's' : ''} on stdin; nothing was recorded: fix them and send the batch again`, bad)
+    throw inputError(
+      'BAD_STDIN',
+      `${bad.length} bad line${bad.length > 1 ? 's' : ''} on stdin; nothing was recorded: fix them and send the batch again`,
+      bad,
+    )
   }
 }
 
