@@ -4,13 +4,78 @@
  */
 export type ErrorKind = 'usage' | 'input' | 'operational' | 'integrity'
 
+/** Every code a `LedgerError` carries; `--json` prints it as `code` of usage-ledger/error@1 (DESIGN §7). */
+export type ErrorCode =
+  | 'AMBIGUOUS_DEVICE'
+  | 'AUTH_FAILED'
+  | 'BAD_CONFIG'
+  | 'BAD_DATE'
+  | 'BAD_DEVICE_ID'
+  | 'BAD_GIT_BACKEND'
+  | 'BAD_GROUP'
+  | 'BAD_MANIFEST'
+  | 'BAD_RANGE'
+  | 'BAD_REMOTE'
+  | 'BAD_REPO'
+  | 'BAD_STATE'
+  | 'BAD_STDIN'
+  | 'BAD_TIMEZONE'
+  | 'CANNOT_MOVE_RECORDS'
+  | 'CONFIG_TOO_NEW'
+  | 'CONFIRM'
+  | 'DEVICE_EXISTS'
+  | 'DEVICE_ID_COLLISION'
+  | 'DEVICE_ID_FROM_ENV'
+  | 'FOLLOW_FETCH'
+  | 'FOLLOW_NEEDS_REPO'
+  | 'FOLLOW_NO_BRANCH'
+  | 'FOLLOW_NO_REMOTE'
+  | 'FORGET_SELF'
+  | 'GIT_BAD_OBJECT'
+  | 'GIT_FAILED'
+  | 'GIT_MISSING_OBJECT'
+  | 'GIT_SPAWN'
+  | 'HOME_UNWRITABLE'
+  | 'HOOKS_FOLLOW'
+  | 'HOOKS_TARGET'
+  | 'HOOK_CHAIN_TAKEN'
+  | 'HOOK_MISSING'
+  | 'INTERNAL'
+  | 'ISO_REMOTE'
+  | 'LEDGER_TOO_NEW'
+  | 'LOCKED'
+  | 'LOCK_FAILED'
+  | 'NEW_DEVICE_WITH_ID'
+  | 'NOT_A_LEDGER'
+  | 'NO_NAME'
+  | 'NO_REMOTE'
+  | 'NO_STORE'
+  | 'OWN_BRANCH_REWRITTEN'
+  | 'PUSH_REJECTED'
+  | 'REF_STALE'
+  | 'REMOTE_DIFFERS'
+  | 'REMOTE_NOT_FOUND'
+  | 'REMOTE_UNREACHABLE'
+  | 'REPO_UNSUPPORTED'
+  | 'STATE_TOO_NEW'
+  | 'STDIN_SOURCE'
+  | 'UNKNOWN_DEVICE'
+  | 'UNKNOWN_SOURCE'
+  | 'URL_WITH_CREDENTIALS'
+
 export class LedgerError extends Error {
-  readonly code: string
+  readonly code: ErrorCode
   readonly kind: ErrorKind
   /** Extra lines shown after the message (e.g. every bad stdin line). */
   readonly details: string[]
 
-  constructor(kind: ErrorKind, code: string, message: string, details: string[] = [], options?: { cause?: unknown }) {
+  constructor(
+    kind: ErrorKind,
+    code: ErrorCode,
+    message: string,
+    details: string[] = [],
+    options?: { cause?: unknown },
+  ) {
     super(message, options)
     this.name = 'LedgerError'
     this.kind = kind
@@ -19,9 +84,14 @@ export class LedgerError extends Error {
   }
 }
 
-export const usageError = (code: string, message: string, details?: string[]) =>
+/** Whether `e` is a `LedgerError`, with one of `codes` when any are given. */
+export function isLedgerError(e: unknown, ...codes: ErrorCode[]): e is LedgerError {
+  return e instanceof LedgerError && (codes.length === 0 || codes.includes(e.code))
+}
+
+export const usageError = (code: ErrorCode, message: string, details?: string[]) =>
   new LedgerError('usage', code, message, details)
-export const inputError = (code: string, message: string, details?: string[]) =>
+export const inputError = (code: ErrorCode, message: string, details?: string[]) =>
   new LedgerError('input', code, message, details)
-export const opError = (code: string, message: string, cause?: unknown) =>
+export const opError = (code: ErrorCode, message: string, cause?: unknown) =>
   new LedgerError('operational', code, message, [], { cause })

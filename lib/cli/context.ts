@@ -23,3 +23,10 @@ export const out = (ctx: CommandContext, s: string) => ctx.env.stdout.write(s.en
 export const say = (ctx: CommandContext, s: string) => {
   if (!ctx.global.quiet) ctx.env.stderr.write(s.endsWith('\n') ? s : `${s}\n`)
 }
+
+/**
+ * How a command ended, which only `cli/main.ts` turns into an exit code (DESIGN §7): `failed` is
+ * an operational failure told without throwing (e.g. commits left pending), `integrity` a check
+ * that found tampering or a rejected push of this device's branch.
+ */
+export type Outcome = 'ok' | 'failed' | 'integrity'

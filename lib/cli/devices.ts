@@ -5,7 +5,7 @@ import { trustedHeads } from '../sync/trust.js'
 import { deviceDir } from '../ledger/paths.js'
 import { parseManifest } from '../ledger/manifest.js'
 import { Store } from '../store/store.js'
-import { out, say, type CommandContext } from './context.js'
+import { out, say, type CommandContext, type Outcome } from './context.js'
 import { usageError } from '../errors.js'
 import { redactUrl } from '../git/backend.js'
 import { DEVICE_ID_RE, ledgerRef } from '../ledger/paths.js'
@@ -71,7 +71,7 @@ export interface DevicesOptions {
 export async function devices(
   ctx: CommandContext,
   opts: DevicesOptions = { action: 'list', yes: false },
-): Promise<number> {
+): Promise<Outcome> {
   if (opts.action === 'rename') return rename(ctx, opts.arg)
   if (opts.action === 'forget') return forget(ctx, opts.arg, opts.yes)
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
@@ -94,7 +94,7 @@ export async function devices(
         )
       for (const [name, ids] of sharedNames(rows)) say(ctx, sameNameWarning(name, ids))
     }
-    return 0
+    return 'ok'
   } finally {
     await store.close()
   }
@@ -104,7 +104,7 @@ const sameNameWarning = (name: string, ids: string[]) =>
   `warning: ${ids.length} devices are named "${name}" (${ids.join(', ')}): --device ${name} cannot tell them apart; give each its own name with usage-ledger devices rename NAME on it`
 
 /** Renames this device: config, and a commit rewriting its device.json, pushed when possible. */
-async function rename(ctx: CommandContext, name: string | undefined): Promise<number> {
+async function rename(ctx: CommandContext, name: string | undefined): Promise<Outcome> {
   if (!name?.trim()) throw usageError('NO_NAME', 'devices rename needs the new name: usage-ledger devices rename NAME')
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, name })
   try {
@@ -139,7 +139,7 @@ async function rename(ctx: CommandContext, name: string | undefined): Promise<nu
         )
         if (pushed) sayPush(ctx, pushed)
       }
-      return pushed?.rejected ? 1 : 0
+      return pushed?.rejected ? 'failed' : 'ok'
     } finally {
       lock.release()
     }
@@ -149,7 +149,7 @@ async function rename(ctx: CommandContext, name: string | undefined): Promise<nu
 }
 
 /** Deletes a retired device's branch on the remote; its data stays in every local store. */
-async function forget(ctx: CommandContext, id: string | undefined, yes: boolean): Promise<number> {
+async function forget(ctx: CommandContext, id: string | undefined, yes: boolean): Promise<Outcome> {
   if (!id || !DEVICE_ID_RE.test(id))
     throw usageError('BAD_DEVICE_ID', 'devices forget needs a device id (32 hex, see usage-ledger devices)')
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git })
@@ -168,14 +168,14 @@ async function forget(ctx: CommandContext, id: string | undefined, yes: boolean)
       const answer = await readLine(ctx.env.stdin)
       if (!/^y(es)?$/i.test(answer.trim())) {
         say(ctx, 'nothing deleted')
-        return 0
+        return 'ok'
       }
     }
     const git = await store.git()
     await git.deleteRemoteRef(await resolveRemote(store.config.remote, ctx.env), ledgerRef(id))
     if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/devices@1', forgotten: id }))
     else say(ctx, `deleted ledger/${id} on ${redactUrl(store.config.remote)}; local stores keep its records`)
-    return 0
+    return 'ok'
   } finally {
     await store.close()
   }

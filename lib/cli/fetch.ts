@@ -10,7 +10,7 @@ import { fetchDevices, type FetchResult } from '../sync/fetch.js'
 import { resolveRemote } from '../sync/remote.js'
 import { updateIndex } from '../index/index.js'
 import { storePrices } from './index.js'
-import { out, say, type CommandContext } from './context.js'
+import { out, say, type CommandContext, type Outcome } from './context.js'
 import { resolveDevices } from './device-ref.js'
 import { listDevices } from './devices.js'
 import { deviceHeads } from '../index/heads.js'
@@ -64,7 +64,7 @@ function originOf(gitdir: string): string | undefined {
   return /^\s*url\s*=\s*(.+?)\s*$/m.exec(section)?.[1]
 }
 
-export async function fetch(ctx: CommandContext, opts: FetchOptions): Promise<number> {
+export async function fetch(ctx: CommandContext, opts: FetchOptions): Promise<Outcome> {
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
     if (ctx.global.repo) {
@@ -119,7 +119,7 @@ export async function fetch(ctx: CommandContext, opts: FetchOptions): Promise<nu
           ctx.env.stderr.write(`${f.severity}: ${f.code} ${f.device}: ${f.detail}\n`)
       for (const q of r.quarantined) ctx.env.stderr.write(`error: QUARANTINED ${quarantineLine(q.id, q)}\n`)
     }
-    return hasErrors(r.findings) || r.quarantined.length ? 3 : 0
+    return hasErrors(r.findings) || r.quarantined.length ? 'integrity' : 'ok'
   } finally {
     await store.close()
   }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { opError, usageError } from '../errors.js'
 import { resolveHome } from '../store/home.js'
 import { Store } from '../store/store.js'
-import { out, say, type CommandContext } from './context.js'
+import { out, say, type CommandContext, type Outcome } from './context.js'
 
 export type HookTarget = 'shell' | 'claude-code' | 'cron' | 'systemd' | 'launchd'
 
@@ -25,13 +25,13 @@ export const HOOK_MARKER = '# usage-ledger-hook: post-merge'
 /** Where a post-merge hook that was there before ours goes; ours runs it first. */
 export const CHAINED_SUFFIX = '.usage-ledger-chained'
 
-export async function hooks(ctx: CommandContext, opts: HooksOptions): Promise<number> {
+export async function hooks(ctx: CommandContext, opts: HooksOptions): Promise<Outcome> {
   if (opts.action === 'print') {
     if (!opts.target)
       throw usageError('HOOKS_TARGET', 'hooks print needs a target: shell, claude-code, cron, systemd or launchd')
     if (opts.follow) throw usageError('HOOKS_FOLLOW', '--follow is for hooks install --repo GITDIR, not hooks print')
     printSnippet(ctx, opts.target)
-    return 0
+    return 'ok'
   }
   if (opts.target)
     throw usageError('HOOKS_TARGET', `hooks ${opts.action} takes no target (${opts.target} is for hooks print)`)
@@ -64,7 +64,7 @@ export async function hooks(ctx: CommandContext, opts: HooksOptions): Promise<nu
     if (followed) say(ctx, followed.message)
   }
   if (followed?.warning) ctx.env.stderr.write(`${followed.warning}\n`)
-  return 0
+  return 'ok'
 }
 
 // ---------------------------------------------------------------- follow

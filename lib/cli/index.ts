@@ -4,7 +4,7 @@ import { listQuarantined, quarantineLine, quarantineWarning, type QuarantinedHea
 import { trustedHeads } from '../sync/trust.js'
 import { EMBEDDED_PRICES, type PriceTable } from '../report/prices.js'
 import { Store } from '../store/store.js'
-import { out, say, type CommandContext } from './context.js'
+import { out, say, type CommandContext, type Outcome } from './context.js'
 import { plural } from '../text.js'
 
 /** The embedded price table with the store's config overrides. */
@@ -31,12 +31,12 @@ export async function refreshIndex(
   return { index, heads: t.heads, quarantined: listQuarantined(t.state.quarantine), update }
 }
 
-export async function index(ctx: CommandContext, opts: { rebuild: boolean }): Promise<number> {
+export async function index(ctx: CommandContext, opts: { rebuild: boolean }): Promise<Outcome> {
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
     if (!store.initialized) {
       say(ctx, 'no ledger yet; run usage-ledger record')
-      return 0
+      return 'ok'
     }
     const { update: r, quarantined } = await refreshIndex(
       store,
@@ -58,7 +58,7 @@ export async function index(ctx: CommandContext, opts: { rebuild: boolean }): Pr
       say(ctx, `index ${store.paths.index}: ${plural(r.days, 'day')} refreshed from ${plural(r.parts, 'part')}`)
       for (const q of quarantined) ctx.env.stderr.write(`warning: ${quarantineLine(q.id, q)}\n`)
     }
-    return 0
+    return 'ok'
   } finally {
     await store.close()
   }

@@ -5,7 +5,7 @@ import { descends, redactUrl, trackingRef, type GitBackend, type Remote } from '
 import { readEntryAt } from '../git/tree.js'
 import { randomHex } from '../ledger/hash.js'
 import { LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../ledger/paths.js'
-import { usageError } from '../errors.js'
+import { isLedgerError, usageError } from '../errors.js'
 import { holdForMove, recoverMoves, resetBranch } from '../store/move.js'
 import { loadVerified } from '../store/verified.js'
 import { loadTrustState, saveTrustState } from '../store/quarantine.js'
@@ -14,7 +14,7 @@ import { checkRemoteUrl, resolveRemote } from '../sync/remote.js'
 import { describeWriter, writtenBy } from '../sync/identity.js'
 import { fetchInto } from './fetch.js'
 import { pushOrKeep, sayPush, type PushSummary } from './push.js'
-import { out, say, type CommandContext } from './context.js'
+import { out, say, type CommandContext, type Outcome } from './context.js'
 import { plural } from '../text.js'
 
 export interface InitOptions {
@@ -31,7 +31,7 @@ export interface InitOptions {
   force?: boolean
 }
 
-export async function init(ctx: CommandContext, opts: InitOptions): Promise<number> {
+export async function init(ctx: CommandContext, opts: InitOptions): Promise<Outcome> {
   const { env } = ctx
   if (opts.newDevice && opts.deviceId)
     throw usageError('NEW_DEVICE_WITH_ID', 'init --new-device makes up a fresh random id: give it without --device-id')
@@ -157,8 +157,8 @@ export async function init(ctx: CommandContext, opts: InitOptions): Promise<numb
     }
     if (pushed && !ctx.global.json) sayPush(ctx, pushed)
     else if (pushed?.rejected) ctx.env.stderr.write(`usage-ledger: ${pushed.error}\n`)
-    if (sync?.findings.some((f) => f.severity === 'error') || sync?.quarantined.length) return 3
-    return pushed?.rejected ? (pushed.integrity ? 3 : 1) : 0
+    if (sync?.findings.some((f) => f.severity === 'error') || sync?.quarantined.length) return 'integrity'
+    return pushed?.rejected ? (pushed.integrity ? 'integrity' : 'failed') : 'ok'
   } finally {
     await store.close()
   }
@@ -318,6 +318,6 @@ async function seedMain(git: GitBackend, remote: Remote, now: Date): Promise<voi
     await git.push(remote, 'refs/heads/main')
   } catch (e) {
     // Another machine seeded it at the same moment: theirs is as good as ours.
-    if ((e as { code?: string }).code !== 'PUSH_REJECTED') throw e
+    if (!isLedgerError(e, 'PUSH_REJECTED')) throw e
   }
 }

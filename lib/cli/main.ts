@@ -7,9 +7,11 @@ import yargs, { type Argv } from 'yargs'
 import { LedgerError, usageError } from '../errors.js'
 import { processEnv, type Env } from '../env.js'
 import { parseBackendChoice } from '../git/choice.js'
-import type { CommandContext, GlobalOptions } from './context.js'
+import type { CommandContext, GlobalOptions, Outcome } from './context.js'
 
 export const EXIT = { ok: 0, operational: 1, usage: 2, input: 2, integrity: 3 } as const
+/** A command's outcome as an exit code: `failed` is operational. */
+const OUTCOME_EXIT: Record<Outcome, number> = { ok: EXIT.ok, failed: EXIT.operational, integrity: EXIT.integrity }
 
 // scripts/build.mjs replaces USAGE_LEDGER_VERSION with package.json's version, so the bundle
 // never reads package.json at start-up; the TypeScript sources (in-process tests) say "dev".
@@ -19,7 +21,7 @@ const VERSION = typeof USAGE_LEDGER_VERSION === 'string' ? USAGE_LEDGER_VERSION 
 /** The commands that read a native clone with --repo (the rest refuse it). */
 const REPO_COMMANDS = 'report, verify, status, devices list, index, fetch and hooks install'
 
-type Handler = (ctx: CommandContext, a: Record<string, unknown>) => Promise<number>
+type Handler = (ctx: CommandContext, a: Record<string, unknown>) => Promise<Outcome>
 
 function globals(a: Record<string, unknown>, env: Env): GlobalOptions {
   return {
@@ -377,7 +379,7 @@ function build(
 export async function main(argv: string[], env: Env = processEnv()): Promise<number> {
   // yargs may call a handler and report a validation failure in the same parse, so the
   // command only starts once parsing finished cleanly.
-  let pending: (() => Promise<number>) | null = null
+  let pending: (() => Promise<Outcome>) | null = null
   let debug = argv.includes('--debug')
   // `noRepo` names a command that works on the store only: --repo there is bad usage, not
   // something to ignore (it would act on the store while the user meant the clone).
@@ -427,7 +429,7 @@ export async function main(argv: string[], env: Env = processEnv()): Promise<num
       return EXIT.usage
     }
     if (printed) env.stdout.write(`${printed}\n`)
-    return pending ? await (pending as () => Promise<number>)() : EXIT.ok
+    return pending ? OUTCOME_EXIT[await (pending as () => Promise<Outcome>)()] : EXIT.ok
   } catch (e) {
     return reportError(env, e, debug, wantsJson(argv))
   }

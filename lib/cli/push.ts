@@ -1,13 +1,12 @@
 /** `push`: deliver this device's pending commits; also what `record` calls after committing. */
-import { usageError } from '../errors.js'
+import { isLedgerError, type LedgerError, usageError } from '../errors.js'
 import { redactUrl } from '../git/backend.js'
 import { Store } from '../store/store.js'
 import path from 'node:path'
-import { LedgerError } from '../errors.js'
 import { isKeptFailure, loadPushFailure, pushDevice, savePushFailure, type PushFailure } from '../sync/push.js'
 import { resolveRemote } from '../sync/remote.js'
 import { explainRejectedPush } from '../sync/identity.js'
-import { out, say, type CommandContext } from './context.js'
+import { out, say, type CommandContext, type Outcome } from './context.js'
 import { plural } from '../text.js'
 
 export interface PushSummary {
@@ -73,7 +72,7 @@ export async function pushOrKeep(store: Store): Promise<PushSummary> {
       lastPushFailure: keep(r.error),
     }
   } catch (e) {
-    if (e instanceof LedgerError && e.code === 'PUSH_REJECTED') {
+    if (isLedgerError(e, 'PUSH_REJECTED')) {
       // Another store writing as this device, or this device's branch rewritten: say which.
       const why = await explainRejectedPush(
         git,
@@ -109,7 +108,7 @@ export function sayPush(ctx: CommandContext, p: PushSummary): void {
   else if (p.pending > 0) say(ctx, pendingText(p) + (detailText(p) ? `\n${detailText(p)}` : ''))
 }
 
-export async function push(ctx: CommandContext): Promise<number> {
+export async function push(ctx: CommandContext): Promise<Outcome> {
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git })
   try {
     if (!store.config.remote)
@@ -126,7 +125,7 @@ export async function push(ctx: CommandContext): Promise<number> {
     if (p.rejected) ctx.env.stderr.write(`usage-ledger: ${p.error}\n`)
     else if (p.pending > 0) ctx.env.stderr.write(`usage-ledger: ${pendingText(p)}\n${detailText(p)}`)
     else if (!ctx.global.json) say(ctx, p.pushed ? `pushed to ${p.remote}` : 'nothing to push')
-    return p.rejected ? (p.integrity ? 3 : 1) : p.pending > 0 ? 1 : 0
+    return p.rejected ? (p.integrity ? 'integrity' : 'failed') : p.pending > 0 ? 'failed' : 'ok'
   } finally {
     await store.close()
   }

@@ -11,7 +11,7 @@ import { loadVerified } from '../store/verified.js'
 import { addNames, loadNames } from '../store/names.js'
 import { lastPushFailure, pushOrKeep, sayPush, type PushSummary } from './push.js'
 import type { PushFailure } from '../sync/push.js'
-import { out, say, type CommandContext } from './context.js'
+import { out, say, type CommandContext, type Outcome } from './context.js'
 import { progressBar } from './progress.js'
 import { plural } from '../text.js'
 
@@ -26,7 +26,7 @@ export interface RecordOptions {
   force?: boolean
 }
 
-export async function record(ctx: CommandContext, opts: RecordOptions): Promise<number> {
+export async function record(ctx: CommandContext, opts: RecordOptions): Promise<Outcome> {
   const { env, global } = ctx
   if (opts.stdin && opts.sources.length !== 1)
     throw usageError(
@@ -42,7 +42,7 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     const skip = minIntervalSkip(store, startedAt)
     if (skip) {
       reportSkip(ctx, store.device.id, skip, store.config.remote ? lastPushFailure(store) : null)
-      return 0
+      return 'ok'
     }
   }
   const batch = new Batch(startedAt)
@@ -126,7 +126,7 @@ export async function record(ctx: CommandContext, opts: RecordOptions): Promise<
     // A rejected push fails an interactive run; with --quiet (what hooks run) record never fails
     // its caller: the failure is kept in state/push.json, and status shows it. This device's
     // branch rewritten on the remote is an integrity failure (3).
-    return summary.push?.rejected && !global.quiet ? (summary.push.integrity ? 3 : 1) : 0
+    return summary.push?.rejected && !global.quiet ? (summary.push.integrity ? 'integrity' : 'failed') : 'ok'
   } finally {
     lock?.release()
     await store.close()

@@ -14,7 +14,7 @@ import { quarantineLine, quarantineWarning } from '../store/quarantine.js'
 import path from 'node:path'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { isValidDay } from '../ledger/time.js'
-import { out, say, type CommandContext } from './context.js'
+import { out, say, type CommandContext, type Outcome } from './context.js'
 import { resolveDevices } from './device-ref.js'
 
 export interface ReportOptions {
@@ -43,7 +43,7 @@ function checkDay(flag: string, v: string | undefined): string | undefined {
   return day
 }
 
-export async function report(ctx: CommandContext, opts: ReportOptions): Promise<number> {
+export async function report(ctx: CommandContext, opts: ReportOptions): Promise<Outcome> {
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   const tz = checkZone(opts.tz ?? store.config.timezone ?? systemZone())
   const since = checkDay('--since', opts.since)
@@ -202,7 +202,7 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
       writeFileAtomic(file, render(result))
       say(ctx, `report written to ${file}`)
     } else out(ctx, render(result))
-    return 0
+    return 'ok'
   } finally {
     await store.close()
   }

@@ -14,10 +14,10 @@ import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { currentWindows, percentOf } from '../report/usage-window.js'
 import { claudeCleanupRisk } from '../collect/claude-code/cleanup.js'
 import { loadCursors } from '../store/cursors.js'
-import { out, type CommandContext } from './context.js'
+import { out, type CommandContext, type Outcome } from './context.js'
 import { plural } from '../text.js'
 
-export async function status(ctx: CommandContext): Promise<number> {
+export async function status(ctx: CommandContext): Promise<Outcome> {
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
     const git = store.initialized ? await store.git() : null
@@ -70,7 +70,7 @@ export async function status(ctx: CommandContext): Promise<number> {
     if (ctx.global.json) {
       out(ctx, JSON.stringify(s))
       for (const w of s.warnings) if (w.code === 'DEVICE_QUARANTINED') ctx.env.stderr.write(`warning: ${w.detail}\n`)
-      return 0
+      return 'ok'
     }
     out(ctx, `device   ${s.device.id} (${s.device.name})`)
     out(ctx, `store    ${s.home}`)
@@ -103,7 +103,7 @@ export async function status(ctx: CommandContext): Promise<number> {
         `${d.thisDevice ? '*' : ' '} ${d.id}  ${d.name.padEnd(20)} ${plural(d.records, 'record ', 'records').padStart(18)} last ${d.lastRecordAt ?? '-'}`,
       )
     for (const w of s.warnings) ctx.env.stderr.write(`warning: ${w.detail}\n`)
-    return 0
+    return 'ok'
   } finally {
     await store.close()
   }

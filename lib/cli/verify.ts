@@ -12,7 +12,7 @@ import { Store } from '../store/store.js'
 import { saveVerified } from '../store/verified.js'
 import { verifyLedger, type VerifyResult } from '../verify/verify.js'
 import { finding, hasErrors } from '../verify/findings.js'
-import { out, say, type CommandContext } from './context.js'
+import { out, say, type CommandContext, type Outcome } from './context.js'
 import { plural } from '../text.js'
 import { resolveDevices } from './device-ref.js'
 import { listDevices } from './devices.js'
@@ -27,7 +27,7 @@ export interface VerifyOptions {
 const TRANSCRIPT_HEADER =
   '# usage-ledger verify transcript v1: id\tsha256(canonical line)[0:16]\tts\tmodel\tinput\toutput\tcacheWrite\tcacheRead\n'
 
-export async function verify(ctx: CommandContext, opts: VerifyOptions): Promise<number> {
+export async function verify(ctx: CommandContext, opts: VerifyOptions): Promise<Outcome> {
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
     if (!store.initialized)
@@ -68,7 +68,7 @@ export async function verify(ctx: CommandContext, opts: VerifyOptions): Promise<
     if (opts.transcript) writeTranscripts(ctx, opts.transcript, result)
     if (ctx.global.json) out(ctx, JSON.stringify(toJson(result)))
     else printResult(ctx, result)
-    return hasErrors(result.findings) ? 3 : 0
+    return hasErrors(result.findings) ? 'integrity' : 'ok'
   } finally {
     await store.close()
   }

@@ -66,7 +66,7 @@ function guardedHttp(sec: number | undefined): GuardedHttp {
         const socket = create(o, cb)
         socket.setTimeout(sec * 1000, () => {
           client.timedOut = true
-          socket.destroy(new Error(`no data for ${sec} s`))
+          socket.destroy(opError('REMOTE_UNREACHABLE', `no data for ${sec} s`))
         })
         return socket
       }

@@ -4,6 +4,7 @@
  * `months` sums the device's winners per id (a response written twice counts once), so a
  * person reading it sees real usage. `sealed` is the digest over the complete UTC-day prefix.
  */
+import { inputError } from '../errors.js'
 import { newSha256 } from './hash.js'
 import { canonicalLine, type LedgerRecord } from './record.js'
 
@@ -62,7 +63,7 @@ export function serializeManifest(m: Manifest): string {
 export function parseManifest(text: string): Manifest {
   const o = JSON.parse(text) as Manifest
   if (typeof o !== 'object' || o === null || typeof o.deviceId !== 'string' || typeof o.days !== 'object') {
-    throw new Error('manifest.json is not a usage-ledger manifest')
+    throw inputError('BAD_MANIFEST', 'manifest.json is not a usage-ledger manifest')
   }
   return o
 }

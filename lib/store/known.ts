@@ -7,6 +7,7 @@
  * of another epoch rebuild their ids from git. Any other head (another device, a rewritten
  * branch) wipes it, and days are rebuilt from git when asked for.
  */
+import { opError } from '../errors.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { RecordedBest } from '../ledger/dedupe.js'
@@ -148,7 +149,7 @@ export class KnownCache {
 
   private day(day: string): Map<string, KnownEntry> {
     const m = this.days.get(day)
-    if (!m) throw new Error(`known cache: day ${day} was not preloaded`)
+    if (!m) throw opError('INTERNAL', `known cache: day ${day} was not preloaded`)
     return m
   }
 

@@ -2,7 +2,7 @@
 import type { GitBackend, Remote } from '../git/backend.js'
 import { trackingRef } from '../git/backend.js'
 import { isGenesis } from '../git/genesis.js'
-import { LedgerError } from '../errors.js'
+import { isLedgerError, type LedgerError } from '../errors.js'
 import { ledgerRef } from '../ledger/paths.js'
 import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
 
@@ -39,14 +39,8 @@ export async function pushDevice(git: GitBackend, remote: Remote, deviceId: stri
   } catch (e) {
     // A rejected push (another machine on this id) is the caller's to report loudly;
     // an unreachable or refusing remote just leaves the commits pending.
-    if (e instanceof LedgerError && e.code === 'PUSH_REJECTED') throw e
-    if (
-      e instanceof LedgerError &&
-      (e.code === 'REMOTE_UNREACHABLE' ||
-        e.code === 'AUTH_FAILED' ||
-        e.code === 'REMOTE_NOT_FOUND' ||
-        e.code === 'GIT_FAILED')
-    ) {
+    if (isLedgerError(e, 'PUSH_REJECTED')) throw e
+    if (isLedgerError(e, 'REMOTE_UNREACHABLE', 'AUTH_FAILED', 'REMOTE_NOT_FOUND', 'GIT_FAILED')) {
       return { pushed: false, pending: await commitsAhead(git, head, known), error: e }
     }
     throw e
