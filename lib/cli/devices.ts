@@ -1,66 +1,12 @@
-/** `devices [list]` and the device part of `status`: who is in the ledger, from their manifests. */
-import type { GitBackend } from '../git/backend.js'
-import { readEntryAt } from '../git/tree.js'
-import { trustedHeads } from '../sync/trust.js'
-import { deviceDir } from '../ledger/paths.js'
-import { parseManifest } from '../ledger/manifest.js'
+/** `devices [list|rename NAME|forget ID]`: who is in the ledger, from their manifests. */
+import { forgetDevice, renameDevice, storeDevices } from '../app/query/devices.js'
+import { sharedNames } from '../app/query/device-ref.js'
 import { Store } from '../store/store.js'
 import { out, say, type CommandContext, type Outcome } from './context.js'
 import { usageError } from '../errors.js'
-import { redactUrl } from '../git/backend.js'
-import { DEVICE_ID_RE, ledgerRef } from '../ledger/paths.js'
-import { commitDeviceName } from '../store/writer.js'
-import { resolveRemote } from '../sync/remote.js'
-import { pushOrKeep, sayPush } from './push.js'
+import { DEVICE_ID_RE } from '../ledger/paths.js'
+import { sayPush } from './push.js' // TODO(merge): cli/messages.js
 import { plural } from '../text.js'
-import { sharedNames } from './device-ref.js'
-import { deviceHeads } from '../index/heads.js'
-
-export interface DeviceRow {
-  id: string
-  name: string
-  platform: string | null
-  head: string
-  records: number
-  lastRecordAt: string | null
-  updatedAt: string | null
-  thisDevice: boolean
-  /** Another device has the same display name (`--device NAME` cannot tell them apart). */
-  duplicateName: boolean
-}
-
-export async function listDevices(git: GitBackend, me: string, heads: Map<string, string>): Promise<DeviceRow[]> {
-  const rows: DeviceRow[] = []
-  for (const [id, head] of heads) {
-    const tree = (await git.readCommit(head)).tree
-    const json = async (file: string) => {
-      const e = await readEntryAt(git, tree, `${deviceDir(id)}/${file}`)
-      try {
-        return e ? JSON.parse((await git.readBlob(e.oid)).toString('utf8')) : null
-      } catch {
-        return null
-      }
-    }
-    const device = (await json('device.json')) as { name?: string; platform?: string } | null
-    const mText = await json('manifest.json')
-    const m = mText ? parseManifest(JSON.stringify(mText)) : null
-    rows.push({
-      // device.json comes from any machine: only a string is a name.
-      id,
-      name: typeof device?.name === 'string' ? device.name : id.slice(0, 8),
-      platform: typeof device?.platform === 'string' ? device.platform : null,
-      head,
-      records: m?.records ?? 0,
-      lastRecordAt: m?.lastRecordAt ?? null,
-      updatedAt: m?.updatedAt ?? null,
-      thisDevice: id === me,
-      duplicateName: false,
-    })
-  }
-  const shared = sharedNames(rows)
-  for (const r of rows) r.duplicateName = shared.has(r.name)
-  return rows.sort((a, b) => (a.id < b.id ? -1 : 1))
-}
 
 export interface DevicesOptions {
   action: 'list' | 'rename' | 'forget'
@@ -76,14 +22,7 @@ export async function devices(
   if (opts.action === 'forget') return forget(ctx, opts.arg, opts.yes)
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
-    const git = store.initialized ? await store.git() : null
-    const rows = git
-      ? await listDevices(
-          git,
-          store.device.id,
-          (await trustedHeads(git, store.paths, Boolean(ctx.global.repo), ctx.env.now())).heads,
-        )
-      : []
+    const rows = await storeDevices(store, Boolean(ctx.global.repo))
     if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/devices@1', devices: rows }))
     else if (!rows.length) out(ctx, 'no devices yet; run usage-ledger record')
     else {
@@ -103,78 +42,55 @@ export async function devices(
 const sameNameWarning = (name: string, ids: string[]) =>
   `warning: ${ids.length} devices are named "${name}" (${ids.join(', ')}): --device ${name} cannot tell them apart; give each its own name with usage-ledger devices rename NAME on it`
 
-/** Renames this device: config, and a commit rewriting its device.json, pushed when possible. */
 async function rename(ctx: CommandContext, name: string | undefined): Promise<Outcome> {
   if (!name?.trim()) throw usageError('NO_NAME', 'devices rename needs the new name: usage-ledger devices rename NAME')
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, name })
   try {
-    await store.ensureInit()
-    await store.remember({ name })
-    const lock = await store.lock()
-    try {
-      const git = await store.git()
-      // Every device this store knows (and a clone's remote-tracking ones) that already has the name.
-      const sameName = (await listDevices(git, store.device.id, await deviceHeads(git, true)))
-        .filter((d) => d.name === name && d.id !== store.device.id)
-        .map((d) => d.id)
-      if (sameName.length && !ctx.global.json) say(ctx, sameNameWarning(name, [store.device.id, ...sameName]))
-      const commit = await commitDeviceName(git, store.device, ctx.env.now())
-      const pushed = commit && store.config.remote ? await pushOrKeep(store) : null
-      if (ctx.global.json)
-        out(
-          ctx,
-          JSON.stringify({
-            schema: 'usage-ledger/devices@1',
-            renamed: store.device.id,
-            name,
-            commit,
-            pushed: pushed?.pushed ?? false,
-            sameName,
-          }),
-        )
-      else {
-        say(
-          ctx,
-          `this device (${store.device.id}) is now "${name}"${commit ? '' : '; its ledger takes the name with the next record'}`,
-        )
-        if (pushed) sayPush(ctx, pushed)
-      }
-      return pushed?.rejected ? 'failed' : 'ok'
-    } finally {
-      lock.release()
+    const { sameName, commit, push: pushed } = await renameDevice(store, name)
+    if (sameName.length && !ctx.global.json) say(ctx, sameNameWarning(name, [store.device.id, ...sameName]))
+    if (ctx.global.json)
+      out(
+        ctx,
+        JSON.stringify({
+          schema: 'usage-ledger/devices@1',
+          renamed: store.device.id,
+          name,
+          commit,
+          pushed: pushed?.pushed ?? false,
+          sameName,
+        }),
+      )
+    else {
+      say(
+        ctx,
+        `this device (${store.device.id}) is now "${name}"${commit ? '' : '; its ledger takes the name with the next record'}`,
+      )
+      if (pushed) sayPush(ctx, pushed)
     }
+    return pushed?.rejected ? 'failed' : 'ok'
   } finally {
     await store.close()
   }
 }
 
-/** Deletes a retired device's branch on the remote; its data stays in every local store. */
 async function forget(ctx: CommandContext, id: string | undefined, yes: boolean): Promise<Outcome> {
   if (!id || !DEVICE_ID_RE.test(id))
     throw usageError('BAD_DEVICE_ID', 'devices forget needs a device id (32 hex, see usage-ledger devices)')
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git })
   try {
-    if (!store.config.remote)
-      throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; nothing to forget there`)
-    if (id === store.device.id)
-      throw usageError('FORGET_SELF', 'this is the device you are on; forget it from another machine')
-    if (!yes) {
+    const forgotten = await forgetDevice(store, id, async (remote) => {
+      if (yes) return true
       if (!ctx.env.stderrIsTTY)
-        throw usageError(
-          'CONFIRM',
-          `deleting ledger/${id} on ${redactUrl(store.config.remote)} cannot be undone there; pass --yes`,
-        )
-      ctx.env.stderr.write(`delete ledger/${id} on ${redactUrl(store.config.remote)}? [y/N] `)
-      const answer = await readLine(ctx.env.stdin)
-      if (!/^y(es)?$/i.test(answer.trim())) {
-        say(ctx, 'nothing deleted')
-        return 'ok'
-      }
+        throw usageError('CONFIRM', `deleting ledger/${id} on ${remote} cannot be undone there; pass --yes`)
+      ctx.env.stderr.write(`delete ledger/${id} on ${remote}? [y/N] `)
+      return /^y(es)?$/i.test((await readLine(ctx.env.stdin)).trim())
+    })
+    if (!forgotten) {
+      say(ctx, 'nothing deleted')
+      return 'ok'
     }
-    const git = await store.git()
-    await git.deleteRemoteRef(await resolveRemote(store.config.remote, ctx.env), ledgerRef(id))
     if (ctx.global.json) out(ctx, JSON.stringify({ schema: 'usage-ledger/devices@1', forgotten: id }))
-    else say(ctx, `deleted ledger/${id} on ${redactUrl(store.config.remote)}; local stores keep its records`)
+    else say(ctx, `deleted ledger/${id} on ${forgotten.remote}; local stores keep its records`)
     return 'ok'
   } finally {
     await store.close()

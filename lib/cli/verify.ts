@@ -1,21 +1,13 @@
 /** `verify [--device D] [--full] [--transcript DIR]`: the integrity checks of DESIGN §8. */
 import fs from 'node:fs'
 import path from 'node:path'
-import { usageError } from '../errors.js'
-import { trustedHeads, supersededHeads } from '../sync/trust.js'
-import { listQuarantined, quarantineLine, type Quarantine } from '../store/quarantine.js'
-import type { GitBackend } from '../git/backend.js'
-import { readIndexSources } from '../index/index.js'
-import { DEVICE_ID_RE } from '../ledger/paths.js'
+import { verifyStore } from '../app/query/verify.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { Store } from '../store/store.js'
-import { saveVerified } from '../store/verified.js'
-import { verifyLedger, type VerifyResult } from '../verify/verify.js'
-import { finding, hasErrors } from '../verify/findings.js'
+import type { VerifyResult } from '../verify/verify.js'
+import { hasErrors } from '../verify/findings.js'
 import { out, say, type CommandContext, type Outcome } from './context.js'
 import { plural } from '../text.js'
-import { resolveDevices } from './device-ref.js'
-import { listDevices } from './devices.js'
 
 export interface VerifyOptions {
   device: string[]
@@ -30,61 +22,18 @@ const TRANSCRIPT_HEADER =
 export async function verify(ctx: CommandContext, opts: VerifyOptions): Promise<Outcome> {
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
-    if (!store.initialized)
-      throw usageError('NO_STORE', `no ledger at ${store.paths.home}; run usage-ledger record (or pass --repo CLONE)`)
-    const git = await store.git()
-    // A clone's heads moved by plain git are checked first; a head that fails is not verified.
-    const trusted = await trustedHeads(git, store.paths, Boolean(ctx.global.repo), ctx.env.now())
-    const heads = trusted.heads
-    // Branches fetch refused to take (a rewrite): still checked against the witnesses.
-    const refused = new Map<string, string>()
-    for (const [ref, oid] of await git.listRefs('refs/remotes/origin/ledger/')) {
-      const id = ref.slice('refs/remotes/origin/ledger/'.length)
-      if (DEVICE_ID_RE.test(id) && !heads.has(id)) refused.set(id, oid)
-    }
-    const only = opts.device.length
-      ? resolveDevices('--device', opts.device, await listDevices(git, store.device.id, heads), store.device.id)
-      : []
-    const result = await verifyLedger(git, {
-      heads,
-      refused,
-      only,
+    const result = await verifyStore(store, {
+      device: opts.device,
       full: opts.full,
       fingerprints: Boolean(opts.transcript),
-      proved: trusted.state.proved,
-      fetched: trusted.state.verified,
-      index: readIndexSources(store.paths.index),
-      superseded: supersededHeads(trusted.state.quarantine),
+      clone: Boolean(ctx.global.repo),
     })
-    saveVerified(store.paths.proved, result.proved)
-    await markAccepted(git, result, trusted.state.quarantine)
-    // A quarantined head stays an error until its branch is good again or accepted.
-    for (const q of listQuarantined(trusted.state.quarantine)) {
-      if (only.length && !only.includes(q.id)) continue
-      result.findings.push(finding('QUARANTINED', q.id, quarantineLine(q.id, q), { commit: q.head }))
-      for (const f of q.findings)
-        result.findings.push({ ...f, detail: `(quarantined head ${q.head.slice(0, 12)}) ${f.detail}` })
-    }
     if (opts.transcript) writeTranscripts(ctx, opts.transcript, result)
     if (ctx.global.json) out(ctx, JSON.stringify(toJson(result)))
     else printResult(ctx, result)
     return hasErrors(result.findings) ? 'integrity' : 'ok'
   } finally {
     await store.close()
-  }
-}
-
-/** Findings in history a person took in with `fetch --accept-rewrite` are warnings, named so. */
-async function markAccepted(git: GitBackend, r: VerifyResult, q: Quarantine): Promise<void> {
-  for (const f of r.findings) {
-    if (f.severity !== 'error' || !f.commit) continue
-    for (const a of q.accepted[f.device] ?? []) {
-      if (f.commit === a.head || (await git.isAncestor(f.commit, a.head).catch(() => false))) {
-        f.severity = 'warning'
-        f.detail += ` (accepted by fetch --accept-rewrite at ${a.at})`
-        break
-      }
-    }
   }
 }
 

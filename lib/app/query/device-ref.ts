@@ -3,7 +3,7 @@
  * `fetch --accept-rewrite`): its id, a unique prefix of its id, or its display name.
  * An unknown or ambiguous name is bad usage (exit 2) and lists the candidates.
  */
-import { usageError } from '../errors.js'
+import { usageError } from '../../errors.js'
 
 export interface DeviceCandidate {
   id: string
