@@ -30,3 +30,35 @@ export const say = (ctx: CommandContext, s: string) => {
  * that found tampering or a rejected push of this device's branch.
  */
 export type Outcome = 'ok' | 'failed' | 'integrity'
+
+/** A yargs option or positional as plain data: each command owns its own, and only `main.ts` imports yargs. */
+export interface OptionSpec {
+  type?: 'string' | 'boolean'
+  array?: boolean
+  choices?: readonly string[]
+  default?: unknown
+  alias?: string
+  describe?: string
+}
+
+/** The parsed command line as yargs gives it (kebab-case options also camel-cased). */
+export type Args = Record<string, unknown>
+
+/**
+ * What a command module exports besides its function: its options, how the parsed line becomes the
+ * command's options type, and (for commands that work on the store only) the words `--repo` is
+ * refused with. `cli/main.ts` loads the module, and so these, only when its command runs.
+ */
+export interface CommandSpec<O> {
+  positionals?: Record<string, OptionSpec>
+  options?: Record<string, OptionSpec>
+  storeOnly?(a: Args): string | undefined
+  // Methods (not function properties), so a CommandSpec<RecordOptions> is a CommandSpec<unknown>.
+  parse(a: Args, global: GlobalOptions): O
+  run(ctx: CommandContext, opts: O): Promise<Outcome>
+}
+
+/** A repeatable option's values (`--device a --device b`, or one value, or none). */
+export const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)])
+/** An optional string option. */
+export const optional = (v: unknown): string | undefined => (v === undefined ? undefined : String(v))

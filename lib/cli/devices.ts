@@ -2,7 +2,7 @@
 import { forgetDevice, renameDevice, storeDevices } from '../app/query/devices.js'
 import { sharedNames } from '../app/query/device-ref.js'
 import { Store } from '../store/store.js'
-import { out, say, type CommandContext, type Outcome } from './context.js'
+import { out, say, type CommandContext, type Outcome, type CommandSpec, optional } from './context.js'
 import { usageError } from '../errors.js'
 import { DEVICE_ID_RE } from '../ledger/paths.js'
 import { sayPush } from './push.js' // TODO(merge): cli/messages.js
@@ -111,4 +111,15 @@ function readLine(stream: NodeJS.ReadableStream): Promise<string> {
     stream.on('data', onData)
     stream.once('end', () => resolve(buf))
   })
+}
+
+export const command: CommandSpec<DevicesOptions> = {
+  positionals: {
+    action: { choices: ['list', 'rename', 'forget'], default: 'list' },
+    arg: { type: 'string', describe: 'rename: the new name; forget: the device id' },
+  },
+  options: { yes: { type: 'boolean', default: false, describe: 'forget without asking' } },
+  storeOnly: (a) => (a.action === 'list' ? undefined : `devices ${a.action}`),
+  parse: (a) => ({ action: a.action as DevicesOptions['action'], arg: optional(a.arg), yes: Boolean(a.yes) }),
+  run: devices,
 }

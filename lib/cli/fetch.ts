@@ -10,7 +10,7 @@ import { fetchDevices, type FetchResult } from '../sync/fetch.js'
 import { resolveRemote } from '../sync/remote.js'
 import { updateIndex } from '../index/index.js'
 import { storePrices } from '../app/query/index.js'
-import { out, say, type CommandContext, type Outcome } from './context.js'
+import { out, say, type CommandContext, type Outcome, type CommandSpec, list } from './context.js'
 import { resolveDevices } from '../app/query/device-ref.js'
 import { listDevices } from '../app/query/devices.js'
 import { deviceHeads } from '../index/heads.js'
@@ -123,4 +123,17 @@ export async function fetch(ctx: CommandContext, opts: FetchOptions): Promise<Ou
   } finally {
     await store.close()
   }
+}
+
+export const command: CommandSpec<FetchOptions> = {
+  options: {
+    'accept-rewrite': {
+      type: 'string',
+      array: true,
+      default: [],
+      describe: 'accept a rewritten branch of this device (id, unique id prefix or name)',
+    },
+  },
+  parse: (a) => ({ acceptRewrite: list(a.acceptRewrite) }),
+  run: fetch,
 }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { opError, usageError } from '../errors.js'
 import { resolveHome } from '../store/home.js'
 import { Store } from '../store/store.js'
-import { out, say, type CommandContext, type Outcome } from './context.js'
+import { out, say, type CommandContext, type Outcome, type CommandSpec } from './context.js'
 
 export type HookTarget = 'shell' | 'claude-code' | 'cron' | 'systemd' | 'launchd'
 
@@ -521,4 +521,36 @@ ${args}
 </dict>
 </plist>
 `
+}
+
+export const command: CommandSpec<HooksOptions> = {
+  positionals: {
+    action: {
+      choices: ['install', 'uninstall', 'print'],
+      describe: 'install (--uninstall) the post-merge hook into the store or --repo; print a snippet',
+    },
+    target: {
+      choices: ['shell', 'claude-code', 'cron', 'systemd', 'launchd'],
+      describe: 'print: what to print a snippet for',
+    },
+  },
+  options: {
+    uninstall: {
+      type: 'boolean',
+      default: false,
+      describe: 'install: remove our hook and restore the one it chained',
+    },
+    follow: {
+      type: 'boolean',
+      default: false,
+      describe: 'with --repo: git pull on the checked-out branch merges every device branch (with --uninstall: stops)',
+    },
+  },
+  storeOnly: (a) => (a.action === 'print' ? 'hooks print' : undefined),
+  parse: (a) => ({
+    action: a.uninstall ? 'uninstall' : ((a.action as HooksOptions['action'] | undefined) ?? 'install'),
+    target: a.target as HookTarget | undefined,
+    follow: Boolean(a.follow),
+  }),
+  run: hooks,
 }

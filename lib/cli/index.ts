@@ -2,7 +2,7 @@
 import { indexStore } from '../app/query/index.js'
 import { quarantineLine, quarantineWarning } from '../store/quarantine.js'
 import { Store } from '../store/store.js'
-import { out, say, type CommandContext, type Outcome } from './context.js'
+import { out, say, type CommandContext, type Outcome, type CommandSpec } from './context.js'
 import { plural } from '../text.js'
 
 export async function index(ctx: CommandContext, opts: { rebuild: boolean }): Promise<Outcome> {
@@ -32,4 +32,10 @@ export async function index(ctx: CommandContext, opts: { rebuild: boolean }): Pr
   } finally {
     await store.close()
   }
+}
+
+export const command: CommandSpec<{ rebuild: boolean }> = {
+  options: { rebuild: { type: 'boolean', default: false, describe: 'build it again from nothing' } },
+  parse: (a) => ({ rebuild: Boolean(a.rebuild) }),
+  run: index,
 }

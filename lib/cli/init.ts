@@ -14,7 +14,7 @@ import { checkRemoteUrl, resolveRemote } from '../sync/remote.js'
 import { describeWriter, writtenBy } from '../sync/identity.js'
 import { fetchInto } from './fetch.js'
 import { pushOrKeep, sayPush, type PushSummary } from './push.js'
-import { out, say, type CommandContext, type Outcome } from './context.js'
+import { out, say, type CommandContext, type Outcome, type CommandSpec, optional } from './context.js'
 import { plural } from '../text.js'
 
 export interface InitOptions {
@@ -320,4 +320,52 @@ async function seedMain(git: GitBackend, remote: Remote, now: Date): Promise<voi
     // Another machine seeded it at the same moment: theirs is as good as ours.
     if (!isLedgerError(e, 'PUSH_REJECTED')) throw e
   }
+}
+
+export const command: CommandSpec<InitOptions> = {
+  options: {
+    remote: {
+      type: 'string',
+      describe:
+        "a private git remote (https://, ssh://, user@host:path or a path); the token comes from USAGE_LEDGER_TOKEN or git's credential helper",
+    },
+    name: { type: 'string', describe: 'display name of this device (default: hostname)' },
+    'device-id': {
+      type: 'string',
+      describe: 'write as this device id (32 hex); records of the id it replaces move to it',
+    },
+    'continue-device': {
+      type: 'boolean',
+      default: false,
+      describe:
+        "continue this device's branch on the remote although another store wrote it (this machine reinstalled)",
+    },
+    'new-device': {
+      type: 'boolean',
+      default: false,
+      describe:
+        "become a new device: a fresh random id kept in config; this store's records the remote lacks move to it",
+    },
+    'switch-remote': {
+      type: 'boolean',
+      default: false,
+      describe: "move a store that syncs with another remote to --remote (the old remote's devices leave this store)",
+    },
+    force: {
+      type: 'boolean',
+      default: false,
+      describe: 'use a non-empty repository that is not a usage ledger as the remote',
+    },
+  },
+  storeOnly: () => 'init',
+  parse: (a) => ({
+    name: optional(a.name),
+    deviceId: optional(a.deviceId),
+    remote: optional(a.remote),
+    continueDevice: Boolean(a.continueDevice),
+    newDevice: Boolean(a.newDevice),
+    switchRemote: Boolean(a.switchRemote),
+    force: Boolean(a.force),
+  }),
+  run: init,
 }

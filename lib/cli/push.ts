@@ -6,7 +6,7 @@ import path from 'node:path'
 import { isKeptFailure, loadPushFailure, pushDevice, savePushFailure, type PushFailure } from '../sync/push.js'
 import { resolveRemote } from '../sync/remote.js'
 import { explainRejectedPush } from '../sync/identity.js'
-import { out, say, type CommandContext, type Outcome } from './context.js'
+import { out, say, type CommandContext, type Outcome, type CommandSpec } from './context.js'
 import { plural } from '../text.js'
 
 export interface PushSummary {
@@ -129,4 +129,10 @@ export async function push(ctx: CommandContext): Promise<Outcome> {
   } finally {
     await store.close()
   }
+}
+
+export const command: CommandSpec<Record<string, never>> = {
+  storeOnly: () => 'push',
+  parse: () => ({}),
+  run: (ctx) => push(ctx),
 }

@@ -10,7 +10,7 @@ import { usageError } from '../errors.js'
 import { Store } from '../store/store.js'
 import { sayPush } from './push.js' // TODO(merge): cli/messages.js
 import type { PushFailure } from '../sync/push.js' // TODO(merge): app/sync/push.js
-import { out, say, type CommandContext, type Outcome } from './context.js'
+import { out, say, type CommandContext, type Outcome, type CommandSpec, list, optional } from './context.js'
 import { progressBar } from './progress.js'
 import { plural } from '../text.js'
 
@@ -130,4 +130,39 @@ function report(ctx: CommandContext, s: RecordSummary): void {
     ctx,
     `recorded ${plural(s.appended, 'record')} in ${plural(s.days.length, 'part')} (${range}), commit ${s.commit!.slice(0, 12)}${extra ? `; ${extra}` : ''}`,
   )
+}
+
+export const command: CommandSpec<RecordOptions> = {
+  options: {
+    source: {
+      type: 'string',
+      array: true,
+      describe: 'only these sources (claude-code, codex); with --stdin the source name',
+    },
+    stdin: { type: 'boolean', default: false, describe: 'read schema-v1 records (NDJSON) from stdin' },
+    push: { type: 'boolean', default: true, describe: 'push after committing (--no-push: commit locally only)' },
+    'dry-run': {
+      type: 'boolean',
+      default: false,
+      describe: 'print the lines that would be committed; change nothing',
+    },
+    name: { type: 'string', describe: 'display name of this device' },
+    'device-id': { type: 'string', describe: 'override the device id' },
+    force: {
+      type: 'boolean',
+      default: false,
+      describe: 'run even within config record.minInterval of the last run',
+    },
+  },
+  storeOnly: () => 'record',
+  parse: (a) => ({
+    sources: list(a.source),
+    stdin: Boolean(a.stdin),
+    push: Boolean(a.push),
+    dryRun: Boolean(a.dryRun),
+    name: optional(a.name),
+    deviceId: optional(a.deviceId),
+    force: Boolean(a.force),
+  }),
+  run: record,
 }

@@ -6,7 +6,7 @@ import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult }
 import { renderHtml } from '../report/html.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { quarantineLine } from '../store/quarantine.js'
-import { out, say, type CommandContext, type Outcome } from './context.js'
+import { out, say, type CommandContext, type Outcome, type CommandSpec, list, optional } from './context.js'
 
 export interface ReportOptions extends Omit<ReportQuery, 'clone'> {
   format: 'table' | 'json' | 'csv' | 'markdown' | 'html'
@@ -50,4 +50,66 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
   } finally {
     await store.close()
   }
+}
+
+export const command: CommandSpec<ReportOptions> = {
+  positionals: {
+    period: {
+      choices: ['daily', 'weekly', 'monthly', 'session', 'blocks'],
+      default: 'daily',
+      describe: 'days, ISO weeks and months in --tz; sessions; 5-hour blocks',
+    },
+  },
+  options: {
+    tz: { type: 'string', describe: 'IANA time zone for days (default: config, then the system zone)' },
+    since: { type: 'string', describe: 'first day, YYYY-MM-DD in --tz' },
+    until: { type: 'string', describe: 'last day, YYYY-MM-DD in --tz' },
+    by: { type: 'string', array: true, default: [], describe: 'group by device,source,model,project' },
+    device: {
+      type: 'string',
+      array: true,
+      default: [],
+      describe: 'only these devices (id, unique id prefix or name)',
+    },
+    source: { type: 'string', array: true, default: [], describe: 'only these sources (claude-code, codex, …)' },
+    model: {
+      type: 'string',
+      array: true,
+      default: [],
+      describe: 'only these models (full id or a prefix such as claude-sonnet-4-5)',
+    },
+    cost: {
+      choices: ['auto', 'calculate', 'display'],
+      default: 'auto',
+      describe: "auto: the source's cost when it gave one, else the price table",
+    },
+    format: {
+      choices: ['table', 'json', 'csv', 'markdown', 'html'],
+      default: 'table',
+      describe: 'html: one self-contained page with charts',
+    },
+    output: { alias: 'o', type: 'string', describe: 'write the report to this file instead of stdout' },
+    compact: {
+      type: 'boolean',
+      default: false,
+      describe: 'fewer columns (automatic when the table is wider than the terminal)',
+    },
+    chart: { type: 'boolean', default: false, describe: "a bar of each row's cost" },
+  },
+  parse: (a, global) => ({
+    period: a.period as ReportOptions['period'],
+    tz: optional(a.tz),
+    since: optional(a.since),
+    until: optional(a.until),
+    by: list(a.by),
+    device: list(a.device),
+    source: list(a.source),
+    model: list(a.model),
+    cost: a.cost as ReportOptions['cost'],
+    format: global.json ? 'json' : (a.format as ReportOptions['format']),
+    compact: Boolean(a.compact),
+    chart: Boolean(a.chart),
+    output: optional(a.output),
+  }),
+  run: report,
 }

@@ -3,7 +3,7 @@ import { storeStatus } from '../app/query/status.js'
 import { Store } from '../store/store.js'
 import { ago } from './push.js' // TODO(merge): text.js
 import { localTimeIn } from '../ledger/zone.js'
-import { out, type CommandContext, type Outcome } from './context.js'
+import { out, type CommandContext, type Outcome, type CommandSpec } from './context.js'
 import { plural } from '../text.js'
 
 export async function status(ctx: CommandContext): Promise<Outcome> {
@@ -59,4 +59,9 @@ export function blockSpan(start: string, end: string, tz: string): string {
   return s.slice(0, 10) === e.slice(0, 10)
     ? `${s.slice(0, 10)} ${s.slice(11, 16)}–${e.slice(11, 16)} ${tz}`
     : `${s.replace('T', ' ')} – ${e.replace('T', ' ')} ${tz}`
+}
+
+export const command: CommandSpec<Record<string, never>> = {
+  parse: () => ({}),
+  run: (ctx) => status(ctx),
 }

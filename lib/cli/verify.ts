@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../store/fsutil.js'
 import { Store } from '../store/store.js'
 import type { VerifyResult } from '../verify/verify.js'
 import { hasErrors } from '../verify/findings.js'
-import { out, say, type CommandContext, type Outcome } from './context.js'
+import { out, say, type CommandContext, type Outcome, type CommandSpec, list, optional } from './context.js'
 import { plural } from '../text.js'
 
 export interface VerifyOptions {
@@ -96,4 +96,26 @@ function writeTranscripts(ctx: CommandContext, dir: string, r: VerifyResult): vo
     ctx,
     `transcripts of ${plural(r.devices.length, 'device')} written to ${abs}; diff them against another machine's`,
   )
+}
+
+export const command: CommandSpec<VerifyOptions> = {
+  options: {
+    device: {
+      type: 'string',
+      array: true,
+      default: [],
+      describe: 'only these devices (id, unique id prefix, name, or "this")',
+    },
+    full: {
+      type: 'boolean',
+      default: false,
+      describe: 're-read everything, not only what changed since the last proof',
+    },
+    transcript: {
+      type: 'string',
+      describe: 'write a per-record fingerprint file per device into this directory (diff two machines)',
+    },
+  },
+  parse: (a) => ({ device: list(a.device), full: Boolean(a.full), transcript: optional(a.transcript) }),
+  run: verify,
 }
