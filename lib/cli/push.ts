@@ -23,7 +23,7 @@ export interface PushSummary {
   lastPushFailure: PushFailure | null
 }
 
-/** Where the last failed push is kept (DESIGN: persisted state carries "v"). */
+/** Where the last failed push is kept (DESIGN §6: persisted state carries "v"). */
 export const pushStateFile = (store: Store) => path.join(store.paths.state, 'push.json')
 
 /** The last failed push of a store, or null (also in --repo mode, which never pushes). */

@@ -1,5 +1,5 @@
 /**
- * The query index (DESIGN §2, §7): per UTC day, the dedupe winners of every device summed per
+ * The query index (DESIGN §6): per UTC day, the dedupe winners of every device summed per
  * quarter hour and dimension (device, source, model, project, session), with their cost under
  * each cost mode. Offsets of every zone change only on quarter hours, so any zone's days, weeks
  * and months, and the 5-hour blocks, come out exact. It is derived and disposable: parts are

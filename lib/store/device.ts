@@ -1,5 +1,5 @@
 /**
- * Device identity (README Concepts): a random id per store kept in config; stores made before
+ * Device identity (DESIGN §3): a random id per store kept in config; stores made before
  * that keep the id derived from the machine id (never the raw id) that they always used.
  */
 import fs from 'node:fs'

@@ -1,4 +1,4 @@
-/** Delivering this device's commits (DESIGN §6/§7): fast-forward only; offline keeps them. */
+/** Delivering this device's commits (DESIGN §2, §7): fast-forward only; offline keeps them. */
 import type { GitBackend, Remote } from '../git/backend.js'
 import { trackingRef } from '../git/backend.js'
 import { isGenesis } from '../git/genesis.js'

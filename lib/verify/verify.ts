@@ -9,7 +9,7 @@
  * The default mode starts from the head each device was last proved at (a part never changes,
  * so what was proved stays proved) and re-reads only what came after; `full` re-reads all.
  */
-import { descends, type GitBackend, type TreeEntry } from '../git/backend.js'
+import { type CommitInfo, descends, type GitBackend, type TreeEntry } from '../git/backend.js'
 import { isGenesis } from '../git/genesis.js'
 import { CANONICAL_TS_AT, canonicalLine, isCanonicalLine, parseLedgerLine } from '../ledger/record.js'
 import { sha256prefix } from '../ledger/hash.js'
@@ -264,6 +264,29 @@ async function summarise(
   }
 }
 
+/** One device's check: what every step reads through and reports to. */
+interface DeviceCheck {
+  git: GitBackend
+  id: string
+  head: string
+  /** `devices/<id>` */
+  dir: string
+  trees: TreeReader
+  out: Findings
+}
+
+/** The commits a run checks, and what walking them found. */
+interface Range {
+  /** The proved head the walk stopped at (null: it went back to the branch's start). */
+  from: string | null
+  headTree: string | null
+  commits: number
+  /** Path → the newest commit that added or changed it. */
+  latest: Map<string, string>
+  /** The days whose parts the walked commits added or changed. */
+  touchedDays: Set<string>
+}
+
 async function verifyDevice(
   git: GitBackend,
   id: string,
@@ -271,11 +294,57 @@ async function verifyDevice(
   input: VerifyInput,
   out: Findings,
 ): Promise<{ verdict: DeviceVerdict; manifest: Manifest | null }> {
-  const trees = new TreeReader(git, out, id)
-  const dir = deviceDir(id)
-  const checked = { commits: 0, parts: 0, records: 0, trees: 0 }
+  const dev: DeviceCheck = { git, id, head, dir: deviceDir(id), trees: new TreeReader(git, out, id), out }
+  const range = await establishRange(dev, input)
+  const dirs = await readDeviceDirs(dev, range)
+  const atHead = new HeadParts(dev, range.headTree)
+  const { days, ahead } = await daysInRange(range, atHead)
+  const base = await readManifest(git, dirs.fromDir?.find((e) => e.name === 'manifest.json')?.oid)
+  const parts = new PartReader(dev, range.latest, input.fingerprints, ahead)
+  const expected = await countDays(dev, days, base, dirs.fromTree, range.from, parts)
+  const { manifest } = dirs
+  if (manifest) await checkManifest(dev, manifest, base, expected, [...days.keys()], range.latest, atHead, parts)
+  else if (dirs.headDir) {
+    out.add(
+      finding('MANIFEST_INVALID', id, `${dev.dir}/manifest.json is missing or unreadable`, {
+        commit: head,
+        path: `${dev.dir}/manifest.json`,
+      }),
+    )
+  }
+  const fingerprints = input.fingerprints ? await parts.fingerprintsOf(await atHead.everyDay()) : undefined
+  const checked = { commits: range.commits, parts: parts.count, records: parts.records, trees: dev.trees.count }
+  const index = await checkIndex(git, id, head, input.index, [...days.keys()], range.headTree, dev.dir, dev.trees, out)
+  return {
+    verdict: {
+      id,
+      name: dirs.name,
+      head,
+      tree: dirs.devTree,
+      records: manifest?.records ?? null,
+      from: range.from,
+      checked,
+      index,
+      fingerprints,
+    },
+    manifest,
+  }
+}
 
-  // History: the head must descend from every head proved or fetched before.
+/**
+ * The commits to check: from the head back to the head this check last proved (the default mode,
+ * when the head still descends from it), else back to the branch's start (`full`, and for
+ * fingerprints, which need every part). With daysInRange, the one place the two modes differ.
+ */
+async function establishRange(dev: DeviceCheck, input: VerifyInput): Promise<Range> {
+  await checkDescent(dev, input)
+  const proved = input.full || input.fingerprints ? null : (input.proved[dev.id] ?? null)
+  const from = proved && (proved === dev.head || (await descends(dev.git, proved, dev.head))) ? proved : null
+  return walkBack(dev, from)
+}
+
+/** History: the head must descend from every head proved or fetched before. */
+async function checkDescent({ git, id, head, out }: DeviceCheck, input: VerifyInput): Promise<void> {
   for (const [what, base] of [
     ['last proved', input.proved[id]],
     ['last fetched', input.fetched[id]],
@@ -291,50 +360,27 @@ async function verifyDevice(
       )
     }
   }
-  const proved = input.full || input.fingerprints ? null : (input.proved[id] ?? null)
-  const from = proved && (proved === head || (await descends(git, proved, head))) ? proved : null
+}
 
-  // Walk back from the head to where the last proof ended, checking what each commit changed.
-  const latest = new Map<string, string>() // part path → the newest commit that added or changed it
-  const touchedDays = new Set<string>()
+/** Walks the first parents back from the head to `from` (or the genesis), checking what each commit changed. */
+async function walkBack(dev: DeviceCheck, from: string | null): Promise<Range> {
+  const { git, id, head, out } = dev
+  const range: Range = { from, headTree: null, commits: 0, latest: new Map(), touchedDays: new Set() }
   let commit: string | null = head
-  let info = await git.readCommit(head).catch((e: Error) => {
+  let info: CommitInfo | null = await git.readCommit(head).catch((e: Error) => {
     out.add(
       finding('OBJECT_UNREADABLE', id, `commit ${head} cannot be read: ${e.message}; run git fsck`, { commit: head }),
     )
     return null
   })
-  const headTree = info?.tree ?? null
+  range.headTree = info?.tree ?? null
   while (commit && info && commit !== from) {
     // The genesis the branch starts from (DESIGN §2) adds nothing: the start, not a device commit.
     if (isGenesis(info)) break
-    checked.commits++
-    // Our writers never merge: a merge can graft a foreign history onto a proved head.
-    if (info.parents.length > 1)
-      out.add(
-        finding(
-          'NON_LINEAR_HISTORY',
-          id,
-          `commit ${commit.slice(0, 12)} has ${info.parents.length} parents; a device branch is a line of commits`,
-          { commit },
-        ),
-      )
+    range.commits++
     const parent: string | null = info.parents[0] ?? null
-    const parentInfo = parent ? await git.readCommit(parent).catch(() => null) : null
-    if (parent && !parentInfo)
-      out.add(
-        finding(
-          'OBJECT_UNREADABLE',
-          id,
-          `commit ${parent} (parent of ${commit.slice(0, 12)}) cannot be read; run git fsck`,
-          { commit },
-        ),
-      )
-    const changes: Change[] = []
-    await diffTrees(trees, parentInfo?.tree ?? null, info.tree, '', commit, changes)
-    for (const c of changes) classifyChange(id, dir, commit, c, out, latest, touchedDays)
+    info = await checkCommit(dev, commit, info, range)
     commit = parent
-    info = parentInfo
   }
   if (from && commit === null) {
     out.add(
@@ -346,30 +392,82 @@ async function verifyDevice(
       ),
     )
   }
+  return range
+}
 
-  const fromTree = from ? (await git.readCommit(from)).tree : null
-  const headDir = await trees.at(headTree, dir, head)
-  const fromDir = await trees.at(fromTree, dir, from)
-  const devTree = headTree
-    ? ((await trees.at(headTree, 'devices', head))?.find((e) => e.name === id)?.oid ?? null)
+/** One commit of the line: a single readable parent, and what it changed against it. Returns the parent. */
+async function checkCommit(
+  { git, id, dir, trees, out }: DeviceCheck,
+  commit: string,
+  info: CommitInfo,
+  range: Range,
+): Promise<CommitInfo | null> {
+  // Our writers never merge: a merge can graft a foreign history onto a proved head.
+  if (info.parents.length > 1)
+    out.add(
+      finding(
+        'NON_LINEAR_HISTORY',
+        id,
+        `commit ${commit.slice(0, 12)} has ${info.parents.length} parents; a device branch is a line of commits`,
+        { commit },
+      ),
+    )
+  const parent = info.parents[0] ?? null
+  const parentInfo = parent ? await git.readCommit(parent).catch(() => null) : null
+  if (parent && !parentInfo)
+    out.add(
+      finding(
+        'OBJECT_UNREADABLE',
+        id,
+        `commit ${parent} (parent of ${commit.slice(0, 12)}) cannot be read; run git fsck`,
+        { commit },
+      ),
+    )
+  const changes: Change[] = []
+  await diffTrees(trees, parentInfo?.tree ?? null, info.tree, '', commit, changes)
+  for (const c of changes) classifyChange(id, dir, commit, c, out, range.latest, range.touchedDays)
+  return parentInfo
+}
+
+interface DeviceDirs {
+  fromTree: string | null
+  /** `devices/<id>` at the proved head the range starts from. */
+  fromDir: TreeEntry[] | null
+  headDir: TreeEntry[] | null
+  /** Oid of `devices/<id>` at the head. */
+  devTree: string | null
+  manifest: Manifest | null
+  name: string | null
+}
+
+/** The device directory at the head and at the proof, and what the head's says of the device. */
+async function readDeviceDirs(dev: DeviceCheck, range: Range): Promise<DeviceDirs> {
+  const { git, id, head, dir, trees, out } = dev
+  const fromTree = range.from ? (await git.readCommit(range.from)).tree : null
+  const headDir = await trees.at(range.headTree, dir, head)
+  const fromDir = await trees.at(fromTree, dir, range.from)
+  const devTree = range.headTree
+    ? ((await trees.at(range.headTree, 'devices', head))?.find((e) => e.name === id)?.oid ?? null)
     : null
   const manifestOid = headDir?.find((e) => e.name === 'manifest.json')?.oid
-  const manifest = await readBlobChecked(git, out, id, manifestOid, `${dir}/manifest.json`, latest, head).then((b) => {
-    if (!b) return null
-    try {
-      return parseManifest(b.toString('utf8'))
-    } catch (e) {
-      out.add(
-        finding('MANIFEST_INVALID', id, `manifest.json cannot be read: ${(e as Error).message}`, {
-          commit: head,
-          path: `${dir}/manifest.json`,
-        }),
-      )
-      return null
-    }
-  })
+  const manifest = await readBlobChecked(git, out, id, manifestOid, `${dir}/manifest.json`, range.latest, head).then(
+    (b) => {
+      if (!b) return null
+      try {
+        return parseManifest(b.toString('utf8'))
+      } catch (e) {
+        out.add(
+          finding('MANIFEST_INVALID', id, `manifest.json cannot be read: ${(e as Error).message}`, {
+            commit: head,
+            path: `${dir}/manifest.json`,
+          }),
+        )
+        return null
+      }
+    },
+  )
   const deviceOid = headDir?.find((e) => e.name === 'device.json')?.oid
-  const deviceBytes = await readBlobChecked(git, out, id, deviceOid, `${dir}/device.json`, latest, head)
+  const deviceBytes = await readBlobChecked(git, out, id, deviceOid, `${dir}/device.json`, range.latest, head)
   let name: string | null = null
   try {
     name = deviceBytes ? ((JSON.parse(deviceBytes.toString('utf8')) as { name?: string }).name ?? null) : null
@@ -378,131 +476,199 @@ async function verifyDevice(
   }
   if (!headDir)
     out.add(finding('DEVICE_DIR_MISSING', id, `the head ${head.slice(0, 12)} has no ${dir}/`, { commit: head }))
+  return { fromTree, fromDir, headDir, devTree, manifest, name }
+}
 
-  // Every day at the head (full) or the days touched since the proof: their parts.
-  // Every day's parts at the head when reading everything; else only the days touched since the proof.
-  let allDays: Map<string, TreeEntry[]> | null = from ? null : await listDays(trees, headTree, dir, head)
-  const touched = new Map<string, TreeEntry[]>()
-  if (from) {
-    for (const day of touchedDays) {
-      const parts = await dayParts(trees, headTree, dir, day, head)
-      if (parts.length) touched.set(day, parts)
+/** The parts at the head by day, listed on demand: every day (once), or the days asked for. */
+class HeadParts {
+  private all: Map<string, TreeEntry[]> | null = null
+  constructor(
+    private readonly dev: DeviceCheck,
+    private readonly root: string | null,
+  ) {}
+
+  async everyDay(): Promise<Map<string, TreeEntry[]>> {
+    this.all ??= await listDays(this.dev.trees, this.root, this.dev.dir, this.dev.head)
+    return this.all
+  }
+
+  async of(days: Iterable<string>): Promise<Map<string, TreeEntry[]>> {
+    const found = new Map<string, TreeEntry[]>()
+    for (const day of days) {
+      const parts = await dayParts(this.dev.trees, this.root, this.dev.dir, day, this.dev.head)
+      if (parts.length) found.set(day, parts)
     }
+    return found
   }
-  const partsOf = (day: string) => (allDays ?? touched).get(day)!
-  const days = [...(allDays ?? touched).keys()].sort()
-  const base = from ? await readManifest(git, fromDir?.find((e) => e.name === 'manifest.json')?.oid) : null
-  const expected = { days: { ...(base?.days ?? {}) } as Manifest['days'], lastRecordAt: base?.lastRecordAt ?? null }
-  const sealed = manifest?.sealed
-  const reads = new Map<string, PartRead>()
-  // Reading every part: ask git for the next ones while this one is checked.
-  const blobs = new ReadAhead(git, from ? [] : days.flatMap((d) => partsOf(d).map((e) => e.oid)))
-  const readPart = async (day: string, e: TreeEntry): Promise<PartRead> => {
-    const path = `${dir}/${day.slice(0, 7)}/${day}/${e.name}`
-    const got = reads.get(path)
-    if (got) return got
-    const r = await checkPart(blobs, id, day, e.oid, path, latest.get(path) ?? head, out, input.fingerprints)
-    checked.parts++
-    checked.records += r.lines
-    reads.set(path, r)
-    return r
-  }
-  for (const day of days) {
-    const parts = partsOf(day)
-    const before = from
-      ? new Set((await trees.at(fromTree, `${dir}/${day.slice(0, 7)}/${day}`, from))?.map((e) => e.name + e.oid) ?? [])
-      : new Set<string>()
-    let lines = from ? (base?.days[day]?.records ?? 0) : 0
-    for (const e of parts) {
-      if (before.has(e.name + e.oid)) continue
-      const r = await readPart(day, e)
-      lines += r.lines
+}
+
+/**
+ * The days to count, in order, with their parts at the head: from a proved head only the days
+ * the commits since touched, their new parts read on demand; from the start every day, git asked
+ * for the next parts (`ahead`) while one is checked.
+ */
+async function daysInRange(
+  range: Range,
+  atHead: HeadParts,
+): Promise<{ days: Map<string, TreeEntry[]>; ahead: string[] }> {
+  const found = range.from ? await atHead.of(range.touchedDays) : await atHead.everyDay()
+  const days = new Map([...found].sort(([a], [b]) => (a < b ? -1 : 1)))
+  return { days, ahead: range.from ? [] : [...days.values()].flatMap((parts) => parts.map((e) => e.oid)) }
+}
+
+/** What the manifest must say: the counts proved at the range's start, with the days in range recounted. */
+interface Expected {
+  days: Manifest['days']
+  lastRecordAt: string | null
+}
+
+/** A day's part already at the proved head counts as proved (`base`); only the new ones are read. */
+async function countDays(
+  { trees, dir }: DeviceCheck,
+  days: Map<string, TreeEntry[]>,
+  base: Manifest | null,
+  fromTree: string | null,
+  from: string | null,
+  parts: PartReader,
+): Promise<Expected> {
+  const expected: Expected = { days: { ...(base?.days ?? {}) }, lastRecordAt: base?.lastRecordAt ?? null }
+  for (const [day, entries] of days) {
+    const proved = new Set(
+      (await trees.at(fromTree, `${dir}/${day.slice(0, 7)}/${day}`, from))?.map((e) => e.name + e.oid) ?? [],
+    )
+    let records = base?.days[day]?.records ?? 0
+    for (const e of entries) {
+      if (proved.has(e.name + e.oid)) continue
+      const r = await parts.read(day, e)
+      records += r.lines
       if (r.lastTs && (!expected.lastRecordAt || r.lastTs > expected.lastRecordAt)) expected.lastRecordAt = r.lastTs
     }
-    expected.days[day] = { parts: parts.length, records: lines }
+    expected.days[day] = { parts: entries.length, records }
   }
-  if (!from) for (const d of Object.keys(expected.days)) if (!allDays!.has(d)) delete expected.days[d]
+  return expected
+}
 
-  // Manifest counts against the parts.
-  if (manifest) {
-    const mpath = `${dir}/manifest.json`
-    const where = { commit: latest.get(mpath) ?? head, path: mpath }
-    if (manifest.deviceId !== id)
-      out.add(finding('MANIFEST_COUNTS', id, `manifest.json names device ${manifest.deviceId}`, where))
-    for (const day of new Set([...Object.keys(expected.days), ...Object.keys(manifest.days ?? {})])) {
-      const want = expected.days[day],
-        got = manifest.days?.[day]
-      if (want?.parts !== got?.parts || want?.records !== got?.records) {
-        out.add(
-          finding(
-            'MANIFEST_COUNTS',
-            id,
-            `days.${day} says ${got ? `${plural(got.parts, 'part')}, ${plural(got.records, 'record')}` : 'nothing'}; the parts hold ${want ? `${plural(want.parts, 'part')}, ${plural(want.records, 'record')}` : 'nothing'}`,
-            where,
-          ),
-        )
-      }
-    }
-    const total = Object.values(expected.days).reduce((n, d) => n + d.records, 0)
-    if (manifest.records !== total)
+/** The head's manifest against the parts: the device it names, its counts, its seal. */
+async function checkManifest(
+  dev: DeviceCheck,
+  manifest: Manifest,
+  base: Manifest | null,
+  expected: Expected,
+  days: string[],
+  latest: Map<string, string>,
+  atHead: HeadParts,
+  parts: PartReader,
+): Promise<void> {
+  const path = `${dev.dir}/manifest.json`
+  const where = { commit: latest.get(path) ?? dev.head, path }
+  checkCounts(dev, manifest, expected, where)
+  // The seal: recomputed when it moved, when a late record landed in a sealed day, or always from the start.
+  const sealed = manifest.sealed
+  const moved =
+    !base || JSON.stringify(base.sealed) !== JSON.stringify(sealed) || days.some((d) => sealed && d <= sealed.through)
+  if (sealed && moved) await checkSeal(dev, sealed, where, atHead, parts)
+}
+
+function checkCounts(
+  { id, out }: DeviceCheck,
+  manifest: Manifest,
+  expected: Expected,
+  where: { commit: string; path: string },
+): void {
+  if (manifest.deviceId !== id)
+    out.add(finding('MANIFEST_COUNTS', id, `manifest.json names device ${manifest.deviceId}`, where))
+  for (const day of new Set([...Object.keys(expected.days), ...Object.keys(manifest.days ?? {})])) {
+    const want = expected.days[day],
+      got = manifest.days?.[day]
+    if (want?.parts !== got?.parts || want?.records !== got?.records) {
       out.add(
         finding(
           'MANIFEST_COUNTS',
           id,
-          `records says ${manifest.records}; the parts hold ${plural(total, 'line')}`,
-          where,
-        ),
-      )
-    if (manifest.lastRecordAt !== expected.lastRecordAt) {
-      out.add(
-        finding(
-          'MANIFEST_COUNTS',
-          id,
-          `lastRecordAt says ${manifest.lastRecordAt}; the latest record is at ${expected.lastRecordAt}`,
+          `days.${day} says ${got ? `${plural(got.parts, 'part')}, ${plural(got.records, 'record')}` : 'nothing'}; the parts hold ${want ? `${plural(want.parts, 'part')}, ${plural(want.records, 'record')}` : 'nothing'}`,
           where,
         ),
       )
     }
-    // The seal: recomputed when it moved, when a late record landed in a sealed day, or always in full.
-    const moved =
-      !base || JSON.stringify(base.sealed) !== JSON.stringify(sealed) || days.some((d) => sealed && d <= sealed.through)
-    if (sealed && moved) {
-      const lines: string[] = []
-      allDays ??= await listDays(trees, headTree, dir, head)
-      for (const [day, parts] of [...allDays].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        if (day > sealed.through) continue
-        for (const e of parts) lines.push(...(await readPart(day, e)).canonical)
-      }
-      if (lines.length !== sealed.records || sealDigestLines(lines) !== sealed.digest) {
-        out.add(
-          finding(
-            'SEALED_MISMATCH',
-            id,
-            `sealed (through ${sealed.through}: ${plural(sealed.records, 'record')}, ${sealed.digest.slice(0, 12)}…) does not match the ${plural(lines.length, 'record')} of those days: the records or the digest were changed`,
-            where,
-          ),
-        )
-      }
-    }
-  } else if (headDir) {
+  }
+  const total = Object.values(expected.days).reduce((n, d) => n + d.records, 0)
+  if (manifest.records !== total)
     out.add(
-      finding('MANIFEST_INVALID', id, `${dir}/manifest.json is missing or unreadable`, {
-        commit: head,
-        path: `${dir}/manifest.json`,
-      }),
+      finding(
+        'MANIFEST_COUNTS',
+        id,
+        `records says ${manifest.records}; the parts hold ${plural(total, 'line')}`,
+        where,
+      ),
+    )
+  if (manifest.lastRecordAt !== expected.lastRecordAt) {
+    out.add(
+      finding(
+        'MANIFEST_COUNTS',
+        id,
+        `lastRecordAt says ${manifest.lastRecordAt}; the latest record is at ${expected.lastRecordAt}`,
+        where,
+      ),
     )
   }
+}
 
-  let fingerprints: string[] | undefined
-  if (input.fingerprints) {
-    for (const [day, parts] of allDays!) for (const e of parts) await readPart(day, e)
-    fingerprints = [...reads.values()].flatMap((r) => r.fingerprints).sort()
+/** The seal recomputed over every part of the sealed days (DESIGN §2). */
+async function checkSeal(
+  { id, out }: DeviceCheck,
+  sealed: NonNullable<Manifest['sealed']>,
+  where: { commit: string; path: string },
+  atHead: HeadParts,
+  parts: PartReader,
+): Promise<void> {
+  const lines: string[] = []
+  for (const [day, entries] of [...(await atHead.everyDay())].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (day > sealed.through) continue
+    for (const e of entries) lines.push(...(await parts.read(day, e)).canonical)
   }
-  checked.trees = trees.count
-  const index = await checkIndex(git, id, head, input.index, days, headTree, dir, trees, out)
-  return {
-    verdict: { id, name, head, tree: devTree, records: manifest?.records ?? null, from, checked, index, fingerprints },
-    manifest,
+  if (lines.length !== sealed.records || sealDigestLines(lines) !== sealed.digest) {
+    out.add(
+      finding(
+        'SEALED_MISMATCH',
+        id,
+        `sealed (through ${sealed.through}: ${plural(sealed.records, 'record')}, ${sealed.digest.slice(0, 12)}…) does not match the ${plural(lines.length, 'record')} of those days: the records or the digest were changed`,
+        where,
+      ),
+    )
+  }
+}
+
+/** Checks each part once (checkPart), counting what it read. */
+class PartReader {
+  count = 0
+  records = 0
+  private readonly reads = new Map<string, PartRead>()
+  private readonly blobs: ReadAhead
+  constructor(
+    private readonly dev: DeviceCheck,
+    private readonly latest: Map<string, string>,
+    private readonly fingerprints: boolean,
+    ahead: string[],
+  ) {
+    this.blobs = new ReadAhead(dev.git, ahead)
+  }
+
+  async read(day: string, e: TreeEntry): Promise<PartRead> {
+    const { id, dir, head, out } = this.dev
+    const path = `${dir}/${day.slice(0, 7)}/${day}/${e.name}`
+    const got = this.reads.get(path)
+    if (got) return got
+    const r = await checkPart(this.blobs, id, day, e.oid, path, this.latest.get(path) ?? head, out, this.fingerprints)
+    this.count++
+    this.records += r.lines
+    this.reads.set(path, r)
+    return r
+  }
+
+  /** Every record's fingerprint line, sorted: every part of `days` read. */
+  async fingerprintsOf(days: Map<string, TreeEntry[]>): Promise<string[]> {
+    for (const [day, parts] of days) for (const e of parts) await this.read(day, e)
+    return [...this.reads.values()].flatMap((r) => r.fingerprints).sort()
   }
 }
 
@@ -626,32 +792,9 @@ async function readBlobChecked(
   head: string,
 ): Promise<Buffer | null> {
   if (!oid) return null
-  const commit = latest.get(path) ?? head
-  let data: Buffer
-  try {
-    data = await git.readBlob(oid)
-  } catch (e) {
-    out.add(
-      finding('OBJECT_UNREADABLE', id, `blob ${oid} cannot be read: ${(e as Error).message}; run git fsck`, {
-        commit,
-        path,
-      }),
-    )
-    return null
-  }
-  if (blobOid(data) !== oid)
-    out.add(
-      finding(
-        'OBJECT_HASH_MISMATCH',
-        id,
-        `blob ${oid} does not hash to its oid: the object store is damaged; run git fsck`,
-        { commit, path },
-      ),
-    )
-  return data
+  return readObject((o) => git.readBlob(o), 'blob', oid, id, { commit: latest.get(path) ?? head, path }, out)
 }
 
-/** A part: its object, then every line (schema, `ts` in the part's day). */
 /** Blob reads kept `width` ahead of their use, in the order given; others read on demand. */
 class ReadAhead {
   private readonly pending = new Map<string, Promise<Buffer>>()
@@ -677,6 +820,7 @@ class ReadAhead {
   }
 }
 
+/** A part: its object, then every line (schema, `ts` in the part's day). */
 async function checkPart(
   blobs: ReadAhead,
   id: string,
@@ -688,96 +832,111 @@ async function checkPart(
   fingerprints: boolean,
 ): Promise<PartRead> {
   const r: PartRead = { lines: 0, lastTs: null, canonical: [], fingerprints: [] }
-  let data: Buffer
-  try {
-    data = await blobs.read(oid)
-  } catch (e) {
-    out.add(
-      finding('OBJECT_UNREADABLE', id, `part ${oid} cannot be read: ${(e as Error).message}; run git fsck`, {
-        commit,
-        path,
-      }),
-    )
-    return r
-  }
-  if (blobOid(data) !== oid)
-    out.add(
-      finding(
-        'OBJECT_HASH_MISMATCH',
-        id,
-        `part ${oid} does not hash to its oid: the object store is damaged; run git fsck`,
-        { commit, path },
-      ),
-    )
+  const data = await readObject((o) => blobs.read(o), 'part', oid, id, { commit, path }, out)
+  if (!data) return r
   const text = data.toString('utf8')
   let lineNo = 0
   for (const line of text.split('\n')) {
     lineNo++
     if (!line) continue
     r.lines++
-    // Our own writers write canonical lines: checked by one match, parsed only when asked.
-    if (!fingerprints && isCanonicalLine(line)) {
-      const ts = line.slice(CANONICAL_TS_AT, CANONICAL_TS_AT + 24)
-      if (ts.slice(0, 10) !== day)
-        out.add(
-          finding('RECORD_OUTSIDE_DAY', id, `line ${lineNo}: ts ${ts} is not in the part's day ${day}`, {
-            commit,
-            path,
-            line: lineNo,
-          }),
-        )
-      if (!r.lastTs || ts > r.lastTs) r.lastTs = ts
-      r.canonical.push(line)
-      continue
-    }
-    const p = parseLedgerLine(line)
-    if (p.kind === 'invalid') {
-      out.add(finding('INVALID_RECORD', id, `line ${lineNo}: ${p.problems.join('; ')}`, { commit, path, line: lineNo }))
-      r.canonical.push(line)
-      continue
-    }
-    if (p.kind === 'newer') {
-      out.add(
-        finding(
-          'NEWER_RECORD',
-          id,
-          `line ${lineNo} is schema v${p.v}, newer than this usage-ledger reads; upgrade to check it`,
-          { commit, path, line: lineNo, severity: 'warning' },
-        ),
-      )
-      r.canonical.push(line)
-      continue
-    }
-    const rec = p.record
-    if (rec.ts.slice(0, 10) !== day)
-      out.add(
-        finding('RECORD_OUTSIDE_DAY', id, `line ${lineNo}: ts ${rec.ts} is not in the part's day ${day}`, {
-          commit,
-          path,
-          line: lineNo,
-        }),
-      )
-    if (!r.lastTs || rec.ts > r.lastTs) r.lastTs = rec.ts
-    // Re-serialised, not as stored: a reader whose parser drifted gets another digest (DESIGN §2).
-    const canonical = canonicalLine(rec)
-    r.canonical.push(canonical)
-    if (fingerprints)
-      r.fingerprints.push(
-        [
-          rec.id,
-          sha256prefix(canonical, 8),
-          rec.ts,
-          rec.model,
-          rec.input,
-          rec.output,
-          rec.cacheWrite,
-          rec.cacheRead,
-        ].join('\t'),
-      )
+    checkLine(line, { id, day, commit, path, line: lineNo }, out, fingerprints, r)
   }
   if (text.length && !text.endsWith('\n'))
     out.add(finding('INVALID_RECORD', id, `the part does not end in a newline`, { commit, path, line: lineNo }))
   return r
+}
+
+/** A blob read and re-hashed (DESIGN §8 "objects"); null when it cannot be read. */
+async function readObject(
+  read: (oid: string) => Promise<Buffer>,
+  what: 'blob' | 'part',
+  oid: string,
+  id: string,
+  where: { commit: string; path: string },
+  out: Findings,
+): Promise<Buffer | null> {
+  let data: Buffer
+  try {
+    data = await read(oid)
+  } catch (e) {
+    out.add(
+      finding('OBJECT_UNREADABLE', id, `${what} ${oid} cannot be read: ${(e as Error).message}; run git fsck`, where),
+    )
+    return null
+  }
+  if (blobOid(data) !== oid)
+    out.add(
+      finding(
+        'OBJECT_HASH_MISMATCH',
+        id,
+        `${what} ${oid} does not hash to its oid: the object store is damaged; run git fsck`,
+        where,
+      ),
+    )
+  return data
+}
+
+type LineAt = { id: string; day: string; commit: string; path: string; line: number }
+
+/** One line into `r`: its `ts`, its canonical form (what the seal digests) and, when asked, its fingerprint. */
+function checkLine(line: string, at: LineAt, out: Findings, fingerprints: boolean, r: PartRead): void {
+  const { id, commit, path } = at
+  // Our own writers write canonical lines: checked by one match, parsed only when asked.
+  if (!fingerprints && isCanonicalLine(line)) {
+    checkTs(line.slice(CANONICAL_TS_AT, CANONICAL_TS_AT + 24), at, out, r)
+    r.canonical.push(line)
+    return
+  }
+  const p = parseLedgerLine(line)
+  if (p.kind === 'invalid') {
+    out.add(finding('INVALID_RECORD', id, `line ${at.line}: ${p.problems.join('; ')}`, { commit, path, line: at.line }))
+    r.canonical.push(line)
+    return
+  }
+  if (p.kind === 'newer') {
+    out.add(
+      finding(
+        'NEWER_RECORD',
+        id,
+        `line ${at.line} is schema v${p.v}, newer than this usage-ledger reads; upgrade to check it`,
+        { commit, path, line: at.line, severity: 'warning' },
+      ),
+    )
+    r.canonical.push(line)
+    return
+  }
+  const rec = p.record
+  checkTs(rec.ts, at, out, r)
+  // Re-serialised, not as stored: a reader whose parser drifted gets another digest (DESIGN §2).
+  const canonical = canonicalLine(rec)
+  r.canonical.push(canonical)
+  if (fingerprints)
+    r.fingerprints.push(
+      [
+        rec.id,
+        sha256prefix(canonical, 8),
+        rec.ts,
+        rec.model,
+        rec.input,
+        rec.output,
+        rec.cacheWrite,
+        rec.cacheRead,
+      ].join('\t'),
+    )
+}
+
+/** `ts` inside the part's day; the latest one kept for the manifest's `lastRecordAt`. */
+function checkTs(ts: string, { id, day, commit, path, line }: LineAt, out: Findings, r: PartRead): void {
+  if (ts.slice(0, 10) !== day)
+    out.add(
+      finding('RECORD_OUTSIDE_DAY', id, `line ${line}: ts ${ts} is not in the part's day ${day}`, {
+        commit,
+        path,
+        line,
+      }),
+    )
+  if (!r.lastTs || ts > r.lastTs) r.lastTs = ts
 }
 
 async function checkIndex(

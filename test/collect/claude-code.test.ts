@@ -584,7 +584,7 @@ t.test('a subagent transcript that appears in a later run', async (t) => {
   const second = run(env, first.cursors)
   t.equal(second.stats.read, 2, 'only the two subagent files are read')
 
-  // What a writer keeps: per id, the non-sidechain copy first, then the largest (DESIGN §4).
+  // What a writer keeps: per id, the non-sidechain copy first, then the largest (DESIGN §5).
   const best = new Map<string, LedgerRecord>()
   for (const r of [...first.records, ...second.records]) {
     const cur = best.get(r.id)

@@ -2,7 +2,7 @@
  * A real smart-HTTP git server for tests: a Node `http` server on 127.0.0.1 that bridges each
  * request to `git http-backend` (CGI, ships with git), with an optional Basic-auth token check.
  *
- * Rules it keeps (see DESIGN.md §11):
+ * Rules it keeps (see DESIGN §11):
  * - the request path never runs git synchronously: every request spawns `git http-backend`
  *   asynchronously, so the test process that serves stays responsive while its own git
  *   children (clone, push) talk to it;
