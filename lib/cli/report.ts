@@ -97,7 +97,7 @@ export async function report(ctx: CommandContext, opts: ReportOptions): Promise<
         now: ctx.env.now().getTime(),
       })
     const agg = aggregateBy(opts.period, [...new Set(groupBy)])
-    const [, dropped, crossDevice, invalidLines, newerLines] = idx ? indexStats(idx) : [0, 0, 0, 0, 0]
+    const { duplicates: dropped, crossDevice, invalid: invalidLines, newer: newerLines } = indexStats(idx)
     const missingPrices = agg.unknownModels
     const warnings: ReportResult['warnings'] = []
     if (missingPrices.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: missingPrices })

@@ -14,8 +14,8 @@ import { readEntryAt } from '../git/tree.js'
 import { deviceDir, PART_NAME_RE } from '../ledger/paths.js'
 import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
 import { neighbourDays } from '../ledger/time.js'
-import type { PriceTable } from '../report/prices.js'
-import type { Rows } from '../report/aggregate.js'
+import type { CostMode, PriceTable } from '../report/prices.js'
+import { dimKey, emptyRowView, type Rows } from '../report/aggregate.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { deviceHeads } from './heads.js'
 import { BestById } from '../ledger/dedupe.js'
@@ -27,16 +27,51 @@ import { descends } from '../git/backend.js'
 export const INDEX_VERSION = 2
 const QUARTER = 900_000
 /**
- * A row: quarter start (ms / QUARTER), dimension, records, input, output, cacheWrite, cacheRead,
- * cost auto, calculate, display, the first and the last record's instant (ms).
+ * The columns of a row, ROW numbers each: one row per quarter hour and dimension of a day. The
+ * costs sit in the column named by their cost mode.
  */
+export const COL = {
+  /** The quarter hour's start, in quarters (ms / QUARTER). */
+  quarter: 0,
+  /** Index into `IndexData.dims`. */
+  dim: 1,
+  records: 2,
+  input: 3,
+  output: 4,
+  cacheWrite: 5,
+  cacheRead: 6,
+  auto: 7,
+  calculate: 8,
+  display: 9,
+  /** The first and the last record's instant (ms). */
+  first: 10,
+  last: 11,
+} as const
 export const ROW = 12
+
+/** A day's statistics, summed by `indexStats`. */
+export interface IndexStats {
+  lines: number
+  /** Lines dropped as copies of a response counted elsewhere. */
+  duplicates: number
+  /** Responses recorded on more than one device. */
+  crossDevice: number
+  /** Lines that are not valid records. */
+  invalid: number
+  /** Lines written by a newer usage-ledger. */
+  newer: number
+}
+/** The order of a day's statistics in `IndexData.stats` (on disk an array). */
+const STATS: ReadonlyArray<keyof IndexStats> = ['lines', 'duplicates', 'crossDevice', 'invalid', 'newer']
+
+/** The two counts of `IndexData.cross`, by position. */
+const CROSS = { held: 0, counted: 1 } as const
 
 export interface IndexDevice {
   head: string
   name: string
   lastRecordAt: string | null
-  /** day → [day tree oid, part oids in name order…] */
+  /** day → [day tree oid, part oids in name order…] (read with `indexedDayTree` and `dayParts`) */
   days: Record<string, string[]>
   /** part blob oid → committer time (s) of the commit on this branch that added it. */
   added: Record<string, number>
@@ -52,13 +87,21 @@ export interface IndexData {
   dims: string[]
   /** day → its rows, ROW numbers each (kept on disk as one Float64Array, see writeIndex) */
   days: Record<string, ArrayLike<number>>
-  /** day → [lines, duplicate lines dropped, ids on more than one device, invalid lines, newer lines] */
+  /** day → its `IndexStats` in `STATS` order: [lines, duplicates, crossDevice, invalid, newer] */
   stats: Record<string, number[]>
-  /** day → device → [responses of the day recorded on more than one device that it holds, of those counted for it] */
+  /**
+   * day → device → [responses of the day recorded on more than one device that it holds, of those counted for it]
+   * (`CROSS` names them)
+   */
   cross: Record<string, Record<string, [number, number]>>
   /** day → models without a price */
   unknown: Record<string, string[]>
 }
+
+/** The tree an indexed device's day was read from. */
+export const indexedDayTree = (dev: IndexDevice, day: string): string | undefined => dev.days[day]?.[0]
+/** The part oids of an indexed device's day, in name order. */
+const dayParts = (entry: string[]): string[] => entry.slice(1)
 
 const FILE = 'index.v1.json' // the name predates INDEX_VERSION; the "v" inside decides
 
@@ -193,9 +236,8 @@ async function listDevice(
     if (e.type !== 'tree' || !/^\d{4}-\d{2}$/.test(e.name)) continue
     for (const day of await git.readTree(e.oid)) {
       if (day.type !== 'tree') continue
-      const prev = known?.days[day.name]
-      if (prev?.[0] === day.oid) {
-        dev.days[day.name] = prev
+      if (known && indexedDayTree(known, day.name) === day.oid) {
+        dev.days[day.name] = known.days[day.name]!
         continue
       }
       const parts = (await git.readTree(day.oid))
@@ -304,9 +346,9 @@ export async function updateIndex(
   for (const [id, head] of heads) {
     const before = idx.devices[id]
     const dev = (devices[id] = await listDevice(git, id, head, before))
-    for (const [day, [, ...oids]] of Object.entries(dev.days)) {
+    for (const [day, entry] of Object.entries(dev.days)) {
       const list = partsByDay.get(day) ?? []
-      oids.forEach((oid, i) => {
+      dayParts(entry).forEach((oid, i) => {
         list.push({ device: id, day, name: String(i).padStart(6, '0'), oid, added: dev.added[oid] ?? 0 })
         const was = before?.added?.[oid]
         if (was !== undefined && was !== dev.added[oid]) retimed.add(day)
@@ -362,7 +404,7 @@ export async function updateIndex(
 
   const dimIndex = new Map(idx.dims.map((d, i) => [d, i]))
   const dim = (r: LedgerRecord, device: string) => {
-    const key = `${device}\t${r.source}\t${r.model}\t${r.project ?? ''}\t${r.session ?? ''}`
+    const key = dimKey(device, r)
     let i = dimIndex.get(key)
     if (i === undefined) {
       i = idx.dims.length
@@ -386,8 +428,8 @@ export async function updateIndex(
       crossPerDay.set(day, (crossPerDay.get(day) ?? 0) + 1)
       let per = crossDevices.get(day)
       if (!per) crossDevices.set(day, (per = {}))
-      for (const d of best.devicesOf.get(c.r.id)!) (per[d] ??= [0, 0])[0]++
-      per[c.device]![1]++
+      for (const d of best.devicesOf.get(c.r.id)!) (per[d] ??= [0, 0])[CROSS.held]++
+      per[c.device]![CROSS.counted]++
     }
     const ms = Date.parse(c.r.ts)
     const q = Math.floor(ms / QUARTER)
@@ -396,41 +438,50 @@ export async function updateIndex(
     if (!dayRows) rows.set(day, (dayRows = new Map()))
     const key = `${q}:${d}`
     let row = dayRows.get(key)
-    if (!row) dayRows.set(key, (row = [q, d, 0, 0, 0, 0, 0, 0, 0, 0, ms, ms]))
-    if (ms < row[10]!) row[10] = ms
-    if (ms > row[11]!) row[11] = ms
-    row[2]! += 1
-    row[3]! += c.r.input
-    row[4]! += c.r.output
-    row[5]! += c.r.cacheWrite
-    row[6]! += c.r.cacheRead
+    if (!row) {
+      dayRows.set(key, (row = new Array<number>(ROW).fill(0)))
+      row[COL.quarter] = q
+      row[COL.dim] = d
+      row[COL.first] = row[COL.last] = ms
+    }
+    if (ms < row[COL.first]!) row[COL.first] = ms
+    if (ms > row[COL.last]!) row[COL.last] = ms
+    row[COL.records]! += 1
+    row[COL.input]! += c.r.input
+    row[COL.output]! += c.r.output
+    row[COL.cacheWrite]! += c.r.cacheWrite
+    row[COL.cacheRead]! += c.r.cacheRead
     const calc = prices.cost(c.r, 'calculate')
     if (calc === null) {
       const u = unknown.get(day) ?? new Set()
       u.add(c.r.model)
       unknown.set(day, u)
     }
-    row[7]! += prices.cost(c.r, 'auto') ?? 0
-    row[8]! += calc ?? 0
-    row[9]! += prices.cost(c.r, 'display') ?? 0
+    row[COL.auto]! += prices.cost(c.r, 'auto') ?? 0
+    row[COL.calculate]! += calc ?? 0
+    row[COL.display]! += prices.cost(c.r, 'display') ?? 0
   }
   for (const day of affected) {
     const dayRows = rows.get(day)
-    if (dayRows?.size) idx.days[day] = [...dayRows.values()].sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!).flat()
+    if (dayRows?.size)
+      idx.days[day] = [...dayRows.values()]
+        .sort((a, b) => a[COL.quarter]! - b[COL.quarter]! || a[COL.dim]! - b[COL.dim]!)
+        .flat()
     else delete idx.days[day]
     const parts = partsByDay.get(day)
     if (parts?.length) idx.parts[day] = parts.map((p) => p.oid).sort()
     else delete idx.parts[day]
     const l = lines.get(day) ?? 0
-    if (l)
-      idx.stats[day] = [
-        l,
-        l - (winnersPerDay.get(day) ?? 0) - (invalid.get(day) ?? 0) - (newer.get(day) ?? 0),
-        crossPerDay.get(day) ?? 0,
-        invalid.get(day) ?? 0,
-        newer.get(day) ?? 0,
-      ]
-    else delete idx.stats[day]
+    if (l) {
+      const stats: IndexStats = {
+        lines: l,
+        duplicates: l - (winnersPerDay.get(day) ?? 0) - (invalid.get(day) ?? 0) - (newer.get(day) ?? 0),
+        crossDevice: crossPerDay.get(day) ?? 0,
+        invalid: invalid.get(day) ?? 0,
+        newer: newer.get(day) ?? 0,
+      }
+      idx.stats[day] = STATS.map((k) => stats[k])
+    } else delete idx.stats[day]
     const cross = crossDevices.get(day)
     if (cross) idx.cross[day] = cross
     else delete idx.cross[day]
@@ -450,32 +501,31 @@ export async function updateIndex(
   }
 }
 
-const COST_COLUMN = { auto: 7, calculate: 8, display: 9 } as const
-
 /** The index as aggregation rows under one cost mode, optionally only the dimensions `keepDim` accepts. */
-export function indexRows(idx: IndexData, mode: keyof typeof COST_COLUMN, keepDim?: (dim: string[]) => boolean): Rows {
+export function indexRows(idx: IndexData, mode: CostMode, keepDim?: (dim: string[]) => boolean): Rows {
   const dims = idx.dims.map((d) => d.split('\t'))
-  const col = COST_COLUMN[mode]
+  const cost = COL[mode]
   const keep = keepDim ? dims.map(keepDim) : null
   return {
     dims,
     unknownModels: mode === 'display' ? [] : unknownModels(idx),
     each(visit) {
+      const row = emptyRowView()
       for (const rows of Object.values(idx.days)) {
-        for (let i = 0; i < rows.length; i += ROW) {
-          if (keep && !keep[rows[i + 1]!]) continue
-          visit(
-            rows[i]! * QUARTER,
-            rows[i + 1]!,
-            rows[i + 2]!,
-            rows[i + 3]!,
-            rows[i + 4]!,
-            rows[i + 5]!,
-            rows[i + 6]!,
-            rows[i + col]!,
-            rows[i + 10]!,
-            rows[i + 11]!,
-          )
+        for (let at = 0; at < rows.length; at += ROW) {
+          const dim = rows[at + COL.dim]!
+          if (keep && !keep[dim]) continue
+          row.ms = rows[at + COL.quarter]! * QUARTER
+          row.dim = dim
+          row.records = rows[at + COL.records]!
+          row.input = rows[at + COL.input]!
+          row.output = rows[at + COL.output]!
+          row.cacheWrite = rows[at + COL.cacheWrite]!
+          row.cacheRead = rows[at + COL.cacheRead]!
+          row.costUSD = rows[at + cost]!
+          row.first = rows[at + COL.first]!
+          row.last = rows[at + COL.last]!
+          visit(row)
         }
       }
     },
@@ -491,19 +541,19 @@ export function unknownModels(idx: IndexData): string[] {
 export function crossDeviceStats(idx: IndexData): Map<string, { records: number; counted: number }> {
   const out = new Map<string, { records: number; counted: number }>()
   for (const per of Object.values(idx.cross ?? {})) {
-    for (const [device, [held, counted]] of Object.entries(per)) {
+    for (const [device, counts] of Object.entries(per)) {
       const s = out.get(device) ?? { records: 0, counted: 0 }
-      s.records += held
-      s.counted += counted
+      s.records += counts[CROSS.held]
+      s.counted += counts[CROSS.counted]
       out.set(device, s)
     }
   }
   return out
 }
 
-/** Sums of the per-day statistics: [lines, duplicate lines dropped, cross-device ids, invalid, newer]. */
-export function indexStats(idx: IndexData): number[] {
-  const s = [0, 0, 0, 0, 0]
-  for (const d of Object.values(idx.stats)) for (let i = 0; i < d.length; i++) s[i]! += d[i]!
-  return s
+/** The per-day statistics summed over every day of the index (all zero without one). */
+export function indexStats(idx: IndexData | null): IndexStats {
+  const sum: IndexStats = { lines: 0, duplicates: 0, crossDevice: 0, invalid: 0, newer: 0 }
+  for (const day of Object.values(idx?.stats ?? {})) for (const [i, k] of STATS.entries()) sum[k] += day[i] ?? 0
+  return sum
 }
