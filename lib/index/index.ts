@@ -338,13 +338,47 @@ export async function updateIndex(
   const idx = old && !repriced ? old : { ...empty(prices.sha256), devices: old?.devices ?? {} }
   // The caller's trusted heads (DESIGN §8), else every head the repository holds.
   const heads = opts.heads ?? (await deviceHeads(git, opts.withTracking ?? false))
-  // The current parts of every day, from each device's tree (unchanged devices from the index).
-  const partsByDay = new Map<string, Part[]>()
+  const current = await listParts(git, heads, idx.devices)
+  const changed = changedDays(idx, current, repriced)
+  if (!changed.length && !headsMoved(idx.devices, current.devices) && old)
+    return { days: 0, parts: 0, records: 0, rebuilt: false, index: old }
+  // A copy in a changed day can move a neighbour's winner: neighbours are rebuilt too, read with theirs.
+  const affected = new Set(changed.flatMap((d) => [d, ...neighbourDays(d)]))
+  const load = new Set([...affected].flatMap((d) => [d, ...neighbourDays(d)]))
+  const tallies = new Map<string, DayTally>()
+  const best = await readDays(git, load, affected, current.partsByDay, tallies)
+  const records = sumWinners(best, affected, idx.dims, prices, tallies)
+  replaceDays(idx, affected, current.partsByDay, tallies)
+  idx.devices = current.devices
+  idx.priceSha = prices.sha256
+  writeIndex(dir, idx)
+  return {
+    days: affected.size,
+    parts: [...load].reduce((n, d) => n + (current.partsByDay.get(d)?.length ?? 0), 0),
+    records,
+    rebuilt: repriced,
+    index: idx,
+  }
+}
+
+interface CurrentParts {
+  devices: Record<string, IndexDevice>
+  partsByDay: Map<string, Part[]>
+  /** Days holding a part whose commit time changed (an accepted rewrite re-adding old parts). */
+  retimed: Set<string>
+}
+
+/** The current parts of every day, from each device's tree (unchanged devices from the index). */
+async function listParts(
+  git: GitBackend,
+  heads: Map<string, string>,
+  indexed: Record<string, IndexDevice>,
+): Promise<CurrentParts> {
   const devices: Record<string, IndexDevice> = {}
-  // Days holding a part whose commit time changed (an accepted rewrite re-adding old parts).
+  const partsByDay = new Map<string, Part[]>()
   const retimed = new Set<string>()
   for (const [id, head] of heads) {
-    const before = idx.devices[id]
+    const before = indexed[id]
     const dev = (devices[id] = await listDevice(git, id, head, before))
     for (const [day, entry] of Object.entries(dev.days)) {
       const list = partsByDay.get(day) ?? []
@@ -356,148 +390,186 @@ export async function updateIndex(
       partsByDay.set(day, list)
     }
   }
-  const allDays = new Set([...partsByDay.keys(), ...Object.keys(idx.parts)])
-  const changed = [...allDays].filter(
-    (d) =>
-      repriced ||
-      retimed.has(d) ||
-      (partsByDay
-        .get(d)
-        ?.map((p) => p.oid)
-        .sort()
-        .join() ?? '') !== (idx.parts[d] ?? []).join(),
-  )
-  const headsMoved =
-    Object.keys(devices).length !== Object.keys(idx.devices).length ||
-    Object.entries(devices).some(([id, d]) => idx.devices[id]?.head !== d.head)
-  if (!changed.length && !headsMoved && old) return { days: 0, parts: 0, records: 0, rebuilt: false, index: old }
-  const affected = new Set(changed.flatMap((d) => [d, ...neighbourDays(d)]))
-  const load = new Set([...affected].flatMap((d) => [d, ...neighbourDays(d)]))
+  return { devices, partsByDay, retimed }
+}
 
-  // Every copy of every id in the loaded days; the winners of the affected days are rebuilt.
+/** The days whose set of parts is not what their rows were built from (every day when repriced). */
+function changedDays(idx: IndexData, current: CurrentParts, repriced: boolean): string[] {
+  const allDays = new Set([...current.partsByDay.keys(), ...Object.keys(idx.parts)])
+  const oids = (day: string) =>
+    current.partsByDay
+      .get(day)
+      ?.map((p) => p.oid)
+      .sort()
+      .join() ?? ''
+  return [...allDays].filter((d) => repriced || current.retimed.has(d) || oids(d) !== (idx.parts[d] ?? []).join())
+}
+
+function headsMoved(indexed: Record<string, IndexDevice>, current: Record<string, IndexDevice>): boolean {
+  return (
+    Object.keys(current).length !== Object.keys(indexed).length ||
+    Object.entries(current).some(([id, d]) => indexed[id]?.head !== d.head)
+  )
+}
+
+/** What an update finds in one affected day, besides its parts. */
+interface DayTally {
+  lines: number
+  invalid: number
+  newer: number
+  winners: number
+  crossDevice: number
+  /** device → [held, counted] (`CROSS`), once a winner of the day is held by more than one device. */
+  cross?: Record<string, [number, number]>
+  /** "quarter:dim" → row (`COL`) */
+  rows: Map<string, number[]>
+  /** Models without a price. */
+  unknown: Set<string>
+}
+
+function tallyOf(tallies: Map<string, DayTally>, day: string): DayTally {
+  const known = tallies.get(day)
+  if (known) return known
+  const t: DayTally = {
+    lines: 0,
+    invalid: 0,
+    newer: 0,
+    winners: 0,
+    crossDevice: 0,
+    rows: new Map(),
+    unknown: new Set(),
+  }
+  tallies.set(day, t)
+  return t
+}
+
+/** Every copy of every id in the `load` days, offered to the dedupe; the lines of the `affected` days counted. */
+async function readDays(
+  git: GitBackend,
+  load: Set<string>,
+  affected: Set<string>,
+  partsByDay: Map<string, Part[]>,
+  tallies: Map<string, DayTally>,
+): Promise<BestById> {
   const best = new BestById()
-  const lines = new Map<string, number>(),
-    invalid = new Map<string, number>(),
-    newer = new Map<string, number>()
-  let records = 0
   for (const day of load) {
+    const tally = affected.has(day) ? tallyOf(tallies, day) : null
     for (const p of partsByDay.get(day) ?? []) {
       const text = (await git.readBlob(p.oid)).toString('utf8')
       let i = 0
       for (const line of text.split('\n')) {
         if (!line) continue
         i++
-        if (affected.has(day)) lines.set(day, (lines.get(day) ?? 0) + 1)
         const parsed = parseLedgerLine(line)
-        if (parsed.kind !== 'record') {
-          if (affected.has(day))
-            (parsed.kind === 'newer' ? newer : invalid).set(
-              day,
-              ((parsed.kind === 'newer' ? newer : invalid).get(day) ?? 0) + 1,
-            )
-          continue
+        if (tally) {
+          tally.lines++
+          if (parsed.kind === 'newer') tally.newer++
+          else if (parsed.kind === 'invalid') tally.invalid++
         }
-        best.offer(parsed.record, p.device, `${p.day}/${p.name}/${String(i).padStart(9, '0')}`, p.added)
+        if (parsed.kind === 'record')
+          best.offer(parsed.record, p.device, `${p.day}/${p.name}/${String(i).padStart(9, '0')}`, p.added)
       }
     }
   }
+  return best
+}
 
-  const dimIndex = new Map(idx.dims.map((d, i) => [d, i]))
-  const dim = (r: LedgerRecord, device: string) => {
+/**
+ * The winners of the affected days summed per quarter hour and dimension (new dimensions appended
+ * to `dims`), and who holds the cross-device ones; returns how many winners there were.
+ */
+function sumWinners(
+  best: BestById,
+  affected: Set<string>,
+  dims: string[],
+  prices: PriceTable,
+  tallies: Map<string, DayTally>,
+): number {
+  const dimIndex = new Map(dims.map((d, i) => [d, i]))
+  const dimOf = (r: LedgerRecord, device: string) => {
     const key = dimKey(device, r)
     let i = dimIndex.get(key)
     if (i === undefined) {
-      i = idx.dims.length
-      idx.dims.push(key)
+      i = dims.length
+      dims.push(key)
       dimIndex.set(key, i)
     }
     return i
   }
-  const rows = new Map<string, Map<string, number[]>>()
-  const unknown = new Map<string, Set<string>>()
-  const winnersPerDay = new Map<string, number>()
-  const crossPerDay = new Map<string, number>()
-  const crossDevices = new Map<string, Record<string, [number, number]>>()
-  for (const w of best.winners()) {
-    const c = { r: w.record, device: w.device }
-    const day = c.r.ts.slice(0, 10)
+  let records = 0
+  for (const { record: r, device } of best.winners()) {
+    const day = r.ts.slice(0, 10)
     if (!affected.has(day)) continue
     records++
-    winnersPerDay.set(day, (winnersPerDay.get(day) ?? 0) + 1)
-    if (best.crossDevice.has(c.r.id)) {
-      crossPerDay.set(day, (crossPerDay.get(day) ?? 0) + 1)
-      let per = crossDevices.get(day)
-      if (!per) crossDevices.set(day, (per = {}))
-      for (const d of best.devicesOf.get(c.r.id)!) (per[d] ??= [0, 0])[CROSS.held]++
-      per[c.device]![CROSS.counted]++
+    const tally = tallyOf(tallies, day)
+    tally.winners++
+    if (best.crossDevice.has(r.id)) {
+      tally.crossDevice++
+      const per = (tally.cross ??= {})
+      for (const d of best.devicesOf.get(r.id)!) (per[d] ??= [0, 0])[CROSS.held]++
+      per[device]![CROSS.counted]++
     }
-    const ms = Date.parse(c.r.ts)
-    const q = Math.floor(ms / QUARTER)
-    const d = dim(c.r, c.device)
-    let dayRows = rows.get(day)
-    if (!dayRows) rows.set(day, (dayRows = new Map()))
-    const key = `${q}:${d}`
-    let row = dayRows.get(key)
-    if (!row) {
-      dayRows.set(key, (row = new Array<number>(ROW).fill(0)))
-      row[COL.quarter] = q
-      row[COL.dim] = d
-      row[COL.first] = row[COL.last] = ms
-    }
-    if (ms < row[COL.first]!) row[COL.first] = ms
-    if (ms > row[COL.last]!) row[COL.last] = ms
-    row[COL.records]! += 1
-    row[COL.input]! += c.r.input
-    row[COL.output]! += c.r.output
-    row[COL.cacheWrite]! += c.r.cacheWrite
-    row[COL.cacheRead]! += c.r.cacheRead
-    const calc = prices.cost(c.r, 'calculate')
-    if (calc === null) {
-      const u = unknown.get(day) ?? new Set()
-      u.add(c.r.model)
-      unknown.set(day, u)
-    }
-    row[COL.auto]! += prices.cost(c.r, 'auto') ?? 0
-    row[COL.calculate]! += calc ?? 0
-    row[COL.display]! += prices.cost(c.r, 'display') ?? 0
+    addToRow(tally, r, dimOf(r, device), prices)
   }
+  return records
+}
+
+function addToRow(tally: DayTally, r: LedgerRecord, dim: number, prices: PriceTable): void {
+  const ms = Date.parse(r.ts)
+  const quarter = Math.floor(ms / QUARTER)
+  const key = `${quarter}:${dim}`
+  let row = tally.rows.get(key)
+  if (!row) {
+    tally.rows.set(key, (row = new Array<number>(ROW).fill(0)))
+    row[COL.quarter] = quarter
+    row[COL.dim] = dim
+    row[COL.first] = row[COL.last] = ms
+  }
+  if (ms < row[COL.first]!) row[COL.first] = ms
+  if (ms > row[COL.last]!) row[COL.last] = ms
+  row[COL.records]! += 1
+  row[COL.input]! += r.input
+  row[COL.output]! += r.output
+  row[COL.cacheWrite]! += r.cacheWrite
+  row[COL.cacheRead]! += r.cacheRead
+  const calc = prices.cost(r, 'calculate')
+  if (calc === null) tally.unknown.add(r.model)
+  row[COL.auto]! += prices.cost(r, 'auto') ?? 0
+  row[COL.calculate]! += calc ?? 0
+  row[COL.display]! += prices.cost(r, 'display') ?? 0
+}
+
+/** Puts the affected days' new rows, parts and statistics in `idx`; a day left without any loses its entry. */
+function replaceDays(
+  idx: IndexData,
+  affected: Set<string>,
+  partsByDay: Map<string, Part[]>,
+  tallies: Map<string, DayTally>,
+): void {
   for (const day of affected) {
-    const dayRows = rows.get(day)
-    if (dayRows?.size)
-      idx.days[day] = [...dayRows.values()]
+    const t = tallies.get(day)
+    if (t?.rows.size)
+      idx.days[day] = [...t.rows.values()]
         .sort((a, b) => a[COL.quarter]! - b[COL.quarter]! || a[COL.dim]! - b[COL.dim]!)
         .flat()
     else delete idx.days[day]
     const parts = partsByDay.get(day)
     if (parts?.length) idx.parts[day] = parts.map((p) => p.oid).sort()
     else delete idx.parts[day]
-    const l = lines.get(day) ?? 0
-    if (l) {
+    if (t?.lines) {
       const stats: IndexStats = {
-        lines: l,
-        duplicates: l - (winnersPerDay.get(day) ?? 0) - (invalid.get(day) ?? 0) - (newer.get(day) ?? 0),
-        crossDevice: crossPerDay.get(day) ?? 0,
-        invalid: invalid.get(day) ?? 0,
-        newer: newer.get(day) ?? 0,
+        lines: t.lines,
+        duplicates: t.lines - t.winners - t.invalid - t.newer,
+        crossDevice: t.crossDevice,
+        invalid: t.invalid,
+        newer: t.newer,
       }
       idx.stats[day] = STATS.map((k) => stats[k])
     } else delete idx.stats[day]
-    const cross = crossDevices.get(day)
-    if (cross) idx.cross[day] = cross
+    if (t?.cross) idx.cross[day] = t.cross
     else delete idx.cross[day]
-    const u = unknown.get(day)
-    if (u?.size) idx.unknown[day] = [...u].sort()
+    if (t?.unknown.size) idx.unknown[day] = [...t.unknown].sort()
     else delete idx.unknown[day]
-  }
-  idx.devices = devices
-  idx.priceSha = prices.sha256
-  writeIndex(dir, idx)
-  return {
-    days: affected.size,
-    parts: [...load].reduce((n, d) => n + (partsByDay.get(d)?.length ?? 0), 0),
-    records,
-    rebuilt: repriced,
-    index: idx,
   }
 }
 
