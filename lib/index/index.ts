@@ -108,6 +108,7 @@ const FILE = 'index.v1.json' // the name predates INDEX_VERSION; the "v" inside 
 /** On disk: the rows as one little-endian Float64Array file, named in the JSON by generation. */
 interface IndexFile extends Omit<IndexData, 'days'> {
   rowsFile: string
+  /** day → [start, length] of its rows in the rows file, in numbers */
   days: Record<string, [number, number]>
 }
 
@@ -159,7 +160,7 @@ function writeIndex(dir: string, idx: IndexData): void {
     n += rows.length
   }
   const all = new Float64Array(n)
-  for (const [day, rows] of Object.entries(idx.days)) all.set(rows, days[day]![0])
+  for (const [day, [start]] of Object.entries(days)) all.set(idx.days[day]!, start)
   let previous: string | null = null
   try {
     previous = (JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile).rowsFile
