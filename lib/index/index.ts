@@ -14,8 +14,8 @@ import { readEntryAt } from '../git/tree.js'
 import { deviceDir, PART_NAME_RE } from '../ledger/paths.js'
 import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
 import { neighbourDays } from '../ledger/time.js'
-import type { PriceTable } from '../report/prices.js'
-import type { Rows } from '../report/aggregate.js'
+import type { CostMode, PriceTable } from '../report/prices.js'
+import { dimKey, emptyRowView, type Rows } from '../report/aggregate.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { deviceHeads } from './heads.js'
 import { BestById } from '../ledger/dedupe.js'
@@ -27,16 +27,51 @@ import { descends } from '../git/backend.js'
 export const INDEX_VERSION = 2
 const QUARTER = 900_000
 /**
- * A row: quarter start (ms / QUARTER), dimension, records, input, output, cacheWrite, cacheRead,
- * cost auto, calculate, display, the first and the last record's instant (ms).
+ * The columns of a row, ROW numbers each: one row per quarter hour and dimension of a day. The
+ * costs sit in the column named by their cost mode.
  */
+export const COL = {
+  /** The quarter hour's start, in quarters (ms / QUARTER). */
+  quarter: 0,
+  /** Index into `IndexData.dims`. */
+  dim: 1,
+  records: 2,
+  input: 3,
+  output: 4,
+  cacheWrite: 5,
+  cacheRead: 6,
+  auto: 7,
+  calculate: 8,
+  display: 9,
+  /** The first and the last record's instant (ms). */
+  first: 10,
+  last: 11,
+} as const
 export const ROW = 12
+
+/** A day's statistics, summed by `indexStats`. */
+export interface IndexStats {
+  lines: number
+  /** Lines dropped as copies of a response counted elsewhere. */
+  duplicates: number
+  /** Responses recorded on more than one device. */
+  crossDevice: number
+  /** Lines that are not valid records. */
+  invalid: number
+  /** Lines written by a newer usage-ledger. */
+  newer: number
+}
+/** The order of a day's statistics in `IndexData.stats` (on disk an array). */
+const STATS: ReadonlyArray<keyof IndexStats> = ['lines', 'duplicates', 'crossDevice', 'invalid', 'newer']
+
+/** The two counts of `IndexData.cross`, by position. */
+const CROSS = { held: 0, counted: 1 } as const
 
 export interface IndexDevice {
   head: string
   name: string
   lastRecordAt: string | null
-  /** day → [day tree oid, part oids in name order…] */
+  /** day → [day tree oid, part oids in name order…] (read with `indexedDayTree` and `dayParts`) */
   days: Record<string, string[]>
   /** part blob oid → committer time (s) of the commit on this branch that added it. */
   added: Record<string, number>
@@ -52,19 +87,28 @@ export interface IndexData {
   dims: string[]
   /** day → its rows, ROW numbers each (kept on disk as one Float64Array, see writeIndex) */
   days: Record<string, ArrayLike<number>>
-  /** day → [lines, duplicate lines dropped, ids on more than one device, invalid lines, newer lines] */
+  /** day → its `IndexStats` in `STATS` order: [lines, duplicates, crossDevice, invalid, newer] */
   stats: Record<string, number[]>
-  /** day → device → [responses of the day recorded on more than one device that it holds, of those counted for it] */
+  /**
+   * day → device → [responses of the day recorded on more than one device that it holds, of those counted for it]
+   * (`CROSS` names them)
+   */
   cross: Record<string, Record<string, [number, number]>>
   /** day → models without a price */
   unknown: Record<string, string[]>
 }
+
+/** The tree an indexed device's day was read from. */
+export const indexedDayTree = (dev: IndexDevice, day: string): string | undefined => dev.days[day]?.[0]
+/** The part oids of an indexed device's day, in name order. */
+const dayParts = (entry: string[]): string[] => entry.slice(1)
 
 const FILE = 'index.v1.json' // the name predates INDEX_VERSION; the "v" inside decides
 
 /** On disk: the rows as one little-endian Float64Array file, named in the JSON by generation. */
 interface IndexFile extends Omit<IndexData, 'days'> {
   rowsFile: string
+  /** day → [start, length] of its rows in the rows file, in numbers */
   days: Record<string, [number, number]>
 }
 
@@ -116,7 +160,7 @@ function writeIndex(dir: string, idx: IndexData): void {
     n += rows.length
   }
   const all = new Float64Array(n)
-  for (const [day, rows] of Object.entries(idx.days)) all.set(rows, days[day]![0])
+  for (const [day, [start]] of Object.entries(days)) all.set(idx.days[day]!, start)
   let previous: string | null = null
   try {
     previous = (JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile).rowsFile
@@ -193,9 +237,8 @@ async function listDevice(
     if (e.type !== 'tree' || !/^\d{4}-\d{2}$/.test(e.name)) continue
     for (const day of await git.readTree(e.oid)) {
       if (day.type !== 'tree') continue
-      const prev = known?.days[day.name]
-      if (prev?.[0] === day.oid) {
-        dev.days[day.name] = prev
+      if (known && indexedDayTree(known, day.name) === day.oid) {
+        dev.days[day.name] = known.days[day.name]!
         continue
       }
       const parts = (await git.readTree(day.oid))
@@ -296,17 +339,51 @@ export async function updateIndex(
   const idx = old && !repriced ? old : { ...empty(prices.sha256), devices: old?.devices ?? {} }
   // The caller's trusted heads (DESIGN §8), else every head the repository holds.
   const heads = opts.heads ?? (await deviceHeads(git, opts.withTracking ?? false))
-  // The current parts of every day, from each device's tree (unchanged devices from the index).
-  const partsByDay = new Map<string, Part[]>()
+  const current = await listParts(git, heads, idx.devices)
+  const changed = changedDays(idx, current, repriced)
+  if (!changed.length && !headsMoved(idx.devices, current.devices) && old)
+    return { days: 0, parts: 0, records: 0, rebuilt: false, index: old }
+  // A copy in a changed day can move a neighbour's winner: neighbours are rebuilt too, read with theirs.
+  const affected = new Set(changed.flatMap((d) => [d, ...neighbourDays(d)]))
+  const load = new Set([...affected].flatMap((d) => [d, ...neighbourDays(d)]))
+  const tallies = new Map<string, DayTally>()
+  const best = await readDays(git, load, affected, current.partsByDay, tallies)
+  const records = sumWinners(best, affected, idx.dims, prices, tallies)
+  replaceDays(idx, affected, current.partsByDay, tallies)
+  idx.devices = current.devices
+  idx.priceSha = prices.sha256
+  writeIndex(dir, idx)
+  return {
+    days: affected.size,
+    parts: [...load].reduce((n, d) => n + (current.partsByDay.get(d)?.length ?? 0), 0),
+    records,
+    rebuilt: repriced,
+    index: idx,
+  }
+}
+
+interface CurrentParts {
+  devices: Record<string, IndexDevice>
+  partsByDay: Map<string, Part[]>
+  /** Days holding a part whose commit time changed (an accepted rewrite re-adding old parts). */
+  retimed: Set<string>
+}
+
+/** The current parts of every day, from each device's tree (unchanged devices from the index). */
+async function listParts(
+  git: GitBackend,
+  heads: Map<string, string>,
+  indexed: Record<string, IndexDevice>,
+): Promise<CurrentParts> {
   const devices: Record<string, IndexDevice> = {}
-  // Days holding a part whose commit time changed (an accepted rewrite re-adding old parts).
+  const partsByDay = new Map<string, Part[]>()
   const retimed = new Set<string>()
   for (const [id, head] of heads) {
-    const before = idx.devices[id]
+    const before = indexed[id]
     const dev = (devices[id] = await listDevice(git, id, head, before))
-    for (const [day, [, ...oids]] of Object.entries(dev.days)) {
+    for (const [day, entry] of Object.entries(dev.days)) {
       const list = partsByDay.get(day) ?? []
-      oids.forEach((oid, i) => {
+      dayParts(entry).forEach((oid, i) => {
         list.push({ device: id, day, name: String(i).padStart(6, '0'), oid, added: dev.added[oid] ?? 0 })
         const was = before?.added?.[oid]
         if (was !== undefined && was !== dev.added[oid]) retimed.add(day)
@@ -314,168 +391,214 @@ export async function updateIndex(
       partsByDay.set(day, list)
     }
   }
-  const allDays = new Set([...partsByDay.keys(), ...Object.keys(idx.parts)])
-  const changed = [...allDays].filter(
-    (d) =>
-      repriced ||
-      retimed.has(d) ||
-      (partsByDay
-        .get(d)
-        ?.map((p) => p.oid)
-        .sort()
-        .join() ?? '') !== (idx.parts[d] ?? []).join(),
-  )
-  const headsMoved =
-    Object.keys(devices).length !== Object.keys(idx.devices).length ||
-    Object.entries(devices).some(([id, d]) => idx.devices[id]?.head !== d.head)
-  if (!changed.length && !headsMoved && old) return { days: 0, parts: 0, records: 0, rebuilt: false, index: old }
-  const affected = new Set(changed.flatMap((d) => [d, ...neighbourDays(d)]))
-  const load = new Set([...affected].flatMap((d) => [d, ...neighbourDays(d)]))
+  return { devices, partsByDay, retimed }
+}
 
-  // Every copy of every id in the loaded days; the winners of the affected days are rebuilt.
+/** The days whose set of parts is not what their rows were built from (every day when repriced). */
+function changedDays(idx: IndexData, current: CurrentParts, repriced: boolean): string[] {
+  const allDays = new Set([...current.partsByDay.keys(), ...Object.keys(idx.parts)])
+  const oids = (day: string) =>
+    current.partsByDay
+      .get(day)
+      ?.map((p) => p.oid)
+      .sort()
+      .join() ?? ''
+  return [...allDays].filter((d) => repriced || current.retimed.has(d) || oids(d) !== (idx.parts[d] ?? []).join())
+}
+
+function headsMoved(indexed: Record<string, IndexDevice>, current: Record<string, IndexDevice>): boolean {
+  return (
+    Object.keys(current).length !== Object.keys(indexed).length ||
+    Object.entries(current).some(([id, d]) => indexed[id]?.head !== d.head)
+  )
+}
+
+/** What an update finds in one affected day, besides its parts. */
+interface DayTally {
+  lines: number
+  invalid: number
+  newer: number
+  winners: number
+  crossDevice: number
+  /** device → [held, counted] (`CROSS`), once a winner of the day is held by more than one device. */
+  cross?: Record<string, [number, number]>
+  /** "quarter:dim" → row (`COL`) */
+  rows: Map<string, number[]>
+  /** Models without a price. */
+  unknown: Set<string>
+}
+
+function tallyOf(tallies: Map<string, DayTally>, day: string): DayTally {
+  const known = tallies.get(day)
+  if (known) return known
+  const t: DayTally = {
+    lines: 0,
+    invalid: 0,
+    newer: 0,
+    winners: 0,
+    crossDevice: 0,
+    rows: new Map(),
+    unknown: new Set(),
+  }
+  tallies.set(day, t)
+  return t
+}
+
+/** Every copy of every id in the `load` days, offered to the dedupe; the lines of the `affected` days counted. */
+async function readDays(
+  git: GitBackend,
+  load: Set<string>,
+  affected: Set<string>,
+  partsByDay: Map<string, Part[]>,
+  tallies: Map<string, DayTally>,
+): Promise<BestById> {
   const best = new BestById()
-  const lines = new Map<string, number>(),
-    invalid = new Map<string, number>(),
-    newer = new Map<string, number>()
-  let records = 0
   for (const day of load) {
+    const tally = affected.has(day) ? tallyOf(tallies, day) : null
     for (const p of partsByDay.get(day) ?? []) {
       const text = (await git.readBlob(p.oid)).toString('utf8')
       let i = 0
       for (const line of text.split('\n')) {
         if (!line) continue
         i++
-        if (affected.has(day)) lines.set(day, (lines.get(day) ?? 0) + 1)
         const parsed = parseLedgerLine(line)
-        if (parsed.kind !== 'record') {
-          if (affected.has(day))
-            (parsed.kind === 'newer' ? newer : invalid).set(
-              day,
-              ((parsed.kind === 'newer' ? newer : invalid).get(day) ?? 0) + 1,
-            )
-          continue
+        if (tally) {
+          tally.lines++
+          if (parsed.kind === 'newer') tally.newer++
+          else if (parsed.kind === 'invalid') tally.invalid++
         }
-        best.offer(parsed.record, p.device, `${p.day}/${p.name}/${String(i).padStart(9, '0')}`, p.added)
+        if (parsed.kind === 'record')
+          best.offer(parsed.record, p.device, `${p.day}/${p.name}/${String(i).padStart(9, '0')}`, p.added)
       }
     }
   }
+  return best
+}
 
-  const dimIndex = new Map(idx.dims.map((d, i) => [d, i]))
-  const dim = (r: LedgerRecord, device: string) => {
-    const key = `${device}\t${r.source}\t${r.model}\t${r.project ?? ''}\t${r.session ?? ''}`
+/**
+ * The winners of the affected days summed per quarter hour and dimension (new dimensions appended
+ * to `dims`), and who holds the cross-device ones; returns how many winners there were.
+ */
+function sumWinners(
+  best: BestById,
+  affected: Set<string>,
+  dims: string[],
+  prices: PriceTable,
+  tallies: Map<string, DayTally>,
+): number {
+  const dimIndex = new Map(dims.map((d, i) => [d, i]))
+  const dimOf = (r: LedgerRecord, device: string) => {
+    const key = dimKey(device, r)
     let i = dimIndex.get(key)
     if (i === undefined) {
-      i = idx.dims.length
-      idx.dims.push(key)
+      i = dims.length
+      dims.push(key)
       dimIndex.set(key, i)
     }
     return i
   }
-  const rows = new Map<string, Map<string, number[]>>()
-  const unknown = new Map<string, Set<string>>()
-  const winnersPerDay = new Map<string, number>()
-  const crossPerDay = new Map<string, number>()
-  const crossDevices = new Map<string, Record<string, [number, number]>>()
-  for (const w of best.winners()) {
-    const c = { r: w.record, device: w.device }
-    const day = c.r.ts.slice(0, 10)
+  let records = 0
+  for (const { record: r, device } of best.winners()) {
+    const day = r.ts.slice(0, 10)
     if (!affected.has(day)) continue
     records++
-    winnersPerDay.set(day, (winnersPerDay.get(day) ?? 0) + 1)
-    if (best.crossDevice.has(c.r.id)) {
-      crossPerDay.set(day, (crossPerDay.get(day) ?? 0) + 1)
-      let per = crossDevices.get(day)
-      if (!per) crossDevices.set(day, (per = {}))
-      for (const d of best.devicesOf.get(c.r.id)!) (per[d] ??= [0, 0])[0]++
-      per[c.device]![1]++
+    const tally = tallyOf(tallies, day)
+    tally.winners++
+    if (best.crossDevice.has(r.id)) {
+      tally.crossDevice++
+      const per = (tally.cross ??= {})
+      for (const d of best.devicesOf.get(r.id)!) (per[d] ??= [0, 0])[CROSS.held]++
+      per[device]![CROSS.counted]++
     }
-    const ms = Date.parse(c.r.ts)
-    const q = Math.floor(ms / QUARTER)
-    const d = dim(c.r, c.device)
-    let dayRows = rows.get(day)
-    if (!dayRows) rows.set(day, (dayRows = new Map()))
-    const key = `${q}:${d}`
-    let row = dayRows.get(key)
-    if (!row) dayRows.set(key, (row = [q, d, 0, 0, 0, 0, 0, 0, 0, 0, ms, ms]))
-    if (ms < row[10]!) row[10] = ms
-    if (ms > row[11]!) row[11] = ms
-    row[2]! += 1
-    row[3]! += c.r.input
-    row[4]! += c.r.output
-    row[5]! += c.r.cacheWrite
-    row[6]! += c.r.cacheRead
-    const calc = prices.cost(c.r, 'calculate')
-    if (calc === null) {
-      const u = unknown.get(day) ?? new Set()
-      u.add(c.r.model)
-      unknown.set(day, u)
-    }
-    row[7]! += prices.cost(c.r, 'auto') ?? 0
-    row[8]! += calc ?? 0
-    row[9]! += prices.cost(c.r, 'display') ?? 0
+    addToRow(tally, r, dimOf(r, device), prices)
   }
+  return records
+}
+
+function addToRow(tally: DayTally, r: LedgerRecord, dim: number, prices: PriceTable): void {
+  const ms = Date.parse(r.ts)
+  const quarter = Math.floor(ms / QUARTER)
+  const key = `${quarter}:${dim}`
+  let row = tally.rows.get(key)
+  if (!row) {
+    tally.rows.set(key, (row = new Array<number>(ROW).fill(0)))
+    row[COL.quarter] = quarter
+    row[COL.dim] = dim
+    row[COL.first] = row[COL.last] = ms
+  }
+  if (ms < row[COL.first]!) row[COL.first] = ms
+  if (ms > row[COL.last]!) row[COL.last] = ms
+  row[COL.records]! += 1
+  row[COL.input]! += r.input
+  row[COL.output]! += r.output
+  row[COL.cacheWrite]! += r.cacheWrite
+  row[COL.cacheRead]! += r.cacheRead
+  const calc = prices.cost(r, 'calculate')
+  if (calc === null) tally.unknown.add(r.model)
+  row[COL.auto]! += prices.cost(r, 'auto') ?? 0
+  row[COL.calculate]! += calc ?? 0
+  row[COL.display]! += prices.cost(r, 'display') ?? 0
+}
+
+/** Puts the affected days' new rows, parts and statistics in `idx`; a day left without any loses its entry. */
+function replaceDays(
+  idx: IndexData,
+  affected: Set<string>,
+  partsByDay: Map<string, Part[]>,
+  tallies: Map<string, DayTally>,
+): void {
   for (const day of affected) {
-    const dayRows = rows.get(day)
-    if (dayRows?.size) idx.days[day] = [...dayRows.values()].sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!).flat()
+    const t = tallies.get(day)
+    if (t?.rows.size)
+      idx.days[day] = [...t.rows.values()]
+        .sort((a, b) => a[COL.quarter]! - b[COL.quarter]! || a[COL.dim]! - b[COL.dim]!)
+        .flat()
     else delete idx.days[day]
     const parts = partsByDay.get(day)
     if (parts?.length) idx.parts[day] = parts.map((p) => p.oid).sort()
     else delete idx.parts[day]
-    const l = lines.get(day) ?? 0
-    if (l)
-      idx.stats[day] = [
-        l,
-        l - (winnersPerDay.get(day) ?? 0) - (invalid.get(day) ?? 0) - (newer.get(day) ?? 0),
-        crossPerDay.get(day) ?? 0,
-        invalid.get(day) ?? 0,
-        newer.get(day) ?? 0,
-      ]
-    else delete idx.stats[day]
-    const cross = crossDevices.get(day)
-    if (cross) idx.cross[day] = cross
+    if (t?.lines) {
+      const stats: IndexStats = {
+        lines: t.lines,
+        duplicates: t.lines - t.winners - t.invalid - t.newer,
+        crossDevice: t.crossDevice,
+        invalid: t.invalid,
+        newer: t.newer,
+      }
+      idx.stats[day] = STATS.map((k) => stats[k])
+    } else delete idx.stats[day]
+    if (t?.cross) idx.cross[day] = t.cross
     else delete idx.cross[day]
-    const u = unknown.get(day)
-    if (u?.size) idx.unknown[day] = [...u].sort()
+    if (t?.unknown.size) idx.unknown[day] = [...t.unknown].sort()
     else delete idx.unknown[day]
-  }
-  idx.devices = devices
-  idx.priceSha = prices.sha256
-  writeIndex(dir, idx)
-  return {
-    days: affected.size,
-    parts: [...load].reduce((n, d) => n + (partsByDay.get(d)?.length ?? 0), 0),
-    records,
-    rebuilt: repriced,
-    index: idx,
   }
 }
 
-const COST_COLUMN = { auto: 7, calculate: 8, display: 9 } as const
-
 /** The index as aggregation rows under one cost mode, optionally only the dimensions `keepDim` accepts. */
-export function indexRows(idx: IndexData, mode: keyof typeof COST_COLUMN, keepDim?: (dim: string[]) => boolean): Rows {
+export function indexRows(idx: IndexData, mode: CostMode, keepDim?: (dim: string[]) => boolean): Rows {
   const dims = idx.dims.map((d) => d.split('\t'))
-  const col = COST_COLUMN[mode]
+  const cost = COL[mode]
   const keep = keepDim ? dims.map(keepDim) : null
   return {
     dims,
     unknownModels: mode === 'display' ? [] : unknownModels(idx),
     each(visit) {
+      const row = emptyRowView()
       for (const rows of Object.values(idx.days)) {
-        for (let i = 0; i < rows.length; i += ROW) {
-          if (keep && !keep[rows[i + 1]!]) continue
-          visit(
-            rows[i]! * QUARTER,
-            rows[i + 1]!,
-            rows[i + 2]!,
-            rows[i + 3]!,
-            rows[i + 4]!,
-            rows[i + 5]!,
-            rows[i + 6]!,
-            rows[i + col]!,
-            rows[i + 10]!,
-            rows[i + 11]!,
-          )
+        for (let at = 0; at < rows.length; at += ROW) {
+          const dim = rows[at + COL.dim]!
+          if (keep && !keep[dim]) continue
+          row.ms = rows[at + COL.quarter]! * QUARTER
+          row.dim = dim
+          row.records = rows[at + COL.records]!
+          row.input = rows[at + COL.input]!
+          row.output = rows[at + COL.output]!
+          row.cacheWrite = rows[at + COL.cacheWrite]!
+          row.cacheRead = rows[at + COL.cacheRead]!
+          row.costUSD = rows[at + cost]!
+          row.first = rows[at + COL.first]!
+          row.last = rows[at + COL.last]!
+          visit(row)
         }
       }
     },
@@ -491,19 +614,19 @@ export function unknownModels(idx: IndexData): string[] {
 export function crossDeviceStats(idx: IndexData): Map<string, { records: number; counted: number }> {
   const out = new Map<string, { records: number; counted: number }>()
   for (const per of Object.values(idx.cross ?? {})) {
-    for (const [device, [held, counted]] of Object.entries(per)) {
+    for (const [device, counts] of Object.entries(per)) {
       const s = out.get(device) ?? { records: 0, counted: 0 }
-      s.records += held
-      s.counted += counted
+      s.records += counts[CROSS.held]
+      s.counted += counts[CROSS.counted]
       out.set(device, s)
     }
   }
   return out
 }
 
-/** Sums of the per-day statistics: [lines, duplicate lines dropped, cross-device ids, invalid, newer]. */
-export function indexStats(idx: IndexData): number[] {
-  const s = [0, 0, 0, 0, 0]
-  for (const d of Object.values(idx.stats)) for (let i = 0; i < d.length; i++) s[i]! += d[i]!
-  return s
+/** The per-day statistics summed over every day of the index (all zero without one). */
+export function indexStats(idx: IndexData | null): IndexStats {
+  const sum: IndexStats = { lines: 0, duplicates: 0, crossDevice: 0, invalid: 0, newer: 0 }
+  for (const day of Object.values(idx?.stats ?? {})) for (const [i, k] of STATS.entries()) sum[k] += day[i] ?? 0
+  return sum
 }

@@ -117,50 +117,46 @@ export const zeroTotals = (): Totals => ({
   costUSD: 0,
 })
 
-/** Adds one row's counts (the arguments of a `Rows.each` visit after the dimension) to `t`. */
-export function addCounts(
-  t: Totals,
-  records: number,
-  input: number,
-  output: number,
-  cacheWrite: number,
-  cacheRead: number,
-  costUSD: number,
-): void {
-  t.records += records
-  t.input += input
-  t.output += output
-  t.cacheWrite += cacheWrite
-  t.cacheRead += cacheRead
-  t.totalTokens += input + output + cacheWrite + cacheRead
-  t.costUSD += costUSD
+/** Adds one row's counts to `t`. */
+export function addCounts(t: Totals, r: Readonly<RowCounts>): void {
+  t.records += r.records
+  t.input += r.input
+  t.output += r.output
+  t.cacheWrite += r.cacheWrite
+  t.cacheRead += r.cacheRead
+  t.totalTokens += r.input + r.output + r.cacheWrite + r.cacheRead
+  t.costUSD += r.costUSD
+}
+
+/** A dimension's fields, by position in `Rows.dims` (and in the index's dimension keys). */
+export const DIM = { device: 0, source: 1, model: 2, project: 3, session: 4 } as const
+
+/** A dimension as one string, "device\tsource\tmodel\tproject\tsession" (split on tab gives `DIM` order). */
+export const dimKey = (device: string, r: LedgerRecord): string =>
+  `${device}\t${r.source}\t${r.model}\t${r.project ?? ''}\t${r.session ?? ''}`
+
+export type RowCounts = Omit<Totals, 'totalTokens'>
+
+/** One row as `Rows.each` shows it. */
+export interface RowView extends RowCounts {
+  /** An instant inside the row's quarter hour (ms). */
+  ms: number
+  /** Index into `Rows.dims`. */
+  dim: number
+  /** The exact instants of the row's first and last record (ms). */
+  first: number
+  last: number
 }
 
 /**
  * What aggregation works on: rows of (instant, dimension, counts, cost), where a dimension is
- * [device, source, model, project, session]. The query index is such rows already (one per
- * quarter hour and dimension); records become one row each. No object per row is made.
+ * [device, source, model, project, session] (`DIM`). The query index is such rows already (one
+ * per quarter hour and dimension); records become one row each. No object per row is made:
+ * `each` shows every row in one reused view, valid only during the visit.
  */
 export interface Rows {
   dims: string[][]
-  /**
-   * Calls `visit` for every row; `ms` is an instant inside the row's quarter hour, `first` and
-   * `last` the exact instants of its first and last record.
-   */
-  each(
-    visit: (
-      ms: number,
-      dim: number,
-      records: number,
-      input: number,
-      output: number,
-      cacheWrite: number,
-      cacheRead: number,
-      costUSD: number,
-      first: number,
-      last: number,
-    ) => void,
-  ): void
+  each(visit: (row: Readonly<RowView>) => void): void
   /** Models without a price among the rows. */
   unknownModels: string[]
 }
@@ -170,6 +166,20 @@ export interface Aggregate {
   totals: Totals
   unknownModels: string[]
 }
+
+/** The view `Rows.each` fills for every row (one shape for every producer, so the visitors stay monomorphic). */
+export const emptyRowView = (): RowView => ({
+  ms: 0,
+  dim: 0,
+  records: 0,
+  input: 0,
+  output: 0,
+  cacheWrite: 0,
+  cacheRead: 0,
+  costUSD: 0,
+  first: 0,
+  last: 0,
+})
 
 /** Records as rows (the in-memory path and tests; reports read the index). */
 export function recordRows(
@@ -182,7 +192,7 @@ export function recordRows(
   const list: Array<[number, number, LedgerRecord, number]> = []
   const unknown = new Set<string>()
   for (const { record: r, device } of winners) {
-    const key = `${device}\t${r.source}\t${r.model}\t${r.project ?? ''}\t${r.session ?? ''}`
+    const key = dimKey(device, r)
     let d = dimIndex.get(key)
     if (d === undefined) {
       d = dims.length
@@ -197,7 +207,18 @@ export function recordRows(
     dims,
     unknownModels: [...unknown].sort(),
     each(visit) {
-      for (const [ms, d, r, cost] of list) visit(ms, d, 1, r.input, r.output, r.cacheWrite, r.cacheRead, cost, ms, ms)
+      const row = emptyRowView()
+      for (const [ms, d, r, cost] of list) {
+        row.ms = row.first = row.last = ms
+        row.dim = d
+        row.records = 1
+        row.input = r.input
+        row.output = r.output
+        row.cacheWrite = r.cacheWrite
+        row.cacheRead = r.cacheRead
+        row.costUSD = cost
+        visit(row)
+      }
     },
   }
 }
@@ -212,8 +233,8 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
   let blocks: Map<number, number> | null = null
   if (o.period === 'blocks') {
     const instants: number[] = []
-    source.each((ms) => {
-      instants.push(ms)
+    source.each((row) => {
+      instants.push(row.ms)
     })
     blocks = blockStarts(instants)
   }
@@ -258,10 +279,9 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
     }
     return p
   }
-  const col = { device: 0, source: 1, model: 2, project: 3 } as const
   const groupIndex = new Map<string, number>()
   const groupOfDim = source.dims.map((d) => {
-    const key = o.groupBy.map((g) => d[col[g]]).join('\0')
+    const key = o.groupBy.map((g) => d[DIM[g]]).join('\0')
     let i = groupIndex.get(key)
     if (i === undefined) {
       i = groupIndex.size
@@ -274,9 +294,10 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
     const out: Partial<Row> = {}
     for (const g of o.groupBy) {
       if (g === 'device') {
-        out.device = d[0]
-        out.deviceName = o.deviceNames.get(d[0]!) ?? d[0]!.slice(0, 8)
-      } else out[g] = d[col[g]]
+        const device = d[DIM.device]!
+        out.device = device
+        out.deviceName = o.deviceNames.get(device) ?? device.slice(0, 8)
+      } else out[g] = d[DIM[g]]
     }
     return out
   }
@@ -291,21 +312,22 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
   // blocks: the first and last record instant of each cell, for the burn rate.
   const firsts: number[] = [],
     lasts: number[] = []
-  source.each((ms, dim, records, input, output, cacheWrite, cacheRead, costUSD, first, last) => {
-    const d = source.dims[dim]!
-    const p = bySession ? periodOf(ms, d[4]!) : ms === lastMs ? lastP : (lastP = periodOf(ms, ''))
-    lastMs = ms
+  source.each((r) => {
+    const d = source.dims[r.dim]!
+    const p = bySession ? periodOf(r.ms, d[DIM.session]!) : r.ms === lastMs ? lastP : (lastP = periodOf(r.ms, ''))
+    lastMs = r.ms
     if (p < 0) return
-    if (unpriced.size && unpriced.has(d[2]!)) unknown.add(d[2]!)
-    const key = p * groups + groupOfDim[dim]!
+    const model = d[DIM.model]!
+    if (unpriced.size && unpriced.has(model)) unknown.add(model)
+    const key = p * groups + groupOfDim[r.dim]!
     let row = cells[key]
     if (!row) cells[key] = row = { period: periods[p]!, ...groupsOf(d), ...zeroTotals() }
     if (blocks) {
-      if (!(first >= firsts[key]!)) firsts[key] = first
-      if (!(last <= lasts[key]!)) lasts[key] = last
+      if (!(r.first >= firsts[key]!)) firsts[key] = r.first
+      if (!(r.last <= lasts[key]!)) lasts[key] = r.last
     }
-    addCounts(row, records, input, output, cacheWrite, cacheRead, costUSD)
-    addCounts(totals, records, input, output, cacheWrite, cacheRead, costUSD)
+    addCounts(row, r)
+    addCounts(totals, r)
   })
   if (blocks) {
     cells.forEach((row, key) => {

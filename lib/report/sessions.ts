@@ -3,7 +3,7 @@
  * a session's id, from this machine's own map (lib/store/names.ts, never pushed), and a
  * session's start, end and models, from the report's rows themselves (so on every machine).
  */
-import type { Period, Row, Rows } from './aggregate.js'
+import { DIM, type Period, type Row, type Rows } from './aggregate.js'
 
 /** A report row with what is known about its project and session. All optional, all added fields (DESIGN §7). */
 export interface NamedRow extends Row {
@@ -53,22 +53,24 @@ export interface NameOptions {
 function sessionInfo(o: NameOptions): Map<string, SessionInfo> {
   const out = new Map<string, SessionInfo>()
   const dayOk = new Map<number, boolean>()
-  o.source.each((ms, dim, _records, input, output, cacheWrite, cacheRead) => {
-    const q = Math.floor(ms / QUARTER) * QUARTER
+  o.source.each((r) => {
+    const q = Math.floor(r.ms / QUARTER) * QUARTER
     let ok = dayOk.get(q)
     if (ok === undefined) {
       const day = o.localTime(q).slice(0, 10)
       dayOk.set(q, (ok = !((o.since && day < o.since) || (o.until && day > o.until))))
     }
     if (!ok) return
-    const [, , model, project, session] = o.source.dims[dim]!
-    const key = session || '(none)'
+    const dim = o.source.dims[r.dim]!
+    const model = dim[DIM.model]!,
+      project = dim[DIM.project]
+    const key = dim[DIM.session] || '(none)'
     let s = out.get(key)
     if (!s) out.set(key, (s = { first: q, last: q, models: new Map(), projects: new Map() }))
     if (q < s.first) s.first = q
     if (q > s.last) s.last = q
-    const tokens = input + output + cacheWrite + cacheRead
-    s.models.set(model!, (s.models.get(model!) ?? 0) + tokens)
+    const tokens = r.input + r.output + r.cacheWrite + r.cacheRead
+    s.models.set(model, (s.models.get(model) ?? 0) + tokens)
     if (project) s.projects.set(project, (s.projects.get(project) ?? 0) + tokens)
   })
   return out

@@ -13,8 +13,8 @@ export interface WindowTotals extends Totals {
  */
 export function currentWindows(rows: Rows, now: Date, localTime: (ts: string | number) => string) {
   const instants: number[] = []
-  rows.each((ms) => {
-    instants.push(ms)
+  rows.each((row) => {
+    instants.push(row.ms)
   })
   const starts = blockStarts(instants)
   const t = now.getTime()
@@ -31,11 +31,9 @@ export function currentWindows(rows: Rows, now: Date, localTime: (ts: string | n
     end: active === null ? null : new Date(active + BLOCK_MS).toISOString(),
   }
   const weekTotals: Totals & { week: string } = { ...zeroTotals(), week }
-  rows.each((ms, _dim, records, input, output, cacheWrite, cacheRead, costUSD) => {
-    if (active !== null && starts.get(ms) === active)
-      addCounts(block, records, input, output, cacheWrite, cacheRead, costUSD)
-    if (isoWeek(localTime(ms).slice(0, 10)) === week)
-      addCounts(weekTotals, records, input, output, cacheWrite, cacheRead, costUSD)
+  rows.each((row) => {
+    if (active !== null && starts.get(row.ms) === active) addCounts(block, row)
+    if (isoWeek(localTime(row.ms).slice(0, 10)) === week) addCounts(weekTotals, row)
   })
   return { block, week: weekTotals }
 }

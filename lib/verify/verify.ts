@@ -16,7 +16,7 @@ import { sha256prefix } from '../ledger/hash.js'
 import { parseManifest, sealDigestLines, type Manifest } from '../ledger/manifest.js'
 import { deviceDir } from '../ledger/paths.js'
 import { isValidDay } from '../ledger/time.js'
-import type { IndexData } from '../index/index.js'
+import { indexedDayTree, type IndexData } from '../index/index.js'
 import { finding, type Finding } from './findings.js'
 import { blobOid, sortTreeEntries, treeOid } from './objects.js'
 import { plural } from '../text.js'
@@ -966,12 +966,12 @@ async function checkIndex(
   }
   for (const day of days) {
     const dayTree = (await trees.at(headTree, `${dir}/${day.slice(0, 7)}`, head))?.find((e) => e.name === day)?.oid
-    if (built.days[day]?.[0] !== dayTree) {
+    if (indexedDayTree(built, day) !== dayTree) {
       out.add(
         finding(
           'INDEX_MISMATCH',
           id,
-          `the index's ${day} was built from tree ${built.days[day]?.[0]?.slice(0, 12) ?? '(none)'}, the head holds ${dayTree?.slice(0, 12) ?? '(none)'}; run usage-ledger index --rebuild`,
+          `the index's ${day} was built from tree ${indexedDayTree(built, day)?.slice(0, 12) ?? '(none)'}, the head holds ${dayTree?.slice(0, 12) ?? '(none)'}; run usage-ledger index --rebuild`,
           { commit: head, path: `${dir}/${day.slice(0, 7)}/${day}` },
         ),
       )

@@ -11,7 +11,7 @@ import {
   type IndexData,
 } from '../../lib/index/index.js'
 import { EMBEDDED_PRICES } from '../../lib/report/prices.js'
-import { aggregate, aggregateRows, type Row } from '../../lib/report/aggregate.js'
+import { aggregate, aggregateRows, DIM, type Row } from '../../lib/report/aggregate.js'
 import { localTimeIn } from '../../lib/ledger/zone.js'
 import { recordId, type LedgerRecord } from '../../lib/ledger/record.js'
 import { BestById } from '../../lib/ledger/dedupe.js'
@@ -29,9 +29,9 @@ const MODELS = ['claude-sonnet-4-5-20250929', 'gpt-5', 'mystery-model']
 function normalise(idx: IndexData) {
   const src = indexRows(idx, 'calculate')
   const rows: string[] = []
-  src.each((ms, dim, ...counts) => {
+  src.each((r) => {
     rows.push(
-      `${ms}|${src.dims[dim]!.join('|')}|${counts.slice(0, 5).join('|')}|${counts[5]!.toFixed(9)}|${counts[6]}|${counts[7]}`,
+      `${r.ms}|${src.dims[r.dim]!.join('|')}|${r.records}|${r.input}|${r.output}|${r.cacheWrite}|${r.cacheRead}|${r.costUSD.toFixed(9)}|${r.first}|${r.last}`,
     )
   })
   return {
@@ -192,8 +192,9 @@ t.test(
     const owners = (idx: IndexData) => {
       const src = indexRows(idx, 'auto')
       const out: Record<string, number> = {}
-      src.each((_ms, d, records) => {
-        out[src.dims[d]![0]!] = (out[src.dims[d]![0]!] ?? 0) + records
+      src.each((r) => {
+        const device = src.dims[r.dim]![DIM.device]!
+        out[device] = (out[device] ?? 0) + r.records
       })
       return out
     }

@@ -9,6 +9,7 @@ import {
   type Aggregate,
   type GroupKey,
   type Period,
+  DIM,
 } from '../../report/aggregate.js'
 import type { CostMode } from '../../report/prices.js'
 import type { ReportResult } from '../../report/render.js'
@@ -85,10 +86,14 @@ export async function buildReport(store: Store, opts: ReportQuery): Promise<Repo
     .flatMap((x) => x.split(','))
     .map((x) => x.trim())
     .filter(Boolean)
-  const keep = ([device, source, model]: string[]) =>
-    only.has(device!) &&
-    (!sources.size || sources.has(source!)) &&
-    (!models.length || models.some((m) => model === m || model!.startsWith(`${m}-`) || model!.startsWith(`${m}@`)))
+  const keep = (dim: string[]) => {
+    const model = dim[DIM.model]!
+    return (
+      only.has(dim[DIM.device]!) &&
+      (!sources.size || sources.has(dim[DIM.source]!)) &&
+      (!models.length || models.some((m) => model === m || model.startsWith(`${m}-`) || model.startsWith(`${m}@`)))
+    )
+  }
   const rows = idx ? indexRows(idx, opts.cost, keep) : recordRows([], prices, opts.cost)
   // The HTML page aggregates the same rows again, by day and device, by model, and by block.
   const aggregateBy = (period: Period, by: GroupKey[]) =>
@@ -103,7 +108,7 @@ export async function buildReport(store: Store, opts: ReportQuery): Promise<Repo
       now: store.env.now().getTime(),
     })
   const agg = aggregateBy(opts.period, [...new Set(groupBy)])
-  const [, dropped, crossDevice, invalidLines, newerLines] = idx ? indexStats(idx) : [0, 0, 0, 0, 0]
+  const { duplicates: dropped, crossDevice, invalid: invalidLines, newer: newerLines } = indexStats(idx)
   const missingPrices = agg.unknownModels
   const warnings: ReportResult['warnings'] = []
   if (missingPrices.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: missingPrices })
@@ -178,7 +183,7 @@ export async function buildReport(store: Store, opts: ReportQuery): Promise<Repo
       mode: opts.cost,
       overrides: Object.keys(store.config.prices ?? {}),
     },
-    dedupe: { duplicateLines: dropped!, crossDevice: crossDevice!, devices: crossDevices },
+    dedupe: { duplicateLines: dropped, crossDevice, devices: crossDevices },
     warnings,
   }
   return { result, quarantined, aggregateBy }
