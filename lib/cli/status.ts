@@ -13,7 +13,7 @@ import { refreshIndex, storePrices } from './index.js'
 import { checkZone, localTimeIn, systemZone } from '../ledger/zone.js'
 import { currentWindows, percentOf } from '../report/usage-window.js'
 import { claudeCleanupRisk } from '../collect/claude-code/cleanup.js'
-import { loadCursors } from '../store/cursors.js'
+import { loadCursors } from '../collect/cursors.js'
 import { out, type CommandContext, type Outcome } from './context.js'
 import { plural } from '../text.js'
 

@@ -15,7 +15,7 @@ import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
 import { dayDir, deviceDir } from '../ledger/paths.js'
 import type { GitBackend } from '../git/backend.js'
 import { readTreeAt } from '../git/tree.js'
-import { writeFileAtomic } from './fsutil.js'
+import { writeFileAtomic } from '../store/fsutil.js'
 
 /** [input, output, cacheWrite, cacheRead, sidechain 0|1, ts in ms] */
 export type KnownEntry = [number, number, number, number, number, number]
