@@ -19,7 +19,7 @@ import type { GitBackend, Signature } from '../git/backend.js'
 import { inputError } from '../errors.js'
 import { readEntryAt, walkBlobs, writeFiles } from '../git/tree.js'
 import { writeGenesis } from '../git/genesis.js'
-import { KnownCache, entryBest, entryOf, entryTokens } from './known.js'
+import { KnownCache, entryBest, entryOf } from './known.js'
 import { SHARED_NAMES_FILE, serializeSharedNames } from '../ledger/names.js'
 
 export interface DeviceInfo {
@@ -108,7 +108,7 @@ export async function appendRecords(
       if (r.message && !r.sidechain && !known.hasMainMessage(r.message, [day])) known.addMainMessage(day, r.message)
       continue
     }
-    if (prev) addToMonth(manifest, utcMonth(prev.day), entryTokens(prev.entry), -1)
+    if (prev) addToMonth(manifest, utcMonth(prev.day), prev.entry, -1)
     addToMonth(manifest, utcMonth(day), r, 1)
     known.set(day, r.id, entryOf(r))
     if (r.message && !r.sidechain) known.addMainMessage(day, r.message)
