@@ -1,9 +1,7 @@
 /** `devices [list]` and the device part of `status`: who is in the ledger, from their manifests. */
 import type { GitBackend } from '../git/backend.js'
-import { readEntryAt } from '../git/tree.js'
+import { deviceFilesAt, readDeviceJson, readManifest } from '../branch/device-files.js'
 import { trustedHeads } from '../sync/trust.js'
-import { deviceDir } from '../ledger/paths.js'
-import { parseManifest } from '../ledger/manifest.js'
 import { Store } from '../store/store.js'
 import { out, say, type CommandContext, type Outcome } from './context.js'
 import { usageError } from '../errors.js'
@@ -32,18 +30,9 @@ export interface DeviceRow {
 export async function listDevices(git: GitBackend, me: string, heads: Map<string, string>): Promise<DeviceRow[]> {
   const rows: DeviceRow[] = []
   for (const [id, head] of heads) {
-    const tree = (await git.readCommit(head)).tree
-    const json = async (file: string) => {
-      const e = await readEntryAt(git, tree, `${deviceDir(id)}/${file}`)
-      try {
-        return e ? JSON.parse((await git.readBlob(e.oid)).toString('utf8')) : null
-      } catch {
-        return null
-      }
-    }
-    const device = (await json('device.json')) as { name?: string; platform?: string } | null
-    const mText = await json('manifest.json')
-    const m = mText ? parseManifest(JSON.stringify(mText)) : null
+    const files = await deviceFilesAt(git, (await git.readCommit(head)).tree, id)
+    const device = await readDeviceJson(git, files.device).catch(() => null)
+    const m = await readManifest(git, files.manifest).catch(() => null)
     rows.push({
       // device.json comes from any machine: only a string is a name.
       id,
