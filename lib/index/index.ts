@@ -11,6 +11,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { GitBackend, TreeEntry } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
+import { deviceFilesIn, readDeviceJson, readManifest } from '../branch/device-files.js'
 import { deviceDir, PART_NAME_RE } from '../ledger/paths.js'
 import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
 import { neighbourDays } from '../ledger/time.js'
@@ -217,23 +218,12 @@ async function listDevice(
     added: await partTimes(git, id, head, known),
   }
   if (!dir) return dev
-  const json = async (oid: string) => {
-    try {
-      return JSON.parse((await git.readBlob(oid)).toString('utf8')) as Record<string, unknown>
-    } catch {
-      return {}
-    }
-  }
-  for (const e of await git.readTree(dir.oid)) {
-    if (e.name === 'device.json') {
-      dev.name = String((await json(e.oid)).name ?? dev.name)
-      continue
-    }
-    if (e.name === 'manifest.json') {
-      const at = (await json(e.oid)).lastRecordAt
-      dev.lastRecordAt = typeof at === 'string' ? at : null
-      continue
-    }
+  const entries = await git.readTree(dir.oid)
+  const files = deviceFilesIn(entries)
+  dev.name = (await readDeviceJson(git, files.device).catch(() => null))?.name ?? dev.name
+  const at = (await readManifest(git, files.manifest).catch(() => null))?.lastRecordAt
+  dev.lastRecordAt = typeof at === 'string' ? at : null
+  for (const e of entries) {
     if (e.type !== 'tree' || !/^\d{4}-\d{2}$/.test(e.name)) continue
     for (const day of await git.readTree(e.oid)) {
       if (day.type !== 'tree') continue

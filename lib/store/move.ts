@@ -9,7 +9,7 @@ import type { GitBackend } from '../git/backend.js'
 import { deviceDir, ledgerRef } from '../ledger/paths.js'
 import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
 import { inputError } from '../errors.js'
-import { appendRecords, type DeviceInfo } from './writer.js'
+import { appendRecords, type DeviceInfo } from '../branch/writer.js'
 
 /** Every line of every part of `devices/<id>/` at `commit`. */
 export async function partLines(git: GitBackend, commit: string | null, id: string): Promise<string[]> {

@@ -11,7 +11,7 @@ import { createConfig, homePaths, readConfig, resolveHome, writeConfig, type Con
 import { resolveDeviceId, type DeviceIdSource } from './device.js'
 import { randomHex } from '../ledger/hash.js'
 import { loadVerified, saveVerified } from './verified.js'
-import { TOOL, type DeviceInfo } from './writer.js'
+import { TOOL, type DeviceInfo } from '../branch/writer.js'
 import { StoreLock } from './lock.js'
 import { opError, usageError } from '../errors.js'
 

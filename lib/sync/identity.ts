@@ -7,9 +7,8 @@
  * that wrote a commit.
  */
 import { descends, trackingRef, type GitBackend, type Remote } from '../git/backend.js'
-import { readEntryAt } from '../git/tree.js'
-import { deviceDir, ledgerRef } from '../ledger/paths.js'
-import { parseManifest } from '../ledger/manifest.js'
+import { ledgerRef } from '../ledger/paths.js'
+import { deviceFilesAt, readDeviceJson, readManifest } from '../branch/device-files.js'
 import { LedgerError } from '../errors.js'
 
 export interface WrittenBy {
@@ -23,14 +22,11 @@ export interface WrittenBy {
 export async function writtenBy(git: GitBackend, commit: string, id: string): Promise<WrittenBy> {
   const out: WrittenBy = {}
   try {
-    const tree = (await git.readCommit(commit)).tree
-    const dev = await readEntryAt(git, tree, `${deviceDir(id)}/device.json`)
-    if (dev) {
-      const j = JSON.parse((await git.readBlob(dev.oid)).toString('utf8')) as Record<string, unknown>
-      for (const k of ['installId', 'name', 'platform'] as const) if (typeof j[k] === 'string') out[k] = j[k] as string
-    }
-    const man = await readEntryAt(git, tree, `${deviceDir(id)}/manifest.json`)
-    if (man) out.lastRecordAt = parseManifest((await git.readBlob(man.oid)).toString('utf8')).lastRecordAt ?? undefined
+    const files = await deviceFilesAt(git, (await git.readCommit(commit)).tree, id)
+    const dev = await readDeviceJson(git, files.device)
+    if (dev) for (const k of ['installId', 'name', 'platform'] as const) if (dev[k] !== undefined) out[k] = dev[k]
+    const man = await readManifest(git, files.manifest)
+    if (man) out.lastRecordAt = man.lastRecordAt ?? undefined
   } catch {
     /* unreadable: no evidence */
   }

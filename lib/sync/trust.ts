@@ -8,9 +8,8 @@
  */
 import { descends, trackingRef, type CommitInfo, type GitBackend } from '../git/backend.js'
 import { GENESIS_OID } from '../git/genesis.js'
-import { readEntryAt } from '../git/tree.js'
-import { parseManifest } from '../ledger/manifest.js'
-import { DEVICE_ID_RE, deviceDir, ledgerRef } from '../ledger/paths.js'
+import { deviceFilesAt, readManifest } from '../branch/device-files.js'
+import { DEVICE_ID_RE, ledgerRef } from '../ledger/paths.js'
 import {
   loadTrustState,
   saveTrustState,
@@ -333,9 +332,8 @@ async function lastGoodAncestor(
 /** The other devices' heads a device witnessed in its manifest (`seen`). */
 async function seenBy(git: GitBackend, device: string, head: string): Promise<Record<string, string>> {
   try {
-    const tree = (await git.readCommit(head)).tree
-    const e = await readEntryAt(git, tree, `${deviceDir(device)}/manifest.json`)
-    return e ? (parseManifest((await git.readBlob(e.oid)).toString('utf8')).seen ?? {}) : {}
+    const files = await deviceFilesAt(git, (await git.readCommit(head)).tree, device)
+    return (await readManifest(git, files.manifest))?.seen ?? {}
   } catch {
     return {}
   }

@@ -15,6 +15,7 @@ import { CANONICAL_TS_AT, canonicalLine, isCanonicalLine, parseLedgerLine } from
 import { sha256prefix } from '../ledger/hash.js'
 import { parseManifest, sealDigestLines, type Manifest } from '../ledger/manifest.js'
 import { deviceDir } from '../ledger/paths.js'
+import { readManifest as readDeviceManifest } from '../branch/device-files.js'
 import { isValidDay } from '../ledger/time.js'
 import { indexedDayTree, type IndexData } from '../index/index.js'
 import { finding, type Finding } from './findings.js'
@@ -185,12 +186,7 @@ async function diffTrees(
 }
 
 async function readManifest(git: GitBackend, oid: string | undefined): Promise<Manifest | null> {
-  if (!oid) return null
-  try {
-    return parseManifest((await git.readBlob(oid)).toString('utf8'))
-  } catch {
-    return null
-  }
+  return readDeviceManifest(git, oid).catch(() => null)
 }
 
 interface PartRead {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import path from 'node:path'
 import { SystemBackend } from '../../lib/git/system.js'
-import { appendRecords, type DeviceInfo } from '../../lib/store/writer.js'
+import { appendRecords, type DeviceInfo } from '../../lib/branch/writer.js'
 import {
   crossDeviceStats,
   readIndex,

@@ -1,15 +1,14 @@
 /** Who is in the ledger, from their manifests; renaming this device and forgetting a retired one. */
 import type { GitBackend } from '../../git/backend.js'
 import { redactUrl } from '../../git/backend.js'
-import { readEntryAt } from '../../git/tree.js'
+import { deviceFilesAt, readDeviceJson, readManifest } from '../../branch/device-files.js'
 import { trustedHeads } from '../../sync/trust.js' // TODO(merge): app/sync/trust.js
 import { resolveRemote } from '../../sync/remote.js' // TODO(merge): app/sync/remote.js
 import { pushOrKeep, type PushSummary } from '../../cli/push.js' // TODO(merge): app/sync/push.js
-import { deviceDir, ledgerRef } from '../../ledger/paths.js'
-import { parseManifest } from '../../ledger/manifest.js'
+import { ledgerRef } from '../../ledger/paths.js'
 import type { Store } from '../../store/store.js'
 import { usageError } from '../../errors.js'
-import { commitDeviceName } from '../../store/writer.js'
+import { commitDeviceName } from '../../branch/writer.js'
 import { deviceHeads } from '../../index/heads.js'
 import { sharedNames } from './device-ref.js'
 
@@ -29,18 +28,13 @@ export interface DeviceRow {
 export async function listDevices(git: GitBackend, me: string, heads: Map<string, string>): Promise<DeviceRow[]> {
   const rows: DeviceRow[] = []
   for (const [id, head] of heads) {
-    const tree = (await git.readCommit(head)).tree
-    const json = async (file: string) => {
-      const e = await readEntryAt(git, tree, `${deviceDir(id)}/${file}`)
-      try {
-        return e ? JSON.parse((await git.readBlob(e.oid)).toString('utf8')) : null
-      } catch {
-        return null
-      }
-    }
-    const device = (await json('device.json')) as { name?: string; platform?: string } | null
-    const mText = await json('manifest.json')
-    const m = mText ? parseManifest(JSON.stringify(mText)) : null
+    const files = await deviceFilesAt(git, (await git.readCommit(head)).tree, id)
+    const device = await readDeviceJson(git, files.device).catch(() => null)
+    // Not JSON: listed without counts; JSON that is no manifest fails the listing (BAD_MANIFEST).
+    const m = await readManifest(git, files.manifest).catch((e: unknown) => {
+      if (e instanceof SyntaxError) return null
+      throw e
+    })
     rows.push({
       // device.json comes from any machine: only a string is a name.
       id,

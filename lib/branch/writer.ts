@@ -9,7 +9,6 @@ import {
   addToMonth,
   emptyManifest,
   MANIFEST_VERSION,
-  parseManifest,
   sealDigestLines,
   serializeManifest,
   type Manifest,
@@ -19,8 +18,9 @@ import type { GitBackend, Signature } from '../git/backend.js'
 import { inputError } from '../errors.js'
 import { readEntryAt, walkBlobs, writeFiles } from '../git/tree.js'
 import { writeGenesis } from '../git/genesis.js'
-import { KnownCache, entryBest, entryOf, entryTokens } from './known.js'
+import { KnownCache, entryBest, entryOf } from './known.js'
 import { SHARED_NAMES_FILE, serializeSharedNames } from '../ledger/names.js'
+import { deviceFilesAt, readDeviceJson, readManifest, type DeviceFileOids } from './device-files.js'
 
 export interface DeviceInfo {
   id: string
@@ -65,31 +65,48 @@ export async function appendRecords(
   const ref = ledgerRef(device.id)
   const head = await git.readRef(ref)
   const tree = head ? (await git.readCommit(head)).tree : null
-  const dir = deviceDir(device.id)
-  const manifestEntry = await readEntryAt(git, tree, `${dir}/manifest.json`)
-  const manifest = manifestEntry
-    ? parseManifest((await git.readBlob(manifestEntry.oid)).toString('utf8'))
-    : emptyManifest(device.id, now.toISOString())
+  const files = await deviceFilesAt(git, tree, device.id)
+  const manifest = await manifestToExtend(git, files.manifest, device.id, now)
+  const known = new KnownCache(knownDir, git, device.id, tree, head)
+  const { parts, alreadyRecorded } = await keepNewOrBetter(known, manifest, candidates)
+  const { lines, appended } = partLines(parts, manifest)
+  const plan: AppendPlan = { head, parts: lines, manifest, appended, alreadyRecorded }
+  if (appended === 0 || opts.dryRun) {
+    if (!opts.dryRun && head) known.save(head) // what was learnt or rebuilt, for the same head
+    return { ...plan, commit: null }
+  }
+  await completeManifest(git, tree, device.id, manifest, lines, now, opts.seen)
+  const newTree = await writeAppendedTree(git, tree, files, device, plan, now, opts.sharedNames)
+  const days = [...lines.keys()]
+  const range = days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`
+  const message = `record: +${appended} record${appended === 1 ? '' : 's'} (${range})\n`
+  const commit = await commitToBranch(git, device, head, newTree, message, now)
+  known.save(commit)
+  return { ...plan, commit }
+}
+
+/** The head's manifest, or a new one for a new branch; refused when a newer usage-ledger wrote it. */
+async function manifestToExtend(git: GitBackend, oid: string | undefined, id: string, now: Date): Promise<Manifest> {
+  const manifest = (await readManifest(git, oid)) ?? emptyManifest(id, now.toISOString())
   // Rewriting a newer manifest with this version would drop what it does not know.
   if ((manifest.v ?? 1) > MANIFEST_VERSION)
     throw inputError(
       'LEDGER_TOO_NEW',
       `this device's ledger was last written by a newer usage-ledger (manifest v${manifest.v}); upgrade usage-ledger to record`,
     )
-  const known = new KnownCache(knownDir, git, device.id, tree, head)
+  return manifest
+}
 
-  // Duplicates of one response lie minutes apart: a record's own UTC day and its two
-  // neighbours hold every earlier copy (DESIGN §4).
-  const window = new Map<string, readonly string[]>()
-  for (const r of candidates) {
-    const day = utcDay(r.ts)
-    if (!window.has(day)) {
-      const [before, after] = neighbourDays(day)
-      window.set(day, [before, day, after])
-    }
-  }
-  await known.preload(new Set([...window.values()].flat()))
-
+/**
+ * The candidates to append, per UTC day: those new or better than the copy recorded, whose
+ * replacement moves the monthly totals. Teaches `known` what they are; empties `candidates`.
+ */
+async function keepNewOrBetter(
+  known: KnownCache,
+  manifest: Manifest,
+  candidates: Candidate[],
+): Promise<{ parts: Map<string, LedgerRecord[]>; alreadyRecorded: number }> {
+  const window = await preloadWindows(known, candidates)
   const parts = new Map<string, LedgerRecord[]>()
   let alreadyRecorded = 0
   for (const r of candidates) {
@@ -108,7 +125,7 @@ export async function appendRecords(
       if (r.message && !r.sidechain && !known.hasMainMessage(r.message, [day])) known.addMainMessage(day, r.message)
       continue
     }
-    if (prev) addToMonth(manifest, utcMonth(prev.day), entryTokens(prev.entry), -1)
+    if (prev) addToMonth(manifest, utcMonth(prev.day), prev.entry, -1)
     addToMonth(manifest, utcMonth(day), r, 1)
     known.set(day, r.id, entryOf(r))
     if (r.message && !r.sidechain) known.addMainMessage(day, r.message)
@@ -117,7 +134,32 @@ export async function appendRecords(
     list.push(r)
   }
   candidates.length = 0
+  return { parts, alreadyRecorded }
+}
 
+/**
+ * Per candidate day, the days holding every earlier copy of its records, loaded into `known`:
+ * duplicates of one response lie minutes apart, so a record's own UTC day and its two
+ * neighbours (DESIGN §4).
+ */
+async function preloadWindows(known: KnownCache, candidates: Candidate[]): Promise<Map<string, readonly string[]>> {
+  const window = new Map<string, readonly string[]>()
+  for (const r of candidates) {
+    const day = utcDay(r.ts)
+    if (!window.has(day)) {
+      const [before, after] = neighbourDays(day)
+      window.set(day, [before, day, after])
+    }
+  }
+  await known.preload(new Set([...window.values()].flat()))
+  return window
+}
+
+/** Each day's new part as canonical lines in ledger order, counted into the manifest; empties `parts`. */
+function partLines(
+  parts: Map<string, LedgerRecord[]>,
+  manifest: Manifest,
+): { lines: Map<string, string[]>; appended: number } {
   const lines = new Map<string, string[]>()
   let appended = 0
   for (const day of [...parts.keys()].sort()) {
@@ -132,53 +174,83 @@ export async function appendRecords(
     const last = recs[recs.length - 1]!.ts
     if (!manifest.lastRecordAt || last > manifest.lastRecordAt) manifest.lastRecordAt = last
   }
-  const plan: AppendPlan = { head, parts: lines, manifest, appended, alreadyRecorded }
-  if (appended === 0 || opts.dryRun) {
-    if (!opts.dryRun && head) known.save(head) // what was learnt or rebuilt, for the same head
-    return { ...plan, commit: null }
-  }
+  return { lines, appended }
+}
 
+/** What a commit's manifest says beyond the counts: when, the witnesses, the seal. */
+async function completeManifest(
+  git: GitBackend,
+  tree: string | null,
+  id: string,
+  manifest: Manifest,
+  lines: Map<string, string[]>,
+  now: Date,
+  seen: Record<string, string> | undefined,
+): Promise<void> {
   manifest.updatedAt = now.toISOString()
   // The other devices' heads this device verified at its last fetch: witnesses against a
   // later rewrite of their branches (DESIGN §2).
-  if (opts.seen) manifest.seen = Object.fromEntries(Object.entries(opts.seen).filter(([id]) => id !== device.id))
+  if (seen) manifest.seen = Object.fromEntries(Object.entries(seen).filter(([other]) => other !== id))
+  await reseal(git, tree, deviceDir(id), manifest, lines, addDays(utcDay(now.toISOString()), -1))
+}
+
+/** The new parts, the manifest and what else changed in the device's directory, written over `tree`. */
+async function writeAppendedTree(
+  git: GitBackend,
+  tree: string | null,
+  current: DeviceFileOids,
+  device: DeviceInfo,
+  plan: AppendPlan,
+  now: Date,
+  sharedNames: Record<string, string> | undefined,
+): Promise<string> {
+  const dir = deviceDir(device.id)
   const files = new Map<string, string>()
-  for (const [day, ls] of lines) {
-    const n = manifest.days[day]!.parts
-    files.set(`${dir}/${dayDir(day)}/${partName(n)}`, await git.writeBlob(Buffer.from(`${ls.join('\n')}\n`)))
+  const blob = (text: string) => git.writeBlob(Buffer.from(text))
+  for (const [day, ls] of plan.parts) {
+    const n = plan.manifest.days[day]!.parts
+    files.set(`${dir}/${dayDir(day)}/${partName(n)}`, await blob(`${ls.join('\n')}\n`))
   }
-  await reseal(git, tree, dir, manifest, lines, addDays(utcDay(now.toISOString()), -1))
-  files.set(`${dir}/manifest.json`, await git.writeBlob(Buffer.from(serializeManifest(manifest))))
-  const deviceJson = await readEntryAt(git, tree, `${dir}/device.json`)
-  const deviceText = await deviceFile(git, deviceJson?.oid, device, now)
-  if (deviceText) files.set(`${dir}/device.json`, await git.writeBlob(Buffer.from(deviceText)))
+  files.set(`${dir}/manifest.json`, await blob(serializeManifest(plan.manifest)))
+  const deviceText = await deviceFile(git, current.device, device, now)
+  if (deviceText) files.set(`${dir}/device.json`, await blob(deviceText))
   // Project names only with config privacy.shareNames; turned off, an earlier file is emptied.
   const namesEntry = await readEntryAt(git, tree, `${dir}/${SHARED_NAMES_FILE}`)
-  if (opts.sharedNames || namesEntry) {
-    const text = serializeSharedNames(opts.sharedNames ?? {})
+  if (sharedNames || namesEntry) {
+    const text = serializeSharedNames(sharedNames ?? {})
     if (!namesEntry || (await git.readBlob(namesEntry.oid)).toString('utf8') !== text)
-      files.set(`${dir}/${SHARED_NAMES_FILE}`, await git.writeBlob(Buffer.from(text)))
+      files.set(`${dir}/${SHARED_NAMES_FILE}`, await blob(text))
   }
+  return writeFiles(git, tree, files)
+}
 
-  const newTree = await writeFiles(git, tree, files)
-  const days = [...lines.keys()]
+/**
+ * Commits `tree` on the device's branch and moves the ref only if it still names `head`
+ * (compare-and-swap). A new branch starts from the genesis every device branch and main
+ * share (DESIGN §2).
+ */
+async function commitToBranch(
+  git: GitBackend,
+  device: DeviceInfo,
+  head: string | null,
+  tree: string,
+  message: string,
+  now: Date,
+): Promise<string> {
   const sig: Signature = {
     name: 'usage-ledger',
     email: `${device.id}@usage-ledger`,
     timestamp: Math.floor(now.getTime() / 1000),
   }
-  const range = days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`
-  // A new branch starts from the genesis every device branch and main share (DESIGN §2).
   const commit = await git.writeCommit({
-    tree: newTree,
+    tree,
     parents: [head ?? (await writeGenesis(git))],
     author: sig,
     committer: sig,
-    message: `record: +${appended} record${appended === 1 ? '' : 's'} (${range})\n`,
+    message,
   })
-  await git.updateRef(ref, commit, head)
-  known.save(commit)
-  return { ...plan, commit }
+  await git.updateRef(ledgerRef(device.id), commit, head)
+  return commit
 }
 
 /**
@@ -218,27 +290,16 @@ async function deviceFile(
   device: DeviceInfo,
   now: Date,
 ): Promise<string | null> {
-  let createdAt = now.toISOString()
-  if (oid) {
-    try {
-      const cur = JSON.parse((await git.readBlob(oid)).toString('utf8')) as {
-        name?: string
-        createdAt?: string
-        installId?: string
-      }
-      if (cur.name === device.name && (!device.installId || cur.installId === device.installId)) return null
-      if (cur.createdAt) createdAt = cur.createdAt
-    } catch {
-      /* rewrite a damaged device.json */
-    }
-  }
+  // A damaged device.json is rewritten.
+  const cur = await readDeviceJson(git, oid).catch(() => null)
+  if (cur && cur.name === device.name && (!device.installId || cur.installId === device.installId)) return null
   return `${JSON.stringify(
     {
       v: 1,
       id: device.id,
       name: device.name,
       platform: device.platform,
-      createdAt,
+      createdAt: cur?.createdAt || now.toISOString(),
       tool: device.tool,
       ...(device.installId ? { installId: device.installId } : {}),
     },
@@ -249,27 +310,12 @@ async function deviceFile(
 
 /** A commit that only rewrites device.json (a new display name); null when nothing changes. */
 export async function commitDeviceName(git: GitBackend, device: DeviceInfo, now: Date): Promise<string | null> {
-  const ref = ledgerRef(device.id)
-  const head = await git.readRef(ref)
+  const head = await git.readRef(ledgerRef(device.id))
   if (!head) return null
   const tree = (await git.readCommit(head)).tree
-  const dir = deviceDir(device.id)
-  const current = await readEntryAt(git, tree, `${dir}/device.json`)
-  const text = await deviceFile(git, current?.oid, device, now)
+  const text = await deviceFile(git, (await deviceFilesAt(git, tree, device.id)).device, device, now)
   if (!text) return null
-  const newTree = await writeFiles(git, tree, new Map([[`${dir}/device.json`, await git.writeBlob(Buffer.from(text))]]))
-  const sig: Signature = {
-    name: 'usage-ledger',
-    email: `${device.id}@usage-ledger`,
-    timestamp: Math.floor(now.getTime() / 1000),
-  }
-  const commit = await git.writeCommit({
-    tree: newTree,
-    parents: [head],
-    author: sig,
-    committer: sig,
-    message: `rename: ${device.name}\n`,
-  })
-  await git.updateRef(ref, commit, head)
-  return commit
+  const file = `${deviceDir(device.id)}/device.json`
+  const newTree = await writeFiles(git, tree, new Map([[file, await git.writeBlob(Buffer.from(text))]]))
+  return commitToBranch(git, device, head, newTree, `rename: ${device.name}\n`, now)
 }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { loadCursors, saveCursors } from '../../lib/store/cursors.js'
+import { loadCursors, saveCursors } from '../../lib/collect/cursors.js'
 import { LedgerError } from '../../lib/errors.js'
 import type { SourceCursors } from '../../lib/collect/types.js'
 

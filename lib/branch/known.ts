@@ -15,33 +15,41 @@ import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
 import { dayDir, deviceDir } from '../ledger/paths.js'
 import type { GitBackend } from '../git/backend.js'
 import { readTreeAt } from '../git/tree.js'
-import { writeFileAtomic } from './fsutil.js'
+import { writeFileAtomic } from '../store/fsutil.js'
 
-/** [input, output, cacheWrite, cacheRead, sidechain 0|1, ts in ms] */
-export type KnownEntry = [number, number, number, number, number, number]
+/** What the cache keeps of the best recorded copy of an id: what the dedupe rule compares. */
+export interface KnownEntry {
+  input: number
+  output: number
+  cacheWrite: number
+  cacheRead: number
+  sidechain: boolean
+  /** The copy's `ts`, in ms since the epoch. */
+  tsMs: number
+}
 
-export const entryOf = (r: LedgerRecord): KnownEntry => [
-  r.input,
-  r.output,
-  r.cacheWrite,
-  r.cacheRead,
-  r.sidechain ? 1 : 0,
-  Date.parse(r.ts),
-]
+export const entryOf = (r: LedgerRecord): KnownEntry => ({
+  input: r.input,
+  output: r.output,
+  cacheWrite: r.cacheWrite,
+  cacheRead: r.cacheRead,
+  sidechain: Boolean(r.sidechain),
+  tsMs: Date.parse(r.ts),
+})
+const entryTotal = (e: KnownEntry) => e.input + e.output + e.cacheWrite + e.cacheRead
 export const entryBest = (e: KnownEntry): RecordedBest => ({
-  total: e[0] + e[1] + e[2] + e[3],
-  sidechain: e[4] === 1,
-  ts: new Date(e[5]).toISOString(),
+  total: entryTotal(e),
+  sidechain: e.sidechain,
+  ts: new Date(e.tsMs).toISOString(),
 })
 /** True when readers prefer entry `a` to entry `b` of one id on this device (the dedupe rule without commit order). */
 const entryBeats = (a: KnownEntry, b: KnownEntry) => {
-  const ta = a[0] + a[1] + a[2] + a[3],
-    tb = b[0] + b[1] + b[2] + b[3]
+  const ta = entryTotal(a),
+    tb = entryTotal(b)
   if (ta !== tb) return ta > tb
-  if (a[4] !== b[4]) return a[4] === 0
-  return a[5] < b[5]
+  if (a.sidechain !== b.sidechain) return !a.sidechain
+  return a.tsMs < b.tsMs
 }
-export const entryTokens = (e: KnownEntry) => ({ input: e[0], output: e[1], cacheWrite: e[2], cacheRead: e[3] })
 
 /**
  * `usage-ledger known v2` (then ` epoch E` unless the epoch is empty), then one
@@ -52,7 +60,8 @@ const KNOWN_HEADER_RE = /^usage-ledger known v([12])(?: epoch (\S+))?\n/
 
 function knownFileText(ids: Map<string, KnownEntry>, messages: Set<string>, epoch: string): string {
   const out: string[] = [`usage-ledger known v2${epoch ? ` epoch ${epoch}` : ''}\n`]
-  for (const [id, e] of ids) out.push(`${id} ${e[0]} ${e[1]} ${e[2]} ${e[3]} ${e[4]} ${e[5]}\n`)
+  for (const [id, e] of ids)
+    out.push(`${id} ${e.input} ${e.output} ${e.cacheWrite} ${e.cacheRead} ${e.sidechain ? 1 : 0} ${e.tsMs}\n`)
   for (const m of messages) out.push(`m ${m}\n`)
   return out.join('')
 }
@@ -79,10 +88,13 @@ function readKnownFile(
       continue
     }
     if (v1) continue
-    const f = line.split(' ')
-    const e: KnownEntry = [+f[1]!, +f[2]!, +f[3]!, +f[4]!, +f[5]!, +f[6]!]
-    if (f.length !== 7 || !e.every(Number.isFinite)) return undefined // damaged: rebuilt from git
-    ids.set(f[0]!, e)
+    const [id = '', ...fields] = line.split(' ')
+    const [input = NaN, output = NaN, cacheWrite = NaN, cacheRead = NaN, sidechain = NaN, tsMs = NaN] =
+      fields.map(Number)
+    const numbers = [input, output, cacheWrite, cacheRead, tsMs]
+    // Damaged: rebuilt from git.
+    if (fields.length !== 6 || !numbers.every(Number.isFinite) || (sidechain !== 0 && sidechain !== 1)) return undefined
+    ids.set(id, { input, output, cacheWrite, cacheRead, sidechain: sidechain === 1, tsMs })
   }
   // A v1 file's epoch never matches: its ids are rebuilt, its messages kept.
   return { ids, messages, epoch: v1 ? `v1:${header[2] ?? ''}` : (header[2] ?? '') }

@@ -1,7 +1,12 @@
-/** Source cursors: per source, per file, where reading stopped (DESIGN §5). Saved last. */
+/**
+ * Source cursors: per source, per file, where reading stopped (DESIGN §5). They describe the
+ * sources, so they live beside the readers; the caller names the file (the store's
+ * `state/cursors.json`) and saves them last, after the branch moved, so collect itself never
+ * decides what the store holds or when. Written atomically, as every state file is.
+ */
 import { inputError } from '../errors.js'
-import type { SourceCursors } from '../collect/types.js'
-import { readJsonIfExists, writeFileAtomic } from './fsutil.js'
+import type { SourceCursors } from './types.js'
+import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
 
 interface CursorsFile {
   v: 1

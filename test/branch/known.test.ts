@@ -2,7 +2,7 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { SystemBackend } from '../../lib/git/system.js'
-import { appendRecords, type Candidate, type DeviceInfo } from '../../lib/store/writer.js'
+import { appendRecords, type Candidate, type DeviceInfo } from '../../lib/branch/writer.js'
 import { recordId } from '../../lib/ledger/record.js'
 
 const info: DeviceInfo = { id: 'd'.repeat(32), name: 'd', platform: 'linux', tool: 'test' }
@@ -101,5 +101,25 @@ t.test('a damaged known-ids file is rebuilt from git', async (t) => {
     1,
     'with its ts',
   )
+  await git.close()
+})
+
+t.test('a known-ids file is written, read and written back in the v2 format, byte for byte', async (t) => {
+  const dir = t.testdir()
+  const git = new SystemBackend(path.join(dir, 'repo.git'))
+  await git.init()
+  const known = path.join(dir, 'known')
+  const now = new Date('2026-11-22T12:00:00Z')
+  const a = rec('a', '2026-11-21T10:00:00.000Z', { message: 'msg_a' })
+  const b = rec('b', '2026-11-21T10:01:00.000Z', { input: 1, output: 2, cacheWrite: 3, cacheRead: 4, sidechain: true })
+  const line = (r: Candidate) =>
+    `${r.id} ${r.input} ${r.output} ${r.cacheWrite} ${r.cacheRead} ${r.sidechain ? 1 : 0} ${Date.parse(r.ts)}\n`
+  const first = `usage-ledger known v2\n${line(a)}${line(b)}m msg_a\n`
+  await appendRecords(git, info, known, [a, b], now)
+  const file = path.join(known, '2026-11-21.txt')
+  t.equal(fs.readFileSync(file, 'utf8'), first)
+  const c = rec('c', '2026-11-21T10:02:00.000Z', { sidechain: true })
+  t.equal((await appendRecords(git, info, known, [c, { ...b }], now)).appended, 1, 'the cached sidechain copy is known')
+  t.equal(fs.readFileSync(file, 'utf8'), `usage-ledger known v2\n${line(a)}${line(b)}${line(c)}m msg_a\n`)
   await git.close()
 })
