@@ -1,7 +1,7 @@
 /** `index [--rebuild]`: refresh the query index (what the post-merge hook runs). */
 import { updateIndex, type IndexData, type UpdateResult } from '../index/index.js'
 import { listQuarantined, quarantineLine, quarantineWarning, type QuarantinedHead } from '../store/quarantine.js'
-import { trustedHeads } from '../sync/trust.js'
+import { trustedHeads } from '../app/sync/trust.js'
 import { EMBEDDED_PRICES, type PriceTable } from '../report/prices.js'
 import { Store } from '../store/store.js'
 import { out, say, type CommandContext, type Outcome } from './context.js'

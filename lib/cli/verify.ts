@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { usageError } from '../errors.js'
-import { trustedHeads, supersededHeads } from '../sync/trust.js'
+import { trustedHeads, supersededHeads } from '../app/sync/trust.js'
 import { listQuarantined, quarantineLine, type Quarantine } from '../store/quarantine.js'
 import type { GitBackend } from '../git/backend.js'
 import { readIndexSources } from '../index/index.js'

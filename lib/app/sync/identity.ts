@@ -6,11 +6,11 @@
  * or fetched (its tracking ref), and the `installId` in `device.json`, which names the store
  * that wrote a commit.
  */
-import { descends, trackingRef, type GitBackend, type Remote } from '../git/backend.js'
-import { readEntryAt } from '../git/tree.js'
-import { deviceDir, ledgerRef } from '../ledger/paths.js'
-import { parseManifest } from '../ledger/manifest.js'
-import { LedgerError } from '../errors.js'
+import { descends, trackingRef, type GitBackend, type Remote } from '../../git/backend.js'
+import { readEntryAt } from '../../git/tree.js'
+import { deviceDir, ledgerRef } from '../../ledger/paths.js'
+import { parseManifest } from '../../ledger/manifest.js'
+import { LedgerError } from '../../errors.js'
 
 export interface WrittenBy {
   installId?: string

@@ -7,11 +7,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { trackingRef, type GitBackend, type Remote, type TreeEntry } from '../git/backend.js'
-import { readEntryAt } from '../git/tree.js'
-import { deviceDir, LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../ledger/paths.js'
-import { listQuarantined, type QuarantinedHead } from '../store/quarantine.js'
-import type { Finding } from '../verify/findings.js'
+import { trackingRef, type GitBackend, type Remote, type TreeEntry } from '../../git/backend.js'
+import { readEntryAt } from '../../git/tree.js'
+import { deviceDir, LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../../ledger/paths.js'
+import { listQuarantined, type QuarantinedHead } from '../../store/quarantine.js'
+import type { Finding } from '../../verify/findings.js'
 import { checkHeads, cloneGoodHeads, type DeviceCheck, type TrustResult, type TrustState } from './trust.js'
 
 export type { Finding }

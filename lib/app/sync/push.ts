@@ -1,10 +1,10 @@
 /** Delivering this device's commits (DESIGN §6/§7): fast-forward only; offline keeps them. */
-import type { GitBackend, Remote } from '../git/backend.js'
-import { trackingRef } from '../git/backend.js'
-import { isGenesis } from '../git/genesis.js'
-import { isLedgerError, type LedgerError } from '../errors.js'
-import { ledgerRef } from '../ledger/paths.js'
-import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
+import type { GitBackend, Remote } from '../../git/backend.js'
+import { trackingRef } from '../../git/backend.js'
+import { isGenesis } from '../../git/genesis.js'
+import { isLedgerError, type LedgerError } from '../../errors.js'
+import { ledgerRef } from '../../ledger/paths.js'
+import { readJsonIfExists, writeFileAtomic } from '../../store/fsutil.js'
 
 export interface PushResult {
   pushed: boolean
