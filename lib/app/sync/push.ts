@@ -1,10 +1,14 @@
 /** Delivering this device's commits (DESIGN §6/§7): fast-forward only; offline keeps them. */
+import path from 'node:path'
 import type { GitBackend, Remote } from '../../git/backend.js'
-import { trackingRef } from '../../git/backend.js'
+import { redactUrl, trackingRef } from '../../git/backend.js'
 import { isGenesis } from '../../git/genesis.js'
-import { isLedgerError, type LedgerError } from '../../errors.js'
+import { isLedgerError, type LedgerError, usageError } from '../../errors.js'
 import { ledgerRef } from '../../ledger/paths.js'
 import { readJsonIfExists, writeFileAtomic } from '../../store/fsutil.js'
+import type { Store } from '../../store/store.js'
+import { explainRejectedPush } from './identity.js'
+import { resolveRemote } from './remote.js'
 
 export interface PushResult {
   pushed: boolean
@@ -98,4 +102,93 @@ export function savePushFailure(file: string, failure: PushFailure | null): void
   if (had && had.v > PUSH_STATE_VERSION) return // a newer usage-ledger's file is left as it is
   if (!failure && !had?.lastFailure) return // nothing to clear: no write on every push
   writeFileAtomic(file, `${JSON.stringify({ v: PUSH_STATE_VERSION, lastFailure: failure })}\n`)
+}
+
+export interface PushSummary {
+  remote: string
+  pushed: boolean
+  pending: number
+  rejected: boolean
+  error?: string
+  /** The rejection is an integrity failure (this device's branch was rewritten on the remote): exit 3. */
+  integrity?: boolean
+  /** git's own words about this push's failure, when it said more than `error`. */
+  details?: string[]
+  /** The last push that failed other than offline, until one succeeds (state/push.json). */
+  lastPushFailure: PushFailure | null
+}
+
+/** Where the last failed push is kept (DESIGN: persisted state carries "v"). */
+export const pushStateFile = (store: Store) => path.join(store.paths.state, 'push.json')
+
+/** The last failed push of a store, or null (also in --repo mode, which never pushes). */
+export const lastPushFailure = (store: Store, repoMode = false): PushFailure | null =>
+  repoMode ? null : loadPushFailure(pushStateFile(store))
+
+/**
+ * Pushes (the caller holds the store lock); an unreachable or refusing remote leaves the
+ * commits pending, a rejection is reported as such.
+ */
+export async function pushOrKeep(store: Store): Promise<PushSummary> {
+  const url = store.config.remote!
+  const git = await store.git()
+  const remote = await resolveRemote(url, store.env)
+  const file = pushStateFile(store)
+  // A failure other than being offline is kept until a push succeeds (or finds nothing to do).
+  const keep = (e: LedgerError | undefined): PushFailure | null => {
+    if (!e) {
+      savePushFailure(file, null)
+      return null
+    }
+    if (!isKeptFailure(e)) return loadPushFailure(file)
+    const failure = { at: store.env.now().toISOString(), code: e.code, message: e.message, details: e.details }
+    savePushFailure(file, failure)
+    return failure
+  }
+  try {
+    const r = await pushDevice(git, remote, store.device.id)
+    return {
+      remote: redactUrl(url),
+      pushed: r.pushed,
+      pending: r.pending,
+      rejected: false,
+      error: r.error?.message,
+      details: r.error?.details.length ? r.error.details : undefined,
+      lastPushFailure: keep(r.error),
+    }
+  } catch (e) {
+    if (isLedgerError(e, 'PUSH_REJECTED')) {
+      // Another store writing as this device, or this device's branch rewritten: say which.
+      const why = await explainRejectedPush(
+        git,
+        remote,
+        store.device.id,
+        store.device.installId,
+        e,
+        store.deviceSource === 'env',
+      )
+      return {
+        remote: redactUrl(url),
+        pushed: false,
+        pending: -1,
+        rejected: true,
+        error: why.message,
+        lastPushFailure: keep(why),
+        ...(why.kind === 'integrity' ? { integrity: true } : {}),
+      }
+    }
+    throw e
+  }
+}
+
+/** The `push` command: this device's pending commits, delivered under the store lock. */
+export async function pushPending(store: Store): Promise<PushSummary> {
+  if (!store.config.remote)
+    throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; run usage-ledger init --remote URL`)
+  const lock = await store.lock()
+  try {
+    return await pushOrKeep(store)
+  } finally {
+    lock.release()
+  }
 }
