@@ -59,3 +59,6 @@ export function ago(at: string, now: Date): string {
   if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`
   return `${Math.round(s / 86400)} d ago`
 }
+
+/** `s` as one word for a POSIX shell: as it is when it is safe, else in single quotes. */
+export const shellQuote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)
