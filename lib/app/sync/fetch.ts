@@ -3,6 +3,8 @@
  * it passes the checks (`trust.ts`: ancestry, witnesses, and what `verify` checks on what is
  * new), advance the local `merged` branch to the union of the good heads' device directories,
  * and run the store's post-merge hooks. A head that fails is quarantined and reported.
+ * `fetchInto` does that for a store under its lock and refreshes the index; `fetchRemote` is
+ * the `fetch` command.
  */
 import fs from 'node:fs'
 import path from 'node:path'

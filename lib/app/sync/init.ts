@@ -53,6 +53,7 @@ export interface InitResult {
   pushed: PushSummary | null
 }
 
+/** The `init` command; what it did comes back, nothing is printed. */
 export async function initStore(
   env: Env,
   where: Pick<StoreOptions, 'home' | 'git'>,
