@@ -49,3 +49,16 @@ export function wrap(s: string, width: number, indent = '  '): string {
   if (line) lines.push(line)
   return lines.join('\n')
 }
+
+/** "2 h ago", "5 min ago", "3 d ago": how long before `now` an ISO time was. */
+export function ago(at: string, now: Date): string {
+  const s = Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000))
+  if (!Number.isFinite(s)) return 'at an unknown time'
+  if (s < 90) return `${s} s ago`
+  if (s < 90 * 60) return `${Math.round(s / 60)} min ago`
+  if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`
+  return `${Math.round(s / 86400)} d ago`
+}
+
+/** `s` as one word for a POSIX shell: as it is when it is safe, else in single quotes. */
+export const shellQuote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)

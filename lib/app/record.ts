@@ -8,8 +8,8 @@ import { appendRecords } from '../branch/writer.js'
 import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
 import { loadVerified } from '../store/verified.js'
 import { addNames, loadNames } from '../store/names.js'
-import { lastPushFailure, pushOrKeep, type PushSummary } from '../cli/push.js' // TODO(merge): app/sync/push.js
-import type { PushFailure } from '../sync/push.js' // TODO(merge): app/sync/push.js
+import { lastPushFailure, pushOrKeep, type PushSummary } from './sync/push.js'
+import type { PushFailure } from './sync/push.js'
 
 export interface RecordUsageOptions {
   sources: string[]

@@ -1,11 +1,12 @@
 /** What every command receives: the environment and the global options (DESIGN §7). */
 import type { Env } from '../env.js'
-import type { BackendChoice } from '../git/index.js'
+import type { StoreOptions } from '../store/store.js'
 
 export interface GlobalOptions {
   home?: string
   repo?: string
-  git: BackendChoice
+  /** `--git`: the backend the store opens (`auto` when not given). */
+  git: NonNullable<StoreOptions['git']>
   json: boolean
   quiet: boolean
   debug: boolean

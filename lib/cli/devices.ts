@@ -5,7 +5,7 @@ import { Store } from '../store/store.js'
 import { out, say, type CommandContext, type Outcome, type CommandSpec, optional } from './context.js'
 import { usageError } from '../errors.js'
 import { DEVICE_ID_RE } from '../ledger/paths.js'
-import { sayPush } from './push.js' // TODO(merge): cli/messages.js
+import { sayPush } from './messages.js'
 import { plural } from '../text.js'
 
 export interface DevicesOptions {

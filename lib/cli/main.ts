@@ -6,7 +6,6 @@
 import yargs, { type Argv, type Options, type PositionalOptions } from 'yargs'
 import { LedgerError, usageError } from '../errors.js'
 import { processEnv, type Env } from '../env.js'
-import { parseBackendChoice } from '../git/choice.js'
 import type { Args, CommandSpec, GlobalOptions, Outcome } from './context.js'
 
 export const EXIT = { ok: 0, operational: 1, usage: 2, input: 2, integrity: 3 } as const
@@ -57,7 +56,8 @@ function globals(a: Record<string, unknown>, env: Env): GlobalOptions {
   return {
     home: a.home as string | undefined,
     repo: a.repo as string | undefined,
-    git: parseBackendChoice(a.git),
+    // yargs checked the value against the choices.
+    git: (a.git as GlobalOptions['git'] | undefined) ?? 'auto',
     json: Boolean(a.json) || a.format === 'json',
     quiet: Boolean(a.quiet),
     debug: Boolean(a.debug),

@@ -8,8 +8,8 @@ import {
 } from '../app/record.js'
 import { usageError } from '../errors.js'
 import { Store } from '../store/store.js'
-import { sayPush } from './push.js' // TODO(merge): cli/messages.js
-import type { PushFailure } from '../sync/push.js' // TODO(merge): app/sync/push.js
+import { sayPush } from './messages.js'
+import type { PushFailure } from '../app/sync/push.js'
 import { out, say, type CommandContext, type Outcome, type CommandSpec, list, optional } from './context.js'
 import { progressBar } from './progress.js'
 import { plural } from '../text.js'

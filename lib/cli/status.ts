@@ -1,7 +1,7 @@
 /** `status`: this device, its remote and pending commits, every device, the merged tree. */
 import { storeStatus } from '../app/query/status.js'
 import { Store } from '../store/store.js'
-import { ago } from './push.js' // TODO(merge): text.js
+import { ago } from '../text.js'
 import { localTimeIn } from '../ledger/zone.js'
 import { out, type CommandContext, type Outcome, type CommandSpec } from './context.js'
 import { plural } from '../text.js'

@@ -2,9 +2,9 @@
 import type { GitBackend } from '../../git/backend.js'
 import { redactUrl } from '../../git/backend.js'
 import { deviceFilesAt, readDeviceJson, readManifest } from '../../branch/device-files.js'
-import { trustedHeads } from '../../sync/trust.js' // TODO(merge): app/sync/trust.js
-import { resolveRemote } from '../../sync/remote.js' // TODO(merge): app/sync/remote.js
-import { pushOrKeep, type PushSummary } from '../../cli/push.js' // TODO(merge): app/sync/push.js
+import { trustedHeads } from '../sync/trust.js'
+import { resolveRemote } from '../sync/remote.js'
+import { pushOrKeep, type PushSummary } from '../sync/push.js'
 import { ledgerRef } from '../../ledger/paths.js'
 import type { Store } from '../../store/store.js'
 import { usageError } from '../../errors.js'

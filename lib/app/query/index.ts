@@ -1,7 +1,7 @@
 /** The query index of a store: brought up to the trusted device heads before every read. */
 import { updateIndex, type IndexData, type UpdateResult } from '../../index/index.js'
 import { listQuarantined, type QuarantinedHead } from '../../store/quarantine.js'
-import { trustedHeads } from '../../sync/trust.js' // TODO(merge): app/sync/trust.js
+import { trustedHeads } from '../sync/trust.js'
 import { EMBEDDED_PRICES, type PriceTable } from '../../report/prices.js'
 import type { Store } from '../../store/store.js'
 

@@ -4,8 +4,7 @@ import { ledgerRef, MERGED_REF } from '../../ledger/paths.js'
 import type { Store } from '../../store/store.js'
 import { loadVerified } from '../../store/verified.js'
 import { quarantineWarning } from '../../store/quarantine.js'
-import { commitsAhead } from '../../sync/push.js' // TODO(merge): app/sync/push.js
-import { lastPushFailure } from '../../cli/push.js' // TODO(merge): app/sync/push.js
+import { commitsAhead, lastPushFailure } from '../sync/push.js'
 import { indexRows } from '../../index/index.js'
 import { recordRows } from '../../report/aggregate.js'
 import { checkZone, localTimeIn, systemZone } from '../../ledger/zone.js'

@@ -1,6 +1,6 @@
 /** The integrity checks of DESIGN §8 over a store's (or a --repo clone's) devices. */
 import { usageError } from '../../errors.js'
-import { trustedHeads, supersededHeads } from '../../sync/trust.js' // TODO(merge): app/sync/trust.js
+import { trustedHeads, supersededHeads } from '../sync/trust.js'
 import { listQuarantined, quarantineLine, type Quarantine } from '../../store/quarantine.js'
 import type { GitBackend } from '../../git/backend.js'
 import { readIndexSources } from '../../index/index.js'

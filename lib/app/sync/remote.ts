@@ -1,8 +1,8 @@
 /** The remote of a store and its credentials (DESIGN §6): tokens never touch our files. */
 import { spawn } from 'node:child_process'
-import { usageError } from '../errors.js'
-import type { Env } from '../env.js'
-import type { Remote } from '../git/backend.js'
+import { usageError } from '../../errors.js'
+import type { Env } from '../../env.js'
+import type { Remote } from '../../git/backend.js'
 
 const TOKEN_QUERY_RE = /[?&;](?:access_token|token|private_token|oauth_token)=/i
 

@@ -3,15 +3,26 @@
  * it passes the checks (`trust.ts`: ancestry, witnesses, and what `verify` checks on what is
  * new), advance the local `merged` branch to the union of the good heads' device directories,
  * and run the store's post-merge hooks. A head that fails is quarantined and reported.
+ * `fetchInto` does that for a store under its lock and refreshes the index; `fetchRemote` is
+ * the `fetch` command.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { trackingRef, type GitBackend, type Remote, type TreeEntry } from '../git/backend.js'
-import { readEntryAt } from '../git/tree.js'
-import { deviceDir, LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../ledger/paths.js'
-import { listQuarantined, type QuarantinedHead } from '../store/quarantine.js'
-import type { Finding } from '../verify/findings.js'
+import { trackingRef, type GitBackend, type Remote, type TreeEntry } from '../../git/backend.js'
+import { readEntryAt } from '../../git/tree.js'
+import { deviceDir, LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../../ledger/paths.js'
+import { listQuarantined, loadTrustState, saveTrustState, type QuarantinedHead } from '../../store/quarantine.js'
+import type { Store } from '../../store/store.js'
+import { usageError } from '../../errors.js'
+import { redactUrl } from '../../git/backend.js'
+import { deviceHeads } from '../../index/heads.js'
+import { updateIndex } from '../../index/index.js'
+import type { Finding } from '../../verify/findings.js'
+import { storePrices } from '../query/index.js'
+import { resolveDevices } from '../query/device-ref.js'
+import { listDevices } from '../query/devices.js'
+import { resolveRemote } from './remote.js'
 import { checkHeads, cloneGoodHeads, type DeviceCheck, type TrustResult, type TrustState } from './trust.js'
 
 export type { Finding }
@@ -195,4 +206,86 @@ export async function runPostMerge(gitdir: string): Promise<string[]> {
     child.on('close', () => resolve())
   })
   return [hook]
+}
+
+/** Fetch, check and integrate under the store lock; shared by `fetch` and `init --remote`. */
+export async function fetchInto(
+  store: Store,
+  acceptRewrite: string[],
+  clone = false,
+  adopt = false,
+): Promise<FetchResult> {
+  const git = await store.git()
+  const remote = await resolveRemote(store.config.remote!, store.env)
+  const lock = await store.lock()
+  try {
+    // A store now writing as another id (USAGE_LEDGER_DEVICE_ID) first moves its old branch's records.
+    if (store.previousId) await store.remember({})
+    const r = await fetchDevices(git, remote, {
+      me: store.device.id,
+      state: loadTrustState(store.paths),
+      acceptRewrite,
+      now: store.env.now(),
+      clone,
+      install: store.device.installId,
+      adopt,
+      idFromEnv: store.deviceSource === 'env',
+    })
+    saveTrustState(store.paths, r.state)
+    // What the fetch brought in is indexed now, so the next report starts warm.
+    await updateIndex(git, store.paths.index, storePrices(store), { heads: r.heads })
+    return r
+  } finally {
+    lock.release()
+  }
+}
+
+/** The URL of a native clone's `origin`, read from its config file. */
+function originOf(gitdir: string): string | undefined {
+  let text: string
+  try {
+    text = fs.readFileSync(path.join(gitdir, 'config'), 'utf8')
+  } catch {
+    return undefined
+  }
+  const section = /\[remote "origin"\]([^[]*)/.exec(text)?.[1] ?? ''
+  return /^\s*url\s*=\s*(.+?)\s*$/m.exec(section)?.[1]
+}
+
+export interface FetchRemoteOptions {
+  /** Devices whose rewritten branch is taken, named as `--device` names them. */
+  acceptRewrite: string[]
+  /** `--repo` as given: the store is a native clone that fetches from its `origin`. */
+  repo?: string
+}
+
+/** What the `fetch` command did, with the remote it fetched from (redacted). */
+export interface FetchSummary extends FetchResult {
+  remote: string
+}
+
+/** The `fetch` command: every device's branch of the store's remote (a clone's `origin`), checked and integrated. */
+export async function fetchRemote(store: Store, opts: FetchRemoteOptions): Promise<FetchSummary> {
+  if (opts.repo) {
+    const origin = originOf(store.paths.gitdir)
+    if (!origin) throw usageError('NO_REMOTE', `--repo ${opts.repo} has no remote "origin" to fetch from`)
+    store.config.remote = origin
+  }
+  if (!store.config.remote)
+    throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; run usage-ledger init --remote URL`)
+  // --accept-rewrite names a device as --device does, among the branches this store knows
+  // (its own and the remote's it fetched); nothing is fetched for a name that is none of them.
+  const acceptRewrite = opts.acceptRewrite.length
+    ? resolveDevices(
+        '--accept-rewrite',
+        opts.acceptRewrite,
+        store.initialized
+          ? await listDevices(await store.git(), store.device.id, await deviceHeads(await store.git(), true))
+          : [],
+        store.device.id,
+      )
+    : []
+  if (!store.initialized) await store.ensureInit()
+  const r = await fetchInto(store, acceptRewrite, Boolean(opts.repo))
+  return { ...r, remote: redactUrl(store.config.remote) }
 }

@@ -6,10 +6,10 @@
  * its last good head, out of `merged`, the index, reports and the witnesses, until the branch
  * returns to a good descendant or `fetch --accept-rewrite` takes it as it is.
  */
-import { descends, trackingRef, type CommitInfo, type GitBackend } from '../git/backend.js'
-import { GENESIS_OID } from '../git/genesis.js'
-import { deviceFilesAt, readManifest } from '../branch/device-files.js'
-import { DEVICE_ID_RE, ledgerRef } from '../ledger/paths.js'
+import { descends, trackingRef, type CommitInfo, type GitBackend } from '../../git/backend.js'
+import { GENESIS_OID } from '../../git/genesis.js'
+import { deviceFilesAt, readManifest } from '../../branch/device-files.js'
+import { DEVICE_ID_RE, ledgerRef } from '../../ledger/paths.js'
 import {
   loadTrustState,
   saveTrustState,
@@ -17,12 +17,12 @@ import {
   type Quarantine,
   type TrustPaths,
   type TrustState,
-} from '../store/quarantine.js'
-import { deviceHeads } from '../index/heads.js'
-import { finding, type Finding } from '../verify/findings.js'
-import { verifyLedger } from '../verify/verify.js'
+} from '../../store/quarantine.js'
+import { deviceHeads } from '../../index/heads.js'
+import { finding, type Finding } from '../../verify/findings.js'
+import { verifyLedger } from '../../verify/verify.js'
 import { ownBranchMessage, ownBranchState, writtenBy } from './identity.js'
-import { plural } from '../text.js'
+import { plural } from '../../text.js'
 
 export type { TrustState }
 
@@ -47,7 +47,7 @@ export interface TrustOptions {
   now: Date
   /**
    * This store's install id, its tracking ref of its own branch before the fetch, and how its id was given (see
-   * lib/sync/identity.ts).
+   * lib/app/sync/identity.ts).
    */
   install?: string
   ownBefore?: string | null
@@ -93,7 +93,7 @@ export async function checkHeads(
     }
     const before = o.good.get(id) ?? null
     if (id === o.me) {
-      // Only this store's own history is taken in (README "Concepts"): see lib/sync/identity.ts.
+      // Only this store's own history is taken in (README "Concepts"): see lib/app/sync/identity.ts.
       const tracked = o.ownBefore ?? null
       const own = await ownBranchState(git, id, { local: before, head, before: tracked, install: o.install })
       if (own === 'catch-up' || (o.adopt && own === 'foreign')) {

@@ -6,10 +6,10 @@
  * or fetched (its tracking ref), and the `installId` in `device.json`, which names the store
  * that wrote a commit.
  */
-import { descends, trackingRef, type GitBackend, type Remote } from '../git/backend.js'
-import { ledgerRef } from '../ledger/paths.js'
-import { deviceFilesAt, readDeviceJson, readManifest } from '../branch/device-files.js'
-import { LedgerError } from '../errors.js'
+import { descends, trackingRef, type GitBackend, type Remote } from '../../git/backend.js'
+import { ledgerRef } from '../../ledger/paths.js'
+import { deviceFilesAt, readDeviceJson, readManifest } from '../../branch/device-files.js'
+import { LedgerError } from '../../errors.js'
 
 export interface WrittenBy {
   installId?: string
