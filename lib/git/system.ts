@@ -230,54 +230,8 @@ export class SystemBackend implements GitBackend {
     return o ? o.oid : null
   }
 
-  /**
-   * Read from the files git keeps them in (loose refs over packed-refs) when the repository
-   * uses that format: a report asks for the device heads every time, and a spawn cost more.
-   */
-  private listRefFiles(prefix: string): Map<string, string> | null {
-    let config = ''
-    try {
-      config = fs.readFileSync(path.join(this.gitdir, 'config'), 'utf8')
-    } catch {
-      return null
-    }
-    if (/refstorage\s*=\s*reftable/i.test(config)) return null
-    const refs = new Map<string, string>()
-    try {
-      for (const line of fs.readFileSync(path.join(this.gitdir, 'packed-refs'), 'utf8').split('\n')) {
-        const m = /^([0-9a-f]{40}) (\S+)$/.exec(line)
-        if (m && m[2]!.startsWith(prefix)) refs.set(m[2]!, m[1]!)
-      }
-    } catch {
-      /* no packed refs */
-    }
-    const walk = (dir: string, name: string): boolean => {
-      let entries: fs.Dirent[]
-      try {
-        entries = fs.readdirSync(dir, { withFileTypes: true })
-      } catch {
-        return true
-      }
-      for (const e of entries) {
-        const full = `${name}/${e.name}`
-        if (e.isDirectory()) {
-          if (!walk(path.join(dir, e.name), full)) return false
-          continue
-        }
-        if (!full.startsWith(prefix) || e.name.endsWith('.lock')) continue
-        const text = fs.readFileSync(path.join(dir, e.name), 'utf8').trim()
-        if (!/^[0-9a-f]{40}$/.test(text)) return false // symbolic or unexpected: ask git
-        refs.set(full, text)
-      }
-      return true
-    }
-    const top = prefix.replace(/\/[^/]*$/, '')
-    return walk(path.join(this.gitdir, top), top) ? refs : null
-  }
-
+  /** A spawn: the cat-file process lists no refs, and their files (loose, packed, reftable) are git's. */
   async listRefs(prefix: string): Promise<Map<string, string>> {
-    const fromFiles = this.listRefFiles(prefix)
-    if (fromFiles) return fromFiles
     const out = (
       await git(['for-each-ref', '--format=%(objectname) %(refname)', prefix], { gitdir: this.gitdir })
     ).toString('utf8')
