@@ -1,6 +1,4 @@
 /** `fetch`: bring in every device's branch, verify it, advance `merged` (DESIGN §7, §8). */
-import fs from 'node:fs'
-import path from 'node:path'
 import { usageError } from '../errors.js'
 import { redactUrl } from '../git/backend.js'
 import { Store } from '../store/store.js'
@@ -52,23 +50,16 @@ export async function fetchInto(
   }
 }
 
-/** The URL of a native clone's `origin`, read from its config file. */
-function originOf(gitdir: string): string | undefined {
-  let text: string
-  try {
-    text = fs.readFileSync(path.join(gitdir, 'config'), 'utf8')
-  } catch {
-    return undefined
-  }
-  const section = /\[remote "origin"\]([^[]*)/.exec(text)?.[1] ?? ''
-  return /^\s*url\s*=\s*(.+?)\s*$/m.exec(section)?.[1]
+/** The URL of a native clone's `origin`, from its config. */
+async function originOf(store: Store): Promise<string | undefined> {
+  return (await (await store.git()).remoteUrl('origin')) ?? undefined
 }
 
 export async function fetch(ctx: CommandContext, opts: FetchOptions): Promise<Outcome> {
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
     if (ctx.global.repo) {
-      const origin = originOf(store.paths.gitdir)
+      const origin = await originOf(store)
       if (!origin) throw usageError('NO_REMOTE', `--repo ${ctx.global.repo} has no remote "origin" to fetch from`)
       store.config.remote = origin
     }

@@ -56,6 +56,8 @@ export interface GitBackend {
   readCommit(oid: string): Promise<CommitInfo>
   /** True when `ancestor` is `descendant` or one of its ancestors. */
   isAncestor(ancestor: string, descendant: string): Promise<boolean>
+  /** The URL of remote `name` in this repository's own config (a native clone's `origin`), or null. */
+  remoteUrl(name: string): Promise<string | null>
   /** Branch heads on the remote under `prefix` (e.g. `refs/heads/`), full name → oid. */
   listRemoteRefs(remote: Remote, prefix: string): Promise<Map<string, string>>
   /**

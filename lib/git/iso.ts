@@ -173,6 +173,11 @@ export class IsoBackend implements GitBackend {
     return refs
   }
 
+  async remoteUrl(name: string): Promise<string | null> {
+    const url = await git.getConfig({ ...this.base, path: `remote.${name}.url` })
+    return typeof url === 'string' ? url : null
+  }
+
   async updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void> {
     const cur = await this.readRef(ref)
     if (cur !== expectedOld) {

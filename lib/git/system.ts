@@ -244,6 +244,13 @@ export class SystemBackend implements GitBackend {
     return refs
   }
 
+  async remoteUrl(name: string): Promise<string | null> {
+    const r = await runGit(['config', '--local', '--get', `remote.${name}.url`], { gitdir: this.gitdir })
+    if (r.code === 1) return null // not set
+    if (r.code !== 0) throw gitFailed('git config', r.stderr, r.code, true)
+    return r.stdout.toString('utf8').replace(/\n$/, '')
+  }
+
   /**
    * A git killed while updating `ref` leaves `<ref>.lock`, and every later update of it fails
    * until someone removes the file. Our writes and fetches run under the store lock, so such a

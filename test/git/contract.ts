@@ -585,4 +585,22 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
       'native clone checks out the part',
     )
   })
+
+  t.test('remoteUrl reads a remote URL from the repository config as native git wrote it', async (t) => {
+    const { b, gitdir, dir } = await open(t)
+    t.equal(await b.remoteUrl('origin'), null, 'none in a fresh repository')
+    git(gitdir, ['config', 'remote.origin.url', 'https://example.com/me/ledger.git'])
+    git(gitdir, ['config', 'remote.spaces.url', '/srv/a b/ledger.git'])
+    git(gitdir, ['config', 'remote.quoted.url', 'https://example.com/a#b;c'])
+    t.equal(await b.remoteUrl('origin'), 'https://example.com/me/ledger.git', 'origin')
+    t.equal(await b.remoteUrl('spaces'), '/srv/a b/ledger.git', 'inner spaces kept')
+    t.equal(await b.remoteUrl('quoted'), 'https://example.com/a#b;c', 'a value git had to quote')
+    t.equal(await b.remoteUrl('upstream'), null, 'a remote not configured')
+    // A clone with a work tree keeps its config in .git, where --repo finds it.
+    const clone = join(dir, 'clone')
+    git(undefined, ['clone', '--quiet', gitdir, clone])
+    const c = make(join(clone, '.git'))
+    t.teardown(() => c.close())
+    t.equal(await c.remoteUrl('origin'), gitdir, "a native clone's origin")
+  })
 }
