@@ -354,9 +354,13 @@ export class SystemBackend implements GitBackend {
   private async remoteGit(remote: Remote, args: string[], ref = ''): Promise<Buffer> {
     const r = await runGit(args, { gitdir: this.gitdir, env: this.remoteEnv(remote) })
     if (r.code === 0) return r.stdout
+    throw this.remoteError(remote, args, r, ref)
+  }
+
+  private remoteError(remote: Remote, args: string[], r: RunResult, ref = ''): LedgerError {
     // push --porcelain reports a rejected ref on stdout.
     const said = `${r.stderr}\n${r.stdout.toString('utf8')}`
-    throw classifyGitError(remote.url, said, ref) ?? gitFailed(`git ${args[0]} ${redactUrl(remote.url)}`, said, r.code)
+    return classifyGitError(remote.url, said, ref) ?? gitFailed(`git ${args[0]} ${redactUrl(remote.url)}`, said, r.code)
   }
 
   async listRemoteRefs(remote: Remote, prefix: string): Promise<Map<string, string>> {
@@ -373,16 +377,18 @@ export class SystemBackend implements GitBackend {
     const got = new Map<string, string>()
     if (!refs.length) return got
     for (const r of refs) this.clearStaleRefLock(trackingRef(r))
-    await this.remoteGit(remote, [
-      'fetch',
-      '--quiet',
-      '--no-tags',
-      '--no-write-fetch-head',
-      '--',
-      remote.url,
-      ...refs.map((r) => `+${r}:${trackingRef(r)}`),
-    ])
-    for (const r of refs) {
+    let want = refs
+    while (want.length) {
+      const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--', remote.url]
+      args.push(...want.map((r) => `+${r}:${trackingRef(r)}`))
+      const r = await runGit(args, { gitdir: this.gitdir, env: this.remoteEnv(remote) })
+      if (r.code === 0) break
+      // A branch deleted since it was listed fails the whole fetch, and git names it: fetch the rest.
+      const gone = /couldn't find remote ref (\S+)/.exec(r.stderr)?.[1]
+      if (!gone || !want.includes(gone)) throw this.remoteError(remote, args, r)
+      want = want.filter((w) => w !== gone)
+    }
+    for (const r of want) {
       const oid = await this.readRef(trackingRef(r))
       if (oid) got.set(r, oid)
     }
