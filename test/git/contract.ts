@@ -709,12 +709,13 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     t.test(`${kind} remote: fetchRefs brings several branches into refs/remotes/origin/, overwriting`, async (t) => {
       const { b, gitdir, dir } = await open(t)
       const { remote, bare } = await bareRemote(kind, dir)
+      const [mine, theirs] = [ledgerRef(DEVICE), ledgerRef(DEVICE2)]
+      t.same(await b.fetchRefs(remote, [mine]), new Map(), 'an empty remote: nothing')
       // The commits come from another repository: the fetch must bring their objects.
       const other = make(join(dir, 'other.git'))
       t.teardown(() => other.close())
       await other.init()
       const { c1, c2, r } = await history(other)
-      const [mine, theirs] = [ledgerRef(DEVICE), ledgerRef(DEVICE2)]
       seed(other.gitdir, bare, { 'refs/heads/main': c1, [mine]: c2, [theirs]: r })
       t.same(await b.fetchRefs(remote, []), new Map(), 'nothing asked, nothing fetched')
       t.same(
