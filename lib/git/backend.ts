@@ -2,6 +2,11 @@
  * The narrow repository interface every git backend implements (DESIGN §6). Everything above
  * lib/git talks to a store through this and nothing else; test/git/contract.ts is the one
  * suite both implementations must pass.
+ *
+ * The remote operations fail alike in both: AUTH_FAILED, REMOTE_NOT_FOUND, REMOTE_UNREACHABLE,
+ * PUSH_REJECTED (lib/git/remote-errors.ts). Two differences are intended: the iso backend speaks
+ * only HTTP(S), any other remote (a path, ssh) is ISO_REMOTE; and its fetchRefs records the
+ * remote as `origin` in the repository's config (isomorphic-git fetches through a named remote).
  */
 export type BackendName = 'system' | 'iso'
 
@@ -56,16 +61,25 @@ export interface GitBackend {
   readCommit(oid: string): Promise<CommitInfo>
   /** True when `ancestor` is `descendant` or one of its ancestors. */
   isAncestor(ancestor: string, descendant: string): Promise<boolean>
+  /** The URL of remote `name` in this repository's own config (a native clone's `origin`), or null. */
+  remoteUrl(name: string): Promise<string | null>
   /** Branch heads on the remote under `prefix` (e.g. `refs/heads/`), full name → oid. */
   listRemoteRefs(remote: Remote, prefix: string): Promise<Map<string, string>>
   /**
    * Fetches `refs` (full remote names) into `refs/remotes/origin/…`, overwriting whatever was
-   * there: callers check ancestry themselves (rewrite detection) before trusting them.
+   * there: callers check ancestry themselves (rewrite detection) before trusting them. A ref the
+   * remote lacks (deleted since it was listed) is left out of the answer.
    */
   fetchRefs(remote: Remote, refs: string[]): Promise<Map<string, string>>
-  /** Pushes a local branch to the same name on the remote, fast-forward only (PUSH_REJECTED). */
+  /**
+   * Pushes a local branch to the same name on the remote (creating it there if need be),
+   * fast-forward only (PUSH_REJECTED); its tracking ref then follows.
+   */
   push(remote: Remote, ref: string): Promise<void>
-  /** Deletes a branch on the remote (`devices forget`). */
+  /**
+   * Deletes a branch on the remote (`devices forget`) and its tracking ref; a branch the remote
+   * lacks is fine, and so is one this repository lacks.
+   */
   deleteRemoteRef(remote: Remote, ref: string): Promise<void>
   close(): Promise<void>
 }

@@ -12,7 +12,7 @@ import * as git from 'isomorphic-git'
 import http from 'isomorphic-git/http/node'
 import { LedgerError, opError } from '../errors.js'
 import type { CommitInfo, GitBackend, Remote, TreeEntry } from './backend.js'
-import { redactUrl, trackingRef } from './backend.js'
+import { redactUrl, trackingRef, ZERO_OID } from './backend.js'
 import { authFailed, notFound, pushRejected, timedOut, unreachable } from './remote-errors.js'
 import { usageError } from '../errors.js'
 
@@ -173,6 +173,11 @@ export class IsoBackend implements GitBackend {
     return refs
   }
 
+  async remoteUrl(name: string): Promise<string | null> {
+    const url = await git.getConfig({ ...this.base, path: `remote.${name}.url` })
+    return typeof url === 'string' ? url : null
+  }
+
   async updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void> {
     const cur = await this.readRef(ref)
     if (cur !== expectedOld) {
@@ -291,26 +296,44 @@ export class IsoBackend implements GitBackend {
     // isomorphic-git's fetch reads its refspec from the config of a named remote.
     await git.addRemote({ ...this.base, remote: 'origin', url: remote.url, force: true })
     for (const ref of refs) {
-      const res = await this.remoteCall(remote, base, () =>
-        git.fetch({
-          ...this.base,
-          ...base,
-          ref: ref.replace(/^refs\/heads\//, ''),
-          remoteRef: ref,
-          singleBranch: true,
-          tags: false,
-        }),
-      )
-      if (res.fetchHead) {
-        await git.writeRef({ ...this.base, ref: trackingRef(ref), value: res.fetchHead, force: true })
-        got.set(ref, res.fetchHead)
+      const oid = await this.remoteCall(remote, base, () => this.fetchOne(base, ref))
+      if (oid) {
+        await git.writeRef({ ...this.base, ref: trackingRef(ref), value: oid, force: true })
+        got.set(ref, oid)
       }
     }
     return got
   }
 
+  /**
+   * One branch's head, null when the remote lacks it. isomorphic-git says NotFoundError for that
+   * and, after fetching the branch and writing its tracking ref, for a remote whose HEAD names
+   * no branch (a ledger remote without main).
+   */
+  private async fetchOne(base: ReturnType<IsoBackend['remoteBase']>, ref: string): Promise<string | null> {
+    try {
+      const res = await git.fetch({
+        ...this.base,
+        ...base,
+        ref: ref.replace(/^refs\/heads\//, ''),
+        remoteRef: ref,
+        singleBranch: true,
+        tags: false,
+      })
+      return res.fetchHead
+    } catch (e) {
+      const what = isNotFound(e) ? (e as { data?: { what?: string } }).data?.what : undefined
+      if (what === ref) return null
+      if (what === 'HEAD') return this.readRef(trackingRef(ref))
+      throw e
+    }
+  }
+
   async push(remote: Remote, ref: string): Promise<void> {
     const base = this.remoteBase(remote)
+    const oid = await this.readRef(ref)
+    // What git push says (GIT_FAILED), not isomorphic-git's bare NotFoundError.
+    if (!oid) throw opError('GIT_FAILED', `${ref} is not in ${this.gitdir}; nothing to push`)
     const res = await this.remoteCall(
       remote,
       base,
@@ -318,8 +341,7 @@ export class IsoBackend implements GitBackend {
       ref,
     )
     if (res.ok === false || (res.refs?.[ref] && !res.refs[ref].ok)) throw pushRejected(remote.url, ref)
-    const oid = await this.readRef(ref)
-    if (oid) await git.writeRef({ ...this.base, ref: trackingRef(ref), value: oid, force: true })
+    await git.writeRef({ ...this.base, ref: trackingRef(ref), value: oid, force: true })
   }
 
   async deleteRemoteRef(remote: Remote, ref: string): Promise<void> {
@@ -327,7 +349,8 @@ export class IsoBackend implements GitBackend {
     await this.remoteCall(
       remote,
       base,
-      () => git.push({ ...this.base, ...base, ref, remoteRef: ref, delete: true }),
+      // `ref` names what to push, looked up locally even for a delete: a zero oid needs no branch here.
+      () => git.push({ ...this.base, ...base, ref: ZERO_OID, remoteRef: ref, delete: true }),
       ref,
     )
     try {

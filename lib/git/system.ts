@@ -230,54 +230,8 @@ export class SystemBackend implements GitBackend {
     return o ? o.oid : null
   }
 
-  /**
-   * Read from the files git keeps them in (loose refs over packed-refs) when the repository
-   * uses that format: a report asks for the device heads every time, and a spawn cost more.
-   */
-  private listRefFiles(prefix: string): Map<string, string> | null {
-    let config = ''
-    try {
-      config = fs.readFileSync(path.join(this.gitdir, 'config'), 'utf8')
-    } catch {
-      return null
-    }
-    if (/refstorage\s*=\s*reftable/i.test(config)) return null
-    const refs = new Map<string, string>()
-    try {
-      for (const line of fs.readFileSync(path.join(this.gitdir, 'packed-refs'), 'utf8').split('\n')) {
-        const m = /^([0-9a-f]{40}) (\S+)$/.exec(line)
-        if (m && m[2]!.startsWith(prefix)) refs.set(m[2]!, m[1]!)
-      }
-    } catch {
-      /* no packed refs */
-    }
-    const walk = (dir: string, name: string): boolean => {
-      let entries: fs.Dirent[]
-      try {
-        entries = fs.readdirSync(dir, { withFileTypes: true })
-      } catch {
-        return true
-      }
-      for (const e of entries) {
-        const full = `${name}/${e.name}`
-        if (e.isDirectory()) {
-          if (!walk(path.join(dir, e.name), full)) return false
-          continue
-        }
-        if (!full.startsWith(prefix) || e.name.endsWith('.lock')) continue
-        const text = fs.readFileSync(path.join(dir, e.name), 'utf8').trim()
-        if (!/^[0-9a-f]{40}$/.test(text)) return false // symbolic or unexpected: ask git
-        refs.set(full, text)
-      }
-      return true
-    }
-    const top = prefix.replace(/\/[^/]*$/, '')
-    return walk(path.join(this.gitdir, top), top) ? refs : null
-  }
-
+  /** A spawn: the cat-file process lists no refs, and their files (loose, packed, reftable) are git's. */
   async listRefs(prefix: string): Promise<Map<string, string>> {
-    const fromFiles = this.listRefFiles(prefix)
-    if (fromFiles) return fromFiles
     const out = (
       await git(['for-each-ref', '--format=%(objectname) %(refname)', prefix], { gitdir: this.gitdir })
     ).toString('utf8')
@@ -288,6 +242,13 @@ export class SystemBackend implements GitBackend {
       refs.set(line.slice(sp + 1), line.slice(0, sp))
     }
     return refs
+  }
+
+  async remoteUrl(name: string): Promise<string | null> {
+    const r = await runGit(['config', '--local', '--get', `remote.${name}.url`], { gitdir: this.gitdir })
+    if (r.code === 1) return null // not set
+    if (r.code !== 0) throw gitFailed('git config', r.stderr, r.code, true)
+    return r.stdout.toString('utf8').replace(/\n$/, '')
   }
 
   /**
@@ -393,9 +354,13 @@ export class SystemBackend implements GitBackend {
   private async remoteGit(remote: Remote, args: string[], ref = ''): Promise<Buffer> {
     const r = await runGit(args, { gitdir: this.gitdir, env: this.remoteEnv(remote) })
     if (r.code === 0) return r.stdout
+    throw this.remoteError(remote, args, r, ref)
+  }
+
+  private remoteError(remote: Remote, args: string[], r: RunResult, ref = ''): LedgerError {
     // push --porcelain reports a rejected ref on stdout.
     const said = `${r.stderr}\n${r.stdout.toString('utf8')}`
-    throw classifyGitError(remote.url, said, ref) ?? gitFailed(`git ${args[0]} ${redactUrl(remote.url)}`, said, r.code)
+    return classifyGitError(remote.url, said, ref) ?? gitFailed(`git ${args[0]} ${redactUrl(remote.url)}`, said, r.code)
   }
 
   async listRemoteRefs(remote: Remote, prefix: string): Promise<Map<string, string>> {
@@ -412,16 +377,18 @@ export class SystemBackend implements GitBackend {
     const got = new Map<string, string>()
     if (!refs.length) return got
     for (const r of refs) this.clearStaleRefLock(trackingRef(r))
-    await this.remoteGit(remote, [
-      'fetch',
-      '--quiet',
-      '--no-tags',
-      '--no-write-fetch-head',
-      '--',
-      remote.url,
-      ...refs.map((r) => `+${r}:${trackingRef(r)}`),
-    ])
-    for (const r of refs) {
+    let want = refs
+    while (want.length) {
+      const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--', remote.url]
+      args.push(...want.map((r) => `+${r}:${trackingRef(r)}`))
+      const r = await runGit(args, { gitdir: this.gitdir, env: this.remoteEnv(remote) })
+      if (r.code === 0) break
+      // A branch deleted since it was listed fails the whole fetch, and git names it: fetch the rest.
+      const gone = /couldn't find remote ref (\S+)/.exec(r.stderr)?.[1]
+      if (!gone || !want.includes(gone)) throw this.remoteError(remote, args, r)
+      want = want.filter((w) => w !== gone)
+    }
+    for (const r of want) {
       const oid = await this.readRef(trackingRef(r))
       if (oid) got.set(r, oid)
     }

@@ -4,8 +4,12 @@
  * passing it write byte-identical objects; native git then fsck's, logs and clones the result.
  */
 import type { Test } from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import net, { type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { CommitInfo, GitBackend, TreeEntry } from '../../lib/git/backend.js'
+import type { CommitInfo, GitBackend, Remote, TreeEntry } from '../../lib/git/backend.js'
+import { trackingRef } from '../../lib/git/backend.js'
 import { readEntryAt, readTreeAt, walkBlobs, writeFiles } from '../../lib/git/tree.js'
 import { GENESIS_COMMIT, GENESIS_OID, isGenesis, writeGenesis } from '../../lib/git/genesis.js'
 import { dayDir, deviceDir, ledgerRef, LEDGER_REF_PREFIX } from '../../lib/ledger/paths.js'
@@ -21,6 +25,7 @@ import {
   scratchRepo,
   treeOidInOrder,
 } from './native.js'
+import { startGitServer, type GitServer } from '../helpers/git-server.js'
 
 export const EMPTY_BLOB = 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391'
 export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
@@ -35,6 +40,26 @@ const nameSorted = (es: TreeEntry[]) => [...es].sort((a, b) => (a.name < b.name 
 
 async function rejectsCode(t: Test, p: Promise<unknown>, code: string, msg: string) {
   await t.rejects(p, { name: 'LedgerError', code }, msg)
+}
+
+/** A port nothing listens on: one the system just gave out and took back. */
+async function closedPort(): Promise<number> {
+  const srv = net.createServer()
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const { port } = srv.address() as AddressInfo
+  await new Promise((resolve) => srv.close(resolve))
+  return port
+}
+
+/** The branches of a bare repository, as native git reads them from disk. */
+function headsOf(bare: string): Map<string, string> {
+  const out = git(bare, ['for-each-ref', '--format=%(refname) %(objectname)', 'refs/heads/'])
+  return new Map(out ? out.split('\n').map((l) => l.split(' ') as [string, string]) : [])
+}
+
+/** Sets branches and tags of a bare repository by a native push from `gitdir` (by path, not HTTP). */
+function seed(gitdir: string, bare: string, refs: Record<string, string>) {
+  git(gitdir, ['push', '--quiet', '--force', bare, ...Object.entries(refs).map(([ref, oid]) => `${oid}:${ref}`)])
 }
 
 export function backendContract(t: Test, make: (gitdir: string) => GitBackend): void {
@@ -584,5 +609,250 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
       text.p21b,
       'native clone checks out the part',
     )
+  })
+
+  // The remote operations, against `git http-backend` over HTTP (with a token) and, for the
+  // system backend, a bare repository given by path; native git looks at the remote from disk.
+  const TOKEN = 'contract-token'
+  const serverRoot = mkdtempSync(join(tmpdir(), 'ul-contract-remotes-'))
+  let server: Promise<GitServer> | undefined
+  const httpServer = () => (server ??= startGitServer({ root: serverRoot, token: TOKEN }))
+  t.teardown(async () => {
+    if (server) await (await server).close()
+    rmSync(serverRoot, { recursive: true, force: true })
+  })
+  let remotes = 0
+  /** A new empty bare remote: how a backend reaches it, and its directory. */
+  const bareRemote = async (kind: 'http' | 'path', under: string): Promise<{ remote: Remote; bare: string }> => {
+    const name = `r${++remotes}`
+    if (kind === 'http') {
+      const s = await httpServer()
+      return { bare: s.createBare(name), remote: { url: s.repoUrl(name), token: TOKEN } }
+    }
+    const bare = join(under, `${name}.git`)
+    git(undefined, ['init', '--bare', '--quiet', '--initial-branch=main', bare])
+    return { bare, remote: { url: bare } }
+  }
+  const backendName = make(join(serverRoot, 'probe.git')).name
+  const kinds = backendName === 'iso' ? (['http'] as const) : (['http', 'path'] as const)
+
+  t.test('remoteUrl reads a remote URL from the repository config as native git wrote it', async (t) => {
+    const { b, gitdir, dir } = await open(t)
+    t.equal(await b.remoteUrl('origin'), null, 'none in a fresh repository')
+    git(gitdir, ['config', 'remote.origin.url', 'https://example.com/me/ledger.git'])
+    git(gitdir, ['config', 'remote.spaces.url', '/srv/a b/ledger.git'])
+    git(gitdir, ['config', 'remote.quoted.url', 'https://example.com/a#b;c'])
+    t.equal(await b.remoteUrl('origin'), 'https://example.com/me/ledger.git', 'origin')
+    t.equal(await b.remoteUrl('spaces'), '/srv/a b/ledger.git', 'inner spaces kept')
+    t.equal(await b.remoteUrl('quoted'), 'https://example.com/a#b;c', 'a value git had to quote')
+    t.equal(await b.remoteUrl('upstream'), null, 'a remote not configured')
+    // A clone with a work tree keeps its config in .git, where --repo finds it.
+    const clone = join(dir, 'clone')
+    git(undefined, ['clone', '--quiet', gitdir, clone])
+    const c = make(join(clone, '.git'))
+    t.teardown(() => c.close())
+    t.equal(await c.remoteUrl('origin'), gitdir, "a native clone's origin")
+  })
+
+  if (backendName === 'iso') {
+    t.test('iso refuses a remote that is not HTTP(S): ISO_REMOTE, and nothing is written', async (t) => {
+      const { b, dir } = await open(t)
+      const { c1 } = await history(b)
+      await b.updateRef(ledgerRef(DEVICE), c1, null)
+      const { remote, bare } = await bareRemote('path', dir)
+      for (const r of [remote, { url: 'ssh://git@example.com/me/ledger.git' }, { url: 'git@example.com:me/l.git' }]) {
+        await rejectsCode(t, b.listRemoteRefs(r, 'refs/heads/'), 'ISO_REMOTE', `listRemoteRefs ${r.url}`)
+        await rejectsCode(t, b.fetchRefs(r, [ledgerRef(DEVICE)]), 'ISO_REMOTE', `fetchRefs ${r.url}`)
+        await rejectsCode(t, b.push(r, ledgerRef(DEVICE)), 'ISO_REMOTE', `push ${r.url}`)
+        await rejectsCode(t, b.deleteRemoteRef(r, ledgerRef(DEVICE)), 'ISO_REMOTE', `deleteRemoteRef ${r.url}`)
+      }
+      t.same(headsOf(bare), new Map(), 'the path remote is untouched')
+      t.same([...(await b.listRefs('refs/remotes/'))], [], 'no tracking ref')
+    })
+  }
+
+  for (const kind of kinds) {
+    t.test(`${kind} remote: listRemoteRefs gives the branches under a prefix; an empty remote has none`, async (t) => {
+      const { b, gitdir, dir } = await open(t)
+      const { remote, bare } = await bareRemote(kind, dir)
+      t.same([...(await b.listRemoteRefs(remote, 'refs/heads/'))], [], 'an empty remote')
+      const { c1, c2, c3, r } = await history(b)
+      seed(gitdir, bare, {
+        [ledgerRef(DEVICE)]: c2,
+        [ledgerRef(DEVICE2)]: r,
+        'refs/heads/main': c1,
+        'refs/heads/ledger-old': c3,
+        [`refs/tags/ledger/${DEVICE}`]: c1,
+      })
+      t.same(
+        new Map(await b.listRemoteRefs(remote, LEDGER_REF_PREFIX)),
+        new Map([
+          [ledgerRef(DEVICE), c2],
+          [ledgerRef(DEVICE2), r],
+        ]),
+        'only refs/heads/ledger/*',
+      )
+      t.same(
+        new Map(await b.listRemoteRefs(remote, 'refs/heads/')),
+        new Map([
+          ['refs/heads/ledger-old', c3],
+          [ledgerRef(DEVICE), c2],
+          [ledgerRef(DEVICE2), r],
+          ['refs/heads/main', c1],
+        ]),
+        'every branch under refs/heads/, nested ones too, no tag',
+      )
+      t.equal((await b.listRemoteRefs(remote, 'refs/heads/nothing/')).size, 0, 'nothing under an absent prefix')
+      t.same([...(await b.listRefs('refs/'))], [], 'listing writes no ref here')
+    })
+
+    t.test(`${kind} remote: fetchRefs brings several branches into refs/remotes/origin/, overwriting`, async (t) => {
+      const { b, gitdir, dir } = await open(t)
+      const { remote, bare } = await bareRemote(kind, dir)
+      const [mine, theirs] = [ledgerRef(DEVICE), ledgerRef(DEVICE2)]
+      t.same(await b.fetchRefs(remote, [mine]), new Map(), 'an empty remote: nothing')
+      // The commits come from another repository: the fetch must bring their objects.
+      const other = make(join(dir, 'other.git'))
+      t.teardown(() => other.close())
+      await other.init()
+      const { c1, c2, r } = await history(other)
+      seed(other.gitdir, bare, { 'refs/heads/main': c1, [mine]: c2, [theirs]: r })
+      t.same(await b.fetchRefs(remote, []), new Map(), 'nothing asked, nothing fetched')
+      t.same(
+        await b.fetchRefs(remote, [mine, theirs]),
+        new Map([
+          [mine, c2],
+          [theirs, r],
+        ]),
+        'two branches in one call, each to its head',
+      )
+      t.equal(await b.readRef(trackingRef(mine)), c2, `into ${trackingRef(mine)}`)
+      t.equal(await b.readRef(trackingRef(theirs)), r, `into ${trackingRef(theirs)}`)
+      t.equal(await b.readRef(mine), null, 'the local branch is not touched')
+      t.equal((await b.readCommit(c2)).message, 'two\n', 'the objects came along')
+      t.equal(await b.isAncestor(c1, c2), true, 'with their history')
+
+      git(bare, ['update-ref', mine, r])
+      t.same(await b.fetchRefs(remote, [mine]), new Map([[mine, r]]), 'a rewritten branch is fetched as it is now')
+      t.equal(await b.readRef(trackingRef(mine)), r, 'its tracking ref is overwritten, not fast-forwarded')
+
+      git(bare, ['update-ref', '-d', theirs])
+      t.same(await b.fetchRefs(remote, [theirs, mine]), new Map([[mine, r]]), 'a branch gone since listing is left out')
+      t.same(await b.fetchRefs(remote, [theirs]), new Map(), 'only a gone branch: an empty answer')
+
+      // HEAD names main; without main it names no branch.
+      git(bare, ['update-ref', '-d', 'refs/heads/main'])
+      git(bare, ['update-ref', mine, c2])
+      t.same(await b.fetchRefs(remote, [mine]), new Map([[mine, c2]]), 'a remote without main')
+      t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
+    })
+
+    t.test(`${kind} remote: push creates, fast-forwards, and refuses what is not a fast-forward`, async (t) => {
+      const { b, dir } = await open(t)
+      const { remote, bare } = await bareRemote(kind, dir)
+      const { tree, c1, c2, c3, r } = await history(b)
+      const ref = ledgerRef(DEVICE)
+      await b.updateRef(ref, c1, null)
+      await b.push(remote, ref)
+      t.same(headsOf(bare), new Map([[ref, c1]]), 'an empty remote gets the branch')
+      t.equal(await b.readRef(trackingRef(ref)), c1, 'and the tracking ref follows')
+      await b.updateRef(ref, c2, c1)
+      await b.push(remote, ref)
+      t.same(headsOf(bare), new Map([[ref, c2]]), 'fast-forwarded')
+      t.equal(await b.readRef(trackingRef(ref)), c2, 'tracking ref follows')
+      await b.push(remote, ref)
+      t.same(headsOf(bare), new Map([[ref, c2]]), 'pushing what the remote has changes nothing')
+      await b.updateRef(ledgerRef(DEVICE2), r, null)
+      await b.push(remote, ledgerRef(DEVICE2))
+      t.same(
+        headsOf(bare),
+        new Map([
+          [ref, c2],
+          [ledgerRef(DEVICE2), r],
+        ]),
+        'a second branch the remote lacked is created beside the first',
+      )
+
+      await b.updateRef(ref, c1, c2)
+      await rejectsCode(t, b.push(remote, ref), 'PUSH_REJECTED', 'a rewound branch is refused')
+      t.equal(headsOf(bare).get(ref), c2, 'the remote keeps its commits')
+      t.equal(await b.readRef(trackingRef(ref)), c2, 'the tracking ref stays')
+
+      // The remote moved on with a commit this store never saw.
+      const elsewhere = nativeCommitTree(bare, {
+        tree,
+        parents: [c2],
+        author: ledgerSig(DEVICE, T + 9),
+        committer: ledgerSig(DEVICE, T + 9),
+        message: 'elsewhere\n',
+      })
+      git(bare, ['update-ref', ref, elsewhere])
+      await b.updateRef(ref, c3, c1)
+      await rejectsCode(t, b.push(remote, ref), 'PUSH_REJECTED', 'a branch that lacks the remote head is refused')
+      t.equal(headsOf(bare).get(ref), elsewhere, 'the remote keeps the commit')
+      t.equal(await b.readRef(trackingRef(ref)), c2, 'the tracking ref stays')
+
+      await rejectsCode(t, b.push(remote, ledgerRef('ab'.repeat(16))), 'GIT_FAILED', 'a branch this store lacks')
+      t.same(fsck(bare), { code: 0, output: '' }, 'the remote is fsck --strict clean')
+    })
+
+    t.test(
+      `${kind} remote: deleteRemoteRef deletes a branch and its tracking ref; an absent one is fine`,
+      async (t) => {
+        const { b, gitdir, dir } = await open(t)
+        const { remote, bare } = await bareRemote(kind, dir)
+        const { c2, r } = await history(b)
+        const [mine, theirs] = [ledgerRef(DEVICE), ledgerRef(DEVICE2)]
+        seed(gitdir, bare, { [mine]: c2, [theirs]: r })
+        await b.fetchRefs(remote, [mine, theirs])
+        await b.deleteRemoteRef(remote, mine)
+        t.same(headsOf(bare), new Map([[theirs, r]]), 'deleted on the remote, the other branch kept')
+        t.equal(await b.readRef(trackingRef(mine)), null, 'its tracking ref is gone')
+        t.equal(await b.readRef(trackingRef(theirs)), r, 'the other tracking ref is kept')
+        await b.deleteRemoteRef(remote, mine)
+        t.same(headsOf(bare), new Map([[theirs, r]]), 'deleting a branch the remote lacks is fine')
+        const fresh = make(join(dir, 'fresh.git'))
+        t.teardown(() => fresh.close())
+        await fresh.init()
+        await fresh.deleteRemoteRef(remote, theirs)
+        t.same(headsOf(bare), new Map(), 'a repository without that branch or its tracking ref deletes it too')
+      },
+    )
+  }
+
+  if (kinds.includes('path' as never)) {
+    t.test('path remote: a path with no repository is REMOTE_NOT_FOUND', async (t) => {
+      const { b, dir } = await open(t)
+      const { c1 } = await history(b)
+      await b.updateRef(ledgerRef(DEVICE), c1, null)
+      const remote = { url: join(dir, 'absent.git') }
+      await rejectsCode(t, b.listRemoteRefs(remote, 'refs/heads/'), 'REMOTE_NOT_FOUND', 'listRemoteRefs')
+      await rejectsCode(t, b.fetchRefs(remote, [ledgerRef(DEVICE)]), 'REMOTE_NOT_FOUND', 'fetchRefs')
+      await rejectsCode(t, b.push(remote, ledgerRef(DEVICE)), 'REMOTE_NOT_FOUND', 'push')
+      await rejectsCode(t, b.deleteRemoteRef(remote, ledgerRef(DEVICE)), 'REMOTE_NOT_FOUND', 'deleteRemoteRef')
+    })
+  }
+
+  t.test('http remote failures: refused credentials (401), no such repository (404), nobody listening', async (t) => {
+    const { b, dir } = await open(t)
+    const { remote, bare } = await bareRemote('http', dir)
+    const { c1 } = await history(b)
+    const ref = ledgerRef(DEVICE)
+    await b.updateRef(ref, c1, null)
+    const absent = { ...remote, url: remote.url.replace(/[^/]+\.git$/, 'absent.git') }
+    const cases: Array<[string, Remote, string]> = [
+      ['no token', { url: remote.url }, 'AUTH_FAILED'],
+      ['a wrong token', { url: remote.url, token: 'wrong' }, 'AUTH_FAILED'],
+      ['no such repository', absent, 'REMOTE_NOT_FOUND'],
+      ['nobody listening', { url: `http://127.0.0.1:${await closedPort()}/r.git`, token: TOKEN }, 'REMOTE_UNREACHABLE'],
+    ]
+    for (const [why, r, code] of cases) {
+      await rejectsCode(t, b.listRemoteRefs(r, 'refs/heads/'), code, `listRemoteRefs: ${why}`)
+      await rejectsCode(t, b.fetchRefs(r, [ref]), code, `fetchRefs: ${why}`)
+      await rejectsCode(t, b.push(r, ref), code, `push: ${why}`)
+      await rejectsCode(t, b.deleteRemoteRef(r, ref), code, `deleteRemoteRef: ${why}`)
+    }
+    t.same(headsOf(bare), new Map(), 'nothing reached the repository')
+    t.equal(await b.readRef(trackingRef(ref)), null, 'no tracking ref')
   })
 }

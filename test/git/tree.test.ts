@@ -36,6 +36,7 @@ function counting(inner: GitBackend) {
     readBlob: (o) => inner.readBlob(o),
     readCommit: (o) => inner.readCommit(o),
     isAncestor: (a, d) => inner.isAncestor(a, d),
+    remoteUrl: (n) => inner.remoteUrl(n),
     listRemoteRefs: (r, p) => inner.listRemoteRefs(r, p),
     fetchRefs: (r, refs) => inner.fetchRefs(r, refs),
     push: (r, ref) => inner.push(r, ref),

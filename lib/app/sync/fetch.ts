@@ -240,18 +240,6 @@ export async function fetchInto(
   }
 }
 
-/** The URL of a native clone's `origin`, read from its config file. */
-function originOf(gitdir: string): string | undefined {
-  let text: string
-  try {
-    text = fs.readFileSync(path.join(gitdir, 'config'), 'utf8')
-  } catch {
-    return undefined
-  }
-  const section = /\[remote "origin"\]([^[]*)/.exec(text)?.[1] ?? ''
-  return /^\s*url\s*=\s*(.+?)\s*$/m.exec(section)?.[1]
-}
-
 export interface FetchRemoteOptions {
   /** Devices whose rewritten branch is taken, named as `--device` names them. */
   acceptRewrite: string[]
@@ -267,7 +255,7 @@ export interface FetchSummary extends FetchResult {
 /** The `fetch` command: every device's branch of the store's remote (a clone's `origin`), checked and integrated. */
 export async function fetchRemote(store: Store, opts: FetchRemoteOptions): Promise<FetchSummary> {
   if (opts.repo) {
-    const origin = originOf(store.paths.gitdir)
+    const origin = await (await store.git()).remoteUrl('origin')
     if (!origin) throw usageError('NO_REMOTE', `--repo ${opts.repo} has no remote "origin" to fetch from`)
     store.config.remote = origin
   }
