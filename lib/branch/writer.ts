@@ -16,20 +16,12 @@ import {
 import { dayDir, deviceDir, ledgerRef, partName } from '../ledger/paths.js'
 import type { GitBackend, Signature } from '../git/backend.js'
 import { inputError } from '../errors.js'
+import type { DeviceInfo } from '../store/device.js'
 import { readEntryAt, walkBlobs, writeFiles } from '../git/tree.js'
 import { writeGenesis } from '../git/genesis.js'
 import { KnownCache, entryBest, entryOf } from './known.js'
 import { SHARED_NAMES_FILE, serializeSharedNames } from '../ledger/names.js'
 import { deviceFilesAt, readDeviceJson, readManifest, type DeviceFileOids } from './device-files.js'
-
-export interface DeviceInfo {
-  id: string
-  name: string
-  platform: string
-  tool: string
-  /** The store writing (config `installId`): device.json names it, so stores sharing an id tell each other apart. */
-  installId?: string
-}
 
 export interface AppendPlan {
   head: string | null
@@ -44,8 +36,6 @@ export interface AppendPlan {
 export interface AppendResult extends AppendPlan {
   commit: string | null
 }
-
-export const TOOL = 'usage-ledger/0.1.0'
 
 /** A record on its way in, with the native message it copies (Claude's message.id), if any. */
 export type Candidate = LedgerRecord & { message?: string }

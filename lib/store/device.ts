@@ -10,6 +10,18 @@ import { usageError } from '../errors.js'
 import type { Env } from '../env.js'
 import type { Config } from './home.js'
 
+/** This device as its branch's `device.json` names it (DESIGN §2, §3); the branch writer writes it. */
+export interface DeviceInfo {
+  id: string
+  name: string
+  platform: string
+  tool: string
+  /** The store writing (config `installId`): device.json names it, so stores sharing an id tell each other apart. */
+  installId?: string
+}
+
+export const TOOL = 'usage-ledger/0.1.0'
+
 export function deviceIdFromMachineId(machineId: string): string {
   return sha256hex(`usage-ledger/device/v1\0${machineId}`).slice(0, 32)
 }

@@ -8,10 +8,9 @@ import type { Env } from '../env.js'
 import type { BackendChoice, GitBackend } from '../git/index.js'
 import { parseBackendChoice } from '../git/choice.js'
 import { createConfig, homePaths, readConfig, resolveHome, writeConfig, type Config, type HomePaths } from './home.js'
-import { resolveDeviceId, type DeviceIdSource } from './device.js'
+import { resolveDeviceId, TOOL, type DeviceIdSource, type DeviceInfo } from './device.js'
 import { randomHex } from '../ledger/hash.js'
 import { loadVerified, saveVerified } from './verified.js'
-import { TOOL, type DeviceInfo } from '../branch/writer.js'
 import { StoreLock } from './lock.js'
 import { opError, usageError } from '../errors.js'
 
@@ -30,7 +29,7 @@ export class Store {
   deviceSource: DeviceIdSource = 'config'
   /**
    * The id this store wrote as before a --device-id that differs from it (its branch's
-   * records that the remote lacks move to the new id: see lib/store/move.ts); else undefined.
+   * records that the remote lacks move to the new id: see lib/branch/move.ts); else undefined.
    */
   previousId?: string
   /** Ids made up by this run (not read from config): another first run may have saved its own. */
@@ -194,7 +193,7 @@ export class Store {
     const prev = this.previousId
     if (!prev || prev === this.device.id) return 0
     const git = await this.git()
-    const { moveRecords, holdForMove } = await import('./move.js')
+    const { moveRecords, holdForMove } = await import('../branch/move.js')
     const tracking = await git.readRef(`refs/remotes/origin/ledger/${prev}`)
     const { head, before } = prevRemote ?? { head: tracking, before: tracking }
     const verified = loadVerified(this.paths.verified)

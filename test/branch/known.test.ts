@@ -2,7 +2,8 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { SystemBackend } from '../../lib/git/system.js'
-import { appendRecords, type Candidate, type DeviceInfo } from '../../lib/branch/writer.js'
+import { appendRecords, type Candidate } from '../../lib/branch/writer.js'
+import type { DeviceInfo } from '../../lib/store/device.js'
 import { recordId } from '../../lib/ledger/record.js'
 
 const info: DeviceInfo = { id: 'd'.repeat(32), name: 'd', platform: 'linux', tool: 'test' }

@@ -1,7 +1,8 @@
 import t from 'tap'
 import path from 'node:path'
 import { SystemBackend } from '../../lib/git/system.js'
-import { appendRecords, type DeviceInfo } from '../../lib/branch/writer.js'
+import { appendRecords } from '../../lib/branch/writer.js'
+import type { DeviceInfo } from '../../lib/store/device.js'
 import {
   crossDeviceStats,
   readIndex,

@@ -9,7 +9,8 @@ import type { GitBackend } from '../git/backend.js'
 import { deviceDir, ledgerRef } from '../ledger/paths.js'
 import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
 import { inputError } from '../errors.js'
-import { appendRecords, type DeviceInfo } from '../branch/writer.js'
+import type { DeviceInfo } from '../store/device.js'
+import { appendRecords } from './writer.js'
 
 /** Every line of every part of `devices/<id>/` at `commit`. */
 export async function partLines(git: GitBackend, commit: string | null, id: string): Promise<string[]> {
