@@ -176,7 +176,7 @@ export async function initStore(
  * `device.json` names this store (its `installId`: the same store, its repository lost) or when
  * asked (`--continue-device`); otherwise init stops and names the two ways. With
  * `--continue-device` over commits of this store's own that the remote lacks, the local head
- * is held (lib/store/move.ts `holdForMove`) and its records go on top of the remote's head
+ * is held (lib/branch/move.ts `holdForMove`) and its records go on top of the remote's head
  * after the fetch. Returns whether the fetch is to take the remote's branch in.
  */
 async function takeOwnBranch(
