@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { expected, ROOT } from '../helpers/cli.js'
-import { run } from '../helpers/ledger-checks.js'
+import { run } from '../helpers/spawn.js'
 
 // The demo's --stdin records (scripts/demo.ts), summed by hand: input excludes cache reads.
 const STDIN = {
