@@ -57,8 +57,11 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
   const logA = new SourceLog(a.dir, rnd, truthA, { start: '2026-11-21T22:00:00.000Z', fixtureFiles: true })
   const logB = new SourceLog(b.dir, rnd, truthB, { start: '2026-11-21T21:00:00.000Z' })
 
+  // Runs see the generated logs' clock (they span days, the more so the more runs finish before
+  // their kill): a record dated more than 24 hours after now is refused, as on the real machine.
+  const envOf = (m: typeof a) => ({ ...m.env, USAGE_LEDGER_NOW: (m === b ? logB : logA).now })
   const ok = async (m: typeof a, args: string[], what: string) => {
-    const r = await cli(args, { env: m.env })
+    const r = await cli(args, { env: envOf(m) })
     if (r.code !== 0) throw new Error(`${what}: ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
     return r
   }
@@ -78,7 +81,7 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
     delay: number,
   ): Promise<{ res: Proc; startedAt: number; triggeredAt: number | null }> => {
     const startedAt = Date.now()
-    const s = startCli(args, { env: a.env, stdin: 'ignore', detached: true })
+    const s = startCli(args, { env: envOf(a), stdin: 'ignore', detached: true })
     let triggeredAt: number | null = null
     let timer: NodeJS.Timeout | undefined
     const poll = setInterval(() => {
@@ -136,31 +139,27 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
       (await gitA(gitdir, ['for-each-ref', '--format=%(objectname)', ref])).trim()
     const refB = `refs/heads/ledger/${B}`
     let before = { local: '', remote: '', b: '' }
-    // Until the kill lands inside the run (a run that finishes first counts as missed).
-    for (let attempt = 0; ; attempt++) {
+    // Until the kill lands inside the run: a run that finishes first counts as missed and is run
+    // again with half the delay, so a kill lands within a few attempts (at 0 ms, the moment the
+    // phase starts); only a run with nothing to push or fetch needs more.
+    const windowMs = phase === 'fetch' ? window.fetch : Math.floor(window[phase] * 0.8)
+    let delay = rnd.int(0, windowMs)
+    for (let attempt = 0; ; attempt++, delay = Math.floor(delay / 2)) {
       before = { local: await head(a.gitdir, refA), remote: await head(bare, refA), b: await head(a.gitdir, refB) }
       if (attempt === 20) throw new Error(`${phase}: 20 runs in a row finished before their kill`)
       let r: Awaited<ReturnType<typeof runAndKill>>
       if (phase === 'record') {
         logA.step(rnd.int(1, 10))
-        r = await runAndKill(
-          [...git, 'record', '--no-push', '--json'],
-          always,
-          rnd.int(0, Math.floor(window.record * 0.8)),
-        )
+        r = await runAndKill([...git, 'record', '--no-push', '--json'], always, delay)
       } else if (phase === 'push') {
         logA.step(rnd.int(1, 10))
         const n = server.requests.length
-        r = await runAndKill(
-          [...git, 'record', '--json'],
-          requestSeen(n, PUSH),
-          rnd.int(0, Math.floor(window.push * 0.8)),
-        )
+        r = await runAndKill([...git, 'record', '--json'], requestSeen(n, PUSH), delay)
       } else {
         logB.step(rnd.int(1, 10))
         await ok(b, ['record'], 'b record')
         const n = server.requests.length
-        r = await runAndKill([...git, 'fetch', '--json'], requestSeen(n, FETCH), rnd.int(0, window.fetch))
+        r = await runAndKill([...git, 'fetch', '--json'], requestSeen(n, FETCH), delay)
       }
       if (r.res.signal === 'SIGKILL') break
       if (r.res.code !== 0) throw new Error(`${phase} run exited ${r.res.code} without being killed: ${r.res.stderr}`)
@@ -176,7 +175,7 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
 
     // The clean follow-up: must not be blocked by what the killed run left behind.
     const follow = phase === 'fetch' ? [...git, 'fetch', '--json'] : [...git, 'record', '--json']
-    const f = await cli(follow, { env: a.env })
+    const f = await cli(follow, { env: envOf(a) })
     const label = `kill ${i + 1} (${phase}, ${backend})`
     if (!t.equal(f.code, 0, `${label}: the follow-up ${follow.slice(2).join(' ')} succeeds\n${f.stderr}`)) failures++
     if (f.code === 0 && phase !== 'fetch') {
