@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { startGitServer } from '../test/helpers/git-server.js'
+import { startGitServer } from './git-server.js'
 import { plural } from '../lib/text.js'
 
 const ROOT = path.resolve(__dirname, '..') // dist/demo.cjs, bundled from scripts/demo.ts

@@ -4,11 +4,12 @@
  * build away from this tree's dist/, which the other test files are running at the same time.
  */
 import t from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import { isBuiltin } from 'node:module'
 import path from 'node:path'
 import { expected, FIXTURES, ROOT } from './helpers/cli.js'
+import { run } from './helpers/spawn.js'
 
 interface PackageJson {
   name: string
@@ -25,12 +26,6 @@ interface PackResult {
   files: PackedFile[]
   bundled: string[]
 }
-interface RunResult {
-  code: number
-  stdout: string
-  stderr: string
-}
-
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as PackageJson
 const NAME = 'usage-ledger'
 
@@ -46,24 +41,6 @@ function npmEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     if (v !== undefined && (!k.toLowerCase().startsWith('npm_') || keep.has(k.toLowerCase()))) env[k] = v
   }
   return { ...env, ...extra }
-}
-
-/** A child process with captured output; asynchronous, so tap's timeout can still fire. */
-function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
-): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? npmEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = '',
-      stderr = ''
-    child.stdout.on('data', (b) => (stdout += b))
-    child.stderr.on('data', (b) => (stderr += b))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-    child.stdin.end(opts.input ?? '')
-  })
 }
 
 /** The project as a fresh checkout has it: everything but dist/, node_modules (linked) and VCS. */
@@ -104,7 +81,7 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
   fs.mkdirSync(packDir)
   cleanCopy(project)
 
-  const packed = await run('npm', ['pack', '--json', '--pack-destination', packDir], { cwd: project })
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', packDir], { cwd: project, env: npmEnv() })
   t.equal(packed.code, 0, 'npm pack succeeds', { stderr: packed.stderr })
   // npm prints the lifecycle banners of `prepack` on stdout ahead of the JSON.
   const [pack] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[/m))) as PackResult[]
@@ -166,16 +143,20 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
   )
 
   // From the registry on a fresh machine, from npm's cache when it has them.
-  const installed = await run('npm', [
-    'install',
-    '-g',
-    '--prefix',
-    prefix,
-    '--prefer-offline',
-    '--no-audit',
-    '--no-fund',
-    path.join(packDir, pack.filename),
-  ])
+  const installed = await run(
+    'npm',
+    [
+      'install',
+      '-g',
+      '--prefix',
+      prefix,
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      path.join(packDir, pack.filename),
+    ],
+    { env: npmEnv() },
+  )
   t.equal(installed.code, 0, 'npm install -g of the tarball succeeds', { stderr: installed.stderr })
   const installedModules = fs
     .readdirSync(path.join(prefix, 'lib/node_modules', NAME, 'node_modules'))

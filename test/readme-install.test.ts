@@ -4,33 +4,14 @@
  * cache is this machine's, so the registry is asked only for what the cache lacks.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { expected, FIXTURES, ROOT } from './helpers/cli.js'
+import { run } from './helpers/spawn.js'
 
-interface RunResult {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function sh(script: string, opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], {
-      cwd: opts.cwd,
-      env: opts.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = '',
-      stderr = ''
-    child.stdout.on('data', (b) => (stdout += b))
-    child.stderr.on('data', (b) => (stderr += b))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
-}
+const sh = (script: string, opts: { cwd: string; env: NodeJS.ProcessEnv }) =>
+  run('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { ...opts, stdin: 'ignore' })
 
 /** The commands of the first sh block under "## Real use", comments dropped. */
 function installLines(): string[] {

@@ -7,7 +7,8 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { cli, expected, FIXTURES, isolatedEnv, pick, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { cli, expected, FIXTURES, pick, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { machine } from '../helpers/machine.js'
 
 /** `low` sorts before `high`: the old rule gave every tie to `low`. */
 const ID = { low: 'a1'.repeat(16), high: 'b2'.repeat(16), reader: 'c3'.repeat(16) }
@@ -15,15 +16,6 @@ const ID = { low: 'a1'.repeat(16), high: 'b2'.repeat(16), reader: 'c3'.repeat(16
 interface Device {
   env: Record<string, string | undefined>
   dir: string
-}
-
-function machine(root: string, name: string, id: string, now: string, extra: Record<string, string> = {}): Device {
-  const dir = path.join(root, name)
-  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-  return {
-    dir,
-    env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_NOW: now, USAGE_LEDGER_TOKEN: '', ...extra }),
-  }
 }
 
 async function ok(args: string[], d: Device) {
@@ -113,7 +105,10 @@ t.test('renaming a source file between runs moves no response between days; read
   const FILE = 'projects/-home-ana-src-app/s.jsonl'
   writeSession(one, FILE, ORIGINAL)
   writeSession(two, FILE.replace('s.jsonl', 'r.jsonl'), RESUMED)
-  const first = machine(root, 'first', ID.low, '2026-11-22T12:00:00.000Z', { CLAUDE_CONFIG_DIR: `${one},${two}` })
+  const first = machine(root, 'first', {
+    id: ID.low,
+    env: { USAGE_LEDGER_NOW: '2026-11-22T12:00:00.000Z', USAGE_LEDGER_TOKEN: '', CLAUDE_CONFIG_DIR: `${one},${two}` },
+  })
   await ok(['record'], first)
   const want = { '2026-11-20': { [ID.low]: 3 } }
   t.same(await daysByDevice(first), want, "the earliest copies count (the original session's day)")
@@ -126,12 +121,22 @@ t.test('renaming a source file between runs moves no response between days; read
   t.equal(again.appended, 0, 'reading the renamed files again appends nothing')
   t.same(await daysByDevice(first), want, 'no response moved days')
 
-  const fresh = machine(root, 'fresh', ID.low, '2026-11-22T12:00:00.000Z', { CLAUDE_CONFIG_DIR: `${one},${two}` })
+  const fresh = machine(root, 'fresh', {
+    id: ID.low,
+    env: { USAGE_LEDGER_NOW: '2026-11-22T12:00:00.000Z', USAGE_LEDGER_TOKEN: '', CLAUDE_CONFIG_DIR: `${one},${two}` },
+  })
   await ok(['record'], fresh)
   t.same(await daysByDevice(fresh), want, 'a store reading the files in the other order holds the same days')
 
   // The copies arriving in separate runs, the re-stamped ones first: the earlier ones still win.
-  const later = machine(root, 'later', ID.low, '2026-11-22T12:00:00.000Z', { CLAUDE_CONFIG_DIR: path.join(root, 'c3') })
+  const later = machine(root, 'later', {
+    id: ID.low,
+    env: {
+      USAGE_LEDGER_NOW: '2026-11-22T12:00:00.000Z',
+      USAGE_LEDGER_TOKEN: '',
+      CLAUDE_CONFIG_DIR: path.join(root, 'c3'),
+    },
+  })
   writeSession(path.join(root, 'c3'), 'projects/p/r.jsonl', RESUMED)
   await ok(['record'], later)
   t.same(await daysByDevice(later), { '2026-11-21': { [ID.low]: 3 } })
@@ -149,9 +154,18 @@ t.test("a new machine with a copy of ~/.claude never takes over the original mac
   const bare = path.join(root, 'remote.git')
   spawnSync('git', ['init', '--bare', '--quiet', bare])
   // The original machine (the higher id) records first; the new one (the lower id) a day later.
-  const original = machine(root, 'original', ID.high, '2026-11-22T12:00:00.000Z')
-  const copy = machine(root, 'copy', ID.low, '2026-11-23T12:00:00.000Z')
-  const reader = machine(root, 'reader', ID.reader, '2026-11-23T13:00:00.000Z')
+  const original = machine(root, 'original', {
+    id: ID.high,
+    env: { USAGE_LEDGER_NOW: '2026-11-22T12:00:00.000Z', USAGE_LEDGER_TOKEN: '' },
+  })
+  const copy = machine(root, 'copy', {
+    id: ID.low,
+    env: { USAGE_LEDGER_NOW: '2026-11-23T12:00:00.000Z', USAGE_LEDGER_TOKEN: '' },
+  })
+  const reader = machine(root, 'reader', {
+    id: ID.reader,
+    env: { USAGE_LEDGER_NOW: '2026-11-23T13:00:00.000Z', USAGE_LEDGER_TOKEN: '' },
+  })
   fs.cpSync(path.join(FIXTURES, 'claude'), path.join(original.dir, 'claude'), { recursive: true })
   await ok(['init', '--remote', bare, '--name', 'laptop'], original)
   await ok(['record'], original)
@@ -204,8 +218,14 @@ t.test(
     const bare = path.join(root, 'remote.git')
     spawnSync('git', ['init', '--bare', '--quiet', bare])
     // The lower id records the re-stamped copies first; the higher id the originals a day later.
-    const resumed = machine(root, 'resumed', ID.low, '2026-11-22T12:00:00.000Z')
-    const orig = machine(root, 'orig', ID.high, '2026-11-23T12:00:00.000Z')
+    const resumed = machine(root, 'resumed', {
+      id: ID.low,
+      env: { USAGE_LEDGER_NOW: '2026-11-22T12:00:00.000Z', USAGE_LEDGER_TOKEN: '' },
+    })
+    const orig = machine(root, 'orig', {
+      id: ID.high,
+      env: { USAGE_LEDGER_NOW: '2026-11-23T12:00:00.000Z', USAGE_LEDGER_TOKEN: '' },
+    })
     writeSession(path.join(resumed.dir, 'claude'), 'projects/p/r.jsonl', RESUMED)
     writeSession(path.join(orig.dir, 'claude'), 'projects/p/s.jsonl', ORIGINAL)
     await ok(['init', '--remote', bare], resumed)

@@ -8,7 +8,8 @@ import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { cli, git, isolatedEnv, type CliResult } from '../helpers/cli.js'
+import { cli, git, type CliResult } from '../helpers/cli.js'
+import { type Machine, machine } from '../helpers/machine.js'
 
 // Two ids share the prefix a1a1, so a1a1 is ambiguous and a1a1b unique.
 const A = 'a1'.repeat(16)
@@ -19,20 +20,8 @@ const OBSERVER = 'd4'.repeat(16)
 const day = (n: number) =>
   `${JSON.stringify({ ts: `2026-11-2${n}T10:00:00Z`, model: 'gpt-5', input_tokens: 100 * n, output_tokens: n })}\n`
 
-interface Machine {
-  env: Record<string, string | undefined>
-  gitdir: string
-}
-
-function machine(root: string, label: string, id: string): Machine {
-  const dir = path.join(root, label)
-  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-  // The clock after day(4): a record dated more than 24 hours ahead of now is refused.
-  return {
-    env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_NOW: '2026-11-25T12:00:00.000Z' }),
-    gitdir: path.join(dir, 'store/repo.git'),
-  }
-}
+// The clock after day(4): a record dated more than 24 hours ahead of now is refused.
+const NOW = '2026-11-25T12:00:00.000Z'
 
 async function ok(args: string[], m: Machine, input?: string): Promise<CliResult> {
   const r = await cli(args, { env: m.env, input })
@@ -64,10 +53,10 @@ t.test(
     const root = t.testdir()
     const bare = path.join(root, 'remote.git')
     spawnSync('git', ['init', '--bare', '--quiet', bare])
-    const a = machine(root, 'a', A)
-    const b = machine(root, 'b', B)
-    const c = machine(root, 'c', C)
-    const o = machine(root, 'o', OBSERVER)
+    const a = machine(root, 'a', { id: A, env: { USAGE_LEDGER_NOW: NOW } })
+    const b = machine(root, 'b', { id: B, env: { USAGE_LEDGER_NOW: NOW } })
+    const c = machine(root, 'c', { id: C, env: { USAGE_LEDGER_NOW: NOW } })
+    const o = machine(root, 'o', { id: OBSERVER, env: { USAGE_LEDGER_NOW: NOW } })
     for (const [m, name] of [
       [a, 'laptop'],
       [b, 'laptop'],
@@ -173,9 +162,9 @@ t.test('two devices with one name are flagged in devices and warned at rename', 
   const root = t.testdir()
   const bare = path.join(root, 'remote.git')
   spawnSync('git', ['init', '--bare', '--quiet', bare])
-  const a = machine(root, 'a', A)
-  const b = machine(root, 'b', B)
-  const c = machine(root, 'c', C)
+  const a = machine(root, 'a', { id: A, env: { USAGE_LEDGER_NOW: NOW } })
+  const b = machine(root, 'b', { id: B, env: { USAGE_LEDGER_NOW: NOW } })
+  const c = machine(root, 'c', { id: C, env: { USAGE_LEDGER_NOW: NOW } })
   await ok(['init', '--remote', bare, '--name', 'laptop'], a)
   await ok(['init', '--remote', bare, '--name', 'laptop'], b)
   await ok(['init', '--remote', bare, '--name', 'box'], c)
@@ -219,7 +208,7 @@ t.test('--repo on a command that does not read a clone is exit 2, and does nothi
   const root = t.testdir()
   const clone = path.join(root, 'clone.git')
   spawnSync('git', ['init', '--bare', '--quiet', clone])
-  const m = machine(root, 'm', A)
+  const m = machine(root, 'm', { id: A, env: { USAGE_LEDGER_NOW: NOW } })
   for (const [args, what] of [
     [['record', '--stdin', '--source', 'x'], 'record'],
     [['init'], 'init'],

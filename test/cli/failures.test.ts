@@ -8,7 +8,8 @@ import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { cli, isolatedEnv, type CliResult } from '../helpers/cli.js'
+import { cli, type CliResult } from '../helpers/cli.js'
+import { machine } from '../helpers/machine.js'
 import { startGitServer } from '../helpers/git-server.js'
 
 const TOKEN = 'failures-test-token'
@@ -26,12 +27,6 @@ interface Machine {
   env: Record<string, string | undefined>
   dir: string
   git?: string[]
-}
-
-function machine(root: string, label: string, id: string, extra: Record<string, string> = {}): Machine {
-  const dir = path.join(root, label)
-  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-  return { dir, env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_TOKEN: TOKEN, ...extra }) }
 }
 
 const run = (m: Machine, args: string[], extra: Record<string, string | undefined> = {}, input?: string) =>
@@ -57,7 +52,10 @@ for (const backend of ['system', 'iso'] as const) {
     t.teardown(() => server.close())
     server.createBare('ledger')
     const url = server.repoUrl('ledger')
-    const m = { ...machine(root, 'm', 'a1'.repeat(16), { USAGE_LEDGER_NOW: T0 }), git: ['--git', backend] }
+    const m = {
+      ...machine(root, 'm', { id: 'a1'.repeat(16), env: { USAGE_LEDGER_TOKEN: TOKEN, USAGE_LEDGER_NOW: T0 } }),
+      git: ['--git', backend],
+    }
     await ok(m, ['init', '--remote', url])
     await ok(m, ['record', '--stdin', '--source', 'x'], {}, line(1))
     t.equal((await statusJson(m)).lastPushFailure, null, 'no failure yet')
@@ -138,8 +136,8 @@ t.test('a rejected push from a hook: exit 0, quiet, kept for status', async (t) 
   const bare = path.join(root, 'remote.git')
   spawnSync('git', ['init', '--bare', '--quiet', bare])
   const id = 'b2'.repeat(16)
-  const first = machine(root, 'first', id, { USAGE_LEDGER_TOKEN: '' })
-  const second = machine(root, 'second', id, { USAGE_LEDGER_TOKEN: '' })
+  const first = machine(root, 'first', { id, env: { USAGE_LEDGER_TOKEN: '' } })
+  const second = machine(root, 'second', { id, env: { USAGE_LEDGER_TOKEN: '' } })
   await ok(first, ['init', '--remote', bare])
   await ok(first, ['record', '--stdin', '--source', 'x'], {}, line(1))
   await ok(second, ['record', '--stdin', '--source', 'y'], {}, line(2))
@@ -162,7 +160,7 @@ t.test("git's own error text reaches the user whole (ssh host-key failure)", asy
     'Host key verification failed.',
   ]
   fs.writeFileSync(ssh, `#!/bin/sh\n${said.map((l) => `echo '${l}' >&2`).join('\n')}\nexit 255\n`, { mode: 0o755 })
-  const m = machine(root, 'm', 'c3'.repeat(16), { USAGE_LEDGER_TOKEN: '', GIT_SSH_COMMAND: ssh })
+  const m = machine(root, 'm', { id: 'c3'.repeat(16), env: { USAGE_LEDGER_TOKEN: '', GIT_SSH_COMMAND: ssh } })
   await ok(m, ['record', '--stdin', '--source', 'x'], {}, line(1))
   fs.writeFileSync(
     path.join(m.dir, 'store/config.json'),
@@ -198,7 +196,7 @@ t.test("git's own error text reaches the user whole (ssh host-key failure)", asy
 
 t.test('a path remote that does not exist: not offline, kept and shown', async (t) => {
   const root = t.testdir()
-  const m = machine(root, 'm', 'e5'.repeat(16), { USAGE_LEDGER_TOKEN: '' })
+  const m = machine(root, 'm', { id: 'e5'.repeat(16), env: { USAGE_LEDGER_TOKEN: '' } })
   await ok(m, ['record', '--stdin', '--source', 'x'], {}, line(1))
   const gone = path.join(root, 'gone.git')
   fs.writeFileSync(path.join(m.dir, 'store/config.json'), JSON.stringify({ v: 1, remote: gone }))
@@ -221,7 +219,7 @@ t.test('a path remote that does not exist: not offline, kept and shown', async (
 
 t.test('--json errors are one JSON object on stdout, for every command', async (t) => {
   const root = t.testdir()
-  const m = machine(root, 'm', 'd4'.repeat(16), { USAGE_LEDGER_TOKEN: '' })
+  const m = machine(root, 'm', { id: 'd4'.repeat(16), env: { USAGE_LEDGER_TOKEN: '' } })
   const cases: Array<[string[], number, string]> = [
     [['init', '--remote', '', '--json'], 2, 'BAD_REMOTE'],
     [['record', '--stdin', '--json'], 2, 'STDIN_SOURCE'],

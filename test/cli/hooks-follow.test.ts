@@ -10,9 +10,11 @@
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { BIN, cli, expected, FIXTURES, isolatedEnv, ROOT, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { BIN, cli, expected, isolatedEnv, ROOT, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
 import { startGitServer } from '../helpers/git-server.js'
-import { fsckProblems, gitA, run } from '../helpers/ledger-checks.js'
+import { machine } from '../helpers/machine.js'
+import { fsckProblems } from '../helpers/ledger-checks.js'
+import { gitA, run } from '../helpers/spawn.js'
 import { GENESIS_OID } from '../../lib/git/genesis.js'
 
 const TOKEN = 'follow-test-token'
@@ -56,12 +58,8 @@ async function world(t: Test) {
   t.teardown(() => server.close())
   const bare = server.createBare('ledger')
   const url = server.repoUrl('ledger')
-  const machine = (name: keyof typeof ID, sources: Array<'claude' | 'codex'>) => {
-    const dir = path.join(root, name)
-    fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-    for (const s of sources) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
-    return isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID[name], USAGE_LEDGER_TOKEN: TOKEN, USAGE_LEDGER_NOW: NOW })
-  }
+  const device = (name: keyof typeof ID, sources: Array<'claude' | 'codex'>) =>
+    machine(root, name, { id: ID[name], sources, env: { USAGE_LEDGER_TOKEN: TOKEN, USAGE_LEDGER_NOW: NOW } }).env
   const ok = async (args: string[], env: Record<string, string | undefined>, input?: string) => {
     const r = await cli(args, { env, input })
     if (r.code !== 0) throw new Error(`usage-ledger ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
@@ -110,7 +108,7 @@ async function world(t: Test) {
     }
     return Object.fromEntries(TOKEN_FIELDS.map((k) => [k, j.totals[k]])) as unknown as Totals
   }
-  return { root, bare, url, machine, ok, runner, env, clone, sh, git, remoteHeads, reportTotals }
+  return { root, bare, url, device, ok, runner, env, clone, sh, git, remoteHeads, reportTotals }
 }
 
 const ONE = (ts: string, input: number) =>
@@ -129,9 +127,9 @@ t.test(
   async (t) => {
     const readme = readmeBlocks()
     const w = await world(t)
-    const a = w.machine('a', ['claude']),
-      b = w.machine('b', ['codex']),
-      c = w.machine('c', [])
+    const a = w.device('a', ['claude']),
+      b = w.device('b', ['codex']),
+      c = w.device('c', [])
     for (const m of [a, b]) {
       await w.ok(['init', '--remote', w.url], m)
       await w.ok(['record'], m)
@@ -222,9 +220,9 @@ t.test(
   async (t) => {
     const readme = readmeBlocks()
     const w = await world(t)
-    const a = w.machine('a', ['claude']),
-      b = w.machine('b', ['codex']),
-      c = w.machine('c', [])
+    const a = w.device('a', ['claude']),
+      b = w.device('b', ['codex']),
+      c = w.device('c', [])
     // Both devices set up before either records, so neither witnessed the other's head.
     for (const m of [a, b]) await w.ok(['init', '--remote', w.url], m)
     for (const m of [a, b]) await w.ok(['record'], m)
@@ -272,7 +270,7 @@ t.test(
     t.same(await w.reportTotals(['--repo', w.clone]), all, 'report --repo: every device of the old ledger')
 
     // From then on: a device records, another joins and is followed; one pull merges both.
-    const d = w.machine('d', [])
+    const d = w.device('d', [])
     await w.ok(['record', '--stdin', '--source', 'mine'], c, ONE('2026-11-22T10:00:00Z', 30))
     await w.ok(['init', '--remote', w.url], d)
     await w.ok(['record', '--stdin', '--source', 'mine'], d, ONE('2026-11-22T11:00:00Z', 40))
@@ -303,7 +301,7 @@ t.test(
 
 t.test('--follow needs --repo and a checked-out branch; --uninstall --follow stops following', async (t) => {
   const w = await world(t)
-  const a = w.machine('a', [])
+  const a = w.device('a', [])
   await w.ok(['init', '--remote', w.url], a)
   await w.ok(['record', '--stdin', '--source', 'x'], a, ONE('2026-11-22T10:00:00Z', 5))
   const noRepo = await cli(['hooks', 'install', '--follow'], { env: a })

@@ -1,9 +1,10 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
-import { BIN, cli, copyFixtures, expected, FIXTURES, isolatedEnv, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { BIN, cli, copyFixtures, expected, isolatedEnv, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { machine } from '../helpers/machine.js'
 import { startGitServer } from '../helpers/git-server.js'
+import { run } from '../helpers/spawn.js'
 
 // The `fetch` side (a store's own post-merge hooks run after `merged` moves) is proved in
 // test/cli/sync.test.ts, "fetch runs the store's post-merge hooks after advancing merged"; here
@@ -18,57 +19,10 @@ const GIT_USER = {
   GIT_COMMITTER_EMAIL: 'ci@example.invalid',
 }
 
-interface Device {
-  env: Record<string, string | undefined>
-  dir: string
-  gitdir: string
-}
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** A machine of its own: a home, a store, and only the sources given. */
-function machine(
-  root: string,
-  name: keyof typeof ID,
-  sources: Array<'claude' | 'codex'>,
-  extra: Record<string, string> = {},
-): Device {
-  const dir = path.join(root, name)
-  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-  for (const s of sources) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
-  return {
-    dir,
-    gitdir: path.join(dir, 'store/repo.git'),
-    env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID[name], USAGE_LEDGER_TOKEN: TOKEN, ...extra }),
-  }
-}
-
 async function ok(args: string[], env: Record<string, string | undefined>, input?: string) {
   const r = await cli(args, { env, input })
   if (r.code !== 0) throw new Error(`${args.join(' ')} exited ${r.code}: ${r.stderr}`)
   return r
-}
-
-/** Any command, asynchronously: the test process may be serving the remote it talks to. */
-function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env: Record<string, string | undefined> },
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = {}
-    for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v
-    const child = spawn(cmd, args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = '',
-      stderr = ''
-    child.stdout.on('data', (b) => (stdout += b))
-    child.stderr.on('data', (b) => (stderr += b))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
 }
 
 async function gitOk(args: string[], opts: { cwd?: string; env: Record<string, string | undefined> }): Promise<string> {
@@ -117,16 +71,16 @@ t.test(
     t.teardown(() => server.close())
     server.createBare('ledger')
     const url = server.repoUrl('ledger')
-    const a = machine(root, 'a', ['claude'])
-    const b = machine(root, 'b', ['codex'])
-    const c = machine(root, 'c', [])
+    const a = machine(root, 'a', { id: ID.a, sources: ['claude'], env: { USAGE_LEDGER_TOKEN: TOKEN } })
+    const b = machine(root, 'b', { id: ID.b, sources: ['codex'], env: { USAGE_LEDGER_TOKEN: TOKEN } })
+    const c = machine(root, 'c', { id: ID.c, env: { USAGE_LEDGER_TOKEN: TOKEN } })
     for (const m of [a, b]) {
       await ok(['init', '--remote', url], m.env)
       await ok(['record'], m.env)
     }
 
     // A CI box: its own (empty) usage-ledger home, and a plain git clone of the remote.
-    const ci = machine(root, 'd', [])
+    const ci = machine(root, 'd', { id: ID.d, env: { USAGE_LEDGER_TOKEN: TOKEN } })
     const gitEnv = { ...ci.env, ...GIT_USER, GIT_TERMINAL_PROMPT: '0' }
     const auth = ['-c', `http.extraHeader=Authorization: Basic ${Buffer.from(`ci:${TOKEN}`).toString('base64')}`]
     const clone = path.join(root, 'clone')
@@ -267,8 +221,8 @@ t.test(
     const root = t.testdir()
     const bare = path.join(root, 'remote.git')
     await gitOk(['init', '--bare', '--quiet', bare], { env: isolatedEnv(root) })
-    const a = machine(root, 'a', ['codex'], { USAGE_LEDGER_TOKEN: '' })
-    const d = machine(root, 'd', [], { USAGE_LEDGER_TOKEN: '' })
+    const a = machine(root, 'a', { id: ID.a, sources: ['codex'], env: { USAGE_LEDGER_TOKEN: '' } })
+    const d = machine(root, 'd', { id: ID.d, env: { USAGE_LEDGER_TOKEN: '' } })
     await ok(['init', '--remote', bare], a.env)
     t.equal((await cli(['hooks', 'install'], { env: d.env })).code, 2, 'no store yet: say so')
     await ok(['init', '--remote', bare], d.env)

@@ -7,9 +7,11 @@
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { isolatedEnv, type CliResult } from '../helpers/cli.js'
+import { cli, type CliResult } from '../helpers/cli.js'
 import { startGitServer } from '../helpers/git-server.js'
-import { gitA, partsAt, runCli, tempDir } from '../helpers/ledger-checks.js'
+import { type Machine, machine } from '../helpers/machine.js'
+import { partsAt, tempDir } from '../helpers/ledger-checks.js'
+import { gitA } from '../helpers/spawn.js'
 import { deviceIdFromMachineId, machineId } from '../../lib/store/device.js'
 import { GENESIS_OID } from '../../lib/git/genesis.js'
 
@@ -17,29 +19,15 @@ const TOKEN = 'init-test-token'
 const X = 'a1'.repeat(16),
   Y = 'b2'.repeat(16)
 
-interface Machine {
-  name: string
-  dir: string
-  env: Record<string, string | undefined>
-  home: string
-}
-
-function machine(root: string, name: string, extra: Record<string, string | undefined> = {}): Machine {
-  const dir = path.join(root, name)
-  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-  const env = isolatedEnv(dir, { USAGE_LEDGER_TOKEN: TOKEN, ...extra })
-  return { name, dir, env, home: env.USAGE_LEDGER_HOME! }
-}
-
 /** A cloned VM (or a copied home): the whole store, config and all, copied to a new machine. */
 function cloneOf(root: string, m: Machine, name: string): Machine {
-  const c = machine(root, name)
-  fs.cpSync(m.home, c.home, { recursive: true })
+  const c = machine(root, name, { env: { USAGE_LEDGER_TOKEN: TOKEN } })
+  fs.cpSync(m.store, c.store, { recursive: true })
   return c
 }
 
 async function ul(m: Machine, args: string[], input?: string): Promise<CliResult> {
-  return runCli(args, { env: m.env, input })
+  return cli(args, { env: m.env, input })
 }
 
 async function ok(m: Machine, args: string[], input?: string): Promise<CliResult> {
@@ -94,7 +82,7 @@ async function exactlyOnce(
     Object.fromEntries(ns.map((n) => [recId(n), 1]).sort()),
     `${label}: every record on the remote exactly once`,
   )
-  const fresh = machine(root, `fresh-${label.replace(/\W+/g, '-')}`)
+  const fresh = machine(root, `fresh-${label.replace(/\W+/g, '-')}`, { env: { USAGE_LEDGER_TOKEN: TOKEN } })
   await ok(fresh, ['init', '--remote', url])
   const rep = JSON.parse((await ok(fresh, ['report', '--json', '--tz', 'UTC'])).stdout) as {
     totals: { records: number; input: number; output: number }
@@ -114,7 +102,7 @@ function remedy(t: Test, stderr: string): string[] {
 }
 
 const config = (m: Machine) =>
-  JSON.parse(fs.readFileSync(path.join(m.home, 'config.json'), 'utf8')) as Record<string, unknown>
+  JSON.parse(fs.readFileSync(path.join(m.store, 'config.json'), 'utf8')) as Record<string, unknown>
 
 async function setup(t: Test) {
   const root = tempDir(t, 'init')
@@ -127,7 +115,7 @@ t.test(
   'following the old advice for a collision (--device-id, then fetch --accept-rewrite) loses no record',
   async (t) => {
     const { root, bare, url } = await setup(t)
-    const a = machine(root, 'a')
+    const a = machine(root, 'a', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
     await ok(a, ['init', '--remote', url, '--device-id', X])
     await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
     const b = cloneOf(root, a, 'b') // a cloned VM: the same store, so the same device id
@@ -151,7 +139,7 @@ t.test(
   'two stores writing one device id: one accurate message at the first push; its remedy loses nothing',
   async (t) => {
     const { root, bare, url } = await setup(t)
-    const a = machine(root, 'a')
+    const a = machine(root, 'a', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
     await ok(a, ['init', '--remote', url])
     const id = config(a).deviceId as string
     t.match(id, /^[0-9a-f]{32}$/, 'a random id kept in config')
@@ -192,7 +180,7 @@ t.test(
   "a force-push of this device's branch by someone else is a rewrite, not a collision; its remedies lose nothing",
   async (t) => {
     const { root, bare, url } = await setup(t)
-    const a = machine(root, 'a')
+    const a = machine(root, 'a', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
     await ok(a, ['init', '--remote', url])
     const id = config(a).deviceId as string
     const ref = `refs/heads/ledger/${id}`
@@ -263,25 +251,25 @@ t.test(
   'init finds its device id on the remote: adopts it only for its own store, else stops; both ways it offers work',
   async (t) => {
     const { root, bare, url } = await setup(t)
-    const a = machine(root, 'a')
+    const a = machine(root, 'a', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
     await ok(a, ['init', '--remote', url, '--device-id', X, '--name', 'laptop'])
     await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
 
     // The same store with its repository lost (config kept): its own install id, so it continues.
-    const again = machine(root, 'again')
-    fs.mkdirSync(again.home, { recursive: true })
-    fs.copyFileSync(path.join(a.home, 'config.json'), path.join(again.home, 'config.json'))
+    const again = machine(root, 'again', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
+    fs.mkdirSync(again.store, { recursive: true })
+    fs.copyFileSync(path.join(a.store, 'config.json'), path.join(again.store, 'config.json'))
     const ad = await ul(again, ['init', '--remote', url])
     t.equal(ad.code, 0, ad.stderr)
     t.equal(
-      (await gitA(path.join(again.home, 'repo.git'), ['rev-parse', `refs/heads/ledger/${X}`])).trim(),
+      (await gitA(path.join(again.store, 'repo.git'), ['rev-parse', `refs/heads/ledger/${X}`])).trim(),
       (await gitA(bare, ['rev-parse', `refs/heads/ledger/${X}`])).trim(),
       'the branch is continued',
     )
     fs.rmSync(again.dir, { recursive: true })
 
     // Another store naming the same id: refused, nothing saved, two ways offered.
-    const c = machine(root, 'c')
+    const c = machine(root, 'c', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
     const refused = await ul(c, ['init', '--remote', url, '--device-id', X])
     t.equal(refused.code, 2, 'exit 2')
     t.equal(refused.stderr.trim().split('\n').length, 1, 'one line')
@@ -319,7 +307,7 @@ t.test(
     t.equal((await ul(a, remedy(t, clash.stderr))).code, 0)
 
     // Way 2: a new device.
-    const d = machine(root, 'd')
+    const d = machine(root, 'd', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
     const r2 = await ul(d, ['init', '--remote', url, '--device-id', X])
     t.equal(r2.code, 2)
     const nd = await ul(d, newCmd.split(' ').slice(1))
@@ -333,7 +321,7 @@ t.test(
 
 t.test('two first runs at once on a fresh store make one device', async (t) => {
   const root = tempDir(t, 'first')
-  const m = machine(root, 'm')
+  const m = machine(root, 'm', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
   const runs = await Promise.all(
     [1, 2, 3, 4].map((n) => ul(m, ['record', '--stdin', '--source', 'x', '--json'], rec(n))),
   )
@@ -347,9 +335,9 @@ t.test(
   'a URL with a token in its query is refused like one with credentials and never reaches config.json',
   async (t) => {
     const root = tempDir(t, 'query')
-    const m = machine(root, 'm')
+    const m = machine(root, 'm', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
     await ok(m, ['init'])
-    const before = fs.readFileSync(path.join(m.home, 'config.json'), 'utf8')
+    const before = fs.readFileSync(path.join(m.store, 'config.json'), 'utf8')
     for (const url of [
       'https://git.example.invalid/me/l.git?access_token=SeCrEt1',
       'https://git.example.invalid/me/l.git?TOKEN=SeCrEt2',
@@ -359,11 +347,11 @@ t.test(
       t.equal(r.code, 2, `${url}: exit 2`)
       t.match(r.stderr, /carries a token in its query/)
       t.notMatch(r.stderr + r.stdout, /SeCrEt/, 'the token is not printed')
-      t.equal(fs.readFileSync(path.join(m.home, 'config.json'), 'utf8'), before, 'config.json unchanged')
+      t.equal(fs.readFileSync(path.join(m.store, 'config.json'), 'utf8'), before, 'config.json unchanged')
     }
-    const fresh = machine(root, 'fresh')
+    const fresh = machine(root, 'fresh', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
     t.equal((await ul(fresh, ['init', '--remote', 'https://h.invalid/l.git?token=SeCrEt4'])).code, 2)
-    t.notOk(fs.existsSync(path.join(fresh.home, 'config.json')), 'a fresh store saves nothing')
+    t.notOk(fs.existsSync(path.join(fresh.store, 'config.json')), 'a fresh store saves nothing')
 
     // The remedy it prints: the URL without the token, the token in USAGE_LEDGER_TOKEN.
     const server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
@@ -378,13 +366,13 @@ t.test(
     t.match(withToken.stderr, /give the URL without it and the token in USAGE_LEDGER_TOKEN/)
     const fixed = await ul(fresh, ['init', '--remote', server.repoUrl('q')])
     t.equal(fixed.code, 0, fixed.stderr)
-    t.notMatch(fs.readFileSync(path.join(fresh.home, 'config.json'), 'utf8'), TOKEN, 'no token in config.json')
+    t.notMatch(fs.readFileSync(path.join(fresh.store, 'config.json'), 'utf8'), TOKEN, 'no token in config.json')
   },
 )
 
 t.test('--git iso with a remote that is not HTTP fails before anything is saved', async (t) => {
   const root = tempDir(t, 'iso')
-  const fresh = machine(root, 'fresh')
+  const fresh = machine(root, 'fresh', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
   for (const url of [
     path.join(root, 'remote.git'),
     'ssh://git@example.invalid/l.git',
@@ -393,14 +381,14 @@ t.test('--git iso with a remote that is not HTTP fails before anything is saved'
     const r = await ul(fresh, ['--git', 'iso', 'init', '--remote', url])
     t.equal(r.code, 2, `${url}: exit 2`)
     t.match(r.stderr, /speaks only HTTP\(S\)/)
-    t.notOk(fs.existsSync(fresh.home), 'nothing created')
+    t.notOk(fs.existsSync(fresh.store), 'nothing created')
   }
-  const m = machine(root, 'm')
+  const m = machine(root, 'm', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
   await ok(m, ['--git', 'iso', 'init'])
-  const before = fs.readFileSync(path.join(m.home, 'config.json'), 'utf8')
+  const before = fs.readFileSync(path.join(m.store, 'config.json'), 'utf8')
   const r = await ul(m, ['--git', 'iso', 'init', '--remote', path.join(root, 'remote.git')])
   t.equal(r.code, 2)
-  t.equal(fs.readFileSync(path.join(m.home, 'config.json'), 'utf8'), before, 'config.json unchanged')
+  t.equal(fs.readFileSync(path.join(m.store, 'config.json'), 'utf8'), before, 'config.json unchanged')
   // The remedy it prints: the system backend.
   t.match(r.stderr, /pass --git system/)
   await gitA(root, ['init', '--bare', '--quiet', path.join(root, 'remote.git')])
@@ -415,9 +403,9 @@ t.test(
   { skip: machineId('linux') ? false : 'no machine id here' },
   async (t) => {
     const root = tempDir(t, 'legacy')
-    const m = machine(root, 'm')
+    const m = machine(root, 'm', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
     await ok(m, ['init'])
-    fs.writeFileSync(path.join(m.home, 'config.json'), '{"v":1}\n') // what an older usage-ledger wrote
+    fs.writeFileSync(path.join(m.store, 'config.json'), '{"v":1}\n') // what an older usage-ledger wrote
     const r = JSON.parse((await ok(m, ['record', '--stdin', '--source', 'x', '--json'], rec(1))).stdout) as {
       device: string
     }
@@ -429,7 +417,7 @@ t.test(
 
 t.test('init --new-device with USAGE_LEDGER_DEVICE_ID set: refused, and its remedy works', async (t) => {
   const { root, bare, url } = await setup(t)
-  const m = machine(root, 'm', { USAGE_LEDGER_DEVICE_ID: X })
+  const m = machine(root, 'm', { id: X, env: { USAGE_LEDGER_TOKEN: TOKEN } })
   await ok(m, ['init', '--remote', url])
   await ok(m, ['record', '--stdin', '--source', 'x'], rec(1))
   const r = await ul(m, ['init', '--new-device'])
@@ -452,7 +440,7 @@ t.test('a non-empty repository that is not a ledger is refused unless --force', 
   ).trim()
   await gitA(bare, ['update-ref', 'refs/heads/main', commit])
   await gitA(bare, ['update-ref', 'refs/heads/feature', commit])
-  const m = machine(root, 'm')
+  const m = machine(root, 'm', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
   const r = await ul(m, ['init', '--remote', url])
   t.equal(r.code, 2)
   t.match(r.stderr, /is not a usage ledger: it has branches \(feature, main\).*--force/)
@@ -469,8 +457,8 @@ t.test('a non-empty repository that is not a ledger is refused unless --force', 
 
   // A ledger whose first machine only ran init (main seeded by usage-ledger, no device yet) is a ledger.
   const seeded = path.join(root, 'srv', 'seeded.git')
-  const other = machine(root, 'other')
-  const first = machine(root, 'first')
+  const other = machine(root, 'other', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
+  const first = machine(root, 'first', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
   await gitA(path.join(root, 'srv'), ['init', '--bare', '--quiet', seeded])
   await ok(first, ['init', '--remote', seeded])
   t.equal((await ul(other, ['init', '--remote', seeded])).code, 0, 'a seeded ledger is accepted')
@@ -480,9 +468,9 @@ t.test(
   'init --remote OTHER on a store with another remote: refused unless --switch-remote, then done completely',
   async (t) => {
     const { root, bare, url } = await setup(t)
-    const a = machine(root, 'a'),
-      b = machine(root, 'b'),
-      c = machine(root, 'c')
+    const a = machine(root, 'a', { env: { USAGE_LEDGER_TOKEN: TOKEN } }),
+      b = machine(root, 'b', { env: { USAGE_LEDGER_TOKEN: TOKEN } }),
+      c = machine(root, 'c', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
     await ok(a, ['init', '--remote', url])
     await ok(b, ['init', '--remote', url])
     await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
@@ -491,7 +479,7 @@ t.test(
     await ok(a, ['verify'])
     const idA = config(a).deviceId as string,
       idB = config(b).deviceId as string
-    const gitdir = path.join(a.home, 'repo.git')
+    const gitdir = path.join(a.store, 'repo.git')
     t.ok((await gitA(gitdir, ['for-each-ref', `refs/heads/ledger/${idB}`])).trim(), 'a holds b before the switch')
 
     // The other remote, with a device of its own.
@@ -502,11 +490,11 @@ t.test(
     await ok(c, ['init', '--remote', url2])
     await ok(c, ['record', '--stdin', '--source', 'x'], rec(3))
 
-    const cfgBefore = fs.readFileSync(path.join(a.home, 'config.json'), 'utf8')
+    const cfgBefore = fs.readFileSync(path.join(a.store, 'config.json'), 'utf8')
     const r = await ul(a, ['init', '--remote', url2])
     t.equal(r.code, 2, 'refused')
     t.match(r.stderr, /already syncs with .*--switch-remote/)
-    t.equal(fs.readFileSync(path.join(a.home, 'config.json'), 'utf8'), cfgBefore, 'config.json unchanged')
+    t.equal(fs.readFileSync(path.join(a.store, 'config.json'), 'utf8'), cfgBefore, 'config.json unchanged')
 
     const sw = await ul(a, ['init', '--remote', url2, '--switch-remote', '--json'])
     t.equal(sw.code, 0, sw.stderr)
@@ -522,9 +510,9 @@ t.test(
       refs.some((r) => r.includes(idB)),
       "no branch or tracking ref of the old remote's other device",
     )
-    const state = (f: string) => fs.readFileSync(path.join(a.home, 'state', f), 'utf8')
+    const state = (f: string) => fs.readFileSync(path.join(a.store, 'state', f), 'utf8')
     t.notMatch(state('verified.json'), idB, 'no verified head of it')
-    if (fs.existsSync(path.join(a.home, 'state', 'proved.json')))
+    if (fs.existsSync(path.join(a.store, 'state', 'proved.json')))
       t.notMatch(state('proved.json'), idB, 'no proved head of it')
     const rep = JSON.parse((await ok(a, ['report', '--json', '--tz', 'UTC', '--by', 'device'])).stdout) as {
       rows: Array<{ device: string; records: number }>
@@ -550,8 +538,8 @@ t.test(
 
 t.test("init --continue-device over commits of this store's own: they go on top of the remote's branch", async (t) => {
   const { root, bare, url } = await setup(t)
-  const a = machine(root, 'a'),
-    b = machine(root, 'b')
+  const a = machine(root, 'a', { env: { USAGE_LEDGER_TOKEN: TOKEN } }),
+    b = machine(root, 'b', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
   await ok(a, ['init', '--remote', url, '--device-id', X])
   await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
   await ok(b, ['init', '--device-id', X]) // no remote yet: records stay local
@@ -574,8 +562,8 @@ t.test("init --continue-device over commits of this store's own: they go on top 
 
 t.test('records held by an init killed before it moved them are moved by the next init', async (t) => {
   const { root, bare, url } = await setup(t)
-  const a = machine(root, 'a'),
-    b = machine(root, 'b')
+  const a = machine(root, 'a', { env: { USAGE_LEDGER_TOKEN: TOKEN } }),
+    b = machine(root, 'b', { env: { USAGE_LEDGER_TOKEN: TOKEN } })
   await ok(a, ['init', '--remote', url, '--device-id', X])
   await ok(a, ['record', '--stdin', '--source', 'x'], rec(1))
   await ok(b, ['init', '--device-id', X])
@@ -583,7 +571,7 @@ t.test('records held by an init killed before it moved them are moved by the nex
   await ok(b, ['record', '--stdin', '--source', 'x'], rec(3))
   // What `init --remote URL --continue-device` leaves when killed after holding b's head and
   // letting the branch give way, before the fetch and the move.
-  const gitdir = path.join(b.home, 'repo.git')
+  const gitdir = path.join(b.store, 'repo.git')
   const head = (await gitA(gitdir, ['rev-parse', `refs/heads/ledger/${X}`])).trim()
   await gitA(gitdir, ['update-ref', `refs/usage-ledger/moving/${X}-killed`, head])
   await gitA(gitdir, ['update-ref', '-d', `refs/heads/ledger/${X}`, head])
@@ -598,7 +586,7 @@ t.test(
   "record as another id (USAGE_LEDGER_DEVICE_ID, then --device-id): the old id's unpushed records move with it",
   async (t) => {
     const { root, bare, url } = await setup(t)
-    const m = machine(root, 'm', { USAGE_LEDGER_DEVICE_ID: X })
+    const m = machine(root, 'm', { id: X, env: { USAGE_LEDGER_TOKEN: TOKEN } })
     await ok(m, ['init', '--remote', url])
     await ok(m, ['record', '--stdin', '--source', 'x'], rec(1))
     await ok(m, ['record', '--stdin', '--source', 'x', '--no-push'], rec(2)) // pending under X

@@ -1,9 +1,11 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn, spawnSync } from 'node:child_process'
-import { cli, expected, FIXTURES, git, isolatedEnv, pick, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { spawnSync } from 'node:child_process'
+import { cli, expected, git, pick, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { machine } from '../helpers/machine.js'
 import { startGitServer } from '../helpers/git-server.js'
+import { run } from '../helpers/spawn.js'
 import { GENESIS_OID } from '../../lib/git/genesis.js'
 
 const TOKEN = 's3cret-token-for-tests'
@@ -13,23 +15,6 @@ interface Device {
   env: Record<string, string | undefined>
   dir: string
   gitdir: string
-}
-
-/** A machine of its own: a home, a store, and only the sources given. */
-function machine(
-  root: string,
-  name: keyof typeof ID,
-  sources: Array<'claude' | 'codex'>,
-  extra: Record<string, string> = {},
-): Device {
-  const dir = path.join(root, name)
-  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-  for (const s of sources) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
-  return {
-    dir,
-    gitdir: path.join(dir, 'store/repo.git'),
-    env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID[name], USAGE_LEDGER_TOKEN: TOKEN, ...extra }),
-  }
 }
 
 async function ok(args: string[], d: Device, input?: string) {
@@ -80,10 +65,10 @@ async function ledgerServer(t: { teardown(f: () => unknown): void }, root: strin
 t.test('three devices push over HTTP with a token; a fourth home sees every device exactly', async (t) => {
   const root = t.testdir()
   const { url } = await ledgerServer(t, root)
-  const a = machine(root, 'a', ['claude'])
-  const b = machine(root, 'b', ['codex'])
-  const c = machine(root, 'c', [])
-  const d = machine(root, 'd', [])
+  const a = machine(root, 'a', { id: ID.a, sources: ['claude'], env: { USAGE_LEDGER_TOKEN: TOKEN } })
+  const b = machine(root, 'b', { id: ID.b, sources: ['codex'], env: { USAGE_LEDGER_TOKEN: TOKEN } })
+  const c = machine(root, 'c', { id: ID.c, env: { USAGE_LEDGER_TOKEN: TOKEN } })
+  const d = machine(root, 'd', { id: ID.d, env: { USAGE_LEDGER_TOKEN: TOKEN } })
 
   for (const m of [a, b, c]) await ok(['init', '--remote', url], m)
   await ok(['record'], a)
@@ -113,14 +98,8 @@ t.test('three devices push over HTTP with a token; a fourth home sees every devi
   // A native clone of the remote, as a CI job has it, gives the same totals.
   const clone = path.join(root, 'clone')
   const auth = ['-c', `http.extraHeader=Authorization: Basic ${Buffer.from(`ci:${TOKEN}`).toString('base64')}`]
-  // Asynchronously: this process serves the remote, so a blocking spawn would deadlock it.
-  const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn('git', [...auth, 'clone', '--quiet', url, clone], {
-      env: { PATH: process.env.PATH, HOME: root, GIT_TERMINAL_PROMPT: '0' },
-    })
-    let stderr = ''
-    child.stderr.on('data', (b) => (stderr += b))
-    child.on('close', (code) => resolve({ code, stderr }))
+  const r = await run('git', [...auth, 'clone', '--quiet', url, clone], {
+    env: { PATH: process.env.PATH, HOME: root, GIT_TERMINAL_PROMPT: '0' },
   })
   t.equal(r.code, 0, r.stderr)
   const ci = { ...d, env: { ...d.env, USAGE_LEDGER_HOME: path.join(root, 'ci-home') } }
@@ -156,8 +135,8 @@ t.test('three devices push over HTTP with a token; a fourth home sees every devi
 t.test('a force-pushed device branch: fetch exits 3 and keeps the old data until --accept-rewrite', async (t) => {
   const root = t.testdir()
   const { bare, url } = await ledgerServer(t, root)
-  const b = machine(root, 'b', [])
-  const d = machine(root, 'd', [])
+  const b = machine(root, 'b', { id: ID.b, env: { USAGE_LEDGER_TOKEN: TOKEN } })
+  const d = machine(root, 'd', { id: ID.d, env: { USAGE_LEDGER_TOKEN: TOKEN } })
   await ok(['init', '--remote', url], b)
   await ok(['record', '--stdin', '--source', 'x'], b, STDIN)
   await ok(
@@ -189,8 +168,8 @@ t.test(
   async (t) => {
     const root = t.testdir()
     const { server, url } = await ledgerServer(t, root)
-    const a = machine(root, 'a', ['claude'])
-    const d = machine(root, 'd', [])
+    const a = machine(root, 'a', { id: ID.a, sources: ['claude'], env: { USAGE_LEDGER_TOKEN: TOKEN } })
+    const d = machine(root, 'd', { id: ID.d, env: { USAGE_LEDGER_TOKEN: TOKEN } })
     await ok(['init', '--remote', url], a)
     await server.setDown(true)
     const r = await cli(['record', '--json'], { env: a.env })
@@ -225,7 +204,7 @@ t.test(
 )
 
 t.test('a URL with credentials is refused', async (t) => {
-  const d = machine(t.testdir(), 'd', [])
+  const d = machine(t.testdir(), 'd', { id: ID.d, env: { USAGE_LEDGER_TOKEN: TOKEN } })
   const r = await cli(['init', '--remote', 'https://user:pw@example.invalid/x.git'], { env: d.env })
   t.equal(r.code, 2)
   t.match(r.stderr, /carries credentials/)
@@ -236,9 +215,9 @@ t.test('a path remote with the system backend', async (t) => {
   const root = t.testdir()
   const bare = path.join(root, 'remote.git')
   spawnSync('git', ['init', '--bare', '--quiet', bare])
-  const a = machine(root, 'a', ['claude'], { USAGE_LEDGER_TOKEN: '' })
-  const b = machine(root, 'b', ['codex'], { USAGE_LEDGER_TOKEN: '' })
-  const d = machine(root, 'd', [], { USAGE_LEDGER_TOKEN: '' })
+  const a = machine(root, 'a', { id: ID.a, sources: ['claude'], env: { USAGE_LEDGER_TOKEN: '' } })
+  const b = machine(root, 'b', { id: ID.b, sources: ['codex'], env: { USAGE_LEDGER_TOKEN: '' } })
+  const d = machine(root, 'd', { id: ID.d, env: { USAGE_LEDGER_TOKEN: '' } })
   for (const m of [a, b]) {
     await ok(['--git', 'system', 'init', '--remote', bare], m)
     await ok(['--git', 'system', 'record'], m)
@@ -252,9 +231,13 @@ t.test('a path remote with the system backend', async (t) => {
 t.test('the iso backend over HTTP', async (t) => {
   const root = t.testdir()
   const { url } = await ledgerServer(t, root)
-  const a = machine(root, 'a', ['claude'], { USAGE_LEDGER_GIT: 'iso' })
-  const b = machine(root, 'b', ['codex'])
-  const d = machine(root, 'd', [])
+  const a = machine(root, 'a', {
+    id: ID.a,
+    sources: ['claude'],
+    env: { USAGE_LEDGER_TOKEN: TOKEN, USAGE_LEDGER_GIT: 'iso' },
+  })
+  const b = machine(root, 'b', { id: ID.b, sources: ['codex'], env: { USAGE_LEDGER_TOKEN: TOKEN } })
+  const d = machine(root, 'd', { id: ID.d, env: { USAGE_LEDGER_TOKEN: TOKEN } })
   await ok(['--git', 'iso', 'init', '--remote', url], a)
   await ok(['--git', 'iso', 'record'], a)
   await ok(['--git', 'system', 'init', '--remote', url], b)
@@ -275,9 +258,9 @@ t.test(
     const root = t.testdir()
     const bare = path.join(root, 'remote.git')
     spawnSync('git', ['init', '--bare', '--quiet', bare])
-    const a = machine(root, 'a', ['claude'], { USAGE_LEDGER_TOKEN: '' })
-    const b = machine(root, 'b', ['claude'], { USAGE_LEDGER_TOKEN: '' })
-    const d = machine(root, 'd', [], { USAGE_LEDGER_TOKEN: '' })
+    const a = machine(root, 'a', { id: ID.a, sources: ['claude'], env: { USAGE_LEDGER_TOKEN: '' } })
+    const b = machine(root, 'b', { id: ID.b, sources: ['claude'], env: { USAGE_LEDGER_TOKEN: '' } })
+    const d = machine(root, 'd', { id: ID.d, env: { USAGE_LEDGER_TOKEN: '' } })
     for (const m of [a, b]) {
       await ok(['init', '--remote', bare], m)
       await ok(['record'], m)
@@ -293,7 +276,10 @@ t.test(
 
     // A reinstall of a: a fresh home with the same id is not taken for a's own store (another
     // store could be writing as a); asked to, it continues the branch, no ghost device.
-    const a2 = machine(root, 'a', [], { USAGE_LEDGER_TOKEN: '', USAGE_LEDGER_HOME: path.join(root, 'a-reinstalled') })
+    const a2 = machine(root, 'a', {
+      id: ID.a,
+      env: { USAGE_LEDGER_TOKEN: '', USAGE_LEDGER_HOME: path.join(root, 'a-reinstalled') },
+    })
     fs.rmSync(path.join(root, 'a-reinstalled'), { recursive: true, force: true })
     const refused = await cli(['init', '--remote', bare], { env: a2.env })
     t.equal(refused.code, 2, 'a fresh store does not silently take over a device')
@@ -309,7 +295,10 @@ t.test(
     t.equal(git(bare, ['rev-parse', `refs/heads/ledger/${ID.a}~1`]).trim(), headA, 'the next commit builds on it')
 
     // Two machines claiming one id: the second push is rejected, said plainly, nothing lost.
-    const clash = machine(root, 'a', [], { USAGE_LEDGER_TOKEN: '', USAGE_LEDGER_HOME: path.join(root, 'clash') })
+    const clash = machine(root, 'a', {
+      id: ID.a,
+      env: { USAGE_LEDGER_TOKEN: '', USAGE_LEDGER_HOME: path.join(root, 'clash') },
+    })
     await ok(['record', '--stdin', '--source', 'y'], clash, STDIN)
     fs.writeFileSync(path.join(root, 'clash', 'config.json'), JSON.stringify({ v: 1, remote: bare }))
     const r = await cli(['record', '--stdin', '--source', 'y'], {
@@ -348,8 +337,8 @@ t.test("fetch runs the store's post-merge hooks after advancing merged", async (
   const root = t.testdir()
   const bare = path.join(root, 'remote.git')
   spawnSync('git', ['init', '--bare', '--quiet', bare])
-  const a = machine(root, 'a', ['codex'], { USAGE_LEDGER_TOKEN: '' })
-  const d = machine(root, 'd', [], { USAGE_LEDGER_TOKEN: '' })
+  const a = machine(root, 'a', { id: ID.a, sources: ['codex'], env: { USAGE_LEDGER_TOKEN: '' } })
+  const d = machine(root, 'd', { id: ID.d, env: { USAGE_LEDGER_TOKEN: '' } })
   await ok(['init', '--remote', bare], a)
   await ok(['init', '--remote', bare], d)
   const hook = path.join(d.gitdir, 'hooks', 'post-merge')
@@ -377,8 +366,8 @@ t.test("a rewrite seen by a fresh machine through another device's witness", asy
   const root = t.testdir()
   const bare = path.join(root, 'remote.git')
   spawnSync('git', ['init', '--bare', '--quiet', bare])
-  const a = machine(root, 'a', [], { USAGE_LEDGER_TOKEN: '' })
-  const b = machine(root, 'b', [], { USAGE_LEDGER_TOKEN: '' })
+  const a = machine(root, 'a', { id: ID.a, env: { USAGE_LEDGER_TOKEN: '' } })
+  const b = machine(root, 'b', { id: ID.b, env: { USAGE_LEDGER_TOKEN: '' } })
   await ok(['init', '--remote', bare], b)
   await ok(['record', '--stdin', '--source', 'x'], b, STDIN)
   await ok(
@@ -392,7 +381,7 @@ t.test("a rewrite seen by a fresh machine through another device's witness", asy
   t.equal(seen[ID.b], git(bare, ['rev-parse', `refs/heads/ledger/${ID.b}`]).trim(), "a's manifest witnesses b's head")
   const ref = `refs/heads/ledger/${ID.b}`
   git(bare, ['update-ref', ref, git(bare, ['rev-parse', `${ref}~1`]).trim()])
-  const fresh = machine(root, 'd', [], { USAGE_LEDGER_TOKEN: '' })
+  const fresh = machine(root, 'd', { id: ID.d, env: { USAGE_LEDGER_TOKEN: '' } })
   const r = await cli(['init', '--remote', bare, '--json'], { env: fresh.env })
   t.equal(r.code, 3, 'a machine that never saw the old head still detects the rewrite')
   t.match(JSON.parse(r.stdout).findings, [{ code: 'WITNESS_MISSING', device: ID.b, severity: 'error' }])
@@ -402,8 +391,8 @@ t.test('devices list, rename and forget', async (t) => {
   const root = t.testdir()
   const bare = path.join(root, 'remote.git')
   spawnSync('git', ['init', '--bare', '--quiet', bare])
-  const a = machine(root, 'a', [], { USAGE_LEDGER_TOKEN: '' })
-  const b = machine(root, 'b', [], { USAGE_LEDGER_TOKEN: '' })
+  const a = machine(root, 'a', { id: ID.a, env: { USAGE_LEDGER_TOKEN: '' } })
+  const b = machine(root, 'b', { id: ID.b, env: { USAGE_LEDGER_TOKEN: '' } })
   await ok(['init', '--remote', bare, '--name', 'laptop'], a)
   await ok(['record', '--stdin', '--source', 'x'], a, STDIN)
   await ok(['init', '--remote', bare, '--name', 'desktop'], b)
@@ -443,8 +432,8 @@ t.test('a ref lock left by a killed git does not block the next fetch or record'
   const root = t.testdir()
   const bare = path.join(root, 'remote.git')
   spawnSync('git', ['init', '--bare', '--quiet', bare])
-  const a = machine(root, 'a', [], { USAGE_LEDGER_TOKEN: '' })
-  const b = machine(root, 'b', [], { USAGE_LEDGER_TOKEN: '' })
+  const a = machine(root, 'a', { id: ID.a, env: { USAGE_LEDGER_TOKEN: '' } })
+  const b = machine(root, 'b', { id: ID.b, env: { USAGE_LEDGER_TOKEN: '' } })
   await ok(['init', '--remote', bare], a)
   await ok(['record', '--stdin', '--source', 'x'], a, STDIN)
   await ok(['init', '--remote', bare], b)

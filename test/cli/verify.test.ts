@@ -8,9 +8,10 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { spawnSync } from 'node:child_process'
 import { cli, copyFixtures, git, isolatedEnv } from '../helpers/cli.js'
+import { machine } from '../helpers/machine.js'
 import { startGitServer } from '../helpers/git-server.js'
 // Asynchronous git: this process serves the remote, so a blocking spawn would deadlock it.
-import { gitA } from '../helpers/ledger-checks.js'
+import { gitA } from '../helpers/spawn.js'
 import { GENESIS_OID } from '../../lib/git/genesis.js'
 
 const ME = 'a1'.repeat(16)
@@ -331,11 +332,9 @@ t.test(
     const bare = server.createBare('ledger')
     const url = server.repoUrl('ledger')
     const ids = ['c1'.repeat(16), 'd2'.repeat(16), 'e3'.repeat(16)]
-    const machines = ids.map((id, i) => {
-      const d = path.join(root, `m${i}`)
-      copyFixtures(d)
-      return isolatedEnv(d, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_TOKEN: TOKEN })
-    })
+    const machines = ids.map(
+      (id, i) => machine(root, `m${i}`, { id, sources: ['claude', 'codex'], env: { USAGE_LEDGER_TOKEN: TOKEN } }).env,
+    )
     const ok = async (args: string[], env: Record<string, string | undefined>, input?: string) => {
       const r = await cli(args, { env, input })
       if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.code} ${r.stderr}`)

@@ -4,17 +4,17 @@
  * steps run as GitHub runs them (bash -eo pipefail), read out of the YAML so the example and
  * this test cannot drift apart.
  *
- * This process serves the remote, so every git child is spawned asynchronously: a blocking spawn
- * would stop the server answering it.
+ * This process serves the remote, so every child is spawned asynchronously (helpers/spawn.ts).
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parse } from 'yaml'
-import { cli, expected, FIXTURES, isolatedEnv, ROOT, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { cli, expected, ROOT, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
 import { startGitServer } from '../helpers/git-server.js'
+import { machine } from '../helpers/machine.js'
+import { run } from '../helpers/spawn.js'
 
 const WORKFLOW = path.join(ROOT, 'examples/ci/github-actions.yml')
 const GOLDEN = path.join(ROOT, 'test/examples/ci-monthly.golden.md')
@@ -34,30 +34,12 @@ interface Workflow {
   on: Record<string, unknown>
   jobs: Record<string, { steps: Step[] }>
 }
-interface RunResult {
-  code: number
-  stdout: string
-  stderr: string
-}
-
 /** Two records of a tool without a collector, piped to `record --stdin`. */
 const STDIN_RECORDS = [
   { ts: '2026-11-20T10:00:00Z', model: 'gpt-5', input_tokens: 1000, output_tokens: 200 },
   { ts: '2026-11-21T11:00:00Z', model: 'gpt-5', input_tokens: 3000, output_tokens: 400, cache_read_input_tokens: 50 },
 ]
 const STDIN_TOTALS: Totals = { records: 2, input: 4000, output: 600, cacheWrite: 0, cacheRead: 50, totalTokens: 4650 }
-
-function spawnAsync(cmd: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv }): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = '',
-      stderr = ''
-    child.stdout.on('data', (b) => (stdout += b))
-    child.stderr.on('data', (b) => (stderr += b))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
-}
 
 /** The one step of the workflow's one job with this name. */
 function step(workflow: Workflow, name: string): Step {
@@ -109,17 +91,13 @@ t.test('the GitHub Actions example reports every device of a native clone', asyn
   const url = server.repoUrl('ledger')
 
   // Three machines: Claude Code on one, Codex on another, a third tool through --stdin.
-  const machine = (name: keyof typeof ID, sources: Array<'claude' | 'codex'>) => {
-    const dir = path.join(root, name)
-    fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-    for (const s of sources) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
-    return isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID[name], USAGE_LEDGER_TOKEN: TOKEN, USAGE_LEDGER_NOW: NOW })
-  }
+  const device = (name: keyof typeof ID, sources: Array<'claude' | 'codex'>) =>
+    machine(root, name, { id: ID[name], sources, env: { USAGE_LEDGER_TOKEN: TOKEN, USAGE_LEDGER_NOW: NOW } }).env
   const ok = async (args: string[], env: Record<string, string | undefined>, input?: string) => {
     const r = await cli(args, { env, input })
     if (r.code !== 0) throw new Error(`usage-ledger ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
   }
-  const devices = { a: machine('a', ['claude']), b: machine('b', ['codex']), c: machine('c', []) }
+  const devices = { a: device('a', ['claude']), b: device('b', ['codex']), c: device('c', []) }
   for (const env of Object.values(devices)) await ok(['init', '--remote', url], env)
   await ok(['record'], devices.a)
   await ok(['record'], devices.b)
@@ -149,7 +127,7 @@ t.test('the GitHub Actions example reports every device of a native clone', asyn
     npm_config_prefer_offline: 'true',
     npm_config_update_notifier: 'false',
   }
-  const git = (args: string[], cwd?: string) => spawnAsync('git', args, { cwd, env: runnerEnv })
+  const git = (args: string[], cwd?: string) => run('git', args, { cwd, env: runnerEnv })
 
   // The source checkout: this tree as a fresh clone has it (no dist/, no node_modules), then the
   // install step's own run: line in its working-directory.
@@ -160,12 +138,12 @@ t.test('the GitHub Actions example reports every device of a native clone', asyn
     if (['.git', '.tap', 'dist', 'node_modules', 'test-artifacts'].includes(entry) || entry.endsWith('.tgz')) continue
     fs.cpSync(path.join(ROOT, entry), path.join(src, entry), { recursive: true })
   }
-  const installed = await spawnAsync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', install.run!], {
+  const installed = await run('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', install.run!], {
     cwd: src,
     env: { ...runnerEnv, ...install.env },
   })
   t.equal(installed.code, 0, 'the install step succeeds', { stderr: installed.stderr })
-  const version = await spawnAsync('usage-ledger', ['--version'], { env: runnerEnv })
+  const version = await run('usage-ledger', ['--version'], { env: runnerEnv })
   t.equal(
     version.stdout.trim(),
     (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
@@ -208,7 +186,7 @@ t.test('the GitHub Actions example reports every device of a native clone', asyn
 
   // GitHub runs a `run:` with `bash --noprofile --norc -eo pipefail`, in the workspace, with the step's env.
   const runStep = (s: Step) =>
-    spawnAsync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', s.run!], {
+    run('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', s.run!], {
       cwd: clone,
       env: { ...runnerEnv, ...s.env },
     })

@@ -8,7 +8,7 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { copyFixtures, expected, isolatedEnv, sumDays } from '../helpers/cli.js'
+import { cli, copyFixtures, expected, isolatedEnv, sumDays } from '../helpers/cli.js'
 import { rng } from '../helpers/random.js'
 import { SourceLog, Truth } from '../helpers/sources.js'
 import {
@@ -18,7 +18,6 @@ import {
   partsAt,
   partsChanged,
   reportDays,
-  runCli,
   tempDir,
 } from '../helpers/ledger-checks.js'
 
@@ -50,7 +49,7 @@ for (const backend of ['system', 'iso'] as const) {
       const want = truth.changedSince(snap) + (round === 0 ? fixtureRecords : 0)
 
       const runs = await Promise.all(
-        Array.from({ length: RUNNERS }, () => runCli(['--git', backend, 'record', '--json'], { env })),
+        Array.from({ length: RUNNERS }, () => cli(['--git', backend, 'record', '--json'], { env })),
       )
       const codes = runs.map((r) => r.code)
       t.same(codes, Array(RUNNERS).fill(0), `round ${round}: every run exits 0\n${runs.map((r) => r.stderr).join('')}`)

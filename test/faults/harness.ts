@@ -1,26 +1,14 @@
 /**
  * Shared by the fault tests (network, fuzz, input, secrets): running the built CLI with a
- * watchdog and keeping every run's output, the one-line error check, ledger totals, native git
- * run asynchronously (a test process may be serving the HTTP remote: a blocking spawn would
- * stall it), and the search for a token in output and files.
+ * watchdog and keeping every run's output, the one-line error check, ledger totals, and the
+ * search for a token in output and files.
  */
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
-import { BIN, FIXTURES, ROOT, isolatedEnv, pick, type Totals } from '../helpers/cli.js'
-
-/**
- * A fresh directory under the system temp dir, removed when `t` ends. Not t.testdir(): its
- * path is fixed per test file, so two runs of the suite in one working tree would share it.
- */
-export function tempRoot(t: Pick<Test, 'teardown'>, name: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ul-${name}-`))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+import { pick, startCli, type Totals } from '../helpers/cli.js'
+import { gitAsync } from '../helpers/spawn.js'
 
 /** A token per test process; it must appear in no output and no file (DESIGN §6). */
 export const TOKEN = `ul-fault-${randomBytes(12).toString('hex')}`
@@ -48,43 +36,25 @@ export const transcript: Run[] = []
  * The built CLI as a subprocess. A watchdog kills it after `watchdogMs` (code -1, killed):
  * a hang shows as a failed assertion, not as the whole file timing out. No timing is asserted.
  */
-export function ul(
+export async function ul(
   args: string[],
   env: Record<string, string | undefined>,
   opts: { input?: string; watchdogMs?: number; onSpawn?: (pid: number) => void } = {},
 ): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const clean: NodeJS.ProcessEnv = {}
-    for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v
-    const child = spawn(process.execPath, [BIN, ...args], { env: clean, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
-    if (child.pid !== undefined) opts.onSpawn?.(child.pid)
-    const out: Buffer[] = [],
-      err: Buffer[] = []
-    let killed = false
-    const started = Date.now()
-    const timer = setTimeout(() => {
-      killed = true
-      child.kill('SIGKILL')
-    }, opts.watchdogMs ?? 90_000)
-    child.stdout.on('data', (b: Buffer) => out.push(b))
-    child.stderr.on('data', (b: Buffer) => err.push(b))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      const r = {
-        args,
-        code: killed ? -1 : (code ?? -1),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        killed,
-        ms: Date.now() - started,
-      }
-      transcript.push(r)
-      resolve(r)
-    })
-    child.stdin.on('error', () => {})
-    child.stdin.end(opts.input ?? '')
-  })
+  const started = Date.now()
+  const s = startCli(args, { env, input: opts.input, watchdogMs: opts.watchdogMs ?? 90_000 })
+  if (s.child.pid !== undefined) opts.onSpawn?.(s.child.pid)
+  const p = await s.done
+  const r = {
+    args,
+    code: p.killed ? -1 : (p.code ?? -1),
+    stdout: p.stdout,
+    stderr: p.stderr,
+    killed: p.killed,
+    ms: Date.now() - started,
+  }
+  transcript.push(r)
+  return r
 }
 
 type T = Pick<Test, 'equal' | 'match' | 'notMatch'>
@@ -140,75 +110,10 @@ export async function deviceTotals(
   return out
 }
 
-export interface Proc {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Native git, asynchronously, in `gitdir` (no user or system config). */
-export function gitAsync(gitdir: string, args: string[]): Promise<Proc> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args, {
-      env: {
-        PATH: process.env.PATH,
-        GIT_DIR: gitdir,
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        HOME: gitdir,
-        LC_ALL: 'C',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = '',
-      stderr = ''
-    child.stdout.on('data', (b) => (stdout += b))
-    child.stderr.on('data', (b) => (stderr += b))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
-
 /** A ref's oid, or null. */
 export async function refOf(gitdir: string, ref: string): Promise<string | null> {
   const r = await gitAsync(gitdir, ['rev-parse', '--verify', '--quiet', ref])
   return r.code === 0 ? r.stdout.trim() : null
-}
-
-/** `git fsck --strict` problems of a repository ('' = clean). */
-export async function fsckProblems(gitdir: string): Promise<string> {
-  const r = await gitAsync(gitdir, ['fsck', '--strict', '--no-progress', '--no-dangling'])
-  // A store's HEAD names main, which only a remote's first device seeds: that is no problem.
-  const said = (r.stderr + r.stdout)
-    .split('\n')
-    .filter((l) => l.trim() && !/^notice: HEAD points to an unborn branch/.test(l))
-  return r.code === 0 && !said.length ? '' : `exit ${r.code}: ${said.join('\n')}`
-}
-
-/** A machine: its own home, store and sources under `root/name`. */
-export interface Machine {
-  name: string
-  dir: string
-  gitdir: string
-  env: Record<string, string | undefined>
-}
-
-export function machine(
-  root: string,
-  name: string,
-  deviceId: string,
-  sources: Array<'claude' | 'codex'> = [],
-  extra: Record<string, string | undefined> = {},
-): Machine {
-  const dir = path.join(root, name)
-  fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-  for (const s of sources) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
-  return {
-    name,
-    dir,
-    gitdir: path.join(dir, 'store', 'repo.git'),
-    env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: deviceId, USAGE_LEDGER_TOKEN: TOKEN, ...extra }),
-  }
 }
 
 /** Texts (outputs, messages) that contain one of the needles, as `label: needle`. */

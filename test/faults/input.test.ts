@@ -13,28 +13,27 @@ import path from 'node:path'
 import { expected, type Totals } from '../helpers/cli.js'
 import {
   addTotals,
-  tempRoot,
   failsWithOneLine,
-  fsckProblems,
   leaksInFiles,
   leaksInText,
-  machine,
   storeTotals,
   succeeded,
+  TOKEN,
   transcript,
   ul,
-  type Machine,
 } from './harness.js'
+import { fsckProblems, tempDir } from '../helpers/ledger-checks.js'
+import { type Machine, machine } from '../helpers/machine.js'
 
 const ID = 'e5'.repeat(16)
 const FIXTURE_TOTALS = addTotals(expected()['claude-code'].totals, expected().codex.totals)
 /** Every machine of this file lives under here (searched for the token at the end). */
-const ROOT = tempRoot(t, 'input')
+const ROOT = tempDir(t, 'input')
 const dirOf = (name: string) => fs.mkdtempSync(path.join(ROOT, `${name}-`))
 
 /** A machine with the fixtures recorded. */
 async function recorded(t: Test, root: string, name: string): Promise<Machine> {
-  const m = machine(root, name, ID, ['claude', 'codex'])
+  const m = machine(root, name, { id: ID, sources: ['claude', 'codex'], env: { USAGE_LEDGER_TOKEN: TOKEN } })
   succeeded(t, await ul(['record'], m.env), `${name}: the fixtures recorded`)
   t.same(await storeTotals(m.env), FIXTURE_TOTALS, `${name}: exactly`)
   return m
@@ -301,7 +300,7 @@ t.test(
         succeeded(t, await ul(['--git', backend, 'record'], m.env), `${label}: record with space`)
         t.same(await storeTotals(m.env), addTotals(before, extra), `${label}: the rest is recorded exactly`)
         succeeded(t, await ul(['--git', backend, 'verify', '--full'], m.env), `${label}: verify --full`)
-        t.equal(await fsckProblems(path.join(store, 'repo.git')), '', `${label}: git fsck --strict of the store`)
+        t.same(await fsckProblems(path.join(store, 'repo.git')), [], `${label}: git fsck --strict of the store`)
         t.same(leaksInFiles(store).hits, [], `${label}: the token is in no file of the store`)
         sh(`umount '${store}'`)
       }

@@ -15,24 +15,21 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { expected, FIXTURES, isolatedEnv, sumDays } from '../helpers/cli.js'
+import { cli, expected, isolatedEnv, startCli, sumDays } from '../helpers/cli.js'
+import { machine } from '../helpers/machine.js'
 import { startGitServer, type GitServer } from '../helpers/git-server.js'
 import { rng } from '../helpers/random.js'
 import { SourceLog, Truth } from '../helpers/sources.js'
 import {
   fsckProblems,
-  gitA,
   historyProblems,
   ledgerLines,
-  killGroup,
   partsAt,
   partsChanged,
   reportDays,
-  runCli,
-  startCli,
   tempDir,
-  type Proc,
 } from '../helpers/ledger-checks.js'
+import { gitA, killGroup, type Proc } from '../helpers/spawn.js'
 
 const TOKEN = 'kill-test-token-5f1e'
 const A = 'a1'.repeat(16),
@@ -51,27 +48,20 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
   const bare = server.createBare('ledger')
   const url = server.repoUrl('ledger')
 
-  const machine = (name: string, id: string, fixtures: boolean) => {
-    const dir = path.join(root, name)
-    fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-    if (fixtures)
-      for (const s of ['claude', 'codex']) fs.cpSync(path.join(FIXTURES, s), path.join(dir, s), { recursive: true })
-    return {
-      dir,
-      gitdir: path.join(dir, 'store/repo.git'),
-      env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: id, USAGE_LEDGER_TOKEN: TOKEN, USAGE_LEDGER_LOCK_TIMEOUT: '5' }),
-    }
-  }
-  const a = machine('a', A, true)
-  const b = machine('b', B, false)
+  const env = { USAGE_LEDGER_TOKEN: TOKEN, USAGE_LEDGER_LOCK_TIMEOUT: '5' }
+  const a = machine(root, 'a', { id: A, sources: ['claude', 'codex'], env })
+  const b = machine(root, 'b', { id: B, env })
   const exp = expected()
   const truthA = new Truth(sumDays(exp['claude-code'].days, exp.codex.days))
   const truthB = new Truth()
   const logA = new SourceLog(a.dir, rnd, truthA, { start: '2026-11-21T22:00:00.000Z', fixtureFiles: true })
   const logB = new SourceLog(b.dir, rnd, truthB, { start: '2026-11-21T21:00:00.000Z' })
 
+  // Runs see the generated logs' clock (they span days, the more so the more runs finish before
+  // their kill): a record dated more than 24 hours after now is refused, as on the real machine.
+  const envOf = (m: typeof a) => ({ ...m.env, USAGE_LEDGER_NOW: (m === b ? logB : logA).now })
   const ok = async (m: typeof a, args: string[], what: string) => {
-    const r = await runCli(args, { env: m.env })
+    const r = await cli(args, { env: envOf(m) })
     if (r.code !== 0) throw new Error(`${what}: ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
     return r
   }
@@ -91,7 +81,7 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
     delay: number,
   ): Promise<{ res: Proc; startedAt: number; triggeredAt: number | null }> => {
     const startedAt = Date.now()
-    const s = startCli(args, a.env)
+    const s = startCli(args, { env: envOf(a), stdin: 'ignore', detached: true })
     let triggeredAt: number | null = null
     let timer: NodeJS.Timeout | undefined
     const poll = setInterval(() => {
@@ -149,31 +139,27 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
       (await gitA(gitdir, ['for-each-ref', '--format=%(objectname)', ref])).trim()
     const refB = `refs/heads/ledger/${B}`
     let before = { local: '', remote: '', b: '' }
-    // Until the kill lands inside the run (a run that finishes first counts as missed).
-    for (let attempt = 0; ; attempt++) {
+    // Until the kill lands inside the run: a run that finishes first counts as missed and is run
+    // again with half the delay, so a kill lands within a few attempts (at 0 ms, the moment the
+    // phase starts); only a run with nothing to push or fetch needs more.
+    const windowMs = phase === 'fetch' ? window.fetch : Math.floor(window[phase] * 0.8)
+    let delay = rnd.int(0, windowMs)
+    for (let attempt = 0; ; attempt++, delay = Math.floor(delay / 2)) {
       before = { local: await head(a.gitdir, refA), remote: await head(bare, refA), b: await head(a.gitdir, refB) }
       if (attempt === 20) throw new Error(`${phase}: 20 runs in a row finished before their kill`)
       let r: Awaited<ReturnType<typeof runAndKill>>
       if (phase === 'record') {
         logA.step(rnd.int(1, 10))
-        r = await runAndKill(
-          [...git, 'record', '--no-push', '--json'],
-          always,
-          rnd.int(0, Math.floor(window.record * 0.8)),
-        )
+        r = await runAndKill([...git, 'record', '--no-push', '--json'], always, delay)
       } else if (phase === 'push') {
         logA.step(rnd.int(1, 10))
         const n = server.requests.length
-        r = await runAndKill(
-          [...git, 'record', '--json'],
-          requestSeen(n, PUSH),
-          rnd.int(0, Math.floor(window.push * 0.8)),
-        )
+        r = await runAndKill([...git, 'record', '--json'], requestSeen(n, PUSH), delay)
       } else {
         logB.step(rnd.int(1, 10))
         await ok(b, ['record'], 'b record')
         const n = server.requests.length
-        r = await runAndKill([...git, 'fetch', '--json'], requestSeen(n, FETCH), rnd.int(0, window.fetch))
+        r = await runAndKill([...git, 'fetch', '--json'], requestSeen(n, FETCH), delay)
       }
       if (r.res.signal === 'SIGKILL') break
       if (r.res.code !== 0) throw new Error(`${phase} run exited ${r.res.code} without being killed: ${r.res.stderr}`)
@@ -189,7 +175,7 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
 
     // The clean follow-up: must not be blocked by what the killed run left behind.
     const follow = phase === 'fetch' ? [...git, 'fetch', '--json'] : [...git, 'record', '--json']
-    const f = await runCli(follow, { env: a.env })
+    const f = await cli(follow, { env: envOf(a) })
     const label = `kill ${i + 1} (${phase}, ${backend})`
     if (!t.equal(f.code, 0, `${label}: the follow-up ${follow.slice(2).join(' ')} succeeds\n${f.stderr}`)) failures++
     if (f.code === 0 && phase !== 'fetch') {
@@ -236,7 +222,7 @@ t.test('50 runs killed with SIGKILL at random moments: nothing lost, nothing dou
   const rep = await reportDays(a.env)
   t.same(rep.days, want, 'A: every device exact per UTC day')
   t.same(rep.totals, sumDays({ all: truthA.totals() }, { all: truthB.totals() }).all, 'A: report --json totals exact')
-  const fresh = machine('c', 'c3'.repeat(16), false)
+  const fresh = machine(root, 'c', { id: 'c3'.repeat(16), env })
   await ok(fresh, ['init', '--remote', url], 'init of a fresh machine')
   t.same(
     (await reportDays(fresh.env)).days,
@@ -350,14 +336,14 @@ t.test(
       fs.appendFileSync(main, claudeLine({ ...m, session }))
     }
     for (let i = 0; i < 3; i++) add(i)
-    t.equal((await runCli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
+    t.equal((await cli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
 
     // Each run is killed the moment its commit lands on the branch, before its caches are written.
     let inWindow = 0
     for (let i = 3; i < 8; i++) {
       add(i)
       const before = fs.readFileSync(ref, 'utf8')
-      const s = startCli(['--git', 'system', 'record', '--no-push'], env)
+      const s = startCli(['--git', 'system', 'record', '--no-push'], { env, stdin: 'ignore', detached: true })
       const poll = setInterval(() => {
         let now = ''
         try {
@@ -374,7 +360,7 @@ t.test(
       clearInterval(poll)
       const stamp = fs.existsSync(knownHead) ? fs.readFileSync(knownHead, 'utf8').trim() : ''
       if (res.signal === 'SIGKILL' && stamp.split(' ')[0] !== fs.readFileSync(ref, 'utf8').trim()) inWindow++
-      const f = await runCli(['--git', 'system', 'record', '--no-push'], { env })
+      const f = await cli(['--git', 'system', 'record', '--no-push'], { env })
       t.equal(f.code, 0, f.stderr)
     }
     t.comment(`${inWindow} of 5 kills landed between the branch update and the known-ids cache`)
@@ -396,10 +382,10 @@ t.test(
       }
     }
     replay('agent-a3f9c1e.jsonl', 0, 8)
-    t.equal((await runCli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
-    t.equal((await runCli(['devices', 'rename', 'renamed-laptop'], { env })).code, 0)
+    t.equal((await cli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
+    t.equal((await cli(['devices', 'rename', 'renamed-laptop'], { env })).code, 0)
     replay('agent-b71e0d4.jsonl', 0, 8)
-    t.equal((await runCli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
+    t.equal((await cli(['--git', 'system', 'record', '--no-push'], { env })).code, 0)
 
     const rep = await reportDays(env)
     const n = msgs.length,

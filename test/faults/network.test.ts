@@ -21,22 +21,20 @@ import {
 import {
   TOKEN,
   addTotals,
-  tempRoot,
   deviceTotals,
   failsWithOneLine,
-  fsckProblems,
-  gitAsync,
   leaksInFiles,
   leaksInText,
-  machine,
   refOf,
   stdinRecord,
   storeTotals,
   succeeded,
   transcript,
   ul,
-  type Machine,
 } from './harness.js'
+import { fsckProblems, tempDir } from '../helpers/ledger-checks.js'
+import { type Machine, machine } from '../helpers/machine.js'
+import { gitAsync } from '../helpers/spawn.js'
 import type { Totals } from '../helpers/cli.js'
 import { GENESIS_OID } from '../../lib/git/genesis.js'
 
@@ -45,7 +43,7 @@ const NET_TIMEOUT = '5'
 const SHORT_TIMEOUT = '1' // for the silent and the stalled server
 const ID = { system: 'a1'.repeat(16), iso: 'b2'.repeat(16), observer: 'c3'.repeat(16), auth: 'd4'.repeat(16) }
 
-const root = tempRoot(t, 'network')
+const root = tempDir(t, 'network')
 let server: GitServer
 t.before(async () => {
   server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
@@ -132,7 +130,7 @@ const FAULTS: Fault[] = [
 /** The checks after every step: the device's own totals, and fsck of the remote. */
 async function invariants(t: Test, dev: Machine, bare: string, want: Totals, label: string) {
   t.same(await storeTotals(dev.env), want, `${label}: the device's own totals are exact (nothing lost or doubled)`)
-  t.equal(await fsckProblems(bare), '', `${label}: the remote passes git fsck --strict`)
+  t.same(await fsckProblems(bare), [], `${label}: the remote passes git fsck --strict`)
 }
 
 for (const backend of ['system', 'iso'] as const) {
@@ -140,8 +138,8 @@ for (const backend of ['system', 'iso'] as const) {
     const bare = server.createBare(`ledger-${backend}`)
     const url = server.repoUrl(`ledger-${backend}`)
     const g = ['--git', backend]
-    const dev = machine(root, backend, ID[backend], ['claude'])
-    const observer = machine(root, `observer-${backend}`, ID.observer)
+    const dev = machine(root, backend, { id: ID[backend], sources: ['claude'], env: { USAGE_LEDGER_TOKEN: TOKEN } })
+    const observer = machine(root, `observer-${backend}`, { id: ID.observer, env: { USAGE_LEDGER_TOKEN: TOKEN } })
     const ref = `refs/heads/ledger/${ID[backend]}`
 
     succeeded(t, await ul([...g, 'init', '--remote', url], dev.env))
@@ -221,7 +219,7 @@ for (const backend of ['system', 'iso'] as const) {
           localHead,
           `${label}: the remote holds the local head (whose totals were just checked)`,
         )
-        t.equal(await fsckProblems(bare), '', `${label}, after the clean run: the remote passes git fsck --strict`)
+        t.same(await fsckProblems(bare), [], `${label}, after the clean run: the remote passes git fsck --strict`)
       } finally {
         if (!cleared) await clear()
       }
@@ -242,7 +240,7 @@ for (const backend of ['system', 'iso'] as const) {
 t.test('a server that stalls mid-answer: push gives up with one line, the next push delivers', async (t) => {
   const bare = server.createBare('ledger-stall')
   const url = server.repoUrl('ledger-stall')
-  const dev = machine(root, 'stall', ID.auth)
+  const dev = machine(root, 'stall', { id: ID.auth, env: { USAGE_LEDGER_TOKEN: TOKEN } })
   const ref = `refs/heads/ledger/${ID.auth}`
   succeeded(t, await ul(['init', '--remote', url], dev.env))
   let want: Totals = { records: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, totalTokens: 0 }
@@ -268,13 +266,14 @@ t.test('a server that stalls mid-answer: push gives up with one line, the next p
     })
     t.equal(await refOf(bare, ref), await refOf(dev.gitdir, ref), `${backend}: delivered`)
   }
-  t.equal(await fsckProblems(bare), '')
+  t.same(await fsckProblems(bare), [])
 })
 
 t.test('a slow server within the timeout is waited for', async (t) => {
   const bare = server.createBare('ledger-slow')
   const url = server.repoUrl('ledger-slow')
-  const dev = machine(root, 'slow', ID.auth, [], { USAGE_LEDGER_NET_TIMEOUT: '10' }) // well above the delay
+  // USAGE_LEDGER_NET_TIMEOUT well above the delay.
+  const dev = machine(root, 'slow', { id: ID.auth, env: { USAGE_LEDGER_TOKEN: TOKEN, USAGE_LEDGER_NET_TIMEOUT: '10' } })
   succeeded(t, await ul(['init', '--remote', url], dev.env))
   server.setFault(() => ({ delayMs: 700 }))
   try {
@@ -291,11 +290,11 @@ t.test('a slow server within the timeout is waited for', async (t) => {
   } finally {
     server.setFault(null)
   }
-  t.equal(await fsckProblems(bare), '')
+  t.same(await fsckProblems(bare), [])
 })
 
 t.test('a remote URL with credentials hand-written into config.json is refused, not printed', async (t) => {
-  const dev = machine(root, 'creds', ID.auth)
+  const dev = machine(root, 'creds', { id: ID.auth, env: { USAGE_LEDGER_TOKEN: TOKEN } })
   succeeded(
     t,
     await ul(['record', '--stdin', '--source', 'x', '--no-push'], dev.env, {

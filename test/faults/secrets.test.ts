@@ -7,26 +7,25 @@
  * own directory), and in the argv of every process while a push is in flight.
  */
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { startGitServer, type GitServer } from '../helpers/git-server.js'
 import {
   TOKEN,
   failsWithOneLine,
-  tempRoot,
   leaksInFiles,
   leaksInText,
-  machine,
   needles,
   stdinRecord,
   succeeded,
   transcript,
   ul,
-  type Machine,
 } from './harness.js'
+import { tempDir } from '../helpers/ledger-checks.js'
+import { type Machine, machine } from '../helpers/machine.js'
+import { run } from '../helpers/spawn.js'
 
-const root = tempRoot(t, 'secrets')
+const root = tempDir(t, 'secrets')
 let server: GitServer
 t.before(async () => {
   server = await startGitServer({ root: path.join(root, 'srv'), token: TOKEN })
@@ -110,7 +109,11 @@ for (const backend of ['system', 'iso'] as const) {
     server.createBare(`secret-${backend}`)
     const url = server.repoUrl(`secret-${backend}`)
     const g = ['--git', backend]
-    const m = machine(root, backend, ID[backend], ['claude', 'codex'])
+    const m = machine(root, backend, {
+      id: ID[backend],
+      sources: ['claude', 'codex'],
+      env: { USAGE_LEDGER_TOKEN: TOKEN },
+    })
     await everything(t, m, g, url, backend === 'system' ? 1 : 2)
 
     // Failures, with stack traces asked for: they must not carry the token either.
@@ -175,9 +178,10 @@ t.test("the token from git's credential helper: used, and stored nowhere of ours
   // The user's own git config lives outside the searched directories: it holds the token by design.
   const userConfig = path.join(root, 'srv', 'user.gitconfig')
   fs.writeFileSync(userConfig, `[credential]\n\thelper = "!f() { echo username=me; echo password=${TOKEN}; }; f"\n`)
-  const m = machine(root, 'helper', ID.helper, ['codex'], {
-    USAGE_LEDGER_TOKEN: undefined,
-    GIT_CONFIG_GLOBAL: userConfig,
+  const m = machine(root, 'helper', {
+    id: ID.helper,
+    sources: ['codex'],
+    env: { USAGE_LEDGER_TOKEN: undefined, GIT_CONFIG_GLOBAL: userConfig },
   })
   for (const backend of ['system', 'iso']) {
     const g = ['--git', backend]
@@ -210,15 +214,11 @@ t.test('a CI clone made with the token as a header: report --repo and fetch --re
   const url = server.repoUrl('secret-system')
   const clone = path.join(root, 'ci', 'clone')
   const header = `http.extraHeader=Authorization: Basic ${Buffer.from(`usage-ledger:${TOKEN}`).toString('base64')}`
-  const code = await new Promise<number | null>((resolve) => {
-    const child = spawn('git', ['-c', header, 'clone', '--quiet', url, clone], {
-      env: { PATH: process.env.PATH, HOME: path.join(root, 'ci'), GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' },
-      stdio: 'ignore',
-    })
-    child.on('close', resolve)
+  const { code } = await run('git', ['-c', header, 'clone', '--quiet', url, clone], {
+    env: { PATH: process.env.PATH, HOME: path.join(root, 'ci'), GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' },
   })
   t.equal(code, 0, 'cloned')
-  const ci = machine(root, 'ci-user', ID.ci)
+  const ci = machine(root, 'ci-user', { id: ID.ci, env: { USAGE_LEDGER_TOKEN: TOKEN } })
   succeeded(t, await ul(['fetch', '--repo', clone], ci.env))
   succeeded(t, await ul(['report', 'monthly', '--repo', clone, '--json'], ci.env))
   succeeded(t, await ul(['status', '--repo', clone], ci.env))
@@ -226,7 +226,7 @@ t.test('a CI clone made with the token as a header: report --repo and fetch --re
 })
 
 t.test('the search finds a planted token (a control)', async (t) => {
-  const dir = tempRoot(t, 'planted')
+  const dir = tempDir(t, 'planted')
   fs.mkdirSync(path.join(dir, 'a'))
   fs.writeFileSync(
     path.join(dir, 'a', 'b.txt'),

@@ -1,8 +1,9 @@
 /** Running the built CLI as a subprocess, as users and hooks do, with a fixed environment. */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { type RunOptions, type Started, start } from './spawn.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const BIN = path.join(ROOT, 'bin/usage-ledger.js')
@@ -38,37 +39,20 @@ export function isolatedEnv(
   }
 }
 
-export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: cleanEnv(opts.env),
-      cwd: opts.cwd ?? ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = '',
-      stderr = ''
-    child.stdout.on('data', (b) => (stdout += b))
-    child.stderr.on('data', (b) => (stderr += b))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-    child.stdin.end(opts.input ?? '')
-  })
+/**
+ * The built CLI as users run it, without tap's instrumentation: under tap every node child gets
+ * NODE_OPTIONS=--import=@tapjs/processinfo, which costs more than a whole `record` run;
+ * `env -u NODE_OPTIONS` execs node without it (same pid).
+ */
+const NODE_BIN = ['-u', 'NODE_OPTIONS', process.execPath, BIN]
+
+export async function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const r = await startCli(args, opts).done
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr }
 }
 
-export function cliSync(args: string[], opts: CliOptions = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    env: cleanEnv(opts.env),
-    cwd: opts.cwd ?? ROOT,
-    input: opts.input ?? '',
-    encoding: 'utf8',
-  })
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
-}
-
-function cleanEnv(env: Record<string, string | undefined> | undefined): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(env ?? { PATH: process.env.PATH })) if (v !== undefined) out[k] = v
-  return out
+export function startCli(args: string[], opts: RunOptions = {}): Started {
+  return start('env', [...NODE_BIN, ...args], { ...opts, cwd: opts.cwd ?? ROOT })
 }
 
 /** Copies fixtures/claude and fixtures/codex into `dir` (the layout isolatedEnv expects). */

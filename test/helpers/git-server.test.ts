@@ -3,7 +3,6 @@
  * and with isomorphic-git.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -12,6 +11,7 @@ import path from 'node:path'
 import * as git from 'isomorphic-git'
 import isoHttp from 'isomorphic-git/http/node'
 import { startGitServer, type GitServer, type GitServerRequest } from './git-server.js'
+import { run as runProcess } from './spawn.js'
 
 const TOKEN = `tok-${randomBytes(8).toString('hex')}`
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
@@ -48,28 +48,18 @@ interface Run {
 }
 
 /** Native git, asynchronously (never spawnSync: this very process serves the requests). */
-function run(
+async function run(
   args: string[],
   opts: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<Run> {
-  const start = Date.now()
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args, {
-      cwd: opts.cwd ?? tmp,
-      env: { ...clientEnv(), ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = '',
-      stderr = ''
-    child.stdout.on('data', (b) => (stdout += b))
-    child.stderr.on('data', (b) => (stderr += b))
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 15000)
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr, ms: Date.now() - start })
-    })
+  const started = Date.now()
+  const r = await runProcess('git', args, {
+    cwd: opts.cwd ?? tmp,
+    env: { ...clientEnv(), ...opts.env },
+    stdin: 'ignore',
+    watchdogMs: opts.timeoutMs ?? 15000,
   })
+  return { code: r.code ?? (r.signal ? 128 : -1), stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started }
 }
 
 async function ok(args: string[], opts: Parameters<typeof run>[1] = {}): Promise<string> {

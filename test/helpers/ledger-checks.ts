@@ -1,14 +1,13 @@
 /**
- * Checks for fault tests, all with asynchronous child processes: the test process may be
- * serving an in-process git server (test/helpers/git-server.ts), and a blocking spawn would
- * stall it. Each check returns its problems as strings (empty = clean) so a test can assert
+ * Checks for fault tests, all with asynchronous child processes (./spawn.ts). Each check returns its problems as strings (empty = clean) so a test can assert
  * them with one t.same(…, []) and print what went wrong.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { BIN, pick, type CliResult, type Totals } from './cli.js'
+import { cli, pick, type Totals } from './cli.js'
+import { gitA, gitAsync, gitEnv } from './spawn.js'
 
 /**
  * A fresh directory under the system temp dir, removed after a passing test (kept and named
@@ -27,66 +26,15 @@ export function tempDir(
   return dir
 }
 
-export interface Proc {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
-export function run(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string } = {},
-): Promise<Proc> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: opts.env ?? { PATH: process.env.PATH },
-      cwd: opts.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    const out: Buffer[] = [],
-      err: Buffer[] = []
-    child.stdout.on('data', (b: Buffer) => out.push(b))
-    child.stderr.on('data', (b: Buffer) => err.push(b))
-    child.on('error', reject)
-    child.on('close', (code, signal) =>
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    )
-    child.stdin.on('error', () => {})
-    child.stdin.end(opts.input ?? '')
-  })
-}
-
-const gitEnv = (gitdir: string): NodeJS.ProcessEnv => ({
-  PATH: process.env.PATH,
-  GIT_DIR: gitdir,
-  GIT_CONFIG_NOSYSTEM: '1',
-  HOME: gitdir,
-  LC_ALL: 'C',
-})
-
-/** git in `gitdir`, asynchronously; throws on a non-zero exit. */
-export async function gitA(gitdir: string, args: string[], input?: string | Buffer): Promise<string> {
-  const r = await run('git', args, { env: gitEnv(gitdir), input })
-  if (r.code !== 0) throw new Error(`git ${args.join(' ')} (${gitdir}) exited ${r.code}: ${r.stderr}`)
-  return r.stdout
-}
-
 /**
- * `git fsck --strict`: problems are a non-zero exit or anything on stderr (errors, warnings)
- * but git's notices (a bare store's HEAD names a `main` that only a remote has).
+ * `git fsck --strict`: problems are a non-zero exit or anything it says (errors, warnings) but
+ * dangling objects and git's notices (a bare store's HEAD names a `main` that only a remote has).
  */
 export async function fsckProblems(gitdir: string): Promise<string[]> {
-  const r = await run('git', ['fsck', '--strict', '--no-progress'], { env: gitEnv(gitdir) })
+  const r = await gitAsync(gitdir, ['fsck', '--strict', '--no-progress', '--no-dangling'])
   const problems: string[] = []
   if (r.code !== 0) problems.push(`git fsck --strict exited ${r.code} in ${gitdir}`)
-  for (const l of r.stderr.split('\n')) if (l.trim() && !l.startsWith('notice: ')) problems.push(l)
+  for (const l of `${r.stderr}\n${r.stdout}`.split('\n')) if (l.trim() && !l.startsWith('notice: ')) problems.push(l)
   return problems
 }
 
@@ -227,70 +175,13 @@ export async function ledgerLines(gitdir: string, ref: string): Promise<{ lines:
   return { lines, problems }
 }
 
-/**
- * The built CLI as users run it, like cli() of ./cli.js but without tap's instrumentation:
- * under tap every node child gets NODE_OPTIONS=--import=@tapjs/processinfo, which costs more
- * than a whole `record` run; `env -u NODE_OPTIONS` execs node without it (same pid).
- */
-export function runCli(
-  args: string[],
-  opts: { env: Record<string, string | undefined>; input?: string },
-): Promise<CliResult> {
-  return run('env', ['-u', 'NODE_OPTIONS', process.execPath, BIN, ...args], {
-    env: cleanEnv(opts.env),
-    input: opts.input,
-  }).then((r) => ({ code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr }))
-}
-
-function cleanEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) e[k] = v
-  return e
-}
-
 /** `report daily --json --tz UTC` as day → totals, plus the grand totals. */
 export async function reportDays(
   env: Record<string, string | undefined>,
   extra: string[] = [],
 ): Promise<{ days: Record<string, Totals>; totals: Totals }> {
-  const r = await runCli(['report', 'daily', '--json', '--tz', 'UTC', ...extra], { env })
+  const r = await cli(['report', 'daily', '--json', '--tz', 'UTC', ...extra], { env })
   if (r.code !== 0) throw new Error(`report exited ${r.code}: ${r.stderr}`)
   const j = JSON.parse(r.stdout) as { rows: Array<Record<string, unknown>>; totals: Record<string, unknown> }
   return { days: Object.fromEntries(j.rows.map((row) => [row.period as string, pick(row)])), totals: pick(j.totals) }
-}
-
-export interface Started {
-  child: ChildProcess
-  done: Promise<Proc>
-}
-
-/**
- * The CLI in a process group of its own, so that a kill takes its git children with it (what
- * a closed terminal, a stopped service or an OOM kill of the group does).
- */
-export function startCli(args: string[], env: Record<string, string | undefined>): Started {
-  const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, BIN, ...args], {
-    env: cleanEnv(env),
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const done = new Promise<Proc>((resolve, reject) => {
-    let stdout = '',
-      stderr = ''
-    child.stdout!.on('data', (b) => (stdout += b))
-    child.stderr!.on('data', (b) => (stderr += b))
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-  return { child, done }
-}
-
-/** SIGKILL to the whole process group; false when the group was already gone. */
-export function killGroup(child: ChildProcess): boolean {
-  try {
-    process.kill(-child.pid!, 'SIGKILL')
-    return true
-  } catch {
-    return false
-  }
 }

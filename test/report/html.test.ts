@@ -3,7 +3,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { inflateSync } from 'node:zlib'
-import { cli, FIXTURES, isolatedEnv, ROOT } from '../helpers/cli.js'
+import { cli, isolatedEnv, ROOT } from '../helpers/cli.js'
+import { machine } from '../helpers/machine.js'
 import { BLOCK_COLOR, DEVICE_COLORS, MODEL_COLORS } from '../../lib/report/html.js'
 
 /** A device name that breaks the page unless every text is escaped. */
@@ -25,14 +26,8 @@ async function twoDevices(root: string) {
   spawnSync('git', ['init', '-q', '--bare', remote], {
     env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', HOME: root },
   })
-  const machine = (name: 'a' | 'b', source: 'claude' | 'codex') => {
-    const dir = path.join(root, name)
-    fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-    fs.cpSync(path.join(FIXTURES, source), path.join(dir, source), { recursive: true })
-    return isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID[name] })
-  }
-  const a = machine('a', 'claude'),
-    b = machine('b', 'codex')
+  const a = machine(root, 'a', { id: ID.a, sources: ['claude'] }).env,
+    b = machine(root, 'b', { id: ID.b, sources: ['codex'] }).env
   await ok(['init', '--remote', remote, '--name', HOSTILE], a)
   await ok(['record'], a)
   await ok(['init', '--remote', remote, '--name', 'desk'], b)

@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { expected, ROOT } from '../helpers/cli.js'
-import { run } from '../helpers/ledger-checks.js'
+import { run } from '../helpers/spawn.js'
 
 // The demo's --stdin records (scripts/demo.ts), summed by hand: input excludes cache reads.
 const STDIN = {
@@ -38,6 +38,12 @@ t.test('npm run demo records three devices, prints the report by device and veri
   )
   t.match(r.stdout, /^ok: 3 devices verified/m, 'verify passes')
   t.match(r.stdout, /the remote and the three machines are removed/)
+  // esbuild names each bundled module in a comment: no test helper is in the demo.
+  t.notMatch(
+    fs.readFileSync(path.join(ROOT, 'dist/demo.cjs'), 'utf8'),
+    /^\/\/ test\//m,
+    'dist/demo.cjs bundles no test code',
+  )
 })
 
 t.test('npm run demo -- --keep prints commands that work on what it kept', async (t) => {

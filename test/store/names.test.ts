@@ -8,7 +8,8 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { cli, FIXTURES, isolatedEnv } from '../helpers/cli.js'
+import { cli } from '../helpers/cli.js'
+import { machine } from '../helpers/machine.js'
 
 const ID = { a: 'a1'.repeat(16), b: 'b2'.repeat(16) }
 /** A project and session only machine A has: a name that cannot turn up by chance. */
@@ -60,14 +61,8 @@ t.test('names stay on the machine that recorded them; another machine shows hash
   spawnSync('git', ['init', '-q', '--bare', remote], {
     env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', HOME: root },
   })
-  const machine = (name: 'a' | 'b', source: 'claude' | 'codex') => {
-    const dir = path.join(root, name)
-    fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-    fs.cpSync(path.join(FIXTURES, source), path.join(dir, source), { recursive: true })
-    return { dir, env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID[name] }) }
-  }
-  const a = machine('a', 'claude'),
-    b = machine('b', 'codex')
+  const a = machine(root, 'a', { id: ID.a, sources: ['claude'] }),
+    b = machine(root, 'b', { id: ID.b, sources: ['codex'] })
   const log = path.join(a.dir, 'claude', 'projects', '-home-ana-src-zebra-quokka-7', `${SESSION}.jsonl`)
   fs.mkdirSync(path.dirname(log), { recursive: true })
   fs.writeFileSync(
@@ -207,14 +202,8 @@ t.test(
     spawnSync('git', ['init', '-q', '--bare', remote], {
       env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', HOME: root },
     })
-    const machine = (name: 'a' | 'b') => {
-      const dir = path.join(root, name)
-      fs.mkdirSync(path.join(dir, 'home'), { recursive: true })
-      return { dir, env: isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID[name] }) }
-    }
-    const a = machine('a'),
-      b = machine('b')
-    fs.cpSync(path.join(FIXTURES, 'claude'), path.join(a.dir, 'claude'), { recursive: true })
+    const a = machine(root, 'a', { id: ID.a, sources: ['claude'] }),
+      b = machine(root, 'b', { id: ID.b })
     const log = path.join(a.dir, 'claude', 'projects', '-home-ana-src-zebra-quokka-7', `${SESSION}.jsonl`)
     fs.mkdirSync(path.dirname(log), { recursive: true })
     fs.writeFileSync(log, `${assistant('msg_z1', '2026-11-21T10:05:00.000Z', 'claude-sonnet-4-5-20250929', 500)}\n`)

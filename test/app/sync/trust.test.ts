@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { cli, copyFixtures, isolatedEnv } from '../../helpers/cli.js'
 import { startGitServer } from '../../helpers/git-server.js'
-import { gitA, run } from '../../helpers/ledger-checks.js'
+import { gitA, run } from '../../helpers/spawn.js'
 
 const TOKEN = 'trust-test-token'
 const B = 'b2'.repeat(16) // the device whose branch is tampered with
