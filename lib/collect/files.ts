@@ -179,4 +179,20 @@ export function looksLikeJsonObject(line: Buffer): boolean {
   return line[i] === 123 && line[j] === 125
 }
 
+/** A line parsed as a JSON object, or null after counting it as malformed. */
+export function parseObjectLine<T extends object>(line: Buffer, batch: { malformed: number }): T | null {
+  let o: unknown
+  try {
+    o = JSON.parse(line.toString('utf8'))
+  } catch {
+    batch.malformed++
+    return null
+  }
+  if (typeof o !== 'object' || o === null) {
+    batch.malformed++
+    return null
+  }
+  return o as T
+}
+
 export type { FileCursor }

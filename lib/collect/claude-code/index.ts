@@ -9,7 +9,7 @@ import path from 'node:path'
 import fs from 'node:fs'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
-import { findJsonl, looksLikeJsonObject } from '../files.js'
+import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
 import type { Batch, FileSource } from '../types.js'
 import { extractClaudeLine } from './extract.js'
 
@@ -182,16 +182,8 @@ export const claudeCode: FileSource = {
           return
         }
         if (o === null || o.type === 'progress') {
-          try {
-            o = JSON.parse(line.toString('utf8')) as ClaudeLine
-          } catch {
-            batch.malformed++
-            return
-          }
-          if (typeof o !== 'object' || o === null) {
-            batch.malformed++
-            return
-          }
+          o = parseObjectLine<ClaudeLine>(line, batch)
+          if (!o) return
         }
         const progress = agentProgressLine(o)
         if (progress) {

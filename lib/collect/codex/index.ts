@@ -7,7 +7,7 @@
 import path from 'node:path'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
-import { findJsonl, looksLikeJsonObject } from '../files.js'
+import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
 import type { Batch, FileSource } from '../types.js'
 
 export const SOURCE = 'codex'
@@ -196,18 +196,8 @@ export const codex: FileSource = {
           batch.malformed++
           return
         }
-        let o: Line
-        try {
-          o = JSON.parse(line.toString('utf8')) as Line
-        } catch {
-          batch.malformed++
-          return
-        }
-        if (typeof o !== 'object' || o === null) {
-          batch.malformed++
-          return
-        }
-        codexLine(o, c, batch, salt)
+        const o = parseObjectLine<Line>(line, batch)
+        if (o) codexLine(o, c, batch, salt)
       },
       ctx: () => c,
     }
