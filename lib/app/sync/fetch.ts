@@ -63,45 +63,69 @@ export interface IntegrateOptions {
 /** Fetches every device branch of `remote`, then integrates it (see `integrate`). */
 export async function fetchDevices(git: GitBackend, remote: Remote, o: IntegrateOptions): Promise<FetchResult> {
   const refs = await git.listRemoteRefs(remote, LEDGER_REF_PREFIX)
-  const verified = o.state.verified
   o = { ...o, ownBefore: await git.readRef(trackingRef(ledgerRef(o.me))) }
-  // Nothing moved since the last verified fetch: no objects to get, nothing to check again.
+  const settled = await resultIfNothingMoved(git, refs, o)
+  if (settled) return settled
+  const fetched = await fetchMoved(git, remote, refs, o)
+  return integrate(git, new Map([...fetched].map(([ref, oid]) => [ref.slice(LEDGER_REF_PREFIX.length), oid])), o)
+}
+
+/**
+ * Nothing moved since the last verified fetch: no objects to get, nothing to check again. The
+ * result of such a fetch, or null when something moved.
+ */
+async function resultIfNothingMoved(
+  git: GitBackend,
+  refs: Map<string, string>,
+  o: IntegrateOptions,
+): Promise<FetchResult | null> {
   const unchanged =
     !o.clone &&
     !Object.keys(o.state.quarantine.devices).length &&
     [...refs].every(([ref, oid]) => {
       const id = ref.slice(LEDGER_REF_PREFIX.length)
-      return id === o.me ? oid === o.ownBefore : verified[id] === oid
+      return id === o.me ? oid === o.ownBefore : o.state.verified[id] === oid
     })
-  if (unchanged && refs.size && (await git.readRef(MERGED_REF))) {
-    const local = new Map<string, string>()
-    for (const ref of refs.keys()) {
-      const h = await git.readRef(ref)
-      if (h) local.set(ref, h)
-    }
-    const merged = (await git.readRef(MERGED_REF))!
-    const mergedCommit = await git.readCommit(merged)
-    // This device's own records since the last merge must reach `merged` too.
-    if (local.size === refs.size && [...local.values()].every((h) => mergedCommit.parents.includes(h))) {
-      const devices = [...local].map(([ref, head]) => ({
-        id: ref.slice(LEDGER_REF_PREFIX.length),
-        before: head,
-        head,
-        remote: refs.get(ref)!,
-        status: 'unchanged' as const,
-      }))
-      return {
-        devices,
-        findings: [],
-        merged: { commit: merged, tree: mergedCommit.tree },
-        hooks: [],
-        accepted: [],
-        quarantined: listQuarantined(o.state.quarantine),
-        heads: await localHeads(git),
-        state: o.state,
-      }
-    }
+  if (!unchanged || !refs.size || !(await git.readRef(MERGED_REF))) return null
+  const local = new Map<string, string>()
+  for (const ref of refs.keys()) {
+    const h = await git.readRef(ref)
+    if (h) local.set(ref, h)
   }
+  const merged = (await git.readRef(MERGED_REF))!
+  const mergedCommit = await git.readCommit(merged)
+  // This device's own records since the last merge must reach `merged` too.
+  if (local.size !== refs.size || ![...local.values()].every((h) => mergedCommit.parents.includes(h))) return null
+  const devices = [...local].map(([ref, head]) => ({
+    id: ref.slice(LEDGER_REF_PREFIX.length),
+    before: head,
+    head,
+    remote: refs.get(ref)!,
+    status: 'unchanged' as const,
+  }))
+  return {
+    devices,
+    findings: [],
+    merged: { commit: merged, tree: mergedCommit.tree },
+    hooks: [],
+    accepted: [],
+    quarantined: listQuarantined(o.state.quarantine),
+    heads: await localHeads(git),
+    state: o.state,
+  }
+}
+
+/**
+ * Fetches the heads that moved since the last verified fetch, and this device's; returns every
+ * remote head that is now in the object store (ref → oid).
+ */
+async function fetchMoved(
+  git: GitBackend,
+  remote: Remote,
+  refs: Map<string, string>,
+  o: IntegrateOptions,
+): Promise<Map<string, string>> {
+  const verified = o.state.verified
   const fetched = await git.fetchRefs(
     remote,
     [...refs.keys()].filter(
@@ -112,7 +136,7 @@ export async function fetchDevices(git: GitBackend, remote: Remote, o: Integrate
   for (const [ref, oid] of refs) if (!fetched.has(ref) && (await git.readRef(ref)) === oid) fetched.set(ref, oid)
   for (const [ref, oid] of refs)
     if (!fetched.has(ref) && verified[ref.slice(LEDGER_REF_PREFIX.length)] === oid) fetched.set(ref, oid)
-  return integrate(git, new Map([...fetched].map(([ref, oid]) => [ref.slice(LEDGER_REF_PREFIX.length), oid])), o)
+  return fetched
 }
 
 /**

@@ -59,6 +59,39 @@ export async function initStore(
   where: Pick<StoreOptions, 'home' | 'git'>,
   opts: InitOptions,
 ): Promise<InitResult> {
+  refuseClashingOptions(env, opts)
+  const given = { deviceId: opts.newDevice ? randomHex(16) : opts.deviceId, name: opts.name }
+  const store = Store.open(env, { ...where, ...given })
+  try {
+    const existed = store.initialized
+    const old = store.config.remote
+    // Without --remote, a store that has one syncs with it again (the remedies run `init --new-device`).
+    const url = opts.remote ?? old
+    const switching = url !== undefined && old !== undefined && old !== url
+    // Everything that can be refused without the network is refused before anything is saved.
+    if (url !== undefined) await refuseRemote(store, url, old, opts)
+    await store.ensureInit()
+    const git = await store.git()
+    const joined =
+      url === undefined
+        ? { sync: null, moved: await underLock(store, () => store.remember(given)), pushed: null }
+        : await joinRemote(env, store, git, { url, switching, given, opts })
+    return {
+      home: store.paths.home,
+      created: !existed,
+      device: { id: store.device.id, name: store.device.name },
+      git: git.name,
+      remote: store.config.remote ? redactUrl(store.config.remote) : null,
+      sync: joined.sync,
+      moved: joined.moved,
+      pushed: joined.pushed,
+    }
+  } finally {
+    await store.close()
+  }
+}
+
+function refuseClashingOptions(env: Env, opts: InitOptions): void {
   if (opts.newDevice && opts.deviceId)
     throw usageError('NEW_DEVICE_WITH_ID', 'init --new-device makes up a fresh random id: give it without --device-id')
   if (opts.newDevice && opts.continueDevice)
@@ -71,103 +104,104 @@ export async function initStore(
     )
   if ((opts.switchRemote || opts.force) && opts.remote === undefined)
     throw usageError('NO_REMOTE', `init --${opts.switchRemote ? 'switch-remote' : 'force'} needs --remote URL`)
-  const deviceId = opts.newDevice ? randomHex(16) : opts.deviceId
-  const store = Store.open(env, { ...where, deviceId, name: opts.name })
+}
+
+/** A remote this store cannot use (its backend, or another remote than it syncs with) is refused. */
+async function refuseRemote(store: Store, url: string, old: string | undefined, opts: InitOptions): Promise<void> {
+  checkRemoteUrl(url)
+  if ((await store.backendName()) === 'iso' && !/^https?:\/\//i.test(url)) {
+    throw usageError(
+      'ISO_REMOTE',
+      `the iso backend speaks only HTTP(S); ${redactUrl(url)} needs the system backend: install git, or pass --git system`,
+    )
+  }
+  if (old !== undefined && old !== url && !opts.switchRemote) {
+    throw usageError(
+      'REMOTE_DIFFERS',
+      `${store.paths.home} already syncs with ${redactUrl(old)}; to move this device to ${redactUrl(url)} (its records go there, the other devices of the old remote leave this store) run usage-ledger init --remote ${redactUrl(url)} --switch-remote`,
+    )
+  }
+}
+
+/** How `init` joins a remote: where, whether it leaves another one, and the id and name given. */
+interface Join {
+  url: string
+  switching: boolean
+  given: { deviceId?: string; name?: string }
+  opts: InitOptions
+}
+
+/** What joining a remote did, as `InitResult` reports it. */
+type Joined = Pick<InitResult, 'sync' | 'moved' | 'pushed'>
+
+/**
+ * `init --remote`: refuse a repository that is not a ledger, take this store's branches over
+ * to the remote under the lock, seed an empty remote's `main`, fetch every device, then put
+ * the records held for after the fetch on top and push what the remote lacks.
+ */
+async function joinRemote(env: Env, store: Store, git: GitBackend, j: Join): Promise<Joined> {
+  const remote = await resolveRemote(j.url, env)
+  const heads = await git.listRemoteRefs(remote, 'refs/heads/')
+  if (!j.opts.force) await checkLedgerRemote(git, remote, heads, j.url)
+  const taken = await underLock(store, () => takeBranches(store, git, remote, heads, j))
+  await seedMain(git, remote, env.now())
+  const sync = await fetchInto(store, [], false, taken.adopt)
+  // Records held for after the fetch (and any a killed init left held) go on top now.
+  const recovered = await underLock(store, () =>
+    recoverMoves(git, store.device, store.paths.known, env.now(), loadVerified(store.paths.verified)),
+  )
+  const pushed = store.hasPending() ? await underLock(store, () => pushOrKeep(store)) : null
+  return { sync, moved: taken.moved + recovered, pushed }
+}
+
+/**
+ * Under the lock: leave the old remote when switching, take this device's branch when it is
+ * this store's (or asked to), move the old id's records, and keep the remote in config.
+ */
+async function takeBranches(
+  store: Store,
+  git: GitBackend,
+  remote: Remote,
+  heads: Map<string, string>,
+  j: Join,
+): Promise<{ adopt: boolean; moved: number }> {
+  if (j.switching) await leaveRemote(store, git)
+  const adopt = await takeOwnBranch(store, git, remote, heads, j.url, j.opts)
+  const prevRemote = await previousIdRemote(store, git, remote, heads, j.switching)
+  // Adopting this device's branch comes first: records moved now would start a branch of their own.
+  if (adopt) await store.movePrevious(prevRemote, true)
+  const moved = await store.remember(j.given, prevRemote)
+  store.config.remote = j.url
+  store.saveConfig()
+  return { adopt, moved }
+}
+
+/** The old id's records the remote lacks: judged against the remote's branch of it, now. */
+async function previousIdRemote(
+  store: Store,
+  git: GitBackend,
+  remote: Remote,
+  heads: Map<string, string>,
+  switching: boolean,
+): Promise<{ head: string | null; before: string | null } | undefined> {
+  const prev = store.previousId
+  if (!prev) return undefined
+  if (switching) return { head: null, before: null } // nothing of the old remote stays
+  const ref = ledgerRef(prev)
+  const before = await git.readRef(trackingRef(ref))
+  const head = heads.has(ref) ? ((await git.fetchRefs(remote, [ref])).get(ref) ?? null) : null
+  if (before && head && before !== head) await git.updateRef(trackingRef(ref), before, head)
+  // The old branch goes back to what this store pushed, and the next fetch checks the
+  // remote's head from there; a rewritten (or deleted) one is fetched afresh instead.
+  return { head, before: before && head && (await descends(git, before, head)) ? before : null }
+}
+
+async function underLock<T>(store: Store, job: () => Promise<T>): Promise<T> {
+  const lock = await store.lock()
   try {
-    const existed = store.initialized
-    const old = store.config.remote
-    // Without --remote, a store that has one syncs with it again (the remedies run `init --new-device`).
-    const url = opts.remote ?? old
-    const switching = url !== undefined && old !== undefined && old !== url
-    // Everything that can be refused without the network is refused before anything is saved.
-    if (url !== undefined) {
-      checkRemoteUrl(url)
-      if ((await store.backendName()) === 'iso' && !/^https?:\/\//i.test(url)) {
-        throw usageError(
-          'ISO_REMOTE',
-          `the iso backend speaks only HTTP(S); ${redactUrl(url)} needs the system backend: install git, or pass --git system`,
-        )
-      }
-      if (switching && !opts.switchRemote) {
-        throw usageError(
-          'REMOTE_DIFFERS',
-          `${store.paths.home} already syncs with ${redactUrl(old)}; to move this device to ${redactUrl(url)} (its records go there, the other devices of the old remote leave this store) run usage-ledger init --remote ${redactUrl(url)} --switch-remote`,
-        )
-      }
-    }
-    await store.ensureInit()
-    const git = await store.git()
-    let sync: FetchResult | null = null
-    let moved = 0
-    let pushed: PushSummary | null = null
-    if (url === undefined) {
-      const lock = await store.lock()
-      try {
-        moved = await store.remember({ deviceId, name: opts.name })
-      } finally {
-        lock.release()
-      }
-    } else {
-      const remote = await resolveRemote(url, env)
-      const heads = await git.listRemoteRefs(remote, 'refs/heads/')
-      if (!opts.force) await checkLedgerRemote(git, remote, heads, url)
-      let adopt = false
-      const lock = await store.lock()
-      try {
-        if (switching) await leaveRemote(store, git)
-        adopt = await takeOwnBranch(store, git, remote, heads, url, opts)
-        // The old id's records the remote lacks: judged against the remote's branch of it, now.
-        const prev = store.previousId
-        let prevRemote: { head: string | null; before: string | null } | undefined
-        if (prev && !switching) {
-          const ref = ledgerRef(prev)
-          const before = await git.readRef(trackingRef(ref))
-          const head = heads.has(ref) ? ((await git.fetchRefs(remote, [ref])).get(ref) ?? null) : null
-          if (before && head && before !== head) await git.updateRef(trackingRef(ref), before, head)
-          // The old branch goes back to what this store pushed, and the next fetch checks the
-          // remote's head from there; a rewritten (or deleted) one is fetched afresh instead.
-          prevRemote = { head, before: before && head && (await descends(git, before, head)) ? before : null }
-        } else if (prev) {
-          prevRemote = { head: null, before: null } // nothing of the old remote stays
-        }
-        // Adopting this device's branch comes first: records moved now would start a branch of their own.
-        if (adopt) await store.movePrevious(prevRemote, true)
-        moved += await store.remember({ deviceId, name: opts.name }, prevRemote)
-        store.config.remote = url
-        store.saveConfig()
-      } finally {
-        lock.release()
-      }
-      await seedMain(git, remote, env.now())
-      sync = await fetchInto(store, [], false, adopt)
-      // Records held for after the fetch (and any a killed init left held) go on top now.
-      const lock2 = await store.lock()
-      try {
-        moved += await recoverMoves(git, store.device, store.paths.known, env.now(), loadVerified(store.paths.verified))
-      } finally {
-        lock2.release()
-      }
-      if (store.hasPending()) {
-        const lock3 = await store.lock()
-        try {
-          pushed = await pushOrKeep(store)
-        } finally {
-          lock3.release()
-        }
-      }
-    }
-    return {
-      home: store.paths.home,
-      created: !existed,
-      device: { id: store.device.id, name: store.device.name },
-      git: git.name,
-      remote: store.config.remote ? redactUrl(store.config.remote) : null,
-      sync,
-      moved,
-      pushed,
-    }
+    return await job()
   } finally {
-    await store.close()
+    lock.release()
   }
 }
 
