@@ -236,6 +236,16 @@ export class Store {
     return StoreLock.acquire(this.paths.lock, { waitMs: waitMs ?? (v ? Number(v) * 1000 : undefined) })
   }
 
+  /** Runs `job` holding the store lock, released however it ends. */
+  async locked<T>(job: () => Promise<T>): Promise<T> {
+    const lock = await this.lock()
+    try {
+      return await job()
+    } finally {
+      lock.release()
+    }
+  }
+
   async close(): Promise<void> {
     await this.backend?.close()
     this.backend = null

@@ -75,8 +75,7 @@ export interface Renamed {
 export async function renameDevice(store: Store, name: string): Promise<Renamed> {
   await store.ensureInit()
   await store.remember({ name })
-  const lock = await store.lock()
-  try {
+  return store.locked(async () => {
     const git = await store.git()
     // Every device this store knows (and a clone's remote-tracking ones) that already has the name.
     const sameName = (await listDevices(git, store.device.id, await deviceHeads(git, true)))
@@ -85,9 +84,7 @@ export async function renameDevice(store: Store, name: string): Promise<Renamed>
     const commit = await commitDeviceName(git, store.device, store.env.now())
     const push = commit && store.config.remote ? await pushOrKeep(store) : null
     return { sameName, commit, push }
-  } finally {
-    lock.release()
-  }
+  })
 }
 
 /**

@@ -241,8 +241,7 @@ export async function fetchInto(
 ): Promise<FetchResult> {
   const git = await store.git()
   const remote = await resolveRemote(store.config.remote!, store.env)
-  const lock = await store.lock()
-  try {
+  return store.locked(async () => {
     // A store now writing as another id (USAGE_LEDGER_DEVICE_ID) first moves its old branch's records.
     if (store.previousId) await store.remember({})
     const r = await fetchDevices(git, remote, {
@@ -259,9 +258,7 @@ export async function fetchInto(
     // What the fetch brought in is indexed now, so the next report starts warm.
     await updateIndex(git, store.paths.index, storePrices(store), { heads: r.heads })
     return r
-  } finally {
-    lock.release()
-  }
+  })
 }
 
 export interface FetchRemoteOptions {

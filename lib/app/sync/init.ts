@@ -74,7 +74,7 @@ export async function initStore(
     const git = await store.git()
     const joined =
       url === undefined
-        ? { sync: null, moved: await underLock(store, () => store.remember(given)), pushed: null }
+        ? { sync: null, moved: await store.locked(() => store.remember(given)), pushed: null }
         : await joinRemote(env, store, git, { url, switching, given, opts })
     return {
       home: store.paths.home,
@@ -143,14 +143,14 @@ async function joinRemote(env: Env, store: Store, git: GitBackend, j: Join): Pro
   const remote = await resolveRemote(j.url, env)
   const heads = await git.listRemoteRefs(remote, 'refs/heads/')
   if (!j.opts.force) await checkLedgerRemote(git, remote, heads, j.url)
-  const taken = await underLock(store, () => takeBranches(store, git, remote, heads, j))
+  const taken = await store.locked(() => takeBranches(store, git, remote, heads, j))
   await seedMain(git, remote, env.now())
   const sync = await fetchInto(store, [], false, taken.adopt)
   // Records held for after the fetch (and any a killed init left held) go on top now.
-  const recovered = await underLock(store, () =>
+  const recovered = await store.locked(() =>
     recoverMoves(git, store.device, store.paths.known, env.now(), loadVerified(store.paths.verified)),
   )
-  const pushed = store.hasPending() ? await underLock(store, () => pushOrKeep(store)) : null
+  const pushed = store.hasPending() ? await store.locked(() => pushOrKeep(store)) : null
   return { sync, moved: taken.moved + recovered, pushed }
 }
 
@@ -194,15 +194,6 @@ async function previousIdRemote(
   // The old branch goes back to what this store pushed, and the next fetch checks the
   // remote's head from there; a rewritten (or deleted) one is fetched afresh instead.
   return { head, before: before && head && (await descends(git, before, head)) ? before : null }
-}
-
-async function underLock<T>(store: Store, job: () => Promise<T>): Promise<T> {
-  const lock = await store.lock()
-  try {
-    return await job()
-  } finally {
-    lock.release()
-  }
 }
 
 /**

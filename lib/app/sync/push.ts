@@ -185,10 +185,5 @@ export async function pushOrKeep(store: Store): Promise<PushSummary> {
 export async function pushPending(store: Store): Promise<PushSummary> {
   if (!store.config.remote)
     throw usageError('NO_REMOTE', `no remote is set for ${store.paths.home}; run usage-ledger init --remote URL`)
-  const lock = await store.lock()
-  try {
-    return await pushOrKeep(store)
-  } finally {
-    lock.release()
-  }
+  return store.locked(() => pushOrKeep(store))
 }
