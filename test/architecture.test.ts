@@ -36,12 +36,6 @@ const LAYERS: string[][] = [
 /** Imports against the layers, each with its reason. One no longer made fails too, so the list stays true. */
 const EXCEPTIONS: Array<[from: string, to: string, why: string]> = [
   [
-    'store/store.ts',
-    'branch/move.ts',
-    'Store.remember/movePrevious carry the records of the id a store leaves to its new id; they belong beside ' +
-      'recoverMoves in app/sync/init.ts (a lazy import, so `record` never loads it)',
-  ],
-  [
     'store/quarantine.ts',
     'verify/findings.ts',
     'the quarantine file keeps the findings that put a head there (a type)',

@@ -1,4 +1,5 @@
 /** `record`: read new usage from the sources and commit one part per touched UTC day, then push. */
+import { rememberDevice } from './device-id.js'
 import path from 'node:path'
 import { Batch, collect, fileSources } from '../collect/index.js'
 import { collectStdinText, readAll } from '../collect/stdin/index.js'
@@ -16,7 +17,7 @@ export interface RecordUsageOptions {
   stdin: boolean
   push: boolean
   dryRun: boolean
-  /** What the store was opened with, kept for later runs (Store.remember). */
+  /** What the store was opened with, kept for later runs (rememberDevice). */
   deviceId?: string
   name?: string
   /** Run even within config `record.minInterval` of the last full run. */
@@ -97,7 +98,7 @@ export async function recordUsage(store: Store, opts: RecordUsageOptions, progre
   try {
     if (!opts.dryRun) {
       await store.ensureInit()
-      await store.remember(opts)
+      await rememberDevice(store, opts)
     }
     const salt = store.config.privacy?.salt ?? ''
     const cursors = loadCursors(store.paths.cursors)

@@ -10,7 +10,6 @@ import { parseBackendChoice } from '../git/choice.js'
 import { createConfig, homePaths, readConfig, resolveHome, writeConfig, type Config, type HomePaths } from './home.js'
 import { resolveDeviceId, TOOL, type DeviceIdSource, type DeviceInfo } from './device.js'
 import { randomHex } from '../ledger/hash.js'
-import { loadVerified, saveVerified } from './verified.js'
 import { StoreLock } from './lock.js'
 import { opError, usageError } from '../errors.js'
 
@@ -154,72 +153,6 @@ export class Store {
     }
     const local = read(`refs/heads/ledger/${this.device.id}`)
     return local !== null && local !== read(`refs/remotes/origin/ledger/${this.device.id}`)
-  }
-
-  /**
-   * Keeps a --device-id (or USAGE_LEDGER_DEVICE_ID) or --name for later runs. An id that
-   * replaces this store's id first moves the records of the old id's local branch that
-   * the remote lacks to the new id (see `movePrevious`). The caller holds the store lock.
-   * Returns the number of records moved.
-   */
-  async remember(
-    opts: { deviceId?: string; name?: string },
-    prevRemote?: { head: string | null; before: string | null },
-  ): Promise<number> {
-    const given = Boolean(opts.deviceId) || this.deviceSource === 'env'
-    const moved = given ? await this.movePrevious(prevRemote) : 0
-    let changed = false
-    if (given && this.config.deviceId !== this.device.id) {
-      this.config.deviceId = this.device.id
-      changed = true
-    }
-    if (opts.name && this.config.deviceName !== opts.name) {
-      this.config.deviceName = opts.name
-      changed = true
-    }
-    if (changed) writeConfig(this.paths.config, this.config)
-    return moved
-  }
-
-  /**
-   * When this run writes as another id than the store did (`previousId`): appends the records
-   * of the old id's local branch that `prevRemote.head` (the remote's branch of the old id, when
-   * the caller fetched it; else what this store last pushed or fetched of it) lacks to this
-   * device's branch, and resets the old branch to `prevRemote.before` (what this store last
-   * pushed or saw there; deleted when none), which the next fetch checks again from there.
-   * `hold`: keep the old head for `recoverMoves` instead (the caller appends after a fetch).
-   */
-  async movePrevious(prevRemote?: { head: string | null; before: string | null }, hold = false): Promise<number> {
-    const prev = this.previousId
-    if (!prev || prev === this.device.id) return 0
-    const git = await this.git()
-    const { moveRecords, holdForMove } = await import('../branch/move.js')
-    const tracking = await git.readRef(`refs/remotes/origin/ledger/${prev}`)
-    const { head, before } = prevRemote ?? { head: tracking, before: tracking }
-    const verified = loadVerified(this.paths.verified)
-    let moved = 0
-    if (hold) await holdForMove(git, prev, before)
-    else {
-      // Witnessing the old id at this store's own head would name a commit the remote may never hold.
-      const seen = Object.fromEntries(Object.entries(verified).filter(([id]) => id !== prev))
-      moved = (await moveRecords(git, prev, head, before, this.device, this.paths.known, this.env.now(), seen)).moved
-    }
-    // The old id is another device from now on: the next fetch checks its remote head again.
-    delete verified[prev]
-    saveVerified(this.paths.verified, verified)
-    const proved = loadVerified(this.paths.proved)
-    if (prev in proved) {
-      delete proved[prev]
-      saveVerified(this.paths.proved, proved)
-    }
-    const { loadQuarantine, saveQuarantine } = await import('./quarantine.js')
-    const q = loadQuarantine(this.paths.quarantine)
-    if (prev in q.devices) {
-      delete q.devices[prev]
-      saveQuarantine(this.paths.quarantine, q)
-    }
-    this.previousId = undefined
-    return moved
   }
 
   /** The backend is loaded on first use: a run with nothing new never starts git. */

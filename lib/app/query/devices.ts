@@ -1,4 +1,5 @@
 /** Who is in the ledger, from their manifests; renaming this device and forgetting a retired one. */
+import { rememberDevice } from '../device-id.js'
 import type { GitBackend } from '../../git/backend.js'
 import { redactUrl } from '../../git/backend.js'
 import { deviceFilesAt, readDeviceJson, readManifest } from '../../branch/device-files.js'
@@ -74,7 +75,7 @@ export interface Renamed {
  */
 export async function renameDevice(store: Store, name: string): Promise<Renamed> {
   await store.ensureInit()
-  await store.remember({ name })
+  await rememberDevice(store, { name })
   return store.locked(async () => {
     const git = await store.git()
     // Every device this store knows (and a clone's remote-tracking ones) that already has the name.

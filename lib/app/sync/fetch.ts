@@ -6,6 +6,7 @@
  * `fetchInto` does that for a store under its lock and refreshes the index; `fetchRemote` is
  * the `fetch` command.
  */
+import { rememberDevice } from '../device-id.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
@@ -243,7 +244,7 @@ export async function fetchInto(
   const remote = await resolveRemote(store.config.remote!, store.env)
   return store.locked(async () => {
     // A store now writing as another id (USAGE_LEDGER_DEVICE_ID) first moves its old branch's records.
-    if (store.previousId) await store.remember({})
+    if (store.previousId) await rememberDevice(store, {})
     const r = await fetchDevices(git, remote, {
       me: store.device.id,
       state: loadTrustState(store.paths),

@@ -4,6 +4,7 @@
  * branch when it is this store's (or asked to), seed an empty remote's `main`, fetch every
  * device, then push what this store holds.
  */
+import { movePreviousRecords, rememberDevice } from '../device-id.js'
 import fs from 'node:fs'
 import type { Env } from '../../env.js'
 import { isLedgerError, usageError } from '../../errors.js'
@@ -74,7 +75,7 @@ export async function initStore(
     const git = await store.git()
     const joined =
       url === undefined
-        ? { sync: null, moved: await store.locked(() => store.remember(given)), pushed: null }
+        ? { sync: null, moved: await store.locked(() => rememberDevice(store, given)), pushed: null }
         : await joinRemote(env, store, git, { url, switching, given, opts })
     return {
       home: store.paths.home,
@@ -169,8 +170,8 @@ async function takeBranches(
   const adopt = await takeOwnBranch(store, git, remote, heads, j.url, j.opts)
   const prevRemote = await previousIdRemote(store, git, remote, heads, j.switching)
   // Adopting this device's branch comes first: records moved now would start a branch of their own.
-  if (adopt) await store.movePrevious(prevRemote, true)
-  const moved = await store.remember(j.given, prevRemote)
+  if (adopt) await movePreviousRecords(store, prevRemote, true)
+  const moved = await rememberDevice(store, j.given, prevRemote)
   store.config.remote = j.url
   store.saveConfig()
   return { adopt, moved }
