@@ -54,14 +54,14 @@ function checkDay(flag: string, v: string | undefined): string | undefined {
 }
 
 export async function buildReport(store: Store, opts: ReportQuery): Promise<ReportView> {
-  const range = checkRange(store, opts)
-  const { tz, since, until, groupBy } = range
+  const checked = checkOptions(store, opts)
+  const { tz, since, until, groupBy } = checked
   const prices = storePrices(store)
   const view = store.initialized ? await refreshIndex(store, prices, opts.clone) : null
   const idx = view?.index ?? null
   const devices = reportDevices(idx, opts.device, store.device.id)
   const rows = idx ? indexRows(idx, opts.cost, dimensionFilter(devices, opts)) : recordRows([], prices, opts.cost)
-  const aggregateBy = rowAggregator(store, rows, range, devices, opts.cost)
+  const aggregateBy = rowAggregator(store, rows, checked, devices, opts.cost)
   const agg = aggregateBy(opts.period, [...new Set(groupBy)])
   const stats = indexStats(idx)
   const crossDevices = idx ? crossDeviceHolders(idx) : []
@@ -105,7 +105,7 @@ const listItems = (values: string[]): string[] =>
     .map((v) => v.trim())
     .filter(Boolean)
 
-interface ReportRange {
+interface CheckedOptions {
   tz: string
   since?: string
   until?: string
@@ -113,7 +113,7 @@ interface ReportRange {
 }
 
 /** The zone, dates and grouping, checked before anything is read. */
-function checkRange(store: Store, opts: ReportQuery): ReportRange {
+function checkOptions(store: Store, opts: ReportQuery): CheckedOptions {
   const tz = checkZone(opts.tz ?? store.config.timezone ?? systemZone())
   const since = checkDay('--since', opts.since)
   const until = checkDay('--until', opts.until)
@@ -131,7 +131,7 @@ function checkRange(store: Store, opts: ReportQuery): ReportRange {
 function rowAggregator(
   store: Store,
   rows: Rows,
-  { tz, since, until }: ReportRange,
+  { tz, since, until }: CheckedOptions,
   devices: ReportResult['devices'],
   cost: CostMode,
 ): ReportView['aggregateBy'] {
