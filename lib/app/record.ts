@@ -1,7 +1,7 @@
 /** `record`: read new usage from the sources and commit one part per touched UTC day, then push. */
 import { rememberDevice } from './device-id.js'
 import path from 'node:path'
-import { Batch, collect, fileSources } from '../collect/index.js'
+import { Batch, collect, fileSources, type SourceCursors } from '../collect/index.js'
 import { collectStdinText, readAll } from '../collect/stdin/index.js'
 import type { Store } from '../store/store.js'
 import { loadCursors, saveCursors } from '../collect/cursors.js'
@@ -77,8 +77,7 @@ export type RecordRun =
  * the store has a remote and `push` is set.
  */
 export async function recordUsage(store: Store, opts: RecordUsageOptions, progress?: Progress): Promise<RecordRun> {
-  const env = store.env
-  const startedAt = env.now()
+  const startedAt = store.env.now()
   // Only a run over every source counts for (and is held back by) record.minInterval: an
   // explicit --source or --stdin is a deliberate act, and a dry run changes nothing.
   const fullRun = !opts.stdin && opts.sources.length === 0 && !opts.dryRun
@@ -93,71 +92,16 @@ export async function recordUsage(store: Store, opts: RecordUsageOptions, progre
   }
   const batch = new Batch(startedAt)
   // stdin is read (and rejected if bad) before the store is locked: a slow pipe holds no lock.
-  if (opts.stdin) collectStdinText(await readAll(env.stdin), opts.sources[0]!, batch)
+  if (opts.stdin) collectStdinText(await readAll(store.env.stdin), opts.sources[0]!, batch)
   const lock = opts.dryRun ? null : await store.lock()
   try {
     if (!opts.dryRun) {
       await store.ensureInit()
       await rememberDevice(store, opts)
     }
-    const salt = store.config.privacy?.salt ?? ''
-    const cursors = loadCursors(store.paths.cursors)
-    let nextCursors = cursors
-    let cursorsChanged = false
-    let stats = {}
-    let searched: Searched[] | undefined
-    if (!opts.stdin) {
-      const sources = fileSources(opts.sources)
-      const r = collect(env, sources, cursors, batch, salt, progress?.update)
-      progress?.done()
-      nextCursors = r.cursors
-      cursorsChanged = r.changed
-      stats = r.stats
-      // Not a single log file anywhere: say where we looked, and what moves each place.
-      if (Object.values(r.stats).every((s) => s.files === 0))
-        searched = sources.map((s) => ({ source: s.name, paths: [], envVar: null, ...s.looksIn?.(env) }))
-      // The names behind the hashes stay on this machine (state/names.json); saved before the
-      // cursors, so a crash between them loses no name.
-      if (!opts.dryRun) addNames(store.paths.names, batch.projectNames, batch.sessionIds)
-    }
-    const records = batch.records()
-    const base = {
-      device: store.device.id,
-      duplicates: batch.duplicates,
-      malformed: batch.malformed,
-      future: batch.future,
-      latestFuture: batch.latestFuture,
-      sources: stats,
-      dryRun: opts.dryRun,
-      ...(searched ? { searched } : {}),
-    }
-    let summary: RecordSummary
-    const dryRunLines: string[] = []
-    if (records.length === 0) {
-      if (cursorsChanged && !opts.dryRun) saveCursors(store.paths.cursors, nextCursors)
-      summary = { ...base, commit: null, appended: 0, alreadyRecorded: 0, days: [] }
-    } else {
-      const git = await store.git()
-      const seen = loadVerified(store.paths.verified)
-      // config privacy.shareNames: this machine's project names go into the commit (never session ids or paths).
-      const sharedNames = store.config.privacy?.shareNames === true ? loadNames(store.paths.names).projects : undefined
-      const res = await appendRecords(git, store.device, store.paths.known, records, env.now(), {
-        dryRun: opts.dryRun,
-        seen,
-        sharedNames,
-      })
-      if (opts.dryRun) {
-        for (const lines of res.parts.values()) dryRunLines.push(...lines)
-      } else if (cursorsChanged) {
-        saveCursors(store.paths.cursors, nextCursors)
-      }
-      const days = [...res.parts].map(([day, lines]) => ({
-        day,
-        records: lines.length,
-        part: res.manifest.days[day]!.parts,
-      }))
-      summary = { ...base, commit: res.commit, appended: res.appended, alreadyRecorded: res.alreadyRecorded, days }
-    }
+    const read = readSources(store, opts, batch, progress)
+    const run = await commitBatch(store, batch, read, opts.dryRun)
+    const { summary } = run
     // Commits left by an earlier offline run go out with this one, new records or not.
     if (!opts.dryRun && opts.push && store.config.remote && (summary.commit || store.hasPending())) {
       summary.push = await pushOrKeep(store)
@@ -167,9 +111,80 @@ export async function recordUsage(store: Store, opts: RecordUsageOptions, progre
     if (fullRun)
       writeFileAtomic(lastRunFile(store), `${JSON.stringify({ v: LAST_RUN_VERSION, at: startedAt.toISOString() })}\n`)
     if (!summary.push && store.config.remote) summary.lastPushFailure = lastPushFailure(store)
-    return { summary, dryRunLines }
+    return run
   } finally {
     lock?.release()
+  }
+}
+
+interface SourcesRead {
+  /** The cursors to save once the batch is committed, and whether they differ from the saved ones. */
+  cursors: Record<string, SourceCursors>
+  cursorsChanged: boolean
+  stats: Record<string, unknown>
+  searched?: Searched[]
+}
+
+/** Reads the file sources into the batch (none with --stdin, whose text is in it already). */
+function readSources(store: Store, opts: RecordUsageOptions, batch: Batch, progress?: Progress): SourcesRead {
+  const cursors = loadCursors(store.paths.cursors)
+  if (opts.stdin) return { cursors, cursorsChanged: false, stats: {} }
+  const env = store.env
+  const sources = fileSources(opts.sources)
+  const r = collect(env, sources, cursors, batch, store.config.privacy?.salt ?? '', progress?.update)
+  progress?.done()
+  // Not a single log file anywhere: say where we looked, and what moves each place.
+  const searched = Object.values(r.stats).every((s) => s.files === 0)
+    ? sources.map((s) => ({ source: s.name, paths: [], envVar: null, ...s.looksIn?.(env) }))
+    : undefined
+  // The names behind the hashes stay on this machine (state/names.json); saved before the
+  // cursors, so a crash between them loses no name.
+  if (!opts.dryRun) addNames(store.paths.names, batch.projectNames, batch.sessionIds)
+  return { cursors: r.cursors, cursorsChanged: r.changed, stats: r.stats, searched }
+}
+
+/** Commits the batch's new records (a dry run only shows their lines), then saves the cursors. */
+async function commitBatch(
+  store: Store,
+  batch: Batch,
+  read: SourcesRead,
+  dryRun: boolean,
+): Promise<{ summary: RecordSummary; dryRunLines: string[] }> {
+  const records = batch.records()
+  const base = {
+    device: store.device.id,
+    duplicates: batch.duplicates,
+    malformed: batch.malformed,
+    future: batch.future,
+    latestFuture: batch.latestFuture,
+    sources: read.stats,
+    dryRun,
+    ...(read.searched ? { searched: read.searched } : {}),
+  }
+  const { dryRunLines, ...committed } = records.length
+    ? await appendBatch(store, records, dryRun)
+    : { commit: null, appended: 0, alreadyRecorded: 0, days: [], dryRunLines: [] }
+  if (read.cursorsChanged && !dryRun) saveCursors(store.paths.cursors, read.cursors)
+  return { summary: { ...base, ...committed }, dryRunLines }
+}
+
+/** Appends the records to the device branch, one part per touched UTC day. */
+async function appendBatch(store: Store, records: ReturnType<Batch['records']>, dryRun: boolean) {
+  const git = await store.git()
+  const seen = loadVerified(store.paths.verified)
+  // config privacy.shareNames: this machine's project names go into the commit (never session ids or paths).
+  const sharedNames = store.config.privacy?.shareNames === true ? loadNames(store.paths.names).projects : undefined
+  const res = await appendRecords(git, store.device, store.paths.known, records, store.env.now(), {
+    dryRun,
+    seen,
+    sharedNames,
+  })
+  return {
+    commit: res.commit,
+    appended: res.appended,
+    alreadyRecorded: res.alreadyRecorded,
+    days: [...res.parts].map(([day, lines]) => ({ day, records: lines.length, part: res.manifest.days[day]!.parts })),
+    dryRunLines: dryRun ? [...res.parts.values()].flat() : [],
   }
 }
 

@@ -229,119 +229,175 @@ export function aggregate(winners: Iterable<{ record: LedgerRecord; device: stri
 }
 
 export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>): Aggregate {
-  const totals = zeroTotals()
-  let blocks: Map<number, number> | null = null
-  if (o.period === 'blocks') {
-    const instants: number[] = []
-    source.each((row) => {
-      instants.push(row.ms)
-    })
-    blocks = blockStarts(instants)
-  }
-  // Rows repeat instants and dimensions: each instant becomes a period, each dimension a
-  // group, once; a row of the result is found by two small numbers, not a built string.
-  const periods: string[] = []
+  const blocks = o.period === 'blocks' ? rowBlockStarts(source) : null
+  const periods = new Periods(o, blocks)
+  const groups = groupIds(source.dims, o.groupBy)
+  const cells = addUp(source, periods, groups, o)
+  if (blocks) finishBlocks(cells, periods.blockStart, groups.count, o)
+  return { rows: sortRows(cells.rows, o.groupBy), totals: cells.totals, unknownModels: [...cells.unknown].sort() }
+}
+
+/** blocks: the block start of every row's instant. */
+function rowBlockStarts(source: Rows): Map<number, number> {
+  const instants: number[] = []
+  source.each((row) => {
+    instants.push(row.ms)
+  })
+  return blockStarts(instants)
+}
+
+/**
+ * The report's periods, each a small number in order of appearance. Rows repeat instants, so
+ * an instant's period is found once (a session's period is its session, not its instant).
+ */
+class Periods {
+  readonly names: string[] = []
   /** blocks: each period's block start (ms). */
-  const periodStart: number[] = []
-  const periodIndex = new Map<string, number>()
-  const periodOfMs = new Map<number, number>()
-  const periodId = (p: string) => {
-    let i = periodIndex.get(p)
-    if (i === undefined) {
-      i = periods.length
-      periods.push(p)
-      periodIndex.set(p, i)
-    }
-    return i
-  }
-  const periodOf = (ms: number, session: string): number => {
+  readonly blockStart: number[] = []
+  private readonly index = new Map<string, number>()
+  private readonly ofMs = new Map<number, number>()
+  constructor(
+    private readonly o: Pick<AggregateOptions, 'period' | 'localTime' | 'since' | 'until'>,
+    private readonly blocks: Map<number, number> | null,
+  ) {}
+
+  /** The period of a row at `ms` (of `session`), or -1 outside since..until. */
+  of(ms: number, session: string): number {
+    const o = this.o
     if (o.period === 'session') {
       const day = o.localTime(ms).slice(0, 10)
-      return (o.since && day < o.since) || (o.until && day > o.until) ? -1 : periodId(session || '(none)')
+      return (o.since && day < o.since) || (o.until && day > o.until) ? -1 : this.id(session || '(none)')
     }
-    let p = periodOfMs.get(ms)
+    let p = this.ofMs.get(ms)
     if (p === undefined) {
       const day = o.localTime(ms).slice(0, 10)
       p =
         (o.since && day < o.since) || (o.until && day > o.until)
           ? -1
-          : periodId(
+          : this.id(
               o.period === 'daily'
                 ? day
                 : o.period === 'monthly'
                   ? day.slice(0, 7)
                   : o.period === 'weekly'
                     ? isoWeek(day)
-                    : o.localTime(blocks!.get(ms)!),
+                    : o.localTime(this.blocks!.get(ms)!),
             )
-      if (blocks && p >= 0) periodStart[p] = blocks.get(ms)!
-      periodOfMs.set(ms, p)
+      if (this.blocks && p >= 0) this.blockStart[p] = this.blocks.get(ms)!
+      this.ofMs.set(ms, p)
     }
     return p
   }
-  const groupIndex = new Map<string, number>()
-  const groupOfDim = source.dims.map((d) => {
-    const key = o.groupBy.map((g) => d[DIM[g]]).join('\0')
-    let i = groupIndex.get(key)
+
+  private id(name: string): number {
+    let i = this.index.get(name)
     if (i === undefined) {
-      i = groupIndex.size
-      groupIndex.set(key, i)
+      i = this.names.length
+      this.names.push(name)
+      this.index.set(name, i)
+    }
+    return i
+  }
+}
+
+/** Each dimension's group (the dimensions with equal `groupBy` fields share one), and how many groups. */
+function groupIds(dims: string[][], groupBy: GroupKey[]): { ofDim: number[]; count: number } {
+  const index = new Map<string, number>()
+  const ofDim = dims.map((d) => {
+    const key = groupBy.map((g) => d[DIM[g]]).join('\0')
+    let i = index.get(key)
+    if (i === undefined) {
+      i = index.size
+      index.set(key, i)
     }
     return i
   })
-  const groups = groupIndex.size
-  const groupsOf = (d: string[]): Partial<Row> => {
-    const out: Partial<Row> = {}
-    for (const g of o.groupBy) {
-      if (g === 'device') {
-        const device = d[DIM.device]!
-        out.device = device
-        out.deviceName = o.deviceNames.get(device) ?? device.slice(0, 8)
-      } else out[g] = d[DIM[g]]
-    }
-    return out
+  return { ofDim, count: index.size }
+}
+
+/** A result row's group fields, from one of its dimensions. */
+function groupFields(d: string[], o: Pick<AggregateOptions, 'groupBy' | 'deviceNames'>): Partial<Row> {
+  const out: Partial<Row> = {}
+  for (const g of o.groupBy) {
+    if (g === 'device') {
+      const device = d[DIM.device]!
+      out.device = device
+      out.deviceName = o.deviceNames.get(device) ?? device.slice(0, 8)
+    } else out[g] = d[DIM[g]]
   }
-  // Hot loop (a row per quarter hour and dimension): rows come in runs of one instant, so its
-  // period is looked up once per run; result rows sit in an array indexed by period and group.
-  const cells: Array<Row | undefined> = []
+  return out
+}
+
+interface Cells {
+  /** The result rows, at `period * groups + group`. */
+  rows: Array<Row | undefined>
+  totals: Totals
+  /** Unpriced models among the counted rows. */
+  unknown: Set<string>
+  /** blocks: the first and last record instant of each cell, for the burn rate. */
+  firsts: number[]
+  lasts: number[]
+}
+
+/** Adds every row within since..until to its period and group. */
+function addUp(
+  source: Rows,
+  periods: Periods,
+  groups: { ofDim: number[]; count: number },
+  o: Pick<AggregateOptions, 'period' | 'groupBy' | 'deviceNames'>,
+): Cells {
+  const { ofDim, count } = groups
+  const cells: Cells = { rows: [], totals: zeroTotals(), unknown: new Set(), firsts: [], lasts: [] }
+  const { rows, totals, unknown, firsts, lasts } = cells
   const unpriced = new Set(source.unknownModels)
-  const unknown = new Set<string>()
   const bySession = o.period === 'session'
+  const spans = o.period === 'blocks'
   let lastMs = NaN,
     lastP = -1
-  // blocks: the first and last record instant of each cell, for the burn rate.
-  const firsts: number[] = [],
-    lasts: number[] = []
+  // Hot loop (a row per quarter hour and dimension): rows come in runs of one instant, so its
+  // period is looked up once per run; result rows sit in an array indexed by period and group.
   source.each((r) => {
     const d = source.dims[r.dim]!
-    const p = bySession ? periodOf(r.ms, d[DIM.session]!) : r.ms === lastMs ? lastP : (lastP = periodOf(r.ms, ''))
+    const p = bySession ? periods.of(r.ms, d[DIM.session]!) : r.ms === lastMs ? lastP : (lastP = periods.of(r.ms, ''))
     lastMs = r.ms
     if (p < 0) return
     const model = d[DIM.model]!
     if (unpriced.size && unpriced.has(model)) unknown.add(model)
-    const key = p * groups + groupOfDim[r.dim]!
-    let row = cells[key]
-    if (!row) cells[key] = row = { period: periods[p]!, ...groupsOf(d), ...zeroTotals() }
-    if (blocks) {
+    const key = p * count + ofDim[r.dim]!
+    let row = rows[key]
+    if (!row) rows[key] = row = { period: periods.names[p]!, ...groupFields(d, o), ...zeroTotals() }
+    if (spans) {
       if (!(r.first >= firsts[key]!)) firsts[key] = r.first
       if (!(r.last <= lasts[key]!)) lasts[key] = r.last
     }
     addCounts(row, r)
     addCounts(totals, r)
   })
-  if (blocks) {
-    cells.forEach((row, key) => {
-      if (!row) return
-      const start = periodStart[Math.floor(key / groups)]!
-      const end = start + BLOCK_MS
-      row.end = o.localTime(end)
-      row.active = o.now !== undefined && start <= o.now && o.now < end
-      row.burnRate = row.active ? burnRate(row, firsts[key]!, lasts[key]!) : null
-      row.projection = row.active ? projection(row, row.burnRate, end, o.now!) : null
-    })
-  }
-  const sortKey = (row: Row) => [row.period, ...o.groupBy.map((g) => String(row[g] ?? ''))]
-  const sorted = cells
+  return cells
+}
+
+/** blocks: each block's end and whether it holds now; the active one's burn rate and projection. */
+function finishBlocks(
+  cells: Cells,
+  blockStart: number[],
+  groups: number,
+  o: Pick<AggregateOptions, 'localTime' | 'now'>,
+): void {
+  cells.rows.forEach((row, key) => {
+    if (!row) return
+    const start = blockStart[Math.floor(key / groups)]!
+    const end = start + BLOCK_MS
+    row.end = o.localTime(end)
+    row.active = o.now !== undefined && start <= o.now && o.now < end
+    row.burnRate = row.active ? burnRate(row, cells.firsts[key]!, cells.lasts[key]!) : null
+    row.projection = row.active ? projection(row, row.burnRate, end, o.now!) : null
+  })
+}
+
+/** By period, then by the group fields in `groupBy` order. */
+function sortRows(cells: Array<Row | undefined>, groupBy: GroupKey[]): Row[] {
+  const sortKey = (row: Row) => [row.period, ...groupBy.map((g) => String(row[g] ?? ''))]
+  return cells
     .filter((r): r is Row => r !== undefined)
     .sort((a, b) => {
       const ka = sortKey(a),
@@ -349,5 +405,4 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
       for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1
       return 0
     })
-  return { rows: sorted, totals, unknownModels: [...unknown].sort() }
 }

@@ -171,11 +171,41 @@ export function renderHtml(d: HtmlReport): string {
   const r = d.report
   // Colours follow the device list (sorted by id), so a device keeps its colour between reports.
   const deviceColor = new Map(r.devices.map((dev, i) => [dev.id, DEVICE_COLORS[i % DEVICE_COLORS.length]!]))
-  const seriesOf = (row: Row) =>
-    [row.deviceName ?? row.device ?? '', deviceColor.get(row.device ?? '') ?? DEVICE_COLORS[0]!] as const
+  const days = dailyColumns(d.dailyByDevice, deviceColor)
+  const shownDevices = r.devices.filter((dev) => d.dailyByDevice.some((row) => row.device === dev.id))
+  const models = modelTokens(d.byModel)
+  const blocks = d.blocks.map((row) => ({
+    key: row.period,
+    label: row.period.slice(5).replace('T', ' '),
+    segments: [{ series: 'all devices', value: Math.round(row.costUSD * 1e6) / 1e6, color: BLOCK_COLOR }],
+  }))
+  const range = pageRange(d)
+  const cards = totalCards(r.totals, shownDevices.length)
+  const warnings = r.warnings.map(
+    (w) =>
+      `<li>${esc(`${w.code}${w.models ? `: ${(w.models as string[]).join(', ')}` : ''}${w.detail ? ` — ${String(w.detail)}` : ''}`)}</li>`,
+  )
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>AI usage ${esc(range)}</title><style>${CSS}</style></head><body>
+<h1>AI usage, ${esc(range)}</h1>
+<p class="meta">${esc(`${r.timezone} · prices as of ${r.pricing.asOf} (cost ${r.pricing.mode}) · made ${d.generatedAt}`)}</p>
+<dl class="cards">${cards.map(([k, v]) => `<div><dt>${k}</dt><dd>${esc(v)}</dd></div>`).join('')}</dl>
+${warnings.length ? `<ul class="warn">${warnings.join('')}</ul>` : ''}
+${section('Daily cost by device', legend(shownDevices.map((dev) => [dev.name, deviceColor.get(dev.id)!])) + columnChart('daily-cost', 'Daily cost by device', days, shortUsd), days.length)}
+${section('Tokens by model', barList('model-tokens', 'Tokens by model', models, short), models.length)}
+${section('Cost per 5-hour block', columnChart('block-cost', 'Cost per 5-hour block', blocks, shortUsd), blocks.length)}
+${section(`Report (${r.period}${r.groupBy.length ? ` by ${r.groupBy.join(', ')}` : ''})`, table(r), 1)}
+</body></html>
+`
+}
+
+/** A column per day from the first to the last, with a segment per device. */
+function dailyColumns(dailyByDevice: Row[], deviceColor: Map<string, string>): Column[] {
   const days = new Map<string, Column>()
-  for (const row of d.dailyByDevice) {
-    const [series, color] = seriesOf(row)
+  for (const row of dailyByDevice) {
+    const series = row.deviceName ?? row.device ?? ''
+    const color = deviceColor.get(row.device ?? '') ?? DEVICE_COLORS[0]!
     let c = days.get(row.period)
     if (!c) days.set(row.period, (c = { key: row.period, label: row.period.slice(5), segments: [] }))
     c.segments.push({ series, value: Math.round(row.costUSD * 1e6) / 1e6, color })
@@ -189,26 +219,28 @@ export function renderHtml(d: HtmlReport): string {
   ) {
     if (!days.has(day)) days.set(day, { key: day, label: day.slice(5), segments: [] })
   }
-  const columns = [...days.values()].sort((a, b) => (a.key < b.key ? -1 : 1))
-  const shownDevices = r.devices.filter((dev) => d.dailyByDevice.some((row) => row.device === dev.id))
+  return [...days.values()].sort((a, b) => (a.key < b.key ? -1 : 1))
+}
+
+/** Tokens per model, most first, each with its colour. */
+function modelTokens(byModel: Row[]): Array<{ name: string; value: number; color: string }> {
   const tokens = new Map<string, number>()
-  for (const row of d.byModel) tokens.set(row.model ?? '', (tokens.get(row.model ?? '') ?? 0) + row.totalTokens)
-  const models = [...tokens]
+  for (const row of byModel) tokens.set(row.model ?? '', (tokens.get(row.model ?? '') ?? 0) + row.totalTokens)
+  return [...tokens]
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .map(([name, value], i) => ({ name, value, color: MODEL_COLORS[i % MODEL_COLORS.length]! }))
-  const blocks = d.blocks.map((row) => ({
-    key: row.period,
-    label: row.period.slice(5).replace('T', ' '),
-    segments: [{ series: 'all devices', value: Math.round(row.costUSD * 1e6) / 1e6, color: BLOCK_COLOR }],
-  }))
-  const t = r.totals
-  const range =
-    r.since || r.until
-      ? `${r.since ?? '…'} to ${r.until ?? '…'}`
-      : d.dailyByDevice.length
-        ? `${d.dailyByDevice[0]!.period} to ${d.dailyByDevice[d.dailyByDevice.length - 1]!.period}`
-        : 'no usage'
-  const cards: Array<[string, string]> = [
+}
+
+/** The days the page covers: the asked range, else the first and last day with usage. */
+function pageRange(d: HtmlReport): string {
+  const r = d.report
+  if (r.since || r.until) return `${r.since ?? '…'} to ${r.until ?? '…'}`
+  const daily = d.dailyByDevice
+  return daily.length ? `${daily[0]!.period} to ${daily[daily.length - 1]!.period}` : 'no usage'
+}
+
+function totalCards(t: Totals, devices: number): Array<[string, string]> {
+  return [
     ['Cost', usd(t.costUSD)],
     ['Total tokens', n(t.totalTokens)],
     ['Records', n(t.records)],
@@ -216,23 +248,6 @@ export function renderHtml(d: HtmlReport): string {
     ['Output', n(t.output)],
     ['Cache write', n(t.cacheWrite)],
     ['Cache read', n(t.cacheRead)],
-    ['Devices', n(shownDevices.length)],
+    ['Devices', n(devices)],
   ]
-  const warnings = r.warnings.map(
-    (w) =>
-      `<li>${esc(`${w.code}${w.models ? `: ${(w.models as string[]).join(', ')}` : ''}${w.detail ? ` — ${String(w.detail)}` : ''}`)}</li>`,
-  )
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>AI usage ${esc(range)}</title><style>${CSS}</style></head><body>
-<h1>AI usage, ${esc(range)}</h1>
-<p class="meta">${esc(`${r.timezone} · prices as of ${r.pricing.asOf} (cost ${r.pricing.mode}) · made ${d.generatedAt}`)}</p>
-<dl class="cards">${cards.map(([k, v]) => `<div><dt>${k}</dt><dd>${esc(v)}</dd></div>`).join('')}</dl>
-${warnings.length ? `<ul class="warn">${warnings.join('')}</ul>` : ''}
-${section('Daily cost by device', legend(shownDevices.map((dev) => [dev.name, deviceColor.get(dev.id)!])) + columnChart('daily-cost', 'Daily cost by device', columns, shortUsd), days.size)}
-${section('Tokens by model', barList('model-tokens', 'Tokens by model', models, short), models.length)}
-${section('Cost per 5-hour block', columnChart('block-cost', 'Cost per 5-hour block', blocks, shortUsd), blocks.length)}
-${section(`Report (${r.period}${r.groupBy.length ? ` by ${r.groupBy.join(', ')}` : ''})`, table(r), 1)}
-</body></html>
-`
 }

@@ -231,72 +231,108 @@ const BAR = 20
 /** The narrowest a text column of a compact table gets: a hash keeps five characters and `…`. */
 const MIN_TEXT = 6
 
+type LabelColumn = ReturnType<typeof labelColumns>[number]
+
+/** A table's count columns: their heads, each row's text (with its cost, for the bar) and the totals. */
+interface TableBody {
+  heads: string[]
+  rows: Array<{ text: string[]; counts: string[]; cost: number }>
+  totals: string[]
+}
+
 function table(r: ReportResult, opts: TableOptions, compact: boolean): string {
   const labels = labelColumns(r, compact)
-  let tokenHeads = compact
-    ? ['Records', 'Tokens', 'Cost']
-    : ['Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)']
+  const body = tableBody(r, labels, compact)
+  const bar = compact ? fitCompact(labels, body, opts) : BAR
+  return drawTable(r, labels, body, opts, bar)
+}
+
+function tableBody(r: ReportResult, labels: LabelColumn[], compact: boolean): TableBody {
   const cells = (x: Totals) =>
     compact
       ? [n(x.records), n(x.totalTokens), usd(x.costUSD)]
       : [n(x.records), n(x.input), n(x.output), n(x.cacheWrite), n(x.cacheRead), n(x.totalTokens), usd(x.costUSD)]
-  const rows = (r.rows as NamedRow[]).map((row) => ({
-    text: labels.map((c) => c.cell(row)),
-    counts: cells(row),
-    cost: row.costUSD,
-  }))
-  let totals = cells(r.totals)
-  // A compact table fits COMPACT_WIDTH (or a narrower terminal): the counts keep their width;
-  // the widest text column gives up a character at a time (hashes and names down to MIN_TEXT,
-  // dates and times never); with many groups the Records column goes first.
-  let bar = BAR
-  if (compact) {
-    const limit = Math.min(opts.width || COMPACT_WIDTH, COMPACT_WIDTH)
-    const natural = labels.map((c, i) =>
-      Math.max(
-        displayWidth(c.head),
-        ...rows.map((row) => displayWidth(row.text[i]!)),
-        i === 0 ? displayWidth('Total') : 0,
-      ),
-    )
-    const fit = (counts: number) => {
-      const widths = [...natural]
-      const countWidths = tokenHeads.slice(-counts).map((h, j) => {
-        const i = tokenHeads.length - counts + j
-        return Math.max(h.length, displayWidth(totals[i]!), ...rows.map((row) => displayWidth(row.counts[i]!)))
-      })
-      const columns = labels.length + counts + (opts.chart ? 1 : 0)
-      const used = () =>
-        widths.reduce((a, b) => a + b, 0) +
-        countWidths.reduce((a, b) => a + b, 0) +
-        (opts.chart ? bar : 0) +
-        3 * columns +
-        1
-      if (opts.chart) bar = Math.max(4, Math.min(BAR, limit - (used() - bar)))
-      const min = (i: number) => Math.min(natural[i]!, labels[i]!.min ?? MIN_TEXT)
-      while (used() > limit) {
-        let widest = -1
-        for (let i = 0; i < widths.length; i++)
-          if (widths[i]! > min(i) && (widest < 0 || widths[i]! > widths[widest]!)) widest = i
-        if (widest < 0) break
-        widths[widest]!--
-      }
-      return { widths, fits: used() <= limit }
-    }
-    let { widths, fits } = fit(3)
-    if (!fits) {
-      // Records goes before the names are cut any further.
-      ;({ widths } = fit(2))
-      tokenHeads = tokenHeads.slice(1)
-      for (const row of rows) row.counts = row.counts.slice(1)
-      totals = totals.slice(1)
-    }
-    for (const row of rows) row.text = row.text.map((c, i) => truncate(c, widths[i]!))
-    labels.forEach((c, i) => {
-      c.head = truncate(c.head, widths[i]!)
-    })
+  return {
+    heads: compact
+      ? ['Records', 'Tokens', 'Cost']
+      : ['Records', 'Input', 'Output', 'Cache write', 'Cache read', 'Total tokens', 'Cost (USD)'],
+    rows: (r.rows as NamedRow[]).map((row) => ({
+      text: labels.map((c) => c.cell(row)),
+      counts: cells(row),
+      cost: row.costUSD,
+    })),
+    totals: cells(r.totals),
   }
-  const head = [...labels.map((c) => c.head), ...tokenHeads, ...(opts.chart ? [''] : [])]
+}
+
+/**
+ * A compact table fits COMPACT_WIDTH (or a narrower terminal): the counts keep their width;
+ * the widest text column gives up a character at a time (hashes and names down to MIN_TEXT,
+ * dates and times never); with many groups the Records column goes first. Cuts `labels` and
+ * `body` in place and returns the bar's width.
+ */
+function fitCompact(labels: LabelColumn[], body: TableBody, opts: TableOptions): number {
+  const limit = Math.min(opts.width || COMPACT_WIDTH, COMPACT_WIDTH)
+  const natural = labels.map((c, i) =>
+    Math.max(
+      displayWidth(c.head),
+      ...body.rows.map((row) => displayWidth(row.text[i]!)),
+      i === 0 ? displayWidth('Total') : 0,
+    ),
+  )
+  let fit = fitWidths(labels, natural, body, opts, limit, 3)
+  if (!fit.fits) {
+    // Records goes before the names are cut any further.
+    fit = fitWidths(labels, natural, body, opts, limit, 2)
+    body.heads = body.heads.slice(1)
+    for (const row of body.rows) row.counts = row.counts.slice(1)
+    body.totals = body.totals.slice(1)
+  }
+  const { widths } = fit
+  for (const row of body.rows) row.text = row.text.map((c, i) => truncate(c, widths[i]!))
+  labels.forEach((c, i) => {
+    c.head = truncate(c.head, widths[i]!)
+  })
+  return fit.bar
+}
+
+/** The text columns' widths and the bar's with the last `counts` count columns, and whether they fit `limit`. */
+function fitWidths(
+  labels: LabelColumn[],
+  natural: number[],
+  body: TableBody,
+  opts: TableOptions,
+  limit: number,
+  counts: number,
+): { widths: number[]; bar: number; fits: boolean } {
+  const { heads, totals, rows } = body
+  const widths = [...natural]
+  const countWidths = heads.slice(-counts).map((h, j) => {
+    const i = heads.length - counts + j
+    return Math.max(h.length, displayWidth(totals[i]!), ...rows.map((row) => displayWidth(row.counts[i]!)))
+  })
+  const columns = labels.length + counts + (opts.chart ? 1 : 0)
+  let bar = BAR
+  const used = () =>
+    widths.reduce((a, b) => a + b, 0) +
+    countWidths.reduce((a, b) => a + b, 0) +
+    (opts.chart ? bar : 0) +
+    3 * columns +
+    1
+  if (opts.chart) bar = Math.max(4, Math.min(BAR, limit - (used() - bar)))
+  const min = (i: number) => Math.min(natural[i]!, labels[i]!.min ?? MIN_TEXT)
+  while (used() > limit) {
+    let widest = -1
+    for (let i = 0; i < widths.length; i++)
+      if (widths[i]! > min(i) && (widest < 0 || widths[i]! > widths[widest]!)) widest = i
+    if (widest < 0) break
+    widths[widest]!--
+  }
+  return { widths, bar, fits: used() <= limit }
+}
+
+function drawTable(r: ReportResult, labels: LabelColumn[], body: TableBody, opts: TableOptions, bar: number): string {
+  const head = [...labels.map((c) => c.head), ...body.heads, ...(opts.chart ? [''] : [])]
   const t = new Table({
     head,
     style: { head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [], compact: true },
@@ -304,7 +340,7 @@ function table(r: ReportResult, opts: TableOptions, compact: boolean): string {
   })
   const maxCost = Math.max(0, ...r.rows.map((row) => row.costUSD))
   const bars = (cost: number) => (maxCost > 0 ? '█'.repeat(Math.round((cost / maxCost) * bar)) : '')
-  for (const row of rows) t.push([...row.text, ...row.counts, ...(opts.chart ? [bars(row.cost)] : [])])
-  t.push([{ content: 'Total', colSpan: labels.length }, ...totals, ...(opts.chart ? [''] : [])] as never)
+  for (const row of body.rows) t.push([...row.text, ...row.counts, ...(opts.chart ? [bars(row.cost)] : [])])
+  t.push([{ content: 'Total', colSpan: labels.length }, ...body.totals, ...(opts.chart ? [''] : [])] as never)
   return t.toString()
 }

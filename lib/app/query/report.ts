@@ -1,7 +1,7 @@
 /** What `report daily|monthly|…` computes: totals over every device's ledger in the store. */
 import { usageError } from '../../errors.js'
 import type { Store } from '../../store/store.js'
-import { crossDeviceStats, indexRows, indexStats } from '../../index/index.js'
+import { crossDeviceStats, indexRows, indexStats, type IndexData, type IndexStats } from '../../index/index.js'
 import {
   aggregateRows,
   GROUP_KEYS,
@@ -9,11 +9,12 @@ import {
   type Aggregate,
   type GroupKey,
   type Period,
+  type Rows,
   DIM,
 } from '../../report/aggregate.js'
 import type { CostMode } from '../../report/prices.js'
 import type { ReportResult } from '../../report/render.js'
-import { nameRows } from '../../report/sessions.js'
+import { nameRows, type NameMaps } from '../../report/sessions.js'
 import { loadNames, sharedProjectNames } from '../../store/names.js'
 import { quarantineWarning } from '../../store/quarantine.js'
 import { checkZone, localTimeIn, systemZone } from '../../ledger/zone.js'
@@ -53,113 +54,21 @@ function checkDay(flag: string, v: string | undefined): string | undefined {
 }
 
 export async function buildReport(store: Store, opts: ReportQuery): Promise<ReportView> {
-  const tz = checkZone(opts.tz ?? store.config.timezone ?? systemZone())
-  const since = checkDay('--since', opts.since)
-  const until = checkDay('--until', opts.until)
-  if (since && until && since > until) throw usageError('BAD_RANGE', `--since ${since} is after --until ${until}`)
-  const groupBy = opts.by
-    .flatMap((s) => s.split(','))
-    .map((s) => s.trim())
-    .filter(Boolean) as GroupKey[]
-  for (const g of groupBy)
-    if (!GROUP_KEYS.includes(g)) throw usageError('BAD_GROUP', `--by ${g}: group by one of ${GROUP_KEYS.join(', ')}`)
+  const checked = checkOptions(store, opts)
+  const { tz, since, until, groupBy } = checked
   const prices = storePrices(store)
   const view = store.initialized ? await refreshIndex(store, prices, opts.clone) : null
   const idx = view?.index ?? null
-  let devices = idx
-    ? Object.entries(idx.devices)
-        .map(([id, d]) => ({ id, name: d.name, head: d.head, lastRecordAt: d.lastRecordAt }))
-        .sort((a, b) => (a.id < b.id ? -1 : 1))
-    : []
-  if (opts.device.length) {
-    const want = new Set(resolveDevices('--device', opts.device, devices, store.device.id))
-    devices = devices.filter((d) => want.has(d.id))
-  }
-  const only = new Set(devices.map((d) => d.id))
-  const sources = new Set(
-    opts.source
-      .flatMap((x) => x.split(','))
-      .map((x) => x.trim())
-      .filter(Boolean),
-  )
-  const models = opts.model
-    .flatMap((x) => x.split(','))
-    .map((x) => x.trim())
-    .filter(Boolean)
-  const keep = (dim: string[]) => {
-    const model = dim[DIM.model]!
-    return (
-      only.has(dim[DIM.device]!) &&
-      (!sources.size || sources.has(dim[DIM.source]!)) &&
-      (!models.length || models.some((m) => model === m || model.startsWith(`${m}-`) || model.startsWith(`${m}@`)))
-    )
-  }
-  const rows = idx ? indexRows(idx, opts.cost, keep) : recordRows([], prices, opts.cost)
-  // The HTML page aggregates the same rows again, by day and device, by model, and by block.
-  const aggregateBy = (period: Period, by: GroupKey[]) =>
-    aggregateRows(rows, {
-      period,
-      localTime: localTimeIn(tz),
-      since,
-      until,
-      groupBy: by,
-      cost: opts.cost,
-      deviceNames: new Map(devices.map((d) => [d.id, d.name])),
-      now: store.env.now().getTime(),
-    })
+  const devices = reportDevices(idx, opts.device, store.device.id)
+  const rows = idx ? indexRows(idx, opts.cost, dimensionFilter(devices, opts)) : recordRows([], prices, opts.cost)
+  const aggregateBy = rowAggregator(store, rows, checked, devices, opts.cost)
   const agg = aggregateBy(opts.period, [...new Set(groupBy)])
-  const { duplicates: dropped, crossDevice, invalid: invalidLines, newer: newerLines } = indexStats(idx)
-  const missingPrices = agg.unknownModels
-  const warnings: ReportResult['warnings'] = []
-  if (missingPrices.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: missingPrices })
-  // Which devices hold the copies, and for which each response counts (the one that recorded it first).
-  const nameOf = new Map(idx ? Object.entries(idx.devices).map(([id, d]) => [id, d.name]) : [])
-  const crossDevices = idx
-    ? [...crossDeviceStats(idx)]
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([id, c]) => ({ id, name: nameOf.get(id) ?? id.slice(0, 8), records: c.records, counted: c.counted }))
-    : []
-  if (crossDevice) {
-    warnings.push({
-      code: 'DUPLICATE_ACROSS_DEVICES',
-      records: crossDevice,
-      devices: crossDevices,
-      detail: `${crossDevice.toLocaleString('en-US')} response${crossDevice === 1 ? ' was' : 's were'} recorded on more than one device (${crossDevices.map((d) => `${d.name} holds ${d.records.toLocaleString('en-US')}, ${d.counted.toLocaleString('en-US')} counted for it`).join('; ')}): a copied ~/.claude? Each counts once, for the device that recorded it first`,
-    })
-  }
-  if (newerLines)
-    warnings.push({
-      code: 'NEWER_RECORD_VERSION',
-      lines: newerLines,
-      detail: 'lines written by a newer usage-ledger were skipped; upgrade to count them',
-    })
-  if (invalidLines)
-    warnings.push({
-      code: 'INVALID_LEDGER_LINES',
-      lines: invalidLines,
-      detail: 'ledger lines that are not valid records were skipped',
-    })
+  const stats = indexStats(idx)
+  const crossDevices = idx ? crossDeviceHolders(idx) : []
   // A device whose remote head failed the checks counts at its last good head, loudly.
   const quarantined = view?.quarantined ?? []
-  for (const q of quarantined) warnings.push(quarantineWarning(q.id, q))
-  if (!idx)
-    warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
-  // Names of this machine's projects and sessions (state/names.json, never pushed), over the
-  // project names devices with config privacy.shareNames commit; otherwise hashes.
-  const local = loadNames(store.paths.names)
-  const names =
-    idx && (opts.period === 'session' || groupBy.includes('project'))
-      ? {
-          projects: {
-            ...(await sharedProjectNames(
-              await store.git(),
-              Object.entries(idx.devices).map(([id, d]) => ({ id, head: d.head })),
-            )),
-            ...local.projects,
-          },
-          sessions: local.sessions,
-        }
-      : local
+  const warnings = reportWarnings(store, idx, stats, agg.unknownModels, crossDevices, quarantined)
+  const names = await reportNames(store, idx, opts.period === 'session' || groupBy.includes('project'))
   const result: ReportResult = {
     schema: 'usage-ledger/report@1',
     period: opts.period,
@@ -183,8 +92,145 @@ export async function buildReport(store: Store, opts: ReportQuery): Promise<Repo
       mode: opts.cost,
       overrides: Object.keys(store.config.prices ?? {}),
     },
-    dedupe: { duplicateLines: dropped, crossDevice, devices: crossDevices },
+    dedupe: { duplicateLines: stats.duplicates, crossDevice: stats.crossDevice, devices: crossDevices },
     warnings,
   }
   return { result, quarantined, aggregateBy }
+}
+
+/** Items of repeatable comma-list options (`--by device,model --by project`). */
+const listItems = (values: string[]): string[] =>
+  values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean)
+
+interface CheckedOptions {
+  tz: string
+  since?: string
+  until?: string
+  groupBy: GroupKey[]
+}
+
+/** The zone, dates and grouping, checked before anything is read. */
+function checkOptions(store: Store, opts: ReportQuery): CheckedOptions {
+  const tz = checkZone(opts.tz ?? store.config.timezone ?? systemZone())
+  const since = checkDay('--since', opts.since)
+  const until = checkDay('--until', opts.until)
+  if (since && until && since > until) throw usageError('BAD_RANGE', `--since ${since} is after --until ${until}`)
+  const groupBy = listItems(opts.by) as GroupKey[]
+  for (const g of groupBy)
+    if (!GROUP_KEYS.includes(g)) throw usageError('BAD_GROUP', `--by ${g}: group by one of ${GROUP_KEYS.join(', ')}`)
+  return { tz, since, until, groupBy }
+}
+
+/**
+ * Aggregates the report's rows by a period and grouping; the HTML page does it again, by day
+ * and device, by model, and by block.
+ */
+function rowAggregator(
+  store: Store,
+  rows: Rows,
+  { tz, since, until }: CheckedOptions,
+  devices: ReportResult['devices'],
+  cost: CostMode,
+): ReportView['aggregateBy'] {
+  return (period, by) =>
+    aggregateRows(rows, {
+      period,
+      localTime: localTimeIn(tz),
+      since,
+      until,
+      groupBy: by,
+      cost,
+      deviceNames: new Map(devices.map((d) => [d.id, d.name])),
+      now: store.env.now().getTime(),
+    })
+}
+
+/** The index's devices by id; with --device, only those named. */
+function reportDevices(idx: IndexData | null, wanted: string[], self: string): ReportResult['devices'] {
+  const devices = idx
+    ? Object.entries(idx.devices)
+        .map(([id, d]) => ({ id, name: d.name, head: d.head, lastRecordAt: d.lastRecordAt }))
+        .sort((a, b) => (a.id < b.id ? -1 : 1))
+    : []
+  if (!wanted.length) return devices
+  const want = new Set(resolveDevices('--device', wanted, devices, self))
+  return devices.filter((d) => want.has(d.id))
+}
+
+/** Which index dimensions count: of the report's devices, and the --source and --model asked for. */
+function dimensionFilter(devices: ReportResult['devices'], opts: ReportQuery): (dim: string[]) => boolean {
+  const only = new Set(devices.map((d) => d.id))
+  const sources = new Set(listItems(opts.source))
+  const models = listItems(opts.model)
+  return (dim) => {
+    const model = dim[DIM.model]!
+    return (
+      only.has(dim[DIM.device]!) &&
+      (!sources.size || sources.has(dim[DIM.source]!)) &&
+      (!models.length || models.some((m) => model === m || model.startsWith(`${m}-`) || model.startsWith(`${m}@`)))
+    )
+  }
+}
+
+/** Which devices hold the copies, and for which each response counts (the one that recorded it first). */
+function crossDeviceHolders(idx: IndexData): NonNullable<ReportResult['dedupe']['devices']> {
+  const nameOf = new Map(Object.entries(idx.devices).map(([id, d]) => [id, d.name]))
+  return [...crossDeviceStats(idx)]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([id, c]) => ({ id, name: nameOf.get(id) ?? id.slice(0, 8), records: c.records, counted: c.counted }))
+}
+
+function reportWarnings(
+  store: Store,
+  idx: IndexData | null,
+  stats: IndexStats,
+  missingPrices: string[],
+  crossDevices: NonNullable<ReportResult['dedupe']['devices']>,
+  quarantined: ReadView['quarantined'],
+): ReportResult['warnings'] {
+  const { crossDevice, invalid: invalidLines, newer: newerLines } = stats
+  const warnings: ReportResult['warnings'] = []
+  if (missingPrices.length) warnings.push({ code: 'UNKNOWN_MODEL_PRICE', models: missingPrices })
+  if (crossDevice) {
+    warnings.push({
+      code: 'DUPLICATE_ACROSS_DEVICES',
+      records: crossDevice,
+      devices: crossDevices,
+      detail: `${crossDevice.toLocaleString('en-US')} response${crossDevice === 1 ? ' was' : 's were'} recorded on more than one device (${crossDevices.map((d) => `${d.name} holds ${d.records.toLocaleString('en-US')}, ${d.counted.toLocaleString('en-US')} counted for it`).join('; ')}): a copied ~/.claude? Each counts once, for the device that recorded it first`,
+    })
+  }
+  if (newerLines)
+    warnings.push({
+      code: 'NEWER_RECORD_VERSION',
+      lines: newerLines,
+      detail: 'lines written by a newer usage-ledger were skipped; upgrade to count them',
+    })
+  if (invalidLines)
+    warnings.push({
+      code: 'INVALID_LEDGER_LINES',
+      lines: invalidLines,
+      detail: 'ledger lines that are not valid records were skipped',
+    })
+  for (const q of quarantined) warnings.push(quarantineWarning(q.id, q))
+  if (!idx)
+    warnings.push({ code: 'EMPTY_STORE', detail: `no ledger in ${store.paths.home}; run usage-ledger record first` })
+  return warnings
+}
+
+/**
+ * Names of this machine's projects and sessions (state/names.json, never pushed), over the
+ * project names devices with config privacy.shareNames commit (read only when projects are
+ * shown); otherwise hashes.
+ */
+async function reportNames(store: Store, idx: IndexData | null, showsProjects: boolean): Promise<NameMaps> {
+  const local = loadNames(store.paths.names)
+  if (!idx || !showsProjects) return local
+  const heads = Object.entries(idx.devices).map(([id, d]) => ({ id, head: d.head }))
+  return {
+    projects: { ...(await sharedProjectNames(await store.git(), heads)), ...local.projects },
+    sessions: local.sessions,
+  }
 }
