@@ -72,78 +72,103 @@ interface Line {
   payload?: Record<string, unknown>
 }
 
+type TokenInfo = { total_token_usage?: unknown; last_token_usage?: unknown; model?: unknown; model_name?: unknown }
+
 export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): void {
   const p = o.payload
   c.lines++
   const lineMs = typeof o.timestamp === 'string' ? Date.parse(o.timestamp) : NaN
   if (c.lines === 1) {
     c.firstLineMs = Number.isFinite(lineMs) ? lineMs : 0
-    if (o.type === 'session_meta' && p) {
-      c.session = typeof p.id === 'string' ? p.id : ''
-      c.cwd = typeof p.cwd === 'string' ? p.cwd : ''
-      const source = p.source as { subagent?: { thread_spawn?: { parent_thread_id?: unknown } } } | undefined
-      const parent =
-        typeof p.forked_from_id === 'string' && p.forked_from_id
-          ? p.forked_from_id
-          : source?.subagent?.thread_spawn?.parent_thread_id
-      if (typeof parent === 'string' && parent) {
-        c.replay = true
-        c.forkIdMs = uuidV7Ms(c.session)
-      }
-    }
+    if (o.type === 'session_meta' && p) readSessionMeta(c, p)
     return
   }
-  if (c.replay && !c.burstOver && Number.isFinite(lineMs)) {
-    // Never before line 1's time + 1 s: copied lines that kept an older timestamp stay copies.
-    if (c.burstMs === undefined) c.burstMs = lineMs
-    if (lineMs >= Math.max(c.burstMs, c.firstLineMs) + BURST_GAP_MS) c.burstOver = true
-    else if (lineMs > c.burstMs) c.burstMs = lineMs
-  }
+  if (c.replay && !c.burstOver && Number.isFinite(lineMs)) trackCopyBurst(c, lineMs)
   if (!p) return
   if (o.type === 'turn_context') {
-    if (c.replay) {
-      const turnMs = uuidV7Ms(p.turn_id)
-      const own =
-        c.forkIdMs !== null && turnMs !== null
-          ? turnMs >= c.forkIdMs
-          : Number.isFinite(lineMs) && lineMs >= c.firstLineMs + 1000
-      if (own) c.replay = false
-    }
-    if (typeof p.model === 'string' && p.model) c.model = intern(p.model)
+    readTurnContext(c, p, lineMs)
     return
   }
   if (o.type !== 'event_msg' || p.type !== 'token_count') return
-  const info = p.info as
-    | { total_token_usage?: unknown; last_token_usage?: unknown; model?: unknown; model_name?: unknown }
-    | null
-    | undefined
+  const info = p.info as TokenInfo | null | undefined
   if (!info || typeof info !== 'object') return
-  const total = counts(info.total_token_usage)
-  const last = counts(info.last_token_usage)
+  const r = usageRecord(c, o.timestamp, info, salt)
+  if (!r) return
+  batch.add(r)
+  batch.names(r, c.cwd, c.session)
+}
+
+/** Line 1: the session, its directory, and whether it is a fork (its top replays the parent's history). */
+function readSessionMeta(c: CodexCtx, p: Record<string, unknown>): void {
+  c.session = typeof p.id === 'string' ? p.id : ''
+  c.cwd = typeof p.cwd === 'string' ? p.cwd : ''
+  const source = p.source as { subagent?: { thread_spawn?: { parent_thread_id?: unknown } } } | undefined
+  const parent =
+    typeof p.forked_from_id === 'string' && p.forked_from_id
+      ? p.forked_from_id
+      : source?.subagent?.thread_spawn?.parent_thread_id
+  if (typeof parent === 'string' && parent) {
+    c.replay = true
+    c.forkIdMs = uuidV7Ms(c.session)
+  }
+}
+
+/** In a fork: the copied block is over at the first pause of ≥ 1 s. */
+function trackCopyBurst(c: CodexCtx, lineMs: number): void {
+  // Never before line 1's time + 1 s: copied lines that kept an older timestamp stay copies.
+  if (c.burstMs === undefined) c.burstMs = lineMs
+  if (lineMs >= Math.max(c.burstMs, c.firstLineMs) + BURST_GAP_MS) c.burstOver = true
+  else if (lineMs > c.burstMs) c.burstMs = lineMs
+}
+
+/** A turn: its model counts from here on; in a fork, the fork's first own turn ends the replay. */
+function readTurnContext(c: CodexCtx, p: Record<string, unknown>, lineMs: number): void {
+  if (c.replay) {
+    const turnMs = uuidV7Ms(p.turn_id)
+    const own =
+      c.forkIdMs !== null && turnMs !== null
+        ? turnMs >= c.forkIdMs
+        : Number.isFinite(lineMs) && lineMs >= c.firstLineMs + 1000
+    if (own) c.replay = false
+  }
+  if (typeof p.model === 'string' && p.model) c.model = intern(p.model)
+}
+
+/**
+ * What a `token_count` event adds: its `last_token_usage`, else the advance of the running
+ * total; null for a re-emitted event, a replayed one, or one that adds nothing.
+ */
+function newUsage(c: CodexCtx, total: Counts | null, last: Counts | null): Counts | null {
   // A fork that writes no turn_context of its own: its first token_count after the copied
   // block (a pause of ≥ 1 s since the block's last line) is its own. Its model is the last
   // one the copied history named (else the event's own, else unknown: priced 0 and warned).
   if (c.replay && c.burstOver) c.replay = false
   if (c.replay) {
     if (total) c.prev = total
-    return
+    return null
   }
-  let use: Counts | null
+  let use: Counts | null = last
   if (total) {
     const prev = c.prev
-    if (prev && same(total, prev)) return // re-emitted
+    if (prev && same(total, prev)) return null // re-emitted
     const dropped =
       prev !== null && (total[0] < prev[0] || total[1] < prev[1] || total[2] < prev[2] || total[3] < prev[3])
     use =
       last ??
       (dropped ? null : prev ? [total[0] - prev[0], total[1] - prev[1], total[2] - prev[2], total[3] - prev[3]] : total)
     c.prev = total
-  } else {
-    use = last
   }
-  if (!use || (use[0] === 0 && use[1] === 0 && use[2] === 0 && use[3] === 0)) return
-  const ts = normaliseTs(o.timestamp)
-  if (!ts) return
+  if (!use || (use[0] === 0 && use[1] === 0 && use[2] === 0 && use[3] === 0)) return null
+  return use
+}
+
+/** The ledger record of a `token_count` event, or null when it adds nothing or has no valid time. */
+function usageRecord(c: CodexCtx, timestamp: unknown, info: TokenInfo, salt: string): LedgerRecord | null {
+  const total = counts(info.total_token_usage)
+  const use = newUsage(c, total, counts(info.last_token_usage))
+  if (!use) return null
+  const ts = normaliseTs(timestamp)
+  if (!ts) return null
   const cached = Math.min(use[1], use[0])
   const model =
     c.model !== 'unknown'
@@ -169,8 +194,7 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
   if (use[3]) r.reasoning = Math.min(use[3], use[2])
   if (c.session) r.session = privacyHash(c.session, salt)
   if (c.cwd) r.project = privacyHash(c.cwd, salt)
-  batch.add(r)
-  batch.names(r, c.cwd, c.session)
+  return r
 }
 
 const codexHome = (env: Env) =>
