@@ -15,7 +15,7 @@ import { CANONICAL_TS_AT, canonicalLine, isCanonicalLine, parseLedgerLine } from
 import { sha256prefix } from '../ledger/hash.js'
 import { parseManifest, sealDigestLines, type Manifest } from '../ledger/manifest.js'
 import { deviceDir } from '../ledger/paths.js'
-import { readManifest as readDeviceManifest } from '../branch/device-files.js'
+import { deviceFilesIn, readManifest as readDeviceManifest } from '../branch/device-files.js'
 import { isValidDay } from '../ledger/time.js'
 import { indexedDayTree, type IndexData } from '../index/index.js'
 import { finding, type Finding } from './findings.js'
@@ -244,7 +244,7 @@ async function summarise(
   )
   const dev = await trees.at(root, deviceDir(id), head)
   const devTree = root ? ((await trees.at(root, 'devices', head))?.find((e) => e.name === id)?.oid ?? null) : null
-  const manifest = await readManifest(git, dev?.find((e) => e.name === 'manifest.json')?.oid)
+  const manifest = await readManifest(git, deviceFilesIn(dev).manifest)
   return {
     verdict: {
       id,
@@ -295,7 +295,7 @@ async function verifyDevice(
   const dirs = await readDeviceDirs(dev, range)
   const atHead = new HeadParts(dev, range.headTree)
   const { days, ahead } = await daysInRange(range, atHead)
-  const base = await readManifest(git, dirs.fromDir?.find((e) => e.name === 'manifest.json')?.oid)
+  const base = await readManifest(git, deviceFilesIn(dirs.fromDir).manifest)
   const parts = new PartReader(dev, range.latest, input.fingerprints, ahead)
   const expected = await countDays(dev, days, base, dirs.fromTree, range.from, parts)
   const { manifest } = dirs
@@ -445,8 +445,8 @@ async function readDeviceDirs(dev: DeviceCheck, range: Range): Promise<DeviceDir
   const devTree = range.headTree
     ? ((await trees.at(range.headTree, 'devices', head))?.find((e) => e.name === id)?.oid ?? null)
     : null
-  const manifestOid = headDir?.find((e) => e.name === 'manifest.json')?.oid
-  const manifest = await readBlobChecked(git, out, id, manifestOid, `${dir}/manifest.json`, range.latest, head).then(
+  const files = deviceFilesIn(headDir)
+  const manifest = await readBlobChecked(git, out, id, files.manifest, `${dir}/manifest.json`, range.latest, head).then(
     (b) => {
       if (!b) return null
       try {
@@ -462,8 +462,7 @@ async function readDeviceDirs(dev: DeviceCheck, range: Range): Promise<DeviceDir
       }
     },
   )
-  const deviceOid = headDir?.find((e) => e.name === 'device.json')?.oid
-  const deviceBytes = await readBlobChecked(git, out, id, deviceOid, `${dir}/device.json`, range.latest, head)
+  const deviceBytes = await readBlobChecked(git, out, id, files.device, `${dir}/device.json`, range.latest, head)
   let name: string | null = null
   try {
     name = deviceBytes ? ((JSON.parse(deviceBytes.toString('utf8')) as { name?: string }).name ?? null) : null
