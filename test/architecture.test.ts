@@ -243,7 +243,6 @@ t.test('a broken rule is found', async (t) => {
     'git/backend.ts:1 imports store/store.ts, a higher layer',
     'branch/writer.ts:1 imports report/render.ts, a sibling',
     'lib.ts is in no layer of the table',
-    'the exception store/store.ts → branch/move.ts is no longer needed',
     'the exception store/quarantine.ts → verify/findings.ts is no longer needed',
   ])
   t.same(cliViolations(broken, commandModules(broken, sources['cli/main.ts'])), [
