@@ -7,7 +7,7 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { cli, expected, FIXTURES, pick, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { cli, expected, FIXTURES, pick, sumByDevice, type Totals } from '../helpers/cli.js'
 import { machine } from '../helpers/machine.js'
 
 /** `low` sorts before `high`: the old rule gave every tie to `low`. */
@@ -34,19 +34,7 @@ async function reportJson(d: Device, args: string[]) {
 }
 
 async function byDevice(d: Device): Promise<Record<string, Totals>> {
-  const out: Record<string, Totals> = {}
-  for (const row of (await reportJson(d, ['monthly', '--by', 'device'])).rows) {
-    const cur = (out[row.device as string] ??= {
-      records: 0,
-      input: 0,
-      output: 0,
-      cacheWrite: 0,
-      cacheRead: 0,
-      totalTokens: 0,
-    })
-    for (const k of TOKEN_FIELDS) cur[k] += row[k] as number
-  }
-  return out
+  return sumByDevice((await reportJson(d, ['monthly', '--by', 'device'])).rows)
 }
 
 /** day → device → records, from the daily report. */

@@ -2,7 +2,7 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { cli, expected, git, pick, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
+import { cli, expected, git, pick, sumByDevice, TOKEN_FIELDS, type Totals } from '../helpers/cli.js'
 import { machine } from '../helpers/machine.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { run } from '../helpers/spawn.js'
@@ -27,19 +27,7 @@ async function totalsByDevice(d: Device, extra: string[] = []): Promise<Record<s
   const j = JSON.parse(
     (await ok(['report', 'monthly', '--json', '--tz', 'UTC', '--by', 'device', ...extra], d)).stdout,
   ) as { rows: Array<Record<string, unknown>> }
-  const out: Record<string, Totals> = {}
-  for (const row of j.rows) {
-    const cur = (out[row.device as string] ??= {
-      records: 0,
-      input: 0,
-      output: 0,
-      cacheWrite: 0,
-      cacheRead: 0,
-      totalTokens: 0,
-    })
-    for (const k of TOKEN_FIELDS) cur[k] += row[k] as number
-  }
-  return out
+  return sumByDevice(j.rows)
 }
 
 const STDIN = `${[

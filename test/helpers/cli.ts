@@ -97,6 +97,23 @@ export function pick(o: Record<string, unknown>): Totals {
   return Object.fromEntries(TOKEN_FIELDS.map((k) => [k, o[k]])) as unknown as Totals
 }
 
+/** Report rows (`--by device`) summed per device. */
+export function sumByDevice(rows: Array<Record<string, unknown>>): Record<string, Totals> {
+  const out: Record<string, Totals> = {}
+  for (const row of rows) {
+    const cur = (out[row.device as string] ??= {
+      records: 0,
+      input: 0,
+      output: 0,
+      cacheWrite: 0,
+      cacheRead: 0,
+      totalTokens: 0,
+    })
+    for (const k of TOKEN_FIELDS) cur[k] += row[k] as number
+  }
+  return out
+}
+
 /** Sums expected per-day totals of several sources into one map. */
 export function sumDays(...sources: Array<Record<string, Totals>>): Record<string, Totals> {
   const out: Record<string, Totals> = {}
