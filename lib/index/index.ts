@@ -322,13 +322,14 @@ export async function updateIndex(
   git: GitBackend,
   dir: string,
   prices: PriceTable,
-  opts: { heads?: Map<string, string>; withTracking?: boolean; rebuild?: boolean } = {},
+  opts: { heads?: Map<string, string> | Promise<Map<string, string>>; withTracking?: boolean; rebuild?: boolean } = {},
 ): Promise<UpdateResult> {
   const old = opts.rebuild ? null : readIndex(dir)
   const repriced = !old || old.priceSha !== prices.sha256
   const idx = old && !repriced ? old : { ...empty(prices.sha256), devices: old?.devices ?? {} }
-  // The caller's trusted heads (DESIGN §8), else every head the repository holds.
-  const heads = opts.heads ?? (await deviceHeads(git, opts.withTracking ?? false))
+  // The caller's trusted heads (DESIGN §8; a promise lets it list them while the index is read),
+  // else every head the repository holds.
+  const heads = (await opts.heads) ?? (await deviceHeads(git, opts.withTracking ?? false))
   const current = await listParts(git, heads, idx.devices)
   const changed = changedDays(idx, current, repriced)
   if (!changed.length && !headsMoved(idx.devices, current.devices) && old)

@@ -26,8 +26,14 @@ export async function refreshIndex(
   rebuild = false,
 ): Promise<IndexRefresh> {
   const git = await store.git()
-  const t = await trustedHeads(git, store.paths, clone, store.env.now())
-  const { index, ...update } = await updateIndex(git, store.paths.index, prices, { heads: t.heads, rebuild })
+  const trusted = trustedHeads(git, store.paths, clone, store.env.now())
+  // The index is read while git lists the branches (a spawn); updateIndex waits for the heads after.
+  const heads = trusted.then((t) => t.heads)
+  heads.catch(() => {}) // a failure reaches the caller through `trusted`
+  const [t, { index, ...update }] = await Promise.all([
+    trusted,
+    updateIndex(git, store.paths.index, prices, { heads, rebuild }),
+  ])
   return { index, heads: t.heads, quarantined: listQuarantined(t.state.quarantine), update }
 }
 

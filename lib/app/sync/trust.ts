@@ -465,9 +465,11 @@ export async function trustedHeads(
   clone: boolean,
   now: Date,
 ): Promise<{ heads: Map<string, string>; state: TrustState; findings: Finding[] }> {
+  const listed = deviceHeads(git, clone) // git starts listing while the state files are read
+  listed.catch(() => {}) // observed below, unless reading the state throws first
   const state = loadTrustState(paths)
-  if (!clone) return { heads: await deviceHeads(git, false), state, findings: [] }
-  const candidates = await deviceHeads(git, true)
+  if (!clone) return { heads: await listed, state, findings: [] }
+  const candidates = await listed
   const settled = !Object.keys(state.quarantine.devices).length
   if (
     settled &&
