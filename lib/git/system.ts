@@ -200,7 +200,9 @@ export class SystemBackend implements GitBackend {
       fs.writeFileSync(file, data)
     } catch (e) {
       fs.rmSync(file, { force: true })
-      if (e && typeof e === 'object' && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = file // write(2) names no file
+      // write(2) names no file: say which one.
+      const err = e as NodeJS.ErrnoException
+      if (err && typeof err === 'object' && !err.path) err.path = file
       throw e
     }
     try {
