@@ -4,9 +4,8 @@
  * `state/cursors.json`) and saves them last, after the branch moved, so collect itself never
  * decides what the store holds or when. Written atomically, as every state file is.
  */
-import { inputError } from '../errors.js'
 import type { SourceCursors } from './types.js'
-import { readJsonIfExists, writeFileAtomic } from '../store/fsutil.js'
+import { readStateV1, writeFileAtomic } from '../store/fsutil.js'
 
 interface CursorsFile {
   v: 1
@@ -14,16 +13,9 @@ interface CursorsFile {
 }
 
 export function loadCursors(file: string): Record<string, SourceCursors> {
-  let f: CursorsFile | undefined
-  try {
-    f = readJsonIfExists<CursorsFile>(file)
-  } catch {
-    // A damaged cursor file costs a re-read of the sources, never data: dedupe folds it.
-    return {}
-  }
-  if (!f) return {}
-  if (f.v !== 1) throw inputError('STATE_TOO_NEW', `${file} was written by a newer usage-ledger; upgrade usage-ledger`)
-  return f.sources ?? {}
+  // A damaged cursor file costs a re-read of the sources, never data: dedupe folds it.
+  const f = readStateV1<CursorsFile>(file, () => undefined)
+  return f?.sources ?? {}
 }
 
 export function saveCursors(file: string, sources: Record<string, SourceCursors>): void {

@@ -1,4 +1,5 @@
 /** Atomic state files: readers never see a half-written file (write temp, fsync, rename). */
+import { inputError } from '../errors.js'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -33,4 +34,20 @@ export function readJsonIfExists<T>(file: string): T | undefined {
     throw e
   }
   return JSON.parse(text) as T
+}
+
+/**
+ * A state file of format v1: undefined when absent, `damaged()`'s answer when it is no JSON; one
+ * written by a newer usage-ledger is refused (STATE_TOO_NEW) rather than read wrong.
+ */
+export function readStateV1<T extends { v: number }>(file: string, damaged: () => T | undefined): T | undefined {
+  let f: T | undefined
+  try {
+    f = readJsonIfExists<T>(file)
+  } catch {
+    return damaged()
+  }
+  if (f && f.v !== 1)
+    throw inputError('STATE_TOO_NEW', `${file} was written by a newer usage-ledger; upgrade usage-ledger`)
+  return f
 }

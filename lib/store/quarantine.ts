@@ -7,7 +7,7 @@
  */
 import { inputError } from '../errors.js'
 import type { Finding } from '../verify/findings.js'
-import { readJsonIfExists, writeFileAtomic } from './fsutil.js'
+import { readStateV1, writeFileAtomic } from './fsutil.js'
 import { loadVerified, saveVerified } from './verified.js'
 
 export interface QuarantinedHead {
@@ -38,18 +38,13 @@ interface QuarantineFile extends Quarantine {
 }
 
 export function loadQuarantine(file: string): Quarantine {
-  let f: QuarantineFile | undefined
-  try {
-    f = readJsonIfExists<QuarantineFile>(file)
-  } catch {
+  const f = readStateV1<QuarantineFile>(file, () => {
     throw inputError(
       'BAD_STATE',
       `${file} is damaged; delete it and run usage-ledger fetch to check every device again`,
     )
-  }
-  if (!f) return { devices: {}, accepted: {} }
-  if (f.v !== 1) throw inputError('STATE_TOO_NEW', `${file} was written by a newer usage-ledger; upgrade usage-ledger`)
-  return { devices: f.devices ?? {}, accepted: f.accepted ?? {} }
+  })
+  return { devices: f?.devices ?? {}, accepted: f?.accepted ?? {} }
 }
 
 export function saveQuarantine(file: string, q: Quarantine): void {

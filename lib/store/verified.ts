@@ -4,7 +4,7 @@
  * manifest as `seen`.
  */
 import { inputError } from '../errors.js'
-import { readJsonIfExists, writeFileAtomic } from './fsutil.js'
+import { readStateV1, writeFileAtomic } from './fsutil.js'
 
 interface VerifiedFile {
   v: 1
@@ -12,18 +12,13 @@ interface VerifiedFile {
 }
 
 export function loadVerified(file: string): Record<string, string> {
-  let f: VerifiedFile | undefined
-  try {
-    f = readJsonIfExists<VerifiedFile>(file)
-  } catch {
+  const f = readStateV1<VerifiedFile>(file, () => {
     throw inputError(
       'BAD_STATE',
       `${file} is damaged; delete it and run usage-ledger fetch to verify every device again`,
     )
-  }
-  if (!f) return {}
-  if (f.v !== 1) throw inputError('STATE_TOO_NEW', `${file} was written by a newer usage-ledger; upgrade usage-ledger`)
-  return f.heads ?? {}
+  })
+  return f?.heads ?? {}
 }
 
 export function saveVerified(file: string, heads: Record<string, string>): void {
