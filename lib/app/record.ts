@@ -2,7 +2,7 @@
 import { rememberDevice } from './device-id.js'
 import path from 'node:path'
 import { Batch, collect, fileSources, type SourceCursors } from '../collect/index.js'
-import { collectStdinText, readAll } from '../collect/stdin/index.js'
+import { readAll, stdin } from '../collect/stdin/index.js'
 import type { Store } from '../store/store.js'
 import { loadCursors, saveCursors } from '../collect/cursors.js'
 import { appendRecords } from '../branch/writer.js'
@@ -34,7 +34,7 @@ export interface Progress {
 export interface Searched {
   source: string
   paths: string[]
-  envVar: string | null
+  envVar: string
 }
 
 export interface RecordSummary {
@@ -92,7 +92,7 @@ export async function recordUsage(store: Store, opts: RecordUsageOptions, progre
   }
   const batch = new Batch(startedAt)
   // stdin is read (and rejected if bad) before the store is locked: a slow pipe holds no lock.
-  if (opts.stdin) collectStdinText(await readAll(store.env.stdin), opts.sources[0]!, batch)
+  if (opts.stdin) stdin.read(await readAll(store.env.stdin), opts.sources[0]!, batch)
   const lock = opts.dryRun ? null : await store.lock()
   try {
     if (!opts.dryRun) {
@@ -135,7 +135,7 @@ function readSources(store: Store, opts: RecordUsageOptions, batch: Batch, progr
   progress?.done()
   // Not a single log file anywhere: say where we looked, and what moves each place.
   const searched = Object.values(r.stats).every((s) => s.files === 0)
-    ? sources.map((s) => ({ source: s.name, paths: [], envVar: null, ...s.looksIn?.(env) }))
+    ? sources.map((s) => ({ source: s.name, paths: s.looksIn(env), envVar: s.envVar }))
     : undefined
   // The names behind the hashes stay on this machine (state/names.json); saved before the
   // cursors, so a crash between them loses no name.

@@ -3,7 +3,7 @@
  * it to append only new or better copies (DESIGN §4). It is a cache of the ledger branch: it
  * is valid for the head named in `HEAD`. A head that descends from it (a run killed between
  * the ref update and this cache, a rename commit) keeps what only the cache knows, which
- * messages have a main copy (ledger lines carry no message ids), under a new epoch: day files
+ * native items have an original (ledger lines carry no native ids), under a new epoch: day files
  * of another epoch rebuild their ids from git. Any other head (another device, a rewritten
  * branch) wipes it, and days are rebuilt from git when asked for.
  */
@@ -102,8 +102,8 @@ function readKnownFile(
 
 export class KnownCache {
   private readonly days = new Map<string, Map<string, KnownEntry>>()
-  /** Per day, the native messages recorded as main (non-sidechain) copies. */
-  private readonly mainMessages = new Map<string, Set<string>>()
+  /** Per day, the native items recorded as originals (a source's replay rule: Claude's main copies of a message). */
+  private readonly originals = new Map<string, Set<string>>()
   private readonly dirty = new Set<string>()
   /** `HEAD` holds `<head oid> <epoch>`; day files of another epoch than this one rebuild their ids. */
   private readonly cached: { head: string; epoch: string }
@@ -148,12 +148,12 @@ export class KnownCache {
       const cached = readKnownFile(path.join(this.dir, `${day}.txt`))
       if (cached && cached.epoch === this.epoch) {
         this.days.set(day, cached.ids)
-        this.mainMessages.set(day, cached.messages)
+        this.originals.set(day, cached.messages)
       } else {
         // Ledger lines carry no message ids: a rebuild keeps the messages of an older epoch's
-        // file (the branch only grew since), else only ids dedupe (see hasMainMessage).
+        // file (the branch only grew since), else only ids dedupe (see hasOriginal).
         this.days.set(day, await this.rebuild(day))
-        this.mainMessages.set(day, cached?.messages ?? new Set())
+        this.originals.set(day, cached?.messages ?? new Set())
         this.dirty.add(day)
       }
     }
@@ -180,13 +180,13 @@ export class KnownCache {
     this.dirty.add(day)
   }
 
-  hasMainMessage(message: string, days: readonly string[]): boolean {
-    return days.some((d) => this.mainMessages.get(d)?.has(message))
+  hasOriginal(item: string, days: readonly string[]): boolean {
+    return days.some((d) => this.originals.get(d)?.has(item))
   }
 
-  addMainMessage(day: string, message: string): void {
+  addOriginal(day: string, item: string): void {
     this.day(day)
-    this.mainMessages.get(day)!.add(message)
+    this.originals.get(day)!.add(item)
     this.dirty.add(day)
   }
 
@@ -195,7 +195,7 @@ export class KnownCache {
     for (const d of this.dirty)
       writeFileAtomic(
         path.join(this.dir, `${d}.txt`),
-        knownFileText(this.days.get(d)!, this.mainMessages.get(d)!, this.epoch),
+        knownFileText(this.days.get(d)!, this.originals.get(d)!, this.epoch),
       )
     this.dirty.clear()
     writeFileAtomic(path.join(this.dir, 'HEAD'), `${head}${this.epoch ? ` ${this.epoch}` : ''}\n`)

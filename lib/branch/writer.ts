@@ -37,8 +37,8 @@ export interface AppendResult extends AppendPlan {
   commit: string | null
 }
 
-/** A record on its way in, with the native message it copies (Claude's message.id), if any. */
-export type Candidate = LedgerRecord & { message?: string }
+/** A record on its way in, with the native item it copies (a source's replay rule), if any. */
+export type Candidate = LedgerRecord & { copy?: { of: string; replay: boolean } }
 
 /**
  * Appends the candidates that are new or better than what is recorded. Consumes `candidates`
@@ -102,23 +102,24 @@ async function keepNewOrBetter(
   for (const r of candidates) {
     const day = utcDay(r.ts)
     const days = window.get(day)!
-    // A sidechain replay of a message recorded earlier as a main copy may carry another
-    // requestId, so another id: the message decides (DESIGN §5).
-    if (r.sidechain && r.message && known.hasMainMessage(r.message, days)) {
+    // A replay of an item whose original was recorded earlier may carry another id: the item
+    // decides (a source's rule, e.g. Claude's sidechain copies; DESIGN §5).
+    const copy = r.copy
+    if (copy?.replay && known.hasOriginal(copy.of, days)) {
       alreadyRecorded++
       continue
     }
     const prev = known.best(r.id, days)
     if (prev && !beatsRecorded(r, entryBest(prev.entry))) {
       alreadyRecorded++
-      // A main copy read again after a run died before saving this cache: its message is known again.
-      if (r.message && !r.sidechain && !known.hasMainMessage(r.message, [day])) known.addMainMessage(day, r.message)
+      // An original read again after a run died before saving this cache: it is known again.
+      if (copy && !copy.replay && !known.hasOriginal(copy.of, [day])) known.addOriginal(day, copy.of)
       continue
     }
     if (prev) addToMonth(manifest, utcMonth(prev.day), prev.entry, -1)
     addToMonth(manifest, utcMonth(day), r, 1)
     known.set(day, r.id, entryOf(r))
-    if (r.message && !r.sidechain) known.addMainMessage(day, r.message)
+    if (copy && !copy.replay) known.addOriginal(day, copy.of)
     let list = parts.get(day)
     if (!list) parts.set(day, (list = []))
     list.push(r)

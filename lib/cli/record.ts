@@ -77,9 +77,7 @@ function reportSkip(ctx: CommandContext, device: string, s: MinIntervalSkip, fai
 }
 
 function notFoundText(searched: Searched[]): string {
-  const where = searched.map(
-    (x) => `  ${x.source}: ${x.paths.join(', ')}${x.envVar ? ` (set ${x.envVar} to look elsewhere)` : ''}`,
-  )
+  const where = searched.map((x) => `  ${x.source}: ${x.paths.join(', ')} (set ${x.envVar} to look elsewhere)`)
   return [
     'no usage logs found; looked for',
     ...where,
@@ -137,7 +135,7 @@ export const command: CommandSpec<RecordOptions> = {
     source: {
       type: 'string',
       array: true,
-      describe: 'only these sources (claude-code, codex); with --stdin the source name',
+      describe: 'only these sources (see `usage-ledger sources`); with --stdin the source name',
     },
     stdin: { type: 'boolean', default: false, describe: 'read schema-v1 records (NDJSON) from stdin' },
     push: { type: 'boolean', default: true, describe: 'push after committing (--no-push: commit locally only)' },

@@ -1,11 +1,11 @@
 /**
- * Incremental reading of append-only log files (DESIGN §5). A file whose (dev, ino, size,
- * mtime) match its cursor is not opened. One that shrank or changed inode is read again from
- * the start, which dedupe makes harmless. An unfinished last line (no newline yet) is left for
- * a later run.
+ * Incremental reading of source files (DESIGN §5). A file whose (dev, ino, size, mtime) match its
+ * cursor is not opened. A `lines` file is read from its cursor's offset; one that shrank or
+ * changed inode is read again from the start, which dedupe makes harmless; an unfinished last
+ * line (no newline yet) is left for a later run. A changed `documents` file is read whole.
  */
 import fs from 'node:fs'
-import type { Batch, FileCursor, FileSource, SourceCursors } from './types.js'
+import type { Batch, DocumentsSource, FileCursor, FileSource, SourceCursors, SourceFile } from './types.js'
 import type { Env } from '../env.js'
 
 const CHUNK = 4 << 20
@@ -34,7 +34,7 @@ export function collectFiles(
 ): { cursors: SourceCursors; stats: ReadStats } {
   const next: SourceCursors = {}
   const stats: ReadStats = { files: 0, unchanged: 0, read: 0, bytes: 0 }
-  const work: Array<{ file: { path: string; root: string }; st: fs.Stats; from: number; ctx: unknown }> = []
+  const work: Array<{ file: SourceFile; st: fs.Stats; from: number; ctx: unknown }> = []
   for (const file of source.discover(env)) {
     let st: fs.Stats
     try {
@@ -49,36 +49,42 @@ export function collectFiles(
       stats.unchanged++
       continue
     }
-    const restart = !cur || cur.dev !== st.dev || cur.ino !== st.ino || st.size < cur.offset
-    work.push({ file, st, from: restart ? 0 : cur.offset, ctx: restart ? undefined : cur.ctx })
+    const restart =
+      source.kind === 'documents' || !cur || cur.dev !== st.dev || cur.ino !== st.ino || st.size < cur.offset
+    // A document is read whole every time, but keeps its ctx (a counter's totals so far).
+    const ctx = source.kind === 'documents' ? cur?.ctx : restart ? undefined : cur!.ctx
+    work.push({ file, st, from: restart ? 0 : cur!.offset, ctx })
   }
   const total = work.reduce((n, w) => n + (w.st.size - w.from), 0)
   let done = 0
+  const onBytes = (n: number) => {
+    done += n
+    progress?.(done, total, stats.read)
+  }
   for (const w of work) {
-    const parser = source.parser(w.file, w.ctx, batch, salt)
-    const offset = readLines(
-      w.file.path,
-      w.from,
-      w.st.size,
-      parser.line.bind(parser),
-      (n) => {
-        done += n
-        progress?.(done, total, stats.read)
-      },
-      () => {
+    let offset: number
+    let ctx: unknown
+    if (source.kind === 'documents') {
+      const read = readDocument(source, w.file, w.st.size, w.ctx, batch, salt)
+      onBytes(w.st.size)
+      if (!read) {
+        // Caught mid-write or broken: the old cursor stays, so the next run reads it again.
+        const cur = cursors[w.file.path]
+        if (cur) next[w.file.path] = cur
+        continue
+      }
+      offset = w.st.size
+      ctx = read.ctx
+    } else {
+      const parser = source.parser(w.file, w.ctx, batch, salt)
+      offset = readLines(w.file.path, w.from, w.st.size, parser.line.bind(parser), onBytes, () => {
         batch.malformed++
-      },
-    )
+      })
+      ctx = parser.ctx()
+    }
     stats.read++
     stats.bytes += offset - w.from
-    next[w.file.path] = {
-      dev: w.st.dev,
-      ino: w.st.ino,
-      size: w.st.size,
-      mtimeMs: w.st.mtimeMs,
-      offset,
-      ctx: parser.ctx(),
-    }
+    next[w.file.path] = { dev: w.st.dev, ino: w.st.ino, size: w.st.size, mtimeMs: w.st.mtimeMs, offset, ctx }
   }
   return { cursors: next, stats }
 }
@@ -153,6 +159,38 @@ export function readLines(
     fs.closeSync(fd)
   }
 }
+
+/**
+ * One whole document through its source, or null (counted malformed) when it cannot be read or
+ * parsed. Bigger than MAX_LINE is refused as a runaway line is.
+ */
+function readDocument(
+  source: DocumentsSource,
+  file: SourceFile,
+  size: number,
+  ctx: unknown,
+  batch: Batch,
+  salt: string,
+): { ctx: unknown } | null {
+  if (size > MAX_LINE) {
+    batch.malformed++
+    return null
+  }
+  let text: Buffer
+  try {
+    text = fs.readFileSync(file.path)
+  } catch {
+    return null
+  }
+  try {
+    return { ctx: source.document(file, stripBom(text), ctx, batch, salt) }
+  } catch {
+    batch.malformed++
+    return null
+  }
+}
+
+const stripBom = (b: Buffer) => (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? b.subarray(3) : b)
 
 /** Every `*.jsonl` under `dir`, recursively; a missing dir yields nothing. */
 export function findJsonl(dir: string, out: string[] = []): string[] {

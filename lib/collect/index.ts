@@ -1,12 +1,19 @@
-/** The source registry. A new source is a FileSource in its own folder, listed here. */
+/**
+ * The source registry: every source usage-ledger reads, in the order `record` reads them and
+ * `sources` lists them. A new source is a folder of its own, listed here (lib/ARCHITECTURE.md).
+ */
 import { usageError } from '../errors.js'
 import type { Env } from '../env.js'
 import { claudeCode } from './claude-code/index.js'
 import { codex } from './codex/index.js'
 import { collectFiles, type Progress, type ReadStats } from './files.js'
+import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
 
 export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex]
+
+/** Every registered source: the file sources, then stdin (records other tools send). */
+export const SOURCES = [...FILE_SOURCES, stdin] as const
 
 export function fileSources(names: string[] | undefined): FileSource[] {
   if (!names?.length) return [...FILE_SOURCES]

@@ -1,4 +1,9 @@
-/** What every source collector provides (DESIGN §5): find files, read incrementally, normalise. */
+/**
+ * The source contract (DESIGN §5): what every source provides, by kind. A source is one folder of
+ * `collect/` that owns its rules (where its files are, what one usage record is, how its copies
+ * and replays are told apart) and hands normalised schema-v1 records to a `Batch`.
+ */
+import path from 'node:path'
 import type { Env } from '../env.js'
 import type { LedgerRecord } from '../ledger/record.js'
 import { laterCopyWins } from '../ledger/dedupe.js'
@@ -22,10 +27,10 @@ export const FUTURE_LIMIT_MS = 24 * 3_600_000
 
 /** New records of one run, deduplicated within the run by the reader rule. */
 export class Batch {
-  private readonly byId = new Map<string, LedgerRecord>()
-  /** Messages with a non-sidechain copy, and the ids of every sidechain copy per message. */
-  private readonly mainMessages = new Set<string>()
-  private readonly sidechainCopies = new Map<string, string[]>()
+  private readonly byId = new Map<string, Collected>()
+  /** Native items with an original in the run, and the ids of every replay per item. */
+  private readonly originals = new Set<string>()
+  private readonly replays = new Map<string, string[]>()
   malformed = 0
   /** Copies of a response this run already had (streaming rewrites, resumed sessions, replays). */
   duplicates = 0
@@ -49,23 +54,24 @@ export class Batch {
   }
 
   /**
-   * `message` groups copies that may carry different ids (a sidechain replay of a message under
-   * another requestId): once a non-sidechain copy of the message is seen, its sidechain copies
-   * are dropped, whatever order the files were read in.
+   * `copy` names the native item a record copies when copies of it may carry different ids (a
+   * source's own rule, e.g. Claude's sidechain replays under another requestId): once an original
+   * of an item is in the run, its replays are dropped, whatever order the files were read in. The
+   * writer applies the same rule across runs (DESIGN §5).
    */
-  add(r: LedgerRecord, message?: string): void {
+  add(r: LedgerRecord, copy?: Copy): void {
     if (this.futureProblem(r.ts)) {
       this.future++
       if (!this.latestFuture || r.ts > this.latestFuture) this.latestFuture = r.ts
       return
     }
-    if (message) {
-      ;(r as LedgerRecord & { message?: string }).message = message
-      if (!r.sidechain) this.mainMessages.add(message)
+    if (copy) {
+      ;(r as Collected).copy = copy
+      if (!copy.replay) this.originals.add(copy.of)
       else {
-        const ids = this.sidechainCopies.get(message)
+        const ids = this.replays.get(copy.of)
         if (ids) ids.push(r.id)
-        else this.sidechainCopies.set(message, [r.id])
+        else this.replays.set(copy.of, [r.id])
       }
     }
     const cur = this.byId.get(r.id)
@@ -97,19 +103,19 @@ export class Batch {
 
   clear(): void {
     this.byId.clear()
-    this.mainMessages.clear()
-    this.sidechainCopies.clear()
+    this.originals.clear()
+    this.replays.clear()
   }
 
   /**
-   * Hands over the run's records after the sidechain rule, each with the native message it
-   * copies (for the writer's rule across runs); the batch is empty afterwards.
+   * Hands over the run's records after the replay rule, each with the native item it copies
+   * (for the writer's rule across runs); the batch is empty afterwards.
    */
-  records(): Array<LedgerRecord & { message?: string }> {
-    for (const [message, ids] of this.sidechainCopies) {
-      if (!this.mainMessages.has(message)) continue
+  records(): Collected[] {
+    for (const [item, ids] of this.replays) {
+      if (!this.originals.has(item)) continue
       for (const id of new Set(ids)) {
-        if (this.byId.get(id)?.sidechain) {
+        if (this.byId.get(id)?.copy?.replay) {
           this.byId.delete(id)
           this.duplicates++
         }
@@ -127,25 +133,80 @@ export function dirName(cwd: string): string {
   return parts[parts.length - 1] ?? cwd
 }
 
+/**
+ * The native item a record copies, and whether this copy is a replay of an original written
+ * elsewhere. `of` is unique across sources: a new source prefixes it with its name (Claude's
+ * bare message ids predate this and stay as they are in existing known-ids caches).
+ */
+export interface Copy {
+  of: string
+  replay: boolean
+}
+
+/** A record on its way from a source to the writer. */
+export type Collected = LedgerRecord & { copy?: Copy }
+
 export interface LineParser {
   /** Called for each complete line (without its newline); `offset` is the line's byte offset. */
   line(line: Buffer, offset: number): void
 }
 
-export interface FileSource {
+/**
+ * How a source's files change, which decides how they are read (DESIGN §5):
+ * - `lines`: append-only lines (JSONL). Read from the cursor's offset; an unfinished last line
+ *   waits for a later run.
+ * - `documents`: whole files rewritten in place (a JSON session or thread). A changed file is read
+ *   whole; one that does not parse (caught mid-write) keeps its old cursor and is read again next
+ *   run. Every usage item in it needs an id that does not change when the file is rewritten.
+ * Cumulative counters (a running per-session total) are read by either kind through
+ * `collect/counters.ts`, which turns successive totals into records of what each added.
+ * Databases and queues come with issue 14.
+ */
+export type SourceKind = 'lines' | 'documents'
+
+interface SourceBase {
   readonly name: string
+  /** The agent's own name, for people (`usage-ledger sources`). */
+  readonly title: string
+  readonly kind: SourceKind
+  /** The environment variable that moves it (ccusage's, so an existing setup carries over). */
+  readonly envVar: string
+  /** Where it looks, there or not: what `record` and `sources` name when nothing is found. */
+  looksIn(env: Env): string[]
   /** Absolute paths of this source's files, and the roots they were found under. */
-  discover(env: Env): Array<{ path: string; root: string }>
-  /**
-   * Where discover looks (whether there or not) and the environment variable that moves it: what `record` names when it
-   * finds nothing.
-   */
-  looksIn?(env: Env): { paths: string[]; envVar: string }
+  discover(env: Env): SourceFile[]
+}
+
+export interface SourceFile {
+  path: string
+  root: string
+}
+
+export interface LinesSource extends SourceBase {
+  readonly kind: 'lines'
   /** A parser for one file, continuing from the cursor's ctx. */
-  parser(
-    file: { path: string; root: string },
-    ctx: unknown,
-    batch: Batch,
-    salt: string,
-  ): LineParser & { ctx(): unknown }
+  parser(file: SourceFile, ctx: unknown, batch: Batch, salt: string): LineParser & { ctx(): unknown }
+}
+
+export interface DocumentsSource extends SourceBase {
+  readonly kind: 'documents'
+  /**
+   * Reads one whole file into the batch and returns the ctx to keep in its cursor (e.g. the
+   * totals a counter had reached), or throws when the text does not parse, before adding
+   * anything: the file is then counted malformed and read again next run.
+   */
+  document(file: SourceFile, text: Buffer, ctx: unknown, batch: Batch, salt: string): unknown
+}
+
+export type FileSource = LinesSource | DocumentsSource
+
+/** Comma-separated directories of an environment variable, resolved against cwd; [] when unset. */
+export function envDirs(env: Env, name: string): string[] {
+  const v = env.vars[name]
+  if (!v) return []
+  return v
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .map((d) => path.resolve(env.cwd, d))
 }

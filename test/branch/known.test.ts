@@ -64,14 +64,23 @@ t.test('a known-ids file of v1 (no ts) keeps its main messages; its ids are rebu
   await git.init()
   const known = path.join(dir, 'known')
   const now = new Date('2026-11-22T12:00:00Z')
-  await appendRecords(git, info, known, [rec('msg_1:req_1', '2026-11-21T10:00:00.000Z', { message: 'msg_1' })], now)
+  await appendRecords(
+    git,
+    info,
+    known,
+    [rec('msg_1:req_1', '2026-11-21T10:00:00.000Z', { copy: { of: 'msg_1', replay: false } })],
+    now,
+  )
   // As usage-ledger before issue 11 wrote it: six fields, header v1.
   const file = path.join(known, '2026-11-21.txt')
   const v2 = fs.readFileSync(file, 'utf8')
   fs.writeFileSync(file, v2.replace('known v2', 'known v1').replace(/^([0-9a-f]{32}(?: \d+){5}) \d+$/m, '$1'))
   t.match(fs.readFileSync(file, 'utf8'), /^usage-ledger known v1\n[0-9a-f]{32} 10 5 0 100 0\nm msg_1\n$/)
   // A sidechain replay of the message under another requestId: known only from the cache's message.
-  const replay = rec('msg_1:req_other', '2026-11-21T10:05:00.000Z', { message: 'msg_1', sidechain: true })
+  const replay = rec('msg_1:req_other', '2026-11-21T10:05:00.000Z', {
+    copy: { of: 'msg_1', replay: true },
+    sidechain: true,
+  })
   const r = await appendRecords(git, info, known, [replay], now)
   t.equal(r.appended, 0, 'the message is still known')
   t.equal(r.alreadyRecorded, 1)
@@ -111,7 +120,7 @@ t.test('a known-ids file is written, read and written back in the v2 format, byt
   await git.init()
   const known = path.join(dir, 'known')
   const now = new Date('2026-11-22T12:00:00Z')
-  const a = rec('a', '2026-11-21T10:00:00.000Z', { message: 'msg_a' })
+  const a = rec('a', '2026-11-21T10:00:00.000Z', { copy: { of: 'msg_a', replay: false } })
   const b = rec('b', '2026-11-21T10:01:00.000Z', { input: 1, output: 2, cacheWrite: 3, cacheRead: 4, sidechain: true })
   const line = (r: Candidate) =>
     `${r.id} ${r.input} ${r.output} ${r.cacheWrite} ${r.cacheRead} ${r.sidechain ? 1 : 0} ${Date.parse(r.ts)}\n`

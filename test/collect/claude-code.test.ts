@@ -10,6 +10,7 @@ import { Batch, type SourceCursors } from '../../lib/collect/index.js'
 import { claudeCode, claudeConfigDirs, claudeRecord, SOURCE } from '../../lib/collect/claude-code/index.js'
 import type { LedgerRecord } from '../../lib/ledger/record.js'
 import { beatsRecorded } from '../../lib/ledger/dedupe.js'
+import type { Collected } from '../../lib/collect/types.js'
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url))
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8'))
@@ -610,7 +611,7 @@ t.test('a subagent transcript that appears in a later run', async (t) => {
   const replay = second.records.find((r) => r.id === idOf('msg_01KeeryDokhGYoEYgGMKRAb8:req_011CCHHoMdeRQBGyikoNDPVs'))
   t.match(
     replay,
-    { sidechain: true, message: 'msg_01KeeryDokhGYoEYgGMKRAb8' },
+    { sidechain: true, copy: { of: 'msg_01KeeryDokhGYoEYgGMKRAb8', replay: true } },
     'the replay of A8 carries its message id for the writer',
   )
   t.ok(all.length > 0)
@@ -621,8 +622,8 @@ t.test('parser: any valid line layout gives the record a full JSON.parse gives',
     const b = new Batch()
     const p = claudeCode.parser({ path: '/r/projects/p/s.jsonl', root: '/r' }, undefined, b, '')
     p.line(Buffer.from(line), 0)
-    // The message id rides along for the writer; the record itself is what is compared.
-    return { records: b.records().map(({ message: _message, ...r }) => r), malformed: b.malformed }
+    // The copied message rides along for the writer; the record itself is what is compared.
+    return { records: b.records().map(({ copy: _copy, ...r }) => r), malformed: b.malformed }
   }
   const usage = {
     input_tokens: 5,
@@ -843,7 +844,7 @@ t.test('agent_progress: each subagent response counts once, from progress lines,
     return dir
   }
   const root = t.testdir({})
-  const strip = (rs: Array<LedgerRecord & { message?: string }>) => new Map(rs.map((r) => [r.id, r]))
+  const strip = (rs: Collected[]) => new Map(rs.map((r) => [r.id, r]))
   const S1 = idOf('msg_sub1:req_sub1'),
     S2 = idOf('msg_sub2:req_sub2'),
     S3 = idOf('msg_sub3:req_sub3'),
@@ -869,7 +870,7 @@ t.test('agent_progress: each subagent response counts once, from progress lines,
       cacheWrite: 13522,
       cacheRead: 0,
       sidechain: true,
-      message: 'msg_sub1',
+      copy: { of: 'msg_sub1', replay: true },
     },
     "S1 from the subagent's own timestamp and usage, flagged sidechain",
   )

@@ -208,6 +208,10 @@ t.test('collectFiles with a minimal source', async (t) => {
   const seen: Array<{ file: string; line: string; offset: number; ctxIn: unknown }> = []
   const source: FileSource = {
     name: 'fake',
+    title: 'a fake source',
+    kind: 'lines',
+    envVar: 'FAKE_DIR',
+    looksIn: () => [logs],
     discover: () =>
       findJsonl(logs)
         .sort()

@@ -10,23 +10,20 @@ import fs from 'node:fs'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
-import type { Batch, FileSource } from '../types.js'
+import { envDirs, type Batch, type Copy, type LinesSource } from '../types.js'
 import { extractClaudeLine } from './extract.js'
 
 export const SOURCE = 'claude-code'
+const ENV_VAR = 'CLAUDE_CONFIG_DIR'
 
 /**
  * CLAUDE_CONFIG_DIR (comma list), else $XDG_CONFIG_HOME/claude (~/.config/claude) and ~/.claude: where to look, there
  * or not.
  */
 function claudeConfigCandidates(env: Env): string[] {
-  const v = env.vars.CLAUDE_CONFIG_DIR
-  return v
-    ? v
-        .split(',')
-        .map((d) => d.trim())
-        .filter(Boolean)
-        .map((d) => path.resolve(env.cwd, d))
+  const dirs = envDirs(env, ENV_VAR)
+  return dirs.length
+    ? dirs
     : [
         path.join(env.vars.XDG_CONFIG_HOME || path.join(env.userHome, '.config'), 'claude'),
         path.join(env.userHome, '.claude'),
@@ -161,10 +158,17 @@ export function claudeRecord(o: ClaudeLine, lineKey: string, salt: string): Ledg
   return r
 }
 
-export const claudeCode: FileSource = {
+function messageCopy(r: LedgerRecord, messageId: unknown): Copy | undefined {
+  return typeof messageId === 'string' && messageId ? { of: messageId, replay: r.sidechain === true } : undefined
+}
+
+export const claudeCode: LinesSource = {
   name: SOURCE,
+  title: 'Claude Code',
+  kind: 'lines',
+  envVar: ENV_VAR,
   looksIn(env) {
-    return { paths: claudeConfigCandidates(env).map((d) => path.join(d, 'projects')), envVar: 'CLAUDE_CONFIG_DIR' }
+    return claudeConfigCandidates(env).map((d) => path.join(d, 'projects'))
   },
   discover(env) {
     const files: Array<{ path: string; root: string }> = []
@@ -197,7 +201,9 @@ export const claudeCode: FileSource = {
           o = progress
         }
         const r = claudeRecord(o, `${rel}@${offset}`, salt)
-        if (r) batch.add(r, typeof o.message?.id === 'string' ? o.message.id : undefined)
+        // Claude's replay rule (DESIGN §5): a sidechain copy of a message (a subagent's file or
+        // a `/btw` side question) may carry another requestId, so another id; the message decides.
+        if (r) batch.add(r, messageCopy(r, o.message?.id))
         if (r) batch.names(r, o.cwd, o.sessionId)
       },
       ctx: () => undefined,

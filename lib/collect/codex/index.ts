@@ -8,7 +8,7 @@ import path from 'node:path'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
-import type { Batch, FileSource } from '../types.js'
+import { envDirs, type Batch, type LinesSource } from '../types.js'
 
 export const SOURCE = 'codex'
 
@@ -197,20 +197,26 @@ function usageRecord(c: CodexCtx, timestamp: unknown, info: TokenInfo, salt: str
   return r
 }
 
-const codexHome = (env: Env) =>
-  env.vars.CODEX_HOME ? path.resolve(env.cwd, env.vars.CODEX_HOME) : path.join(env.userHome, '.codex')
+/** CODEX_HOME (a comma list, as ccusage reads it), else ~/.codex. */
+const codexHomes = (env: Env) => {
+  const dirs = envDirs(env, 'CODEX_HOME')
+  return dirs.length ? dirs : [path.join(env.userHome, '.codex')]
+}
 
-export const codex: FileSource = {
+export const codex: LinesSource = {
   name: SOURCE,
+  title: 'Codex CLI',
+  kind: 'lines',
+  envVar: 'CODEX_HOME',
   discover(env: Env) {
-    const home = codexHome(env)
-    return ['sessions', 'archived_sessions'].flatMap((d) =>
-      findJsonl(path.join(home, d)).map((p) => ({ path: p, root: home })),
+    return codexHomes(env).flatMap((home) =>
+      ['sessions', 'archived_sessions'].flatMap((d) =>
+        findJsonl(path.join(home, d)).map((p) => ({ path: p, root: home })),
+      ),
     )
   },
   looksIn(env: Env) {
-    const home = codexHome(env)
-    return { paths: ['sessions', 'archived_sessions'].map((d) => path.join(home, d)), envVar: 'CODEX_HOME' }
+    return codexHomes(env).flatMap((home) => ['sessions', 'archived_sessions'].map((d) => path.join(home, d)))
   },
   parser(_file, ctx, batch, salt) {
     const c: CodexCtx = ctx && typeof ctx === 'object' ? { ...newCtx(), ...(ctx as CodexCtx) } : newCtx()

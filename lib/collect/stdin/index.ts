@@ -80,6 +80,17 @@ export function collectStdinText(text: string, source: string, batch: Batch): vo
   }
 }
 
+/**
+ * The stdin source, registered like the file sources: its records are named by `--source`, so
+ * its name here is only what `sources` lists.
+ */
+export const stdin = {
+  name: 'stdin',
+  title: 'any tool, through record --stdin --source NAME',
+  kind: 'stdin',
+  read: collectStdinText,
+} as const
+
 export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = []
   for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer))
