@@ -9,7 +9,7 @@ import type { Totals } from './cli.js'
 import { FIXTURES } from './cli.js'
 
 /** A fresh copy of fixtures/<which> under `root` (a t.testdir()); returns its path. */
-export function copyFixture(root: string, which: 'claude' | 'codex', name: string = which): string {
+export function copyFixture(root: string, which: string, name: string = which): string {
   const dst = path.join(root, name)
   fs.cpSync(path.join(FIXTURES, which), dst, { recursive: true })
   return dst
