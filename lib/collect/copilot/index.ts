@@ -161,7 +161,7 @@ export interface OtelCtx {
   traces: Record<string, { model?: string; session?: string; priority?: number }>
 }
 /** Traces remembered per file: a call's copies lie close together; older ones are forgotten. */
-const MAX_REMEMBERED = 4096
+const MAX_REMEMBERED = 256
 
 const SESSION_ATTRS: Array<[string, number]> = [
   ['gen_ai.conversation.id', 3],
