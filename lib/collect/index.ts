@@ -7,10 +7,12 @@ import type { Env } from '../env.js'
 import { claudeCode } from './claude-code/index.js'
 import { codex } from './codex/index.js'
 import { collectFiles, type Progress, type ReadStats } from './files.js'
+import { gemini } from './gemini/index.js'
+import { qwen } from './qwen/index.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
 
-export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex]
+export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex, gemini, qwen]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */
 export const SOURCES = [...FILE_SOURCES, stdin] as const
