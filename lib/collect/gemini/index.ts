@@ -129,7 +129,7 @@ const projectRoots = new Map<string, string>()
 
 /**
  * The project directory a chats file is in (`<root>/<project>/chats/…`) names its project in
- * `.project_root` (gemini-cli ≥ 0.30); older hash-named directories do not.
+ * `.project_root` (gemini-cli since February 2026, `6fb3b09003`); older hash-named directories do not.
  */
 function projectRootOf(file: string): string {
   let dir = path.dirname(file)
