@@ -58,7 +58,7 @@ export function generate(root, { sessions, seed = 42, end = '2026-11-20' }) {
     mkdirSync(dir, { recursive: true })
     writeFileSync(
       join(dir, `session-${start.slice(0, 16).replace(/:/g, '-')}-${id.slice(0, 8)}.jsonl`),
-      lines.map((l) => JSON.stringify(l)).join('\n') + '\n',
+      `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`,
     )
   }
   return { env: { GEMINI_DATA_DIR: root }, files: sessions, records }

@@ -60,7 +60,7 @@ export function generate(root, { sessions, seed = 42, end = '2026-11-20' }) {
     }
     const dir = join(root, 'projects', cwd.replace(/[^a-zA-Z0-9]/g, '-'), 'chats')
     mkdirSync(dir, { recursive: true })
-    writeFileSync(join(dir, `${sessionId}.jsonl`), lines.map((l) => JSON.stringify(l)).join('\n') + '\n')
+    writeFileSync(join(dir, `${sessionId}.jsonl`), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`)
   }
   return { env: { QWEN_DATA_DIR: root }, files: sessions, records }
 }
