@@ -9,10 +9,12 @@ import { codex } from './codex/index.js'
 import { copilot } from './copilot/index.js'
 import { grok } from './grok/index.js'
 import { collectFiles, type Progress, type ReadStats } from './files.js'
+import { gemini } from './gemini/index.js'
+import { qwen } from './qwen/index.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
 
-export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex, copilot, grok]
+export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex, copilot, grok, gemini, qwen]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */
 export const SOURCES = [...FILE_SOURCES, stdin] as const
