@@ -7,11 +7,12 @@ import type { Env } from '../env.js'
 import { amp } from './amp/index.js'
 import { claudeCode } from './claude-code/index.js'
 import { codex } from './codex/index.js'
+import { droid } from './droid/index.js'
 import { collectFiles, type Progress, type ReadStats } from './files.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
 
-export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex, amp]
+export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex, amp, droid]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */
 export const SOURCES = [...FILE_SOURCES, stdin] as const
