@@ -208,6 +208,22 @@ export function findJsonl(dir: string, out: string[] = []): string[] {
   return out
 }
 
+/** Every file under `dir` whose name ends with `suffix`, recursively; a missing dir yields nothing. */
+export function findFiles(dir: string, suffix: string, out: string[] = []): string[] {
+  let entries: fs.Dirent[]
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return out
+  }
+  for (const e of entries) {
+    const p = `${dir}/${e.name}`
+    if (e.isDirectory()) findFiles(p, suffix, out)
+    else if (e.name.endsWith(suffix) && (e.isFile() || e.isSymbolicLink())) out.push(p)
+  }
+  return out
+}
+
 /** Cheap test for a line that cannot be JSON at all (truncated, garbage). */
 export function looksLikeJsonObject(line: Buffer): boolean {
   let i = 0

@@ -4,17 +4,19 @@
  */
 import { usageError } from '../errors.js'
 import type { Env } from '../env.js'
+import { amp } from './amp/index.js'
 import { claudeCode } from './claude-code/index.js'
 import { codex } from './codex/index.js'
 import { copilot } from './copilot/index.js'
 import { grok } from './grok/index.js'
+import { droid } from './droid/index.js'
 import { collectFiles, type Progress, type ReadStats } from './files.js'
 import { gemini } from './gemini/index.js'
 import { qwen } from './qwen/index.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
 
-export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex, copilot, grok, gemini, qwen]
+export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex, copilot, grok, gemini, qwen, amp, droid]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */
 export const SOURCES = [...FILE_SOURCES, stdin] as const

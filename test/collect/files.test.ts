@@ -351,3 +351,89 @@ t.test('readLines: a UTF-8 byte-order mark before the first line', async (t) => 
   fs.appendFileSync(f('partial'), ':1}\n')
   t.same(lines(f('partial'), p.end).got, [['{"a":1}', 3]])
 })
+
+t.test('collectFiles with a documents source: a document caught mid-write', async (t) => {
+  const dir = t.testdir({ docs: { 'a.json': '{"n":1}', 'b.json': '{"n":2}' } })
+  const docs = path.join(dir, 'docs')
+  const a = path.join(docs, 'a.json'),
+    b = path.join(docs, 'b.json'),
+    c = path.join(docs, 'c.json')
+  const seen: Array<{ file: string; text: string; ctxIn: unknown }> = []
+  const source: FileSource = {
+    name: 'fake-docs',
+    title: 'a fake documents source',
+    kind: 'documents',
+    envVar: 'FAKE_DOCS',
+    looksIn: () => [docs],
+    discover: () =>
+      fs
+        .readdirSync(docs)
+        .sort()
+        .map((n) => ({ path: path.join(docs, n), root: docs })),
+    document(file, text, ctx) {
+      const n = (JSON.parse(text.toString('utf8')) as { n: number }).n // throws on a truncated document
+      seen.push({ file: path.basename(file.path), text: text.toString('utf8'), ctxIn: ctx })
+      return (typeof ctx === 'number' ? ctx : 0) + n
+    },
+  }
+  const env = {
+    vars: {},
+    now: () => new Date(0),
+    userHome: dir,
+    cwd: dir,
+    platform: 'linux',
+    hostname: 'h',
+    stdin: Readable.from([]),
+    stdout: { write: () => true },
+    stderr: { write: () => true },
+    stderrIsTTY: false,
+    stdoutIsTTY: false,
+  } satisfies Env
+  /** Rewrites a document in place; its mtime moves on even within one millisecond. */
+  const rewrite = (f: string, text: string) => {
+    const mtime = fs.statSync(f).mtimeMs
+    fs.writeFileSync(f, text)
+    fs.utimesSync(f, new Date(), new Date(mtime + 1000))
+  }
+
+  const batch1 = new Batch()
+  const r1 = collectFiles(env, source, {}, batch1, '')
+  t.same(
+    seen.map((s) => [s.file, s.ctxIn]),
+    [
+      ['a.json', undefined],
+      ['b.json', undefined],
+    ],
+  )
+  t.same([r1.cursors[a]!.offset, r1.cursors[a]!.ctx, r1.cursors[b]!.ctx], [7, 1, 2], 'offset = the whole size')
+  t.equal(batch1.malformed, 0)
+
+  // a is caught mid-write (truncated JSON); c appears truncated, with no cursor yet.
+  seen.length = 0
+  rewrite(a, '{"n":1,"more":[')
+  fs.writeFileSync(c, '{"n":')
+  const batch2 = new Batch()
+  const r2 = collectFiles(env, source, r1.cursors, batch2, '')
+  t.same(seen, [], 'nothing from a broken document')
+  t.equal(batch2.malformed, 2, 'each counted malformed')
+  t.same(r2.stats, { files: 3, unchanged: 1, read: 0, bytes: 0 })
+  t.equal(r2.cursors[a], r1.cursors[a], 'a keeps its old cursor, so the next run reads it again')
+  t.notOk(c in r2.cursors, 'c has none')
+
+  // a is complete now: read whole, from byte 0, with the ctx its old cursor kept.
+  rewrite(a, '{"n":10,"more":[1,2,3]}')
+  fs.writeFileSync(c, '{"n":5}')
+  const batch3 = new Batch()
+  const r3 = collectFiles(env, source, r2.cursors, batch3, '')
+  t.same(
+    seen.map((s) => [s.file, s.text, s.ctxIn]),
+    [
+      ['a.json', '{"n":10,"more":[1,2,3]}', 1],
+      ['c.json', '{"n":5}', undefined],
+    ],
+  )
+  t.equal(batch3.malformed, 0)
+  t.same([r3.cursors[a]!.offset, r3.cursors[a]!.size, r3.cursors[a]!.ctx], [23, 23, 11])
+  t.equal(r3.cursors[c]!.ctx, 5)
+  t.same(r3.stats, { files: 3, unchanged: 1, read: 2, bytes: 23 + 7 })
+})
