@@ -7,10 +7,12 @@ import type { Env } from '../env.js'
 import { claudeCode } from './claude-code/index.js'
 import { codex } from './codex/index.js'
 import { collectFiles, type Progress, type ReadStats } from './files.js'
+import { openclaw } from './openclaw/index.js'
+import { pi } from './pi/index.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
 
-export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex]
+export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex, pi, openclaw]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */
 export const SOURCES = [...FILE_SOURCES, stdin] as const
