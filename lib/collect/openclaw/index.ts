@@ -31,9 +31,7 @@ const str = (v: unknown) => (typeof v === 'string' && v ? v : '')
 
 export function openclawLine(o: SessionLine & ModelLine, c: SessionCtx, batch: Batch, salt: string): void {
   if (o.type === 'session') {
-    const session = c.session
     readHeader(o, c)
-    c.session = session // the file's name stays the session, as ccusage reads it (the header's id is the same)
     return
   }
   if (o.type === 'model_change' || (o.type === 'custom' && o.customType === 'model-snapshot')) {
@@ -126,7 +124,8 @@ export const openclaw: LinesSource = {
     const c: SessionCtx =
       ctx && typeof ctx === 'object'
         ? { ...newSessionCtx(), ...(ctx as SessionCtx) }
-        : { ...newSessionCtx(), session: sessionOfFile(path.basename(file.path)) ?? '' }
+        : // The header's id, else the name before `.jsonl` (ccusage's session; the same in OpenClaw's own files).
+          { ...newSessionCtx(), session: sessionOfFile(path.basename(file.path)) ?? '' }
     return {
       line(line) {
         if (!looksLikeJsonObject(line)) {
