@@ -15,8 +15,20 @@ import { gemini } from './gemini/index.js'
 import { qwen } from './qwen/index.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
-
-export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex, copilot, grok, gemini, qwen, amp, droid]
+import { openclaw } from './openclaw/index.js'
+import { pi } from './pi/index.js'
+export const FILE_SOURCES: readonly FileSource[] = [
+  claudeCode,
+  codex,
+  copilot,
+  grok,
+  gemini,
+  qwen,
+  amp,
+  droid,
+  pi,
+  openclaw,
+]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */
 export const SOURCES = [...FILE_SOURCES, stdin] as const

@@ -19,6 +19,8 @@ t.test('record that finds no log names each source, where it looked and the vari
       'no usage logs found; looked for',
       `  claude-code: ${home}/.config/claude/projects, ${home}/.claude/projects (set CLAUDE_CONFIG_DIR to look elsewhere)`,
       `  codex: ${home}/.codex/sessions, ${home}/.codex/archived_sessions (set CODEX_HOME to look elsewhere)`,
+      `  pi: ${home}/.pi/agent/sessions (set PI_AGENT_DIR to look elsewhere)`,
+      `  openclaw: ${['.openclaw', '.clawdbot', '.moltbot', '.moldbot'].map((d) => `${home}/${d}`).join(', ')} (set OPENCLAW_DIR to look elsewhere)`,
       'other tools can feed records: usage-ledger record --stdin --source NAME',
       '',
     ].join('\n'),
@@ -34,6 +36,12 @@ t.test('record that finds no log names each source, where it looked and the vari
       source: 'codex',
       paths: [path.join(dir, 'codex', 'sessions'), path.join(dir, 'codex', 'archived_sessions')],
       envVar: 'CODEX_HOME',
+    },
+    { source: 'pi', paths: [path.join(home, '.pi', 'agent', 'sessions')], envVar: 'PI_AGENT_DIR' },
+    {
+      source: 'openclaw',
+      paths: ['.openclaw', '.clawdbot', '.moltbot', '.moldbot'].map((d) => path.join(home, d)),
+      envVar: 'OPENCLAW_DIR',
     },
   ])
   const one = await cli(['record', '--source', 'codex'], { env: moved })
