@@ -5,12 +5,14 @@
 import { usageError } from '../errors.js'
 import type { Env } from '../env.js'
 import { claudeCode } from './claude-code/index.js'
+import { codebuff } from './codebuff/index.js'
 import { codex } from './codex/index.js'
+import { kimi } from './kimi/index.js'
 import { collectFiles, type Progress, type ReadStats } from './files.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
 
-export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex]
+export const FILE_SOURCES: readonly FileSource[] = [claudeCode, codex, kimi, codebuff]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */
 export const SOURCES = [...FILE_SOURCES, stdin] as const
