@@ -15,7 +15,7 @@ export function generate(root, { sessions, seed = 42, end = '2026-11-20' }) {
   const endMs = Date.parse(`${end}T00:00:00Z`)
   let records = 0
   for (let i = 0; i < sessions; i++) {
-    let ms = endMs - (1 + rand(30)) * DAY_MS + rand(DAY_MS)
+    let ms = endMs - (1 + rand(30)) * DAY_MS + rand(86_400) * 1000
     const chatId = new Date(ms).toISOString().replace(/:/g, '-')
     const msgs = []
     for (let turn = 0, n = 2 + rand(8); turn < n; turn++, records++) {

@@ -18,7 +18,7 @@ export function generate(root, { sessions, seed = 42, end = '2026-11-20' }) {
     const code = i % 3 === 2
     const dir = join(root, 'sessions', hex(32), `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`)
     const file = code ? join(dir, 'agents', 'main', 'wire.jsonl') : join(dir, 'wire.jsonl')
-    let ms = endMs - (1 + rand(30)) * DAY_MS + rand(DAY_MS)
+    let ms = endMs - (1 + rand(30)) * DAY_MS + rand(86_400) * 1000
     const lines = [JSON.stringify({ type: 'metadata', protocol_version: code ? '1.4' : '1.3' })]
     for (let step = 0, n = 3 + rand(10); step < n; step++, records++) {
       ms += 2000 + rand(60_000)
