@@ -108,21 +108,20 @@ export function kimiFile(file: SourceFile): KimiFile {
 export function kimiRecord(o: WireLine, f: KimiFile, salt: string): LedgerRecord | null | 'malformed' {
   let b: Buckets
   let total = 0
-  let ms: number
   let ts: string | null
   let model: string
-  let key: string
+  /** With the time and the counts, the line's identity in any session it was copied into. */
+  let item: string
   if (o.type === 'usage.record') {
     // Kimi Code: one line per turn; the session-scope lines repeat the turns' running total.
     if (o.usageScope !== 'turn' || !o.usage || typeof o.usage !== 'object') return null
     const u = o.usage
     b = [count(u.inputOther), count(u.output), count(u.inputCacheCreation), count(u.inputCacheRead)]
     ts = typeof o.time === 'number' ? normaliseTs(Math.floor(o.time)) : normaliseTs(o.time ?? o.timestamp)
-    ms = ts ? Date.parse(ts) : NaN
     const raw = typeof o.model === 'string' && o.model.trim() ? o.model.trim() : DEFAULT_MODEL
     // `kimi-code/<model>` is Kimi Code's alias of the API model `<model>` (its llm.request lines).
     model = raw.startsWith('kimi-code/') ? raw.slice(10) : raw
-    key = `usage.record|${ms}`
+    item = 'usage.record'
   } else {
     const p = o.message?.type === 'StatusUpdate' ? o.message.payload : undefined
     const u = p?.token_usage
@@ -132,9 +131,8 @@ export function kimiRecord(o: WireLine, f: KimiFile, salt: string): LedgerRecord
     const sec = typeof o.timestamp === 'string' ? Number(o.timestamp) : o.timestamp
     // Epoch seconds with microseconds; truncated to the millisecond as ccusage does.
     ts = typeof sec === 'number' && Number.isFinite(sec) && sec > 0 ? normaliseTs(Math.floor(sec * 1000)) : null
-    ms = ts ? Date.parse(ts) : NaN
     model = f.model
-    key = `${typeof p.message_id === 'string' ? p.message_id : ''}|${ms}`
+    item = typeof p.message_id === 'string' ? p.message_id : ''
   }
   // A total no bucket explains (ccusage's `extra`) is output.
   const missing = total - (b[0] + b[1] + b[2] + b[3])
@@ -143,7 +141,7 @@ export function kimiRecord(o: WireLine, f: KimiFile, salt: string): LedgerRecord
   if (!ts) return 'malformed'
   const r: LedgerRecord = {
     v: 1,
-    id: recordId(SOURCE, `${key}|${b.join(':')}`),
+    id: recordId(SOURCE, `${item}|${ts}|${b.join(':')}`),
     ts,
     source: SOURCE,
     model: intern(model),
