@@ -9,13 +9,18 @@ const DAY_MS = 86_400_000
 const MODELS = ['anthropic/claude-sonnet-4.5', 'openai/gpt-5.1', 'google/gemini-2.5-pro']
 
 export function generate(root, { sessions, seed = 42, end = '2026-11-20' }) {
-  let s = seed >>> 0 || 1
-  // The high bits of a 32-bit LCG: its low bits cycle with short periods.
-  const rand = (n) => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) % n
+  let s = seed | 0
+  // mulberry32: an LCG's low bits repeat within a few thousand draws, and ids would collide.
+  const rand = (n) => {
+    s = (s + 0x6d2b79f5) | 0
+    let t = Math.imul(s ^ (s >>> 15), 1 | s)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) % n
+  }
   const endMs = Date.parse(`${end}T00:00:00Z`)
   let records = 0
   for (let i = 0; i < sessions; i++) {
-    let ms = endMs - (1 + rand(30)) * DAY_MS + rand(86_400) * 1000
+    let ms = endMs - (1 + rand(30)) * DAY_MS + rand(DAY_MS)
     const chatId = new Date(ms).toISOString().replace(/:/g, '-')
     const msgs = []
     for (let turn = 0, n = 2 + rand(8); turn < n; turn++, records++) {

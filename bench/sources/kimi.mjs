@@ -8,9 +8,14 @@ import { join } from 'node:path'
 const DAY_MS = 86_400_000
 
 export function generate(root, { sessions, seed = 42, end = '2026-11-20' }) {
-  let s = seed >>> 0 || 1
-  // The high bits of a 32-bit LCG: its low bits cycle with short periods.
-  const rand = (n) => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) % n
+  let s = seed | 0
+  // mulberry32: an LCG's low bits repeat within a few thousand draws, and ids would collide.
+  const rand = (n) => {
+    s = (s + 0x6d2b79f5) | 0
+    let t = Math.imul(s ^ (s >>> 15), 1 | s)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) % n
+  }
   const hex = (n) => Array.from({ length: n }, () => '0123456789abcdef'[rand(16)]).join('')
   const endMs = Date.parse(`${end}T00:00:00Z`)
   let records = 0
@@ -18,7 +23,7 @@ export function generate(root, { sessions, seed = 42, end = '2026-11-20' }) {
     const code = i % 3 === 2
     const dir = join(root, 'sessions', hex(32), `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`)
     const file = code ? join(dir, 'agents', 'main', 'wire.jsonl') : join(dir, 'wire.jsonl')
-    let ms = endMs - (1 + rand(30)) * DAY_MS + rand(86_400) * 1000
+    let ms = endMs - (1 + rand(30)) * DAY_MS + rand(DAY_MS)
     const lines = [JSON.stringify({ type: 'metadata', protocol_version: code ? '1.4' : '1.3' })]
     for (let step = 0, n = 3 + rand(10); step < n; step++, records++) {
       ms += 2000 + rand(60_000)

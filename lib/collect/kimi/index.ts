@@ -45,27 +45,50 @@ type Buckets = [number, number, number, number]
  * of `models`) is not read: it is today's choice, not the one a past line was written under.
  */
 function configModel(root: string): string {
-  try {
-    const o = JSON.parse(fs.readFileSync(path.join(root, 'config.json'), 'utf8')) as { model?: unknown }
-    if (typeof o.model === 'string' && o.model.trim()) return o.model.trim()
-  } catch {}
-  return DEFAULT_MODEL
+  return (
+    readCached(path.join(root, 'config.json'), (text) => {
+      const o = JSON.parse(text) as { model?: unknown }
+      return typeof o.model === 'string' && o.model.trim() ? o.model.trim() : DEFAULT_MODEL
+    }) ?? DEFAULT_MODEL
+  )
 }
 
 /** Work-directory hash → path, from Kimi CLI's `kimi.json` (names for this machine's reports only). */
 function workDirs(root: string): Map<string, string> {
-  const out = new Map<string, string>()
+  return (
+    readCached(path.join(root, 'kimi.json'), (text) => {
+      const out = new Map<string, string>()
+      const o = JSON.parse(text) as { work_dirs?: unknown }
+      if (!Array.isArray(o.work_dirs)) return out
+      const { createHash } = loadCrypto()
+      for (const wd of o.work_dirs as Array<{ path?: unknown; kaos?: unknown }>) {
+        if (typeof wd?.path !== 'string') continue
+        const md5 = createHash('md5').update(wd.path).digest('hex')
+        out.set(typeof wd.kaos === 'string' && wd.kaos !== 'local' ? `${wd.kaos}_${md5}` : md5, wd.path)
+      }
+      return out
+    }) ?? new Map()
+  )
+}
+
+/** A root's small JSON file, parsed once per version (every wire file of the root needs it). */
+const cache = new Map<string, { version: string; value: unknown }>()
+function readCached<T>(file: string, parse: (text: string) => T): T | undefined {
+  let version: string
   try {
-    const o = JSON.parse(fs.readFileSync(path.join(root, 'kimi.json'), 'utf8')) as { work_dirs?: unknown }
-    if (!Array.isArray(o.work_dirs)) return out
-    const { createHash } = loadCrypto()
-    for (const wd of o.work_dirs as Array<{ path?: unknown; kaos?: unknown }>) {
-      if (typeof wd?.path !== 'string') continue
-      const md5 = createHash('md5').update(wd.path).digest('hex')
-      out.set(typeof wd.kaos === 'string' && wd.kaos !== 'local' ? `${wd.kaos}_${md5}` : md5, wd.path)
-    }
+    const st = fs.statSync(file)
+    version = `${st.mtimeMs}:${st.size}:${st.ino}`
+  } catch {
+    return undefined
+  }
+  const hit = cache.get(file)
+  if (hit?.version === version) return hit.value as T | undefined
+  let value: T | undefined
+  try {
+    value = parse(fs.readFileSync(file, 'utf8'))
   } catch {}
-  return out
+  cache.set(file, { version, value })
+  return value
 }
 
 // node:crypto only when a changed wire file needs its names (as ledger/hash.ts loads it).
