@@ -4,30 +4,34 @@
  */
 import { usageError } from '../errors.js'
 import type { Env } from '../env.js'
-import { amp } from './amp/index.js'
 import { claudeCode } from './claude-code/index.js'
 import { codex } from './codex/index.js'
-import { copilot } from './copilot/index.js'
-import { grok } from './grok/index.js'
-import { droid } from './droid/index.js'
-import { collectFiles, type Progress, type ReadStats } from './files.js'
 import { gemini } from './gemini/index.js'
 import { qwen } from './qwen/index.js'
+import { copilot } from './copilot/index.js'
+import { amp } from './amp/index.js'
+import { droid } from './droid/index.js'
+import { pi } from './pi/index.js'
+import { kimi } from './kimi/index.js'
+import { codebuff } from './codebuff/index.js'
+import { openclaw } from './openclaw/index.js'
+import { grok } from './grok/index.js'
+import { collectFiles, type Progress, type ReadStats } from './files.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
-import { openclaw } from './openclaw/index.js'
-import { pi } from './pi/index.js'
 export const FILE_SOURCES: readonly FileSource[] = [
   claudeCode,
   codex,
-  copilot,
-  grok,
   gemini,
   qwen,
+  copilot,
   amp,
   droid,
   pi,
+  kimi,
+  codebuff,
   openclaw,
+  grok,
 ]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */
