@@ -4,6 +4,26 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { cli, isolatedEnv } from '../helpers/cli.js'
 
+/** Where each file source looks by default, under HOME, and the variable that moves it. */
+const DEFAULT_PLACES: Array<[string, string[], string]> = [
+  ['claude-code', ['.config/claude/projects', '.claude/projects'], 'CLAUDE_CONFIG_DIR'],
+  ['codex', ['.codex/sessions', '.codex/archived_sessions'], 'CODEX_HOME'],
+  ['gemini', ['.gemini/tmp'], 'GEMINI_DATA_DIR'],
+  ['qwen', ['.qwen/projects'], 'QWEN_DATA_DIR'],
+  ['copilot', ['.copilot/session-state', '.copilot/otel'], 'COPILOT_HOME'],
+  ['amp', ['.local/share/amp/threads'], 'AMP_DATA_DIR'],
+  ['droid', ['.factory/sessions'], 'DROID_SESSIONS_DIR'],
+  ['pi', ['.pi/agent/sessions'], 'PI_AGENT_DIR'],
+  ['kimi', ['.kimi/sessions', '.kimi-code/sessions'], 'KIMI_DATA_DIR'],
+  [
+    'codebuff',
+    ['.config/manicode/projects', '.config/manicode-dev/projects', '.config/manicode-staging/projects'],
+    'CODEBUFF_DATA_DIR',
+  ],
+  ['openclaw', ['.openclaw', '.clawdbot', '.moltbot', '.moldbot'], 'OPENCLAW_DIR'],
+  ['grok', ['.grok/sessions'], 'GROK_HOME'],
+]
+
 t.test('record that finds no log names each source, where it looked and the variable that moves it', async (t) => {
   const dir = t.testdir()
   fs.mkdirSync(path.join(dir, 'home'))
@@ -17,10 +37,10 @@ t.test('record that finds no log names each source, where it looked and the vari
     r.stderr,
     [
       'no usage logs found; looked for',
-      `  claude-code: ${home}/.config/claude/projects, ${home}/.claude/projects (set CLAUDE_CONFIG_DIR to look elsewhere)`,
-      `  codex: ${home}/.codex/sessions, ${home}/.codex/archived_sessions (set CODEX_HOME to look elsewhere)`,
-      `  pi: ${home}/.pi/agent/sessions (set PI_AGENT_DIR to look elsewhere)`,
-      `  openclaw: ${['.openclaw', '.clawdbot', '.moltbot', '.moldbot'].map((d) => `${home}/${d}`).join(', ')} (set OPENCLAW_DIR to look elsewhere)`,
+      ...DEFAULT_PLACES.map(
+        ([source, places, envVar]) =>
+          `  ${source}: ${places.map((p) => `${home}/${p}`).join(', ')} (set ${envVar} to look elsewhere)`,
+      ),
       'other tools can feed records: usage-ledger record --stdin --source NAME',
       '',
     ].join('\n'),
@@ -37,12 +57,11 @@ t.test('record that finds no log names each source, where it looked and the vari
       paths: [path.join(dir, 'codex', 'sessions'), path.join(dir, 'codex', 'archived_sessions')],
       envVar: 'CODEX_HOME',
     },
-    { source: 'pi', paths: [path.join(home, '.pi', 'agent', 'sessions')], envVar: 'PI_AGENT_DIR' },
-    {
-      source: 'openclaw',
-      paths: ['.openclaw', '.clawdbot', '.moltbot', '.moldbot'].map((d) => path.join(home, d)),
-      envVar: 'OPENCLAW_DIR',
-    },
+    ...DEFAULT_PLACES.slice(2).map(([source, places, envVar]) => ({
+      source,
+      paths: places.map((p) => path.join(home, p)),
+      envVar,
+    })),
   ])
   const one = await cli(['record', '--source', 'codex'], { env: moved })
   t.match(

@@ -226,7 +226,10 @@ t.test('bad usage exits 2 with one clear line', async (t) => {
     [['record', '--frobnicate'], /Unknown argument: frobnicate/],
     [['report', '--tz', 'Mars/Olympus'], /unknown time zone "Mars\/Olympus"/],
     [['report', '--since', '2026-13-01'], /--since "2026-13-01" is not a date/],
-    [['record', '--source', 'gemini'], /unknown source "gemini"/],
+    [
+      ['record', '--source', 'gemini-cli'],
+      /unknown source "gemini-cli"; known: claude-code, codex, gemini, qwen, copilot, amp, droid, pi, kimi, codebuff, openclaw, grok \(or --stdin --source NAME\)/,
+    ],
     [['record', '--stdin'], /needs exactly one --source/],
     [['record', '--device-id', 'xyz'], /must be 32 lowercase hex/],
     [['nonsense'], /Unknown argument: nonsense/],
