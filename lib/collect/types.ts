@@ -200,6 +200,15 @@ export interface DocumentsSource extends SourceBase {
 
 export type FileSource = LinesSource | DocumentsSource
 
+/**
+ * A token count as agents write it: a non-negative number (or a numeric string, as some JSON
+ * exporters write big integers), rounded; anything else is 0.
+ */
+export function tokenCount(n: unknown): number {
+  const v = typeof n === 'string' && n.trim() !== '' ? Number(n) : n
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.round(v) : 0
+}
+
 /** Comma-separated directories of an environment variable, resolved against cwd; [] when unset. */
 export function envDirs(env: Env, name: string): string[] {
   const v = env.vars[name]

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findFiles } from '../files.js'
-import { envDirs, type Batch, type DocumentsSource } from '../types.js'
+import { envDirs, tokenCount as count, type Batch, type DocumentsSource } from '../types.js'
 
 export const SOURCE = 'amp'
 const ENV_VAR = 'AMP_DATA_DIR'
@@ -32,7 +32,6 @@ function ampDataDirs(env: Env): string[] {
 type Obj = Record<string, unknown>
 
 const obj = (v: unknown): Obj | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : null)
-const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0)
 const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '')
 /** A message or event id as Amp writes it (a number, sometimes a string). */
 const idOf = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : text(v))

@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
-import { envDirs, type Batch, type Copy, type LinesSource } from '../types.js'
+import { envDirs, tokenCount as count, type Batch, type Copy, type LinesSource } from '../types.js'
 import { extractClaudeLine } from './extract.js'
 
 export const SOURCE = 'claude-code'
@@ -49,8 +49,6 @@ export function claudeConfigDirs(env: Env): string[] {
   }
   return out
 }
-
-const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0)
 
 export interface ClaudeLine {
   type?: unknown

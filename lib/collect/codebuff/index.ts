@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
-import { envDirs, type Batch, type DocumentsSource, type SourceFile } from '../types.js'
+import { envDirs, tokenCount as count, type Batch, type DocumentsSource, type SourceFile } from '../types.js'
 
 export const SOURCE = 'codebuff'
 const ENV_VAR = 'CODEBUFF_DATA_DIR'
@@ -39,7 +39,6 @@ function findChats(dir: string, out: string[]): string[] {
   return out
 }
 
-const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0)
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined)
 const obj = (v: unknown) =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined

@@ -8,7 +8,7 @@ import path from 'node:path'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
-import { envDirs, type Batch, type LinesSource } from '../types.js'
+import { envDirs, tokenCount as num, type Batch, type LinesSource } from '../types.js'
 
 export const SOURCE = 'codex'
 
@@ -48,8 +48,6 @@ const newCtx = (): CodexCtx => ({
   firstLineMs: 0,
   lines: 0,
 })
-
-const num = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0)
 
 function counts(u: unknown): Counts | null {
   if (!u || typeof u !== 'object') return null

@@ -20,16 +20,12 @@ import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { Counters, type CountersCtx, type Totals } from '../counters.js'
 import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
-import { envDirs, type Batch, type LinesSource, type SourceFile } from '../types.js'
+import { envDirs, tokenCount as count, type Batch, type LinesSource, type SourceFile } from '../types.js'
 
 export const SOURCE = 'copilot'
 const ENV_VAR = 'COPILOT_HOME'
 const OTEL_FILE_VAR = 'COPILOT_OTEL_FILE_EXPORTER_PATH'
 
-const count = (n: unknown): number => {
-  const v = typeof n === 'string' && n.trim() !== '' ? Number(n) : n
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.round(v) : 0
-}
 const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : null)
 
 /** COPILOT_HOME (a comma list), else ~/.copilot on every platform (%USERPROFILE%\.copilot on Windows). */

@@ -11,7 +11,7 @@ import path from 'node:path'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findFiles } from '../files.js'
-import { envDirs, type Batch, type DocumentsSource, type SourceFile } from '../types.js'
+import { envDirs, tokenCount as count, type Batch, type DocumentsSource, type SourceFile } from '../types.js'
 
 export const SOURCE = 'droid'
 const ENV_VAR = 'DROID_SESSIONS_DIR'
@@ -26,7 +26,6 @@ function sessionDirs(env: Env): string[] {
 type Obj = Record<string, unknown>
 
 const obj = (v: unknown): Obj | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : null)
-const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0)
 const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '')
 
 /**

@@ -13,12 +13,11 @@ import path from 'node:path'
 import fs from 'node:fs'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
-import { envDirs, type Batch, type DocumentsSource, type SourceFile } from '../types.js'
+import { envDirs, tokenCount as count, type Batch, type DocumentsSource, type SourceFile } from '../types.js'
 
 export const SOURCE = 'gemini'
 const ENV_VAR = 'GEMINI_DATA_DIR'
 
-const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0)
 const str = (s: unknown) => (typeof s === 'string' && s ? s : '')
 
 /** What the lines or fields before a message said about its session. */

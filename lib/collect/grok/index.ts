@@ -12,16 +12,12 @@ import path from 'node:path'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
-import { envDirs, type Batch, type LinesSource, type SourceFile } from '../types.js'
+import { envDirs, tokenCount as count, type Batch, type LinesSource, type SourceFile } from '../types.js'
 
 export const SOURCE = 'grok'
 const ENV_VAR = 'GROK_HOME'
 const TICKS_PER_USD = 1e10
 
-const count = (n: unknown): number => {
-  const v = typeof n === 'string' && n.trim() !== '' ? Number(n) : n
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.round(v) : 0
-}
 const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : null)
 
 /** GROK_HOME (a comma list), else ~/.grok on every platform (%USERPROFILE%\.grok on Windows). */

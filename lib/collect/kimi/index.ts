@@ -11,7 +11,7 @@ import path from 'node:path'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
-import { envDirs, type Batch, type LinesSource, type SourceFile } from '../types.js'
+import { envDirs, tokenCount as count, type Batch, type LinesSource, type SourceFile } from '../types.js'
 
 export const SOURCE = 'kimi'
 const ENV_VAR = 'KIMI_DATA_DIR'
@@ -29,11 +29,6 @@ function kimiRoots(env: Env): string[] {
     env.vars.KIMI_SHARE_DIR ? path.resolve(env.cwd, env.vars.KIMI_SHARE_DIR) : path.join(env.userHome, '.kimi'),
     env.vars.KIMI_CODE_HOME ? path.resolve(env.cwd, env.vars.KIMI_CODE_HOME) : path.join(env.userHome, '.kimi-code'),
   ]
-}
-
-const count = (n: unknown): number => {
-  const v = typeof n === 'string' && n.trim() !== '' ? Number(n) : n
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0
 }
 
 /** [input (no cache), output, cacheWrite, cacheRead] */

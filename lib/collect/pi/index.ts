@@ -13,7 +13,7 @@ import path from 'node:path'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
-import { envDirs, type Batch, type LinesSource } from '../types.js'
+import { envDirs, tokenCount as count, type Batch, type LinesSource } from '../types.js'
 
 export const SOURCE = 'pi'
 const ENV_VAR = 'PI_AGENT_DIR'
@@ -61,8 +61,6 @@ export function readHeader(o: SessionLine, c: SessionCtx): void {
   const ms = typeof o.timestamp === 'string' ? Date.parse(o.timestamp) : NaN
   c.forkMs = typeof o.parentSession === 'string' && o.parentSession && Number.isFinite(ms) ? ms : null
 }
-
-const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0)
 
 /** pi-ai's providers that store Gemini's cache-inclusive promptTokenCount as `input` (google.ts, google-vertex.ts). */
 const CACHE_IN_INPUT_APIS = new Set(['google-generative-ai', 'google-vertex'])

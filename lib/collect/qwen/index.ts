@@ -10,12 +10,10 @@ import fs from 'node:fs'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { looksLikeJsonObject, parseObjectLine } from '../files.js'
-import { envDirs, type LinesSource, type SourceFile } from '../types.js'
+import { envDirs, tokenCount as count, type LinesSource, type SourceFile } from '../types.js'
 
 export const SOURCE = 'qwen'
 const ENV_VAR = 'QWEN_DATA_DIR'
-
-const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0)
 
 interface UsageMetadata {
   promptTokenCount?: unknown
