@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { sha256hex, type LedgerRecord } from '../ledger/record.js'
-import { inputError } from '../errors.js'
+import { inputError, opError } from '../errors.js'
 import { pricingName } from './prices/names.js'
 import { SUPPLEMENT } from './prices/supplement.js'
 
@@ -66,11 +66,6 @@ type Match =
   | { or: Match[] }
   | { and: Match[] }
 
-interface Dataset {
-  sha256: string
-  rows: Array<Row & { id: string; match: Match }>
-}
-
 const matches = (m: Match, name: string): boolean =>
   'or' in m
     ? m.or.some((x) => matches(x, name))
@@ -111,35 +106,39 @@ const toDated = ({ from, hours, ...p }: Period, fill: (p: Partial<Price>) => Pri
   price: fill(p),
 })
 
-let dataset: Dataset | undefined
-function loadDataset(): Dataset {
-  if (dataset) return dataset
+let datasetText: string | undefined
+/** The dataset's bytes: what `pricing.sha256` names, read without parsing (a warm report prices nothing). */
+function readDataset(): string {
+  if (datasetText !== undefined) return datasetText
   // From the bundle (dist/cli.cjs) the package root is one up; from the sources (lib/report/) two.
   for (const rel of ['../data/prices.json', '../../data/prices.json']) {
-    let text: string
     try {
-      text = readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8')
+      datasetText = readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8')
+      return datasetText
     } catch {
-      continue
+      /* the other layout */
     }
-    const json = JSON.parse(text) as { models: Array<{ id: string; match: Match; periods: Period[] }> }
-    dataset = {
-      sha256: sha256hex(text),
-      rows: json.models.map((m) => ({
-        id: m.id.slice(m.id.indexOf('/') + 1),
-        match: m.match,
-        key: m.id,
-        periods: m.periods.map((p) => toDated(p, filled)),
-      })),
-    }
-    return dataset
   }
-  throw new Error('data/prices.json is missing from this usage-ledger installation; reinstall usage-ledger')
+  throw opError(
+    'PRICES_MISSING',
+    'data/prices.json is missing from this usage-ledger installation; reinstall usage-ledger',
+  )
+}
+
+let datasetRows: Array<Row & { id: string; match: Match }> | undefined
+function loadDataset() {
+  const json = JSON.parse(readDataset()) as { models: Array<{ id: string; match: Match; periods: Period[] }> }
+  return json.models.map((m) => ({
+    id: m.id.slice(m.id.indexOf('/') + 1),
+    match: m.match,
+    key: m.id,
+    periods: m.periods.map((p) => toDated(p, filled)),
+  }))
 }
 
 /** genai-prices' order: a model named exactly, else the first whose rule matches. */
 function datasetRow(name: string): Row | null {
-  const { rows } = loadDataset()
+  const rows = (datasetRows ??= loadDataset())
   return rows.find((r) => r.id === name) ?? rows.find((r) => matches(r.match, name)) ?? null
 }
 
@@ -193,7 +192,7 @@ export class PriceTable {
   get sha256(): string {
     this.digest ??= sha256hex(
       JSON.stringify([
-        this.below?.sha256 ?? loadDataset().sha256,
+        this.below?.sha256 ?? sha256hex(readDataset()),
         this.asOf,
         Object.keys(this.rows)
           .sort()
