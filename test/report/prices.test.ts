@@ -77,6 +77,22 @@ t.test('every model of the issue is priced (at noon UTC, 2026-11-21)', async (t)
   }
 })
 
+/** The models of every source's fixtures (fixtures/expected.json of the issue's branches), as logged. */
+const FIXTURE_MODELS = [
+  ...['claude-haiku-4-5-20251001', 'claude-opus-4-1-20250805', 'claude-sonnet-4-5-20250929', 'gpt-5', 'gpt-5-codex'],
+  ...['claude-opus-4-5-20251101', 'claude-opus-4.5-thinking', 'glm-4.6', 'claude-sonnet-4.5', 'gpt-5-mini'],
+  ...['grok-4.5-build', 'grok-code-fast-1', 'gemini-2.5-flash', 'gemini-2.5-pro', 'gemini-3-pro-preview'],
+  ...['qwen3-coder-plus', 'qwen3-max', 'kimi-code/k3', 'kimi-code/kimi-for-coding', 'anthropic/claude-sonnet-4.5'],
+  ...['google/gemini-2.5-pro', 'openai/gpt-5.1', 'claude-sonnet-4-5', 'gpt-5.1-codex', 'claude-opus-4-5', 'gpt-5.2'],
+]
+
+t.test('every model of every fixture is priced', async (t) => {
+  for (const model of FIXTURE_MODELS) t.ok(priceFor(model, '2026-11-20T12:00:00.000Z'), model)
+  t.same(rates(priceFor('grok-4.5-build')), [2, 6, 2, 2, 0.3], "Grok Build's name for grok-4.5")
+  t.same(rates(priceFor('kimi-code/k3')), [3, 15, 3, 3, 0.3], "Kimi Code's k3 is kimi-k3")
+  t.same(rates(priceFor('claude-opus-4.5-thinking')), [5, 25, 6.25, 10, 0.5], "Droid's thinking variant")
+})
+
 t.test('pricingName: prefixes, suffixes, dotted Claude versions, aliases', async (t) => {
   const cases: Array<[string, string]> = [
     ['claude-sonnet-4-5-20250929', 'claude-sonnet-4-5-20250929'],
@@ -100,6 +116,10 @@ t.test('pricingName: prefixes, suffixes, dotted Claude versions, aliases', async
     ['Claude-Opus-4-6', 'claude-opus-4-6'],
     ['coder-model', 'qwen3-coder-plus'],
     ['k2p6', 'kimi-k2.6'],
+    ['kimi-code/k3', 'kimi-k3'],
+    ['grok-4.5-build', 'grok-4.5'],
+    ['grok-4.5-build-free', 'grok-4.5'],
+    ['grok-build-0.1', 'grok-build-0.1'],
     ['gemini-3-pro-high', 'gemini-3-pro-preview'],
     ['gemini-3-flash', 'gemini-3-flash-preview'],
     ['gpt-5.1-codex-max', 'gpt-5.1-codex-max'],
