@@ -162,6 +162,13 @@ t.test('tiers: the whole request at the rate of the highest threshold its prompt
     near(recordCost(rec({ model: 'claude-opus-4-1-20250805', cacheRead: 300_000 }), 'calculate'), 0.45),
     'no tier for opus 4.1',
   )
+  t.ok(
+    near(
+      recordCost(rec({ model: 'claude-sonnet-4-20250514', input: 1000, output: 100, cacheRead: 200_000 }), 'calculate'),
+      0.12825,
+    ),
+    "Sonnet 4's tier, from the supplement",
+  )
   // Gemini 2.5 Pro: 1.25/10/0.125 up to 200k, 2.5/15/0.25 above.
   const gemini = (o: Partial<LedgerRecord>) =>
     recordCost(rec({ model: 'gemini-2.5-pro', source: 'gemini', ...o }), 'calculate')

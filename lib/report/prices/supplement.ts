@@ -34,6 +34,11 @@ const kimiK26 = cached(0.95, 4, 0.16)
 export const SUPPLEMENT: Record<string, PriceRow> = {
   // Fast mode (`speed: "fast"`) costs 6× the standard rates (Anthropic's pricing page).
   'claude-opus-4-6': { fastMultiplier: 6 },
+  // Sonnet 4's 1M-context beta: a prompt over 200k at 2× input and 1.5× output (Anthropic's
+  // pricing page, as for Sonnet 4.5, whose tier the dataset has).
+  'claude-sonnet-4': {
+    tiers: [{ threshold: 200_000, input: 6, output: 22.5, cacheWrite5m: 7.5, cacheWrite1h: 12, cacheRead: 0.6 }],
+  },
   'qwen3-coder-plus': qwen([
     [0, 1, 5],
     [32_000, 1.8, 9],
