@@ -51,6 +51,7 @@ export type ErrorCode =
   | 'NO_REMOTE'
   | 'NO_STORE'
   | 'OWN_BRANCH_REWRITTEN'
+  | 'PRICES_MISSING'
   | 'PUSH_REJECTED'
   | 'REF_STALE'
   | 'REMOTE_DIFFERS'

@@ -89,16 +89,17 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
   const files = pack.files.map((f) => f.path).sort()
 
   t.ok(fs.existsSync(path.join(project, 'dist/cli.cjs')), 'prepack built dist/ in a tree that had none')
-  for (const must of ['bin/usage-ledger.js', 'dist/cli.cjs', 'package.json', 'README.md'])
+  for (const must of ['bin/usage-ledger.js', 'data/prices.json', 'dist/cli.cjs', 'package.json', 'README.md'])
     t.ok(files.includes(must), `packs ${must}`)
   const allowed = (f: string) =>
     /^(bin|hooks)\//.test(f) ||
     /^dist\/[^/]+\.cjs$/.test(f) ||
+    f === 'data/prices.json' ||
     /^(README\.md|package\.json|LICEN[CS]E(\.\w+)?)$/i.test(f)
   t.same(
     files.filter((f) => !allowed(f)),
     [],
-    'nothing but bin/, the dist/ bundles, hooks/, README, LICENSE and package.json',
+    'nothing but bin/, the dist/ bundles, the price dataset, hooks/, README, LICENSE and package.json',
   )
   t.same(
     files.filter((f) => /^(test|lib|fixtures|bench|docs|scripts|examples|node_modules|\.tap)\//.test(f)),
@@ -217,10 +218,18 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
   })
   t.equal(report.code, 0, 'report in Asia/Kolkata exits 0', { stderr: report.stderr })
   const exp = expected()
+  const reported = JSON.parse(report.stdout) as {
+    totals: { totalTokens: number; costUSD: number }
+    warnings: Array<{ code: string }>
+  }
   t.equal(
-    (JSON.parse(report.stdout) as { totals: { totalTokens: number } }).totals.totalTokens,
+    reported.totals.totalTokens,
     exp['claude-code'].totals.totalTokens + exp.codex.totals.totalTokens,
     'the installed CLI reports the fixtures exactly',
+  )
+  t.ok(
+    reported.totals.costUSD > 0 && !reported.warnings.some((w) => w.code === 'UNKNOWN_MODEL_PRICE'),
+    'and prices them from its own data/prices.json',
   )
 
   t.test('not a terminal: no colour, no progress', async (t) => {
