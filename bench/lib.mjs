@@ -502,34 +502,86 @@ export function machineInfo() {
 export const TOKEN_FIELDS = ['input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens']
 
 /**
- * ccusage 20 `claude daily --json`: {"daily":[{"date","inputTokens","outputTokens",
+ * ccusage 20 `<agent> daily --json`: {"daily":[{"date","inputTokens","outputTokens",
  * "cacheCreationTokens","cacheReadTokens","totalTokens","totalCost","modelsUsed",
- * "modelBreakdowns":[…]}],"totals":{…same token fields…,"totalCost"}}
+ * "modelBreakdowns":[…]}],"totals":{…same token fields…,"totalCost"}}. `codex daily` names the
+ * cost `costUSD` and adds `reasoningOutputTokens`, already inside its output.
+ * Reasoning/thinking tokens are inside our output; ccusage keeps what it does not count as
+ * output in a hidden `extra` that only its totalTokens includes (total = in+out+cw+cr+extra), so
+ * output here is ccusage's output + (total − in − out − cw − cr): 0 for Claude Code and Codex.
  */
 export function normaliseCcusageDaily(json) {
-  const days = {}
-  for (const r of json.daily ?? []) {
-    days[r.date] = {
+  const norm = (r) => {
+    const extra = r.totalTokens - r.inputTokens - r.outputTokens - r.cacheCreationTokens - r.cacheReadTokens
+    return {
       input: r.inputTokens,
-      output: r.outputTokens,
+      output: r.outputTokens + extra,
       cacheWrite: r.cacheCreationTokens,
       cacheRead: r.cacheReadTokens,
       totalTokens: r.totalTokens,
-      costUSD: r.totalCost,
+      costUSD: r.totalCost ?? r.costUSD,
     }
   }
-  const t = json.totals ?? {}
-  return {
-    days,
-    totals: {
-      input: t.inputTokens,
-      output: t.outputTokens,
-      cacheWrite: t.cacheCreationTokens,
-      cacheRead: t.cacheReadTokens,
-      totalTokens: t.totalTokens,
-      costUSD: t.totalCost,
+  const days = {}
+  for (const r of json.daily ?? []) days[r.date] = norm(r)
+  return { days, totals: json.totals ? norm(json.totals) : {} }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parity (bench/parity.mjs): every source against ccusage on its fixture.
+
+const FIXTURE_EXPECTED = () => JSON.parse(readFileSync(join(ROOT, 'fixtures', 'expected.json'), 'utf8'))
+
+/**
+ * The sources `npm run parity` compares with `ccusage <agent> daily`, each on a copy of its
+ * fixture (a home for the agent, named by `envVar`), one line per source:
+ * - `delta(day, ours, ccusage)`: a known, explained difference, as ours − ccusage per token field
+ *   of that day (after normaliseCcusageDaily; fields not named: 0). The run fails unless every
+ *   difference is exactly this. Omitted: every field equal.
+ * - `costNote`: why the cost may be more than 2 % off ccusage's (else that fails the run).
+ * - `notes`: what the table prints about the source.
+ */
+export const PARITY_SOURCES = [
+  {
+    source: 'claude-code',
+    agent: 'claude',
+    envVar: 'CLAUDE_CONFIG_DIR',
+    fixture: 'fixtures/claude',
+    notes: 'ccusage also reads a last line without its newline (A14, fixtures/README.md); ours waits for it',
+    delta: (day) => {
+      const r = FIXTURE_EXPECTED()['claude-code'].afterCompletingUnfinished.newRecord
+      return day === r.ts.slice(0, 10) ? Object.fromEntries(TOKEN_FIELDS.map((f) => [f, -r[f]])) : {}
     },
+  },
+  { source: 'codex', agent: 'codex', envVar: 'CODEX_HOME', fixture: 'fixtures/codex', notes: '' },
+]
+
+/**
+ * diffDaily(ours, ref) less the known difference: every (day, field) where ours − ccusage is not
+ * what `delta` declares, and the same for the totals (the declared deltas summed); `explained`:
+ * how many (day, field) pairs differ as declared, when nothing else differs.
+ */
+export function unexplainedDiffs(ours, ref, delta = () => ({})) {
+  const d = diffDaily(ours, ref)
+  const want = (day) => delta(day, ours.days[day], ref.days[day]) ?? {}
+  const expected = Object.fromEntries(TOKEN_FIELDS.map((f) => [f, 0]))
+  for (const day of d.days) for (const f of TOKEN_FIELDS) expected[f] += want(day)[f] ?? 0
+  const diffs = []
+  for (const day of d.days) {
+    for (const f of TOKEN_FIELDS) {
+      const a = ours.days[day]?.[f] ?? 0
+      const b = ref.days[day]?.[f] ?? 0
+      const e = want(day)[f] ?? 0
+      if (a - b !== e) diffs.push({ day, field: f, a, b, delta: a - b, expected: e })
+    }
   }
+  for (const f of TOKEN_FIELDS) {
+    const a = ours.totals?.[f] ?? 0
+    const b = ref.totals?.[f] ?? 0
+    if (a - b !== expected[f]) diffs.push({ day: 'totals', field: f, a, b, delta: a - b, expected: expected[f] })
+  }
+  const explained = d.days.reduce((n, day) => n + TOKEN_FIELDS.filter((f) => want(day)[f]).length, 0)
+  return { days: d.days, diffs, explained: diffs.length ? 0 : explained }
 }
 
 /** Ours, `report daily --json` (schema usage-ledger/report@1, DESIGN §7). */
