@@ -15,7 +15,7 @@ import {
 import { homedir, tmpdir, cpus, totalmem, availableParallelism, platform, release, arch, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { generate, GENERATOR_VERSION, SIZES, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -525,6 +525,30 @@ export function normaliseCcusageDaily(json) {
   const days = {}
   for (const r of json.daily ?? []) days[r.date] = norm(r)
   return { days, totals: json.totals ? norm(json.totals) : {} }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every source at once (bench/run.mjs S1, S2): each bench/sources/<name>.mjs exports
+// generate(root, { sessions, seed, end }) → { env: { <VARIABLE>: root }, files, records }.
+
+/**
+ * Generates every source of bench/sources/ into `root`/<name> and returns the variables that
+ * point each source there, and per source its files and records (those its reader must count).
+ */
+export async function generateSourceTrees(root, { sessions, seed = DEFAULT_SEED, end = DEFAULT_END }) {
+  const dir = join(ROOT, 'bench', 'sources')
+  const env = {}
+  const sources = []
+  for (const f of readdirSync(dir)
+    .filter((x) => x.endsWith('.mjs'))
+    .sort()) {
+    const name = f.slice(0, -4)
+    const { generate: gen } = await import(pathToFileURL(join(dir, f)).href)
+    const g = await gen(join(root, name), { sessions, seed, end })
+    Object.assign(env, g.env)
+    sources.push({ name, files: g.files, records: g.records })
+  }
+  return { env, sources, records: sources.reduce((n, x) => n + x.records, 0) }
 }
 
 // ---------------------------------------------------------------------------------------------
