@@ -560,8 +560,10 @@ const FIXTURE_EXPECTED = () => JSON.parse(readFileSync(join(ROOT, 'fixtures', 'e
  * The sources `npm run parity` compares with `ccusage <agent> daily`, each on a copy of its
  * fixture (a home for the agent, named by `envVar`), one line per source:
  * - `delta(day, ours, ccusage)`: a known, explained difference, as ours − ccusage per token field
- *   of that day (after normaliseCcusageDaily; fields not named: 0). The run fails unless every
- *   difference is exactly this. Omitted: every field equal.
+ *   of that day (both sides' day as normalised here, zeros on a day a side lacks; fields not
+ *   named: 0). The run fails unless every difference is exactly this. Omitted: every field equal.
+ *   E.g. for an agent whose ccusage input still holds the cached tokens it also reports as cache
+ *   reads: `delta: (_day, ours) => ({ input: -ours.cacheRead, totalTokens: -ours.cacheRead })`.
  * - `costNote`: why the cost may be more than 2 % off ccusage's (else that fails the run).
  * - `notes`: what the table prints about the source.
  */
@@ -580,14 +582,28 @@ export const PARITY_SOURCES = [
   { source: 'codex', agent: 'codex', envVar: 'CODEX_HOME', fixture: 'fixtures/codex', notes: '' },
 ]
 
+const NO_TOKENS = Object.freeze({
+  records: 0,
+  input: 0,
+  output: 0,
+  cacheWrite: 0,
+  cacheRead: 0,
+  totalTokens: 0,
+  costUSD: 0,
+})
+
+/** A source's declared ours − ccusage on `day` (PARITY_SOURCES `delta`): {} when none. */
+export const declaredDelta = (delta, day, ours, ref) =>
+  delta?.(day, ours.days[day] ?? NO_TOKENS, ref.days[day] ?? NO_TOKENS) ?? {}
+
 /**
  * diffDaily(ours, ref) less the known difference: every (day, field) where ours − ccusage is not
  * what `delta` declares, and the same for the totals (the declared deltas summed); `explained`:
  * how many (day, field) pairs differ as declared, when nothing else differs.
  */
-export function unexplainedDiffs(ours, ref, delta = () => ({})) {
+export function unexplainedDiffs(ours, ref, delta) {
   const d = diffDaily(ours, ref)
-  const want = (day) => delta(day, ours.days[day], ref.days[day]) ?? {}
+  const want = (day) => declaredDelta(delta, day, ours, ref)
   const expected = Object.fromEntries(TOKEN_FIELDS.map((f) => [f, 0]))
   for (const day of d.days) for (const f of TOKEN_FIELDS) expected[f] += want(day)[f] ?? 0
   const diffs = []

@@ -33,6 +33,7 @@ import {
   normaliseTruth,
   diffDaily,
   unexplainedDiffs,
+  declaredDelta,
   TOKEN_FIELDS,
 } from './lib.mjs'
 
@@ -150,7 +151,7 @@ async function compare(run) {
     const d = unexplainedDiffs(ours, ref, run.delta)
     const bad = new Set(d.diffs.map((x) => x.day))
     const delta = (a, b, f) => (a?.[f] ?? 0) - (b?.[f] ?? 0)
-    const declared = (day) => Object.values(run.delta?.(day, ours.days[day], ref.days[day]) ?? {}).some(Boolean)
+    const declared = (day) => Object.values(declaredDelta(run.delta, day, ours, ref)).some(Boolean)
     const rows = d.days
       .filter((day) => opt.all || bad.has(day) || declared(day) || d.days.length <= 90)
       .map((day) => [
