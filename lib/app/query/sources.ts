@@ -7,6 +7,7 @@ import { FILE_SOURCES } from '../../collect/index.js'
 import { stdin } from '../../collect/stdin/index.js'
 import type { FileSource } from '../../collect/types.js'
 import { COL, ROW, type IndexData } from '../../index/index.js'
+import { DIM } from '../../report/aggregate.js'
 import type { Store } from '../../store/store.js'
 import { refreshIndex, storePrices } from './index.js'
 
@@ -25,7 +26,7 @@ export interface SourceRow extends HeldRecords {
   kind: FileSource['kind'] | 'stdin'
   /** The variable that moves it; null for stdin. */
   envVar: string | null
-  /** At least one file found. */
+  /** At least one file found (stdin: something recorded through it). */
   found: boolean
   /** Where it looks, there or not (empty for stdin). */
   looksIn: string[]
@@ -49,8 +50,8 @@ const none = (): HeldRecords => ({ records: 0, thisDevice: 0, newest: null })
 /** Per source name: what the index holds (the dims name device and source; the rows count). */
 export function heldBySource(idx: IndexData, thisDevice: string): Map<string, HeldRecords> {
   const dims = idx.dims.map((d) => {
-    const [device, source] = d.split('\t')
-    return { source: source!, mine: device === thisDevice }
+    const dim = d.split('\t')
+    return { source: dim[DIM.source]!, mine: dim[DIM.device] === thisDevice }
   })
   const newest = new Map<string, number>()
   const out = new Map<string, HeldRecords>()
