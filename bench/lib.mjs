@@ -15,7 +15,7 @@ import {
 import { homedir, tmpdir, cpus, totalmem, availableParallelism, platform, release, arch, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { generate, GENERATOR_VERSION, SIZES, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -502,34 +502,126 @@ export function machineInfo() {
 export const TOKEN_FIELDS = ['input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens']
 
 /**
- * ccusage 20 `claude daily --json`: {"daily":[{"date","inputTokens","outputTokens",
+ * ccusage 20 `<agent> daily --json`: {"daily":[{"date","inputTokens","outputTokens",
  * "cacheCreationTokens","cacheReadTokens","totalTokens","totalCost","modelsUsed",
- * "modelBreakdowns":[…]}],"totals":{…same token fields…,"totalCost"}}
+ * "modelBreakdowns":[…]}],"totals":{…same token fields…,"totalCost"}}. `codex daily` names the
+ * cost `costUSD` and adds `reasoningOutputTokens`, already inside its output.
+ * Reasoning/thinking tokens are inside our output; ccusage keeps what it does not count as
+ * output in a hidden `extra` that only its totalTokens includes (total = in+out+cw+cr+extra), so
+ * output here is ccusage's output + (total − in − out − cw − cr): 0 for Claude Code and Codex.
  */
 export function normaliseCcusageDaily(json) {
-  const days = {}
-  for (const r of json.daily ?? []) {
-    days[r.date] = {
+  const norm = (r) => {
+    const extra = r.totalTokens - r.inputTokens - r.outputTokens - r.cacheCreationTokens - r.cacheReadTokens
+    return {
       input: r.inputTokens,
-      output: r.outputTokens,
+      output: r.outputTokens + extra,
       cacheWrite: r.cacheCreationTokens,
       cacheRead: r.cacheReadTokens,
       totalTokens: r.totalTokens,
-      costUSD: r.totalCost,
+      costUSD: r.totalCost ?? r.costUSD,
     }
   }
-  const t = json.totals ?? {}
-  return {
-    days,
-    totals: {
-      input: t.inputTokens,
-      output: t.outputTokens,
-      cacheWrite: t.cacheCreationTokens,
-      cacheRead: t.cacheReadTokens,
-      totalTokens: t.totalTokens,
-      costUSD: t.totalCost,
-    },
+  const days = {}
+  for (const r of json.daily ?? []) days[r.date] = norm(r)
+  return { days, totals: json.totals ? norm(json.totals) : {} }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every source at once (bench/run.mjs S1, S2): each bench/sources/<name>.mjs exports
+// generate(root, { sessions, seed, end }) → { env: { <VARIABLE>: root }, files, records }.
+
+/**
+ * Generates every source of bench/sources/ into `root`/<name> and returns the variables that
+ * point each source there, and per source its files and records (those its reader must count).
+ */
+export async function generateSourceTrees(root, { sessions, seed = DEFAULT_SEED, end = DEFAULT_END }) {
+  const dir = join(ROOT, 'bench', 'sources')
+  const env = {}
+  const sources = []
+  for (const f of readdirSync(dir)
+    .filter((x) => x.endsWith('.mjs'))
+    .sort()) {
+    const name = f.slice(0, -4)
+    const { generate: gen } = await import(pathToFileURL(join(dir, f)).href)
+    const g = await gen(join(root, name), { sessions, seed, end })
+    Object.assign(env, g.env)
+    sources.push({ name, files: g.files, records: g.records })
   }
+  return { env, sources, records: sources.reduce((n, x) => n + x.records, 0) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parity (bench/parity.mjs): every source against ccusage on its fixture.
+
+const FIXTURE_EXPECTED = () => JSON.parse(readFileSync(join(ROOT, 'fixtures', 'expected.json'), 'utf8'))
+
+/**
+ * The sources `npm run parity` compares with `ccusage <agent> daily`, each on a copy of its
+ * fixture (a home for the agent, named by `envVar`), one line per source:
+ * - `delta(day, ours, ccusage)`: a known, explained difference, as ours − ccusage per token field
+ *   of that day (both sides' day as normalised here, zeros on a day a side lacks; fields not
+ *   named: 0). The run fails unless every difference is exactly this. Omitted: every field equal.
+ *   E.g. for an agent whose ccusage input still holds the cached tokens it also reports as cache
+ *   reads: `delta: (_day, ours) => ({ input: -ours.cacheRead, totalTokens: -ours.cacheRead })`.
+ * - `costNote`: why the cost may be more than 2 % off ccusage's (else that fails the run).
+ * - `notes`: what the table prints about the source.
+ */
+export const PARITY_SOURCES = [
+  {
+    source: 'claude-code',
+    agent: 'claude',
+    envVar: 'CLAUDE_CONFIG_DIR',
+    fixture: 'fixtures/claude',
+    notes: 'ccusage also reads a last line without its newline (A14, fixtures/README.md); ours waits for it',
+    delta: (day) => {
+      const r = FIXTURE_EXPECTED()['claude-code'].afterCompletingUnfinished.newRecord
+      return day === r.ts.slice(0, 10) ? Object.fromEntries(TOKEN_FIELDS.map((f) => [f, -r[f]])) : {}
+    },
+  },
+  { source: 'codex', agent: 'codex', envVar: 'CODEX_HOME', fixture: 'fixtures/codex', notes: '' },
+]
+
+const NO_TOKENS = Object.freeze({
+  records: 0,
+  input: 0,
+  output: 0,
+  cacheWrite: 0,
+  cacheRead: 0,
+  totalTokens: 0,
+  costUSD: 0,
+})
+
+/** A source's declared ours − ccusage on `day` (PARITY_SOURCES `delta`): {} when none. */
+export const declaredDelta = (delta, day, ours, ref) =>
+  delta?.(day, ours.days[day] ?? NO_TOKENS, ref.days[day] ?? NO_TOKENS) ?? {}
+
+/**
+ * diffDaily(ours, ref) less the known difference: every (day, field) where ours − ccusage is not
+ * what `delta` declares, and the same for the totals (the declared deltas summed); `explained`:
+ * how many (day, field) pairs differ as declared, when nothing else differs.
+ */
+export function unexplainedDiffs(ours, ref, delta) {
+  const d = diffDaily(ours, ref)
+  const want = (day) => declaredDelta(delta, day, ours, ref)
+  const expected = Object.fromEntries(TOKEN_FIELDS.map((f) => [f, 0]))
+  for (const day of d.days) for (const f of TOKEN_FIELDS) expected[f] += want(day)[f] ?? 0
+  const diffs = []
+  for (const day of d.days) {
+    for (const f of TOKEN_FIELDS) {
+      const a = ours.days[day]?.[f] ?? 0
+      const b = ref.days[day]?.[f] ?? 0
+      const e = want(day)[f] ?? 0
+      if (a - b !== e) diffs.push({ day, field: f, a, b, delta: a - b, expected: e })
+    }
+  }
+  for (const f of TOKEN_FIELDS) {
+    const a = ours.totals?.[f] ?? 0
+    const b = ref.totals?.[f] ?? 0
+    if (a - b !== expected[f]) diffs.push({ day: 'totals', field: f, a, b, delta: a - b, expected: expected[f] })
+  }
+  const explained = d.days.reduce((n, day) => n + TOKEN_FIELDS.filter((f) => want(day)[f]).length, 0)
+  return { days: d.days, diffs, explained: diffs.length ? 0 : explained }
 }
 
 /** Ours, `report daily --json` (schema usage-ledger/report@1, DESIGN §7). */

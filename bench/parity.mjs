@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// `npm run parity` (builds first): our `record` + `report daily` against ccusage 20.0.24 on
-// the same generated Claude Code tree; per-day differences of every token field.
+// `npm run parity` (builds first): our `record` + `report daily` against ccusage 20.0.24, per
+// UTC day and token field, on every source of PARITY_SOURCES (bench/lib.mjs: a copy of its
+// fixture) and on a generated Claude Code tree.
 //
-//   node bench/parity.mjs [--size small|medium|large] [--seed 42] [--tree DIR] [--keep] [--all]
+//   node bench/parity.mjs [--source NAME]… [--size small|medium|large] [--seed 42] [--tree DIR] [--keep] [--all]
 //
-// --tree DIR compares on any Claude Code config dir (e.g. a copy of your ~/.claude) instead of
-// a generated one. Exit 0 when every token field of every day and of the totals is equal, 1
-// when any differs (or a command failed), 2 on bad usage.
-import { existsSync, rmSync, readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+// --source compares only those sources' fixtures; --tree DIR only a Claude Code config dir (e.g. a
+// copy of your ~/.claude). Each side runs with an empty HOME and only the source's variable set,
+// so neither reads this machine's own agents. A difference a source declares (its `delta`) must
+// be exactly that; costs more than 2 % off fail unless the source explains them (`costNote`).
+// Exit 0 when every source is equal or as explained, 1 when not (or a command failed), 2 on bad usage.
+import { cpSync, existsSync, mkdirSync, rmSync, readFileSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SIZES, DEFAULT_SEED, DEFAULT_END } from './generate.mjs'
 import {
@@ -16,6 +19,7 @@ import {
   CLI,
   DEVICE_ID,
   CCUSAGE_VERSION,
+  PARITY_SOURCES,
   ensureCcusage,
   ensureTree,
   tempDir,
@@ -28,17 +32,22 @@ import {
   normaliseOurDaily,
   normaliseTruth,
   diffDaily,
+  unexplainedDiffs,
+  declaredDelta,
   TOKEN_FIELDS,
 } from './lib.mjs'
 
 // a failed command or install: one clear line, not a stack (temp dirs are cleaned in finally blocks)
 process.on('uncaughtException', (e) => {
-  console.error(`${process.argv[1]?.endsWith('parity.mjs') ? 'parity' : 'bench'}: ${e?.message ?? e}`)
+  console.error(`parity: ${e?.message ?? e}`)
   process.exit(1)
 })
 
+const USAGE =
+  'usage: node bench/parity.mjs [--source NAME]… [--size small|medium|large] [--seed 42] [--tree DIR] [--keep] [--all]'
 const { values: opt } = parseArgs({
   options: {
+    source: { type: 'string', multiple: true, default: [] },
     size: { type: 'string', default: 'small' },
     seed: { type: 'string', default: String(DEFAULT_SEED) },
     end: { type: 'string', default: DEFAULT_END },
@@ -49,11 +58,16 @@ const { values: opt } = parseArgs({
   },
 })
 if (opt.help) {
-  console.log('usage: node bench/parity.mjs [--size small|medium|large] [--seed 42] [--tree DIR] [--keep] [--all]')
+  console.log(USAGE)
   process.exit(0)
 }
 if (!SIZES[opt.size]) {
   console.error(`unknown --size ${opt.size} (small, medium, large)`)
+  process.exit(2)
+}
+const unknown = opt.source.filter((s) => !PARITY_SOURCES.some((p) => p.source === s))
+if (unknown.length) {
+  console.error(`unknown --source ${unknown.join(', ')} (${PARITY_SOURCES.map((p) => p.source).join(', ')})`)
   process.exit(2)
 }
 if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
@@ -63,130 +77,176 @@ if (!existsSync(join(ROOT, 'dist', 'cli.cjs'))) {
 
 const NODE = process.execPath
 const ccusage = ensureCcusage()
-let tree,
-  meta = null
-if (opt.tree) {
-  tree = resolve(opt.tree)
-  if (!existsSync(join(tree, 'projects'))) {
-    console.error(`${tree}/projects does not exist; --tree takes a Claude Code config dir`)
-    process.exit(2)
+const claude = PARITY_SOURCES.find((p) => p.source === 'claude-code')
+
+/** What is compared: a source on a tree, copied first when it is a fixture (tests may append to one). */
+function runs() {
+  if (opt.tree) {
+    const tree = resolve(opt.tree)
+    if (!existsSync(join(tree, 'projects'))) {
+      console.error(`${tree}/projects does not exist; --tree takes a Claude Code config dir`)
+      process.exit(2)
+    }
+    const metaPath = join(tree, 'bench-meta.json')
+    const meta = existsSync(metaPath) ? JSON.parse(readFileSync(metaPath, 'utf8')) : null
+    return [{ ...claude, label: 'claude-code (--tree)', tree, delta: undefined, notes: '', meta }]
   }
-  const metaPath = join(tree, 'bench-meta.json')
-  if (existsSync(metaPath)) meta = JSON.parse(readFileSync(metaPath, 'utf8'))
-} else {
-  ;({ dir: tree, meta } = ensureTree({ size: opt.size, seed: Number(opt.seed), end: opt.end }))
+  const fixtures = PARITY_SOURCES.filter((p) => !opt.source.length || opt.source.includes(p.source)).map((p) => ({
+    ...p,
+    label: p.source,
+    tree: join(ROOT, p.fixture),
+    copy: true,
+  }))
+  if (opt.source.length) return fixtures
+  const { dir, meta } = ensureTree({ size: opt.size, seed: Number(opt.seed), end: opt.end })
+  return [
+    ...fixtures,
+    { ...claude, label: `claude-code (${opt.size} tree)`, tree: dir, delta: undefined, notes: '', meta },
+  ]
 }
 
-const env = { ...process.env, TZ: 'UTC', NO_COLOR: '1', CLAUDE_CONFIG_DIR: tree }
-delete env.FORCE_COLOR
-const ourEnv = { ...env, USAGE_LEDGER_DEVICE_ID: DEVICE_ID }
-delete ourEnv.USAGE_LEDGER_HOME
-const home = tempDir('ul-parity-home-')
+const base = { PATH: process.env.PATH, TZ: 'UTC', NO_COLOR: '1', LANG: 'C.UTF-8' }
+const short = {
+  input: 'Δinput',
+  output: 'Δoutput',
+  cacheWrite: 'ΔcacheWrite',
+  cacheRead: 'ΔcacheRead',
+  totalTokens: 'Δtotal',
+}
+const costGapOf = (ours, ref) =>
+  ours === ref ? 0 : Number.isFinite(ours) && Number.isFinite(ref) && ref ? (ours - ref) / ref : NaN
+const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : '—')
 
-let code = 1
-try {
-  log(
-    `tree ${tree}` +
-      (meta ? ` (${meta.files} files, ${fmtInt(meta.responses)} responses, ${(meta.bytes / 1e6).toFixed(0)} MB)` : ''),
-  )
-  const rec = await measureOk(
-    'usage-ledger record',
-    NODE,
-    [CLI, '--home', home, 'record', '--no-push', '--source', 'claude-code'],
-    { env: ourEnv },
-  )
-  const rep = await measureOk(
-    'usage-ledger report',
-    NODE,
-    [CLI, '--home', home, 'report', 'daily', '--json', '--tz', 'UTC'],
-    { env: ourEnv },
-  )
-  const cc = await measureOk('ccusage', ccusage, ['claude', 'daily', '--offline', '--json', '--timezone', 'UTC'], {
-    env,
-  })
-  log(`record ${fmtMs(rec.wallMs)}, report ${fmtMs(rep.wallMs)}, ccusage ${fmtMs(cc.wallMs)}`)
+/** Compares one source on one tree; prints its table; returns its summary row and whether it passed. */
+async function compare(run) {
+  const work = tempDir('ul-parity-')
+  try {
+    let tree = run.tree
+    if (run.copy) {
+      if (!existsSync(tree)) throw new Error(`${run.label}: fixture ${tree} is missing`)
+      tree = join(work, basename(run.tree))
+      cpSync(run.tree, tree, { recursive: true })
+    }
+    const emptyHome = join(work, 'home')
+    mkdirSync(emptyHome)
+    const store = join(work, 'store')
+    const env = { ...base, HOME: emptyHome, [run.envVar]: tree }
+    const ourEnv = { ...env, USAGE_LEDGER_DEVICE_ID: DEVICE_ID, USAGE_LEDGER_HOME: store }
+    const rec = await measureOk('usage-ledger record', NODE, [CLI, 'record', '--no-push', '--source', run.source], {
+      env: ourEnv,
+    })
+    const rep = await measureOk(
+      'usage-ledger report',
+      NODE,
+      [CLI, 'report', 'daily', '--json', '--tz', 'UTC', '--source', run.source],
+      { env: ourEnv },
+    )
+    const cc = await measureOk('ccusage', ccusage, [run.agent, 'daily', '--json', '--offline', '--timezone', 'UTC'], {
+      env,
+    })
+    log(`${run.label}: record ${fmtMs(rec.wallMs)}, report ${fmtMs(rep.wallMs)}, ccusage ${fmtMs(cc.wallMs)}`)
 
-  const ours = normaliseOurDaily(JSON.parse(rep.stdout))
-  const ref = normaliseCcusageDaily(JSON.parse(cc.stdout))
-  const d = diffDaily(ours, ref)
-  const bad = new Set(d.diffs.map((x) => x.day))
-
-  // per day: our numbers, and our minus ccusage's for every token field
-  const short = {
-    input: 'Δinput',
-    output: 'Δoutput',
-    cacheWrite: 'ΔcacheWrite',
-    cacheRead: 'ΔcacheRead',
-    totalTokens: 'Δtotal',
-  }
-  const delta = (a, b, f) => (a?.[f] ?? 0) - (b?.[f] ?? 0)
-  const rows = d.days
-    .filter((day) => opt.all || bad.has(day) || d.days.length <= 90)
-    .map((day) => [
-      day,
-      fmtInt(ours.days[day]?.records ?? 0),
-      fmtInt(ours.days[day]?.totalTokens ?? 0),
-      ...TOKEN_FIELDS.map((f) => fmtInt(delta(ours.days[day], ref.days[day], f))),
-      ours.days[day] && ref.days[day] ? '' : ours.days[day] ? 'only ours' : 'only ccusage',
+    const ours = normaliseOurDaily(JSON.parse(rep.stdout))
+    const ref = normaliseCcusageDaily(JSON.parse(cc.stdout))
+    const d = unexplainedDiffs(ours, ref, run.delta)
+    const bad = new Set(d.diffs.map((x) => x.day))
+    const delta = (a, b, f) => (a?.[f] ?? 0) - (b?.[f] ?? 0)
+    const declared = (day) => Object.values(declaredDelta(run.delta, day, ours, ref)).some(Boolean)
+    const rows = d.days
+      .filter((day) => opt.all || bad.has(day) || declared(day) || d.days.length <= 90)
+      .map((day) => [
+        day,
+        fmtInt(ours.days[day]?.records ?? 0),
+        fmtInt(ours.days[day]?.totalTokens ?? 0),
+        ...TOKEN_FIELDS.map((f) => fmtInt(delta(ours.days[day], ref.days[day], f))),
+        [
+          ours.days[day] && ref.days[day] ? '' : ours.days[day] ? 'only ours' : 'only ccusage',
+          bad.has(day) ? 'DIFFERS' : declared(day) ? 'as explained' : '',
+        ]
+          .filter(Boolean)
+          .join(', '),
+      ])
+    rows.push([
+      'totals',
+      fmtInt(ours.totals.records),
+      fmtInt(ours.totals.totalTokens),
+      ...TOKEN_FIELDS.map((f) => fmtInt(delta(ours.totals, ref.totals, f))),
+      bad.has('totals') ? 'DIFFERS' : '',
     ])
-  rows.push([
-    'totals',
-    fmtInt(ours.totals.records),
-    fmtInt(ours.totals.totalTokens),
-    ...TOKEN_FIELDS.map((f) => fmtInt(delta(ours.totals, ref.totals, f))),
-    '',
-  ])
-  console.log(
-    `\nusage-ledger record+report vs ccusage ${CCUSAGE_VERSION} claude daily (UTC days; Δ = ours − ccusage)\n`,
-  )
-  const header = ['day', 'records', 'total tokens', ...TOKEN_FIELDS.map((f) => short[f]), '']
-  if (rows.every((r) => r[r.length - 1] === '')) {
-    header.pop()
-    for (const r of rows) r.pop()
-  }
-  console.log(formatTable(header, rows))
-  if (d.diffs.length) {
-    const LIMIT = opt.all ? Infinity : 30
-    console.log('\ndifferences:')
     console.log(
-      formatTable(
-        ['day', 'field', 'ours', 'ccusage', 'delta'],
-        d.diffs.slice(0, LIMIT).map((x) => [x.day, x.field, fmtInt(x.a), fmtInt(x.b), fmtInt(x.delta)]),
-      ),
+      `\n${run.label}: usage-ledger vs ccusage ${CCUSAGE_VERSION} ${run.agent} daily (UTC days; Δ = ours − ccusage)${run.notes ? `\n  known: ${run.notes}` : ''}\n`,
     )
-    if (d.diffs.length > LIMIT) console.log(`… ${d.diffs.length - LIMIT} more (--all lists them)`)
-  }
-  // Costs: the price tables differ by design (docs/costs.md), so within 2 % is the bar.
-  const costOurs = ours.totals.costUSD
-  const costRef = ref.totals.costUSD
-  const costGap =
-    Number.isFinite(costOurs) && Number.isFinite(costRef) && costRef ? (costOurs - costRef) / costRef : NaN
-  if (Number.isFinite(costGap)) {
+    const header = ['day', 'records', 'total tokens', ...TOKEN_FIELDS.map((f) => short[f]), '']
+    if (rows.every((r) => r[r.length - 1] === '')) {
+      header.pop()
+      for (const r of rows) r.pop()
+    }
+    console.log(formatTable(header, rows))
+    if (d.diffs.length) {
+      const LIMIT = opt.all ? Infinity : 30
+      console.log('\ndifferences not explained:')
+      console.log(
+        formatTable(
+          ['day', 'field', 'ours', 'ccusage', 'delta', 'explained'],
+          d.diffs
+            .slice(0, LIMIT)
+            .map((x) => [x.day, x.field, fmtInt(x.a), fmtInt(x.b), fmtInt(x.delta), fmtInt(x.expected)]),
+        ),
+      )
+      if (d.diffs.length > LIMIT) console.log(`… ${d.diffs.length - LIMIT} more (--all lists them)`)
+    }
+    // Costs: the price tables differ by design (docs/costs.md), so within 2 % is the bar.
+    const gap = costGapOf(ours.totals.costUSD, ref.totals.costUSD)
+    const costOk = Math.abs(gap) <= 0.02 || Boolean(run.costNote)
     console.log(
-      `\ncost: ours $${costOurs.toFixed(2)}, ccusage $${costRef.toFixed(2)} (${(costGap * 100).toFixed(2)}%, goal within 2%)`,
+      `cost: ours $${(ours.totals.costUSD ?? 0).toFixed(4)}, ccusage $${(ref.totals.costUSD ?? 0).toFixed(4)} (${pct(gap)}${Math.abs(gap) <= 0.02 ? '' : run.costNote ? `: ${run.costNote}` : ', more than 2% off'})`,
     )
+    if (run.meta?.days) {
+      // the generator knows what the answer must be: say which side is off when they disagree
+      const t = normaliseTruth(run.meta)
+      const ot = diffDaily(ours, t)
+      const ct = diffDaily(ref, t)
+      console.log(
+        `generator truth: ours ${ot.diffs.length + ot.totals.length ? `differs on ${ot.diffs.length} (day, field) pairs` : 'equal'}, ` +
+          `ccusage ${ct.diffs.length + ct.totals.length ? `differs on ${ct.diffs.length} (day, field) pairs` : 'equal'}`,
+      )
+    }
+    const tokens = d.diffs.length
+      ? `DIFFER (${d.diffs.length})`
+      : d.explained
+        ? `as explained (${d.explained})`
+        : 'equal'
+    return {
+      ok: !d.diffs.length && costOk,
+      row: [
+        run.label,
+        fmtInt(d.days.length),
+        fmtInt(ours.totals.records),
+        tokens,
+        pct(gap),
+        Math.abs(gap) <= 0.02 ? '' : run.costNote ? 'over 2%, explained' : 'OVER 2%',
+      ],
+    }
+  } finally {
+    if (opt.keep) log(`kept ${work}`)
+    else rmSync(work, { recursive: true, force: true })
   }
-  if (meta?.days) {
-    // the generator knows what the answer must be: say which side is off when they disagree
-    const t = normaliseTruth(meta)
-    const ot = diffDaily(ours, t)
-    const ct = diffDaily(ref, t)
-    console.log(
-      `generator truth: ours ${ot.diffs.length + ot.totals.length ? `differs on ${ot.diffs.length} (day, field) pairs` : 'equal'}, ` +
-        `ccusage ${ct.diffs.length + ct.totals.length ? `differs on ${ct.diffs.length} (day, field) pairs` : 'equal'}`,
-    )
-  }
-  const n = d.diffs.length + d.totals.length
-  const costOk = !Number.isFinite(costGap) || Math.abs(costGap) <= 0.02
-  console.log(
-    `parity: ${d.days.length} days, ${n} difference${n === 1 ? '' : 's'}${costOk ? '' : `; cost ${(costGap * 100).toFixed(2)}% off`}`,
-  )
-  code = n === 0 && costOk ? 0 : 1
-} catch (e) {
-  console.error(String(e.message ?? e))
-  code = 1
-} finally {
-  if (opt.keep) log(`kept ${home}`)
-  else rmSync(home, { recursive: true, force: true })
 }
-process.exitCode = code
+
+let failed = 0
+const summary = []
+for (const run of runs()) {
+  try {
+    const r = await compare(run)
+    summary.push(r.row)
+    if (!r.ok) failed++
+  } catch (e) {
+    console.error(String(e.message ?? e))
+    summary.push([run.label, '—', '—', 'FAILED', '—', ''])
+    failed++
+  }
+}
+console.log(`\nparity summary (ccusage ${CCUSAGE_VERSION}; Δ cost = ours vs ccusage)\n`)
+console.log(formatTable(['source', 'days', 'records', 'token fields', 'Δ cost', ''], summary))
+console.log(`parity: ${summary.length - failed} of ${summary.length} equal or as explained`)
+process.exitCode = failed ? 1 : 0

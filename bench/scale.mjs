@@ -102,7 +102,7 @@ const STAGES = [
   { id: 'P6P', script: 'init.mjs', args: ['--runs', String(RUNS), '--packed'] },
   { id: 'P5', script: 'fetch.mjs', args: ['--ledger', 'p4', '--runs', String(RUNS), '--noop-reps', '3'] },
   { id: 'V', script: 'verify.mjs', args: ['--runs', String(RUNS), '--reps', String(RUNS)] },
-  { id: 'P1', script: 'run.mjs', args: ['--size', opt.size, '--runs', String(RUNS)] },
+  { id: 'P1', script: 'run.mjs', args: ['--size', opt.size, '--runs', String(RUNS), '--no-sources'] },
 ]
 const only = opt.only ? new Set(opt.only.split(',').map((s) => s.trim().toUpperCase())) : null
 const stages = STAGES.filter((s) => !only || only.has(s.id))

@@ -45,6 +45,11 @@ const COMMANDS: Array<[string, string, Load]> = [
   ],
   ['record', "read new usage from the sources and commit it to this device's ledger", () => import('./record.js')],
   [
+    'sources',
+    'every source read: found here or where it looked, files, what the ledger holds from it',
+    () => import('./sources.js'),
+  ],
+  [
     'hooks <action> [target]',
     'install the shipped git post-merge hook; print automation snippets',
     () => import('./hooks.js'),
@@ -104,7 +109,10 @@ function build(env: Env, wantsHelp: boolean, run: (load: Load, a: Args) => void)
   }
   return (
     parser
-      .demandCommand(1, 'name a command: init, record, push, fetch, report, verify, status, devices, index or hooks')
+      .demandCommand(
+        1,
+        'name a command: init, record, push, fetch, report, verify, status, devices, sources, index or hooks',
+      )
       .completion('completion', 'print a shell completion script (bash, or zsh when $SHELL is zsh)')
       .recommendCommands()
       .strict()

@@ -1,0 +1,115 @@
+/**
+ * What `sources` shows: every registered source, whether its files are on this machine and
+ * where, and what the ledger holds from it (every device, after dedupe, from the query index).
+ */
+import fs from 'node:fs'
+import { FILE_SOURCES } from '../../collect/index.js'
+import { stdin } from '../../collect/stdin/index.js'
+import type { FileSource } from '../../collect/types.js'
+import { COL, ROW, type IndexData } from '../../index/index.js'
+import { DIM } from '../../report/aggregate.js'
+import type { Store } from '../../store/store.js'
+import { refreshIndex, storePrices } from './index.js'
+
+/** What the ledger holds from one source. */
+export interface HeldRecords {
+  /** Records of every device (after dedupe), and of this device among them. */
+  records: number
+  thisDevice: number
+  /** The newest record's instant (ISO), null when none. */
+  newest: string | null
+}
+
+export interface SourceRow extends HeldRecords {
+  name: string
+  title: string
+  kind: FileSource['kind'] | 'stdin'
+  /** The variable that moves it; null for stdin. */
+  envVar: string | null
+  /** At least one file found (stdin: something recorded through it). */
+  found: boolean
+  /** Where it looks, there or not (empty for stdin). */
+  looksIn: string[]
+  /** The places of `looksIn` that exist on this machine. */
+  places: string[]
+  files: number
+  /** stdin: the names other tools recorded under (`record --stdin --source NAME`). */
+  names?: string[]
+}
+
+/** The `usage-ledger/sources@1` object. */
+export interface SourcesView {
+  schema: 'usage-ledger/sources@1'
+  /** False before the first `record`: nothing is recorded yet. */
+  store: boolean
+  sources: SourceRow[]
+}
+
+const none = (): HeldRecords => ({ records: 0, thisDevice: 0, newest: null })
+
+/** Per source name: what the index holds (the dims name device and source; the rows count). */
+export function heldBySource(idx: IndexData, thisDevice: string): Map<string, HeldRecords> {
+  const dims = idx.dims.map((d) => {
+    const dim = d.split('\t')
+    return { source: dim[DIM.source]!, mine: dim[DIM.device] === thisDevice }
+  })
+  const newest = new Map<string, number>()
+  const out = new Map<string, HeldRecords>()
+  for (const rows of Object.values(idx.days)) {
+    for (let at = 0; at < rows.length; at += ROW) {
+      const dim = dims[rows[at + COL.dim]!]!
+      const held = out.get(dim.source) ?? none()
+      const n = rows[at + COL.records]!
+      held.records += n
+      if (dim.mine) held.thisDevice += n
+      out.set(dim.source, held)
+      const last = rows[at + COL.last]!
+      if (n > 0 && last > (newest.get(dim.source) ?? -Infinity)) newest.set(dim.source, last)
+    }
+  }
+  for (const [source, ms] of newest) out.get(source)!.newest = new Date(ms).toISOString()
+  return out
+}
+
+export async function listSources(store: Store): Promise<SourcesView> {
+  const view = store.initialized ? await refreshIndex(store, storePrices(store), false) : null
+  const held = view ? heldBySource(view.index, store.device.id) : new Map<string, HeldRecords>()
+  const env = store.env
+  const rows: SourceRow[] = FILE_SOURCES.map((s) => {
+    const looksIn = s.looksIn(env)
+    const files = s.discover(env).length
+    return {
+      name: s.name,
+      title: s.title,
+      kind: s.kind,
+      envVar: s.envVar,
+      found: files > 0,
+      looksIn,
+      places: looksIn.filter((p) => fs.existsSync(p)),
+      files,
+      ...(held.get(s.name) ?? none()),
+    }
+  })
+  // Whatever is not a file source's came through stdin, under the name its tool gave.
+  const names = [...held.keys()].filter((n) => !FILE_SOURCES.some((s) => s.name === n)).sort()
+  const fromStdin = none()
+  for (const n of names) {
+    const h = held.get(n)!
+    fromStdin.records += h.records
+    fromStdin.thisDevice += h.thisDevice
+    if (h.newest && (!fromStdin.newest || h.newest > fromStdin.newest)) fromStdin.newest = h.newest
+  }
+  rows.push({
+    name: stdin.name,
+    title: stdin.title,
+    kind: 'stdin',
+    envVar: null,
+    found: names.length > 0,
+    looksIn: [],
+    places: [],
+    files: 0,
+    ...fromStdin,
+    names,
+  })
+  return { schema: 'usage-ledger/sources@1', store: Boolean(view), sources: rows }
+}
