@@ -289,7 +289,7 @@ export class PriceTable {
     if (!p) return null
     const prompt = r.input + r.cacheWrite + r.cacheRead
     let rate: Rates = p
-    for (const t of p.tiers ?? []) if (prompt > t.threshold) rate = t
+    if (!SUMS_OF_REQUESTS.has(r.source)) for (const t of p.tiers ?? []) if (prompt > t.threshold) rate = t
     const w1h = r.cacheWrite1h ?? 0
     const usd =
       (r.input * rate.input +
@@ -303,6 +303,12 @@ export class PriceTable {
 }
 
 export type CostMode = 'auto' | 'calculate' | 'display'
+
+/**
+ * Sources whose records sum many requests (a session's running total: DESIGN §5, cumulative
+ * counters): their prompt size says nothing of any one request, so no tier applies to them.
+ */
+const SUMS_OF_REQUESTS = new Set(['droid', 'copilot'])
 
 export const EMBEDDED_PRICES = PriceTable.dataset(PRICES_AS_OF).with(SUPPLEMENT)
 export const priceFor = (model: string, ts?: string) => EMBEDDED_PRICES.lookup(model, ts)

@@ -191,6 +191,16 @@ t.test('tiers: the whole request at the rate of the highest threshold its prompt
   t.ok(near(recordCost(rec({ model: 'gpt-5.4', source: 'codex', input: 271_999 }), 'calculate'), 0.6799975))
 })
 
+t.test('tiers: never for a record that sums a session of requests (droid, copilot)', async (t) => {
+  const big = { input: 1000, output: 100, cacheRead: 200_000 }
+  t.ok(near(recordCost(rec({ ...big }), 'calculate'), 0.12825), 'one Claude Code request over 200k: long rates')
+  for (const source of ['droid', 'copilot'])
+    t.ok(
+      near(recordCost(rec({ ...big, source }), 'calculate'), (1000 * 3 + 100 * 15 + 200_000 * 0.3) / 1e6),
+      `${source}: the session's sum at base rates`,
+    )
+})
+
 t.test('history: a price change does not reprice the months before it', async (t) => {
   const o3 = (ts: string) => recordCost(rec({ model: 'o3', source: 'codex', ts, input: 1e6, output: 1e6 }), 'calculate')
   t.equal(o3('2025-06-09T23:59:59.999Z'), 50, 'o3 before the cut of 2025-06-10: 10 + 40')
