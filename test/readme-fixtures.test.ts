@@ -1,0 +1,50 @@
+/**
+ * The README's "Try it on the bundled fixtures" lines, run as written from the repository root:
+ * every source's fixtures recorded into a fresh store, the report by source equal to
+ * fixtures/expected.json, and the fixtures left as they were.
+ */
+import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { FIXTURES, ROOT } from './helpers/cli.js'
+import { run } from './helpers/spawn.js'
+
+function fixtureLines(): string {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  const after = readme.split(/^Try it on the bundled fixtures.*$/m)[1] ?? ''
+  return /```sh\n([\s\S]*?)```/.exec(after)?.[1] ?? ''
+}
+
+t.test("the README's fixture lines record every source", async (t) => {
+  const lines = fixtureLines()
+  t.match(lines, /node bin\/usage-ledger\.js record/, 'the block is found')
+  const home = t.testdir({ home: {} })
+  const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8'))
+  const script = `${lines}\nnode bin/usage-ledger.js report --by source --tz UTC --json`
+  const env = {
+    PATH: process.env.PATH,
+    HOME: path.join(home, 'home'),
+    TMPDIR: home,
+    USAGE_LEDGER_DEVICE_ID: 'a'.repeat(32),
+  }
+  const r = await run('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], {
+    cwd: ROOT,
+    env,
+    stdin: 'ignore',
+  })
+  t.equal(r.code, 0, r.stderr)
+  // The text report first, then the JSON one: the last line that opens an object starts it.
+  const json = JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('\n{') + 1))
+  const bySource: Record<string, number> = {}
+  for (const x of json.rows as Array<{ source: string; totalTokens: number }>)
+    bySource[x.source] = (bySource[x.source] ?? 0) + x.totalTokens
+  const sources = Object.keys(expected).filter((k) => !k.startsWith('$'))
+  t.equal(sources.length, 12, 'every file source has expected totals')
+  for (const s of sources) t.equal(bySource[s], expected[s].totals.totalTokens, `${s}: total tokens as expected.json`)
+  t.equal(
+    execFileSync('git', ['status', '--porcelain', 'fixtures'], { cwd: ROOT, encoding: 'utf8' }),
+    '',
+    'fixtures untouched',
+  )
+})
