@@ -24,4 +24,7 @@ export const sha256hex = (s: string | Uint8Array): string => {
 /** The first `bytes` of a sha256 as hex. */
 export const sha256prefix = (s: string, bytes: number): string => sha256hex(s).slice(0, bytes * 2)
 
+/** md5 as hex: only to match an agent's own names (Kimi CLI names work dirs by their path's md5). */
+export const md5hex = (s: string): string => load().createHash('md5').update(s).digest('hex')
+
 export const randomHex = (bytes: number) => load().randomBytes(bytes).toString('hex')

@@ -6,9 +6,9 @@
  * verbatim into a new session, so the id leaves the session out and the copies fold.
  */
 import fs from 'node:fs'
-import { createRequire } from 'node:module'
 import path from 'node:path'
 import type { Env } from '../../env.js'
+import { md5hex } from '../../ledger/hash.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
 import { envDirs, tokenCount as count, type Batch, type LinesSource, type SourceFile } from '../types.js'
@@ -55,10 +55,9 @@ function workDirs(root: string): Map<string, string> {
       const out = new Map<string, string>()
       const o = JSON.parse(text) as { work_dirs?: unknown }
       if (!Array.isArray(o.work_dirs)) return out
-      const { createHash } = loadCrypto()
       for (const wd of o.work_dirs as Array<{ path?: unknown; kaos?: unknown }>) {
         if (typeof wd?.path !== 'string') continue
-        const md5 = createHash('md5').update(wd.path).digest('hex')
+        const md5 = md5hex(wd.path)
         out.set(typeof wd.kaos === 'string' && wd.kaos !== 'local' ? `${wd.kaos}_${md5}` : md5, wd.path)
       }
       return out
@@ -85,10 +84,6 @@ function readCached<T>(file: string, parse: (text: string) => T): T | undefined 
   cache.set(file, { version, value })
   return value
 }
-
-// node:crypto only when a changed wire file needs its names (as ledger/hash.ts loads it).
-let crypto: typeof import('node:crypto') | undefined
-const loadCrypto = () => (crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto'))
 
 interface WireLine {
   type?: unknown
