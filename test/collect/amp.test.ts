@@ -1,9 +1,8 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sameSumsAsExpected, recordIdOf, hash16, byTs } from '../helpers/collect.js'
 import { cli, FIXTURES, isolatedEnv, pick } from '../helpers/cli.js'
 import { Batch } from '../../lib/collect/index.js'
 import { amp, ampThread } from '../../lib/collect/amp/index.js'
@@ -31,10 +30,7 @@ interface ExpectedRecord {
   reasoning?: number
 }
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex')
-const idOf = (nativeKey: string) => sha(`amp\n${nativeKey}`).slice(0, 32)
-const hash16 = (s: string) => sha(`usage-ledger/project/v1\0${s}`).slice(0, 16)
-const byTs = (a: LedgerRecord, b: LedgerRecord) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)
+const idOf = (nativeKey: string) => recordIdOf('amp', nativeKey)
 
 const home = (t: { testdir(): string }) => copyFixture(t.testdir(), 'amp')
 const run = (dir: string, cursors = {}) => collectOnce(fakeEnv({ AMP_DATA_DIR: dir }), amp, cursors)
@@ -54,17 +50,7 @@ function appended(ledger: LedgerRecord[], batch: LedgerRecord[]): LedgerRecord[]
 
 t.test('full read of fixtures/amp matches expected.json', async (t) => {
   const { records, batch, stats } = run(home(t))
-  t.same(
-    sumBy(records, (r) => r.ts.slice(0, 10)),
-    EXP.days,
-    'per UTC day',
-  )
-  t.same(sumBy(records, () => 'all').all, EXP.totals, 'totals')
-  t.same(
-    sumBy(records, (r) => r.model),
-    EXP.models,
-    'per model',
-  )
+  sameSumsAsExpected(t, records, EXP)
   t.equal(stats.malformed, EXP.malformedFiles, 'the thread caught mid-write')
   t.equal(stats.files, EXP.extras.files)
   t.equal(batch.duplicates, 0)

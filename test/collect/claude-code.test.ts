@@ -1,9 +1,8 @@
 import t from 'tap'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sumBy, sha256, recordIdOf } from '../helpers/collect.js'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import type { Env } from '../../lib/env.js'
 import { Batch, type SourceCursors } from '../../lib/collect/index.js'
@@ -23,8 +22,7 @@ const S4 = `${P2}/e4b96c32-7d64-4baf-83a5-5b1d4e9f7a04.jsonl`
 const S5 = `${P2}/f5ca7d43-8e75-4cb0-94b6-6c2e5fa08b05.jsonl`
 const JSONL_FILES = 7
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex')
-const idOf = (nativeKey: string) => sha(`claude-code\n${nativeKey}`).slice(0, 32)
+const idOf = (nativeKey: string) => recordIdOf('claude-code', nativeKey)
 
 /** A fresh copy of fixtures/claude under `root` (a t.testdir()); returns its path. */
 const copyClaude = (root: string, name = 'claude') => copyFixture(root, 'claude', name)
@@ -515,15 +513,15 @@ t.test('claudeRecord', async (t) => {
 
   t.test('project and session are 16-hex hashes, never the path', async (t) => {
     const r = claudeRecord(base, 'k', '')!
-    t.equal(r.project, sha('usage-ledger/project/v1\0' + '/home/ana/src/app').slice(0, 16))
-    t.equal(r.session, sha(`usage-ledger/project/v1\0${base.sessionId}`).slice(0, 16))
+    t.equal(r.project, sha256('usage-ledger/project/v1\0' + '/home/ana/src/app').slice(0, 16))
+    t.equal(r.session, sha256(`usage-ledger/project/v1\0${base.sessionId}`).slice(0, 16))
     const s = JSON.stringify(r)
     t.notOk(s.includes('/home/ana'), 'no path in the record')
     t.notOk(s.includes(base.sessionId), 'no raw session id in the record')
     const salted = claudeRecord(base, 'k', 'pepper')!
     t.equal(
       salted.project,
-      sha('usage-ledger/project/v1\0pepper/home/ana/src/app').slice(0, 16),
+      sha256('usage-ledger/project/v1\0pepper/home/ana/src/app').slice(0, 16),
       'salt goes between prefix and value',
     )
     t.not(salted.project, r.project)

@@ -1,12 +1,10 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sumBy, hash16, byTs } from '../helpers/collect.js'
 import { cli, FIXTURES, isolatedEnv, pick } from '../helpers/cli.js'
 import { chatIdTime, codebuff, messageUsage, usageOf } from '../../lib/collect/codebuff/index.js'
-import type { LedgerRecord } from '../../lib/ledger/record.js'
 
 const EXP = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')).codebuff
 
@@ -14,8 +12,6 @@ const C1 = 'projects/api/chats/2026-11-16T23-41-07.512Z/chat-messages.json'
 const C2 = 'projects/api/chats/2026-11-17T14-05-00.004Z/chat-messages.json'
 const C4 = 'projects/site/chats/2026-11-18T09-00-00.000Z/chat-messages.json'
 
-const hash16 = (s: string) => createHash('sha256').update(`usage-ledger/project/v1\0${s}`).digest('hex').slice(0, 16)
-const byTs = (a: LedgerRecord, b: LedgerRecord) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)
 const run = (dir: string, cursors = {}) => collectOnce(fakeEnv({ CODEBUFF_DATA_DIR: dir }), codebuff, cursors)
 const readJson = (p: string) => JSON.parse(fs.readFileSync(p, 'utf8')) as Array<Record<string, unknown>>
 

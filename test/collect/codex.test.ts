@@ -1,14 +1,12 @@
 import t from 'tap'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sumBy, sameSumsAsExpected, recordIdOf, hash16, byTs } from '../helpers/collect.js'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import type { Env } from '../../lib/env.js'
 import { Batch, type SourceCursors } from '../../lib/collect/index.js'
 import { codex, codexLine, uuidV7Ms, SOURCE, type CodexCtx } from '../../lib/collect/codex/index.js'
-import type { LedgerRecord } from '../../lib/ledger/record.js'
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url))
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8'))
@@ -20,31 +18,17 @@ const C3 = 'sessions/2026/11/21/rollout-2026-11-21T09-30-00-01a1fd70-f35c-7f5d-b
 const C4 = 'archived_sessions/rollout-2026-11-18T16-20-45-01a1ef75-eba2-75dc-9a3d-3da662efbce4.jsonl'
 const FILES = [C1, C2, C3, C4]
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex')
-const idOf = (nativeKey: string) => sha(`codex\n${nativeKey}`).slice(0, 32)
-const hash16 = (s: string) => sha(`usage-ledger/project/v1\0${s}`).slice(0, 16)
+const idOf = (nativeKey: string) => recordIdOf('codex', nativeKey)
 
 const copyCodex = (root: string, name = 'codex') => copyFixture(root, 'codex', name)
 
 const run = (env: Env, cursors: Record<string, SourceCursors> = {}) => collectOnce(env, codex, cursors)
 
-const byTs = (a: LedgerRecord, b: LedgerRecord) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)
-
 t.test('full read of fixtures/codex matches expected.json', async (t) => {
   const home = copyCodex(t.testdir({}))
   const { records, batch, stats } = run(fakeEnv({ CODEX_HOME: home }))
 
-  t.same(
-    sumBy(records, (r) => r.ts.slice(0, 10)),
-    EXP.days,
-    'per UTC day',
-  )
-  t.same(sumBy(records, () => 'all').all, EXP.totals, 'totals')
-  t.same(
-    sumBy(records, (r) => r.model),
-    EXP.models,
-    'per model',
-  )
+  sameSumsAsExpected(t, records, EXP)
   t.equal(stats.malformed, EXP.malformedLines, 'malformed')
   t.equal(batch.malformed, 1)
   t.equal(stats.files, 4)

@@ -1,10 +1,9 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sumBy, sameSumsAsExpected, hash16 } from '../helpers/collect.js'
 import { cli, isolatedEnv } from '../helpers/cli.js'
 import { copilot } from '../../lib/collect/copilot/index.js'
 import type { SourceCursors } from '../../lib/collect/index.js'
@@ -18,8 +17,6 @@ const B = '8a2b4c6d-1e3f-4a5b-8c7d-9e0f1a2b3c4d'
 const OTEL = 'otel/copilot-traces.jsonl'
 const eventsOf = (s: string) => `session-state/${s}/events.jsonl`
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex')
-const hash16 = (s: string) => sha(`usage-ledger/project/v1\0${s}`).slice(0, 16)
 const byTs = (a: LedgerRecord, b: LedgerRecord) =>
   a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.model < b.model ? -1 : a.model > b.model ? 1 : 0
 const run = (home: string, cursors: Record<string, SourceCursors> = {}, vars: Record<string, string> = {}) =>
@@ -29,17 +26,7 @@ const tokens = (r: LedgerRecord) => [r.input, r.output, r.cacheWrite, r.cacheRea
 t.test('full read of fixtures/copilot matches expected.json', async (t) => {
   const home = copyFixture(t.testdir({}), 'copilot')
   const { records, stats } = run(home)
-  t.same(
-    sumBy(records, (r) => r.ts.slice(0, 10)),
-    EXP.days,
-    'per UTC day',
-  )
-  t.same(sumBy(records, () => 'all').all, EXP.totals, 'totals')
-  t.same(
-    sumBy(records, (r) => r.model),
-    EXP.models,
-    'per model',
-  )
+  sameSumsAsExpected(t, records, EXP)
   t.equal(stats.files, 3, 'two session-state files and one OTel file')
   t.equal(stats.malformed, EXP.malformedLines, 'the truncated line of each kind')
   t.equal(

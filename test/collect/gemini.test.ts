@@ -1,9 +1,8 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sumBy, sameSumsAsExpected, sha256, hash16, byTs } from '../helpers/collect.js'
 import { cli, FIXTURES, isolatedEnv, pick, type Totals } from '../helpers/cli.js'
 import { gemini, geminiTokens } from '../../lib/collect/gemini/index.js'
 import { canonicalLine, type LedgerRecord } from '../../lib/ledger/record.js'
@@ -17,25 +16,12 @@ const S1_JSONL = 'app/chats/session-2026-11-19T09-58-a1b2c3d4.jsonl'
 const S1_HASH_JSON = `${H1}/chats/session-2026-11-19T09-58-a1b2c3d4.json`
 const S3_JSON = `${H2}/chats/session-2026-11-21T16-40-e5f6a7b8.json`
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex')
-const hash16 = (s: string) => sha(`usage-ledger/project/v1\0${s}`).slice(0, 16)
-const byTs = (a: LedgerRecord, b: LedgerRecord) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)
 const run = (dir: string, cursors = {}) => collectOnce(fakeEnv({ GEMINI_DATA_DIR: dir }), gemini, cursors)
 
 t.test('full read of fixtures/gemini matches expected.json', async (t) => {
   const dir = copyFixture(t.testdir({}), 'gemini')
   const { records, batch, stats } = run(dir)
-  t.same(
-    sumBy(records, (r) => r.ts.slice(0, 10)),
-    EXP.days,
-    'per UTC day',
-  )
-  t.same(sumBy(records, () => 'all').all, EXP.totals, 'totals')
-  t.same(
-    sumBy(records, (r) => r.model),
-    EXP.models,
-    'per model',
-  )
+  sameSumsAsExpected(t, records, EXP)
   t.equal(stats.malformed, EXP.malformedLines, 'the cut JSONL line and the half-written document')
   t.equal(stats.files, 7, 'chats only: logs.json is not read')
   t.equal(
@@ -56,7 +42,7 @@ t.test('full read of fixtures/gemini matches expected.json', async (t) => {
       [e.input, e.output, e.cacheWrite, e.cacheRead, e.reasoning ?? 0],
       `${e.label} tokens`,
     )
-    t.equal(r.id, sha(`gemini\n${e.nativeKey}`).slice(0, 32), `${e.label} id = the message id`)
+    t.equal(r.id, sha256(`gemini\n${e.nativeKey}`).slice(0, 32), `${e.label} id = the message id`)
     t.equal(r.session, hash16(e.session as string), `${e.label} session hash`)
     t.equal(r.project, hash16(e.label === 'M10' ? H2 : H1), `${e.label} project = hash of gemini-cli's projectHash`)
     t.notOk('costUSD' in r || 'sidechain' in r || 'cacheWrite1h' in r)

@@ -1,10 +1,9 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sameSumsAsExpected, recordIdOf, hash16 } from '../helpers/collect.js'
 import { cli, isolatedEnv } from '../helpers/cli.js'
 import { grok } from '../../lib/collect/grok/index.js'
 import type { SourceCursors } from '../../lib/collect/index.js'
@@ -16,9 +15,7 @@ const { S1, S2, S3 } = EXP.extras.sessions as Record<string, string>
 const API = 'sessions/%2Fhome%2Fana%2Fsrc%2Fapi'
 const WEB = 'sessions/%2Fhome%2Fana%2Fsrc%2Fweb'
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex')
-const idOf = (nativeKey: string) => sha(`grok\n${nativeKey}`).slice(0, 32)
-const hash16 = (s: string) => sha(`usage-ledger/project/v1\0${s}`).slice(0, 16)
+const idOf = (nativeKey: string) => recordIdOf('grok', nativeKey)
 const byTs = (a: LedgerRecord, b: LedgerRecord) =>
   a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.model < b.model ? -1 : a.model > b.model ? 1 : 0
 const run = (home: string, cursors: Record<string, SourceCursors> = {}) =>
@@ -39,17 +36,7 @@ const turn = (event: string | null, ms: number, usage: object) =>
 t.test('full read of fixtures/grok matches expected.json', async (t) => {
   const home = copyFixture(t.testdir({}), 'grok')
   const { records, batch, stats } = run(home)
-  t.same(
-    sumBy(records, (r) => r.ts.slice(0, 10)),
-    EXP.days,
-    'per UTC day',
-  )
-  t.same(sumBy(records, () => 'all').all, EXP.totals, 'totals')
-  t.same(
-    sumBy(records, (r) => r.model),
-    EXP.models,
-    'per model',
-  )
+  sameSumsAsExpected(t, records, EXP)
   t.equal(stats.files, 3)
   t.equal(stats.malformed, EXP.malformedLines)
   t.equal(batch.duplicates, EXP.extras.duplicates, "S1's first turn replayed later in S1 and at the top of its fork S3")

@@ -1,9 +1,8 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sumBy, hash16, byTs } from '../helpers/collect.js'
 import { cli, FIXTURES, isolatedEnv, pick } from '../helpers/cli.js'
 import { kimi, kimiRecord, type KimiFile } from '../../lib/collect/kimi/index.js'
 import type { LedgerRecord } from '../../lib/ledger/record.js'
@@ -16,8 +15,6 @@ const SUB = `${W}/4f2c9a4e-0b7e-4d2a-9d7c-1a2b3c4d5e6f/subagents/a7f3c2d1/wire.j
 const S2 = `${W}/9b3e7d10-55aa-4c1f-8e2b-0c9d8e7f6a5b/wire.jsonl`
 const MAIN = 'sessions/c0de5e1f00d2a7b4/019a8c2e-77d4-7b1a-9f0e-3c2d1b0a9f8e/agents/main/wire.jsonl'
 
-const hash16 = (s: string) => createHash('sha256').update(`usage-ledger/project/v1\0${s}`).digest('hex').slice(0, 16)
-const byTs = (a: LedgerRecord, b: LedgerRecord) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)
 const run = (home: string, cursors = {}) => collectOnce(fakeEnv({ KIMI_DATA_DIR: home }), kimi, cursors)
 
 /** A home holding only the given files of the fixture. */

@@ -1,10 +1,9 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sameSumsAsExpected, hash16, byTs } from '../helpers/collect.js'
 import { cli, isolatedEnv, pick, type Totals } from '../helpers/cli.js'
 import { Batch, type SourceCursors } from '../../lib/collect/index.js'
 import { openclaw, openclawLine, sessionOfFile } from '../../lib/collect/openclaw/index.js'
@@ -18,26 +17,14 @@ const O1 = 'ab9b55c4-f540-4587-ab94-72b63b29147c'
 const MAIN = 'agents/main/sessions'
 const LIVE = `${MAIN}/${O1}.jsonl`
 
-const hash16 = (s: string) => createHash('sha256').update(`usage-ledger/project/v1\0${s}`).digest('hex').slice(0, 16)
 const run = (dir: string, cursors: Record<string, SourceCursors> = {}) =>
   collectOnce(fakeEnv({ OPENCLAW_DIR: dir }), openclaw, cursors)
-const byTs = (a: LedgerRecord, b: LedgerRecord) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)
 const ids = (rs: LedgerRecord[]) => rs.map((r) => r.id).sort()
 
 t.test('full read of fixtures/openclaw matches expected.json', async (t) => {
   const dir = copyFixture(t.testdir(), 'openclaw')
   const { records, batch, stats } = run(dir)
-  t.same(
-    sumBy(records, (r) => r.ts.slice(0, 10)),
-    EXP.days,
-    'per UTC day',
-  )
-  t.same(sumBy(records, () => 'all').all, EXP.totals, 'totals')
-  t.same(
-    sumBy(records, (r) => r.model),
-    EXP.models,
-    'per model',
-  )
+  sameSumsAsExpected(t, records, EXP)
   t.equal(stats.files, 5, 'live, reset, deleted, thread fork, second agent')
   t.equal(stats.malformed, EXP.malformedLines)
   t.equal(batch.duplicates, 2, 'B4 written twice; B1 copied into the thread fork')

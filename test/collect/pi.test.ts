@@ -1,10 +1,9 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sameSumsAsExpected, hash16, byTs } from '../helpers/collect.js'
 import { cli, isolatedEnv, pick, type Totals } from '../helpers/cli.js'
 import { Batch, type SourceCursors } from '../../lib/collect/index.js'
 import { newSessionCtx, pi, piLine, usageOf, type SessionLine } from '../../lib/collect/pi/index.js'
@@ -20,26 +19,14 @@ const P1 = `${APP}/2026-11-19T10-00-00-000Z_${S1}.jsonl`
 const P2 = `${APP}/2026-11-20T09-15-00-000Z_${S2}.jsonl`
 const P3 = '--home-ana-src-site--/2026-11-20T14-00-00-000Z_c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f.jsonl'
 
-const hash16 = (s: string) => createHash('sha256').update(`usage-ledger/project/v1\0${s}`).digest('hex').slice(0, 16)
 const run = (dir: string, cursors: Record<string, SourceCursors> = {}) =>
   collectOnce(fakeEnv({ PI_AGENT_DIR: dir }), pi, cursors)
-const byTs = (a: LedgerRecord, b: LedgerRecord) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)
 const ids = (rs: LedgerRecord[]) => rs.map((r) => r.id).sort()
 
 t.test('full read of fixtures/pi matches expected.json', async (t) => {
   const dir = copyFixture(t.testdir(), 'pi')
   const { records, batch, stats } = run(dir)
-  t.same(
-    sumBy(records, (r) => r.ts.slice(0, 10)),
-    EXP.days,
-    'per UTC day',
-  )
-  t.same(sumBy(records, () => 'all').all, EXP.totals, 'totals')
-  t.same(
-    sumBy(records, (r) => r.model),
-    EXP.models,
-    'per model',
-  )
+  sameSumsAsExpected(t, records, EXP)
   t.equal(stats.files, 3)
   t.equal(stats.malformed, EXP.malformedLines, 'the cut line of P1')
   t.equal(batch.duplicates, 3, 'A2 written twice, A1 and A2 copied into the fork')

@@ -1,12 +1,11 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash } from 'node:crypto'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy } from '../helpers/collect.js'
+import { collectOnce, copyFixture, sumBy, sameSumsAsExpected, sha256, hash16, byTs } from '../helpers/collect.js'
 import { cli, FIXTURES, isolatedEnv, pick, type Totals } from '../helpers/cli.js'
 import { qwen, qwenTokens } from '../../lib/collect/qwen/index.js'
-import { canonicalLine, type LedgerRecord } from '../../lib/ledger/record.js'
+import { canonicalLine } from '../../lib/ledger/record.js'
 
 const EXP = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')).qwen
 
@@ -16,25 +15,12 @@ const S3 = '6c3b2e4a-8d5f-4a7c-9b92-0e3f4a5b6c7d'
 const API = 'projects/-home-ana-src-api/chats'
 const WEB = 'projects/-home-ana-src-web/chats'
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex')
-const hash16 = (s: string) => sha(`usage-ledger/project/v1\0${s}`).slice(0, 16)
-const byTs = (a: LedgerRecord, b: LedgerRecord) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)
 const run = (dir: string, cursors = {}) => collectOnce(fakeEnv({ QWEN_DATA_DIR: dir }), qwen, cursors)
 
 t.test('full read of fixtures/qwen matches expected.json', async (t) => {
   const dir = copyFixture(t.testdir({}), 'qwen')
   const { records, batch, stats } = run(dir)
-  t.same(
-    sumBy(records, (r) => r.ts.slice(0, 10)),
-    EXP.days,
-    'per UTC day',
-  )
-  t.same(sumBy(records, () => 'all').all, EXP.totals, 'totals')
-  t.same(
-    sumBy(records, (r) => r.model),
-    EXP.models,
-    'per model',
-  )
+  sameSumsAsExpected(t, records, EXP)
   t.equal(stats.malformed, EXP.malformedLines, 'the line cut off by a crash')
   t.equal(stats.files, 3)
   t.equal(batch.duplicates, EXP.extras.forkCopies, "the fork's copies fold into the originals")
@@ -53,7 +39,7 @@ t.test('full read of fixtures/qwen matches expected.json', async (t) => {
       [e.input, e.output, e.cacheWrite, e.cacheRead, e.reasoning ?? 0],
       `${e.label} tokens`,
     )
-    t.equal(r.id, sha(`qwen\n${e.nativeKey}`).slice(0, 32), `${e.label} id = the record's uuid`)
+    t.equal(r.id, sha256(`qwen\n${e.nativeKey}`).slice(0, 32), `${e.label} id = the record's uuid`)
     t.equal(r.session, hash16(e.session as string), `${e.label} session hash`)
     t.equal(r.project, hash16(e.label === 'Q6' || e.label === 'Q7' ? '/home/ana/src/web' : '/home/ana/src/api'))
     t.notOk('costUSD' in r || 'sidechain' in r || 'cacheWrite1h' in r)

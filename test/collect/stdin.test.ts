@@ -1,12 +1,11 @@
 import t from 'tap'
-import { createHash } from 'node:crypto'
+import { sha256 } from '../helpers/collect.js'
 import { Readable } from 'node:stream'
 import { collectStdinText, readAll, stdinRecord } from '../../lib/collect/stdin/index.js'
 import { Batch } from '../../lib/collect/types.js'
 import { LedgerError } from '../../lib/errors.js'
 import { canonicalLine, type LedgerRecord } from '../../lib/ledger/record.js'
 
-const sha = (s: string) => createHash('sha256').update(s).digest('hex')
 const GOOD =
   '{"v":1,"ts":"2026-11-21T10:15:03.123Z","source":"mytool","model":"m-1","input":1234,"output":567,"cacheWrite":2048,"cacheRead":120000}'
 
@@ -23,7 +22,7 @@ t.test('a good schema-v1 line', async (t) => {
   const canon =
     '{"v":1,"id":"","ts":"2026-11-21T10:15:03.123Z","source":"mytool","model":"m-1","input":1234,"output":567,"cacheWrite":2048,"cacheRead":120000}'
   t.equal(canonicalLine({ ...r, id: '' }), canon)
-  t.equal(r.id, sha(`mytool\n${canon}`).slice(0, 32), 'derived id')
+  t.equal(r.id, sha256(`mytool\n${canon}`).slice(0, 32), 'derived id')
   t.equal(canonicalLine(r), canon.replace('"id":""', `"id":"${r.id}"`))
 })
 

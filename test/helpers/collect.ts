@@ -1,5 +1,6 @@
 /** Running one collector over a copy of the fixtures, as the collector tests do. */
 import fs from 'node:fs'
+import { createHash } from 'node:crypto'
 import path from 'node:path'
 import type { Env } from '../../lib/env.js'
 import { collect, Batch, type SourceCursors } from '../../lib/collect/index.js'
@@ -35,4 +36,29 @@ export function sumBy(records: LedgerRecord[], key: (r: LedgerRecord) => string)
     s.totalTokens += r.input + r.output + r.cacheWrite + r.cacheRead
   }
   return out
+}
+
+/** Ids and privacy hashes by DESIGN §4's formulas, computed apart from lib/. */
+export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
+export const recordIdOf = (source: string, nativeKey: string) => sha256(`${source}\n${nativeKey}`).slice(0, 32)
+export const hash16 = (s: string) => sha256(`usage-ledger/project/v1\0${s}`).slice(0, 16)
+export const byTs = (a: LedgerRecord, b: LedgerRecord) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)
+
+/** A source's records against its fixtures/expected.json entry: per UTC day, in total, per model. */
+export function sameSumsAsExpected(
+  t: { same(found: unknown, wanted: unknown, msg: string): unknown },
+  records: LedgerRecord[],
+  exp: { days: unknown; totals: unknown; models: unknown },
+): void {
+  t.same(
+    sumBy(records, (r) => r.ts.slice(0, 10)),
+    exp.days,
+    'per UTC day',
+  )
+  t.same(sumBy(records, () => 'all').all, exp.totals, 'totals')
+  t.same(
+    sumBy(records, (r) => r.model),
+    exp.models,
+    'per model',
+  )
 }
