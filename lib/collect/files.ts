@@ -192,8 +192,11 @@ function readDocument(
 
 const stripBom = (b: Buffer) => (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? b.subarray(3) : b)
 
-/** Every `*.jsonl` under `dir`, recursively; a missing dir yields nothing. */
-export function findJsonl(dir: string, out: string[] = []): string[] {
+/**
+ * Every file under `dir`, recursively, that `keep` accepts by its name and entry (a file or a
+ * symlink to one, unless `keep` says otherwise); a missing dir yields nothing.
+ */
+export function findFiles(dir: string, keep: (name: string, e: fs.Dirent) => boolean, out: string[] = []): string[] {
   let entries: fs.Dirent[]
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true })
@@ -202,27 +205,17 @@ export function findJsonl(dir: string, out: string[] = []): string[] {
   }
   for (const e of entries) {
     const p = `${dir}/${e.name}`
-    if (e.isDirectory()) findJsonl(p, out)
-    else if (e.name.endsWith('.jsonl') && (e.isFile() || e.isSymbolicLink())) out.push(p)
+    if (e.isDirectory()) findFiles(p, keep, out)
+    else if (keep(e.name, e)) out.push(p)
   }
   return out
 }
 
-/** Every file under `dir` whose name ends with `suffix`, recursively; a missing dir yields nothing. */
-export function findFiles(dir: string, suffix: string, out: string[] = []): string[] {
-  let entries: fs.Dirent[]
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true })
-  } catch {
-    return out
-  }
-  for (const e of entries) {
-    const p = `${dir}/${e.name}`
-    if (e.isDirectory()) findFiles(p, suffix, out)
-    else if (e.name.endsWith(suffix) && (e.isFile() || e.isSymbolicLink())) out.push(p)
-  }
-  return out
-}
+export const isFileOrLink = (e: fs.Dirent) => e.isFile() || e.isSymbolicLink()
+
+/** Every `*.jsonl` under `dir`, recursively. */
+export const findJsonl = (dir: string, out: string[] = []) =>
+  findFiles(dir, (name, e) => name.endsWith('.jsonl') && isFileOrLink(e), out)
 
 /** Cheap test for a line that cannot be JSON at all (truncated, garbage). */
 export function looksLikeJsonObject(line: Buffer): boolean {

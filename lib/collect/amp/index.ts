@@ -9,7 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
-import { findFiles } from '../files.js'
+import { findFiles, isFileOrLink } from '../files.js'
 import { envDirs, tokenCount as count, type Batch, type DocumentsSource } from '../types.js'
 
 export const SOURCE = 'amp'
@@ -167,7 +167,10 @@ export const amp: DocumentsSource = {
   },
   discover(env: Env) {
     return ampDataDirs(env).flatMap((root) =>
-      findFiles(path.join(root, 'threads'), '.json').map((p) => ({ path: p, root })),
+      findFiles(path.join(root, 'threads'), (name, e) => name.endsWith('.json') && isFileOrLink(e)).map((p) => ({
+        path: p,
+        root,
+      })),
     )
   },
   document(_file, text, _ctx, batch, salt) {

@@ -5,7 +5,7 @@
  * and its message `id` (else its place in the array), which rewriting does not change. `credits`
  * are Codebuff's own unit, not dollars: no cost is recorded.
  */
-import fs from 'node:fs'
+import { findFiles, isFileOrLink } from '../files.js'
 import path from 'node:path'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
@@ -22,21 +22,6 @@ function projectDirs(env: Env): string[] {
   const dirs = envDirs(env, ENV_VAR)
   const roots = dirs.length ? dirs : CHANNELS.map((c) => path.join(env.userHome, '.config', c))
   return [...new Set(roots.map((r) => (path.basename(r) === 'projects' ? r : path.join(r, 'projects'))))]
-}
-
-function findChats(dir: string, out: string[]): string[] {
-  let entries: fs.Dirent[]
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true })
-  } catch {
-    return out
-  }
-  for (const e of entries) {
-    const p = `${dir}/${e.name}`
-    if (e.isDirectory()) findChats(p, out)
-    else if (e.name === FILE && (e.isFile() || e.isSymbolicLink())) out.push(p)
-  }
-  return out
 }
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined)
@@ -163,7 +148,9 @@ export const codebuff: DocumentsSource = {
   envVar: ENV_VAR,
   looksIn: projectDirs,
   discover(env) {
-    return projectDirs(env).flatMap((dir) => findChats(dir, []).map((p) => ({ path: p, root: dir })))
+    return projectDirs(env).flatMap((dir) =>
+      findFiles(dir, (name, e) => name === FILE && isFileOrLink(e)).map((p) => ({ path: p, root: dir })),
+    )
   },
   document(file, text, _ctx, batch: Batch, salt) {
     const messages = JSON.parse(text.toString('utf8')) as unknown

@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
-import { findFiles } from '../files.js'
+import { findFiles, isFileOrLink } from '../files.js'
 import { envDirs, tokenCount as count, type Batch, type DocumentsSource, type SourceFile } from '../types.js'
 
 export const SOURCE = 'droid'
@@ -175,7 +175,9 @@ export const droid: DocumentsSource = {
   envVar: ENV_VAR,
   looksIn: sessionDirs,
   discover(env: Env) {
-    return sessionDirs(env).flatMap((root) => findFiles(root, SETTINGS).map((p) => ({ path: p, root })))
+    return sessionDirs(env).flatMap((root) =>
+      findFiles(root, (name, e) => name.endsWith(SETTINGS) && isFileOrLink(e)).map((p) => ({ path: p, root })),
+    )
   },
   document(file, text, ctx, batch, salt) {
     return droidSession(file, text.toString('utf8'), obj(ctx) ?? {}, batch, salt)

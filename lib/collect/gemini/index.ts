@@ -14,6 +14,7 @@ import fs from 'node:fs'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { envDirs, tokenCount as count, type Batch, type DocumentsSource, type SourceFile } from '../types.js'
+import { findFiles, isFileOrLink } from '../files.js'
 
 export const SOURCE = 'gemini'
 const ENV_VAR = 'GEMINI_DATA_DIR'
@@ -159,24 +160,9 @@ function geminiRoots(env: Env): string[] {
   return [path.join(home, '.gemini', 'tmp')]
 }
 
-/** `*.jsonl` and legacy `session-*.json` under `dir`; logs.json, checkpoints and the like are not chats. */
-function findChats(dir: string, out: string[]): void {
-  let entries: fs.Dirent[]
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true })
-  } catch {
-    return
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name)
-    if (e.isDirectory()) findChats(p, out)
-    else if (
-      (e.isFile() || e.isSymbolicLink()) &&
-      (e.name.endsWith('.jsonl') || (e.name.startsWith('session-') && e.name.endsWith('.json')))
-    )
-      out.push(p)
-  }
-}
+/** `*.jsonl` and legacy `session-*.json`; logs.json, checkpoints and the like are not chats. */
+const isChat = (name: string, e: fs.Dirent) =>
+  isFileOrLink(e) && (name.endsWith('.jsonl') || (name.startsWith('session-') && name.endsWith('.json')))
 
 export const gemini: DocumentsSource = {
   name: SOURCE,
@@ -187,9 +173,7 @@ export const gemini: DocumentsSource = {
   discover(env) {
     const files: SourceFile[] = []
     for (const root of geminiRoots(env)) {
-      const found: string[] = []
-      findChats(root, found)
-      for (const p of found) files.push({ path: p, root })
+      for (const p of findFiles(root, isChat)) files.push({ path: p, root })
     }
     return files
   },

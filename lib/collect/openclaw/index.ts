@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Env } from '../../env.js'
 import { normaliseTs } from '../../ledger/record.js'
-import { looksLikeJsonObject, parseObjectLine } from '../files.js'
+import { findFiles, looksLikeJsonObject, parseObjectLine } from '../files.js'
 import { newSessionCtx, readHeader, sessionRecord, type SessionCtx, type SessionLine } from '../pi/index.js'
 import { envDirs, type Batch, type LinesSource, type SourceFile } from '../types.js'
 
@@ -63,21 +63,6 @@ export function sessionOfFile(name: string): string | null {
     : null
 }
 
-/** Transcript files under `dir`, recursively; symlinks are not followed (ccusage skips them too). */
-function findTranscripts(dir: string, out: string[]): void {
-  let entries: fs.Dirent[]
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true })
-  } catch {
-    return
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name)
-    if (e.isDirectory()) findTranscripts(p, out)
-    else if (e.isFile() && sessionOfFile(e.name)) out.push(p)
-  }
-}
-
 /**
  * OPENCLAW_DIR (a comma list), else OpenClaw's state dir (OPENCLAW_STATE_DIR, ~ expanded) and
  * the homes of its names so far, each on every OS under os.homedir().
@@ -95,6 +80,9 @@ function stateDirs(env: Env): string[] {
   return [...new Set([...(ownDir ? [ownDir] : []), ...homes])]
 }
 
+/** A transcript file; symlinks are not followed (ccusage skips them too). */
+const isTranscript = (name: string, e: fs.Dirent) => e.isFile() && sessionOfFile(name) !== null
+
 export const openclaw: LinesSource = {
   name: SOURCE,
   title: 'OpenClaw',
@@ -110,12 +98,13 @@ export const openclaw: LinesSource = {
     const files: SourceFile[] = []
     for (const root of stateDirs(env)) {
       const found: string[] = []
-      findTranscripts(path.join(root, 'sessions'), found)
+      findFiles(path.join(root, 'sessions'), isTranscript, found)
       let agents: fs.Dirent[] = []
       try {
         agents = fs.readdirSync(path.join(root, 'agents'), { withFileTypes: true })
       } catch {}
-      for (const a of agents) if (a.isDirectory()) findTranscripts(path.join(root, 'agents', a.name, 'sessions'), found)
+      for (const a of agents)
+        if (a.isDirectory()) findFiles(path.join(root, 'agents', a.name, 'sessions'), isTranscript, found)
       for (const p of found) files.push({ path: p, root })
     }
     return files
