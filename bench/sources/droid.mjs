@@ -3,18 +3,11 @@
 // `<uuid>.jsonl` transcript, spread over the 30 days before `end`. Deterministic from `seed`.
 import fs from 'node:fs'
 import path from 'node:path'
+import { makeRng } from '../generate.mjs'
 
 const MODELS = ['claude-sonnet-4-5-20250929', 'gpt-5-codex', 'claude-opus-4-5-20251101', 'custom:GLM-4.6-[Z.AI]-0']
 
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const rng = (seed) => makeRng(seed).next
 
 export function generate(root, { sessions, seed = 1, end }) {
   const rand = rng(seed)

@@ -2,19 +2,12 @@
 // usage per model (`modelUsage`) with Grok's own cost in ticks, plus the chunks around it.
 import fs from 'node:fs'
 import path from 'node:path'
+import { makeRng } from '../generate.mjs'
 
 const MODELS = ['grok-4.5-build', 'grok-code-fast-1']
 const DAY = 86_400_000
 
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const rng = (seed) => makeRng(seed).next
 
 export function generate(root, { sessions, seed = 1, end }) {
   const r = rng(seed)

@@ -4,18 +4,13 @@
 // the 30 days before `end`. Deterministic from `seed`.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { makeRng } from '../generate.mjs'
 
 const DAY_MS = 86_400_000
 
 export function generate(root, { sessions, seed = 42, end = '2026-11-20' }) {
-  let s = seed | 0
-  // mulberry32: an LCG's low bits repeat within a few thousand draws, and ids would collide.
-  const rand = (n) => {
-    s = (s + 0x6d2b79f5) | 0
-    let t = Math.imul(s ^ (s >>> 15), 1 | s)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) % n
-  }
+  const next = makeRng(seed).next
+  const rand = (n) => Math.floor(next() * n)
   const hex = (n) => Array.from({ length: n }, () => '0123456789abcdef'[rand(16)]).join('')
   const endMs = Date.parse(`${end}T00:00:00Z`)
   let records = 0
