@@ -27,7 +27,21 @@ t.test('sources: every registered source, found or where it looked, and what the
   t.notOk(fs.existsSync(home), 'listing sources creates no store')
   t.same(
     before.sources.map((s) => s.name),
-    ['claude-code', 'codex', 'stdin'],
+    [
+      'claude-code',
+      'codex',
+      'gemini',
+      'qwen',
+      'copilot',
+      'amp',
+      'droid',
+      'pi',
+      'kimi',
+      'codebuff',
+      'openclaw',
+      'grok',
+      'stdin',
+    ],
     'the file sources in registry order, then stdin',
   )
   t.match(before.sources[0], {
@@ -67,7 +81,9 @@ t.test('sources: every registered source, found or where it looked, and what the
   const after = await listSources(store)
   await store.close()
   t.equal(after.store, true)
-  const [claude, codex, stdin] = after.sources
+  const byName = new Map(after.sources.map((s) => [s.name, s]))
+  const [claude, codex, stdin] = ['claude-code', 'codex', 'stdin'].map((n) => byName.get(n))
+  t.match(byName.get('gemini'), { found: false, records: 0, newest: null }, 'a source with nothing here')
   // fixtures/expected.json: 17 Claude Code records (newest 16:40:05.522Z), 11 Codex (newest 09:33:20.987Z).
   t.match(claude, { records: 17, thisDevice: 17, newest: '2026-11-21T16:40:05.522Z' })
   t.match(codex, {

@@ -2,27 +2,7 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { cli, isolatedEnv } from '../helpers/cli.js'
-
-/** Where each file source looks by default, under HOME, and the variable that moves it. */
-const DEFAULT_PLACES: Array<[string, string[], string]> = [
-  ['claude-code', ['.config/claude/projects', '.claude/projects'], 'CLAUDE_CONFIG_DIR'],
-  ['codex', ['.codex/sessions', '.codex/archived_sessions'], 'CODEX_HOME'],
-  ['gemini', ['.gemini/tmp'], 'GEMINI_DATA_DIR'],
-  ['qwen', ['.qwen/projects'], 'QWEN_DATA_DIR'],
-  ['copilot', ['.copilot/session-state', '.copilot/otel'], 'COPILOT_HOME'],
-  ['amp', ['.local/share/amp/threads'], 'AMP_DATA_DIR'],
-  ['droid', ['.factory/sessions'], 'DROID_SESSIONS_DIR'],
-  ['pi', ['.pi/agent/sessions'], 'PI_AGENT_DIR'],
-  ['kimi', ['.kimi/sessions', '.kimi-code/sessions'], 'KIMI_DATA_DIR'],
-  [
-    'codebuff',
-    ['.config/manicode/projects', '.config/manicode-dev/projects', '.config/manicode-staging/projects'],
-    'CODEBUFF_DATA_DIR',
-  ],
-  ['openclaw', ['.openclaw', '.clawdbot', '.moltbot', '.moldbot'], 'OPENCLAW_DIR'],
-  ['grok', ['.grok/sessions'], 'GROK_HOME'],
-]
+import { cli, DEFAULT_PLACES, isolatedEnv } from '../helpers/cli.js'
 
 t.test('record that finds no log names each source, where it looked and the variable that moves it', async (t) => {
   const dir = t.testdir()

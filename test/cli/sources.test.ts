@@ -2,7 +2,20 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { BIN, cli, copyFixtures, isolatedEnv } from '../helpers/cli.js'
+import { BIN, cli, copyFixtures, DEFAULT_PLACES, isolatedEnv } from '../helpers/cli.js'
+
+const TITLES: Record<string, string> = {
+  gemini: 'Gemini CLI',
+  qwen: 'Qwen Code',
+  copilot: 'GitHub Copilot CLI',
+  amp: 'Amp',
+  droid: 'Factory Droid',
+  pi: 'pi-agent',
+  kimi: 'Kimi CLI / Kimi Code',
+  codebuff: 'Codebuff',
+  openclaw: 'OpenClaw',
+  grok: 'Grok Build CLI',
+}
 
 t.test('sources with no store yet: what is found, nothing recorded, no store made', async (t) => {
   const dir = t.testdir()
@@ -19,6 +32,11 @@ t.test('sources with no store yet: what is found, nothing recorded, no store mad
       '  ledger: nothing recorded yet (usage-ledger record starts it)',
       `codex (Codex CLI): not found; looked in ${dir}/codex/sessions, ${dir}/codex/archived_sessions (set CODEX_HOME to look elsewhere)`,
       '  ledger: nothing recorded yet (usage-ledger record starts it)',
+      // The others, not pointed anywhere, look under HOME.
+      ...DEFAULT_PLACES.slice(2).flatMap(([name, places, envVar]) => [
+        `${name} (${TITLES[name]}): not found; looked in ${places.map((p) => `${dir}/home/${p}`).join(', ')} (set ${envVar} to look elsewhere)`,
+        '  ledger: nothing recorded yet (usage-ledger record starts it)',
+      ]),
       'stdin (any tool, through record --stdin --source NAME): none yet',
       '  ledger: nothing recorded yet (usage-ledger record starts it)',
       '',
@@ -57,6 +75,7 @@ t.test('sources after record: records per source, --json, and into a pipe that c
     [
       ['claude-code', 7, 17],
       ['codex', 4, 11],
+      ...DEFAULT_PLACES.slice(2).map(([name]) => [name, 0, 0]),
       ['stdin', 0, 0],
     ],
   )
