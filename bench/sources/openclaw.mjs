@@ -64,7 +64,7 @@ export function generate(root, { sessions, seed = 42, end = '2026-11-20' }) {
     const dir = join(root, 'agents', agent, 'sessions')
     mkdirSync(dir, { recursive: true })
     const name = i % 3 === 2 ? `${id}.jsonl.reset.${at(t + 60_000).replace(/:/g, '-')}` : `${id}.jsonl`
-    writeFileSync(join(dir, name), lines.map((l) => JSON.stringify(l)).join('\n') + '\n')
+    writeFileSync(join(dir, name), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`)
   }
   return { env: { OPENCLAW_DIR: root }, files: sessions, records }
 }

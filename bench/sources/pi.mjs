@@ -62,7 +62,7 @@ export function generate(root, { sessions, seed = 42, end = '2026-11-20' }) {
     }
     mkdirSync(dir, { recursive: true })
     const file = join(dir, `${header.timestamp.replace(/[:.]/g, '-')}_${id}.jsonl`)
-    writeFileSync(file, [header, ...entries].map((l) => JSON.stringify(l)).join('\n') + '\n')
+    writeFileSync(file, `${[header, ...entries].map((l) => JSON.stringify(l)).join('\n')}\n`)
     prev = { file, entries, t, cwd }
   }
   return { env: { PI_AGENT_DIR: root }, files: sessions, records }
