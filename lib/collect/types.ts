@@ -5,7 +5,7 @@
  */
 import path from 'node:path'
 import type { Env } from '../env.js'
-import type { LedgerRecord } from '../ledger/record.js'
+import { isCount, type LedgerRecord } from '../ledger/record.js'
 import { laterCopyWins } from '../ledger/dedupe.js'
 
 /** Where reading a file stopped: unchanged (dev, ino, size, mtime) files are not opened again. */
@@ -60,6 +60,12 @@ export class Batch {
    * writer applies the same rule across runs (DESIGN §5).
    */
   add(r: LedgerRecord, copy?: Copy): void {
+    // A count no reader would accept (1e308, a negative left by subtracting garbage, NaN) would
+    // make the device's branch fail every other machine's checks: the line is malformed.
+    if (!hasValidCounts(r)) {
+      this.malformed++
+      return
+    }
     if (this.futureProblem(r.ts)) {
       this.future++
       if (!this.latestFuture || r.ts > this.latestFuture) this.latestFuture = r.ts
@@ -125,6 +131,18 @@ export class Batch {
     this.clear()
     return out
   }
+}
+
+function hasValidCounts(r: LedgerRecord): boolean {
+  return (
+    isCount(r.input) &&
+    isCount(r.output) &&
+    isCount(r.cacheWrite) &&
+    isCount(r.cacheRead) &&
+    (r.reasoning === undefined || isCount(r.reasoning)) &&
+    (r.cacheWrite1h === undefined || (isCount(r.cacheWrite1h) && r.cacheWrite1h <= r.cacheWrite)) &&
+    (r.costUSD === undefined || (Number.isFinite(r.costUSD) && r.costUSD >= 0))
+  )
 }
 
 /** The last component of a POSIX or Windows path: `/home/ana/src/app/` → `app`. */

@@ -155,7 +155,7 @@ export function isCanonicalLine(line: string): boolean {
 }
 const lateDays = new Map<string, boolean>()
 
-const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+export const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
 
 /**
  * Checks a parsed line against schema v1 and returns the problems (empty = valid).

@@ -289,3 +289,32 @@ t.test("Batch: collectors' records dated more than 24 hours after now are skippe
   t.equal(batch.future, 2, 'counted')
   t.equal(batch.latestFuture, '2099-01-01T00:00:00.000Z')
 })
+
+t.test('Batch: a record with a count no reader accepts is malformed, never handed to the writer', async (t) => {
+  const rec = (id: string, o: Partial<LedgerRecord>): LedgerRecord => ({
+    v: 1,
+    id: id.padEnd(32, '0'),
+    ts: '2026-11-21T11:00:00.000Z',
+    source: 'gemini',
+    model: 'm',
+    input: 1,
+    output: 1,
+    cacheWrite: 0,
+    cacheRead: 0,
+    ...o,
+  })
+  const batch = new Batch()
+  batch.add(rec('a', {}))
+  batch.add(rec('b', { input: 1e308 }))
+  batch.add(rec('c', { output: -5 }))
+  batch.add(rec('d', { cacheRead: Number.NaN }))
+  batch.add(rec('e', { reasoning: 2 ** 53 }))
+  batch.add(rec('f', { cacheWrite: 3, cacheWrite1h: 4 }))
+  batch.add(rec('1', { costUSD: Number.POSITIVE_INFINITY }))
+  batch.add(rec('2', { input: 1.5 }))
+  t.same(
+    batch.records().map((r) => r.id[0]),
+    ['a'],
+  )
+  t.equal(batch.malformed, 7)
+})
