@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // Runs the bundled CLI (dist/cli.cjs, made by `npm run build`) through a V8 code cache kept in
 // the user's cache dir, so a hook calling `record` after every prompt does not recompile it.
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import vm from 'node:vm'
-import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
+// CommonJS (bin/package.json), not ESM: starting node's ES module loader costs a `record` with
+// nothing new several milliseconds.
+'use strict'
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const vm = require('node:vm')
+const { createRequire } = require('node:module')
 
-const file = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))
+const file = path.join(__dirname, '..', 'dist', 'cli.cjs')
 const source = fs.readFileSync(file, 'utf8')
 const cacheDir = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'usage-ledger')
 const cacheFile = path.join(cacheDir, `cli-${process.version}-${fs.statSync(file).size}.v8cache`)
@@ -22,9 +24,9 @@ const script = new vm.Script(`(function (exports, require, module, __filename, _
   filename: file,
   cachedData,
 })
-const module = { exports: {} }
-script.runInThisContext()(module.exports, createRequire(file), module, file, path.dirname(file))
-module.exports.main(process.argv.slice(2)).then(
+const cli = { exports: {} }
+script.runInThisContext()(cli.exports, createRequire(file), cli, file, path.dirname(file))
+cli.exports.main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
     if (cachedData && !script.cachedDataRejected) return

@@ -27,7 +27,12 @@ await build({
   sourcemap: 'linked',
   minifySyntax: true,
   // Swapped for lighter stand-ins, see scripts/shims/.
-  alias: { 'string-width': './scripts/shims/string-width.cjs', assert: './scripts/shims/assert.mjs' },
+  alias: {
+    'string-width': './scripts/shims/string-width.cjs',
+    assert: './scripts/shims/assert.mjs',
+    'node:fs': './scripts/shims/node-fs.mjs',
+    'node:path': './scripts/shims/node-path.mjs',
+  },
   // `--version` says what package.json says, without reading it at every start.
   define: { 'import.meta.url': '__importMetaUrl', USAGE_LEDGER_VERSION: JSON.stringify(version) },
   banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },

@@ -89,7 +89,14 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
   const files = pack.files.map((f) => f.path).sort()
 
   t.ok(fs.existsSync(path.join(project, 'dist/cli.cjs')), 'prepack built dist/ in a tree that had none')
-  for (const must of ['bin/usage-ledger.js', 'data/prices.json', 'dist/cli.cjs', 'package.json', 'README.md'])
+  for (const must of [
+    'bin/usage-ledger.js',
+    'bin/package.json',
+    'data/prices.json',
+    'dist/cli.cjs',
+    'package.json',
+    'README.md',
+  ])
     t.ok(files.includes(must), `packs ${must}`)
   const allowed = (f: string) =>
     /^(bin|hooks)\//.test(f) ||

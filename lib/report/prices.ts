@@ -4,7 +4,7 @@
  * config.json's overrides. A model is looked up by its pricing name (prices/names.ts). The dataset
  * is read on the first price asked for, never by a command that prices nothing (`record`).
  */
-import { readFileSync } from 'node:fs'
+import fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { sha256hex, type LedgerRecord } from '../ledger/record.js'
 import { inputError, opError } from '../errors.js'
@@ -113,7 +113,7 @@ function readDataset(): string {
   // From the bundle (dist/cli.cjs) the package root is one up; from the sources (lib/report/) two.
   for (const rel of ['../data/prices.json', '../../data/prices.json']) {
     try {
-      datasetText = readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8')
+      datasetText = fs.readFileSync(fileURLToPath(new URL(rel, import.meta.url)), 'utf8')
       return datasetText
     } catch {
       /* the other layout */

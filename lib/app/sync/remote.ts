@@ -1,5 +1,5 @@
 /** The remote of a store and its credentials (DESIGN §6): tokens never touch our files. */
-import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { usageError } from '../../errors.js'
 import type { Env } from '../../env.js'
 import type { Remote } from '../../git/backend.js'
@@ -27,6 +27,10 @@ export function checkRemoteUrl(url: string): string {
 }
 
 /** `git credential fill` for an HTTP(S) URL; null when git or a helper has nothing. */
+// node:child_process (with net, streams and readline behind it) only when a token is asked for:
+// `record` imports this module for its push, and a run with nothing new must not pay for it.
+const childProcess = () => createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
+
 function credentialFill(url: string, env: Env): Promise<string | null> {
   let u: URL
   try {
@@ -36,7 +40,7 @@ function credentialFill(url: string, env: Env): Promise<string | null> {
   }
   const input = `protocol=${u.protocol.replace(':', '')}\nhost=${u.host}\npath=${u.pathname.replace(/^\//, '')}\n\n`
   return new Promise((resolve) => {
-    const child = spawn('git', ['credential', 'fill'], {
+    const child = childProcess().spawn('git', ['credential', 'fill'], {
       env: { ...env.vars, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '' } as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'ignore'],
     })

@@ -1,0 +1,3 @@
+// See node-fs.mjs.
+import path from 'path'
+export default path
