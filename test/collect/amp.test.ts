@@ -2,7 +2,15 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sameSumsAsExpected, recordIdOf, hash16, byTs } from '../helpers/collect.js'
+import {
+  collectOnce,
+  copyFixture,
+  sameSumsAsExpected,
+  recordIdOf,
+  hash16,
+  byTs,
+  type ExpectedRecord,
+} from '../helpers/collect.js'
 import { cli, FIXTURES, isolatedEnv, pick } from '../helpers/cli.js'
 import { Batch } from '../../lib/collect/index.js'
 import { amp, ampThread } from '../../lib/collect/amp/index.js'
@@ -15,20 +23,6 @@ const A1 = 'threads/T-0a1b2c3d-1111-4e5f-8a9b-0c1d2e3f4a5b.json'
 const A2 = 'threads/T-019a9c2e-5b7d-7e41-9c3a-2f8e6d4b1a07.json'
 const A3 = 'threads/T-019aa4f1-0c2b-7d8e-a5f6-3b9c1e7d2a44.json'
 const A4 = 'threads/T-019aa5d0-7e6f-7a1b-8c2d-4e5f6a7b8c9d.json'
-
-interface ExpectedRecord {
-  label: string
-  nativeKey: string
-  session: string
-  project: string
-  ts: string
-  model: string
-  input: number
-  output: number
-  cacheWrite: number
-  cacheRead: number
-  reasoning?: number
-}
 
 const idOf = (nativeKey: string) => recordIdOf('amp', nativeKey)
 

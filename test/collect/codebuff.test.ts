@@ -2,7 +2,7 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy, hash16, byTs } from '../helpers/collect.js'
+import { collectOnce, copyFixture, hash16, byTs, sameSumsAsExpected } from '../helpers/collect.js'
 import { cli, FIXTURES, isolatedEnv, pick } from '../helpers/cli.js'
 import { chatIdTime, codebuff, messageUsage, usageOf } from '../../lib/collect/codebuff/index.js'
 
@@ -18,17 +18,7 @@ const readJson = (p: string) => JSON.parse(fs.readFileSync(p, 'utf8')) as Array<
 t.test('full read of fixtures/codebuff matches expected.json', async (t) => {
   const dir = copyFixture(t.testdir({}), 'codebuff')
   const { records, batch, stats } = run(dir)
-  t.same(
-    sumBy(records, (r) => r.ts.slice(0, 10)),
-    EXP.days,
-    'per UTC day',
-  )
-  t.same(sumBy(records, () => 'all').all, EXP.totals, 'totals')
-  t.same(
-    sumBy(records, (r) => r.model),
-    EXP.models,
-    'per model (raw names)',
-  )
+  sameSumsAsExpected(t, records, EXP)
   t.equal(records.length, 6)
   t.equal(stats.files, 4)
   t.equal(stats.read, 3, 'the cut-off chat keeps no cursor')

@@ -2,7 +2,15 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sameSumsAsExpected, recordIdOf, hash16, byTs } from '../helpers/collect.js'
+import {
+  collectOnce,
+  copyFixture,
+  sameSumsAsExpected,
+  recordIdOf,
+  hash16,
+  byTs,
+  type ExpectedRecord,
+} from '../helpers/collect.js'
 import { cli, FIXTURES, isolatedEnv, pick } from '../helpers/cli.js'
 import { Batch } from '../../lib/collect/index.js'
 import { droid, droidModel, droidSession } from '../../lib/collect/droid/index.js'
@@ -14,20 +22,6 @@ const EXP = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'ut
 const D1 = '-home-ana-src-app/3f6c1e2a-8b4d-4c1e-9a7f-2d5e8b1c4a90.settings.json'
 const D3 = '-home-ana-src-infra-tools/c0e4b7d2-1a9f-4e3c-b6d8-5f2a9e1c7b36.settings.json'
 const D6 = '-home-ana-src-infra-tools/a4c9e2f7-6b1d-4a3e-8c5f-9d2b7e1a3c69.settings.json'
-
-interface ExpectedRecord {
-  label: string
-  nativeKey: string
-  session: string
-  project: string
-  ts: string
-  model: string
-  input: number
-  output: number
-  cacheWrite: number
-  cacheRead: number
-  reasoning?: number
-}
 
 const idOf = (nativeKey: string) => recordIdOf('droid', nativeKey)
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fakeEnv } from '../helpers/env.js'
-import { collectOnce, copyFixture, sumBy, hash16, byTs } from '../helpers/collect.js'
+import { collectOnce, copyFixture, hash16, byTs, sameSumsAsExpected } from '../helpers/collect.js'
 import { cli, FIXTURES, isolatedEnv, pick } from '../helpers/cli.js'
 import { kimi, kimiRecord, type KimiFile } from '../../lib/collect/kimi/index.js'
 import type { LedgerRecord } from '../../lib/ledger/record.js'
@@ -30,17 +30,7 @@ function only(root: string, name: string, rels: string[]): string {
 t.test('full read of fixtures/kimi matches expected.json', async (t) => {
   const home = copyFixture(t.testdir({}), 'kimi')
   const { records, batch, stats } = run(home)
-  t.same(
-    sumBy(records, (r) => r.ts.slice(0, 10)),
-    EXP.days,
-    'per UTC day',
-  )
-  t.same(sumBy(records, () => 'all').all, EXP.totals, 'totals')
-  t.same(
-    sumBy(records, (r) => r.model),
-    EXP.models,
-    'per model, without the kimi-code/ alias prefix',
-  )
+  sameSumsAsExpected(t, records, EXP)
   t.equal(records.length, 9)
   t.equal(stats.files, 5, 'old, subagent, fork, and both Kimi Code agents')
   t.equal(stats.malformed, EXP.malformedLines, 'the cut-off line')

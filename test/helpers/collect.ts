@@ -62,3 +62,18 @@ export function sameSumsAsExpected(
     'per model',
   )
 }
+
+/** One record as a source's expected.json lists it: its native key, hashes' inputs and counts. */
+export interface ExpectedRecord {
+  label: string
+  nativeKey: string
+  session: string
+  project: string
+  ts: string
+  model: string
+  input: number
+  output: number
+  cacheWrite: number
+  cacheRead: number
+  reasoning?: number
+}
