@@ -13,11 +13,11 @@ import { run } from './helpers/spawn.js'
 const sh = (script: string, opts: { cwd: string; env: NodeJS.ProcessEnv }) =>
   run('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { ...opts, stdin: 'ignore' })
 
-/** The commands of the first sh block under "## Real use", comments dropped. */
-function installLines(): string[] {
+/** The commands of the `n`th sh block under "## Real use", comments dropped (the first: installing). */
+function installLines(n = 0): string[] {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
   const section = readme.split(/^## Real use$/m)[1]?.split(/^## /m)[0] ?? ''
-  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? ''
+  const block = [...section.matchAll(/```sh\n([\s\S]*?)```/g)][n]?.[1] ?? ''
   return block
     .split('\n')
     .map((l) =>
@@ -85,5 +85,11 @@ t.test("the README's install section works as written", async (t) => {
       exp['claude-code'].totals.totalTokens + exp.codex.totals.totalTokens,
       'the fixtures, exactly',
     )
+    // The README's first use of it, line by line as written (a fresh store).
+    const use = installLines(1)
+    t.match(use, ['usage-ledger record', 'usage-ledger sources'], 'the block that follows the install')
+    const first = await sh(use.join('\n'), { cwd: work, env: { ...userEnv, USAGE_LEDGER_HOME: `${store}-use` } })
+    t.equal(first.code, 0, 'record, sources and the reports run as the README shows them', { stderr: first.stderr })
+    t.match(first.stdout, 'claude-code (Claude Code): 7 files in', 'sources lists what record found')
   }
 })
