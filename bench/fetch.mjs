@@ -30,7 +30,7 @@ import {
   tempDir,
   measureOk,
   median,
-  formatTable,
+  resultsTable,
   fmtMs,
   fmtMB,
   fmtRatio,
@@ -397,23 +397,7 @@ console.log(
   `machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB RAM, ${machine.platform}; node ${machine.node}; git ${machine.git}`,
 )
 console.log()
-console.log(
-  formatTable(
-    ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'RSS ratio', 'goal', 'met?'],
-    results.map((r) => [
-      `${r.id} ${r.case}`,
-      fmtMs(r.ours.wallMs),
-      fmtMB(r.ours.maxRssKB),
-      r.reference,
-      fmtMs(r.ref.wallMs),
-      fmtMB(r.ref.maxRssKB),
-      fmtRatio(r.ratio),
-      fmtRatio(r.rssRatio),
-      `≤ ${r.goal.wallRatio}× wall`,
-      r.met ? 'yes' : 'NO',
-    ]),
-  ),
-)
+console.log(resultsTable(results, { goal: (r) => `≤ ${r.goal.wallRatio}× wall`, rssRatio: true }))
 const floor = { wallMs: med(samples.nodeNoop, 'wallMs'), maxRssKB: med(samples.nodeNoop, 'maxRssKB') }
 console.log(
   `start-up floor (information): node -e 0 ${fmtMs(floor.wallMs)}, ${fmtMB(floor.maxRssKB)}; ` +

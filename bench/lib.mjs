@@ -2,7 +2,7 @@
 // parity check (bench/parity.mjs). The generated records of fetch/report are in bench/records.mjs.
 import { spawn, spawnSync, execFileSync } from 'node:child_process'
 import {
-  copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -136,14 +136,15 @@ export const gitWith =
   }
 
 /**
- * Copies the CLI (package.json, bin/, dist/cli.cjs) into `dir` and returns the copy's bin: a
- * bench runs the CLI from a copy taken at its start, so a rebuild while it runs (`npm test`
- * builds first) can neither break it nor mix versions.
+ * Copies the CLI (package.json and what its `files` ship: bin/, dist/cli.cjs, data/prices.json,
+ * …) into `dir` and returns the copy's bin: a bench runs the CLI from a copy taken at its start,
+ * so a rebuild while it runs (`npm test` builds first) can neither break it nor mix versions.
  */
 export function snapshotCli(dir) {
-  for (const f of ['package.json', 'bin/usage-ledger.js', 'dist/cli.cjs']) {
+  const pkg = JSON.parse(readFileSync(join(CLI_ROOT, 'package.json'), 'utf8'))
+  for (const f of ['package.json', ...pkg.files]) {
     mkdirSync(join(dir, f, '..'), { recursive: true })
-    copyFileSync(join(CLI_ROOT, f), join(dir, f))
+    cpSync(join(CLI_ROOT, f), join(dir, f), { recursive: true })
   }
   return join(dir, 'bin', 'usage-ledger.js')
 }
@@ -440,6 +441,39 @@ export function median(xs) {
 
 // ---------------------------------------------------------------------------------------------
 // Output.
+
+/**
+ * The results table of run, report and fetch: one row per case, ours against its reference,
+ * `goal(r)` and `met(r)` in words; `rssRatio` adds that column.
+ */
+export function resultsTable(results, { goal, met = (r) => (r.met ? 'yes' : 'NO'), rssRatio = false }) {
+  return formatTable(
+    [
+      'case',
+      'ours wall',
+      'ours RSS',
+      'reference',
+      'ref wall',
+      'ref RSS',
+      'ratio',
+      ...(rssRatio ? ['RSS ratio'] : []),
+      'goal',
+      'met?',
+    ],
+    results.map((r) => [
+      `${r.id} ${r.case}`,
+      fmtMs(r.ours.wallMs),
+      fmtMB(r.ours.maxRssKB),
+      r.reference,
+      fmtMs(r.ref?.wallMs),
+      fmtMB(r.ref?.maxRssKB),
+      fmtRatio(r.ratio),
+      ...(rssRatio ? [fmtRatio(r.rssRatio)] : []),
+      goal(r),
+      met(r),
+    ]),
+  )
+}
 
 /** Plain-text aligned table; numbers (and strings that look numeric) are right-aligned. */
 export function formatTable(header, rows) {

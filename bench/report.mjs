@@ -40,7 +40,7 @@ import {
   tempDir,
   measureOk,
   median,
-  formatTable,
+  resultsTable,
   fmtMs,
   fmtMB,
   fmtRatio,
@@ -595,22 +595,7 @@ console.log(
   `machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB RAM, ${machine.platform}; node ${machine.node}; git ${machine.git}; CLI build ${setup.cliSha}${hasIndex ? '' : ' (no index command)'}`,
 )
 console.log()
-console.log(
-  formatTable(
-    ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'goal', 'met?'],
-    results.map((r) => [
-      `${r.id} ${r.case}`,
-      fmtMs(r.ours.wallMs),
-      fmtMB(r.ours.maxRssKB),
-      r.reference,
-      fmtMs(r.ref?.wallMs),
-      fmtMB(r.ref?.maxRssKB),
-      fmtRatio(r.ratio),
-      goalText(r),
-      metText(r),
-    ]),
-  ),
-)
+console.log(resultsTable(results, { goal: goalText, met: metText }))
 const info = [
   `first report ${setup.readerCached ? '(cached reader)' : 'after init --remote'} ${fmtMs(samples.p4First[0]?.wallMs)} (${fmtMB(samples.p4First[0]?.maxRssKB)})`,
 ]

@@ -38,10 +38,9 @@ import {
   measure,
   measureOk,
   median,
-  formatTable,
+  resultsTable,
   fmtMs,
   fmtMB,
-  fmtRatio,
   fmtInt,
   machineInfo,
   log,
@@ -385,22 +384,7 @@ console.log(
   `machine: ${machine.cpu}, ${machine.nproc} CPUs, ${machine.memoryGB} GB RAM, ${machine.platform}; node ${machine.node}; git ${machine.git}`,
 )
 console.log()
-console.log(
-  formatTable(
-    ['case', 'ours wall', 'ours RSS', 'reference', 'ref wall', 'ref RSS', 'ratio', 'goal', 'met?'],
-    results.map((r) => [
-      `${r.id} ${r.case}`,
-      fmtMs(r.ours.wallMs),
-      fmtMB(r.ours.maxRssKB),
-      r.reference,
-      fmtMs(r.ref.wallMs),
-      fmtMB(r.ref.maxRssKB),
-      fmtRatio(r.ratio),
-      goalText(r.goal),
-      r.met ? 'yes' : 'NO',
-    ]),
-  ),
-)
+console.log(resultsTable(results, { goal: (r) => goalText(r.goal) }))
 console.log()
 for (const c of checks) console.log(`run ${c.run} ledger check: ${c.ok ? 'ok' : 'MISMATCH'} — ${c.detail}`)
 const loadEnd = Math.round(loadavg()[0] * 100) / 100
