@@ -1,8 +1,7 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { Readable } from 'node:stream'
-import type { Env } from '../../lib/env.js'
+import { fakeEnv } from '../helpers/env.js'
 import { collectFiles, findJsonl, looksLikeJsonObject, readLines } from '../../lib/collect/files.js'
 import { Batch, type FileSource, type SourceCursors } from '../../lib/collect/types.js'
 
@@ -227,19 +226,7 @@ t.test('collectFiles with a minimal source', async (t) => {
       }
     },
   }
-  const env = {
-    vars: {},
-    now: () => new Date(0),
-    userHome: dir,
-    cwd: dir,
-    platform: 'linux',
-    hostname: 'h',
-    stdin: Readable.from([]),
-    stdout: { write: () => true },
-    stderr: { write: () => true },
-    stderrIsTTY: false,
-    stdoutIsTTY: false,
-  } satisfies Env
+  const env = fakeEnv({}, { userHome: dir, cwd: dir })
   const a = path.join(logs, 'a.jsonl'),
     b = path.join(logs, 'b.jsonl')
   const progress: Array<[number, number]> = []
@@ -376,19 +363,7 @@ t.test('collectFiles with a documents source: a document caught mid-write', asyn
       return (typeof ctx === 'number' ? ctx : 0) + n
     },
   }
-  const env = {
-    vars: {},
-    now: () => new Date(0),
-    userHome: dir,
-    cwd: dir,
-    platform: 'linux',
-    hostname: 'h',
-    stdin: Readable.from([]),
-    stdout: { write: () => true },
-    stderr: { write: () => true },
-    stderrIsTTY: false,
-    stdoutIsTTY: false,
-  } satisfies Env
+  const env = fakeEnv({}, { userHome: dir, cwd: dir })
   /** Rewrites a document in place; its mtime moves on even within one millisecond. */
   const rewrite = (f: string, text: string) => {
     const mtime = fs.statSync(f).mtimeMs
