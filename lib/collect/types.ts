@@ -133,6 +133,10 @@ export class Batch {
   }
 }
 
+/**
+ * validateRecord's checks of the numbers only: ids, times and hashes come from recordId,
+ * normaliseTs and privacyHash, and a backfill adds every record through here.
+ */
 function hasValidCounts(r: LedgerRecord): boolean {
   return (
     isCount(r.input) &&
