@@ -62,29 +62,17 @@ export function collectFiles(
     progress?.(done, total, stats.read)
   }
   for (const w of work) {
-    let offset: number
-    let ctx: unknown
-    if (source.kind === 'documents') {
-      const read = readDocument(source, w.file, w.st.size, w.ctx, batch, salt)
-      onBytes(w.st.size)
-      if (!read) {
-        // Caught mid-write or broken: the old cursor stays, so the next run reads it again.
-        const cur = cursors[w.file.path]
-        if (cur) next[w.file.path] = cur
-        continue
-      }
-      offset = w.st.size
-      ctx = read.ctx
-    } else {
-      const parser = source.parser(w.file, w.ctx, batch, salt)
-      offset = readLines(w.file.path, w.from, w.st.size, parser.line.bind(parser), onBytes, () => {
-        batch.malformed++
-      })
-      ctx = parser.ctx()
+    const read = readChanged(source, w, batch, salt, onBytes)
+    if (!read) {
+      // A document caught mid-write or broken: the old cursor stays, so the next run reads it again.
+      const cur = cursors[w.file.path]
+      if (cur) next[w.file.path] = cur
+      continue
     }
     stats.read++
-    stats.bytes += offset - w.from
-    next[w.file.path] = { dev: w.st.dev, ino: w.st.ino, size: w.st.size, mtimeMs: w.st.mtimeMs, offset, ctx }
+    stats.bytes += read.offset - w.from
+    const { st } = w
+    next[w.file.path] = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ...read }
   }
   return { cursors: next, stats }
 }
@@ -158,6 +146,26 @@ export function readLines(
   } finally {
     fs.closeSync(fd)
   }
+}
+
+/** A changed file through its source, by kind: where reading stopped and the ctx to keep, or null. */
+function readChanged(
+  source: FileSource,
+  w: { file: SourceFile; st: fs.Stats; from: number; ctx: unknown },
+  batch: Batch,
+  salt: string,
+  onBytes: (n: number) => void,
+): { offset: number; ctx: unknown } | null {
+  if (source.kind === 'documents') {
+    const read = readDocument(source, w.file, w.st.size, w.ctx, batch, salt)
+    onBytes(w.st.size)
+    return read && { offset: w.st.size, ctx: read.ctx }
+  }
+  const parser = source.parser(w.file, w.ctx, batch, salt)
+  const offset = readLines(w.file.path, w.from, w.st.size, parser.line.bind(parser), onBytes, () => {
+    batch.malformed++
+  })
+  return { offset, ctx: parser.ctx() }
 }
 
 /**
