@@ -24,6 +24,8 @@ export interface LedgerRecord {
   session?: string
   project?: string
   sidechain?: true
+  /** The upstream call failed (a proxy's record): kept, never priced, out of token totals unless asked. */
+  failed?: true
 }
 
 const ID_RE = /^[0-9a-f]{32}$/
@@ -112,6 +114,7 @@ export function canonicalLine(r: LedgerRecord): string {
   if (r.session) o.session = r.session
   if (r.project) o.project = r.project
   if (r.sidechain) o.sidechain = true
+  if (r.failed) o.failed = true
   return JSON.stringify(o)
 }
 
@@ -127,7 +130,7 @@ const CANONICAL_RE = new RegExp(
     '"source":"[a-z0-9][a-z0-9._-]{0,63}","model":"[^"\\\\\\x00-\\x1f]{1,200}",' +
     `"input":${INT},"output":${INT},"cacheWrite":(${INT}),"cacheRead":${INT}` +
     `(?:,"cacheWrite1h":(${POS}))?(?:,"reasoning":${POS})?(?:,"speed":"fast")?(?:,"costUSD":([0-9][0-9.e+-]*))?` +
-    '(?:,"session":"[0-9a-f]{16}")?(?:,"project":"[0-9a-f]{16}")?(?:,"sidechain":true)?\\}$',
+    '(?:,"session":"[0-9a-f]{16}")?(?:,"project":"[0-9a-f]{16}")?(?:,"sidechain":true)?(?:,"failed":true)?\\}$',
 )
 /** Where the `ts` of a canonical line starts: after `{"v":1,"id":"<32 hex>","ts":"`. */
 export const CANONICAL_TS_AT = 53
@@ -184,6 +187,7 @@ export function validateRecord(o: unknown): string[] {
     if (r[k] !== undefined && !(typeof r[k] === 'string' && HASH16_RE.test(r[k] as string)))
       errs.push(`"${k}" must be 16 lowercase hex`)
   if (r.sidechain !== undefined && r.sidechain !== true) errs.push(`"sidechain" must be true when present`)
+  if (r.failed !== undefined && r.failed !== true) errs.push(`"failed" must be true when present`)
   return errs
 }
 
@@ -207,6 +211,7 @@ export function toRecord(o: Record<string, unknown>): LedgerRecord {
   if (o.session) r.session = o.session as string
   if (o.project) r.project = o.project as string
   if (o.sidechain === true) r.sidechain = true
+  if (o.failed === true) r.failed = true
   return r
 }
 
