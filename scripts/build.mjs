@@ -20,6 +20,8 @@ const commonjs = {
   platform: 'node',
   target: 'node20',
   logLevel: 'warning',
+  // A native addon: required from node_modules at run time, only by lib/collect/sqlite.ts.
+  external: ['better-sqlite3'],
 }
 await build({
   ...commonjs,

@@ -48,6 +48,7 @@ const PACKAGES: Record<string, string> = {
   yargs: 'cli/main.ts',
   'cli-table3': 'report/render.ts',
   'date-fns-tz': 'ledger/zone.ts',
+  'better-sqlite3': 'collect/sqlite.ts',
 }
 
 interface Import {

@@ -107,6 +107,10 @@ function report(ctx: CommandContext, s: RecordSummary): void {
       `warning: ${plural(s.future, 'record')} dated more than 24 hours after now (latest ${s.latestFuture}) skipped; check the clock of the machine that wrote ${s.future === 1 ? 'it' : 'them'}`,
     )
   }
+  for (const [name, stats] of Object.entries(s.sources)) {
+    const unreadable = (stats as { unreadable?: string }).unreadable
+    if (unreadable) say(ctx, `warning: ${name}: ${unreadable}`)
+  }
   if (s.push) sayPush(ctx, s.push)
   if (s.dryRun) {
     if (s.searched) say(ctx, notFoundText(s.searched))

@@ -2,10 +2,21 @@
  * Incremental reading of source files (DESIGN §5). A file whose (dev, ino, size, mtime) match its
  * cursor is not opened. A `lines` file is read from its cursor's offset; one that shrank or
  * changed inode is read again from the start, which dedupe makes harmless; an unfinished last
- * line (no newline yet) is left for a later run. A changed `documents` file is read whole.
+ * line (no newline yet) is left for a later run. A changed `documents` file is read whole. A
+ * `database` is unchanged only when its `-wal` is too, and is read from its cursor's ctx.
  */
 import fs from 'node:fs'
-import type { Batch, DocumentsSource, FileCursor, FileSource, SourceCursors, SourceFile } from './types.js'
+import { isLedgerError } from '../errors.js'
+import { openDatabase } from './sqlite.js'
+import type {
+  Batch,
+  DatabaseSource,
+  DocumentsSource,
+  FileCursor,
+  FileSource,
+  SourceCursors,
+  SourceFile,
+} from './types.js'
 import type { Env } from '../env.js'
 
 const CHUNK = 4 << 20
@@ -20,6 +31,8 @@ export interface ReadStats {
   unchanged: number
   read: number
   bytes: number
+  /** Why this source's files could not be read at all on this machine (its databases' reader missing). */
+  unreadable?: string
 }
 
 export type Progress = (doneBytes: number, totalBytes: number, files: number) => void
@@ -34,7 +47,7 @@ export function collectFiles(
 ): { cursors: SourceCursors; stats: ReadStats } {
   const next: SourceCursors = {}
   const stats: ReadStats = { files: 0, unchanged: 0, read: 0, bytes: 0 }
-  const work: Array<{ file: SourceFile; st: fs.Stats; from: number; ctx: unknown }> = []
+  const work: Work[] = []
   for (const file of source.discover(env)) {
     let st: fs.Stats
     try {
@@ -44,16 +57,35 @@ export function collectFiles(
     }
     stats.files++
     const cur = cursors[file.path]
-    if (cur && cur.dev === st.dev && cur.ino === st.ino && cur.size === st.size && cur.mtimeMs === st.mtimeMs) {
+    // Taken before the database is read: a write during the read changes it, so the next run reads again.
+    const wal = source.kind === 'database' ? walOf(file.path) : undefined
+    if (
+      cur &&
+      cur.dev === st.dev &&
+      cur.ino === st.ino &&
+      cur.size === st.size &&
+      cur.mtimeMs === st.mtimeMs &&
+      (wal === undefined || sameWal(cur.wal, wal))
+    ) {
       next[file.path] = cur
       stats.unchanged++
       continue
     }
-    const restart =
-      source.kind === 'documents' || !cur || cur.dev !== st.dev || cur.ino !== st.ino || st.size < cur.offset
-    // A document is read whole every time, but keeps its ctx (a counter's totals so far).
-    const ctx = source.kind === 'documents' ? cur?.ctx : restart ? undefined : cur!.ctx
-    work.push({ file, st, from: restart ? 0 : cur!.offset, ctx })
+    const restart = source.kind !== 'lines' || !cur || cur.dev !== st.dev || cur.ino !== st.ino || st.size < cur.offset
+    // A document is read whole every time, but keeps its ctx (a counter's totals so far); a
+    // database keeps its ctx (where its rows stopped) while it is the same file.
+    const sameFile = cur && cur.dev === st.dev && cur.ino === st.ino
+    const ctx =
+      source.kind === 'documents'
+        ? cur?.ctx
+        : source.kind === 'database'
+          ? sameFile
+            ? cur!.ctx
+            : undefined
+          : restart
+            ? undefined
+            : cur!.ctx
+    work.push({ file, st, from: restart ? 0 : cur!.offset, ctx, wal })
   }
   const total = work.reduce((n, w) => n + (w.st.size - w.from), 0)
   let done = 0
@@ -62,7 +94,17 @@ export function collectFiles(
     progress?.(done, total, stats.read)
   }
   for (const w of work) {
-    const read = readChanged(source, w, batch, salt, onBytes)
+    let read: ReturnType<typeof readChanged>
+    try {
+      read = readChanged(source, w, batch, salt, onBytes)
+    } catch (e) {
+      // No reader for this machine's databases: every one of them keeps its cursor, and `record`
+      // says why instead of failing the other sources.
+      if (!isLedgerError(e, 'SQLITE_UNAVAILABLE')) throw e
+      stats.unreadable = e.message
+      for (const v of work) if (cursors[v.file.path]) next[v.file.path] = cursors[v.file.path]!
+      break
+    }
     if (!read) {
       // A document caught mid-write or broken: the old cursor stays, so the next run reads it again.
       const cur = cursors[w.file.path]
@@ -72,10 +114,38 @@ export function collectFiles(
     stats.read++
     stats.bytes += read.offset - w.from
     const { st } = w
-    next[w.file.path] = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ...read }
+    next[w.file.path] = {
+      dev: st.dev,
+      ino: st.ino,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      ...read,
+      ...(w.wal !== undefined ? { wal: w.wal } : {}),
+    }
   }
   return { cursors: next, stats }
 }
+
+interface Work {
+  file: SourceFile
+  st: fs.Stats
+  from: number
+  ctx: unknown
+  wal: FileCursor['wal']
+}
+
+/** The size and mtime of a database's write-ahead log, null when it has none. */
+function walOf(dbPath: string): { size: number; mtimeMs: number } | null {
+  try {
+    const st = fs.statSync(`${dbPath}-wal`)
+    return { size: st.size, mtimeMs: st.mtimeMs }
+  } catch {
+    return null
+  }
+}
+
+const sameWal = (a: FileCursor['wal'], b: FileCursor['wal']) =>
+  a === b || (a != null && b != null && a.size === b.size && a.mtimeMs === b.mtimeMs)
 
 /**
  * Calls `onLine` for every complete line in [from, size) and returns the offset after the last
@@ -151,11 +221,16 @@ export function readLines(
 /** A changed file through its source, by kind: where reading stopped and the ctx to keep, or null. */
 function readChanged(
   source: FileSource,
-  w: { file: SourceFile; st: fs.Stats; from: number; ctx: unknown },
+  w: Work,
   batch: Batch,
   salt: string,
   onBytes: (n: number) => void,
 ): { offset: number; ctx: unknown } | null {
+  if (source.kind === 'database') {
+    const read = readDatabase(source, w.file, w.ctx, batch, salt)
+    onBytes(w.st.size)
+    return read && { offset: 0, ctx: read.ctx }
+  }
   if (source.kind === 'documents') {
     const read = readDocument(source, w.file, w.st.size, w.ctx, batch, salt)
     onBytes(w.st.size)
@@ -195,6 +270,35 @@ function readDocument(
   } catch {
     batch.malformed++
     return null
+  }
+}
+
+/**
+ * One changed database through its source, or null (counted malformed) when it cannot be opened
+ * or its source cannot read it; the loaded reader's absence is thrown to the caller.
+ */
+function readDatabase(
+  source: DatabaseSource,
+  file: SourceFile,
+  ctx: unknown,
+  batch: Batch,
+  salt: string,
+): { ctx: unknown } | null {
+  let db: ReturnType<typeof openDatabase>
+  try {
+    db = openDatabase(file.path)
+  } catch (e) {
+    if (isLedgerError(e, 'SQLITE_UNAVAILABLE')) throw e
+    batch.malformed++
+    return null
+  }
+  try {
+    return { ctx: source.database(db, file, ctx, batch, salt) }
+  } catch {
+    batch.malformed++
+    return null
+  } finally {
+    db.close()
   }
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path'
 import type { Env } from '../env.js'
 import { isCount, type LedgerRecord } from '../ledger/record.js'
 import { laterCopyWins } from '../ledger/dedupe.js'
+import type { Database } from './sqlite.js'
 
 /** Where reading a file stopped: unchanged (dev, ino, size, mtime) files are not opened again. */
 export interface FileCursor {
@@ -18,6 +19,8 @@ export interface FileCursor {
   offset: number
   /** Source-specific state carried between increments (e.g. Codex's running totals). */
   ctx?: unknown
+  /** A database's write-ahead log when it was read (null: none): rows live there until a checkpoint. */
+  wal?: { size: number; mtimeMs: number } | null
 }
 
 export type SourceCursors = Record<string, FileCursor>
@@ -180,11 +183,14 @@ export interface LineParser {
  * - `documents`: whole files rewritten in place (a JSON session or thread). A changed file is read
  *   whole; one that does not parse (caught mid-write) keeps its old cursor and is read again next
  *   run. Every usage item in it needs an id that does not change when the file is rewritten.
- * Cumulative counters (a running per-session total) are read by either kind through
+ * - `database`: an SQLite database the agent writes while we read (`collect/sqlite.ts`). One whose
+ *   file and `-wal` are unchanged is not opened; a changed one is read read-only, `-wal` included,
+ *   from where the cursor's ctx says the last run stopped (row ids, update times) when the schema
+ *   allows, else whole; either way every record has an id that re-reading reproduces.
+ * Cumulative counters (a running per-session total) are read by any kind through
  * `collect/counters.ts`, which turns successive totals into records of what each added.
- * Databases and queues come with issue 14.
  */
-export type SourceKind = 'lines' | 'documents'
+export type SourceKind = 'lines' | 'documents' | 'database'
 
 interface SourceBase {
   readonly name: string
@@ -220,7 +226,17 @@ export interface DocumentsSource extends SourceBase {
   document(file: SourceFile, text: Buffer, ctx: unknown, batch: Batch, salt: string): unknown
 }
 
-export type FileSource = LinesSource | DocumentsSource
+export interface DatabaseSource extends SourceBase {
+  readonly kind: 'database'
+  /**
+   * Reads a changed database into the batch from the cursor's ctx and returns the ctx to keep.
+   * A throw (a file that is not a database, a schema it does not know) keeps the old cursor: the
+   * database is read again next run, and what was added is folded by its ids.
+   */
+  database(db: Database, file: SourceFile, ctx: unknown, batch: Batch, salt: string): unknown
+}
+
+export type FileSource = LinesSource | DocumentsSource | DatabaseSource
 
 /**
  * A token count as agents write it: a non-negative number (or a numeric string, as some JSON
