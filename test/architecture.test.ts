@@ -257,6 +257,7 @@ t.test('a broken rule is found', async (t) => {
     "collect/files.ts:1 imports cli-table3, which is report/render.ts's",
     'report/render.ts:2 imports leftpad, which has no module in the table',
     'no module imports isomorphic-git',
+    'no module imports better-sqlite3',
   ])
   t.same(outsideViolations(broken), [
     'git/backend.ts:2 imports ../../test/helpers/env.js, outside lib/',
