@@ -95,6 +95,11 @@ export const command: CommandSpec<ReportOptions> = {
       describe: 'fewer columns (automatic when the table is wider than the terminal)',
     },
     chart: { type: 'boolean', default: false, describe: "a bar of each row's cost" },
+    'include-failed': {
+      type: 'boolean',
+      default: false,
+      describe: "count the tokens of failed calls (a proxy's failed upstream calls; always at cost 0)",
+    },
   },
   parse: (a, global) => ({
     period: a.period as ReportOptions['period'],
@@ -106,6 +111,7 @@ export const command: CommandSpec<ReportOptions> = {
     source: list(a.source),
     model: list(a.model),
     cost: a.cost as ReportOptions['cost'],
+    includeFailed: Boolean(a['include-failed']),
     format: global.json ? 'json' : (a.format as ReportOptions['format']),
     compact: Boolean(a.compact),
     chart: Boolean(a.chart),

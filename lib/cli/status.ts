@@ -31,14 +31,17 @@ export async function status(ctx: CommandContext): Promise<Outcome> {
       ]
         .filter(Boolean)
         .join(', ')
+    // Failed calls (DESIGN §4) are out of the tokens, as in a report: say how many.
+    const failedCalls = (t: { failed?: number }) =>
+      t.failed ? `; ${plural(t.failed, 'failed call', undefined, (x) => x.toLocaleString('en-US'))} not counted` : ''
     const b = s.block
     out(
       ctx,
-      `5h block ${b.start ? `${blockSpan(b.start, b.end!, s.timezone)}: ${plural(b.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${b.costUSD.toFixed(2)}${pct(b.percent) ? ` (${pct(b.percent)})` : ''}` : 'no active block'}`,
+      `5h block ${b.start ? `${blockSpan(b.start, b.end!, s.timezone)}: ${plural(b.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${b.costUSD.toFixed(2)}${pct(b.percent) ? ` (${pct(b.percent)})` : ''}${failedCalls(b)}` : 'no active block'}`,
     )
     out(
       ctx,
-      `week     ${s.week.week}: ${plural(s.week.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${s.week.costUSD.toFixed(2)}${pct(s.week.percent) ? ` (${pct(s.week.percent)})` : ''}`,
+      `week     ${s.week.week}: ${plural(s.week.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${s.week.costUSD.toFixed(2)}${pct(s.week.percent) ? ` (${pct(s.week.percent)})` : ''}${failedCalls(s.week)}`,
     )
     for (const d of s.devices)
       out(

@@ -16,7 +16,7 @@ import { deviceDir, PART_NAME_RE } from '../ledger/paths.js'
 import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
 import { neighbourDays } from '../ledger/time.js'
 import type { CostMode, PriceTable } from '../report/prices.js'
-import { dimKey, emptyRowView, type Rows } from '../report/aggregate.js'
+import { dimKey, emptyRowView, isFailedDim, type Rows } from '../report/aggregate.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { deviceHeads } from './heads.js'
 import { BestById } from '../ledger/dedupe.js'
@@ -24,8 +24,9 @@ import { descends } from '../git/backend.js'
 
 /**
  * 2: the dedupe rule of issue 11 (earliest ts, then committed first), part commit times, first/last instants per row.
+ * 3: failed calls (DESIGN §4) kept apart, in dimensions of their own (a sixth field, `DIM.failed`), at cost 0.
  */
-export const INDEX_VERSION = 2
+export const INDEX_VERSION = 3
 const QUARTER = 900_000
 /**
  * The columns of a row, ROW numbers each: one row per quarter hour and dimension of a day. The
@@ -79,12 +80,12 @@ export interface IndexDevice {
 }
 
 export interface IndexData {
-  v: 2
+  v: 3
   priceSha: string
   devices: Record<string, IndexDevice>
   /** day → sorted part blob oids of every device: what the day's rows were built from. */
   parts: Record<string, string[]>
-  /** "device\tsource\tmodel\tproject\tsession" */
+  /** "device\tsource\tmodel\tproject\tsession\tfailed" (`dimKey`; failed: "failed" for failed calls, else empty) */
   dims: string[]
   /** day → its rows, ROW numbers each (kept on disk as one Float64Array, see writeIndex) */
   days: Record<string, ArrayLike<number>>
@@ -524,7 +525,7 @@ function addToRow(tally: DayTally, r: LedgerRecord, dim: number, prices: PriceTa
   row[COL.output]! += r.output
   row[COL.cacheWrite]! += r.cacheWrite
   row[COL.cacheRead]! += r.cacheRead
-  const calc = prices.cost(r, 'calculate')
+  const calc = prices.cost(r, 'calculate') // a failed call costs 0 under every mode
   if (calc === null) tally.unknown.add(r.model)
   row[COL.auto]! += prices.cost(r, 'auto') ?? 0
   row[COL.calculate]! += calc ?? 0
@@ -565,11 +566,15 @@ function replaceDays(
   }
 }
 
-/** The index as aggregation rows under one cost mode, optionally only the dimensions `keepDim` accepts. */
+/**
+ * The index as aggregation rows under one cost mode, optionally only the dimensions `keepDim` accepts. Rows of failed
+ * calls come as they are (`RowView.failed`, cost 0): whoever sums them decides whether their tokens count.
+ */
 export function indexRows(idx: IndexData, mode: CostMode, keepDim?: (dim: string[]) => boolean): Rows {
   const dims = idx.dims.map((d) => d.split('\t'))
   const cost = COL[mode]
   const keep = keepDim ? dims.map(keepDim) : null
+  const failed = dims.map(isFailedDim)
   return {
     dims,
     unknownModels: mode === 'display' ? [] : unknownModels(idx),
@@ -589,6 +594,7 @@ export function indexRows(idx: IndexData, mode: CostMode, keepDim?: (dim: string
           row.costUSD = rows[at + cost]!
           row.first = rows[at + COL.first]!
           row.last = rows[at + COL.last]!
+          row.failed = failed[dim] ? row.records : 0
           visit(row)
         }
       }

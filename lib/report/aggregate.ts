@@ -40,6 +40,11 @@ export interface Totals {
   cacheRead: number
   totalTokens: number
   costUSD: number
+  /**
+   * Failed upstream calls (records with `failed: true`, DESIGN §4) in this row or total; present only when there are
+   * some. Without `includeFailed` they are not in `records` nor in the token counts; with it they are. Never any cost.
+   */
+  failed?: number
 }
 
 export interface Row extends Totals {
@@ -105,6 +110,11 @@ export interface AggregateOptions {
   deviceNames: Map<string, string>
   /** The clock (ms): blocks containing it are `active` and get a burn rate and projection. */
   now?: number
+  /**
+   * Count the tokens of failed calls (at cost 0). Without it they are only counted in `failed`, and they shape no
+   * block.
+   */
+  includeFailed?: boolean
 }
 
 export const zeroTotals = (): Totals => ({
@@ -117,8 +127,15 @@ export const zeroTotals = (): Totals => ({
   costUSD: 0,
 })
 
-/** Adds one row's counts to `t`. */
-export function addCounts(t: Totals, r: Readonly<RowCounts>): void {
+/**
+ * Adds one row's counts to `t`: a row of failed calls (DESIGN §4) adds to `t.failed`, and to the counts only when
+ * `includeFailed`.
+ */
+export function addCounts(t: Totals, r: Readonly<RowCounts>, includeFailed = false): void {
+  if (r.failed) {
+    t.failed = (t.failed ?? 0) + r.failed
+    if (!includeFailed) return
+  }
   t.records += r.records
   t.input += r.input
   t.output += r.output
@@ -128,12 +145,21 @@ export function addCounts(t: Totals, r: Readonly<RowCounts>): void {
   t.costUSD += r.costUSD
 }
 
-/** A dimension's fields, by position in `Rows.dims` (and in the index's dimension keys). */
-export const DIM = { device: 0, source: 1, model: 2, project: 3, session: 4 } as const
+/**
+ * A dimension's fields, by position in `Rows.dims` (and in the index's dimension keys). `failed` is `FAILED` for the
+ * failed calls (DESIGN §4), empty otherwise: they are kept apart from the others.
+ */
+export const DIM = { device: 0, source: 1, model: 2, project: 3, session: 4, failed: 5 } as const
+export const FAILED = 'failed'
 
-/** A dimension as one string, "device\tsource\tmodel\tproject\tsession" (split on tab gives `DIM` order). */
+/**
+ * A dimension as one string, "device\tsource\tmodel\tproject\tsession\tfailed" (split on tab gives `DIM` order).
+ */
 export const dimKey = (device: string, r: LedgerRecord): string =>
-  `${device}\t${r.source}\t${r.model}\t${r.project ?? ''}\t${r.session ?? ''}`
+  `${device}\t${r.source}\t${r.model}\t${r.project ?? ''}\t${r.session ?? ''}\t${r.failed ? FAILED : ''}`
+
+/** Whether a dimension (split, `DIM` order) is one of failed calls. */
+export const isFailedDim = (dim: readonly string[]): boolean => dim[DIM.failed] === FAILED
 
 export type RowCounts = Omit<Totals, 'totalTokens'>
 
@@ -146,6 +172,11 @@ export interface RowView extends RowCounts {
   /** The exact instants of the row's first and last record (ms). */
   first: number
   last: number
+  /**
+   * How many of `records` are failed calls: a row holds only failed calls (`failed === records`, its dimension
+   * `isFailedDim`, its cost 0) or none (0).
+   */
+  failed: number
 }
 
 /**
@@ -179,6 +210,7 @@ export const emptyRowView = (): RowView => ({
   costUSD: 0,
   first: 0,
   last: 0,
+  failed: 0,
 })
 
 /** Records as rows (the in-memory path and tests; reports read the index). */
@@ -199,7 +231,7 @@ export function recordRows(
       dims.push(key.split('\t'))
       dimIndex.set(key, d)
     }
-    const cost = prices.cost(r, mode)
+    const cost = prices.cost(r, mode) // 0 for a failed call
     if (cost === null) unknown.add(r.model)
     list.push([Date.parse(r.ts), d, r, cost ?? 0])
   }
@@ -217,6 +249,7 @@ export function recordRows(
         row.cacheWrite = r.cacheWrite
         row.cacheRead = r.cacheRead
         row.costUSD = cost
+        row.failed = r.failed ? 1 : 0
         visit(row)
       }
     },
@@ -229,7 +262,7 @@ export function aggregate(winners: Iterable<{ record: LedgerRecord; device: stri
 }
 
 export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>): Aggregate {
-  const blocks = o.period === 'blocks' ? rowBlockStarts(source) : null
+  const blocks = o.period === 'blocks' ? rowBlockStarts(source, o.includeFailed ?? false) : null
   const periods = new Periods(o, blocks)
   const groups = groupIds(source.dims, o.groupBy)
   const cells = addUp(source, periods, groups, o)
@@ -237,14 +270,17 @@ export function aggregateRows(source: Rows, o: Omit<AggregateOptions, 'prices'>)
   return { rows: sortRows(cells.rows, o.groupBy), totals: cells.totals, unknownModels: [...cells.unknown].sort() }
 }
 
-/** blocks: the block start of every row's instant. */
-function rowBlockStarts(source: Rows): Map<number, number> {
+/** blocks: the block start of every row's instant (failed calls shape blocks only when counted). */
+function rowBlockStarts(source: Rows, includeFailed: boolean): Map<number, number> {
   const instants: number[] = []
   source.each((row) => {
-    instants.push(row.ms)
+    if (includeFailed || !row.failed) instants.push(row.ms)
   })
   return blockStarts(instants)
 }
+
+/** `Periods.of` of an uncounted failed call that lies in no block. */
+const NO_BLOCK = -2
 
 /**
  * The report's periods, each a small number in order of appearance. Rows repeat instants, so
@@ -256,12 +292,17 @@ class Periods {
   readonly blockStart: number[] = []
   private readonly index = new Map<string, number>()
   private readonly ofMs = new Map<number, number>()
+  /** blocks: every block start, in order (for instants that shaped no block). */
+  private starts: number[] | null = null
   constructor(
     private readonly o: Pick<AggregateOptions, 'period' | 'localTime' | 'since' | 'until'>,
     private readonly blocks: Map<number, number> | null,
   ) {}
 
-  /** The period of a row at `ms` (of `session`), or -1 outside since..until. */
+  /**
+   * The period of a row at `ms` (of `session`), or -1 outside since..until; blocks: NO_BLOCK for an uncounted failed
+   * call outside every block.
+   */
   of(ms: number, session: string): number {
     const o = this.o
     if (o.period === 'session') {
@@ -271,22 +312,41 @@ class Periods {
     let p = this.ofMs.get(ms)
     if (p === undefined) {
       const day = o.localTime(ms).slice(0, 10)
+      const block = this.blocks ? this.blockOf(ms) : 0
       p =
         (o.since && day < o.since) || (o.until && day > o.until)
           ? -1
-          : this.id(
-              o.period === 'daily'
-                ? day
-                : o.period === 'monthly'
-                  ? day.slice(0, 7)
-                  : o.period === 'weekly'
-                    ? isoWeek(day)
-                    : o.localTime(this.blocks!.get(ms)!),
-            )
-      if (this.blocks && p >= 0) this.blockStart[p] = this.blocks.get(ms)!
+          : block === undefined
+            ? NO_BLOCK
+            : this.id(
+                o.period === 'daily'
+                  ? day
+                  : o.period === 'monthly'
+                    ? day.slice(0, 7)
+                    : o.period === 'weekly'
+                      ? isoWeek(day)
+                      : o.localTime(block!),
+              )
+      if (this.blocks && p >= 0) this.blockStart[p] = block!
       this.ofMs.set(ms, p)
     }
     return p
+  }
+
+  /** blocks: the start of the block holding `ms` (an instant that shaped none may still lie in one). */
+  private blockOf(ms: number): number | undefined {
+    const own = this.blocks!.get(ms)
+    if (own !== undefined) return own
+    const starts = (this.starts ??= [...new Set(this.blocks!.values())].sort((a, b) => a - b))
+    let lo = 0,
+      hi = starts.length // the first start after ms
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (starts[mid]! <= ms) lo = mid + 1
+      else hi = mid
+    }
+    const start = starts[lo - 1]
+    return start !== undefined && ms < start + BLOCK_MS ? start : undefined
   }
 
   private id(name: string): number {
@@ -344,7 +404,7 @@ function addUp(
   source: Rows,
   periods: Periods,
   groups: { ofDim: number[]; count: number },
-  o: Pick<AggregateOptions, 'period' | 'groupBy' | 'deviceNames'>,
+  o: Pick<AggregateOptions, 'period' | 'groupBy' | 'deviceNames' | 'includeFailed'>,
 ): Cells {
   const { ofDim, count } = groups
   const cells: Cells = { rows: [], totals: zeroTotals(), unknown: new Set(), firsts: [], lasts: [] }
@@ -352,6 +412,7 @@ function addUp(
   const unpriced = new Set(source.unknownModels)
   const bySession = o.period === 'session'
   const spans = o.period === 'blocks'
+  const withFailed = o.includeFailed ?? false
   let lastMs = NaN,
     lastP = -1
   // Hot loop (a row per quarter hour and dimension): rows come in runs of one instant, so its
@@ -360,18 +421,23 @@ function addUp(
     const d = source.dims[r.dim]!
     const p = bySession ? periods.of(r.ms, d[DIM.session]!) : r.ms === lastMs ? lastP : (lastP = periods.of(r.ms, ''))
     lastMs = r.ms
-    if (p < 0) return
+    if (p < 0) {
+      if (p === NO_BLOCK) addCounts(totals, r)
+      return
+    }
+    // Failed calls not asked for: only counted as failed (a row with nothing else shows 0 tokens and its count).
+    const counted = withFailed || !r.failed
     const model = d[DIM.model]!
-    if (unpriced.size && unpriced.has(model)) unknown.add(model)
+    if (counted && unpriced.size && unpriced.has(model)) unknown.add(model)
     const key = p * count + ofDim[r.dim]!
     let row = rows[key]
     if (!row) rows[key] = row = { period: periods.names[p]!, ...groupFields(d, o), ...zeroTotals() }
-    if (spans) {
+    if (spans && counted) {
       if (!(r.first >= firsts[key]!)) firsts[key] = r.first
       if (!(r.last <= lasts[key]!)) lasts[key] = r.last
     }
-    addCounts(row, r)
-    addCounts(totals, r)
+    addCounts(row, r, withFailed)
+    addCounts(totals, r, withFailed)
   })
   return cells
 }

@@ -180,7 +180,7 @@ export function renderHtml(d: HtmlReport): string {
     segments: [{ series: 'all devices', value: Math.round(row.costUSD * 1e6) / 1e6, color: BLOCK_COLOR }],
   }))
   const range = pageRange(d)
-  const cards = totalCards(r.totals, shownDevices.length)
+  const cards = totalCards(r.totals, shownDevices.length, r.includeFailed)
   const warnings = r.warnings.map(
     (w) =>
       `<li>${esc(`${w.code}${w.models ? `: ${(w.models as string[]).join(', ')}` : ''}${w.detail ? ` — ${String(w.detail)}` : ''}`)}</li>`,
@@ -239,7 +239,11 @@ function pageRange(d: HtmlReport): string {
   return daily.length ? `${daily[0]!.period} to ${daily[daily.length - 1]!.period}` : 'no usage'
 }
 
-function totalCards(t: Totals, devices: number): Array<[string, string]> {
+function totalCards(t: Totals, devices: number, includeFailed: boolean): Array<[string, string]> {
+  // Failed calls (DESIGN §4), when there are some: how many, and whether the tokens above hold them.
+  const failed: Array<[string, string]> = t.failed
+    ? [[includeFailed ? 'Failed calls (counted)' : 'Failed calls (not counted)', n(t.failed)]]
+    : []
   return [
     ['Cost', usd(t.costUSD)],
     ['Total tokens', n(t.totalTokens)],
@@ -249,5 +253,6 @@ function totalCards(t: Totals, devices: number): Array<[string, string]> {
     ['Cache write', n(t.cacheWrite)],
     ['Cache read', n(t.cacheRead)],
     ['Devices', n(devices)],
+    ...failed,
   ]
 }

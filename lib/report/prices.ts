@@ -281,8 +281,12 @@ export class PriceTable {
     return row ? priceAt(row, ts) : null
   }
 
-  /** The cost of one record, or null when its model has no price (reported as a warning). */
+  /**
+   * The cost of one record, or null when its model has no price (reported as a warning). A failed call (DESIGN §4)
+   * costs nothing under every mode, whatever its source said.
+   */
   cost(r: LedgerRecord, mode: CostMode): number | null {
+    if (r.failed) return 0
     if (mode === 'display') return r.costUSD ?? 0
     if (mode === 'auto' && r.costUSD !== undefined) return r.costUSD
     const p = this.lookup(r.model, r.ts)

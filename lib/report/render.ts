@@ -11,6 +11,11 @@ export interface ReportResult {
   since: string | null
   until: string | null
   groupBy: GroupKey[]
+  /**
+   * Whether the token counts include failed calls (DESIGN §4; `report --include-failed`). Either way a row or the
+   * totals with failed calls state how many in `failed`, and they cost nothing.
+   */
+  includeFailed: boolean
   rows: Row[]
   totals: Totals
   devices: Array<{ id: string; name: string; head: string; lastRecordAt: string | null }>
@@ -75,6 +80,17 @@ function activeBlockLines(r: ReportResult): string[] {
 const TOTAL_KEYS = ['records', 'input', 'output', 'cacheWrite', 'cacheRead', 'totalTokens', 'costUSD'] as const
 
 /**
+ * Under a table: how many failed calls the report holds and whether their tokens count (nothing when it holds none).
+ */
+function failedLine(r: ReportResult): string | null {
+  const failed = r.totals.failed ?? 0
+  if (!failed) return null
+  return r.includeFailed
+    ? `${plural(failed, 'failed call', undefined, n)} counted in the tokens above (at cost 0)`
+    : `${plural(failed, 'failed call', undefined, n)} not counted in the tokens above (--include-failed counts them, at cost 0)`
+}
+
+/**
  * The columns of a row, in the order of the JSON contract; device adds its name, project its
  * directory name (empty where this machine does not know it), a session its project, id,
  * start, end and models.
@@ -91,6 +107,8 @@ function columns(r: ReportResult): string[] {
       g === 'device' ? ['device', 'deviceName'] : g === 'project' ? ['project', 'projectName'] : [g],
     ),
     ...TOTAL_KEYS,
+    // A report holding failed calls says how many, per row (DESIGN §4).
+    ...(r.totals.failed ? ['failed'] : []),
   ]
 }
 
@@ -98,11 +116,13 @@ const cell = (row: Row | (Totals & { period: string }), key: string) => {
   const v = (row as unknown as Record<string, unknown>)[key]
   return key === 'costUSD'
     ? String(roundCost(v as number))
-    : v === undefined
-      ? ''
-      : Array.isArray(v)
-        ? v.join(' ')
-        : String(v)
+    : key === 'failed'
+      ? String(v ?? 0)
+      : v === undefined
+        ? ''
+        : Array.isArray(v)
+          ? v.join(' ')
+          : String(v)
 }
 
 /** A time of a session row, `YYYY-MM-DDTHH:MM` shown as `YYYY-MM-DD HH:MM` (compact: `MM-DD HH:MM`). */
@@ -191,6 +211,8 @@ export function renderMarkdown(r: ReportResult): string {
   out.push(
     `| ${['**Total**', ...labels.slice(1).map(() => ''), ...cells(r.totals).map((c) => `**${c}**`)].join(' | ')} |`,
   )
+  const failed = failedLine(r)
+  if (failed) out.push('', failed)
   return `${out.join('\n')}\n`
 }
 
@@ -216,6 +238,8 @@ export function renderTable(r: ReportResult, opts: TableOptions): string {
     s += `${compact ? wrap(text, limit) : text}\n`
   }
   for (const l of activeBlockLines(r)) line(l)
+  const failed = failedLine(r)
+  if (failed) line(failed)
   if (r.dedupe.duplicateLines)
     line(`${plural(r.dedupe.duplicateLines, 'duplicate line', undefined, n)} of already counted responses dropped`)
   for (const w of r.warnings)

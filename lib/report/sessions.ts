@@ -44,6 +44,8 @@ export interface NameOptions {
   names: NameMaps
   /** The rows the report aggregated (only read for session reports). */
   source: Rows
+  /** The report counts failed calls (else a session's times and models leave them out). */
+  includeFailed?: boolean
 }
 
 /**
@@ -54,6 +56,7 @@ function sessionInfo(o: NameOptions): Map<string, SessionInfo> {
   const out = new Map<string, SessionInfo>()
   const dayOk = new Map<number, boolean>()
   o.source.each((r) => {
+    if (r.failed && !o.includeFailed) return
     const q = Math.floor(r.ms / QUARTER) * QUARTER
     let ok = dayOk.get(q)
     if (ok === undefined) {

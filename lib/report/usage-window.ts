@@ -9,12 +9,13 @@ export interface WindowTotals extends Totals {
 /**
  * The block containing `now` (null start when no block does: never simply the latest block,
  * which a record dated ahead of now would make "current" for good) and the ISO week of `now`
- * in the report's zone, summed over every device.
+ * in the report's zone, summed over every device. Failed calls (DESIGN §4) as in a report
+ * without --include-failed: counted in `failed` only, shaping no block.
  */
 export function currentWindows(rows: Rows, now: Date, localTime: (ts: string | number) => string) {
   const instants: number[] = []
   rows.each((row) => {
-    instants.push(row.ms)
+    if (!row.failed) instants.push(row.ms)
   })
   const starts = blockStarts(instants)
   const t = now.getTime()
@@ -32,7 +33,8 @@ export function currentWindows(rows: Rows, now: Date, localTime: (ts: string | n
   }
   const weekTotals: Totals & { week: string } = { ...zeroTotals(), week }
   rows.each((row) => {
-    if (active !== null && starts.get(row.ms) === active) addCounts(block, row)
+    // Blocks never overlap: every instant in [active, active + 5 h) is the active block's.
+    if (active !== null && active <= row.ms && row.ms < active + BLOCK_MS) addCounts(block, row)
     if (isoWeek(localTime(row.ms).slice(0, 10)) === week) addCounts(weekTotals, row)
   })
   return { block, week: weekTotals }

@@ -306,3 +306,131 @@ t.test(
     )
   },
 )
+
+t.test(
+  'failed calls: out of the token totals unless --include-failed, counted in "failed", never any cost',
+  async (t) => {
+    const dir = t.testdir()
+    const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'e'.repeat(32) }) // the clock: 2026-11-22T12:00Z
+    const lines = [
+      // A day of failed calls only, of a model without a price: no price is missing for it.
+      { ts: '2026-11-20T08:00:00Z', model: 'no-such-model', input: 50, failed: true },
+      { ts: '2026-11-21T10:00:00Z', model: 'gpt-5', input: 1000, output: 100 },
+      { ts: '2026-11-21T10:05:00Z', model: 'gpt-5', input: 500, failed: true },
+      { ts: '2026-11-21T11:00:00Z', model: 'gpt-5', input: 2000, output: 200, cacheRead: 300, costUSD: 1.5 },
+      // A failed call whose proxy still reported a cost: 0 under every mode.
+      { ts: '2026-11-22T09:00:00Z', model: 'gpt-5', input: 700, costUSD: 5, failed: true },
+      { ts: '2026-11-22T09:30:00Z', model: 'gpt-5', input: 400, output: 40 },
+    ].map((l) => JSON.stringify(l))
+    const rec = await cli(['record', '--stdin', '--source', 'proxy'], { env, input: `${lines.join('\n')}\n` })
+    t.equal(rec.code, 0, rec.stderr)
+    type Rep = Awaited<ReturnType<typeof json>> & { includeFailed: boolean; warnings: Array<{ code: string }> }
+    const counts = (x: Record<string, number | string>) => [
+      x.period,
+      x.records,
+      x.input,
+      x.output,
+      x.cacheRead,
+      x.totalTokens,
+      x.failed ?? 0,
+    ]
+    const cost = (x: Record<string, number | string>) => Math.round((x.costUSD as number) * 1e9) / 1e9
+
+    const daily = (await json(env, ['daily', '--tz', 'UTC'])) as Rep
+    t.equal(daily.includeFailed, false)
+    t.same(
+      daily.rows.map(counts),
+      [
+        ['2026-11-20', 0, 0, 0, 0, 0, 1],
+        ['2026-11-21', 2, 3000, 300, 300, 3600, 1],
+        ['2026-11-22', 1, 400, 40, 0, 440, 1],
+      ],
+      'per day: the tokens of the calls that succeeded, and how many failed',
+    )
+    t.same(daily.totals, {
+      records: 3,
+      input: 3400,
+      output: 340,
+      cacheWrite: 0,
+      cacheRead: 300,
+      totalTokens: 4040,
+      costUSD: daily.totals.costUSD,
+      failed: 3,
+    })
+    t.equal(cost(daily.rows[0]!), 0, 'a day of failed calls costs nothing')
+    t.notOk(
+      daily.warnings.some((w) => w.code === 'UNKNOWN_MODEL_PRICE'),
+      'a failed call is never priced: no missing price',
+    )
+
+    const all = (await json(env, ['daily', '--tz', 'UTC', '--include-failed'])) as Rep
+    t.equal(all.includeFailed, true)
+    t.same(
+      all.rows.map(counts),
+      [
+        ['2026-11-20', 1, 50, 0, 0, 50, 1],
+        ['2026-11-21', 3, 3500, 300, 300, 4100, 1],
+        ['2026-11-22', 2, 1100, 40, 0, 1140, 1],
+      ],
+      '--include-failed: their tokens too',
+    )
+    t.same(counts({ ...all.totals, period: 'total' }), ['total', 6, 4650, 340, 300, 5290, 3])
+    t.same(all.rows.map(cost), daily.rows.map(cost), 'at cost 0: every cost as without them')
+    t.equal(cost(all.totals), cost(daily.totals))
+    t.notOk(all.warnings.some((w) => w.code === 'UNKNOWN_MODEL_PRICE'))
+    for (const flags of [[], ['--include-failed']]) {
+      const display = await json(env, ['monthly', '--tz', 'UTC', '--cost', 'display', ...flags])
+      t.equal(
+        cost(display.totals),
+        1.5,
+        `--cost display ${flags.join(' ')}: only the cost a call that succeeded reported`,
+      )
+    }
+
+    // Blocks: uncounted failed calls shape no block; one inside a block is counted as failed there.
+    const blocks = (await json(env, ['blocks', '--tz', 'UTC'])) as Rep
+    t.same(blocks.rows.map(counts), [
+      ['2026-11-21T10:00', 2, 3000, 300, 300, 3600, 1],
+      ['2026-11-22T09:00', 1, 400, 40, 0, 440, 1],
+    ])
+    t.equal(blocks.totals.failed, 3, 'the failed call outside every block is in the totals')
+    const allBlocks = (await json(env, ['blocks', '--tz', 'UTC', '--include-failed'])) as Rep
+    t.same(allBlocks.rows.map(counts), [
+      ['2026-11-20T08:00', 1, 50, 0, 0, 50, 1],
+      ['2026-11-21T10:00', 3, 3500, 300, 300, 4100, 1],
+      ['2026-11-22T09:00', 2, 1100, 40, 0, 1140, 1],
+    ])
+    t.same(allBlocks.totals, all.totals)
+
+    const csv = (await cli(['report', '--tz', 'UTC', '--format', 'csv'], { env })).stdout.trim().split('\r\n')
+    t.same(csv, [
+      'period,records,input,output,cacheWrite,cacheRead,totalTokens,costUSD,failed',
+      '2026-11-20,0,0,0,0,0,0,0,1',
+      `2026-11-21,2,3000,300,0,300,3600,${cost(daily.rows[1]!)},1`,
+      `2026-11-22,1,400,40,0,0,440,${cost(daily.rows[2]!)},1`,
+      `total,3,3400,340,0,300,4040,${cost(daily.totals)},3`,
+    ])
+    t.match(
+      (await cli(['report', '--tz', 'UTC'], { env })).stdout,
+      /\n3 failed calls not counted in the tokens above \(--include-failed counts them, at cost 0\)\n/,
+    )
+    t.match(
+      (await cli(['report', '--tz', 'UTC', '--include-failed', '--format', 'markdown'], { env })).stdout,
+      /\n\n3 failed calls counted in the tokens above \(at cost 0\)\n$/,
+    )
+
+    t.match(
+      (await cli(['report', '--tz', 'UTC', '--format', 'html'], { env })).stdout,
+      /<dt>Failed calls \(not counted\)<\/dt><dd>3<\/dd>/,
+    )
+
+    // status: the same rule as a report without --include-failed.
+    const s = JSON.parse((await cli(['status', '--json'], { env })).stdout)
+    t.match(s.block, { start: '2026-11-22T09:00:00.000Z', records: 1, totalTokens: 440, failed: 1 })
+    t.match(s.week, { week: '2026-W47', records: 3, totalTokens: 4040, failed: 3 })
+    t.match((await cli(['status'], { env })).stdout, /5h block .*: 440 tokens, \$[0-9.]+; 1 failed call not counted\n/)
+
+    // A failed record is a record like any other for the ledger's checks.
+    t.equal((await cli(['verify'], { env })).code, 0)
+  },
+)

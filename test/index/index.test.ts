@@ -1,4 +1,5 @@
 import t from 'tap'
+import fs from 'node:fs'
 import path from 'node:path'
 import { SystemBackend } from '../../lib/git/system.js'
 import { appendRecords } from '../../lib/branch/writer.js'
@@ -32,7 +33,7 @@ function normalise(idx: IndexData) {
   const rows: string[] = []
   src.each((r) => {
     rows.push(
-      `${r.ms}|${src.dims[r.dim]!.join('|')}|${r.records}|${r.input}|${r.output}|${r.cacheWrite}|${r.cacheRead}|${r.costUSD.toFixed(9)}|${r.first}|${r.last}`,
+      `${r.ms}|${src.dims[r.dim]!.join('|')}|${r.records}|${r.input}|${r.output}|${r.cacheWrite}|${r.cacheRead}|${r.costUSD.toFixed(9)}|${r.first}|${r.last}|${r.failed}`,
     )
   })
   return {
@@ -85,6 +86,8 @@ t.test('the incrementally updated index equals a full rebuild after random recor
           cacheWrite: Math.floor(random() * 3) * 100,
           cacheRead: Math.floor(random() * 5000),
           session: random() < 0.5 ? 'a'.repeat(16) : 'b'.repeat(16),
+          // Failed calls (a proxy's), some of them copies of a response that succeeded elsewhere.
+          ...(random() < 0.2 ? { failed: true as const } : {}),
         })
       }
       clock += 3_600_000
@@ -118,10 +121,38 @@ t.test('the incrementally updated index equals a full rebuild after random recor
       cost: 'calculate' as const,
       deviceNames: new Map<string, string>(),
     }
-    const want = aggregate(best.winners(), { ...opts, prices: EMBEDDED_PRICES })
-    const got = aggregateRows(indexRows(inc, 'calculate'), opts)
-    t.same(rounded(got.rows), rounded(want.rows), `seed ${seed}: per day, device and model, the winners of every line`)
-    t.same(got.unknownModels, ['mystery-model'], 'the model without a price is named')
+    for (const includeFailed of [false, true]) {
+      const want = aggregate(best.winners(), { ...opts, includeFailed, prices: EMBEDDED_PRICES })
+      const got = aggregateRows(indexRows(inc, 'calculate'), { ...opts, includeFailed })
+      t.same(
+        rounded(got.rows),
+        rounded(want.rows),
+        `seed ${seed}${includeFailed ? ', failed calls included' : ''}: per day, device and model, the winners of every line`,
+      )
+      t.same(rounded([got.totals as Row]), rounded([want.totals as Row]), 'and the totals')
+      t.same(got.unknownModels, ['mystery-model'], 'the model without a price is named')
+    }
+    // The failed winners are out of the default totals, counted in `failed`, and cost nothing.
+    const winners = [...best.winners()]
+    const failed = winners.filter((w) => w.record.failed)
+    const ok = winners.filter((w) => !w.record.failed)
+    const sum = (ws: typeof winners) => ws.reduce((n, w) => n + w.record.input, 0)
+    const without = aggregateRows(indexRows(inc, 'calculate'), opts).totals
+    const withFailed = aggregateRows(indexRows(inc, 'calculate'), { ...opts, includeFailed: true }).totals
+    t.ok(failed.length > 0, `seed ${seed}: the ledger holds failed calls`)
+    t.same(
+      [without.records, without.input, without.failed],
+      [ok.length, sum(ok), failed.length],
+      'without them: the calls that succeeded',
+    )
+    t.same([withFailed.records, withFailed.input, withFailed.failed], [winners.length, sum(winners), failed.length])
+    for (const mode of ['auto', 'calculate', 'display'] as const) {
+      let failedCost = 0
+      indexRows(inc, mode).each((r) => {
+        if (r.failed) failedCost += r.costUSD
+      })
+      t.equal(failedCost, 0, `${mode}: failed calls cost nothing`)
+    }
     await git.close()
   }
 })
@@ -229,5 +260,72 @@ t.test(
     await appendRecords(repo, info(high), path.join(dir, 'k-high-2'), recs(), new Date('2026-11-11T02:00:00Z'))
     await check('after the rewrite', { [low]: 3 })
     await repo.close()
+  },
+)
+
+t.test(
+  'failed calls are kept apart in the index; an index of the version before is rebuilt, not misread',
+  async (t) => {
+    const dir = t.testdir()
+    const git = new SystemBackend(path.join(dir, 'repo.git'))
+    await git.init()
+    const info: DeviceInfo = { id: DEVICES[0]!, name: 'a', platform: 'linux', tool: 'test' }
+    const rec = (i: number, failed: boolean): LedgerRecord => ({
+      v: 1,
+      id: recordId('proxy', `r${i}`),
+      ts: `2026-11-10T12:0${i}:00.000Z`,
+      source: 'proxy',
+      model: 'gpt-5',
+      input: 1000 * (i + 1),
+      output: 10,
+      cacheWrite: 0,
+      cacheRead: 0,
+      costUSD: 2,
+      ...(failed ? { failed: true as const } : {}),
+    })
+    await appendRecords(
+      git,
+      info,
+      path.join(dir, 'known'),
+      [rec(0, false), rec(1, true), rec(2, true)],
+      new Date('2026-11-20T00:00:00Z'),
+    )
+    const idxDir = path.join(dir, 'idx')
+    const first = await updateIndex(git, idxDir, EMBEDDED_PRICES)
+    t.equal(first.records, 3, 'a failed record is a record like any other')
+    const rows = (idx: IndexData, mode: 'auto' | 'calculate' | 'display') => {
+      const src = indexRows(idx, mode)
+      const out: Array<[string, number, number, number, number]> = []
+      src.each((r) => {
+        out.push([src.dims[r.dim]![DIM.failed]!, r.records, r.input, r.failed, r.costUSD])
+      })
+      return out.sort()
+    }
+    t.same(
+      rows(first.index, 'display'),
+      [
+        ['', 1, 1000, 0, 2],
+        ['failed', 2, 5000, 2, 0],
+      ],
+      'one quarter hour, two rows: the failed calls in a dimension of their own, at cost 0',
+    )
+    t.equal(
+      rows(first.index, 'calculate').find((r) => r[0] === 'failed')![4],
+      0,
+      'a failed call has no calculated cost either',
+    )
+    t.same(first.index.unknown, {}, 'and needs no price')
+    const file = path.join(idxDir, 'index.v1.json')
+    const meta = JSON.parse(fs.readFileSync(file, 'utf8'))
+    t.equal(meta.v, 3)
+    // An index written by the version before (its dimensions had no failed field).
+    meta.v = 2
+    meta.dims = meta.dims.map((d: string) => d.split('\t').slice(0, 5).join('\t'))
+    fs.writeFileSync(file, JSON.stringify(meta))
+    t.equal(readIndex(idxDir), null, 'an index of another version is not read')
+    const again = await updateIndex(git, idxDir, EMBEDDED_PRICES)
+    t.equal(again.rebuilt, true, 'it is rebuilt')
+    t.same(normalise(again.index), normalise(first.index))
+    await git.close()
   },
 )

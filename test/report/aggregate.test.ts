@@ -1,6 +1,14 @@
 import t, { type Test } from 'tap'
 import { EMBEDDED_PRICES } from '../../lib/report/prices.js'
-import { aggregate, zeroTotals, GROUP_KEYS, type AggregateOptions, type Row } from '../../lib/report/aggregate.js'
+import {
+  aggregate,
+  recordRows,
+  zeroTotals,
+  GROUP_KEYS,
+  type AggregateOptions,
+  type Row,
+} from '../../lib/report/aggregate.js'
+import { currentWindows } from '../../lib/report/usage-window.js'
 import { localTimeIn } from '../../lib/ledger/zone.js'
 import type { LedgerRecord } from '../../lib/ledger/record.js'
 
@@ -309,4 +317,96 @@ t.test('America/New_York DST days', async (t) => {
     ],
     'the same records in UTC',
   )
+})
+
+t.test('failed calls: counted in failed, out of the tokens unless includeFailed, never any cost', async (t) => {
+  const ok1 = rec({ ts: '2026-11-19T10:00:00.000Z', model: 'gpt-5', input: 1000, session: 'a'.repeat(16) })
+  const ok2 = rec({ ts: '2026-11-19T16:00:00.000Z', model: 'gpt-5', input: 2000, session: 'a'.repeat(16) })
+  // In the block of ok1, with a cost its proxy reported and an unpriced model.
+  const f1 = rec({ ts: '2026-11-19T11:00:00.000Z', model: 'mystery-proxy', input: 300, costUSD: 4, failed: true })
+  // Between blocks (ok1's ends at 15:00, ok2's starts at 16:00), and one on a day without a call that succeeded.
+  const f2 = rec({ ts: '2026-11-19T15:30:00.000Z', model: 'gpt-5', output: 40, failed: true, session: 'b'.repeat(16) })
+  const f3 = rec({ ts: '2026-11-21T09:00:00.000Z', model: 'gpt-5', input: 5, failed: true })
+  const ws = [ok1, ok2, f1, f2, f3].map((record) => ({ record, device: DEV_A }))
+  const gpt = (input: number) => (input * 1.25) / 1e6
+  for (const cost of ['auto', 'calculate', 'display'] as const) {
+    const without = aggregate(ws, opts({ cost, groupBy: ['model'] }))
+    const okCost = cost === 'display' ? 0 : gpt(3000)
+    check(
+      t,
+      without.rows,
+      [
+        { period: '2026-11-19', model: 'gpt-5', ...tot(2, 3000, 0, 0, 0, okCost), failed: 1 },
+        { period: '2026-11-19', model: 'mystery-proxy', ...tot(0, 0, 0, 0, 0, 0), failed: 1 },
+        { period: '2026-11-21', model: 'gpt-5', ...tot(0, 0, 0, 0, 0, 0), failed: 1 },
+      ],
+      `${cost}: without failed calls`,
+    )
+    check(t, [without.totals as Row], [{ ...tot(2, 3000, 0, 0, 0, okCost), failed: 3 }], `${cost}: totals`)
+    t.same(without.unknownModels, [], 'a failed call needs no price')
+    const withFailed = aggregate(ws, opts({ cost, groupBy: ['model'], includeFailed: true }))
+    check(
+      t,
+      withFailed.rows,
+      [
+        { period: '2026-11-19', model: 'gpt-5', ...tot(3, 3000, 40, 0, 0, okCost), failed: 1 },
+        { period: '2026-11-19', model: 'mystery-proxy', ...tot(1, 300, 0, 0, 0, 0), failed: 1 },
+        { period: '2026-11-21', model: 'gpt-5', ...tot(1, 5, 0, 0, 0, 0), failed: 1 },
+      ],
+      `${cost}: with failed calls, at cost 0`,
+    )
+    check(t, [withFailed.totals as Row], [{ ...tot(5, 3305, 40, 0, 0, okCost), failed: 3 }], `${cost}: totals`)
+  }
+  // A report without failed calls has no failed count at all.
+  t.notOk('failed' in aggregate([{ record: ok1, device: DEV_A }], opts()).totals)
+
+  // Blocks: uncounted failed calls shape none; one inside a block is counted there, one outside only in the totals.
+  const now = Date.parse('2026-11-19T17:00:00.000Z')
+  const blocks = aggregate(ws, opts({ period: 'blocks', now }))
+  t.same(
+    blocks.rows.map((r) => [r.period, r.records, r.input, r.failed ?? 0]),
+    [
+      ['2026-11-19T10:00', 1, 1000, 1],
+      ['2026-11-19T16:00', 1, 2000, 0],
+    ],
+  )
+  t.equal(blocks.totals.failed, 3)
+  t.equal(blocks.rows[1]!.burnRate, null, 'the active block: one instant of counted activity')
+  const allBlocks = aggregate(ws, opts({ period: 'blocks', now, includeFailed: true }))
+  t.same(
+    allBlocks.rows.map((r) => [r.period, r.records, r.input + r.output, r.failed ?? 0]),
+    [
+      ['2026-11-19T10:00', 2, 1300, 1],
+      ['2026-11-19T15:00', 2, 2040, 1], // 15:30 starts a block, 16:00 lies in it
+      ['2026-11-21T09:00', 1, 5, 1],
+    ],
+  )
+
+  // since/until: a failed call outside the range is not counted at all.
+  t.equal(aggregate(ws, opts({ since: '2026-11-20' })).totals.failed, 1)
+  // Sessions: a session of failed calls only is a row of 0 tokens.
+  t.same(
+    aggregate(ws, opts({ period: 'session' })).rows.map((r) => [r.period, r.records, r.failed ?? 0]),
+    [
+      ['(none)', 0, 2],
+      ['a'.repeat(16), 2, 0],
+      ['b'.repeat(16), 0, 1],
+    ],
+  )
+})
+
+t.test('status windows: failed calls out of the block and week, counted in failed', async (t) => {
+  const ws = [
+    rec({ ts: '2026-11-19T10:00:00.000Z', model: 'gpt-5', input: 1000 }),
+    rec({ ts: '2026-11-19T10:30:00.000Z', model: 'gpt-5', input: 50, failed: true }),
+    // Before the block, and it starts none.
+    rec({ ts: '2026-11-19T08:00:00.000Z', model: 'gpt-5', input: 7, failed: true }),
+  ].map((record) => ({ record, device: DEV_A }))
+  const w = currentWindows(
+    recordRows(ws, EMBEDDED_PRICES, 'auto'),
+    new Date('2026-11-19T11:00:00.000Z'),
+    localTimeIn('UTC'),
+  )
+  t.match(w.block, { start: '2026-11-19T10:00:00.000Z', records: 1, input: 1000, failed: 1 })
+  t.match(w.week, { week: '2026-W47', records: 1, input: 1000, failed: 2 })
 })

@@ -34,6 +34,8 @@ export interface ReportQuery {
   source: string[]
   model: string[]
   cost: CostMode
+  /** Count the tokens of failed calls (at cost 0); without it they are only counted in `failed` (DESIGN §4). */
+  includeFailed?: boolean
   /** The store is a --repo clone. */
   clone: boolean
 }
@@ -61,7 +63,8 @@ export async function buildReport(store: Store, opts: ReportQuery): Promise<Repo
   const idx = view?.index ?? null
   const devices = reportDevices(idx, opts.device, store.device.id)
   const rows = idx ? indexRows(idx, opts.cost, dimensionFilter(devices, opts)) : recordRows([], prices, opts.cost)
-  const aggregateBy = rowAggregator(store, rows, checked, devices, opts.cost)
+  const includeFailed = opts.includeFailed ?? false
+  const aggregateBy = rowAggregator(store, rows, checked, devices, opts.cost, includeFailed)
   const agg = aggregateBy(opts.period, [...new Set(groupBy)])
   const stats = indexStats(idx)
   const crossDevices = idx ? crossDeviceHolders(idx) : []
@@ -76,6 +79,7 @@ export async function buildReport(store: Store, opts: ReportQuery): Promise<Repo
     since: since ?? null,
     until: until ?? null,
     groupBy: [...new Set(groupBy)],
+    includeFailed,
     rows: nameRows(agg.rows, groupBy.includes('project'), {
       period: opts.period,
       localTime: localTimeIn(tz),
@@ -83,6 +87,7 @@ export async function buildReport(store: Store, opts: ReportQuery): Promise<Repo
       until,
       names,
       source: rows,
+      includeFailed,
     }),
     totals: agg.totals,
     devices,
@@ -134,6 +139,7 @@ function rowAggregator(
   { tz, since, until }: CheckedOptions,
   devices: ReportResult['devices'],
   cost: CostMode,
+  includeFailed: boolean,
 ): ReportView['aggregateBy'] {
   return (period, by) =>
     aggregateRows(rows, {
@@ -145,6 +151,7 @@ function rowAggregator(
       cost,
       deviceNames: new Map(devices.map((d) => [d.id, d.name])),
       now: store.env.now().getTime(),
+      includeFailed,
     })
 }
 
