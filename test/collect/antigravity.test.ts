@@ -17,6 +17,7 @@ import {
   stepBlob,
 } from '../helpers/antigravity-fixture.js'
 import { fBytes, fVarint, msg } from '../helpers/protobuf-encode.js'
+import { canonicalLine, validateRecord } from '../../lib/ledger/record.js'
 import {
   antigravity,
   callTokens,
@@ -367,4 +368,42 @@ t.test('record then report through the CLI', async (t) => {
   t.equal(again.code, 0)
   const r2 = await cli(['report', 'daily', '--json', '--tz', 'UTC', '--source', 'antigravity'], { env })
   t.same(JSON.parse(r2.stdout).totals, JSON.parse(r.stdout).totals, 'a second record adds nothing')
+})
+
+t.test('blobs with random bytes changed: never a throw, every record valid schema v1', async (t) => {
+  const root = t.testdir({})
+  let seed = 20261122
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    return seed / 2 ** 31
+  }
+  let malformed = 0
+  for (let round = 0; round < 20; round++) {
+    const dir = home(root, `r${round}`)
+    for (const rel of [A, B, C]) {
+      const db = new Sqlite(path.join(dir, rel))
+      for (const [table, col] of [
+        ['steps', 'metadata'],
+        ['gen_metadata', 'data'],
+        ['trajectory_metadata_blob', 'data'],
+      ] as const) {
+        for (const row of db.prepare(`SELECT rowid, ${col} AS b FROM ${table} WHERE ${col} IS NOT NULL`).all()) {
+          const b = Buffer.from(row.b as Buffer)
+          for (let k = 0; k < 3; k++) b[Math.floor(next() * b.length)] = Math.floor(next() * 256)
+          db.prepare(`UPDATE ${table} SET ${col} = ? WHERE rowid = ?`).run(
+            next() < 0.2 ? b.subarray(0, Math.floor(next() * b.length)) : b,
+            row.rowid,
+          )
+        }
+      }
+      db.close()
+    }
+    const r = run(dir)
+    malformed += r.stats.malformed
+    for (const { copy: _copy, ...rec } of r.records) {
+      const problems = validateRecord(JSON.parse(canonicalLine(rec)))
+      if (problems.length) t.fail(`round ${round}: ${problems.join('; ')} in ${canonicalLine(rec)}`)
+    }
+  }
+  t.ok(malformed > 0, `${malformed} blobs counted malformed over 20 rounds`)
 })
