@@ -407,3 +407,67 @@ t.test('blobs with random bytes changed: never a throw, every record valid schem
   }
   t.ok(malformed > 0, `${malformed} blobs counted malformed over 20 rounds`)
 })
+
+// The agent as another process: it holds B open in WAL mode with checkpoints off, writes `initial`
+// generations, says "ready", then writes one more every few milliseconds and says how many it has
+// written whenever asked.
+const WRITER = `
+const Database = require(process.argv[1])
+const blobs = require(process.argv[3])
+const db = new Database(process.argv[2])
+db.pragma('journal_mode = WAL')
+db.pragma('wal_autocheckpoint = 0')
+const insert = db.prepare('INSERT INTO gen_metadata (idx, data, size) VALUES (?, ?, ?)')
+let n = 0
+const one = () => { const b = Buffer.from(blobs[n], 'hex'); insert.run(100 + n, b, b.length); n++ }
+db.transaction(() => { while (n < Number(process.argv[4])) one() })()
+console.log('ready ' + n)
+setInterval(() => { if (n < blobs.length) one() }, 2)
+process.stdin.on('data', () => console.log('written ' + n))
+`
+
+t.test('read while another process holds the database open in WAL mode and keeps writing', async (t) => {
+  const { spawn } = await import('node:child_process')
+  const { createInterface } = await import('node:readline')
+  const dir = home(t.testdir({}))
+  const file = path.join(dir, B)
+  const blobs = Array.from({ length: 3000 }, (_, n) =>
+    genBlob({ ts: '2026-11-19T08:00:00.000Z', usage: { input: 1, output: 1, response: `w${n}` } }).toString('hex'),
+  )
+  const blobsFile = path.join(dir, 'blobs.json')
+  fs.writeFileSync(blobsFile, JSON.stringify(blobs))
+  const first = run(dir)
+  const child = spawn(
+    process.execPath,
+    ['-e', WRITER, createRequire(import.meta.url).resolve('better-sqlite3'), file, blobsFile, '200'],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
+  t.teardown(() => child.kill('SIGKILL'))
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
+  const next = async () => String((await lines.next()).value)
+  t.equal(await next(), 'ready 200')
+  const main = fs.readFileSync(file)
+  const during = run(dir, first.cursors)
+  child.stdin!.write('?\n')
+  const written = Number((await next()).split(' ')[1])
+  const ws = during.records.filter((r) => r.ts === '2026-11-19T08:00:00.000Z')
+  t.ok(
+    ws.length >= 200 && ws.length <= written,
+    `${ws.length} generations read, all from the -wal (200 ≤ n ≤ ${written})`,
+  )
+  t.same(
+    new Set(ws.map((r) => r.id)),
+    new Set(Array.from({ length: ws.length }, (_, n) => recordIdOf('antigravity', `response:w${n}`))),
+    'every committed row, in order, none torn',
+  )
+  await new Promise((r) => setTimeout(r, 100))
+  child.stdin!.write('?\n')
+  const later = Number((await next()).split(' ')[1])
+  t.ok(later > written, `the writer was never blocked (${written} → ${later})`)
+  t.same(fs.readFileSync(file), main, 'no checkpoint: the main file is byte for byte the same')
+  const after = run(dir, during.cursors)
+  t.ok(
+    after.records.filter((r) => r.ts === '2026-11-19T08:00:00.000Z').length >= later,
+    'the next run reads what was written since',
+  )
+})
