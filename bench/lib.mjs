@@ -651,6 +651,7 @@ export const PARITY_SOURCES = [
     ['codebuff', 'CODEBUFF_DATA_DIR', 'ccusage adds the cached part of OpenAI-style prompt_tokens again'],
     ['openclaw', 'OPENCLAW_DIR', "ccusage counts a thread fork's copied entry again"],
     ['grok', 'GROK_HOME', ''],
+    ['antigravity', 'ANTIGRAVITY_DATA_DIR', ''],
   ].map(([source, envVar, notes, costNote]) => ({
     source,
     agent: source,

@@ -9,6 +9,7 @@ import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { FIXTURES, ROOT } from './helpers/cli.js'
 import { run } from './helpers/spawn.js'
+import { FILE_SOURCES } from '../lib/collect/index.js'
 
 function fixtureLines(): string {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
@@ -53,7 +54,7 @@ t.test("the README's fixture lines record every source", async (t) => {
   for (const x of json.rows as Array<{ source: string; totalTokens: number }>)
     bySource[x.source] = (bySource[x.source] ?? 0) + x.totalTokens
   const sources = Object.keys(expected).filter((k) => !k.startsWith('$'))
-  t.equal(sources.length, 12, 'every file source has expected totals')
+  t.equal(sources.length, FILE_SOURCES.length, 'every file source has expected totals')
   for (const s of sources) t.equal(bySource[s], expected[s].totals.totalTokens, `${s}: total tokens as expected.json`)
   t.equal(fixturesDigest(), before, 'the fixtures are left as they were')
 })

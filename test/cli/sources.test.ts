@@ -15,6 +15,7 @@ const TITLES: Record<string, string> = {
   codebuff: 'Codebuff',
   openclaw: 'OpenClaw',
   grok: 'Grok Build CLI',
+  antigravity: 'Google Antigravity',
 }
 
 t.test('sources with no store yet: what is found, nothing recorded, no store made', async (t) => {

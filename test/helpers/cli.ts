@@ -144,4 +144,14 @@ export const DEFAULT_PLACES: Array<[string, string[], string]> = [
   ],
   ['openclaw', ['.openclaw', '.clawdbot', '.moltbot', '.moldbot'], 'OPENCLAW_DIR'],
   ['grok', ['.grok/sessions'], 'GROK_HOME'],
+  [
+    'antigravity',
+    [
+      ...['antigravity', 'antigravity-cli', 'antigravity-ide', 'Antigravity', 'antigravity-backup'].map(
+        (d) => `.gemini/${d}/conversations`,
+      ),
+      ...['antigravity', 'Antigravity', 'Antigravity IDE'].map((d) => `.config/${d}/conversations`),
+    ],
+    'ANTIGRAVITY_DATA_DIR',
+  ],
 ]
