@@ -92,6 +92,10 @@ t.test('a migrated session counts once: the same ids as its JSONL lines', async 
   const jsonl = collectOnce(fakeEnv({ OPENCLAW_DIR: dir }), openclaw).records
   const both = db.filter((r) => jsonl.some((j) => j.id === r.id))
   t.equal(both.length, 2, 'B1 and B2')
+  t.ok(
+    both.every((r) => r.session === hash16(S1)),
+    'in the session the JSONL file names',
+  )
   for (const r of both)
     t.same(
       r,
