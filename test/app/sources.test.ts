@@ -40,6 +40,8 @@ t.test('sources: every registered source, found or where it looked, and what the
       'codebuff',
       'openclaw',
       'grok',
+      'zcode',
+      'openclaw-db',
       'stdin',
     ],
     'the file sources in registry order, then stdin',

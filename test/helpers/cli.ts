@@ -144,4 +144,6 @@ export const DEFAULT_PLACES: Array<[string, string[], string]> = [
   ],
   ['openclaw', ['.openclaw', '.clawdbot', '.moltbot', '.moldbot'], 'OPENCLAW_DIR'],
   ['grok', ['.grok/sessions'], 'GROK_HOME'],
+  ['zcode', ['.zcode'], 'ZCODE_HOME'],
+  ['openclaw-db', ['.openclaw', '.clawdbot', '.moltbot', '.moldbot'], 'OPENCLAW_DIR'],
 ]

@@ -15,7 +15,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import zlib from 'node:zlib'
+import { createRequire } from 'node:module'
 import { inputError } from '../../errors.js'
 import { newSessionCtx, type SessionCtx, type SessionLine } from '../pi/index.js'
 import { openclawLine, stateDirs } from '../openclaw/index.js'
@@ -52,14 +52,21 @@ const isReal = (p: string, dir: boolean) => {
 }
 
 type Zstd = (b: Buffer) => Buffer
-const zstd = (zlib as unknown as { zstdDecompressSync?: Zstd }).zstdDecompressSync
+let zstdOf: Zstd | null | undefined
+/** Node's zstd (22.15+), loaded at the first compressed row; null where this Node has none. */
+const zstd = () =>
+  zstdOf !== undefined
+    ? zstdOf
+    : (zstdOf =
+        (createRequire(import.meta.url)('node:zlib') as { zstdDecompressSync?: Zstd }).zstdDecompressSync ?? null)
 
 /** A row's event text: `event_json`, else its zstd-compressed copy; null when neither can be read. */
 function eventText(row: Record<string, unknown>): string | null {
   if (typeof row.event_json === 'string') return row.event_json
-  if (Buffer.isBuffer(row.event_zstd) && zstd) {
+  const unzstd = Buffer.isBuffer(row.event_zstd) ? zstd() : null
+  if (unzstd) {
     try {
-      return zstd(row.event_zstd).toString('utf8')
+      return unzstd(row.event_zstd as Buffer).toString('utf8')
     } catch {}
   }
   return null
