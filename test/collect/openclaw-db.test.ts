@@ -146,8 +146,21 @@ t.test('incremental: an event appended (only in the -wal) is read once, its sess
     project: hash16('/home/ana/.openclaw/workspace'),
   })
   t.same(run(dir, next.cursors).records, [], 'nothing new')
+
+  // A session the cursor no longer keeps (it keeps the last ones read): rebuilt from its rows.
+  const file = path.join(dir, DB)
+  const cur = next.cursors['openclaw-db']![file]!
+  const forgot = { 'openclaw-db': { [file]: { ...cur, ctx: { ...(cur.ctx as object), sessions: {} } } } }
+  const ms2 = ms + 60_000
+  db.prepare(APPEND).run(S2, 12, assistant('f1a2b3c4', ms2, { input: 5, output: 6, totalTokens: 11 }), ms2)
+  const rebuilt = run(dir, forgot)
+  t.match(rebuilt.records, [
+    { model: 'gpt-5.2', output: 6, session: hash16(S2), project: hash16('/home/ana/.openclaw/workspace') },
+  ])
+  t.same(Object.keys((rebuilt.cursors['openclaw-db']![file]!.ctx as { sessions: object }).sessions), [S2])
+  t.equal(rebuilt.batch.malformed, 0, 'the rebuild counts nothing again')
   db.pragma('wal_checkpoint(TRUNCATE)')
-  t.same(run(dir, next.cursors).records, [], 'a checkpoint changes the file, adds nothing')
+  t.same(run(dir, rebuilt.cursors).records, [], 'a checkpoint changes the file, adds nothing')
 })
 
 t.test('rows rewritten under other rowids: read whole again, the same ids', async (t) => {

@@ -10,8 +10,9 @@
  * has zstd, else counted malformed.
  *
  * Incremental: the rows after the last rowid read (the table is append-only; a rewrite inserts
- * new rows, which fold by id), each session's header and model kept in the ctx. The rowid is kept
- * with the (session_id, seq) it named, so a database whose rowids moved is read whole again.
+ * new rows, which fold by id). The header and model of the sessions read last are kept in the ctx;
+ * another session's are rebuilt from its earlier header and model rows. The rowid is kept with the
+ * (session_id, seq) it named, so a database whose rowids moved is read whole again.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -28,8 +29,12 @@ export interface OpenclawDbCtx {
   rowid: number
   /** `session_id` and `seq` of the row at `rowid`. */
   at: [string, number] | null
+  /** The state (header, model) of the sessions read last, at most MAX_SESSIONS, oldest first. */
   sessions: Record<string, SessionCtx>
 }
+
+/** Sessions whose state the cursor keeps; another one's is rebuilt from its earlier rows. */
+const MAX_SESSIONS = 64
 
 const newCtx = (): OpenclawDbCtx => ({ rowid: 0, at: null, sessions: {} })
 
@@ -111,6 +116,33 @@ export const openclawDb: DatabaseSource = {
       if (!at || !c.at || at.session_id !== c.at[0] || at.seq !== c.at[1]) c = newCtx()
     }
     const zstdCol = cols.has('event_zstd') ? 'event_zstd' : 'NULL AS event_zstd'
+    const readBefore = c.rowid
+    /** A session's state from its rows already read: only its header and model lines matter. */
+    const rebuild = (sid: string): SessionCtx => {
+      const st: SessionCtx = { ...newSessionCtx(), session: sid }
+      if (readBefore === 0) return st
+      const earlier = db.iterate(
+        `SELECT event_json, ${zstdCol} FROM transcript_events WHERE session_id = ? AND rowid <= ?
+         AND (event_json IS NULL OR event_json LIKE '%"session"%' OR event_json LIKE '%model%') ORDER BY seq`,
+        sid,
+        readBefore,
+      )
+      for (const row of earlier) {
+        const text = eventText(row)
+        let o: (SessionLine & { customType?: unknown }) | null = null
+        try {
+          o = text === null ? null : JSON.parse(text)
+        } catch {}
+        if (!o || typeof o !== 'object') continue
+        if (
+          o.type === 'session' ||
+          o.type === 'model_change' ||
+          (o.type === 'custom' && o.customType === 'model-snapshot')
+        )
+          openclawLine(o, st, batch, salt)
+      }
+      return st
+    }
     const rows = db.iterate(
       `SELECT rowid AS rowid_, session_id, seq, event_json, ${zstdCol}, created_at FROM transcript_events WHERE rowid > ? ORDER BY rowid`,
       c.rowid,
@@ -128,7 +160,10 @@ export const openclawDb: DatabaseSource = {
         batch.malformed++
         continue
       }
-      const s = (c.sessions[sid] ??= { ...newSessionCtx(), session: sid })
+      const s = c.sessions[sid] ?? rebuild(sid)
+      // The session read last goes last (the ones kept are the most recent).
+      delete c.sessions[sid]
+      c.sessions[sid] = s
       const e = o as SessionLine
       // An entry without any time of its own is dated by its row (ccusage's fallback); one with
       // a time keeps its content as the JSONL line has it, so both copies share their id.
@@ -141,6 +176,8 @@ export const openclawDb: DatabaseSource = {
         e.timestamp = new Date(row.created_at).toISOString()
       openclawLine(e, s, batch, salt)
     }
+    const keys = Object.keys(c.sessions)
+    for (const k of keys.slice(0, Math.max(0, keys.length - MAX_SESSIONS))) delete c.sessions[k]
     return c
   },
 }
