@@ -8,7 +8,8 @@ import { FIXTURES } from '../helpers/cli.js'
 import { FILE_SOURCES, SOURCES } from '../../lib/collect/index.js'
 import { priceFor } from '../../lib/report/prices.js'
 
-const fixtureDir = (source: string) => (source === 'claude-code' ? 'claude' : source)
+const fixtureDir = (source: string) =>
+  source === 'claude-code' ? 'claude' : source === 'openclaw-db' ? 'openclaw' : source
 const EXPECTED = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8'))
 
 t.test('every file source has fixtures, expected totals, and reads exactly those', async (t) => {
@@ -46,7 +47,7 @@ t.test('the registry: unique names, every variable named, stdin last', async (t)
   for (const s of FILE_SOURCES) {
     t.match(s.envVar, /^[A-Z][A-Z0-9_]+$/, `${s.name} names its variable`)
     t.ok(s.title, `${s.name} has a title`)
-    t.ok(['lines', 'documents'].includes(s.kind), `${s.name} is of a known kind`)
+    t.ok(['lines', 'documents', 'database'].includes(s.kind), `${s.name} is of a known kind`)
     t.ok(s.looksIn(fakeEnv({}, { userHome: '/h' })).length > 0, `${s.name} says where it looks`)
   }
 })
