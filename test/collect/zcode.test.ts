@@ -1,5 +1,6 @@
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
@@ -143,6 +144,57 @@ t.test('incremental: a new row (only in the -wal) and a running row completed in
   // A checkpoint moves every row into the file: changed, read on from the cursor, nothing doubled.
   db.pragma('wal_checkpoint(TRUNCATE)')
   t.same(run(dir, third.cursors).records, [])
+})
+
+// ZCode running: another process holds the database in WAL mode (checkpoints off) and completes a
+// request every few milliseconds while we read; it prints how many it wrote when asked.
+const WRITER = `
+const Database = require(process.argv[1])
+const db = new Database(process.argv[2])
+db.pragma('journal_mode = WAL')
+db.pragma('wal_autocheckpoint = 0')
+const add = db.prepare(${JSON.stringify(INSERT)})
+let n = 0
+const one = () => { add.run('mu_live_' + n, 'completed', 1795300000000 + n, 1000 + n, 10, 0, 0, 1010 + n); n++ }
+db.transaction(() => { while (n < 200) one() })()
+console.log('ready ' + n)
+setInterval(one, 2)
+process.stdin.on('data', () => console.log('written ' + n))
+`
+
+t.test('read while ZCode holds the database and keeps writing: every committed row, once', async (t) => {
+  const dir = home(t.testdir({}))
+  const file = path.join(dir, DB)
+  const child = spawn(
+    process.execPath,
+    ['-e', WRITER, createRequire(import.meta.url).resolve('better-sqlite3'), file],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  )
+  t.teardown(() => child.kill('SIGKILL'))
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
+  const next = async () => String((await lines.next()).value)
+  t.equal(await next(), 'ready 200')
+  const mainBefore = fs.readFileSync(file)
+  const first = run(dir)
+  child.stdin!.write('?\n')
+  const afterFirst = Number((await next()).split(' ')[1])
+  const live = (rs: { id: string }[]) => rs.length - EXP.totals.records
+  t.ok(live(first.records) >= 200 && live(first.records) <= afterFirst, `read ${live(first.records)} live rows`)
+  await new Promise((r) => setTimeout(r, 50))
+  const second = run(dir, first.cursors)
+  child.kill('SIGKILL')
+  await new Promise((r) => child.once('exit', r))
+  const last = run(dir, second.cursors)
+  const ids = [...first.records, ...second.records, ...last.records].map((r) => r.id)
+  t.equal(new Set(ids).size, ids.length, 'no row read twice')
+  const db = new Sqlite(file, { readonly: true })
+  const written = db.prepare("SELECT count(*) AS n FROM model_usage WHERE id LIKE 'mu_live_%'").get().n
+  db.close()
+  t.equal(ids.length - EXP.totals.records, written, `all ${written} rows ZCode committed, once`)
+  t.ok(second.records.length > 0, 'the second read went on from the first')
+  t.same(fs.readFileSync(file), mainBefore, 'never checkpointed by us: the main file is as it was')
 })
 
 t.test('rows rewritten under other rowids (a VACUUM, a rebuild): read whole again, the same ids', async (t) => {
