@@ -600,6 +600,7 @@ const FIXTURE_EXPECTED = () => JSON.parse(readFileSync(join(ROOT, 'fixtures', 'e
  *   reads: `delta: (_day, ours) => ({ input: -ours.cacheRead, totalTokens: -ours.cacheRead })`.
  * - `costNote`: why the cost may be more than 2 % off ccusage's (else that fails the run).
  * - `notes`: what the table prints about the source.
+ * - `record`: the sources ours records for it (default: `source`); the report is by `source`.
  */
 export const PARITY_SOURCES = [
   {
@@ -660,7 +661,10 @@ export const PARITY_SOURCES = [
     notes,
     costNote,
     delta: notes ? recordedCcusageDelta(source) : undefined,
+    // ccusage reads OpenClaw's agent database too: ours records it as its own source (openclaw-db).
+    record: source === 'openclaw' ? ['openclaw', 'openclaw-db'] : undefined,
   })),
+  { source: 'zcode', agent: 'zcode', envVar: 'ZCODE_HOME', fixture: 'fixtures/zcode', notes: '' },
 ]
 
 /**

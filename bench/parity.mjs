@@ -65,7 +65,9 @@ if (!SIZES[opt.size]) {
   console.error(`unknown --size ${opt.size} (small, medium, large)`)
   process.exit(2)
 }
-const unknown = opt.source.filter((s) => !PARITY_SOURCES.some((p) => p.source === s))
+// A source ours records under another's comparison (openclaw-db under openclaw) selects that one.
+const compares = (p, s) => p.source === s || (p.record ?? []).includes(s)
+const unknown = opt.source.filter((s) => !PARITY_SOURCES.some((p) => compares(p, s)))
 if (unknown.length) {
   console.error(`unknown --source ${unknown.join(', ')} (${PARITY_SOURCES.map((p) => p.source).join(', ')})`)
   process.exit(2)
@@ -91,12 +93,14 @@ function runs() {
     const meta = existsSync(metaPath) ? JSON.parse(readFileSync(metaPath, 'utf8')) : null
     return [{ ...claude, label: 'claude-code (--tree)', tree, delta: undefined, notes: '', meta }]
   }
-  const fixtures = PARITY_SOURCES.filter((p) => !opt.source.length || opt.source.includes(p.source)).map((p) => ({
-    ...p,
-    label: p.source,
-    tree: join(ROOT, p.fixture),
-    copy: true,
-  }))
+  const fixtures = PARITY_SOURCES.filter((p) => !opt.source.length || opt.source.some((s) => compares(p, s))).map(
+    (p) => ({
+      ...p,
+      label: p.source,
+      tree: join(ROOT, p.fixture),
+      copy: true,
+    }),
+  )
   if (opt.source.length) return fixtures
   const { dir, meta } = ensureTree({ size: opt.size, seed: Number(opt.seed), end: opt.end })
   return [
@@ -132,7 +136,8 @@ async function compare(run) {
     const store = join(work, 'store')
     const env = { ...base, HOME: emptyHome, [run.envVar]: tree }
     const ourEnv = { ...env, USAGE_LEDGER_DEVICE_ID: DEVICE_ID, USAGE_LEDGER_HOME: store }
-    const rec = await measureOk('usage-ledger record', NODE, [CLI, 'record', '--no-push', '--source', run.source], {
+    const recordSources = (run.record ?? [run.source]).flatMap((s) => ['--source', s])
+    const rec = await measureOk('usage-ledger record', NODE, [CLI, 'record', '--no-push', ...recordSources], {
       env: ourEnv,
     })
     const rep = await measureOk(

@@ -17,6 +17,8 @@ import { codebuff } from './codebuff/index.js'
 import { openclaw } from './openclaw/index.js'
 import { grok } from './grok/index.js'
 import { antigravity } from './antigravity/index.js'
+import { zcode } from './zcode/index.js'
+import { openclawDb } from './openclaw-db/index.js'
 import { collectFiles, type Progress, type ReadStats } from './files.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
@@ -34,6 +36,8 @@ export const FILE_SOURCES: readonly FileSource[] = [
   openclaw,
   grok,
   antigravity,
+  zcode,
+  openclawDb,
 ]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */

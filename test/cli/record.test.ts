@@ -228,7 +228,7 @@ t.test('bad usage exits 2 with one clear line', async (t) => {
     [['report', '--since', '2026-13-01'], /--since "2026-13-01" is not a date/],
     [
       ['record', '--source', 'gemini-cli'],
-      /unknown source "gemini-cli"; known: claude-code, codex, gemini, qwen, copilot, amp, droid, pi, kimi, codebuff, openclaw, grok \(or --stdin --source NAME\)/,
+      /unknown source "gemini-cli"; known: claude-code, codex, gemini, qwen, copilot, amp, droid, pi, kimi, codebuff, openclaw, grok, zcode, openclaw-db \(or --stdin --source NAME\)/,
     ],
     [['record', '--stdin'], /needs exactly one --source/],
     [['record', '--device-id', 'xyz'], /must be 32 lowercase hex/],

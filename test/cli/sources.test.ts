@@ -16,6 +16,8 @@ const TITLES: Record<string, string> = {
   openclaw: 'OpenClaw',
   grok: 'Grok Build CLI',
   antigravity: 'Google Antigravity',
+  zcode: 'ZCode',
+  'openclaw-db': 'OpenClaw (agent database)',
 }
 
 t.test('sources with no store yet: what is found, nothing recorded, no store made', async (t) => {

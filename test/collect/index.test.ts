@@ -8,7 +8,8 @@ import { FIXTURES } from '../helpers/cli.js'
 import { FILE_SOURCES, SOURCES } from '../../lib/collect/index.js'
 import { priceFor } from '../../lib/report/prices.js'
 
-const fixtureDir = (source: string) => (source === 'claude-code' ? 'claude' : source)
+const fixtureDir = (source: string) =>
+  source === 'claude-code' ? 'claude' : source === 'openclaw-db' ? 'openclaw' : source
 const EXPECTED = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8'))
 
 t.test('every file source has fixtures, expected totals, and reads exactly those', async (t) => {

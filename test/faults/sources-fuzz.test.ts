@@ -37,7 +37,7 @@ const MUTATIONS: Array<(text: string) => string> = [
 t.test('mutated fixtures: no source throws, every record is valid schema v1', async (t) => {
   const root = t.testdir({})
   for (const source of FILE_SOURCES) {
-    const fixture = source.name === 'claude-code' ? 'claude' : source.name
+    const fixture = source.name === 'claude-code' ? 'claude' : source.name === 'openclaw-db' ? 'openclaw' : source.name
     let records = 0
     for (let round = 0; round < 12; round++) {
       const dir = copyFixture(root, fixture, `${source.name}-${round}`)

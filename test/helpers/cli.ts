@@ -154,4 +154,6 @@ export const DEFAULT_PLACES: Array<[string, string[], string]> = [
     ],
     'ANTIGRAVITY_DATA_DIR',
   ],
+  ['zcode', ['.zcode'], 'ZCODE_HOME'],
+  ['openclaw-db', ['.openclaw', '.clawdbot', '.moltbot', '.moldbot'], 'OPENCLAW_DIR'],
 ]

@@ -67,7 +67,7 @@ export function sessionOfFile(name: string): string | null {
  * OPENCLAW_DIR (a comma list), else OpenClaw's state dir (OPENCLAW_STATE_DIR, ~ expanded) and
  * the homes of its names so far, each on every OS under os.homedir().
  */
-function stateDirs(env: Env): string[] {
+export function stateDirs(env: Env): string[] {
   const dirs = envDirs(env, ENV_VAR)
   if (dirs.length) return dirs
   const own = env.vars.OPENCLAW_STATE_DIR?.trim()
