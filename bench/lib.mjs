@@ -651,6 +651,12 @@ export const PARITY_SOURCES = [
     ['codebuff', 'CODEBUFF_DATA_DIR', 'ccusage adds the cached part of OpenAI-style prompt_tokens again'],
     ['openclaw', 'OPENCLAW_DIR', "ccusage counts a thread fork's copied entry again"],
     ['grok', 'GROK_HOME', ''],
+    ['goose', 'GOOSE_PATH_ROOT', ''],
+    [
+      'hermes',
+      'HERMES_HOME',
+      "ccusage adds reasoning_tokens on top of output_tokens, which hold them (Hermes's own total and cost leave them out)",
+    ],
   ].map(([source, envVar, notes, costNote]) => ({
     source,
     agent: source,

@@ -107,14 +107,28 @@ t.test('an unchanged database is not opened; a re-read without cursors adds noth
   t.same(appended(first.records, whole.records), [], 'nothing the ledger does not hold')
 })
 
+t.test('a WAL database Goose closed: our read-only open leaves an empty -wal, and it is not read again', async (t) => {
+  const dir = home(t)
+  const file = path.join(dir, DB)
+  const agent = new Sqlite(file)
+  agent.pragma('journal_mode = WAL')
+  agent.close()
+  t.notOk(fs.existsSync(`${file}-wal`), 'Goose gone: no -wal')
+  const first = run(dir)
+  t.equal(first.records.length, EXP.totals.records)
+  t.equal(fs.statSync(`${file}-wal`).size, 0, 'opening it read-only made an empty -wal')
+  const again = run(dir, first.cursors)
+  t.same([again.records, again.stats.unchanged, again.stats.read], [[], 1, 0], 'an empty -wal holds no rows')
+})
+
 t.test('Goose writing while we read (WAL, not checkpointed): a grown session once, a new one once', async (t) => {
   const dir = home(t)
   const file = path.join(dir, DB)
   const first = run(dir)
   const agent = new Sqlite(file)
   t.teardown(() => agent.close())
+  t.equal(agent.pragma('journal_mode = WAL', { simple: true }), 'wal', 'in WAL mode, as the agent keeps it')
   agent.pragma('wal_autocheckpoint = 0')
-  t.equal(agent.pragma('journal_mode', { simple: true }), 'wal', 'Goose opens its database in WAL mode')
   const mainBefore = fs.readFileSync(file)
 
   call(agent, '20261118_1', 30000, 1200)

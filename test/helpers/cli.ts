@@ -144,4 +144,14 @@ export const DEFAULT_PLACES: Array<[string, string[], string]> = [
   ],
   ['openclaw', ['.openclaw', '.clawdbot', '.moltbot', '.moldbot'], 'OPENCLAW_DIR'],
   ['grok', ['.grok/sessions'], 'GROK_HOME'],
+  [
+    'goose',
+    [
+      '.local/share/goose/sessions/sessions.db',
+      'Library/Application Support/goose/sessions/sessions.db',
+      '.local/share/Block/goose/sessions/sessions.db',
+    ],
+    'GOOSE_PATH_ROOT',
+  ],
+  ['hermes', ['.hermes/state.db'], 'HERMES_HOME'],
 ]

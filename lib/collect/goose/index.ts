@@ -9,6 +9,7 @@
  * Read on from the latest `updated_at` seen (that second included), so a row updated in place
  * is read again and nothing else is.
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import type { Env } from '../../env.js'
 import { inputError } from '../../errors.js'
@@ -167,9 +168,19 @@ export const goose: DatabaseSource = {
   envVar: ENV_VAR,
   looksIn: gooseDatabases,
   discover(env: Env): SourceFile[] {
-    return gooseDatabases(env).map((p) => ({ path: p, root: path.dirname(p) }))
+    return gooseDatabases(env)
+      .filter(isFile)
+      .map((p) => ({ path: p, root: path.dirname(p) }))
   },
   database(db, _file, ctx, batch, salt) {
     return readGoose(db, ctx, batch, salt)
   },
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile()
+  } catch {
+    return false
+  }
 }

@@ -144,9 +144,19 @@ export const hermes: DatabaseSource = {
   envVar: ENV_VAR,
   looksIn: hermesDatabases,
   discover(env: Env): SourceFile[] {
-    return hermesDatabases(env).map((p) => ({ path: p, root: path.dirname(p) }))
+    return hermesDatabases(env)
+      .filter(isFile)
+      .map((p) => ({ path: p, root: path.dirname(p) }))
   },
   database(db, _file, ctx, batch, salt) {
     return readHermes(db, ctx, batch, salt)
   },
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile()
+  } catch {
+    return false
+  }
 }
