@@ -171,6 +171,36 @@ t.test('Goose writing while we read (WAL, not checkpointed): a grown session onc
   )
 })
 
+t.test('newer Goose (accumulated cache counts and cost): cache taken out of input', async (t) => {
+  const dir = t.testdir({ data: { sessions: {} } })
+  const db = new Sqlite(path.join(dir, DB))
+  // The sessions table of Goose 1.53+ (goose_mode, archived_at, project_id, parent_session_id,
+  // and the cache and cost counters).
+  db.exec(`CREATE TABLE sessions (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', description TEXT NOT NULL DEFAULT '',
+    user_set_name BOOLEAN DEFAULT FALSE, session_type TEXT NOT NULL DEFAULT 'user', working_dir TEXT NOT NULL,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    extension_data TEXT DEFAULT '{}', total_tokens INTEGER, input_tokens INTEGER, output_tokens INTEGER,
+    cache_read_tokens INTEGER, cache_write_tokens INTEGER, accumulated_total_tokens INTEGER,
+    accumulated_input_tokens INTEGER, accumulated_output_tokens INTEGER, accumulated_cache_read_tokens INTEGER,
+    accumulated_cache_write_tokens INTEGER, accumulated_cost REAL, schedule_id TEXT, recipe_json TEXT,
+    user_recipe_values_json TEXT, provider_name TEXT, model_config_json TEXT, goose_mode TEXT NOT NULL DEFAULT 'auto',
+    archived_at TIMESTAMP, project_id TEXT, parent_session_id TEXT)`)
+  db.prepare(
+    `INSERT INTO sessions (id, working_dir, created_at, updated_at, total_tokens, input_tokens, output_tokens,
+       accumulated_total_tokens, accumulated_input_tokens, accumulated_output_tokens, accumulated_cache_read_tokens,
+       accumulated_cache_write_tokens, accumulated_cost, provider_name, model_config_json)
+     VALUES ('20261120_1', '/home/ana/src/app', '2026-11-20 10:00:00', '2026-11-20 10:20:00', 50000, 49000, 1000,
+       230000, 220000, 10000, 180000, 12000, 0.5034, 'anthropic', '{"model_name":"claude-sonnet-4-5-20250929"}')`,
+  ).run()
+  db.close()
+  const [r] = run(dir).records
+  t.same(
+    [r?.input, r?.output, r?.cacheWrite, r?.cacheRead, r?.costUSD, r && totalTokens(r)],
+    [28000, 10000, 12000, 180000, 0.5034, 230000],
+  )
+})
+
 t.test('a schema it does not know: counted, the cursor kept, read again next run', async (t) => {
   const dir = t.testdir({ data: { sessions: {} } })
   const db = new Sqlite(path.join(dir, DB))

@@ -55,6 +55,9 @@ const OPTIONAL = [
   'output_tokens',
   'total_tokens',
   'accumulated_total_tokens',
+  'accumulated_cache_read_tokens',
+  'accumulated_cache_write_tokens',
+  'accumulated_cost',
 ] as const
 
 /**
@@ -94,7 +97,11 @@ function modelName(json: string): string | null {
  * One session's record, or null when it used nothing. Input and output are the accumulated
  * counters (else the last call's, as ccusage falls back for a row whose counters were never
  * accumulated); what the accumulated total shows beyond them (Gemini's thoughts) is output,
- * also noted as reasoning. Goose keeps no cache counts.
+ * also noted as reasoning. Goose's input holds the cache reads and writes (its `Usage` folds a
+ * cache-exclusive provider's cache counts into input): newer Goose also keeps
+ * `accumulated_cache_read_tokens` and `accumulated_cache_write_tokens`, which are then taken out
+ * of input; older ones keep no cache counts, and their cache tokens stay in input (as ccusage).
+ * `accumulated_cost`, Goose's own running cost, is kept when positive.
  */
 export function gooseRecord(
   row: Row,
@@ -109,6 +116,8 @@ export function gooseRecord(
   const ts = gooseTime(row.created_at)
   if (!model || !ts) return 'malformed'
   const extra = Math.max(0, total - input - out)
+  const cacheRead = count(row.accumulated_cache_read_tokens)
+  const cacheWrite = count(row.accumulated_cache_write_tokens)
   const cwd = typeof row.working_dir === 'string' ? row.working_dir : ''
   const r: LedgerRecord = {
     v: 1,
@@ -118,13 +127,15 @@ export function gooseRecord(
     ts,
     source: SOURCE,
     model: intern(model),
-    input,
+    input: Math.max(0, input - cacheRead - cacheWrite),
     output: out + extra,
-    cacheWrite: 0,
-    cacheRead: 0,
-    session: privacyHash(session, salt),
+    cacheWrite,
+    cacheRead,
   }
   if (extra) r.reasoning = extra
+  const cost = row.accumulated_cost
+  if (typeof cost === 'number' && Number.isFinite(cost) && cost > 0) r.costUSD = cost
+  r.session = privacyHash(session, salt)
   if (cwd) r.project = privacyHash(cwd, salt)
   return { r, session, cwd }
 }
