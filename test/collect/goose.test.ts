@@ -17,7 +17,7 @@ import {
 import { cli, FIXTURES, isolatedEnv, pick } from '../helpers/cli.js'
 import { goose, gooseTime } from '../../lib/collect/goose/index.js'
 import { beatsRecorded } from '../../lib/ledger/dedupe.js'
-import { totalTokens, type LedgerRecord } from '../../lib/ledger/record.js'
+import { canonicalLine, totalTokens, validateRecord, type LedgerRecord } from '../../lib/ledger/record.js'
 
 const Sqlite = createRequire(import.meta.url)('better-sqlite3')
 const EXP = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')).goose
@@ -278,4 +278,39 @@ t.test('end to end: record --source goose, a grown session, then report daily', 
     days,
     'the report counts the latest total once, on the day the session started',
   )
+})
+
+t.test('hostile values in a sessions row: never a throw, never an invalid record', async (t) => {
+  const dir = home(t)
+  const db = new Sqlite(path.join(dir, DB))
+  const bad: unknown[] = [null, -5, 1e308, 'x', '12', 2.5, '', '{"model_name":7}', '[]', 'null']
+  const cols = [
+    'accumulated_input_tokens',
+    'accumulated_output_tokens',
+    'accumulated_total_tokens',
+    'input_tokens',
+    'created_at',
+    'model_config_json',
+    'working_dir',
+    'updated_at',
+  ]
+  let n = 0
+  for (const col of cols)
+    for (const v of bad) {
+      n++
+      db.prepare(
+        `INSERT INTO sessions (id, working_dir, created_at, updated_at, accumulated_input_tokens, accumulated_output_tokens,
+           accumulated_total_tokens, model_config_json) VALUES (?, '/w', '2026-11-20 10:00:00', '2026-11-20 10:00:00', 10, 5, 15,
+           '{"model_name":"gpt-4.1"}')`,
+      ).run(`h_${n}`)
+      try {
+        db.prepare(`UPDATE sessions SET ${col} = ? WHERE id = ?`).run(v, `h_${n}`)
+      } catch {
+        // NOT NULL: the agent cannot write that either.
+      }
+    }
+  db.close()
+  const r = run(dir)
+  for (const x of r.records) t.same(validateRecord(JSON.parse(canonicalLine(x))), [], x.id)
+  t.ok(r.records.length > EXP.totals.records, `${r.records.length} records, ${r.stats.malformed} malformed`)
 })

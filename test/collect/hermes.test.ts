@@ -17,7 +17,7 @@ import {
 import { cli, FIXTURES, isolatedEnv, pick } from '../helpers/cli.js'
 import { hermes, hermesTime } from '../../lib/collect/hermes/index.js'
 import { beatsRecorded } from '../../lib/ledger/dedupe.js'
-import { totalTokens, type LedgerRecord } from '../../lib/ledger/record.js'
+import { canonicalLine, totalTokens, validateRecord, type LedgerRecord } from '../../lib/ledger/record.js'
 
 const Sqlite = createRequire(import.meta.url)('better-sqlite3')
 const EXP = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')).hermes
@@ -205,4 +205,38 @@ t.test('end to end: record --source hermes, a grown session, then report daily',
   days['2026-11-19'].cacheRead += 4096
   days['2026-11-19'].totalTokens += 5296
   t.same(Object.fromEntries(rows.map((row) => [row.period, pick(row)])), days, 'the latest total once')
+})
+
+t.test('hostile values in a sessions row: never a throw, never an invalid record', async (t) => {
+  const dir = home(t)
+  const db = new Sqlite(path.join(dir, DB))
+  const bad: unknown[] = [null, -5, 1e308, 'x', '12', 2.5, '', 1e13, -1e9]
+  const cols = [
+    'input_tokens',
+    'output_tokens',
+    'cache_read_tokens',
+    'cache_write_tokens',
+    'reasoning_tokens',
+    'started_at',
+    'estimated_cost_usd',
+    'actual_cost_usd',
+    'model',
+  ]
+  let n = 0
+  for (const col of cols)
+    for (const v of bad) {
+      n++
+      db.prepare(
+        `INSERT INTO sessions (id, source, model, started_at, input_tokens, output_tokens) VALUES (?, 'cli', 'gpt-5', 1795161600, 10, 5)`,
+      ).run(`h_${n}`)
+      try {
+        db.prepare(`UPDATE sessions SET ${col} = ? WHERE id = ?`).run(v, `h_${n}`)
+      } catch {
+        // NOT NULL: the agent cannot write that either.
+      }
+    }
+  db.close()
+  const r = run(dir)
+  for (const x of r.records) t.same(validateRecord(JSON.parse(canonicalLine(x))), [], x.id)
+  t.ok(r.records.length > EXP.totals.records, `${r.records.length} records, ${r.stats.malformed} malformed`)
 })

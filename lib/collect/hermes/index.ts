@@ -89,14 +89,14 @@ export function hermesRecord(
   const cacheWrite = count(row.cache_write_tokens)
   if (input + output + cacheRead + cacheWrite === 0) return null
   const ts = hermesTime(row.started_at)
-  if (!session || !ts) return 'malformed'
+  if (!session || !ts || typeof row.model !== 'string') return 'malformed'
   const cwd = typeof row.cwd === 'string' ? row.cwd : ''
   const r: LedgerRecord = {
     v: 1,
     id: recordId(SOURCE, session),
     ts,
     source: SOURCE,
-    model: intern(String(row.model).trim()),
+    model: intern(row.model.trim()),
     input,
     output,
     cacheWrite,
