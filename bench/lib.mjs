@@ -656,6 +656,7 @@ export const PARITY_SOURCES = [
       'hermes',
       'HERMES_HOME',
       "ccusage adds reasoning_tokens on top of output_tokens, which hold them (Hermes's own total and cost leave them out)",
+      "ccusage ignores Hermes's recorded cost and prices a session's sum of cache reads above 200k at the long-context rate",
     ],
   ].map(([source, envVar, notes, costNote]) => ({
     source,
