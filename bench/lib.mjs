@@ -653,6 +653,13 @@ export const PARITY_SOURCES = [
     ['openclaw', 'OPENCLAW_DIR', "ccusage counts a thread fork's copied entry again"],
     ['grok', 'GROK_HOME', ''],
     ['antigravity', 'ANTIGRAVITY_DATA_DIR', ''],
+    ['goose', 'GOOSE_PATH_ROOT', ''],
+    [
+      'hermes',
+      'HERMES_HOME',
+      "ccusage adds reasoning_tokens on top of output_tokens, which hold them (Hermes's own total and cost leave them out)",
+      "ccusage ignores Hermes's recorded cost and prices a session's sum of cache reads above 200k at the long-context rate",
+    ],
   ].map(([source, envVar, notes, costNote]) => ({
     source,
     agent: source,

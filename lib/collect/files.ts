@@ -144,8 +144,15 @@ function walOf(dbPath: string): { size: number; mtimeMs: number } | null {
   }
 }
 
+/**
+ * Whether a database's -wal is as it was. An empty -wal holds no rows: opening a database in WAL
+ * mode that has none (the agent not running, its last connection checkpointed and deleted it)
+ * makes an empty one, even read-only, and that must not make the next run read it again.
+ */
 const sameWal = (a: FileCursor['wal'], b: FileCursor['wal']) =>
-  a === b || (a != null && b != null && a.size === b.size && a.mtimeMs === b.mtimeMs)
+  a === b ||
+  ((a == null || a.size === 0) && (b == null || b.size === 0)) ||
+  (a != null && b != null && a.size === b.size && a.mtimeMs === b.mtimeMs)
 
 /**
  * Calls `onLine` for every complete line in [from, size) and returns the offset after the last

@@ -19,6 +19,8 @@ import { grok } from './grok/index.js'
 import { antigravity } from './antigravity/index.js'
 import { zcode } from './zcode/index.js'
 import { openclawDb } from './openclaw-db/index.js'
+import { goose } from './goose/index.js'
+import { hermes } from './hermes/index.js'
 import { collectFiles, type Progress, type ReadStats } from './files.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
@@ -38,6 +40,8 @@ export const FILE_SOURCES: readonly FileSource[] = [
   antigravity,
   zcode,
   openclawDb,
+  goose,
+  hermes,
 ]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */

@@ -43,6 +43,8 @@ t.test('sources: every registered source, found or where it looked, and what the
       'antigravity',
       'zcode',
       'openclaw-db',
+      'goose',
+      'hermes',
       'stdin',
     ],
     'the file sources in registry order, then stdin',

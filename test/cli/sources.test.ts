@@ -18,6 +18,8 @@ const TITLES: Record<string, string> = {
   antigravity: 'Google Antigravity',
   zcode: 'ZCode',
   'openclaw-db': 'OpenClaw (agent database)',
+  goose: 'Goose',
+  hermes: 'Hermes Agent',
 }
 
 t.test('sources with no store yet: what is found, nothing recorded, no store made', async (t) => {

@@ -156,4 +156,14 @@ export const DEFAULT_PLACES: Array<[string, string[], string]> = [
   ],
   ['zcode', ['.zcode'], 'ZCODE_HOME'],
   ['openclaw-db', ['.openclaw', '.clawdbot', '.moltbot', '.moldbot'], 'OPENCLAW_DIR'],
+  [
+    'goose',
+    [
+      '.local/share/goose/sessions/sessions.db',
+      'Library/Application Support/goose/sessions/sessions.db',
+      '.local/share/Block/goose/sessions/sessions.db',
+    ],
+    'GOOSE_PATH_ROOT',
+  ],
+  ['hermes', ['.hermes/state.db'], 'HERMES_HOME'],
 ]
