@@ -64,6 +64,7 @@ export type ErrorCode =
   | 'UNKNOWN_DEVICE'
   | 'UNKNOWN_SOURCE'
   | 'URL_WITH_CREDENTIALS'
+  | 'DB_SCHEMA_UNKNOWN'
 
 export class LedgerError extends Error {
   readonly code: ErrorCode

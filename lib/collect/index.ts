@@ -16,6 +16,8 @@ import { kimi } from './kimi/index.js'
 import { codebuff } from './codebuff/index.js'
 import { openclaw } from './openclaw/index.js'
 import { grok } from './grok/index.js'
+import { opencode } from './opencode/index.js'
+import { kilo } from './kilo/index.js'
 import { collectFiles, type Progress, type ReadStats } from './files.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
@@ -32,6 +34,8 @@ export const FILE_SOURCES: readonly FileSource[] = [
   codebuff,
   openclaw,
   grok,
+  opencode,
+  kilo,
 ]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */

@@ -15,6 +15,8 @@ const TITLES: Record<string, string> = {
   codebuff: 'Codebuff',
   openclaw: 'OpenClaw',
   grok: 'Grok Build CLI',
+  opencode: 'OpenCode',
+  kilo: 'Kilo CLI',
 }
 
 t.test('sources with no store yet: what is found, nothing recorded, no store made', async (t) => {

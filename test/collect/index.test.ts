@@ -46,7 +46,7 @@ t.test('the registry: unique names, every variable named, stdin last', async (t)
   for (const s of FILE_SOURCES) {
     t.match(s.envVar, /^[A-Z][A-Z0-9_]+$/, `${s.name} names its variable`)
     t.ok(s.title, `${s.name} has a title`)
-    t.ok(['lines', 'documents'].includes(s.kind), `${s.name} is of a known kind`)
+    t.ok(['lines', 'documents', 'database'].includes(s.kind), `${s.name} is of a known kind`)
     t.ok(s.looksIn(fakeEnv({}, { userHome: '/h' })).length > 0, `${s.name} says where it looks`)
   }
 })

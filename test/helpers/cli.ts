@@ -144,4 +144,6 @@ export const DEFAULT_PLACES: Array<[string, string[], string]> = [
   ],
   ['openclaw', ['.openclaw', '.clawdbot', '.moltbot', '.moldbot'], 'OPENCLAW_DIR'],
   ['grok', ['.grok/sessions'], 'GROK_HOME'],
+  ['opencode', ['.local/share/opencode'], 'OPENCODE_DATA_DIR'],
+  ['kilo', ['.local/share/kilo'], 'KILO_DATA_DIR'],
 ]

@@ -1,0 +1,271 @@
+/**
+ * OpenCode (docs/sources.md "opencode") and its fork Kilo CLI ("kilo"): one assistant message is
+ * one record. Both keep their messages in SQLite (`<data>/opencode.db`, `<data>/kilo.db`), table
+ * `message(id, session_id, time_created, time_updated, data)` where `data` is the message JSON
+ * without its id and session id. OpenCode before its database (≤ 1.1) wrote the same JSON, one
+ * file per message, at `<data>/storage/message/<sessionID>/<messageID>.json`; the database's
+ * first start copies them into `message` and leaves the files where they were. Both copies of a
+ * message carry one record id (made from the message id), so it counts once.
+ *
+ * A database is read from where the last run stopped: rows whose `time_updated` is at or after
+ * the latest one seen, less a margin for writers whose transactions commit out of order (several
+ * OpenCode processes share the file). An assistant message is written when it starts (tokens 0)
+ * and rewritten when each step finishes: its `time_updated` moves, it is read again under the
+ * same id, and the ledger keeps the copy with the largest total.
+ */
+import path from 'node:path'
+import type { Env } from '../../env.js'
+import { opError } from '../../errors.js'
+import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
+import { findFiles, isFileOrLink } from '../files.js'
+import type { Database } from '../sqlite.js'
+import fs from 'node:fs'
+import { envDirs, tokenCount as count, type Batch, type DatabaseSource, type SourceFile } from '../types.js'
+
+type Obj = Record<string, unknown>
+const obj = (v: unknown): Obj | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : null)
+const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '')
+
+/** How far before the latest `time_updated` seen the next read starts (out-of-order commits, clock steps). */
+export const MARGIN_MS = 5 * 60_000
+
+/** Where reading a database stopped: the latest `message.time_updated` read (ms). */
+interface Ctx {
+  updated: number
+}
+
+/** One agent of the OpenCode family: its names and where it keeps its data. */
+interface Agent {
+  name: string
+  title: string
+  envVar: string
+  /** The directory name under the XDG data home (`xdg-basedir`'s, the same on every OS). */
+  app: string
+}
+
+/**
+ * The agent's data directories: its variable (a comma list), else `$XDG_DATA_HOME/<app>` when
+ * that is absolute, else `~/.local/share/<app>`. OpenCode and Kilo take their data home from
+ * `xdg-basedir`, which has no per-OS defaults: `~/.local/share` on macOS and Windows too
+ * (`%USERPROFILE%\.local\share\opencode`).
+ */
+function dataDirs(env: Env, a: Agent): string[] {
+  const dirs = envDirs(env, a.envVar)
+  if (dirs.length) return dirs
+  const xdg = env.vars.XDG_DATA_HOME
+  return [path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(env.userHome, '.local', 'share'), a.app)]
+}
+
+/**
+ * The databases of a data directory: `<app>.db`, and those of other release channels,
+ * `<app>-<channel>.db` (OpenCode's beta and dev builds), each holding its own messages.
+ */
+function databases(dir: string, app: string): string[] {
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+  const re = new RegExp(`^${app}(-[A-Za-z0-9_-]+)?\\.db$`)
+  return names
+    .filter((n) => re.test(n))
+    .sort()
+    .map((n) => path.join(dir, n))
+    .filter((p) => {
+      try {
+        return fs.statSync(p).isFile()
+      } catch {
+        return false
+      }
+    })
+}
+
+/** The message time: epoch ms (seconds when below 1e12, as some Kilo builds write). */
+function epochMs(v: unknown): number | null {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) return null
+  return n < 1e12 ? n * 1000 : n
+}
+
+/** The five counts of a message's `tokens` block, in the ledger's meaning (DESIGN §4). */
+export interface Counts {
+  input: number
+  output: number
+  cacheWrite: number
+  cacheRead: number
+  reasoning: number
+}
+
+/**
+ * `tokens: {input, output, reasoning, cache: {read, write}, total?}`: input excludes the cache.
+ * OpenCode on AI SDK 6 stores `output` without the reasoning (`outputTokens − reasoningTokens`)
+ * and `total` with it; before, on AI SDK 5, `output` held an OpenAI model's reasoning already
+ * and `total` counted it once. So when `total` is there the output is what it holds beyond input
+ * and cache (never less than `output`), which is right for both; without `total`, output +
+ * reasoning, as the current OpenCode means it.
+ */
+export function openCodeCounts(tokens: Obj): Counts {
+  const cache = obj(tokens.cache)
+  const input = count(tokens.input)
+  const cacheWrite = count(cache?.write)
+  const cacheRead = count(cache?.read)
+  const out = count(tokens.output)
+  const reasoning = count(tokens.reasoning)
+  const total = count(tokens.total)
+  const output = total > 0 ? Math.max(out, total - input - cacheWrite - cacheRead) : out + reasoning
+  return { input, output, cacheWrite, cacheRead, reasoning: Math.min(reasoning, output) }
+}
+
+/** What a message is attributed to beyond its JSON: its id and session (the row's or the file's). */
+export interface MessageKey {
+  id: string
+  session: string
+  /** The row's `time_created` (ms), used when the JSON has no time. */
+  created?: unknown
+  /** The session's directory, used when the message has no `path.cwd`. */
+  cwd?: string
+}
+
+/**
+ * The record of one message's JSON, or null when it is no usage (a user message, tokens all
+ * zero, one still being written); 'malformed' when it has tokens but no model or no time.
+ */
+export function openCodeRecord(
+  source: string,
+  data: Obj,
+  key: MessageKey,
+  salt: string,
+): LedgerRecord | null | 'malformed' {
+  if (data.role !== undefined && data.role !== 'assistant') return null
+  const tokens = obj(data.tokens)
+  if (!tokens) return null
+  const c = openCodeCounts(tokens)
+  if (c.input + c.output + c.cacheWrite + c.cacheRead === 0) return null
+  const model = text(data.modelID) || text(obj(data.model)?.id) || text(obj(data.model)?.modelID)
+  const ms = epochMs(obj(data.time)?.created) ?? epochMs(key.created)
+  const ts = ms === null ? null : normaliseTs(Math.floor(ms))
+  if (!model || !ts || !key.id) return 'malformed'
+  const r: LedgerRecord = {
+    v: 1,
+    id: recordId(source, key.id),
+    ts,
+    source,
+    model: intern(model),
+    input: c.input,
+    output: c.output,
+    cacheWrite: c.cacheWrite,
+    cacheRead: c.cacheRead,
+  }
+  if (c.reasoning) r.reasoning = c.reasoning
+  if (typeof data.cost === 'number' && Number.isFinite(data.cost) && data.cost > 0) r.costUSD = data.cost
+  if (key.session) r.session = privacyHash(key.session, salt)
+  const cwd = text(obj(data.path)?.cwd) || key.cwd || ''
+  if (cwd) r.project = privacyHash(cwd, salt)
+  return r
+}
+
+function add(batch: Batch, source: string, data: Obj, key: MessageKey, salt: string): void {
+  const r = openCodeRecord(source, data, key, salt)
+  if (r === 'malformed') batch.malformed++
+  else if (r) {
+    batch.add(r)
+    batch.names(r, text(obj(data.path)?.cwd) || key.cwd, key.session)
+  }
+}
+
+const REQUIRED = ['id', 'session_id', 'data']
+
+/** Reads the `message` rows changed since `ctx` into the batch; returns where it stopped. */
+function readDatabase(source: string, db: Database, ctx: unknown, batch: Batch, salt: string): Ctx | undefined {
+  const cols = db.columns('message')
+  const missing = REQUIRED.filter((c) => !cols.has(c))
+  if (missing.length)
+    throw opError(
+      'DB_SCHEMA_UNKNOWN',
+      `${db.path}: table "message" ${cols.size ? `has no column ${missing.join(', ')}` : 'is missing'}; this ${source} version's schema is not known yet`,
+    )
+  const incremental = cols.has('time_updated')
+  const after = incremental && typeof (ctx as Ctx)?.updated === 'number' ? (ctx as Ctx).updated - MARGIN_MS : null
+  const created = cols.has('time_created') ? 'time_created' : 'NULL'
+  const updated = incremental ? 'time_updated' : 'NULL'
+  const sql = `SELECT id, session_id, ${created} AS created, ${updated} AS updated, data FROM message${after === null ? '' : ' WHERE time_updated >= ?'}`
+  let latest = typeof (ctx as Ctx)?.updated === 'number' ? (ctx as Ctx).updated : 0
+  let dirs: Map<string, string> | undefined
+  const sessionDir = (id: string) => {
+    if (!dirs) {
+      dirs = new Map()
+      if (db.columns('session').has('directory'))
+        for (const s of db.iterate('SELECT id, directory FROM session'))
+          if (typeof s.directory === 'string') dirs.set(String(s.id), s.directory)
+    }
+    return dirs.get(id)
+  }
+  for (const row of after === null ? db.iterate(sql) : db.iterate(sql, after)) {
+    if (typeof row.updated === 'number' && row.updated > latest) latest = row.updated
+    let data: unknown
+    try {
+      data = JSON.parse(String(row.data))
+    } catch {
+      batch.malformed++
+      continue
+    }
+    const o = obj(data)
+    if (!o) {
+      batch.malformed++
+      continue
+    }
+    // Only what can be usage is looked at further (user messages have no tokens).
+    if (!obj(o.tokens)) continue
+    const session = text(row.session_id)
+    const cwd = text(obj(o.path)?.cwd) ? undefined : sessionDir(session)
+    add(batch, source, o, { id: text(row.id), session, created: row.created, cwd }, salt)
+  }
+  return incremental ? { updated: latest } : undefined
+}
+
+/** The source of one agent of the OpenCode family. */
+export function openCodeFamily(a: Agent): DatabaseSource {
+  return {
+    name: a.name,
+    title: a.title,
+    kind: 'database',
+    envVar: a.envVar,
+    looksIn(env) {
+      return dataDirs(env, a)
+    },
+    discover(env) {
+      const out: SourceFile[] = []
+      for (const root of dataDirs(env, a)) {
+        for (const p of databases(root, a.app)) out.push({ path: p, root })
+        for (const p of findFiles(
+          path.join(root, 'storage', 'message'),
+          (n, e) => n.endsWith('.json') && isFileOrLink(e),
+        ))
+          out.push({ path: p, root, document: true })
+      }
+      return out
+    },
+    database(db, _file, ctx, batch, salt) {
+      return readDatabase(a.name, db, ctx, batch, salt)
+    },
+    document(file, bytes, _ctx, batch, salt) {
+      const o = obj(JSON.parse(bytes.toString('utf8')))
+      if (!o) throw new Error('not a JSON object')
+      if (!obj(o.tokens)) return undefined
+      // storage/message/<sessionID>/<messageID>.json: OpenCode's own migration takes the row's
+      // id and session from these names, not from the JSON, so the copies share one id.
+      const id = path.basename(file.path, '.json')
+      const session = path.basename(path.dirname(file.path)) || text(o.sessionID)
+      add(batch, a.name, o, { id, session }, salt)
+      return undefined
+    },
+  }
+}
+
+export const opencode = openCodeFamily({
+  name: 'opencode',
+  title: 'OpenCode',
+  envVar: 'OPENCODE_DATA_DIR',
+  app: 'opencode',
+})
