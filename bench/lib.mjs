@@ -651,6 +651,17 @@ export const PARITY_SOURCES = [
     ['codebuff', 'CODEBUFF_DATA_DIR', 'ccusage adds the cached part of OpenAI-style prompt_tokens again'],
     ['openclaw', 'OPENCLAW_DIR', "ccusage counts a thread fork's copied entry again"],
     ['grok', 'GROK_HOME', ''],
+    [
+      'opencode',
+      'OPENCODE_DATA_DIR',
+      'ccusage adds reasoning again to an AI SDK 5 message whose output and total already hold it (O3)',
+    ],
+    [
+      'kilo',
+      'KILO_DATA_DIR',
+      '',
+      'Kilo stores cost 0 for a message it did not price (K2); ccusage takes that 0 as the cost, we price the tokens',
+    ],
   ].map(([source, envVar, notes, costNote]) => ({
     source,
     agent: source,
