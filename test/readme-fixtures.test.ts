@@ -53,7 +53,7 @@ t.test("the README's fixture lines record every source", async (t) => {
   for (const x of json.rows as Array<{ source: string; totalTokens: number }>)
     bySource[x.source] = (bySource[x.source] ?? 0) + x.totalTokens
   const sources = Object.keys(expected).filter((k) => !k.startsWith('$'))
-  t.equal(sources.length, 12, 'every file source has expected totals')
+  t.equal(sources.length, 14, 'every file source has expected totals')
   for (const s of sources) t.equal(bySource[s], expected[s].totals.totalTokens, `${s}: total tokens as expected.json`)
   t.equal(fixturesDigest(), before, 'the fixtures are left as they were')
 })
