@@ -9,7 +9,7 @@ import { kilo } from '../../lib/collect/kilo/index.js'
 
 const Sqlite = createRequire(import.meta.url)('better-sqlite3')
 const EXP = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')).kilo
-const SK = 'ses_51f7e2b0cffeMv6Rt1Yq3Wp8Zs'
+const SK = 'ses_e06f52f4fffedGlMoiyrlfxX1r'
 
 /** A fresh home of the fixture with kilo.db built from its SQL. */
 function home(root: string): string {

@@ -5,16 +5,19 @@ import { createRequire } from 'node:module'
 import { fakeEnv } from '../helpers/env.js'
 import { collectOnce, copyFixture, hash16, recordIdOf, sameSumsAsExpected } from '../helpers/collect.js'
 import { cli, FIXTURES, isolatedEnv, pick } from '../helpers/cli.js'
-import { MARGIN_MS, opencode, openCodeCounts, openCodeRecord } from '../../lib/collect/opencode/index.js'
+import { MARGIN_MS, opencode, openCodeCopy, openCodeCounts, openCodeRecord } from '../../lib/collect/opencode/index.js'
 import { kilo } from '../../lib/collect/kilo/index.js'
 import type { SourceCursors } from '../../lib/collect/types.js'
 
 const Sqlite = createRequire(import.meta.url)('better-sqlite3')
 const EXP = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')).opencode
 
-const SA = 'ses_52e1f0a3dffeXq7LmN2pR4sT6v'
-const SB = 'ses_52e0d9c41ffeHj3KpQ8wE5rY1z'
-const SOLD = 'ses_6b0f2a91cffeAa9BcD3eF5gH7j'
+const SA = 'ses_e0cf7454fffe6dimfXyFHlGIk4'
+const SB = 'ses_e078be93fffegSJThtPPnw7GEt'
+const SOLD = 'ses_e108b129fffevKMpGNpeeX9AZg'
+const SF = 'ses_e07b56a3fffegHA0f47cL15HDs'
+const O1 = 'msg_1f308d67e001beeNBt6ltVWhCH'
+const O1_FORK = 'msg_1f84a95c0002omAWfrCNVOFzOY'
 
 /** A fresh home of the fixture with its database built from the SQL (as `npm run fixtures` does). */
 function home(root: string, name = 'opencode'): string {
@@ -44,6 +47,9 @@ function assistant(created: number, tokens: Record<string, unknown>, model = 'cl
 }
 
 const ms = (iso: string) => Date.parse(iso)
+/** An OpenCode message id made at `at` (ms): 12 hex digits of the low 48 bits of at × 4096 + 1. */
+const msgId = (at: number, tail = 'Tq2Wm8Xz5Ra7Pb') =>
+  `msg_${((BigInt(at) * BigInt(4096) + BigInt(1)) & ((BigInt(1) << BigInt(48)) - BigInt(1))).toString(16).padStart(12, '0')}${tail}`
 
 t.test('full read of fixtures/opencode matches expected.json', async (t) => {
   const dir = home(t.testdir({}))
@@ -52,7 +58,11 @@ t.test('full read of fixtures/opencode matches expected.json', async (t) => {
   t.equal(records.length, EXP.totals.records)
   t.equal(stats.files, 4, 'the database and three legacy message files')
   t.equal(stats.malformed, EXP.malformedLines, 'the cut-off row')
-  t.equal(batch.duplicates, EXP.extras.legacyCopies, 'the legacy copy of a migrated message folds')
+  t.equal(
+    batch.duplicates,
+    EXP.extras.legacyCopies + EXP.extras.forkCopies,
+    "the legacy copy of a migrated message folds; a fork's copy is dropped",
+  )
   const byTs = new Map(records.map((r) => [r.ts, r]))
   for (const e of EXP.records) {
     const r = byTs.get(e.ts)!
@@ -81,7 +91,7 @@ t.test('a message in the database and in a legacy file counts once, whichever is
   const both = run(home(root, 'both')).records
   const a = run(dbOnly).records
   const b = run(fileOnly).records
-  const copy = recordIdOf('opencode', 'msg_ad1e0f5e2002Kc4Vn6Bj8Hd1Lf')
+  const copy = recordIdOf('opencode', O1)
   t.same(
     a.filter((r) => r.id === copy),
     b.filter((r) => r.id === copy),
@@ -93,6 +103,27 @@ t.test('a message in the database and in a legacy file counts once, whichever is
     'both together: the union of ids',
   )
   t.equal(b.length, 2, 'without the database: the two legacy assistant messages')
+})
+
+t.test("a fork's copies of messages count once, even when read before or without the original", async (t) => {
+  const root = t.testdir({})
+  const dir = home(root)
+  const all = run(dir).records
+  t.notOk(
+    all.some((r) => r.id === recordIdOf('opencode', O1_FORK)),
+    'the copy (its id made at the fork, a day after its time.created) is dropped',
+  )
+  t.ok(all.some((r) => r.id === recordIdOf('opencode', O1)))
+  // The original's session deleted (its rows gone): the copy is then the one record of it.
+  const agent = new Sqlite(path.join(dir, 'opencode.db'))
+  agent.prepare('DELETE FROM message WHERE session_id = ?').run(SA)
+  agent.close()
+  fs.rmSync(path.join(dir, 'storage', 'message', SA), { recursive: true })
+  const alone = run(dir).records.filter((r) => r.ts === '2026-11-19T09:00:05.120Z')
+  t.same(
+    alone.map((r) => [r.id, r.session, r.input, r.output, r.cacheWrite, r.cacheRead]),
+    [[recordIdOf('opencode', O1_FORK), hash16(SF), 12, 850, 4200, 18000]],
+  )
 })
 
 t.test('incremental: unchanged is not read; a new row, then its update, is read once', async (t) => {
@@ -109,10 +140,9 @@ t.test('incremental: unchanged is not read; a new row, then its update, is read 
   const agent = new Sqlite(db)
   t.teardown(() => agent.close())
   const at = ms('2026-11-22T09:00:00.000Z')
+  const NEW = msgId(at)
   const zero = { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } }
-  agent
-    .prepare('INSERT INTO message VALUES (?, ?, ?, ?, ?)')
-    .run('msg_ad4a0b1c2009Nn1Bb2Vv3Cc4Xx', SA, at, at, assistant(at, zero))
+  agent.prepare('INSERT INTO message VALUES (?, ?, ?, ?, ?)').run(NEW, SA, at, at, assistant(at, zero))
   const third = run(dir, second.cursors)
   t.same(third.records, [], 'a message still being written is no usage yet')
   t.equal(third.stats.read, 1)
@@ -120,13 +150,11 @@ t.test('incremental: unchanged is not read; a new row, then its update, is read 
   // … and rewrites it when the step finishes.
   const done = at + 8000
   const tokens = { total: 30580, input: 20, output: 560, reasoning: 0, cache: { read: 30000, write: 0 } }
-  agent
-    .prepare('UPDATE message SET data = ?, time_updated = ? WHERE id = ?')
-    .run(assistant(at, tokens), done, 'msg_ad4a0b1c2009Nn1Bb2Vv3Cc4Xx')
+  agent.prepare('UPDATE message SET data = ?, time_updated = ? WHERE id = ?').run(assistant(at, tokens), done, NEW)
   const fourth = run(dir, third.cursors)
   t.same(
     fourth.records.map((r) => [r.id, r.ts, r.input, r.output, r.cacheRead]),
-    [[recordIdOf('opencode', 'msg_ad4a0b1c2009Nn1Bb2Vv3Cc4Xx'), '2026-11-22T09:00:00.000Z', 20, 560, 30000]],
+    [[recordIdOf('opencode', NEW), '2026-11-22T09:00:00.000Z', 20, 560, 30000]],
     'the update, once, under the message id',
   )
   t.equal(fourth.stats.malformed, 0, 'the old rows are not read again')
@@ -136,7 +164,7 @@ t.test('incremental: unchanged is not read; a new row, then its update, is read 
   const late = done - MARGIN_MS / 2
   agent
     .prepare('INSERT INTO message VALUES (?, ?, ?, ?, ?)')
-    .run('msg_ad4a0b0ff010Mm5Nn6Bb7Vv8Cc', SB, late, late, assistant(late, tokens, 'claude-opus-4-5'))
+    .run(msgId(late), SB, late, late, assistant(late, tokens, 'claude-opus-4-5'))
   const fifth = run(dir, fourth.cursors)
   t.same(
     fifth.records.map((r) => r.model).sort(),
@@ -157,7 +185,7 @@ t.test('a row still only in the -wal is read while OpenCode holds the database o
   const at = ms('2026-11-22T10:00:00.000Z')
   agent
     .prepare('INSERT INTO message VALUES (?, ?, ?, ?, ?)')
-    .run('msg_ad4a1c2d3011Ww1Ee2Rr3Tt4Yy', SA, at, at + 5000, assistant(at, { input: 7, output: 93 }))
+    .run(msgId(at), SA, at, at + 5000, assistant(at, { input: 7, output: 93 }))
   const second = run(dir, first.cursors)
   t.same(
     second.records.map((r) => [r.ts, r.input, r.output]),
@@ -169,7 +197,7 @@ t.test('a row still only in the -wal is read while OpenCode holds the database o
 t.test('malformed rows and files, and a schema it does not know', async (t) => {
   const root = t.testdir({})
   const dir = home(root)
-  fs.writeFileSync(path.join(dir, 'storage', 'message', SOLD, 'msg_9e8b1c4f3003Zz0Xx9Cc8Vv7Bb.json'), '{"role":"assis')
+  fs.writeFileSync(path.join(dir, 'storage', 'message', SOLD, 'msg_1ef754a3c001Qw3Er5Ty7Ui9Op.json'), '{"role":"assis')
   const r = run(dir)
   t.equal(r.stats.malformed, 2, 'the cut-off row and the cut-off file')
   t.equal(r.records.length, EXP.totals.records)
@@ -206,6 +234,18 @@ t.test('message rules', async (t) => {
   t.equal(s && s !== 'malformed' && s.ts, '2026-11-20T23:59:59.000Z', 'epoch seconds')
   const v2 = rec({ ...base, modelID: undefined, model: { id: 'claude-opus-4-5', providerID: 'anthropic' }, tokens })
   t.equal(v2 && v2 !== 'malformed' && v2.model, 'claude-opus-4-5', "a model object's id")
+  const created = ms('2026-11-19T09:00:05.120Z')
+  const copyOf = (id: string, at = created) => openCodeCopy('opencode', id, { ...base, time: { created: at } })
+  t.same(
+    copyOf(msgId(created - 3)),
+    { of: `opencode:${created}|openai|gpt-5.2`, replay: false },
+    'an id made when the message was created: the original',
+  )
+  t.equal(copyOf(msgId(created + 86_400_000))?.replay, true, 'an id made a day later: a fork copy')
+  t.equal(copyOf(msgId(created + 30_000))?.replay, false, 'within a minute: still the original')
+  const wrap = 2 ** 36 * 26 - 10_000
+  t.equal(copyOf(msgId(wrap + 3_600_000), wrap)?.replay, true, 'the id time wraps every 2^36 ms: still a copy')
+  t.equal(copyOf('msg_custom-client-id'), undefined, 'not an OpenCode id: no copy rule')
   t.same(
     openCodeCounts({ input: 10, output: 5, reasoning: 20, cache: { read: 100, write: 0 }, total: 135 }),
     { input: 10, output: 25, cacheWrite: 0, cacheRead: 100, reasoning: 20 },
@@ -284,13 +324,7 @@ t.test('record then report through the CLI; an added message is recorded once', 
   const at = ms('2026-11-21T15:10:00.000Z')
   agent
     .prepare('INSERT INTO message VALUES (?, ?, ?, ?, ?)')
-    .run(
-      'msg_ad4a2e3f4012Qq1Ww2Ee3Rr4Tt',
-      SB,
-      at,
-      at,
-      assistant(at, { input: 100, output: 200, cache: { read: 0, write: 0 } }),
-    )
+    .run(msgId(at), SB, at, at, assistant(at, { input: 100, output: 200, cache: { read: 0, write: 0 } }))
   agent.close()
   t.equal((await cli(['record', '--no-push', '--source', 'opencode'], { env })).code, 0)
   const want = structuredClone(EXP.days)

@@ -11,7 +11,8 @@
  * the latest one seen, less a margin for writers whose transactions commit out of order (several
  * OpenCode processes share the file). An assistant message is written when it starts (tokens 0)
  * and rewritten when each step finishes: its `time_updated` moves, it is read again under the
- * same id, and the ledger keeps the copy with the largest total.
+ * same id, and the ledger keeps the copy with the largest total. A fork copies messages under
+ * new ids: those copies are replays of their originals (`openCodeCopy`).
  */
 import path from 'node:path'
 import type { Env } from '../../env.js'
@@ -20,7 +21,7 @@ import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '.
 import { findFiles, isFileOrLink } from '../files.js'
 import type { Database } from '../sqlite.js'
 import fs from 'node:fs'
-import { envDirs, tokenCount as count, type Batch, type DatabaseSource, type SourceFile } from '../types.js'
+import { envDirs, tokenCount as count, type Batch, type Copy, type DatabaseSource, type SourceFile } from '../types.js'
 
 type Obj = Record<string, unknown>
 const obj = (v: unknown): Obj | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : null)
@@ -165,11 +166,36 @@ export function openCodeRecord(
   return r
 }
 
+/** How long after a message's creation an id of it must be made to be a fork's copy. */
+export const FORK_GAP_MS = 60_000
+const ID_MS_WRAP = 2 ** 36
+
+/**
+ * The message a record copies (DESIGN §5 replay rule). `Session.fork` copies a session's messages
+ * into a new session under new ids, with the same `time.created`, model and tokens. A message id
+ * is `msg_` + 12 hex digits of (creation ms × 4096 + a counter), low 48 bits, + random: an
+ * original's id was made when it was created, a fork's copy's when the fork was made. So the
+ * item is the creation time and model, and a copy whose id is over a minute younger than its
+ * `time.created` is a replay, dropped when the original is recorded (ccusage counts it again).
+ */
+export function openCodeCopy(source: string, id: string, data: Obj): Copy | undefined {
+  const m = /^msg_([0-9a-f]{12})/.exec(id)
+  const created = epochMs(obj(data.time)?.created)
+  const model = text(data.modelID) || text(obj(data.model)?.id)
+  if (!m || created === null) return undefined
+  const idMs = Math.floor(Number.parseInt(m[1]!, 16) / 4096)
+  const age = (((idMs - (Math.floor(created) % ID_MS_WRAP)) % ID_MS_WRAP) + ID_MS_WRAP) % ID_MS_WRAP
+  return {
+    of: `${source}:${Math.floor(created)}|${text(data.providerID)}|${model}`,
+    replay: age > FORK_GAP_MS && age < ID_MS_WRAP / 2,
+  }
+}
+
 function add(batch: Batch, source: string, data: Obj, key: MessageKey, salt: string): void {
   const r = openCodeRecord(source, data, key, salt)
   if (r === 'malformed') batch.malformed++
   else if (r) {
-    batch.add(r)
+    batch.add(r, openCodeCopy(source, key.id, data))
     batch.names(r, text(obj(data.path)?.cwd) || key.cwd, key.session)
   }
 }
