@@ -338,3 +338,28 @@ t.test('record then report through the CLI; an added message is recorded once', 
   t.equal((await cli(['record', '--no-push', '--source', 'opencode'], { env })).code, 0)
   t.same(await report(), want, 'a record with nothing new adds nothing')
 })
+
+t.test(
+  "a fork made after the original was recorded: its copy is not recorded (the writer's replay rule)",
+  async (t) => {
+    const dir = t.testdir({})
+    const data = home(dir)
+    const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'f'.repeat(32), OPENCODE_DATA_DIR: data })
+    const db = path.join(data, 'opencode.db')
+    const agent = new Sqlite(db)
+    const fork = agent.prepare('SELECT * FROM message WHERE session_id = ?').all(SF)
+    t.equal(fork.length, 2, "the fork's user message and O1's copy")
+    agent.prepare('DELETE FROM message WHERE session_id = ?').run(SF)
+    t.equal((await cli(['record', '--no-push', '--source', 'opencode'], { env })).code, 0)
+    // The fork is made now: its rows are new, dated when they were written.
+    const now = ms('2026-11-22T08:00:00.000Z')
+    for (const r of fork)
+      agent.prepare('INSERT INTO message VALUES (?, ?, ?, ?, ?)').run(r.id, r.session_id, r.time_created, now, r.data)
+    agent.close()
+    const again = await cli(['record', '--no-push', '--source', 'opencode', '--json'], { env })
+    t.equal(again.code, 0, again.stderr)
+    const r = await cli(['report', 'daily', '--json', '--tz', 'UTC', '--source', 'opencode'], { env })
+    const rows = (JSON.parse(r.stdout) as { rows: Array<Record<string, unknown>> }).rows
+    t.same(Object.fromEntries(rows.map((row) => [row.period, pick(row)])), EXP.days, 'O1 once')
+  },
+)
