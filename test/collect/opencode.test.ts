@@ -285,6 +285,20 @@ t.test('places: the variable, XDG_DATA_HOME, ~/.local/share on every OS; channel
     ['a/opencode.db', 'b/opencode-beta.db'],
     "a channel build's database",
   )
+  fs.copyFileSync(path.join(a, 'opencode.db'), path.join(b, 'opencode-v1.2.db'))
+  fs.copyFileSync(path.join(a, 'opencode.db'), path.join(root, 'elsewhere.db'))
+  t.same(
+    opencode
+      .discover(fakeEnv({ OPENCODE_DATA_DIR: b, OPENCODE_DB: path.join(root, 'elsewhere.db') }))
+      .map((f) => path.relative(root, f.path)),
+    ['b/opencode-beta.db', 'b/opencode-v1.2.db', 'elsewhere.db'],
+    "a channel name with a dot; OpenCode's own OPENCODE_DB",
+  )
+  t.same(
+    opencode.discover(fakeEnv({ OPENCODE_DATA_DIR: b, OPENCODE_DB: 'opencode-beta.db' })).length,
+    2,
+    'OPENCODE_DB relative to the data directory, read once',
+  )
   t.same(opencode.looksIn(fakeEnv({}, { userHome: '/home/ana' })), ['/home/ana/.local/share/opencode'])
   t.same(opencode.looksIn(fakeEnv({ XDG_DATA_HOME: '/data' }, { userHome: '/home/ana' })), ['/data/opencode'])
   t.same(

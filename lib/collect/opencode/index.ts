@@ -42,6 +42,8 @@ interface Agent {
   envVar: string
   /** The directory name under the XDG data home (`xdg-basedir`'s, the same on every OS). */
   app: string
+  /** The agent's own variable naming its database file (absolute, or under the data directory). */
+  dbVar?: string
 }
 
 /**
@@ -58,8 +60,9 @@ function dataDirs(env: Env, a: Agent): string[] {
 }
 
 /**
- * The databases of a data directory: `<app>.db`, and those of other release channels,
- * `<app>-<channel>.db` (OpenCode's beta and dev builds), each holding its own messages.
+ * The databases of a data directory: `<app>.db` (the latest and beta channels), and those of
+ * other release channels, `<app>-<channel>.db` (channel characters other than `[A-Za-z0-9._-]`
+ * made `-`, as OpenCode's `Database.getChannelPath`), each holding its own messages.
  */
 function databases(dir: string, app: string): string[] {
   let names: string[]
@@ -68,18 +71,20 @@ function databases(dir: string, app: string): string[] {
   } catch {
     return []
   }
-  const re = new RegExp(`^${app}(-[A-Za-z0-9_-]+)?\\.db$`)
+  const re = new RegExp(`^${app}(-[A-Za-z0-9._-]+)?\\.db$`)
   return names
     .filter((n) => re.test(n))
     .sort()
     .map((n) => path.join(dir, n))
-    .filter((p) => {
-      try {
-        return fs.statSync(p).isFile()
-      } catch {
-        return false
-      }
-    })
+    .filter(isFile)
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile()
+  } catch {
+    return false
+  }
 }
 
 /** The message time: epoch ms (seconds when below 1e12, as some Kilo builds write). */
@@ -262,8 +267,19 @@ export function openCodeFamily(a: Agent): DatabaseSource {
     },
     discover(env) {
       const out: SourceFile[] = []
+      const seen = new Set<string>()
+      // OPENCODE_DB: OpenCode's own override of its database file (absolute, or relative to its
+      // data directory); read where it points, beside the data directories' own databases.
+      const own = a.dbVar ? env.vars[a.dbVar] : undefined
       for (const root of dataDirs(env, a)) {
-        for (const p of databases(root, a.app)) out.push({ path: p, root })
+        const named = own && own !== ':memory:' ? path.resolve(root, own) : undefined
+        const dbs = databases(root, a.app)
+        if (named && !dbs.includes(named) && isFile(named)) dbs.push(named)
+        for (const p of dbs) {
+          if (seen.has(p)) continue
+          seen.add(p)
+          out.push({ path: p, root })
+        }
         for (const p of findFiles(
           path.join(root, 'storage', 'message'),
           (n, e) => n.endsWith('.json') && isFileOrLink(e),
@@ -294,4 +310,5 @@ export const opencode = openCodeFamily({
   title: 'OpenCode',
   envVar: 'OPENCODE_DATA_DIR',
   app: 'opencode',
+  dbVar: 'OPENCODE_DB',
 })
