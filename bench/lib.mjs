@@ -654,7 +654,7 @@ export const PARITY_SOURCES = [
     [
       'opencode',
       'OPENCODE_DATA_DIR',
-      "ccusage adds reasoning again to an AI SDK 5 message whose output and total already hold it (O3), and counts a fork's copy again (O1)",
+      "ccusage counts a multi-step message's last step only (O5), adds reasoning again to an AI SDK 5 message whose output and total already hold it (O3), and counts a fork's copy again (O1)",
     ],
     [
       'kilo',

@@ -126,6 +126,52 @@ t.test("a fork's copies of messages count once, even when read before or without
   )
 })
 
+t.test('a message of several steps: its step-finish parts summed; a step added later grows it, same id', async (t) => {
+  const dir = home(t.testdir({}))
+  const first = run(dir)
+  const o5 = EXP.records.find((e: { label: string }) => e.label === 'O5')
+  const id = recordIdOf('opencode', 'msg_1fe69f7bf0011qjPyR1MjaNyUG')
+  const r = first.records.find((x) => x.id === id)!
+  t.same([r.input, r.output, r.cacheWrite, r.cacheRead], [o5.input, o5.output, o5.cacheWrite, o5.cacheRead])
+  t.equal(r.costUSD, 0.1281, "the message's cost, OpenCode's running sum of its steps")
+
+  // OpenCode goes on (resumed the next morning): a third step, then the message rewritten with
+  // that step's tokens.
+  const agent = new Sqlite(path.join(dir, 'opencode.db'))
+  t.teardown(() => agent.close())
+  const at = ms('2026-11-22T09:00:00.000Z')
+  const step = { input: 5, output: 90, reasoning: 0, cache: { read: 55000, write: 1200 }, total: 56295 }
+  agent
+    .prepare('INSERT INTO part VALUES (?, ?, ?, ?, ?, ?)')
+    .run(
+      msgId(at, 'StepThree00001').replace('msg_', 'prt_'),
+      'msg_1fe69f7bf0011qjPyR1MjaNyUG',
+      SB,
+      at,
+      at,
+      JSON.stringify({ reason: 'stop', type: 'step-finish', tokens: step, cost: 0.0364 }),
+    )
+  const row = agent.prepare('SELECT data FROM message WHERE id = ?').get('msg_1fe69f7bf0011qjPyR1MjaNyUG')
+  const data = { ...JSON.parse(row.data), tokens: step, cost: 0.1645 }
+  agent
+    .prepare('UPDATE message SET data = ?, time_updated = ? WHERE id = ?')
+    .run(JSON.stringify(data), at + 10, 'msg_1fe69f7bf0011qjPyR1MjaNyUG')
+  const second = run(dir, first.cursors)
+  const grown = second.records.find((x) => x.id === id)!
+  t.same(
+    [grown.input, grown.output, grown.cacheWrite, grown.cacheRead],
+    [o5.input + 5, o5.output + 90, o5.cacheWrite + 1200, o5.cacheRead + 55000],
+    'the three steps, under the same id (the ledger keeps the larger copy)',
+  )
+
+  // Without the part table (a database from before parts were kept): the message's own tokens.
+  const bare = new Sqlite(path.join(dir, 'opencode.db'))
+  bare.exec('DROP TABLE part')
+  bare.close()
+  const last = run(dir).records.find((x) => x.id === id)!
+  t.same([last.input, last.output, last.cacheWrite, last.cacheRead], [5, 90, 1200, 55000])
+})
+
 t.test('incremental: unchanged is not read; a new row, then its update, is read once', async (t) => {
   const dir = home(t.testdir({}))
   const first = run(dir)

@@ -131,6 +131,8 @@ export interface MessageKey {
   created?: unknown
   /** The session's directory, used when the message has no `path.cwd`. */
   cwd?: string
+  /** The message's steps summed (its `step-finish` parts), when the database has them. */
+  steps?: Counts
 }
 
 /**
@@ -146,7 +148,7 @@ export function openCodeRecord(
   if (data.role !== undefined && data.role !== 'assistant') return null
   const tokens = obj(data.tokens)
   if (!tokens) return null
-  const c = openCodeCounts(tokens)
+  const c = moreOf(openCodeCounts(tokens), key.steps)
   if (c.input + c.output + c.cacheWrite + c.cacheRead === 0) return null
   const model = text(data.modelID) || text(obj(data.model)?.id) || text(obj(data.model)?.modelID)
   const ms = epochMs(obj(data.time)?.created) ?? epochMs(key.created)
@@ -207,6 +209,46 @@ function add(batch: Batch, source: string, data: Obj, key: MessageKey, salt: str
 
 const REQUIRED = ['id', 'session_id', 'data']
 
+const total = (c: Counts) => c.input + c.output + c.cacheWrite + c.cacheRead
+
+/**
+ * A message's usage: its `tokens` are those of its last step only (OpenCode's processor sets
+ * `assistantMessage.tokens = usage.tokens` at each `finish-step`, while it adds up the cost), and
+ * each step's usage is also a `step-finish` part. So the steps' sum, unless parts are missing
+ * and the message says more.
+ */
+function moreOf(message: Counts, steps: Counts | undefined): Counts {
+  return steps && total(steps) >= total(message) ? steps : message
+}
+
+/** The sum of the `step-finish` parts of one message, or undefined when it has none. */
+function stepsOf(db: Database, messageId: string): Counts | undefined {
+  let sum: Counts | undefined
+  for (const p of db.iterate('SELECT data FROM part WHERE message_id = ?', messageId)) {
+    const json = String(p.data)
+    if (!json.includes('"step-finish"')) continue
+    let o: Obj | null
+    try {
+      o = obj(JSON.parse(json))
+    } catch {
+      continue
+    }
+    const tokens = o?.type === 'step-finish' ? obj(o.tokens) : null
+    if (!tokens) continue
+    const c = openCodeCounts(tokens)
+    sum = sum
+      ? {
+          input: sum.input + c.input,
+          output: sum.output + c.output,
+          cacheWrite: sum.cacheWrite + c.cacheWrite,
+          cacheRead: sum.cacheRead + c.cacheRead,
+          reasoning: sum.reasoning + c.reasoning,
+        }
+      : c
+  }
+  return sum
+}
+
 /** Reads the `message` rows changed since `ctx` into the batch; returns where it stopped. */
 function readDatabase(source: string, db: Database, ctx: unknown, batch: Batch, salt: string): Ctx | undefined {
   const cols = db.columns('message')
@@ -217,6 +259,8 @@ function readDatabase(source: string, db: Database, ctx: unknown, batch: Batch, 
       `${db.path}: table "message" ${cols.size ? `has no column ${missing.join(', ')}` : 'is missing'}; this ${source} version's schema is not known yet`,
     )
   const incremental = cols.has('time_updated')
+  const partCols = db.columns('part')
+  const parts = partCols.has('message_id') && partCols.has('data')
   const after = incremental && typeof (ctx as Ctx)?.updated === 'number' ? (ctx as Ctx).updated - MARGIN_MS : null
   const created = cols.has('time_created') ? 'time_created' : 'NULL'
   const updated = incremental ? 'time_updated' : 'NULL'
@@ -249,8 +293,10 @@ function readDatabase(source: string, db: Database, ctx: unknown, batch: Batch, 
     // Only what can be usage is looked at further (user messages have no tokens).
     if (!obj(o.tokens)) continue
     const session = text(row.session_id)
+    const id = text(row.id)
     const cwd = text(obj(o.path)?.cwd) ? undefined : sessionDir(session)
-    add(batch, source, o, { id: text(row.id), session, created: row.created, cwd }, salt)
+    const steps = parts && o.role === 'assistant' && id ? stepsOf(db, id) : undefined
+    add(batch, source, o, { id, session, created: row.created, cwd, steps }, salt)
   }
   return incremental ? { updated: latest } : undefined
 }
