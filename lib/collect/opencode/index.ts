@@ -221,10 +221,16 @@ function moreOf(message: Counts, steps: Counts | undefined): Counts {
   return steps && total(steps) >= total(message) ? steps : message
 }
 
+/**
+ * A step-finish part is a few hundred bytes; a tool part may hold megabytes of output. SQLite's
+ * `octet_length` reads a value's size without its overflow pages, so big parts are never loaded.
+ */
+const STEP_PARTS = 'SELECT data FROM part WHERE message_id = ? AND octet_length(data) < 4096'
+
 /** The sum of the `step-finish` parts of one message, or undefined when it has none. */
 function stepsOf(db: Database, messageId: string): Counts | undefined {
   let sum: Counts | undefined
-  for (const p of db.iterate('SELECT data FROM part WHERE message_id = ?', messageId)) {
+  for (const p of db.iterate(STEP_PARTS, messageId)) {
     const json = String(p.data)
     if (!json.includes('"step-finish"')) continue
     let o: Obj | null
