@@ -11,8 +11,9 @@
  * the latest one seen, less a margin for writers whose transactions commit out of order (several
  * OpenCode processes share the file). An assistant message is written when it starts (tokens 0)
  * and rewritten when each step finishes: its `time_updated` moves, it is read again under the
- * same id, and the ledger keeps the copy with the largest total. A fork copies messages under
- * new ids: those copies are replays of their originals (`openCodeCopy`).
+ * same id, and the ledger keeps the copy with the largest total. A message's `tokens` are its
+ * last step's only: its usage is the sum of its `step-finish` parts (`stepsOf`). A fork copies
+ * messages under new ids: those copies are replays of their originals (`openCodeCopy`).
  */
 import path from 'node:path'
 import type { Env } from '../../env.js'
