@@ -660,6 +660,17 @@ export const PARITY_SOURCES = [
       "ccusage adds reasoning_tokens on top of output_tokens, which hold them (Hermes's own total and cost leave them out)",
       "ccusage ignores Hermes's recorded cost and prices a session's sum of cache reads above 200k at the long-context rate",
     ],
+    [
+      'opencode',
+      'OPENCODE_DATA_DIR',
+      "ccusage counts a multi-step message's last step only (O5), adds reasoning again to an AI SDK 5 message whose output and total already hold it (O3), and counts a fork's copy again (O1)",
+    ],
+    [
+      'kilo',
+      'KILO_DATA_DIR',
+      '',
+      'Kilo stores cost 0 for a message it did not price (K2); ccusage takes that 0 as the cost, we price the tokens',
+    ],
   ].map(([source, envVar, notes, costNote]) => ({
     source,
     agent: source,

@@ -58,7 +58,7 @@ export function collectFiles(
     stats.files++
     const cur = cursors[file.path]
     // Taken before the database is read: a write during the read changes it, so the next run reads again.
-    const wal = source.kind === 'database' ? walOf(file.path) : undefined
+    const wal = source.kind === 'database' && !file.document ? walOf(file.path) : undefined
     if (
       cur &&
       cur.dev === st.dev &&
@@ -76,7 +76,7 @@ export function collectFiles(
     // database keeps its ctx (where its rows stopped) while it is the same file.
     const sameFile = cur && cur.dev === st.dev && cur.ino === st.ino
     const ctx =
-      source.kind === 'documents'
+      source.kind === 'documents' || file.document
         ? cur?.ctx
         : source.kind === 'database'
           ? sameFile
@@ -233,12 +233,13 @@ function readChanged(
   salt: string,
   onBytes: (n: number) => void,
 ): { offset: number; ctx: unknown } | null {
-  if (source.kind === 'database') {
+  if (source.kind === 'database' && !w.file.document) {
     const read = readDatabase(source, w.file, w.ctx, batch, salt)
     onBytes(w.st.size)
     return read && { offset: 0, ctx: read.ctx }
   }
-  if (source.kind === 'documents') {
+  if (source.kind !== 'lines') {
+    // A documents source's file, or one a database source marked as a document.
     const read = readDocument(source, w.file, w.st.size, w.ctx, batch, salt)
     onBytes(w.st.size)
     return read && { offset: w.st.size, ctx: read.ctx }
@@ -255,7 +256,7 @@ function readChanged(
  * parsed. Bigger than MAX_LINE is refused as a runaway line is.
  */
 function readDocument(
-  source: DocumentsSource,
+  source: { document?: DocumentsSource['document'] },
   file: SourceFile,
   size: number,
   ctx: unknown,
@@ -273,7 +274,7 @@ function readDocument(
     return null
   }
   try {
-    return { ctx: source.document(file, stripBom(text), ctx, batch, salt) }
+    return { ctx: source.document!(file, stripBom(text), ctx, batch, salt) }
   } catch {
     batch.malformed++
     return null

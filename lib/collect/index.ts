@@ -21,6 +21,8 @@ import { zcode } from './zcode/index.js'
 import { openclawDb } from './openclaw-db/index.js'
 import { goose } from './goose/index.js'
 import { hermes } from './hermes/index.js'
+import { opencode } from './opencode/index.js'
+import { kilo } from './kilo/index.js'
 import { collectFiles, type Progress, type ReadStats } from './files.js'
 import { stdin } from './stdin/index.js'
 import type { Batch, FileSource, SourceCursors } from './types.js'
@@ -42,6 +44,8 @@ export const FILE_SOURCES: readonly FileSource[] = [
   openclawDb,
   goose,
   hermes,
+  opencode,
+  kilo,
 ]
 
 /** Every registered source: the file sources, then stdin (records other tools send). */

@@ -208,6 +208,11 @@ interface SourceBase {
 export interface SourceFile {
   path: string
   root: string
+  /**
+   * A database source's file that is a JSON document, not a database (OpenCode's legacy
+   * `storage/message/**.json` copies of its rows): read whole through the source's `document`.
+   */
+  document?: true
 }
 
 export interface LinesSource extends SourceBase {
@@ -234,6 +239,8 @@ export interface DatabaseSource extends SourceBase {
    * database is read again next run, and what was added is folded by its ids.
    */
   database(db: Database, file: SourceFile, ctx: unknown, batch: Batch, salt: string): unknown
+  /** Reads a file `discover` marked `document` as a documents source reads its files. */
+  document?: DocumentsSource['document']
 }
 
 export type FileSource = LinesSource | DocumentsSource | DatabaseSource

@@ -45,6 +45,8 @@ t.test('sources: every registered source, found or where it looked, and what the
       'openclaw-db',
       'goose',
       'hermes',
+      'opencode',
+      'kilo',
       'stdin',
     ],
     'the file sources in registry order, then stdin',

@@ -20,6 +20,8 @@ const TITLES: Record<string, string> = {
   'openclaw-db': 'OpenClaw (agent database)',
   goose: 'Goose',
   hermes: 'Hermes Agent',
+  opencode: 'OpenCode',
+  kilo: 'Kilo CLI',
 }
 
 t.test('sources with no store yet: what is found, nothing recorded, no store made', async (t) => {

@@ -166,4 +166,6 @@ export const DEFAULT_PLACES: Array<[string, string[], string]> = [
     'GOOSE_PATH_ROOT',
   ],
   ['hermes', ['.hermes/state.db'], 'HERMES_HOME'],
+  ['opencode', ['.local/share/opencode'], 'OPENCODE_DATA_DIR'],
+  ['kilo', ['.local/share/kilo'], 'KILO_DATA_DIR'],
 ]
