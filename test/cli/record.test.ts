@@ -13,6 +13,7 @@ import {
   type Totals,
 } from '../helpers/cli.js'
 import { GENESIS_OID } from '../../lib/git/genesis.js'
+import { FILE_SOURCES } from '../../lib/collect/index.js'
 
 const DEVICE = 'a'.repeat(32)
 
@@ -228,7 +229,9 @@ t.test('bad usage exits 2 with one clear line', async (t) => {
     [['report', '--since', '2026-13-01'], /--since "2026-13-01" is not a date/],
     [
       ['record', '--source', 'gemini-cli'],
-      /unknown source "gemini-cli"; known: claude-code, codex, gemini, qwen, copilot, amp, droid, pi, kimi, codebuff, openclaw, grok, zcode, openclaw-db \(or --stdin --source NAME\)/,
+      new RegExp(
+        `unknown source "gemini-cli"; known: ${FILE_SOURCES.map((x) => x.name).join(', ')} \\(or --stdin --source NAME\\)`,
+      ),
     ],
     [['record', '--stdin'], /needs exactly one --source/],
     [['record', '--device-id', 'xyz'], /must be 32 lowercase hex/],
