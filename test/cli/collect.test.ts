@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { BIN, cli, git, isolatedEnv, startCli } from '../helpers/cli.js'
 import { run } from '../helpers/spawn.js'
-import { KEY, PAYLOADS, redisMissing, startRedis, subscribers, until } from '../helpers/redis.js'
+import { fakeProxy, KEY, PAYLOADS, redisMissing, startRedis, subscribers, until } from '../helpers/redis.js'
 import { Spool } from '../../lib/collect/cliproxy/spool.js'
 import { spoolEntry, type SpoolEntry } from '../../lib/collect/cliproxy/index.js'
 import { expected } from '../helpers/cli.js'
@@ -361,3 +361,27 @@ t.test(
     t.match(down.stderr, /warning: cliproxy: cannot reach CLIProxyAPI's usage queue at redis:\/\/127\.0\.0\.1:1/)
   },
 )
+
+t.test('against a stand-in of CLIProxyAPI itself, record and collect send only AUTH, LPOP and SUBSCRIBE', async (t) => {
+  const proxy = await fakeProxy(PAYLOADS.slice(0, 3))
+  t.teardown(() => proxy.close())
+  const { env, store } = setup(path.join(t.testdir(), 'machine'), proxy.addr.port)
+  const rec = await cli(['record', '--source', 'cliproxy'], { env })
+  t.equal(rec.code, 0, rec.stderr)
+  t.equal(ledger(store).length, 3)
+  t.same([...new Set(proxy.log)], ['AUTH', 'LPOP'])
+
+  proxy.log.length = 0
+  const c = collector(env, ['--interval', '1'])
+  t.teardown(() => c.child.kill('SIGKILL'))
+  await until('subscribed', () => proxy.subscribers() === 1 && /subscribed to/.test(c.stderr()))
+  proxy.publish(PAYLOADS[3]!)
+  proxy.publish('{"refresh":true}')
+  proxy.publish(PAYLOADS[4]!)
+  proxy.publish(PAYLOADS[5]!)
+  await until('six records committed', () => ledger(store).length === 6)
+  c.child.kill('SIGTERM')
+  t.equal((await c.done).code, 0, c.stderr())
+  t.same(byDay(ledger(store)), EXP.days)
+  t.same([...new Set(proxy.log)].sort(), ['AUTH', 'LPOP', 'SUBSCRIBE'], 'nothing the proxy does not speak')
+})

@@ -20,7 +20,7 @@ import type { LedgerRecord } from '../../lib/ledger/record.js'
 import { isLedgerError } from '../../lib/errors.js'
 import { fakeEnv } from '../helpers/env.js'
 import { hash16, recordIdOf } from '../helpers/collect.js'
-import { KEY, PAYLOADS, redisMissing, startRedis, until } from '../helpers/redis.js'
+import { fakeProxy, KEY, PAYLOADS, redisMissing, startRedis, until } from '../helpers/redis.js'
 import { expected } from '../helpers/cli.js'
 
 const records = (salt = '') =>
@@ -291,84 +291,6 @@ t.test(
     t.match(fatal, { code: 'CLIPROXY_AUTH' })
   },
 )
-
-/**
- * A stand-in for CLIProxyAPI's RESP handler (internal/api/redis_queue_protocol.go at a7e3596):
- * AUTH first, LPOP/RPOP usage [count] (an empty array when empty, where Redis answers nil),
- * SUBSCRIBE usage then only PING/UNSUBSCRIBE/QUIT, "ERR unknown command" for anything else. It
- * logs every command, so the test sees what the client sends.
- */
-async function fakeProxy(queue: string[]) {
-  const { createServer } = await import('node:net')
-  const log: string[] = []
-  const subscribers = new Set<(m: string) => void>()
-  const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`
-  const server = createServer((sock) => {
-    let buf = Buffer.alloc(0)
-    let authed = false
-    let subscribed = false
-    const send = (s: string) => sock.write(s)
-    sock.on('error', () => {})
-    sock.on('close', () => subscribers.forEach((f) => (f as { sock?: unknown }).sock === sock && subscribers.delete(f)))
-    sock.on('data', (b) => {
-      buf = Buffer.concat([buf, b])
-      for (;;) {
-        // Parse one RESP array of bulk strings.
-        const text = buf.toString('latin1')
-        if (!text.startsWith('*')) return
-        let pos = text.indexOf('\r\n')
-        if (pos < 0) return
-        const n = Number(text.slice(1, pos))
-        pos += 2
-        const args: string[] = []
-        for (let i = 0; i < n; i++) {
-          const e = text.indexOf('\r\n', pos)
-          if (e < 0) return
-          const len = Number(text.slice(pos + 1, e))
-          if (text.length < e + 2 + len + 2) return
-          args.push(Buffer.from(text.slice(e + 2, e + 2 + len), 'latin1').toString('utf8'))
-          pos = e + 2 + len + 2
-        }
-        buf = buf.subarray(Buffer.byteLength(text.slice(0, pos), 'latin1'))
-        const cmd = args[0]!.toUpperCase()
-        log.push(cmd)
-        if (subscribed) {
-          if (cmd === 'PING') send(`*2\r\n${bulk('pong')}${bulk(args[1] ?? '')}`)
-          else if (cmd === 'UNSUBSCRIBE' || cmd === 'QUIT') sock.end()
-          else send(`-ERR unknown command '${cmd.toLowerCase()}'\r\n`)
-          continue
-        }
-        if (cmd !== 'AUTH' && !authed) send('-NOAUTH Authentication required.\r\n')
-        else if (cmd === 'AUTH') {
-          if (args[args.length - 1] === KEY) {
-            authed = true
-            send('+OK\r\n')
-          } else send('-ERR invalid management key\r\n')
-        } else if ((cmd === 'LPOP' || cmd === 'RPOP') && args[1]?.trim().toLowerCase() === 'usage') {
-          const items = queue.splice(0, args[2] ? Number(args[2]) : 1)
-          send(args[2] ? `*${items.length}\r\n${items.map(bulk).join('')}` : items.length ? bulk(items[0]!) : '$-1\r\n')
-        } else if (cmd === 'SUBSCRIBE' && args[1] === 'usage') {
-          subscribed = true
-          send(`*3\r\n${bulk('subscribe')}${bulk('usage')}:1\r\n`)
-          const push = Object.assign((m: string) => send(`*3\r\n${bulk('message')}${bulk('usage')}${bulk(m)}`), {
-            sock,
-          })
-          subscribers.add(push)
-          push('{"support_refresh":true}')
-        } else send(`-ERR unknown command '${cmd.toLowerCase()}'\r\n`)
-      }
-    })
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as { port: number }).port
-  return {
-    addr: { host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}` },
-    log,
-    publish: (m: string) => subscribers.forEach((f) => f(m)),
-    subscribers: () => subscribers.size,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  }
-}
 
 t.test(
   'the client sends CLIProxyAPI nothing but AUTH, LPOP and SUBSCRIBE (a stand-in of its RESP handler)',
