@@ -210,7 +210,9 @@ export async function collectCliproxy(
     message: (raw) => void spoolPayloads([raw]),
     subscribed: async () => {
       const n = await drainQueue(addr, key, (payloads) => spoolPayloads(payloads))
-      ev.say(`subscribed to ${addr.url} (usage); ${n} queued record${n === 1 ? '' : 's'} taken`)
+      ev.say(
+        `subscribed to ${addr.url} (usage); ${n} queued record${n === 1 ? '' : 's'} taken; a commit at most every ${opts.interval} s (stop with Ctrl-C or SIGTERM)`,
+      )
     },
     down: (e, ms) => ev.say(`${e.message}; retrying in ${(ms / 1000).toFixed(1)} s`),
     fatal: (e) => {

@@ -27,7 +27,6 @@ export async function collect(ctx: CommandContext, opts: CollectOptions): Promis
   process.once('SIGTERM', onSignal)
   try {
     const interval = collectInterval(store, opts.interval)
-    say(ctx, `collecting CLIProxyAPI usage; a commit at most every ${interval} s (stop with Ctrl-C or SIGTERM)`)
     const summary = await collectCliproxy(
       store,
       { interval, push: opts.push, name: opts.name, deviceId: opts.deviceId },

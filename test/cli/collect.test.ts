@@ -203,6 +203,11 @@ t.test(
     t.equal(down.code, 1, 'nothing listening: operational error (1)')
     t.match(down.stderr, /cannot reach CLIProxyAPI's usage queue at redis:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/)
 
+    const collectWrong = await cli(['collect', 'cliproxy'], { env: { ...env, USAGE_LEDGER_CLIPROXY_KEY: 'nope' } })
+    t.equal(collectWrong.code, 1, 'the collector stops at a refused key (no retry: the proxy bans after 5)')
+    t.match(collectWrong.stderr, /^usage-ledger: CLIProxyAPI at redis:\/\/127\.0\.0\.1:\d+ refused the management key/)
+    t.ok(oneLine(collectWrong.stderr), collectWrong.stderr)
+
     const argv = await cli(['collect', 'cliproxy', '--key', 'secret'], { env })
     t.equal(argv.code, 2)
     t.match(argv.stderr, /--key is refused/)

@@ -331,3 +331,20 @@ t.test(
     t.same(proxy.log, ['AUTH', 'SUBSCRIBE'], 'no INFO, CLIENT, SELECT, PING or QUIT')
   },
 )
+
+t.test('the collector interval: --interval, else config sources.cliproxy.interval, else 60 s', async (t) => {
+  const { Store } = await import('../../lib/store/store.js')
+  const { collectInterval } = await import('../../lib/app/cliproxy.js')
+  const home = t.testdir()
+  const open = () => Store.open(fakeEnv({}), { home })
+  t.equal(collectInterval(open()), 60)
+  t.equal(collectInterval(open(), 5), 5)
+  fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ v: 1, sources: { cliproxy: { interval: 300 } } }))
+  t.equal(collectInterval(open()), 300)
+  t.equal(collectInterval(open(), 2), 2, 'the option wins')
+  fs.writeFileSync(
+    path.join(home, 'config.json'),
+    JSON.stringify({ v: 1, sources: { cliproxy: { interval: 'soon' } } }),
+  )
+  t.throws(() => collectInterval(open()), { code: 'BAD_INTERVAL' })
+})
