@@ -44,11 +44,11 @@ export async function managementKey(env: Env, addr: QueueAddress): Promise<strin
   const k = env.vars[KEY_VAR]
   if (k) return k
   const { credentialFill } = await import('../git/system.js')
-  const filled = await credentialFill({ protocol: 'redis', host: `${addr.host}:${addr.port}` }, env.vars)
+  const filled = await credentialFill({ protocol: 'redis', host: addr.hostPort }, env.vars)
   if (filled) return filled
   throw usageError(
     'CLIPROXY_NO_KEY',
-    `no management key for CLIProxyAPI at ${addr.url}: set ${KEY_VAR}, or store it with git's credential helper (protocol=redis, host=${addr.host}:${addr.port})`,
+    `no management key for CLIProxyAPI at ${addr.url}: set ${KEY_VAR}, or store it with git's credential helper (protocol=redis, host=${addr.hostPort})`,
   )
 }
 

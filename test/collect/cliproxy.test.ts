@@ -9,6 +9,7 @@ import path from 'node:path'
 import {
   cliproxyRecord,
   cliproxyUrl,
+  parseQueueUrl,
   isControlPayload,
   semanticsOf,
   spoolEntry,
@@ -135,7 +136,14 @@ t.test('where the queue is: env over config; keys and credentials in URLs refuse
   t.same(cliproxyUrl(env({ USAGE_LEDGER_CLIPROXY_URL: 'redis://127.0.0.1:8317' }), {}), {
     host: '127.0.0.1',
     port: 8317,
+    hostPort: '127.0.0.1:8317',
     url: 'redis://127.0.0.1:8317',
+  })
+  t.same(cliproxyUrl(env({ USAGE_LEDGER_CLIPROXY_URL: 'redis://[::1]' }), {}), {
+    host: '::1',
+    port: 8317,
+    hostPort: '[::1]:8317',
+    url: 'redis://[::1]:8317',
   })
   t.same(cliproxyUrl(env(), { sources: { cliproxy: { url: 'redis://proxy.lan' } } })?.url, 'redis://proxy.lan:8317')
   t.same(
@@ -215,7 +223,7 @@ t.test(
       PAYLOADS[i % PAYLOADS.length]!.replace('"latency_ms":', `"n":${i},"latency_ms":`),
     )
     await r.rpush('usage', ...many)
-    const addr = { host: '127.0.0.1', port: server.port, url: server.url }
+    const addr = parseQueueUrl(server.url, 'test')
     const batches: number[] = []
     const got: string[] = []
     const n = await drainQueue(addr, KEY, async (ps) => {
@@ -231,7 +239,7 @@ t.test(
       drainQueue(addr, 'wrong-key', async () => {}),
       { code: 'CLIPROXY_AUTH' },
     )
-    const closed = { host: '127.0.0.1', port: 1, url: 'redis://127.0.0.1:1' }
+    const closed = parseQueueUrl('redis://127.0.0.1:1', 'test')
     await t.rejects(
       drainQueue(closed, KEY, async () => {}),
       { code: 'CLIPROXY_UNREACHABLE', message: /ECONNREFUSED/ },
@@ -245,7 +253,7 @@ t.test(
   async (t) => {
     const server = await startRedis(t.testdir())
     t.teardown(() => server.stop())
-    const addr = { host: '127.0.0.1', port: server.port, url: server.url }
+    const addr = parseQueueUrl(server.url, 'test')
     const got: string[] = []
     let subscribed = 0
     let downs = 0

@@ -196,7 +196,7 @@ export async function fakeProxy(queue: string[]) {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as { port: number }).port
   return {
-    addr: { host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}` },
+    addr: { host: '127.0.0.1', port, hostPort: `127.0.0.1:${port}`, url: `redis://127.0.0.1:${port}` },
     log,
     publish: (m: string) => subscribers.forEach((f) => f(m)),
     subscribers: () => subscribers.size,

@@ -23,6 +23,8 @@ export const QUEUE_KEY = 'usage'
 export interface QueueAddress {
   host: string
   port: number
+  /** `host:port` as URLs and git's credential helper write it (`[::1]:8317`). */
+  hostPort: string
   /** `redis://host:port`, never with credentials: what messages show. */
   url: string
 }
@@ -78,7 +80,8 @@ export function parseQueueUrl(raw: string, where: string): QueueAddress {
     throw usageError('CLIPROXY_URL', `${where} "${raw}" must be redis://HOST:PORT, with no path or query`)
   const port = u.port ? Number(u.port) : DEFAULT_PORT
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1')
-  return { host, port, url: `redis://${u.host.includes(':') ? u.host : `${u.host}:${port}`}` }
+  const hostPort = `${u.hostname}:${port}`
+  return { host, port, hostPort, url: `redis://${hostPort}` }
 }
 
 /** CLIProxyAPI's Pub/Sub control payloads (`{"support_refresh":true}`, `{"refresh":true}`): no usage. */

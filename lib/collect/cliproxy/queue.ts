@@ -69,7 +69,7 @@ function queueError(addr: QueueAddress, e: unknown) {
   if (isAuthError(e))
     return opError(
       'CLIPROXY_AUTH',
-      `CLIProxyAPI at ${addr.url} refused the management key (${err.message.trim()}); check ${KEY_VAR} or what git's credential helper gives for protocol=redis host=${addr.host}:${addr.port}`,
+      `CLIProxyAPI at ${addr.url} refused the management key (${err.message.trim()}); check ${KEY_VAR} or what git's credential helper gives for protocol=redis host=${addr.hostPort}`,
       e,
     )
   if (err?.name === 'ReplyError')
@@ -181,11 +181,13 @@ export function followQueue(addr: QueueAddress, key: string, h: FollowHandlers):
     }
     current = c
     let ended = false
+    /** Why this connection is being dropped, when we drop it. */
+    let cause: Error | null = null
     c.on('message', (_channel: string, message: string) => h.message(message))
     c.once('end', () => {
       ended = true
       if (current === c) current = null
-      retry(queueError(addr, new Error('connection closed')))
+      retry(cause ?? queueError(addr, new Error('connection closed')))
     })
     try {
       await c.subscribe(QUEUE_KEY)
@@ -198,11 +200,20 @@ export function followQueue(addr: QueueAddress, key: string, h: FollowHandlers):
       }
       return
     }
-    backoff = BACKOFF_MIN_MS
     try {
       await h.subscribed()
+      backoff = BACKOFF_MIN_MS
     } catch (e) {
-      if (!stopped) h.down(e as Error, 0)
+      if (stopped) return
+      if (isAuthError((e as { cause?: unknown }).cause)) {
+        stopped = true
+        c.disconnect()
+        h.fatal(e as Error)
+        return
+      }
+      // The backlog was not drained: drop the subscription, so the next one drains it again.
+      cause = e as Error
+      c.disconnect()
     }
   }
 

@@ -77,7 +77,9 @@ export class Spool {
     } catch {
       return false
     }
-    return names.some((n) => (n === ACTIVE || TAKEN_RE.test(n)) && fs.statSync(path.join(this.dir, n)).size > 0)
+    // A segment another process commits may go between the listing and the stat.
+    const size = (n: string) => fs.statSync(path.join(this.dir, n), { throwIfNoEntry: false })?.size ?? 0
+    return names.some((n) => (n === ACTIVE || TAKEN_RE.test(n)) && size(n) > 0)
   }
 
   /**
