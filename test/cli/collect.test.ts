@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { BIN, cli, git, isolatedEnv, startCli } from '../helpers/cli.js'
 import { run } from '../helpers/spawn.js'
-import { fakeProxy, KEY, PAYLOADS, redisMissing, startRedis, subscribers, until } from '../helpers/redis.js'
+import { fakeProxy, freePort, KEY, PAYLOADS, redisMissing, startRedis, subscribers, until } from '../helpers/redis.js'
 import { Spool } from '../../lib/collect/cliproxy/spool.js'
 import { spoolEntry, type SpoolEntry } from '../../lib/collect/cliproxy/index.js'
 import { expected } from '../helpers/cli.js'
@@ -390,3 +390,36 @@ t.test('against a stand-in of CLIProxyAPI itself, record and collect send only A
   t.same(byDay(ledger(store)), EXP.days)
   t.same([...new Set(proxy.log)].sort(), ['AUTH', 'LPOP', 'SUBSCRIBE'], 'nothing the proxy does not speak')
 })
+
+t.test(
+  'a collector started before its proxy waits for it; record beside a running collector',
+  { skip: missing ?? false },
+  async (t) => {
+    const root = t.testdir()
+    const port = await freePort()
+    const { env, store } = setup(path.join(root, 'machine'), port)
+    const c = collector(env, ['--interval', '3600'])
+    t.teardown(() => c.child.kill('SIGKILL'))
+    await until('the first retry said', () => /cannot reach CLIProxyAPI's usage queue .*; retrying in/.test(c.stderr()))
+    const server = await startRedis(path.join(root, 'redis'), port)
+    t.teardown(() => server.stop())
+    const r = server.client()
+    await until('subscribed once the proxy is up', async () => (await subscribers(r)) === 1)
+    for (const p of PAYLOADS.slice(0, 3)) await r.publish('usage', p)
+    const spoolFile = path.join(store, 'state/cliproxy/spool.ndjson')
+    const spooled = () =>
+      fs.existsSync(spoolFile) ? fs.readFileSync(spoolFile, 'utf8').split('\n').filter(Boolean).length : 0
+    await until('three spooled by the collector', () => spooled() === 3)
+    // cron's `record` while the collector runs: it commits what the collector spooled.
+    const rec = await cli(['record', '--source', 'cliproxy', '--json'], { env })
+    t.equal(rec.code, 0, rec.stderr)
+    t.match(JSON.parse(rec.stdout), { appended: 3 })
+    for (const p of PAYLOADS.slice(3)) await r.publish('usage', p)
+    await until('the rest spooled in a new file', () => spooled() === 3)
+    c.child.kill('SIGTERM')
+    t.equal((await c.done).code, 0, c.stderr())
+    const lines = ledger(store)
+    t.same(byDay(lines), EXP.days, 'every record once')
+    t.equal(new Set(lines.map((l) => l.id)).size, lines.length)
+  },
+)
