@@ -225,7 +225,8 @@ export async function collectCliproxy(
   try {
     while (!signal.aborted && !stop.fatal) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, opts.interval * 1000)
+        // setTimeout takes at most 2^31 - 1 ms (24.8 days); more fires at once.
+        const t = setTimeout(resolve, Math.min(opts.interval * 1000, 2 ** 31 - 1))
         wake = () => {
           clearTimeout(t)
           resolve()

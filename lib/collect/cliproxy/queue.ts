@@ -52,6 +52,9 @@ function client(addr: QueueAddress): RedisClient {
     retryStrategy: () => null,
     reconnectOnError: () => false,
     connectTimeout: CONNECT_TIMEOUT_MS,
+    // TCP keep-alive (nothing at the protocol level): a subscription idle for hours notices a
+    // vanished peer instead of waiting forever.
+    keepAlive: 30_000,
     enableAutoPipelining: false,
   })
   // Errors arrive as rejected commands or 'end'; an 'error' event without a listener would throw.
