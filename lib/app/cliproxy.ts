@@ -70,6 +70,8 @@ export interface CliproxyRead {
   files: string[]
   spool: Spool
   stats: { popped: number; spooled: number; malformed: number; torn: number; unreadable?: string }
+  /** Why the queue could not be drained when it was asked for by name: thrown after the commit. */
+  error?: unknown
 }
 
 /**
@@ -86,6 +88,7 @@ export async function readCliproxy(
   const salt = store.config.privacy?.salt ?? ''
   const spool = new Spool(store.paths.state)
   const stats: CliproxyRead['stats'] = { popped: 0, spooled: 0, malformed: 0, torn: 0 }
+  let error: unknown
   const addr = o.required ? requireAddress(store) : cliproxyUrl(store.env, store.config)
   if (addr && o.drain && !o.dryRun) {
     try {
@@ -97,8 +100,10 @@ export async function readCliproxy(
         await spool.append(entries)
       })
     } catch (e) {
-      if (o.required) throw e
-      stats.unreadable = (e as Error).message
+      // What was spooled (now or by an earlier run) is committed all the same; an explicit
+      // --source cliproxy fails after that commit.
+      if (o.required) error = e
+      else stats.unreadable = (e as Error).message
     }
   }
   const read = o.dryRun ? spool.read() : await spool.take()
@@ -108,7 +113,7 @@ export async function readCliproxy(
   stats.malformed = batch.malformed - before
   stats.spooled = read.entries.length
   stats.torn = read.torn
-  return { files: o.dryRun ? [] : read.files, spool, stats }
+  return { files: o.dryRun ? [] : read.files, spool, stats, ...(error ? { error } : {}) }
 }
 
 export interface CollectOptions {

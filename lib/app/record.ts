@@ -131,6 +131,8 @@ export async function recordUsage(store: Store, opts: RecordUsageOptions, progre
     if (fullRun)
       writeFileAtomic(lastRunFile(store), `${JSON.stringify({ v: LAST_RUN_VERSION, at: startedAt.toISOString() })}\n`)
     if (!summary.push && store.config.remote) summary.lastPushFailure = lastPushFailure(store)
+    // `--source cliproxy` with the queue out of reach: what was spooled is committed, then it fails.
+    if (proxy?.error) throw proxy.error
     return run
   } finally {
     lock?.release()

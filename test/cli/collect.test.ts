@@ -423,3 +423,18 @@ t.test(
     t.equal(new Set(lines.map((l) => l.id)).size, lines.length)
   },
 )
+
+t.test('record --source cliproxy with the queue out of reach still commits the spool, then fails', async (t) => {
+  const { env, store } = setup(path.join(t.testdir(), 'machine'), await freePort())
+  const spool = new Spool(path.join(store, 'state'))
+  await spool.append(PAYLOADS.map((p) => spoolEntry(p, '') as SpoolEntry))
+  const r = await cli(['record', '--source', 'cliproxy'], { env })
+  t.equal(r.code, 1)
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line')
+  t.match(
+    r.stderr,
+    /usage-ledger: cannot reach CLIProxyAPI's usage queue at redis:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+  )
+  t.same(byDay(ledger(store)), EXP.days, 'what was spooled is in the ledger')
+  t.notOk(spool.pending(), 'and out of the spool')
+})
