@@ -65,6 +65,15 @@ export type ErrorCode =
   | 'UNKNOWN_SOURCE'
   | 'URL_WITH_CREDENTIALS'
   | 'UNKNOWN_SCHEMA'
+  | 'CLIPROXY_AUTH'
+  | 'CLIPROXY_KEY_REFUSED'
+  | 'CLIPROXY_NO_KEY'
+  | 'CLIPROXY_NO_URL'
+  | 'CLIPROXY_PROTOCOL'
+  | 'CLIPROXY_UNREACHABLE'
+  | 'CLIPROXY_URL'
+  | 'REDIS_CLIENT_UNAVAILABLE'
+  | 'BAD_INTERVAL'
 
 export class LedgerError extends Error {
   readonly code: ErrorCode

@@ -21,7 +21,9 @@ const commonjs = {
   target: 'node20',
   logLevel: 'warning',
   // A native addon: required from node_modules at run time, only by lib/collect/sqlite.ts.
-  external: ['better-sqlite3'],
+  // The Redis client: required at run time, only by lib/collect/cliproxy/queue.ts when a queue
+  // is read (bundled, it would be parsed and compiled on every start).
+  external: ['better-sqlite3', 'ioredis'],
 }
 await build({
   ...commonjs,

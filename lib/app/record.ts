@@ -1,5 +1,6 @@
 /** `record`: read new usage from the sources and commit one part per touched UTC day, then push. */
 import { rememberDevice } from './device-id.js'
+import fs from 'node:fs'
 import path from 'node:path'
 import { Batch, collect, fileSources, type SourceCursors } from '../collect/index.js'
 import { readAll, stdin } from '../collect/stdin/index.js'
@@ -22,6 +23,11 @@ export interface RecordUsageOptions {
   name?: string
   /** Run even within config `record.minInterval` of the last full run. */
   force?: boolean
+  /**
+   * With the cliproxy source: pop CLIProxyAPI's queue into the spool first (default); false
+   * commits the spool only (the collector, which is subscribed, spools what it receives itself).
+   */
+  cliproxyDrain?: boolean
 }
 
 /** Reading the sources, drawn by the caller (a progress bar on a terminal). */
@@ -99,8 +105,22 @@ export async function recordUsage(store: Store, opts: RecordUsageOptions, progre
       await store.ensureInit()
       await rememberDevice(store, opts)
     }
+    // The queue first: its records are in the batch before the names and the commit.
+    const proxy = wantsCliproxy(store, opts)
+      ? await (await import('./cliproxy.js')).readCliproxy(store, batch, {
+          required: opts.sources.includes(CLIPROXY),
+          drain: opts.cliproxyDrain !== false,
+          dryRun: opts.dryRun,
+        })
+      : null
     const read = readSources(store, opts, batch, progress)
+    if (proxy) {
+      read.stats[CLIPROXY] = proxy.stats
+      if (proxy.stats.spooled || proxy.stats.popped) read.searched = undefined
+    }
     const run = await commitBatch(store, batch, read, opts.dryRun)
+    // Only now, with its records committed, does the spool let them go.
+    if (proxy) proxy.spool.done(proxy.files)
     const { summary } = run
     // Commits left by an earlier offline run go out with this one, new records or not.
     if (!opts.dryRun && opts.push && store.config.remote && (summary.commit || store.hasPending())) {
@@ -111,6 +131,8 @@ export async function recordUsage(store: Store, opts: RecordUsageOptions, progre
     if (fullRun)
       writeFileAtomic(lastRunFile(store), `${JSON.stringify({ v: LAST_RUN_VERSION, at: startedAt.toISOString() })}\n`)
     if (!summary.push && store.config.remote) summary.lastPushFailure = lastPushFailure(store)
+    // `--source cliproxy` with the queue out of reach: what was spooled is committed, then it fails.
+    if (proxy?.error) throw proxy.error
     return run
   } finally {
     lock?.release()
@@ -125,18 +147,39 @@ interface SourcesRead {
   searched?: Searched[]
 }
 
+/** The source that is a queue, not files (lib/collect/cliproxy/). */
+const CLIPROXY = 'cliproxy'
+
+/**
+ * Whether this run reads CLIProxyAPI's queue: asked for by name, or a run over every source with
+ * a queue configured or a spool left to commit (a cheap look: the queue's code loads only then).
+ */
+function wantsCliproxy(store: Store, opts: RecordUsageOptions): boolean {
+  if (opts.stdin) return false
+  if (opts.sources.includes(CLIPROXY)) return true
+  if (opts.sources.length) return false
+  return Boolean(
+    store.env.vars.USAGE_LEDGER_CLIPROXY_URL ||
+      store.config.sources?.cliproxy ||
+      fs.existsSync(path.join(store.paths.state, CLIPROXY)),
+  )
+}
+
 /** Reads the file sources into the batch (none with --stdin, whose text is in it already). */
 function readSources(store: Store, opts: RecordUsageOptions, batch: Batch, progress?: Progress): SourcesRead {
   const cursors = loadCursors(store.paths.cursors)
   if (opts.stdin) return { cursors, cursorsChanged: false, stats: {} }
   const env = store.env
-  const sources = fileSources(opts.sources)
+  // `--source cliproxy` alone reads no file source.
+  const named = opts.sources.filter((n) => n !== CLIPROXY)
+  const sources = opts.sources.length && !named.length ? [] : fileSources(named)
   const r = collect(env, sources, cursors, batch, store.config.privacy?.salt ?? '', progress?.update)
   progress?.done()
   // Not a single log file anywhere: say where we looked, and what moves each place.
-  const searched = Object.values(r.stats).every((s) => s.files === 0)
-    ? sources.map((s) => ({ source: s.name, paths: s.looksIn(env), envVar: s.envVar }))
-    : undefined
+  const searched =
+    sources.length && Object.values(r.stats).every((s) => s.files === 0)
+      ? sources.map((s) => ({ source: s.name, paths: s.looksIn(env), envVar: s.envVar }))
+      : undefined
   // The names behind the hashes stay on this machine (state/names.json); saved before the
   // cursors, so a crash between them loses no name.
   if (!opts.dryRun) addNames(store.paths.names, batch.projectNames, batch.sessionIds)

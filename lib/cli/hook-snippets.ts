@@ -6,7 +6,25 @@
 import type { RecordSetup } from '../app/sync/hooks.js'
 import { shellQuote } from '../text.js'
 
-export type HookTarget = 'shell' | 'claude-code' | 'cron' | 'systemd' | 'launchd'
+export type HookTarget =
+  | 'shell'
+  | 'claude-code'
+  | 'cron'
+  | 'systemd'
+  | 'launchd'
+  | 'systemd-cliproxy'
+  | 'launchd-cliproxy'
+
+/** Every target, in the order `hooks print` lists them. */
+export const HOOK_TARGETS: readonly HookTarget[] = [
+  'shell',
+  'claude-code',
+  'cron',
+  'systemd',
+  'launchd',
+  'systemd-cliproxy',
+  'launchd-cliproxy',
+]
 
 /** The snippet for `target`. */
 export function hookSnippet(target: HookTarget, setup: RecordSetup): string {
@@ -16,6 +34,8 @@ export function hookSnippet(target: HookTarget, setup: RecordSetup): string {
     cron: () => cronSnippet(setup.words),
     systemd: () => systemdSnippet(setup.words),
     launchd: () => launchdSnippet(setup.words),
+    'systemd-cliproxy': () => systemdCollectSnippet(setup),
+    'launchd-cliproxy': () => launchdCollectSnippet(setup),
   }
   return snippets[target]()
 }
@@ -143,6 +163,96 @@ ${args}
   <string>/dev/null</string>
   <key>StandardErrorPath</key>
   <string>/dev/null</string>
+</dict>
+</plist>
+`
+}
+
+const DEFAULT_QUEUE = 'redis://127.0.0.1:8317'
+
+/**
+ * The CLIProxyAPI queue collector as a systemd user service. The key is in an EnvironmentFile
+ * only its owner reads, never in the unit. It is not restarted after exiting with an error of its
+ * own (a refused key: the proxy bans an address after 5 refused attempts), only after a crash.
+ */
+function systemdCollectSnippet(setup: RecordSetup): string {
+  const url = setup.cliproxyUrl ?? DEFAULT_QUEUE
+  return `# usage-ledger: follow CLIProxyAPI's usage queue and commit what it publishes. Save as
+#   ~/.config/systemd/user/usage-ledger-cliproxy.service
+# and the key (never in the unit) in ~/.config/usage-ledger/cliproxy.env, readable by you only:
+#   install -d -m 700 ~/.config/usage-ledger
+#   install -m 600 /dev/null ~/.config/usage-ledger/cliproxy.env
+#   printf 'USAGE_LEDGER_CLIPROXY_URL=${url}\\nUSAGE_LEDGER_CLIPROXY_KEY=<management key>\\n' >> ~/.config/usage-ledger/cliproxy.env
+# then: systemctl --user daemon-reload && systemctl --user enable --now usage-ledger-cliproxy.service
+# (and loginctl enable-linger "$USER" to keep it running while you are logged out).
+
+[Unit]
+Description=usage-ledger: collect CLIProxyAPI usage
+After=network-online.target
+
+[Service]
+Type=simple
+EnvironmentFile=%h/.config/usage-ledger/cliproxy.env
+ExecStart=${systemdLine(setup.collectWords)}
+# SIGTERM commits what is spooled, then exits 0.
+KillSignal=SIGTERM
+TimeoutStopSec=120
+# A crash restarts it; its own errors (a refused key, a bad URL) do not.
+Restart=on-abnormal
+RestartSec=30
+Nice=10
+
+[Install]
+WantedBy=default.target
+`
+}
+
+/**
+ * The collector as a launchd agent: the key comes from git's credential helper (the macOS
+ * Keychain with osxkeychain), so the plist holds no secret; restarted only after a crash.
+ */
+function launchdCollectSnippet(setup: RecordSetup): string {
+  const label = 'dev.usage-ledger.cliproxy'
+  const url = setup.cliproxyUrl ?? DEFAULT_QUEUE
+  const host = url.replace(/^redis:\/\//, '').replace(/\/.*$/, '')
+  const args = setup.collectWords.map((w) => `    <string>${xml(w)}</string>`).join('\n')
+  const log = `${setup.userHome}/Library/Logs/usage-ledger-cliproxy.log`
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<!-- usage-ledger: follow CLIProxyAPI's usage queue. The management key is not in this file: store it
+     once in the Keychain through git's credential helper (osxkeychain):
+       printf 'protocol=redis\\nhost=${xml(host)}\\nusername=usage-ledger\\npassword=<management key>\\n\\n' | git credential approve
+     Save this as ~/Library/LaunchAgents/${label}.plist, then:
+     launchctl bootstrap gui/$(id -u) ~/Library/LaunchAgents/${label}.plist -->
+<plist version="1.0">
+<dict>
+  <key>Label</key>
+  <string>${label}</string>
+  <key>ProgramArguments</key>
+  <array>
+${args}
+  </array>
+  <key>EnvironmentVariables</key>
+  <dict>
+    <key>USAGE_LEDGER_CLIPROXY_URL</key>
+    <string>${xml(url)}</string>
+  </dict>
+  <key>RunAtLoad</key>
+  <true/>
+  <!-- Restarted after a crash, not after its own errors (a refused key would get the address banned). -->
+  <key>KeepAlive</key>
+  <dict>
+    <key>Crashed</key>
+    <true/>
+  </dict>
+  <key>ExitTimeOut</key>
+  <integer>120</integer>
+  <key>ProcessType</key>
+  <string>Background</string>
+  <key>StandardOutPath</key>
+  <string>/dev/null</string>
+  <key>StandardErrorPath</key>
+  <string>${xml(log)}</string>
 </dict>
 </plist>
 `

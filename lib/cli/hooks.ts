@@ -6,7 +6,7 @@
 import { installHooks, recordSetup } from '../app/sync/hooks.js'
 import { usageError } from '../errors.js'
 import { out, say, type CommandContext, type Outcome, type CommandSpec } from './context.js'
-import { hookSnippet, type HookTarget } from './hook-snippets.js'
+import { HOOK_TARGETS, hookSnippet, type HookTarget } from './hook-snippets.js'
 
 export type { HookTarget }
 
@@ -20,7 +20,10 @@ export interface HooksOptions {
 export async function hooks(ctx: CommandContext, opts: HooksOptions): Promise<Outcome> {
   if (opts.action === 'print') {
     if (!opts.target)
-      throw usageError('HOOKS_TARGET', 'hooks print needs a target: shell, claude-code, cron, systemd or launchd')
+      throw usageError(
+        'HOOKS_TARGET',
+        'hooks print needs a target: shell, claude-code, cron, systemd, launchd, systemd-cliproxy or launchd-cliproxy',
+      )
     if (opts.follow) throw usageError('HOOKS_FOLLOW', '--follow is for hooks install --repo GITDIR, not hooks print')
     out(ctx, hookSnippet(opts.target, recordSetup(ctx.env, ctx.global.home)))
     // JSON has no comments: where it goes is said on stderr.
@@ -67,7 +70,7 @@ export const command: CommandSpec<HooksOptions> = {
       describe: 'install (--uninstall) the post-merge hook into the store or --repo; print a snippet',
     },
     target: {
-      choices: ['shell', 'claude-code', 'cron', 'systemd', 'launchd'],
+      choices: HOOK_TARGETS,
       describe: 'print: what to print a snippet for',
     },
   },

@@ -55,6 +55,11 @@ const COMMANDS: Array<[string, string, Load]> = [
     () => import('./hooks.js'),
   ],
   ['report [period]', 'usage totals over every device in the store', () => import('./report.js')],
+  [
+    'collect <source>',
+    "follow a usage queue (cliproxy: CLIProxyAPI) and commit what it publishes to this device's ledger",
+    () => import('./collect.js'),
+  ],
 ]
 
 function globals(a: Record<string, unknown>, env: Env): GlobalOptions {

@@ -49,6 +49,34 @@ export function runGit(
   })
 }
 
+/**
+ * `git credential fill` for a service that is no git remote (CLIProxyAPI's queue: protocol=redis,
+ * host=HOST:PORT): the password a helper keeps for it, or null when git or every helper has none.
+ * Never prompts (no terminal, no askpass); the secret passes through stdin and stdout only.
+ */
+export function credentialFill(
+  fields: Record<string, string>,
+  vars: Record<string, string | undefined>,
+): Promise<string | null> {
+  const input = `${Object.entries(fields)
+    .map(([k, v]) => `${k}=${v}\n`)
+    .join('')}\n`
+  return new Promise((resolve) => {
+    const child = spawn('git', ['credential', 'fill'], {
+      env: { ...vars, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '' } as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'ignore'],
+    })
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString('utf8')
+    })
+    child.on('error', () => resolve(null))
+    child.on('close', (code) => resolve(code === 0 ? (/^password=(.*)$/m.exec(out)?.[1] ?? null) || null : null))
+    child.stdin.on('error', () => {})
+    child.stdin.end(input)
+  })
+}
+
 async function git(args: string[], opts: Parameters<typeof runGit>[1] = {}): Promise<Buffer> {
   const r = await runGit(args, opts)
   if (r.code !== 0) throw gitFailed(`git ${args[0]}`, r.stderr, r.code, true)

@@ -72,6 +72,11 @@ export interface Config {
   prices?: Record<string, Record<string, unknown>>
   /** Optional limits shown by status as percentages. */
   limits?: { block?: { tokens?: number; costUSD?: number }; week?: { tokens?: number; costUSD?: number } }
+  /**
+   * Sources that are not files: `cliproxy.url` (redis://HOST:PORT, CLIProxyAPI's usage queue) and
+   * `cliproxy.interval` (seconds between the collector's commits). Never a key: it is refused.
+   */
+  sources?: { cliproxy?: { url?: string; interval?: number } & Record<string, unknown> }
 }
 
 export function readConfig(file: string): Config {

@@ -327,6 +327,32 @@ t.test('hooks print: a ready-to-paste snippet for each target', async (t) => {
   t.match(r.stdout, `<string>${BIN}</string>`)
   t.match(r.stdout, /<string>record<\/string>\s*<string>--quiet<\/string>/)
 
+  // The CLIProxyAPI queue collector: a long-running service, its key never in the unit.
+  const queueEnv = {
+    ...env,
+    USAGE_LEDGER_CLIPROXY_URL: 'redis://10.1.2.3:8317',
+    USAGE_LEDGER_CLIPROXY_KEY: 'k3y-n0t-inline',
+  }
+  const unit = (await ok(['hooks', 'print', 'systemd-cliproxy'], queueEnv)).stdout
+  t.match(unit, new RegExp(`^ExecStart=\\S*node ${BIN} --home ${path.join(root, 'store')} collect cliproxy$`, 'm'))
+  t.match(unit, /^EnvironmentFile=%h\/\.config\/usage-ledger\/cliproxy\.env$/m)
+  t.match(unit, /^Type=simple$/m)
+  t.match(unit, /^KillSignal=SIGTERM$/m)
+  t.match(unit, /^Restart=on-abnormal$/m, 'not restarted after its own errors (a refused key)')
+  t.match(unit, /USAGE_LEDGER_CLIPROXY_URL=redis:\/\/10\.1\.2\.3:8317\\nUSAGE_LEDGER_CLIPROXY_KEY=<management key>/)
+  t.notMatch(unit, /k3y-n0t-inline/, 'the key is never printed')
+  const plist = (await ok(['hooks', 'print', 'launchd-cliproxy'], queueEnv)).stdout
+  t.match(plist, /<string>collect<\/string>\s*<string>cliproxy<\/string>\s*<\/array>/)
+  t.match(plist, /<key>USAGE_LEDGER_CLIPROXY_URL<\/key>\s*<string>redis:\/\/10\.1\.2\.3:8317<\/string>/)
+  t.match(plist, /<key>KeepAlive<\/key>\s*<dict>\s*<key>Crashed<\/key>\s*<true\/>/)
+  t.match(
+    plist,
+    /host=10\.1\.2\.3:8317\\nusername=usage-ledger/,
+    'the key goes to the Keychain through git credential approve',
+  )
+  t.notMatch(plist, /k3y-n0t-inline/)
+  t.notMatch(plist, /USAGE_LEDGER_CLIPROXY_KEY/)
+
   t.equal((await cli(['hooks', 'print'], { env })).code, 2, 'print needs a target')
   t.equal((await cli(['hooks', 'print', 'fish'], { env })).code, 2, 'an unknown target is refused')
 })

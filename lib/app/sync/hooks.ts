@@ -357,10 +357,24 @@ export interface RecordSetup {
   minInterval?: number
   /** The store's config file, where `record.minInterval` is set. */
   configFile: string
+  /** The command words that run `collect cliproxy` for this store (the queue collector's units). */
+  collectWords: string[]
+  /** The queue's URL when one is configured here (else the snippets show the default). */
+  cliproxyUrl?: string
+  /** Where the user's home is (launchd does not expand ~). */
+  userHome: string
 }
 
 export function recordSetup(env: Env, home?: string): RecordSetup {
   const words = recordWords(env, home)
   const store = Store.open(env, { home })
-  return { words, minInterval: store.config.record?.minInterval, configFile: store.paths.config }
+  const url = env.vars.USAGE_LEDGER_CLIPROXY_URL || store.config.sources?.cliproxy?.url
+  return {
+    words,
+    minInterval: store.config.record?.minInterval,
+    configFile: store.paths.config,
+    collectWords: [...words.slice(0, -2), 'collect', 'cliproxy'],
+    ...(typeof url === 'string' && url ? { cliproxyUrl: url } : {}),
+    userHome: env.userHome,
+  }
 }
