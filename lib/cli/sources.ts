@@ -22,6 +22,10 @@ const count = (n: number) => n.toLocaleString('en-US')
 function sourceLine(s: SourceRow): string {
   const head = `${s.name} (${s.title})`
   if (s.kind === 'stdin') return `${head}: ${s.names?.length ? s.names.join(', ') : 'none yet'}`
+  if (s.kind === 'queue')
+    return s.found
+      ? `${head}: ${s.places.join(', ')}`
+      : `${head}: ${s.looksIn[0] ?? 'not configured'} (set ${s.envVar} or config sources.cliproxy.url)`
   if (s.found) return `${head}: ${plural(s.files, 'file', 'files', count)} in ${s.places.join(', ')}`
   return `${head}: not found; looked in ${s.looksIn.join(', ')} (set ${s.envVar} to look elsewhere)`
 }

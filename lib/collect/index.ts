@@ -58,7 +58,7 @@ export function fileSources(names: string[] | undefined): FileSource[] {
     if (!s)
       throw usageError(
         'UNKNOWN_SOURCE',
-        `unknown source "${n}"; known: ${FILE_SOURCES.map((x) => x.name).join(', ')} (or --stdin --source NAME)`,
+        `unknown source "${n}"; known: ${FILE_SOURCES.map((x) => x.name).join(', ')}, cliproxy (or --stdin --source NAME)`,
       )
     return s
   })

@@ -47,9 +47,10 @@ t.test('sources: every registered source, found or where it looked, and what the
       'hermes',
       'opencode',
       'kilo',
+      'cliproxy',
       'stdin',
     ],
-    'the file sources in registry order, then stdin',
+    'the file sources in registry order, the queue, then stdin',
   )
   t.match(before.sources[0], {
     title: 'Claude Code',
@@ -61,6 +62,7 @@ t.test('sources: every registered source, found or where it looked, and what the
     records: 0,
     newest: null,
   })
+  t.match(before.sources.at(-2), { name: 'cliproxy', kind: 'queue', found: false, looksIn: [], records: 0 })
   // CODEX_HOME unset: ~/.codex, which is not there.
   t.match(before.sources[1], {
     found: false,
@@ -101,6 +103,26 @@ t.test('sources: every registered source, found or where it looked, and what the
     thisDevice: 11,
     newest: '2026-11-21T09:33:20.987Z',
   })
+  // A record CLIProxyAPI's queue gave is the queue's, not another tool's through stdin.
+  const fromQueue = '{"ts":"2026-11-21T23:58:00Z","model":"m-2","input":7}\n'
+  store = open(fakeEnv(vars, { userHome: path.join(dir, 'home'), stdin: fromQueue }))
+  await recordUsage(store, { ...run, sources: ['cliproxy'], stdin: true })
+  await store.close()
+  const queueEnv = fakeEnv(
+    { ...vars, USAGE_LEDGER_CLIPROXY_URL: 'redis://127.0.0.1:8317' },
+    { userHome: path.join(dir, 'home') },
+  )
+  store = open(queueEnv)
+  const withQueue = new Map((await listSources(store)).sources.map((s) => [s.name, s]))
+  await store.close()
+  t.match(withQueue.get('cliproxy'), {
+    kind: 'queue',
+    envVar: 'USAGE_LEDGER_CLIPROXY_URL',
+    found: true,
+    places: ['redis://127.0.0.1:8317'],
+    records: 1,
+  })
+  t.same(withQueue.get('stdin')!.names, ['mytool'], 'the queue is not among the names of stdin')
   t.match(stdin, {
     kind: 'stdin',
     envVar: null,

@@ -230,7 +230,7 @@ t.test('bad usage exits 2 with one clear line', async (t) => {
     [
       ['record', '--source', 'gemini-cli'],
       new RegExp(
-        `unknown source "gemini-cli"; known: ${FILE_SOURCES.map((x) => x.name).join(', ')} \\(or --stdin --source NAME\\)`,
+        `unknown source "gemini-cli"; known: ${FILE_SOURCES.map((x) => x.name).join(', ')}, cliproxy \\(or --stdin --source NAME\\)`,
       ),
     ],
     [['record', '--stdin'], /needs exactly one --source/],

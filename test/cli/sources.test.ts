@@ -44,6 +44,8 @@ t.test('sources with no store yet: what is found, nothing recorded, no store mad
         `${name} (${TITLES[name]}): not found; looked in ${places.map((p) => `${dir}/home/${p}`).join(', ')} (set ${envVar} to look elsewhere)`,
         '  ledger: nothing recorded yet (usage-ledger record starts it)',
       ]),
+      'cliproxy (CLIProxyAPI usage queue): not configured (set USAGE_LEDGER_CLIPROXY_URL or config sources.cliproxy.url)',
+      '  ledger: nothing recorded yet (usage-ledger record starts it)',
       'stdin (any tool, through record --stdin --source NAME): none yet',
       '  ledger: nothing recorded yet (usage-ledger record starts it)',
       '',
@@ -83,6 +85,7 @@ t.test('sources after record: records per source, --json, and into a pipe that c
       ['claude-code', 7, 17],
       ['codex', 4, 11],
       ...DEFAULT_PLACES.slice(2).map(([name]) => [name, 0, 0]),
+      ['cliproxy', 0, 0],
       ['stdin', 0, 0],
     ],
   )

@@ -143,7 +143,9 @@ export async function fakeProxy(queue: string[]) {
     let subscribed = false
     const send = (s: string) => sock.write(s)
     sock.on('error', () => {})
-    sock.on('close', () => subscribers.forEach((f) => (f as { sock?: unknown }).sock === sock && subscribers.delete(f)))
+    sock.on('close', () => {
+      for (const f of subscribers) if ((f as { sock?: unknown }).sock === sock) subscribers.delete(f)
+    })
     sock.on('data', (b) => {
       buf = Buffer.concat([buf, b])
       for (;;) {
@@ -198,7 +200,9 @@ export async function fakeProxy(queue: string[]) {
   return {
     addr: { host: '127.0.0.1', port, hostPort: `127.0.0.1:${port}`, url: `redis://127.0.0.1:${port}` },
     log,
-    publish: (m: string) => subscribers.forEach((f) => f(m)),
+    publish: (m: string) => {
+      for (const f of subscribers) f(m)
+    },
     subscribers: () => subscribers.size,
     close: () => new Promise<void>((r) => server.close(() => r())),
   }

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs'
 import { FILE_SOURCES } from '../../collect/index.js'
+import { SOURCE as CLIPROXY, URL_VAR as CLIPROXY_URL_VAR, cliproxyUrl } from '../../collect/cliproxy/index.js'
 import { stdin } from '../../collect/stdin/index.js'
 import type { FileSource } from '../../collect/types.js'
 import { COL, ROW, type IndexData } from '../../index/index.js'
@@ -23,12 +24,12 @@ export interface HeldRecords {
 export interface SourceRow extends HeldRecords {
   name: string
   title: string
-  kind: FileSource['kind'] | 'stdin'
+  kind: FileSource['kind'] | 'queue' | 'stdin'
   /** The variable that moves it; null for stdin. */
   envVar: string | null
   /** At least one file found (stdin: something recorded through it). */
   found: boolean
-  /** Where it looks, there or not (empty for stdin). */
+  /** Where it looks, there or not (a queue: its URL when one is configured; empty for stdin). */
   looksIn: string[]
   /** The places of `looksIn` that exist on this machine. */
   places: string[]
@@ -90,8 +91,26 @@ export async function listSources(store: Store): Promise<SourcesView> {
       ...(held.get(s.name) ?? none()),
     }
   })
-  // Whatever is not a file source's came through stdin, under the name its tool gave.
-  const names = [...held.keys()].filter((n) => !FILE_SOURCES.some((s) => s.name === n)).sort()
+  // CLIProxyAPI's queue: found when configured (a bad address or a key in config is said here too).
+  let queue: string | null = null
+  try {
+    queue = cliproxyUrl(env, store.config)?.url ?? null
+  } catch (e) {
+    queue = `(${(e as Error).message})`
+  }
+  rows.push({
+    name: CLIPROXY,
+    title: 'CLIProxyAPI usage queue',
+    kind: 'queue',
+    envVar: CLIPROXY_URL_VAR,
+    found: queue !== null && !queue.startsWith('('),
+    looksIn: queue ? [queue] : [],
+    places: queue && !queue.startsWith('(') ? [queue] : [],
+    files: 0,
+    ...(held.get(CLIPROXY) ?? none()),
+  })
+  // Whatever is not a registered source's came through stdin, under the name its tool gave.
+  const names = [...held.keys()].filter((n) => !rows.some((s) => s.name === n)).sort()
   const fromStdin = none()
   for (const n of names) {
     const h = held.get(n)!
