@@ -29,7 +29,10 @@ await build({
   ...commonjs,
   entryPoints: { cli: 'lib/cli/main.ts' },
   sourcemap: 'linked',
+  // A third smaller without whitespace: less to read and to check against the code cache at
+  // every start (2–5 ms of a no-op `record`). Names are kept, so --debug traces stay readable.
   minifySyntax: true,
+  minifyWhitespace: true,
   // Swapped for lighter stand-ins, see scripts/shims/.
   alias: {
     'string-width': './scripts/shims/string-width.cjs',

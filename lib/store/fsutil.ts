@@ -5,14 +5,19 @@ import path from 'node:path'
 
 let tmpSeq = 0
 
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+/**
+ * Writes `file` whole through a temporary file and a rename, so a reader sees the old content or
+ * the new. `durable: false` skips the fsync, for a hint whose loss in a crash costs nothing (a
+ * rename without it may leave an empty file after a power cut, which readers take as absent).
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array, { durable = true } = {}): void {
   fs.mkdirSync(path.dirname(file), { recursive: true })
   const tmp = `${file}.tmp-${process.pid}-${(tmpSeq++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
   try {
     const fd = fs.openSync(tmp, 'w', 0o600)
     try {
       fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
-      fs.fsyncSync(fd)
+      if (durable) fs.fsyncSync(fd)
     } finally {
       fs.closeSync(fd)
     }
