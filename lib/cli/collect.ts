@@ -9,6 +9,7 @@ import { usageError } from '../errors.js'
 import { Store } from '../store/store.js'
 import { plural } from '../text.js'
 import { out, say, type CommandContext, type CommandSpec, type Outcome, optional } from './context.js'
+import { KEY_OPTION, refuseKeyArg } from './messages.js'
 
 export interface CollectOptions {
   source: 'cliproxy'
@@ -68,15 +69,11 @@ export const command: CommandSpec<CollectOptions> = {
     push: { type: 'boolean', default: true, describe: 'push after each commit (--no-push: commit locally only)' },
     name: { type: 'string', describe: 'display name of this device' },
     'device-id': { type: 'string', describe: 'override the device id' },
-    key: { type: 'string', describe: 'refused: the management key comes from USAGE_LEDGER_CLIPROXY_KEY' },
+    key: KEY_OPTION,
   },
   storeOnly: () => 'collect',
   parse: (a) => {
-    if (a.key !== undefined)
-      throw usageError(
-        'CLIPROXY_KEY_REFUSED',
-        "--key is refused: a key on the command line is visible to every user (ps); set USAGE_LEDGER_CLIPROXY_KEY or store it with git's credential helper (protocol=redis, host=HOST:PORT)",
-      )
+    refuseKeyArg(a)
     const raw = optional(a.interval)
     const interval = raw === undefined ? undefined : Number(raw)
     if (interval !== undefined && !(Number.isFinite(interval) && interval > 0))

@@ -8,7 +8,7 @@ import {
 } from '../app/record.js'
 import { usageError } from '../errors.js'
 import { Store } from '../store/store.js'
-import { sayPush } from './messages.js'
+import { KEY_OPTION, refuseKeyArg, sayPush } from './messages.js'
 import type { PushFailure } from '../app/sync/push.js'
 import { out, say, type CommandContext, type Outcome, type CommandSpec, list, optional } from './context.js'
 import { progressBar } from './progress.js'
@@ -155,16 +155,20 @@ export const command: CommandSpec<RecordOptions> = {
       default: false,
       describe: 'run even within config record.minInterval of the last run',
     },
+    key: KEY_OPTION,
   },
   storeOnly: () => 'record',
-  parse: (a) => ({
-    sources: list(a.source),
-    stdin: Boolean(a.stdin),
-    push: Boolean(a.push),
-    dryRun: Boolean(a.dryRun),
-    name: optional(a.name),
-    deviceId: optional(a.deviceId),
-    force: Boolean(a.force),
-  }),
+  parse: (a) => {
+    refuseKeyArg(a)
+    return {
+      sources: list(a.source),
+      stdin: Boolean(a.stdin),
+      push: Boolean(a.push),
+      dryRun: Boolean(a.dryRun),
+      name: optional(a.name),
+      deviceId: optional(a.deviceId),
+      force: Boolean(a.force),
+    }
+  },
   run: record,
 }

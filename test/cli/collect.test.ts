@@ -208,10 +208,16 @@ t.test(
     t.match(collectWrong.stderr, /^usage-ledger: CLIProxyAPI at redis:\/\/127\.0\.0\.1:\d+ refused the management key/)
     t.ok(oneLine(collectWrong.stderr), collectWrong.stderr)
 
-    const argv = await cli(['collect', 'cliproxy', '--key', 'secret'], { env })
-    t.equal(argv.code, 2)
-    t.match(argv.stderr, /--key is refused/)
-    t.notMatch(argv.stderr, /secret/)
+    for (const args of [
+      ['collect', 'cliproxy', '--key', 'secret'],
+      ['record', '--source', 'cliproxy', '--key', 'secret'],
+    ]) {
+      const argv = await cli(args, { env })
+      t.equal(argv.code, 2, args.join(' '))
+      t.match(argv.stderr, /^usage-ledger: --key is refused: .*USAGE_LEDGER_CLIPROXY_KEY/, args.join(' '))
+      t.ok(oneLine(argv.stderr), argv.stderr)
+      t.notMatch(argv.stderr, /secret/)
+    }
 
     const none = await cli(['record', '--source', 'cliproxy'], {
       env: { ...env, USAGE_LEDGER_CLIPROXY_URL: undefined },
