@@ -10,7 +10,7 @@
  * the source reads it next run.
  */
 import { createRequire } from 'node:module'
-import { opError } from '../errors.js'
+import { inputError, opError } from '../errors.js'
 
 export type Row = Record<string, unknown>
 
@@ -72,4 +72,25 @@ export function openDatabase(file: string): Database & { close(): void } {
     },
     close: () => db.close(),
   }
+}
+
+/**
+ * The columns of an agent's `table`, once it is known to hold every one of `needed`: a version
+ * of the agent whose schema lacks one is not guessed at (UNKNOWN_SCHEMA; the source's database is
+ * counted malformed and read again next run).
+ */
+export function requireColumns(
+  db: Database,
+  table: string,
+  needed: readonly string[],
+  agent: string,
+  cols = db.columns(table),
+): Set<string> {
+  const missing = needed.filter((c) => !cols.has(c))
+  if (missing.length)
+    throw inputError(
+      'UNKNOWN_SCHEMA',
+      `${db.path}: ${agent}'s ${table} table ${cols.size ? `has no ${missing.join(', ')}` : 'is missing'}; this ${agent} version is not known to usage-ledger`,
+    )
+  return cols
 }

@@ -50,9 +50,10 @@ export function runGit(
 }
 
 /**
- * `git credential fill` for a service that is no git remote (CLIProxyAPI's queue: protocol=redis,
- * host=HOST:PORT): the password a helper keeps for it, or null when git or every helper has none.
- * Never prompts (no terminal, no askpass); the secret passes through stdin and stdout only.
+ * `git credential fill` for the given fields (an HTTPS remote's protocol, host and path; CLIProxyAPI's
+ * queue: protocol=redis, host=HOST:PORT): the password a helper keeps, or null when git or every
+ * helper has none. Never prompts (no terminal, no askpass); the secret passes through stdin and
+ * stdout only.
  */
 export function credentialFill(
   fields: Record<string, string>,

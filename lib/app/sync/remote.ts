@@ -1,5 +1,4 @@
 /** The remote of a store and its credentials (DESIGN §6): tokens never touch our files. */
-import { createRequire } from 'node:module'
 import { usageError } from '../../errors.js'
 import type { Env } from '../../env.js'
 import type { Remote } from '../../git/backend.js'
@@ -27,30 +26,17 @@ export function checkRemoteUrl(url: string): string {
 }
 
 /** `git credential fill` for an HTTP(S) URL; null when git or a helper has nothing. */
-// node:child_process (with net, streams and readline behind it) only when a token is asked for:
-// `record` imports this module for its push, and a run with nothing new must not pay for it.
-const childProcess = () => createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
-
-function credentialFill(url: string, env: Env): Promise<string | null> {
+async function credentialFill(url: string, env: Env): Promise<string | null> {
   let u: URL
   try {
     u = new URL(url)
   } catch {
-    return Promise.resolve(null)
+    return null
   }
-  const input = `protocol=${u.protocol.replace(':', '')}\nhost=${u.host}\npath=${u.pathname.replace(/^\//, '')}\n\n`
-  return new Promise((resolve) => {
-    const child = childProcess().spawn('git', ['credential', 'fill'], {
-      env: { ...env.vars, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '' } as NodeJS.ProcessEnv,
-      stdio: ['pipe', 'pipe', 'ignore'],
-    })
-    let out = ''
-    child.stdout.on('data', (b) => (out += b))
-    child.on('error', () => resolve(null))
-    child.on('close', (code) => resolve(code === 0 ? (/^password=(.*)$/m.exec(out)?.[1] ?? null) : null))
-    child.stdin.on('error', () => {})
-    child.stdin.end(input)
-  })
+  // Imported when a token is asked for: node:child_process (with net, streams and readline behind
+  // it) stays unloaded in a `record` with nothing new, which imports this module for its push.
+  const { credentialFill: fill } = await import('../../git/system.js')
+  return fill({ protocol: u.protocol.replace(':', ''), host: u.host, path: u.pathname.replace(/^\//, '') }, env.vars)
 }
 
 /** Seconds without a byte from the remote before a network call gives up (0: never). */

@@ -12,9 +12,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Env } from '../../env.js'
-import { inputError } from '../../errors.js'
 import { intern, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
-import type { Database, Row } from '../sqlite.js'
+import { requireColumns, type Database, type Row } from '../sqlite.js'
 import { envDirs, tokenCount as count, type Batch, type DatabaseSource, type SourceFile } from '../types.js'
 
 export const SOURCE = 'goose'
@@ -141,13 +140,7 @@ export function gooseRecord(
 }
 
 export function readGoose(db: Database, ctx: unknown, batch: Batch, salt: string): GooseCtx {
-  const cols = db.columns('sessions')
-  const missing = NEEDED.filter((c) => !cols.has(c))
-  if (missing.length)
-    throw inputError(
-      'UNKNOWN_SCHEMA',
-      `${db.path}: not a Goose sessions database this version knows (table sessions lacks ${missing.join(', ')})`,
-    )
+  const cols = requireColumns(db, 'sessions', NEEDED, 'Goose')
   const select = [...NEEDED, ...OPTIONAL.map((c) => (cols.has(c) ? c : `NULL AS ${c}`))]
   const from = (ctx as GooseCtx | undefined)?.updatedAt
   const hasUpdated = cols.has('updated_at')

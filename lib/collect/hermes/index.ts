@@ -13,29 +13,24 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Env } from '../../env.js'
-import { inputError } from '../../errors.js'
 import { intern, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
-import type { Database, Row } from '../sqlite.js'
+import { requireColumns, type Database, type Row } from '../sqlite.js'
 import { envDirs, tokenCount as count, type Batch, type DatabaseSource, type SourceFile } from '../types.js'
 
 export const SOURCE = 'hermes'
 const ENV_VAR = 'HERMES_HOME'
 const DB = 'state.db'
 
-/** HERMES_HOME (a comma list, as ccusage), else ~/.hermes: the homes whose `state.db` is read. */
-function hermesHomes(env: Env): string[] {
-  const dirs = envDirs(env, ENV_VAR)
-  return dirs.length ? dirs : [path.join(env.userHome, '.hermes')]
-}
-
 /**
- * Each home's `state.db`; without HERMES_HOME also every profile's (`~/.hermes/profiles/<name>/
- * state.db`: `hermes -p <name>` runs with that directory as its home).
+ * Each home's `state.db`: HERMES_HOME's (a comma list, as ccusage), else ~/.hermes's and every
+ * profile's there (`~/.hermes/profiles/<name>/state.db`: `hermes -p <name>` runs with that
+ * directory as its home).
  */
 export function hermesDatabases(env: Env): string[] {
-  const explicit = envDirs(env, ENV_VAR).length > 0
+  const homes = envDirs(env, ENV_VAR)
+  const explicit = homes.length > 0
   const out: string[] = []
-  for (const home of hermesHomes(env)) {
+  for (const home of explicit ? homes : [path.join(env.userHome, '.hermes')]) {
     out.push(path.join(home, DB))
     if (explicit) continue
     let names: string[] = []
@@ -112,13 +107,7 @@ export function hermesRecord(
 }
 
 export function readHermes(db: Database, ctx: unknown, batch: Batch, salt: string): HermesCtx {
-  const cols = db.columns('sessions')
-  const missing = NEEDED.filter((c) => !cols.has(c))
-  if (missing.length)
-    throw inputError(
-      'UNKNOWN_SCHEMA',
-      `${db.path}: not a Hermes state database this version knows (table sessions lacks ${missing.join(', ')})`,
-    )
+  const cols = requireColumns(db, 'sessions', NEEDED, 'Hermes')
   const prev: HermesCtx = ctx && typeof ctx === 'object' && !Array.isArray(ctx) ? (ctx as HermesCtx) : {}
   const next: HermesCtx = {}
   const select = [...NEEDED, ...OPTIONAL.map((c) => (cols.has(c) ? c : `NULL AS ${c}`))]

@@ -17,9 +17,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
-import { inputError } from '../../errors.js'
 import { newSessionCtx, type SessionCtx, type SessionLine } from '../pi/index.js'
 import { openclawLine, stateDirs } from '../openclaw/index.js'
+import { requireColumns } from '../sqlite.js'
 import type { DatabaseSource, SourceFile } from '../types.js'
 
 export const SOURCE = 'openclaw-db'
@@ -104,12 +104,7 @@ export const openclawDb: DatabaseSource = {
     const cols = db.columns('transcript_events')
     // A store without transcripts yet (another table set) has nothing to read.
     if (!cols.size) return asCtx(ctx)
-    const missing = ['session_id', 'seq', 'event_json', 'created_at'].filter((c) => !cols.has(c))
-    if (missing.length)
-      throw inputError(
-        'UNKNOWN_SCHEMA',
-        `${db.path}: OpenClaw's transcript_events table has no ${missing.join(', ')}; this OpenClaw version is not known to usage-ledger`,
-      )
+    requireColumns(db, 'transcript_events', ['session_id', 'seq', 'event_json', 'created_at'], 'OpenClaw', cols)
     let c = asCtx(ctx)
     if (c.rowid > 0) {
       const at = db.all('SELECT session_id, seq FROM transcript_events WHERE rowid = ?', c.rowid)[0]

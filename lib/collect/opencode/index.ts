@@ -17,10 +17,9 @@
  */
 import path from 'node:path'
 import type { Env } from '../../env.js'
-import { opError } from '../../errors.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findFiles, isFileOrLink } from '../files.js'
-import type { Database } from '../sqlite.js'
+import { requireColumns, type Database } from '../sqlite.js'
 import fs from 'node:fs'
 import { envDirs, tokenCount as count, type Batch, type Copy, type DatabaseSource, type SourceFile } from '../types.js'
 
@@ -258,13 +257,7 @@ function stepsOf(db: Database, messageId: string): Counts | undefined {
 
 /** Reads the `message` rows changed since `ctx` into the batch; returns where it stopped. */
 function readDatabase(source: string, db: Database, ctx: unknown, batch: Batch, salt: string): Ctx | undefined {
-  const cols = db.columns('message')
-  const missing = REQUIRED.filter((c) => !cols.has(c))
-  if (missing.length)
-    throw opError(
-      'UNKNOWN_SCHEMA',
-      `${db.path}: table "message" ${cols.size ? `has no column ${missing.join(', ')}` : 'is missing'}; this ${source} version's schema is not known yet`,
-    )
+  const cols = requireColumns(db, 'message', REQUIRED, source)
   const incremental = cols.has('time_updated')
   const partCols = db.columns('part')
   const parts = partCols.has('message_id') && partCols.has('data')

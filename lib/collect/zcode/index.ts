@@ -14,9 +14,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Env } from '../../env.js'
-import { inputError } from '../../errors.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
-import type { Database, Row } from '../sqlite.js'
+import { requireColumns, type Database, type Row } from '../sqlite.js'
 import { envDirs, tokenCount as count, type DatabaseSource, type SourceFile } from '../types.js'
 
 export const SOURCE = 'zcode'
@@ -93,13 +92,7 @@ export function zcodeRecord(row: Row, salt: string): LedgerRecord | 'malformed' 
 
 /** The query over what changed since `c`, for the columns this database has. */
 function usageQuery(db: Database): string {
-  const cols = db.columns('model_usage')
-  const missing = REQUIRED.filter((c) => !cols.has(c))
-  if (missing.length)
-    throw inputError(
-      'UNKNOWN_SCHEMA',
-      `${db.path}: ZCode's model_usage table ${cols.size ? `has no ${missing.join(', ')}` : 'is missing'}; this ZCode version is not known to usage-ledger`,
-    )
+  const cols = requireColumns(db, 'model_usage', REQUIRED, 'ZCode')
   const session = db.columns('session')
   const dir = session.has('id') && session.has('directory')
   const select = [
