@@ -10,14 +10,16 @@ import {
   emptyManifest,
   MANIFEST_VERSION,
   sealDigestLines,
+  sealedDays,
+  sealRoot,
   serializeManifest,
   type Manifest,
 } from '../ledger/manifest.js'
-import { dayDir, deviceDir, ledgerRef, partName } from '../ledger/paths.js'
+import { dayDir, deviceDir, ledgerRef, PART_NAME_RE, partName } from '../ledger/paths.js'
 import type { GitBackend, Signature } from '../git/backend.js'
 import { inputError } from '../errors.js'
 import type { DeviceInfo } from '../store/device.js'
-import { readEntryAt, walkBlobs, writeFiles } from '../git/tree.js'
+import { readEntryAt, readTreeAt, writeFiles } from '../git/tree.js'
 import { writeGenesis } from '../git/genesis.js'
 import { KnownCache, entryBest, entryOf } from './known.js'
 import { SHARED_NAMES_FILE, serializeSharedNames } from '../ledger/names.js'
@@ -245,8 +247,12 @@ async function commitToBranch(
 }
 
 /**
- * `sealed` covers every record before today 00:00Z. It changes only when the day rolls over
- * or a late record lands in a sealed day; only then are the older parts read back.
+ * The seal (manifest v2, DESIGN §2): every day before today 00:00Z that holds records carries
+ * the digest of its lines, and `sealed.root` hashes that list. A day is digested again only
+ * when it got new lines or has no digest yet (the days since the last seal, or every day of a
+ * v1 manifest, converted once), reading back that one day's parts: a late record costs one day,
+ * not the history. Today stays open: it grows on every run, so its digest would re-read its
+ * parts on every run, here and in every reader.
  */
 async function reseal(
   git: GitBackend,
@@ -257,22 +263,31 @@ async function reseal(
   through: string,
 ): Promise<void> {
   const lateRecord = [...added.keys()].some((d) => d <= through)
-  if (m.sealed.through === through && !lateRecord) return
+  if (m.v === MANIFEST_VERSION && m.sealed.through === through && !lateRecord) return
+  m.v = MANIFEST_VERSION
+  for (const [day, counts] of Object.entries(m.days)) {
+    if (day > through) delete counts.digest
+    else if (!counts.digest || added.has(day)) counts.digest = await dayDigest(git, tree, dir, day, added.get(day))
+  }
+  const days = sealedDays(m.days, through)
+  m.sealed = { through, records: days.reduce((n, d) => n + m.days[d]!.records, 0), root: sealRoot(m.days, through) }
+}
+
+/** The digest of one day: its parts at `tree` and the lines being added to it. */
+async function dayDigest(
+  git: GitBackend,
+  tree: string | null,
+  dir: string,
+  day: string,
+  adding: string[] = [],
+): Promise<string> {
   const lines: string[] = []
-  const take = (text: string) => {
-    for (const line of text.split('\n')) if (line) lines.push(line)
+  for (const e of (await readTreeAt(git, tree, `${dir}/${dayDir(day)}`)) ?? []) {
+    if (e.type !== 'blob' || !PART_NAME_RE.test(e.name)) continue
+    for (const line of (await git.readBlob(e.oid)).toString('utf8').split('\n')) if (line) lines.push(line)
   }
-  if (tree) {
-    const devTree = await readEntryAt(git, tree, dir)
-    if (devTree) {
-      for await (const b of walkBlobs(git, devTree.oid)) {
-        const m2 = /^\d{4}-\d{2}\/(\d{4}-\d{2}-\d{2})\/\d{6}\.ndjson$/.exec(b.path)
-        if (m2 && m2[1]! <= through) take((await git.readBlob(b.oid)).toString('utf8'))
-      }
-    }
-  }
-  for (const [day, ls] of added) if (day <= through) for (const line of ls) lines.push(line)
-  m.sealed = { through, records: lines.length, digest: sealDigestLines(lines) }
+  for (const line of adding) lines.push(line)
+  return sealDigestLines(lines)
 }
 
 async function deviceFile(

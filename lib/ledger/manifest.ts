@@ -2,13 +2,15 @@
  * manifest.json (DESIGN §2), rewritten by every commit of a device.
  * `records` and `days` count ledger lines as written (what a reader can recount from the parts);
  * `months` sums the device's winners per id (a response written twice counts once), so a
- * person reading it sees real usage. `sealed` is the digest over the complete UTC-day prefix.
+ * person reading it sees real usage. v2 seals per day: each day of the complete UTC-day prefix
+ * carries the digest of its lines, and `sealed.root` hashes the list of those digests, so a late
+ * record re-seals one day; v1 (read and verified, never written) sealed the prefix with one digest.
  */
 import { inputError } from '../errors.js'
 import { newSha256 } from './hash.js'
 import { canonicalLine, type LedgerRecord } from './record.js'
 
-export const MANIFEST_VERSION = 1
+export const MANIFEST_VERSION = 2
 
 export interface MonthTotals {
   records: number
@@ -17,19 +19,28 @@ export interface MonthTotals {
   cacheWrite: number
   cacheRead: number
 }
+export interface DayCounts {
+  parts: number
+  records: number
+  /** v2, sealed days only: sealDigestLines over the day's lines. */
+  digest?: string
+}
 export interface Sealed {
   through: string
   records: number
-  digest: string
+  /** v1: the digest over every line of the days through `through`. */
+  digest?: string
+  /** v2: sealRoot over the days' digests. */
+  root?: string
 }
 
 export interface Manifest {
-  v: 1
+  v: 1 | 2
   deviceId: string
   updatedAt: string
   records: number
   lastRecordAt: string | null
-  days: Record<string, { parts: number; records: number }>
+  days: Record<string, DayCounts>
   months: Record<string, MonthTotals>
   sealed: Sealed
   seen: Record<string, string>
@@ -37,16 +48,34 @@ export interface Manifest {
 
 export function emptyManifest(deviceId: string, now: string): Manifest {
   return {
-    v: 1,
+    v: MANIFEST_VERSION,
     deviceId,
     updatedAt: now,
     records: 0,
     lastRecordAt: null,
     days: {},
     months: {},
-    sealed: { through: '', records: 0, digest: sealDigest([]) },
+    sealed: { through: '', records: 0, root: sealRoot({}, '') },
     seen: {},
   }
+}
+
+/** The days a v2 seal covers: those through `through` that hold records, in order. */
+export function sealedDays(days: Manifest['days'], through: string): string[] {
+  return Object.keys(days)
+    .filter((d) => d <= through && days[d]!.records > 0)
+    .sort()
+}
+
+/**
+ * v2's root: sha256 over "YYYY-MM-DD <digest>\n" for each sealed day in order (a hash list:
+ * two machines compare one value, and the days' digests name the day that differs). A sealed
+ * day without a digest hashes as an empty one, which no verifier accepts.
+ */
+export function sealRoot(days: Manifest['days'], through: string): string {
+  const h = newSha256()
+  for (const d of sealedDays(days, through)) h.update(`${d} ${days[d]!.digest ?? ''}\n`)
+  return h.digest('hex')
 }
 
 /** Stable serialisation: sorted day and month keys, two-space indent, trailing newline. */

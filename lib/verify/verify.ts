@@ -13,7 +13,7 @@ import { type CommitInfo, descends, type GitBackend, type TreeEntry } from '../g
 import { isGenesis } from '../git/genesis.js'
 import { CANONICAL_TS_AT, canonicalLine, isCanonicalLine, parseLedgerLine } from '../ledger/record.js'
 import { sha256prefix } from '../ledger/hash.js'
-import { parseManifest, sealDigestLines, type Manifest } from '../ledger/manifest.js'
+import { parseManifest, sealDigestLines, sealRoot, type Manifest } from '../ledger/manifest.js'
 import { deviceDir } from '../ledger/paths.js'
 import { deviceFilesIn, readManifest as readDeviceManifest } from '../branch/device-files.js'
 import { isValidDay } from '../ledger/time.js'
@@ -294,11 +294,16 @@ async function verifyDevice(
   const range = await establishRange(dev, input)
   const dirs = await readDeviceDirs(dev, range)
   const atHead = new HeadParts(dev, range.headTree)
-  const { days, ahead } = await daysInRange(range, atHead)
-  const base = await readManifest(git, deviceFilesIn(dirs.fromDir).manifest)
-  const parts = new PartReader(dev, range.latest, input.fingerprints, ahead)
-  const expected = await countDays(dev, days, base, dirs.fromTree, range.from, parts)
   const { manifest } = dirs
+  const base = await readManifest(git, deviceFilesIn(dirs.fromDir).manifest)
+  const perDay = manifest !== null && !isV1(manifest)
+  const { days, toDigest, ahead } = await daysInRange(
+    range,
+    atHead,
+    perDay ? daysToDigest(manifest, base, range.touchedDays) : [],
+  )
+  const parts = new PartReader(dev, range.latest, input.fingerprints, ahead)
+  const expected = await countDays(dev, days, toDigest, base, dirs.fromTree, range.from, parts, perDay)
   if (manifest) await checkManifest(dev, manifest, base, expected, [...days.keys()], range.latest, atHead, parts)
   else if (dirs.headDir) {
     out.add(
@@ -500,45 +505,90 @@ class HeadParts {
 /**
  * The days to count, in order, with their parts at the head: from a proved head only the days
  * the commits since touched, their new parts read on demand; from the start every day, git asked
- * for the next parts (`ahead`) while one is checked.
+ * for the next parts (`ahead`) while one is checked. `toDigest`: the days whose v2 digest is
+ * recomputed, with their parts at the head (every part of such a day is read, in order).
  */
 async function daysInRange(
   range: Range,
   atHead: HeadParts,
-): Promise<{ days: Map<string, TreeEntry[]>; ahead: string[] }> {
-  const found = range.from ? await atHead.of(range.touchedDays) : await atHead.everyDay()
-  const days = new Map([...found].sort(([a], [b]) => (a < b ? -1 : 1)))
-  return { days, ahead: range.from ? [] : [...days.values()].flatMap((parts) => parts.map((e) => e.oid)) }
+  digestDays: string[],
+): Promise<{ days: Map<string, TreeEntry[]>; toDigest: Map<string, TreeEntry[]>; ahead: string[] }> {
+  const byDay = (m: Map<string, TreeEntry[]>) => new Map([...m].sort(([a], [b]) => (a < b ? -1 : 1)))
+  const days = byDay(range.from ? await atHead.of(range.touchedDays) : await atHead.everyDay())
+  const elsewhere = await atHead.of(digestDays.filter((d) => !days.has(d)))
+  // A day the manifest seals but the head holds no part of digests as no lines.
+  const toDigest = byDay(new Map(digestDays.map((d) => [d, days.get(d) ?? elsewhere.get(d) ?? []])))
+  const read = range.from ? toDigest : days
+  return { days, toDigest, ahead: [...read.values()].flatMap((parts) => parts.map((e) => e.oid)) }
+}
+
+/** A manifest that seals its prefix with one digest (v1; `v` absent in the first ones). */
+const isV1 = (m: Manifest) => (m.v ?? 1) === 1
+
+/**
+ * The v2 days whose digest this run recomputes (DESIGN §8): every day that carries one when no
+ * proved manifest vouches for the digests (no proved head, or a v1 one), else those that got
+ * parts since (`touched`) or whose digest differs from the proved manifest's.
+ */
+function daysToDigest(manifest: Manifest, base: Manifest | null, touched: Set<string>): string[] {
+  const proved = base && !isV1(base) ? base : null
+  return Object.entries(manifest.days ?? {})
+    .filter(
+      ([day, c]) => c.digest !== undefined && (!proved || touched.has(day) || proved.days[day]?.digest !== c.digest),
+    )
+    .map(([day]) => day)
 }
 
 /** What the manifest must say: the counts proved at the range's start, with the days in range recounted. */
 interface Expected {
   days: Manifest['days']
   lastRecordAt: string | null
+  /** Per recomputed day (v2): the digest of its lines. */
+  digests: Map<string, string>
 }
 
-/** A day's part already at the proved head counts as proved (`base`); only the new ones are read. */
+/**
+ * Day by day, in order: the counts of the days in range, where a part already at the proved head
+ * counts as proved (`base`) and only the new ones are read, and the digests of `toDigest`. With
+ * per-day seals (`perDay`) a day's lines are let go once it is done: memory bounded by a day.
+ */
 async function countDays(
   { trees, dir }: DeviceCheck,
   days: Map<string, TreeEntry[]>,
+  toDigest: Map<string, TreeEntry[]>,
   base: Manifest | null,
   fromTree: string | null,
   from: string | null,
   parts: PartReader,
+  perDay: boolean,
 ): Promise<Expected> {
-  const expected: Expected = { days: { ...(base?.days ?? {}) }, lastRecordAt: base?.lastRecordAt ?? null }
-  for (const [day, entries] of days) {
-    const proved = new Set(
-      (await trees.at(fromTree, `${dir}/${day.slice(0, 7)}/${day}`, from))?.map((e) => e.name + e.oid) ?? [],
-    )
-    let records = base?.days[day]?.records ?? 0
-    for (const e of entries) {
-      if (proved.has(e.name + e.oid)) continue
-      const r = await parts.read(day, e)
-      records += r.lines
-      if (r.lastTs && (!expected.lastRecordAt || r.lastTs > expected.lastRecordAt)) expected.lastRecordAt = r.lastTs
+  const expected: Expected = {
+    days: { ...(base?.days ?? {}) },
+    lastRecordAt: base?.lastRecordAt ?? null,
+    digests: new Map(),
+  }
+  for (const day of [...new Set([...days.keys(), ...toDigest.keys()])].sort()) {
+    const sealing = toDigest.get(day)
+    if (sealing) {
+      const lines: string[] = []
+      for (const e of sealing) for (const line of (await parts.read(day, e)).canonical) lines.push(line)
+      expected.digests.set(day, sealDigestLines(lines))
     }
-    expected.days[day] = { parts: entries.length, records }
+    const entries = days.get(day)
+    if (entries) {
+      const proved = new Set(
+        (await trees.at(fromTree, `${dir}/${day.slice(0, 7)}/${day}`, from))?.map((e) => e.name + e.oid) ?? [],
+      )
+      let records = base?.days[day]?.records ?? 0
+      for (const e of entries) {
+        if (proved.has(e.name + e.oid)) continue
+        const r = await parts.read(day, e)
+        records += r.lines
+        if (r.lastTs && (!expected.lastRecordAt || r.lastTs > expected.lastRecordAt)) expected.lastRecordAt = r.lastTs
+      }
+      expected.days[day] = { parts: entries.length, records }
+    }
+    if (perDay) parts.release(day, [...(entries ?? []), ...(sealing ?? [])])
   }
   return expected
 }
@@ -557,7 +607,11 @@ async function checkManifest(
   const path = `${dev.dir}/manifest.json`
   const where = { commit: latest.get(path) ?? dev.head, path }
   checkCounts(dev, manifest, expected, where)
-  // The seal: recomputed when it moved, when a late record landed in a sealed day, or always from the start.
+  if (!isV1(manifest)) {
+    checkDaySeals(dev, manifest, expected, where)
+    return
+  }
+  // The v1 seal: recomputed when it moved, when a late record landed in a sealed day, or always from the start.
   const sealed = manifest.sealed
   const moved =
     !base || JSON.stringify(base.sealed) !== JSON.stringify(sealed) || days.some((d) => sealed && d <= sealed.through)
@@ -608,7 +662,41 @@ function checkCounts(
   }
 }
 
-/** The seal recomputed over every part of the sealed days (DESIGN §2). */
+/**
+ * The v2 seal (DESIGN §2): every sealed day carries a digest, no other day does, each digest
+ * recomputed this run equals the day's lines', and `records` and `root` follow from the days.
+ */
+function checkDaySeals(
+  { id, out }: DeviceCheck,
+  manifest: Manifest,
+  expected: Expected,
+  where: { commit: string; path: string },
+): void {
+  const sealed = manifest.sealed
+  const through = sealed?.through ?? ''
+  const mismatch = (detail: string) => out.add(finding('SEALED_MISMATCH', id, detail, where))
+  for (const day of Object.keys(manifest.days ?? {}).sort()) {
+    const { digest, records } = manifest.days[day]!
+    const got = expected.digests.get(day)
+    if (day <= through && records > 0 && !digest)
+      mismatch(`days.${day} has no digest, but the day is sealed (through ${through})`)
+    else if (day > through && digest)
+      mismatch(`days.${day} has a digest, but the day is not sealed (through ${through})`)
+    else if (digest && got !== undefined && got !== digest)
+      mismatch(
+        `days.${day}.digest (${digest.slice(0, 12)}…) does not match the ${plural(expected.days[day]?.records ?? 0, 'record')} of ${day}: the records or the digest were changed`,
+      )
+  }
+  const records = Object.entries(expected.days)
+    .filter(([day]) => day <= through)
+    .reduce((n, [, d]) => n + d.records, 0)
+  if (sealed?.records !== records)
+    mismatch(`sealed.records says ${sealed?.records}; the days through ${through} hold ${plural(records, 'record')}`)
+  if (sealed?.root !== sealRoot(manifest.days ?? {}, through))
+    mismatch(`sealed.root (through ${through}: ${sealed?.root?.slice(0, 12)}…) does not match the days' digests`)
+}
+
+/** The v1 seal recomputed over every part of the sealed days (DESIGN §2). */
 async function checkSeal(
   { id, out }: DeviceCheck,
   sealed: NonNullable<Manifest['sealed']>,
@@ -626,7 +714,7 @@ async function checkSeal(
       finding(
         'SEALED_MISMATCH',
         id,
-        `sealed (through ${sealed.through}: ${plural(sealed.records, 'record')}, ${sealed.digest.slice(0, 12)}…) does not match the ${plural(lines.length, 'record')} of those days: the records or the digest were changed`,
+        `sealed (through ${sealed.through}: ${plural(sealed.records, 'record')}, ${sealed.digest?.slice(0, 12)}…) does not match the ${plural(lines.length, 'record')} of those days: the records or the digest were changed`,
         where,
       ),
     )
@@ -658,6 +746,15 @@ class PartReader {
     this.records += r.lines
     this.reads.set(path, r)
     return r
+  }
+
+  /** Lets go of the canonical lines of `day`'s parts `entries` (their counts stay). */
+  release(day: string, entries: TreeEntry[]): void {
+    const { dir } = this.dev
+    for (const e of entries) {
+      const r = this.reads.get(`${dir}/${day.slice(0, 7)}/${day}/${e.name}`)
+      if (r) r.canonical = []
+    }
   }
 
   /** Every record's fingerprint line, sorted: every part of `days` read. */

@@ -322,27 +322,44 @@ t.test('manifest.json counts and the sealed digest match the parts', async (t) =
     byDay.set(day, list)
   }
   const all = [...byDay.values()].flat(2)
-  t.equal(manifest.v, 1)
+  t.equal(manifest.v, 2)
   t.equal(manifest.deviceId, DEVICE)
   t.equal(manifest.records, all.length)
+  const { createHash } = await import('node:crypto')
+  const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
+  // A sealed day's digest: sha256 over its lines sorted by id (then line), each with "\n".
+  const digestOf = (lines: string[]) =>
+    sha256(
+      [...lines]
+        .sort((a, b) => {
+          const ia = JSON.parse(a).id,
+            ib = JSON.parse(b).id
+          return ia < ib ? -1 : ia > ib ? 1 : a < b ? -1 : 1
+        })
+        .map((l) => `${l}\n`)
+        .join(''),
+    )
   t.same(
     manifest.days,
-    Object.fromEntries([...byDay].map(([d, parts]) => [d, { parts: parts.length, records: parts.flat().length }])),
+    Object.fromEntries(
+      [...byDay].map(([d, parts]) => [
+        d,
+        {
+          parts: parts.length,
+          records: parts.flat().length,
+          ...(d <= '2026-11-21' ? { digest: digestOf(parts.flat()) } : {}),
+        },
+      ]),
+    ),
+    'counts, and a digest on each sealed day (today, 2026-11-22, has none)',
   )
   t.equal(manifest.lastRecordAt, '2026-11-22T09:00:00.000Z')
-  const sealedLines = [...byDay].filter(([d]) => d <= '2026-11-21').flatMap(([, p]) => p.flat())
-  sealedLines.sort((a, b) => {
-    const ia = JSON.parse(a).id,
-      ib = JSON.parse(b).id
-    return ia < ib ? -1 : ia > ib ? 1 : a < b ? -1 : 1
-  })
-  const { createHash } = await import('node:crypto')
+  const sealedDays = [...byDay].filter(([d]) => d <= '2026-11-21').sort(([a], [b]) => (a < b ? -1 : 1))
+  t.ok(sealedDays.length > 1)
   t.same(manifest.sealed, {
     through: '2026-11-21',
-    records: sealedLines.length,
-    digest: createHash('sha256')
-      .update(sealedLines.map((l) => `${l}\n`).join(''))
-      .digest('hex'),
+    records: sealedDays.flatMap(([, p]) => p.flat()).length,
+    root: sha256(sealedDays.map(([d, p]) => `${d} ${digestOf(p.flat())}\n`).join('')),
   })
   const exp = expected()
   const month = manifest.months['2026-11']

@@ -6,6 +6,8 @@ import {
   parseManifest,
   sealDigest,
   sealDigestLines,
+  sealRoot,
+  sealedDays,
   serializeManifest,
   type Manifest,
 } from '../../lib/ledger/manifest.js'
@@ -74,27 +76,27 @@ const sample = (): Manifest => {
   m.records = 3
   m.lastRecordAt = '2026-11-21T09:00:00.000Z'
   m.days['2026-11-21'] = { parts: 1, records: 1 }
-  m.days['2026-10-02'] = { parts: 2, records: 1 }
-  m.days['2026-11-03'] = { parts: 1, records: 1 }
+  m.days['2026-10-02'] = { parts: 2, records: 1, digest: sealDigest([rec('b', 7)]) }
+  m.days['2026-11-03'] = { parts: 1, records: 1, digest: sealDigest([rec('a', 5)]) }
   addToMonth(m, '2026-11', rec('a', 5), 1)
   addToMonth(m, '2026-10', rec('b', 7), 1)
   m.seen.ffffffffffffffffffffffffffffffff = 'f'.repeat(40)
   m.seen['00000000000000000000000000000000'] = '0'.repeat(40)
-  m.sealed = { through: '2026-11-20', records: 2, digest: sealDigest([rec('a', 5), rec('b', 7)]) }
+  m.sealed = { through: '2026-11-20', records: 2, root: sealRoot(m.days, '2026-11-20') }
   return m
 }
 
 t.test('emptyManifest', async (t) => {
   const m = emptyManifest(DEV, '2026-11-21T10:00:00.000Z')
   t.same(m, {
-    v: 1,
+    v: 2,
     deviceId: DEV,
     updatedAt: '2026-11-21T10:00:00.000Z',
     records: 0,
     lastRecordAt: null,
     days: {},
     months: {},
-    sealed: { through: '', records: 0, digest: sha256('') },
+    sealed: { through: '', records: 0, root: sha256('') },
     seen: {},
   })
 })
@@ -103,7 +105,7 @@ t.test('serializeManifest: sorted maps, two-space indent, trailing newline; roun
   const m = sample()
   const text = serializeManifest(m)
   t.ok(text.endsWith('}\n'), 'ends with a newline')
-  t.match(text, /^\{\n {2}"v": 1,\n {2}"deviceId": /, 'two-space indent, schema order at the top')
+  t.match(text, /^\{\n {2}"v": 2,\n {2}"deviceId": /, 'two-space indent, schema order at the top')
   const o = JSON.parse(text)
   t.same(Object.keys(o), ['v', 'deviceId', 'updatedAt', 'records', 'lastRecordAt', 'days', 'months', 'sealed', 'seen'])
   t.same(Object.keys(o.days), ['2026-10-02', '2026-11-03', '2026-11-21'], 'days sorted')
@@ -119,9 +121,9 @@ t.test('serializeManifest: sorted maps, two-space indent, trailing newline; roun
   const other = emptyManifest(DEV, '2026-11-21T10:00:00.000Z')
   other.records = 3
   other.lastRecordAt = '2026-11-21T09:00:00.000Z'
-  other.days['2026-11-03'] = { parts: 1, records: 1 }
+  other.days['2026-11-03'] = { ...m.days['2026-11-03']! }
   other.days['2026-11-21'] = { parts: 1, records: 1 }
-  other.days['2026-10-02'] = { parts: 2, records: 1 }
+  other.days['2026-10-02'] = { ...m.days['2026-10-02']! }
   addToMonth(other, '2026-10', rec('b', 7), 1)
   addToMonth(other, '2026-11', rec('a', 5), 1)
   other.seen['00000000000000000000000000000000'] = '0'.repeat(40)
@@ -183,3 +185,30 @@ t.test('sealDigestLines sorts like a plain string sort, also when ids share thei
   const few = lines.slice(0, 10)
   t.equal(sealDigestLines([...few]), naive(few))
 })
+
+t.test(
+  'sealRoot: sha256 over "YYYY-MM-DD <digest>\\n" for each day through `through` that holds records',
+  async (t) => {
+    const m = sample()
+    t.same(sealedDays(m.days, '2026-11-20'), ['2026-10-02', '2026-11-03'], 'in order; the open day left out')
+    t.equal(
+      sealRoot(m.days, '2026-11-20'),
+      sha256(`2026-10-02 ${sealDigest([rec('b', 7)])}\n2026-11-03 ${sealDigest([rec('a', 5)])}\n`),
+    )
+    t.equal(sealRoot({}, ''), sha256(''), 'no sealed day: sha256 of nothing')
+    t.equal(
+      sealRoot(m.days, '2026-10-31'),
+      sha256(`2026-10-02 ${sealDigest([rec('b', 7)])}\n`),
+      'only days through `through`',
+    )
+    const other = sample()
+    other.days['2026-11-03']!.digest = sealDigest([rec('a', 6)])
+    t.not(sealRoot(other.days, '2026-11-20'), sealRoot(m.days, '2026-11-20'), "any day's digest changes the root")
+    other.days['2026-11-03']!.digest = undefined
+    t.equal(
+      sealRoot(other.days, '2026-11-20'),
+      sha256(`2026-10-02 ${sealDigest([rec('b', 7)])}\n2026-11-03 \n`),
+      'a sealed day without a digest hashes as an empty one',
+    )
+  },
+)
