@@ -3,22 +3,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { SystemBackend } from '../../lib/git/system.js'
 import { appendRecords, type Candidate } from '../../lib/branch/writer.js'
-import type { DeviceInfo } from '../../lib/store/device.js'
-import { recordId } from '../../lib/ledger/record.js'
+import { device, rec } from '../helpers/seals.js'
 
-const info: DeviceInfo = { id: 'd'.repeat(32), name: 'd', platform: 'linux', tool: 'test' }
-const rec = (key: string, ts: string, extra: Partial<Candidate> = {}): Candidate => ({
-  v: 1,
-  id: recordId('claude-code', key),
-  ts,
-  source: 'claude-code',
-  model: 'm',
-  input: 10,
-  output: 5,
-  cacheWrite: 0,
-  cacheRead: 100,
-  ...extra,
-})
+const info = device('d')
 
 t.test(
   "the known-ids cache keeps each id's ts: an equal copy with an earlier ts is appended once, a later one never",

@@ -58,7 +58,7 @@ t.test("a late record re-seals only its day, reading only that day's parts", asy
   const partsBefore = await partsByDay(real, dev.id)
   t.equal(partsBefore.get('2026-11-04')!.length, 2)
   const { git, blobs } = counting(real)
-  await appendRecords(git, dev, known, [rec('late', '2026-11-04T21:00:00.000Z', 7)], NOW)
+  await appendRecords(git, dev, known, [rec('late', '2026-11-04T21:00:00.000Z', { output: 7 })], NOW)
   const after = await headManifest(real, dev.id)
   const allParts = new Set([...partsBefore.values()].flat())
   t.same(

@@ -16,16 +16,17 @@ import { readEntryAt, readTreeAt, writeFiles } from '../../lib/git/tree.js'
 
 export const device = (c: string): DeviceInfo => ({ id: c.repeat(32), name: c, platform: 'linux', tool: 'test' })
 
-export const rec = (key: string, ts: string, output = 5): Candidate => ({
+export const rec = (key: string, ts: string, extra: Partial<Candidate> = {}): Candidate => ({
   v: 1,
   id: recordId('claude-code', key),
   ts,
   source: 'claude-code',
   model: 'm',
   input: 10,
-  output,
+  output: 5,
   cacheWrite: 0,
   cacheRead: 100,
+  ...extra,
 })
 
 /** Three records on each of the days 2026-11-01 … 2026-11-`days`. */

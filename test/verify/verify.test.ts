@@ -56,7 +56,7 @@ t.test("after a late record, the default mode reads that day's parts only; --ful
   const { git, known } = await setup(t)
   const first = await verify(git)
   t.same(codes(first), [], 'the first check (every day) is clean')
-  await appendRecords(git, dev, known, [rec('late', '2026-11-04T21:00:00.000Z', 9)], NOW)
+  await appendRecords(git, dev, known, [rec('late', '2026-11-04T21:00:00.000Z', { output: 9 })], NOW)
   const parts = await partsByDay(git, dev.id)
   const all = new Set([...parts.values()].flat())
   const { git: g, blobs } = counting(git)
@@ -79,7 +79,7 @@ t.test('a record added to an old day without re-sealing it: SEALED_MISMATCH nami
   m.records++
   m.sealed.records++
   const head = (await git.readRef(ledgerRef(dev.id)))!
-  const line = canonicalLine(rec('forged', '2026-11-03T05:00:00.000Z', 99_999))
+  const line = canonicalLine(rec('forged', '2026-11-03T05:00:00.000Z', { output: 99_999 }))
   const files = new Map([
     [`${deviceDir(dev.id)}/${dayDir('2026-11-03')}/000002.ndjson`, await git.writeBlob(Buffer.from(`${line}\n`))],
     [`${deviceDir(dev.id)}/manifest.json`, await git.writeBlob(Buffer.from(`${JSON.stringify(m, null, 2)}\n`))],
