@@ -18,6 +18,9 @@
 //   P5n  our `fetch --json` again (nothing new)  vs  `git fetch` again (nothing new)
 // and the reader's `report --json --tz UTC` totals must equal what the devices recorded
 // (exit 1 otherwise). Wall and peak RSS, medians over runs; ratios ours/native.
+// With `--late-days N` (default 7; 0: none) every run then does it again with records dated N
+// days before the --end day (P5L: one new part per device in a sealed day). Also reported, per
+// run: (our fetch − native fetch) / `node -e 0` for P5 and P5L, and the no-op fetch / `node -e 0`.
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -58,6 +61,7 @@ import {
   deviceId as benchDeviceId,
   zero,
   addInto,
+  DAY_MS,
   history as genHistory,
   batch as genBatch,
 } from './records.mjs'
@@ -76,6 +80,7 @@ const { values: opt } = parseArgs({
     runs: { type: 'string', default: '3' },
     batch: { type: 'string', default: '50' },
     'noop-reps': { type: 'string', default: '3' },
+    'late-days': { type: 'string', default: '7' },
     seed: { type: 'string', default: String(DEFAULT_SEED) },
     end: { type: 'string', default: DEFAULT_END },
     keep: { type: 'boolean', default: false },
@@ -102,6 +107,7 @@ const COMMITS = Math.max(1, Number(opt.commits))
 const RUNS = Math.max(1, Number(opt.runs))
 const BATCH = Math.max(1, Number(opt.batch))
 const NOOP_REPS = Math.max(1, Number(opt['noop-reps']))
+const LATE_DAYS = Math.max(0, Number(opt['late-days']))
 const SEED = p4 ? p4.meta.seed : Number(opt.seed)
 const END = p4 ? p4.meta.end : opt.end
 const END_MS = parseEndDay(END)
@@ -139,10 +145,15 @@ function history(dev, n) {
   }
 }
 
-/** Run `run`'s small batch of one device: BATCH records inside hour `run` of the --end day. */
-function batch(dev, run) {
-  const { lines, truth, t0 } = genBatch({ seed: SEED, endMs: END_MS, dev, run, size: BATCH, salt: 0x5eed })
-  return { lines, truth, now: p4 ? p4.meta.now : new Date(t0 + 3_300_000).toISOString() }
+/**
+ * Run `run`'s small batch of one device: BATCH records inside hour `run` of the --end day, or
+ * (`late`) of the day LATE_DAYS before it, recorded at the same clock.
+ */
+function batch(dev, run, late = false) {
+  const endMs = late ? END_MS - LATE_DAYS * DAY_MS : END_MS
+  const { lines, truth } = genBatch({ seed: SEED, endMs, dev, run, size: BATCH, salt: late ? 0x1a7e : 0x5eed })
+  const today = END_MS + (run - 1) * 3_600_000
+  return { lines, truth, now: p4 ? p4.meta.now : new Date(today + (late ? 3_400_000 : 3_300_000)).toISOString() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,7 +194,7 @@ let reader = join(root, 'reader')
 let homes = Array.from({ length: DEVICES }, (_, i) => join(root, `device-${i + 1}`))
 const ids = Array.from({ length: DEVICES }, (_, i) => deviceId(i + 1))
 const expected = zero()
-const samples = { p5Ours: [], p5Ref: [], p5nOurs: [], p5nRef: [], nodeNoop: [] }
+const samples = { p5Ours: [], p5Ref: [], p5nOurs: [], p5nRef: [], nodeNoop: [], p5lOurs: [], p5lRef: [] }
 const checks = []
 const setup = {}
 
@@ -298,46 +309,50 @@ try {
 
   for (let r = 1; r <= RUNS; r++) {
     log(`run ${r}/${RUNS}`)
-    // not measured: one new part per device, pushed
-    await pool(
-      ids.map((_id, i) => i),
-      Math.max(1, machine.nproc),
-      async (i) => {
-        const b = batch(i + 1, r)
-        const outp = JSON.parse(
-          await run(`record device ${i + 1}`, ...ours(homes[i], 'record', '--stdin', '--source', SOURCE, '--json'), {
-            env: envFor(ids[i], b.now),
-            input: `${b.lines.join('\n')}\n`,
-          }),
-        )
-        if (outp.appended !== BATCH || outp.days?.length !== 1 || !outp.pushed)
-          throw new Error(
-            `device ${i + 1}, run ${r}: expected ${BATCH} records in one new part, pushed; got ${JSON.stringify({ appended: outp.appended, days: outp.days, pushed: outp.pushed })}`,
+    // not measured: one new part per device (today's, then with --late-days a sealed day's), pushed
+    for (const late of LATE_DAYS ? [false, true] : [false]) {
+      await pool(
+        ids.map((_id, i) => i),
+        Math.max(1, machine.nproc),
+        async (i) => {
+          const b = batch(i + 1, r, late)
+          const outp = JSON.parse(
+            await run(`record device ${i + 1}`, ...ours(homes[i], 'record', '--stdin', '--source', SOURCE, '--json'), {
+              env: envFor(ids[i], b.now),
+              input: `${b.lines.join('\n')}\n`,
+            }),
           )
-        addInto(expected, b.truth)
-      },
-    )
+          if (outp.appended !== BATCH || outp.days?.length !== 1 || !outp.pushed)
+            throw new Error(
+              `device ${i + 1}, run ${r}: expected ${BATCH} records in one new part, pushed; got ${JSON.stringify({ appended: outp.appended, days: outp.days, pushed: outp.pushed })}`,
+            )
+          addInto(expected, b.truth)
+        },
+      )
 
-    // P5: alternate which side goes first
-    const oursFetch = async () => {
-      const m = await measureOk('fetch (P5)', ...ours(reader, 'fetch', '--json'), { env: envFor(DEVICE_ID) })
-      expectFetch(m.stdout, ids, 'updated', `run ${r} fetch`)
-      samples.p5Ours.push(m)
-      log(`  P5 ours   ${fmtMs(m.wallMs)}  ${fmtMB(m.maxRssKB)}`)
-    }
-    const nativeFetch = async () => {
-      const m = await measureOk('git fetch (P5)', 'git', ['--git-dir', native, 'fetch', '--quiet', 'origin'], {
-        env: baseEnv,
-      })
-      samples.p5Ref.push(m)
-      log(`  P5 native ${fmtMs(m.wallMs)}  ${fmtMB(m.maxRssKB)}`)
-    }
-    if (r % 2) {
-      await oursFetch()
-      await nativeFetch()
-    } else {
-      await nativeFetch()
-      await oursFetch()
+      // P5: alternate which side goes first
+      const oursFetch = async () => {
+        const m = await measureOk('fetch (P5)', ...ours(reader, 'fetch', '--json'), { env: envFor(DEVICE_ID) })
+        expectFetch(m.stdout, ids, 'updated', `run ${r} fetch`)
+        const into = late ? samples.p5lOurs : samples.p5Ours
+        into.push(m)
+        log(`  ${late ? 'P5L' : 'P5'} ours   ${fmtMs(m.wallMs)}  ${fmtMB(m.maxRssKB)}`)
+      }
+      const nativeFetch = async () => {
+        const m = await measureOk('git fetch (P5)', 'git', ['--git-dir', native, 'fetch', '--quiet', 'origin'], {
+          env: baseEnv,
+        })
+        const into = late ? samples.p5lRef : samples.p5Ref
+        into.push(m)
+        log(`  ${late ? 'P5L' : 'P5'} native ${fmtMs(m.wallMs)}  ${fmtMB(m.maxRssKB)}`)
+      }
+      if (r % 2) {
+        await oursFetch()
+        await nativeFetch()
+      } else {
+        await nativeFetch()
+        await oursFetch()
+      }
     }
 
     // P5n: nothing new, interleaved pairs
@@ -387,6 +402,45 @@ const results = [
   row('P5', `fetch, ${DEVICES} devices × 1 new part`, samples.p5Ours, samples.p5Ref, 'git fetch (same refs)', GOALS.P5),
   row('P5n', 'fetch, nothing new', samples.p5nOurs, samples.p5nRef, 'git fetch, nothing new', GOALS.P5n),
 ]
+if (LATE_DAYS)
+  results.push(
+    row(
+      'P5L',
+      `fetch, ${DEVICES} devices × 1 new part dated ${LATE_DAYS} days ago`,
+      samples.p5lOurs,
+      samples.p5lRef,
+      'git fetch (same refs)',
+      GOALS.P5,
+    ),
+  )
+/**
+ * Issue 15's measure, per run: what our fetch costs beyond native git's, in `node -e 0`s (the
+ * run's median); and the no-op fetch in `node -e 0`s.
+ */
+const floorOfRun = (i) => median(samples.nodeNoop.slice(i * NOOP_REPS, (i + 1) * NOOP_REPS).map((s) => s.wallMs))
+const overFloor = (oursS, refS) => oursS.map((o, i) => (o.wallMs - refS[i].wallMs) / floorOfRun(i))
+const overFloorRows = [
+  ['P5', overFloor(samples.p5Ours, samples.p5Ref), 2, "(fetch − native git fetch) / node -e 0, today's records"],
+  ...(LATE_DAYS
+    ? [['P5L', overFloor(samples.p5lOurs, samples.p5lRef), 2, `the same, records dated ${LATE_DAYS} days ago`]]
+    : []),
+  [
+    'P5n',
+    Array.from(
+      { length: RUNS },
+      (_, i) => median(samples.p5nOurs.slice(i * NOOP_REPS, (i + 1) * NOOP_REPS).map((s) => s.wallMs)) / floorOfRun(i),
+    ),
+    2.5,
+    'no-op fetch / node -e 0',
+  ],
+].map(([id, ratios, goal, name]) => ({
+  id,
+  case: name,
+  ratios,
+  ratio: median(ratios),
+  goal,
+  met: median(ratios) <= goal,
+}))
 
 console.log()
 console.log(
@@ -403,6 +457,10 @@ console.log(
   `start-up floor (information): node -e 0 ${fmtMs(floor.wallMs)}, ${fmtMB(floor.maxRssKB)}; ` +
     `P5 minus that floor ${fmtMs(results[0].ours.wallMs - floor.wallMs)} (${fmtRatio((results[0].ours.wallMs - floor.wallMs) / results[0].ref.wallMs)} native)`,
 )
+for (const r of overFloorRows)
+  console.log(
+    `${r.id} ${r.case}: ${r.ratios.map(fmtRatio).join(' ')}; median ${fmtRatio(r.ratio)} (goal ≤ ${r.goal}×: ${r.met ? 'yes' : 'NO'})`,
+  )
 console.log()
 for (const c of checks)
   console.log(`${c.run ? `run ${c.run}` : 'setup'} ledger check: ${c.ok ? 'ok' : 'MISMATCH'} — ${c.detail}`)
@@ -439,6 +497,8 @@ writeJson(outPath, {
     met: r.met,
   })),
   nodeNoop: floor,
+  lateDays: LATE_DAYS,
+  overFloor: overFloorRows,
   samples: Object.fromEntries(
     Object.entries(samples).map(([k, v]) => [
       k,

@@ -15,6 +15,8 @@
 //   bench/fetch.mjs --ledger p4    P5   incremental fetch (and P5n, nothing new) vs `git fetch`
 //   bench/verify.mjs               V1   `verify --full` vs `git fsck --strict`; V2 `verify` vs `node -e 0`
 //   bench/run.mjs --size large     P1   backfill vs ccusage; P2, P3 `record` vs `node -e 0`
+//   bench/late.mjs                 L    a late record on a 200k-record device vs today's (record, Lf:
+//                                       a reader's fetch); LE the same with one session per record
 // Every ratio is the median of ratios each measured within one run: one pair of commands run
 // back to back (in alternating order where the script does so). Every script runs the same copy
 // of the CLI (taken when this one starts: USAGE_LEDGER_BENCH_CLI_ROOT), so a rebuild meanwhile
@@ -76,6 +78,10 @@ const GOALS = {
   P6: { wallMs: 30_000, rssMB: 400 },
   V1: { wallRatio: 2 },
   V2: { wallRatio: 2 },
+  L: { wallRatio: 1.3 },
+  Lf: { wallRatio: 1.3 },
+  LE: { wallRatio: 1.3 },
+  LEf: { wallRatio: 1.3 },
 }
 
 requireBuild('run `npm run bench -- --scale` (it builds first) or `npm run build`')
@@ -103,6 +109,8 @@ const STAGES = [
   { id: 'P5', script: 'fetch.mjs', args: ['--ledger', 'p4', '--runs', String(RUNS), '--noop-reps', '3'] },
   { id: 'V', script: 'verify.mjs', args: ['--runs', String(RUNS), '--reps', String(RUNS)] },
   { id: 'P1', script: 'run.mjs', args: ['--size', opt.size, '--runs', String(RUNS), '--no-sources'] },
+  { id: 'L', script: 'late.mjs', args: ['--runs', String(RUNS)] },
+  { id: 'LE', script: 'late.mjs', args: ['--runs', String(RUNS), '--sessions', 'each'] },
 ]
 const only = opt.only ? new Set(opt.only.split(',').map((s) => s.trim().toUpperCase())) : null
 const stages = STAGES.filter((s) => !only || only.has(s.id))
@@ -261,8 +269,21 @@ if (S('V')) {
     { ratios: d.v2.ratio },
   )
 } else if (stageResults.V) missing('V1', `bench/verify.mjs failed (exit ${stageResults.V.code})`)
+for (const [id, sessions] of [
+  ['L', 'sessions of 40'],
+  ['LE', 'one session per record'],
+]) {
+  const d = S(id)
+  if (!d) {
+    if (stageResults[id]) missing(id, `bench/late.mjs failed (exit ${stageResults[id].code})`)
+    continue
+  }
+  const what = `${d.batch} responses dated ${d.lateDays} days ago (1 device, ${fmtInt(d.records)} records, ${sessions})`
+  ratioRow(id, `record of ${what}`, d.samples.lLate, d.samples.lToday, "the same, today's records")
+  ratioRow(`${id}f`, `a reader's fetch of that commit`, d.samples.lfLate, d.samples.lfToday, "the same, today's commit")
+}
 
-const order = ['P1', 'P2', 'P3', 'P4', 'P5', 'P5n', 'P6', 'P6P', 'V1', 'V2']
+const order = ['P1', 'P2', 'P3', 'P4', 'P5', 'P5n', 'P6', 'P6P', 'V1', 'V2', 'L', 'Lf', 'LE', 'LEf']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 
 const goalText = (g) =>
