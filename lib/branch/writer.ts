@@ -248,7 +248,7 @@ async function commitToBranch(
 
 /**
  * The seal (manifest v2, DESIGN §2): every day before today 00:00Z that holds records carries
- * the digest of its lines, and `sealed.root` hashes that list. A day is digested again only
+ * the digest of its lines, and the root (`seal.root` on disk) hashes that list. A day is digested again only
  * when it got new lines or has no digest yet (the days since the last seal, or every day of a
  * v1 manifest, converted once), reading back that one day's parts: a late record costs one day,
  * not the history. Today stays open: it grows on every run, so its digest would re-read its

@@ -78,6 +78,13 @@ export function sealRoot(days: Manifest['days'], through: string): string {
   return h.digest('hex')
 }
 
+/**
+ * On disk a v2 seal is named `seal`, not `sealed`: readers from before v2 check `sealed` when a
+ * manifest has one and skip it otherwise, so they keep verifying counts and history instead of
+ * failing on a seal they cannot recompute. In memory both versions use `sealed`.
+ */
+const V2_SEAL_KEY = 'seal'
+
 /** Stable serialisation: sorted day and month keys, two-space indent, trailing newline. */
 export function serializeManifest(m: Manifest): string {
   const sortKeys = <T>(o: Record<string, T>) =>
@@ -86,15 +93,19 @@ export function serializeManifest(m: Manifest): string {
         .sort()
         .map((k) => [k, o[k]]),
     )
-  return `${JSON.stringify({ ...m, days: sortKeys(m.days), months: sortKeys(m.months), seen: sortKeys(m.seen) }, null, 2)}\n`
+  const { sealed, seen, ...rest } = m
+  const seal = m.v === 1 ? { sealed } : { [V2_SEAL_KEY]: sealed }
+  return `${JSON.stringify({ ...rest, days: sortKeys(m.days), months: sortKeys(m.months), ...seal, seen: sortKeys(seen) }, null, 2)}\n`
 }
 
 export function parseManifest(text: string): Manifest {
-  const o = JSON.parse(text) as Manifest
+  const o = JSON.parse(text) as Manifest & { [V2_SEAL_KEY]?: Sealed }
   if (typeof o !== 'object' || o === null || typeof o.deviceId !== 'string' || typeof o.days !== 'object') {
     throw inputError('BAD_MANIFEST', 'manifest.json is not a usage-ledger manifest')
   }
-  return o
+  if (o.v === 1) return o
+  const { [V2_SEAL_KEY]: seal, sealed: _ignored, ...rest } = o
+  return { ...rest, sealed: seal as Sealed }
 }
 
 /**

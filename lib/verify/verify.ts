@@ -691,9 +691,9 @@ function checkDaySeals(
     .filter(([day]) => day <= through)
     .reduce((n, [, d]) => n + d.records, 0)
   if (sealed?.records !== records)
-    mismatch(`sealed.records says ${sealed?.records}; the days through ${through} hold ${plural(records, 'record')}`)
+    mismatch(`seal.records says ${sealed?.records}; the days through ${through} hold ${plural(records, 'record')}`)
   if (sealed?.root !== sealRoot(manifest.days ?? {}, through))
-    mismatch(`sealed.root (through ${through}: ${sealed?.root?.slice(0, 12)}…) does not match the days' digests`)
+    mismatch(`seal.root (through ${through}: ${sealed?.root?.slice(0, 12)}…) does not match the days' digests`)
 }
 
 /** The v1 seal recomputed over every part of the sealed days (DESIGN §2). */

@@ -271,14 +271,14 @@ t.test('a sealed digest that does not match the records', async (t) => {
   const { env, gitdir } = storeCopy(t)
   t.equal((await verifyJson(env)).code, 0)
   const m = JSON.parse(show(gitdir, `${dir}/manifest.json`))
-  t.ok(m.sealed.records > 0, 'the fixtures lie before the sealed day')
+  t.ok(m.seal.records > 0, 'the fixtures lie before the sealed day')
   const day = Object.keys(m.days).find((d) => m.days[d].digest)!
   m.days[day].digest = m.days[day].digest.replace(/^./, (c: string) => (c === '0' ? '1' : '0'))
   tamperCommit(gitdir, { [`${dir}/manifest.json`]: `${JSON.stringify(m, null, 2)}\n` })
   const { code, json } = await verifyJson(env)
   t.equal(code, 3)
   t.same(codes(json), ['SEALED_MISMATCH', 'SEALED_MISMATCH'], 'the default mode recomputes a day whose digest moved')
-  t.match(json.findings, [{ detail: new RegExp(`^days\\.${day}\\.digest .* of ${day}:`) }, { detail: /^sealed\.root/ }])
+  t.match(json.findings, [{ detail: new RegExp(`^days\\.${day}\\.digest .* of ${day}:`) }, { detail: /^seal\.root/ }])
 })
 
 t.test('a corrupted object in the store is found by --full', async (t) => {

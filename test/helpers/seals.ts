@@ -10,7 +10,7 @@ import type { GitBackend } from '../../lib/git/backend.js'
 import { appendRecords, type Candidate } from '../../lib/branch/writer.js'
 import type { DeviceInfo } from '../../lib/store/device.js'
 import { recordId } from '../../lib/ledger/record.js'
-import { parseManifest, sealDigestLines, type Manifest } from '../../lib/ledger/manifest.js'
+import { parseManifest, sealDigestLines, serializeManifest, type Manifest } from '../../lib/ledger/manifest.js'
 import { deviceDir, ledgerRef } from '../../lib/ledger/paths.js'
 import { readEntryAt, readTreeAt, writeFiles } from '../../lib/git/tree.js'
 
@@ -119,9 +119,7 @@ export async function commitManifest(
   parent?: string | null,
 ): Promise<string> {
   const head = (await git.readRef(ledgerRef(id)))!
-  const files = new Map([
-    [`${deviceDir(id)}/manifest.json`, await git.writeBlob(Buffer.from(`${JSON.stringify(m, null, 2)}\n`))],
-  ])
+  const files = new Map([[`${deviceDir(id)}/manifest.json`, await git.writeBlob(Buffer.from(serializeManifest(m)))]])
   return commitFiles(git, id, files, parent === undefined ? head : parent, head)
 }
 

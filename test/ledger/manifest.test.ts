@@ -107,7 +107,12 @@ t.test('serializeManifest: sorted maps, two-space indent, trailing newline; roun
   t.ok(text.endsWith('}\n'), 'ends with a newline')
   t.match(text, /^\{\n {2}"v": 2,\n {2}"deviceId": /, 'two-space indent, schema order at the top')
   const o = JSON.parse(text)
-  t.same(Object.keys(o), ['v', 'deviceId', 'updatedAt', 'records', 'lastRecordAt', 'days', 'months', 'sealed', 'seen'])
+  t.same(Object.keys(o), ['v', 'deviceId', 'updatedAt', 'records', 'lastRecordAt', 'days', 'months', 'seal', 'seen'])
+  t.same(
+    o.seal,
+    m.sealed,
+    'v2 names its seal `seal`: readers from before v2 check `sealed` when present, and skip it otherwise',
+  )
   t.same(Object.keys(o.days), ['2026-10-02', '2026-11-03', '2026-11-21'], 'days sorted')
   t.same(Object.keys(o.months), ['2026-10', '2026-11'], 'months sorted')
   t.same(Object.keys(o.seen), ['00000000000000000000000000000000', 'ffffffffffffffffffffffffffffffff'], 'seen sorted')
@@ -130,6 +135,31 @@ t.test('serializeManifest: sorted maps, two-space indent, trailing newline; roun
   other.seen.ffffffffffffffffffffffffffffffff = 'f'.repeat(40)
   other.sealed = { ...m.sealed }
   t.equal(serializeManifest(other), text, 'insertion order of days, months and seen does not matter')
+})
+
+t.test('parseManifest: v1 keeps `sealed`; v2 takes `seal` and ignores a `sealed` beside it', async (t) => {
+  const v1 = {
+    v: 1,
+    deviceId: DEV,
+    days: {},
+    months: {},
+    seen: {},
+    sealed: { through: '2026-11-20', records: 0, digest: sha256('') },
+  }
+  t.same(parseManifest(JSON.stringify(v1)).sealed, v1.sealed)
+  t.equal(
+    serializeManifest(parseManifest(JSON.stringify(v1))).includes('"sealed"'),
+    true,
+    'a v1 manifest serialises as v1',
+  )
+  const root = { through: '2026-11-20', records: 0, root: sha256('') }
+  const v2 = { v: 2, deviceId: DEV, days: {}, seal: root, sealed: { through: 'x', records: 9, root: 'forged' } }
+  t.same(parseManifest(JSON.stringify(v2)).sealed, root)
+  t.equal(
+    parseManifest(JSON.stringify({ v: 2, deviceId: DEV, days: {} })).sealed,
+    undefined,
+    'no seal: none (verify reports it)',
+  )
 })
 
 t.test('parseManifest rejects what is not a manifest', async (t) => {

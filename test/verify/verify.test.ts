@@ -7,7 +7,7 @@ import t from 'tap'
 import path from 'node:path'
 import { verifyLedger, type VerifyInput } from '../../lib/verify/verify.js'
 import type { GitBackend } from '../../lib/git/backend.js'
-import { sealRoot } from '../../lib/ledger/manifest.js'
+import { sealRoot, serializeManifest } from '../../lib/ledger/manifest.js'
 import { dayDir, deviceDir, ledgerRef } from '../../lib/ledger/paths.js'
 import { canonicalLine } from '../../lib/ledger/record.js'
 import {
@@ -82,7 +82,7 @@ t.test('a record added to an old day without re-sealing it: SEALED_MISMATCH nami
   const line = canonicalLine(rec('forged', '2026-11-03T05:00:00.000Z', { output: 99_999 }))
   const files = new Map([
     [`${deviceDir(dev.id)}/${dayDir('2026-11-03')}/000002.ndjson`, await git.writeBlob(Buffer.from(`${line}\n`))],
-    [`${deviceDir(dev.id)}/manifest.json`, await git.writeBlob(Buffer.from(`${JSON.stringify(m, null, 2)}\n`))],
+    [`${deviceDir(dev.id)}/manifest.json`, await git.writeBlob(Buffer.from(serializeManifest(m)))],
   ])
   await commitFiles(git, dev.id, files, head, head)
   for (const [mode, r] of [
@@ -118,8 +118,8 @@ t.test('the root, the records count and which days carry a digest are checked', 
   const proved = (await verify(git)).proved
   const base = await headManifest(git, dev.id)
   const cases: [string, (m: typeof base) => void, RegExp][] = [
-    ['root', (m) => (m.sealed.root = m.sealed.root!.replace(/^./, (c) => (c === '0' ? '1' : '0'))), /^sealed\.root/],
-    ['records', (m) => m.sealed.records++, /^sealed\.records says 28/],
+    ['root', (m) => (m.sealed.root = m.sealed.root!.replace(/^./, (c) => (c === '0' ? '1' : '0'))), /^seal\.root/],
+    ['records', (m) => m.sealed.records++, /^seal\.records says 28/],
     ['a sealed day without digest', (m) => delete m.days['2026-11-02']!.digest, /^days\.2026-11-02 has no digest/],
     [
       'today with a digest',
