@@ -6,7 +6,7 @@
  * come out exactly the same.
  */
 import os from 'node:os'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import type { Env } from '../env.js'
 import { LedgerError, type ErrorCode, type ErrorKind } from '../errors.js'
 import { readLinesFile, settleFile, type FilesPlan } from './files.js'
@@ -77,7 +77,7 @@ function workerEntry(): URL {
  * Reads the plan's files on `workers` threads into `batch` and the plan's cursors, file by file
  * in plan order. A file whose parse throws fails the run as it does on the main thread.
  */
-export function readInWorkers(
+export async function readInWorkers(
   source: LinesSource,
   plan: FilesPlan,
   cursors: SourceCursors,
@@ -87,6 +87,8 @@ export function readInWorkers(
   workers: number,
 ): Promise<void> {
   const { work } = plan
+  // Loaded only for a backfill: node:worker_threads costs a no-op `record` milliseconds.
+  const { Worker } = await import('node:worker_threads')
   const pool = Array.from({ length: workers }, () => new Worker(workerEntry()))
   const results = new Map<number, ParseResult>()
   let sent = 0
