@@ -5,6 +5,7 @@
  * the single-thread path reads them (Batch.absorb), so the batch, the names and the cursors
  * come out exactly the same.
  */
+import { createRequire } from 'node:module'
 import os from 'node:os'
 import type { Worker } from 'node:worker_threads'
 import type { Env } from '../env.js'
@@ -77,7 +78,7 @@ function workerEntry(): URL {
  * Reads the plan's files on `workers` threads into `batch` and the plan's cursors, file by file
  * in plan order. A file whose parse throws fails the run as it does on the main thread.
  */
-export async function readInWorkers(
+export function readInWorkers(
   source: LinesSource,
   plan: FilesPlan,
   cursors: SourceCursors,
@@ -87,8 +88,9 @@ export async function readInWorkers(
   workers: number,
 ): Promise<void> {
   const { work } = plan
-  // Loaded only for a backfill: node:worker_threads costs a no-op `record` milliseconds.
-  const { Worker } = await import('node:worker_threads')
+  // Loaded only for a backfill: node:worker_threads costs a no-op `record` milliseconds. Not
+  // import(): the bundle runs as a vm.Script (bin/usage-ledger.js), which has no dynamic import.
+  const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')
   const pool = Array.from({ length: workers }, () => new Worker(workerEntry()))
   const results = new Map<number, ParseResult>()
   let sent = 0
