@@ -232,7 +232,17 @@ const partPath = (id: string, day: string, m: Manifest) =>
 
 /** A part's blob, written without waiting for it; awaited in order later. */
 function writePartBlob(git: GitBackend, lines: string[]): Promise<string> {
-  const oid = git.writeBlob(Buffer.from(`${lines.join('\n')}\n`))
+  // Encoded line by line into one buffer: a joined text would be a copy of the day (more than
+  // a MB each in a backfill) in V8's large-object space, freed only by a full GC.
+  let size = lines.length
+  for (const line of lines) size += Buffer.byteLength(line)
+  const data = Buffer.allocUnsafeSlow(size)
+  let at = 0
+  for (const line of lines) {
+    at += data.write(line, at)
+    data[at++] = 10
+  }
+  const oid = git.writeBlob(data)
   // A failure while other parts are written is not an unhandled rejection; it is thrown when awaited.
   oid.catch(() => {})
   return oid
