@@ -94,12 +94,7 @@ export function collect(
  * same batch, names and cursors, sooner. A small run starts no worker.
  */
 export async function collectInParallel(
-  env: Env,
-  sources: FileSource[],
-  cursors: Record<string, SourceCursors>,
-  batch: Batch,
-  salt: string,
-  progress?: Progress,
+  ...[env, sources, cursors, batch, salt, progress]: Parameters<typeof collect>
 ): Promise<CollectResult> {
   const result: CollectResult = { changed: false, cursors: { ...cursors }, stats: {} }
   for (const s of sources) {

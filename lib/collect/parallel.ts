@@ -16,6 +16,7 @@ import { Batch, type BatchPart, type LinesSource, type SourceCursors, type Sourc
 /** Below this many new bytes a source is read on the main thread: starting workers costs more. */
 export const WORKER_MIN_BYTES = 32 << 20
 const MAX_WORKERS = 4
+const QUEUED_PER_WORKER = 4
 /** `USAGE_LEDGER_WORKERS`: 0 never starts a worker; N > 0 starts N whatever the backlog (tests). */
 export const WORKERS_VAR = 'USAGE_LEDGER_WORKERS'
 
@@ -138,8 +139,10 @@ export function readInWorkers(
       w.on('exit', (code) => {
         if (!settled) finish(new Error(`a parse worker stopped (exit code ${code})`))
       })
-      send(w)
     }
+    // A few files queued per worker (dealt in turn, so they finish about in plan order): on a
+    // busy machine a worker must not wait for the main thread to be scheduled before each file.
+    for (let k = 0; k < QUEUED_PER_WORKER; k++) for (const w of pool) send(w)
   })
 }
 
