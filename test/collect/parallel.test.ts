@@ -7,7 +7,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fakeEnv } from '../helpers/env.js'
 import { copyFixture } from '../helpers/collect.js'
-import { Batch, collect, collectInParallel, type SourceCursors } from '../../lib/collect/index.js'
+import { Batch, collect, collectInParallel, FILE_SOURCES, type SourceCursors } from '../../lib/collect/index.js'
+import type { FileSource } from '../../lib/collect/types.js'
 import { claudeCode } from '../../lib/collect/claude-code/index.js'
 import { planFiles } from '../../lib/collect/files.js'
 import { WORKER_MIN_BYTES, WORKERS_VAR, workersFor } from '../../lib/collect/parallel.js'
@@ -34,13 +35,16 @@ function tree(root: string): { dirs: string; first: string } {
 async function runBoth(
   dirs: string,
   cursors: { one: Record<string, SourceCursors>; par: Record<string, SourceCursors> },
+  source: FileSource = claudeCode,
+  userHome?: string,
 ) {
   const one = new Batch(NOW)
   const par = new Batch(NOW)
-  const r1 = collect(fakeEnv({ CLAUDE_CONFIG_DIR: dirs }), [claudeCode], cursors.one, one, 'salt')
+  const vars = { [source.envVar]: dirs }
+  const r1 = collect(fakeEnv(vars, { userHome }), [source], cursors.one, one, 'salt')
   const r2 = await collectInParallel(
-    fakeEnv({ CLAUDE_CONFIG_DIR: dirs, [WORKERS_VAR]: '2' }),
-    [claudeCode],
+    fakeEnv({ ...vars, [WORKERS_VAR]: '2' }, { userHome }),
+    [source],
     cursors.par,
     par,
     'salt',
@@ -81,6 +85,16 @@ t.test('workers read a tree exactly as the main thread does, first run and incre
   const b = await runBoth(dirs, { one: a.one.cursors, par: a.par.cursors })
   t.equal(b.one.records.length, 1, 'the new line only')
   t.equal(JSON.stringify(b.par), JSON.stringify(b.one), 'the increment alike')
+})
+
+t.test("every lines source's fixtures read alike on workers", async (t) => {
+  const root = t.testdir({})
+  for (const s of FILE_SOURCES.filter((x) => x.kind === 'lines')) {
+    const dir = copyFixture(root, s.name === 'claude-code' ? 'claude' : s.name, s.name)
+    const r = await runBoth(dir, { one: {}, par: {} }, s, path.join(root, 'empty-home'))
+    t.ok(r.one.records.length > 0, `${s.name}: records read`)
+    t.equal(JSON.stringify(r.par), JSON.stringify(r.one), `${s.name}: the same`)
+  }
 })
 
 t.test('a file that cannot be read fails both paths with the same error', async (t) => {
