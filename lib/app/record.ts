@@ -2,7 +2,7 @@
 import { rememberDevice } from './device-id.js'
 import fs from 'node:fs'
 import path from 'node:path'
-import { Batch, collect, fileSources, type SourceCursors } from '../collect/index.js'
+import { Batch, collectInParallel, fileSources, type SourceCursors } from '../collect/index.js'
 import { readAll, stdin } from '../collect/stdin/index.js'
 import type { Store } from '../store/store.js'
 import { loadCursors, saveCursors } from '../collect/cursors.js'
@@ -113,7 +113,7 @@ export async function recordUsage(store: Store, opts: RecordUsageOptions, progre
           dryRun: opts.dryRun,
         })
       : null
-    const read = readSources(store, opts, batch, progress)
+    const read = await readSources(store, opts, batch, progress)
     if (proxy) {
       read.stats[CLIPROXY] = proxy.stats
       if (proxy.stats.spooled || proxy.stats.popped) read.searched = undefined
@@ -169,14 +169,19 @@ function wantsCliproxy(store: Store, opts: RecordUsageOptions): boolean {
 }
 
 /** Reads the file sources into the batch (none with --stdin, whose text is in it already). */
-function readSources(store: Store, opts: RecordUsageOptions, batch: Batch, progress?: Progress): SourcesRead {
+async function readSources(
+  store: Store,
+  opts: RecordUsageOptions,
+  batch: Batch,
+  progress?: Progress,
+): Promise<SourcesRead> {
   const cursors = loadCursors(store.paths.cursors)
   if (opts.stdin) return { cursors, cursorsChanged: false, stats: {} }
   const env = store.env
   // `--source cliproxy` alone reads no file source.
   const named = opts.sources.filter((n) => n !== CLIPROXY)
   const sources = opts.sources.length && !named.length ? [] : fileSources(named)
-  const r = collect(env, sources, cursors, batch, store.config.privacy?.salt ?? '', progress?.update)
+  const r = await collectInParallel(env, sources, cursors, batch, store.config.privacy?.salt ?? '', progress?.update)
   progress?.done()
   // Not a single log file anywhere: say where we looked, and what moves each place.
   const searched =

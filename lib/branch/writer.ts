@@ -61,14 +61,22 @@ export async function appendRecords(
   const manifest = await manifestToExtend(git, files.manifest, device.id, now)
   const known = new KnownCache(knownDir, git, device.id, tree, head)
   const { parts, alreadyRecorded } = await keepNewOrBetter(known, manifest, candidates)
-  const { lines, appended } = partLines(parts, manifest)
+  // Each day's part goes to git as soon as its lines are built: git compresses it while the
+  // next days are built and the seal computed, and no day's text waits for the others
+  // (a backfill writes hundreds of MB). Objects only: the ref moves once all are written.
+  const partBlobs = new Map<string, Promise<string>>()
+  const { lines, appended } = partLines(
+    parts,
+    manifest,
+    opts.dryRun ? undefined : (day, ls) => partBlobs.set(partPath(device.id, day, manifest), writePartBlob(git, ls)),
+  )
   const plan: AppendPlan = { head, parts: lines, manifest, appended, alreadyRecorded }
   if (appended === 0 || opts.dryRun) {
     if (!opts.dryRun && head) known.save(head) // what was learnt or rebuilt, for the same head
     return { ...plan, commit: null }
   }
   await completeManifest(git, tree, device.id, manifest, lines, now, opts.seen)
-  const newTree = await writeAppendedTree(git, tree, files, device, plan, now, opts.sharedNames)
+  const newTree = await writeAppendedTree(git, tree, files, device, plan, now, opts.sharedNames, partBlobs)
   const days = [...lines.keys()]
   const range = days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`
   const message = `record: +${appended} record${appended === 1 ? '' : 's'} (${range})\n`
@@ -148,10 +156,14 @@ async function preloadWindows(known: KnownCache, candidates: Candidate[]): Promi
   return window
 }
 
-/** Each day's new part as canonical lines in ledger order, counted into the manifest; empties `parts`. */
+/**
+ * Each day's new part as canonical lines in ledger order, counted into the manifest, each
+ * handed to `onPart` once built; empties `parts`.
+ */
 function partLines(
   parts: Map<string, LedgerRecord[]>,
   manifest: Manifest,
+  onPart?: (day: string, lines: string[]) => void,
 ): { lines: Map<string, string[]>; appended: number } {
   const lines = new Map<string, string[]>()
   let appended = 0
@@ -166,6 +178,7 @@ function partLines(
     manifest.records += recs.length
     const last = recs[recs.length - 1]!.ts
     if (!manifest.lastRecordAt || last > manifest.lastRecordAt) manifest.lastRecordAt = last
+    onPart?.(day, lines.get(day)!)
   }
   return { lines, appended }
 }
@@ -196,14 +209,12 @@ async function writeAppendedTree(
   plan: AppendPlan,
   now: Date,
   sharedNames: Record<string, string> | undefined,
+  partBlobs: Map<string, Promise<string>>,
 ): Promise<string> {
   const dir = deviceDir(device.id)
   const files = new Map<string, string>()
   const blob = (text: string) => git.writeBlob(Buffer.from(text))
-  for (const [day, ls] of plan.parts) {
-    const n = plan.manifest.days[day]!.parts
-    files.set(`${dir}/${dayDir(day)}/${partName(n)}`, await blob(`${ls.join('\n')}\n`))
-  }
+  for (const [file, oid] of partBlobs) files.set(file, await oid)
   files.set(`${dir}/manifest.json`, await blob(serializeManifest(plan.manifest)))
   const deviceText = await deviceFile(git, current.device, device, now)
   if (deviceText) files.set(`${dir}/device.json`, await blob(deviceText))
@@ -215,6 +226,28 @@ async function writeAppendedTree(
       files.set(`${dir}/${SHARED_NAMES_FILE}`, await blob(text))
   }
   return writeFiles(git, tree, files)
+}
+
+/** Where a day's new part goes in the tree (its number counted into the manifest already). */
+const partPath = (id: string, day: string, m: Manifest) =>
+  `${deviceDir(id)}/${dayDir(day)}/${partName(m.days[day]!.parts)}`
+
+/** A part's blob, written without waiting for it; awaited in order later. */
+function writePartBlob(git: GitBackend, lines: string[]): Promise<string> {
+  // Encoded line by line into one buffer: a joined text would be a copy of the day (more than
+  // a MB each in a backfill) in V8's large-object space, freed only by a full GC.
+  let size = lines.length
+  for (const line of lines) size += Buffer.byteLength(line)
+  const data = Buffer.allocUnsafeSlow(size)
+  let at = 0
+  for (const line of lines) {
+    at += data.write(line, at)
+    data[at++] = 10
+  }
+  const oid = git.writeBlob(data)
+  // A failure while other parts are written is not an unhandled rejection; it is thrown when awaited.
+  oid.catch(() => {})
+  return oid
 }
 
 /**

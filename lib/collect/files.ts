@@ -14,6 +14,7 @@ import type {
   DocumentsSource,
   FileCursor,
   FileSource,
+  LinesSource,
   SourceCursors,
   SourceFile,
 } from './types.js'
@@ -44,7 +45,36 @@ export function collectFiles(
   batch: Batch,
   salt: string,
   progress?: Progress,
+  plan: FilesPlan = planFiles(env, source, cursors),
 ): { cursors: SourceCursors; stats: ReadStats } {
+  const onBytes = bytesCounter(plan, progress)
+  for (const w of plan.work) {
+    let read: ReturnType<typeof readChanged>
+    try {
+      read = readChanged(source, w, batch, salt, onBytes)
+    } catch (e) {
+      // No reader for this machine's databases: every one of them keeps its cursor, and `record`
+      // says why instead of failing the other sources.
+      if (!isLedgerError(e, 'SQLITE_UNAVAILABLE')) throw e
+      plan.stats.unreadable = e.message
+      for (const v of plan.work) if (cursors[v.file.path]) plan.next[v.file.path] = cursors[v.file.path]!
+      break
+    }
+    settleFile(plan, cursors, w, read)
+  }
+  return { cursors: plan.next, stats: plan.stats }
+}
+
+/** A source's files: the unchanged ones' cursors already in `next`, the changed ones to read in `work`. */
+export interface FilesPlan {
+  next: SourceCursors
+  stats: ReadStats
+  work: Work[]
+  /** Bytes the work will read. */
+  total: number
+}
+
+export function planFiles(env: Env, source: FileSource, cursors: SourceCursors): FilesPlan {
   const next: SourceCursors = {}
   const stats: ReadStats = { files: 0, unchanged: 0, read: 0, bytes: 0 }
   const work: Work[] = []
@@ -88,45 +118,45 @@ export function collectFiles(
     work.push({ file, st, from: restart ? 0 : cur!.offset, ctx, wal })
   }
   const total = work.reduce((n, w) => n + (w.st.size - w.from), 0)
-  let done = 0
-  const onBytes = (n: number) => {
-    done += n
-    progress?.(done, total, stats.read)
-  }
-  for (const w of work) {
-    let read: ReturnType<typeof readChanged>
-    try {
-      read = readChanged(source, w, batch, salt, onBytes)
-    } catch (e) {
-      // No reader for this machine's databases: every one of them keeps its cursor, and `record`
-      // says why instead of failing the other sources.
-      if (!isLedgerError(e, 'SQLITE_UNAVAILABLE')) throw e
-      stats.unreadable = e.message
-      for (const v of work) if (cursors[v.file.path]) next[v.file.path] = cursors[v.file.path]!
-      break
-    }
-    if (!read) {
-      // A document caught mid-write or broken: the old cursor stays, so the next run reads it again.
-      const cur = cursors[w.file.path]
-      if (cur) next[w.file.path] = cur
-      continue
-    }
-    stats.read++
-    stats.bytes += read.offset - w.from
-    const { st } = w
-    next[w.file.path] = {
-      dev: st.dev,
-      ino: st.ino,
-      size: st.size,
-      mtimeMs: st.mtimeMs,
-      ...read,
-      ...(w.wal !== undefined ? { wal: w.wal } : {}),
-    }
-  }
-  return { cursors: next, stats }
+  return { next, stats, work, total }
 }
 
-interface Work {
+/** Counts read bytes into the progress callback. */
+export function bytesCounter(plan: FilesPlan, progress?: Progress): (n: number) => void {
+  let done = 0
+  return (n: number) => {
+    done += n
+    progress?.(done, plan.total, plan.stats.read)
+  }
+}
+
+/** A read file's new cursor into the plan (null: the file keeps its old one). */
+export function settleFile(
+  plan: FilesPlan,
+  cursors: SourceCursors,
+  w: Work,
+  read: { offset: number; ctx: unknown } | null,
+): void {
+  if (!read) {
+    // A document caught mid-write or broken: the old cursor stays, so the next run reads it again.
+    const cur = cursors[w.file.path]
+    if (cur) plan.next[w.file.path] = cur
+    return
+  }
+  plan.stats.read++
+  plan.stats.bytes += read.offset - w.from
+  const { st } = w
+  plan.next[w.file.path] = {
+    dev: st.dev,
+    ino: st.ino,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    ...read,
+    ...(w.wal !== undefined ? { wal: w.wal } : {}),
+  }
+}
+
+export interface Work {
   file: SourceFile
   st: fs.Stats
   from: number
@@ -244,8 +274,22 @@ function readChanged(
     onBytes(w.st.size)
     return read && { offset: w.st.size, ctx: read.ctx }
   }
-  const parser = source.parser(w.file, w.ctx, batch, salt)
-  const offset = readLines(w.file.path, w.from, w.st.size, parser.line.bind(parser), onBytes, () => {
+  return readLinesFile(source, w.file, w.from, w.st.size, w.ctx, batch, salt, onBytes)
+}
+
+/** A `lines` file from `from` to `size` through its source's parser: where reading stopped, and the ctx to keep. */
+export function readLinesFile(
+  source: LinesSource,
+  file: SourceFile,
+  from: number,
+  size: number,
+  ctx: unknown,
+  batch: Batch,
+  salt: string,
+  onBytes?: (n: number) => void,
+): { offset: number; ctx: unknown } {
+  const parser = source.parser(file, ctx, batch, salt)
+  const offset = readLines(file.path, from, size, parser.line.bind(parser), onBytes, () => {
     batch.malformed++
   })
   return { offset, ctx: parser.ctx() }

@@ -23,9 +23,10 @@ import { goose } from './goose/index.js'
 import { hermes } from './hermes/index.js'
 import { opencode } from './opencode/index.js'
 import { kilo } from './kilo/index.js'
-import { collectFiles, type Progress, type ReadStats } from './files.js'
+import { bytesCounter, collectFiles, planFiles, type Progress, type ReadStats } from './files.js'
+import { readInWorkers, workersFor } from './parallel.js'
 import { stdin } from './stdin/index.js'
-import type { Batch, FileSource, SourceCursors } from './types.js'
+import type { Batch, FileSource, LinesSource, SourceCursors } from './types.js'
 export const FILE_SOURCES: readonly FileSource[] = [
   claudeCode,
   codex,
@@ -79,18 +80,48 @@ export function collect(
   salt: string,
   progress?: Progress,
 ): CollectResult {
-  const next: Record<string, SourceCursors> = { ...cursors }
-  const stats: CollectResult['stats'] = {}
-  let changed = false
+  const result: CollectResult = { changed: false, cursors: { ...cursors }, stats: {} }
   for (const s of sources) {
     const before = batch.malformed
     const prev = cursors[s.name] ?? {}
-    const r = collectFiles(env, s, prev, batch, salt, progress)
-    next[s.name] = r.cursors
-    stats[s.name] = { ...r.stats, malformed: batch.malformed - before }
-    if (r.stats.read > 0 || r.stats.unchanged !== Object.keys(prev).length) changed = true
+    tally(result, s, prev, collectFiles(env, s, prev, batch, salt, progress), batch.malformed - before)
   }
-  return { changed, cursors: next, stats }
+  return result
+}
+
+/**
+ * `collect`, with a big backlog of a `lines` source parsed on worker threads (parallel.ts): the
+ * same batch, names and cursors, sooner. A small run starts no worker.
+ */
+export async function collectInParallel(
+  ...[env, sources, cursors, batch, salt, progress]: Parameters<typeof collect>
+): Promise<CollectResult> {
+  const result: CollectResult = { changed: false, cursors: { ...cursors }, stats: {} }
+  for (const s of sources) {
+    const before = batch.malformed
+    const prev = cursors[s.name] ?? {}
+    const plan = planFiles(env, s, prev)
+    const workers = workersFor(env, s, plan)
+    let r: { cursors: SourceCursors; stats: ReadStats }
+    if (workers) {
+      await readInWorkers(s as LinesSource, plan, prev, batch, salt, bytesCounter(plan, progress), workers)
+      r = { cursors: plan.next, stats: plan.stats }
+    } else r = collectFiles(env, s, prev, batch, salt, progress, plan)
+    tally(result, s, prev, r, batch.malformed - before)
+  }
+  return result
+}
+
+function tally(
+  result: CollectResult,
+  s: FileSource,
+  prev: SourceCursors,
+  r: { cursors: SourceCursors; stats: ReadStats },
+  malformed: number,
+): void {
+  result.cursors[s.name] = r.cursors
+  result.stats[s.name] = { ...r.stats, malformed }
+  if (r.stats.read > 0 || r.stats.unchanged !== Object.keys(prev).length) result.changed = true
 }
 
 export { Batch } from './types.js'

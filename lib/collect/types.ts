@@ -5,7 +5,7 @@
  */
 import path from 'node:path'
 import type { Env } from '../env.js'
-import { isCount, type LedgerRecord } from '../ledger/record.js'
+import { intern, isCount, type LedgerRecord } from '../ledger/record.js'
 import { laterCopyWins } from '../ledger/dedupe.js'
 import type { Database } from './sqlite.js'
 
@@ -47,7 +47,7 @@ export class Batch {
    * recorded, since a part cannot be removed and such a record would stay "current" for
    * years. Without a clock (unit tests of parsers) nothing is checked.
    */
-  constructor(private readonly now?: Date) {}
+  constructor(readonly now?: Date) {}
 
   /** Why a record dated `ts` is refused, or null when it is not too far in the future. */
   futureProblem(ts: string): string | null {
@@ -110,6 +110,56 @@ export class Batch {
       this.sessionIds.set(r.session, session)
   }
 
+  /**
+   * What was added, before the replay rule, for another thread's batch to `absorb` (a worker's
+   * batch of one file). The winner of a run of copies does not depend on their order, so a
+   * batch folded per file and then across files keeps the records, the counts and the order
+   * of first sight that one batch over every file keeps.
+   */
+  take(): BatchPart {
+    const part: BatchPart = {
+      records: [...this.byId.values()],
+      originals: [...this.originals],
+      replays: [...this.replays],
+      malformed: this.malformed,
+      duplicates: this.duplicates,
+      future: this.future,
+      latestFuture: this.latestFuture,
+      projects: [...this.projectNames],
+      sessions: [...this.sessionIds],
+    }
+    this.clear()
+    return part
+  }
+
+  /** Folds in what another batch took, as if its records had been added here after this batch's own. */
+  absorb(part: BatchPart): void {
+    this.malformed += part.malformed
+    this.duplicates += part.duplicates
+    this.future += part.future
+    if (part.latestFuture && (!this.latestFuture || part.latestFuture > this.latestFuture))
+      this.latestFuture = part.latestFuture
+    for (const item of part.originals) this.originals.add(item)
+    for (const [item, ids] of part.replays) {
+      const cur = this.replays.get(item)
+      if (cur) cur.push(...ids)
+      else this.replays.set(item, ids)
+    }
+    for (const r of part.records) {
+      // One copy of the strings every record repeats (a record from a worker is a copy of its own).
+      r.source = intern(r.source)
+      r.model = intern(r.model)
+      const cur = this.byId.get(r.id)
+      if (cur) {
+        this.duplicates++
+        if (!laterCopyWins(cur, r)) continue
+      }
+      this.byId.set(r.id, r)
+    }
+    for (const [hash, name] of part.projects) if (!this.projectNames.has(hash)) this.projectNames.set(hash, name)
+    for (const [hash, id] of part.sessions) if (!this.sessionIds.has(hash)) this.sessionIds.set(hash, id)
+  }
+
   clear(): void {
     this.byId.clear()
     this.originals.clear()
@@ -166,6 +216,19 @@ export function dirName(cwd: string): string {
 export interface Copy {
   of: string
   replay: boolean
+}
+
+/** A batch's state as `Batch.take` hands it over (plain data: it crosses threads). */
+export interface BatchPart {
+  records: Collected[]
+  originals: string[]
+  replays: Array<[string, string[]]>
+  malformed: number
+  duplicates: number
+  future: number
+  latestFuture: string | null
+  projects: Array<[string, string]>
+  sessions: Array<[string, string]>
 }
 
 /** A record on its way from a source to the writer. */
