@@ -15,6 +15,8 @@
 //   bench/fetch.mjs --ledger p4    P5   incremental fetch (and P5n, nothing new) vs `git fetch`
 //   bench/verify.mjs               V1   `verify --full` vs `git fsck --strict`; V2 `verify` vs `node -e 0`
 //   bench/run.mjs --size large     P1   backfill vs ccusage; P2, P3 `record` vs `node -e 0`
+//   bench/year.mjs                 Y    after a simulated year (5 devices × 30,000 commits) vs day 1:
+//                                       Yn, Yr `record`, Yf `fetch`, Yv `verify`, Yp `report` (issue 15)
 // Every ratio is the median of ratios each measured within one run: one pair of commands run
 // back to back (in alternating order where the script does so). Every script runs the same copy
 // of the CLI (taken when this one starts: USAGE_LEDGER_BENCH_CLI_ROOT), so a rebuild meanwhile
@@ -76,6 +78,7 @@ const GOALS = {
   P6: { wallMs: 30_000, rssMB: 400 },
   V1: { wallRatio: 2 },
   V2: { wallRatio: 2 },
+  Y: { wallRatio: 1.5 },
 }
 
 requireBuild('run `npm run bench -- --scale` (it builds first) or `npm run build`')
@@ -103,6 +106,7 @@ const STAGES = [
   { id: 'P5', script: 'fetch.mjs', args: ['--ledger', 'p4', '--runs', String(RUNS), '--noop-reps', '3'] },
   { id: 'V', script: 'verify.mjs', args: ['--runs', String(RUNS), '--reps', String(RUNS)] },
   { id: 'P1', script: 'run.mjs', args: ['--size', opt.size, '--runs', String(RUNS), '--no-sources'] },
+  { id: 'Y', script: 'year.mjs', args: ['--runs', String(RUNS), '--reps', String(RUNS)] },
 ]
 const only = opt.only ? new Set(opt.only.split(',').map((s) => s.trim().toUpperCase())) : null
 const stages = STAGES.filter((s) => !only || only.has(s.id))
@@ -262,7 +266,12 @@ if (S('V')) {
   )
 } else if (stageResults.V) missing('V1', `bench/verify.mjs failed (exit ${stageResults.V.code})`)
 
-const order = ['P1', 'P2', 'P3', 'P4', 'P5', 'P5n', 'P6', 'P6P', 'V1', 'V2']
+if (S('Y')) {
+  // A year of use: each case's year/day-1 ratio (bench/year.mjs measures the pairs).
+  for (const r of S('Y').results) rows.push({ ...r, case: `${r.case} (after a year / day 1)`, goal: GOALS.Y })
+} else if (stageResults.Y) missing('Y', `bench/year.mjs failed (exit ${stageResults.Y.code})`)
+
+const order = ['P1', 'P2', 'P3', 'P4', 'P5', 'P5n', 'P6', 'P6P', 'V1', 'V2', 'Yn', 'Yr', 'Yf', 'Yv', 'Yp', 'Y']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 
 const goalText = (g) =>
