@@ -3,6 +3,7 @@
 //
 //   node bench/year.mjs [--devices 5] [--commits 30000] [--per-part 3] [--runs 3] [--reps 3]
 //                       [--seed 42] [--end 2026-11-20] [--fresh] [--keep] [--out FILE]
+//                       [--build-only] [--no-unpack] [--cpu-prof DIR]
 //
 // Setup (not timed, the remotes cached under <bench cache>/year/<parameters>): two bare remotes
 // in the real layout (DESIGN §2), written with `git fast-import` instead of 150,000 CLI runs:
@@ -31,7 +32,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadavg } from 'node:os'
 import { DEFAULT_SEED, DEFAULT_END, makeRng } from './generate.mjs'
@@ -73,6 +74,8 @@ const { values: opt } = parseArgs({
     fresh: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     'build-only': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
+    'no-unpack': { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -452,7 +455,7 @@ const fmtStats = (s) =>
 function unpackOwn(gitdir) {
   const own = spawnSync('git', ['--git-dir', gitdir, 'pack-objects', '--revs', '--stdout', '-q'], {
     env: baseEnv,
-    input: `refs/heads/ledger/${ids[0]}\n^${GENESIS}\n`,
+    input: `refs/heads/ledger/${ids[0]}\n`,
     maxBuffer: 2 ** 31,
   })
   if (own.status !== 0) throw new Error(`pack-objects: ${own.stderr}`)
@@ -472,11 +475,15 @@ function unpackOwn(gitdir) {
   const u = spawnSync('git', ['--git-dir', gitdir, 'unpack-objects', '-q'], { env: baseEnv, input: own.stdout })
   if (u.status !== 0) throw new Error(`unpack-objects: ${u.stderr}`)
   rmSync(join(gitdir, 'objects', 'info', 'commit-graph'), { force: true })
+  // The genesis (every branch's root) and device 1's head must be there, loose or packed.
+  git('--git-dir', gitdir, 'cat-file', '-e', `${GENESIS}^{commit}`)
+  git('--git-dir', gitdir, 'cat-file', '-e', `refs/heads/ledger/${ids[0]}^{tree}`)
 }
 
-/** Waits (bounded) until no gc runs in `gitdir`. */
+/** Waits (bounded) until no gc runs in `gitdir`: measuring beside it would measure it too. */
 async function gcDone(gitdir) {
-  for (let i = 0; i < 6000 && existsSync(join(gitdir, 'gc.pid')); i++) await new Promise((r) => setTimeout(r, 100))
+  for (let i = 0; i < 36_000 && existsSync(join(gitdir, 'gc.pid')); i++) await new Promise((r) => setTimeout(r, 100))
+  if (existsSync(join(gitdir, 'gc.pid'))) throw new Error(`git gc still runs in ${gitdir} after an hour`)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -560,8 +567,11 @@ try {
   // The year's device store as 30,000 runs leave it without maintenance, then maintained by the
   // CLI's own housekeeping: a `record` that commits starts it (waited for here).
   const yd = join(L.year.device, 'repo.git')
-  log("unpacking device 1's objects in the year store …")
-  unpackOwn(yd)
+  // --no-unpack (profiling the runs): the store as `init --remote` left it, packed.
+  if (!opt['no-unpack']) {
+    log("unpacking device 1's objects in the year store …")
+    unpackOwn(yd)
+  }
   stats.deviceBefore = repoStats(yd)
   stats.remoteBefore = repoStats(L.year.remote)
   log(`year device store: ${fmtStats(stats.deviceBefore)}`)
@@ -580,8 +590,9 @@ try {
   stats.deviceAfter = repoStats(yd)
   log(`after maintenance (${stats.maintenanceWaitSeconds} s): ${fmtStats(stats.deviceAfter)}`)
 
+  // --cpu-prof DIR: every measured CLI run writes a V8 profile under DIR/<case>-<ledger>/ (bench/cpuprofile.mjs).
   const measured = async (label, home, id, args, opts = {}) =>
-    measureOk(label, NODE, [CLI, '--home', home, ...args], { env: opts.env ?? envFor(id), input: opts.input })
+    measureOk(label, NODE, [...profArgs(label, home), CLI, '--home', home, ...args], { env: opts.env ?? envFor(id) })
   for (let r = 1; r <= RUNS; r++) {
     const order = r % 2 ? LEDGERS : [...LEDGERS].reverse()
     log(`run ${r}/${RUNS} (${order.join(' then ')}), 1-min load ${loadavg()[0].toFixed(2)}`)
@@ -647,6 +658,14 @@ try {
   else log(`kept ${root}`)
 }
 
+function profArgs(label, home) {
+  if (!opt['cpu-prof']) return []
+  return [
+    '--cpu-prof',
+    `--cpu-prof-dir=${join(opt['cpu-prof'], `${label.replace(/\W+/g, '-')}-${basename(dirname(home))}`)}`,
+  ]
+}
+
 /** `record --stdin` of `lines` with the wall measured (the pipe is fed from a file). */
 async function measureStdin(home, id, lines) {
   const f = join(root, `stdin-${process.hrtime.bigint()}.ndjson`)
@@ -655,7 +674,20 @@ async function measureStdin(home, id, lines) {
     return await measureOk(
       'record --stdin',
       'sh',
-      ['-c', `exec "$0" "$@" < "${f}"`, NODE, CLI, '--home', home, 'record', '--stdin', '--source', SOURCE, '--quiet'],
+      [
+        '-c',
+        `exec "$0" "$@" < "${f}"`,
+        NODE,
+        ...profArgs('record-stdin', home),
+        CLI,
+        '--home',
+        home,
+        'record',
+        '--stdin',
+        '--source',
+        SOURCE,
+        '--quiet',
+      ],
       {
         env: envFor(id),
       },
