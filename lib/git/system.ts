@@ -479,7 +479,12 @@ export class SystemBackend implements GitBackend {
     if (!needsMaintenance(this.gitdir)) return false
     // Its own process group and no stdio: neither a Ctrl-C at the terminal nor a caller
     // reading our output to its end waits for it or stops it.
-    const child = spawn('git', MAINTENANCE_ARGS, { env: gitEnv(this.gitdir), detached: true, stdio: 'ignore' })
+    const child = spawn('git', MAINTENANCE_ARGS, {
+      env: gitEnv(this.gitdir),
+      detached: true,
+      stdio: 'ignore',
+      windowsHide: true,
+    })
     child.on('error', () => {})
     child.unref()
     return true
