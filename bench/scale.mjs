@@ -17,6 +17,8 @@
 //   bench/run.mjs --size large     P1   backfill vs ccusage; P2, P3 `record` vs `node -e 0`
 //   bench/late.mjs                 L    a late record on a 200k-record device vs today's (record, Lf:
 //                                       a reader's fetch); LE the same with one session per record
+//   bench/year.mjs                 Y    after a simulated year (5 devices × 30,000 commits) vs day 1:
+//                                       Yn, Yr `record`, Yf `fetch`, Yv `verify`, Yp `report` (issue 15)
 // Every ratio is the median of ratios each measured within one run: one pair of commands run
 // back to back (in alternating order where the script does so). Every script runs the same copy
 // of the CLI (taken when this one starts: USAGE_LEDGER_BENCH_CLI_ROOT), so a rebuild meanwhile
@@ -82,6 +84,7 @@ const GOALS = {
   Lf: { wallRatio: 1.3 },
   LE: { wallRatio: 1.3 },
   LEf: { wallRatio: 1.3 },
+  Y: { wallRatio: 1.5 },
 }
 
 requireBuild('run `npm run bench -- --scale` (it builds first) or `npm run build`')
@@ -111,6 +114,7 @@ const STAGES = [
   { id: 'P1', script: 'run.mjs', args: ['--size', opt.size, '--runs', String(RUNS), '--no-sources'] },
   { id: 'L', script: 'late.mjs', args: ['--runs', String(RUNS)] },
   { id: 'LE', script: 'late.mjs', args: ['--runs', String(RUNS), '--sessions', 'each'] },
+  { id: 'Y', script: 'year.mjs', args: ['--runs', String(RUNS), '--reps', String(RUNS)] },
 ]
 const only = opt.only ? new Set(opt.only.split(',').map((s) => s.trim().toUpperCase())) : null
 const stages = STAGES.filter((s) => !only || only.has(s.id))
@@ -283,7 +287,12 @@ for (const [id, sessions] of [
   ratioRow(`${id}f`, `a reader's fetch of that commit`, d.samples.lfLate, d.samples.lfToday, "the same, today's commit")
 }
 
-const order = ['P1', 'P2', 'P3', 'P4', 'P5', 'P5n', 'P6', 'P6P', 'V1', 'V2', 'L', 'Lf', 'LE', 'LEf']
+if (S('Y')) {
+  // A year of use: each case's year/day-1 ratio (bench/year.mjs measures the pairs).
+  for (const r of S('Y').results) rows.push({ ...r, case: `${r.case} (after a year / day 1)`, goal: GOALS.Y })
+} else if (stageResults.Y) missing('Y', `bench/year.mjs failed (exit ${stageResults.Y.code})`)
+
+const order = ['P1', 'P2', 'P3', 'P4', 'P5', 'P5n', 'P6', 'P6P', 'V1', 'V2', 'L', 'Lf', 'LE', 'LEf', 'Yn', 'Yr', 'Yf', 'Yv', 'Yp', 'Y']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 
 const goalText = (g) =>

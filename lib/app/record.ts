@@ -126,6 +126,9 @@ export async function recordUsage(store: Store, opts: RecordUsageOptions, progre
     if (!opts.dryRun && opts.push && store.config.remote && (summary.commit || store.hasPending())) {
       summary.push = await pushOrKeep(store)
     }
+    // Every commit leaves loose objects: past git's own limits they are packed, in the
+    // background, once the push is out (DESIGN §6).
+    if (summary.commit) await (await store.git()).maintain()
     // The sources were read and what was new is committed: the interval starts now, whatever
     // the push did (a pending commit goes out with the next run).
     if (fullRun)

@@ -81,6 +81,13 @@ export interface GitBackend {
    * lacks is fine, and so is one this repository lacks.
    */
   deleteRemoteRef(remote: Remote, ref: string): Promise<void>
+  /**
+   * Housekeeping after this store committed (DESIGN §6): when the repository holds more loose
+   * objects or packs than git's own `gc --auto` limits, packs them in a process of its own that
+   * the run does not wait for; it keeps every reachable object and leaves refs alone. Says
+   * whether it started one (a backend without housekeeping, iso, never does).
+   */
+  maintain(): Promise<boolean>
   close(): Promise<void>
 }
 

@@ -360,6 +360,16 @@ export class IsoBackend implements GitBackend {
     }
   }
 
+  /**
+   * None: isomorphic-git has no gc, and packing with it (whole objects, no deltas, each new pack
+   * loaded and checked whole on its first read) would move the cost to every later run. A loose
+   * object costs disk space, and reading one is a file read whatever their number; the system
+   * backend packs them at its first commit once git is installed (DESIGN §6).
+   */
+  async maintain(): Promise<boolean> {
+    return false
+  }
+
   async close(): Promise<void> {}
 
   private async wrap<T>(oid: string, f: () => Promise<T>): Promise<T> {

@@ -203,6 +203,43 @@ function parseLine(buf: Buffer): Reply<string> {
   return { value: buf.toString('latin1', 0, nl).trim(), used: nl + 1 }
 }
 
+/** git's own `gc --auto` limits (gc.auto, gc.autoPackLimit); gc checks them again with the user's config. */
+export const MAINTENANCE_LIMITS = { looseObjects: 6700, packs: 50 }
+
+/**
+ * Whether `gc --auto` has work: git's own estimate of the loose objects (those of one of the 256
+ * fan-out directories, objects/17, times 256) or more packs than the limit (a pack with a
+ * `.keep` file does not count). Two directory reads, so every commit can ask.
+ */
+export function needsMaintenance(gitdir: string, limits = MAINTENANCE_LIMITS): boolean {
+  const list = (dir: string) => {
+    try {
+      return fs.readdirSync(path.join(gitdir, 'objects', dir))
+    } catch {
+      return []
+    }
+  }
+  const loose = list('17').filter((n) => /^[0-9a-f]{38}$/.test(n)).length
+  if (loose > Math.ceil(limits.looseObjects / 256)) return true
+  const files = new Set(list('pack'))
+  const packs = [...files].filter((n) => n.endsWith('.pack') && !files.has(`${n.slice(0, -5)}.keep`))
+  return packs.length > limits.packs
+}
+
+/**
+ * The store's housekeeping: `git gc --auto`, run beside other runs of this store and not under
+ * its lock, so it must not touch what they rely on: no pack-refs (a writer's ref update clears
+ * a `<ref>.lock` it takes for a leftover, and Store.hasPending reads loose refs first), no
+ * reflog expiry (it locks refs), and a prune of unreachable objects only when older than two
+ * weeks whatever the user's config (a run's new objects are unreachable until its ref moves).
+ * Repacking and pruning are git's own, safe beside readers and writers and against a kill.
+ */
+export const MAINTENANCE_ARGS = [
+  ...['-c', 'gc.packRefs=false', '-c', 'gc.reflogExpire=never', '-c', 'gc.reflogExpireUnreachable=never'],
+  ...['-c', 'gc.pruneExpire=2.weeks.ago', '-c', 'gc.autoDetach=false'],
+  ...['gc', '--auto', '--quiet'],
+]
+
 export class SystemBackend implements GitBackend {
   readonly name = 'system' as const
   private readonly cat: GitPipe<CatReply>
@@ -436,6 +473,21 @@ export class SystemBackend implements GitBackend {
   async deleteRemoteRef(remote: Remote, ref: string): Promise<void> {
     await this.remoteGit(remote, ['push', '--quiet', '--porcelain', '--', remote.url, `:${ref}`], ref)
     await runGit(['update-ref', '-d', trackingRef(ref)], { gitdir: this.gitdir })
+  }
+
+  async maintain(): Promise<boolean> {
+    if (!needsMaintenance(this.gitdir)) return false
+    // Its own process group and no stdio: neither a Ctrl-C at the terminal nor a caller
+    // reading our output to its end waits for it or stops it.
+    const child = spawn('git', MAINTENANCE_ARGS, {
+      env: gitEnv(this.gitdir),
+      detached: true,
+      stdio: 'ignore',
+      windowsHide: true,
+    })
+    child.on('error', () => {})
+    child.unref()
+    return true
   }
 
   async close(): Promise<void> {

@@ -142,13 +142,23 @@ export class Store {
     writeConfig(this.paths.config, this.config)
   }
 
-  /** Whether this device's branch has commits the remote has not acknowledged (a cheap file check). */
+  /**
+   * Whether this device's branch has commits the remote has not acknowledged (a cheap file
+   * check). A ref without a loose file is looked up in `packed-refs`, where a `git gc` the user
+   * ran, or the one `git fetch` starts, moves it.
+   */
   hasPending(): boolean {
+    let packed: string | undefined
     const read = (ref: string) => {
       try {
         return fs.readFileSync(path.join(this.paths.gitdir, ref), 'utf8').trim()
       } catch {
-        return null
+        try {
+          packed ??= fs.readFileSync(path.join(this.paths.gitdir, 'packed-refs'), 'utf8')
+        } catch {
+          return null
+        }
+        return new RegExp(`^([0-9a-f]{40}) ${ref}$`, 'm').exec(packed)?.[1] ?? null
       }
     }
     const local = read(`refs/heads/ledger/${this.device.id}`)

@@ -4,7 +4,7 @@
  * passing it write byte-identical objects; native git then fsck's, logs and clones the result.
  */
 import type { Test } from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import net, { type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -855,4 +855,57 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     t.same(headsOf(bare), new Map(), 'nothing reached the repository')
     t.equal(await b.readRef(trackingRef(ref)), null, 'no tracking ref')
   })
+
+  t.test(
+    'maintain: nothing within git gc --auto limits; past them the system backend packs in the background, keeping every object and ref',
+    async (t) => {
+      const { b, gitdir } = await open(t)
+      const { c3 } = await history(b)
+      await b.updateRef(ledgerRef(DEVICE), c3, null)
+      t.equal(await b.maintain(), false, 'a few loose objects: nothing to do')
+
+      // git estimates the loose objects from objects/17 alone: blobs whose oids start with 17,
+      // more than gc.auto / 256 of them, reachable from a branch.
+      const entries: TreeEntry[] = []
+      for (let i = 0; entries.length < 40; i++) {
+        const data = Buffer.from(`loose ${i}\n`)
+        if (blobOid(data).startsWith('17'))
+          entries.push({ mode: '100644', type: 'blob', name: `b${i}`, oid: await b.writeBlob(data) })
+      }
+      const tree = await b.writeTree(entries)
+      const sig = ledgerSig(DEVICE2, T)
+      const many = await b.writeCommit({ tree, parents: [c3], author: sig, committer: sig, message: 'many\n' })
+      await b.updateRef(ledgerRef(DEVICE2), many, null)
+      const loose17 = () =>
+        existsSync(join(gitdir, 'objects', '17')) ? readdirSync(join(gitdir, 'objects', '17')).length : 0
+      const before = loose17()
+      t.ok(before > 6700 / 256, `${before} loose objects in objects/17`)
+
+      const started = await b.maintain()
+      t.equal(started, b.name === 'system', b.name === 'system' ? 'git gc --auto started' : 'iso has no housekeeping')
+      if (started) {
+        // It runs on its own; wait (bounded) for it to finish.
+        for (let i = 0; i < 600 && (loose17() > 0 || existsSync(join(gitdir, 'gc.pid'))); i++)
+          await new Promise((r) => setTimeout(r, 100))
+        t.equal(loose17(), 0, 'the loose objects are packed')
+        t.ok(
+          readdirSync(join(gitdir, 'objects', 'pack')).some((f) => f.endsWith('.pack')),
+          'into a pack',
+        )
+      } else t.equal(loose17(), before, 'left as they were')
+      t.same(fsck(gitdir), { code: 0, output: '' }, 'native fsck --strict: clean')
+      t.ok(
+        existsSync(join(gitdir, ledgerRef(DEVICE))) && existsSync(join(gitdir, ledgerRef(DEVICE2))),
+        'refs are still loose files',
+      )
+      t.equal(await b.readRef(ledgerRef(DEVICE)), c3)
+      t.equal(await b.readRef(ledgerRef(DEVICE2)), many)
+      t.same((await b.readCommit(many)).tree, tree, 'the commit reads back')
+      t.same(await b.readTree(tree), nameSorted(entries), 'so does its tree')
+      let same = 0
+      for (const e of entries) if ((await b.readBlob(e.oid)).toString() === `loose ${e.name.slice(1)}\n`) same++
+      t.equal(same, entries.length, 'and every blob')
+      t.equal(await b.maintain(), false, 'packed: nothing to do again')
+    },
+  )
 }

@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
-import { SystemBackend } from '../../lib/git/system.js'
+import { writeFileSync } from 'node:fs'
+import { MAINTENANCE_ARGS, MAINTENANCE_LIMITS, needsMaintenance, SystemBackend } from '../../lib/git/system.js'
 import { backendContract } from './contract.js'
-import { blobOid, git, prng } from './native.js'
+import { blobOid, fsck, git, nativeGit, prng } from './native.js'
 
 backendContract(t, (gitdir) => new SystemBackend(gitdir))
 
@@ -168,4 +169,100 @@ t.test('git failures carry codes, not crashes', async (t) => {
     { code: 'GIT_FAILED' },
     'isAncestor with a missing commit is an error, not "false"',
   )
+})
+
+t.test("needsMaintenance: git gc --auto's own estimate, read from the repository", async (t) => {
+  const gitdir = join(t.testdir(), 'repo.git')
+  const b = new SystemBackend(gitdir)
+  t.teardown(() => b.close())
+  await b.init()
+  const limits = { looseObjects: 256 * 3, packs: 2 }
+  t.equal(needsMaintenance(gitdir, limits), false, 'an empty repository')
+  // Loose objects: only objects/17 is counted; more than looseObjects / 256 there.
+  const with17: string[] = []
+  const other: string[] = []
+  for (let i = 0; with17.length < 4; i++) {
+    const data = Buffer.from(`object ${i}\n`)
+    const oid = blobOid(data)
+    if (oid.startsWith('17')) with17.push(await b.writeBlob(data))
+    else if (other.length < 50) other.push(await b.writeBlob(data))
+  }
+  t.equal(
+    needsMaintenance(gitdir, { ...limits, looseObjects: 256 * 4 }),
+    false,
+    '4 in objects/17, 50 elsewhere: under 4 × 256',
+  )
+  t.equal(needsMaintenance(gitdir, limits), true, '4 in objects/17: over 3 × 256')
+  t.equal(needsMaintenance(gitdir), false, "git's default gc.auto (6700) is far away")
+  t.equal(MAINTENANCE_LIMITS.looseObjects, 6700, "git's default gc.auto")
+
+  // Packs: more than `packs` of them, a kept pack (.keep) not counted.
+  const pack = (oid: string) =>
+    git(gitdir, ['pack-objects', '-q', join(gitdir, 'objects', 'pack', 'pack')], { input: `${oid}\n` })
+  const loose = { ...limits, looseObjects: 256 * 100 }
+  const names = [pack(other[0]!), pack(other[1]!)]
+  t.equal(needsMaintenance(gitdir, loose), false, '2 packs: at the limit')
+  names.push(pack(other[2]!))
+  t.equal(needsMaintenance(gitdir, loose), true, '3 packs: over it')
+  writeFileSync(join(gitdir, 'objects', 'pack', `pack-${names[0]}.keep`), '')
+  t.equal(needsMaintenance(gitdir, loose), false, 'one of them kept: 2 count')
+})
+
+t.test('maintenance beside a writer: every commit lands, and a kill leaves the repository valid', async (t) => {
+  const gitdir = join(t.testdir(), 'repo.git')
+  const b = new SystemBackend(gitdir)
+  t.teardown(() => b.close())
+  await b.init()
+  const ref = 'refs/heads/ledger/0123456789abcdef0123456789abcdef'
+  const sig = { name: 'usage-ledger', email: 'x@usage-ledger', timestamp: 1795256103 }
+  // gc forced to repack everything each time it is started (one pack is already too many).
+  const forced = ['-c', 'gc.auto=1', '-c', 'gc.autoPackLimit=1', ...MAINTENANCE_ARGS]
+  const { spawn } = await import('node:child_process')
+  const gc = () =>
+    new Promise<number>((resolve) => {
+      const c = spawn('git', forced, { env: { ...process.env, GIT_DIR: gitdir }, stdio: 'ignore' })
+      c.on('close', (code) => resolve(code ?? 1))
+    })
+  let head: string | null = null
+  let writing = true
+  let gcs = 0
+  const maintaining = (async () => {
+    while (writing) {
+      await gc()
+      gcs++
+    }
+  })()
+  const parts: string[] = []
+  for (let i = 0; i < 60; i++) {
+    const part = await b.writeBlob(prng(3000, i + 1))
+    parts.push(part)
+    const tree = await b.writeTree([
+      { mode: '100644', type: 'blob', name: `${String(i).padStart(6, '0')}.ndjson`, oid: part },
+    ])
+    const c = await b.writeCommit({ tree, parents: head ? [head] : [], author: sig, committer: sig, message: `${i}\n` })
+    await b.updateRef(ref, c, head)
+    head = c
+  }
+  writing = false
+  await maintaining
+  t.ok(gcs > 0, `${gcs} full repacks ran beside 60 commits`)
+  t.equal(git(gitdir, ['rev-list', '--count', ref]), '60', 'every commit is on the branch')
+  t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict: clean')
+  let readable = 0
+  for (const [i, p] of parts.entries()) if ((await b.readBlob(p)).equals(prng(3000, i + 1))) readable++
+  t.equal(readable, 60, 'every part reads back')
+
+  // A kill at any moment of a repack: git writes packs under temporary names and renames them.
+  for (const delay of [0, 5, 20, 50]) {
+    const c = spawn('git', forced, { env: { ...process.env, GIT_DIR: gitdir }, stdio: 'ignore' })
+    const closed = new Promise((r) => c.on('close', r))
+    await new Promise((r) => setTimeout(r, delay))
+    c.kill('SIGKILL')
+    await closed
+    t.same(fsck(gitdir), { code: 0, output: '' }, `killed after ${delay} ms: fsck --strict clean`)
+    t.equal(git(gitdir, ['rev-list', '--count', ref]), '60', 'and the branch whole')
+  }
+  // A leftover gc.pid of a killed gc does not stop the next one for long: git checks its pid.
+  t.equal(nativeGit(gitdir, forced).code, 0, 'the next gc runs')
+  t.same(fsck(gitdir), { code: 0, output: '' })
 })

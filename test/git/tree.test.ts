@@ -41,6 +41,7 @@ function counting(inner: GitBackend) {
     fetchRefs: (r, refs) => inner.fetchRefs(r, refs),
     push: (r, ref) => inner.push(r, ref),
     deleteRemoteRef: (r, ref) => inner.deleteRemoteRef(r, ref),
+    maintain: () => inner.maintain(),
     close: () => inner.close(),
   }
   return {
