@@ -90,7 +90,7 @@ export interface IndexDevice {
 
 /** A month as the top file holds it: its files, and its statistics summed (reports read them without the month). */
 export interface IndexMonth {
-  /** The stem of the month's files: `<file>.meta.json`, `<file>.fine`, `<file>.coarse`. */
+  /** The stem of the month's files: `<file>.meta.json`, `<file>.fine`, `<file>.coarse`, `<file>.hourly`. */
   file: string
   /** `IndexStats` in `STATS` order, summed over the month's days. */
   stats: number[]
@@ -145,8 +145,11 @@ interface TableHeader {
   days: Record<string, [number, number]>
 }
 
-/** Which table rows come from: `coarse` holds no project nor session. */
-export type TableKind = 'fine' | 'coarse'
+/**
+ * Which table rows come from: `coarse` holds no project nor session; `hourly` is the coarse one summed per hour, exact
+ * for a zone whose offsets are whole hours (days, weeks, months and blocks, which start on the hour, come out the same).
+ */
+export type TableKind = 'fine' | 'coarse' | 'hourly'
 
 /** The tree an indexed device's day was read from. */
 export const indexedDayTree = (dev: { days: Record<string, string[]> }, day: string): string | undefined =>
@@ -471,6 +474,7 @@ interface MonthBuild {
   month: string
   fine: Table
   coarse: Table
+  hourly: Table
   meta: MonthMeta
 }
 
@@ -637,6 +641,7 @@ class Update {
       month,
       fine: keep ? readTable(this.dir, entry, 'fine', this.onRead) : empty(),
       coarse: keep ? readTable(this.dir, entry, 'coarse', this.onRead) : empty(),
+      hourly: keep ? readTable(this.dir, entry, 'hourly', this.onRead) : empty(),
       meta: {
         v: INDEX_VERSION,
         devices: this.monthDevices(month),
@@ -709,11 +714,13 @@ class Update {
     const rows = fine.rows()
     if (rows.length) {
       build.fine.days.set(day, rows)
-      build.coarse.days.set(day, coarsen(build.fine.dims, rows, build.coarse))
-    } else {
-      build.fine.days.delete(day)
-      build.coarse.days.delete(day)
-    }
+      const coarse = rollUp(build.fine.dims, rows, build.coarse, coarseKey, 1)
+      build.coarse.days.set(day, coarse)
+      build.hourly.days.set(
+        day,
+        rollUp(build.coarse.dims, coarse, build.hourly, (dim) => dim, 4),
+      )
+    } else for (const table of [build.fine, build.coarse, build.hourly]) table.days.delete(day)
     const oids = this.dayOids(day)
     if (oids.length) meta.parts[day] = oids
     else delete meta.parts[day]
@@ -742,6 +749,7 @@ class Update {
     // Not durable one by one: the top file (written durably after them) is what makes them count.
     writeFileAtomic(path.join(this.dir, `${file}.fine`), encodeTable(build.fine), { durable: false })
     writeFileAtomic(path.join(this.dir, `${file}.coarse`), encodeTable(build.coarse), { durable: false })
+    writeFileAtomic(path.join(this.dir, `${file}.hourly`), encodeTable(build.hourly), { durable: false })
     writeFileAtomic(path.join(this.dir, `${file}.meta.json`), JSON.stringify(meta), { durable: false })
     const stats = STATS.map(() => 0)
     for (const day of Object.values(meta.stats)) for (let i = 0; i < STATS.length; i++) stats[i]! += day[i] ?? 0
@@ -758,7 +766,7 @@ class Update {
 }
 
 let segmentSeq = 0
-const SEGMENT_FILES = ['.meta.json', '.fine', '.coarse']
+const SEGMENT_FILES = ['.meta.json', '.fine', '.coarse', '.hourly']
 
 /** After a rebuild: segment files no month names (left by an update that died before its top file). */
 function removeStrays(dir: string, months: Record<string, IndexMonth>): void {
@@ -856,16 +864,26 @@ const coarseKey = (dim: string): string => {
   return f.join('\t')
 }
 
-/** A day's fine rows summed per quarter hour and coarse dimension (`coarse`'s dimensions grow). */
-function coarsen(fineDims: string[], rows: Float64Array, coarse: Table): Float64Array {
-  const out = new DayRows(coarse)
+/**
+ * A day's rows (of dimensions `dims`) summed into `into`'s dimensions (`keyOf`, which may grow them), per `quarters`
+ * quarter hours (1: quarter hours, 4: hours).
+ */
+function rollUp(
+  dims: string[],
+  rows: Float64Array,
+  into: Table,
+  keyOf: (dim: string) => string,
+  quarters: number,
+): Float64Array {
+  const out = new DayRows(into)
   const keys = new Map<number, string>()
   for (let at = 0; at < rows.length; at += ROW) {
-    const fineDim = rows[at + COL.dim]!
-    let key = keys.get(fineDim)
-    if (key === undefined) keys.set(fineDim, (key = coarseKey(fineDims[fineDim]!)))
+    const dim = rows[at + COL.dim]!
+    let key = keys.get(dim)
+    if (key === undefined) keys.set(dim, (key = keyOf(dims[dim]!)))
     const first = rows[at + COL.first]!
-    const row = out.row(rows[at + COL.quarter]!, key, first)
+    const quarter = rows[at + COL.quarter]!
+    const row = out.row(quarter - (quarter % quarters), key, first)
     for (let c = COL.records; c <= COL.display; c++) row[c]! += rows[at + c]!
     if (first < row[COL.first]!) row[COL.first] = first
     if (rows[at + COL.last]! > row[COL.last]!) row[COL.last] = rows[at + COL.last]!
@@ -875,10 +893,25 @@ function coarsen(fineDims: string[], rows: Float64Array, coarse: Table): Float64
 
 /** What `indexRows` reads: a table, and optionally only the UTC days from..to. */
 export interface RowsQuery {
-  /** `fine` when the rows are grouped or filtered by project or session; `coarse` (the default) otherwise. */
+  /** `fine` when the rows are grouped or filtered by project or session; else `coarse`, or `hourly` (see `localTime`). */
   table?: TableKind
+  /**
+   * The zone the rows will be read in (local `YYYY-MM-DDTHH:MM` of an instant): without `table`, when its offsets are
+   * whole hours over the months read, the hourly table serves.
+   */
+  localTime?: (ms: number) => string
   from?: string
   to?: string
+}
+
+/** Whether a zone's offset is whole hours over these months (sampled at every UTC midnight and noon). */
+function wholeHours(localTime: (ms: number) => string, months: string[]): boolean {
+  for (const month of months) {
+    const end = Date.parse(`${addDays(`${month}-28`, 4).slice(0, 7)}-01T00:00:00Z`)
+    for (let ms = Date.parse(`${month}-01T00:00:00Z`); ms < end; ms += 43_200_000)
+      if (localTime(ms).slice(14, 16) !== '00') return false
+  }
+  return true
 }
 
 /** The UTC days to read for local days since..until of any zone: one more day on each side. */
@@ -897,7 +930,11 @@ export function indexRows(
   keepDim?: (dim: string[]) => boolean,
   query: RowsQuery = {},
 ): Rows {
-  const kind = query.table ?? 'coarse'
+  const inRange = (month: string) =>
+    !(query.from && month < monthOf(query.from)) && !(query.to && month > monthOf(query.to))
+  const kind =
+    query.table ??
+    (query.localTime && wholeHours(query.localTime, Object.keys(idx.months).filter(inRange)) ? 'hourly' : 'coarse')
   let top = idx
   let tables: Array<{ table: Table; toGlobal: Int32Array }> | null = null
   let dims: string[][] = []
@@ -907,7 +944,7 @@ export function indexRows(
       dims = []
       tables = []
       for (const [month, entry] of Object.entries(top.months).sort(([a], [b]) => (a < b ? -1 : 1))) {
-        if ((query.from && month < monthOf(query.from)) || (query.to && month > monthOf(query.to))) continue
+        if (!inRange(month)) continue
         const table = readTable(top.dir, entry, kind)
         const toGlobal = new Int32Array(table.dims.length)
         table.dims.forEach((d, i) => {
@@ -935,7 +972,7 @@ export function indexRows(
   const unknown = [
     ...new Set(
       Object.entries(top.months)
-        .filter(([m]) => !(query.from && m < monthOf(query.from)) && !(query.to && m > monthOf(query.to)))
+        .filter(([m]) => inRange(m))
         .flatMap(([, m]) => m.unknown),
     ),
   ].sort()

@@ -34,6 +34,7 @@ function normalise(idx: IndexData) {
   return {
     rows: tableRows(idx, 'fine'),
     coarse: tableRows(idx, 'coarse'),
+    hourly: tableRows(idx, 'hourly'),
     stats: indexStats(idx),
     cross: [...crossDeviceStats(idx)].sort(),
     unknown: unknownModels(idx),
@@ -41,7 +42,7 @@ function normalise(idx: IndexData) {
 }
 
 /** A table's rows as sorted strings. */
-function tableRows(idx: IndexData, table: 'fine' | 'coarse') {
+function tableRows(idx: IndexData, table: 'fine' | 'coarse' | 'hourly') {
   const src = indexRows(idx, 'calculate', undefined, { table })
   const rows: string[] = []
   src.each((r) => {
@@ -147,6 +148,19 @@ t.test('the incrementally updated index equals a full rebuild after random recor
       tableRows(inc, 'coarse'),
       'the coarse table is the fine one summed without project and session',
     )
+    const hourStarts = (q: { localTime: (ms: number) => string }) => {
+      const out = new Set<boolean>()
+      indexRows(inc, 'auto', undefined, q).each((r) => {
+        out.add(r.ms % 3_600_000 === 0)
+      })
+      return [...out].sort()
+    }
+    t.same(hourStarts({ localTime: localTimeIn('UTC') }), [true], 'UTC reads the hourly table')
+    t.same(
+      hourStarts({ localTime: localTimeIn('Asia/Kolkata') }),
+      [false, true],
+      'a zone 5:30 ahead, the quarter hours',
+    )
 
     // And both equal the dedupe rule applied to every line ever written, independently.
     const best = new BestById()
@@ -169,6 +183,16 @@ t.test('the incrementally updated index equals a full rebuild after random recor
       )
       t.same(rounded([got.totals as Row]), rounded([want.totals as Row]), 'and the totals')
       t.same(got.unknownModels, ['mystery-model'], 'the model without a price is named')
+      // The tables a report may read give the same report: UTC's offsets are whole hours (the hourly table), a
+      // zone 5:30 ahead's are not (the coarse one, by quarter hour).
+      for (const tz of ['UTC', 'Asia/Kolkata'])
+        for (const period of ['daily', 'blocks'] as const) {
+          const zoned = { ...opts, period, localTime: localTimeIn(tz), includeFailed }
+          const [fine, chosen] = [{ table: 'fine' as const }, { localTime: localTimeIn(tz) }].map((q) =>
+            rounded(aggregateRows(indexRows(inc, 'calculate', undefined, q), zoned).rows),
+          )
+          t.same(chosen, fine, `seed ${seed}, ${tz}, ${period}: the table chosen for the zone = the fine one`)
+        }
     }
     // The failed winners are out of the default totals, counted in `failed`, and cost nothing.
     const winners = [...best.winners()]
@@ -502,7 +526,7 @@ t.test('an update rewrites only the months it touched; with nothing new it opens
   for (const m of ['2026-09', '2026-11']) {
     const file = first.index.months[m]!.file
     t.equal(second.index.months[m]!.file, file, `${m}: the same segment`)
-    for (const ext of ['.meta.json', '.fine', '.coarse']) {
+    for (const ext of ['.meta.json', '.fine', '.coarse', '.hourly']) {
       const name = `${file}${ext}`
       t.same(
         [after[name]?.ino, after[name]?.mtimeMs],
@@ -521,7 +545,7 @@ t.test('an update rewrites only the months it touched; with nothing new it opens
 
   // A report of a range reads only its months (±1 day): without the others' files it still reads.
   for (const m of ['2026-09', '2026-11'])
-    for (const ext of ['.meta.json', '.fine', '.coarse'])
+    for (const ext of ['.meta.json', '.fine', '.coarse', '.hourly'])
       fs.rmSync(path.join(idxDir, `${second.index.months[m]!.file}${ext}`))
   let n = 0
   indexRows(second.index, 'auto', undefined, { from: '2026-10-02', to: '2026-10-30' }).each((r) => {

@@ -69,11 +69,12 @@ export async function buildReport(store: Store, opts: ReportQuery): Promise<Repo
   const view = store.initialized ? await refreshIndex(store, prices, opts.clone) : null
   const idx = view?.index ?? null
   const devices = reportDevices(idx, opts.device, store.device.id)
-  // Project and session are in the fine table only; the coarse one serves every other report.
+  // Project and session are in the fine table only; the coarse one (hourly in a zone of whole-hour offsets) serves
+  // every other report.
   const fine = opts.period === 'session' || groupBy.includes('project')
   const rows = idx
     ? indexRows(idx, opts.cost, dimensionFilter(devices, opts), {
-        table: fine ? 'fine' : 'coarse',
+        ...(fine ? { table: 'fine' as const } : { localTime: localTimeIn(tz) }),
         ...utcRange(since, until),
       })
     : recordRows([], prices, opts.cost)
