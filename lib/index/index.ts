@@ -177,35 +177,47 @@ export function readIndex(dir: string): IndexData | null {
   return readTop(dir)
 }
 
-function readSegmentFile(dir: string, file: string, onRead?: (file: string) => void): Buffer {
+/** A segment file parsed by `parse`; one that is gone or damaged is a `MissingSegment` (an update then rebuilds). */
+function readSegment<T>(
+  dir: string,
+  file: string,
+  onRead: ((file: string) => void) | undefined,
+  parse: (b: Buffer) => T,
+): T {
   onRead?.(file)
+  let buf: Buffer
   try {
-    return fs.readFileSync(path.join(dir, file))
+    buf = fs.readFileSync(path.join(dir, file))
+  } catch {
+    throw new MissingSegment(file)
+  }
+  try {
+    return parse(buf)
   } catch {
     throw new MissingSegment(file)
   }
 }
 
 function readMeta(dir: string, month: IndexMonth, onRead?: (file: string) => void): MonthMeta {
-  const meta = JSON.parse(readSegmentFile(dir, `${month.file}.meta.json`, onRead).toString('utf8')) as MonthMeta
+  const meta = readSegment(dir, `${month.file}.meta.json`, onRead, (b) => JSON.parse(b.toString('utf8')) as MonthMeta)
   if (meta.v !== INDEX_VERSION) throw new MissingSegment(month.file)
   return meta
 }
 
 /** A table file: a 4-byte header length, the JSON header, padding to 8 bytes, then the rows as little-endian doubles. */
 function readTable(dir: string, month: IndexMonth, kind: TableKind, onRead?: (file: string) => void): Table {
-  const buf = readSegmentFile(dir, `${month.file}.${kind}`, onRead)
-  const length = buf.readUInt32LE(0)
-  const header = JSON.parse(buf.toString('utf8', 4, 4 + length)) as TableHeader
-  const start = (4 + length + 7) & ~7
-  const bytes = buf.byteLength - start
-  const all =
-    (buf.byteOffset + start) % 8 === 0
-      ? new Float64Array(buf.buffer, buf.byteOffset + start, bytes / 8)
-      : new Float64Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.byteLength))
-  const days = new Map<string, Float64Array>()
-  for (const [day, [at, n]] of Object.entries(header.days)) days.set(day, all.subarray(at, at + n))
-  return { dims: header.dims, days }
+  return readSegment(dir, `${month.file}.${kind}`, onRead, (buf) => {
+    const length = buf.readUInt32LE(0)
+    const header = JSON.parse(buf.toString('utf8', 4, 4 + length)) as TableHeader
+    const start = (4 + length + 7) & ~7
+    const all =
+      (buf.byteOffset + start) % 8 === 0
+        ? new Float64Array(buf.buffer, buf.byteOffset + start, (buf.byteLength - start) / 8)
+        : new Float64Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.byteLength))
+    const days = new Map<string, Float64Array>()
+    for (const [day, [at, n]] of Object.entries(header.days)) days.set(day, all.subarray(at, at + n))
+    return { dims: header.dims, days }
+  })
 }
 
 /** Keeps only the dimensions some row uses (renumbered), so a month's dimensions do not grow with its updates. */
@@ -746,11 +758,11 @@ class Update {
     if (!Object.keys(meta.devices).length && !build.fine.days.size && !Object.keys(meta.stats).length) return null
     const file = `m-${build.month}-${Date.now().toString(36)}-${process.pid}-${(segmentSeq++).toString(36)}`
     fs.mkdirSync(this.dir, { recursive: true })
-    // Not durable one by one: the top file (written durably after them) is what makes them count.
-    writeFileAtomic(path.join(this.dir, `${file}.fine`), encodeTable(build.fine), { durable: false })
-    writeFileAtomic(path.join(this.dir, `${file}.coarse`), encodeTable(build.coarse), { durable: false })
-    writeFileAtomic(path.join(this.dir, `${file}.hourly`), encodeTable(build.hourly), { durable: false })
-    writeFileAtomic(path.join(this.dir, `${file}.meta.json`), JSON.stringify(meta), { durable: false })
+    // Durable before the top file names them: a crash must not leave it naming empty files.
+    writeFileAtomic(path.join(this.dir, `${file}.fine`), encodeTable(build.fine))
+    writeFileAtomic(path.join(this.dir, `${file}.coarse`), encodeTable(build.coarse))
+    writeFileAtomic(path.join(this.dir, `${file}.hourly`), encodeTable(build.hourly))
+    writeFileAtomic(path.join(this.dir, `${file}.meta.json`), JSON.stringify(meta))
     const stats = STATS.map(() => 0)
     for (const day of Object.values(meta.stats)) for (let i = 0; i < STATS.length; i++) stats[i]! += day[i] ?? 0
     const cross: CrossCounts = {}

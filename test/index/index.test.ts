@@ -555,5 +555,11 @@ t.test('an update rewrites only the months it touched; with nothing new it opens
   t.throws(() => indexRows(second.index, 'auto'), /index --rebuild/, 'a missing segment is said')
   const again = await updateIndex(git, idxDir, EMBEDDED_PRICES, { rebuild: true })
   t.same(perMonth(again.index), { '2026-09 1': 1, '2026-10 1': 2, '2026-11 1': 1 }, 'index --rebuild mends it')
+  // A damaged segment (a crash, a disk) found by an update: the update rebuilds.
+  fs.writeFileSync(path.join(idxDir, `${again.index.months['2026-10']!.file}.fine`), '')
+  await appendRecords(git, info, known, [rec('more', '2026-10-16T13:00:00.000Z')], new Date('2026-11-20T02:00:00Z'))
+  const mended = await updateIndex(git, idxDir, EMBEDDED_PRICES)
+  t.equal(mended.rebuilt, true, 'a damaged segment: rebuilt')
+  t.same(perMonth(mended.index), { '2026-09 1': 1, '2026-10 1': 3, '2026-11 1': 1 })
   await git.close()
 })
