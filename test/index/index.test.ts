@@ -438,27 +438,15 @@ t.test('copies on either side of a month end: a change on one side re-sums the o
     await git.init()
     // One response: device a's copy on 10-31 just before midnight, device b's on 11-01 just after (its ts
     // later: a's copy wins, whichever was committed first).
-    const early = async () =>
-      appendRecords(
-        git,
-        infoOf(a),
-        path.join(dir, 'ka'),
-        [rec('x', '2026-10-31T23:59:50.000Z')],
-        new Date('2026-11-02T00:00:00Z'),
-      )
-    const late = async () =>
-      appendRecords(
-        git,
-        infoOf(b),
-        path.join(dir, 'kb'),
-        [rec('x', '2026-11-01T00:00:20.000Z')],
-        new Date('2026-11-02T01:00:00Z'),
-      )
+    const copy = (device: string, ts: string, at: string) => () =>
+      appendRecords(git, infoOf(device), path.join(dir, `k${device[0]}`), [rec('x', ts)], new Date(at))
+    const early = copy(a, '2026-10-31T23:59:50.000Z', '2026-11-02T00:00:00Z')
+    const late = copy(b, '2026-11-01T00:00:20.000Z', '2026-11-02T01:00:00Z')
     // Other days of both months, so each month has rows of its own.
     await appendRecords(
       git,
       infoOf(b),
-      path.join(dir, 'kb'),
+      path.join(dir, `k${b[0]}`),
       [rec('o1', '2026-10-10T10:00:00.000Z'), rec('o2', '2026-11-10T10:00:00.000Z')],
       new Date('2026-11-01T00:00:00Z'),
     )
