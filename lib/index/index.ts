@@ -701,10 +701,14 @@ class Update {
   private async sumDay(build: MonthBuild, day: string): Promise<void> {
     const [before, after] = neighbourDays(day)
     for (const d of this.loaded.keys()) if (d < before) this.loaded.delete(d)
+    // The day's own copies, then the neighbours' copies of the same responses (a record's part is its ts's day, so
+    // a response without a copy here has no winner here).
     const best = new BestById()
-    for (const d of [before, day, after])
-      for (const c of (await this.load(d)).copies) best.offer(c.record, c.device, c.pos, c.added)
-    const own = this.loaded.get(day)!
+    const own = await this.load(day)
+    for (const c of own.copies) best.offer(c.record, c.device, c.pos, c.added)
+    for (const d of [before, after])
+      for (const c of (await this.load(d)).copies)
+        if (best.best.has(c.record.id)) best.offer(c.record, c.device, c.pos, c.added)
     const fine = new DayRows(build.fine)
     const unknown = new Set<string>()
     let winners = 0
