@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // P6 of the benchmark (see docs/benchmarks.md): a new machine joins a large ledger.
 //
-//   node bench/init.mjs [--runs 3] [--no-native] [--packed] [--keep] [--out FILE]
+//   node bench/init.mjs [--runs 3] [--no-native] [--packed] [--records 1000000] [--keep] [--out FILE]
 //
 // The ledger is the P4 setup that bench/report.mjs builds and caches (1M records: 5 devices ×
 // 200k, 60 parts each). Per run, on a fresh copy of that remote (`cp -a`, not timed):
@@ -58,19 +58,22 @@ const { values: opt } = parseArgs({
     keep: { type: 'boolean', default: false },
     'no-native': { type: 'boolean', default: false },
     packed: { type: 'boolean', default: false },
+    records: { type: 'string', default: '1000000' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 if (opt.help) {
-  console.log('usage: node bench/init.mjs [--runs 3] [--no-native] [--packed] [--keep] [--out results.json]')
+  console.log(
+    'usage: node bench/init.mjs [--runs 3] [--no-native] [--packed] [--records 1000000] [--keep] [--out results.json]',
+  )
   process.exit(0)
 }
 const RUNS = Math.max(1, Number(opt.runs))
 
 requireBuild()
 const machine = logMachine()
-const { cacheDir, meta } = reportCache('r1000000-d5-', 'bench init')
+const { cacheDir, meta } = reportCache(`r${Number(opt.records)}-d5-`, 'bench init')
 const total = meta.truths.reduce((acc, t) => addInto(acc, t), zero())
 
 const root = tempDir('ul-bench-init-')

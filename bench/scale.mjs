@@ -2,7 +2,7 @@
 // The benchmark at scale (issue 7): `npm run bench -- --scale` (bench/run.mjs hands over to this
 // script), or `node bench/scale.mjs` after `npm run build`. See docs/benchmarks.md.
 //
-//   node bench/scale.mjs [--runs 3] [--size large] [--only P1,P4,P5,P6,P6P,V] [--out FILE]
+//   node bench/scale.mjs [--runs 3] [--size large] [--only P1,P4,P5,P6,P6P,V,L,LE,Y,P4S,P6X3] [--out FILE]
 //                        [--calm LOAD [--calm-wait 600]]
 //
 // Runs the other bench scripts one after the other as child processes, each with `--out` to a
@@ -19,6 +19,8 @@
 //                                       a reader's fetch); LE the same with one session per record
 //   bench/year.mjs                 Y    after a simulated year (5 devices × 30,000 commits) vs day 1:
 //                                       Yn, Yr `record`, Yf `fetch`, Yv `verify`, Yp `report` (issue 15)
+//   bench/report.mjs --sessions 1000000  P4s  P4 over a ledger with one session per record (its own cache)
+//   bench/init.mjs --records 3000000     P6x3 P6 over 3M records: peak RSS over P6's (memory that does not grow)
 // Every ratio is the median of ratios each measured within one run: one pair of commands run
 // back to back (in alternating order where the script does so). Every script runs the same copy
 // of the CLI (taken when this one starts: USAGE_LEDGER_BENCH_CLI_ROOT), so a rebuild meanwhile
@@ -65,7 +67,7 @@ const { values: opt } = parseArgs({
 })
 if (opt.help) {
   console.log(
-    'usage: node bench/scale.mjs [--runs 3] [--size large|medium|small] [--only P1,P4,P5,P6,P6P,V] [--calm LOAD [--calm-wait SECONDS]] [--out results.json]',
+    'usage: node bench/scale.mjs [--runs 3] [--size large|medium|small] [--only P1,P4,P5,P6,P6P,V,L,LE,Y,P4S,P6X3] [--calm LOAD [--calm-wait SECONDS]] [--out results.json]',
   )
   process.exit(0)
 }
@@ -77,7 +79,7 @@ const GOALS = {
   P4: { wallRatio: 2 },
   P5: { wallRatio: 2 },
   P5n: { wallRatio: 2 },
-  P6: { wallMs: 30_000, rssMB: 400 },
+  P6: { wallMs: 30_000, rssMB: 300 },
   V1: { wallRatio: 2 },
   V2: { wallRatio: 2 },
   L: { wallRatio: 1.3 },
@@ -85,6 +87,9 @@ const GOALS = {
   LE: { wallRatio: 1.3 },
   LEf: { wallRatio: 1.3 },
   Y: { wallRatio: 1.5 },
+  P4s: { wallRatio: 3 },
+  /** The ratio of P6x3 is of peak RSS: 3M records' over 1M's. */
+  P6x3: { wallRatio: 1.2 },
 }
 
 requireBuild('run `npm run bench -- --scale` (it builds first) or `npm run build`')
@@ -115,6 +120,22 @@ const STAGES = [
   { id: 'L', script: 'late.mjs', args: ['--runs', String(RUNS)] },
   { id: 'LE', script: 'late.mjs', args: ['--runs', String(RUNS), '--sessions', 'each'] },
   { id: 'Y', script: 'year.mjs', args: ['--runs', String(RUNS), '--reps', String(RUNS)] },
+  {
+    id: 'P4S',
+    script: 'report.mjs',
+    args: [
+      '--runs',
+      '1',
+      '--reps',
+      String(Math.max(10, 3 * RUNS)),
+      '--info-reps',
+      '1',
+      '--no-p4c',
+      '--sessions',
+      '1000000',
+    ],
+  },
+  { id: 'P6X3', script: 'init.mjs', args: ['--runs', String(RUNS), '--records', '3000000'] },
 ]
 const only = opt.only ? new Set(opt.only.split(',').map((s) => s.trim().toUpperCase())) : null
 const stages = STAGES.filter((s) => !only || only.has(s.id))
@@ -292,7 +313,41 @@ if (S('Y')) {
   for (const r of S('Y').results) rows.push({ ...r, case: `${r.case} (after a year / day 1)`, goal: GOALS.Y })
 } else if (stageResults.Y) missing('Y', `bench/year.mjs failed (exit ${stageResults.Y.code})`)
 
-const order = ['P1', 'P2', 'P3', 'P4', 'P5', 'P5n', 'P6', 'P6P', 'V1', 'V2', 'L', 'Lf', 'LE', 'LEf', 'Yn', 'Yr', 'Yf', 'Yv', 'Yp', 'Y']
+if (S('P4S')) {
+  const d = S('P4S')
+  ratioRow(
+    'P4s',
+    `report daily --by device, warm, one session per record (${fmtInt(d.records)} records, ${d.devices} devices)`,
+    d.samples.p4Daily,
+    d.samples.p4Node,
+    'node -e 0',
+  )
+} else if (stageResults.P4S)
+  missing('P4s', `bench/report.mjs --sessions 1000000 failed (exit ${stageResults.P4S.code})`)
+if (S('P6X3')) {
+  // Memory that does not grow with the ledger: the peak RSS of 3M records over that of 1M (P6, this run).
+  const d = S('P6X3')
+  const p6 = S('P6')?.result
+  const ratio = p6 ? d.result.maxRssKB / p6.maxRssKB : NaN
+  const metRss = ratio <= GOALS.P6x3.wallRatio
+  rows.push({
+    id: 'P6x3',
+    case: `init --remote + first report, ${d.ledger.devices} × ${fmtInt(d.ledger.records / d.ledger.devices)} records: peak RSS vs P6's`,
+    ours: { wallMs: d.result.wallMs, maxRssKB: d.result.maxRssKB },
+    reference: p6 ? 'P6 (1M records), peak RSS' : 'P6 not run: no ratio',
+    ref: p6 ? { wallMs: p6.wallMs, maxRssKB: p6.maxRssKB } : null,
+    ratio,
+    n: d.runs,
+    goal: GOALS.P6x3,
+    met: metRss,
+    metWall: true,
+    metRss,
+    parts: { init: d.result.init, report: d.result.report },
+  })
+} else if (stageResults.P6X3)
+  missing('P6x3', `bench/init.mjs --records 3000000 failed (exit ${stageResults.P6X3.code})`)
+
+const order = ['P1', 'P2', 'P3', 'P4', 'P4s', 'P5', 'P5n', 'P6', 'P6P', 'P6x3', 'V1', 'V2', 'L', 'Lf', 'LE', 'LEf', 'Yn', 'Yr', 'Yf', 'Yv', 'Yp', 'Y']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 
 const goalText = (g) =>

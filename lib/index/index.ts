@@ -4,8 +4,15 @@
  * each cost mode. Offsets of every zone change only on quarter hours, so any zone's days, weeks
  * and months, and the 5-hour blocks, come out exact. It is derived and disposable: parts are
  * immutable, so an update re-reads only the days whose set of part blobs changed and their
- * neighbours (copies of one response lie a day apart at most, DESIGN §4). Written atomically;
- * readers never block.
+ * neighbours (copies of one response lie a day apart at most, DESIGN §4).
+ *
+ * On disk it is segmented by UTC month: a small top file (the device heads, each device's month
+ * trees, and per month the names of its files and its summed statistics) and per month three
+ * files: what the month was built from (`.meta.json`), the fine rows (every dimension) and the
+ * coarse rows (project and session left out), so an update rewrites only the months it touched,
+ * an update with nothing new reads only the top file, and a report reads only the months and the
+ * table it needs. Segments are written under new names before the top file names them; readers
+ * never block.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -14,10 +21,11 @@ import { readEntryAt } from '../git/tree.js'
 import { deviceFilesIn, readDeviceJson, readManifest } from '../branch/device-files.js'
 import { deviceDir, PART_NAME_RE } from '../ledger/paths.js'
 import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
-import { neighbourDays } from '../ledger/time.js'
+import { addDays, neighbourDays } from '../ledger/time.js'
 import type { CostMode, PriceTable } from '../report/prices.js'
-import { dimKey, emptyRowView, isFailedDim, type Rows } from '../report/aggregate.js'
+import { DIM, dimKey, emptyRowView, isFailedDim, type Rows } from '../report/aggregate.js'
 import { writeFileAtomic } from '../store/fsutil.js'
+import { opError } from '../errors.js'
 import { deviceHeads } from './heads.js'
 import { BestById } from '../ledger/dedupe.js'
 import { descends } from '../git/backend.js'
@@ -25,8 +33,9 @@ import { descends } from '../git/backend.js'
 /**
  * 2: the dedupe rule of issue 11 (earliest ts, then committed first), part commit times, first/last instants per row.
  * 3: failed calls (DESIGN §4) kept apart, in dimensions of their own (a sixth field, `DIM.failed`), at cost 0.
+ * 4: segments by UTC month, each with a coarse table beside the fine one.
  */
-export const INDEX_VERSION = 3
+export const INDEX_VERSION = 4
 const QUARTER = 900_000
 /**
  * The columns of a row, ROW numbers each: one row per quarter hour and dimension of a day. The
@@ -35,7 +44,7 @@ const QUARTER = 900_000
 export const COL = {
   /** The quarter hour's start, in quarters (ms / QUARTER). */
   quarter: 0,
-  /** Index into `IndexData.dims`. */
+  /** Index into the dimensions of the row's table. */
   dim: 1,
   records: 2,
   input: 3,
@@ -63,129 +72,212 @@ export interface IndexStats {
   /** Lines written by a newer usage-ledger. */
   newer: number
 }
-/** The order of a day's statistics in `IndexData.stats` (on disk an array). */
+/** The order of a day's statistics in the index (on disk an array). */
 const STATS: ReadonlyArray<keyof IndexStats> = ['lines', 'duplicates', 'crossDevice', 'invalid', 'newer']
 
-/** The two counts of `IndexData.cross`, by position. */
+/** The two counts of a cross-device entry, by position. */
 const CROSS = { held: 0, counted: 1 } as const
+type CrossCounts = Record<string, [number, number]>
 
+/** A device as the top file holds it. */
 export interface IndexDevice {
   head: string
   name: string
   lastRecordAt: string | null
-  /** day → [day tree oid, part oids in name order…] (read with `indexedDayTree` and `dayParts`) */
+  /** month (YYYY-MM) → the tree of the device's month directory the month's segment was built from */
+  months: Record<string, string>
+}
+
+/** A month as the top file holds it: its files, and its statistics summed (reports read them without the month). */
+export interface IndexMonth {
+  /** The stem of the month's files: `<file>.meta.json`, `<file>.fine`, `<file>.coarse`, `<file>.hourly`. */
+  file: string
+  /** `IndexStats` in `STATS` order, summed over the month's days. */
+  stats: number[]
+  /** device → [responses of the month recorded on more than one device that it holds, of those counted for it] */
+  cross: CrossCounts
+  /** models without a price */
+  unknown: string[]
+}
+
+/** The top file (`index.v1.json`), with the directory it was read from. */
+export interface IndexData {
+  v: 4
+  priceSha: string
+  devices: Record<string, IndexDevice>
+  months: Record<string, IndexMonth>
+  /** Where the segments are (not on disk). */
+  dir: string
+}
+
+/** One device's part of a month's segment. */
+interface MonthDevice {
+  /** day → [day tree oid, part oids in name order…] */
   days: Record<string, string[]>
-  /** part blob oid → committer time (s) of the commit on this branch that added it. */
+  /** part blob oid → committer time (s) of the commit on this branch that added it (parts of this month). */
   added: Record<string, number>
 }
 
-export interface IndexData {
-  v: 3
-  priceSha: string
-  devices: Record<string, IndexDevice>
+/** A month's `.meta.json`: what its rows were built from. */
+interface MonthMeta {
+  v: 4
+  devices: Record<string, MonthDevice>
   /** day → sorted part blob oids of every device: what the day's rows were built from. */
   parts: Record<string, string[]>
-  /** "device\tsource\tmodel\tproject\tsession\tfailed" (`dimKey`; failed: "failed" for failed calls, else empty) */
-  dims: string[]
-  /** day → its rows, ROW numbers each (kept on disk as one Float64Array, see writeIndex) */
-  days: Record<string, ArrayLike<number>>
-  /** day → its `IndexStats` in `STATS` order: [lines, duplicates, crossDevice, invalid, newer] */
+  /** day → `IndexStats` in `STATS` order */
   stats: Record<string, number[]>
-  /**
-   * day → device → [responses of the day recorded on more than one device that it holds, of those counted for it]
-   * (`CROSS` names them)
-   */
-  cross: Record<string, Record<string, [number, number]>>
+  /** day → device → [held, counted] (`CROSS`) */
+  cross: Record<string, CrossCounts>
   /** day → models without a price */
   unknown: Record<string, string[]>
 }
 
-/** The tree an indexed device's day was read from. */
-export const indexedDayTree = (dev: IndexDevice, day: string): string | undefined => dev.days[day]?.[0]
-/** The part oids of an indexed device's day, in name order. */
-const dayParts = (entry: string[]): string[] => entry.slice(1)
-
-const FILE = 'index.v1.json' // the name predates INDEX_VERSION; the "v" inside decides
-
-/** On disk: the rows as one little-endian Float64Array file, named in the JSON by generation. */
-interface IndexFile extends Omit<IndexData, 'days'> {
-  rowsFile: string
-  /** day → [start, length] of its rows in the rows file, in numbers */
+/** A table of rows (fine or coarse) of one month: its dimensions and each day's rows (`ROW` numbers each). */
+interface Table {
+  /** "device\tsource\tmodel\tproject\tsession\tfailed" (`dimKey`); the coarse table's project and session are empty. */
+  dims: string[]
+  days: Map<string, Float64Array>
+}
+/** A table file's header, before its rows. */
+interface TableHeader {
+  dims: string[]
+  /** day → [start, length] of its rows, in numbers */
   days: Record<string, [number, number]>
 }
 
-/** What the index was built from (device heads and day trees), without its rows. */
-export function readIndexSources(dir: string): Pick<IndexData, 'devices'> | null {
-  let meta: IndexFile
+/**
+ * Which table rows come from: `coarse` holds no project nor session; `hourly` is the coarse one summed per hour, exact
+ * for a zone whose offsets are whole hours (days, weeks, months and blocks, which start on the hour, come out the same).
+ */
+export type TableKind = 'fine' | 'coarse' | 'hourly'
+
+/** The tree an indexed device's day was read from. */
+export const indexedDayTree = (dev: { days: Record<string, string[]> }, day: string): string | undefined =>
+  dev.days[day]?.[0]
+/** The part oids of an indexed device's day, in name order. */
+const dayParts = (entry: string[]): string[] => entry.slice(1)
+const monthOf = (day: string) => day.slice(0, 7)
+
+const FILE = 'index.v1.json' // the name predates INDEX_VERSION; the "v" inside decides
+
+/** A segment named by the top file is gone: the index was replaced meanwhile (or damaged). */
+class MissingSegment extends Error {}
+
+function readTop(dir: string): IndexData | null {
   try {
-    meta = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile
+    const top = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexData
+    return top.v === INDEX_VERSION ? { ...top, dir } : null
   } catch {
     return null
   }
-  return meta.v === INDEX_VERSION ? { devices: meta.devices } : null
 }
 
+/** The top file of the index in `dir` (device heads, months), or null without one of this version. */
 export function readIndex(dir: string): IndexData | null {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    let meta: IndexFile
-    try {
-      meta = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile
-    } catch {
-      return null
-    }
-    if (meta.v !== INDEX_VERSION) return null
-    let buf: Buffer
-    try {
-      buf = fs.readFileSync(path.join(dir, meta.rowsFile))
-    } catch {
-      continue
-    } // replaced under us: read the new one
-    const all =
-      buf.byteOffset % 8 === 0
-        ? new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8)
-        : new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
-    const days: Record<string, ArrayLike<number>> = {}
-    for (const [day, [start, length]] of Object.entries(meta.days)) days[day] = all.subarray(start, start + length)
-    const { rowsFile: _rowsFile, ...rest } = meta
-    return { ...rest, days }
-  }
-  return null
+  return readTop(dir)
 }
 
-/** Rows file first, then the JSON naming it (atomically), then the old rows file goes. */
-function writeIndex(dir: string, idx: IndexData): void {
-  fs.mkdirSync(dir, { recursive: true })
+/** A segment file parsed by `parse`; one that is gone or damaged is a `MissingSegment` (an update then rebuilds). */
+function readSegment<T>(
+  dir: string,
+  file: string,
+  onRead: ((file: string) => void) | undefined,
+  parse: (b: Buffer) => T,
+): T {
+  onRead?.(file)
+  let buf: Buffer
+  try {
+    buf = fs.readFileSync(path.join(dir, file))
+  } catch {
+    throw new MissingSegment(file)
+  }
+  try {
+    return parse(buf)
+  } catch {
+    throw new MissingSegment(file)
+  }
+}
+
+function readMeta(dir: string, month: IndexMonth, onRead?: (file: string) => void): MonthMeta {
+  const meta = readSegment(dir, `${month.file}.meta.json`, onRead, (b) => JSON.parse(b.toString('utf8')) as MonthMeta)
+  if (meta.v !== INDEX_VERSION) throw new MissingSegment(month.file)
+  return meta
+}
+
+/** A table file: a 4-byte header length, the JSON header, padding to 8 bytes, then the rows as little-endian doubles. */
+function readTable(dir: string, month: IndexMonth, kind: TableKind, onRead?: (file: string) => void): Table {
+  return readSegment(dir, `${month.file}.${kind}`, onRead, (buf) => {
+    const length = buf.readUInt32LE(0)
+    const header = JSON.parse(buf.toString('utf8', 4, 4 + length)) as TableHeader
+    const start = (4 + length + 7) & ~7
+    const all =
+      (buf.byteOffset + start) % 8 === 0
+        ? new Float64Array(buf.buffer, buf.byteOffset + start, (buf.byteLength - start) / 8)
+        : new Float64Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.byteLength))
+    const days = new Map<string, Float64Array>()
+    for (const [day, [at, n]] of Object.entries(header.days)) days.set(day, all.subarray(at, at + n))
+    return { dims: header.dims, days }
+  })
+}
+
+/** Keeps only the dimensions some row uses (renumbered), so a month's dimensions do not grow with its updates. */
+function encodeTable(table: Table): Uint8Array {
+  const used = new Map<number, number>()
+  const dims: string[] = []
   const days: Record<string, [number, number]> = {}
   let n = 0
-  for (const [day, rows] of Object.entries(idx.days)) {
+  for (const day of [...table.days.keys()].sort()) {
+    const rows = table.days.get(day)!
     days[day] = [n, rows.length]
     n += rows.length
   }
   const all = new Float64Array(n)
-  for (const [day, [start]] of Object.entries(days)) all.set(idx.days[day]!, start)
-  let previous: string | null = null
-  try {
-    previous = (JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexFile).rowsFile
-  } catch {
-    /* first write */
+  for (const [day, [at]] of Object.entries(days)) {
+    const rows = table.days.get(day)!
+    all.set(rows, at)
+    for (let i = at; i < at + rows.length; i += ROW) {
+      const old = all[i + COL.dim]!
+      let d = used.get(old)
+      if (d === undefined) {
+        d = dims.length
+        dims.push(table.dims[old]!)
+        used.set(old, d)
+      }
+      all[i + COL.dim] = d
+    }
   }
-  const rowsFile = `rows-${Date.now().toString(36)}-${process.pid}.f64`
-  writeFileAtomic(path.join(dir, rowsFile), new Uint8Array(all.buffer))
-  writeFileAtomic(path.join(dir, FILE), JSON.stringify({ ...idx, days, rowsFile } satisfies IndexFile))
-  if (previous && previous !== rowsFile) fs.rmSync(path.join(dir, previous), { force: true })
+  const header = Buffer.from(JSON.stringify({ dims, days } satisfies TableHeader))
+  const start = (4 + header.byteLength + 7) & ~7
+  const out = Buffer.alloc(start + all.byteLength)
+  out.writeUInt32LE(header.byteLength, 0)
+  header.copy(out, 4)
+  Buffer.from(all.buffer).copy(out, start)
+  return out
 }
 
-const empty = (priceSha: string): IndexData => ({
-  v: INDEX_VERSION,
-  priceSha,
-  devices: {},
-  parts: {},
-  dims: [],
-  days: {},
-  stats: {},
-  cross: {},
-  unknown: {},
-})
+/** What the index was built from: each device's head and day trees (verify compares them with the heads'). */
+export interface IndexSources {
+  devices: Record<string, { head: string; days: Record<string, string[]> }>
+}
+
+/** What the index was built from (device heads and day trees), without its rows. */
+export function readIndexSources(dir: string): IndexSources | null {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const top = readTop(dir)
+    if (!top) return null
+    try {
+      const devices: IndexSources['devices'] = {}
+      for (const [id, d] of Object.entries(top.devices)) devices[id] = { head: d.head, days: {} }
+      for (const month of Object.values(top.months))
+        for (const [id, d] of Object.entries(readMeta(dir, month).devices))
+          if (devices[id]) Object.assign(devices[id].days, d.days)
+      return { devices }
+    } catch (e) {
+      if (!(e instanceof MissingSegment)) throw e
+    } // replaced under us: read the new one
+  }
+  return null
+}
 
 interface Part {
   device: string
@@ -195,60 +287,73 @@ interface Part {
   added: number
 }
 
+/** A device's head listed: its top entry, and its months whose tree changed (or all, after a full walk). */
+interface ListedDevice {
+  top: IndexDevice
+  months: Map<string, MonthDevice>
+}
+
 /**
- * Every part of a device head; an unchanged head or day tree is taken from the index. With the
- * parts, when each was added: the committer time of the commit that added it, found by
- * comparing each commit's device directory with its parent's (only the commits since the
- * indexed head when the branch grew; the whole branch otherwise), so the incremental index
- * and a rebuild see the same times.
+ * A device's head. Only the months whose tree differs from the indexed one are read (and in
+ * them, only the day trees that differ). With the parts, when each was added: the committer time
+ * of the commit that added it, found by comparing each commit's device directory with its
+ * parent's (only the commits since the indexed head when the branch grew; the whole branch
+ * otherwise, and then every month is listed), so the incremental index and a rebuild see the
+ * same times.
  */
 async function listDevice(
   git: GitBackend,
   id: string,
   head: string,
   known: IndexDevice | undefined,
-): Promise<IndexDevice> {
-  if (known?.head === head && known.added) return known
+  indexedMonth: (month: string) => MonthDevice | undefined,
+): Promise<ListedDevice> {
   const tree = (await git.readCommit(head)).tree
   const dir = await readEntryAt(git, tree, deviceDir(id))
-  const dev: IndexDevice = {
-    head,
-    name: known?.name ?? id.slice(0, 8),
-    lastRecordAt: null,
-    days: {},
-    added: await partTimes(git, id, head, known),
-  }
-  if (!dir) return dev
+  const top: IndexDevice = { head, name: known?.name ?? id.slice(0, 8), lastRecordAt: null, months: {} }
+  const months = new Map<string, MonthDevice>()
+  const { full, times } = await partTimes(git, id, head, known)
+  if (!dir) return { top, months }
   const entries = await git.readTree(dir.oid)
   const files = deviceFilesIn(entries)
-  dev.name = (await readDeviceJson(git, files.device).catch(() => null))?.name ?? dev.name
+  top.name = (await readDeviceJson(git, files.device).catch(() => null))?.name ?? top.name
   const at = (await readManifest(git, files.manifest).catch(() => null))?.lastRecordAt
-  dev.lastRecordAt = typeof at === 'string' ? at : null
+  top.lastRecordAt = typeof at === 'string' ? at : null
   for (const e of entries) {
     if (e.type !== 'tree' || !/^\d{4}-\d{2}$/.test(e.name)) continue
+    top.months[e.name] = e.oid
+    if (!full && known?.months[e.name] === e.oid) continue
+    const before = known?.months[e.name] !== undefined ? indexedMonth(e.name) : undefined
+    if (!full && known?.months[e.name] !== undefined && !before) throw new MissingSegment(e.name)
+    const month: MonthDevice = { days: {}, added: full ? {} : { ...before?.added } }
+    for (const [oid, t] of times.get(e.name) ?? []) if (!(oid in month.added)) month.added[oid] = t
     for (const day of await git.readTree(e.oid)) {
       if (day.type !== 'tree') continue
-      if (known && indexedDayTree(known, day.name) === day.oid) {
-        dev.days[day.name] = known.days[day.name]!
+      if (before && indexedDayTree(before, day.name) === day.oid) {
+        month.days[day.name] = before.days[day.name]!
         continue
       }
       const parts = (await git.readTree(day.oid))
         .filter((p) => PART_NAME_RE.test(p.name))
         .sort((x, y) => (x.name < y.name ? -1 : 1))
-      dev.days[day.name] = [day.oid, ...parts.map((p) => p.oid)]
+      month.days[day.name] = [day.oid, ...parts.map((p) => p.oid)]
     }
+    months.set(e.name, month)
   }
-  return dev
+  return { top, months }
 }
 
-/** Part blob oid → committer time of the commit that added it, along the first-parent chain of `head`. */
+/**
+ * Part blob oid → committer time of the commit that added it, along the first-parent chain of
+ * `head`, by month: since the indexed head when `head` descends from it, else (`full`) all.
+ */
 async function partTimes(
   git: GitBackend,
   id: string,
   head: string,
   known: IndexDevice | undefined,
-): Promise<Record<string, number>> {
-  const base = known?.added && known.head !== head && (await descends(git, known.head, head)) ? known.head : null
+): Promise<{ full: boolean; times: Map<string, Map<string, number>> }> {
+  const base = known && known.head !== head && (await descends(git, known.head, head)) ? known.head : null
   const chain: Array<{ tree: string; time: number }> = []
   let reached = base === null
   for (let c: string | undefined = head; c; ) {
@@ -261,7 +366,7 @@ async function partTimes(
     c = info.parents[0]
   }
   const from = reached && base ? base : null
-  const times: Record<string, number> = from ? { ...known!.added } : {}
+  const times = new Map<string, Map<string, number>>()
   // Each commit's trees are the next one's old trees: read every tree once.
   const cache = new Map<string, TreeEntry[]>()
   const readTree = async (oid: string) => {
@@ -280,21 +385,24 @@ async function partTimes(
   for (let i = chain.length - 1; i >= 0; i--) {
     const dir = await dirOf(chain[i]!.tree)
     if (dir && dir !== prev)
-      await addedParts(readTree, prev, dir, 0, (oid) => {
-        if (!(oid in times)) times[oid] = chain[i]!.time
+      await addedParts(readTree, prev, dir, 0, '', (oid, month) => {
+        let m = times.get(month)
+        if (!m) times.set(month, (m = new Map()))
+        if (!m.has(oid)) m.set(oid, chain[i]!.time)
       })
     prev = dir
   }
-  return times
+  return { full: from === null, times }
 }
 
-/** Calls `add` for every part blob under `newTree` (a device directory) that `oldTree` lacks. */
+/** Calls `add` for every part blob under `newTree` (a device directory) that `oldTree` lacks, with its month. */
 async function addedParts(
   readTree: (oid: string) => Promise<TreeEntry[]>,
   oldTree: string | null,
   newTree: string,
   depth: number,
-  add: (oid: string) => void,
+  month: string,
+  add: (oid: string, month: string) => void,
 ): Promise<void> {
   const old = new Map<string, TreeEntry>()
   if (oldTree) for (const e of await readTree(oldTree)) old.set(e.name, e)
@@ -302,100 +410,392 @@ async function addedParts(
     const o = old.get(e.name)
     if (o?.oid === e.oid) continue
     if (depth < 2) {
-      if (e.type === 'tree') await addedParts(readTree, o?.type === 'tree' ? o.oid : null, e.oid, depth + 1, add)
-    } else if (e.type === 'blob' && PART_NAME_RE.test(e.name)) add(e.oid)
+      if (e.type === 'tree')
+        await addedParts(
+          readTree,
+          o?.type === 'tree' ? o.oid : null,
+          e.oid,
+          depth + 1,
+          depth === 0 ? e.name : month,
+          add,
+        )
+    } else if (e.type === 'blob' && PART_NAME_RE.test(e.name)) add(e.oid, month)
   }
 }
 
 export interface UpdateResult {
+  /** Days whose rows were summed again. */
   days: number
+  /** Parts read. */
   parts: number
   records: number
   rebuilt: boolean
+  /** Months whose segment was written. */
+  months: number
   index: IndexData
+}
+
+export interface UpdateOptions {
+  heads?: Map<string, string> | Promise<Map<string, string>>
+  withTracking?: boolean
+  rebuild?: boolean
+  /** Told every segment file read (tests count them). */
+  onRead?: (file: string) => void
 }
 
 /**
  * Brings the index in `dir` up to the device heads of `git` (and, for a native clone, its
- * remote-tracking heads). `rebuild` starts from nothing.
+ * remote-tracking heads). `rebuild` starts from nothing; so does an index whose segment went
+ * missing.
  */
 export async function updateIndex(
   git: GitBackend,
   dir: string,
   prices: PriceTable,
-  opts: { heads?: Map<string, string> | Promise<Map<string, string>>; withTracking?: boolean; rebuild?: boolean } = {},
+  opts: UpdateOptions = {},
 ): Promise<UpdateResult> {
-  const old = opts.rebuild ? null : readIndex(dir)
-  const repriced = !old || old.priceSha !== prices.sha256
-  const idx = old && !repriced ? old : { ...empty(prices.sha256), devices: old?.devices ?? {} }
   // The caller's trusted heads (DESIGN §8; a promise lets it list them while the index is read),
   // else every head the repository holds.
+  const old = opts.rebuild ? null : readTop(dir)
   const heads = (await opts.heads) ?? (await deviceHeads(git, opts.withTracking ?? false))
-  const current = await listParts(git, heads, idx.devices)
-  const changed = changedDays(idx, current, repriced)
-  if (!changed.length && !headsMoved(idx.devices, current.devices) && old)
-    return { days: 0, parts: 0, records: 0, rebuilt: false, index: old }
-  // A copy in a changed day can move a neighbour's winner: neighbours are rebuilt too, read with theirs.
-  const affected = new Set(changed.flatMap((d) => [d, ...neighbourDays(d)]))
-  const load = new Set([...affected].flatMap((d) => [d, ...neighbourDays(d)]))
-  const tallies = new Map<string, DayTally>()
-  const best = await readDays(git, load, affected, current.partsByDay, tallies)
-  const records = sumWinners(best, affected, idx.dims, prices, tallies)
-  replaceDays(idx, affected, current.partsByDay, tallies)
-  idx.devices = current.devices
-  idx.priceSha = prices.sha256
-  writeIndex(dir, idx)
-  return {
-    days: affected.size,
-    parts: [...load].reduce((n, d) => n + (current.partsByDay.get(d)?.length ?? 0), 0),
-    records,
-    rebuilt: repriced,
-    index: idx,
+  try {
+    return await new Update(git, dir, prices, old, opts.onRead).run(heads)
+  } catch (e) {
+    if (!(e instanceof MissingSegment) || !old) throw e
+    return new Update(git, dir, prices, null, opts.onRead).run(heads)
   }
 }
 
-interface CurrentParts {
-  devices: Record<string, IndexDevice>
-  partsByDay: Map<string, Part[]>
-  /** Days holding a part whose commit time changed (an accepted rewrite re-adding old parts). */
-  retimed: Set<string>
+/** A parsed record of a loaded day, ready to offer to the dedupe. */
+interface Copy {
+  record: LedgerRecord
+  device: string
+  pos: string
+  added: number
+}
+/** A loaded day: its copies, and its lines counted. */
+interface LoadedDay {
+  copies: Copy[]
+  lines: number
+  invalid: number
+  newer: number
 }
 
-/** The current parts of every day, from each device's tree (unchanged devices from the index). */
-async function listParts(
-  git: GitBackend,
-  heads: Map<string, string>,
-  indexed: Record<string, IndexDevice>,
-): Promise<CurrentParts> {
-  const devices: Record<string, IndexDevice> = {}
-  const partsByDay = new Map<string, Part[]>()
-  const retimed = new Set<string>()
-  for (const [id, head] of heads) {
-    const before = indexed[id]
-    const dev = (devices[id] = await listDevice(git, id, head, before))
-    for (const [day, entry] of Object.entries(dev.days)) {
-      const list = partsByDay.get(day) ?? []
-      dayParts(entry).forEach((oid, i) => {
-        list.push({ device: id, day, name: String(i).padStart(6, '0'), oid, added: dev.added[oid] ?? 0 })
-        const was = before?.added?.[oid]
-        if (was !== undefined && was !== dev.added[oid]) retimed.add(day)
-      })
-      partsByDay.set(day, list)
+/** A month being rewritten: its tables and meta, the old ones with the affected days replaced. */
+interface MonthBuild {
+  month: string
+  fine: Table
+  coarse: Table
+  hourly: Table
+  meta: MonthMeta
+}
+
+/** One update of the index (`updateIndex`). */
+class Update {
+  private readonly metas = new Map<string, MonthMeta | null>()
+  /** month → device → its current part of the month (re-listed, or the indexed one). */
+  private readonly current = new Map<string, Record<string, MonthDevice>>()
+  private readonly loaded = new Map<string, LoadedDay>()
+  private devices: Record<string, IndexDevice> = {}
+  private partsRead = 0
+  private records = 0
+
+  constructor(
+    private readonly git: GitBackend,
+    private readonly dir: string,
+    private readonly prices: PriceTable,
+    private readonly old: IndexData | null,
+    private readonly onRead: ((file: string) => void) | undefined,
+  ) {}
+
+  /** The indexed meta of a month (null when the index has none). */
+  private meta(month: string): MonthMeta | null {
+    let m = this.metas.get(month)
+    if (m === undefined) {
+      const entry = this.old?.months[month]
+      this.metas.set(month, (m = entry ? readMeta(this.dir, entry, this.onRead) : null))
+    }
+    return m
+  }
+
+  async run(heads: Map<string, string>): Promise<UpdateResult> {
+    const old = this.old
+    const repriced = !old || old.priceSha !== this.prices.sha256
+    const touched = new Set<string>()
+    const relisted = new Map<string, Map<string, MonthDevice>>()
+    const retimed = new Set<string>()
+    for (const [id, head] of heads) {
+      const known = old?.devices[id]
+      if (known?.head === head) {
+        this.devices[id] = known
+        continue
+      }
+      const listed = await listDevice(this.git, id, head, known, (m) => this.meta(m)?.devices[id])
+      this.devices[id] = listed.top
+      for (const [m, entry] of listed.months) {
+        touched.add(m)
+        let r = relisted.get(m)
+        if (!r) relisted.set(m, (r = new Map()))
+        r.set(id, entry)
+        const before = known?.months[m] !== undefined ? this.meta(m)?.devices[id] : undefined
+        // A part whose commit time changed (an accepted rewrite re-adding old parts) changes its day's winners.
+        for (const [day, list] of Object.entries(entry.days))
+          for (const oid of dayParts(list)) {
+            const was = before?.added[oid]
+            if (was !== undefined && was !== entry.added[oid]) retimed.add(day)
+          }
+      }
+      for (const m of Object.keys(known?.months ?? {})) if (!(m in listed.top.months)) touched.add(m)
+    }
+    for (const [id, known] of Object.entries(old?.devices ?? {}))
+      if (!heads.has(id)) for (const m of Object.keys(known.months)) touched.add(m)
+    if (repriced) {
+      for (const m of Object.keys(old?.months ?? {})) touched.add(m)
+      for (const d of Object.values(this.devices)) for (const m of Object.keys(d.months)) touched.add(m)
+    }
+    if (old && !touched.size && !headsMoved(old.devices, this.devices))
+      return { days: 0, parts: 0, records: 0, rebuilt: false, months: 0, index: old }
+
+    // The days whose set of parts is not what their rows were built from (every day when repriced).
+    const changed: string[] = []
+    for (const m of touched) {
+      const devices: Record<string, MonthDevice> = {}
+      for (const [id, d] of Object.entries(this.devices)) {
+        if (!(m in d.months)) continue
+        const entry = relisted.get(m)?.get(id) ?? this.meta(m)?.devices[id]
+        if (!entry) throw new MissingSegment(m)
+        devices[id] = entry
+      }
+      this.current.set(m, devices)
+      const indexed = this.meta(m)?.parts ?? {}
+      const days = new Set([...Object.values(devices).flatMap((d) => Object.keys(d.days)), ...Object.keys(indexed)])
+      for (const day of days)
+        if (repriced || retimed.has(day) || this.dayOids(day).join() !== (indexed[day] ?? []).join()) changed.push(day)
+    }
+    // A copy in a changed day can move a neighbour's winner: neighbours are summed again too.
+    const affected = [...new Set(changed.flatMap((d) => [d, ...neighbourDays(d)]))].sort()
+    const rewrite = new Set([...touched, ...affected.map(monthOf)])
+    const months: Record<string, IndexMonth> = { ...old?.months }
+    const replaced: string[] = []
+    for (const m of [...rewrite].sort()) {
+      const build = this.startMonth(m, repriced)
+      for (const day of affected) if (monthOf(day) === m) await this.sumDay(build, day)
+      const was = months[m]
+      if (was) replaced.push(was.file)
+      const written = this.writeMonth(build)
+      if (written) months[m] = written
+      else delete months[m]
+    }
+    const index: IndexData = {
+      v: INDEX_VERSION,
+      priceSha: this.prices.sha256,
+      devices: this.devices,
+      months,
+      dir: this.dir,
+    }
+    const { dir: _dir, ...onDisk } = index
+    writeFileAtomic(path.join(this.dir, FILE), JSON.stringify(onDisk))
+    for (const file of replaced)
+      for (const ext of SEGMENT_FILES) fs.rmSync(path.join(this.dir, `${file}${ext}`), { force: true })
+    if (!old) removeStrays(this.dir, months)
+    return {
+      days: affected.length,
+      parts: this.partsRead,
+      records: this.records,
+      rebuilt: repriced,
+      months: rewrite.size,
+      index,
     }
   }
-  return { devices, partsByDay, retimed }
+
+  /** Every device's current part of a month (the indexed one when no device changed it). */
+  private monthDevices(month: string): Record<string, MonthDevice> {
+    let devices = this.current.get(month)
+    if (!devices) {
+      devices = {}
+      const meta = this.meta(month)
+      for (const [id, d] of Object.entries(this.devices))
+        if (month in d.months) {
+          const entry = meta?.devices[id]
+          if (!entry) throw new MissingSegment(month)
+          devices[id] = entry
+        }
+      this.current.set(month, devices)
+    }
+    return devices
+  }
+
+  private dayPartsOf(day: string): Part[] {
+    const parts: Part[] = []
+    for (const [device, d] of Object.entries(this.monthDevices(monthOf(day)))) {
+      const entry = d.days[day]
+      if (!entry) continue
+      dayParts(entry).forEach((oid, i) => {
+        parts.push({ device, day, name: String(i).padStart(6, '0'), oid, added: d.added[oid] ?? 0 })
+      })
+    }
+    return parts
+  }
+
+  private dayOids(day: string): string[] {
+    return this.dayPartsOf(day)
+      .map((p) => p.oid)
+      .sort()
+  }
+
+  /** The month's old tables and meta (none when repriced: every day is summed again), its devices current. */
+  private startMonth(month: string, repriced: boolean): MonthBuild {
+    const entry = this.old?.months[month]
+    const keep = entry && !repriced
+    const empty = (): Table => ({ dims: [], days: new Map() })
+    const meta = this.meta(month)
+    return {
+      month,
+      fine: keep ? readTable(this.dir, entry, 'fine', this.onRead) : empty(),
+      coarse: keep ? readTable(this.dir, entry, 'coarse', this.onRead) : empty(),
+      hourly: keep ? readTable(this.dir, entry, 'hourly', this.onRead) : empty(),
+      meta: {
+        v: INDEX_VERSION,
+        devices: this.monthDevices(month),
+        parts: { ...meta?.parts },
+        stats: { ...meta?.stats },
+        cross: { ...meta?.cross },
+        unknown: { ...meta?.unknown },
+      },
+    }
+  }
+
+  /** A day's parts parsed, kept while a neighbour may need them. */
+  private async load(day: string): Promise<LoadedDay> {
+    let loaded = this.loaded.get(day)
+    if (loaded) return loaded
+    loaded = { copies: [], lines: 0, invalid: 0, newer: 0 }
+    for (const p of this.dayPartsOf(day)) {
+      this.partsRead++
+      const text = (await this.git.readBlob(p.oid)).toString('utf8')
+      let i = 0
+      for (const line of text.split('\n')) {
+        if (!line) continue
+        i++
+        loaded.lines++
+        const parsed = parseLedgerLine(line)
+        if (parsed.kind === 'newer') loaded.newer++
+        else if (parsed.kind === 'invalid') loaded.invalid++
+        else
+          loaded.copies.push({
+            record: parsed.record,
+            device: p.device,
+            pos: `${p.day}/${p.name}/${String(i).padStart(9, '0')}`,
+            added: p.added,
+          })
+      }
+    }
+    this.loaded.set(day, loaded)
+    return loaded
+  }
+
+  /**
+   * Sums a day's winners into the month's tables, with its statistics. Only the day and its two
+   * neighbours are held (days come in order): memory follows the records of three days, not of the ledger.
+   */
+  private async sumDay(build: MonthBuild, day: string): Promise<void> {
+    const [before, after] = neighbourDays(day)
+    for (const d of this.loaded.keys()) if (d < before) this.loaded.delete(d)
+    // The day's own copies, then the neighbours' copies of the same responses (a record's part is its ts's day, so
+    // a response without a copy here has no winner here).
+    const best = new BestById()
+    const own = await this.load(day)
+    for (const c of own.copies) best.offer(c.record, c.device, c.pos, c.added)
+    for (const d of [before, after])
+      for (const c of (await this.load(d)).copies)
+        if (best.best.has(c.record.id)) best.offer(c.record, c.device, c.pos, c.added)
+    const fine = new DayRows(build.fine)
+    const unknown = new Set<string>()
+    let winners = 0
+    let crossDevice = 0
+    let cross: CrossCounts | undefined
+    for (const { record: r, device } of best.winners()) {
+      if (r.ts.slice(0, 10) !== day) continue
+      winners++
+      if (best.crossDevice.has(r.id)) {
+        crossDevice++
+        cross ??= {}
+        for (const d of best.devicesOf.get(r.id)!) (cross[d] ??= [0, 0])[CROSS.held]++
+        cross[device]![CROSS.counted]++
+      }
+      fine.add(r, dimKey(device, r), this.prices, unknown)
+    }
+    this.records += winners
+    const { meta } = build
+    const rows = fine.rows()
+    if (rows.length) {
+      build.fine.days.set(day, rows)
+      const coarse = rollUp(build.fine.dims, rows, build.coarse, coarseKey, 1)
+      build.coarse.days.set(day, coarse)
+      build.hourly.days.set(
+        day,
+        rollUp(build.coarse.dims, coarse, build.hourly, (dim) => dim, 4),
+      )
+    } else for (const table of [build.fine, build.coarse, build.hourly]) table.days.delete(day)
+    const oids = this.dayOids(day)
+    if (oids.length) meta.parts[day] = oids
+    else delete meta.parts[day]
+    if (own.lines) {
+      const stats: IndexStats = {
+        lines: own.lines,
+        duplicates: own.lines - winners - own.invalid - own.newer,
+        crossDevice,
+        invalid: own.invalid,
+        newer: own.newer,
+      }
+      meta.stats[day] = STATS.map((k) => stats[k])
+    } else delete meta.stats[day]
+    if (cross) meta.cross[day] = cross
+    else delete meta.cross[day]
+    if (unknown.size) meta.unknown[day] = [...unknown].sort()
+    else delete meta.unknown[day]
+  }
+
+  /** The month's files under a new stem; null for a month left without parts. */
+  private writeMonth(build: MonthBuild): IndexMonth | null {
+    const { meta } = build
+    if (!Object.keys(meta.devices).length && !build.fine.days.size && !Object.keys(meta.stats).length) return null
+    const file = `m-${build.month}-${Date.now().toString(36)}-${process.pid}-${(segmentSeq++).toString(36)}`
+    fs.mkdirSync(this.dir, { recursive: true })
+    // Durable before the top file names them: a crash must not leave it naming empty files.
+    writeFileAtomic(path.join(this.dir, `${file}.fine`), encodeTable(build.fine))
+    writeFileAtomic(path.join(this.dir, `${file}.coarse`), encodeTable(build.coarse))
+    writeFileAtomic(path.join(this.dir, `${file}.hourly`), encodeTable(build.hourly))
+    writeFileAtomic(path.join(this.dir, `${file}.meta.json`), JSON.stringify(meta))
+    const stats = STATS.map(() => 0)
+    for (const day of Object.values(meta.stats)) for (let i = 0; i < STATS.length; i++) stats[i]! += day[i] ?? 0
+    const cross: CrossCounts = {}
+    for (const per of Object.values(meta.cross))
+      for (const [device, [held, counted]] of Object.entries(per)) {
+        const c = (cross[device] ??= [0, 0])
+        c[CROSS.held] += held
+        c[CROSS.counted] += counted
+      }
+    const unknown = [...new Set(Object.values(meta.unknown).flat())].sort()
+    return { file, stats, cross, unknown }
+  }
 }
 
-/** The days whose set of parts is not what their rows were built from (every day when repriced). */
-function changedDays(idx: IndexData, current: CurrentParts, repriced: boolean): string[] {
-  const allDays = new Set([...current.partsByDay.keys(), ...Object.keys(idx.parts)])
-  const oids = (day: string) =>
-    current.partsByDay
-      .get(day)
-      ?.map((p) => p.oid)
-      .sort()
-      .join() ?? ''
-  return [...allDays].filter((d) => repriced || current.retimed.has(d) || oids(d) !== (idx.parts[d] ?? []).join())
+let segmentSeq = 0
+const SEGMENT_FILES = ['.meta.json', '.fine', '.coarse', '.hourly']
+
+/** After a rebuild: segment files no month names (left by an update that died before its top file). */
+function removeStrays(dir: string, months: Record<string, IndexMonth>): void {
+  const named = new Set(Object.values(months).flatMap((m) => SEGMENT_FILES.map((ext) => `${m.file}${ext}`)))
+  let names: string[] = []
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of names)
+    if ((/^m-\d{4}-\d{2}-/.test(name) || /^rows-.*\.f64$/.test(name)) && !named.has(name))
+      fs.rmSync(path.join(dir, name), { force: true })
 }
 
 function headsMoved(indexed: Record<string, IndexDevice>, current: Record<string, IndexDevice>): boolean {
@@ -405,197 +805,218 @@ function headsMoved(indexed: Record<string, IndexDevice>, current: Record<string
   )
 }
 
-/** What an update finds in one affected day, besides its parts. */
-interface DayTally {
-  lines: number
-  invalid: number
-  newer: number
-  winners: number
-  crossDevice: number
-  /** device → [held, counted] (`CROSS`), once a winner of the day is held by more than one device. */
-  cross?: Record<string, [number, number]>
-  /** "quarter:dim" → row (`COL`) */
-  rows: Map<string, number[]>
-  /** Models without a price. */
-  unknown: Set<string>
-}
+/** One day's rows of a table being summed: "quarter:dim" → row (`COL`). */
+class DayRows {
+  private readonly byKey = new Map<string, number[]>()
+  private readonly dimIndex: Map<string, number>
 
-function tallyOf(tallies: Map<string, DayTally>, day: string): DayTally {
-  const known = tallies.get(day)
-  if (known) return known
-  const t: DayTally = {
-    lines: 0,
-    invalid: 0,
-    newer: 0,
-    winners: 0,
-    crossDevice: 0,
-    rows: new Map(),
-    unknown: new Set(),
+  constructor(private readonly table: Table) {
+    this.dimIndex = dimIndexOf(table)
   }
-  tallies.set(day, t)
-  return t
-}
 
-/** Every copy of every id in the `load` days, offered to the dedupe; the lines of the `affected` days counted. */
-async function readDays(
-  git: GitBackend,
-  load: Set<string>,
-  affected: Set<string>,
-  partsByDay: Map<string, Part[]>,
-  tallies: Map<string, DayTally>,
-): Promise<BestById> {
-  const best = new BestById()
-  for (const day of load) {
-    const tally = affected.has(day) ? tallyOf(tallies, day) : null
-    for (const p of partsByDay.get(day) ?? []) {
-      const text = (await git.readBlob(p.oid)).toString('utf8')
-      let i = 0
-      for (const line of text.split('\n')) {
-        if (!line) continue
-        i++
-        const parsed = parseLedgerLine(line)
-        if (tally) {
-          tally.lines++
-          if (parsed.kind === 'newer') tally.newer++
-          else if (parsed.kind === 'invalid') tally.invalid++
-        }
-        if (parsed.kind === 'record')
-          best.offer(parsed.record, p.device, `${p.day}/${p.name}/${String(i).padStart(9, '0')}`, p.added)
-      }
-    }
-  }
-  return best
-}
-
-/**
- * The winners of the affected days summed per quarter hour and dimension (new dimensions appended
- * to `dims`), and who holds the cross-device ones; returns how many winners there were.
- */
-function sumWinners(
-  best: BestById,
-  affected: Set<string>,
-  dims: string[],
-  prices: PriceTable,
-  tallies: Map<string, DayTally>,
-): number {
-  const dimIndex = new Map(dims.map((d, i) => [d, i]))
-  const dimOf = (r: LedgerRecord, device: string) => {
-    const key = dimKey(device, r)
-    let i = dimIndex.get(key)
+  private dim(key: string): number {
+    let i = this.dimIndex.get(key)
     if (i === undefined) {
-      i = dims.length
-      dims.push(key)
-      dimIndex.set(key, i)
+      i = this.table.dims.length
+      this.table.dims.push(key)
+      this.dimIndex.set(key, i)
     }
     return i
   }
-  let records = 0
-  for (const { record: r, device } of best.winners()) {
-    const day = r.ts.slice(0, 10)
-    if (!affected.has(day)) continue
-    records++
-    const tally = tallyOf(tallies, day)
-    tally.winners++
-    if (best.crossDevice.has(r.id)) {
-      tally.crossDevice++
-      const per = (tally.cross ??= {})
-      for (const d of best.devicesOf.get(r.id)!) (per[d] ??= [0, 0])[CROSS.held]++
-      per[device]![CROSS.counted]++
+
+  /** A row for the quarter and dimension, created empty (counts 0, first/last at `ms`). */
+  row(quarter: number, key: string, ms: number): number[] {
+    const dim = this.dim(key)
+    const k = `${quarter}:${dim}`
+    let row = this.byKey.get(k)
+    if (!row) {
+      this.byKey.set(k, (row = new Array<number>(ROW).fill(0)))
+      row[COL.quarter] = quarter
+      row[COL.dim] = dim
+      row[COL.first] = row[COL.last] = ms
     }
-    addToRow(tally, r, dimOf(r, device), prices)
+    return row
   }
-  return records
+
+  add(r: LedgerRecord, key: string, prices: PriceTable, unknown: Set<string>): void {
+    const ms = Date.parse(r.ts)
+    const row = this.row(Math.floor(ms / QUARTER), key, ms)
+    if (ms < row[COL.first]!) row[COL.first] = ms
+    if (ms > row[COL.last]!) row[COL.last] = ms
+    row[COL.records]! += 1
+    row[COL.input]! += r.input
+    row[COL.output]! += r.output
+    row[COL.cacheWrite]! += r.cacheWrite
+    row[COL.cacheRead]! += r.cacheRead
+    const calc = prices.cost(r, 'calculate') // a failed call costs 0 under every mode
+    if (calc === null) unknown.add(r.model)
+    row[COL.auto]! += prices.cost(r, 'auto') ?? 0
+    row[COL.calculate]! += calc ?? 0
+    row[COL.display]! += prices.cost(r, 'display') ?? 0
+  }
+
+  /** The rows by quarter, then dimension. */
+  rows(): Float64Array {
+    const rows = [...this.byKey.values()].sort((a, b) => a[COL.quarter]! - b[COL.quarter]! || a[COL.dim]! - b[COL.dim]!)
+    const out = new Float64Array(rows.length * ROW)
+    for (const [i, r] of rows.entries()) out.set(r, i * ROW)
+    return out
+  }
 }
 
-function addToRow(tally: DayTally, r: LedgerRecord, dim: number, prices: PriceTable): void {
-  const ms = Date.parse(r.ts)
-  const quarter = Math.floor(ms / QUARTER)
-  const key = `${quarter}:${dim}`
-  let row = tally.rows.get(key)
-  if (!row) {
-    tally.rows.set(key, (row = new Array<number>(ROW).fill(0)))
-    row[COL.quarter] = quarter
-    row[COL.dim] = dim
-    row[COL.first] = row[COL.last] = ms
-  }
-  if (ms < row[COL.first]!) row[COL.first] = ms
-  if (ms > row[COL.last]!) row[COL.last] = ms
-  row[COL.records]! += 1
-  row[COL.input]! += r.input
-  row[COL.output]! += r.output
-  row[COL.cacheWrite]! += r.cacheWrite
-  row[COL.cacheRead]! += r.cacheRead
-  const calc = prices.cost(r, 'calculate') // a failed call costs 0 under every mode
-  if (calc === null) tally.unknown.add(r.model)
-  row[COL.auto]! += prices.cost(r, 'auto') ?? 0
-  row[COL.calculate]! += calc ?? 0
-  row[COL.display]! += prices.cost(r, 'display') ?? 0
+const dimIndexes = new WeakMap<Table, Map<string, number>>()
+/** A table's dimension → index map, kept with the table while it is built. */
+function dimIndexOf(table: Table): Map<string, number> {
+  let m = dimIndexes.get(table)
+  if (!m) dimIndexes.set(table, (m = new Map(table.dims.map((d, i) => [d, i]))))
+  return m
 }
 
-/** Puts the affected days' new rows, parts and statistics in `idx`; a day left without any loses its entry. */
-function replaceDays(
-  idx: IndexData,
-  affected: Set<string>,
-  partsByDay: Map<string, Part[]>,
-  tallies: Map<string, DayTally>,
-): void {
-  for (const day of affected) {
-    const t = tallies.get(day)
-    if (t?.rows.size)
-      idx.days[day] = [...t.rows.values()]
-        .sort((a, b) => a[COL.quarter]! - b[COL.quarter]! || a[COL.dim]! - b[COL.dim]!)
-        .flat()
-    else delete idx.days[day]
-    const parts = partsByDay.get(day)
-    if (parts?.length) idx.parts[day] = parts.map((p) => p.oid).sort()
-    else delete idx.parts[day]
-    if (t?.lines) {
-      const stats: IndexStats = {
-        lines: t.lines,
-        duplicates: t.lines - t.winners - t.invalid - t.newer,
-        crossDevice: t.crossDevice,
-        invalid: t.invalid,
-        newer: t.newer,
-      }
-      idx.stats[day] = STATS.map((k) => stats[k])
-    } else delete idx.stats[day]
-    if (t?.cross) idx.cross[day] = t.cross
-    else delete idx.cross[day]
-    if (t?.unknown.size) idx.unknown[day] = [...t.unknown].sort()
-    else delete idx.unknown[day]
-  }
+/** The coarse dimension of a fine one: project and session left out. */
+const coarseKey = (dim: string): string => {
+  const f = dim.split('\t')
+  f[DIM.project] = ''
+  f[DIM.session] = ''
+  return f.join('\t')
 }
 
 /**
- * The index as aggregation rows under one cost mode, optionally only the dimensions `keepDim` accepts. Rows of failed
- * calls come as they are (`RowView.failed`, cost 0): whoever sums them decides whether their tokens count.
+ * A day's rows (of dimensions `dims`) summed into `into`'s dimensions (`keyOf`, which may grow them), per `quarters`
+ * quarter hours (1: quarter hours, 4: hours).
  */
-export function indexRows(idx: IndexData, mode: CostMode, keepDim?: (dim: string[]) => boolean): Rows {
-  const dims = idx.dims.map((d) => d.split('\t'))
+function rollUp(
+  dims: string[],
+  rows: Float64Array,
+  into: Table,
+  keyOf: (dim: string) => string,
+  quarters: number,
+): Float64Array {
+  const out = new DayRows(into)
+  const keys = new Map<number, string>()
+  for (let at = 0; at < rows.length; at += ROW) {
+    const dim = rows[at + COL.dim]!
+    let key = keys.get(dim)
+    if (key === undefined) keys.set(dim, (key = keyOf(dims[dim]!)))
+    const first = rows[at + COL.first]!
+    const quarter = rows[at + COL.quarter]!
+    const row = out.row(quarter - (quarter % quarters), key, first)
+    for (let c = COL.records; c <= COL.display; c++) row[c]! += rows[at + c]!
+    if (first < row[COL.first]!) row[COL.first] = first
+    if (rows[at + COL.last]! > row[COL.last]!) row[COL.last] = rows[at + COL.last]!
+  }
+  return out.rows()
+}
+
+/** What `indexRows` reads: a table, and optionally only the UTC days from..to. */
+export interface RowsQuery {
+  /** `fine` when the rows are grouped or filtered by project or session; else `coarse`, or `hourly` (see `localTime`). */
+  table?: TableKind
+  /**
+   * The zone the rows will be read in (local `YYYY-MM-DDTHH:MM` of an instant): without `table`, when its offsets are
+   * whole hours over the months read, the hourly table serves.
+   */
+  localTime?: (ms: number) => string
+  from?: string
+  to?: string
+}
+
+/** Whether a zone's offset is whole hours over these months (sampled at every UTC midnight and noon). */
+function wholeHours(localTime: (ms: number) => string, months: string[]): boolean {
+  for (const month of months) {
+    const end = Date.parse(`${addDays(`${month}-28`, 4).slice(0, 7)}-01T00:00:00Z`)
+    for (let ms = Date.parse(`${month}-01T00:00:00Z`); ms < end; ms += 43_200_000)
+      if (localTime(ms).slice(14, 16) !== '00') return false
+  }
+  return true
+}
+
+/** The UTC days to read for local days since..until of any zone: one more day on each side. */
+export function utcRange(since?: string, until?: string): { from?: string; to?: string } {
+  return { from: since && addDays(since, -1), to: until && addDays(until, 1) }
+}
+
+/**
+ * The index as aggregation rows under one cost mode, optionally only the dimensions `keepDim` accepts, from the
+ * months (and days) of the query's range and the table it names. Rows of failed calls come as they are
+ * (`RowView.failed`, cost 0): whoever sums them decides whether their tokens count.
+ */
+export function indexRows(
+  idx: IndexData,
+  mode: CostMode,
+  keepDim?: (dim: string[]) => boolean,
+  query: RowsQuery = {},
+): Rows {
+  const inRange = (month: string) =>
+    !(query.from && month < monthOf(query.from)) && !(query.to && month > monthOf(query.to))
+  const kind =
+    query.table ??
+    (query.localTime && wholeHours(query.localTime, Object.keys(idx.months).filter(inRange)) ? 'hourly' : 'coarse')
+  let top = idx
+  let tables: Array<{ table: Table; toGlobal: Int32Array }> | null = null
+  let dims: string[][] = []
+  for (let attempt = 0; attempt < 3 && !tables; attempt++) {
+    try {
+      const globalIndex = new Map<string, number>()
+      dims = []
+      tables = []
+      for (const [month, entry] of Object.entries(top.months).sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (!inRange(month)) continue
+        const table = readTable(top.dir, entry, kind)
+        const toGlobal = new Int32Array(table.dims.length)
+        table.dims.forEach((d, i) => {
+          let g = globalIndex.get(d)
+          if (g === undefined) {
+            g = dims.length
+            dims.push(d.split('\t'))
+            globalIndex.set(d, g)
+          }
+          toGlobal[i] = g
+        })
+        tables.push({ table, toGlobal })
+      }
+    } catch (e) {
+      if (!(e instanceof MissingSegment)) throw e
+      tables = null // replaced under us: read the new one
+      top = readTop(idx.dir) ?? top
+    }
+  }
+  if (!tables)
+    throw opError('INTERNAL', `the index in ${idx.dir} names a file it lacks; run usage-ledger index --rebuild`)
   const cost = COL[mode]
   const keep = keepDim ? dims.map(keepDim) : null
   const failed = dims.map(isFailedDim)
+  const unknown = [
+    ...new Set(
+      Object.entries(top.months)
+        .filter(([m]) => inRange(m))
+        .flatMap(([, m]) => m.unknown),
+    ),
+  ].sort()
+  const readTables = tables
   return {
     dims,
-    unknownModels: mode === 'display' ? [] : unknownModels(idx),
+    unknownModels: mode === 'display' ? [] : unknown,
     each(visit) {
       const row = emptyRowView()
-      for (const rows of Object.values(idx.days)) {
-        for (let at = 0; at < rows.length; at += ROW) {
-          const dim = rows[at + COL.dim]!
-          if (keep && !keep[dim]) continue
-          row.ms = rows[at + COL.quarter]! * QUARTER
-          row.dim = dim
-          row.records = rows[at + COL.records]!
-          row.input = rows[at + COL.input]!
-          row.output = rows[at + COL.output]!
-          row.cacheWrite = rows[at + COL.cacheWrite]!
-          row.cacheRead = rows[at + COL.cacheRead]!
-          row.costUSD = rows[at + cost]!
-          row.first = rows[at + COL.first]!
-          row.last = rows[at + COL.last]!
-          row.failed = failed[dim] ? row.records : 0
-          visit(row)
+      for (const { table, toGlobal } of readTables) {
+        for (const [day, rows] of table.days) {
+          if ((query.from && day < query.from) || (query.to && day > query.to)) continue
+          for (let at = 0; at < rows.length; at += ROW) {
+            const dim = toGlobal[rows[at + COL.dim]!]!
+            if (keep && !keep[dim]) continue
+            row.ms = rows[at + COL.quarter]! * QUARTER
+            row.dim = dim
+            row.records = rows[at + COL.records]!
+            row.input = rows[at + COL.input]!
+            row.output = rows[at + COL.output]!
+            row.cacheWrite = rows[at + COL.cacheWrite]!
+            row.cacheRead = rows[at + COL.cacheRead]!
+            row.costUSD = rows[at + cost]!
+            row.first = rows[at + COL.first]!
+            row.last = rows[at + COL.last]!
+            row.failed = failed[dim] ? row.records : 0
+            visit(row)
+          }
         }
       }
     },
@@ -604,14 +1025,14 @@ export function indexRows(idx: IndexData, mode: CostMode, keepDim?: (dim: string
 
 /** Models without a price anywhere in the index (aggregation keeps those seen in its range). */
 export function unknownModels(idx: IndexData): string[] {
-  return [...new Set(Object.values(idx.unknown).flat())].sort()
+  return [...new Set(Object.values(idx.months).flatMap((m) => m.unknown))].sort()
 }
 
 /** Per device: responses recorded on more than one device that it holds, and how many of them count for it. */
 export function crossDeviceStats(idx: IndexData): Map<string, { records: number; counted: number }> {
   const out = new Map<string, { records: number; counted: number }>()
-  for (const per of Object.values(idx.cross ?? {})) {
-    for (const [device, counts] of Object.entries(per)) {
+  for (const month of Object.values(idx.months)) {
+    for (const [device, counts] of Object.entries(month.cross)) {
       const s = out.get(device) ?? { records: 0, counted: 0 }
       s.records += counts[CROSS.held]
       s.counted += counts[CROSS.counted]
@@ -624,6 +1045,7 @@ export function crossDeviceStats(idx: IndexData): Map<string, { records: number;
 /** The per-day statistics summed over every day of the index (all zero without one). */
 export function indexStats(idx: IndexData | null): IndexStats {
   const sum: IndexStats = { lines: 0, duplicates: 0, crossDevice: 0, invalid: 0, newer: 0 }
-  for (const day of Object.values(idx?.stats ?? {})) for (const [i, k] of STATS.entries()) sum[k] += day[i] ?? 0
+  for (const month of Object.values(idx?.months ?? {}))
+    for (const [i, k] of STATS.entries()) sum[k] += month.stats[i] ?? 0
   return sum
 }

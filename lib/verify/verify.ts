@@ -17,7 +17,7 @@ import { parseManifest, sealDigestLines, sealRoot, type Manifest } from '../ledg
 import { deviceDir } from '../ledger/paths.js'
 import { deviceFilesIn, readManifest as readDeviceManifest } from '../branch/device-files.js'
 import { isValidDay } from '../ledger/time.js'
-import { indexedDayTree, type IndexData } from '../index/index.js'
+import { indexedDayTree, type IndexSources } from '../index/index.js'
 import { finding, type Finding } from './findings.js'
 import { blobOid, sortTreeEntries, treeOid } from './objects.js'
 import { plural } from '../text.js'
@@ -35,7 +35,7 @@ export interface VerifyInput {
   proved: Record<string, string>
   /** Heads fetch last verified: a head must descend from them. */
   fetched: Record<string, string>
-  index: Pick<IndexData, 'devices'> | null
+  index: IndexSources | null
   /** Collect a fingerprint line per record (forces reading every part). */
   fingerprints: boolean
   /** Per device, heads an accepted rewrite replaced (`fetch --accept-rewrite`): witnesses of them are void. */
@@ -1035,7 +1035,7 @@ async function checkIndex(
   git: GitBackend,
   id: string,
   head: string,
-  idx: Pick<IndexData, 'devices'> | null,
+  idx: IndexSources | null,
   days: string[],
   headTree: string | null,
   dir: string,

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { recordUsage } from '../../lib/app/record.js'
 import { heldBySource, listSources } from '../../lib/app/query/sources.js'
-import { COL, ROW, type IndexData } from '../../lib/index/index.js'
+import { emptyRowView, type Rows, type RowView } from '../../lib/report/aggregate.js'
 import { Store } from '../../lib/store/store.js'
 import { copyFixtures } from '../helpers/cli.js'
 import { fakeEnv } from '../helpers/env.js'
@@ -135,26 +135,31 @@ t.test('sources: every registered source, found or where it looked, and what the
 })
 
 t.test('heldBySource: per source, records of every device and of this one, and the newest instant', async (t) => {
-  const row = (quarter: number, dim: number, records: number, last: number) => {
-    const r = new Array<number>(ROW).fill(0)
-    r[COL.quarter] = quarter
-    r[COL.dim] = dim
-    r[COL.records] = records
-    r[COL.first] = last - 1000
-    r[COL.last] = last
-    return r
-  }
+  const row = (quarter: number, dim: number, records: number, last: number): RowView => ({
+    ...emptyRowView(),
+    ms: quarter * 900_000,
+    dim,
+    records,
+    first: last - 1000,
+    last,
+  })
   const me = 'a'.repeat(32)
   const other = 'b'.repeat(32)
   const ms = (iso: string) => Date.parse(iso)
-  const idx = {
-    dims: [`${me}\tcodex\tgpt-5\tp\ts`, `${other}\tcodex\tgpt-5\tp\ts`, `${other}\tmytool\tm\t\t`],
-    days: {
-      '2026-11-20': [...row(1, 0, 3, ms('2026-11-20T10:05:00Z')), ...row(2, 1, 4, ms('2026-11-20T23:59:59Z'))],
-      '2026-11-21': [...row(3, 0, 2, ms('2026-11-21T00:10:00Z')), ...row(3, 2, 1, ms('2026-11-21T08:00:00Z'))],
-    },
-  } as unknown as IndexData
-  const held = heldBySource(idx, me)
+  const list = [
+    row(1, 0, 3, ms('2026-11-20T10:05:00Z')),
+    row(2, 1, 4, ms('2026-11-20T23:59:59Z')),
+    row(3, 0, 2, ms('2026-11-21T00:10:00Z')),
+    row(3, 2, 1, ms('2026-11-21T08:00:00Z')),
+  ]
+  const rows: Rows = {
+    dims: [`${me}\tcodex\tgpt-5\t\t\t`, `${other}\tcodex\tgpt-5\t\t\t`, `${other}\tmytool\tm\t\t\t`].map((d) =>
+      d.split('\t'),
+    ),
+    unknownModels: [],
+    each: (visit) => list.forEach(visit),
+  }
+  const held = heldBySource(rows, me)
   t.same(held.get('codex'), { records: 9, thisDevice: 5, newest: '2026-11-21T00:10:00.000Z' })
   t.same(held.get('mytool'), { records: 1, thisDevice: 0, newest: '2026-11-21T08:00:00.000Z' })
   t.equal(held.get('claude-code'), undefined)

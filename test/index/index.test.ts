@@ -10,6 +10,7 @@ import {
   updateIndex,
   indexRows,
   indexStats,
+  unknownModels,
   type IndexData,
 } from '../../lib/index/index.js'
 import { EMBEDDED_PRICES } from '../../lib/report/prices.js'
@@ -26,22 +27,53 @@ function rng(seed: number) {
 
 const DEVICES = ['1'.repeat(32), '2'.repeat(32), '3'.repeat(32)]
 const MODELS = ['claude-sonnet-4-5-20250929', 'gpt-5', 'mystery-model']
+const DAYS = ['2026-09-30', '2026-10-01', '2026-10-15', '2026-10-31', '2026-11-01', '2026-11-02']
 
 /** Index content independent of the order dimensions were first seen in. */
 function normalise(idx: IndexData) {
-  const src = indexRows(idx, 'calculate')
+  return {
+    rows: tableRows(idx, 'fine'),
+    coarse: tableRows(idx, 'coarse'),
+    hourly: tableRows(idx, 'hourly'),
+    stats: indexStats(idx),
+    cross: [...crossDeviceStats(idx)].sort(),
+    unknown: unknownModels(idx),
+  }
+}
+
+/** A table's rows as sorted strings. */
+function tableRows(idx: IndexData, table: 'fine' | 'coarse' | 'hourly') {
+  const src = indexRows(idx, 'calculate', undefined, { table })
   const rows: string[] = []
   src.each((r) => {
     rows.push(
       `${r.ms}|${src.dims[r.dim]!.join('|')}|${r.records}|${r.input}|${r.output}|${r.cacheWrite}|${r.cacheRead}|${r.costUSD.toFixed(9)}|${r.first}|${r.last}|${r.failed}`,
     )
   })
-  return {
-    rows: rows.sort(),
-    stats: indexStats(idx),
-    cross: [...crossDeviceStats(idx)].sort(),
-    unknown: Object.fromEntries(Object.entries(idx.unknown).sort()),
-  }
+  return rows.sort()
+}
+
+/** The fine table's rows summed per quarter hour, device, source, model and failed, as `tableRows` shows them. */
+function coarseOfFine(idx: IndexData) {
+  const src = indexRows(idx, 'calculate', undefined, { table: 'fine' })
+  const sums = new Map<string, number[]>()
+  src.each((r) => {
+    const dim = [...src.dims[r.dim]!]
+    dim[DIM.project] = ''
+    dim[DIM.session] = ''
+    const key = `${r.ms}|${dim.join('|')}`
+    const s = sums.get(key)
+    const v = [r.records, r.input, r.output, r.cacheWrite, r.cacheRead, r.costUSD, r.first, r.last, r.failed]
+    if (!s) sums.set(key, v)
+    else {
+      for (const i of [0, 1, 2, 3, 4, 5, 8]) s[i]! += v[i]!
+      s[6] = Math.min(s[6]!, r.first)
+      s[7] = Math.max(s[7]!, r.last)
+    }
+  })
+  return [...sums]
+    .map(([key, v]) => `${key}|${v.slice(0, 5).join('|')}|${v[5]!.toFixed(9)}|${v[6]}|${v[7]}|${v[8]}`)
+    .sort()
 }
 
 const rounded = (rows: Row[]) => rows.map((r) => ({ ...r, costUSD: r.costUSD.toFixed(9) }))
@@ -69,11 +101,12 @@ t.test('the incrementally updated index equals a full rebuild after random recor
       for (let i = 0, n = 1 + Math.floor(random() * 30); i < n; i++) {
         // Ids repeat across steps and devices (copies, streaming rewrites), near midnight too.
         // Copies of one response lie minutes apart (DESIGN §4): a key keeps its day.
+        // The days span three UTC months (segments); a copy near midnight lies on the next day,
+        // across a month's end too (09-30 → 10-01, 10-31 → 11-01).
         const k = Math.floor(random() * 60)
         const key = `k${k}`
         const base =
-          Date.parse('2026-11-01T00:00:00Z') +
-          (k % 6) * 86_400_000 +
+          Date.parse(`${DAYS[k % DAYS.length]}T00:00:00Z`) +
           (random() < 0.3 ? 86_400_000 - 60_000 : Math.floor(random() * 86_000_000))
         batch.push({
           v: 1,
@@ -109,6 +142,25 @@ t.test('the incrementally updated index equals a full rebuild after random recor
     const inc = readIndex(path.join(dir, 'inc'))!,
       full = readIndex(path.join(dir, 'full'))!
     t.same(normalise(inc), normalise(full), `seed ${seed}: incremental = rebuild`)
+    t.same(Object.keys(inc.months).sort(), ['2026-09', '2026-10', '2026-11'], 'one segment per month')
+    t.same(
+      coarseOfFine(inc),
+      tableRows(inc, 'coarse'),
+      'the coarse table is the fine one summed without project and session',
+    )
+    const hourStarts = (q: { localTime: (ms: number) => string }) => {
+      const out = new Set<boolean>()
+      indexRows(inc, 'auto', undefined, q).each((r) => {
+        out.add(r.ms % 3_600_000 === 0)
+      })
+      return [...out].sort()
+    }
+    t.same(hourStarts({ localTime: localTimeIn('UTC') }), [true], 'UTC reads the hourly table')
+    t.same(
+      hourStarts({ localTime: localTimeIn('Asia/Kolkata') }),
+      [false, true],
+      'a zone 5:30 ahead, the quarter hours',
+    )
 
     // And both equal the dedupe rule applied to every line ever written, independently.
     const best = new BestById()
@@ -131,6 +183,16 @@ t.test('the incrementally updated index equals a full rebuild after random recor
       )
       t.same(rounded([got.totals as Row]), rounded([want.totals as Row]), 'and the totals')
       t.same(got.unknownModels, ['mystery-model'], 'the model without a price is named')
+      // The tables a report may read give the same report: UTC's offsets are whole hours (the hourly table), a
+      // zone 5:30 ahead's are not (the coarse one, by quarter hour).
+      for (const tz of ['UTC', 'Asia/Kolkata'])
+        for (const period of ['daily', 'blocks'] as const) {
+          const zoned = { ...opts, period, localTime: localTimeIn(tz), includeFailed }
+          const [fine, chosen] = [{ table: 'fine' as const }, { localTime: localTimeIn(tz) }].map((q) =>
+            rounded(aggregateRows(indexRows(inc, 'calculate', undefined, q), zoned).rows),
+          )
+          t.same(chosen, fine, `seed ${seed}, ${tz}, ${period}: the table chosen for the zone = the fine one`)
+        }
     }
     // The failed winners are out of the default totals, counted in `failed`, and cost nothing.
     const winners = [...best.winners()]
@@ -314,18 +376,178 @@ t.test(
       0,
       'a failed call has no calculated cost either',
     )
-    t.same(first.index.unknown, {}, 'and needs no price')
+    t.same(unknownModels(first.index), [], 'and needs no price')
     const file = path.join(idxDir, 'index.v1.json')
-    const meta = JSON.parse(fs.readFileSync(file, 'utf8'))
-    t.equal(meta.v, 3)
-    // An index written by the version before (its dimensions had no failed field).
-    meta.v = 2
-    meta.dims = meta.dims.map((d: string) => d.split('\t').slice(0, 5).join('\t'))
-    fs.writeFileSync(file, JSON.stringify(meta))
+    t.equal(JSON.parse(fs.readFileSync(file, 'utf8')).v, 4)
+    // An index written by the version before: one JSON naming one rows file.
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        v: 3,
+        priceSha: EMBEDDED_PRICES.sha256,
+        devices: {},
+        parts: {},
+        dims: [],
+        days: {},
+        stats: {},
+        cross: {},
+        unknown: {},
+        rowsFile: 'rows-old-1.f64',
+      }),
+    )
+    fs.writeFileSync(path.join(idxDir, 'rows-old-1.f64'), Buffer.alloc(0))
     t.equal(readIndex(idxDir), null, 'an index of another version is not read')
     const again = await updateIndex(git, idxDir, EMBEDDED_PRICES)
     t.equal(again.rebuilt, true, 'it is rebuilt')
     t.same(normalise(again.index), normalise(first.index))
+    t.notOk(fs.existsSync(path.join(idxDir, 'rows-old-1.f64')), "the old version's rows file is gone")
     await git.close()
   },
 )
+
+const rec = (key: string, ts: string, input = 10): LedgerRecord => ({
+  v: 1,
+  id: recordId('t', key),
+  ts,
+  source: 't',
+  model: 'gpt-5',
+  input,
+  output: 1,
+  cacheWrite: 0,
+  cacheRead: 0,
+  session: 'c'.repeat(16),
+})
+const infoOf = (id: string): DeviceInfo => ({ id, name: id.slice(0, 1), platform: 'linux', tool: 'test' })
+
+/** Records per month and device, as the index counts them. */
+function perMonth(idx: IndexData): Record<string, number> {
+  const src = indexRows(idx, 'auto')
+  const out: Record<string, number> = {}
+  src.each((r) => {
+    const key = `${new Date(r.ms).toISOString().slice(0, 7)} ${src.dims[r.dim]![DIM.device]!.slice(0, 1)}`
+    out[key] = (out[key] ?? 0) + r.records
+  })
+  return out
+}
+
+t.test('copies on either side of a month end: a change on one side re-sums the other month too', async (t) => {
+  const [a, b] = DEVICES as [string, string]
+  for (const order of ['late copy last', 'early copy last'] as const) {
+    const dir = t.testdir()
+    const git = new SystemBackend(path.join(dir, 'repo.git'))
+    await git.init()
+    // One response: device a's copy on 10-31 just before midnight, device b's on 11-01 just after (its ts
+    // later: a's copy wins, whichever was committed first).
+    const copy = (device: string, ts: string, at: string) => () =>
+      appendRecords(git, infoOf(device), path.join(dir, `k${device[0]}`), [rec('x', ts)], new Date(at))
+    const early = copy(a, '2026-10-31T23:59:50.000Z', '2026-11-02T00:00:00Z')
+    const late = copy(b, '2026-11-01T00:00:20.000Z', '2026-11-02T01:00:00Z')
+    // Other days of both months, so each month has rows of its own.
+    await appendRecords(
+      git,
+      infoOf(b),
+      path.join(dir, `k${b[0]}`),
+      [rec('o1', '2026-10-10T10:00:00.000Z'), rec('o2', '2026-11-10T10:00:00.000Z')],
+      new Date('2026-11-01T00:00:00Z'),
+    )
+    if (order === 'late copy last') await early()
+    else await late()
+    const first = await updateIndex(git, path.join(dir, 'inc'), EMBEDDED_PRICES)
+    t.same(
+      perMonth(first.index),
+      order === 'late copy last'
+        ? { '2026-10 1': 1, '2026-10 2': 1, '2026-11 2': 1 }
+        : { '2026-10 2': 1, '2026-11 2': 2 },
+      `${order}: before`,
+    )
+    if (order === 'late copy last') await late()
+    else await early()
+    const second = await updateIndex(git, path.join(dir, 'inc'), EMBEDDED_PRICES)
+    t.equal(second.months, 2, `${order}: both months' segments are rewritten`)
+    t.same(
+      perMonth(second.index),
+      { '2026-10 1': 1, '2026-10 2': 1, '2026-11 2': 1 },
+      `${order}: the 10-31 copy counts`,
+    )
+    t.same(
+      crossDeviceStats(second.index),
+      new Map([
+        [a, { records: 1, counted: 1 }],
+        [b, { records: 1, counted: 0 }],
+      ]),
+      `${order}: both devices hold it, it counts for a`,
+    )
+    const full = await updateIndex(git, path.join(dir, 'full'), EMBEDDED_PRICES, { rebuild: true })
+    t.same(normalise(second.index), normalise(full.index), `${order}: incremental = rebuild`)
+    await git.close()
+  }
+})
+
+t.test('an update rewrites only the months it touched; with nothing new it opens no segment', async (t) => {
+  const dir = t.testdir()
+  const git = new SystemBackend(path.join(dir, 'repo.git'))
+  await git.init()
+  const info = infoOf(DEVICES[0]!)
+  const known = path.join(dir, 'known')
+  const idxDir = path.join(dir, 'idx')
+  await appendRecords(
+    git,
+    info,
+    known,
+    ['2026-09-15', '2026-10-15', '2026-11-15'].map((d, i) => rec(`r${i}`, `${d}T12:00:00.000Z`)),
+    new Date('2026-11-20T00:00:00Z'),
+  )
+  const first = await updateIndex(git, idxDir, EMBEDDED_PRICES)
+  t.same(Object.keys(first.index.months).sort(), ['2026-09', '2026-10', '2026-11'])
+  const files = () => Object.fromEntries(fs.readdirSync(idxDir).map((f) => [f, fs.statSync(path.join(idxDir, f))]))
+  const before = files()
+
+  const reads: string[] = []
+  const none = await updateIndex(git, idxDir, EMBEDDED_PRICES, { onRead: (f) => reads.push(f) })
+  t.same([none.days, none.parts, none.months, reads], [0, 0, 0, []], 'nothing new: no segment opened')
+
+  await appendRecords(git, info, known, [rec('new', '2026-10-15T13:00:00.000Z')], new Date('2026-11-20T01:00:00Z'))
+  const second = await updateIndex(git, idxDir, EMBEDDED_PRICES, { onRead: (f) => reads.push(f) })
+  t.equal(second.months, 1, 'one month rewritten')
+  t.ok(reads.length > 0 && reads.every((f) => f.startsWith('m-2026-10-')), `only October's segment is read: ${reads}`)
+  const after = files()
+  for (const m of ['2026-09', '2026-11']) {
+    const file = first.index.months[m]!.file
+    t.equal(second.index.months[m]!.file, file, `${m}: the same segment`)
+    for (const ext of ['.meta.json', '.fine', '.coarse', '.hourly']) {
+      const name = `${file}${ext}`
+      t.same(
+        [after[name]?.ino, after[name]?.mtimeMs],
+        [before[name]!.ino, before[name]!.mtimeMs],
+        `${name}: not rewritten`,
+      )
+    }
+  }
+  const oldOct = first.index.months['2026-10']!.file
+  t.not(second.index.months['2026-10']!.file, oldOct, 'October: a new segment')
+  t.notOk(
+    Object.keys(after).some((f) => f.startsWith(oldOct)),
+    "the old October segment's files are gone",
+  )
+  t.same(perMonth(second.index), { '2026-09 1': 1, '2026-10 1': 2, '2026-11 1': 1 })
+
+  // A report of a range reads only its months (±1 day): without the others' files it still reads.
+  for (const m of ['2026-09', '2026-11'])
+    for (const ext of ['.meta.json', '.fine', '.coarse', '.hourly'])
+      fs.rmSync(path.join(idxDir, `${second.index.months[m]!.file}${ext}`))
+  let n = 0
+  indexRows(second.index, 'auto', undefined, { from: '2026-10-02', to: '2026-10-30' }).each((r) => {
+    n += r.records
+  })
+  t.equal(n, 2, 'October alone')
+  t.throws(() => indexRows(second.index, 'auto'), /index --rebuild/, 'a missing segment is said')
+  const again = await updateIndex(git, idxDir, EMBEDDED_PRICES, { rebuild: true })
+  t.same(perMonth(again.index), { '2026-09 1': 1, '2026-10 1': 2, '2026-11 1': 1 }, 'index --rebuild mends it')
+  // A damaged segment (a crash, a disk) found by an update: the update rebuilds.
+  fs.writeFileSync(path.join(idxDir, `${again.index.months['2026-10']!.file}.fine`), '')
+  await appendRecords(git, info, known, [rec('more', '2026-10-16T13:00:00.000Z')], new Date('2026-11-20T02:00:00Z'))
+  const mended = await updateIndex(git, idxDir, EMBEDDED_PRICES)
+  t.equal(mended.rebuilt, true, 'a damaged segment: rebuilt')
+  t.same(perMonth(mended.index), { '2026-09 1': 1, '2026-10 1': 3, '2026-11 1': 1 })
+  await git.close()
+})

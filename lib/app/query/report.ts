@@ -1,7 +1,14 @@
 /** What `report daily|monthly|…` computes: totals over every device's ledger in the store. */
 import { usageError } from '../../errors.js'
 import type { Store } from '../../store/store.js'
-import { crossDeviceStats, indexRows, indexStats, type IndexData, type IndexStats } from '../../index/index.js'
+import {
+  crossDeviceStats,
+  indexRows,
+  indexStats,
+  utcRange,
+  type IndexData,
+  type IndexStats,
+} from '../../index/index.js'
 import {
   aggregateRows,
   GROUP_KEYS,
@@ -62,7 +69,15 @@ export async function buildReport(store: Store, opts: ReportQuery): Promise<Repo
   const view = store.initialized ? await refreshIndex(store, prices, opts.clone) : null
   const idx = view?.index ?? null
   const devices = reportDevices(idx, opts.device, store.device.id)
-  const rows = idx ? indexRows(idx, opts.cost, dimensionFilter(devices, opts)) : recordRows([], prices, opts.cost)
+  // Project and session are in the fine table only; the coarse one (hourly in a zone of whole-hour offsets) serves
+  // every other report.
+  const fine = opts.period === 'session' || groupBy.includes('project')
+  const rows = idx
+    ? indexRows(idx, opts.cost, dimensionFilter(devices, opts), {
+        ...(fine ? { table: 'fine' as const } : { localTime: localTimeIn(tz) }),
+        ...utcRange(since, until),
+      })
+    : recordRows([], prices, opts.cost)
   const includeFailed = opts.includeFailed ?? false
   const aggregateBy = rowAggregator(store, rows, checked, devices, opts.cost, includeFailed)
   const agg = aggregateBy(opts.period, [...new Set(groupBy)])
@@ -71,7 +86,7 @@ export async function buildReport(store: Store, opts: ReportQuery): Promise<Repo
   // A device whose remote head failed the checks counts at its last good head, loudly.
   const quarantined = view?.quarantined ?? []
   const warnings = reportWarnings(store, idx, stats, agg.unknownModels, crossDevices, quarantined)
-  const names = await reportNames(store, idx, opts.period === 'session' || groupBy.includes('project'))
+  const names = await reportNames(store, idx, fine)
   const result: ReportResult = {
     schema: 'usage-ledger/report@1',
     period: opts.period,

@@ -7,8 +7,8 @@ import { FILE_SOURCES } from '../../collect/index.js'
 import { SOURCE as CLIPROXY, URL_VAR as CLIPROXY_URL_VAR, cliproxyUrl } from '../../collect/cliproxy/index.js'
 import { stdin } from '../../collect/stdin/index.js'
 import type { FileSource } from '../../collect/types.js'
-import { COL, ROW, type IndexData } from '../../index/index.js'
-import { DIM } from '../../report/aggregate.js'
+import { indexRows } from '../../index/index.js'
+import { DIM, type Rows } from '../../report/aggregate.js'
 import type { Store } from '../../store/store.js'
 import { refreshIndex, storePrices } from './index.js'
 
@@ -48,33 +48,26 @@ export interface SourcesView {
 
 const none = (): HeldRecords => ({ records: 0, thisDevice: 0, newest: null })
 
-/** Per source name: what the index holds (the dims name device and source; the rows count). */
-export function heldBySource(idx: IndexData, thisDevice: string): Map<string, HeldRecords> {
-  const dims = idx.dims.map((d) => {
-    const dim = d.split('\t')
-    return { source: dim[DIM.source]!, mine: dim[DIM.device] === thisDevice }
-  })
+/** Per source name: what the index holds (the coarse rows name device and source, and count). */
+export function heldBySource(rows: Rows, thisDevice: string): Map<string, HeldRecords> {
+  const dims = rows.dims.map((dim) => ({ source: dim[DIM.source]!, mine: dim[DIM.device] === thisDevice }))
   const newest = new Map<string, number>()
   const out = new Map<string, HeldRecords>()
-  for (const rows of Object.values(idx.days)) {
-    for (let at = 0; at < rows.length; at += ROW) {
-      const dim = dims[rows[at + COL.dim]!]!
-      const held = out.get(dim.source) ?? none()
-      const n = rows[at + COL.records]!
-      held.records += n
-      if (dim.mine) held.thisDevice += n
-      out.set(dim.source, held)
-      const last = rows[at + COL.last]!
-      if (n > 0 && last > (newest.get(dim.source) ?? -Infinity)) newest.set(dim.source, last)
-    }
-  }
+  rows.each((row) => {
+    const dim = dims[row.dim]!
+    const held = out.get(dim.source) ?? none()
+    held.records += row.records
+    if (dim.mine) held.thisDevice += row.records
+    out.set(dim.source, held)
+    if (row.records > 0 && row.last > (newest.get(dim.source) ?? -Infinity)) newest.set(dim.source, row.last)
+  })
   for (const [source, ms] of newest) out.get(source)!.newest = new Date(ms).toISOString()
   return out
 }
 
 export async function listSources(store: Store): Promise<SourcesView> {
   const view = store.initialized ? await refreshIndex(store, storePrices(store), false) : null
-  const held = view ? heldBySource(view.index, store.device.id) : new Map<string, HeldRecords>()
+  const held = view ? heldBySource(indexRows(view.index, 'auto'), store.device.id) : new Map<string, HeldRecords>()
   const env = store.env
   const rows: SourceRow[] = FILE_SOURCES.map((s) => {
     const looksIn = s.looksIn(env)

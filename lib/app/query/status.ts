@@ -29,7 +29,7 @@ export async function storeStatus(store: Store, clone: boolean) {
   const view = git ? await refreshIndex(store, prices, clone) : null
   const idx = view?.index ?? null
   const windows = currentWindows(
-    idx ? indexRows(idx, 'auto') : recordRows([], prices, 'auto'),
+    idx ? indexRows(idx, 'auto', undefined, { localTime: localTimeIn(tz) }) : recordRows([], prices, 'auto'),
     store.env.now(),
     localTimeIn(tz),
   )
