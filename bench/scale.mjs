@@ -347,7 +347,30 @@ if (S('P6X3')) {
 } else if (stageResults.P6X3)
   missing('P6x3', `bench/init.mjs --records 3000000 failed (exit ${stageResults.P6X3.code})`)
 
-const order = ['P1', 'P2', 'P3', 'P4', 'P4s', 'P5', 'P5n', 'P6', 'P6P', 'P6x3', 'V1', 'V2', 'L', 'Lf', 'LE', 'LEf', 'Yn', 'Yr', 'Yf', 'Yv', 'Yp', 'Y']
+const order = [
+  'P1',
+  'P2',
+  'P3',
+  'P4',
+  'P4s',
+  'P5',
+  'P5n',
+  'P6',
+  'P6P',
+  'P6x3',
+  'V1',
+  'V2',
+  'L',
+  'Lf',
+  'LE',
+  'LEf',
+  'Yn',
+  'Yr',
+  'Yf',
+  'Yv',
+  'Yp',
+  'Y',
+]
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 
 const goalText = (g) =>
