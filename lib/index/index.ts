@@ -255,28 +255,39 @@ function encodeTable(table: Table): Uint8Array {
   return out
 }
 
-/** What the index was built from: each device's head and day trees (verify compares them with the heads'). */
+/**
+ * What the index was built from: each device's head, and the tree it read each day from (verify
+ * compares them with the heads'). A day's tree is read from its month's meta file when first
+ * asked for: a year holds megabytes of part oids that a default `verify`, which asks for the days
+ * of a few new commits, never needs.
+ */
 export interface IndexSources {
-  devices: Record<string, { head: string; days: Record<string, string[]> }>
+  devices: Record<string, { head: string }>
+  /** The tree the index read a device's day from; null when the index was replaced while being read. */
+  dayTree(id: string, day: string): string | undefined | null
 }
 
-/** What the index was built from (device heads and day trees), without its rows. */
 export function readIndexSources(dir: string): IndexSources | null {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const top = readTop(dir)
-    if (!top) return null
-    try {
-      const devices: IndexSources['devices'] = {}
-      for (const [id, d] of Object.entries(top.devices)) devices[id] = { head: d.head, days: {} }
-      for (const month of Object.values(top.months))
-        for (const [id, d] of Object.entries(readMeta(dir, month).devices))
-          if (devices[id]) Object.assign(devices[id].days, d.days)
-      return { devices }
-    } catch (e) {
-      if (!(e instanceof MissingSegment)) throw e
-    } // replaced under us: read the new one
+  const top = readTop(dir)
+  if (!top) return null
+  const metas = new Map<string, MonthMeta | undefined>()
+  return {
+    devices: Object.fromEntries(Object.entries(top.devices).map(([id, d]) => [id, { head: d.head }])),
+    dayTree(id, day) {
+      const month = day.slice(0, 7)
+      if (!metas.has(month)) {
+        const entry = top.months[month]
+        try {
+          metas.set(month, entry ? readMeta(dir, entry) : undefined)
+        } catch (e) {
+          if (e instanceof MissingSegment) return null
+          throw e
+        }
+      }
+      const dev = metas.get(month)?.devices[id]
+      return dev ? indexedDayTree(dev, day) : undefined
+    },
   }
-  return null
 }
 
 interface Part {

@@ -17,7 +17,7 @@ import { parseManifest, sealDigestLines, sealRoot, type Manifest } from '../ledg
 import { deviceDir } from '../ledger/paths.js'
 import { deviceFilesIn, readManifest as readDeviceManifest } from '../branch/device-files.js'
 import { isValidDay } from '../ledger/time.js'
-import { indexedDayTree, type IndexSources } from '../index/index.js'
+import type { IndexSources } from '../index/index.js'
 import { finding, type Finding } from './findings.js'
 import { blobOid, sortTreeEntries, treeOid } from './objects.js'
 import { plural } from '../text.js'
@@ -1058,12 +1058,15 @@ async function checkIndex(
   }
   for (const day of days) {
     const dayTree = (await trees.at(headTree, `${dir}/${day.slice(0, 7)}`, head))?.find((e) => e.name === day)?.oid
-    if (indexedDayTree(built, day) !== dayTree) {
+    const indexed = idx!.dayTree(id, day)
+    // Rewritten while we read it: an update is bringing the index forward.
+    if (indexed === null) return 'behind'
+    if (indexed !== dayTree) {
       out.add(
         finding(
           'INDEX_MISMATCH',
           id,
-          `the index's ${day} was built from tree ${indexedDayTree(built, day)?.slice(0, 12) ?? '(none)'}, the head holds ${dayTree?.slice(0, 12) ?? '(none)'}; run usage-ledger index --rebuild`,
+          `the index's ${day} was built from tree ${indexed?.slice(0, 12) ?? '(none)'}, the head holds ${dayTree?.slice(0, 12) ?? '(none)'}; run usage-ledger index --rebuild`,
           { commit: head, path: `${dir}/${day.slice(0, 7)}/${day}` },
         ),
       )

@@ -171,6 +171,28 @@ t.test('a ledger from before the genesis (its first device commit is the root) s
   t.equal(full.json.devices[0]!.checked.commits, 1, 'its root commit is a device commit, checked like any other')
 })
 
+t.test(
+  "the index's day trees against the head: current, then INDEX_MISMATCH naming a day the index read elsewhere",
+  async (t) => {
+    const { env, dir: home } = storeCopy(t)
+    t.equal((await cli(['index'], { env })).code, 0)
+    const full = await verifyJson(env, ['--full'])
+    t.equal(full.code, 0, full.stderr)
+    t.equal(full.json.devices[0]!.index, 'current')
+    // A month's meta file says which tree each day was read from: make one day's entry wrong.
+    const indexDir = path.join(home, 'store', 'index')
+    const metaFile = fs.readdirSync(indexDir).find((f) => f.endsWith('.meta.json'))!
+    const meta = JSON.parse(fs.readFileSync(path.join(indexDir, metaFile), 'utf8'))
+    const day = Object.keys(meta.devices[ME].days).sort()[0]!
+    meta.devices[ME].days[day][0] = '0'.repeat(40)
+    fs.writeFileSync(path.join(indexDir, metaFile), JSON.stringify(meta))
+    const r = await verifyJson(env, ['--full'])
+    t.equal(r.code, 3)
+    t.same(codes(r.json), ['INDEX_MISMATCH'])
+    t.match(r.json.findings[0], { path: `${dir}/${day.slice(0, 7)}/${day}`, detail: /built from tree 000000000000/ })
+  },
+)
+
 t.test('the default mode reads only what changed since the last proof', async (t) => {
   const { env } = storeCopy(t)
   t.equal((await verifyJson(env)).code, 0)
