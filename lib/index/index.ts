@@ -163,18 +163,14 @@ const FILE = 'index.v1.json' // the name predates INDEX_VERSION; the "v" inside 
 /** A segment named by the top file is gone: the index was replaced meanwhile (or damaged). */
 class MissingSegment extends Error {}
 
-function readTop(dir: string): IndexData | null {
+/** The top file of the index in `dir` (device heads, months), or null without one of this version. */
+export function readIndex(dir: string): IndexData | null {
   try {
     const top = JSON.parse(fs.readFileSync(path.join(dir, FILE), 'utf8')) as IndexData
     return top.v === INDEX_VERSION ? { ...top, dir } : null
   } catch {
     return null
   }
-}
-
-/** The top file of the index in `dir` (device heads, months), or null without one of this version. */
-export function readIndex(dir: string): IndexData | null {
-  return readTop(dir)
 }
 
 /** A segment file parsed by `parse`; one that is gone or damaged is a `MissingSegment` (an update then rebuilds). */
@@ -268,7 +264,7 @@ export interface IndexSources {
 }
 
 export function readIndexSources(dir: string): IndexSources | null {
-  const top = readTop(dir)
+  const top = readIndex(dir)
   if (!top) return null
   const metas = new Map<string, MonthMeta | undefined>()
   return {
@@ -467,7 +463,7 @@ export async function updateIndex(
 ): Promise<UpdateResult> {
   // The caller's trusted heads (DESIGN §8; a promise lets it list them while the index is read),
   // else every head the repository holds.
-  const old = opts.rebuild ? null : readTop(dir)
+  const old = opts.rebuild ? null : readIndex(dir)
   const heads = (await opts.heads) ?? (await deviceHeads(git, opts.withTracking ?? false))
   try {
     return await new Update(git, dir, prices, old, opts.onRead).run(heads)
@@ -988,7 +984,7 @@ export function indexRows(
     } catch (e) {
       if (!(e instanceof MissingSegment)) throw e
       tables = null // replaced under us: read the new one
-      top = readTop(idx.dir) ?? top
+      top = readIndex(idx.dir) ?? top
     }
   }
   if (!tables)
