@@ -34,8 +34,9 @@ import { descends } from '../git/backend.js'
  * 2: the dedupe rule of issue 11 (earliest ts, then committed first), part commit times, first/last instants per row.
  * 3: failed calls (DESIGN §4) kept apart, in dimensions of their own (a sixth field, `DIM.failed`), at cost 0.
  * 4: segments by UTC month, each with a coarse table beside the fine one.
+ * 5: a month's tables may be a delta (the days written since) over an earlier full write; each day's response ids.
  */
-export const INDEX_VERSION = 4
+export const INDEX_VERSION = 5
 const QUARTER = 900_000
 /**
  * The columns of a row, ROW numbers each: one row per quarter hour and dimension of a day. The
@@ -90,8 +91,13 @@ export interface IndexDevice {
 
 /** A month as the top file holds it: its files, and its statistics summed (reports read them without the month). */
 export interface IndexMonth {
-  /** The stem of the month's files: `<file>.meta.json`, `<file>.fine`, `<file>.coarse`, `<file>.hourly`. */
+  /** The stem of the month's files: `<file>.meta.json`, and its tables `<file>.fine`, `.coarse`, `.hourly`, `.ids`. */
   file: string
+  /**
+   * When set, `<file>`'s tables hold only the days written since the month's last full write, `<base>` (whose
+   * tables they overlay, and whose meta is gone): an update of a few days does not rewrite the month.
+   */
+  base?: string
   /** `IndexStats` in `STATS` order, summed over the month's days. */
   stats: number[]
   /** device → [responses of the month recorded on more than one device that it holds, of those counted for it] */
@@ -102,7 +108,7 @@ export interface IndexMonth {
 
 /** The top file (`index.v1.json`), with the directory it was read from. */
 export interface IndexData {
-  v: 4
+  v: 5
   priceSha: string
   devices: Record<string, IndexDevice>
   months: Record<string, IndexMonth>
@@ -120,7 +126,7 @@ interface MonthDevice {
 
 /** A month's `.meta.json`: what its rows were built from. */
 interface MonthMeta {
-  v: 4
+  v: 5
   devices: Record<string, MonthDevice>
   /** day → sorted part blob oids of every device: what the day's rows were built from. */
   parts: Record<string, string[]>
@@ -200,9 +206,12 @@ function readMeta(dir: string, month: IndexMonth, onRead?: (file: string) => voi
   return meta
 }
 
-/** A table file: a 4-byte header length, the JSON header, padding to 8 bytes, then the rows as little-endian doubles. */
-function readTable(dir: string, month: IndexMonth, kind: TableKind, onRead?: (file: string) => void): Table {
-  return readSegment(dir, `${month.file}.${kind}`, onRead, (buf) => {
+/**
+ * A table file: a 4-byte header length, the JSON header, padding to 8 bytes, then the rows as little-endian doubles.
+ * A delta's day of no rows is a day its base has and the month no longer does.
+ */
+function readTableFile(dir: string, file: string, onRead: ((file: string) => void) | undefined): Table {
+  return readSegment(dir, file, onRead, (buf) => {
     const length = buf.readUInt32LE(0)
     const header = JSON.parse(buf.toString('utf8', 4, 4 + length)) as TableHeader
     const start = (4 + length + 7) & ~7
@@ -216,20 +225,53 @@ function readTable(dir: string, month: IndexMonth, kind: TableKind, onRead?: (fi
   })
 }
 
-/** Keeps only the dimensions some row uses (renumbered), so a month's dimensions do not grow with its updates. */
-function encodeTable(table: Table): Uint8Array {
+/** A month's table: its full write, with its delta's days in their place (added to `overlaid`). */
+function readTable(
+  dir: string,
+  month: IndexMonth,
+  kind: TableKind,
+  onRead?: (file: string) => void,
+  overlaid?: Set<string>,
+): Table {
+  const table = readTableFile(dir, `${month.base ?? month.file}.${kind}`, onRead)
+  if (!month.base) return table
+  const delta = readTableFile(dir, `${month.file}.${kind}`, onRead)
+  const index = new Map(table.dims.map((d, i) => [d, i]))
+  const dimOf = delta.dims.map((d) => {
+    let i = index.get(d)
+    if (i === undefined) index.set(d, (i = table.dims.push(d) - 1))
+    return i
+  })
+  for (const [day, rows] of delta.days) {
+    overlaid?.add(day)
+    if (!rows.length) {
+      table.days.delete(day)
+      continue
+    }
+    const own = rows.slice()
+    for (let at = 0; at < own.length; at += ROW) own[at + COL.dim] = dimOf[own[at + COL.dim]!]!
+    table.days.set(day, own)
+  }
+  return table
+}
+
+/**
+ * Keeps only the dimensions some row uses (renumbered), so a month's dimensions do not grow with its updates. `only`:
+ * the days of a delta (a day without rows is written empty).
+ */
+function encodeTable(table: Table, only?: Set<string>): Uint8Array {
   const used = new Map<number, number>()
   const dims: string[] = []
   const days: Record<string, [number, number]> = {}
   let n = 0
-  for (const day of [...table.days.keys()].sort()) {
-    const rows = table.days.get(day)!
+  for (const day of [...(only ?? table.days.keys())].sort()) {
+    const rows = table.days.get(day) ?? NO_ROWS
     days[day] = [n, rows.length]
     n += rows.length
   }
   const all = new Float64Array(n)
   for (const [day, [at]] of Object.entries(days)) {
-    const rows = table.days.get(day)!
+    const rows = table.days.get(day) ?? NO_ROWS
     all.set(rows, at)
     for (let i = at; i < at + rows.length; i += ROW) {
       const old = all[i + COL.dim]!
@@ -242,13 +284,78 @@ function encodeTable(table: Table): Uint8Array {
       all[i + COL.dim] = d
     }
   }
-  const header = Buffer.from(JSON.stringify({ dims, days } satisfies TableHeader))
-  const start = (4 + header.byteLength + 7) & ~7
-  const out = Buffer.alloc(start + all.byteLength)
-  out.writeUInt32LE(header.byteLength, 0)
-  header.copy(out, 4)
-  Buffer.from(all.buffer).copy(out, start)
+  return withHeader({ dims, days } satisfies TableHeader, all)
+}
+
+const NO_ROWS = new Float64Array(0)
+
+/** A 4-byte header length, the JSON header, padding to 8 bytes, the numbers (the layout of tables and ids). */
+function withHeader(header: object, numbers: Float64Array): Uint8Array {
+  const json = Buffer.from(JSON.stringify(header))
+  const start = (4 + json.byteLength + 7) & ~7
+  const out = Buffer.allocUnsafe(start + numbers.byteLength)
+  out.writeUInt32LE(json.byteLength, 0)
+  json.copy(out, 4)
+  out.fill(0, 4 + json.byteLength, start)
+  out.set(new Uint8Array(numbers.buffer, numbers.byteOffset, numbers.byteLength), start)
   return out
+}
+
+/** Per day, the sorted `idKey`s of every copy its parts hold (a day absent: not known). */
+type DayIds = Map<string, Float64Array>
+
+/** A response id's first 52 bits, exact in a double: two ids that share them are taken for copies (and summed again). */
+const idKey = (id: string): number => Number.parseInt(id.slice(0, 13), 16)
+
+function sortedIds(keys: number[]): Float64Array {
+  return Float64Array.from(new Set(keys)).sort()
+}
+
+/** Whether sorted `ids` holds `key`. */
+function holds(ids: Float64Array, key: number): boolean {
+  let lo = 0
+  let hi = ids.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const v = ids[mid]!
+    if (v === key) return true
+    if (v < key) lo = mid + 1
+    else hi = mid - 1
+  }
+  return false
+}
+
+/** An ids file: laid out as a table file, its header day → [start, length], its numbers the keys. */
+function encodeIds(ids: DayIds, only?: Set<string>): Uint8Array {
+  const days: Record<string, [number, number]> = {}
+  let n = 0
+  for (const day of [...(only ?? ids.keys())].sort()) {
+    days[day] = [n, ids.get(day)?.length ?? 0]
+    n += days[day][1]
+  }
+  const all = new Float64Array(n)
+  for (const [day, [at]] of Object.entries(days)) all.set(ids.get(day) ?? NO_ROWS, at)
+  return withHeader({ days }, all)
+}
+
+/** A month's ids (a delta's days over its base's); none when they cannot be read (an update then sums days again). */
+function readIds(dir: string, month: IndexMonth, onRead?: (file: string) => void): DayIds {
+  const read = (file: string): DayIds => {
+    onRead?.(file)
+    const buf = fs.readFileSync(path.join(dir, file))
+    const length = buf.readUInt32LE(0)
+    const header = JSON.parse(buf.toString('utf8', 4, 4 + length)) as { days: Record<string, [number, number]> }
+    const start = (4 + length + 7) & ~7
+    const all = new Float64Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.byteLength))
+    return new Map(Object.entries(header.days).map(([day, [at, n]]) => [day, all.subarray(at, at + n)]))
+  }
+  try {
+    const ids = read(`${month.base ?? month.file}.ids`)
+    if (month.base) for (const [day, keys] of read(`${month.file}.ids`)) ids.set(day, keys)
+    return ids
+  } catch {
+    return new Map()
+  }
 }
 
 /**
@@ -495,6 +602,12 @@ interface MonthBuild {
   coarse: Table
   hourly: Table
   meta: MonthMeta
+  ids: DayIds
+  /** The full write the old tables were read over (null: a month written in full). */
+  base: string | null
+  /** The days of the old delta, and the days summed or appended now: a delta write holds both. */
+  overlaid: Set<string>
+  written: Set<string>
 }
 
 /** One update of the index (`updateIndex`). */
@@ -503,6 +616,7 @@ class Update {
   /** month → device → its current part of the month (re-listed, or the indexed one). */
   private readonly current = new Map<string, Record<string, MonthDevice>>()
   private readonly loaded = new Map<string, LoadedDay>()
+  private readonly monthIds = new Map<string, DayIds>()
   private devices: Record<string, IndexDevice> = {}
   private partsRead = 0
   private records = 0
@@ -579,16 +693,21 @@ class Update {
       for (const day of days)
         if (repriced || retimed.has(day) || this.dayOids(day).join() !== (indexed[day] ?? []).join()) changed.push(day)
     }
+    // A day that only gained parts whose responses no copy near it holds takes them as they are (`appendable`).
+    const appended = repriced ? new Map<string, LoadedDay>() : await this.appendable(changed, retimed)
     // A copy in a changed day can move a neighbour's winner: neighbours are summed again too.
-    const affected = [...new Set(changed.flatMap((d) => [d, ...neighbourDays(d)]))].sort()
-    const rewrite = new Set([...touched, ...affected.map(monthOf)])
+    const summed = changed.filter((d) => !appended.has(d))
+    const affected = [...new Set(summed.flatMap((d) => [d, ...neighbourDays(d)]))].sort()
+    for (const d of affected) appended.delete(d)
+    const rewrite = new Set([...touched, ...affected.map(monthOf), ...[...appended.keys()].map(monthOf)])
     const months: Record<string, IndexMonth> = { ...old?.months }
-    const replaced: string[] = []
+    const replaced: IndexMonth[] = []
     for (const m of [...rewrite].sort()) {
       const build = this.startMonth(m, repriced)
       for (const day of affected) if (monthOf(day) === m) await this.sumDay(build, day)
+      for (const [day, added] of appended) if (monthOf(day) === m) this.appendDay(build, day, added)
       const was = months[m]
-      if (was) replaced.push(was.file)
+      if (was) replaced.push(was)
       const written = this.writeMonth(build)
       if (written) months[m] = written
       else delete months[m]
@@ -602,11 +721,12 @@ class Update {
     }
     const { dir: _dir, ...onDisk } = index
     writeFileAtomic(path.join(this.dir, FILE), JSON.stringify(onDisk))
-    for (const file of replaced)
-      for (const ext of SEGMENT_FILES) fs.rmSync(path.join(this.dir, `${file}${ext}`), { force: true })
+    const named = new Set(Object.values(months).flatMap(segmentFiles))
+    for (const file of replaced.flatMap(segmentFiles))
+      if (!named.has(file)) fs.rmSync(path.join(this.dir, file), { force: true })
     if (!old) removeStrays(this.dir, months)
     return {
-      days: affected.length,
+      days: affected.length + appended.size,
       parts: this.partsRead,
       records: this.records,
       rebuilt: repriced,
@@ -656,11 +776,16 @@ class Update {
     const keep = entry && !repriced
     const empty = (): Table => ({ dims: [], days: new Map() })
     const meta = this.meta(month)
+    const overlaid = new Set<string>()
     return {
       month,
-      fine: keep ? readTable(this.dir, entry, 'fine', this.onRead) : empty(),
-      coarse: keep ? readTable(this.dir, entry, 'coarse', this.onRead) : empty(),
-      hourly: keep ? readTable(this.dir, entry, 'hourly', this.onRead) : empty(),
+      fine: keep ? readTable(this.dir, entry, 'fine', this.onRead, overlaid) : empty(),
+      coarse: keep ? readTable(this.dir, entry, 'coarse', this.onRead, overlaid) : empty(),
+      hourly: keep ? readTable(this.dir, entry, 'hourly', this.onRead, overlaid) : empty(),
+      ids: keep ? this.idsOf(month) : new Map(),
+      base: keep ? (entry.base ?? entry.file) : null,
+      overlaid,
+      written: new Set(),
       meta: {
         v: INDEX_VERSION,
         devices: this.monthDevices(month),
@@ -675,9 +800,13 @@ class Update {
   /** A day's parts parsed, kept while a neighbour may need them. */
   private async load(day: string): Promise<LoadedDay> {
     let loaded = this.loaded.get(day)
-    if (loaded) return loaded
-    loaded = { copies: [], lines: 0, invalid: 0, newer: 0 }
-    for (const p of this.dayPartsOf(day)) {
+    if (!loaded) this.loaded.set(day, (loaded = await this.parse(this.dayPartsOf(day))))
+    return loaded
+  }
+
+  private async parse(parts: Part[]): Promise<LoadedDay> {
+    const loaded: LoadedDay = { copies: [], lines: 0, invalid: 0, newer: 0 }
+    for (const p of parts) {
       this.partsRead++
       const text = (await this.git.readBlob(p.oid)).toString('utf8')
       let i = 0
@@ -697,8 +826,88 @@ class Update {
           })
       }
     }
-    this.loaded.set(day, loaded)
     return loaded
+  }
+
+  /** The indexed ids of a month's days (empty when its segment has none: an index written before them). */
+  private idsOf(month: string): DayIds {
+    let ids = this.monthIds.get(month)
+    if (!ids) {
+      const entry = this.old?.months[month]
+      this.monthIds.set(month, (ids = entry ? readIds(this.dir, entry, this.onRead) : new Map()))
+    }
+    return ids
+  }
+
+  /**
+   * The changed days that only gained parts, and whose new parts hold responses that no copy of the day or its
+   * neighbours holds (nor another new part): with their new parts parsed. Their rows are the old ones plus the new
+   * records, exactly what summing the day again would give, without reading its old parts nor its neighbours'
+   * (DESIGN §6). Any doubt (a part gone or re-timed, ids not indexed, a record outside its part's day, a repeated
+   * id) leaves a day to be summed again.
+   */
+  private async appendable(changed: string[], retimed: Set<string>): Promise<Map<string, LoadedDay>> {
+    const found = new Map<string, LoadedDay>()
+    const fresh = new Set<number>()
+    const known = (day: string): Float64Array | null | undefined => {
+      const parts = this.meta(monthOf(day))?.parts[day]
+      if (!parts?.length) return null // no part: no copy
+      return this.idsOf(monthOf(day)).get(day)
+    }
+    for (const day of changed) {
+      if (retimed.has(day)) continue
+      const was = new Set(this.meta(monthOf(day))?.parts[day] ?? [])
+      const parts = this.dayPartsOf(day)
+      const added = parts.filter((p) => !was.has(p.oid))
+      if (!added.length || parts.length - added.length !== was.size) continue
+      const near = [known(day), ...neighbourDays(day).map(known)]
+      if (near.some((ids) => ids === undefined)) continue
+      const loaded = await this.parse(added)
+      const ok = loaded.copies.every(({ record }) => {
+        const id = idKey(record.id)
+        if (record.ts.slice(0, 10) !== day || fresh.has(id) || near.some((ids) => ids && holds(ids, id))) return false
+        fresh.add(id)
+        return true
+      })
+      if (!ok) return new Map() // a copy among the new parts: every changed day is summed again
+      found.set(day, loaded)
+    }
+    return found
+  }
+
+  /** A day that only gained responses of its own (`appendable`): its rows, ids and statistics with them added. */
+  private appendDay(build: MonthBuild, day: string, added: LoadedDay): void {
+    const fine = new DayRows(build.fine, build.fine.days.get(day))
+    const unknown = new Set(build.meta.unknown[day])
+    for (const { record, device } of added.copies) fine.add(record, dimKey(device, record), this.prices, unknown)
+    this.records += added.copies.length
+    this.setRows(build, day, fine)
+    build.ids.set(day, sortedIds([...(build.ids.get(day) ?? []), ...added.copies.map((c) => idKey(c.record.id))]))
+    const [lines, duplicates, crossDevice, invalid, newer] = build.meta.stats[day] ?? STATS.map(() => 0)
+    build.meta.stats[day] = [
+      lines! + added.lines,
+      duplicates!,
+      crossDevice!,
+      invalid! + added.invalid,
+      newer! + added.newer,
+    ]
+    build.meta.parts[day] = this.dayOids(day)
+    if (unknown.size) build.meta.unknown[day] = [...unknown].sort()
+  }
+
+  /** A day's fine rows into the month's tables, with the coarse and hourly rows they sum to. */
+  private setRows(build: MonthBuild, day: string, fine: DayRows): void {
+    build.written.add(day)
+    const rows = fine.rows()
+    if (rows.length) {
+      build.fine.days.set(day, rows)
+      const coarse = rollUp(build.fine.dims, rows, build.coarse, coarseKey, 1)
+      build.coarse.days.set(day, coarse)
+      build.hourly.days.set(
+        day,
+        rollUp(build.coarse.dims, coarse, build.hourly, (dim) => dim, 4),
+      )
+    } else for (const table of [build.fine, build.coarse, build.hourly]) table.days.delete(day)
   }
 
   /**
@@ -734,19 +943,15 @@ class Update {
     }
     this.records += winners
     const { meta } = build
-    const rows = fine.rows()
-    if (rows.length) {
-      build.fine.days.set(day, rows)
-      const coarse = rollUp(build.fine.dims, rows, build.coarse, coarseKey, 1)
-      build.coarse.days.set(day, coarse)
-      build.hourly.days.set(
-        day,
-        rollUp(build.coarse.dims, coarse, build.hourly, (dim) => dim, 4),
-      )
-    } else for (const table of [build.fine, build.coarse, build.hourly]) table.days.delete(day)
+    this.setRows(build, day, fine)
     const oids = this.dayOids(day)
-    if (oids.length) meta.parts[day] = oids
-    else delete meta.parts[day]
+    if (oids.length) {
+      meta.parts[day] = oids
+      build.ids.set(day, sortedIds(own.copies.map((c) => idKey(c.record.id))))
+    } else {
+      delete meta.parts[day]
+      build.ids.delete(day)
+    }
     if (own.lines) {
       const stats: IndexStats = {
         lines: own.lines,
@@ -768,11 +973,15 @@ class Update {
     const { meta } = build
     if (!Object.keys(meta.devices).length && !build.fine.days.size && !Object.keys(meta.stats).length) return null
     const file = `m-${build.month}-${Date.now().toString(36)}-${process.pid}-${(segmentSeq++).toString(36)}`
+    // A few days since the last full write go out as a delta over it; more, and the month is written whole again.
+    const days = new Set([...build.overlaid, ...build.written])
+    const delta = build.base !== null && days.size <= DELTA_DAYS ? days : undefined
     fs.mkdirSync(this.dir, { recursive: true })
     // Durable before the top file names them: a crash must not leave it naming empty files.
-    writeFileAtomic(path.join(this.dir, `${file}.fine`), encodeTable(build.fine))
-    writeFileAtomic(path.join(this.dir, `${file}.coarse`), encodeTable(build.coarse))
-    writeFileAtomic(path.join(this.dir, `${file}.hourly`), encodeTable(build.hourly))
+    writeFileAtomic(path.join(this.dir, `${file}.fine`), encodeTable(build.fine, delta))
+    writeFileAtomic(path.join(this.dir, `${file}.coarse`), encodeTable(build.coarse, delta))
+    writeFileAtomic(path.join(this.dir, `${file}.hourly`), encodeTable(build.hourly, delta))
+    writeFileAtomic(path.join(this.dir, `${file}.ids`), encodeIds(build.ids, delta))
     writeFileAtomic(path.join(this.dir, `${file}.meta.json`), JSON.stringify(meta))
     const stats = STATS.map(() => 0)
     for (const day of Object.values(meta.stats)) for (let i = 0; i < STATS.length; i++) stats[i]! += day[i] ?? 0
@@ -784,16 +993,27 @@ class Update {
         c[CROSS.counted] += counted
       }
     const unknown = [...new Set(Object.values(meta.unknown).flat())].sort()
-    return { file, stats, cross, unknown }
+    return { file, ...(delta ? { base: build.base! } : {}), stats, cross, unknown }
   }
 }
 
 let segmentSeq = 0
-const SEGMENT_FILES = ['.meta.json', '.fine', '.coarse', '.hourly']
+/** The most days a delta holds (`IndexMonth.base`). */
+const DELTA_DAYS = 4
+const TABLE_FILES = ['.fine', '.coarse', '.hourly', '.ids']
+
+/** The files a month's entry names. */
+function segmentFiles(m: IndexMonth): string[] {
+  return [
+    `${m.file}.meta.json`,
+    ...TABLE_FILES.map((ext) => `${m.file}${ext}`),
+    ...(m.base ? TABLE_FILES.map((ext) => `${m.base}${ext}`) : []),
+  ]
+}
 
 /** After a rebuild: segment files no month names (left by an update that died before its top file). */
 function removeStrays(dir: string, months: Record<string, IndexMonth>): void {
-  const named = new Set(Object.values(months).flatMap((m) => SEGMENT_FILES.map((ext) => `${m.file}${ext}`)))
+  const named = new Set(Object.values(months).flatMap(segmentFiles))
   let names: string[] = []
   try {
     names = fs.readdirSync(dir)
@@ -817,8 +1037,15 @@ class DayRows {
   private readonly byKey = new Map<string, number[]>()
   private readonly dimIndex: Map<string, number>
 
-  constructor(private readonly table: Table) {
+  /** `rows`: the day's rows so far (of `table`), which the added records go on from. */
+  constructor(
+    private readonly table: Table,
+    rows?: Float64Array,
+  ) {
     this.dimIndex = dimIndexOf(table)
+    if (rows)
+      for (let at = 0; at < rows.length; at += ROW)
+        this.byKey.set(`${rows[at + COL.quarter]}:${rows[at + COL.dim]}`, Array.from(rows.subarray(at, at + ROW)))
   }
 
   private dim(key: string): number {

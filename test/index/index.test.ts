@@ -219,47 +219,62 @@ t.test('the incrementally updated index equals a full rebuild after random recor
   }
 })
 
-t.test('an update re-reads only the days whose parts changed, and their neighbours', async (t) => {
-  const dir = t.testdir()
-  const git = new SystemBackend(path.join(dir, 'repo.git'))
-  await git.init()
-  const info: DeviceInfo = { id: DEVICES[0]!, name: 'a', platform: 'linux', tool: 'test' }
-  const rec = (i: number, day: string): LedgerRecord => ({
-    v: 1,
-    id: recordId('t', `r${i}`),
-    ts: `${day}T12:00:00.000Z`,
-    source: 't',
-    model: 'gpt-5',
-    input: i,
-    output: 1,
-    cacheWrite: 0,
-    cacheRead: 0,
-  })
-  const days = ['2026-11-01', '2026-11-05', '2026-11-10', '2026-11-15']
-  await appendRecords(
-    git,
-    info,
-    path.join(dir, 'known'),
-    days.map((d, i) => rec(i, d)),
-    new Date('2026-11-20T00:00:00Z'),
-  )
-  const first = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
-  t.equal(first.records, 4)
-  await appendRecords(git, info, path.join(dir, 'known'), [rec(10, '2026-11-10')], new Date('2026-11-20T01:00:00Z'))
-  const second = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
-  t.equal(second.days, 3, 'the changed day and its two neighbours')
-  t.equal(second.parts, 2, 'only the parts of 11-10 (two now) are read')
-  t.equal(second.records, 2)
-  const none = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
-  t.same([none.days, none.parts], [0, 0], 'nothing new: nothing read')
-  const repriced = await updateIndex(
-    git,
-    path.join(dir, 'idx'),
-    EMBEDDED_PRICES.withOverrides({ 'gpt-5': { input: 100 } }, 'c'),
-  )
-  t.equal(repriced.rebuilt, true, 'a different price table rebuilds')
-  await git.close()
-})
+t.test(
+  'a day that gained only responses of its own reads its new parts alone; a copy re-reads the day and its neighbours',
+  async (t) => {
+    const dir = t.testdir()
+    const git = new SystemBackend(path.join(dir, 'repo.git'))
+    await git.init()
+    const info: DeviceInfo = { id: DEVICES[0]!, name: 'a', platform: 'linux', tool: 'test' }
+    const rec = (i: number, day: string): LedgerRecord => ({
+      v: 1,
+      id: recordId('t', `r${i}`),
+      ts: `${day}T12:00:00.000Z`,
+      source: 't',
+      model: 'gpt-5',
+      input: i,
+      output: 1,
+      cacheWrite: 0,
+      cacheRead: 0,
+    })
+    const days = ['2026-11-01', '2026-11-05', '2026-11-10', '2026-11-15']
+    await appendRecords(
+      git,
+      info,
+      path.join(dir, 'known'),
+      days.map((d, i) => rec(i, d)),
+      new Date('2026-11-20T00:00:00Z'),
+    )
+    const first = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
+    t.equal(first.records, 4)
+    await appendRecords(git, info, path.join(dir, 'known'), [rec(10, '2026-11-10')], new Date('2026-11-20T01:00:00Z'))
+    const second = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
+    t.same([second.days, second.parts, second.records], [1, 1, 1], 'a new response: its day, its new part, its record')
+    // A bigger copy of r2 (11-10) and a new response on 11-15: the copy makes every changed day summed again.
+    await appendRecords(
+      git,
+      info,
+      path.join(dir, 'known'),
+      [{ ...rec(2, '2026-11-10'), input: 50 }, rec(11, '2026-11-15')],
+      new Date('2026-11-20T02:00:00Z'),
+    )
+    const third = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
+    t.equal(third.days, 6, 'both changed days and their neighbours')
+    t.equal(third.parts, 6, "every part of 11-10 (three now) and of 11-15 (two), and 11-10's new one read first")
+    t.equal(third.records, 4, "the winners of 11-10 (r2's bigger copy, r10) and of 11-15")
+    const full = await updateIndex(git, path.join(dir, 'full'), EMBEDDED_PRICES, { rebuild: true })
+    t.same(normalise(third.index), normalise(full.index), 'incremental = rebuild')
+    const none = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
+    t.same([none.days, none.parts], [0, 0], 'nothing new: nothing read')
+    const repriced = await updateIndex(
+      git,
+      path.join(dir, 'idx'),
+      EMBEDDED_PRICES.withOverrides({ 'gpt-5': { input: 100 } }, 'c'),
+    )
+    t.equal(repriced.rebuilt, true, 'a different price table rebuilds')
+    await git.close()
+  },
+)
 
 t.test(
   'copies with equal totals and ts count for the device that committed them first, incrementally and after a rewrite',
@@ -378,7 +393,11 @@ t.test(
     )
     t.same(unknownModels(first.index), [], 'and needs no price')
     const file = path.join(idxDir, 'index.v1.json')
-    t.equal(JSON.parse(fs.readFileSync(file, 'utf8')).v, 4)
+    const written = fs.readFileSync(file, 'utf8')
+    t.equal(JSON.parse(written).v, 5)
+    // Version 4 (no deltas, no ids): read as if it were current, it would miss a delta's days.
+    fs.writeFileSync(file, written.replace('"v":5', '"v":4'))
+    t.equal(readIndex(idxDir), null, 'an index of version 4 is not read')
     // An index written by the version before: one JSON naming one rows file.
     fs.writeFileSync(
       file,
@@ -483,6 +502,86 @@ t.test('copies on either side of a month end: a change on one side re-sums the o
   }
 })
 
+t.test(
+  'an update of a few days writes them as a delta over the month; past four days the month is written whole',
+  async (t) => {
+    const dir = t.testdir()
+    const git = new SystemBackend(path.join(dir, 'repo.git'))
+    await git.init()
+    const [a, b] = [DEVICES[0]!, DEVICES[1]!]
+    const idxDir = path.join(dir, 'idx')
+    const day = (n: number) => `2026-11-${String(n).padStart(2, '0')}`
+    const add = (device: string, records: LedgerRecord[], hour: number) =>
+      appendRecords(
+        git,
+        infoOf(device),
+        path.join(dir, `k${device[0]}`),
+        records,
+        new Date(Date.UTC(2026, 10, 28, hour)),
+      )
+    await add(
+      a,
+      Array.from({ length: 10 }, (_, i) => rec(`a${i}`, `${day(i + 1)}T10:00:00.000Z`)),
+      0,
+    )
+    const first = await updateIndex(git, idxDir, EMBEDDED_PRICES)
+    const base = first.index.months['2026-11']!.file
+    t.equal(first.index.months['2026-11']!.base, undefined, 'a new month: written whole')
+    const stat = (f: string) => fs.statSync(path.join(idxDir, f))
+    const baseFiles = ['.fine', '.coarse', '.hourly', '.ids'].map((ext) => `${base}${ext}`)
+    const before = baseFiles.map((f) => [stat(f).ino, stat(f).mtimeMs])
+    const check = async (label: string) => {
+      const full = await updateIndex(git, path.join(dir, `full-${label}`), EMBEDDED_PRICES, { rebuild: true })
+      t.same(normalise(readIndex(idxDir)!), normalise(full.index), `${label}: incremental = rebuild`)
+    }
+    // New days 11-11 … 11-14, one an update: the delta grows to four days over the same full write.
+    for (let n = 11; n <= 14; n++) {
+      const r = await add(b, [rec(`b${n}`, `${day(n)}T11:00:00.000Z`)], n)
+      t.ok(r.commit)
+      const u = await updateIndex(git, idxDir, EMBEDDED_PRICES)
+      const m = u.index.months['2026-11']!
+      t.equal(m.base, base, `${day(n)}: a delta over the full write`)
+      t.same(
+        baseFiles.map((f) => [stat(f).ino, stat(f).mtimeMs]),
+        before,
+        `${day(n)}: the full write's tables are not rewritten`,
+      )
+      const delta = JSON.parse(
+        fs
+          .readFileSync(path.join(idxDir, `${m.file}.fine`))
+          .toString('utf8', 4, 4 + fs.readFileSync(path.join(idxDir, `${m.file}.fine`)).readUInt32LE(0)),
+      ) as { days: Record<string, unknown> }
+      t.same(
+        Object.keys(delta.days).sort(),
+        Array.from({ length: n - 10 }, (_, i) => day(11 + i)),
+        `${day(n)}: the delta holds the days written since`,
+      )
+      await check(day(n))
+    }
+    // A copy of a0 (11-01) on b: a day already in the base, summed again with its neighbours: too many days for a delta.
+    await add(b, [{ ...rec('a0', `${day(1)}T10:00:00.000Z`), input: 99 }], 20)
+    const whole = await updateIndex(git, idxDir, EMBEDDED_PRICES)
+    t.equal(whole.index.months['2026-11']!.base, undefined, 'past four days: the month is written whole')
+    t.same(
+      baseFiles.filter((f) => fs.existsSync(path.join(idxDir, f))),
+      [],
+      'and the old full write is gone',
+    )
+    t.same(
+      fs.readdirSync(idxDir).filter((f) => f.startsWith('m-')).length,
+      5,
+      "only the new write's five files are left",
+    )
+    await check('whole')
+    let n = 0
+    indexRows(whole.index, 'auto').each((r) => {
+      n += r.records
+    })
+    t.equal(n, 14, 'every response once (a0 counted once, its bigger copy)')
+    await git.close()
+  },
+)
+
 t.test('an update rewrites only the months it touched; with nothing new it opens no segment', async (t) => {
   const dir = t.testdir()
   const git = new SystemBackend(path.join(dir, 'repo.git'))
@@ -525,9 +624,11 @@ t.test('an update rewrites only the months it touched; with nothing new it opens
   }
   const oldOct = first.index.months['2026-10']!.file
   t.not(second.index.months['2026-10']!.file, oldOct, 'October: a new segment')
-  t.notOk(
-    Object.keys(after).some((f) => f.startsWith(oldOct)),
-    "the old October segment's files are gone",
+  t.equal(second.index.months['2026-10']!.base, oldOct, 'a delta over the full write')
+  t.same(
+    Object.keys(after).filter((f) => f.startsWith(oldOct)),
+    ['.coarse', '.fine', '.hourly', '.ids'].map((ext) => `${oldOct}${ext}`),
+    "of the old October segment only its tables are left, as the delta's base",
   )
   t.same(perMonth(second.index), { '2026-09 1': 1, '2026-10 1': 2, '2026-11 1': 1 })
 
