@@ -41,6 +41,14 @@ export interface Remote {
   timeoutSec?: number
 }
 
+/** A compare-and-swap of one ref (`GitBackend.updateRefs`). */
+export interface RefMove {
+  ref: string
+  newOid: string
+  /** null: the ref must not exist */
+  expectedOld: string | null
+}
+
 export interface GitBackend {
   readonly name: BackendName
   readonly gitdir: string
@@ -54,6 +62,8 @@ export interface GitBackend {
   listRefs(prefix: string): Promise<Map<string, string>>
   /** Compare-and-swap: fails with code REF_STALE unless the ref is at `expectedOld` (null = absent). */
   updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void>
+  /** `updateRef` of several refs in one step: when one is not at its expected old, REF_STALE and none moves. */
+  updateRefs(moves: RefMove[]): Promise<void>
   /** Deletes a local ref if it is at `expectedOld` (REF_STALE otherwise); an absent ref is fine. */
   deleteRef(ref: string, expectedOld: string): Promise<void>
   readTree(oid: string): Promise<TreeEntry[]>

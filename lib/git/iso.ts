@@ -11,7 +11,7 @@ import type { Socket } from 'node:net'
 import * as git from 'isomorphic-git'
 import http from 'isomorphic-git/http/node'
 import { LedgerError, opError } from '../errors.js'
-import type { CommitInfo, GitBackend, Remote, TreeEntry } from './backend.js'
+import type { CommitInfo, GitBackend, RefMove, Remote, TreeEntry } from './backend.js'
 import { redactUrl, trackingRef, ZERO_OID } from './backend.js'
 import { authFailed, notFound, pushRejected, timedOut, unreachable } from './remote-errors.js'
 import { usageError } from '../errors.js'
@@ -178,16 +178,23 @@ export class IsoBackend implements GitBackend {
     return typeof url === 'string' ? url : null
   }
 
-  async updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void> {
-    const cur = await this.readRef(ref)
-    if (cur !== expectedOld) {
-      throw new LedgerError(
-        'operational',
-        'REF_STALE',
-        `${ref} moved under us (expected ${expectedOld ?? 'no ref'}, found ${cur ?? 'no ref'})`,
-      )
+  updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void> {
+    return this.updateRefs([{ ref, newOid, expectedOld }])
+  }
+
+  /** Every ref checked before any is written: all move or none (as atomic as `updateRef`, under the store lock). */
+  async updateRefs(moves: RefMove[]): Promise<void> {
+    for (const { ref, expectedOld } of moves) {
+      const cur = await this.readRef(ref)
+      if (cur !== expectedOld) {
+        throw new LedgerError(
+          'operational',
+          'REF_STALE',
+          `${ref} moved under us (expected ${expectedOld ?? 'no ref'}, found ${cur ?? 'no ref'})`,
+        )
+      }
     }
-    await git.writeRef({ ...this.base, ref, value: newOid, force: true })
+    for (const { ref, newOid } of moves) await git.writeRef({ ...this.base, ref, value: newOid, force: true })
   }
 
   async deleteRef(ref: string, expectedOld: string): Promise<void> {

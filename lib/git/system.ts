@@ -6,7 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { opError, LedgerError } from '../errors.js'
-import type { CommitInfo, GitBackend, Remote, Signature, TreeEntry } from './backend.js'
+import type { CommitInfo, GitBackend, RefMove, Remote, Signature, TreeEntry } from './backend.js'
 import { redactUrl, trackingRef, ZERO_OID } from './backend.js'
 import { classifyGitError, gitFailed } from './remote-errors.js'
 import { parseCommit, parseTree } from './objects.js'
@@ -332,22 +332,27 @@ export class SystemBackend implements GitBackend {
     }
   }
 
-  async updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void> {
-    this.clearStaleRefLock(ref)
-    const r = await runGit(['update-ref', '-m', 'usage-ledger', ref, newOid, expectedOld ?? ZERO_OID], {
+  updateRef(ref: string, newOid: string, expectedOld: string | null): Promise<void> {
+    return this.updateRefs([{ ref, newOid, expectedOld }])
+  }
+
+  /** One `git update-ref --stdin`: git moves every ref in one transaction, or none. */
+  async updateRefs(moves: RefMove[]): Promise<void> {
+    if (!moves.length) return
+    for (const m of moves) this.clearStaleRefLock(m.ref)
+    const r = await runGit(['update-ref', '-m', 'usage-ledger', '--stdin'], {
       gitdir: this.gitdir,
+      input: moves.map((m) => `update ${m.ref} ${m.newOid} ${m.expectedOld ?? ZERO_OID}\n`).join(''),
     })
     if (r.code !== 0) {
       const why = r.stderr.trim().split('\n').pop() ?? ''
+      const refs = moves.map((m) => m.ref).join(', ')
       // git says "cannot lock ref ...: is at X but expected Y" or "...: reference already exists".
       if (/but expected|already exists|unable to resolve reference|reference is missing/.test(why)) {
-        throw new LedgerError(
-          'operational',
-          'REF_STALE',
-          `${ref} moved under us (expected ${expectedOld ?? 'no ref'}): ${why}`,
-        )
+        const expected = moves.length === 1 ? ` (expected ${moves[0]!.expectedOld ?? 'no ref'})` : ''
+        throw new LedgerError('operational', 'REF_STALE', `${refs} moved under us${expected}: ${why}`)
       }
-      throw opError('GIT_FAILED', `git update-ref ${ref} failed: ${why}`)
+      throw opError('GIT_FAILED', `git update-ref ${refs} failed: ${why}`)
     }
   }
 

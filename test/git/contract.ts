@@ -375,6 +375,44 @@ export function backendContract(t: Test, make: (gitdir: string) => GitBackend): 
     t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
   })
 
+  t.test('updateRefs moves several refs in one step, or none when one is stale', async (t) => {
+    const { b, gitdir } = await open(t)
+    const { c1, c2, c3 } = await history(b)
+    const [r1, r2, r3] = [ledgerRef(DEVICE), ledgerRef(DEVICE2), 'refs/heads/merged']
+    await b.updateRefs([
+      { ref: r1, newOid: c1, expectedOld: null },
+      { ref: r2, newOid: c2, expectedOld: null },
+    ])
+    t.same([git(gitdir, ['rev-parse', r1]), git(gitdir, ['rev-parse', r2])], [c1, c2], 'both created')
+    await rejectsCode(
+      t,
+      b.updateRefs([
+        { ref: r1, newOid: c2, expectedOld: c1 },
+        { ref: r3, newOid: c3, expectedOld: null },
+        { ref: r2, newOid: c3, expectedOld: c1 },
+      ]),
+      'REF_STALE',
+      'one stale old value refuses the whole step',
+    )
+    t.same(
+      [await b.readRef(r1), await b.readRef(r2), await b.readRef(r3)],
+      [c1, c2, null],
+      'and nothing moved, the refs before the stale one included',
+    )
+    await b.updateRefs([
+      { ref: r1, newOid: c3, expectedOld: c1 },
+      { ref: r2, newOid: c3, expectedOld: c2 },
+      { ref: r3, newOid: c3, expectedOld: null },
+    ])
+    t.same(
+      [r1, r2, r3].map((r) => git(gitdir, ['rev-parse', r])),
+      [c3, c3, c3],
+      'every ref moved; native git agrees',
+    )
+    await b.updateRefs([])
+    t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict clean')
+  })
+
   t.test('deleteRef compare-and-delete, loose and packed; an absent ref is fine', async (t) => {
     const { b, gitdir } = await open(t)
     const { c1, c2 } = await history(b)

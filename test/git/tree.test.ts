@@ -28,6 +28,7 @@ function counting(inner: GitBackend) {
     readRef: (r) => inner.readRef(r),
     listRefs: (p) => inner.listRefs(p),
     updateRef: (r, n, o) => inner.updateRef(r, n, o),
+    updateRefs: (m) => inner.updateRefs(m),
     deleteRef: (r, o) => inner.deleteRef(r, o),
     readTree: (o) => {
       log.reads.push(o)

@@ -10,7 +10,7 @@ import { rememberDevice } from '../device-id.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { trackingRef, type GitBackend, type Remote, type TreeEntry } from '../../git/backend.js'
+import { trackingRef, type GitBackend, type RefMove, type Remote, type TreeEntry } from '../../git/backend.js'
 import { readEntryAt } from '../../git/tree.js'
 import { deviceDir, LEDGER_REF_PREFIX, ledgerRef, MERGED_REF } from '../../ledger/paths.js'
 import { listQuarantined, loadTrustState, saveTrustState, type QuarantinedHead } from '../../store/quarantine.js'
@@ -161,13 +161,15 @@ export async function integrate(
     adopt: o.adopt,
     idFromEnv: o.idFromEnv,
   })
+  const moves: RefMove[] = []
   if (!o.clone) {
     for (const [id, head] of r.heads) {
       const local = await git.readRef(ledgerRef(id))
-      if (local !== head) await git.updateRef(ledgerRef(id), head, local)
+      if (local !== head) moves.push({ ref: ledgerRef(id), newOid: head, expectedOld: local })
     }
   }
-  const merged = await advanceMerged(git, r.heads, o.me, o.now)
+  // The device branches and `merged` move in one step.
+  const merged = await advanceMerged(git, r.heads, o.me, o.now, moves)
   const hooks = merged.changed ? await runPostMerge(git.gitdir) : []
   return {
     devices: r.devices,
@@ -187,15 +189,22 @@ async function localHeads(git: GitBackend): Promise<Map<string, string>> {
   )
 }
 
-/** The local `merged` branch: one commit whose tree holds the directory of every good head. */
+/**
+ * The local `merged` branch: one commit whose tree holds the directory of every good head. `moves`: ref moves to make
+ * in the same step.
+ */
 export async function advanceMerged(
   git: GitBackend,
   heads: Map<string, string>,
   me: string,
   now: Date,
+  moves: RefMove[] = [],
 ): Promise<{ result: { commit: string; tree: string } | null; changed: boolean }> {
   const refs = [...heads].sort(([a], [b]) => (a < b ? -1 : 1))
-  if (!refs.length) return { result: null, changed: false }
+  if (!refs.length) {
+    await git.updateRefs(moves)
+    return { result: null, changed: false }
+  }
   const dirs: TreeEntry[] = []
   for (const [id, head] of refs) {
     const e = await readEntryAt(git, (await git.readCommit(head)).tree, deviceDir(id))
@@ -203,7 +212,10 @@ export async function advanceMerged(
   }
   const tree = await git.writeTree([{ mode: '040000', type: 'tree', name: 'devices', oid: await git.writeTree(dirs) }])
   const prev = await git.readRef(MERGED_REF)
-  if (prev && (await git.readCommit(prev)).tree === tree) return { result: { commit: prev, tree }, changed: false }
+  if (prev && (await git.readCommit(prev)).tree === tree) {
+    await git.updateRefs(moves)
+    return { result: { commit: prev, tree }, changed: false }
+  }
   const sig = { name: 'usage-ledger', email: `${me}@usage-ledger`, timestamp: Math.floor(now.getTime() / 1000) }
   const parents = [...(prev ? [prev] : []), ...refs.map(([, h]) => h)]
   const commit = await git.writeCommit({
@@ -213,7 +225,7 @@ export async function advanceMerged(
     committer: sig,
     message: `merge: ${refs.length} device${refs.length === 1 ? '' : 's'}\n`,
   })
-  await git.updateRef(MERGED_REF, commit, prev)
+  await git.updateRefs([...moves, { ref: MERGED_REF, newOid: commit, expectedOld: prev }])
   return { result: { commit, tree }, changed: true }
 }
 
