@@ -10,7 +10,13 @@ let tmpSeq = 0
  * the new. `durable: false` skips the fsync, for a hint whose loss in a crash costs nothing (a
  * rename without it may leave an empty file after a power cut, which readers take as absent).
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array, { durable = true } = {}): void {
+export function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  { durable = true, unlessSame = false } = {},
+): void {
+  // A state file most runs leave as it was: reading it back costs less than a durable write.
+  if (unlessSame && sameContent(file, data)) return
   fs.mkdirSync(path.dirname(file), { recursive: true })
   const tmp = `${file}.tmp-${process.pid}-${(tmpSeq++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
   try {
@@ -27,6 +33,14 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, { durab
     // A failed write(2) names no file: say which one (the error is shown to the user).
     if (e && typeof e === 'object' && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = file
     throw e
+  }
+}
+
+function sameContent(file: string, data: string | Uint8Array): boolean {
+  try {
+    return fs.readFileSync(file).equals(typeof data === 'string' ? Buffer.from(data) : data)
+  } catch {
+    return false
   }
 }
 

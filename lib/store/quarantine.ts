@@ -48,7 +48,9 @@ export function loadQuarantine(file: string): Quarantine {
 }
 
 export function saveQuarantine(file: string, q: Quarantine): void {
-  writeFileAtomic(file, `${JSON.stringify({ v: 1, devices: q.devices, accepted: q.accepted }, null, 2)}\n`)
+  writeFileAtomic(file, `${JSON.stringify({ v: 1, devices: q.devices, accepted: q.accepted }, null, 2)}\n`, {
+    unlessSame: true,
+  })
 }
 
 /** The codes of a quarantined head's error findings, for one line of text. */

@@ -22,5 +22,5 @@ export function loadVerified(file: string): Record<string, string> {
 }
 
 export function saveVerified(file: string, heads: Record<string, string>): void {
-  writeFileAtomic(file, `${JSON.stringify({ v: 1, heads }, null, 2)}\n`)
+  writeFileAtomic(file, `${JSON.stringify({ v: 1, heads }, null, 2)}\n`, { unlessSame: true })
 }

@@ -26,6 +26,19 @@ t.test('writeFileAtomic', async (t) => {
   t.equal(fs.readFileSync(file, 'utf8'), '', 'empty content')
 })
 
+t.test('writeFileAtomic unlessSame: the same content leaves the file alone; other content replaces it', async (t) => {
+  const dir = t.testdir({})
+  const file = path.join(dir, 'verified.json')
+  writeFileAtomic(file, '{"v":1}\n', { unlessSame: true })
+  t.equal(fs.readFileSync(file, 'utf8'), '{"v":1}\n', 'absent: written')
+  const ino = fs.statSync(file).ino
+  writeFileAtomic(file, Buffer.from('{"v":1}\n'), { unlessSame: true })
+  t.equal(fs.statSync(file).ino, ino, 'the same bytes: not replaced')
+  writeFileAtomic(file, '{"v":2}\n', { unlessSame: true })
+  t.equal(fs.readFileSync(file, 'utf8'), '{"v":2}\n', 'other bytes: written')
+  t.not(fs.statSync(file).ino, ino, 'by rename, as always')
+})
+
 t.test('a failed write leaves the old file and no temp file', async (t) => {
   const dir = t.testdir({ 'f.json': 'old' })
   const file = path.join(dir, 'f.json')
