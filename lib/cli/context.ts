@@ -54,6 +54,8 @@ export interface CommandSpec<O> {
   positionals?: Record<string, OptionSpec>
   options?: Record<string, OptionSpec>
   storeOnly?(a: Args): string | undefined
+  /** Whether the run reads every record (`collectSooner`): asked before it starts. */
+  readsEverything?(o: O): boolean
   // Methods (not function properties), so a CommandSpec<RecordOptions> is a CommandSpec<unknown>.
   parse(a: Args, global: GlobalOptions): O
   run(ctx: CommandContext, opts: O): Promise<Outcome>

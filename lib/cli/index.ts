@@ -37,5 +37,6 @@ export async function index(ctx: CommandContext, opts: { rebuild: boolean }): Pr
 export const command: CommandSpec<{ rebuild: boolean }> = {
   options: { rebuild: { type: 'boolean', default: false, describe: 'build it again from nothing' } },
   parse: (a) => ({ rebuild: Boolean(a.rebuild) }),
+  readsEverything: (o) => o.rebuild,
   run: index,
 }

@@ -84,5 +84,6 @@ export const command: CommandSpec<InitOptions> = {
     switchRemote: Boolean(a.switchRemote),
     force: Boolean(a.force),
   }),
+  readsEverything: (o) => o.remote !== undefined,
   run: init,
 }

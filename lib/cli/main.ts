@@ -5,7 +5,7 @@
  */
 import yargs, { type Argv, type Options, type PositionalOptions } from 'yargs'
 import { LedgerError, usageError } from '../errors.js'
-import { processEnv, type Env } from '../env.js'
+import { collectSooner, processEnv, type Env } from '../env.js'
 import type { Args, CommandSpec, GlobalOptions, Outcome } from './context.js'
 
 export const EXIT = { ok: 0, operational: 1, usage: 2, input: 2, integrity: 3 } as const
@@ -151,7 +151,9 @@ export async function main(argv: string[], env: Env = processEnv()): Promise<num
           `--repo does not apply to ${storeOnly}: it works on the store (--home); --repo is for ${REPO_COMMANDS}`,
         )
       }
-      return spec.run({ env, global }, spec.parse(a, global))
+      const opts = spec.parse(a, global)
+      if (spec.readsEverything?.(opts)) collectSooner()
+      return spec.run({ env, global }, opts)
     }
   }
   try {

@@ -117,5 +117,6 @@ export const command: CommandSpec<VerifyOptions> = {
     },
   },
   parse: (a) => ({ device: list(a.device), full: Boolean(a.full), transcript: optional(a.transcript) }),
+  readsEverything: (o) => o.full || o.transcript !== undefined,
   run: verify,
 }

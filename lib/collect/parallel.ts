@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import type { Worker } from 'node:worker_threads'
-import type { Env } from '../env.js'
+import { collectSooner, type Env } from '../env.js'
 import { LedgerError, type ErrorCode, type ErrorKind } from '../errors.js'
 import { readLinesFile, settleFile, type FilesPlan } from './files.js'
 import { Batch, type BatchPart, type LinesSource, type SourceCursors, type SourceFile } from './types.js'
@@ -92,6 +92,7 @@ export function readInWorkers(
   // Loaded only for a backfill: node:worker_threads costs a no-op `record` milliseconds. Not
   // import(): the bundle runs as a vm.Script (bin/usage-ledger.js), which has no dynamic import.
   const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads')
+  collectSooner() // every isolate, the workers' too
   const pool = Array.from({ length: workers }, () => new Worker(workerEntry()))
   const results = new Map<number, ParseResult>()
   let sent = 0

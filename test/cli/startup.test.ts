@@ -44,3 +44,28 @@ t.test('record with nothing new loads none of the heavy built-ins', async (t) =>
     'none of them loaded',
   )
 })
+
+t.test('a run that reads every record asks V8 to collect sooner (node:v8 loaded); others do not', async (t) => {
+  const dir = t.testdir()
+  copyFixtures(dir)
+  const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: 'd'.repeat(32) })
+  const hook = path.join(dir, 'hook.cjs')
+  const list = path.join(dir, 'modules.txt')
+  fs.writeFileSync(
+    hook,
+    `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')))`,
+  )
+  const loadsV8 = async (...args: string[]) => {
+    const r = await run('env', ['-u', 'NODE_OPTIONS', process.execPath, '--require', hook, BIN, ...args], {
+      env,
+      stdin: 'ignore',
+    })
+    t.equal(r.code, 0, r.stderr)
+    return fs.readFileSync(list, 'utf8').split('\n').includes('NativeModule v8')
+  }
+  t.equal(await loadsV8('record', '--no-push'), false, 'record of a few files: no')
+  t.equal(await loadsV8('index'), false, 'index: no')
+  t.equal(await loadsV8('index', '--rebuild'), true, 'index --rebuild: yes')
+  t.equal(await loadsV8('verify'), false, 'verify: no')
+  t.equal(await loadsV8('verify', '--full'), true, 'verify --full: yes')
+})
