@@ -15,7 +15,7 @@ import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
 import { dayDir, deviceDir } from '../ledger/paths.js'
 import type { GitBackend } from '../git/backend.js'
 import { readTreeAt } from '../git/tree.js'
-import { writeFileAtomic } from '../store/fsutil.js'
+import { appendFileDurable, writeFileAtomic } from '../store/fsutil.js'
 
 /** What the cache keeps of the best recorded copy of an id: what the dedupe rule compares. */
 export interface KnownEntry {
@@ -54,16 +54,21 @@ const entryBeats = (a: KnownEntry, b: KnownEntry) => {
 /**
  * `usage-ledger known v2` (then ` epoch E` unless the epoch is empty), then one
  * `id input output cacheWrite cacheRead sidechain tsMs` line per id and one `m <message>` line
- * per main message. A v1 file (no ts) keeps its messages; its ids are rebuilt from git.
+ * per main message, in any order; a later line of an id replaces an earlier one (a run appends
+ * what it learnt). A v1 file (no ts) keeps its messages; its ids are rebuilt from git.
  */
 const KNOWN_HEADER_RE = /^usage-ledger known v([12])(?: epoch (\S+))?\n/
 
-function knownFileText(ids: Map<string, KnownEntry>, messages: Set<string>, epoch: string): string {
-  const out: string[] = [`usage-ledger known v2${epoch ? ` epoch ${epoch}` : ''}\n`]
+function knownLines(ids: Iterable<[string, KnownEntry]>, messages: Iterable<string>): string {
+  const out: string[] = []
   for (const [id, e] of ids)
     out.push(`${id} ${e.input} ${e.output} ${e.cacheWrite} ${e.cacheRead} ${e.sidechain ? 1 : 0} ${e.tsMs}\n`)
   for (const m of messages) out.push(`m ${m}\n`)
   return out.join('')
+}
+
+function knownFileText(ids: Map<string, KnownEntry>, messages: Set<string>, epoch: string): string {
+  return `usage-ledger known v2${epoch ? ` epoch ${epoch}` : ''}\n${knownLines(ids, messages)}`
 }
 
 /** The cached day, or undefined when absent or unreadable (then it is rebuilt from git). */
@@ -77,7 +82,8 @@ function readKnownFile(
     return undefined
   }
   const header = KNOWN_HEADER_RE.exec(text)
-  if (!header) return undefined
+  // A run that died while appending leaves a last line without its newline: damaged.
+  if (!header || !text.endsWith('\n')) return undefined
   const ids = new Map<string, KnownEntry>()
   const messages = new Set<string>()
   const v1 = header[1] === '1'
@@ -88,16 +94,45 @@ function readKnownFile(
       continue
     }
     if (v1) continue
-    const [id = '', ...fields] = line.split(' ')
-    const [input = NaN, output = NaN, cacheWrite = NaN, cacheRead = NaN, sidechain = NaN, tsMs = NaN] =
-      fields.map(Number)
-    const numbers = [input, output, cacheWrite, cacheRead, tsMs]
+    const space = line.indexOf(' ')
+    const n = entryNumbers(line, space + 1)
     // Damaged: rebuilt from git.
-    if (fields.length !== 6 || !numbers.every(Number.isFinite) || (sidechain !== 0 && sidechain !== 1)) return undefined
-    ids.set(id, { input, output, cacheWrite, cacheRead, sidechain: sidechain === 1, tsMs })
+    if (space < 1 || !n || (n[4] !== 0 && n[4] !== 1)) return undefined
+    ids.set(line.slice(0, space), {
+      input: n[0]!,
+      output: n[1]!,
+      cacheWrite: n[2]!,
+      cacheRead: n[3]!,
+      sidechain: n[4] === 1,
+      tsMs: n[5]!,
+    })
   }
   // A v1 file's epoch never matches: its ids are rebuilt, its messages kept.
   return { ids, messages, epoch: v1 ? `v1:${header[2] ?? ''}` : (header[2] ?? '') }
+}
+
+const entry = new Float64Array(6)
+/**
+ * The six space-separated decimal numbers of a line from `at` to its end (a day file holds thousands of lines: no
+ * split, no array per line); null unless there are exactly six, each of 1 to 16 digits.
+ */
+function entryNumbers(line: string, at: number): Float64Array | null {
+  let k = 0
+  let digits = 0
+  let v = 0
+  for (let i = at; i <= line.length; i++) {
+    const c = i < line.length ? line.charCodeAt(i) : 32
+    if (c === 32) {
+      if (!digits || k === 6) return null
+      entry[k++] = v
+      v = 0
+      digits = 0
+    } else if (c >= 48 && c <= 57 && digits < 16) {
+      v = v * 10 + (c - 48)
+      digits++
+    } else return null
+  }
+  return k === 6 ? entry : null
 }
 
 export class KnownCache {
@@ -105,6 +140,9 @@ export class KnownCache {
   /** Per day, the native items recorded as originals (a source's replay rule: Claude's main copies of a message). */
   private readonly originals = new Map<string, Set<string>>()
   private readonly dirty = new Set<string>()
+  /** Days read from their file of this epoch: what a run learns of them is appended to it. */
+  private readonly appendable = new Set<string>()
+  private readonly learnt = new Map<string, { ids: Set<string>; messages: Set<string> }>()
   /** `HEAD` holds `<head oid> <epoch>`; day files of another epoch than this one rebuild their ids. */
   private readonly cached: { head: string; epoch: string }
   private epoch = ''
@@ -149,6 +187,7 @@ export class KnownCache {
       if (cached && cached.epoch === this.epoch) {
         this.days.set(day, cached.ids)
         this.originals.set(day, cached.messages)
+        this.appendable.add(day)
       } else {
         // Ledger lines carry no message ids: a rebuild keeps the messages of an older epoch's
         // file (the branch only grew since), else only ids dedupe (see hasOriginal).
@@ -178,6 +217,13 @@ export class KnownCache {
   set(day: string, id: string, entry: KnownEntry): void {
     this.day(day).set(id, entry)
     this.dirty.add(day)
+    this.learntOf(day).ids.add(id)
+  }
+
+  private learntOf(day: string): { ids: Set<string>; messages: Set<string> } {
+    let l = this.learnt.get(day)
+    if (!l) this.learnt.set(day, (l = { ids: new Set(), messages: new Set() }))
+    return l
   }
 
   hasOriginal(item: string, days: readonly string[]): boolean {
@@ -186,18 +232,38 @@ export class KnownCache {
 
   addOriginal(day: string, item: string): void {
     this.day(day)
-    this.originals.get(day)!.add(item)
+    const originals = this.originals.get(day)!
+    if (originals.has(item)) return
+    originals.add(item)
     this.dirty.add(day)
+    this.learntOf(day).messages.add(item)
   }
 
-  /** Called after the branch moved to `head`: days first, then the stamp that validates them. */
+  /**
+   * Called after the branch moved to `head`: days first, then the stamp that validates them. A day read from its file
+   * gets what was learnt appended (a late record on a full day writes its few lines, not the day); others are written
+   * whole.
+   */
   save(head: string): void {
-    for (const d of this.dirty)
-      writeFileAtomic(
-        path.join(this.dir, `${d}.txt`),
-        knownFileText(this.days.get(d)!, this.originals.get(d)!, this.epoch),
-      )
+    for (const d of this.dirty) {
+      const file = path.join(this.dir, `${d}.txt`)
+      const learnt = this.learnt.get(d)
+      if (this.appendable.has(d) && learnt) {
+        const ids = this.days.get(d)!
+        appendFileDurable(
+          file,
+          knownLines(
+            [...learnt.ids].map((id) => [id, ids.get(id)!]),
+            learnt.messages,
+          ),
+        )
+      } else {
+        writeFileAtomic(file, knownFileText(this.days.get(d)!, this.originals.get(d)!, this.epoch))
+        this.appendable.add(d)
+      }
+    }
     this.dirty.clear()
+    this.learnt.clear()
     writeFileAtomic(path.join(this.dir, 'HEAD'), `${head}${this.epoch ? ` ${this.epoch}` : ''}\n`)
   }
 

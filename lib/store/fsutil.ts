@@ -36,6 +36,17 @@ export function writeFileAtomic(
   }
 }
 
+/** Appends `data` to `file` and syncs it (a crash may leave a prefix of it: readers check the end). */
+export function appendFileDurable(file: string, data: string): void {
+  const fd = fs.openSync(file, 'a', 0o600)
+  try {
+    fs.writeSync(fd, data)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 function sameContent(file: string, data: string | Uint8Array): boolean {
   try {
     return fs.readFileSync(file).equals(typeof data === 'string' ? Buffer.from(data) : data)

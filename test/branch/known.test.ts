@@ -117,6 +117,20 @@ t.test('a known-ids file is written, read and written back in the v2 format, byt
   t.equal(fs.readFileSync(file, 'utf8'), first)
   const c = rec('c', '2026-11-21T10:02:00.000Z', { sidechain: true })
   t.equal((await appendRecords(git, info, known, [c, { ...b }], now)).appended, 1, 'the cached sidechain copy is known')
-  t.equal(fs.readFileSync(file, 'utf8'), `usage-ledger known v2\n${line(a)}${line(b)}${line(c)}m msg_a\n`)
+  t.equal(
+    fs.readFileSync(file, 'utf8'),
+    `${first}${line(c)}`,
+    'what a later run learnt is appended to the day it read from its file',
+  )
+  // A better copy of b: its new line replaces the old one when read back.
+  const better = { ...b, input: 100 }
+  t.equal((await appendRecords(git, info, known, [better], now)).appended, 1, 'a better copy is appended')
+  t.equal(fs.readFileSync(file, 'utf8'), `${first}${line(c)}${line(better)}`)
+  t.equal((await appendRecords(git, info, known, [{ ...better }], now)).appended, 0, 'and known from the file')
+  t.equal((await appendRecords(git, info, known, [{ ...b }], now)).appended, 0, 'its older copy beaten')
+  // A run that died while appending leaves a line without its newline: the day is rebuilt from git.
+  fs.appendFileSync(file, `${c.id} 1 2 3`)
+  t.equal((await appendRecords(git, info, known, [{ ...c }], now)).appended, 0, 'a torn file: rebuilt, c known')
+  t.match(fs.readFileSync(file, 'utf8'), /\n$/, 'and written whole again')
   await git.close()
 })
