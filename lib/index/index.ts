@@ -538,8 +538,10 @@ async function addedParts(
 }
 
 export interface UpdateResult {
-  /** Days whose rows were summed again. */
+  /** Days whose rows were summed again or took new responses. */
   days: number
+  /** Of those, the days that only took new responses of their own (their new parts alone read). */
+  appended: number
   /** Parts read. */
   parts: number
   records: number
@@ -675,7 +677,7 @@ class Update {
       for (const d of Object.values(this.devices)) for (const m of Object.keys(d.months)) touched.add(m)
     }
     if (old && !touched.size && !headsMoved(old.devices, this.devices))
-      return { days: 0, parts: 0, records: 0, rebuilt: false, months: 0, index: old }
+      return { days: 0, appended: 0, parts: 0, records: 0, rebuilt: false, months: 0, index: old }
 
     // The days whose set of parts is not what their rows were built from (every day when repriced).
     const changed: string[] = []
@@ -727,6 +729,7 @@ class Update {
     if (!old) removeStrays(this.dir, months)
     return {
       days: affected.length + appended.size,
+      appended: appended.size,
       parts: this.partsRead,
       records: this.records,
       rebuilt: repriced,
@@ -847,8 +850,7 @@ class Update {
    * id) leaves a day to be summed again.
    */
   private async appendable(changed: string[], retimed: Set<string>): Promise<Map<string, LoadedDay>> {
-    const found = new Map<string, LoadedDay>()
-    const fresh = new Set<number>()
+    const candidates = new Map<string, { loaded: LoadedDay; near: Array<Float64Array | null> }>()
     const known = (day: string): Float64Array | null | undefined => {
       const parts = this.meta(monthOf(day))?.parts[day]
       if (!parts?.length) return null // no part: no copy
@@ -862,16 +864,21 @@ class Update {
       if (!added.length || parts.length - added.length !== was.size) continue
       const near = [known(day), ...neighbourDays(day).map(known)]
       if (near.some((ids) => ids === undefined)) continue
-      const loaded = await this.parse(added)
-      const ok = loaded.copies.every(({ record }) => {
-        const id = idKey(record.id)
-        if (record.ts.slice(0, 10) !== day || fresh.has(id) || near.some((ids) => ids && holds(ids, id))) return false
-        fresh.add(id)
-        return true
-      })
-      if (!ok) return new Map() // a copy among the new parts: every changed day is summed again
-      found.set(day, loaded)
+      candidates.set(day, { loaded: await this.parse(added), near: near as Array<Float64Array | null> })
     }
+    // An id new in two days (two devices' copies of one response, say) is summed in both.
+    const seen = new Map<number, number>()
+    for (const { loaded } of candidates.values())
+      for (const { record } of loaded.copies) seen.set(idKey(record.id), (seen.get(idKey(record.id)) ?? 0) + 1)
+    const found = new Map<string, LoadedDay>()
+    for (const [day, { loaded, near }] of candidates)
+      if (
+        loaded.copies.every(({ record }) => {
+          const id = idKey(record.id)
+          return record.ts.slice(0, 10) === day && seen.get(id) === 1 && !near.some((ids) => ids && holds(ids, id))
+        })
+      )
+        found.set(day, loaded)
     return found
   }
 

@@ -79,7 +79,12 @@ function coarseOfFine(idx: IndexData) {
 const rounded = (rows: Row[]) => rows.map((r) => ({ ...r, costUSD: r.costUSD.toFixed(9) }))
 
 t.test('the incrementally updated index equals a full rebuild after random records and fetches', async (t) => {
-  for (const seed of [1, 2, 3, 4, 5]) {
+  // Both ways an update takes a changed day (summed again, or its new responses added) and both ways it writes a
+  // month (whole, or a delta), each seen somewhere in the seeds.
+  let appended = 0
+  let summed = 0
+  let deltas = 0
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     const dir = t.testdir()
     const git = new SystemBackend(path.join(dir, 'repo.git'))
     await git.init()
@@ -135,7 +140,12 @@ t.test('the incrementally updated index equals a full rebuild after random recor
         for (const lines of res.parts.values())
           for (const l of lines) all.push({ r: JSON.parse(l), device, added: Math.floor(clock / 1000) })
       // A "fetch" every few steps: the index catches up incrementally.
-      if (random() < 0.6) await updateIndex(git, path.join(dir, 'inc'), EMBEDDED_PRICES)
+      if (random() < 0.6) {
+        const u = await updateIndex(git, path.join(dir, 'inc'), EMBEDDED_PRICES)
+        appended += u.appended
+        summed += u.days - u.appended
+        if (Object.values(u.index.months).some((m) => m.base)) deltas++
+      }
     }
     await updateIndex(git, path.join(dir, 'inc'), EMBEDDED_PRICES)
     await updateIndex(git, path.join(dir, 'full'), EMBEDDED_PRICES, { rebuild: true })
@@ -217,6 +227,9 @@ t.test('the incrementally updated index equals a full rebuild after random recor
     }
     await git.close()
   }
+  t.ok(appended > 0, `${appended} days took their new responses alone`)
+  t.ok(summed > 0, `${summed} days were summed again`)
+  t.ok(deltas > 0, `${deltas} updates left a month as a delta`)
 })
 
 t.test(
@@ -250,7 +263,8 @@ t.test(
     await appendRecords(git, info, path.join(dir, 'known'), [rec(10, '2026-11-10')], new Date('2026-11-20T01:00:00Z'))
     const second = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
     t.same([second.days, second.parts, second.records], [1, 1, 1], 'a new response: its day, its new part, its record')
-    // A bigger copy of r2 (11-10) and a new response on 11-15: the copy makes every changed day summed again.
+    // A bigger copy of r2 (11-10) and a new response on 11-15: 11-10 is summed again with its neighbours, 11-15
+    // takes its new response alone.
     await appendRecords(
       git,
       info,
@@ -259,9 +273,9 @@ t.test(
       new Date('2026-11-20T02:00:00Z'),
     )
     const third = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
-    t.equal(third.days, 6, 'both changed days and their neighbours')
-    t.equal(third.parts, 6, "every part of 11-10 (three now) and of 11-15 (two), and 11-10's new one read first")
-    t.equal(third.records, 4, "the winners of 11-10 (r2's bigger copy, r10) and of 11-15")
+    t.same([third.days, third.appended], [4, 1], '11-09, 11-10 and 11-11 summed; 11-15 appended')
+    t.equal(third.parts, 5, 'both new parts (read first, for their ids), then every part of 11-10 (three now)')
+    t.equal(third.records, 3, "the winners of 11-10 (r2's bigger copy, r10), and 11-15's new one")
     const full = await updateIndex(git, path.join(dir, 'full'), EMBEDDED_PRICES, { rebuild: true })
     t.same(normalise(third.index), normalise(full.index), 'incremental = rebuild')
     const none = await updateIndex(git, path.join(dir, 'idx'), EMBEDDED_PRICES)
