@@ -18,7 +18,7 @@
 //   bench/late.mjs                 L    a late record on a 200k-record device vs today's (record, Lf:
 //                                       a reader's fetch); LE the same with one session per record
 //   bench/year.mjs                 Y    after a simulated year (5 devices × 30,000 commits) vs day 1:
-//                                       Yn, Yr `record`, Yf `fetch`, Yv `verify`, Yp `report` (issue 15)
+//                                       Yn, Yr `record`, Yf `fetch`, Yv `verify`, Yp `report`, Yw `report` of 7 days (issue 15)
 //   bench/report.mjs --sessions 1000000  P4s  P4 over a ledger with one session per record (its own cache)
 //   bench/init.mjs --records 3000000     P6x3 P6 over 3M records: peak RSS over P6's (memory that does not grow)
 // Every ratio is the median of ratios each measured within one run: one pair of commands run
@@ -369,6 +369,7 @@ const order = [
   'Yf',
   'Yv',
   'Yp',
+  'Yw',
   'Y',
 ]
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
