@@ -212,17 +212,25 @@ function readMeta(dir: string, month: IndexMonth, onRead?: (file: string) => voi
  */
 function readTableFile(dir: string, file: string, onRead: ((file: string) => void) | undefined): Table {
   return readSegment(dir, file, onRead, (buf) => {
-    const length = buf.readUInt32LE(0)
-    const header = JSON.parse(buf.toString('utf8', 4, 4 + length)) as TableHeader
-    const start = (4 + length + 7) & ~7
-    const all =
-      (buf.byteOffset + start) % 8 === 0
-        ? new Float64Array(buf.buffer, buf.byteOffset + start, (buf.byteLength - start) / 8)
-        : new Float64Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.byteLength))
-    const days = new Map<string, Float64Array>()
-    for (const [day, [at, n]] of Object.entries(header.days)) days.set(day, all.subarray(at, at + n))
+    const { header, days } = fromHeader<TableHeader>(buf)
     return { dims: header.dims, days }
   })
+}
+
+/** `withHeader`'s layout read back: the header, and its days' numbers (views of the file's). */
+function fromHeader<H extends { days: Record<string, [number, number]> }>(
+  buf: Buffer,
+): { header: H; days: Map<string, Float64Array> } {
+  const length = buf.readUInt32LE(0)
+  const header = JSON.parse(buf.toString('utf8', 4, 4 + length)) as H
+  const start = (4 + length + 7) & ~7
+  const all =
+    (buf.byteOffset + start) % 8 === 0
+      ? new Float64Array(buf.buffer, buf.byteOffset + start, (buf.byteLength - start) / 8)
+      : new Float64Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.byteLength))
+  const days = new Map<string, Float64Array>()
+  for (const [day, [at, n]] of Object.entries(header.days)) days.set(day, all.subarray(at, at + n))
+  return { header, days }
 }
 
 /** A month's table: its full write, with its delta's days in their place (added to `overlaid`). */
@@ -342,12 +350,7 @@ function encodeIds(ids: DayIds, only?: Set<string>): Uint8Array {
 function readIds(dir: string, month: IndexMonth, onRead?: (file: string) => void): DayIds {
   const read = (file: string): DayIds => {
     onRead?.(file)
-    const buf = fs.readFileSync(path.join(dir, file))
-    const length = buf.readUInt32LE(0)
-    const header = JSON.parse(buf.toString('utf8', 4, 4 + length)) as { days: Record<string, [number, number]> }
-    const start = (4 + length + 7) & ~7
-    const all = new Float64Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.byteLength))
-    return new Map(Object.entries(header.days).map(([day, [at, n]]) => [day, all.subarray(at, at + n)]))
+    return fromHeader(fs.readFileSync(path.join(dir, file))).days
   }
   try {
     const ids = read(`${month.base ?? month.file}.ids`)
