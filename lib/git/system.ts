@@ -99,22 +99,55 @@ const sigEnv = (prefix: 'AUTHOR' | 'COMMITTER', s: Signature) => ({
 type Reply<T> = { value: T; used: number } | { need: number }
 
 /**
+ * git writes a loose object through a temporary file in its fan-out directory (`objects/ab/`),
+ * making the directory first when it is missing. `git prune-packed` and `git prune`, run by the
+ * `git gc` that maintain() starts beside later runs, remove every fan-out directory they find
+ * empty: one removed between git's mkdir and its creating the file fails the write with these
+ * words (git makes the directory once only). hash-object, commit-tree and unpack-objects (a
+ * fetch) then fail; mktree ignores the failure and answers the id of a tree it did not write,
+ * which the next mktree naming it, or commit-tree, finds missing (MISSING). Nothing was
+ * written, and writing an object again is harmless: such a write is made again, up to
+ * WRITE_ATTEMPTS times (each loss needs another removal in that instant; once git's temporary
+ * file is in the directory, the directory stays). mktree also finds an entry missing that the
+ * gc has just packed, its loose copy pruned, when the pack is newer than the process (it does
+ * not look for new packs): a new process finds it.
+ */
+const FANOUT_GONE = /unable to create temporary file: No such file or directory/
+const WRITE_ATTEMPTS = 5
+/** git naming an object missing: mktree (an entry of the tree asked for) and commit-tree (its tree). */
+const MISSING = /object ([0-9a-f]{40}) is unavailable|([0-9a-f]{40}) is not a valid (?:'tree' )?object/g
+
+/** A request in a GitPipe; an `internal` one (a lost object written again) answers no caller. */
+interface Pending<T> {
+  input: string | Uint8Array
+  resolve: (v: T) => void
+  reject: (e: Error) => void
+  internal?: boolean
+}
+
+/**
  * One long-lived git process answering requests in order (`cat-file --batch`,
  * `hash-object --stdin-paths`, `mktree --batch`): a spawn costs more than the work of a small
  * `record`. Output is kept as a list of chunks and joined only once a reply is complete, so a
- * large object is not copied again on every chunk.
+ * large object is not copied again on every chunk. A process that dies with requests
+ * unanswered fails them, unless `recover`, given what it said, returns the inputs to send first
+ * (objects to write again, FANOUT_GONE): then a new process gets those and the unanswered
+ * requests, in order, up to WRITE_ATTEMPTS processes in a row without an answer.
  */
 class GitPipe<T> {
   private child: ChildProcessWithoutNullStreams | null = null
   private chunks: Buffer[] = []
   private size = 0
   private need = 1
-  private queue: Array<{ resolve: (v: T) => void; reject: (e: Error) => void }> = []
+  private queue: Pending<T>[] = []
+  /** Processes started again since a caller's request was last answered. */
+  private restarts = 0
 
   constructor(
     private readonly gitdir: string,
     private readonly args: string[],
     private readonly parse: (buf: Buffer) => Reply<T>,
+    private readonly recover?: (stderr: string) => Array<string | Uint8Array> | null,
   ) {}
 
   private start(): ChildProcessWithoutNullStreams {
@@ -141,9 +174,24 @@ class GitPipe<T> {
     child.on('error', (e) =>
       fail(opError('GIT_SPAWN', `could not run git (${e.message}); install git or use --git iso`, e)),
     )
-    child.on('close', () =>
-      fail(opError('GIT_FAILED', `git ${this.args[0]} exited unexpectedly: ${stderr.trim().split('\n').pop() ?? ''}`)),
-    )
+    child.on('close', () => {
+      const first =
+        this.child === child && this.queue.length && this.restarts < WRITE_ATTEMPTS - 1 ? this.recover?.(stderr) : null
+      if (!first)
+        return fail(
+          opError('GIT_FAILED', `git ${this.args[0]} exited unexpectedly: ${stderr.trim().split('\n').pop() ?? ''}`),
+        )
+      // A half-received reply is dropped with the process; its successor answers from the start.
+      this.restarts++
+      this.child = null
+      this.chunks = []
+      this.size = 0
+      this.need = 1
+      const internal = first.map((input) => ({ input, resolve: () => {}, reject: () => {}, internal: true }))
+      this.queue = [...internal, ...this.queue.filter((q) => !q.internal)]
+      const next = this.start()
+      for (const q of this.queue) next.stdin.write(q.input)
+    })
     child.stdin.on('error', () => {})
     this.child = child
     return child
@@ -162,14 +210,16 @@ class GitPipe<T> {
       this.chunks = rest.length ? [rest] : []
       this.size = rest.length
       this.need = 1
-      this.queue.shift()!.resolve(r.value)
+      const q = this.queue.shift()!
+      if (!q.internal) this.restarts = 0
+      q.resolve(r.value)
     }
   }
 
   request(input: string | Uint8Array): Promise<T> {
     const child = this.child ?? this.start()
     return new Promise((resolve, reject) => {
-      this.queue.push({ resolve, reject })
+      this.queue.push({ input, resolve, reject })
       child.stdin.write(input)
     })
   }
@@ -246,11 +296,27 @@ export class SystemBackend implements GitBackend {
   private readonly hashObject: GitPipe<string>
   private readonly mktree: GitPipe<string>
   private tmpSeq = 0
+  /** mktree's input for the trees it answered lately, by id: one that git lost is written again. */
+  private readonly trees = new Map<string, string>()
 
   constructor(readonly gitdir: string) {
     this.cat = new GitPipe(gitdir, ['cat-file', '--batch'], parseCatFile)
-    this.hashObject = new GitPipe(gitdir, ['hash-object', '-w', '--no-filters', '--stdin-paths'], parseLine)
-    this.mktree = new GitPipe(gitdir, ['mktree', '--batch'], parseLine)
+    this.hashObject = new GitPipe(gitdir, ['hash-object', '-w', '--no-filters', '--stdin-paths'], parseLine, (err) =>
+      FANOUT_GONE.test(err) ? [] : null,
+    )
+    this.mktree = new GitPipe(gitdir, ['mktree', '--batch'], parseLine, (err) =>
+      / is unavailable$/m.test(err) ? this.lostTrees(err) : null,
+    )
+  }
+
+  /** mktree's input for each tree of ours that git says is missing (FANOUT_GONE). */
+  private lostTrees(stderr: string): string[] {
+    const lost: string[] = []
+    for (const m of stderr.matchAll(MISSING)) {
+      const input = this.trees.get((m[1] ?? m[2])!)
+      if (input) lost.push(input)
+    }
+    return lost
   }
 
   async init(): Promise<void> {
@@ -279,8 +345,13 @@ export class SystemBackend implements GitBackend {
   }
 
   async writeTree(entries: TreeEntry[]): Promise<string> {
-    const input = entries.map((e) => `${e.mode} ${e.type} ${e.oid}\t${e.name}\n`).join('')
-    return checkOid(await this.mktree.request(`${input}\n`), 'mktree')
+    const input = `${entries.map((e) => `${e.mode} ${e.type} ${e.oid}\t${e.name}\n`).join('')}\n`
+    const oid = checkOid(await this.mktree.request(input), 'mktree')
+    // A write needs its tree again within a few requests (its parent's, or its commit's).
+    this.trees.delete(oid)
+    this.trees.set(oid, input)
+    if (this.trees.size > 256) this.trees.delete(this.trees.keys().next().value!)
+    return oid
   }
 
   async writeCommit(c: CommitInfo): Promise<string> {
@@ -288,7 +359,15 @@ export class SystemBackend implements GitBackend {
     for (const p of c.parents) args.push('-p', p)
     args.push('-F', '-')
     const env = { ...sigEnv('AUTHOR', c.author), ...sigEnv('COMMITTER', c.committer) }
-    return (await git(args, { gitdir: this.gitdir, input: c.message, env })).toString('latin1').trim()
+    for (let attempt = 1; ; attempt++) {
+      const r = await runGit(args, { gitdir: this.gitdir, input: c.message, env })
+      if (r.code === 0) return r.stdout.toString('latin1').trim()
+      if (attempt >= WRITE_ATTEMPTS) throw gitFailed('git commit-tree', r.stderr, r.code, true)
+      // Its tree, answered by mktree but lost (FANOUT_GONE): written again first.
+      const lost = this.lostTrees(r.stderr)
+      if (!lost.length && !FANOUT_GONE.test(r.stderr)) throw gitFailed('git commit-tree', r.stderr, r.code, true)
+      for (const input of lost) await this.mktree.request(input)
+    }
   }
 
   async readRef(ref: string): Promise<string | null> {
@@ -451,11 +530,14 @@ export class SystemBackend implements GitBackend {
     if (!refs.length) return got
     for (const r of refs) this.clearStaleRefLock(trackingRef(r))
     let want = refs
+    let lostWrites = 0
     while (want.length) {
       const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--', remote.url]
       args.push(...want.map((r) => `+${r}:${trackingRef(r)}`))
       const r = await runGit(args, { gitdir: this.gitdir, env: this.remoteEnv(remote) })
       if (r.code === 0) break
+      // A few objects are unpacked loose, beside a gc that may remove their directory.
+      if (FANOUT_GONE.test(r.stderr) && ++lostWrites < WRITE_ATTEMPTS) continue
       // A branch deleted since it was listed fails the whole fetch, and git names it: fetch the rest.
       const gone = /couldn't find remote ref (\S+)/.exec(r.stderr)?.[1]
       if (!gone || !want.includes(gone)) throw this.remoteError(remote, args, r)

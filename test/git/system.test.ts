@@ -1,9 +1,10 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
-import { writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { MAINTENANCE_ARGS, MAINTENANCE_LIMITS, needsMaintenance, SystemBackend } from '../../lib/git/system.js'
 import { backendContract } from './contract.js'
-import { blobOid, fsck, git, nativeGit, prng } from './native.js'
+import { blobOid, commitOid, fsck, git, nativeCommitTree, nativeGit, prng, treeOidInOrder } from './native.js'
 
 backendContract(t, (gitdir) => new SystemBackend(gitdir))
 
@@ -266,3 +267,124 @@ t.test('maintenance beside a writer: every commit lands, and a kill leaves the r
   t.equal(nativeGit(gitdir, forced).code, 0, 'the next gc runs')
   t.same(fsck(gitdir), { code: 0, output: '' })
 })
+
+/**
+ * A `git gc` beside a writer (maintain()) removes the fan-out directories it finds empty; one
+ * removed between git's mkdir and its temporary file fails that write. Here a dangling symlink in
+ * the directory's place fails git's write that way every time, and a wrapper around git removes
+ * the ones pointing at `vanished-once` when a git process ends (a gc removes a directory once):
+ * each lost write must be made again, and a write that keeps failing must fail, not loop.
+ */
+t.test(
+  'a fan-out directory removed under git as it writes (a gc beside us): the write is made again',
+  { skip: process.platform === 'win32' ? 'a POSIX shell wrapper around git' : false },
+  async (t) => {
+    const dir = t.testdir()
+    const gitdir = join(dir, 'repo.git')
+    const objects = join(gitdir, 'objects')
+    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim()
+    const bin = join(dir, 'bin')
+    mkdirSync(bin)
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\n"${realGit}" "$@"\nrc=$?\nif [ -n "$GIT_DIR" ]; then for d in "$GIT_DIR"/objects/??; do\n` +
+        `  [ -L "$d" ] && [ "$(readlink "$d")" = vanished-once ] && rm -f "$d"\ndone; fi\nexit $rc\n`,
+      { mode: 0o755 },
+    )
+    const PATH = process.env.PATH
+    process.env.PATH = `${bin}:${PATH}`
+    t.teardown(() => {
+      process.env.PATH = PATH
+    })
+    const b = new SystemBackend(gitdir)
+    t.teardown(() => b.close())
+    await b.init()
+    const gone = (oid: string, once = true) =>
+      symlinkSync(once ? 'vanished-once' : 'vanished', join(objects, oid.slice(0, 2)))
+    const loose = (oid: string) => existsSync(join(objects, oid.slice(0, 2), oid.slice(2)))
+    const sig = { name: 'usage-ledger', email: 'x@usage-ledger', timestamp: 1795256103 }
+    const blob = (s: string) => ({ data: Buffer.from(s), oid: blobOid(s) })
+    const [b1, b2, b3, b4, b5] = ['one\n', 'two\n', 'three\n', 'four\n', 'five\n'].map(blob) as [
+      ReturnType<typeof blob>,
+      ReturnType<typeof blob>,
+      ReturnType<typeof blob>,
+      ReturnType<typeof blob>,
+      ReturnType<typeof blob>,
+    ]
+    const tree = treeOidInOrder([{ name: 'x', type: 'blob', oid: b2.oid }])
+    const parent = treeOidInOrder([{ name: 'dir', type: 'tree', oid: tree }])
+    const root = treeOidInOrder([{ name: 'y', type: 'blob', oid: b2.oid }])
+    const c1 = { tree: root, parents: [], author: sig, committer: sig, message: 'first\n' }
+    const c2 = { tree: root, parents: [commitOid(c1)], author: sig, committer: sig, message: 'second\n' }
+    const lostTree = treeOidInOrder([{ name: 'x', type: 'blob', oid: b1.oid }])
+    const fetched = blob('fetched\n')
+    // Every object here in a fan-out directory of its own: a directory made to fail exists nowhere else.
+    const dirs = [b1, b2, b3, b4, b5, fetched].map((x) => x.oid).concat(lostTree, tree, parent, root)
+    dirs.push(commitOid(c1), commitOid(c2))
+    t.equal(new Set(dirs.map((o) => o.slice(0, 2))).size, dirs.length, 'distinct fan-out directories')
+
+    // git itself: the write fails with the words the backend looks for; mktree answers anyway.
+    gone(b1.oid, false)
+    const w = nativeGit(gitdir, ['hash-object', '-w', '--stdin'], { input: b1.data })
+    t.match(w, { code: 128, stderr: /unable to create temporary file: No such file or directory/ }, 'hash-object fails')
+    rmSync(join(objects, b1.oid.slice(0, 2)))
+    gone(lostTree, false)
+    const m2 = nativeGit(gitdir, ['mktree', '--missing'], { input: `100644 blob ${b1.oid}\tx\n` })
+    t.match(m2, { code: 0, stdout: `${lostTree}\n` }, 'mktree answers the id of the tree it could not write')
+    t.notOk(loose(lostTree), 'a tree that is not there')
+    rmSync(join(objects, lostTree.slice(0, 2)))
+
+    // Blobs: the middle one of three in the pipe is lost; a new process writes it and the third.
+    gone(b4.oid)
+    t.same(
+      await Promise.all([b3, b4, b5].map((x) => b.writeBlob(x.data))),
+      [b3, b4, b5].map((x) => x.oid),
+      'hash-object: every blob, each answering its own request',
+    )
+    t.same([b3.oid, b4.oid, b5.oid].map(loose), [true, true, true], 'written')
+
+    // A tree mktree lost: the next tree naming it fails, the lost one is written again.
+    await b.writeBlob(b2.data)
+    gone(tree)
+    t.equal(await b.writeTree([{ mode: '100644', type: 'blob', name: 'x', oid: b2.oid }]), tree)
+    t.notOk(loose(tree), 'mktree lost the tree')
+    t.equal(await b.writeTree([{ mode: '040000', type: 'tree', name: 'dir', oid: tree }]), parent, 'its parent')
+    t.ok(loose(tree) && loose(parent), 'both written')
+
+    // A root tree lost: commit-tree fails, the tree is written again, then the commit.
+    gone(root)
+    t.equal(await b.writeTree([{ mode: '100644', type: 'blob', name: 'y', oid: b2.oid }]), root)
+    t.notOk(loose(root), 'mktree lost the root tree')
+    t.equal(await b.writeCommit(c1), commitOid(c1), 'commit-tree, on its tree written again')
+    // The commit's own write lost.
+    gone(commitOid(c2))
+    t.equal(await b.writeCommit(c2), commitOid(c2), 'commit-tree, made again')
+
+    // A fetch whose unpacked objects are lost: fetched again.
+    const remote = join(dir, 'remote.git')
+    git(undefined, ['init', '--bare', '--quiet', remote])
+    git(remote, ['hash-object', '-w', '--stdin'], { input: fetched.data })
+    const ft = git(remote, ['mktree'], { input: `100644 blob ${fetched.oid}\tf\n` })
+    const fc = nativeCommitTree(remote, { tree: ft, parents: [], author: sig, committer: sig, message: 'f\n' })
+    git(remote, ['update-ref', 'refs/heads/ledger/f', fc])
+    gone(fetched.oid)
+    t.same(await b.fetchRefs({ url: remote }, ['refs/heads/ledger/f']), new Map([['refs/heads/ledger/f', fc]]), 'fetch')
+    t.ok(loose(fetched.oid), 'its blob unpacked')
+
+    // A write that keeps failing fails (bounded), and the pipe writes again once it can.
+    gone(b1.oid, false)
+    await t.rejects(b.writeBlob(b1.data), { code: 'GIT_FAILED' }, 'a directory that never comes back: an error')
+    rmSync(join(objects, b1.oid.slice(0, 2)))
+    t.equal(await b.writeBlob(b1.data), b1.oid, 'then written')
+
+    t.same(
+      readdirSync(objects).filter((n) => n.length === 2 && !existsSync(join(objects, n))),
+      [],
+      'no obstacle left',
+    )
+    t.equal((await b.readBlob(b4.oid)).toString(), 'four\n')
+    t.same(await b.readTree(parent), [{ mode: '040000', type: 'tree', name: 'dir', oid: tree }])
+    t.equal((await b.readCommit(commitOid(c2))).tree, root)
+    t.same(fsck(gitdir), { code: 0, output: '' }, 'fsck --strict: clean')
+  },
+)
