@@ -49,8 +49,8 @@ t.test('a second acquirer waits, then times out with LOCKED', async (t) => {
   t.equal((err as LedgerError).kind, 'operational')
   t.match((err as LedgerError).message, new RegExp(`pid ${process.pid} on `))
   t.match((err as LedgerError).message, file)
+  // At least the bound; that it gives up at all is the rejection above (no upper bound: a timing, which load moves).
   t.ok(waited >= 150, `waited for the bound (${waited} ms)`)
-  t.ok(waited < 5000, 'but not much longer')
   t.ok(fs.existsSync(file), 'the holder keeps its lock')
   t.equal(JSON.parse(fs.readFileSync(file, 'utf8')).pid, process.pid)
   first.release()
