@@ -932,6 +932,10 @@ class Update {
     const best = new BestById()
     const own = await this.load(day)
     for (const c of own.copies) best.offer(c.record, c.device, c.pos, c.added)
+    // The day before was summed already (days come in order): of it only copies of this day's responses are still
+    // needed, so memory holds two days' records, not three.
+    const summed = this.loaded.get(before)
+    if (summed) summed.copies = summed.copies.filter((c) => best.best.has(c.record.id))
     for (const d of [before, after])
       for (const c of (await this.load(d)).copies)
         if (best.best.has(c.record.id)) best.offer(c.record, c.device, c.pos, c.added)
