@@ -237,8 +237,8 @@ async function appendBatch(store: Store, records: ReturnType<Batch['records']>, 
     commit: res.commit,
     appended: res.appended,
     alreadyRecorded: res.alreadyRecorded,
-    days: [...res.parts].map(([day, lines]) => ({ day, records: lines.length, part: res.manifest.days[day]!.parts })),
-    dryRunLines: dryRun ? [...res.parts.values()].flat() : [],
+    days: [...res.parts].map(([day, records]) => ({ day, records, part: res.manifest.days[day]!.parts })),
+    dryRunLines: res.dryRunLines,
   }
 }
 

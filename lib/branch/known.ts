@@ -217,10 +217,12 @@ export class KnownCache {
   set(day: string, id: string, entry: KnownEntry): void {
     this.day(day).set(id, entry)
     this.dirty.add(day)
-    this.learntOf(day).ids.add(id)
+    this.learntOf(day)?.ids.add(id)
   }
 
-  private learntOf(day: string): { ids: Set<string>; messages: Set<string> } {
+  /** What is learnt of a day whose file gets it appended; none for a day written whole (a backfill's). */
+  private learntOf(day: string): { ids: Set<string>; messages: Set<string> } | undefined {
+    if (!this.appendable.has(day)) return undefined
     let l = this.learnt.get(day)
     if (!l) this.learnt.set(day, (l = { ids: new Set(), messages: new Set() }))
     return l
@@ -236,7 +238,7 @@ export class KnownCache {
     if (originals.has(item)) return
     originals.add(item)
     this.dirty.add(day)
-    this.learntOf(day).messages.add(item)
+    this.learntOf(day)?.messages.add(item)
   }
 
   /**

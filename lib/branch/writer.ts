@@ -27,8 +27,10 @@ import { deviceFilesAt, readDeviceJson, readManifest, type DeviceFileOids } from
 
 export interface AppendPlan {
   head: string | null
-  /** day → canonical lines of the new part */
-  parts: Map<string, string[]>
+  /** day → how many records its new part holds */
+  parts: Map<string, number>
+  /** A dry run's new lines, day by day in ledger order (a commit keeps none: see appendRecords). */
+  dryRunLines: string[]
   manifest: Manifest
   appended: number
   /** Copies of responses already recorded at least as well. */
@@ -61,23 +63,30 @@ export async function appendRecords(
   const manifest = await manifestToExtend(git, files.manifest, device.id, now)
   const known = new KnownCache(knownDir, git, device.id, tree, head)
   const { parts, alreadyRecorded } = await keepNewOrBetter(known, manifest, candidates)
-  // Each day's part goes to git as soon as its lines are built: git compresses it while the
-  // next days are built and the seal computed, and no day's text waits for the others
-  // (a backfill writes hundreds of MB). Objects only: the ref moves once all are written.
+  // Each day's part goes to git as soon as its lines are built, and a day the seal covers is
+  // digested then (its parts at `tree` and these lines): no day's lines outlive its part (a
+  // backfill builds hundreds of MB of them), and git compresses each part while the next days
+  // are built. Objects only: the ref moves once all are written.
+  const through = addDays(utcDay(now.toISOString()), -1)
   const partBlobs = new Map<string, Promise<string>>()
-  const { lines, appended } = partLines(
-    parts,
-    manifest,
-    opts.dryRun ? undefined : (day, ls) => partBlobs.set(partPath(device.id, day, manifest), writePartBlob(git, ls)),
-  )
-  const plan: AppendPlan = { head, parts: lines, manifest, appended, alreadyRecorded }
+  const digests = new Map<string, string>()
+  const dryRunLines: string[] = []
+  const { counts, appended } = await partLines(parts, manifest, async (day, lines) => {
+    if (opts.dryRun) {
+      for (const line of lines) dryRunLines.push(line)
+      return
+    }
+    partBlobs.set(partPath(device.id, day, manifest), writePartBlob(git, lines))
+    if (day <= through) digests.set(day, await dayDigest(git, tree, deviceDir(device.id), day, lines))
+  })
+  const plan: AppendPlan = { head, parts: counts, dryRunLines, manifest, appended, alreadyRecorded }
   if (appended === 0 || opts.dryRun) {
     if (!opts.dryRun && head) known.save(head) // what was learnt or rebuilt, for the same head
     return { ...plan, commit: null }
   }
-  await completeManifest(git, tree, device.id, manifest, lines, now, opts.seen)
+  await completeManifest(git, tree, device.id, manifest, counts, digests, through, now, opts.seen)
   const newTree = await writeAppendedTree(git, tree, files, device, plan, now, opts.sharedNames, partBlobs)
-  const days = [...lines.keys()]
+  const days = [...counts.keys()]
   const range = days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`
   const message = `record: +${appended} record${appended === 1 ? '' : 's'} (${range})\n`
   const commit = await commitToBranch(git, device, head, newTree, message, now)
@@ -158,19 +167,19 @@ async function preloadWindows(known: KnownCache, candidates: Candidate[]): Promi
 
 /**
  * Each day's new part as canonical lines in ledger order, counted into the manifest, each
- * handed to `onPart` once built; empties `parts`.
+ * handed to `onPart` once built and then dropped; empties `parts`. Returns day → records.
  */
-function partLines(
+async function partLines(
   parts: Map<string, LedgerRecord[]>,
   manifest: Manifest,
-  onPart?: (day: string, lines: string[]) => void,
-): { lines: Map<string, string[]>; appended: number } {
-  const lines = new Map<string, string[]>()
+  onPart: (day: string, lines: string[]) => Promise<void>,
+): Promise<{ counts: Map<string, number>; appended: number }> {
+  const counts = new Map<string, number>()
   let appended = 0
   for (const day of [...parts.keys()].sort()) {
     const recs = parts.get(day)!.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : 1))
     parts.delete(day)
-    lines.set(day, recs.map(canonicalLine))
+    counts.set(day, recs.length)
     appended += recs.length
     const d = (manifest.days[day] ??= { parts: 0, records: 0 })
     d.parts++
@@ -178,9 +187,9 @@ function partLines(
     manifest.records += recs.length
     const last = recs[recs.length - 1]!.ts
     if (!manifest.lastRecordAt || last > manifest.lastRecordAt) manifest.lastRecordAt = last
-    onPart?.(day, lines.get(day)!)
+    await onPart(day, recs.map(canonicalLine))
   }
-  return { lines, appended }
+  return { counts, appended }
 }
 
 /** What a commit's manifest says beyond the counts: when, the witnesses, the seal. */
@@ -189,7 +198,9 @@ async function completeManifest(
   tree: string | null,
   id: string,
   manifest: Manifest,
-  lines: Map<string, string[]>,
+  added: Map<string, number>,
+  digests: Map<string, string>,
+  through: string,
   now: Date,
   seen: Record<string, string> | undefined,
 ): Promise<void> {
@@ -197,7 +208,7 @@ async function completeManifest(
   // The other devices' heads this device verified at its last fetch: witnesses against a
   // later rewrite of their branches (DESIGN §2).
   if (seen) manifest.seen = Object.fromEntries(Object.entries(seen).filter(([other]) => other !== id))
-  await reseal(git, tree, deviceDir(id), manifest, lines, addDays(utcDay(now.toISOString()), -1))
+  await reseal(git, tree, deviceDir(id), manifest, added, digests, through)
 }
 
 /** The new parts, the manifest and what else changed in the device's directory, written over `tree`. */
@@ -285,14 +296,16 @@ async function commitToBranch(
  * when it got new lines or has no digest yet (the days since the last seal, or every day of a
  * v1 manifest, converted once), reading back that one day's parts: a late record costs one day,
  * not the history. Today stays open: it grows on every run, so its digest would re-read its
- * parts on every run, here and in every reader.
+ * parts on every run, here and in every reader. `digests` holds the digest of each day in
+ * `added` through `through`, taken when its part was written (dayDigest with its new lines).
  */
 async function reseal(
   git: GitBackend,
   tree: string | null,
   dir: string,
   m: Manifest,
-  added: Map<string, string[]>,
+  added: Map<string, number>,
+  digests: Map<string, string>,
   through: string,
 ): Promise<void> {
   const lateRecord = [...added.keys()].some((d) => d <= through)
@@ -300,7 +313,8 @@ async function reseal(
   m.v = MANIFEST_VERSION
   for (const [day, counts] of Object.entries(m.days)) {
     if (day > through) delete counts.digest
-    else if (!counts.digest || added.has(day)) counts.digest = await dayDigest(git, tree, dir, day, added.get(day))
+    else if (added.has(day)) counts.digest = digests.get(day)
+    else if (!counts.digest) counts.digest = await dayDigest(git, tree, dir, day)
   }
   const days = sealedDays(m.days, through)
   m.sealed = { through, records: days.reduce((n, d) => n + m.days[d]!.records, 0), root: sealRoot(m.days, through) }

@@ -149,6 +149,9 @@ export class Batch {
       // One copy of the strings every record repeats (a record from a worker is a copy of its own).
       r.source = intern(r.source)
       r.model = intern(r.model)
+      // A session's or project's hash repeats on each of its records (the worker shared one string).
+      if (r.session) r.session = intern(r.session)
+      if (r.project) r.project = intern(r.project)
       const cur = this.byId.get(r.id)
       if (cur) {
         this.duplicates++

@@ -324,19 +324,26 @@ export class SystemBackend implements GitBackend {
   }
 
   /** Through a temporary file: `hash-object --stdin-paths` is the batch form git offers. */
-  async writeBlob(data: Uint8Array): Promise<string> {
+  writeBlob(data: Uint8Array): Promise<string> {
+    // Not an async function: one would keep `data` alive until git answers (a suspended async
+    // function keeps its arguments), and a backfill writes every day's part before awaiting any.
     const dir = path.join(this.gitdir, 'usage-ledger-tmp')
-    fs.mkdirSync(dir, { recursive: true })
     const file = path.join(dir, `${process.pid}-${this.tmpSeq++}`)
     try {
+      fs.mkdirSync(dir, { recursive: true })
       fs.writeFileSync(file, data)
     } catch (e) {
       fs.rmSync(file, { force: true })
       // write(2) names no file: say which one.
       const err = e as NodeJS.ErrnoException
       if (err && typeof err === 'object' && !err.path) err.path = file
-      throw e
+      return Promise.reject(e)
     }
+    return this.hashTempFile(file)
+  }
+
+  /** The oid of the blob git writes from `file`, which is then removed. */
+  private async hashTempFile(file: string): Promise<string> {
     try {
       return checkOid(await this.hashObject.request(`${file}\n`), 'hash-object')
     } finally {

@@ -3,6 +3,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { SystemBackend } from '../../lib/git/system.js'
 import { appendRecords } from '../../lib/branch/writer.js'
+import { readEntryAt } from '../../lib/git/tree.js'
+import { dayDir, deviceDir, partName } from '../../lib/ledger/paths.js'
 import type { DeviceInfo } from '../../lib/store/device.js'
 import {
   crossDeviceStats,
@@ -136,9 +138,16 @@ t.test('the incrementally updated index equals a full rebuild after random recor
         batch.map((r) => ({ ...r })),
         new Date(clock),
       )
-      if (res.commit)
-        for (const lines of res.parts.values())
-          for (const l of lines) all.push({ r: JSON.parse(l), device, added: Math.floor(clock / 1000) })
+      // The commit's new parts, read back (the writer keeps no lines once a part is written).
+      if (res.commit) {
+        const tree = (await git.readCommit(res.commit)).tree
+        for (const day of res.parts.keys()) {
+          const part = `${deviceDir(info.id)}/${dayDir(day)}/${partName(res.manifest.days[day]!.parts)}`
+          const text = (await git.readBlob((await readEntryAt(git, tree, part))!.oid)).toString('utf8')
+          for (const l of text.split('\n'))
+            if (l) all.push({ r: JSON.parse(l), device, added: Math.floor(clock / 1000) })
+        }
+      }
       // A "fetch" every few steps: the index catches up incrementally.
       if (random() < 0.6) {
         const u = await updateIndex(git, path.join(dir, 'inc'), EMBEDDED_PRICES)
