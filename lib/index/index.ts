@@ -770,10 +770,14 @@ class Update {
     return parts
   }
 
+  /** The day's part oids, every device's, sorted (asked for every day of a touched month: no `Part` built). */
   private dayOids(day: string): string[] {
-    return this.dayPartsOf(day)
-      .map((p) => p.oid)
-      .sort()
+    const oids: string[] = []
+    for (const d of Object.values(this.monthDevices(monthOf(day)))) {
+      const entry = d.days[day]
+      if (entry) for (let i = 1; i < entry.length; i++) oids.push(entry[i]!)
+    }
+    return oids.sort()
   }
 
   /** The month's old tables and meta (none when repriced: every day is summed again), its devices current. */
