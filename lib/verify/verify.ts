@@ -203,10 +203,11 @@ export async function verifyLedger(git: GitBackend, input: VerifyInput): Promise
   const manifests = new Map<string, Manifest | null>()
   const ids = [...input.heads.keys()].sort()
   const verdicts = new Map<string, { verdict: DeviceVerdict; manifest: Manifest | null }>()
-  // Two devices at a time: one is checked while git inflates the other's parts.
+  // Devices side by side: one is checked while git answers for another. A full check holds a day's lines per device
+  // in flight, so two; a check of what is new holds a few parts, and waits mostly on git's round trips, so four.
   const queue = [...ids]
   await Promise.all(
-    [0, 1].map(async () => {
+    Array.from({ length: input.full || input.fingerprints ? 2 : 4 }, async () => {
       for (let id = queue.shift(); id; id = queue.shift()) {
         const head = input.heads.get(id)!
         const wanted = !input.only.length || input.only.includes(id)
