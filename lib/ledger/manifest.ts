@@ -118,11 +118,28 @@ export function sealDigest(records: LedgerRecord[]): string {
 
 /** The same digest over lines already in canonical form; sorts `lines` in place. */
 export function sealDigestLines(lines: string[]): string {
-  sortLines(lines)
-  const h = newSha256()
-  // Thousands of lines per update: one call per line costs more than the hashing.
-  for (let i = 0; i < lines.length; i += 4096) h.update(`${lines.slice(i, i + 4096).join('\n')}\n`)
-  return h.digest('hex')
+  const seal = new SealHasher()
+  seal.add(lines)
+  return seal.digest()
+}
+
+/**
+ * sealDigestLines in runs: the lines come in groups, every line of a group sorting after every line of the groups
+ * before (a device's lines taken by ranges of ids), so no more than one group is held at a time.
+ */
+export class SealHasher {
+  private readonly h = newSha256()
+
+  /** Sorts `lines` in place and hashes them. */
+  add(lines: string[]): void {
+    sortLines(lines)
+    // Thousands of lines per update: one call per line costs more than the hashing.
+    for (let i = 0; i < lines.length; i += 4096) this.h.update(`${lines.slice(i, i + 4096).join('\n')}\n`)
+  }
+
+  digest(): string {
+    return this.h.digest('hex')
+  }
 }
 
 const ID_AT = '{"v":1,"id":"'.length

@@ -13,7 +13,7 @@ import { type CommitInfo, descends, type GitBackend, type TreeEntry } from '../g
 import { isGenesis } from '../git/genesis.js'
 import { CANONICAL_TS_AT, canonicalLine, isCanonicalLine, parseLedgerLine } from '../ledger/record.js'
 import { sha256prefix } from '../ledger/hash.js'
-import { parseManifest, sealDigestLines, sealRoot, type Manifest } from '../ledger/manifest.js'
+import { parseManifest, SealHasher, sealDigestLines, sealRoot, type Manifest } from '../ledger/manifest.js'
 import { deviceDir } from '../ledger/paths.js'
 import { deviceFilesIn, readManifest as readDeviceManifest } from '../branch/device-files.js'
 import { isValidDay } from '../ledger/time.js'
@@ -297,15 +297,14 @@ async function verifyDevice(
   const atHead = new HeadParts(dev, range.headTree)
   const { manifest } = dirs
   const base = await readManifest(git, deviceFilesIn(dirs.fromDir).manifest)
-  const perDay = manifest !== null && !isV1(manifest)
   const { days, toDigest, ahead } = await daysInRange(
     range,
     atHead,
-    perDay ? daysToDigest(manifest, base, range.touchedDays) : [],
+    manifest && !isV1(manifest) ? daysToDigest(manifest, base, range.touchedDays) : [],
   )
   const parts = new PartReader(dev, range.latest, input.fingerprints, ahead)
-  const expected = await countDays(dev, days, toDigest, base, dirs.fromTree, range.from, parts, perDay)
-  if (manifest) await checkManifest(dev, manifest, base, expected, [...days.keys()], range.latest, atHead, parts)
+  const expected = await countDays(dev, days, toDigest, base, dirs.fromTree, range.from, parts)
+  if (manifest) await checkManifest(dev, manifest, base, expected, [...days.keys()], range.latest, atHead)
   else if (dirs.headDir) {
     out.add(
       finding('MANIFEST_INVALID', id, `${dev.dir}/manifest.json is missing or unreadable`, {
@@ -550,8 +549,8 @@ interface Expected {
 
 /**
  * Day by day, in order: the counts of the days in range, where a part already at the proved head
- * counts as proved (`base`) and only the new ones are read, and the digests of `toDigest`. With
- * per-day seals (`perDay`) a day's lines are let go once it is done: memory bounded by a day.
+ * counts as proved (`base`) and only the new ones are read, and the digests of `toDigest`. A day's lines are let go
+ * once it is done (a v1 seal reads them again, `digestV1`): memory bounded by a day.
  */
 async function countDays(
   { trees, dir }: DeviceCheck,
@@ -561,7 +560,6 @@ async function countDays(
   fromTree: string | null,
   from: string | null,
   parts: PartReader,
-  perDay: boolean,
 ): Promise<Expected> {
   const expected: Expected = {
     days: { ...(base?.days ?? {}) },
@@ -589,7 +587,7 @@ async function countDays(
       }
       expected.days[day] = { parts: entries.length, records }
     }
-    if (perDay) parts.release(day, [...(entries ?? []), ...(sealing ?? [])])
+    parts.release(day, [...(entries ?? []), ...(sealing ?? [])])
   }
   return expected
 }
@@ -603,7 +601,6 @@ async function checkManifest(
   days: string[],
   latest: Map<string, string>,
   atHead: HeadParts,
-  parts: PartReader,
 ): Promise<void> {
   const path = `${dev.dir}/manifest.json`
   const where = { commit: latest.get(path) ?? dev.head, path }
@@ -616,7 +613,7 @@ async function checkManifest(
   const sealed = manifest.sealed
   const moved =
     !base || JSON.stringify(base.sealed) !== JSON.stringify(sealed) || days.some((d) => sealed && d <= sealed.through)
-  if (sealed && moved) await checkSeal(dev, sealed, where, atHead, parts)
+  if (sealed && moved) await checkSeal(dev, sealed, where, atHead, expected)
 }
 
 function checkCounts(
@@ -699,27 +696,110 @@ function checkDaySeals(
 
 /** The v1 seal recomputed over every part of the sealed days (DESIGN §2). */
 async function checkSeal(
-  { id, out }: DeviceCheck,
+  { git, id, out }: DeviceCheck,
   sealed: NonNullable<Manifest['sealed']>,
   where: { commit: string; path: string },
   atHead: HeadParts,
-  parts: PartReader,
+  expected: Expected,
 ): Promise<void> {
-  const lines: string[] = []
-  for (const [day, entries] of [...(await atHead.everyDay())].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (day > sealed.through) continue
-    for (const e of entries) lines.push(...(await parts.read(day, e)).canonical)
-  }
-  if (lines.length !== sealed.records || sealDigestLines(lines) !== sealed.digest) {
+  const counted = Object.entries(expected.days).reduce((n, [day, c]) => (day <= sealed.through ? n + c.records : n), 0)
+  const parts = [...(await atHead.everyDay())]
+    .filter(([day]) => day <= sealed.through)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .flatMap(([, entries]) => entries)
+  const turn = v1Seals.then(() => digestV1(git, parts, counted))
+  v1Seals = turn.then(
+    () => {},
+    () => {},
+  )
+  const { lines, digest } = await turn
+  if (lines !== sealed.records || digest !== sealed.digest) {
     out.add(
       finding(
         'SEALED_MISMATCH',
         id,
-        `sealed (through ${sealed.through}: ${plural(sealed.records, 'record')}, ${sealed.digest?.slice(0, 12)}…) does not match the ${plural(lines.length, 'record')} of those days: the records or the digest were changed`,
+        `sealed (through ${sealed.through}: ${plural(sealed.records, 'record')}, ${sealed.digest?.slice(0, 12)}…) does not match the ${plural(lines, 'record')} of those days: the records or the digest were changed`,
         where,
       ),
     )
   }
+}
+
+/** The most lines a v1 seal's check holds: a bigger device is digested in ranges of ids of about this many lines. */
+const V1_SEAL_LINES = 65_536
+/** One v1 seal digested at a time, so devices checked side by side hold one range of lines, not one each. */
+let v1Seals: Promise<unknown> = Promise.resolve()
+const CANONICAL_START = '{"v":1,"id":"'
+
+/**
+ * The v1 digest (sorted canonical lines) without holding a device's lines: pass i re-reads the parts and keeps the
+ * lines whose id's first four hex digits fall in its range, so the passes' sorted runs follow each other in the one
+ * sorted order. The parts were checked (their objects, their lines) by the read before; an unreadable one adds nothing.
+ */
+export async function digestV1(
+  git: GitBackend,
+  parts: Array<{ oid: string }>,
+  records: number,
+  perPass = V1_SEAL_LINES,
+): Promise<{ lines: number; digest: string }> {
+  const passes = Math.min(0x10000, Math.max(1, Math.ceil(records / perPass)))
+  const bound = (i: number) => Math.floor((i * 0x10000) / passes)
+  const seal = new SealHasher()
+  let count = 0
+  for (let i = 0; i < passes; i++) {
+    const [lo, hi] = [bound(i), bound(i + 1)]
+    // Where a line that is no canonical one falls: compared as the strings the sort compares.
+    const [from, to] = [i ? CANONICAL_START + hex4(lo) : '', i < passes - 1 ? CANONICAL_START + hex4(hi) : null]
+    const kept: string[] = []
+    for (const e of parts) {
+      let data: Buffer
+      try {
+        data = await git.readBlob(e.oid)
+      } catch {
+        continue
+      }
+      for (let at = 0; at < data.length; ) {
+        let end = data.indexOf(10, at)
+        if (end < 0) end = data.length
+        const key = passes > 1 ? idPrefixAt(data, at, end) : -1
+        // A line our writers wrote is kept or passed over by its id's bytes, without a string made of it.
+        if (key < 0 || (key >= lo && key < hi)) {
+          const line = end > at ? canonicalOf(data.toString('utf8', at, end)) : ''
+          if (line && (key >= 0 || (line >= from && (to === null || line < to)))) kept.push(line)
+        }
+        at = end + 1
+      }
+    }
+    count += kept.length
+    seal.add(kept)
+  }
+  return { lines: count, digest: seal.digest() }
+}
+
+const hex4 = (n: number) => n.toString(16).padStart(4, '0')
+
+/**
+ * The first four hex digits of the id of a line that starts as canonical lines do (`{"v":1,"id":"`), as a number;
+ * -1 for any other line. Its canonical form starts alike, so this places it without parsing it.
+ */
+function idPrefixAt(data: Buffer, at: number, end: number): number {
+  if (end - at < CANONICAL_START.length + 4) return -1
+  for (let c = 0; c < CANONICAL_START.length; c++) if (data[at + c] !== CANONICAL_START.charCodeAt(c)) return -1
+  let key = 0
+  for (let c = at + CANONICAL_START.length; c < at + CANONICAL_START.length + 4; c++) {
+    const d = data[c]!
+    const v = d >= 48 && d <= 57 ? d - 48 : d >= 97 && d <= 102 ? d - 87 : -1
+    if (v < 0) return -1
+    key = key * 16 + v
+  }
+  return key
+}
+
+/** What a line counts as in a seal: itself when canonical or unreadable as a record (as checkLine keeps it). */
+function canonicalOf(line: string): string {
+  if (isCanonicalLine(line)) return line
+  const p = parseLedgerLine(line)
+  return p.kind === 'record' ? canonicalLine(p.record) : line
 }
 
 /** Checks each part once (checkPart), counting what it read. */
@@ -937,6 +1017,8 @@ async function checkPart(
   }
   if (text.length && !text.endsWith('\n'))
     out.add(finding('INVALID_RECORD', id, `the part does not end in a newline`, { commit, path, line: lineNo }))
+  // A slice of `text` would keep the whole part alive for as long as the check keeps its count: a copy of its 24 chars.
+  if (r.lastTs) r.lastTs = Buffer.from(r.lastTs, 'latin1').toString('latin1')
   return r
 }
 

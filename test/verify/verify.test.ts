@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import path from 'node:path'
-import { verifyLedger, type VerifyInput } from '../../lib/verify/verify.js'
+import { digestV1, verifyLedger, type VerifyInput } from '../../lib/verify/verify.js'
 import type { GitBackend } from '../../lib/git/backend.js'
 import { sealRoot, serializeManifest } from '../../lib/ledger/manifest.js'
 import { dayDir, deviceDir, ledgerRef } from '../../lib/ledger/paths.js'
@@ -22,6 +22,7 @@ import {
   newRepo,
   partsByDay,
   rec,
+  sha256,
 } from '../helpers/seals.js'
 
 const NOW = new Date('2026-11-10T12:00:00Z')
@@ -173,3 +174,50 @@ t.test('a v1 history (generated with the v1 rule) verifies clean; a wrong v1 dig
   t.same(codes(await verify(c.git, first.proved)), [], 'v1 → v2: clean')
   t.same([...new Set(c.blobs.filter((o) => sealed.has(o)))].sort(), [...sealed].sort(), 'every sealed day read')
 })
+
+t.test(
+  'a v1 seal digested in ranges of ids (digestV1) equals the one sort over every line, in any number of passes',
+  async (t) => {
+    const git = await newRepo(t.testdir())
+    t.teardown(() => git.close())
+    const lines: string[] = []
+    for (let i = 0; i < 40; i++) lines.push(canonicalLine(rec(`k${i}`, '2026-11-01T10:00:00.000Z', { output: i })))
+    // a record written by another writer (keys in another order): counted as its canonical form
+    const other = rec('other', '2026-11-01T11:00:00.000Z')
+    const { id, ts, ...rest } = other
+    const reordered = JSON.stringify({ ts, id, ...rest })
+    // the same id twice with different tokens, lines that are no record, and ids sharing their first four digits
+    const twin = rec('k3', '2026-11-01T10:00:00.000Z', { output: 99 })
+    const odd = [
+      canonicalLine(twin),
+      '{"v":1,"id":"ZZZZ not hex',
+      '{"v":1,"id":"0',
+      '{"v":2,"id":"ffff"}',
+      'not json',
+      `{"v":1,"id":"${'f'.repeat(32)}","broken"`,
+      `{"v":1,"id":"${'0'.repeat(31)}1","broken"`,
+      `{"v":1,"id":"${'0'.repeat(32)}","broken"`,
+    ]
+    const blobs = [
+      `${lines.slice(0, 15).join('\n')}\n`,
+      `${[reordered, ...odd.slice(0, 4)].join('\n')}\n\n`,
+      `${lines.slice(15).join('\n')}\n${odd.slice(4).join('\n')}`, // no final newline
+    ]
+    const parts = await Promise.all(blobs.map(async (b) => ({ oid: await git.writeBlob(Buffer.from(b)) })))
+    const every = [...lines, canonicalLine(other), ...odd]
+    t.not(reordered, canonicalLine(other), 'the reordered line is not canonical')
+    const want = sha256(
+      [...every]
+        .sort()
+        .map((l) => `${l}\n`)
+        .join(''),
+    )
+    for (const perPass of [1, 2, 3, 7, 20, 1000]) {
+      const c = counting(git)
+      const got = await digestV1(c.git, parts, every.length, perPass)
+      t.same(got, { lines: every.length, digest: want }, `${perPass} line(s) a pass`)
+      t.equal(c.blobs.length, parts.length * Math.ceil(every.length / perPass), 'each pass reads every part once')
+    }
+    t.not((await digestV1(git, parts.slice(1), every.length, 3)).digest, want, 'a part left out changes the digest')
+  },
+)
