@@ -27,7 +27,7 @@ import { DIM, dimKey, emptyRowView, isFailedDim, type Rows } from '../report/agg
 import { writeFileAtomic } from '../store/fsutil.js'
 import { opError } from '../errors.js'
 import { deviceHeads } from './heads.js'
-import { BestById } from '../ledger/dedupe.js'
+import { BestOf, type RankedCopy } from '../ledger/dedupe.js'
 import { descends } from '../git/backend.js'
 
 /**
@@ -585,19 +585,111 @@ export async function updateIndex(
   }
 }
 
-/** A parsed record of a loaded day, ready to offer to the dedupe. */
-interface Copy {
-  record: LedgerRecord
-  device: string
-  pos: string
-  added: number
+const DAY_MS = 86_400_000
+
+/**
+ * A loaded day's copies: per copy what the dedupe rule ranks it by and what it adds to its row, in columns of numbers
+ * and shared strings (an object per record held a day several times over), and its lines counted.
+ */
+class DayCopies {
+  readonly ids: string[] = []
+  readonly ms: number[] = []
+  /** input, output, cacheWrite, cacheRead: four per copy. */
+  readonly tokens: number[] = []
+  /** Its cost under auto, calculate (NaN: no price known) and display: three per copy. */
+  readonly costs: number[] = []
+  readonly sidechain: boolean[] = []
+  /** Its dimension (`dimKey`) and device, one shared string each per distinct value. */
+  readonly dims: string[] = []
+  readonly devices: string[] = []
+  /** When the commit that added its part was made (`RankedCopy.added`). */
+  readonly added: number[] = []
+  /** Its part's name (a number) and its line in the part: its place in its device's ledger. */
+  readonly part: number[] = []
+  readonly line: number[] = []
+  lines = 0
+  invalid = 0
+  newer = 0
+  private readonly start: number
+
+  constructor(readonly day: string) {
+    this.start = Date.parse(`${day}T00:00:00.000Z`)
+  }
+
+  get size(): number {
+    return this.ids.length
+  }
+
+  add(r: LedgerRecord, device: string, dim: string, prices: PriceTable, part: number, line: number, added: number) {
+    this.ids.push(r.id)
+    this.ms.push(Date.parse(r.ts))
+    this.tokens.push(r.input, r.output, r.cacheWrite, r.cacheRead)
+    // a failed call costs 0 under every mode
+    this.costs.push(
+      prices.cost(r, 'auto') ?? 0,
+      prices.cost(r, 'calculate') ?? Number.NaN,
+      prices.cost(r, 'display') ?? 0,
+    )
+    this.sidechain.push(r.sidechain === true)
+    this.dims.push(dim)
+    this.devices.push(device)
+    this.added.push(added)
+    this.part.push(part)
+    this.line.push(line)
+  }
+
+  /** Whether an instant is in this day (a record outside its part's day counts on the day of its `ts`). */
+  covers(ms: number): boolean {
+    return ms >= this.start && ms < this.start + DAY_MS
+  }
+
+  /** Copy i as the dedupe rule ranks it: only asked for an id that has another copy. */
+  ranked(i: number): RankedCopy {
+    const t = this.tokens
+    return {
+      total: t[4 * i]! + t[4 * i + 1]! + t[4 * i + 2]! + t[4 * i + 3]!,
+      sidechain: this.sidechain[i]!,
+      ts: new Date(this.ms[i]!).toISOString(),
+      added: this.added[i]!,
+      device: this.devices[i]!,
+      pos: `${this.day}/${String(this.part[i]).padStart(6, '0')}/${String(this.line[i]).padStart(9, '0')}`,
+    }
+  }
+
+  /** Keeps only the copies `keep` says (in order). */
+  retain(keep: (i: number) => boolean): void {
+    let n = 0
+    const size = this.size
+    for (let i = 0; i < size; i++) {
+      if (!keep(i)) continue
+      if (n !== i) {
+        for (const col of [
+          this.ids,
+          this.ms,
+          this.sidechain,
+          this.dims,
+          this.devices,
+          this.added,
+          this.part,
+          this.line,
+        ])
+          (col as unknown[])[n] = col[i]
+        for (let k = 0; k < 4; k++) this.tokens[4 * n + k] = this.tokens[4 * i + k]!
+        for (let k = 0; k < 3; k++) this.costs[3 * n + k] = this.costs[3 * i + k]!
+      }
+      n++
+    }
+    for (const col of [this.ids, this.ms, this.sidechain, this.dims, this.devices, this.added, this.part, this.line])
+      col.length = n
+    this.tokens.length = 4 * n
+    this.costs.length = 3 * n
+  }
 }
-/** A loaded day: its copies, and its lines counted. */
-interface LoadedDay {
-  copies: Copy[]
-  lines: number
-  invalid: number
-  newer: number
+
+/** A copy of a loaded day: the day and its index there. */
+interface CopyAt {
+  day: DayCopies
+  i: number
 }
 
 /** A month being rewritten: its tables and meta, the old ones with the affected days replaced. */
@@ -620,7 +712,9 @@ class Update {
   private readonly metas = new Map<string, MonthMeta | null>()
   /** month → device → its current part of the month (re-listed, or the indexed one). */
   private readonly current = new Map<string, Record<string, MonthDevice>>()
-  private readonly loaded = new Map<string, LoadedDay>()
+  private readonly loaded = new Map<string, DayCopies>()
+  /** One string per distinct dimension (`dimKey`), shared by the copies that have it. */
+  private readonly dimKeys = new Map<string, string>()
   private readonly monthIds = new Map<string, DayIds>()
   private devices: Record<string, IndexDevice> = {}
   private partsRead = 0
@@ -699,7 +793,7 @@ class Update {
         if (repriced || retimed.has(day) || this.dayOids(day).join() !== (indexed[day] ?? []).join()) changed.push(day)
     }
     // A day that only gained parts whose responses no copy near it holds takes them as they are (`appendable`).
-    const appended = repriced ? new Map<string, LoadedDay>() : await this.appendable(changed, retimed)
+    const appended = repriced ? new Map<string, DayCopies>() : await this.appendable(changed, retimed)
     // A copy in a changed day can move a neighbour's winner: neighbours are summed again too.
     const summed = changed.filter((d) => !appended.has(d))
     const affected = [...new Set(summed.flatMap((d) => [d, ...neighbourDays(d)]))].sort()
@@ -808,15 +902,16 @@ class Update {
   }
 
   /** A day's parts parsed, kept while a neighbour may need them. */
-  private async load(day: string): Promise<LoadedDay> {
+  private async load(day: string): Promise<DayCopies> {
     let loaded = this.loaded.get(day)
-    if (!loaded) this.loaded.set(day, (loaded = await this.parse(this.dayPartsOf(day))))
+    if (!loaded) this.loaded.set(day, (loaded = await this.parse(day, this.dayPartsOf(day))))
     return loaded
   }
 
-  private async parse(parts: Part[]): Promise<LoadedDay> {
-    const loaded: LoadedDay = { copies: [], lines: 0, invalid: 0, newer: 0 }
+  private async parse(day: string, parts: Part[]): Promise<DayCopies> {
+    const loaded = new DayCopies(day)
     for (const p of parts) {
+      const part = Number(p.name)
       this.partsRead++
       const text = (await this.git.readBlob(p.oid)).toString('utf8')
       let i = 0
@@ -827,13 +922,13 @@ class Update {
         const parsed = parseLedgerLine(line)
         if (parsed.kind === 'newer') loaded.newer++
         else if (parsed.kind === 'invalid') loaded.invalid++
-        else
-          loaded.copies.push({
-            record: parsed.record,
-            device: p.device,
-            pos: `${p.day}/${p.name}/${String(i).padStart(9, '0')}`,
-            added: p.added,
-          })
+        else {
+          const r = parsed.record
+          const key = dimKey(p.device, r)
+          let dim = this.dimKeys.get(key)
+          if (dim === undefined) this.dimKeys.set(key, (dim = key))
+          loaded.add(r, p.device, dim, this.prices, part, i, p.added)
+        }
       }
     }
     return loaded
@@ -856,8 +951,8 @@ class Update {
    * (DESIGN §6). Any doubt (a part gone or re-timed, ids not indexed, a record outside its part's day, a repeated
    * id) leaves a day to be summed again.
    */
-  private async appendable(changed: string[], retimed: Set<string>): Promise<Map<string, LoadedDay>> {
-    const candidates = new Map<string, { loaded: LoadedDay; near: Array<Float64Array | null> }>()
+  private async appendable(changed: string[], retimed: Set<string>): Promise<Map<string, DayCopies>> {
+    const candidates = new Map<string, { loaded: DayCopies; near: Array<Float64Array | null> }>()
     const known = (day: string): Float64Array | null | undefined => {
       const parts = this.meta(monthOf(day))?.parts[day]
       if (!parts?.length) return null // no part: no copy
@@ -871,18 +966,18 @@ class Update {
       if (!added.length || parts.length - added.length !== was.size) continue
       const near = [known(day), ...neighbourDays(day).map(known)]
       if (near.some((ids) => ids === undefined)) continue
-      candidates.set(day, { loaded: await this.parse(added), near: near as Array<Float64Array | null> })
+      candidates.set(day, { loaded: await this.parse(day, added), near: near as Array<Float64Array | null> })
     }
     // An id new in two days (two devices' copies of one response, say) is summed in both.
     const seen = new Map<number, number>()
     for (const { loaded } of candidates.values())
-      for (const { record } of loaded.copies) seen.set(idKey(record.id), (seen.get(idKey(record.id)) ?? 0) + 1)
-    const found = new Map<string, LoadedDay>()
+      for (const id of loaded.ids) seen.set(idKey(id), (seen.get(idKey(id)) ?? 0) + 1)
+    const found = new Map<string, DayCopies>()
     for (const [day, { loaded, near }] of candidates)
       if (
-        loaded.copies.every(({ record }) => {
-          const id = idKey(record.id)
-          return record.ts.slice(0, 10) === day && seen.get(id) === 1 && !near.some((ids) => ids && holds(ids, id))
+        loaded.ids.every((full, i) => {
+          const id = idKey(full)
+          return loaded.covers(loaded.ms[i]!) && seen.get(id) === 1 && !near.some((ids) => ids && holds(ids, id))
         })
       )
         found.set(day, loaded)
@@ -890,13 +985,13 @@ class Update {
   }
 
   /** A day that only gained responses of its own (`appendable`): its rows, ids and statistics with them added. */
-  private appendDay(build: MonthBuild, day: string, added: LoadedDay): void {
+  private appendDay(build: MonthBuild, day: string, added: DayCopies): void {
     const fine = new DayRows(build.fine, build.fine.days.get(day))
     const unknown = new Set(build.meta.unknown[day])
-    for (const { record, device } of added.copies) fine.add(record, dimKey(device, record), this.prices, unknown)
-    this.records += added.copies.length
+    for (let i = 0; i < added.size; i++) fine.add(added, i, unknown)
+    this.records += added.size
     this.setRows(build, day, fine)
-    build.ids.set(day, sortedIds([...(build.ids.get(day) ?? []), ...added.copies.map((c) => idKey(c.record.id))]))
+    build.ids.set(day, sortedIds([...(build.ids.get(day) ?? []), ...added.ids.map(idKey)]))
     const [lines, duplicates, crossDevice, invalid, newer] = build.meta.stats[day] ?? STATS.map(() => 0)
     build.meta.stats[day] = [
       lines! + added.lines,
@@ -933,31 +1028,32 @@ class Update {
     for (const d of this.loaded.keys()) if (d < before) this.loaded.delete(d)
     // The day's own copies, then the neighbours' copies of the same responses (a record's part is its ts's day, so
     // a response without a copy here has no winner here).
-    const best = new BestById()
+    const best = new BestOf<CopyAt>(({ day, i }) => day.ranked(i))
     const own = await this.load(day)
-    for (const c of own.copies) best.offer(c.record, c.device, c.pos, c.added)
+    for (let i = 0; i < own.size; i++) best.take(own.ids[i]!, { day: own, i })
     // The day before was summed already (days come in order): of it only copies of this day's responses are still
     // needed, so memory holds two days' records, not three.
     const summed = this.loaded.get(before)
-    if (summed) summed.copies = summed.copies.filter((c) => best.best.has(c.record.id))
-    for (const d of [before, after])
-      for (const c of (await this.load(d)).copies)
-        if (best.best.has(c.record.id)) best.offer(c.record, c.device, c.pos, c.added)
+    summed?.retain((i) => best.best.has(summed.ids[i]!))
+    for (const d of [before, after]) {
+      const near = await this.load(d)
+      for (let i = 0; i < near.size; i++) if (best.best.has(near.ids[i]!)) best.take(near.ids[i]!, { day: near, i })
+    }
     const fine = new DayRows(build.fine)
     const unknown = new Set<string>()
     let winners = 0
     let crossDevice = 0
     let cross: CrossCounts | undefined
-    for (const { record: r, device } of best.winners()) {
-      if (r.ts.slice(0, 10) !== day) continue
+    for (const [id, { day: from, i }] of best.best) {
+      if (!own.covers(from.ms[i]!)) continue
       winners++
-      if (best.crossDevice.has(r.id)) {
+      if (best.crossDevice.has(id)) {
         crossDevice++
         cross ??= {}
-        for (const d of best.devicesOf.get(r.id)!) (cross[d] ??= [0, 0])[CROSS.held]++
-        cross[device]![CROSS.counted]++
+        for (const d of best.devicesOf.get(id)!) (cross[d] ??= [0, 0])[CROSS.held]++
+        cross[from.devices[i]!]![CROSS.counted]++
       }
-      fine.add(r, dimKey(device, r), this.prices, unknown)
+      fine.add(from, i, unknown)
     }
     this.records += winners
     const { meta } = build
@@ -965,7 +1061,7 @@ class Update {
     const oids = this.dayOids(day)
     if (oids.length) {
       meta.parts[day] = oids
-      build.ids.set(day, sortedIds(own.copies.map((c) => idKey(c.record.id))))
+      build.ids.set(day, sortedIds(own.ids.map(idKey)))
     } else {
       delete meta.parts[day]
       build.ids.delete(day)
@@ -1090,21 +1186,24 @@ class DayRows {
     return row
   }
 
-  add(r: LedgerRecord, key: string, prices: PriceTable, unknown: Set<string>): void {
-    const ms = Date.parse(r.ts)
-    const row = this.row(Math.floor(ms / QUARTER), key, ms)
+  /** Copy i of `copies` into its row; its model into `unknown` when it has no price. */
+  add(copies: DayCopies, i: number, unknown: Set<string>): void {
+    const ms = copies.ms[i]!
+    const dim = copies.dims[i]!
+    const row = this.row(Math.floor(ms / QUARTER), dim, ms)
     if (ms < row[COL.first]!) row[COL.first] = ms
     if (ms > row[COL.last]!) row[COL.last] = ms
     row[COL.records]! += 1
-    row[COL.input]! += r.input
-    row[COL.output]! += r.output
-    row[COL.cacheWrite]! += r.cacheWrite
-    row[COL.cacheRead]! += r.cacheRead
-    const calc = prices.cost(r, 'calculate') // a failed call costs 0 under every mode
-    if (calc === null) unknown.add(r.model)
-    row[COL.auto]! += prices.cost(r, 'auto') ?? 0
-    row[COL.calculate]! += calc ?? 0
-    row[COL.display]! += prices.cost(r, 'display') ?? 0
+    const t = copies.tokens
+    row[COL.input]! += t[4 * i]!
+    row[COL.output]! += t[4 * i + 1]!
+    row[COL.cacheWrite]! += t[4 * i + 2]!
+    row[COL.cacheRead]! += t[4 * i + 3]!
+    const [auto, calc, display] = [copies.costs[3 * i]!, copies.costs[3 * i + 1]!, copies.costs[3 * i + 2]!]
+    if (Number.isNaN(calc)) unknown.add(dim.split('\t')[DIM.model]!)
+    row[COL.auto]! += auto
+    row[COL.calculate]! += Number.isNaN(calc) ? 0 : calc
+    row[COL.display]! += display
   }
 
   /** The rows by quarter, then dimension. */

@@ -74,8 +74,12 @@ export interface Winner<R> extends RankedCopy {
   record: R
 }
 
-export class BestById<R extends LedgerRecord = LedgerRecord> {
-  readonly best = new Map<string, Winner<R>>()
+/**
+ * The winner per id of the copies taken, under `prefer`. A copy is whatever `rank` makes a RankedCopy of: the index
+ * holds its copies in columns and ranks one only when its id was taken before.
+ */
+export class BestOf<C> {
+  readonly best = new Map<string, C>()
   /** Lines that lost to another copy of the same response. */
   dropped = 0
   /** Ids seen on more than one device (a copied ~/.claude, say). */
@@ -83,7 +87,38 @@ export class BestById<R extends LedgerRecord = LedgerRecord> {
   /** For each id of `crossDevice`, every device holding a copy. */
   readonly devicesOf = new Map<string, Set<string>>()
 
+  constructor(private readonly rank: (copy: C) => RankedCopy) {}
+
+  take(id: string, copy: C): void {
+    const cur = this.best.get(id)
+    if (cur === undefined) {
+      this.best.set(id, copy)
+      return
+    }
+    this.dropped++
+    const offered = this.rank(copy)
+    const held = this.rank(cur)
+    const devices = this.devicesOf.get(id)
+    if (devices) devices.add(offered.device)
+    else if (held.device !== offered.device) {
+      this.crossDevice.add(id)
+      this.devicesOf.set(id, new Set([held.device, offered.device]))
+    }
+    if (prefer(offered, held)) this.best.set(id, copy)
+  }
+
+  *winners(): IterableIterator<C> {
+    yield* this.best.values()
+  }
+}
+
+/** BestOf over records. */
+export class BestById<R extends LedgerRecord = LedgerRecord> extends BestOf<Winner<R>> {
   private seq = 0
+
+  constructor() {
+    super((w) => w)
+  }
 
   /**
    * Offers a copy. `pos` is its place in its device's ledger (day/part/line, comparable);
@@ -91,7 +126,7 @@ export class BestById<R extends LedgerRecord = LedgerRecord> {
    * commit time (seconds) of the commit that added its part.
    */
   offer(record: R, device: string, pos: string | number = this.seq++, added = 0): void {
-    const copy: Winner<R> = {
+    this.take(record.id, {
       record,
       device,
       total: totalTokens(record),
@@ -99,23 +134,6 @@ export class BestById<R extends LedgerRecord = LedgerRecord> {
       ts: record.ts,
       added,
       pos,
-    }
-    const cur = this.best.get(record.id)
-    if (!cur) {
-      this.best.set(record.id, copy)
-      return
-    }
-    this.dropped++
-    const devices = this.devicesOf.get(record.id)
-    if (devices) devices.add(device)
-    else if (cur.device !== device) {
-      this.crossDevice.add(record.id)
-      this.devicesOf.set(record.id, new Set([cur.device, device]))
-    }
-    if (prefer(copy, cur)) this.best.set(record.id, copy)
-  }
-
-  *winners(): IterableIterator<Winner<R>> {
-    yield* this.best.values()
+    })
   }
 }
