@@ -244,7 +244,13 @@ function parseCatFile(buf: Buffer): Reply<CatReply> {
   const [oid, type, sizeStr] = header.split(' ')
   const end = nl + 1 + Number(sizeStr)
   if (buf.length < end + 1) return { need: end + 1 }
-  return { value: { oid: oid!, type: type!, data: Buffer.from(buf.subarray(nl + 1, end)) }, used: end + 1 }
+  const data = buf.subarray(nl + 1, end)
+  // Copied only when it is the smaller part of `buf` (small replies read together must not keep each other alive): a
+  // large object copied would be its bytes twice over until the next collection.
+  return {
+    value: { oid: oid!, type: type!, data: data.length * 2 >= buf.length ? data : Buffer.from(data) },
+    used: end + 1,
+  }
 }
 
 function parseLine(buf: Buffer): Reply<string> {

@@ -267,7 +267,7 @@ function readTable(
  * Keeps only the dimensions some row uses (renumbered), so a month's dimensions do not grow with its updates. `only`:
  * the days of a delta (a day without rows is written empty).
  */
-function encodeTable(table: Table, only?: Set<string>): Uint8Array {
+function encodeTable(table: Table, only?: Set<string>): Uint8Array[] {
   const used = new Map<number, number>()
   const dims: string[] = []
   const days: Record<string, [number, number]> = {}
@@ -297,16 +297,16 @@ function encodeTable(table: Table, only?: Set<string>): Uint8Array {
 
 const NO_ROWS = new Float64Array(0)
 
-/** A 4-byte header length, the JSON header, padding to 8 bytes, the numbers (the layout of tables and ids). */
-function withHeader(header: object, numbers: Float64Array): Uint8Array {
+/**
+ * A 4-byte header length, the JSON header, padding to 8 bytes, the numbers (the layout of tables and ids): as the two
+ * pieces written one after the other, so a month's numbers are not copied once more to be written.
+ */
+function withHeader(header: object, numbers: Float64Array): Uint8Array[] {
   const json = Buffer.from(JSON.stringify(header))
-  const start = (4 + json.byteLength + 7) & ~7
-  const out = Buffer.allocUnsafe(start + numbers.byteLength)
-  out.writeUInt32LE(json.byteLength, 0)
-  json.copy(out, 4)
-  out.fill(0, 4 + json.byteLength, start)
-  out.set(new Uint8Array(numbers.buffer, numbers.byteOffset, numbers.byteLength), start)
-  return out
+  const head = Buffer.alloc((4 + json.byteLength + 7) & ~7)
+  head.writeUInt32LE(json.byteLength, 0)
+  json.copy(head, 4)
+  return [head, new Uint8Array(numbers.buffer, numbers.byteOffset, numbers.byteLength)]
 }
 
 /** Per day, the sorted `idKey`s of every copy its parts hold (a day absent: not known). */
@@ -334,7 +334,7 @@ function holds(ids: Float64Array, key: number): boolean {
 }
 
 /** An ids file: laid out as a table file, its header day → [start, length], its numbers the keys. */
-function encodeIds(ids: DayIds, only?: Set<string>): Uint8Array {
+function encodeIds(ids: DayIds, only?: Set<string>): Uint8Array[] {
   const days: Record<string, [number, number]> = {}
   let n = 0
   for (const day of [...(only ?? ids.keys())].sort()) {

@@ -12,17 +12,21 @@ let tmpSeq = 0
  */
 export function writeFileAtomic(
   file: string,
-  data: string | Uint8Array,
+  data: string | Uint8Array | readonly Uint8Array[],
   { durable = true, unlessSame = false } = {},
 ): void {
   // A state file most runs leave as it was: reading it back costs less than a durable write.
-  if (unlessSame && sameContent(file, data)) return
+  if (unlessSame && !Array.isArray(data) && sameContent(file, data as string | Uint8Array)) return
   fs.mkdirSync(path.dirname(file), { recursive: true })
   const tmp = `${file}.tmp-${process.pid}-${(tmpSeq++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
   try {
     const fd = fs.openSync(tmp, 'w', 0o600)
     try {
-      fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
+      // Pieces written in order: the file is their concatenation.
+      for (const piece of Array.isArray(data) ? data : [data]) {
+        const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece
+        for (let at = 0; at < bytes.byteLength; ) at += fs.writeSync(fd, bytes, at)
+      }
       if (durable) fs.fsyncSync(fd)
     } finally {
       fs.closeSync(fd)

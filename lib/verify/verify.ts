@@ -726,7 +726,7 @@ async function checkSeal(
 }
 
 /** The most lines a v1 seal's check holds: a bigger device is digested in ranges of ids of about this many lines. */
-const V1_SEAL_LINES = 65_536
+const V1_SEAL_LINES = 131_072
 /** One v1 seal digested at a time, so devices checked side by side hold one range of lines, not one each. */
 let v1Seals: Promise<unknown> = Promise.resolve()
 const CANONICAL_START = '{"v":1,"id":"'

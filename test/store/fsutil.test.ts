@@ -24,6 +24,17 @@ t.test('writeFileAtomic', async (t) => {
 
   writeFileAtomic(file, '')
   t.equal(fs.readFileSync(file, 'utf8'), '', 'empty content')
+
+  // Pieces (a header and a view of numbers, as the index writes them): the file is their concatenation.
+  const numbers = new Float64Array([1.5, -2, 3e300])
+  writeFileAtomic(file, [Buffer.from('head'), new Uint8Array(numbers.buffer, 8, 16), new Uint8Array(0)])
+  const back = fs.readFileSync(file)
+  t.equal(back.subarray(0, 4).toString(), 'head')
+  t.same(
+    [...new Float64Array(back.buffer.slice(back.byteOffset + 4, back.byteOffset + 20))],
+    [-2, 3e300],
+    'the view, not its whole buffer',
+  )
 })
 
 t.test('writeFileAtomic unlessSame: the same content leaves the file alone; other content replaces it', async (t) => {
