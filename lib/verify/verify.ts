@@ -193,6 +193,8 @@ interface PartRead {
   lines: number
   lastTs: string | null
   canonical: string[]
+  /** Every line was canonical as stored (so a v1 seal's pass need not canonicalise them again). */
+  asWritten: boolean
   fingerprints: string[]
 }
 
@@ -304,7 +306,7 @@ async function verifyDevice(
   )
   const parts = new PartReader(dev, range.latest, input.fingerprints, ahead)
   const expected = await countDays(dev, days, toDigest, base, dirs.fromTree, range.from, parts)
-  if (manifest) await checkManifest(dev, manifest, base, expected, [...days.keys()], range.latest, atHead)
+  if (manifest) await checkManifest(dev, manifest, base, expected, [...days.keys()], range.latest, atHead, parts)
   else if (dirs.headDir) {
     out.add(
       finding('MANIFEST_INVALID', id, `${dev.dir}/manifest.json is missing or unreadable`, {
@@ -601,6 +603,7 @@ async function checkManifest(
   days: string[],
   latest: Map<string, string>,
   atHead: HeadParts,
+  parts: PartReader,
 ): Promise<void> {
   const path = `${dev.dir}/manifest.json`
   const where = { commit: latest.get(path) ?? dev.head, path }
@@ -613,7 +616,7 @@ async function checkManifest(
   const sealed = manifest.sealed
   const moved =
     !base || JSON.stringify(base.sealed) !== JSON.stringify(sealed) || days.some((d) => sealed && d <= sealed.through)
-  if (sealed && moved) await checkSeal(dev, sealed, where, atHead, expected)
+  if (sealed && moved) await checkSeal(dev, sealed, where, atHead, expected, parts)
 }
 
 function checkCounts(
@@ -701,12 +704,13 @@ async function checkSeal(
   where: { commit: string; path: string },
   atHead: HeadParts,
   expected: Expected,
+  read: PartReader,
 ): Promise<void> {
   const counted = Object.entries(expected.days).reduce((n, [day, c]) => (day <= sealed.through ? n + c.records : n), 0)
   const parts = [...(await atHead.everyDay())]
     .filter(([day]) => day <= sealed.through)
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .flatMap(([, entries]) => entries)
+    .flatMap(([, entries]) => entries.map((e) => ({ oid: e.oid, asWritten: read.asWritten(e.oid) })))
   const turn = v1Seals.then(() => digestV1(git, parts, counted))
   v1Seals = turn.then(
     () => {},
@@ -738,7 +742,7 @@ const CANONICAL_START = '{"v":1,"id":"'
  */
 export async function digestV1(
   git: GitBackend,
-  parts: Array<{ oid: string }>,
+  parts: Array<{ oid: string; asWritten?: boolean }>,
   records: number,
   perPass = V1_SEAL_LINES,
 ): Promise<{ lines: number; digest: string }> {
@@ -764,7 +768,8 @@ export async function digestV1(
         const key = passes > 1 ? idPrefixAt(data, at, end) : -1
         // A line our writers wrote is kept or passed over by its id's bytes, without a string made of it.
         if (key < 0 || (key >= lo && key < hi)) {
-          const line = end > at ? canonicalOf(data.toString('utf8', at, end)) : ''
+          const raw = end > at ? data.toString('utf8', at, end) : ''
+          const line = e.asWritten ? raw : canonicalOf(raw)
           if (line && (key >= 0 || (line >= from && (to === null || line < to)))) kept.push(line)
         }
         at = end + 1
@@ -807,6 +812,7 @@ class PartReader {
   count = 0
   records = 0
   private readonly reads = new Map<string, PartRead>()
+  private readonly written = new Set<string>()
   private readonly blobs: ReadAhead
   constructor(
     private readonly dev: DeviceCheck,
@@ -826,7 +832,13 @@ class PartReader {
     this.count++
     this.records += r.lines
     this.reads.set(path, r)
+    if (r.asWritten && r.lines) this.written.add(e.oid)
     return r
+  }
+
+  /** Whether a part read this run held only lines that are their own canonical form (unknown: false). */
+  asWritten(oid: string): boolean {
+    return this.written.has(oid)
   }
 
   /** Lets go of the canonical lines of `day`'s parts `entries` (their counts stay). */
@@ -1004,7 +1016,7 @@ async function checkPart(
   out: Findings,
   fingerprints: boolean,
 ): Promise<PartRead> {
-  const r: PartRead = { lines: 0, lastTs: null, canonical: [], fingerprints: [] }
+  const r: PartRead = { lines: 0, lastTs: null, canonical: [], asWritten: true, fingerprints: [] }
   const data = await readObject((o) => blobs.read(o), 'part', oid, id, { commit, path }, out)
   if (!data) return r
   const text = data.toString('utf8')
@@ -1086,6 +1098,7 @@ function checkLine(line: string, at: LineAt, out: Findings, fingerprints: boolea
   // Re-serialised, not as stored: a reader whose parser drifted gets another digest (DESIGN §2).
   const canonical = canonicalLine(rec)
   r.canonical.push(canonical)
+  if (canonical !== line) r.asWritten = false
   if (fingerprints)
     r.fingerprints.push(
       [

@@ -10,12 +10,14 @@ import type { GitBackend } from '../../lib/git/backend.js'
 import { sealRoot, serializeManifest } from '../../lib/ledger/manifest.js'
 import { dayDir, deviceDir, ledgerRef } from '../../lib/ledger/paths.js'
 import { canonicalLine } from '../../lib/ledger/record.js'
+import { readTreeAt } from '../../lib/git/tree.js'
 import {
   appendRecords,
   asV1,
   commitFiles,
   commitManifest,
   counting,
+  dayLines,
   device,
   headManifest,
   history,
@@ -173,6 +175,34 @@ t.test('a v1 history (generated with the v1 rule) verifies clean; a wrong v1 dig
   const c = counting(git)
   t.same(codes(await verify(c.git, first.proved)), [], 'v1 → v2: clean')
   t.same([...new Set(c.blobs.filter((o) => sealed.has(o)))].sort(), [...sealed].sort(), 'every sealed day read')
+})
+
+t.test('a v1 seal counts a line another writer wrote (keys in another order) as its canonical form', async (t) => {
+  const { git } = await setup(t)
+  const head = (await git.readRef(ledgerRef(dev.id)))!
+  const genesis = (await git.readCommit(head)).parents[0]!
+  // the digest over the canonical lines, as every writer's v1 seal is
+  const v1 = await asV1(git, dev.id, await headManifest(git, dev.id))
+  const day = '2026-11-03'
+  const [oid] = (await partsByDay(git, dev.id)).get(day)!
+  const entries = (await readTreeAt(git, (await git.readCommit(head)).tree, `${deviceDir(dev.id)}/${dayDir(day)}`))!
+  const part = entries.find((e) => e.oid === oid)!
+  const reordered = (await git.readBlob(oid!))
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const { ts, id, ...rest } = JSON.parse(l)
+      return JSON.stringify({ ts, id, ...rest })
+    })
+  t.not(reordered[0], (await dayLines(git, dev.id, day))[0], 'the part is rewritten in another key order')
+  const files = new Map([
+    [`${deviceDir(dev.id)}/${dayDir(day)}/${part.name}`, await git.writeBlob(Buffer.from(`${reordered.join('\n')}\n`))],
+    [`${deviceDir(dev.id)}/manifest.json`, await git.writeBlob(Buffer.from(serializeManifest(v1)))],
+  ])
+  await commitFiles(git, dev.id, files, genesis, head)
+  t.same(codes(await verify(git)), [], 'from the start: clean')
+  t.same(codes(await verify(git, {}, true)), [], '--full: clean')
 })
 
 t.test(
