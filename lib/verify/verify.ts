@@ -755,10 +755,16 @@ export async function digestV1(
     // Where a line that is no canonical one falls: compared as the strings the sort compares.
     const [from, to] = [i ? CANONICAL_START + hex4(lo) : '', i < passes - 1 ? CANONICAL_START + hex4(hi) : null]
     const kept: string[] = []
+    // git inflates the next parts while this one is sorted out
+    const blobs = new ReadAhead(
+      git,
+      parts.map((e) => e.oid),
+      4,
+    )
     for (const e of parts) {
       let data: Buffer
       try {
-        data = await git.readBlob(e.oid)
+        data = await blobs.read(e.oid)
       } catch {
         continue
       }
