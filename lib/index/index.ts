@@ -611,6 +611,8 @@ class DayCopies {
   invalid = 0
   newer = 0
   private readonly start: number
+  /** One string per distinct dimension of the day, which its copies share. */
+  private readonly dimOf = new Map<string, string>()
 
   constructor(readonly day: string) {
     this.start = Date.parse(`${day}T00:00:00.000Z`)
@@ -620,7 +622,10 @@ class DayCopies {
     return this.ids.length
   }
 
-  add(r: LedgerRecord, device: string, dim: string, prices: PriceTable, part: number, line: number, added: number) {
+  add(r: LedgerRecord, device: string, prices: PriceTable, part: number, line: number, added: number) {
+    const key = dimKey(device, r)
+    let dim = this.dimOf.get(key)
+    if (dim === undefined) this.dimOf.set(key, (dim = key))
     this.ids.push(r.id)
     this.ms.push(Date.parse(r.ts))
     this.tokens.push(r.input, r.output, r.cacheWrite, r.cacheRead)
@@ -713,8 +718,6 @@ class Update {
   /** month → device → its current part of the month (re-listed, or the indexed one). */
   private readonly current = new Map<string, Record<string, MonthDevice>>()
   private readonly loaded = new Map<string, DayCopies>()
-  /** One string per distinct dimension (`dimKey`), shared by the copies that have it. */
-  private readonly dimKeys = new Map<string, string>()
   private readonly monthIds = new Map<string, DayIds>()
   private devices: Record<string, IndexDevice> = {}
   private partsRead = 0
@@ -922,13 +925,7 @@ class Update {
         const parsed = parseLedgerLine(line)
         if (parsed.kind === 'newer') loaded.newer++
         else if (parsed.kind === 'invalid') loaded.invalid++
-        else {
-          const r = parsed.record
-          const key = dimKey(p.device, r)
-          let dim = this.dimKeys.get(key)
-          if (dim === undefined) this.dimKeys.set(key, (dim = key))
-          loaded.add(r, p.device, dim, this.prices, part, i, p.added)
-        }
+        else loaded.add(parsed.record, p.device, this.prices, part, i, p.added)
       }
     }
     return loaded
