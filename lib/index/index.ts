@@ -20,7 +20,7 @@ import type { GitBackend, TreeEntry } from '../git/backend.js'
 import { readEntryAt } from '../git/tree.js'
 import { deviceFilesIn, readDeviceJson, readManifest } from '../branch/device-files.js'
 import { deviceDir, PART_NAME_RE } from '../ledger/paths.js'
-import { parseLedgerLine, type LedgerRecord } from '../ledger/record.js'
+import { parseLedgerLine, totalTokens, type LedgerRecord } from '../ledger/record.js'
 import { addDays, neighbourDays } from '../ledger/time.js'
 import type { CostMode, PriceTable } from '../report/prices.js'
 import { DIM, dimKey, emptyRowView, isFailedDim, type Rows } from '../report/aggregate.js'
@@ -652,7 +652,12 @@ class DayCopies {
   ranked(i: number): RankedCopy {
     const t = this.tokens
     return {
-      total: t[4 * i]! + t[4 * i + 1]! + t[4 * i + 2]! + t[4 * i + 3]!,
+      total: totalTokens({
+        input: t[4 * i]!,
+        output: t[4 * i + 1]!,
+        cacheWrite: t[4 * i + 2]!,
+        cacheRead: t[4 * i + 3]!,
+      }),
       sidechain: this.sidechain[i]!,
       ts: new Date(this.ms[i]!).toISOString(),
       added: this.added[i]!,
@@ -663,29 +668,28 @@ class DayCopies {
 
   /** Keeps only the copies `keep` says (in order). */
   retain(keep: (i: number) => boolean): void {
+    const single: unknown[][] = [
+      this.ids,
+      this.ms,
+      this.sidechain,
+      this.dims,
+      this.devices,
+      this.added,
+      this.part,
+      this.line,
+    ]
     let n = 0
     const size = this.size
     for (let i = 0; i < size; i++) {
       if (!keep(i)) continue
       if (n !== i) {
-        for (const col of [
-          this.ids,
-          this.ms,
-          this.sidechain,
-          this.dims,
-          this.devices,
-          this.added,
-          this.part,
-          this.line,
-        ])
-          (col as unknown[])[n] = col[i]
+        for (const col of single) col[n] = col[i]
         for (let k = 0; k < 4; k++) this.tokens[4 * n + k] = this.tokens[4 * i + k]!
         for (let k = 0; k < 3; k++) this.costs[3 * n + k] = this.costs[3 * i + k]!
       }
       n++
     }
-    for (const col of [this.ids, this.ms, this.sidechain, this.dims, this.devices, this.added, this.part, this.line])
-      col.length = n
+    for (const col of single) col.length = n
     this.tokens.length = 4 * n
     this.costs.length = 3 * n
   }

@@ -8,7 +8,7 @@
  */
 import { inputError } from '../errors.js'
 import { newSha256 } from './hash.js'
-import { canonicalLine, type LedgerRecord } from './record.js'
+import { CANONICAL_START, canonicalLine, hexDigit, type LedgerRecord } from './record.js'
 
 export const MANIFEST_VERSION = 2
 
@@ -142,7 +142,7 @@ export class SealHasher {
   }
 }
 
-const ID_AT = '{"v":1,"id":"'.length
+const ID_AT = CANONICAL_START.length
 
 /**
  * `lines.sort()`, fast for canonical lines: they differ first in the id's hex, so its first
@@ -158,14 +158,13 @@ function sortLines(lines: string[]): void {
   const keys = new Float64Array(n)
   for (let i = 0; i < n; i++) {
     const l = lines[i]!
-    if (!l.startsWith('{"v":1,"id":"')) {
+    if (!l.startsWith(CANONICAL_START)) {
       lines.sort()
       return
     }
     let k = 0
     for (let c = ID_AT; c < ID_AT + 8; c++) {
-      const d = l.charCodeAt(c)
-      const v = d >= 48 && d <= 57 ? d - 48 : d >= 97 && d <= 102 ? d - 87 : -1
+      const v = hexDigit(l.charCodeAt(c))
       if (v < 0) {
         lines.sort()
         return

@@ -132,8 +132,13 @@ const CANONICAL_RE = new RegExp(
     `(?:,"cacheWrite1h":(${POS}))?(?:,"reasoning":${POS})?(?:,"speed":"fast")?(?:,"costUSD":([0-9][0-9.e+-]*))?` +
     '(?:,"session":"[0-9a-f]{16}")?(?:,"project":"[0-9a-f]{16}")?(?:,"sidechain":true)?(?:,"failed":true)?\\}$',
 )
+/** How every canonical line starts; its id follows. */
+export const CANONICAL_START = '{"v":1,"id":"'
 /** Where the `ts` of a canonical line starts: after `{"v":1,"id":"<32 hex>","ts":"`. */
 export const CANONICAL_TS_AT = 53
+
+/** The value of a lowercase hex digit's character code; -1 for any other. */
+export const hexDigit = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1)
 
 /**
  * True when `line` is the canonical line of a valid v1 record, so that parsing it and writing it

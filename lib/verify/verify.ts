@@ -11,7 +11,14 @@
  */
 import { type CommitInfo, descends, type GitBackend, type TreeEntry } from '../git/backend.js'
 import { isGenesis } from '../git/genesis.js'
-import { CANONICAL_TS_AT, canonicalLine, isCanonicalLine, parseLedgerLine } from '../ledger/record.js'
+import {
+  CANONICAL_START,
+  CANONICAL_TS_AT,
+  canonicalLine,
+  hexDigit,
+  isCanonicalLine,
+  parseLedgerLine,
+} from '../ledger/record.js'
 import { sha256prefix } from '../ledger/hash.js'
 import { parseManifest, SealHasher, sealDigestLines, sealRoot, type Manifest } from '../ledger/manifest.js'
 import { deviceDir } from '../ledger/paths.js'
@@ -733,7 +740,6 @@ async function checkSeal(
 const V1_SEAL_LINES = 131_072
 /** One v1 seal digested at a time, so devices checked side by side hold one range of lines, not one each. */
 let v1Seals: Promise<unknown> = Promise.resolve()
-const CANONICAL_START = '{"v":1,"id":"'
 
 /**
  * The v1 digest (sorted canonical lines) without holding a device's lines: pass i re-reads the parts and keeps the
@@ -798,8 +804,7 @@ function idPrefixAt(data: Buffer, at: number, end: number): number {
   for (let c = 0; c < CANONICAL_START.length; c++) if (data[at + c] !== CANONICAL_START.charCodeAt(c)) return -1
   let key = 0
   for (let c = at + CANONICAL_START.length; c < at + CANONICAL_START.length + 4; c++) {
-    const d = data[c]!
-    const v = d >= 48 && d <= 57 ? d - 48 : d >= 97 && d <= 102 ? d - 87 : -1
+    const v = hexDigit(data[c]!)
     if (v < 0) return -1
     key = key * 16 + v
   }
