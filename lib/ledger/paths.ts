@@ -18,3 +18,8 @@ export function partNumber(name: string): number | null {
   const m = PART_NAME_RE.exec(name)
   return m ? Number(m[1]) : null
 }
+
+/** A device's limit readings (DESIGN §2): `limits/YYYY-MM/YYYY-MM-DD/NNNNNN.ndjson`. */
+export const LIMITS_DIR = 'limits'
+export const limitsDayDir = (day: string) => `${LIMITS_DIR}/${dayDir(day)}`
+export const LIMITS_PATH_RE = /^limits\/(\d{4}-\d{2})\/(\d{4}-\d{2}-\d{2})\/\d{6}\.ndjson$/

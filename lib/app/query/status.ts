@@ -9,6 +9,8 @@ import { indexRows } from '../../index/index.js'
 import { recordRows } from '../../report/aggregate.js'
 import { checkZone, localTimeIn, systemZone } from '../../ledger/zone.js'
 import { currentWindows, percentOf } from '../../report/usage-window.js'
+import { latestReadings } from '../../index/limits.js'
+import { zeroTotals } from '../../report/aggregate.js'
 import { claudeCleanupRisk } from '../../collect/claude-code/cleanup.js'
 import { loadCursors } from '../../collect/cursors.js'
 import { plural } from '../../text.js'
@@ -34,6 +36,11 @@ export async function storeStatus(store: Store, clone: boolean) {
     localTimeIn(tz),
   )
   const limits = store.config.limits ?? {}
+  const devices = git && view ? await listDevices(git, store.device.id, view.heads) : []
+  const readings =
+    git && view
+      ? await latestReadings(git, view.heads, new Map(devices.map((d) => [d.id, d.name])), store.env.now())
+      : []
   const risk = clone ? null : claudeCleanupRisk(store.env, loadCursors(store.paths.cursors)['claude-code'] ?? {})
   return {
     schema: 'usage-ledger/status@1',
@@ -42,12 +49,17 @@ export async function storeStatus(store: Store, clone: boolean) {
     remote: store.config.remote ? redactUrl(store.config.remote) : null,
     pending,
     lastPushFailure: store.config.remote ? lastPushFailure(store, clone) : null,
-    devices: git && view ? await listDevices(git, store.device.id, view.heads) : [],
+    devices: devices.map((d) => {
+      const w = windows.devices.get(d.id)
+      return { ...d, today: w?.today ?? zeroTotals(), block: w?.block ?? zeroTotals(), week: w?.week ?? zeroTotals() }
+    }),
     verified: loadVerified(store.paths.verified),
     merged: merged && git ? { commit: merged, tree: (await git.readCommit(merged)).tree } : null,
     timezone: tz,
     block: { ...windows.block, percent: percentOf(windows.block, limits.block) },
     week: { ...windows.week, percent: percentOf(windows.week, limits.week) },
+    today: windows.today,
+    readings,
     warnings: [
       ...(view?.quarantined ?? []).map((q) => quarantineWarning(q.id, q)),
       ...(risk?.files.length
