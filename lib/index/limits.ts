@@ -72,4 +72,3 @@ export async function latestReadings(
         : a.minutes - b.minutes,
   )
 }
-

@@ -62,7 +62,8 @@ export const readingKey = (r: Pick<LimitReading, 'source' | 'account' | 'minutes
 export function instantOf(value: unknown): string | null {
   let ms = NaN
   if (typeof value === 'number' && Number.isFinite(value)) ms = value > 1e12 ? value : value * 1000
-  else if (typeof value === 'string' && value) ms = /^\d+(?:\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value)
+  else if (typeof value === 'string' && value)
+    ms = /^\d+(?:\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value)
   if (!Number.isFinite(ms) || ms < 0 || ms > 8.64e15) return null
   return new Date(Math.round(ms)).toISOString()
 }
@@ -126,10 +127,17 @@ export function validateReading(o: unknown): string[] {
     bad('ts', 'must be an RFC 3339 UTC time with milliseconds')
   if (typeof r.source !== 'string' || !SOURCE_RE.test(r.source)) bad('source', 'must be a source name')
   if (typeof r.account !== 'string' || !ACCOUNT_RE.test(r.account)) bad('account', 'must be 16 hex or "unknown"')
-  if (typeof r.minutes !== 'number' || !Number.isSafeInteger(r.minutes) || r.minutes <= 0) bad('minutes', 'must be a positive integer')
-  else if (r.window !== windowName(r.minutes)) bad('window', `must be "${windowName(r.minutes)}" for ${r.minutes} minutes`)
+  if (typeof r.minutes !== 'number' || !Number.isSafeInteger(r.minutes) || r.minutes <= 0)
+    bad('minutes', 'must be a positive integer')
+  else if (r.window !== windowName(r.minutes))
+    bad('window', `must be "${windowName(r.minutes)}" for ${r.minutes} minutes`)
   if (typeof r.window !== 'string' || !WINDOW_RE.test(r.window)) bad('window', 'must be 5h, 7d or <minutes>m')
-  if (typeof r.usedPercent !== 'number' || !Number.isFinite(r.usedPercent) || r.usedPercent < 0 || r.usedPercent > MAX_PERCENT)
+  if (
+    typeof r.usedPercent !== 'number' ||
+    !Number.isFinite(r.usedPercent) ||
+    r.usedPercent < 0 ||
+    r.usedPercent > MAX_PERCENT
+  )
     bad('usedPercent', `must be a number from 0 to ${MAX_PERCENT}`)
   if (r.resetsAt !== undefined && (typeof r.resetsAt !== 'string' || !TS_RE.test(r.resetsAt)))
     bad('resetsAt', 'must be an RFC 3339 UTC time with milliseconds')
