@@ -12,6 +12,8 @@ import { loadVerified } from '../store/verified.js'
 import { addNames, loadNames } from '../store/names.js'
 import { lastPushFailure, pushOrKeep, type PushSummary } from './sync/push.js'
 import type { PushFailure } from './sync/push.js'
+import { takeSpooledReadings } from '../store/limits-spool.js'
+import type { LimitReading } from '../ledger/limits.js'
 
 export interface RecordUsageOptions {
   sources: string[]
@@ -58,6 +60,8 @@ export interface RecordSummary {
   future: number
   latestFuture: string | null
   days: Array<{ day: string; records: number; part: number }>
+  /** Limit readings committed (DESIGN §4a). */
+  readings: number
   sources: Record<string, unknown>
   dryRun: boolean
 }
@@ -118,9 +122,13 @@ export async function recordUsage(store: Store, opts: RecordUsageOptions, progre
       read.stats[CLIPROXY] = proxy.stats
       if (proxy.stats.spooled || proxy.stats.popped) read.searched = undefined
     }
+    // Readings the statusline spooled join the run's own (a dry run leaves them spooled).
+    const spooled = opts.dryRun || opts.stdin ? null : takeSpooledReadings(store.paths.state)
+    for (const r of spooled?.readings ?? []) batch.addReading(r)
     const run = await commitBatch(store, batch, read, opts.dryRun)
     // Only now, with its records committed, does the spool let them go.
     if (proxy) proxy.spool.done(proxy.files)
+    spooled?.done()
     const { summary } = run
     // Commits left by an earlier offline run go out with this one, new records or not.
     if (!opts.dryRun && opts.push && store.config.remote && (summary.commit || store.hasPending())) {
@@ -205,6 +213,7 @@ async function commitBatch(
   dryRun: boolean,
 ): Promise<{ summary: RecordSummary; dryRunLines: string[] }> {
   const records = batch.records()
+  const readings = [...batch.readings.values()]
   const base = {
     device: store.device.id,
     duplicates: batch.duplicates,
@@ -215,15 +224,21 @@ async function commitBatch(
     dryRun,
     ...(read.searched ? { searched: read.searched } : {}),
   }
-  const { dryRunLines, ...committed } = records.length
-    ? await appendBatch(store, records, dryRun)
-    : { commit: null, appended: 0, alreadyRecorded: 0, days: [], dryRunLines: [] }
+  const { dryRunLines, ...committed } =
+    records.length || readings.length
+      ? await appendBatch(store, records, readings, dryRun)
+      : { commit: null, appended: 0, alreadyRecorded: 0, days: [], readings: 0, dryRunLines: [] }
   if (read.cursorsChanged && !dryRun) saveCursors(store.paths.cursors, read.cursors)
   return { summary: { ...base, ...committed }, dryRunLines }
 }
 
 /** Appends the records to the device branch, one part per touched UTC day. */
-async function appendBatch(store: Store, records: ReturnType<Batch['records']>, dryRun: boolean) {
+async function appendBatch(
+  store: Store,
+  records: ReturnType<Batch['records']>,
+  readings: LimitReading[],
+  dryRun: boolean,
+) {
   const git = await store.git()
   const seen = loadVerified(store.paths.verified)
   // config privacy.shareNames: this machine's project names go into the commit (never session ids or paths).
@@ -232,12 +247,14 @@ async function appendBatch(store: Store, records: ReturnType<Batch['records']>, 
     dryRun,
     seen,
     sharedNames,
+    readings,
   })
   return {
     commit: res.commit,
     appended: res.appended,
     alreadyRecorded: res.alreadyRecorded,
     days: [...res.parts].map(([day, records]) => ({ day, records, part: res.manifest.days[day]!.parts })),
+    readings: res.readings,
     dryRunLines: res.dryRunLines,
   }
 }

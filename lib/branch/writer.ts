@@ -24,6 +24,8 @@ import { writeGenesis } from '../git/genesis.js'
 import { KnownCache, entryBest, entryOf } from './known.js'
 import { SHARED_NAMES_FILE, serializeSharedNames } from '../ledger/names.js'
 import { deviceFilesAt, readDeviceJson, readManifest, type DeviceFileOids } from './device-files.js'
+import { readingParts } from './limits.js'
+import type { LimitReading } from '../ledger/limits.js'
 
 export interface AppendPlan {
   head: string | null
@@ -35,6 +37,8 @@ export interface AppendPlan {
   appended: number
   /** Copies of responses already recorded at least as well. */
   alreadyRecorded: number
+  /** Limit readings committed (DESIGN §4a): newer than this device's of their account and window. */
+  readings: number
 }
 
 export interface AppendResult extends AppendPlan {
@@ -54,7 +58,12 @@ export async function appendRecords(
   knownDir: string,
   candidates: Candidate[],
   now: Date,
-  opts: { dryRun?: boolean; seen?: Record<string, string>; sharedNames?: Record<string, string> } = {},
+  opts: {
+    dryRun?: boolean
+    seen?: Record<string, string>
+    sharedNames?: Record<string, string>
+    readings?: Iterable<LimitReading>
+  } = {},
 ): Promise<AppendResult> {
   const ref = ledgerRef(device.id)
   const head = await git.readRef(ref)
@@ -79,16 +88,28 @@ export async function appendRecords(
     partBlobs.set(partPath(device.id, day, manifest), writePartBlob(git, lines))
     if (day <= through) digests.set(day, await dayDigest(git, tree, deviceDir(device.id), day, lines))
   })
-  const plan: AppendPlan = { head, parts: counts, dryRunLines, manifest, appended, alreadyRecorded }
-  if (appended === 0 || opts.dryRun) {
+  const limits = await readingParts(git, tree, device.id, opts.readings ?? [], now)
+  const plan: AppendPlan = {
+    head,
+    parts: counts,
+    dryRunLines,
+    manifest,
+    appended,
+    alreadyRecorded,
+    readings: limits.count,
+  }
+  if ((appended === 0 && limits.count === 0) || opts.dryRun) {
     if (!opts.dryRun && head) known.save(head) // what was learnt or rebuilt, for the same head
     return { ...plan, commit: null }
   }
   await completeManifest(git, tree, device.id, manifest, counts, digests, through, now, opts.seen)
+  for (const [file, lines] of limits.parts) partBlobs.set(file, writePartBlob(git, lines))
   const newTree = await writeAppendedTree(git, tree, files, device, plan, now, opts.sharedNames, partBlobs)
-  const days = [...counts.keys()]
-  const range = days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`
-  const message = `record: +${appended} record${appended === 1 ? '' : 's'} (${range})\n`
+  const span = (days: string[]) => (days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`)
+  const readingsNote = `${limits.count} limit reading${limits.count === 1 ? '' : 's'}`
+  const message = appended
+    ? `record: +${appended} record${appended === 1 ? '' : 's'} (${span([...counts.keys()])})${limits.count ? `, +${readingsNote}` : ''}\n`
+    : `record: +${readingsNote} (${span(limits.days)})\n`
   const commit = await commitToBranch(git, device, head, newTree, message, now)
   known.save(commit)
   return { ...plan, commit }

@@ -62,6 +62,7 @@ function reportSkip(ctx: CommandContext, device: string, s: MinIntervalSkip, fai
         appended: 0,
         alreadyRecorded: 0,
         days: [],
+        readings: 0,
         pushed: false,
         pending: 0,
         pushError: null,
@@ -120,9 +121,14 @@ function report(ctx: CommandContext, s: RecordSummary): void {
   const extra = [
     s.alreadyRecorded ? `${s.alreadyRecorded} already recorded` : '',
     s.malformed ? `${plural(s.malformed, 'malformed line')} skipped` : '',
+    s.readings ? `${plural(s.readings, 'limit reading')}` : '',
   ]
     .filter(Boolean)
     .join(', ')
+  if (!s.appended && s.commit) {
+    say(ctx, `recorded ${plural(s.readings, 'limit reading')}, commit ${s.commit.slice(0, 12)}`)
+    return
+  }
   if (!s.appended) {
     say(ctx, s.searched ? notFoundText(s.searched) : `nothing new${extra ? ` (${extra})` : ''}`)
     return

@@ -7,6 +7,7 @@ import path from 'node:path'
 import type { Env } from '../env.js'
 import { intern, isCount, type LedgerRecord } from '../ledger/record.js'
 import { laterCopyWins } from '../ledger/dedupe.js'
+import { newerReading, readingKey, type LimitReading } from '../ledger/limits.js'
 import type { Database } from './sqlite.js'
 
 /** Where reading a file stopped: unchanged (dev, ino, size, mtime) files are not opened again. */
@@ -62,6 +63,17 @@ export class Batch {
    * of an item is in the run, its replays are dropped, whatever order the files were read in. The
    * writer applies the same rule across runs (DESIGN §5).
    */
+  /** Limit readings seen (DESIGN §4a), the newest per account and window: a run commits at most one each. */
+  readonly readings = new Map<string, LimitReading>()
+
+  /** Keeps `r` when it is its account's and window's newest of the run (never dated past the future limit). */
+  addReading(r: LimitReading): void {
+    if (this.futureProblem(r.ts)) return
+    const k = readingKey(r)
+    const cur = this.readings.get(k)
+    if (!cur || newerReading(r, cur)) this.readings.set(k, r)
+  }
+
   add(r: LedgerRecord, copy?: Copy): void {
     // A count no reader would accept (1e308, a negative left by subtracting garbage, NaN) would
     // make the device's branch fail every other machine's checks: the line is malformed.
@@ -127,8 +139,10 @@ export class Batch {
       latestFuture: this.latestFuture,
       projects: [...this.projectNames],
       sessions: [...this.sessionIds],
+      readings: [...this.readings.values()],
     }
     this.clear()
+    this.readings.clear()
     return part
   }
 
@@ -161,6 +175,7 @@ export class Batch {
     }
     for (const [hash, name] of part.projects) if (!this.projectNames.has(hash)) this.projectNames.set(hash, name)
     for (const [hash, id] of part.sessions) if (!this.sessionIds.has(hash)) this.sessionIds.set(hash, id)
+    for (const r of part.readings ?? []) this.addReading(r)
   }
 
   clear(): void {
@@ -232,6 +247,7 @@ export interface BatchPart {
   latestFuture: string | null
   projects: Array<[string, string]>
   sessions: Array<[string, string]>
+  readings?: LimitReading[]
 }
 
 /** A record on its way from a source to the writer. */

@@ -25,6 +25,8 @@ export interface LimitReading {
   resetsAt?: string
   /** The plan the provider named (`pro`, `max`, `plus`, …). */
   plan?: string
+  /** The provider's limit bucket when it has several (Codex's `limit_id` other than its default). */
+  limit?: string
 }
 
 /** A reading as shown: with the device that saw it. */
@@ -55,8 +57,8 @@ export function accountHash(providerAccountId: string): string {
 }
 
 /** The reading's key: one account's one window of one source. */
-export const readingKey = (r: Pick<LimitReading, 'source' | 'account' | 'minutes'>) =>
-  `${r.source}\n${r.account}\n${r.minutes}`
+export const readingKey = (r: Pick<LimitReading, 'source' | 'account' | 'minutes' | 'limit'>) =>
+  `${r.source}\n${r.account}\n${r.limit ?? ''}\n${r.minutes}`
 
 /** An RFC 3339 UTC instant with milliseconds from Unix seconds (or an ISO string), or null. */
 export function instantOf(value: unknown): string | null {
@@ -77,14 +79,16 @@ export function makeReading(p: {
   usedPercent: unknown
   resetsAt?: unknown
   plan?: unknown
+  limit?: unknown
 }): LimitReading | null {
   const minutes = typeof p.minutes === 'number' ? p.minutes : Number.NaN
   const used = typeof p.usedPercent === 'number' ? p.usedPercent : Number.NaN
   if (!Number.isSafeInteger(minutes) || minutes <= 0 || minutes > 9_999_999) return null
   if (!Number.isFinite(used) || used < 0 || used > MAX_PERCENT) return null
+  const limit = typeof p.limit === 'string' && PLAN_RE.test(p.limit) ? p.limit : undefined
   const r: LimitReading = {
     v: 1,
-    id: sha256prefix(`${p.source}\n${p.account}\n${minutes}\n${p.ts}`, 16),
+    id: sha256prefix(`${p.source}\n${p.account}\n${limit ?? ''}\n${minutes}\n${p.ts}`, 16),
     ts: p.ts,
     source: p.source,
     account: p.account,
@@ -95,6 +99,7 @@ export function makeReading(p: {
   const resets = p.resetsAt === undefined || p.resetsAt === null ? null : instantOf(p.resetsAt)
   if (resets) r.resetsAt = resets
   if (typeof p.plan === 'string' && PLAN_RE.test(p.plan)) r.plan = p.plan
+  if (limit) r.limit = limit
   return validateReading(r).length ? null : r
 }
 
@@ -112,6 +117,7 @@ export function readingLine(r: LimitReading): string {
   }
   if (r.resetsAt !== undefined) o.resetsAt = r.resetsAt
   if (r.plan !== undefined) o.plan = r.plan
+  if (r.limit !== undefined) o.limit = r.limit
   return JSON.stringify(o)
 }
 
@@ -142,6 +148,8 @@ export function validateReading(o: unknown): string[] {
   if (r.resetsAt !== undefined && (typeof r.resetsAt !== 'string' || !TS_RE.test(r.resetsAt)))
     bad('resetsAt', 'must be an RFC 3339 UTC time with milliseconds')
   if (r.plan !== undefined && (typeof r.plan !== 'string' || !PLAN_RE.test(r.plan))) bad('plan', 'must be a short name')
+  if (r.limit !== undefined && (typeof r.limit !== 'string' || !PLAN_RE.test(r.limit)))
+    bad('limit', 'must be a short name')
   return problems
 }
 
@@ -180,6 +188,7 @@ function readingFrom(r: LimitReading): LimitReading {
   }
   if (r.resetsAt !== undefined) out.resetsAt = r.resetsAt
   if (r.plan !== undefined) out.plan = r.plan
+  if (r.limit !== undefined) out.limit = r.limit
   return out
 }
 

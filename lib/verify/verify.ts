@@ -21,7 +21,8 @@ import {
 } from '../ledger/record.js'
 import { sha256prefix } from '../ledger/hash.js'
 import { parseManifest, SealHasher, sealDigestLines, sealRoot, type Manifest } from '../ledger/manifest.js'
-import { deviceDir } from '../ledger/paths.js'
+import { deviceDir, LIMITS_PATH_RE } from '../ledger/paths.js'
+import { parseReadingLine } from '../ledger/limits.js'
 import { deviceFilesIn, readManifest as readDeviceManifest } from '../branch/device-files.js'
 import { isValidDay } from '../ledger/time.js'
 import type { IndexSources } from '../index/index.js'
@@ -291,6 +292,8 @@ interface Range {
   latest: Map<string, string>
   /** The days whose parts the walked commits added or changed. */
   touchedDays: Set<string>
+  /** The limits parts the walked commits added (path → oid), each checked once (DESIGN §8). */
+  limitParts: Map<string, string>
 }
 
 async function verifyDevice(
@@ -312,6 +315,7 @@ async function verifyDevice(
     manifest && !isV1(manifest) ? daysToDigest(manifest, base, range.touchedDays) : [],
   )
   const parts = new PartReader(dev, range.latest, input.fingerprints, ahead)
+  const limitParts = await checkLimitParts(dev, range.limitParts, range.latest)
   const expected = await countDays(dev, days, toDigest, base, dirs.fromTree, range.from, parts)
   if (manifest) await checkManifest(dev, manifest, base, expected, [...days.keys()], range.latest, atHead, parts)
   else if (dirs.headDir) {
@@ -323,7 +327,12 @@ async function verifyDevice(
     )
   }
   const fingerprints = input.fingerprints ? await parts.fingerprintsOf(await atHead.everyDay()) : undefined
-  const checked = { commits: range.commits, parts: parts.count, records: parts.records, trees: dev.trees.count }
+  const checked = {
+    commits: range.commits,
+    parts: parts.count + limitParts,
+    records: parts.records,
+    trees: dev.trees.count,
+  }
   const index = await checkIndex(git, id, head, input.index, [...days.keys()], range.headTree, dev.dir, dev.trees, out)
   return {
     verdict: {
@@ -375,7 +384,14 @@ async function checkDescent({ git, id, head, out }: DeviceCheck, input: VerifyIn
 /** Walks the first parents back from the head to `from` (or the genesis), checking what each commit changed. */
 async function walkBack(dev: DeviceCheck, from: string | null): Promise<Range> {
   const { git, id, head, out } = dev
-  const range: Range = { from, headTree: null, commits: 0, latest: new Map(), touchedDays: new Set() }
+  const range: Range = {
+    from,
+    headTree: null,
+    commits: 0,
+    latest: new Map(),
+    touchedDays: new Set(),
+    limitParts: new Map(),
+  }
   let commit: string | null = head
   let info: CommitInfo | null = await git.readCommit(head).catch((e: Error) => {
     out.add(
@@ -435,7 +451,7 @@ async function checkCommit(
     )
   const changes: Change[] = []
   await diffTrees(trees, parentInfo?.tree ?? null, info.tree, '', commit, changes)
-  for (const c of changes) classifyChange(id, dir, commit, c, out, range.latest, range.touchedDays)
+  for (const c of changes) classifyChange(id, dir, commit, c, out, range.latest, range.touchedDays, range.limitParts)
   return parentInfo
 }
 
@@ -876,6 +892,7 @@ function classifyChange(
   out: Findings,
   latest: Map<string, string>,
   touchedDays: Set<string>,
+  limitParts: Map<string, string>,
 ): void {
   const where = { commit, path: c.path }
   if (!c.path.startsWith(`${dir}/`)) {
@@ -896,14 +913,15 @@ function classifyChange(
     else if (!latest.has(c.path)) latest.set(c.path, commit)
     return
   }
-  const m = PART_PATH_RE.exec(rel)
+  const limits = LIMITS_PATH_RE.exec(rel)
+  const m = limits ?? PART_PATH_RE.exec(rel)
   if (!m || !m[2]!.startsWith(m[1]!) || !isValidDay(m[2]!)) {
     if (c.kind !== 'removed')
       out.add(
         finding(
           'UNEXPECTED_PATH',
           id,
-          `commit ${commit.slice(0, 12)} adds ${c.path}, which is not a part (YYYY-MM/YYYY-MM-DD/NNNNNN.ndjson)`,
+          `commit ${commit.slice(0, 12)} adds ${c.path}, which is not a part (YYYY-MM/YYYY-MM-DD/NNNNNN.ndjson, or limits/ before it)`,
           where,
         ),
       )
@@ -929,9 +947,53 @@ function classifyChange(
       ),
     )
   if (c.kind !== 'removed') {
-    touchedDays.add(m[2]!)
     if (!latest.has(c.path)) latest.set(c.path, commit)
+    // A limits part is checked on its own (checkLimitParts); the day's records are not touched.
+    if (limits) {
+      if (!limitParts.has(c.path)) limitParts.set(c.path, c.oid)
+    } else touchedDays.add(m[2]!)
   }
+}
+
+/**
+ * The limits parts the range added (DESIGN §2, §8): re-hashed, each line a valid reading v1 (a
+ * newer version is a warning) whose `ts` lies inside the part's day. Readings are not counted in
+ * the manifest: git's history already proves the parts are only ever added.
+ */
+async function checkLimitParts(
+  dev: DeviceCheck,
+  parts: Map<string, string>,
+  latest: Map<string, string>,
+): Promise<number> {
+  const { git, id, head, dir, out } = dev
+  for (const [path, oid] of parts) {
+    const commit = latest.get(path) ?? head
+    const data = await readObject((o) => git.readBlob(o), 'part', oid, id, { commit, path }, out)
+    if (!data) continue
+    const day = LIMITS_PATH_RE.exec(path.slice(dir.length + 1))![2]!
+    const text = data.toString('utf8')
+    let lineNo = 0
+    for (const line of text.split('\n')) {
+      lineNo++
+      if (!line) continue
+      const where = { commit, path, line: lineNo }
+      const p = parseReadingLine(line)
+      if (p.kind === 'newer')
+        out.add(
+          finding('NEWER_RECORD', id, `a limit reading of v${p.v}, newer than this usage-ledger reads; skipped`, {
+            ...where,
+            severity: 'warning',
+          }),
+        )
+      else if (p.kind === 'invalid')
+        out.add(finding('INVALID_RECORD', id, `not a valid limit reading: ${p.problems.join('; ')}`, where))
+      else if (p.reading.ts.slice(0, 10) !== day)
+        out.add(finding('RECORD_OUTSIDE_DAY', id, `the limit reading's ts ${p.reading.ts} is not on ${day}`, where))
+    }
+    if (text.length && !text.endsWith('\n'))
+      out.add(finding('INVALID_RECORD', id, `the part does not end in a newline`, { commit, path, line: lineNo }))
+  }
+  return parts.size
 }
 
 /** The parts of one day at the head, in name order. */

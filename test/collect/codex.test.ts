@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import type { Env } from '../../lib/env.js'
 import { Batch, type SourceCursors } from '../../lib/collect/index.js'
 import { codex, codexLine, uuidV7Ms, SOURCE, type CodexCtx } from '../../lib/collect/codex/index.js'
+import { accountHash } from '../../lib/ledger/limits.js'
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url))
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8'))
@@ -594,3 +595,94 @@ t.test('a fork with no turn_context of its own after the copied prefix', async (
     'BOM: line 1 is still the session_meta, so the copy is still recognised',
   )
 })
+
+t.test('rate_limits become limit readings: the newest per window of the run (DESIGN §4a)', async (t) => {
+  const home = copyCodex(t.testdir({}))
+  const { batch } = run(fakeEnv({ CODEX_HOME: home }))
+  const readings = [...batch.readings.values()].sort((a, b) => a.minutes - b.minutes)
+  // Every token_count of the fixtures carries the same two windows; the newest event is C3's last.
+  t.same(
+    readings.map((r) => [r.source, r.account, r.window, r.minutes, r.usedPercent, r.resetsAt, r.ts]),
+    [
+      ['codex', 'unknown', '5h', 300, 14, new Date(1795108200_000).toISOString(), '2026-11-21T09:33:20.987Z'],
+      ['codex', 'unknown', '7d', 10080, 41, new Date(1795459800_000).toISOString(), '2026-11-21T09:33:20.987Z'],
+    ],
+    'classified by window_minutes; no auth.json: the account is unknown',
+  )
+  fs.writeFileSync(path.join(home, 'auth.json'), JSON.stringify({ tokens: { account_id: 'acc-1' } }))
+  const signed = copyCodex(t.testdir({}), 'codex2')
+  fs.writeFileSync(path.join(signed, 'auth.json'), JSON.stringify({ tokens: { account_id: 'acc-1' } }))
+  const again = run(fakeEnv({ CODEX_HOME: signed }))
+  t.same(
+    [...new Set([...again.batch.readings.values()].map((r) => r.account))],
+    [accountHash('acc-1')],
+    "auth.json's account id, hashed: the same account on every machine",
+  )
+})
+
+t.test(
+  'rate_limits edge cases: null windows, a window without length, a second bucket, legacy resets_in_seconds',
+  async (t) => {
+    const b = new Batch()
+    const c = {
+      ...({} as CodexCtx),
+      session: 's',
+      cwd: '',
+      model: 'gpt-5',
+      prev: null,
+      replay: false,
+      forkIdMs: null,
+      firstLineMs: 0,
+      lines: 1,
+    }
+    const ev = (ts: string, rate_limits: unknown) => ({
+      timestamp: ts,
+      type: 'event_msg',
+      payload: { type: 'token_count', info: null, rate_limits },
+    })
+    codexLine(ev('2026-11-21T09:00:00.000Z', null), c, b, '')
+    codexLine(
+      ev('2026-11-21T09:00:01.000Z', {
+        primary: { used_percent: 50, window_minutes: null, resets_at: 1 },
+        secondary: null,
+      }),
+      c,
+      b,
+      '',
+    )
+    t.equal(b.readings.size, 0, 'no reading from null rate_limits or a window of no length')
+    codexLine(
+      ev('2026-11-21T09:00:02.000Z', {
+        primary: { used_percent: 7.5, window_minutes: 300, resets_in_seconds: 600 },
+        plan_type: 'pro',
+      }),
+      c,
+      b,
+      '',
+    )
+    codexLine(
+      ev('2026-11-21T09:00:03.000Z', {
+        limit_id: 'codex_other',
+        primary: { used_percent: 90, window_minutes: 300, resets_at: 1795108200 },
+      }),
+      c,
+      b,
+      '',
+    )
+    codexLine(ev('2026-11-21T08:00:00.000Z', { primary: { used_percent: 99, window_minutes: 300 } }), c, b, '')
+    const rs = [...b.readings.values()].sort((x, y) => (x.ts < y.ts ? -1 : 1))
+    t.same(
+      rs.map((r) => [r.limit ?? null, r.usedPercent, r.resetsAt, r.plan ?? null]),
+      [
+        [null, 7.5, '2026-11-21T09:10:02.000Z', 'pro'],
+        ['codex_other', 90, new Date(1795108200_000).toISOString(), null],
+      ],
+      "each bucket its own reading; an older event does not replace the newest; resets_in_seconds counts from the event's time",
+    )
+    t.notOk(
+      rs.some((r) => r.usedPercent === 99),
+      'the older reading lost',
+    )
+    t.ok(b.records().length === 0, 'readings are no records')
+  },
+)

@@ -4,11 +4,13 @@
  * the parent history a fork replays at its top are not counted again; that copy ends at the
  * fork's first own `turn_context`, or at its first `token_count` after the copy burst.
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import type { Env } from '../../env.js'
 import { intern, normaliseTs, privacyHash, recordId, type LedgerRecord } from '../../ledger/record.js'
 import { findJsonl, looksLikeJsonObject, parseObjectLine } from '../files.js'
 import { envDirs, tokenCount as num, type Batch, type LinesSource } from '../types.js'
+import { accountHash, makeReading, UNKNOWN_ACCOUNT } from '../../ledger/limits.js'
 
 export const SOURCE = 'codex'
 
@@ -72,7 +74,7 @@ interface Line {
 
 type TokenInfo = { total_token_usage?: unknown; last_token_usage?: unknown; model?: unknown; model_name?: unknown }
 
-export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): void {
+export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string, account = UNKNOWN_ACCOUNT): void {
   const p = o.payload
   c.lines++
   const lineMs = typeof o.timestamp === 'string' ? Date.parse(o.timestamp) : NaN
@@ -88,12 +90,77 @@ export function codexLine(o: Line, c: CodexCtx, batch: Batch, salt: string): voi
     return
   }
   if (o.type !== 'event_msg' || p.type !== 'token_count') return
+  // A replayed parent's readings are older than the fork's own: the newest per window wins anyway.
+  if (p.rate_limits && typeof p.rate_limits === 'object')
+    limitReadings(p.rate_limits as Record<string, unknown>, o.timestamp, batch, account)
   const info = p.info as TokenInfo | null | undefined
   if (!info || typeof info !== 'object') return
   const r = usageRecord(c, o.timestamp, info, salt)
   if (!r) return
   batch.add(r)
   batch.names(r, c.cwd, c.session)
+}
+
+interface RateLimitWindow {
+  used_percent?: unknown
+  window_minutes?: unknown
+  resets_at?: unknown
+  resets_in_seconds?: unknown
+}
+
+/**
+ * The account's limit readings in a `token_count` event's `rate_limits` (DESIGN §4a): `primary`
+ * and `secondary`, each classified by its `window_minutes`, never by its name; `resets_at` (Unix
+ * seconds) or, in older rollouts, `resets_in_seconds` from the event's time. A window without a
+ * length or a percent is no reading.
+ */
+function limitReadings(rl: Record<string, unknown>, timestamp: unknown, batch: Batch, account: string): void {
+  const ts = normaliseTs(timestamp)
+  if (!ts) return
+  const bucket = typeof rl.limit_id === 'string' && rl.limit_id !== SOURCE ? rl.limit_id : undefined
+  for (const key of ['primary', 'secondary']) {
+    const w = rl[key] as RateLimitWindow | null | undefined
+    if (!w || typeof w !== 'object') continue
+    const resetsAt =
+      w.resets_at ??
+      (typeof w.resets_in_seconds === 'number' && Number.isFinite(w.resets_in_seconds)
+        ? Date.parse(ts) + w.resets_in_seconds * 1000
+        : undefined)
+    const r = makeReading({
+      ts,
+      source: SOURCE,
+      account,
+      minutes: w.window_minutes,
+      usedPercent: w.used_percent,
+      resetsAt,
+      plan: rl.plan_type,
+      limit: bucket,
+    })
+    if (r) batch.addReading(r)
+  }
+}
+
+/**
+ * The account a Codex home is logged in with: `auth.json`'s `tokens.account_id` (ChatGPT sign-in),
+ * hashed (DESIGN §4a); unknown with an API key or no file. Read once per home and process.
+ */
+const accounts = new Map<string, string>()
+export function codexAccount(home: string): string {
+  let a = accounts.get(home)
+  if (a === undefined) {
+    a = UNKNOWN_ACCOUNT
+    try {
+      const auth = JSON.parse(fs.readFileSync(path.join(home, 'auth.json'), 'utf8')) as {
+        tokens?: { account_id?: unknown }
+      }
+      const id = auth?.tokens?.account_id
+      if (typeof id === 'string' && id) a = accountHash(id)
+    } catch {
+      /* no sign-in here */
+    }
+    accounts.set(home, a)
+  }
+  return a
 }
 
 /** Line 1: the session, its directory, and whether it is a fork (its top replays the parent's history). */
@@ -216,8 +283,9 @@ export const codex: LinesSource = {
   looksIn(env: Env) {
     return codexHomes(env).flatMap((home) => ['sessions', 'archived_sessions'].map((d) => path.join(home, d)))
   },
-  parser(_file, ctx, batch, salt) {
+  parser(file, ctx, batch, salt) {
     const c: CodexCtx = ctx && typeof ctx === 'object' ? { ...newCtx(), ...(ctx as CodexCtx) } : newCtx()
+    const account = codexAccount(file.root)
     return {
       line(line) {
         if (!looksLikeJsonObject(line)) {
@@ -225,7 +293,7 @@ export const codex: LinesSource = {
           return
         }
         const o = parseObjectLine<Line>(line, batch)
-        if (o) codexLine(o, c, batch, salt)
+        if (o) codexLine(o, c, batch, salt, account)
       },
       ctx: () => c,
     }
