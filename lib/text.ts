@@ -60,5 +60,15 @@ export function ago(at: string, now: Date): string {
   return `${Math.round(s / 86400)} d ago`
 }
 
+/** `in 2 h 10 min` until a later instant (`now` when it has passed). */
+export function until(at: string, now: Date): string {
+  const min = Math.round((Date.parse(at) - now.getTime()) / 60_000)
+  if (!Number.isFinite(min)) return 'at an unknown time'
+  if (min <= 0) return 'now'
+  if (min < 60) return `in ${min} min`
+  if (min < 48 * 60) return `in ${Math.floor(min / 60)} h${min % 60 ? ` ${min % 60} min` : ''}`
+  return `in ${Math.round(min / 1440)} d`
+}
+
 /** `s` as one word for a POSIX shell: as it is when it is safe, else in single quotes. */
 export const shellQuote = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`)

@@ -1,7 +1,8 @@
 /** `status`: this device, its remote and pending commits, every device, the merged tree. */
 import { storeStatus } from '../app/query/status.js'
 import { Store } from '../store/store.js'
-import { ago } from '../text.js'
+import { ago, until } from '../text.js'
+import type { ShownReading } from '../ledger/limits.js'
 import { localTimeIn } from '../ledger/zone.js'
 import { out, type CommandContext, type Outcome, type CommandSpec } from './context.js'
 import { plural } from '../text.js'
@@ -43,6 +44,11 @@ export async function status(ctx: CommandContext): Promise<Outcome> {
       ctx,
       `week     ${s.week.week}: ${plural(s.week.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${s.week.costUSD.toFixed(2)}${pct(s.week.percent) ? ` (${pct(s.week.percent)})` : ''}${failedCalls(s.week)}`,
     )
+    out(
+      ctx,
+      `today    ${s.today.day}: ${plural(s.today.totalTokens, 'token', 'tokens', (x) => x.toLocaleString('en-US'))}, $${s.today.costUSD.toFixed(2)}${failedCalls(s.today)}`,
+    )
+    for (const r of s.readings) out(ctx, `limits   ${readingText(r, ctx.env.now())}`)
     for (const d of s.devices)
       out(
         ctx,
@@ -53,6 +59,17 @@ export async function status(ctx: CommandContext): Promise<Outcome> {
   } finally {
     await store.close()
   }
+}
+
+/** `codex 5h 52% (resets in 2 h), seen 5 min ago on laptop`: an official reading, never a sum (DESIGN §4a). */
+export function readingText(r: ShownReading, now: Date): string {
+  const bucket = r.limit ? ` ${r.limit}` : ''
+  const resets = r.resetsAt
+    ? Date.parse(r.resetsAt) > now.getTime()
+      ? ` (resets ${until(r.resetsAt, now)})`
+      : ' (reset since)'
+    : ''
+  return `${r.source}${bucket} ${r.window} ${r.usedPercent}%${resets}, seen ${ago(r.ts, now)} on ${r.deviceName}`
 }
 
 /** `2026-11-22 09:00–14:00 Europe/Berlin` (both dates when the block crosses midnight there). */
