@@ -45,3 +45,14 @@ t.test('dirName: the directory name of a cwd', async (t) => {
   t.equal(dirName('C:\\Users\\ana\\src\\api'), 'api')
   t.equal(dirName('/'), '/')
 })
+
+t.test('until: the time left to a later instant', async (t) => {
+  const { until } = await import('../lib/text.js')
+  const now = new Date('2026-11-22T12:00:00.000Z')
+  t.equal(until('2026-11-22T12:45:00.000Z', now), 'in 45 min')
+  t.equal(until('2026-11-22T14:10:00.000Z', now), 'in 2 h 10 min')
+  t.equal(until('2026-11-22T15:00:00.000Z', now), 'in 3 h')
+  t.equal(until('2026-11-26T12:00:00.000Z', now), 'in 4 d')
+  t.equal(until('2026-11-22T11:00:00.000Z', now), 'now')
+  t.equal(until('garbage', now), 'at an unknown time')
+})
