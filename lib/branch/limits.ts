@@ -1,13 +1,15 @@
 /**
- * Limit readings in device directories (DESIGN §2, §4a): the newest per account and window of a
- * device or of every good head, read from the `limits/` days of the last READING_LOOKBACK_DAYS,
- * never the whole history; and which of a run's readings this device has not committed yet.
+ * Limit readings in device directories (DESIGN §2, §4a). Each `limits/` part is a snapshot: the
+ * device's newest reading of every account and window it knows (of the last
+ * READING_LOOKBACK_DAYS), so the newest part alone says what the device knows. A writer and a
+ * reader read that one part (three trees and a blob), never the device's history of readings.
  */
 import type { GitBackend, TreeEntry } from '../git/backend.js'
 import { readTreeAt } from '../git/tree.js'
 import { addDays, utcDay } from '../ledger/time.js'
 import { LIMITS_DIR, deviceDir, limitsDayDir, partName } from '../ledger/paths.js'
 import {
+  byKey,
   newerReading,
   newestByKey,
   readingKey,
@@ -18,39 +20,57 @@ import {
   type ShownReading,
 } from '../ledger/limits.js'
 
-/** A device's readings of its last days, newest per key. */
+const PART_RE = /^\d{6}\.ndjson$/
+
+/** The newest entry of a tree whose names sort in time order (months, days, parts), or null. */
+async function newest(git: GitBackend, tree: string | null, path: string, keep: (e: TreeEntry) => boolean) {
+  const entries = ((await readTreeAt(git, tree, path)) ?? []).filter(keep)
+  return entries.reduce<TreeEntry | null>((best, e) => (!best || e.name > best.name ? e : best), null)
+}
+
+/** The device's newest limits part at `tree`: its path and oid, or null when it has none. */
+async function newestPart(git: GitBackend, tree: string | null, deviceId: string) {
+  const root = `${deviceDir(deviceId)}/${LIMITS_DIR}`
+  const month = await newest(git, tree, root, (e) => e.type === 'tree' && /^\d{4}-\d{2}$/.test(e.name))
+  if (!month) return null
+  const day = await newest(
+    git,
+    tree,
+    `${root}/${month.name}`,
+    (e) => e.type === 'tree' && e.name.startsWith(month.name),
+  )
+  if (!day) return null
+  const part = await newest(
+    git,
+    tree,
+    `${root}/${month.name}/${day.name}`,
+    (e) => e.type === 'blob' && PART_RE.test(e.name),
+  )
+  return part ? { oid: part.oid } : null
+}
+
+/** A device's newest reading per key (the lookback's: older ones have reset since). */
 export async function deviceReadings(
   git: GitBackend,
   tree: string | null,
   deviceId: string,
   now: Date,
 ): Promise<Map<string, LimitReading>> {
+  const part = await newestPart(git, tree, deviceId)
+  if (!part) return new Map()
   const from = addDays(utcDay(now.toISOString()), -READING_LOOKBACK_DAYS)
-  const root = `${deviceDir(deviceId)}/${LIMITS_DIR}`
-  const months = (await readTreeAt(git, tree, root)) ?? []
   const readings: LimitReading[] = []
-  for (const month of months) {
-    if (month.type !== 'tree' || month.name < from.slice(0, 7)) continue
-    for (const day of (await readTreeAt(git, tree, `${root}/${month.name}`)) ?? []) {
-      if (day.type !== 'tree' || day.name < from) continue
-      for (const part of await dayEntries(git, tree, `${root}/${month.name}/${day.name}`))
-        for (const line of (await git.readBlob(part.oid)).toString('utf8').split('\n')) {
-          if (!line) continue
-          const p = parseReadingLine(line)
-          if (p.kind === 'reading') readings.push(p.reading)
-        }
-    }
+  for (const line of (await git.readBlob(part.oid)).toString('utf8').split('\n')) {
+    if (!line) continue
+    const p = parseReadingLine(line)
+    if (p.kind === 'reading' && utcDay(p.reading.ts) >= from) readings.push(p.reading)
   }
   return newestByKey(readings)
 }
 
-async function dayEntries(git: GitBackend, tree: string | null, path: string): Promise<TreeEntry[]> {
-  return ((await readTreeAt(git, tree, path)) ?? []).filter((e) => e.type === 'blob' && /^\d{6}\.ndjson$/.test(e.name))
-}
-
 /**
  * Per account and window the newest reading any good head holds, with the device that saw it;
- * `names` gives devices their display names. Sorted by source, account, then window length.
+ * `names` gives devices their display names. Sorted by source, account, bucket, then window length.
  */
 export async function latestReadings(
   git: GitBackend,
@@ -64,54 +84,35 @@ export async function latestReadings(
     for (const r of (await deviceReadings(git, tree, id, now)).values())
       all.push({ ...r, device: id, deviceName: names.get(id) ?? id.slice(0, 8) })
   }
-  return [...newestByKey(all).values()].sort((a, b) =>
-    a.source !== b.source
-      ? a.source < b.source
-        ? -1
-        : 1
-      : a.account !== b.account
-        ? a.account < b.account
-          ? -1
-          : 1
-        : a.minutes - b.minutes,
-  )
+  return [...newestByKey(all).values()].sort(byKey)
 }
 
 /**
- * The run's readings to commit, as `limits/` parts by UTC day (path → lines): those newer than
- * the device's newest committed reading of their key and inside the lookback (an older one has
- * reset since, and a reader would not look for it). Re-reading a source, or a spool a killed run
- * left, so adds nothing.
+ * The run's limits part, when it has a reading newer than the device's newest of its key: the
+ * device's newest readings with the run's newer ones, one line per key sorted by key, dated (its
+ * UTC day directory) by its newest reading. Readings older than the lookback are left out (they
+ * have reset since, and a reader would not look for them). Re-reading a source, or a spool a
+ * killed run left, so adds nothing. `count`: the run's readings it holds.
  */
-export async function readingParts(
+export async function readingPart(
   git: GitBackend,
   tree: string | null,
   deviceId: string,
   readings: Iterable<LimitReading>,
   now: Date,
-): Promise<{ parts: Map<string, string[]>; count: number; days: string[] }> {
+): Promise<{ path: string; lines: string[]; count: number; day: string } | null> {
   const from = addDays(utcDay(now.toISOString()), -READING_LOOKBACK_DAYS)
   const fresh = [...newestByKey([...readings].filter((r) => utcDay(r.ts) >= from)).values()]
-  const parts = new Map<string, string[]>()
-  if (!fresh.length) return { parts, count: 0, days: [] }
+  if (!fresh.length) return null
   const committed = await deviceReadings(git, tree, deviceId, now)
-  const byDay = new Map<string, LimitReading[]>()
-  for (const r of fresh) {
+  const newer = fresh.filter((r) => {
     const cur = committed.get(readingKey(r))
-    if (cur && !newerReading(r, cur)) continue
-    const day = utcDay(r.ts)
-    let list = byDay.get(day)
-    if (!list) byDay.set(day, (list = []))
-    list.push(r)
-  }
-  let count = 0
-  const days = [...byDay.keys()].sort()
-  for (const day of days) {
-    const list = byDay.get(day)!.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : 1))
-    const dir = `${deviceDir(deviceId)}/${limitsDayDir(day)}`
-    const n = (await dayEntries(git, tree, dir)).length + 1
-    parts.set(`${dir}/${partName(n)}`, list.map(readingLine))
-    count += list.length
-  }
-  return { parts, count, days }
+    return !cur || newerReading(r, cur)
+  })
+  if (!newer.length) return null
+  const snapshot = [...newestByKey([...committed.values(), ...newer]).values()].sort(byKey)
+  const day = utcDay(snapshot.reduce((ts, r) => (r.ts > ts ? r.ts : ts), ''))
+  const dir = `${deviceDir(deviceId)}/${limitsDayDir(day)}`
+  const n = ((await readTreeAt(git, tree, dir)) ?? []).filter((e) => e.type === 'blob' && PART_RE.test(e.name)).length
+  return { path: `${dir}/${partName(n + 1)}`, lines: snapshot.map(readingLine), count: newer.length, day }
 }

@@ -24,7 +24,7 @@ import { writeGenesis } from '../git/genesis.js'
 import { KnownCache, entryBest, entryOf } from './known.js'
 import { SHARED_NAMES_FILE, serializeSharedNames } from '../ledger/names.js'
 import { deviceFilesAt, readDeviceJson, readManifest, type DeviceFileOids } from './device-files.js'
-import { readingParts } from './limits.js'
+import { readingPart } from './limits.js'
 import type { LimitReading } from '../ledger/limits.js'
 
 export interface AppendPlan {
@@ -88,7 +88,7 @@ export async function appendRecords(
     partBlobs.set(partPath(device.id, day, manifest), writePartBlob(git, lines))
     if (day <= through) digests.set(day, await dayDigest(git, tree, deviceDir(device.id), day, lines))
   })
-  const limits = await readingParts(git, tree, device.id, opts.readings ?? [], now)
+  const limits = await readingPart(git, tree, device.id, opts.readings ?? [], now)
   const plan: AppendPlan = {
     head,
     parts: counts,
@@ -96,20 +96,20 @@ export async function appendRecords(
     manifest,
     appended,
     alreadyRecorded,
-    readings: limits.count,
+    readings: limits?.count ?? 0,
   }
-  if ((appended === 0 && limits.count === 0) || opts.dryRun) {
+  if ((appended === 0 && !limits) || opts.dryRun) {
     if (!opts.dryRun && head) known.save(head) // what was learnt or rebuilt, for the same head
     return { ...plan, commit: null }
   }
   await completeManifest(git, tree, device.id, manifest, counts, digests, through, now, opts.seen)
-  for (const [file, lines] of limits.parts) partBlobs.set(file, writePartBlob(git, lines))
+  if (limits) partBlobs.set(limits.path, writePartBlob(git, limits.lines))
   const newTree = await writeAppendedTree(git, tree, files, device, plan, now, opts.sharedNames, partBlobs)
   const span = (days: string[]) => (days.length === 1 ? days[0] : `${days[0]}..${days[days.length - 1]}`)
-  const readingsNote = `${limits.count} limit reading${limits.count === 1 ? '' : 's'}`
+  const readingsNote = limits ? `${limits.count} limit reading${limits.count === 1 ? '' : 's'}` : ''
   const message = appended
-    ? `record: +${appended} record${appended === 1 ? '' : 's'} (${span([...counts.keys()])})${limits.count ? `, +${readingsNote}` : ''}\n`
-    : `record: +${readingsNote} (${span(limits.days)})\n`
+    ? `record: +${appended} record${appended === 1 ? '' : 's'} (${span([...counts.keys()])})${limits ? `, +${readingsNote}` : ''}\n`
+    : `record: +${readingsNote} (${limits!.day})\n`
   const commit = await commitToBranch(git, device, head, newTree, message, now)
   known.save(commit)
   return { ...plan, commit }

@@ -192,6 +192,14 @@ function readingFrom(r: LimitReading): LimitReading {
   return out
 }
 
+/** The order readings are written and shown in: by source, account, bucket, then window length. */
+export function byKey(a: LimitReading, b: LimitReading): number {
+  if (a.source !== b.source) return a.source < b.source ? -1 : 1
+  if (a.account !== b.account) return a.account < b.account ? -1 : 1
+  if ((a.limit ?? '') !== (b.limit ?? '')) return (a.limit ?? '') < (b.limit ?? '') ? -1 : 1
+  return a.minutes - b.minutes
+}
+
 /** Whether `a` replaces `b` as its key's newest: a later `ts`, then (one instant) the lower id. */
 export const newerReading = (a: LimitReading, b: LimitReading) => a.ts > b.ts || (a.ts === b.ts && a.id < b.id)
 

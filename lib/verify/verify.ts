@@ -22,9 +22,9 @@ import {
 import { sha256prefix } from '../ledger/hash.js'
 import { parseManifest, SealHasher, sealDigestLines, sealRoot, type Manifest } from '../ledger/manifest.js'
 import { deviceDir, LIMITS_PATH_RE } from '../ledger/paths.js'
-import { parseReadingLine } from '../ledger/limits.js'
+import { parseReadingLine, READING_LOOKBACK_DAYS } from '../ledger/limits.js'
 import { deviceFilesIn, readManifest as readDeviceManifest } from '../branch/device-files.js'
-import { isValidDay } from '../ledger/time.js'
+import { addDays, isValidDay } from '../ledger/time.js'
 import type { IndexSources } from '../index/index.js'
 import { finding, type Finding } from './findings.js'
 import { blobOid, sortTreeEntries, treeOid } from './objects.js'
@@ -957,7 +957,8 @@ function classifyChange(
 
 /**
  * The limits parts the range added (DESIGN §2, §8): re-hashed, each line a valid reading v1 (a
- * newer version is a warning) whose `ts` lies inside the part's day. Readings are not counted in
+ * newer version is a warning) dated on the part's day or in the lookback before it (a part is a
+ * snapshot of the device's newest readings, DESIGN §4a). Readings are not counted in
  * the manifest: git's history already proves the parts are only ever added.
  */
 async function checkLimitParts(
@@ -987,8 +988,15 @@ async function checkLimitParts(
         )
       else if (p.kind === 'invalid')
         out.add(finding('INVALID_RECORD', id, `not a valid limit reading: ${p.problems.join('; ')}`, where))
-      else if (p.reading.ts.slice(0, 10) !== day)
-        out.add(finding('RECORD_OUTSIDE_DAY', id, `the limit reading's ts ${p.reading.ts} is not on ${day}`, where))
+      else if (p.reading.ts.slice(0, 10) > day || p.reading.ts.slice(0, 10) < addDays(day, -READING_LOOKBACK_DAYS))
+        out.add(
+          finding(
+            'RECORD_OUTSIDE_DAY',
+            id,
+            `the limit reading's ts ${p.reading.ts} is not on ${day} nor in the ${READING_LOOKBACK_DAYS} days before it`,
+            where,
+          ),
+        )
     }
     if (text.length && !text.endsWith('\n'))
       out.add(finding('INVALID_RECORD', id, `the part does not end in a newline`, { commit, path, line: lineNo }))

@@ -273,5 +273,23 @@ t.test(
         ['7d', 12, ID.a],
       ],
     )
+    // A part is a snapshot (DESIGN §4a): a newer 5h reading alone writes a part that carries the 7d one
+    // forward, so a reader reads the newest part only.
+    const r5b = makeReading({ ...r5, ts: '2026-11-22T11:59:30.000Z', usedPercent: 47 })!
+    spoolReadings(state, [r5b])
+    const third = JSON.parse((await ok(['record', '--json'], a)).stdout)
+    t.equal(third.readings, 1, 'one newer reading')
+    const part = git(a.gitdir, ['show', `ledger/${ID.a}:devices/${ID.a}/limits/2026-11/2026-11-22/000002.ndjson`])
+    t.same(
+      part
+        .trim()
+        .split('\n')
+        .map((l) => [JSON.parse(l).window, JSON.parse(l).usedPercent]),
+      [
+        ['5h', 47],
+        ['7d', 12],
+      ],
+      'the newest part holds every window: the new 5h and the 7d carried forward',
+    )
   },
 )

@@ -39,7 +39,8 @@ export async function fsckProblems(gitdir: string): Promise<string[]> {
 }
 
 const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
-const PART_RE = /^devices\/([0-9a-f]{32})\/(\d{4}-\d{2})\/(\d{4}-\d{2}-\d{2})\/(\d{6})\.ndjson$/
+/** A part, or a limits part (DESIGN §2: the same rules, numbered in its own day directory). */
+const PART_RE = /^devices\/([0-9a-f]{32})\/((?:limits\/)?\d{4}-\d{2})\/(\d{4}-\d{2}-\d{2})\/(\d{6})\.ndjson$/
 
 /**
  * The append-only shape of a ledger branch (DESIGN §2): linear; every commit adds at least one
@@ -91,8 +92,9 @@ export async function historyProblems(gitdir: string, ref: string): Promise<{ co
         )
         continue
       }
-      const n = (partsPerDay.get(m[3]!) ?? 0) + 1
-      partsPerDay.set(m[3]!, n)
+      const dayDir = `${m[2]}/${m[3]}`
+      const n = (partsPerDay.get(dayDir) ?? 0) + 1
+      partsPerDay.set(dayDir, n)
       if (Number(m[4]) !== n) problems.push(`${cur!.oid}: part ${file} added as number ${Number(m[4])}, expected ${n}`)
       cur!.parts++
     } else if (file === `devices/${device}/manifest.json` || file === `devices/${device}/device.json`) {
