@@ -6,7 +6,7 @@
  * (and SIGINT, SIGTERM, SIGHUP) restore the terminal and end it with exit 0. What is drawn is
  * `report/live.ts`'s, pure; this file only holds the terminal, the timers and the child.
  */
-import type { ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { storeStatus } from '../app/query/status.js'
 import { usageError } from '../errors.js'
 import { renderLive, type LiveStatus } from '../report/live.js'
@@ -94,9 +94,8 @@ export async function watch(ctx: CommandContext, opts: WatchOptions): Promise<Ou
     redraw = setTimeout(refresh, opts.interval * 1000)
   }
 
-  const fetchNow = async () => {
+  const fetchNow = () => {
     if (fetching || stopped || !last.remote) return
-    const { spawn } = await import('node:child_process')
     const args = [process.argv[1]!, 'fetch', '--quiet']
     if (global.home !== undefined) args.push('--home', global.home)
     if (global.repo !== undefined) args.push('--repo', global.repo)
@@ -163,7 +162,7 @@ export async function watch(ctx: CommandContext, opts: WatchOptions): Promise<Ou
   try {
     draw()
     redraw = setTimeout(refresh, opts.interval * 1000)
-    void fetchNow()
+    fetchNow()
     await done
   } finally {
     stopped = true
