@@ -76,6 +76,7 @@ export type ErrorCode =
   | 'BAD_INTERVAL'
   | 'NOT_A_TERMINAL'
   | 'WATCH_WITH_JSON'
+  | 'LIVE_NEEDS_BLOCKS'
 
 export class LedgerError extends Error {
   readonly code: ErrorCode

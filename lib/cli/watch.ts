@@ -16,6 +16,8 @@ import type { CommandContext, Outcome } from './context.js'
 export interface WatchOptions {
   /** Seconds between redraws. */
   interval: number
+  /** The command line it was asked with, for the refusal (`status --watch` unless said). */
+  asked?: string
 }
 
 /** Seconds between background fetches (from the end of one to the start of the next). */
@@ -29,7 +31,7 @@ export async function watch(ctx: CommandContext, opts: WatchOptions): Promise<Ou
   if (!env.stdoutIsTerminal)
     throw usageError(
       'NOT_A_TERMINAL',
-      'status --watch draws a full-screen view and standard output is not a terminal: run it in a terminal, or use usage-ledger status --json in a pipe',
+      `${opts.asked ?? 'status --watch'} draws a full-screen view and standard output is not a terminal: run it in a terminal, or use usage-ledger status --json in a pipe`,
     )
   const clone = Boolean(global.repo)
   const load = async (): Promise<LiveStatus & { remote: string | null }> => {

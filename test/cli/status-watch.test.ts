@@ -58,7 +58,7 @@ function script(dir: string, env: Record<string, string | undefined>, args: stri
     [
       ...exports,
       'unset NODE_OPTIONS',
-      `${shellQuote(process.execPath)} ${shellQuote(BIN)} status --watch ${args.join(' ')}`,
+      `${shellQuote(process.execPath)} ${shellQuote(BIN)} ${args.join(' ')}`,
       'echo EXIT:$?',
       // The terminal's modes after it: canonical input and echo are back when raw mode was undone.
       `echo MODES: $(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' ')`,
@@ -91,6 +91,16 @@ t.test('with stdout not a terminal: refused with one line, exit 2', async (t) =>
   const bad = await cli(['status', '--watch', '--interval', '0'], { env })
   t.equal(bad.code, 2)
   t.match(bad.stderr, /--interval must be a number of seconds from 0\.1 to 3600, not "0"/)
+  // ccusage's `blocks --live`, under its name here.
+  const live = await cli(['report', 'blocks', '--live'], { env })
+  t.equal(live.code, 2)
+  t.match(
+    live.stderr,
+    /^usage-ledger: report blocks --live draws a full-screen view and standard output is not a terminal/,
+  )
+  const daily = await cli(['report', 'daily', '--live', '--json'], { env })
+  t.equal(daily.code, 2)
+  t.match(JSON.parse(daily.stdout), { code: 'LIVE_NEEDS_BLOCKS' })
 })
 
 t.test(
@@ -113,7 +123,7 @@ t.test(
       '80',
       '-y',
       '24',
-      `sh ${shellQuote(script(dir, env, ['--interval', '1']))}`,
+      `sh ${shellQuote(script(dir, env, ['status', '--watch', '--interval', '1']))}`,
     )
 
     const screen = await term.until('live', 'the first screen', (s) => /\* desk/.test(s))
@@ -175,7 +185,7 @@ t.test(
       '100',
       '-y',
       '30',
-      `sh ${shellQuote(script(dir, env, []))}`,
+      `sh ${shellQuote(script(dir, env, ['status', '--watch']))}`,
     )
     const screen = await term.until('live', 'the failed fetch', (s) => /background fetch failed/.test(s))
     t.match(screen, /every 2 s/, 'the default interval')
@@ -187,5 +197,21 @@ t.test(
     t.equal(await term.show('live', '#{alternate_on}'), '0', 'the alternate screen left')
     t.equal(await term.show('live', '#{cursor_flag}'), '1', 'the cursor shown again')
     t.match(ended, /MODES: icanon echo/, `raw mode off: ${ended}`)
+
+    // report blocks --live is the same view.
+    await term.tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'blocks',
+      '-x',
+      '80',
+      '-y',
+      '24',
+      `sh ${shellQuote(script(dir, env, ['report', 'blocks', '--live']))}`,
+    )
+    await term.until('blocks', 'the live view', (s) => /^5h block {2}11:00–16:00/m.test(s) && /\* desk/.test(s))
+    await term.tmux('send-keys', '-t', 'blocks', 'q')
+    t.match(await term.until('blocks', 'the exit', (s) => /EXIT:\d+\nMODES: \S/.test(s)), /EXIT:0/)
   },
 )
