@@ -212,7 +212,9 @@ export function renderLive(s: LiveStatus, o: LiveOptions): string[] {
   const hhmm = (iso: string) => local(iso).slice(11, 16)
 
   // The header: what this is, left; the clock and the keys, right (the right part goes first when narrow).
-  const clock = `${local(now).slice(0, 10)} ${local(now).slice(11, 16)} ${s.timezone}`
+  // Seconds too, so a redraw shows (every zone is offset by whole minutes).
+  const seconds = String(o.now.getUTCSeconds()).padStart(2, '0')
+  const clock = `${local(now).slice(0, 10)} ${local(now).slice(11, 16)}:${seconds} ${s.timezone}`
   const right = `${clock}${o.interval ? ` · every ${o.interval} s` : ''} · q quits`
   const left = `usage-ledger live · ${s.device.name}`
   const header =

@@ -98,7 +98,7 @@ t.test('80 columns with readings: the block against the official 5h reading, dev
   const lines = renderLive(status({ readings: READINGS }), opts(80))
   fits(t, lines, 80, 40)
   const text = lines.join('\n')
-  t.match(lines[0], /^usage-ledger live · laptop +2026-11-22 12:00 UTC · every 2 s · q quits$/)
+  t.match(lines[0], /^usage-ledger live · laptop +2026-11-22 12:00:00 UTC · every 2 s · q quits$/)
   t.match(text, /5h block {2}09:00–14:00 \(2 h left\)/)
   t.match(text, /█+░+ {2}42% of the 5h limit \(claude-code, read 3 min ago\)/, 'the bar follows the official reading')
   t.match(text, /1,234,567 tokens, \$12\.50 · burn 6,859 tokens\/min, \$4\.17\/h/)
