@@ -132,6 +132,7 @@ t.test(
     t.match(screen, /^█{30}░{20} {2}60% of the block elapsed$/m, '12:00 is 3 h into the 09:00 block')
     t.match(screen, /^ {2}4,000 tokens, \$0\.00 · burn 133 tokens\/min, \$0\.01\/h$/m)
     t.match(screen, /^\* desk +\d+ h ago +4,000 +\$0\.00 +100%$/m, 'the device row')
+    t.match(await term.tmux('capture-pane', '-e', '-p', '-t', 'live'), /\x1b\[32m█/, 'in colour: the bar is green')
     t.equal(await term.show('live', '#{alternate_on}'), '1', 'on the alternate screen')
     t.equal(await term.show('live', '#{cursor_flag}'), '0', 'the cursor hidden')
 
@@ -185,12 +186,13 @@ t.test(
       '100',
       '-y',
       '30',
-      `sh ${shellQuote(script(dir, env, ['status', '--watch']))}`,
+      `sh ${shellQuote(script(dir, { ...env, NO_COLOR: '1' }, ['status', '--watch']))}`,
     )
     const screen = await term.until('live', 'the failed fetch', (s) => /background fetch failed/.test(s))
     t.match(screen, /every 2 s/, 'the default interval')
     t.match(screen.replace(/\s+/g, ' '), /! the background fetch failed \(exit \d\): .+; it runs again in a minute/)
     t.match(screen, /\* desk/, 'the view goes on')
+    t.notMatch(await term.tmux('capture-pane', '-e', '-p', '-t', 'live'), /\x1b\[/, 'NO_COLOR: no colour')
     await term.tmux('send-keys', '-t', 'live', 'C-c')
     const ended = await term.until('live', 'the exit', (s) => /EXIT:\d+\nMODES: \S/.test(s))
     t.match(ended, /EXIT:0/, 'Ctrl-C ends it with exit 0')
