@@ -215,12 +215,18 @@ export function renderLive(s: LiveStatus, o: LiveOptions): string[] {
   // Seconds too, so a redraw shows (every zone is offset by whole minutes).
   const seconds = String(o.now.getUTCSeconds()).padStart(2, '0')
   const clock = `${local(now).slice(0, 10)} ${local(now).slice(11, 16)}:${seconds} ${s.timezone}`
-  const right = `${clock}${o.interval ? ` · every ${o.interval} s` : ''} · q quits`
   const left = `usage-ledger live · ${s.device.name}`
-  const header =
-    displayWidth(left) + 1 + displayWidth(right) <= width
-      ? paint(left, 'bold') + ' '.repeat(width - displayWidth(left) - displayWidth(right)) + paint(right, 'dim')
-      : paint(truncate(left, width), 'bold')
+  // The widest right part that fits: the clock, the interval and the key; then less.
+  const rights = [
+    `${clock}${o.interval ? ` · every ${o.interval} s` : ''} · q quits`,
+    `${clock} · q quits`,
+    `${local(now).slice(11, 16)}:${seconds} · q quits`,
+    'q quits',
+  ]
+  const right = rights.find((r) => displayWidth(left) + 2 + displayWidth(r) <= width)
+  const header = right
+    ? paint(left, 'bold') + ' '.repeat(width - displayWidth(left) - displayWidth(right)) + paint(right, 'dim')
+    : paint(truncate(left, width), 'bold')
 
   const head: string[] = [header, '']
   // A sentence that does not fit goes on over the next lines (the bar and the tables are cut instead).

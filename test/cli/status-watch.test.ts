@@ -147,7 +147,7 @@ t.test(
     const narrow = await term.until('live', 'the redraw at 60 columns', (s) => barWidth(s) === 34)
     for (const l of narrow.split('\n')) t.ok([...l].length <= 60, `fits 60 columns: ${l}`)
     t.equal(narrow.split('\n').length <= 20, true, 'fits 20 rows')
-    t.match(narrow, /^usage-ledger live · desk$/m, 'the header keeps what fits')
+    t.match(narrow, /^usage-ledger live · desk +2026-11-22 12:00:00 UTC · q quits$/m, 'the header keeps what fits')
     t.match(narrow, /^\* desk/m)
 
     await term.tmux('send-keys', '-t', 'live', 'q')

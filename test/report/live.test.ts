@@ -117,6 +117,7 @@ t.test('80 columns with readings: the block against the official 5h reading, dev
 t.test('50 columns: every line fits, columns give way, names are cut', async (t) => {
   const lines = renderLive(status({ readings: READINGS }), opts(50))
   fits(t, lines, 50, 40)
+  t.match(lines[0], /^usage-ledger live · laptop +12:00:00 · q quits$/, 'the header keeps what fits')
   const text = lines.join('\n')
   t.match(text, /5h block {2}09:00–14:00/)
   t.match(text, /42%/)
