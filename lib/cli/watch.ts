@@ -46,6 +46,7 @@ export async function watch(ctx: CommandContext, opts: WatchOptions): Promise<Ou
   let last = await load()
   let refreshProblem: string | null = null
   let fetchProblem: string | null = null
+  let fetchedAt: string | null = null
 
   const stdout = process.stdout
   const stdin = process.stdin
@@ -57,6 +58,7 @@ export async function watch(ctx: CommandContext, opts: WatchOptions): Promise<Ou
       color: global.color,
       interval: opts.interval,
       notes: [refreshProblem, fetchProblem].filter((x): x is string => x !== null),
+      fetchedAt,
     })
     // Each row cleared then written (never in the pending-wrap column's way), the rest of the screen cleared.
     let frame = ''
@@ -119,6 +121,7 @@ export async function watch(ctx: CommandContext, opts: WatchOptions): Promise<Ou
     }
     child.on('error', (e) => ended(`the background fetch did not start: ${e.message}`))
     child.on('close', (code, signal) => {
+      if (code === 0) fetchedAt = env.now().toISOString()
       const said = err
         .split('\n')
         .map((l) => l.replace(/^usage-ledger: /, '').trim())

@@ -55,6 +55,8 @@ export interface LiveOptions {
   interval?: number
   /** Lines of the terminal side, shown with the warnings (a background fetch that failed). */
   notes?: string[]
+  /** When the last background fetch ended well (ISO), if one did. */
+  fetchedAt?: string | null
 }
 
 const n = (x: number) => Math.round(x).toLocaleString('en-US')
@@ -228,7 +230,17 @@ export function renderLive(s: LiveStatus, o: LiveOptions): string[] {
     ? paint(left, 'bold') + ' '.repeat(width - displayWidth(left) - displayWidth(right)) + paint(right, 'dim')
     : paint(truncate(left, width), 'bold')
 
-  const head: string[] = [header, '']
+  // Under it, the remote's state: commits waiting to be pushed, when the others' were last fetched.
+  const remote = s.remote
+    ? [
+        s.pending ? `remote: ${s.pending} ${s.pending === 1 ? 'commit' : 'commits'} pending` : 'remote: all pushed',
+        o.fetchedAt ? `fetched ${ago(o.fetchedAt, o.now)}` : '',
+        s.remote,
+      ]
+        .filter(Boolean)
+        .join(' · ')
+    : 'no remote: this machine only (usage-ledger init --remote URL)'
+  const head: string[] = [header, paint(truncate(remote, width), 'dim'), '']
   // A sentence that does not fit goes on over the next lines (the bar and the tables are cut instead).
   const say = (text: string, pad = '') =>
     head.push(

@@ -128,6 +128,7 @@ t.test(
 
     const screen = await term.until('live', 'the first screen', (s) => /\* desk/.test(s))
     t.match(screen, /^usage-ledger live · desk +2026-11-22 12:00:00 UTC · every 1 s · q quits$/m)
+    t.match(screen, /^no remote: this machine only \(usage-ledger init --remote URL\)$/m)
     t.match(screen, /^5h block {2}09:00–14:00 \(2 h left\)$/m)
     t.match(screen, /^█{30}░{20} {2}60% of the block elapsed$/m, '12:00 is 3 h into the 09:00 block')
     t.match(screen, /^ {2}4,000 tokens, \$0\.00 · burn 133 tokens\/min, \$0\.01\/h$/m)
@@ -190,6 +191,7 @@ t.test(
     )
     const screen = await term.until('live', 'the failed fetch', (s) => /background fetch failed/.test(s))
     t.match(screen, /every 2 s/, 'the default interval')
+    t.match(screen, /^remote: 1 commit pending · \//m, 'the commit recorded with --no-push waits')
     t.match(screen.replace(/\s+/g, ' '), /! the background fetch failed \(exit \d\): .+; it runs again in a minute/)
     t.match(screen, /\* desk/, 'the view goes on')
     t.notMatch(await term.tmux('capture-pane', '-e', '-p', '-t', 'live'), /\x1b\[/, 'NO_COLOR: no colour')

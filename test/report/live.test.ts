@@ -99,6 +99,7 @@ t.test('80 columns with readings: the block against the official 5h reading, dev
   fits(t, lines, 80, 40)
   const text = lines.join('\n')
   t.match(lines[0], /^usage-ledger live · laptop +2026-11-22 12:00:00 UTC · every 2 s · q quits$/)
+  t.equal(lines[1], 'remote: all pushed · https://example.com/ledger.git')
   t.match(text, /5h block {2}09:00–14:00 \(2 h left\)/)
   t.match(text, /█+░+ {2}42% of the 5h limit \(claude-code, read 3 min ago\)/, 'the bar follows the official reading')
   t.match(text, /1,234,567 tokens, \$12\.50 · burn 6,859 tokens\/min, \$4\.17\/h/)
@@ -144,6 +145,14 @@ t.test('without readings: against the configured limit, else the elapsed fractio
   const stale = renderLive(status({ readings: [{ ...READINGS[0]!, resetsAt: '2026-11-22T11:00:00.000Z' }] }), opts(80))
   t.match(stale.join('\n'), /of the block elapsed/)
   t.match(stale.join('\n'), /claude-code 5h +42% +reset +3 min ago/)
+})
+
+t.test('the remote line: pending commits, the last background fetch; none', async (t) => {
+  const pending = renderLive(status({ pending: 3 }), { ...opts(80), fetchedAt: '2026-11-22T11:59:20.000Z' })
+  t.equal(pending[1], 'remote: 3 commits pending · fetched 40 s ago · https://example.com/ledger.git')
+  const none = renderLive(status({ remote: null }), opts(80))
+  t.equal(none[1], 'no remote: this machine only (usage-ledger init --remote URL)')
+  t.match(renderLive(status({ remote: null }), opts(30))[1], /^no remote: this machine only ?…$/)
 })
 
 t.test('no active block; no devices', async (t) => {
