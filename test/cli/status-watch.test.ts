@@ -9,6 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { BIN, cli, isolatedEnv } from '../helpers/cli.js'
+import { machine } from '../helpers/machine.js'
 import { run } from '../helpers/spawn.js'
 import { shellQuote } from '../../lib/text.js'
 
@@ -217,5 +218,52 @@ t.test(
     await term.until('blocks', 'the live view', (s) => /^5h block {2}11:00–16:00/m.test(s) && /\* desk/.test(s))
     await term.tmux('send-keys', '-t', 'blocks', 'q')
     t.match(await term.until('blocks', 'the exit', (s) => /EXIT:\d+\nMODES: \S/.test(s)), /EXIT:0/)
+  },
+)
+
+t.test(
+  "the background fetch brings another machine's records into the view",
+  { skip: tmuxMissing ?? false },
+  async (t) => {
+    const root = t.testdir()
+    const bare = path.join(root, 'ledger.git')
+    const made = await run('git', ['init', '-q', '--bare', bare], { env: { PATH: process.env.PATH, HOME: root } })
+    t.equal(made.code, 0, made.stderr)
+    const a = machine(root, 'a', { id: 'a1'.repeat(16) })
+    const b = machine(root, 'b', { id: 'b2'.repeat(16) })
+    for (const [m, name] of [
+      [a, 'alpha'],
+      [b, 'beta'],
+    ] as const) {
+      const r = await cli(['init', '--remote', bare, '--name', name], { env: m.env })
+      t.equal(r.code, 0, r.stderr)
+    }
+    for (const [m, ts, input] of [
+      [a, '2026-11-22T11:30:00Z', 500],
+      [b, '2026-11-22T11:00:00Z', 777],
+    ] as const) {
+      const r = await cli(['record', '--stdin', '--source', 'x'], { env: m.env, input: line(ts, input) })
+      t.equal(r.code, 0, r.stderr)
+    }
+    const term = terminal(t, root)
+    await term.tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'live',
+      '-x',
+      '80',
+      '-y',
+      '24',
+      `sh ${shellQuote(script(a.dir, a.env, ['status', '--watch', '--interval', '1']))}`,
+    )
+    // alpha's view fetches beta's branch in the background and shows it at the next redraw.
+    const screen = await term.until('live', "beta's row", (s) => /^ {2}beta /m.test(s))
+    t.match(screen, /^remote: all pushed · fetched 0 s ago · \//m, 'the fetch that brought it')
+    t.match(screen, /^\* alpha +\d+ min ago +500 +\$0\.00 +39%$/m)
+    t.match(screen, /^ {2}beta +\d+ min ago +777 +\$0\.00 +61%$/m)
+    t.match(screen, /^ {2}1,277 tokens/m, 'the block over both machines')
+    await term.tmux('send-keys', '-t', 'live', 'q')
+    t.match(await term.until('live', 'the exit', (s) => /EXIT:\d+\nMODES: \S/.test(s)), /EXIT:0/)
   },
 )
