@@ -51,9 +51,10 @@ export async function watch(ctx: CommandContext, opts: WatchOptions): Promise<Ou
   const stdout = process.stdout
   const stdin = process.stdin
   const draw = () => {
+    const height = stdout.rows || 24
     const lines = renderLive(last, {
       width: stdout.columns || 80,
-      height: stdout.rows || 24,
+      height,
       now: env.now(),
       color: global.color,
       interval: opts.interval,
@@ -65,7 +66,8 @@ export async function watch(ctx: CommandContext, opts: WatchOptions): Promise<Ou
     lines.forEach((l, i) => {
       frame += `\x1b[${i + 1};1H\x1b[2K${l}`
     })
-    env.stdout.write(`${frame}\x1b[${lines.length + 1};1H\x1b[J`)
+    // The rows below, cleared (a full screen has none: clearing from its last row would erase it).
+    env.stdout.write(lines.length < height ? `${frame}\x1b[${lines.length + 1};1H\x1b[J` : frame)
   }
 
   let stopped = false

@@ -152,6 +152,12 @@ t.test(
     t.match(narrow, /^usage-ledger live · desk +2026-11-22 12:00:00 UTC · q quits$/m, 'the header keeps what fits')
     t.match(narrow, /^\* desk/m)
 
+    // Too few rows for everything: the last row says so (and stays: the full screen's last row is not cleared).
+    await term.tmux('resize-window', '-t', 'live', '-x', '60', '-y', '8')
+    const short = await term.until('live', 'the redraw at 8 rows', (s) => /a taller terminal shows more/.test(s))
+    t.equal(short.split('\n').length, 8)
+    t.match(short.split('\n')[7], /^… \(a taller terminal shows more\)$/)
+
     await term.tmux('send-keys', '-t', 'live', 'q')
     const ended = await term.until('live', 'the exit', (s) => /EXIT:\d+\nMODES: \S/.test(s))
     t.match(ended, /EXIT:0/, 'q ends it with exit 0')
