@@ -6,6 +6,7 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { BIN, cli, isolatedEnv } from '../helpers/cli.js'
@@ -23,13 +24,18 @@ const line = (ts: string, input: number) => `${JSON.stringify({ ts, model: 'clau
 /** A tmux server of this test's own, and the helpers to drive it. */
 function terminal(t: Test, dir: string) {
   const socket = `ul-watch-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
-  const env = { PATH: process.env.PATH, HOME: dir, TERM: 'xterm-256color' }
+  // The server's socket in a short directory of its own (a socket path has a length limit), removed after.
+  const sockets = fs.mkdtempSync(path.join(os.tmpdir(), 'ul-watch-'))
+  const env = { PATH: process.env.PATH, HOME: dir, TERM: 'xterm-256color', TMUX_TMPDIR: sockets }
   const tmux = async (...args: string[]) => {
     const r = await run('tmux', ['-L', socket, '-f', '/dev/null', ...args], { env, watchdogMs: 30_000 })
     if (r.code !== 0) throw new Error(`tmux ${args.join(' ')}: ${r.stderr}`)
     return r.stdout
   }
-  t.teardown(() => run('tmux', ['-L', socket, 'kill-server'], { env }))
+  t.teardown(async () => {
+    await run('tmux', ['-L', socket, 'kill-server'], { env })
+    fs.rmSync(sockets, { recursive: true, force: true })
+  })
   const capture = async (target: string) => (await tmux('capture-pane', '-p', '-t', target)).replace(/\s+$/, '')
   const show = async (target: string, format: string) =>
     (await tmux('display-message', '-p', '-t', target, format)).trim()
