@@ -25,6 +25,8 @@ export interface Env {
   /** Progress bars only when stderr is a terminal, colour only when stdout is. */
   stderrIsTTY: boolean
   stdoutIsTTY: boolean
+  /** Whether stdout is a terminal, whatever NO_COLOR says: a full-screen view (`status --watch`) needs one. */
+  stdoutIsTerminal?: boolean
 }
 
 /**
@@ -127,6 +129,9 @@ export function processEnv(): Env {
     },
     get stdoutIsTTY() {
       return tty.isatty(1) && !process.env.NO_COLOR
+    },
+    get stdoutIsTerminal() {
+      return tty.isatty(1)
     },
   }
 }

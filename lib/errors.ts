@@ -74,6 +74,9 @@ export type ErrorCode =
   | 'CLIPROXY_URL'
   | 'REDIS_CLIENT_UNAVAILABLE'
   | 'BAD_INTERVAL'
+  | 'NOT_A_TERMINAL'
+  | 'WATCH_WITH_JSON'
+  | 'LIVE_NEEDS_BLOCKS'
 
 export class LedgerError extends Error {
   readonly code: ErrorCode

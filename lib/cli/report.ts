@@ -6,7 +6,18 @@ import { renderCsv, renderJson, renderMarkdown, renderTable, type ReportResult }
 import { renderHtml } from '../report/html.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { quarantineLine } from '../store/quarantine.js'
-import { out, say, type CommandContext, type Outcome, type CommandSpec, list, optional } from './context.js'
+import { usageError } from '../errors.js'
+import {
+  out,
+  say,
+  type Args,
+  type CommandContext,
+  type GlobalOptions,
+  type Outcome,
+  type CommandSpec,
+  list,
+  optional,
+} from './context.js'
 
 export interface ReportOptions extends Omit<ReportQuery, 'clone'> {
   format: 'table' | 'json' | 'csv' | 'markdown' | 'html'
@@ -14,9 +25,12 @@ export interface ReportOptions extends Omit<ReportQuery, 'clone'> {
   output?: string
   compact: boolean
   chart: boolean
+  /** `blocks --live`: the live view of `status --watch` instead (cli/watch.ts). */
+  live?: boolean
 }
 
 export async function report(ctx: CommandContext, opts: ReportOptions): Promise<Outcome> {
+  if (opts.live) return (await import('./watch.js')).watch(ctx, { interval: 2, asked: 'report blocks --live' })
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
     const { result, quarantined, aggregateBy } = await buildReport(store, { ...opts, clone: Boolean(ctx.global.repo) })
@@ -95,13 +109,32 @@ export const command: CommandSpec<ReportOptions> = {
       describe: 'fewer columns (automatic when the table is wider than the terminal)',
     },
     chart: { type: 'boolean', default: false, describe: "a bar of each row's cost" },
+    live: {
+      type: 'boolean',
+      describe: 'blocks: the live view of status --watch (every device; the filters do not apply)',
+    },
     'include-failed': {
       type: 'boolean',
       default: false,
       describe: "count the tokens of failed calls (a proxy's failed upstream calls; always at cost 0)",
     },
   },
-  parse: (a, global) => ({
+  parse: (a, global) => {
+    if (a.live && a.period !== 'blocks')
+      throw usageError(
+        'LIVE_NEEDS_BLOCKS',
+        `--live applies to report blocks, not ${String(a.period)}: run usage-ledger report blocks --live`,
+      )
+    if (a.live && global.json)
+      throw usageError('WATCH_WITH_JSON', '--live draws a terminal view and --json prints one object: drop one of them')
+    return parseReport(a, global)
+  },
+  run: report,
+}
+
+function parseReport(a: Args, global: GlobalOptions): ReportOptions {
+  return {
+    live: Boolean(a.live),
     period: a.period as ReportOptions['period'],
     tz: optional(a.tz),
     since: optional(a.since),
@@ -116,6 +149,5 @@ export const command: CommandSpec<ReportOptions> = {
     compact: Boolean(a.compact),
     chart: Boolean(a.chart),
     output: optional(a.output),
-  }),
-  run: report,
+  }
 }

@@ -4,10 +4,18 @@ import { Store } from '../store/store.js'
 import { ago, until } from '../text.js'
 import type { ShownReading } from '../ledger/limits.js'
 import { localTimeIn } from '../ledger/zone.js'
-import { out, type CommandContext, type Outcome, type CommandSpec } from './context.js'
+import { out, type CommandContext, type Outcome, type CommandSpec, optional } from './context.js'
 import { plural } from '../text.js'
+import { usageError } from '../errors.js'
 
-export async function status(ctx: CommandContext): Promise<Outcome> {
+export interface StatusOptions {
+  /** `--watch`: the live view, redrawn every `interval` seconds (cli/watch.ts). */
+  watch?: { interval: number }
+}
+
+export async function status(ctx: CommandContext, opts: StatusOptions = {}): Promise<Outcome> {
+  // Loaded only for --watch: a plain `status` pays for no terminal handling nor child_process.
+  if (opts.watch) return (await import('./watch.js')).watch(ctx, opts.watch)
   const store = Store.open(ctx.env, { home: ctx.global.home, git: ctx.global.git, repo: ctx.global.repo })
   try {
     const s = await storeStatus(store, Boolean(ctx.global.repo))
@@ -81,7 +89,33 @@ export function blockSpan(start: string, end: string, tz: string): string {
     : `${s.replace('T', ' ')} – ${e.replace('T', ' ')} ${tz}`
 }
 
-export const command: CommandSpec<Record<string, never>> = {
-  parse: () => ({}),
-  run: (ctx) => status(ctx),
+/** Seconds between the live view's redraws unless --interval says. */
+const WATCH_INTERVAL = 2
+
+export const command: CommandSpec<StatusOptions> = {
+  options: {
+    watch: {
+      type: 'boolean',
+      describe:
+        'a live full-screen view, redrawn every few seconds (q or Ctrl-C quits); fetches every minute with a remote',
+    },
+    interval: { type: 'string', describe: `seconds between the live view's redraws (default ${WATCH_INTERVAL})` },
+  },
+  parse: (a, global) => {
+    const raw = optional(a.interval)
+    if (!a.watch) {
+      if (raw !== undefined) throw usageError('BAD_INTERVAL', '--interval applies to status --watch: add --watch')
+      return {}
+    }
+    if (global.json)
+      throw usageError(
+        'WATCH_WITH_JSON',
+        '--watch draws a terminal view and --json prints one object: drop one of them (status --json once, in a loop)',
+      )
+    const interval = raw === undefined ? WATCH_INTERVAL : Number(raw)
+    if (!(Number.isFinite(interval) && interval >= 0.1 && interval <= 3600))
+      throw usageError('BAD_INTERVAL', `--interval must be a number of seconds from 0.1 to 3600, not "${raw}"`)
+    return { watch: { interval } }
+  },
+  run: (ctx, opts) => status(ctx, opts),
 }
