@@ -506,11 +506,11 @@ export class SystemBackend implements GitBackend {
   /**
    * Commits and trees read this run, by oid (an object never changes): a fetch's checks, merge and
    * index read the same few hundred again and again (311 cat-file round trips for 120 objects,
-   * measured on a fetch of 5 devices' new parts). Bounded, so a run that reads every tree keeps the
+   * measured on a fetch of 5 devices' new parts). Bounded (commits 4,096, trees 1,024: a few MB), so a run that reads every tree keeps the
    * last few thousand only.
    */
   private readonly readCommits = new RecentObjects<CommitInfo>(4096)
-  private readonly readTrees = new RecentObjects<TreeEntry[]>(4096)
+  private readonly readTrees = new RecentObjects<TreeEntry[]>(1024)
 
   /**
    * Ledger branches are linear, so walking parents through the long-lived cat-file process
