@@ -1,0 +1,107 @@
+/**
+ * The statusline's run, shared by the `statusline` command (lib/cli/statusline.ts) and its own
+ * small bundle (lib/cli/statusline-main.ts, dist/statusline.cjs, what bin/usage-ledger.js runs
+ * for `usage-ledger statusline`): stdin read with a short bound, the use case, one line out.
+ * Never throws, never waits for a refresh; the exit code is always 0.
+ */
+import fs from 'node:fs'
+import tty from 'node:tty'
+import type { Env } from '../env.js'
+import { statusline } from '../app/statusline.js'
+import { DEFAULT_STATUSLINE_FORMAT, renderStatusline } from '../report/statusline.js'
+
+/** How long stdin may take: Claude Code writes its JSON and closes it at once. */
+export const STDIN_BOUND_MS = 250
+
+export interface StatuslineLineOptions {
+  home?: string
+  format?: string
+  color: boolean
+}
+
+/** Colour unless --no-color, NO_COLOR or TERM=dumb: Claude Code shows ANSI colours although stdout is a pipe. */
+export const statuslineColor = (env: Env, flag: boolean) => flag && !env.vars.NO_COLOR && env.vars.TERM !== 'dumb'
+
+export async function runStatusline(env: Env, o: StatuslineLineOptions): Promise<void> {
+  let line: string
+  try {
+    const stdin = await readStdin(STDIN_BOUND_MS)
+    const run = await statusline(env, { home: o.home, stdin, spawnRefresh })
+    line = renderStatusline(run.facts, o.format ?? run.format ?? DEFAULT_STATUSLINE_FORMAT, o.color)
+  } catch (e) {
+    line = `usage-ledger: ${(e as Error)?.message ?? String(e)}`.slice(0, 80)
+  }
+  env.stdout.write(`${line}\n`)
+}
+
+/**
+ * stdin as text, or null for a terminal (nothing to wait for). Read on libuv's pool so a writer
+ * that never closes costs `boundMs`, not the turn; stops at the first whole JSON value.
+ */
+export function readStdin(boundMs: number, max = 1 << 20): Promise<string | null> {
+  try {
+    if (tty.isatty(0)) return Promise.resolve(null)
+  } catch {
+    return Promise.resolve(null)
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let done = false
+    const finish = (timedOut = false) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      // A read still pending would hold the process open: end it once the line is out.
+      if (timedOut) setTimeout(() => process.exit(), 50).unref()
+      resolve(Buffer.concat(chunks).toString('utf8'))
+    }
+    const timer = setTimeout(() => finish(true), boundMs)
+    const step = () => {
+      const buf = Buffer.allocUnsafe(64 * 1024)
+      fs.read(0, buf, 0, buf.length, null, (err, n) => {
+        if (done) return
+        if (err) {
+          if (err.code === 'EAGAIN') {
+            setTimeout(step, 5)
+            return
+          }
+          finish()
+          return
+        }
+        if (n === 0) return finish()
+        chunks.push(buf.subarray(0, n))
+        size += n
+        if (size >= max || wholeJson(chunks)) return finish()
+        step()
+      })
+    }
+    step()
+  })
+}
+
+function wholeJson(chunks: Buffer[]): boolean {
+  const text = Buffer.concat(chunks).toString('utf8').trimEnd()
+  if (!text.endsWith('}')) return false
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Starts `usage-ledger statusline --refresh --home HOME` detached (own process group, no stdio); its pid. */
+async function spawnRefresh(home: string): Promise<number | undefined> {
+  const bin = process.argv[1]
+  if (!bin) return undefined
+  const { spawn } = await import('node:child_process')
+  const child = spawn(process.execPath, [bin, 'statusline', '--refresh', '--home', home], {
+    detached: true,
+    stdio: 'ignore',
+    env: process.env,
+  })
+  child.on('error', () => {})
+  child.unref()
+  return child.pid
+}
