@@ -35,6 +35,8 @@ export interface StatuslineRun {
   format?: string
   /** What became of the background refresh. */
   refresh: 'started' | 'running' | 'fresh' | 'off' | 'no-store' | 'failed'
+  /** The refresh this call started. */
+  refreshPid?: number
   /** Readings this call added to the spool. */
   spooled: LimitReading[]
 }
@@ -60,18 +62,27 @@ export async function statusline(env: Env, opts: StatuslineOptions): Promise<Sta
   }
   const paths = homePaths(home)
   let config: Config = { v: 1 }
+  let configOk = true
   try {
     config = readConfig(paths.config)
   } catch {
     facts.note = 'config.json unreadable'
+    configOk = false
   }
   const settings = (config as { statusline?: { format?: unknown; refreshMinutes?: unknown } }).statusline ?? {}
   const format = typeof settings.format === 'string' && settings.format ? settings.format : undefined
   const minutes = Number(settings.refreshMinutes ?? DEFAULT_REFRESH_MINUTES)
   const storeThere = fs.existsSync(paths.config) || fs.existsSync(path.join(paths.gitdir, 'HEAD'))
-  const live = storeThere ? readLiveFile<LiveCache['status']>(paths.state) : null
-  if (live) Object.assign(facts, liveFacts(live, now))
-  else if (!facts.note) facts.note = storeThere ? 'no cache yet' : 'no store (run usage-ledger record)'
+  let live = storeThere ? readLiveFile<LiveCache['status']>(paths.state) : null
+  if (live) {
+    try {
+      Object.assign(facts, liveFacts(live, now))
+    } catch {
+      // JSON of another shape (a hand edit): no cache, and the refresh writes a good one.
+      live = null
+      facts.note ??= 'cache unreadable'
+    }
+  } else if (!facts.note) facts.note = storeThere ? 'no cache yet' : 'no store (run usage-ledger record)'
 
   // Claude's readings: spooled only when they differ from the newest one known of their key.
   let spooled: LimitReading[] = []
@@ -81,7 +92,7 @@ export async function statusline(env: Env, opts: StatuslineOptions): Promise<Sta
   if (input?.rate_limits) stdinReadings.push(...statuslineReadings(input, now.toISOString(), account()))
   const known = storeThere ? safe(() => spooledReadings(paths.state), []) : []
   if (stdinReadings.length && storeThere) {
-    const newest = newestOf([...known, ...(live?.status.readings ?? [])])
+    const newest = newestOf([...known, ...cachedReadings(live)])
     spooled = stdinReadings.filter((r) => {
       const n = newest.get(readingKey(r))
       return !n || n.usedPercent !== r.usedPercent || n.resetsAt !== r.resetsAt
@@ -90,12 +101,13 @@ export async function statusline(env: Env, opts: StatuslineOptions): Promise<Sta
   }
   facts.limits = shownLimits(stdinReadings, known, live, now, stdinReadings.length ? account() : undefined, account)
 
-  let refresh: StatuslineRun['refresh'] = 'fresh'
-  if (!storeThere) refresh = 'no-store'
-  else if (!(minutes > 0)) refresh = 'off'
+  let refresh: { refresh: StatuslineRun['refresh']; refreshPid?: number } = { refresh: 'fresh' }
+  if (!storeThere) refresh = { refresh: 'no-store' }
+  // A refresh could not open the store either: none is started (each call would start one that fails).
+  else if (!(minutes > 0) || !configOk) refresh = { refresh: 'off' }
   else if (!live || now.getTime() - Date.parse(live.at) > minutes * 60_000 || now.getTime() < Date.parse(live.at))
     refresh = await startRefresh(paths.state, home, opts.spawnRefresh)
-  return { facts, format, refresh, spooled }
+  return { facts, format, ...refresh, spooled }
 }
 
 function inputFacts(input: StatuslineInput | null): Partial<StatuslineFacts> {
@@ -159,7 +171,7 @@ function shownLimits(
     }
     const candidates: Array<LimitReading & Partial<Pick<ShownReading, 'device' | 'deviceName'>>> = [
       ...spooled.map((r) => ({ ...r, device: me?.id, deviceName: me?.name })),
-      ...(live?.status.readings ?? []),
+      ...cachedReadings(live),
     ].filter((r) => r.source === CLAUDE_SOURCE && r.minutes === minutes)
     if (!candidates.length) continue
     const acct = knownAccount ?? account()
@@ -172,6 +184,9 @@ function shownLimits(
   }
   return out
 }
+
+const cachedReadings = (live: LiveCache | null): ShownReading[] =>
+  Array.isArray(live?.status.readings) ? live.status.readings : []
 
 function newestOf(readings: LimitReading[]): Map<string, LimitReading> {
   const m = new Map<string, LimitReading>()
@@ -222,21 +237,21 @@ async function startRefresh(
   state: string,
   home: string,
   spawnRefresh: StatuslineOptions['spawnRefresh'],
-): Promise<StatuslineRun['refresh']> {
-  if (!spawnRefresh) return 'off'
+): Promise<{ refresh: StatuslineRun['refresh']; refreshPid?: number }> {
+  if (!spawnRefresh) return { refresh: 'off' }
   const lock = safe(() => takeRefreshLock(state), null)
-  if (!lock) return 'running'
+  if (!lock) return { refresh: 'running' }
   try {
     const pid = await spawnRefresh(home)
     if (pid === undefined) {
       lock.drop()
-      return 'failed'
+      return { refresh: 'failed' }
     }
     lock.hold(pid)
-    return 'started'
+    return { refresh: 'started', refreshPid: pid }
   } catch {
     safe(() => lock.drop(), undefined)
-    return 'failed'
+    return { refresh: 'failed' }
   }
 }
 

@@ -2,7 +2,7 @@
  * The statusline's own entry (bundled alone into dist/statusline.cjs, which bin/usage-ledger.js
  * runs for `usage-ledger statusline`): Claude Code starts it after every turn, so it skips yargs
  * and every module of the other commands. It takes the statusline's own options (`--home`,
- * `--format`, `--[no-]color`, `--quiet`); for anything else it answers null and the bin runs the
+ * `--format`, `--[no-]color`, `--quiet`, `--debug`); for anything else it answers null and the bin runs the
  * full CLI, which knows the same command (and `--refresh`, `--help`).
  */
 import { processEnv, type Env } from '../env.js'
@@ -13,12 +13,14 @@ export async function main(argv: string[], env: Env = processEnv()): Promise<num
   let home: string | undefined
   let format: string | undefined
   let color = true
+  let debug = false
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i]!
     const value = (name: string) =>
       a === name ? argv[++i] : a.startsWith(`${name}=`) ? a.slice(name.length + 1) : null
     let v: string | null | undefined
     if (a === '--no-color' || a === '--color=false') color = false
+    else if (a === '--debug') debug = true
     else if (a === '--color' || a === '--color=true' || a === '--quiet' || a === '-q') continue
     else if ((v = value('--home')) !== null) {
       if (v === undefined) return null
@@ -28,6 +30,6 @@ export async function main(argv: string[], env: Env = processEnv()): Promise<num
       format = v
     } else return null
   }
-  await runStatusline(env, { home, format, color: statuslineColor(env, color && !env.vars.NO_COLOR) })
+  await runStatusline(env, { home, format, debug, color: statuslineColor(env, color && !env.vars.NO_COLOR) })
   return 0
 }

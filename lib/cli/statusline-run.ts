@@ -5,6 +5,7 @@
  * Never throws, never waits for a refresh; the exit code is always 0.
  */
 import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import tty from 'node:tty'
 import type { Env } from '../env.js'
 import { statusline } from '../app/statusline.js'
@@ -17,6 +18,8 @@ export interface StatuslineLineOptions {
   home?: string
   format?: string
   color: boolean
+  /** --debug: say on stderr what became of the background refresh (Claude Code shows stdout only). */
+  debug?: boolean
 }
 
 /** Colour unless --no-color, NO_COLOR or TERM=dumb: Claude Code shows ANSI colours although stdout is a pipe. */
@@ -28,6 +31,10 @@ export async function runStatusline(env: Env, o: StatuslineLineOptions): Promise
     const stdin = await readStdin(STDIN_BOUND_MS)
     const run = await statusline(env, { home: o.home, stdin, spawnRefresh })
     line = renderStatusline(run.facts, o.format ?? run.format ?? DEFAULT_STATUSLINE_FORMAT, o.color)
+    if (o.debug)
+      env.stderr.write(
+        `refresh: ${run.refresh}${run.refreshPid ? ` pid ${run.refreshPid}` : ''}; spooled ${run.spooled.length}\n`,
+      )
   } catch (e) {
     line = `usage-ledger: ${(e as Error)?.message ?? String(e)}`.slice(0, 80)
   }
@@ -95,7 +102,8 @@ function wholeJson(chunks: Buffer[]): boolean {
 async function spawnRefresh(home: string): Promise<number | undefined> {
   const bin = process.argv[1]
   if (!bin) return undefined
-  const { spawn } = await import('node:child_process')
+  // Required, not import()ed: the bin runs the bundle in a vm.Script, which has no dynamic import.
+  const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
   const child = spawn(process.execPath, [bin, 'statusline', '--refresh', '--home', home], {
     detached: true,
     stdio: 'ignore',

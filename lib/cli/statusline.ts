@@ -35,6 +35,7 @@ export const command: CommandSpec<StatuslineOptions> = {
         home: ctx.global.home,
         format: opts.format,
         color: statuslineColor(ctx.env, opts.color),
+        debug: ctx.global.debug,
       })
       return 'ok'
     }

@@ -93,8 +93,10 @@ function span(ms: number): string {
 
 /** `12m`, `3h`, `2d`: how long ago. */
 function age(ms: number): string {
-  const m = Math.max(0, Math.round(ms / 60_000))
-  return m < 60 ? `${m}m` : m < 48 * 60 ? `${Math.round(m / 60)}h` : `${Math.round(m / 1440)}d`
+  const m = Math.max(0, Math.floor(ms / 60_000))
+  return m < 1
+    ? 'just now'
+    : `${m < 60 ? `${m}m` : m < 48 * 60 ? `${Math.floor(m / 60)}h` : `${Math.floor(m / 1440)}d`} ago`
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
@@ -122,7 +124,7 @@ function limit(win: '5h' | '7d', l: ShownLimit | undefined, now: number, color: 
 /** ` (laptop, 12m ago)` for a reading not from this call. */
 function source(l: ShownLimit, now: number, color: boolean): string {
   if (l.fresh) return ''
-  const parts = [l.deviceName ? truncate(l.deviceName, 12) : '', l.at ? `${age(now - Date.parse(l.at))} ago` : '']
+  const parts = [l.deviceName ? truncate(l.deviceName, 12) : '', l.at ? age(now - Date.parse(l.at)) : '']
   const text = parts.filter(Boolean).join(', ')
   return text ? ` ${paint(color, '2', `(${text})`)}` : ''
 }

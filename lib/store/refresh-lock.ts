@@ -9,6 +9,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { pidAlive } from './lock.js'
 
 export const REFRESH_STALE_MS = 10 * 60_000
 
@@ -26,21 +27,6 @@ export interface TakenRefreshLock {
   hold(pid: number): void
   /** Gives it back (the spawn failed). */
   drop(): void
-}
-
-function pidGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'EPERM'
-  }
-  // A killed process whose parent has not reaped it yet still answers signal 0.
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return /^\d+ \(.*\) [ZX] /s.test(stat)
-  } catch {
-    return false
-  }
 }
 
 function readHolder(file: string): { raw: string; holder: RefreshHolder | null; mtimeMs: number } | null {
@@ -69,7 +55,7 @@ export function refreshHolder(state: string, nowMs = Date.now()): RefreshHolder 
 function isStale(held: { holder: RefreshHolder | null; mtimeMs: number }, nowMs: number): boolean {
   const h = held.holder
   if (!h || typeof h.pid !== 'number') return nowMs - held.mtimeMs > 10_000
-  if (h.host === os.hostname() && pidGone(h.pid)) return true
+  if (h.host === os.hostname() && !pidAlive(h.pid)) return true
   const started = Date.parse(h.startedAt)
   return !Number.isFinite(started) || nowMs - started > REFRESH_STALE_MS
 }
@@ -77,6 +63,11 @@ function isStale(held: { holder: RefreshHolder | null; mtimeMs: number }, nowMs:
 /** Takes the lock when it is free or stale; null when a refresh holds it (or state/ is unwritable). */
 export function takeRefreshLock(state: string, nowMs = Date.now()): TakenRefreshLock | null {
   const file = refreshLockFile(state)
+  try {
+    fs.mkdirSync(state, { recursive: true })
+  } catch {
+    return null
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     let fd: number
     try {
