@@ -68,7 +68,8 @@ export const STATUSLINE_PLACEHOLDERS: Record<string, string> = {
 const ESC = '\x1b['
 const paint = (on: boolean, code: string, s: string) => (on && s ? `${ESC}${code}m${s}${ESC}0m` : s)
 
-const money = (n: number) => (n >= 1000 ? `$${Math.round(n).toLocaleString('en-US')}` : `$${n.toFixed(2)}`)
+/** `$3.00`, `$123` (no cents from $100 on: the line has 80 columns). */
+const money = (n: number) => (n >= 100 ? `$${Math.round(n).toLocaleString('en-US')}` : `$${n.toFixed(2)}`)
 const rate = (n: number) => (n >= 10 ? `$${Math.round(n)}/h` : `$${n.toFixed(2)}/h`)
 
 export function compactTokens(n: number): string {
@@ -91,23 +92,21 @@ function span(ms: number): string {
   return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}m`
 }
 
-/** `12m`, `3h`, `2d`: how long ago. */
+/** `12m`, `3h`, `2d` (how long ago), `now` within the minute. */
 function age(ms: number): string {
   const m = Math.max(0, Math.floor(ms / 60_000))
-  return m < 1
-    ? 'just now'
-    : `${m < 60 ? `${m}m` : m < 48 * 60 ? `${Math.floor(m / 60)}h` : `${Math.floor(m / 1440)}d`} ago`
+  return m < 1 ? 'now' : m < 60 ? `${m}m` : m < 48 * 60 ? `${Math.floor(m / 60)}h` : `${Math.floor(m / 1440)}d`
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
 const hhmm = (d: Date) => `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
 
-/** A reset time in the local zone: `14:05` within a day, else `Mon 09:00`. */
+/** A reset time in the local zone: `14:05` within a day, else the day (`Mon`). */
 function resetTime(at: string | undefined, now: number): string {
   if (!at) return ''
   const d = new Date(at)
   if (Number.isNaN(d.getTime())) return ''
-  return d.getTime() - now < 86_400_000 ? hhmm(d) : `${DAYS[d.getDay()]} ${hhmm(d)}`
+  return d.getTime() - now < 86_400_000 ? hhmm(d) : DAYS[d.getDay()]!
 }
 
 function percentColour(p: number): string {
@@ -121,12 +120,12 @@ function limit(win: '5h' | '7d', l: ShownLimit | undefined, now: number, color: 
   return withSource ? `${text}${source(l, now, color)}` : text
 }
 
-/** ` (laptop, 12m ago)` for a reading not from this call. */
+/** Where a reading not from this call came from: ` @laptop 12m` (another device), ` (12m ago)` (this one's). */
 function source(l: ShownLimit, now: number, color: boolean): string {
   if (l.fresh) return ''
-  const parts = [l.deviceName ? truncate(l.deviceName, 12) : '', l.at ? age(now - Date.parse(l.at)) : '']
-  const text = parts.filter(Boolean).join(', ')
-  return text ? ` ${paint(color, '2', `(${text})`)}` : ''
+  const when = l.at ? age(now - Date.parse(l.at)) : ''
+  if (l.deviceName) return ` ${paint(color, '2', `@${truncate(l.deviceName, 8)}${when ? ` ${when}` : ''}`)}`
+  return when ? ` ${paint(color, '2', when === 'now' ? '(just now)' : `(${when} ago)`)}` : ''
 }
 
 function limitsText(f: StatuslineFacts, color: boolean): string {
@@ -140,8 +139,8 @@ function limitsText(f: StatuslineFacts, color: boolean): string {
     a.deviceName === b.deviceName &&
     Math.abs(Date.parse(a.at ?? '0') - Date.parse(b.at ?? '0')) < 60_000
   if (same)
-    return `${limit('5h', a, f.now, color, false)} · ${limit('7d', b, f.now, color, false)}${source(a, f.now, color)}`
-  return [limit('5h', a, f.now, color, true), limit('7d', b, f.now, color, true)].filter(Boolean).join(' · ')
+    return `${limit('5h', a, f.now, color, false)} ${limit('7d', b, f.now, color, false)}${source(a, f.now, color)}`
+  return [limit('5h', a, f.now, color, true), limit('7d', b, f.now, color, true)].filter(Boolean).join(' ')
 }
 
 function values(f: StatuslineFacts, color: boolean): Record<string, () => string> {
@@ -154,10 +153,10 @@ function values(f: StatuslineFacts, color: boolean): Record<string, () => string
     block: () => {
       if (f.todayCost === undefined) return ''
       if (!b) return paint(color, '2', 'none')
-      const extra = [b.costPerHour !== null ? rate(b.costPerHour) : '', b.devices > 1 ? share() : '']
+      // This device's share only when another one used the block too.
+      return [cost(b.costUSD), b.costPerHour !== null ? rate(b.costPerHour) : '', b.devices > 1 ? share() : '']
         .filter(Boolean)
-        .join(', ')
-      return `${cost(b.costUSD)}${extra ? ` (${extra})` : ''}`
+        .join(' ')
     },
     block_cost: () => (b ? cost(b.costUSD) : ''),
     block_tokens: () => (b ? compactTokens(b.totalTokens) : ''),

@@ -40,7 +40,7 @@ t.test('no store: exit 0 and a short line, with the limits Claude passed; nothin
   const env = isolatedEnv(dir)
   const r = await statusline(env, claudeInput(dir, LIMITS))
   t.equal(r.code, 0)
-  t.equal(r.stdout, '5h 42% ↻14:00 · 7d 19% ↻Sat 09:00 usage-ledger: no store (run usage-ledger record)\n')
+  t.equal(r.stdout, '5h 42% ↻14:00 7d 19% ↻Sat usage-ledger: no store (run usage-ledger record)\n')
   t.equal(r.stderr, '')
   t.notOk(fs.existsSync(path.join(dir, 'store')), 'no store made, no reading spooled')
   const bare = await statusline(env, claudeInput(dir))
@@ -67,14 +67,14 @@ t.test(
 
     const r = await statusline(env, claudeInput(dir, LIMITS))
     t.equal(r.code, 0, r.stderr)
-    t.equal(r.stdout, '$3.00 today │ block $3.00 ($6.00/h) │ 5h 42% ↻14:00 · 7d 19% ↻Sat 09:00\n')
+    t.equal(r.stdout, '$3.00 today │ block $3.00 $6.00/h │ 5h 42% ↻14:00 7d 19% ↻Sat\n')
     t.equal(
       (await statusline(env, claudeInput(dir))).stdout,
-      '$3.00 today │ block $3.00 ($6.00/h) │ 5h 42% ↻14:00 · 7d 19% ↻Sat 09:00 (just now)\n',
+      '$3.00 today │ block $3.00 $6.00/h │ 5h 42% ↻14:00 7d 19% ↻Sat (just now)\n',
       'no rate_limits: the readings the call before spooled',
     )
     fs.rmSync(path.join(dir, 'store/state/limits'), { recursive: true })
-    t.equal((await statusline(env, claudeInput(dir))).stdout, '$3.00 today │ block $3.00 ($6.00/h)\n', 'and none')
+    t.equal((await statusline(env, claudeInput(dir))).stdout, '$3.00 today │ block $3.00 $6.00/h\n', 'and none')
 
     // The placeholders, from the option and from config.
     const help = await cli(['statusline', '--help'], { env })
@@ -108,7 +108,7 @@ t.test('what depends on the clock is recomputed from the cache', async (t) => {
   await storeWithUsage(t, dir, env, { statusline: { refreshMinutes: 0 } })
   t.equal((await cli(['statusline', '--refresh'], { env })).code, 0)
   const at = (now: string) => statusline({ ...env, USAGE_LEDGER_NOW: now }, claudeInput(dir))
-  t.equal((await at('2026-11-22T13:59:00Z')).stdout, '$3.00 today │ block $3.00 ($6.00/h)\n')
+  t.equal((await at('2026-11-22T13:59:00Z')).stdout, '$3.00 today │ block $3.00 $6.00/h\n')
   t.equal((await at('2026-11-22T14:00:00Z')).stdout, '$3.00 today │ block none\n', 'the block ended at 14:00')
   t.equal((await at('2026-11-23T00:30:00Z')).stdout, '$0.00 today │ block none\n', 'a cache of yesterday: $0.00 today')
 })
@@ -141,10 +141,10 @@ t.test("Claude's readings are spooled once, and again only when they change", as
 
   // Without rate_limits on stdin: the newest spooled readings, with their age.
   const shown = await statusline({ ...env, USAGE_LEDGER_NOW: '2026-11-22T12:30:00Z' }, claudeInput(dir))
-  t.equal(shown.stdout, '$3.00 today │ block $3.00 ($6.00/h) │ 5h 45% ↻14:00 (20m ago) · 7d 19% ↻Sat 09:00 (30m ago)\n')
+  t.equal(shown.stdout, '$3.00 today │ block $3.00 $6.00/h │ 5h 45% ↻14:00 (20m ago) 7d 19% ↻Sat (30m ago)\n')
   // Past its reset a window is not shown.
   const reset = await statusline({ ...env, USAGE_LEDGER_NOW: '2026-11-22T14:30:00Z' }, claudeInput(dir))
-  t.equal(reset.stdout, '$3.00 today │ block none │ 7d 19% ↻Sat 09:00 (2h ago)\n')
+  t.equal(reset.stdout, '$3.00 today │ block none │ 7d 19% ↻Sat (2h ago)\n')
 
   // The account: Claude Code's oauthAccount.accountUuid, hashed (never the raw id).
   const uuid = '0b7d2c9e-4f3a-4c1b-9e8d-7a6b5c4d3e2f'
@@ -179,7 +179,7 @@ t.test('a damaged store: still exit 0 and a line', async (t) => {
   fs.writeFileSync(live, '{"v":1,"at":"2026-11-22T1')
   let r = await statusline(env, claudeInput(dir, LIMITS))
   t.equal(r.code, 0)
-  t.equal(r.stdout, '5h 42% ↻14:00 · 7d 19% ↻Sat 09:00 usage-ledger: no cache yet\n', 'a torn cache is no cache')
+  t.equal(r.stdout, '5h 42% ↻14:00 7d 19% ↻Sat usage-ledger: no cache yet\n', 'a torn cache is no cache')
   fs.rmSync(path.join(dir, 'store/state/limits'), { recursive: true })
   fs.writeFileSync(live, JSON.stringify({ v: 2, at: '2026-11-22T12:00:00.000Z', dayEnd: 'x', status: {} }))
   t.equal((await statusline(env, '')).stdout, 'usage-ledger: no cache yet\n', 'a newer cache is not misread')
