@@ -15,8 +15,10 @@ import {
   accountOfClaudeConfig,
   claudeConfigFile,
   parseStatuslineInput,
-  statuslineReadings,
+  statuslineReading,
+  statuslineWindows,
   type StatuslineInput,
+  type StatuslineWindowValues,
 } from '../collect/claude-code/statusline.js'
 import { readingKey, UNKNOWN_ACCOUNT, type LimitReading, type ShownReading } from '../ledger/limits.js'
 import { homePaths, readConfig, resolveHome, type Config } from '../store/home.js'
@@ -84,29 +86,38 @@ export async function statusline(env: Env, opts: StatuslineOptions): Promise<Sta
     }
   } else if (!facts.note) facts.note = storeThere ? 'no cache yet' : 'no store (run usage-ledger record)'
 
-  // Claude's readings: spooled only when they differ from the newest one known of their key.
+  // Claude's readings: spooled only when they differ from the newest one known of their key
+  // (a reading is hashed only then: node:crypto costs a statusline call a tenth of its time).
   let spooled: LimitReading[] = []
-  const stdinReadings: LimitReading[] = []
+  const windows = statuslineWindows(input)
   const account = () => (accountMemo ??= claudeAccount(env, paths.state, storeThere))
   let accountMemo: string | undefined
-  if (input?.rate_limits) stdinReadings.push(...statuslineReadings(input, now.toISOString(), account()))
   const known = storeThere ? safe(() => spooledReadings(paths.state), []) : []
-  if (stdinReadings.length && storeThere) {
+  if (windows.length && storeThere) {
+    const acct = account()
     const newest = newestOf([...known, ...cachedReadings(live)])
-    spooled = stdinReadings.filter((r) => {
-      const n = newest.get(readingKey(r))
-      return !n || n.usedPercent !== r.usedPercent || n.resetsAt !== r.resetsAt
-    })
+    spooled = windows
+      .filter((w) => {
+        const n = newest.get(readingKey({ source: CLAUDE_SOURCE, account: acct, minutes: w.minutes }))
+        return !n || n.usedPercent !== w.usedPercent || n.resetsAt !== w.resetsAt
+      })
+      .flatMap((w) => statuslineReading(w, now.toISOString(), acct) ?? [])
     if (spooled.length) safe(() => spoolReadings(paths.state, spooled), undefined)
   }
-  facts.limits = shownLimits(stdinReadings, known, live, now, stdinReadings.length ? account() : undefined, account)
+  facts.limits = shownLimits(windows, known, live, now, accountMemo, account)
 
   let refresh: { refresh: StatuslineRun['refresh']; refreshPid?: number } = { refresh: 'fresh' }
   if (!storeThere) refresh = { refresh: 'no-store' }
   // A refresh could not open the store either: none is started (each call would start one that fails).
   else if (!(minutes > 0) || !configOk) refresh = { refresh: 'off' }
-  else if (!live || now.getTime() - Date.parse(live.at) > minutes * 60_000 || now.getTime() < Date.parse(live.at))
-    refresh = await startRefresh(paths.state, home, opts.spawnRefresh)
+  else {
+    const stale = (c: { at: string } | null) =>
+      !c || now.getTime() - Date.parse(c.at) > minutes * 60_000 || now.getTime() < Date.parse(c.at)
+    // Asked again once the lock is ours: a refresh that ended since this call read the cache wrote
+    // a new one before it let the lock go.
+    if (stale(live))
+      refresh = await startRefresh(paths.state, home, opts.spawnRefresh, () => stale(readLiveFile(paths.state)))
+  }
   return { facts, format, ...refresh, spooled }
 }
 
@@ -153,7 +164,7 @@ export function liveFacts(live: LiveCache, now: Date): Partial<StatuslineFacts> 
  * its window has reset.
  */
 function shownLimits(
-  fresh: LimitReading[],
+  fresh: StatuslineWindowValues[],
   spooled: LimitReading[],
   live: LiveCache | null,
   now: Date,
@@ -237,11 +248,16 @@ async function startRefresh(
   state: string,
   home: string,
   spawnRefresh: StatuslineOptions['spawnRefresh'],
+  stillStale: () => boolean,
 ): Promise<{ refresh: StatuslineRun['refresh']; refreshPid?: number }> {
   if (!spawnRefresh) return { refresh: 'off' }
   const lock = safe(() => takeRefreshLock(state), null)
   if (!lock) return { refresh: 'running' }
   try {
+    if (!stillStale()) {
+      lock.drop()
+      return { refresh: 'fresh' }
+    }
     const pid = await spawnRefresh(home)
     if (pid === undefined) {
       lock.drop()

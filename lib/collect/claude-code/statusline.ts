@@ -6,7 +6,7 @@
  * (the raw id is never kept).
  */
 import path from 'node:path'
-import { accountHash, makeReading, type LimitReading } from '../../ledger/limits.js'
+import { accountHash, instantOf, makeReading, type LimitReading } from '../../ledger/limits.js'
 
 export interface StatuslineWindow {
   used_percentage?: unknown
@@ -34,27 +34,51 @@ export function parseStatuslineInput(text: string): StatuslineInput | null {
   }
 }
 
-/** The windows of `rate_limits` as readings taken at `ts` (a window that is absent or not a number is none). */
-export function statuslineReadings(input: StatuslineInput | null, ts: string, account: string): LimitReading[] {
+/** A window of `rate_limits` with the values a reading of it would hold (percent rounded, reset as an instant). */
+export interface StatuslineWindowValues {
+  minutes: 300 | 10_080
+  usedPercent: number
+  resetsAt?: string
+}
+
+/**
+ * The windows of `rate_limits` (one absent or without a number is none), as `makeReading` would
+ * keep them, but without its id: the statusline hashes only a reading it spools.
+ */
+export function statuslineWindows(input: StatuslineInput | null): StatuslineWindowValues[] {
   const limits = input?.rate_limits
   if (!limits || typeof limits !== 'object') return []
-  const out: LimitReading[] = []
+  const out: StatuslineWindowValues[] = []
   for (const [w, minutes] of [
     [limits.five_hour, 300],
     [limits.seven_day, 10_080],
   ] as const) {
     if (!w || typeof w !== 'object') continue
-    const r = makeReading({
-      ts,
-      source: CLAUDE_SOURCE,
-      account,
-      minutes,
-      usedPercent: w.used_percentage,
-      resetsAt: w.resets_at,
-    })
-    if (r) out.push(r)
+    const used = w.used_percentage
+    // makeReading's bounds: over 10× a limit is no reading.
+    if (typeof used !== 'number' || !Number.isFinite(used) || used < 0 || used > 1000) continue
+    const v: StatuslineWindowValues = { minutes, usedPercent: Math.round(used * 100) / 100 }
+    const resets = w.resets_at === undefined || w.resets_at === null ? null : instantOf(w.resets_at)
+    if (resets) v.resetsAt = resets
+    out.push(v)
   }
   return out
+}
+
+/** A window as the limit reading taken at `ts` (null when the values are no reading). */
+export const statuslineReading = (w: StatuslineWindowValues, ts: string, account: string): LimitReading | null =>
+  makeReading({
+    ts,
+    source: CLAUDE_SOURCE,
+    account,
+    minutes: w.minutes,
+    usedPercent: w.usedPercent,
+    resetsAt: w.resetsAt,
+  })
+
+/** The windows of `rate_limits` as readings taken at `ts`. */
+export function statuslineReadings(input: StatuslineInput | null, ts: string, account: string): LimitReading[] {
+  return statuslineWindows(input).flatMap((w) => statuslineReading(w, ts, account) ?? [])
 }
 
 /**
