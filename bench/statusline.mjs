@@ -150,6 +150,19 @@ const machine = machineInfo()
 try {
   console.error('bench statusline: recording the fixtures, writing the cache, warming the code caches')
   await run('record', process.execPath, [CLI, 'record', '--quiet'], { env })
+  // And some usage of today, so the line has a block and a burn rate.
+  const today = [90, 60, 30, 5].map((ago) =>
+    JSON.stringify({
+      ts: new Date(Date.now() - ago * 60_000).toISOString(),
+      model: 'claude-sonnet-4-5',
+      input: 400_000 * (1 + ago / 30),
+      output: 20_000,
+    }),
+  )
+  await run('record', process.execPath, [CLI, 'record', '--quiet', '--stdin', '--source', 'bench'], {
+    env,
+    input: `${today.join('\n')}\n`,
+  })
   await run('refresh', process.execPath, [CLI, 'statusline', '--refresh'], { env })
   for (let i = 0; i < 3; i++) {
     await timed(process.execPath, ['-e', '0'], '')
