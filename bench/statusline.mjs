@@ -155,7 +155,7 @@ try {
     JSON.stringify({
       ts: new Date(Date.now() - ago * 60_000).toISOString(),
       model: 'claude-sonnet-4-5',
-      input: 400_000 * (1 + ago / 30),
+      input: 100_000 * (3 + Math.floor(ago / 30)),
       output: 20_000,
     }),
   )
