@@ -6,7 +6,7 @@
  * nothing (record is crash-safe: the sources keep what was not committed).
  */
 import type { Store } from '../store/store.js'
-import { holdRefreshLock, releaseRefreshLock } from '../store/refresh-lock.js'
+import { backOffRefreshLock, holdRefreshLock, releaseRefreshLock } from '../store/refresh-lock.js'
 import { recordUsage } from './record.js'
 import { fetchRemote } from './sync/fetch.js'
 import { liveCacheWrites, refreshLiveCache } from './query/live.js'
@@ -18,11 +18,15 @@ export interface RefreshResult {
   errors: Array<{ step: 'record' | 'fetch' | 'cache'; message: string }>
 }
 
+/** After a refresh that could not write the cache, none starts for this long. */
+export const REFRESH_BACKOFF_MS = 60_000
+
 export async function refreshLive(store: Store): Promise<RefreshResult> {
   const state = store.paths.state
   if (!holdRefreshLock(state)) return { ran: false, errors: [] }
   const errors: RefreshResult['errors'] = []
   const before = liveCacheWrites()
+  let wrote = false
   try {
     try {
       await recordUsage(store, { sources: [], stdin: false, push: true, dryRun: false })
@@ -37,15 +41,18 @@ export async function refreshLive(store: Store): Promise<RefreshResult> {
       }
     }
     // record and fetch wrote the cache when they changed something; the clock moved anyway.
-    if (liveCacheWrites() === before && store.initialized) {
+    if (liveCacheWrites() === before) {
       try {
+        if (!store.initialized) throw new Error(`no ledger at ${store.paths.gitdir}`)
         await refreshLiveCache(store, false)
       } catch (e) {
         errors.push({ step: 'cache', message: (e as Error).message })
       }
     }
+    wrote = liveCacheWrites() > before
     return { ran: true, errors }
   } finally {
-    releaseRefreshLock(state)
+    if (wrote) releaseRefreshLock(state)
+    else backOffRefreshLock(state, Date.now() + REFRESH_BACKOFF_MS)
   }
 }

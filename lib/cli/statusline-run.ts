@@ -41,50 +41,49 @@ export async function runStatusline(env: Env, o: StatuslineLineOptions): Promise
 }
 
 /**
- * stdin as text, or null for a terminal. Read on libuv's pool so a writer
- * that never closes costs `boundMs`, not the turn; stops at the first whole JSON value.
+ * stdin as text, or null for a terminal. A file is read at once; a pipe or a socket (what Claude
+ * Code gives) through node's stream, which the bound can stop: a read of fd 0 left pending on
+ * libuv's thread pool would hold the process' exit until the writer closes. Stops at the first
+ * whole JSON value.
  */
 export function readStdin(boundMs: number, max = 1 << 20): Promise<string | null> {
-  // A terminal (or /dev/null) is a character device: nothing to wait for. (fstat, not node:tty,
-  // which loads node:net and the streams: a third of the statusline's own time.)
+  let st: fs.Stats
   try {
-    if (fs.fstatSync(0).isCharacterDevice()) return Promise.resolve(null)
+    st = fs.fstatSync(0)
   } catch {
     return Promise.resolve(null)
   }
+  // A terminal (or /dev/null) is a character device: nothing to wait for. (fstat, not node:tty,
+  // which loads node:net and the streams for nothing.)
+  if (st.isCharacterDevice()) return Promise.resolve(null)
+  if (st.isFile()) {
+    try {
+      const buf = Buffer.alloc(Math.min(max, st.size))
+      return Promise.resolve(buf.subarray(0, fs.readSync(0, buf, 0, buf.length, null)).toString('utf8'))
+    } catch {
+      return Promise.resolve(null)
+    }
+  }
   return new Promise((resolve) => {
+    const stdin = process.stdin
     const chunks: Buffer[] = []
     let size = 0
     let done = false
-    const finish = (timedOut = false) => {
+    const finish = () => {
       if (done) return
       done = true
       clearTimeout(timer)
-      // A read still pending would hold the process open: end it once the line is out.
-      if (timedOut) setTimeout(() => process.exit(), 50).unref()
+      stdin.destroy()
       resolve(Buffer.concat(chunks).toString('utf8'))
     }
-    const timer = setTimeout(() => finish(true), boundMs)
-    const step = () => {
-      const buf = Buffer.allocUnsafe(64 * 1024)
-      fs.read(0, buf, 0, buf.length, null, (err, n) => {
-        if (done) return
-        if (err) {
-          if (err.code === 'EAGAIN') {
-            setTimeout(step, 5)
-            return
-          }
-          finish()
-          return
-        }
-        if (n === 0) return finish()
-        chunks.push(buf.subarray(0, n))
-        size += n
-        if (size >= max || wholeJson(chunks)) return finish()
-        step()
-      })
-    }
-    step()
+    const timer = setTimeout(finish, boundMs)
+    stdin.on('data', (b: Buffer) => {
+      chunks.push(b)
+      size += b.length
+      if (size >= max || wholeJson(chunks)) finish()
+    })
+    stdin.on('end', finish)
+    stdin.on('error', finish)
   })
 }
 

@@ -18,6 +18,8 @@ export interface RefreshHolder {
   pid: number
   host: string
   startedAt: string
+  /** Set by a refresh that could not write the cache: no other starts before then, whatever the pid. */
+  until?: string
 }
 
 export const refreshLockFile = (state: string) => path.join(state, 'refresh.lock')
@@ -55,6 +57,7 @@ export function refreshHolder(state: string, nowMs = Date.now()): RefreshHolder 
 function isStale(held: { holder: RefreshHolder | null; mtimeMs: number }, nowMs: number): boolean {
   const h = held.holder
   if (!h || typeof h.pid !== 'number') return nowMs - held.mtimeMs > 10_000
+  if (typeof h.until === 'string' && nowMs < Date.parse(h.until)) return false
   if (h.host === os.hostname() && !pidAlive(h.pid)) return true
   const started = Date.parse(h.startedAt)
   return !Number.isFinite(started) || nowMs - started > REFRESH_STALE_MS
@@ -109,6 +112,20 @@ export function holdRefreshLock(state: string): boolean {
   if (!taken) return false
   taken.hold(process.pid)
   return true
+}
+
+/**
+ * A refresh that failed keeps the lock, released, until `untilMs`: the statuslines that find the
+ * cache still missing or old start no other before then (each would fail alike).
+ */
+export function backOffRefreshLock(state: string, untilMs: number): void {
+  const file = refreshLockFile(state)
+  const held = readHolder(file)
+  if (held?.holder?.pid !== process.pid || held.holder.host !== os.hostname()) return
+  const holder: RefreshHolder = { ...held.holder, until: new Date(untilMs).toISOString() }
+  const tmp = `${file}.${process.pid}`
+  fs.writeFileSync(tmp, JSON.stringify(holder), { mode: 0o600 })
+  fs.renameSync(tmp, file)
 }
 
 /** Removes the lock if this process holds it. */

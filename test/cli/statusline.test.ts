@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { cli, copyFixtures, expected, isolatedEnv } from '../helpers/cli.js'
+import { BIN, cli, copyFixtures, expected, isolatedEnv } from '../helpers/cli.js'
 import { claudeInput, refreshDone, until } from '../helpers/statusline.js'
 
 const ID = 'f'.repeat(32)
@@ -300,4 +300,55 @@ t.test('a refresh killed mid-way (SIGKILL) loses nothing and doubles nothing onc
   t.equal(more.appended, 0, 'nothing left to record')
   const cache = JSON.parse(fs.readFileSync(path.join(store, 'state/live.json'), 'utf8'))
   t.equal(cache.status.today.totalTokens, 15 * N, 'the cache has them all')
+})
+
+t.test('stdin that is never closed: the line after a short bound, not a hang', async (t) => {
+  const dir = t.testdir()
+  const env = isolatedEnv(dir)
+  const { spawn } = await import('node:child_process')
+  const child = spawn(process.execPath, [BIN, 'statusline', '--no-color'], {
+    env: env as NodeJS.ProcessEnv,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  child.stdin.write('{"model":{"display_name":"Opus"') // and never more, nor an end
+  const out: Buffer[] = []
+  child.stdout.on('data', (b: Buffer) => out.push(b))
+  const watchdog = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  const [code, signal] = await new Promise<[number | null, string | null]>((r) =>
+    child.on('close', (c, s) => r([c, s])),
+  )
+  clearTimeout(watchdog)
+  child.stdin.destroy()
+  t.equal(signal, null, 'it ended by itself')
+  t.equal(code, 0)
+  t.equal(Buffer.concat(out).toString(), 'usage-ledger: no store (run usage-ledger record)\n')
+})
+
+t.test('a refresh that cannot write the cache: no other starts for a while', async (t) => {
+  const dir = t.testdir()
+  const env = isolatedEnv(dir, { USAGE_LEDGER_DEVICE_ID: ID })
+  const store = path.join(dir, 'store')
+  fs.mkdirSync(path.join(store, 'state'), { recursive: true })
+  fs.writeFileSync(path.join(store, 'config.json'), JSON.stringify({ v: 1 }))
+  fs.writeFileSync(path.join(store, 'repo.git'), 'a file where the repository goes: record fails')
+  const first = await cli(['statusline', '--no-color', '--debug'], { env, input: '{}' })
+  const pid = Number(/^refresh: started pid (\d+)/.exec(first.stderr)?.[1])
+  t.ok(pid > 0, first.stderr)
+  const lock = path.join(store, 'state/refresh.lock')
+  await until('the refresh backing off', () => {
+    try {
+      return typeof JSON.parse(fs.readFileSync(lock, 'utf8')).until === 'string'
+    } catch {
+      return false
+    }
+  })
+  t.match(JSON.parse(fs.readFileSync(lock, 'utf8')), { v: 1, pid })
+  const next = await Promise.all(
+    [1, 2, 3].map(() => cli(['statusline', '--no-color', '--debug'], { env, input: '{}' })),
+  )
+  for (const r of next) {
+    t.equal(r.code, 0)
+    t.equal(r.stdout, 'usage-ledger: no cache yet\n')
+    t.match(r.stderr, /^refresh: running/, 'none started while it backs off')
+  }
 })
