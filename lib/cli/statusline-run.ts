@@ -41,8 +41,8 @@ export async function runStatusline(env: Env, o: StatuslineLineOptions): Promise
 }
 
 /**
- * stdin as text, or null for a terminal. A file is read at once; a pipe or a socket (what Claude
- * Code gives) through node's stream, which the bound can stop: a read of fd 0 left pending on
+ * stdin as text, or null for a terminal. A file is read at once; a pipe polled without blocking
+ * (Linux); a socket (what node's spawn gives) through node's stream, which the bound can stop: a read of fd 0 left pending on
  * libuv's thread pool would hold the process' exit until the writer closes. Stops at the first
  * whole JSON value.
  */
@@ -64,6 +64,16 @@ export function readStdin(boundMs: number, max = 1 << 20): Promise<string | null
       return Promise.resolve(null)
     }
   }
+  // A pipe (Linux): opened again without blocking and polled, which needs no stream (node:net).
+  if (st.isFIFO() && process.platform === 'linux') {
+    let fd = -1
+    try {
+      fd = fs.openSync('/proc/self/fd/0', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
+    } catch {
+      /* then the stream */
+    }
+    if (fd >= 0) return pollFd(fd, boundMs, max)
+  }
   return new Promise((resolve) => {
     const stdin = process.stdin
     const chunks: Buffer[] = []
@@ -84,6 +94,41 @@ export function readStdin(boundMs: number, max = 1 << 20): Promise<string | null
     })
     stdin.on('end', finish)
     stdin.on('error', finish)
+  })
+}
+
+/** Reads the non-blocking `fd` until its end, a whole JSON value, `max` bytes or `boundMs`; closes it. */
+function pollFd(fd: number, boundMs: number, max: number): Promise<string> {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + boundMs
+    const chunks: Buffer[] = []
+    const buf = Buffer.allocUnsafe(64 * 1024)
+    let size = 0
+    const done = () => {
+      try {
+        fs.closeSync(fd)
+      } catch {
+        /* closed */
+      }
+      resolve(Buffer.concat(chunks).toString('utf8'))
+    }
+    const poll = () => {
+      for (;;) {
+        let n: number
+        try {
+          n = fs.readSync(fd, buf, 0, buf.length, null)
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() >= deadline) return done()
+          setTimeout(poll, 2)
+          return
+        }
+        if (n === 0) return done()
+        chunks.push(Buffer.from(buf.subarray(0, n)))
+        size += n
+        if (size >= max || wholeJson(chunks)) return done()
+      }
+    }
+    poll()
   })
 }
 

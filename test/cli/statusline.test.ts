@@ -352,3 +352,47 @@ t.test('a refresh that cannot write the cache: no other starts for a while', asy
     t.match(r.stderr, /^refresh: running/, 'none started while it backs off')
   }
 })
+
+t.test('stdin a pipe (a shell pipeline): read whole, and not waited for when never closed', async (t) => {
+  const dir = t.testdir()
+  const env = isolatedEnv(dir)
+  const { spawn } = await import('node:child_process')
+  /** Runs `sh -c script` in a group of its own; resolves its stdout once it printed `rc=…`, then ends the group. */
+  const shell = (script: string) =>
+    new Promise<string>((resolve) => {
+      const child = spawn('sh', ['-c', script], {
+        env: { ...env, NODE: process.execPath, BIN } as NodeJS.ProcessEnv,
+        stdio: ['ignore', 'pipe', 'ignore'],
+        detached: true,
+      })
+      let out = ''
+      const end = () => {
+        clearTimeout(watchdog)
+        try {
+          process.kill(-child.pid!, 'SIGKILL')
+        } catch {
+          /* ended */
+        }
+        resolve(out)
+      }
+      const watchdog = setTimeout(end, 60_000)
+      child.stdout.on('data', (b: Buffer) => {
+        out += b
+        if (/rc=\d+\n/.test(out)) end()
+      })
+      child.on('close', end)
+    })
+  const whole = await shell(
+    `printf '%s' '{"model":{"display_name":"Opus 4.5"}}' | "$NODE" "$BIN" statusline --no-color --format '{model}'; echo "rc=$?"`,
+  )
+  t.equal(whole, 'Opus 4.5 usage-ledger: no store (run usage-ledger record)\nrc=0\n')
+  const open = await shell(
+    // The right side says when node ended; the left one is still sleeping then.
+    `(printf '{"model":'; sleep 600) | ("$NODE" "$BIN" statusline --no-color --format '{model}'; echo "rc=$?")`,
+  )
+  t.equal(
+    open,
+    'usage-ledger: no store (run usage-ledger record)\nrc=0\n',
+    'the line and exit 0 with the writer still there',
+  )
+})
