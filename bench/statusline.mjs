@@ -6,7 +6,8 @@
 //
 // L1  warm `usage-ledger statusline` (Claude Code's stdin JSON with rate_limits, a store of the
 //     fixtures and its cache, the V8 code cache warm) vs `node -e 0`: interleaved, median of
-//     --reps samples each. Goal ≤ 1.5×.
+//     --reps samples each; stdin a socket, as node's spawn gives it. Goal ≤ 1.5×.
+// L1p the same with stdin a pipe: both sides in `sh -c 'printf … | …'` (so both pay the shell).
 // L2  --seconds at --rate calls a second, as Claude Code calls it while it streams, one call
 //     started every 1/rate s whatever the others do, the first with no cache (so one background
 //     refresh runs during the load): the most statusline processes alive at once, the most
@@ -180,6 +181,19 @@ try {
   }
   const l1 = { ours: median(ours), ref: median(ref) }
   l1.ratio = l1.ours / l1.ref
+  // L1p: stdin a pipe (a shell pipeline), both sides through `sh -c 'printf … | …'`.
+  const piped = (cmd) => timed('sh', ['-c', `printf '%s' "$SL_INPUT" | ${cmd}`], '')
+  env.SL_INPUT = INPUT
+  const q = (s) => `'${s.replace(/'/g, "'\\''")}'`
+  const oursP = []
+  const refP = []
+  for (let i = 0; i < REPS; i++) {
+    refP.push((await piped(`${q(process.execPath)} -e 0`)).wallMs)
+    oursP.push((await piped(`${q(process.execPath)} ${q(CLI)} statusline`)).wallMs)
+  }
+  delete env.SL_INPUT
+  const l1p = { ours: median(oursP), ref: median(refP) }
+  l1p.ratio = l1p.ours / l1p.ref
 
   // L2: a call every 1/RATE s for SECONDS, starting with no cache (one refresh runs meanwhile).
   rmSync(join(store, 'state', 'live.json'), { force: true })
@@ -274,6 +288,15 @@ try {
           '≤ 1.5×',
           l1.ratio <= 1.5 ? 'yes' : 'NO',
         ],
+        [
+          'L1p the same, stdin a pipe (sh -c "printf … | …")',
+          fmtMs(l1p.ours),
+          'sh: printf | node -e 0',
+          fmtMs(l1p.ref),
+          fmtRatio(l1p.ratio),
+          '≤ 1.5×',
+          l1p.ratio <= 1.5 ? 'yes' : 'NO',
+        ],
       ],
     ),
   )
@@ -301,7 +324,7 @@ try {
   const outPath = opt.out ?? join(ROOT, 'bench', 'results-statusline.json')
   writeFileSync(
     outPath,
-    `${JSON.stringify({ schema: 'usage-ledger/bench-statusline@1', date: new Date().toISOString(), machine, reps: REPS, l1, l1Samples: { ours, ref }, l2 }, null, 2)}\n`,
+    `${JSON.stringify({ schema: 'usage-ledger/bench-statusline@1', date: new Date().toISOString(), machine, reps: REPS, l1, l1Samples: { ours, ref }, l1p, l1pSamples: { ours: oursP, ref: refP }, l2 }, null, 2)}\n`,
   )
   console.log(`\nwrote ${outPath}`)
   process.exitCode = l2.failed === 0 && l2.cached ? 0 : 1

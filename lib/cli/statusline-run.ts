@@ -26,9 +26,11 @@ export const statuslineColor = (env: Env, flag: boolean) => flag && !env.vars.NO
 
 export async function runStatusline(env: Env, o: StatuslineLineOptions): Promise<void> {
   let line: string
+  let stuck = false
   try {
-    const stdin = await readStdin(STDIN_BOUND_MS)
-    const run = await statusline(env, { home: o.home, stdin, spawnRefresh })
+    const read = await readStdin(STDIN_BOUND_MS)
+    stuck = read.stuck
+    const run = await statusline(env, { home: o.home, stdin: read.text, spawnRefresh })
     line = renderStatusline(run.facts, o.format ?? run.format ?? DEFAULT_STATUSLINE_FORMAT, o.color)
     if (o.debug)
       env.stderr.write(
@@ -38,62 +40,87 @@ export async function runStatusline(env: Env, o: StatuslineLineOptions): Promise
     line = `usage-ledger: ${(e as Error)?.message ?? String(e)}`.slice(0, 80)
   }
   env.stdout.write(`${line}\n`)
+  // A writer that neither finished its JSON nor closed stdin within the bound (Claude Code writes
+  // it and closes): the read left on libuv's pool would hold the exit until it closes, so the
+  // line is out and the process ends here, the one case whose exit status is not 0.
+  if (stuck) process.kill(process.pid, 'SIGKILL')
+}
+
+/** What came on stdin (null: nothing to read, a terminal), and whether a read is still pending on libuv's pool. */
+export interface StdinRead {
+  text: string | null
+  stuck: boolean
 }
 
 /**
- * stdin as text, or null for a terminal. A file is read at once; a pipe polled without blocking
- * (Linux); a socket (what node's spawn gives) through node's stream, which the bound can stop: a read of fd 0 left pending on
- * libuv's thread pool would hold the process' exit until the writer closes. Stops at the first
- * whole JSON value.
+ * stdin, stopping at its end, the first whole JSON value or `boundMs`. A terminal (or
+ * /dev/null: a character device, asked with fstat, not node:tty, which loads node:net and the
+ * streams) is not read; a file is read at once; a pipe (Linux) is opened again without blocking
+ * and polled; a socket (what node's spawn gives) is read on libuv's pool, which costs nothing to
+ * start, unlike node's stream (node:net: a fifth of `node -e 0`), but cannot be taken back: a
+ * read still pending when the bound expires is `stuck`.
  */
-export function readStdin(boundMs: number, max = 1 << 20): Promise<string | null> {
+export function readStdin(boundMs: number, max = 1 << 20): Promise<StdinRead> {
+  const none = Promise.resolve({ text: null, stuck: false })
   let st: fs.Stats
   try {
     st = fs.fstatSync(0)
   } catch {
-    return Promise.resolve(null)
+    return none
   }
-  // A terminal (or /dev/null) is a character device: nothing to wait for. (fstat, not node:tty,
-  // which loads node:net and the streams for nothing.)
-  if (st.isCharacterDevice()) return Promise.resolve(null)
+  if (st.isCharacterDevice()) return none
   if (st.isFile()) {
     try {
       const buf = Buffer.alloc(Math.min(max, st.size))
-      return Promise.resolve(buf.subarray(0, fs.readSync(0, buf, 0, buf.length, null)).toString('utf8'))
+      const text = buf.subarray(0, fs.readSync(0, buf, 0, buf.length, null)).toString('utf8')
+      return Promise.resolve({ text, stuck: false })
     } catch {
-      return Promise.resolve(null)
+      return none
     }
   }
-  // A pipe (Linux): opened again without blocking and polled, which needs no stream (node:net).
   if (st.isFIFO() && process.platform === 'linux') {
     let fd = -1
     try {
       fd = fs.openSync('/proc/self/fd/0', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
     } catch {
-      /* then the stream */
+      /* then as a socket */
     }
-    if (fd >= 0) return pollFd(fd, boundMs, max)
+    if (fd >= 0) return pollFd(fd, boundMs, max).then((text) => ({ text, stuck: false }))
   }
   return new Promise((resolve) => {
-    const stdin = process.stdin
     const chunks: Buffer[] = []
     let size = 0
     let done = false
-    const finish = () => {
+    // A read on the pool now (a descriptor without O_NONBLOCK blocks there); else a retry timer.
+    let pending = false
+    let retry: NodeJS.Timeout | undefined
+    const finish = (stuck: boolean) => {
       if (done) return
       done = true
       clearTimeout(timer)
-      stdin.destroy()
-      resolve(Buffer.concat(chunks).toString('utf8'))
+      clearTimeout(retry)
+      resolve({ text: Buffer.concat(chunks).toString('utf8'), stuck })
     }
-    const timer = setTimeout(finish, boundMs)
-    stdin.on('data', (b: Buffer) => {
-      chunks.push(b)
-      size += b.length
-      if (size >= max || wholeJson(chunks)) finish()
-    })
-    stdin.on('end', finish)
-    stdin.on('error', finish)
+    const timer = setTimeout(() => finish(pending), boundMs)
+    const step = () => {
+      const buf = Buffer.allocUnsafe(64 * 1024)
+      pending = true
+      fs.read(0, buf, 0, buf.length, null, (err, n) => {
+        pending = false
+        if (done) return
+        if (err) {
+          if (err.code !== 'EAGAIN') return finish(false)
+          retry = setTimeout(step, 2)
+          return
+        }
+        if (n === 0) return finish(false)
+        chunks.push(buf.subarray(0, n))
+        size += n
+        if (size >= max || wholeJson(chunks)) return finish(false)
+        step()
+      })
+    }
+    step()
   })
 }
 
