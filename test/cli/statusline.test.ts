@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { BIN, cli, copyFixtures, expected, isolatedEnv } from '../helpers/cli.js'
@@ -410,3 +411,38 @@ t.test('stdin a pipe (a shell pipeline): read whole, and not waited for when nev
     'the line and exit 0 with the writer still there',
   )
 })
+
+// util-linux `script` gives the child a pseudo-terminal; the BSD one takes other arguments.
+const script = spawnSync('script', ['--version'], { encoding: 'utf8' })
+const noPseudoTerminal = script.status !== 0 || !/util-linux/.test(script.stdout + script.stderr)
+
+t.test(
+  'stdin a terminal: not read (a read there would wait for a line nobody types)',
+  { skip: noPseudoTerminal && 'needs util-linux script(1) for a pseudo-terminal' },
+  async (t) => {
+    const dir = t.testdir()
+    const env = isolatedEnv(dir)
+    const { spawn } = await import('node:child_process')
+    // script's own stdin stays open and silent, so the terminal it gives has nothing to read.
+    const child = spawn(
+      'script',
+      ['--quiet', '--return', '--command', `'${process.execPath}' '${BIN}' statusline --no-color`, '/dev/null'],
+      { env: { ...env, TERM: 'xterm-256color' } as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] },
+    )
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => {
+      out += b
+    })
+    let watched = false
+    const watchdog = setTimeout(() => {
+      watched = true
+      child.kill('SIGKILL')
+    }, 60_000)
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)))
+    clearTimeout(watchdog)
+    child.stdin.destroy()
+    t.notOk(watched, 'it ended by itself')
+    t.equal(code, 0, 'exit 0: no read was left pending on the terminal')
+    t.equal(out.replace(/\r/g, ''), 'usage-ledger: no store (run usage-ledger record)\n')
+  },
+)
