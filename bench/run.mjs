@@ -14,6 +14,7 @@
 //     vs `node -e 0` (interleaved, median of all samples).
 // S2  first `record` of that mixed tree vs `ccusage daily --offline --json` (every agent) on it,
 //     both with an empty HOME and every source's variable set; median over runs.
+// L1, L2  the statusline (issue 16), by bench/statusline.mjs after the rest (--no-statusline: not).
 // Each run starts from a fresh temp home; ratios come from numbers measured in the same
 // invocation. The generated tree is cached (by size, seed, end date and generator version)
 // under ${XDG_CACHE_HOME:-~/.cache}/usage-ledger-bench/trees and is left as it was found: P3
@@ -94,12 +95,13 @@ const { values: opt } = parseArgs({
     out: { type: 'string' },
     sessions: { type: 'string' },
     'no-sources': { type: 'boolean', default: false },
+    'no-statusline': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 })
 if (opt.help) {
   console.log(
-    'usage: node bench/run.mjs [--size large|medium|small] [--runs 3] [--seed 42] [--keep] [--p2-reps 10] [--p3-reps 5] [--p3-responses 100] [--out results.json] [--sessions N] [--no-sources]',
+    'usage: node bench/run.mjs [--size large|medium|small] [--runs 3] [--seed 42] [--keep] [--p2-reps 10] [--p3-reps 5] [--p3-responses 100] [--out results.json] [--sessions N] [--no-sources] [--no-statusline]',
   )
   process.exit(0)
 }
@@ -434,3 +436,8 @@ writeJson(outPath, {
 })
 console.log(`\nwrote ${outPath}`)
 process.exitCode = checks.every((c) => c.ok) ? 0 : 1
+// The statusline's benchmark (L1, L2), its own table.
+if (!opt['no-statusline']) {
+  const sl = spawnSync(process.execPath, [join(ROOT, 'bench', 'statusline.mjs')], { stdio: 'inherit' })
+  if (sl.status !== 0) process.exitCode = 1
+}

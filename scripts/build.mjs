@@ -70,6 +70,17 @@ await build({
   define: { 'import.meta.url': '__importMetaUrl', USAGE_LEDGER_VERSION: JSON.stringify(version) },
   banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 })
+// The statusline (lib/cli/statusline-main.ts): Claude Code runs it after every turn, so it is a
+// bundle of its own, without yargs or any other command (bin/usage-ledger.js picks it).
+await build({
+  ...commonjs,
+  entryPoints: { statusline: 'lib/cli/statusline-main.ts' },
+  minifySyntax: true,
+  minifyWhitespace: true,
+  alias: { 'node:fs': './scripts/shims/node-fs.mjs', 'node:path': './scripts/shims/node-path.mjs' },
+  // Only createRequire reads it there, which takes a path as well as a URL.
+  define: { 'import.meta.url': '__filename' },
+})
 // `npm run demo` (not shipped: package.json "files" names dist/cli.cjs and dist/worker.cjs only).
 await build({ ...commonjs, entryPoints: { demo: 'scripts/demo.ts' } })
 for (const f of readdirSync(tmp)) renameSync(new URL(f, tmp), new URL(f, dist))

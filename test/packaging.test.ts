@@ -10,6 +10,7 @@ import { isBuiltin } from 'node:module'
 import path from 'node:path'
 import { expected, FIXTURES, ROOT } from './helpers/cli.js'
 import { run } from './helpers/spawn.js'
+import { refreshDone } from './helpers/statusline.js'
 
 interface PackageJson {
   name: string
@@ -95,6 +96,7 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
     'bin/package.json',
     'data/prices.json',
     'dist/cli.cjs',
+    'dist/statusline.cjs',
     'dist/worker.cjs',
     'package.json',
     'README.md',
@@ -136,7 +138,7 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
   // The parse worker (dist/worker.cjs) is a bundle of its own, held to the same rule.
   const needed = [
     ...new Set(
-      ['dist/cli.cjs', 'dist/worker.cjs'].flatMap((f) =>
+      ['dist/cli.cjs', 'dist/statusline.cjs', 'dist/worker.cjs'].flatMap((f) =>
         runtimeRequires(fs.readFileSync(path.join(project, f), 'utf8')),
       ),
     ),
@@ -265,6 +267,12 @@ t.test('npm pack ships only what users need; the tarball installs and runs', asy
     reported.totals.costUSD > 0 && !reported.warnings.some((w) => w.code === 'UNKNOWN_MODEL_PRICE'),
     'and prices them from its own data/prices.json',
   )
+
+  // The statusline's own bundle (dist/statusline.cjs) ships and runs from the install.
+  const line = await run(bin, ['statusline', '--no-color'], { env: sourcesEnv('store-pipe'), input: '{}' })
+  t.equal(line.code, 0, 'statusline exits 0', { stderr: line.stderr })
+  t.match(line.stdout, /^usage-ledger: no cache yet\n$/, 'and prints its line from the installed bundle')
+  await refreshDone(path.join(work, 'store-pipe'))
 
   t.test('not a terminal: no colour, no progress', async (t) => {
     t.notMatch(recorded.stderr, /reading sources|\r|\x1b/, 'record shows no progress on a piped stderr')

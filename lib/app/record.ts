@@ -14,6 +14,7 @@ import { lastPushFailure, pushOrKeep, type PushSummary } from './sync/push.js'
 import type { PushFailure } from './sync/push.js'
 import { takeSpooledReadings } from '../store/limits-spool.js'
 import type { LimitReading } from '../ledger/limits.js'
+import { liveCacheInUse } from '../store/live.js'
 
 export interface RecordUsageOptions {
   sources: string[]
@@ -147,6 +148,9 @@ export async function recordUsage(store: Store, opts: RecordUsageOptions, progre
     if (!summary.push && store.config.remote) summary.lastPushFailure = lastPushFailure(store)
     // `--source cliproxy` with the queue out of reach: what was spooled is committed, then it fails.
     if (proxy?.error) throw proxy.error
+    // The statusline's cache (state/live.json), only while a statusline uses it: plain `record` pays nothing.
+    if (summary.commit && liveCacheInUse(store.paths.state))
+      await (await import('./query/live.js')).refreshLiveCacheIfUsed(store)
     return run
   } finally {
     lock?.release()

@@ -40,6 +40,8 @@ export interface OptionSpec {
   default?: unknown
   alias?: string
   describe?: string
+  /** Left out of --help (an option for the tool's own use). */
+  hidden?: boolean
 }
 
 /** The parsed command line as yargs gives it (kebab-case options also camel-cased). */

@@ -66,6 +66,16 @@ fi
 `
 }
 
+/**
+ * The words that run `statusline` for this store: `statusline` right after the CLI, where the bin
+ * sees it and starts the statusline's own small bundle (`--home` after it).
+ */
+export function statuslineWords(recordWords: string[]): string[] {
+  const base = recordWords.slice(0, -2)
+  const at = base.indexOf('--home')
+  return at < 0 ? [...base, 'statusline'] : [...base.slice(0, at), 'statusline', ...base.slice(at)]
+}
+
 function claudeCodeSnippet(words: string[]): string {
   const line = shellLine(words)
   // Stop fires after every answer: in the background, so it never delays the next turn.
@@ -78,6 +88,8 @@ function claudeCodeSnippet(words: string[]): string {
         Stop: [{ hooks: [{ type: 'command', command: stop, timeout: 30 }] }],
         SessionEnd: [{ hooks: [{ type: 'command', command: end, timeout: 60 }] }],
       },
+      // The statusline (DESIGN §7 `statusline`): today, the block and the limits over every device.
+      statusLine: { type: 'command', command: shellLine(statuslineWords(words)), padding: 0 },
     },
     null,
     2,

@@ -56,6 +56,11 @@ const COMMANDS: Array<[string, string, Load]> = [
   ],
   ['report [period]', 'usage totals over every device in the store', () => import('./report.js')],
   [
+    'statusline',
+    "one line for Claude Code's statusline: today, the 5-hour block and the limits over every device",
+    () => import('./statusline.js'),
+  ],
+  [
     'collect <source>',
     "follow a usage queue (cliproxy: CLIProxyAPI) and commit what it publishes to this device's ledger",
     () => import('./collect.js'),
@@ -116,7 +121,7 @@ function build(env: Env, wantsHelp: boolean, run: (load: Load, a: Args) => void)
     parser
       .demandCommand(
         1,
-        'name a command: init, record, push, fetch, report, verify, status, devices, sources, index or hooks',
+        'name a command: init, record, push, fetch, report, verify, status, statusline, devices, sources, index or hooks',
       )
       .completion('completion', 'print a shell completion script (bash, or zsh when $SHELL is zsh)')
       .recommendCommands()

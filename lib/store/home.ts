@@ -77,6 +77,8 @@ export interface Config {
    * `cliproxy.interval` (seconds between the collector's commits). Never a key: it is refused.
    */
   sources?: { cliproxy?: { url?: string; interval?: number } & Record<string, unknown> }
+  /** `statusline`: its line (placeholders, see lib/report/statusline.ts) and how old its cache may get, in minutes. */
+  statusline?: { format?: string; refreshMinutes?: number }
 }
 
 export function readConfig(file: string): Config {

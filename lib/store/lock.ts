@@ -25,12 +25,21 @@ export interface LockOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-function pidAlive(pid: number): boolean {
+/**
+ * Whether `pid` runs on this host. A killed process that nobody reaped (a zombie: its parent
+ * exited and the container's init does not reap, as a detached statusline refresh's) still
+ * answers signal 0, but holds nothing: Linux's /proc tells.
+ */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    return !/^\d+ \(.*\) [ZX] /s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return true
   }
 }
 

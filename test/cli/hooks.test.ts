@@ -5,6 +5,7 @@ import { BIN, cli, copyFixtures, expected, isolatedEnv, TOKEN_FIELDS, type Total
 import { machine } from '../helpers/machine.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { run } from '../helpers/spawn.js'
+import { refreshDone } from '../helpers/statusline.js'
 
 // The `fetch` side (a store's own post-merge hooks run after `merged` moves) is proved in
 // test/cli/sync.test.ts, "fetch runs the store's post-merge hooks after advancing merged"; here
@@ -310,6 +311,16 @@ t.test('hooks print: a ready-to-paste snippet for each target', async (t) => {
       `${event}: a command hook that cannot fail`,
     )
   }
+
+  t.match(claude.statusLine, { type: 'command', padding: 0 }, 'the statusLine block beside the hooks')
+  t.ok(
+    claude.statusLine.command.endsWith(`${BIN} statusline --home ${path.join(root, 'store')}`),
+    '`statusline` first, where the bin takes its own bundle, for this store',
+  )
+  const line = await run('bash', ['-c', claude.statusLine.command], { env: { ...env, NO_COLOR: '1' }, input: '{}' })
+  t.equal(line.code, 0, line.stderr)
+  t.equal(line.stdout.split('\n').length, 2, 'which prints one line')
+  await refreshDone(path.join(root, 'store')) // the refresh it started, before the directory goes
 
   const cron = await print('cron')
   t.match(cron, /^\*\/15 \* \* \* \* .* record --quiet >\/dev\/null 2>&1 \|\| true$/m)

@@ -166,3 +166,32 @@ t.test('8 concurrent acquirers in one process never overlap', async (t) => {
   t.same([...order].sort(), [0, 1, 2, 3, 4, 5, 6, 7])
   t.notOk(fs.existsSync(file), 'all released')
 })
+
+t.test(
+  'a holder killed and never reaped (a zombie) holds nothing',
+  { skip: process.platform !== 'linux' && 'needs /proc' },
+  async (t) => {
+    const file = path.join(t.testdir({}), 'lock')
+    // sh starts a child that ends at once, then becomes `sleep`, which never reaps it.
+    const { start } = await import('../helpers/spawn.js')
+    const parent = start('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'])
+    const pid = await new Promise<number>((resolve) =>
+      parent.child.stdout!.once('data', (b: Buffer) => resolve(Number(String(b).trim()))),
+    )
+    try {
+      for (let i = 0; i < 600 && !/^\d+ \(.*\) Z /s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); i++)
+        await sleep(10)
+      t.ok(alive(pid), 'signal 0 still reaches it')
+      fs.writeFileSync(
+        file,
+        JSON.stringify({ pid, host: os.hostname(), startedAt: new Date().toISOString(), nonce: 'x' }),
+      )
+      const lock = await StoreLock.acquire(file, { waitMs: 0 })
+      t.equal(JSON.parse(fs.readFileSync(file, 'utf8')).pid, process.pid, 'its lock is taken over at once')
+      lock.release()
+    } finally {
+      parent.child.kill('SIGKILL')
+      await parent.done
+    }
+  },
+)

@@ -24,6 +24,7 @@ import { storePrices } from '../query/index.js'
 import { resolveDevices } from '../query/device-ref.js'
 import { listDevices } from '../query/devices.js'
 import { resolveRemote } from './remote.js'
+import { liveCacheInUse } from '../../store/live.js'
 import { checkHeads, cloneGoodHeads, type DeviceCheck, type TrustResult, type TrustState } from './trust.js'
 
 export type { Finding }
@@ -309,5 +310,8 @@ export async function fetchRemote(store: Store, opts: FetchRemoteOptions): Promi
     : []
   if (!store.initialized) await store.ensureInit()
   const r = await fetchInto(store, acceptRewrite, Boolean(opts.repo))
+  // The statusline's cache (state/live.json), when a head moved and a statusline uses the store.
+  if (!opts.repo && r.devices.some((d) => d.status !== 'unchanged') && liveCacheInUse(store.paths.state))
+    await (await import('../query/live.js')).refreshLiveCacheIfUsed(store)
   return { ...r, remote: redactUrl(store.config.remote) }
 }
