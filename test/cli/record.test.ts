@@ -96,7 +96,7 @@ t.test('record then report equals the hand-computed fixture totals', async (t) =
   t.same(
     log,
     [
-      `usage-ledger <${DEVICE}@usage-ledger>|record: +${summary.appended} records (2026-11-18..2026-11-21)`,
+      `usage-ledger <${DEVICE}@usage-ledger>|record: +${summary.appended} records (2026-11-18..2026-11-21), +2 limit readings`,
       'usage-ledger <genesis@usage-ledger>|usage-ledger: ledger root',
     ],
     'one record commit on the shared genesis',
@@ -179,9 +179,10 @@ t.test('--dry-run prints exactly the lines it would commit and changes nothing',
   const gitdir = path.join(dir, 'store/repo.git')
   const committed = git(gitdir, ['ls-tree', '-r', '--name-only', `refs/heads/ledger/${DEVICE}`])
     .split('\n')
-    .filter((p) => p.endsWith('.ndjson'))
+    .filter((p) => p.endsWith('.ndjson') && !p.includes('/limits/'))
   const text = committed.map((p) => git(gitdir, ['show', `refs/heads/ledger/${DEVICE}:${p}`])).join('')
-  t.same(text.trim().split('\n').sort(), lines.sort(), 'the committed lines are the dry-run lines')
+  t.same(text.trim().split('\n').sort(), lines.sort(), 'the committed record lines are the dry-run lines')
+  t.equal(JSON.parse(real.stdout).readings, 2, "the fixtures' Codex limit readings (DESIGN §4a), committed beside them")
   t.equal(JSON.parse(real.stdout).appended, lines.length)
 })
 
@@ -307,9 +308,10 @@ t.test('manifest.json counts and the sealed digest match the parts', async (t) =
   await cli(['record'], { env })
   const ref = `refs/heads/ledger/${DEVICE}`
   const manifest = JSON.parse(git(gitdir, ['show', `${ref}:devices/${DEVICE}/manifest.json`]))
+  // The record parts (limits parts hold readings, neither counted nor sealed: DESIGN §2).
   const files = git(gitdir, ['ls-tree', '-r', '--name-only', ref])
     .split('\n')
-    .filter((p) => p.endsWith('.ndjson'))
+    .filter((p) => p.endsWith('.ndjson') && !p.includes('/limits/'))
   const byDay = new Map<string, string[][]>()
   for (const f of files) {
     const day = f.split('/')[3]!

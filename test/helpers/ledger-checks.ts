@@ -134,7 +134,8 @@ export function partsChanged(before: Map<string, string>, after: Map<string, str
  * doubled write: writers append a copy only when it beats what is recorded).
  */
 export async function ledgerLines(gitdir: string, ref: string): Promise<{ lines: number; problems: string[] }> {
-  const oids = [...(await partsAt(gitdir, ref)).values()]
+  // Records only: a limits part holds readings (DESIGN §4a), which no run counts as appended.
+  const oids = [...(await partsAt(gitdir, ref))].filter(([p]) => !p.includes('/limits/')).map(([, oid]) => oid)
   if (!oids.length) return { lines: 0, problems: [] }
   const r = await new Promise<Buffer>((resolve, reject) => {
     const child = spawn('git', ['cat-file', '--batch'], { env: gitEnv(gitdir), stdio: ['pipe', 'pipe', 'inherit'] })
