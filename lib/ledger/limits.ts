@@ -104,22 +104,7 @@ export function makeReading(p: {
 }
 
 /** The one line written for a reading: keys in this order, optional ones omitted. */
-export function readingLine(r: LimitReading): string {
-  const o: Record<string, unknown> = {
-    v: 1,
-    id: r.id,
-    ts: r.ts,
-    source: r.source,
-    account: r.account,
-    window: r.window,
-    minutes: r.minutes,
-    usedPercent: r.usedPercent,
-  }
-  if (r.resetsAt !== undefined) o.resetsAt = r.resetsAt
-  if (r.plan !== undefined) o.plan = r.plan
-  if (r.limit !== undefined) o.limit = r.limit
-  return JSON.stringify(o)
-}
+export const readingLine = (r: LimitReading): string => JSON.stringify(readingFrom(r))
 
 /** What is wrong with a reading (empty when it is valid). */
 export function validateReading(o: unknown): string[] {
@@ -174,7 +159,7 @@ export function parseReadingLine(line: string): ParsedReading {
   return { kind: 'reading', reading: readingFrom(r) }
 }
 
-/** Only the keys of v1, in the canonical order (a reader ignores unknown keys). */
+/** Only the keys of v1, in the canonical order (a reader ignores unknown keys; a writer writes no other). */
 function readingFrom(r: LimitReading): LimitReading {
   const out: LimitReading = {
     v: 1,

@@ -104,7 +104,7 @@ export class StoreLock {
           throw opError('LOCK_FAILED', `cannot create lock ${file}: ${(e as Error).message}`, e)
       }
       const held = readLock(file)
-      if (held && isStale(held, staleAfterMs, now())) takeOver(file, held.raw)
+      if (held && isStale(held, staleAfterMs, now())) takeOverStale(file, held.raw, (f) => readLock(f)?.raw)
       else if (now() > deadline) {
         const who = held?.info
           ? `pid ${held.info.pid} on ${held.info.host} since ${held.info.startedAt}`
@@ -134,7 +134,11 @@ function isStale({ info, mtimeMs }: HeldLock, staleAfterMs: number, nowMs: numbe
   return !Number.isFinite(started) || nowMs - started > staleAfterMs
 }
 
-function takeOver(file: string, staleRaw: string): void {
+/**
+ * Removes a stale lock file, if it still holds `staleRaw` (what `rawNow` reads), under a guard
+ * directory so two processes taking it over do not remove each other's fresh lock.
+ */
+export function takeOverStale(file: string, staleRaw: string, rawNow: (file: string) => string | undefined): void {
   const guard = `${file}.takeover`
   try {
     fs.mkdirSync(guard)
@@ -148,7 +152,7 @@ function takeOver(file: string, staleRaw: string): void {
     return
   }
   try {
-    if (readLock(file)?.raw === staleRaw) fs.rmSync(file, { force: true })
+    if (rawNow(file) === staleRaw) fs.rmSync(file, { force: true })
   } finally {
     fs.rmdirSync(guard)
   }

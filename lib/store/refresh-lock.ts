@@ -9,7 +9,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { pidAlive } from './lock.js'
+import { pidAlive, takeOverStale } from './lock.js'
 
 export const REFRESH_STALE_MS = 10 * 60_000
 
@@ -79,7 +79,7 @@ export function takeRefreshLock(state: string, nowMs = Date.now()): TakenRefresh
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return null
       const held = readHolder(file)
       if (held && !isStale(held, nowMs)) return null
-      if (held) takeOver(file, held.raw)
+      if (held) takeOverStale(file, held.raw, (f) => readHolder(f)?.raw)
       continue
     }
     let open = true
@@ -133,23 +133,4 @@ export function releaseRefreshLock(state: string): void {
   const file = refreshLockFile(state)
   const held = readHolder(file)
   if (held?.holder?.pid === process.pid && held.holder.host === os.hostname()) fs.rmSync(file, { force: true })
-}
-
-function takeOver(file: string, staleRaw: string): void {
-  const guard = `${file}.takeover`
-  try {
-    fs.mkdirSync(guard)
-  } catch {
-    try {
-      if (Date.now() - fs.statSync(guard).mtimeMs > 10_000) fs.rmdirSync(guard)
-    } catch {
-      /* gone already */
-    }
-    return
-  }
-  try {
-    if (readHolder(file)?.raw === staleRaw) fs.rmSync(file, { force: true })
-  } finally {
-    fs.rmdirSync(guard)
-  }
 }
