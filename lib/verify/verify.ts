@@ -174,8 +174,10 @@ async function diffTrees(
   commit: string,
   out: Change[],
 ): Promise<void> {
-  const left = new Map(((a && (await trees.read(a, path, commit))) || []).map((e) => [e.name, e]))
-  const right = new Map(((b && (await trees.read(b, path, commit))) || []).map((e) => [e.name, e]))
+  // Both sides asked at once: one round trip to git's cat-file, not two (the findings keep their order).
+  const [l0, r0] = await Promise.all([a ? trees.read(a, path, commit) : null, b ? trees.read(b, path, commit) : null])
+  const left = new Map((l0 || []).map((e) => [e.name, e]))
+  const right = new Map((r0 || []).map((e) => [e.name, e]))
   for (const name of new Set([...left.keys(), ...right.keys()])) {
     const l = left.get(name),
       r = right.get(name)
