@@ -60,14 +60,16 @@ export function ago(at: string, now: Date): string {
   return `${Math.round(s / 86400)} d ago`
 }
 
-/** `in 2 h 10 min` until a later instant (`now` when it has passed). */
-export function until(at: string, now: Date): string {
-  const min = Math.round((Date.parse(at) - now.getTime()) / 60_000)
-  if (!Number.isFinite(min)) return 'at an unknown time'
-  if (min <= 0) return 'now'
-  if (min < 60) return `in ${min} min`
-  if (min < 48 * 60) return `in ${Math.floor(min / 60)} h${min % 60 ? ` ${min % 60} min` : ''}`
-  return `in ${Math.round(min / 1440)} d`
+/** "2 h 10 min", "4 d 3 h", "12 min", "45 s": a duration in its two largest units. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000))
+  if (s < 60) return `${s} s`
+  const m = Math.round(s / 60)
+  if (m < 60) return `${m} min`
+  const h = Math.floor(m / 60)
+  if (h < 24) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`
+  const d = Math.floor(h / 24)
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`
 }
 
 /** `s` as one word for a POSIX shell: as it is when it is safe, else in single quotes. */

@@ -46,13 +46,13 @@ t.test('dirName: the directory name of a cwd', async (t) => {
   t.equal(dirName('/'), '/')
 })
 
-t.test('until: the time left to a later instant', async (t) => {
-  const { until } = await import('../lib/text.js')
-  const now = new Date('2026-11-22T12:00:00.000Z')
-  t.equal(until('2026-11-22T12:45:00.000Z', now), 'in 45 min')
-  t.equal(until('2026-11-22T14:10:00.000Z', now), 'in 2 h 10 min')
-  t.equal(until('2026-11-22T15:00:00.000Z', now), 'in 3 h')
-  t.equal(until('2026-11-26T12:00:00.000Z', now), 'in 4 d')
-  t.equal(until('2026-11-22T11:00:00.000Z', now), 'now')
-  t.equal(until('garbage', now), 'at an unknown time')
+t.test('duration: the two largest units of a span', async (t) => {
+  const { duration } = await import('../lib/text.js')
+  const min = 60_000
+  t.equal(duration(45 * min), '45 min')
+  t.equal(duration(130 * min), '2 h 10 min')
+  t.equal(duration(180 * min), '3 h')
+  t.equal(duration(4 * 1440 * min), '4 d')
+  t.equal(duration(6 * 1440 * min + 61 * min), '6 d 1 h')
+  t.equal(duration(-5 * min), '0 s', 'a span that has passed is none')
 })

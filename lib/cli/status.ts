@@ -1,7 +1,7 @@
 /** `status`: this device, its remote and pending commits, every device, the merged tree. */
 import { storeStatus } from '../app/query/status.js'
 import { Store } from '../store/store.js'
-import { ago, until } from '../text.js'
+import { ago, duration } from '../text.js'
 import type { ShownReading } from '../ledger/limits.js'
 import { localTimeIn } from '../ledger/zone.js'
 import { out, type CommandContext, type Outcome, type CommandSpec, optional } from './context.js'
@@ -74,7 +74,7 @@ export function readingText(r: ShownReading, now: Date): string {
   const bucket = r.limit ? ` ${r.limit}` : ''
   const resets = r.resetsAt
     ? Date.parse(r.resetsAt) > now.getTime()
-      ? ` (resets ${until(r.resetsAt, now)})`
+      ? ` (resets in ${duration(Date.parse(r.resetsAt) - now.getTime())})`
       : ' (reset since)'
     : ''
   return `${r.source}${bucket} ${r.window} ${r.usedPercent}%${resets}, seen ${ago(r.ts, now)} on ${r.deviceName}`

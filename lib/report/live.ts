@@ -7,7 +7,7 @@
 import type { BurnRate, Projection, Totals } from './aggregate.js'
 import type { ShownReading } from '../ledger/limits.js'
 import { localTimeIn } from '../ledger/zone.js'
-import { ago, displayWidth, truncate, wrap } from '../text.js'
+import { ago, displayWidth, duration, truncate, wrap } from '../text.js'
 
 interface Percent {
   tokens: number | null
@@ -64,18 +64,6 @@ const usd = (x: number) => `$${x.toFixed(2)}`
 
 type Style = 'bold' | 'dim' | 'green' | 'yellow' | 'red' | 'cyan'
 const SGR: Record<Style, string> = { bold: '1', dim: '2', green: '32', yellow: '33', red: '31', cyan: '36' }
-
-/** "2 h 10 min", "4 d 3 h", "12 min", "45 s": a duration in its two largest units. */
-export function duration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000))
-  if (s < 60) return `${s} s`
-  const m = Math.round(s / 60)
-  if (m < 60) return `${m} min`
-  const h = Math.floor(m / 60)
-  if (h < 24) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`
-  const d = Math.floor(h / 24)
-  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`
-}
 
 /**
  * `line` cut to `width` columns, colour codes kept whole (and reset when the cut falls inside

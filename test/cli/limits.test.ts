@@ -173,7 +173,7 @@ t.test('readings from two devices of one account: the newest per window wins, ne
   const text = (await ok(['status'], c)).stdout
   t.match(
     text,
-    /^limits {3}codex 5h 61% \(resets in 6 d\), seen 60 min ago on a$/m,
+    /^limits {3}codex 5h 61% \(resets in 6 d 1 h\), seen 60 min ago on a$/m,
     'status names the reading, its reset and who saw it',
   )
   // Readings are no usage: the totals are the records' alone.

@@ -5,7 +5,8 @@
  */
 import t, { type Test } from 'tap'
 import { createRequire } from 'node:module'
-import { duration, fitLine, renderLive, type LiveStatus } from '../../lib/report/live.js'
+import { fitLine, renderLive, type LiveStatus } from '../../lib/report/live.js'
+import { duration } from '../../lib/text.js'
 
 const stringWidth = createRequire(import.meta.url)('string-width') as (s: string) => number
 
