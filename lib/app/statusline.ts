@@ -20,7 +20,7 @@ import {
   type StatuslineInput,
   type StatuslineWindowValues,
 } from '../collect/claude-code/statusline.js'
-import { readingKey, UNKNOWN_ACCOUNT, type LimitReading, type ShownReading } from '../ledger/limits.js'
+import { newestByKey, readingKey, UNKNOWN_ACCOUNT, type LimitReading, type ShownReading } from '../ledger/limits.js'
 import { homePaths, readConfig, resolveHome, type Config } from '../store/home.js'
 import { writeFileAtomic } from '../store/fsutil.js'
 import { spooledReadings, spoolReadings } from '../store/limits-spool.js'
@@ -95,7 +95,7 @@ export async function statusline(env: Env, opts: StatuslineOptions): Promise<Sta
   const known = storeThere ? safe(() => spooledReadings(paths.state), []) : []
   if (windows.length && storeThere) {
     const acct = account()
-    const newest = newestOf([...known, ...cachedReadings(live)])
+    const newest = newestByKey<LimitReading>([...known, ...cachedReadings(live)])
     spooled = windows
       .filter((w) => {
         const n = newest.get(readingKey({ source: CLAUDE_SOURCE, account: acct, minutes: w.minutes }))
@@ -198,16 +198,6 @@ function shownLimits(
 
 const cachedReadings = (live: LiveCache | null): ShownReading[] =>
   Array.isArray(live?.status.readings) ? live.status.readings : []
-
-function newestOf(readings: LimitReading[]): Map<string, LimitReading> {
-  const m = new Map<string, LimitReading>()
-  for (const r of readings) {
-    const k = readingKey(r)
-    const cur = m.get(k)
-    if (!cur || r.ts > cur.ts) m.set(k, r)
-  }
-  return m
-}
 
 /**
  * The account Claude Code is logged in with, hashed, from its config file; remembered in

@@ -76,11 +76,6 @@ export const statuslineReading = (w: StatuslineWindowValues, ts: string, account
     resetsAt: w.resetsAt,
   })
 
-/** The windows of `rate_limits` as readings taken at `ts`. */
-export function statuslineReadings(input: StatuslineInput | null, ts: string, account: string): LimitReading[] {
-  return statuslineWindows(input).flatMap((w) => statuslineReading(w, ts, account) ?? [])
-}
-
 /**
  * Claude Code's global config file: `.claude.json` in the first CLAUDE_CONFIG_DIR entry when
  * that is set (Claude Code reads it there), else `~/.claude.json`.

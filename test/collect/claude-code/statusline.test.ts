@@ -3,9 +3,15 @@ import {
   accountOfClaudeConfig,
   claudeConfigFile,
   parseStatuslineInput,
-  statuslineReadings,
+  statuslineReading,
+  statuslineWindows,
+  type StatuslineInput,
 } from '../../../lib/collect/claude-code/statusline.js'
 import { accountHash, UNKNOWN_ACCOUNT } from '../../../lib/ledger/limits.js'
+
+/** The windows of `rate_limits` as the readings the statusline spools (taken at `ts`). */
+const statuslineReadings = (input: StatuslineInput | null, ts: string, account: string) =>
+  statuslineWindows(input).flatMap((w) => statuslineReading(w, ts, account) ?? [])
 
 t.test('the input: JSON objects only; rate_limits as readings, each window on its own', async (t) => {
   t.equal(parseStatuslineInput(''), null)
