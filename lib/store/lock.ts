@@ -43,13 +43,14 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-interface HeldLock {
-  info: LockInfo | null
+/** A lock file as read: what it says (null: not JSON yet, or torn), its text and its mtime. */
+export interface HeldLock<T = LockInfo> {
+  info: T | null
   raw: string
   mtimeMs: number
 }
 
-function readLock(file: string): HeldLock | null {
+export function readLock<T = LockInfo>(file: string): HeldLock<T> | null {
   let raw: string, mtimeMs: number
   try {
     raw = fs.readFileSync(file, 'utf8')
@@ -58,7 +59,7 @@ function readLock(file: string): HeldLock | null {
     return null
   }
   try {
-    return { info: JSON.parse(raw) as LockInfo, raw, mtimeMs }
+    return { info: JSON.parse(raw) as T, raw, mtimeMs }
   } catch {
     return { info: null, raw, mtimeMs }
   }
@@ -104,7 +105,9 @@ export class StoreLock {
           throw opError('LOCK_FAILED', `cannot create lock ${file}: ${(e as Error).message}`, e)
       }
       const held = readLock(file)
-      if (held && isStale(held, staleAfterMs, now())) takeOverStale(file, held.raw, (f) => readLock(f)?.raw)
+      // Unreadable: half-written by a process killed between create and write, or still being written.
+      if (held && staleLock(held, { unwrittenMs: 5_000, staleAfterMs, nowMs: now(), mtimeNowMs: Date.now() }))
+        takeOverStale(file, held.raw, (f) => readLock(f)?.raw)
       else if (now() > deadline) {
         const who = held?.info
           ? `pid ${held.info.pid} on ${held.info.host} since ${held.info.startedAt}`
@@ -126,12 +129,19 @@ export class StoreLock {
   }
 }
 
-function isStale({ info, mtimeMs }: HeldLock, staleAfterMs: number, nowMs: number): boolean {
-  // Unreadable: half-written by a process killed between create and write, or still being written.
-  if (!info) return Date.now() - mtimeMs > 5_000
+/**
+ * Whether a held lock is stale: not written yet `unwrittenMs` after its mtime (a process killed
+ * between create and write; `mtimeNowMs` is that clock), its process gone (same host), or held
+ * longer than `staleAfterMs`.
+ */
+export function staleLock(
+  { info, mtimeMs }: HeldLock<Pick<LockInfo, 'pid' | 'host' | 'startedAt'>>,
+  o: { unwrittenMs: number; staleAfterMs: number; nowMs: number; mtimeNowMs?: number },
+): boolean {
+  if (!info) return (o.mtimeNowMs ?? o.nowMs) - mtimeMs > o.unwrittenMs
   if (info.host === os.hostname() && !pidAlive(info.pid)) return true
   const started = Date.parse(info.startedAt)
-  return !Number.isFinite(started) || nowMs - started > staleAfterMs
+  return !Number.isFinite(started) || o.nowMs - started > o.staleAfterMs
 }
 
 /**

@@ -9,7 +9,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { pidAlive, takeOverStale } from './lock.js'
+import { readLock, staleLock, takeOverStale, type HeldLock } from './lock.js'
 
 export const REFRESH_STALE_MS = 10 * 60_000
 
@@ -31,36 +31,18 @@ export interface TakenRefreshLock {
   drop(): void
 }
 
-function readHolder(file: string): { raw: string; holder: RefreshHolder | null; mtimeMs: number } | null {
-  try {
-    const raw = fs.readFileSync(file, 'utf8')
-    const mtimeMs = fs.statSync(file).mtimeMs
-    let holder: RefreshHolder | null = null
-    try {
-      holder = JSON.parse(raw) as RefreshHolder
-    } catch {
-      /* being written, or torn */
-    }
-    return { raw, holder, mtimeMs }
-  } catch {
-    return null
-  }
-}
-
 /** Who holds the lock now (null when nobody, or the holder is stale). */
 export function refreshHolder(state: string, nowMs = Date.now()): RefreshHolder | null {
-  const held = readHolder(refreshLockFile(state))
+  const held = readLock<RefreshHolder>(refreshLockFile(state))
   if (!held || isStale(held, nowMs)) return null
-  return held.holder
+  return held.info
 }
 
-function isStale(held: { holder: RefreshHolder | null; mtimeMs: number }, nowMs: number): boolean {
-  const h = held.holder
-  if (!h || typeof h.pid !== 'number') return nowMs - held.mtimeMs > 10_000
-  if (typeof h.until === 'string' && nowMs < Date.parse(h.until)) return false
-  if (h.host === os.hostname() && !pidAlive(h.pid)) return true
-  const started = Date.parse(h.startedAt)
-  return !Number.isFinite(started) || nowMs - started > REFRESH_STALE_MS
+function isStale(held: HeldLock<RefreshHolder>, nowMs: number): boolean {
+  // A holder that names no pid yet is one being written (the statusline creates the file before the spawn).
+  const h = held.info && typeof held.info.pid === 'number' ? held.info : null
+  if (typeof h?.until === 'string' && nowMs < Date.parse(h.until)) return false
+  return staleLock({ ...held, info: h }, { unwrittenMs: 10_000, staleAfterMs: REFRESH_STALE_MS, nowMs })
 }
 
 /** Takes the lock when it is free or stale; null when a refresh holds it (or state/ is unwritable). */
@@ -77,9 +59,9 @@ export function takeRefreshLock(state: string, nowMs = Date.now()): TakenRefresh
       fd = fs.openSync(file, 'wx', 0o600)
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return null
-      const held = readHolder(file)
+      const held = readLock<RefreshHolder>(file)
       if (held && !isStale(held, nowMs)) return null
-      if (held) takeOverStale(file, held.raw, (f) => readHolder(f)?.raw)
+      if (held) takeOverStale(file, held.raw, (f) => readLock<RefreshHolder>(f)?.raw)
       continue
     }
     let open = true
@@ -106,8 +88,8 @@ export function takeRefreshLock(state: string, nowMs = Date.now()): TakenRefresh
 
 /** Takes the lock for this process itself (a refresh run by hand); false when another refresh holds it. */
 export function holdRefreshLock(state: string): boolean {
-  const held = readHolder(refreshLockFile(state))
-  if (held?.holder?.pid === process.pid && held.holder.host === os.hostname()) return true
+  const held = readLock<RefreshHolder>(refreshLockFile(state))
+  if (held?.info?.pid === process.pid && held.info.host === os.hostname()) return true
   const taken = takeRefreshLock(state)
   if (!taken) return false
   taken.hold(process.pid)
@@ -120,9 +102,9 @@ export function holdRefreshLock(state: string): boolean {
  */
 export function backOffRefreshLock(state: string, untilMs: number): void {
   const file = refreshLockFile(state)
-  const held = readHolder(file)
-  if (held?.holder?.pid !== process.pid || held.holder.host !== os.hostname()) return
-  const holder: RefreshHolder = { ...held.holder, until: new Date(untilMs).toISOString() }
+  const held = readLock<RefreshHolder>(file)
+  if (held?.info?.pid !== process.pid || held.info.host !== os.hostname()) return
+  const holder: RefreshHolder = { ...held.info, until: new Date(untilMs).toISOString() }
   const tmp = `${file}.${process.pid}`
   fs.writeFileSync(tmp, JSON.stringify(holder), { mode: 0o600 })
   fs.renameSync(tmp, file)
@@ -131,6 +113,6 @@ export function backOffRefreshLock(state: string, untilMs: number): void {
 /** Removes the lock if this process holds it. */
 export function releaseRefreshLock(state: string): void {
   const file = refreshLockFile(state)
-  const held = readHolder(file)
-  if (held?.holder?.pid === process.pid && held.holder.host === os.hostname()) fs.rmSync(file, { force: true })
+  const held = readLock<RefreshHolder>(file)
+  if (held?.info?.pid === process.pid && held.info.host === os.hostname()) fs.rmSync(file, { force: true })
 }

@@ -9,6 +9,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
+import { pollUntil } from './spawn.js'
 
 export const KEY = 'mgmt-key-Zq8vX2'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -118,14 +119,8 @@ export async function subscribers(r: Redis): Promise<number> {
   return Number(got[1])
 }
 
-export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
+/** `until` of helpers/spawn.ts with this file's bound (30 s). */
+export const until = (what: string, check: () => boolean | Promise<boolean>, ms = 30_000) => pollUntil(what, check, ms)
 
 /**
  * A stand-in for CLIProxyAPI's RESP handler (internal/api/redis_queue_protocol.go at a7e3596):

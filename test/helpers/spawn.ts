@@ -108,3 +108,13 @@ export async function gitA(gitdir: string, args: string[], input?: string | Buff
   if (r.code !== 0) throw new Error(`git ${args.join(' ')} (${gitdir}) exited ${r.code}: ${r.stderr}`)
   return r.stdout
 }
+
+/** Polls `check` every 50 ms; throws after `ms` (a hang shows as a failure, not as the file timing out). */
+export async function pollUntil(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}

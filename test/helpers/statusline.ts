@@ -1,16 +1,10 @@
 /** For the statusline's tests: Claude Code's stdin as it sends it, and waiting on the background refresh. */
 import fs from 'node:fs'
 import path from 'node:path'
+import { pollUntil } from './spawn.js'
 
-/** Polls `check` every 50 ms; throws after `ms` (a hang shows as a failure, not as the file timing out). */
-export async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
+/** `pollUntil` (helpers/spawn.ts) with this file's bound (60 s: a background refresh runs record and fetch). */
+export const until = (what: string, check: () => boolean, ms = 60_000) => pollUntil(what, check, ms)
 
 /** Waits until the store's background refresh is done: no refresh lock, and the cache written. */
 export function refreshDone(store: string, ms?: number): Promise<void> {
