@@ -317,6 +317,15 @@ t.test('hooks print: a ready-to-paste snippet for each target', async (t) => {
     claude.statusLine.command.endsWith(`${BIN} statusline --home ${path.join(root, 'store')}`),
     '`statusline` first, where the bin takes its own bundle, for this store',
   )
+  // The README's block is this one with the installed command's name.
+  const readme = fs.readFileSync(path.join(path.dirname(BIN), '..', 'README.md'), 'utf8')
+  const block = /^(\{ "statusLine": .*\})$/m.exec(readme)
+  t.ok(block, "the README's statusLine block")
+  t.same(
+    JSON.parse(block![1]!).statusLine,
+    { ...claude.statusLine, command: 'usage-ledger statusline' },
+    "the README's statusLine block is the printed one, run by its installed name",
+  )
   const line = await run('bash', ['-c', claude.statusLine.command], { env: { ...env, NO_COLOR: '1' }, input: '{}' })
   t.equal(line.code, 0, line.stderr)
   t.equal(line.stdout.split('\n').length, 2, 'which prints one line')
